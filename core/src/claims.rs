@@ -1,0 +1,750 @@
+//! The messages of the device protocol (design section 5), as typed Rust values.
+//!
+//! The attestation itself is an EAT claims set (RFC 9711): a CBOR map that mixes registered
+//! integer keys (`265` eat_profile, `256` ueid, `10` eat_nonce, `6` iat) with Pramaan's text
+//! keys. Serde cannot derive a map with mixed key types, so [`Attestation`] is encoded and
+//! decoded by hand over [`ciborium::Value`]; every other message has text keys only and
+//! goes through serde with ciborium.
+//!
+//! Decoding is strict about what it needs and lenient about what it does not know:
+//! unknown keys are ignored (so a newer agent can add claims), a missing or mistyped
+//! required claim is a [`ClaimsError`], and trailing bytes after the top-level item are
+//! rejected so that one byte string has exactly one meaning.
+
+use std::io::Cursor;
+
+use ciborium::Value;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+/// The EAT profile every Pramaan attestation names.
+pub const EAT_PROFILE: &str = "urn:pramaan:eat:v1";
+/// Largest message the protocol accepts (design section 5 item 6: 413 above this).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Length of a server nonce.
+pub const NONCE_LEN: usize = 32;
+
+const KEY_EAT_PROFILE: i64 = 265;
+const KEY_UEID: i64 = 256;
+const KEY_NONCE: i64 = 10;
+const KEY_IAT: i64 = 6;
+/// UEID type byte for a RAND UEID (RFC 9711 section 4.2.1): the device UUID follows.
+const UEID_TYPE_RAND: u8 = 0x01;
+
+/// Why a message could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ClaimsError {
+    #[error("message is {0} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("not well-formed CBOR: {0}")]
+    Cbor(String),
+    #[error("{0} trailing bytes after the CBOR item")]
+    TrailingBytes(usize),
+    #[error("expected a CBOR map at the top level")]
+    NotAMap,
+    #[error("required claim `{0}` is missing")]
+    Missing(&'static str),
+    #[error("claim `{0}` has the wrong type or value")]
+    Invalid(&'static str),
+    #[error("claim `{0}` appears twice")]
+    Duplicate(String),
+    #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
+    WrongProfile(String),
+}
+
+/// One app the device reports (rule R3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppFact {
+    /// Android package name or iOS bundle id.
+    pub id: String,
+    /// SHA-256 of the APK signing certificate, lowercase hex (Android only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default = "default_true")]
+    pub present: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Membership of one messaging group, as the device reports it (rule R4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupFact {
+    pub platform: String,
+    pub group: String,
+    pub member: bool,
+    #[serde(default)]
+    pub handle: String,
+}
+
+/// Operating system facts.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OsInfo {
+    pub name: String,
+    pub version: String,
+    /// Security patch level (Android `YYYY-MM-DD`), empty where the OS has none.
+    #[serde(default)]
+    pub patch: String,
+}
+
+/// The EAT claims set of one attestation (design section 5 item 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attestation {
+    pub device_id: Uuid,
+    /// The server nonce this attestation answers; `None` for an offline attestation.
+    pub nonce: Option<Vec<u8>>,
+    /// Issued-at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Strictly increasing per device.
+    pub seq: u64,
+    pub officer: String,
+    pub apps: Vec<AppFact>,
+    pub groups: Vec<GroupFact>,
+    pub email: Vec<String>,
+    pub os: OsInfo,
+    /// Whether a screen lock is set.
+    pub lock: bool,
+}
+
+impl Attestation {
+    /// Encodes the claims set as a CBOR map.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        let mut entries: Vec<(Value, Value)> = Vec::with_capacity(11);
+        entries.push((KEY_EAT_PROFILE.into(), EAT_PROFILE.into()));
+        let mut ueid = Vec::with_capacity(17);
+        ueid.push(UEID_TYPE_RAND);
+        ueid.extend_from_slice(self.device_id.as_bytes());
+        entries.push((KEY_UEID.into(), Value::Bytes(ueid)));
+        if let Some(nonce) = &self.nonce {
+            entries.push((KEY_NONCE.into(), Value::Bytes(nonce.clone())));
+        }
+        entries.push((KEY_IAT.into(), self.iat.into()));
+        entries.push(("seq".into(), self.seq.into()));
+        entries.push(("officer".into(), self.officer.as_str().into()));
+        entries.push(("apps".into(), to_value(&self.apps)));
+        entries.push(("groups".into(), to_value(&self.groups)));
+        entries.push(("email".into(), to_value(&self.email)));
+        entries.push(("os".into(), to_value(&self.os)));
+        entries.push(("lock".into(), self.lock.into()));
+        write_value(&Value::Map(entries))
+    }
+
+    /// Decodes a claims set; unknown keys are ignored, required ones must be present.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
+        let Value::Map(entries) = read_value(bytes)? else {
+            return Err(ClaimsError::NotAMap);
+        };
+        let mut profile = None;
+        let mut ueid = None;
+        let mut nonce = None;
+        let mut iat = None;
+        let mut seq = None;
+        let mut officer = None;
+        let mut apps = None;
+        let mut groups = None;
+        let mut email = None;
+        let mut os = None;
+        let mut lock = None;
+        for (key, value) in entries {
+            let name = match &key {
+                Value::Integer(i) => match i64::try_from(*i) {
+                    Ok(KEY_EAT_PROFILE) => "eat_profile",
+                    Ok(KEY_UEID) => "ueid",
+                    Ok(KEY_NONCE) => "eat_nonce",
+                    Ok(KEY_IAT) => "iat",
+                    _ => continue,
+                },
+                Value::Text(t) => match t.as_str() {
+                    "seq" => "seq",
+                    "officer" => "officer",
+                    "apps" => "apps",
+                    "groups" => "groups",
+                    "email" => "email",
+                    "os" => "os",
+                    "lock" => "lock",
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            let slot_taken = match name {
+                "eat_profile" => profile.replace(text(value, name)?).is_some(),
+                "ueid" => ueid.replace(bytes_of(value, name)?).is_some(),
+                "eat_nonce" => nonce.replace(bytes_of(value, name)?).is_some(),
+                "iat" => iat.replace(uint(value, name)?).is_some(),
+                "seq" => seq.replace(uint(value, name)?).is_some(),
+                "officer" => officer.replace(text(value, name)?).is_some(),
+                "apps" => apps.replace(from_value(value, name)?).is_some(),
+                "groups" => groups.replace(from_value(value, name)?).is_some(),
+                "email" => email.replace(from_value(value, name)?).is_some(),
+                "os" => os.replace(from_value(value, name)?).is_some(),
+                "lock" => match value {
+                    Value::Bool(b) => lock.replace(b).is_some(),
+                    _ => return Err(ClaimsError::Invalid(name)),
+                },
+                _ => false,
+            };
+            if slot_taken {
+                return Err(ClaimsError::Duplicate(name.to_string()));
+            }
+        }
+        let profile = profile.ok_or(ClaimsError::Missing("eat_profile"))?;
+        if profile != EAT_PROFILE {
+            return Err(ClaimsError::WrongProfile(profile));
+        }
+        let ueid = ueid.ok_or(ClaimsError::Missing("ueid"))?;
+        let device_id = match ueid.split_first() {
+            Some((&UEID_TYPE_RAND, rest)) => {
+                Uuid::from_slice(rest).map_err(|_| ClaimsError::Invalid("ueid"))?
+            }
+            _ => return Err(ClaimsError::Invalid("ueid")),
+        };
+        if nonce.as_ref().is_some_and(|n| n.len() != NONCE_LEN) {
+            return Err(ClaimsError::Invalid("eat_nonce"));
+        }
+        Ok(Attestation {
+            device_id,
+            nonce,
+            iat: iat.ok_or(ClaimsError::Missing("iat"))?,
+            seq: seq.ok_or(ClaimsError::Missing("seq"))?,
+            officer: officer.ok_or(ClaimsError::Missing("officer"))?,
+            apps: apps.ok_or(ClaimsError::Missing("apps"))?,
+            groups: groups.ok_or(ClaimsError::Missing("groups"))?,
+            email: email.ok_or(ClaimsError::Missing("email"))?,
+            os: os.ok_or(ClaimsError::Missing("os"))?,
+            lock: lock.ok_or(ClaimsError::Missing("lock"))?,
+        })
+    }
+}
+
+/// Which platform a device runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Android,
+    Ios,
+    Desktop,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+            Platform::Desktop => "desktop",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "android" => Ok(Platform::Android),
+            "ios" => Ok(Platform::Ios),
+            "desktop" => Ok(Platform::Desktop),
+            other => Err(format!(
+                "unknown platform {other:?} (expected android, ios or desktop)"
+            )),
+        }
+    }
+}
+
+/// The device as it describes itself at enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub model: String,
+    pub os: String,
+    pub os_version: String,
+}
+
+/// Platform evidence that the device key lives in hardware.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Android Key Attestation: DER certificates, leaf first; attestationChallenge = nonce.
+    AndroidKeyAttestation {
+        #[serde(with = "vec_of_bytes")]
+        chain: Vec<Vec<u8>>,
+    },
+    /// Apple App Attest: the attestation object, the key id and the client data whose
+    /// SHA-256 is the clientDataHash (it binds the nonce and the COSE key).
+    AppleAppAttest {
+        #[serde(with = "serde_bytes")]
+        attestation: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        key_id: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        client_data: Vec<u8>,
+    },
+}
+
+mod vec_of_bytes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::ByteBuf;
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let bufs: Vec<&serde_bytes::Bytes> = v.iter().map(|b| serde_bytes::Bytes::new(b)).collect();
+        bufs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let bufs = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(bufs.into_iter().map(ByteBuf::into_vec).collect())
+    }
+}
+
+/// `GET /v1/challenge` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires: u64,
+}
+
+/// `POST /v1/enroll` payload, signed by the new device key (proof of possession).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub v: u32,
+    /// The enrollment token from the URI (base64url text, as printed).
+    pub token: String,
+    #[serde(with = "serde_bytes")]
+    pub nonce: Vec<u8>,
+    /// The device public key, a COSE_Key (encoded CBOR bytes).
+    #[serde(with = "serde_bytes")]
+    pub key: Vec<u8>,
+    pub platform: Platform,
+    pub device: DeviceInfo,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// Whether the device key was shown to be hardware-backed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Assurance {
+    Hardware,
+    Software,
+}
+
+/// Answer to an enrollment (signed by the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub device_id: Uuid,
+    pub officer_id: String,
+    pub department: String,
+    /// The department policy, so the agent can evaluate locally.
+    pub policy: crate::policy::Policy,
+    pub assurance: Assurance,
+    #[serde(with = "serde_bytes")]
+    pub next_nonce: Vec<u8>,
+}
+
+/// Attestation verdict, named as in the EAR draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Affirming,
+    Warning,
+    Contraindicated,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Affirming => "affirming",
+            Verdict::Warning => "warning",
+            Verdict::Contraindicated => "contraindicated",
+        }
+    }
+}
+
+/// One failed rule with a human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub rule: crate::policy::Rule,
+    pub detail: String,
+}
+
+/// Answer to an attestation (signed by the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestResult {
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub status: Verdict,
+    pub failures: Vec<Failure>,
+    pub log_index: u64,
+    #[serde(with = "serde_bytes")]
+    pub next_nonce: Vec<u8>,
+    pub iat: u64,
+}
+
+/// Body of a rejection (CBOR for devices, JSON elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+/// Encodes any serde message as CBOR.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail with an I/O error, and every message type here
+    // serializes (no maps with non-string keys, no unsupported types).
+    if let Err(e) = ciborium::into_writer(msg, &mut out) {
+        log::error!("CBOR encoding failed: {e}");
+    }
+    out
+}
+
+/// Decodes one serde message from exactly `bytes` (size-limited, no trailing bytes).
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClaimsError> {
+    check_size(bytes)?;
+    let mut cursor = Cursor::new(bytes);
+    let msg = ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+    check_trailing(bytes, &cursor)?;
+    Ok(msg)
+}
+
+fn check_size(bytes: &[u8]) -> Result<(), ClaimsError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(ClaimsError::TooLarge(bytes.len()));
+    }
+    Ok(())
+}
+
+fn check_trailing(bytes: &[u8], cursor: &Cursor<&[u8]>) -> Result<(), ClaimsError> {
+    let used = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
+    if used < bytes.len() {
+        return Err(ClaimsError::TrailingBytes(bytes.len() - used));
+    }
+    Ok(())
+}
+
+fn read_value(bytes: &[u8]) -> Result<Value, ClaimsError> {
+    check_size(bytes)?;
+    let mut cursor = Cursor::new(bytes);
+    let value: Value =
+        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+    check_trailing(bytes, &cursor)?;
+    Ok(value)
+}
+
+fn write_value(value: &Value) -> Vec<u8> {
+    encode(value)
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    // Serializing plain structs, strings and vectors into a Value cannot fail.
+    Value::serialized(v).unwrap_or(Value::Null)
+}
+
+fn from_value<T: DeserializeOwned>(v: Value, name: &'static str) -> Result<T, ClaimsError> {
+    v.deserialized().map_err(|_| ClaimsError::Invalid(name))
+}
+
+fn text(v: Value, name: &'static str) -> Result<String, ClaimsError> {
+    match v {
+        Value::Text(t) => Ok(t),
+        _ => Err(ClaimsError::Invalid(name)),
+    }
+}
+
+fn bytes_of(v: Value, name: &'static str) -> Result<Vec<u8>, ClaimsError> {
+    match v {
+        Value::Bytes(b) => Ok(b),
+        _ => Err(ClaimsError::Invalid(name)),
+    }
+}
+
+fn uint(v: Value, name: &'static str) -> Result<u64, ClaimsError> {
+    match v {
+        Value::Integer(i) => u64::try_from(i).map_err(|_| ClaimsError::Invalid(name)),
+        _ => Err(ClaimsError::Invalid(name)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample() -> Attestation {
+        Attestation {
+            device_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            nonce: Some(vec![7; NONCE_LEN]),
+            iat: 1_790_000_000,
+            seq: 42,
+            officer: "GAD-001".into(),
+            apps: vec![
+                AppFact {
+                    id: "com.whatsapp".into(),
+                    signer: Some(
+                        "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
+                    ),
+                    version: "2.26.1".into(),
+                    present: true,
+                },
+                AppFact {
+                    id: "org.telegram.messenger".into(),
+                    signer: Some(
+                        "49c1522548ebacd46ce322b6fd47f6092bb745d0f88082145caf35e14dcc38e1".into(),
+                    ),
+                    version: "11.2.0".into(),
+                    present: true,
+                },
+            ],
+            groups: vec![
+                GroupFact {
+                    platform: "WhatsApp".into(),
+                    group: "gad-officers".into(),
+                    member: true,
+                    handle: "+919800000001".into(),
+                },
+                GroupFact {
+                    platform: "Telegram".into(),
+                    group: "gad-alerts".into(),
+                    member: true,
+                    handle: "@ashah".into(),
+                },
+            ],
+            email: vec![
+                "a.shah@gujarat.gov.in".into(),
+                "a.shah@nic.in".into(),
+            ],
+            os: OsInfo {
+                name: "android".into(),
+                version: "15".into(),
+                patch: "2026-10-05".into(),
+            },
+            lock: true,
+        }
+    }
+
+    #[test]
+    fn attestation_round_trips() {
+        let a = sample();
+        let bytes = a.to_cbor();
+        assert_eq!(Attestation::from_cbor(&bytes), Ok(a.clone()));
+        let offline = Attestation { nonce: None, ..a };
+        assert_eq!(Attestation::from_cbor(&offline.to_cbor()), Ok(offline));
+    }
+
+    #[test]
+    fn attestation_uses_registered_integer_keys() {
+        let Value::Map(entries) = read_value(&sample().to_cbor()).expect("decodes") else {
+            panic!("not a map")
+        };
+        let int_keys: Vec<i64> = entries
+            .iter()
+            .filter_map(|(k, _)| k.as_integer().and_then(|i| i64::try_from(i).ok()))
+            .collect();
+        assert_eq!(int_keys, vec![265, 256, 10, 6]);
+        let ueid = entries
+            .iter()
+            .find(|(k, _)| k.as_integer() == Some(256.into()))
+            .and_then(|(_, v)| v.as_bytes())
+            .expect("ueid");
+        assert_eq!(ueid.len(), 17);
+        assert_eq!(ueid[0], 0x01);
+    }
+
+    fn without(key: Value) -> Vec<u8> {
+        let Value::Map(mut entries) = read_value(&sample().to_cbor()).expect("decodes") else {
+            panic!("not a map")
+        };
+        entries.retain(|(k, _)| *k != key);
+        write_value(&Value::Map(entries))
+    }
+
+    fn with_extra(key: Value, value: Value) -> Vec<u8> {
+        let Value::Map(mut entries) = read_value(&sample().to_cbor()).expect("decodes") else {
+            panic!("not a map")
+        };
+        entries.push((key, value));
+        write_value(&Value::Map(entries))
+    }
+
+    #[test]
+    fn missing_required_claims_are_typed_errors() {
+        for (key, name) in [
+            (Value::from(265), "eat_profile"),
+            (Value::from(256), "ueid"),
+            (Value::from(6), "iat"),
+            (Value::from("seq"), "seq"),
+            (Value::from("officer"), "officer"),
+            (Value::from("apps"), "apps"),
+            (Value::from("groups"), "groups"),
+            (Value::from("email"), "email"),
+            (Value::from("os"), "os"),
+            (Value::from("lock"), "lock"),
+        ] {
+            assert_eq!(
+                Attestation::from_cbor(&without(key)),
+                Err(ClaimsError::Missing(name))
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_claims_are_ignored_duplicates_rejected() {
+        let extra = with_extra("future".into(), Value::from(1));
+        assert_eq!(Attestation::from_cbor(&extra), Ok(sample()));
+        let extra_int = with_extra(Value::from(-70000), Value::from("x"));
+        assert_eq!(Attestation::from_cbor(&extra_int), Ok(sample()));
+        let dup = with_extra("seq".into(), Value::from(43));
+        assert_eq!(
+            Attestation::from_cbor(&dup),
+            Err(ClaimsError::Duplicate("seq".into()))
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_profiles_are_rejected() {
+        let Value::Map(mut entries) = read_value(&sample().to_cbor()).expect("decodes") else {
+            panic!()
+        };
+        entries[0].1 = Value::from("urn:other");
+        assert_eq!(
+            Attestation::from_cbor(&write_value(&Value::Map(entries.clone()))),
+            Err(ClaimsError::WrongProfile("urn:other".into()))
+        );
+        entries[0].1 = Value::from(EAT_PROFILE);
+        entries[2].1 = Value::Bytes(vec![1, 2, 3]);
+        assert_eq!(
+            Attestation::from_cbor(&write_value(&Value::Map(entries.clone()))),
+            Err(ClaimsError::Invalid("eat_nonce"))
+        );
+        let seq_neg = with_extra("lock".into(), Value::from("yes"));
+        assert_eq!(
+            Attestation::from_cbor(&seq_neg),
+            Err(ClaimsError::Invalid("lock"))
+        );
+    }
+
+    #[test]
+    fn truncated_trailing_and_oversized_input_is_rejected() {
+        let bytes = sample().to_cbor();
+        for cut in 0..bytes.len() {
+            assert!(Attestation::from_cbor(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(
+            Attestation::from_cbor(&trailing),
+            Err(ClaimsError::TrailingBytes(1))
+        );
+        let big = vec![0u8; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(
+            Attestation::from_cbor(&big),
+            Err(ClaimsError::TooLarge(MAX_MESSAGE_BYTES + 1))
+        );
+        assert_eq!(Attestation::from_cbor(&[0x01]), Err(ClaimsError::NotAMap));
+    }
+
+    #[test]
+    fn serde_messages_round_trip() {
+        let challenge = Challenge {
+            nonce: vec![9; 32],
+            expires: 1_790_000_600,
+        };
+        assert_eq!(decode::<Challenge>(&encode(&challenge)), Ok(challenge));
+        let req = EnrollRequest {
+            v: 1,
+            token: "abc".into(),
+            nonce: vec![1; 32],
+            key: vec![0xa1, 0x01, 0x02],
+            platform: Platform::Android,
+            device: DeviceInfo {
+                model: "Pixel 8".into(),
+                os: "android".into(),
+                os_version: "15".into(),
+            },
+            evidence: Some(Evidence::AndroidKeyAttestation {
+                chain: vec![vec![0x30, 0x00], vec![0x30, 0x01]],
+            }),
+        };
+        assert_eq!(decode::<EnrollRequest>(&encode(&req)), Ok(req.clone()));
+        let apple = EnrollRequest {
+            evidence: Some(Evidence::AppleAppAttest {
+                attestation: vec![1],
+                key_id: vec![2],
+                client_data: vec![3],
+            }),
+            ..req
+        };
+        assert_eq!(decode::<EnrollRequest>(&encode(&apple)), Ok(apple));
+        let result = AttestResult {
+            device_id: Uuid::new_v4(),
+            seq: 3,
+            status: Verdict::Warning,
+            failures: vec![Failure {
+                rule: crate::policy::Rule::R5,
+                detail: "screen lock not set".into(),
+            }],
+            log_index: 17,
+            next_nonce: vec![4; 32],
+            iat: 5,
+        };
+        assert_eq!(decode::<AttestResult>(&encode(&result)), Ok(result));
+        let err = ErrorBody {
+            error: "nonce_reused".into(),
+            message: "x".into(),
+        };
+        assert_eq!(decode::<ErrorBody>(&encode(&err)), Ok(err));
+    }
+
+    #[test]
+    fn serde_messages_reject_garbage_and_missing_fields() {
+        assert!(matches!(
+            decode::<Challenge>(&encode(&ErrorBody {
+                error: "a".into(),
+                message: "b".into()
+            })),
+            Err(ClaimsError::Cbor(_))
+        ));
+        let mut bytes = encode(&Challenge {
+            nonce: vec![1; 32],
+            expires: 1,
+        });
+        bytes.push(0xff);
+        assert_eq!(
+            decode::<Challenge>(&bytes),
+            Err(ClaimsError::TrailingBytes(1))
+        );
+        assert!(decode::<Challenge>(&[0x9f, 0x9f, 0x9f]).is_err());
+    }
+
+    #[test]
+    fn attestation_is_small() {
+        let len = sample().to_cbor().len();
+        assert!(len < 1024, "claims are {len} bytes");
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Attestation::from_cbor(&bytes);
+            let _ = decode::<EnrollRequest>(&bytes);
+            let _ = decode::<AttestResult>(&bytes);
+            let _ = decode::<Receipt>(&bytes);
+        }
+
+        #[test]
+        fn mutated_attestations_never_panic(pos in 0usize..600, byte in any::<u8>()) {
+            let mut bytes = sample().to_cbor();
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            let _ = Attestation::from_cbor(&bytes);
+        }
+    }
+}

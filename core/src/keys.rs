@@ -1,0 +1,419 @@
+//! Device and server keys.
+//!
+//! The device key is ECDSA P-256 (COSE ES256) because it is the one curve both Android
+//! StrongBox and the iOS Secure Enclave hold. On phones it lives in hardware behind the
+//! platform's implementation of [`Signer`]; [`SoftwareSigner`] (ring, PKCS#8 on disk with
+//! mode 0600) serves the desktop agent and tests. The server identity key is Ed25519
+//! ([`ServerKey`]): it signs results, receipts and log checkpoints.
+
+use std::path::Path;
+
+use coset::{CborSerializable, CoseKey, CoseKeyBuilder, Label, iana};
+use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+};
+
+/// Errors of key handling.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a valid {0} private key (PKCS#8)")]
+    BadPrivateKey(&'static str),
+    #[error("not a valid P-256 COSE_Key: {0}")]
+    BadCoseKey(&'static str),
+    #[error("signature from the signer is neither raw r||s nor DER ECDSA-Sig-Value")]
+    BadSignature,
+    #[error("signer failed: {0}")]
+    Signer(String),
+    #[error("random number generator failed")]
+    Rng,
+}
+
+/// An uncompressed SEC1 P-256 public key (`0x04 || x || y`).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct P256PublicKey([u8; 65]);
+
+impl std::fmt::Debug for P256PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "P256PublicKey({})", hex::encode(self.0))
+    }
+}
+
+impl P256PublicKey {
+    /// Parses an uncompressed SEC1 point (65 bytes starting with 0x04).
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self, KeyError> {
+        let arr: [u8; 65] = bytes
+            .try_into()
+            .map_err(|_| KeyError::BadCoseKey("public key is not 65 bytes"))?;
+        if arr[0] != 0x04 {
+            return Err(KeyError::BadCoseKey("public key is not an uncompressed point"));
+        }
+        Ok(Self(arr))
+    }
+
+    pub fn as_sec1(&self) -> &[u8; 65] {
+        &self.0
+    }
+
+    /// The COSE_Key (RFC 9053: kty EC2, crv P-256, alg ES256).
+    pub fn to_cose_key(&self) -> CoseKey {
+        let mut key = CoseKeyBuilder::new_ec2_pub_key(
+            iana::EllipticCurve::P_256,
+            self.0[1..33].to_vec(),
+            self.0[33..65].to_vec(),
+        )
+        .algorithm(iana::Algorithm::ES256)
+        .build();
+        key.key_ops.clear();
+        key
+    }
+
+    /// The encoded COSE_Key.
+    pub fn to_cose_key_bytes(&self) -> Vec<u8> {
+        // A COSE_Key built from fixed-size fields always encodes.
+        self.to_cose_key().to_vec().unwrap_or_default()
+    }
+
+    /// Parses an encoded COSE_Key; only EC2 / P-256 with 32-byte coordinates is accepted.
+    pub fn from_cose_key_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let key = CoseKey::from_slice(bytes).map_err(|_| KeyError::BadCoseKey("not CBOR"))?;
+        Self::from_cose_key(&key)
+    }
+
+    pub fn from_cose_key(key: &CoseKey) -> Result<Self, KeyError> {
+        if key.kty != coset::KeyType::Assigned(iana::KeyType::EC2) {
+            return Err(KeyError::BadCoseKey("kty is not EC2"));
+        }
+        if let Some(alg) = &key.alg
+            && *alg != coset::Algorithm::Assigned(iana::Algorithm::ES256)
+        {
+            return Err(KeyError::BadCoseKey("alg is not ES256"));
+        }
+        let param = |label: i64| {
+            key.params
+                .iter()
+                .find(|(l, _)| *l == Label::Int(label))
+                .map(|(_, v)| v)
+        };
+        let crv = param(iana::Ec2KeyParameter::Crv as i64)
+            .and_then(|v| v.as_integer())
+            .ok_or(KeyError::BadCoseKey("crv missing"))?;
+        if crv != (iana::EllipticCurve::P_256 as i64).into() {
+            return Err(KeyError::BadCoseKey("crv is not P-256"));
+        }
+        let coord = |label: iana::Ec2KeyParameter, what: &'static str| {
+            param(label as i64)
+                .and_then(|v| v.as_bytes())
+                .filter(|b| b.len() == 32)
+                .ok_or(KeyError::BadCoseKey(what))
+        };
+        let x = coord(iana::Ec2KeyParameter::X, "x is not 32 bytes")?;
+        let y = coord(iana::Ec2KeyParameter::Y, "y is not 32 bytes")?;
+        let mut out = [0u8; 65];
+        out[0] = 0x04;
+        out[1..33].copy_from_slice(x);
+        out[33..].copy_from_slice(y);
+        Ok(Self(out))
+    }
+}
+
+/// Something that holds a P-256 device key and signs with it.
+///
+/// Contract: `sign` takes the message itself (the pre-image), hashes it with SHA-256 and
+/// signs, as Android Keystore (`SHA256withECDSA`) and CryptoKit do when given the message.
+/// It may return raw `r || s` (64 bytes) or a DER `ECDSA-Sig-Value`; [`sign_raw`]
+/// normalizes, once, at this edge.
+pub trait Signer: Send + Sync {
+    fn public_key(&self) -> Result<P256PublicKey, KeyError>;
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+}
+
+/// Signs and returns the COSE ES256 form of the signature (raw `r || s`).
+pub fn sign_raw(signer: &dyn Signer, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+    let sig = signer.sign(message)?;
+    if sig.len() == 64 {
+        return Ok(sig);
+    }
+    der_to_raw(&sig).map(|raw| raw.to_vec())
+}
+
+/// Converts a DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` to 64-byte
+/// `r || s`. Written by hand because it is a fixed two-integer shape that ring does not
+/// expose and a general DER crate would only add a dependency to the phone library; it is
+/// strict (definite short lengths, minimal integers) and fuzzed by the tests below.
+pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], KeyError> {
+    fn take_int<'a>(input: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), KeyError> {
+        let (&tag, rest) = input.split_first().ok_or(KeyError::BadSignature)?;
+        let (&len, rest) = rest.split_first().ok_or(KeyError::BadSignature)?;
+        let len = usize::from(len);
+        if tag != 0x02 || len == 0 || len > 33 || rest.len() < len {
+            return Err(KeyError::BadSignature);
+        }
+        let (int, rest) = rest.split_at(len);
+        // Minimal encoding: a leading zero only when the next byte has its top bit set.
+        if int.len() > 1 && int[0] == 0 && int[1] & 0x80 == 0 {
+            return Err(KeyError::BadSignature);
+        }
+        if int[0] & 0x80 != 0 {
+            return Err(KeyError::BadSignature); // negative
+        }
+        let int = if int.len() == 33 {
+            &int[1..]
+        } else {
+            int
+        };
+        Ok((int, rest))
+    }
+    let (&tag, rest) = der.split_first().ok_or(KeyError::BadSignature)?;
+    let (&len, body) = rest.split_first().ok_or(KeyError::BadSignature)?;
+    if tag != 0x30 || usize::from(len) != body.len() || len >= 0x80 {
+        return Err(KeyError::BadSignature);
+    }
+    let (r, rest) = take_int(body)?;
+    let (s, rest) = take_int(rest)?;
+    if !rest.is_empty() || r.len() > 32 || s.len() > 32 {
+        return Err(KeyError::BadSignature);
+    }
+    let mut out = [0u8; 64];
+    out[32 - r.len()..32].copy_from_slice(r);
+    out[64 - s.len()..].copy_from_slice(s);
+    Ok(out)
+}
+
+/// A P-256 key held in memory by ring, persisted as PKCS#8.
+pub struct SoftwareSigner {
+    pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for SoftwareSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("SoftwareSigner")
+            .field("public_key", &hex::encode(self.pair.public_key().as_ref()))
+            .finish()
+    }
+}
+
+impl SoftwareSigner {
+    /// Generates a fresh key.
+    pub fn generate() -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| KeyError::Rng)?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
+            .map_err(|_| KeyError::BadPrivateKey("P-256"))?;
+        Ok(Self {
+            pair,
+            pkcs8: pkcs8.to_vec(),
+            rng,
+        })
+    }
+
+    /// Loads the key at `path`.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pkcs8(&bytes)
+    }
+
+    /// Writes the key to `path` atomically with mode 0600.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        crate::fsutil::write_atomic(path, &self.pkcs8, 0o600).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Loads the key at `path`, or generates and saves one if there is none.
+    pub fn load_or_generate(path: &Path) -> Result<Self, KeyError> {
+        if path.exists() {
+            return Self::load(path);
+        }
+        let signer = Self::generate()?;
+        signer.save(path)?;
+        Ok(signer)
+    }
+}
+
+impl Signer for SoftwareSigner {
+    fn public_key(&self) -> Result<P256PublicKey, KeyError> {
+        P256PublicKey::from_sec1(self.pair.public_key().as_ref())
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.pair
+            .sign(&self.rng, message)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| KeyError::Signer("ring ECDSA signing failed".into()))
+    }
+}
+
+/// The server's Ed25519 identity key.
+pub struct ServerKey {
+    pair: Ed25519KeyPair,
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerKey")
+            .field("public_key", &hex::encode(self.public_key()))
+            .finish()
+    }
+}
+
+impl ServerKey {
+    pub fn generate() -> Result<Self, KeyError> {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Rng)?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
+            .map_err(|_| KeyError::BadPrivateKey("Ed25519"))?;
+        Ok(Self {
+            pair,
+            pkcs8: pkcs8.to_vec(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pkcs8(&bytes)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        crate::fsutil::write_atomic(path, &self.pkcs8, 0o600).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// The 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.pair.public_key().as_ref());
+        out
+    }
+
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.pair.sign(message).as_ref());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn cose_key_round_trips_and_rejects_other_curves() {
+        let signer = SoftwareSigner::generate().expect("key");
+        let pk = signer.public_key().expect("pk");
+        let bytes = pk.to_cose_key_bytes();
+        assert_eq!(P256PublicKey::from_cose_key_bytes(&bytes).expect("parse"), pk);
+
+        let p384 = CoseKeyBuilder::new_ec2_pub_key(
+            iana::EllipticCurve::P_384,
+            vec![1; 48],
+            vec![2; 48],
+        )
+        .build();
+        assert!(P256PublicKey::from_cose_key(&p384).is_err());
+        let okp = CoseKeyBuilder::new_okp_key().build();
+        assert!(P256PublicKey::from_cose_key(&okp).is_err());
+        assert!(P256PublicKey::from_cose_key_bytes(&[0xff]).is_err());
+    }
+
+    #[test]
+    fn software_key_persists_with_mode_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("device.p8");
+        let a = SoftwareSigner::load_or_generate(&path).expect("generate");
+        let b = SoftwareSigner::load_or_generate(&path).expect("load");
+        assert_eq!(a.public_key().expect("pk"), b.public_key().expect("pk"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, b"garbage").expect("write");
+        assert!(matches!(
+            SoftwareSigner::load(&path),
+            Err(KeyError::BadPrivateKey(_))
+        ));
+        assert!(!format!("{a:?}").contains(&hex::encode(&a.pkcs8)));
+    }
+
+    #[test]
+    fn der_signatures_normalize_to_raw() {
+        // r = 1, s = 0x80 (needs a leading zero in DER).
+        let der = [0x30, 0x07, 0x02, 0x01, 0x01, 0x02, 0x02, 0x00, 0x80];
+        let raw = der_to_raw(&der).expect("der");
+        assert_eq!(raw[31], 1);
+        assert_eq!(raw[63], 0x80);
+        assert!(raw[..31].iter().all(|&b| b == 0));
+        // Non-minimal integer, trailing bytes, wrong tag, negative.
+        assert!(der_to_raw(&[0x30, 0x07, 0x02, 0x02, 0x00, 0x01, 0x02, 0x01, 0x01]).is_err());
+        assert!(der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00]).is_err());
+        assert!(der_to_raw(&[0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]).is_err());
+        assert!(der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01]).is_err());
+    }
+
+    #[test]
+    fn der_from_a_real_signer_verifies_after_conversion() {
+        // ring can emit ASN.1 signatures too: convert and verify with the fixed form.
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED};
+        let rng = SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("k");
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref(), &rng).expect("k");
+        for i in 0..50u8 {
+            let msg = [i; 10];
+            let der = pair.sign(&rng, &msg).expect("sign");
+            let raw = der_to_raw(der.as_ref()).expect("convert");
+            ring::signature::UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key())
+                .verify(&msg, &raw)
+                .expect("verifies");
+        }
+    }
+
+    #[test]
+    fn server_key_round_trips() {
+        let k = ServerKey::generate().expect("key");
+        let again = ServerKey::from_pkcs8(&k.pkcs8).expect("parse");
+        assert_eq!(k.public_key(), again.public_key());
+        let sig = k.sign(b"m");
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, k.public_key())
+            .verify(b"m", &sig)
+            .expect("verifies");
+    }
+
+    proptest! {
+        #[test]
+        fn der_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            let _ = der_to_raw(&bytes);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Pramaan's shared core: what the phone agent and the verification server agree on.
+//!
+//! Data flows one way: device facts -> [`claims`] -> [`cose`] -> the server, which
+//! evaluates compliance with [`policy`] (the same function the phone runs to tell its
+//! officer what is missing). Nothing here knows about HTTP servers or SQL.
+//!
+//! Unsafe code is denied crate-wide; the only exception is the uniffi scaffolding that
+//! the `ffi` feature generates in [`ffi`].
+#![deny(unsafe_code)]
+
+pub mod claims;
+pub mod cose;
+pub mod fsutil;
+pub mod keys;
+pub mod policy;
+
+pub use claims::{Attestation, ClaimsError};
+pub use cose::{CoseError, Sign1};
+pub use keys::{KeyError, P256PublicKey, ServerKey, Signer, SoftwareSigner};
