@@ -1,1 +1,18 @@
-fn main(){}
+//! The `pramaan` command (design section 9).
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = pramaan_server::cli::Cli::parse();
+    match pramaan_server::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pramaan: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Pramaan's verification server and the `pramaan` command.
+//!
+//! Devices talk to [`api`]; what they send is verified with `pramaan_core`, stored through
+//! [`store`] and appended to the tamper-evident [`log`]; department IT and auditors read
+//! compliance and proofs through the same API, and the [`cli`] drives it all.
+#![forbid(unsafe_code)]
+
+pub mod cli;
