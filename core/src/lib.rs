@@ -13,6 +13,7 @@ pub mod cose;
 pub mod fsutil;
 pub mod keys;
 pub mod policy;
+pub mod transport;
 
 pub use claims::{Attestation, ClaimsError};
 pub use cose::{CoseError, Sign1};
