@@ -10,6 +10,7 @@
 
 pub mod claims;
 pub mod cose;
+pub mod enroll_uri;
 pub mod fsutil;
 pub mod keys;
 pub mod policy;
