@@ -1,27 +1,599 @@
-//! `pramaan token inspect FILE [--format json]`.
+//! `pramaan token inspect FILE [--format json|text]`: decode any Pramaan COSE message.
+//!
+//! Support staff and auditors get a token from a device, a log entry or a bug report and
+//! need to read it without a key: this shows the header (algorithm, kid), the payload with
+//! its claims named (EAT integer keys as `eat_profile`/`ueid`/`eat_nonce`/`iat`, UUIDs as
+//! UUIDs, bytes as hex) and the signature, and says plainly that the signature was NOT
+//! verified. The message kind is found by trying the protocol's decoders from the most to
+//! the least specific; a payload none of them accepts is still shown as generic CBOR.
+//! Bearer secrets (the enrollment token inside an enroll request) are shown only in part.
 
+use std::io::Read as _;
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use base64::Engine as _;
+use ciborium::Value;
+use clap::{Subcommand, ValueEnum};
+use pramaan_core::claims::{
+    self, AttestResult, Attestation, Challenge, EnrollRequest, ErrorBody, Evidence, Receipt,
+};
+use pramaan_core::cose::{Alg, Sign1};
+use pramaan_core::keys::P256PublicKey;
+use serde_json::{Map, Value as Json, json};
+use uuid::Uuid;
 
 use super::{CliError, CliResult};
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
     /// Decode any Pramaan COSE message to readable text or JSON (claims named, bytes as hex).
+    /// The signature is not verified.
     Inspect {
-        /// The token file (raw COSE bytes).
+        /// The token file: raw COSE bytes, or the same as hex or base64 text; `-` for stdin.
         file: PathBuf,
-        #[arg(long, default_value = "text")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A one-line summary followed by pretty JSON.
+    Text,
+    /// JSON only.
+    Json,
+}
+
+/// Why a file could not be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the input is empty")]
+    Empty,
+    #[error(
+        "not a Pramaan token ({0}); expected the raw bytes of a COSE_Sign1 message, or them as hex or base64"
+    )]
+    NotCose(String),
 }
 
 pub fn run(cmd: TokenCmd) -> CliResult {
     match cmd {
-        TokenCmd::Inspect { file, .. } => Err(CliError::new(format!(
-            "token inspect {}: not built yet",
-            file.display()
-        ))),
+        TokenCmd::Inspect { file, format } => {
+            let bytes = read_input(&file).map_err(|e| CliError::new(e.to_string()))?;
+            let report =
+                inspect(&bytes).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+            let out = match format {
+                Format::Json => pretty(&report),
+                Format::Text => format!("{}\n{}", summary_line(&report), pretty(&report)),
+            };
+            println!("{out}");
+            Ok(())
+        }
+    }
+}
+
+fn read_input(file: &std::path::Path) -> Result<Vec<u8>, InspectError> {
+    let path = file.display().to_string();
+    let mut bytes = Vec::new();
+    let res = if path == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    res.map_err(|source| InspectError::Read { path, source })?;
+    Ok(bytes)
+}
+
+fn pretty(v: &Json) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// Parses `input` as COSE_Sign1: the raw bytes first, then (for text input) as hex,
+/// base64url or standard base64 of them.
+fn parse_any(input: &[u8]) -> Result<(Sign1, Vec<u8>, &'static str), InspectError> {
+    if input.is_empty() {
+        return Err(InspectError::Empty);
+    }
+    let raw_err = match Sign1::parse(input) {
+        Ok(s) => return Ok((s, input.to_vec(), "binary")),
+        Err(e) => e,
+    };
+    if let Ok(text) = std::str::from_utf8(input) {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let candidates: [(Option<Vec<u8>>, &'static str); 3] = [
+            (hex::decode(&compact).ok(), "hex"),
+            (
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(compact.trim_end_matches('='))
+                    .ok(),
+                "base64url",
+            ),
+            (
+                base64::engine::general_purpose::STANDARD
+                    .decode(&compact)
+                    .ok(),
+                "base64",
+            ),
+        ];
+        for (decoded, encoding) in candidates {
+            if let Some(bytes) = decoded
+                && let Ok(s) = Sign1::parse(&bytes)
+            {
+                return Ok((s, bytes, encoding));
+            }
+        }
+    }
+    Err(InspectError::NotCose(raw_err.to_string()))
+}
+
+/// The inspection report of one token, as JSON.
+pub fn inspect(input: &[u8]) -> Result<Json, InspectError> {
+    let (msg, bytes, encoding) = parse_any(input)?;
+    let alg = match msg.alg() {
+        Some(Alg::Es256) => "ES256",
+        Some(Alg::EdDsa) => "EdDSA",
+        None => "unknown or missing",
+    };
+    let kid = msg.kid();
+    let mut header = Map::new();
+    header.insert("alg".into(), json!(alg));
+    header.insert("kid".into(), json!(hex::encode(kid)));
+    if let Ok(id) = Uuid::from_slice(kid) {
+        header.insert("kid_uuid".into(), json!(id.to_string()));
+    }
+    let (kind, description, payload) = decode_payload(msg.unverified_payload());
+    Ok(json!({
+        "kind": kind,
+        "description": description,
+        "encoding": encoding,
+        "tagged": bytes.first() == Some(&0xd2),
+        "size": bytes.len(),
+        "header": header,
+        "payload": payload,
+        "signature": hex::encode(msg.signature()),
+        "signature_verified": false,
+        "note": "the signature was NOT verified (no key given): treat every value as a claim",
+    }))
+}
+
+fn summary_line(report: &Json) -> String {
+    let s = |k: &str| report[k].as_str().unwrap_or("?").to_string();
+    let kid = report["header"]["kid_uuid"]
+        .as_str()
+        .or(report["header"]["kid"].as_str())
+        .filter(|k| !k.is_empty())
+        .unwrap_or("none");
+    format!(
+        "{} ({}), {}, kid {kid}, {} bytes: signature NOT verified",
+        s("kind"),
+        s("description"),
+        report["header"]["alg"].as_str().unwrap_or("?"),
+        report["size"]
+    )
+}
+
+/// Tries each protocol decoder; the first that accepts the payload names it.
+fn decode_payload(payload: &[u8]) -> (&'static str, &'static str, Json) {
+    if let Ok(a) = Attestation::from_cbor(payload) {
+        return (
+            "attestation",
+            "device attestation, EAT claims set (POST /v1/attest)",
+            attestation_json(&a),
+        );
+    }
+    if let Ok(r) = claims::decode::<EnrollRequest>(payload) {
+        return (
+            "enroll_request",
+            "device enrollment request (POST /v1/enroll)",
+            enroll_json(&r),
+        );
+    }
+    if let Ok(r) = claims::decode::<Receipt>(payload) {
+        return (
+            "enroll_receipt",
+            "server enrollment receipt",
+            json!({
+                "device_id": r.device_id.to_string(),
+                "officer_id": r.officer_id,
+                "department": r.department,
+                "assurance": r.assurance,
+                "policy": serde_json::to_value(&r.policy).unwrap_or(Json::Null),
+                "next_nonce": hex::encode(&r.next_nonce),
+            }),
+        );
+    }
+    if let Ok(r) = claims::decode::<AttestResult>(payload) {
+        return (
+            "attest_result",
+            "server attestation result",
+            json!({
+                "device_id": r.device_id.to_string(),
+                "seq": r.seq,
+                "status": r.status.as_str(),
+                "failures": r.failures,
+                "log_index": r.log_index,
+                "next_nonce": hex::encode(&r.next_nonce),
+                "iat": r.iat,
+                "iat_utc": utc(r.iat),
+            }),
+        );
+    }
+    if let Ok(e) = claims::decode::<ErrorBody>(payload) {
+        return (
+            "error",
+            "server error",
+            json!({ "error": e.error, "message": e.message }),
+        );
+    }
+    if let Ok(c) = claims::decode::<Challenge>(payload) {
+        return (
+            "challenge",
+            "server challenge",
+            json!({ "nonce": hex::encode(&c.nonce), "expires": c.expires, "expires_utc": utc(c.expires) }),
+        );
+    }
+    let generic = claims::decode::<Value>(payload)
+        .map(|v| cbor_to_json(&v))
+        .unwrap_or_else(
+            |e| json!({ "undecodable_hex": hex::encode(payload), "reason": e.to_string() }),
+        );
+    (
+        "unknown",
+        "not a known Pramaan message; payload shown as generic CBOR",
+        generic,
+    )
+}
+
+fn utc(secs: u64) -> Json {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map(Json::String)
+        .unwrap_or(Json::Null)
+}
+
+fn attestation_json(a: &Attestation) -> Json {
+    let mut ueid = vec![0x01];
+    ueid.extend_from_slice(a.device_id.as_bytes());
+    json!({
+        "eat_profile": claims::EAT_PROFILE,
+        "ueid": hex::encode(ueid),
+        "device_id": a.device_id.to_string(),
+        "eat_nonce": a.nonce.as_ref().map(hex::encode),
+        "offline": a.nonce.is_none(),
+        "iat": a.iat,
+        "iat_utc": utc(a.iat),
+        "seq": a.seq,
+        "officer": a.officer,
+        "apps": a.apps,
+        "groups": a.groups,
+        "email": a.email,
+        "os": a.os,
+        "lock": a.lock,
+    })
+}
+
+/// Shows the first 6 characters of a bearer secret and its length.
+fn redact(secret: &str) -> String {
+    let shown: String = secret.chars().take(6).collect();
+    format!("{shown}... ({} chars, redacted)", secret.chars().count())
+}
+
+fn enroll_json(r: &EnrollRequest) -> Json {
+    let key = match P256PublicKey::from_cose_key_bytes(&r.key) {
+        Ok(k) => json!({
+            "kty": "EC2",
+            "crv": "P-256",
+            "x": hex::encode(&k.as_sec1()[1..33]),
+            "y": hex::encode(&k.as_sec1()[33..]),
+            "cose_key": hex::encode(&r.key),
+        }),
+        Err(e) => json!({ "cose_key": hex::encode(&r.key), "error": e.to_string() }),
+    };
+    let evidence = match &r.evidence {
+        None => Json::Null,
+        Some(Evidence::AndroidKeyAttestation { chain }) => json!({
+            "type": "android_key_attestation",
+            "chain": chain.iter().map(hex::encode).collect::<Vec<_>>(),
+        }),
+        Some(Evidence::AppleAppAttest {
+            attestation,
+            key_id,
+            client_data,
+        }) => json!({
+            "type": "apple_app_attest",
+            "attestation": hex::encode(attestation),
+            "key_id": hex::encode(key_id),
+            "client_data": hex::encode(client_data),
+        }),
+    };
+    json!({
+        "v": r.v,
+        "token": redact(&r.token),
+        "nonce": hex::encode(&r.nonce),
+        "key": key,
+        "platform": r.platform.as_str(),
+        "device": r.device,
+        "evidence": evidence,
+    })
+}
+
+/// Generic CBOR as JSON: byte strings as hex, tags as `{tag, value}`, non-text map keys
+/// in their CBOR-diagnostic-like text.
+fn cbor_to_json(v: &Value) -> Json {
+    match v {
+        Value::Integer(i) => {
+            let n = i128::from(*i);
+            i64::try_from(n)
+                .map(Json::from)
+                .or_else(|_| u64::try_from(n).map(Json::from))
+                .unwrap_or_else(|_| Json::String(n.to_string()))
+        }
+        Value::Bytes(b) => Json::String(hex::encode(b)),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or_else(|| Json::String(f.to_string())),
+        Value::Text(t) => Json::String(t.clone()),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Null => Json::Null,
+        Value::Tag(t, inner) => json!({ "tag": t, "value": cbor_to_json(inner) }),
+        Value::Array(items) => Json::Array(items.iter().map(cbor_to_json).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Value::Text(t) => t.clone(),
+                        other => cbor_to_json(other).to_string(),
+                    };
+                    (key, cbor_to_json(v))
+                })
+                .collect(),
+        ),
+        _ => Json::String(format!("{v:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pramaan_core::claims::{AppFact, DeviceInfo, Failure, GroupFact, OsInfo, Platform};
+    use pramaan_core::cose;
+    use pramaan_core::keys::{ServerKey, Signer, SoftwareSigner};
+    use pramaan_core::policy::Rule;
+
+    fn attestation() -> Attestation {
+        Attestation {
+            device_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            nonce: Some(vec![0xab; 32]),
+            iat: 1_790_000_000,
+            seq: 9,
+            officer: "GAD-001".into(),
+            apps: vec![AppFact {
+                id: "com.whatsapp".into(),
+                signer: Some(
+                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
+                ),
+                version: "2.26.1".into(),
+                present: true,
+            }],
+            groups: vec![GroupFact {
+                platform: "WhatsApp".into(),
+                group: "gad-officers".into(),
+                member: true,
+                handle: "+919800000001".into(),
+            }],
+            email: vec!["a.shah@gujarat.gov.in".into()],
+            os: OsInfo {
+                name: "android".into(),
+                version: "15".into(),
+                patch: "2026-10-05".into(),
+            },
+            lock: true,
+        }
+    }
+
+    fn device_token(payload: Vec<u8>, kid: &[u8]) -> Vec<u8> {
+        let signer = SoftwareSigner::generate().expect("key");
+        cose::sign_es256(&signer, kid, payload).expect("sign")
+    }
+
+    #[test]
+    fn attestation_claims_are_named() {
+        let a = attestation();
+        let token = device_token(a.to_cbor(), a.device_id.as_bytes());
+        let r = inspect(&token).expect("inspects");
+        assert_eq!(r["kind"], "attestation");
+        assert_eq!(r["header"]["alg"], "ES256");
+        assert_eq!(r["header"]["kid"], hex::encode(a.device_id.as_bytes()));
+        assert_eq!(r["header"]["kid_uuid"], a.device_id.to_string());
+        let p = &r["payload"];
+        assert_eq!(p["eat_profile"], "urn:pramaan:eat:v1");
+        assert_eq!(
+            p["ueid"],
+            format!("01{}", hex::encode(a.device_id.as_bytes()))
+        );
+        assert_eq!(p["device_id"], "01234567-89ab-cdef-0123-456789abcdef");
+        assert_eq!(p["eat_nonce"], "ab".repeat(32));
+        assert_eq!(p["iat"], 1_790_000_000u64);
+        assert_eq!(p["iat_utc"], "2026-09-21T14:13:20Z");
+        assert_eq!(p["seq"], 9);
+        assert_eq!(p["apps"][0]["id"], "com.whatsapp");
+        assert_eq!(p["groups"][0]["handle"], "+919800000001");
+        assert_eq!(p["lock"], true);
+        assert_eq!(r["signature_verified"], false);
+        assert_eq!(r["signature"].as_str().expect("sig").len(), 128);
+        assert!(r["note"].as_str().expect("note").contains("NOT verified"));
+        assert!(summary_line(&r).contains("signature NOT verified"));
+        assert!(summary_line(&r).starts_with("attestation (device attestation"));
+    }
+
+    #[test]
+    fn offline_attestation_has_null_nonce() {
+        let a = Attestation {
+            nonce: None,
+            ..attestation()
+        };
+        let r = inspect(&device_token(a.to_cbor(), b"k")).expect("inspects");
+        assert_eq!(r["payload"]["eat_nonce"], Json::Null);
+        assert_eq!(r["payload"]["offline"], true);
+        assert!(
+            r["header"].get("kid_uuid").is_none(),
+            "2-byte kid is not a UUID"
+        );
+    }
+
+    #[test]
+    fn enroll_request_shows_key_and_redacts_token() {
+        let signer = SoftwareSigner::generate().expect("key");
+        let pk = signer.public_key().expect("pk");
+        let req = EnrollRequest {
+            v: 1,
+            token: "SECRETtokenvalue0123456789".into(),
+            nonce: vec![1; 32],
+            key: pk.to_cose_key_bytes(),
+            platform: Platform::Android,
+            device: DeviceInfo {
+                model: "Pixel 8".into(),
+                os: "android".into(),
+                os_version: "15".into(),
+            },
+            evidence: Some(Evidence::AndroidKeyAttestation {
+                chain: vec![vec![0x30, 0x01, 0x00]],
+            }),
+        };
+        let token = cose::sign_es256(&signer, b"", claims::encode(&req)).expect("sign");
+        let r = inspect(&token).expect("inspects");
+        assert_eq!(r["kind"], "enroll_request");
+        let p = &r["payload"];
+        assert_eq!(p["token"], "SECRET... (26 chars, redacted)");
+        assert!(!r.to_string().contains("tokenvalue"), "secret leaked");
+        assert_eq!(p["key"]["x"], hex::encode(&pk.as_sec1()[1..33]));
+        assert_eq!(p["platform"], "android");
+        assert_eq!(p["device"]["model"], "Pixel 8");
+        assert_eq!(p["evidence"]["type"], "android_key_attestation");
+        assert_eq!(p["evidence"]["chain"][0], "300100");
+    }
+
+    #[test]
+    fn server_messages_are_recognised() {
+        let key = ServerKey::generate().expect("key");
+        let result = AttestResult {
+            device_id: Uuid::from_u128(5),
+            seq: 3,
+            status: claims::Verdict::Warning,
+            failures: vec![Failure {
+                rule: Rule::R5,
+                detail: "no screen lock is set".into(),
+            }],
+            log_index: 17,
+            next_nonce: vec![4; 32],
+            iat: 5,
+        };
+        let r = inspect(&cose::sign_eddsa(&key, b"srv", claims::encode(&result))).expect("ok");
+        assert_eq!(r["kind"], "attest_result");
+        assert_eq!(r["header"]["alg"], "EdDSA");
+        assert_eq!(r["header"]["kid"], "737276");
+        assert_eq!(r["payload"]["status"], "warning");
+        assert_eq!(r["payload"]["failures"][0]["rule"], "R5");
+        assert_eq!(r["payload"]["device_id"], Uuid::from_u128(5).to_string());
+
+        let err = ErrorBody {
+            error: "nonce_reused".into(),
+            message: "nonce already used".into(),
+        };
+        let r = inspect(&cose::sign_eddsa(&key, b"", claims::encode(&err))).expect("ok");
+        assert_eq!(r["kind"], "error");
+        assert_eq!(r["payload"]["error"], "nonce_reused");
+
+        let receipt = Receipt {
+            device_id: Uuid::from_u128(6),
+            officer_id: "GAD-001".into(),
+            department: "GAD".into(),
+            policy: pramaan_core::policy::Policy {
+                department: "GAD".into(),
+                name: String::new(),
+                check_in_hours: 24,
+                email_domains: vec!["gujarat.gov.in".into()],
+                platforms: vec![],
+                groups: vec![],
+            },
+            assurance: claims::Assurance::Hardware,
+            next_nonce: vec![9; 32],
+        };
+        let r = inspect(&cose::sign_eddsa(&key, b"", claims::encode(&receipt))).expect("ok");
+        assert_eq!(r["kind"], "enroll_receipt");
+        assert_eq!(r["payload"]["policy"]["email_domains"][0], "gujarat.gov.in");
+        assert_eq!(r["payload"]["assurance"], "hardware");
+    }
+
+    #[test]
+    fn unknown_payload_is_generic_cbor() {
+        let payload = claims::encode(&Value::Map(vec![
+            (Value::from(1), Value::Bytes(vec![0xde, 0xad])),
+            (
+                Value::from("x"),
+                Value::Array(vec![Value::from(-3), Value::Bool(true)]),
+            ),
+        ]));
+        let r = inspect(&device_token(payload, b"")).expect("ok");
+        assert_eq!(r["kind"], "unknown");
+        assert_eq!(r["payload"]["1"], "dead");
+        assert_eq!(r["payload"]["x"], json!([-3, true]));
+        let r = inspect(&device_token(vec![0xff, 0x00], b"")).expect("ok");
+        assert_eq!(r["payload"]["undecodable_hex"], "ff00");
+        assert!(r["payload"].get("text").is_none());
+        let r = inspect(&device_token(b"This is the content.".to_vec(), b"")).expect("ok");
+        assert_eq!(r["payload"]["text"], "This is the content.");
+    }
+
+    #[test]
+    fn hex_and_base64_text_input_is_accepted() {
+        let a = attestation();
+        let token = device_token(a.to_cbor(), b"");
+        let as_hex = format!("{}\n", hex::encode(&token));
+        assert_eq!(inspect(as_hex.as_bytes()).expect("hex")["encoding"], "hex");
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&token);
+        assert_eq!(
+            inspect(b64.as_bytes()).expect("b64url")["encoding"],
+            "base64url"
+        );
+        let std64 = base64::engine::general_purpose::STANDARD.encode(&token);
+        let r = inspect(std64.as_bytes()).expect("b64");
+        assert!(r["encoding"] == "base64" || r["encoding"] == "base64url");
+        assert_eq!(r["payload"]["officer"], "GAD-001");
+    }
+
+    #[test]
+    fn non_cose_input_is_a_clear_error() {
+        for input in [&b"hello, world"[..], &[0xa1, 0x01, 0x02], b"{\"a\":1}"] {
+            let e = inspect(input).expect_err("not COSE");
+            assert!(matches!(e, InspectError::NotCose(_)), "{e:?}");
+            assert!(e.to_string().contains("not a Pramaan token"), "{e}");
+        }
+        assert!(matches!(inspect(b""), Err(InspectError::Empty)));
+    }
+
+    #[test]
+    fn run_reports_missing_file() {
+        let err = run(TokenCmd::Inspect {
+            file: PathBuf::from("/nonexistent/token.cbor"),
+            format: Format::Json,
+        })
+        .expect_err("missing file");
+        assert!(
+            err.to_string()
+                .contains("cannot read /nonexistent/token.cbor"),
+            "{err}"
+        );
     }
 }
