@@ -239,9 +239,15 @@ fn decode_payload(payload: &[u8]) -> (&'static str, &'static str, Json) {
     }
     let generic = claims::decode::<Value>(payload)
         .map(|v| cbor_to_json(&v))
-        .unwrap_or_else(
-            |e| json!({ "undecodable_hex": hex::encode(payload), "reason": e.to_string() }),
-        );
+        .unwrap_or_else(|e| {
+            let mut m = Map::new();
+            m.insert("undecodable_hex".into(), json!(hex::encode(payload)));
+            if let Ok(text) = std::str::from_utf8(payload) {
+                m.insert("text".into(), json!(text));
+            }
+            m.insert("reason".into(), json!(format!("payload is not CBOR: {e}")));
+            Json::Object(m)
+        });
     (
         "unknown",
         "not a known Pramaan message; payload shown as generic CBOR",
