@@ -347,6 +347,11 @@ pub struct Receipt {
     pub assurance: Assurance,
     #[serde(with = "serde_bytes")]
     pub next_nonce: Vec<u8>,
+    /// The server's Ed25519 public key (32 bytes) that signs this receipt and every later
+    /// result. The agent learns it here, over the TLS channel it pinned from the enrollment
+    /// URI, checks that it verifies this receipt, and verifies every result with it after.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub server_key: Option<Vec<u8>>,
 }
 
 /// Attestation verdict, named as in the EAR draft.

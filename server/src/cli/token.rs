@@ -535,6 +535,7 @@ mod tests {
             },
             assurance: claims::Assurance::Hardware,
             next_nonce: vec![9; 32],
+            server_key: None,
         };
         let r = inspect(&cose::sign_eddsa(&key, b"", claims::encode(&receipt))).expect("ok");
         assert_eq!(r["kind"], "enroll_receipt");
