@@ -611,21 +611,17 @@ fn check_r4(
             )
         };
         let same_platform = |p: &str| p.trim().eq_ignore_ascii_case(group.platform.trim());
-        let fact = claims
+        // A device may report the group more than once (two accounts): any membership
+        // counts, and against a roster any of the reported handles may be the listed one.
+        let memberships: Vec<&crate::claims::GroupFact> = claims
             .groups
             .iter()
-            .filter(|g| same_platform(&g.platform) && g.group.trim() == group.id.trim())
-            .find(|g| g.member)
-            .or_else(|| {
-                claims
-                    .groups
-                    .iter()
-                    .find(|g| same_platform(&g.platform) && g.group.trim() == group.id.trim())
-            });
-        let Some(fact) = fact.filter(|f| f.member) else {
+            .filter(|g| g.member && same_platform(&g.platform) && g.group.trim() == group.id.trim())
+            .collect();
+        if memberships.is_empty() {
             fail(failures, Rule::R4, format!("not a member of the {label}"));
             continue;
-        };
+        }
         let matching: Vec<&Roster> = rosters
             .iter()
             .filter(|r| same_platform(&r.platform) && r.group.trim() == group.id.trim())
@@ -638,8 +634,12 @@ fn check_r4(
             });
             continue;
         }
-        let handle = normalize_handle(&fact.handle);
-        if handle.is_empty() {
+        let handles: Vec<(String, &str)> = memberships
+            .iter()
+            .map(|m| (normalize_handle(&m.handle), m.handle.trim()))
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        if handles.is_empty() {
             fail(
                 failures,
                 Rule::R4,
@@ -649,9 +649,11 @@ fn check_r4(
             );
             continue;
         }
-        let listed = matching
-            .iter()
-            .any(|r| r.handles.iter().any(|h| normalize_handle(h) == handle));
+        let listed = handles.iter().any(|(h, _)| {
+            matching
+                .iter()
+                .any(|r| r.handles.iter().any(|l| normalize_handle(l) == *h))
+        });
         if listed {
             evidence.push(GroupEvidence {
                 platform: group.platform.clone(),
@@ -659,12 +661,13 @@ fn check_r4(
                 level: EvidenceLevel::RosterConfirmed,
             });
         } else {
+            let shown: Vec<&str> = handles.iter().map(|(_, h)| *h).collect();
             fail(
                 failures,
                 Rule::R4,
                 format!(
                     "handle {} is not on IT's roster of the {label}",
-                    fact.handle.trim()
+                    shown.join(", ")
                 ),
             );
         }
@@ -1546,6 +1549,19 @@ name = "GAD officers coordination"
         let (v, _, e) = eval(&p, &officer(), &d, &c, &[other]);
         assert_eq!(v, Verdict::Affirming);
         assert_eq!(e[0].level, EvidenceLevel::SelfDeclared);
+
+        // Two accounts in the group: the one on the roster confirms it.
+        let mut two = claims();
+        two.groups.insert(
+            0,
+            GroupFact {
+                handle: "+919811111111".into(),
+                ..two.groups[0].clone()
+            },
+        );
+        let (v, _, e) = eval(&p, &officer(), &d, &two, &[roster(&["+919800000001"])]);
+        assert_eq!(v, Verdict::Affirming);
+        assert_eq!(e[0].level, EvidenceLevel::RosterConfirmed);
 
         let mut no_handle = claims();
         no_handle.groups[0].handle.clear();
