@@ -1,0 +1,1 @@
+//! Offline audit bundles (in progress).

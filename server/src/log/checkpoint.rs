@@ -1,0 +1,437 @@
+//! Checkpoints: C2SP tlog-checkpoint bodies inside C2SP signed notes (Ed25519).
+//!
+//! Why these formats: a checkpoint in the shape every transparency-log tool reads (origin
+//! line, decimal tree size, base64 root hash) signed as a note lets an auditor check our
+//! log with off-the-shelf witnesses and verifiers, not only with Pramaan. A note is the
+//! text, a blank line, and lines `— <name> <base64(key id || signature)>`; the key id is
+//! the first four bytes of `SHA-256(name || "\n" || 0x01 || public key)` (0x01 = Ed25519),
+//! and the verifier key is written `<name>+<hex key id>+<base64(0x01 || public key)>`.
+//! Everything read here comes from files or servers we do not trust: parsing is strict,
+//! bounded and never panics.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use pramaan_core::keys::ServerKey;
+use ring::signature::{ED25519, UnparsedPublicKey};
+
+use super::tree::{Hash, sha256};
+
+/// Largest note accepted (checkpoints are a few hundred bytes).
+pub const MAX_NOTE_BYTES: usize = 64 * 1024;
+/// Signature algorithm byte of Ed25519 in C2SP signed notes.
+const ALG_ED25519: u8 = 0x01;
+/// The em dash that starts every signature line.
+const SIG_PREFIX: &str = "\u{2014} ";
+
+/// Why a note, key or checkpoint was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoteError {
+    #[error("invalid key name {0:?} (must be non-empty, no spaces, no '+')")]
+    BadName(String),
+    #[error("malformed verifier key: {0}")]
+    BadVerifierKey(&'static str),
+    #[error("malformed note: {0}")]
+    Malformed(&'static str),
+    #[error("note has no signature by {0}")]
+    NoSignature(String),
+    #[error("signature by {0} does not verify")]
+    BadSignature(String),
+    #[error("malformed checkpoint: {0}")]
+    BadCheckpoint(&'static str),
+    #[error("checkpoint origin {found:?} is not the log's name {expected:?}")]
+    WrongOrigin { expected: String, found: String },
+}
+
+fn check_name(name: &str) -> Result<(), NoteError> {
+    if name.is_empty()
+        || name.contains('+')
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(NoteError::BadName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// The C2SP key id of an Ed25519 key: `SHA-256(name || 0x0A || 0x01 || key)[..4]`.
+pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    let mut buf = Vec::with_capacity(name.len() + 34);
+    buf.extend_from_slice(name.as_bytes());
+    buf.push(b'\n');
+    buf.push(ALG_ED25519);
+    buf.extend_from_slice(public_key);
+    let h = sha256(&buf);
+    [h[0], h[1], h[2], h[3]]
+}
+
+/// Signs checkpoints for the log named `origin`.
+pub struct LogSigner {
+    name: String,
+    key: ServerKey,
+    id: [u8; 4],
+}
+
+impl std::fmt::Debug for LogSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSigner")
+            .field("name", &self.name)
+            .field("key_id", &hex::encode(self.id))
+            .finish()
+    }
+}
+
+impl LogSigner {
+    /// `origin` is the log's name, e.g. `pramaan.example/log`; it is both the checkpoint's
+    /// origin line and the note key name. A name a note cannot carry (spaces, `+`, empty)
+    /// is replaced by `pramaan-log` with a logged error, so the contract stays infallible;
+    /// use [`LogSigner::try_new`] to refuse it instead.
+    pub fn new(origin: String, key: ServerKey) -> Self {
+        match Self::try_new(origin, key) {
+            Ok(s) => s,
+            Err((e, key)) => {
+                log::error!("{e}; using the log name \"pramaan-log\"");
+                let name = "pramaan-log".to_string();
+                let id = key_id(&name, &key.public_key());
+                Self { name, key, id }
+            }
+        }
+    }
+
+    /// Like [`LogSigner::new`] but gives the key back with the error if the name is invalid.
+    pub fn try_new(origin: String, key: ServerKey) -> Result<Self, (NoteError, ServerKey)> {
+        if let Err(e) = check_name(&origin) {
+            return Err((e, key));
+        }
+        let id = key_id(&origin, &key.public_key());
+        Ok(Self {
+            name: origin,
+            key,
+            id,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn key_id(&self) -> [u8; 4] {
+        self.id
+    }
+
+    /// The C2SP verifier key text: `<name>+<hex key id>+<base64(0x01 || key)>`.
+    pub fn verifier_key(&self) -> String {
+        let mut k = vec![ALG_ED25519];
+        k.extend_from_slice(&self.key.public_key());
+        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(k))
+    }
+
+    /// Signs `text` (which must end in a newline) as a note.
+    pub fn sign_note(&self, text: &str) -> Result<String, NoteError> {
+        check_text(text)?;
+        let sig = self.key.sign(text.as_bytes());
+        let mut blob = self.id.to_vec();
+        blob.extend_from_slice(&sig);
+        Ok(format!(
+            "{text}\n{SIG_PREFIX}{} {}\n",
+            self.name,
+            B64.encode(blob)
+        ))
+    }
+
+    /// Signs a checkpoint of this log.
+    pub fn sign_checkpoint(&self, size: u64, root: &Hash) -> Result<String, NoteError> {
+        let cp = Checkpoint {
+            origin: self.name.clone(),
+            size,
+            root: *root,
+        };
+        self.sign_note(&cp.body())
+    }
+}
+
+fn check_text(text: &str) -> Result<(), NoteError> {
+    if text.len() > MAX_NOTE_BYTES {
+        return Err(NoteError::Malformed("note is too large"));
+    }
+    if !text.ends_with('\n') {
+        return Err(NoteError::Malformed("text does not end in a newline"));
+    }
+    if text.contains("\n\n") || text.starts_with('\n') {
+        return Err(NoteError::Malformed("text contains a blank line"));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(NoteError::Malformed("text contains control characters"));
+    }
+    Ok(())
+}
+
+/// A parsed verifier key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierKey {
+    pub name: String,
+    pub id: [u8; 4],
+    pub key: [u8; 32],
+}
+
+impl VerifierKey {
+    /// Parses `<name>+<hex8>+<base64(0x01 || key32)>` and checks that the key id matches.
+    pub fn parse(text: &str) -> Result<Self, NoteError> {
+        let text = text.trim();
+        // The name and the hex id hold no '+'; the base64 key may.
+        let mut parts = text.splitn(3, '+');
+        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(NoteError::BadVerifierKey("expected name+keyid+key"));
+        };
+        check_name(name)?;
+        if hex_id.len() != 8 {
+            return Err(NoteError::BadVerifierKey("key id is not 8 hex digits"));
+        }
+        let id_bytes =
+            hex::decode(hex_id).map_err(|_| NoteError::BadVerifierKey("key id is not hex"))?;
+        let raw = B64
+            .decode(b64)
+            .map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
+        let (&alg, key) = raw
+            .split_first()
+            .ok_or(NoteError::BadVerifierKey("key is empty"))?;
+        if alg != ALG_ED25519 {
+            return Err(NoteError::BadVerifierKey("key is not Ed25519 (0x01)"));
+        }
+        let key: [u8; 32] = key
+            .try_into()
+            .map_err(|_| NoteError::BadVerifierKey("Ed25519 key is not 32 bytes"))?;
+        let id = key_id(name, &key);
+        if id_bytes != id {
+            return Err(NoteError::BadVerifierKey(
+                "key id does not match name and key",
+            ));
+        }
+        Ok(Self {
+            name: name.to_string(),
+            id,
+            key,
+        })
+    }
+
+    /// Opens a signed note: returns its text if a signature line by this key verifies.
+    /// Signatures by other keys are ignored, as C2SP prescribes.
+    pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
+        if note.len() > MAX_NOTE_BYTES {
+            return Err(NoteError::Malformed("note is too large"));
+        }
+        let split = note
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+        let text = &note[..=split];
+        let sigs = &note[split + 2..];
+        check_text(text)?;
+        if sigs.is_empty() || !sigs.ends_with('\n') {
+            return Err(NoteError::Malformed(
+                "signature block does not end in a newline",
+            ));
+        }
+        let mut found = false;
+        for line in sigs[..sigs.len() - 1].split('\n') {
+            let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
+                "signature line does not start with an em dash",
+            ))?;
+            let (name, b64) = rest
+                .split_once(' ')
+                .ok_or(NoteError::Malformed("signature line has no signature"))?;
+            let blob = B64
+                .decode(b64)
+                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            if blob.len() < 5 {
+                return Err(NoteError::Malformed("signature is too short"));
+            }
+            if name != self.name || blob[..4] != self.id {
+                continue;
+            }
+            found = true;
+            let pk = UnparsedPublicKey::new(&ED25519, &self.key);
+            if pk.verify(text.as_bytes(), &blob[4..]).is_err() {
+                return Err(NoteError::BadSignature(self.name.clone()));
+            }
+        }
+        if found {
+            Ok(text)
+        } else {
+            Err(NoteError::NoSignature(self.name.clone()))
+        }
+    }
+
+    /// Opens a signed checkpoint of this log (the origin must be the key's name).
+    pub fn verify_checkpoint(&self, note: &str) -> Result<Checkpoint, NoteError> {
+        let cp = Checkpoint::parse(self.open(note)?)?;
+        if cp.origin != self.name {
+            return Err(NoteError::WrongOrigin {
+                expected: self.name.clone(),
+                found: cp.origin,
+            });
+        }
+        Ok(cp)
+    }
+}
+
+/// A C2SP tlog-checkpoint body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+}
+
+impl Checkpoint {
+    /// `origin\nsize\nbase64(root)\n`.
+    pub fn body(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        )
+    }
+
+    /// Parses a body; extension lines after the root are allowed and ignored.
+    pub fn parse(text: &str) -> Result<Self, NoteError> {
+        let mut lines = text.split('\n');
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(NoteError::BadCheckpoint("no origin line"))?;
+        let size_line = lines
+            .next()
+            .ok_or(NoteError::BadCheckpoint("no size line"))?;
+        if size_line.is_empty()
+            || !size_line.bytes().all(|b| b.is_ascii_digit())
+            || (size_line.len() > 1 && size_line.starts_with('0'))
+        {
+            return Err(NoteError::BadCheckpoint("size is not a decimal number"));
+        }
+        let size: u64 = size_line
+            .parse()
+            .map_err(|_| NoteError::BadCheckpoint("size out of range"))?;
+        let root = B64
+            .decode(
+                lines
+                    .next()
+                    .ok_or(NoteError::BadCheckpoint("no root hash line"))?,
+            )
+            .map_err(|_| NoteError::BadCheckpoint("root hash is not base64"))?;
+        let root: Hash = root
+            .try_into()
+            .map_err(|_| NoteError::BadCheckpoint("root hash is not 32 bytes"))?;
+        Ok(Self {
+            origin: origin.to_string(),
+            size,
+            root,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A PKCS#8 v2 document for an Ed25519 seed (the layout ring itself writes).
+    pub(crate) fn pkcs8_from_seed(seed: &[u8; 32]) -> Vec<u8> {
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("seed");
+        use ring::signature::KeyPair as _;
+        let mut doc = vec![
+            0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        doc.extend_from_slice(seed);
+        doc.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
+        doc.extend_from_slice(pair.public_key().as_ref());
+        doc
+    }
+
+    fn signer(name: &str) -> LogSigner {
+        LogSigner::try_new(name.into(), ServerKey::generate().expect("key")).expect("name")
+    }
+
+    #[test]
+    fn checkpoint_round_trips_and_verifies() {
+        let s = signer("pramaan.example/log");
+        let note = s.sign_checkpoint(42, &[7u8; 32]).expect("sign");
+        assert!(note.starts_with("pramaan.example/log\n42\nBwcH"));
+        assert!(note.contains("\n\n\u{2014} pramaan.example/log "));
+        let vk = VerifierKey::parse(&s.verifier_key()).expect("vkey");
+        let cp = vk.verify_checkpoint(&note).expect("verify");
+        assert_eq!(cp.size, 42);
+        assert_eq!(cp.root, [7u8; 32]);
+    }
+
+    #[test]
+    fn any_changed_byte_of_a_note_fails() {
+        let s = signer("log");
+        let note = s.sign_checkpoint(3, &[1u8; 32]).expect("sign");
+        let vk = VerifierKey::parse(&s.verifier_key()).expect("vkey");
+        let bytes = note.as_bytes();
+        for i in 0..bytes.len() {
+            let mut b = bytes.to_vec();
+            b[i] ^= 0x01;
+            if let Ok(t) = std::str::from_utf8(&b) {
+                assert!(
+                    vk.verify_checkpoint(t).is_err(),
+                    "byte {i} changed still verifies"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn other_keys_and_bad_keys_are_refused() {
+        let a = signer("log");
+        let b = signer("log");
+        let note = a.sign_checkpoint(1, &[0u8; 32]).expect("sign");
+        let vb = VerifierKey::parse(&b.verifier_key()).expect("vkey");
+        assert!(matches!(
+            vb.verify_checkpoint(&note),
+            Err(NoteError::NoSignature(_))
+        ));
+        // A key whose id does not match.
+        let mut vk = a.verifier_key();
+        vk.replace_range(4..6, if &vk[4..6] == "00" { "11" } else { "00" });
+        assert!(VerifierKey::parse(&vk).is_err());
+        for bad in [
+            "",
+            "log",
+            "log+abcd+AQ==",
+            "a b+00000000+AQ==",
+            "log+zzzzzzzz+AQ==",
+        ] {
+            assert!(VerifierKey::parse(bad).is_err(), "{bad}");
+        }
+        assert!(LogSigner::try_new("a b".into(), ServerKey::generate().expect("k")).is_err());
+        // Origin must be the key's name.
+        let other = Checkpoint {
+            origin: "evil".into(),
+            size: 1,
+            root: [0u8; 32],
+        };
+        let forged = a.sign_note(&other.body()).expect("sign");
+        let va = VerifierKey::parse(&a.verifier_key()).expect("vkey");
+        assert!(matches!(
+            va.verify_checkpoint(&forged),
+            Err(NoteError::WrongOrigin { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_checkpoints_are_refused() {
+        for bad in [
+            "",
+            "o\n",
+            "o\n01\nAAAA\n",
+            "o\n-1\nAAAA\n",
+            "o\n1\nnot base64\n",
+            "o\n1\nAAAA\n",
+            "o\n99999999999999999999999\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        ] {
+            assert!(Checkpoint::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

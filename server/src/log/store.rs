@@ -1,0 +1,197 @@
+//! The log's SQLite tables: leaf data and every complete subtree hash.
+//!
+//! Why store internal nodes: an inclusion or consistency proof for any tree size needs
+//! only O(log n) complete-subtree hashes (see `tree`), and a complete subtree never
+//! changes once its last leaf is appended. So each append writes its leaf hash (level 0)
+//! plus the one node per level that it completes (on average one, at most log2 n), and a
+//! proof becomes a handful of primary-key lookups instead of a rehash of the log. Appends
+//! run inside the caller's transaction, so a state change and its log entry commit or
+//! roll back together.
+
+use rusqlite::{Connection, OptionalExtension as _, params};
+
+use super::tree::{Hash, NodeSource, leaf_hash, node_hash};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("log store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("index {0} does not fit SQLite's integer")]
+    TooLarge(u64),
+}
+
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_log_leaves (
+    idx  INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log_nodes (
+    level INTEGER NOT NULL,
+    idx   INTEGER NOT NULL,
+    hash  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+";
+
+fn sql_int(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::TooLarge(v))
+}
+
+pub(crate) fn init(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA)?;
+    Ok(())
+}
+
+pub(crate) fn size(conn: &Connection) -> Result<u64, StoreError> {
+    let max: Option<i64> = conn
+        .prepare_cached("SELECT MAX(idx) FROM audit_log_leaves")?
+        .query_row([], |r| r.get(0))?;
+    match max {
+        None => Ok(0),
+        Some(m) => u64::try_from(m)
+            .map(|m| m + 1)
+            .map_err(|_| StoreError::Corrupt(format!("negative leaf index {m}"))),
+    }
+}
+
+/// Appends `data` as the next leaf; returns its index.
+pub(crate) fn append(conn: &Connection, data: &[u8]) -> Result<u64, StoreError> {
+    let index = size(conn)?;
+    conn.prepare_cached("INSERT INTO audit_log_leaves (idx, data) VALUES (?1, ?2)")?
+        .execute(params![sql_int(index)?, data])?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO audit_log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    let mut cur = leaf_hash(data);
+    let mut level = 0u32;
+    let mut idx = index;
+    insert.execute(params![level, sql_int(idx)?, &cur[..]])?;
+    let mut src = SqlNodes(conn);
+    while idx & 1 == 1 {
+        let left = src.node(level, idx - 1)?;
+        cur = node_hash(&left, &cur);
+        level += 1;
+        idx >>= 1;
+        insert.execute(params![level, sql_int(idx)?, &cur[..]])?;
+    }
+    Ok(index)
+}
+
+/// Leaves `[start, end)` (clamped to the tree size).
+pub(crate) fn entries(
+    conn: &Connection,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT idx, data FROM audit_log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let end = end.min(i64::MAX as u64);
+    let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (i, d) = row?;
+        let i = u64::try_from(i)
+            .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
+        out.push((i, d));
+    }
+    Ok(out)
+}
+
+/// Reads stored complete-subtree hashes.
+pub(crate) struct SqlNodes<'a>(pub &'a Connection);
+
+impl NodeSource for SqlNodes<'_> {
+    type Error = StoreError;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        let h: Option<Vec<u8>> = self
+            .0
+            .prepare_cached("SELECT hash FROM audit_log_nodes WHERE level = ?1 AND idx = ?2")?
+            .query_row(params![level, sql_int(index)?], |r| r.get(0))
+            .optional()?;
+        let h = h.ok_or_else(|| StoreError::Corrupt(format!("missing node ({level}, {index})")))?;
+        h.try_into()
+            .map_err(|_| StoreError::Corrupt(format!("node ({level}, {index}) is not 32 bytes")))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::super::tree::{MemoryTree, consistency_path, inclusion_path, root};
+    use super::*;
+
+    /// Counts reads, to show proofs cost O(log n) lookups.
+    struct Counting<'a>(SqlNodes<'a>, usize);
+    impl NodeSource for Counting<'_> {
+        type Error = StoreError;
+        fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
+            self.1 += 1;
+            self.0.node(level, index)
+        }
+    }
+
+    #[test]
+    fn stored_tree_matches_memory_tree_and_proofs_are_logarithmic() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        init(&conn).expect("schema");
+        let tx = conn.transaction().expect("tx");
+        let mut mem = MemoryTree::new();
+        for i in 0..1000u64 {
+            let d = format!("leaf {i}");
+            assert_eq!(append(&tx, d.as_bytes()).expect("append"), i);
+            mem.push(d.as_bytes());
+        }
+        tx.commit().expect("commit");
+        assert_eq!(size(&conn).expect("size"), 1000);
+        for n in [1u64, 2, 3, 7, 8, 100, 513, 999, 1000] {
+            let mut src = SqlNodes(&conn);
+            assert_eq!(
+                root(&mut src, n).expect("root"),
+                root(&mut mem, n).expect("root")
+            );
+        }
+        for (m, n) in [
+            (0u64, 1000u64),
+            (999, 1000),
+            (511, 1000),
+            (3, 7),
+            (500, 777),
+        ] {
+            let mut c = Counting(SqlNodes(&conn), 0);
+            let p = inclusion_path(&mut c, m, n).expect("path");
+            assert_eq!(p, inclusion_path(&mut mem, m, n).expect("path"));
+            assert!(c.1 <= 2 * 64, "inclusion {m}/{n}: {} reads", c.1);
+            let mut c = Counting(SqlNodes(&conn), 0);
+            let p = consistency_path(&mut c, m.max(1), n).expect("path");
+            assert_eq!(p, consistency_path(&mut mem, m.max(1), n).expect("path"));
+            assert!(c.1 <= 2 * 64, "consistency {m}/{n}: {} reads", c.1);
+        }
+        let e = entries(&conn, 998, 2000).expect("entries");
+        assert_eq!(
+            e,
+            vec![(998, b"leaf 998".to_vec()), (999, b"leaf 999".to_vec())]
+        );
+        assert!(entries(&conn, 5, 3).expect("entries").is_empty());
+    }
+
+    #[test]
+    fn a_rolled_back_transaction_leaves_no_entry() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        init(&conn).expect("schema");
+        {
+            let tx = conn.transaction().expect("tx");
+            append(&tx, b"a").expect("append");
+            // dropped: rolled back
+        }
+        assert_eq!(size(&conn).expect("size"), 0);
+        let tx = conn.transaction().expect("tx");
+        assert_eq!(append(&tx, b"b").expect("append"), 0);
+        tx.commit().expect("commit");
+        assert_eq!(size(&conn).expect("size"), 1);
+    }
+}
