@@ -98,13 +98,22 @@ pub enum PolicyError {
 impl Policy {
     /// Parses a TOML policy (design section 6). Syntax only: call [`Policy::resolve`] and
     /// [`Policy::validate`] before using it.
+    ///
+    /// Unknown keys are refused (a misspelt `check_in_hour` would otherwise silently
+    /// become the default); the policy inside a receipt is decoded leniently elsewhere.
     pub fn from_toml(s: &str) -> Result<Self, PolicyError> {
+        let table: toml::Table = toml::from_str(s).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        let json = serde_json::to_value(&table).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        check_known_keys(&json)?;
         toml::from_str(s).map_err(|e| PolicyError::Toml(e.to_string()))
     }
 
-    /// Parses a JSON policy with the same fields as the TOML form.
+    /// Parses a JSON policy with the same fields as the TOML form (unknown keys refused).
     pub fn from_json(s: &str) -> Result<Self, PolicyError> {
-        serde_json::from_str(s).map_err(|e| PolicyError::Json(e.to_string()))
+        let json: serde_json::Value =
+            serde_json::from_str(s).map_err(|e| PolicyError::Json(e.to_string()))?;
+        check_known_keys(&json)?;
+        serde_json::from_value(json).map_err(|e| PolicyError::Json(e.to_string()))
     }
 
     /// Parses JSON if the first non-space character is `{`, TOML otherwise.
@@ -232,6 +241,60 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+const POLICY_KEYS: [&str; 6] = [
+    "department",
+    "name",
+    "check_in_hours",
+    "email_domains",
+    "platforms",
+    "groups",
+];
+/// `confidence` and `sources` are the catalog's notes: accepted so an entry can be pasted.
+const PLATFORM_KEYS: [&str; 7] = [
+    "name",
+    "android_package",
+    "android_signers",
+    "ios_bundle",
+    "ios_url_scheme",
+    "confidence",
+    "sources",
+];
+const GROUP_KEYS: [&str; 3] = ["platform", "id", "name"];
+
+/// Refuses keys a policy does not have, naming where they are.
+fn check_known_keys(v: &serde_json::Value) -> Result<(), PolicyError> {
+    fn check(
+        obj: &serde_json::Map<String, serde_json::Value>,
+        known: &[&str],
+        at: &str,
+    ) -> Result<(), PolicyError> {
+        match obj.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(PolicyError::Invalid(format!(
+                "unknown key {k:?} in {at} (known: {})",
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+    let Some(top) = v.as_object() else {
+        return Ok(()); // the typed parse reports the shape error
+    };
+    check(top, &POLICY_KEYS, "the policy")?;
+    for (list, known) in [
+        ("platforms", &PLATFORM_KEYS[..]),
+        ("groups", &GROUP_KEYS[..]),
+    ] {
+        if let Some(items) = top.get(list).and_then(|l| l.as_array()) {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(obj) = item.as_object() {
+                    check(obj, known, &format!("{list}[{i}]"))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Registry row (CSV: `officer_id,name,designation,department,email,mobile,entitled`
@@ -1775,6 +1838,33 @@ name = "GAD officers coordination"
         assert!(
             matches!(p.validate(), Err(PolicyError::Invalid(m)) if m.contains("64 lowercase hex"))
         );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let typo = design_toml().replace("check_in_hours", "check_in_hour");
+        assert!(matches!(
+            Policy::parse(&typo),
+            Err(PolicyError::Invalid(m)) if m.contains("\"check_in_hour\" in the policy")
+        ));
+        let typo = design_toml().replace("ios_bundle", "ios_bundel");
+        assert!(matches!(
+            Policy::parse(&typo),
+            Err(PolicyError::Invalid(m)) if m.contains("platforms[0]")
+        ));
+        let json = serde_json::to_string(&policy())
+            .expect("json")
+            .replace("\"id\"", "\"gid\"");
+        assert!(matches!(
+            Policy::parse(&json),
+            Err(PolicyError::Invalid(m)) if m.contains("groups[0]")
+        ));
+        // A catalog entry pasted with its notes is fine.
+        let pasted = design_toml().replace(
+            "ios_url_scheme = \"whatsapp\"",
+            "ios_url_scheme = \"whatsapp\"\nconfidence = \"two sources\"\nsources = \"x\"",
+        );
+        assert!(Policy::parse(&pasted).is_ok());
     }
 
     #[test]
