@@ -957,13 +957,20 @@ fn line_at(text: &str, pos: Option<&csv::Position>) -> usize {
     };
     let bytes = text.as_bytes();
     let byte = byte.min(bytes.len());
-    let before = bytes[..byte].iter().filter(|&&b| b == b'\n').count();
     let skipped = bytes[byte..]
         .iter()
         .take_while(|&&b| b == b'\n' || b == b'\r')
-        .filter(|&&b| b == b'\n')
         .count();
-    before + skipped + 1
+    line_breaks(&bytes[..byte + skipped]) + 1
+}
+
+/// Line breaks as the CSV reader sees them: `\r\n`, `\n` or a lone `\r` each end a line.
+fn line_breaks(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')))
+        .count()
 }
 
 /// Maps header names to column indexes; every `required` column must be present and no
@@ -1992,6 +1999,22 @@ id = "gad-alerts"
     }
 
     #[test]
+    fn line_numbers_follow_every_line_ending() {
+        for nl in ["\n", "\r\n", "\r"] {
+            let text = [
+                HEADER,
+                "",
+                "X-1,N,D,GAD,n@nic.in,1,maybe",
+                "X-2,N,D,GAD,bad,1,1",
+            ]
+            .join(nl);
+            let (_, e) = officers_from_csv(&text);
+            let lines: Vec<usize> = e.iter().map(|e| e.line).collect();
+            assert_eq!(lines, vec![3, 4], "line ending {nl:?}: {e:?}");
+        }
+    }
+
+    #[test]
     fn officers_csv_without_optional_columns_and_bad_headers() {
         let (o, e) = officers_from_csv(&format!("{HEADER}\nX-1,N,D,GAD,n@nic.in,1,1\n"));
         assert_eq!((o.len(), e.len()), (1, 0));
@@ -2027,6 +2050,22 @@ id = "gad-alerts"
         assert!(errors[0].reason.contains("group is empty"));
         let errors = roster_from_csv("handle\n+91\n").expect_err("bad header");
         assert_eq!(errors[0].line, 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn untrusted_text_never_panics(text in "[a-z0-9_,\"\n\r {}=\\[\\]@.\u{feff}-]{0,200}") {
+            let _ = officers_from_csv(&text);
+            let _ = roster_from_csv(&text);
+            let _ = Policy::parse(&text);
+            let with_header = format!("{HEADER}\n{text}");
+            let (ok, bad) = officers_from_csv(&with_header);
+            let lines = line_breaks(with_header.as_bytes()) + 1;
+            for e in &bad {
+                proptest::prop_assert!(e.line >= 1 && e.line <= lines, "{e:?}");
+            }
+            proptest::prop_assert!(ok.len() + bad.len() <= lines);
+        }
     }
 
     #[test]
