@@ -5,9 +5,10 @@
 //!     Pramaan's rules verify, the failing ones and the ones using features Pramaan
 //!     excludes on purpose are refused with the expected error.
 //! (b) A COSE_Sign1 attestation produced by the core is verified by an independent
-//!     implementation, Python's `pycose` (`tests/interop/verify_pycose.py`). Without
-//!     python3 or pycose the test is skipped with a message, except under `CI=true`, where
-//!     it fails: CI installs pycose (`pip install pycose`).
+//!     implementation, Python's `pycose` (`tests/interop/verify_pycose.py`), run by
+//!     `$PRAMAAN_PYTHON` (CI points it at the venv where it installed pycose) or else
+//!     `python3`. Without python or pycose the test is skipped with a message, except
+//!     under `CI=true`, where it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -178,10 +179,18 @@ fn attestation(device_id: Uuid) -> Attestation {
     }
 }
 
-/// Whether `python3` with pycose is usable; under CI=true its absence is a failure.
+/// The interpreter to run: `$PRAMAAN_PYTHON` if set, else `python3`.
+fn python() -> String {
+    std::env::var("PRAMAAN_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// Whether python with pycose is usable; under CI=true its absence is a failure.
 fn pycose_available() -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    let probe = Command::new("python3")
+    let probe = Command::new(python())
         .args(["-c", "import pycose, cbor2"])
         .output();
     let why = match probe {
@@ -190,7 +199,7 @@ fn pycose_available() -> bool {
             "pycose is not importable: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ),
-        Err(e) => format!("python3 cannot be run: {e}"),
+        Err(e) => format!("{} cannot be run: {e}", python()),
     };
     assert!(
         !ci,
@@ -206,13 +215,13 @@ fn run_pycose(dir: &Path, token: &[u8], key: &[u8], kid_hex: &str) -> std::proce
     std::fs::write(&token_path, token).expect("write token");
     std::fs::write(&key_path, key).expect("write key");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verify_pycose.py");
-    Command::new("python3")
+    Command::new(python())
         .arg(script)
         .arg(&token_path)
         .arg(&key_path)
         .arg(kid_hex)
         .output()
-        .expect("run python3")
+        .expect("run python")
 }
 
 #[test]
