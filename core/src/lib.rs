@@ -8,6 +8,7 @@
 //! the `ffi` feature generates in [`ffi`].
 #![deny(unsafe_code)]
 
+pub mod agent;
 pub mod catalog;
 pub mod claims;
 pub mod cose;

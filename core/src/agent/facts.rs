@@ -1,0 +1,155 @@
+//! What the phone's platform layer reports about the device (design section 9).
+//!
+//! The core never reads app lists or accounts itself: those live behind platform APIs
+//! (PackageManager, AccountManager, iOS schemes) that only Kotlin or Swift can call. The
+//! platform layer hands the agent a [`Facts`] value through a [`FactsProvider`]; the
+//! desktop agent and the tests read the same shape from a TOML file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::{AppFact, GroupFact, OsInfo, Platform};
+
+use super::AgentError;
+
+/// One snapshot of the device as the platform layer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    pub platform: Platform,
+    #[serde(default)]
+    pub model: String,
+    /// Operating system name; defaults to the platform name (`android`, `ios`, `desktop`).
+    #[serde(default)]
+    pub os_name: String,
+    #[serde(default)]
+    pub os_version: String,
+    #[serde(default)]
+    pub patch_level: String,
+    #[serde(default)]
+    pub screen_lock: bool,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub apps: Vec<AppFact>,
+    #[serde(default)]
+    pub groups: Vec<GroupFact>,
+}
+
+/// Why a facts file was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FactsError {
+    #[error("facts file is not valid: {0}")]
+    Toml(String),
+    #[error("facts: {0}")]
+    Invalid(String),
+}
+
+impl Facts {
+    /// Parses the facts file of design section 9.
+    pub fn from_toml(text: &str) -> Result<Self, FactsError> {
+        let mut facts: Facts = toml::from_str(text).map_err(|e| FactsError::Toml(e.to_string()))?;
+        if facts.os_name.trim().is_empty() {
+            facts.os_name = facts.platform.as_str().to_string();
+        }
+        facts.validate()?;
+        Ok(facts)
+    }
+
+    /// Rejects values the server would refuse anyway, so the officer hears it on the phone.
+    pub fn validate(&self) -> Result<(), FactsError> {
+        if let Some(app) = self.apps.iter().find(|a| a.id.trim().is_empty()) {
+            return Err(FactsError::Invalid(format!(
+                "an app has an empty id (version {:?})",
+                app.version
+            )));
+        }
+        if let Some(g) = self
+            .groups
+            .iter()
+            .find(|g| g.platform.trim().is_empty() || g.group.trim().is_empty())
+        {
+            return Err(FactsError::Invalid(format!(
+                "a group lacks its platform or id ({:?}/{:?})",
+                g.platform, g.group
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `os` claim.
+    pub fn os(&self) -> OsInfo {
+        OsInfo {
+            name: if self.os_name.trim().is_empty() {
+                self.platform.as_str().to_string()
+            } else {
+                self.os_name.clone()
+            },
+            version: self.os_version.clone(),
+            patch: self.patch_level.clone(),
+        }
+    }
+}
+
+/// Source of device facts: the platform layer on a phone, a file on the desktop.
+pub trait FactsProvider: Send + Sync {
+    fn facts(&self) -> Result<Facts, AgentError>;
+}
+
+/// A fixed snapshot is its own provider (the desktop agent, tests).
+impl FactsProvider for Facts {
+    fn facts(&self) -> Result<Facts, AgentError> {
+        Ok(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SAMPLE: &str = r#"
+platform = "android"
+model = "Pixel 8"
+os_version = "15"
+patch_level = "2026-10-05"
+screen_lock = true
+emails = ["a.shah@gujarat.gov.in"]
+[[apps]]
+id = "com.whatsapp"
+signer = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"
+version = "2.26.1"
+[[groups]]
+platform = "WhatsApp"
+group = "gad-officers"
+member = true
+handle = "+919800000001"
+"#;
+
+    #[test]
+    fn parses_the_design_facts_file() {
+        let f = Facts::from_toml(SAMPLE).expect("parses");
+        assert_eq!(f.platform, Platform::Android);
+        assert_eq!(f.os_name, "android");
+        assert_eq!(f.os().patch, "2026-10-05");
+        assert!(f.apps[0].present);
+        assert_eq!(f.groups[0].handle, "+919800000001");
+    }
+
+    #[test]
+    fn rejects_bad_files_without_panicking() {
+        assert!(matches!(
+            Facts::from_toml("platform = \"symbian\""),
+            Err(FactsError::Toml(_))
+        ));
+        assert!(matches!(
+            Facts::from_toml("model = 3"),
+            Err(FactsError::Toml(_))
+        ));
+        let empty_app = "platform = \"ios\"\n[[apps]]\nid = \" \"\n";
+        assert!(matches!(
+            Facts::from_toml(empty_app),
+            Err(FactsError::Invalid(_))
+        ));
+        for junk in ["", "[[", "\u{0}", "platform = [1]"] {
+            assert!(Facts::from_toml(junk).is_err());
+        }
+    }
+}

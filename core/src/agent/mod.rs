@@ -1,0 +1,824 @@
+//! The device agent: enrollment, check-ins, and the offline outbox (design section 5).
+//!
+//! One [`Agent`] per state directory. It is blocking and thread-free on purpose (no tokio
+//! on the phone): the platform layer calls it from a background job (WorkManager,
+//! BGTaskScheduler) and every call runs to completion or fails with an [`AgentError`].
+//!
+//! Durability rules, in the order a check-in applies them:
+//! 1. the sequence number is saved in `state.json` *before* the signed attestation leaves
+//!    the agent, so a crash can never make the agent reuse a number with other content;
+//! 2. queued attestations are written to the [`outbox`] (one fsynced file per sequence
+//!    number) before `check_in` returns `Queued`;
+//! 3. an outbox entry is removed only after a verified server result for it, or after the
+//!    server refused it for good (409 "seq not increasing" means it was delivered before).
+//!
+//! Nonces: a queued attestation carries **no** nonce. A server nonce lives 10 minutes, so a
+//! token that waited in the outbox with one would be refused as expired; an offline
+//! attestation is instead accepted within the server's offline window and capped at
+//! `warning` (design section 5 item 5). When an online send fails in a transient way, the
+//! agent therefore re-signs the same facts as an offline attestation under the *next*
+//! sequence number and queues that (the online one may or may not have arrived; both have
+//! distinct numbers, so nothing is counted twice or overwritten).
+
+pub mod facts;
+pub mod outbox;
+pub mod state;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use uuid::Uuid;
+
+use crate::claims::{
+    self, Assurance, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody,
+    Evidence, Failure, Receipt, Verdict,
+};
+use crate::cose::{self, CoseError, DEVICE_CONTENT_TYPE, Sign1};
+use crate::enroll_uri::{EnrollmentUri, UriError};
+use crate::keys::{KeyError, Signer};
+use crate::policy::{self, DeviceState, Officer};
+use crate::transport::{self, HttpsClient, Response, TransportError, Trust};
+
+pub use facts::{Facts, FactsError, FactsProvider};
+pub use outbox::{Outbox, OutboxError};
+pub use state::{LocalEvaluation, State, StateError};
+
+/// A stored nonce older than this is not used; the agent asks for a fresh one (the
+/// server's nonces live 10 minutes; one minute of margin for clock and transit).
+pub const NONCE_MAX_AGE_SECS: u64 = 9 * 60;
+
+/// Why an agent operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("this device is not enrolled")]
+    NotEnrolled,
+    #[error("this device is already enrolled as {0}")]
+    AlreadyEnrolled(Uuid),
+    #[error(transparent)]
+    Uri(#[from] UriError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("device facts: {0}")]
+    Facts(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the signer's key is not the key this device enrolled")]
+    KeyMismatch,
+    #[error(transparent)]
+    Cose(#[from] CoseError),
+    #[error("the server refused ({status} {code}): {message}")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the server's answer is not acceptable: {0}")]
+    BadAnswer(String),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl From<FactsError> for AgentError {
+    fn from(e: FactsError) -> Self {
+        AgentError::Facts(e.to_string())
+    }
+}
+
+impl AgentError {
+    /// Whether the operation may succeed later without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AgentError::Transport(e) => e.is_transient(),
+            AgentError::Rejected { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Outcome of a successful enrollment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub device_id: Uuid,
+    pub officer_id: String,
+    pub department: String,
+    pub assurance: Assurance,
+}
+
+/// Outcome of a check-in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckIn {
+    /// The server verified this attestation and answered.
+    Delivered {
+        seq: u64,
+        /// The signed attestation (COSE_Sign1) as sent.
+        token: Vec<u8>,
+        result: AttestResult,
+        local: LocalEvaluation,
+        /// Older queued attestations delivered first in this call.
+        flushed: usize,
+    },
+    /// The server could not be reached: the attestation waits in the outbox.
+    Queued {
+        seq: u64,
+        token: Vec<u8>,
+        /// Entries in the outbox now, this one included.
+        pending: usize,
+        local: LocalEvaluation,
+    },
+}
+
+impl CheckIn {
+    pub fn seq(&self) -> u64 {
+        match self {
+            CheckIn::Delivered { seq, .. } | CheckIn::Queued { seq, .. } => *seq,
+        }
+    }
+
+    pub fn token(&self) -> &[u8] {
+        match self {
+            CheckIn::Delivered { token, .. } | CheckIn::Queued { token, .. } => token,
+        }
+    }
+
+    pub fn local(&self) -> &LocalEvaluation {
+        match self {
+            CheckIn::Delivered { local, .. } | CheckIn::Queued { local, .. } => local,
+        }
+    }
+}
+
+/// What the agent knows about itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentStatus {
+    pub enrolled: bool,
+    pub device_id: Option<Uuid>,
+    pub officer_id: Option<String>,
+    pub department: Option<String>,
+    pub server: Option<String>,
+    pub assurance: Option<Assurance>,
+    pub last_seq: u64,
+    pub last_result: Option<AttestResult>,
+    pub last_local: Option<LocalEvaluation>,
+    pub pending: usize,
+    pub dropped: u64,
+}
+
+/// The device agent bound to one state directory and one signer.
+pub struct Agent {
+    dir: PathBuf,
+    signer: Arc<dyn Signer>,
+    options: transport::Options,
+    outbox: Outbox,
+    /// Serializes operations of this process on the state directory.
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one delivery attempt of a signed token came to.
+enum Delivery {
+    Accepted(AttestResult),
+    /// Refused for good; `already` is true for 409 (delivered before).
+    Refused {
+        status: u16,
+        body: ErrorBody,
+    },
+    /// Try later.
+    Transient(String),
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn error_body(resp: &Response) -> ErrorBody {
+    claims::decode::<ErrorBody>(&resp.body).unwrap_or_else(|_| ErrorBody {
+        error: format!("http_{}", resp.status),
+        message: String::from_utf8_lossy(&resp.body)
+            .chars()
+            .take(200)
+            .collect(),
+    })
+}
+
+fn rejected(resp: &Response) -> AgentError {
+    let body = error_body(resp);
+    AgentError::Rejected {
+        status: resp.status,
+        code: body.error,
+        message: body.message,
+    }
+}
+
+impl Agent {
+    /// Opens the agent on `state_dir` (created if missing) with default transport options.
+    pub fn open(state_dir: &Path, signer: Arc<dyn Signer>) -> Result<Self, AgentError> {
+        Self::open_with(state_dir, signer, transport::Options::default())
+    }
+
+    pub fn open_with(
+        state_dir: &Path,
+        signer: Arc<dyn Signer>,
+        options: transport::Options,
+    ) -> Result<Self, AgentError> {
+        std::fs::create_dir_all(state_dir).map_err(|source| StateError::Io {
+            path: state_dir.display().to_string(),
+            source,
+        })?;
+        let outbox = Outbox::open(state_dir)?;
+        // Fail early on a corrupt state file rather than at the first check-in.
+        State::load(state_dir)?;
+        Ok(Self {
+            dir: state_dir.to_path_buf(),
+            signer,
+            options,
+            outbox,
+            lock: Mutex::new(()),
+        })
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enrolled_state(&self) -> Result<State, AgentError> {
+        let mut st = State::load(&self.dir)?.ok_or(AgentError::NotEnrolled)?;
+        // Never reuse a number an outbox entry already carries, whatever the state says.
+        if let Some(max) = self.outbox.max_seq()?
+            && max > st.last_seq
+        {
+            st.last_seq = max;
+        }
+        let pk = hex::encode(self.signer.public_key()?.as_sec1());
+        if pk != st.public_key {
+            return Err(AgentError::KeyMismatch);
+        }
+        Ok(st)
+    }
+
+    fn client(&self, st: &State) -> Result<HttpsClient, AgentError> {
+        let trust = Trust::from_pin_b64url(&st.pin)?;
+        Ok(HttpsClient::new(&st.server, trust, self.options.clone())?)
+    }
+
+    /// Enrolls with the server named in `uri` (design section 5 items 1-3).
+    pub fn enroll(
+        &self,
+        uri: &str,
+        facts: &dyn FactsProvider,
+        evidence: Option<Evidence>,
+    ) -> Result<Enrollment, AgentError> {
+        let _g = self.guard();
+        if let Some(st) = State::load(&self.dir)? {
+            return Err(AgentError::AlreadyEnrolled(st.device_id));
+        }
+        let uri = EnrollmentUri::parse(uri)?;
+        let facts = facts.facts()?;
+        facts.validate()?;
+        let public_key = self.signer.public_key()?;
+        let client = HttpsClient::new(&uri.server, Trust::Pin(uri.pin), self.options.clone())?;
+        let challenge = fetch_challenge(&client)?;
+        let req = EnrollRequest {
+            v: 1,
+            token: uri.token.clone(),
+            nonce: challenge.nonce,
+            key: public_key.to_cose_key_bytes(),
+            platform: facts.platform,
+            device: DeviceInfo {
+                model: facts.model.clone(),
+                os: facts.os().name,
+                os_version: facts.os_version.clone(),
+            },
+            evidence,
+        };
+        let signed = cose::sign_es256(self.signer.as_ref(), b"", claims::encode(&req))?;
+        let resp = client.post("/v1/enroll", DEVICE_CONTENT_TYPE, &signed)?;
+        if !resp.is_success() {
+            return Err(rejected(&resp));
+        }
+        let sign1 = Sign1::parse(&resp.body)?;
+        let receipt: Receipt = claims::decode(sign1.unverified_payload())
+            .map_err(|e| AgentError::BadAnswer(format!("receipt: {e}")))?;
+        let server_key = match receipt.server_key.as_deref() {
+            Some(key) => {
+                let key: [u8; 32] = key
+                    .try_into()
+                    .map_err(|_| AgentError::BadAnswer("server key is not 32 bytes".into()))?;
+                sign1.verify_eddsa(&key, None)?;
+                Some(hex::encode(key))
+            }
+            None => {
+                log::warn!(
+                    "the receipt names no server key: results will be trusted on the pinned TLS channel only"
+                );
+                None
+            }
+        };
+        let st = State {
+            version: state::STATE_VERSION,
+            device_id: receipt.device_id,
+            officer_id: receipt.officer_id.clone(),
+            department: receipt.department.clone(),
+            server: uri.server.clone(),
+            pin: transport::b64url(&uri.pin),
+            server_key,
+            public_key: hex::encode(public_key.as_sec1()),
+            platform: facts.platform,
+            model: facts.model.clone(),
+            assurance: receipt.assurance,
+            policy: receipt.policy,
+            next_nonce: Some(hex::encode(&receipt.next_nonce)).filter(|n| !n.is_empty()),
+            nonce_received_at: now(),
+            last_seq: 0,
+            last_result: None,
+            last_local: None,
+            dropped: 0,
+        };
+        st.save(&self.dir)?;
+        log::info!(
+            "enrolled as device {} of officer {} ({})",
+            st.device_id,
+            st.officer_id,
+            st.department
+        );
+        Ok(Enrollment {
+            device_id: st.device_id,
+            officer_id: st.officer_id,
+            department: st.department,
+            assurance: st.assurance,
+        })
+    }
+
+    /// One check-in: evaluate locally, deliver queued attestations, then this one; queue it
+    /// if the server cannot be reached.
+    pub fn check_in(&self, facts: &dyn FactsProvider) -> Result<CheckIn, AgentError> {
+        let _g = self.guard();
+        let mut st = self.enrolled_state()?;
+        let facts = facts.facts()?;
+        facts.validate()?;
+        let client = self.client(&st)?;
+
+        let flushed = match self.flush_locked(&mut st, &client) {
+            Ok(n) => n,
+            Err(e) if e.is_transient() => {
+                log::info!("server unreachable while flushing the outbox ({e}); queueing");
+                return self.queue(&mut st, &facts);
+            }
+            Err(e) => return Err(e),
+        };
+
+        // Online: a fresh nonce, then one signed attestation.
+        let mut retried = false;
+        loop {
+            let nonce = match self.fresh_nonce(&mut st, &client) {
+                Ok(n) => n,
+                Err(e) if e.is_transient() => {
+                    log::info!("no fresh nonce ({e}); queueing");
+                    return self.queue(&mut st, &facts);
+                }
+                Err(e) => return Err(e),
+            };
+            let (seq, token, local) = self.sign_next(&mut st, &facts, Some(nonce))?;
+            match self.deliver(&st, &client, seq, &token) {
+                Delivery::Accepted(result) => {
+                    self.record_result(&mut st, &result)?;
+                    return Ok(CheckIn::Delivered {
+                        seq,
+                        token,
+                        result,
+                        local,
+                        flushed,
+                    });
+                }
+                Delivery::Transient(why) => {
+                    log::info!("attestation {seq} not delivered ({why}); queueing offline");
+                    return self.queue(&mut st, &facts);
+                }
+                // A 409 on a fresh attestation means the nonce was refused (expired,
+                // used): fetch another one once.
+                Delivery::Refused { status: 409, body } if !retried => {
+                    log::info!(
+                        "attestation {seq} refused ({}); retrying with a new nonce",
+                        body.error
+                    );
+                    retried = true;
+                }
+                Delivery::Refused { status, body } => {
+                    return Err(AgentError::Rejected {
+                        status,
+                        code: body.error,
+                        message: body.message,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Delivers queued attestations, oldest first; returns how many left the outbox.
+    pub fn flush_outbox(&self) -> Result<usize, AgentError> {
+        let _g = self.guard();
+        let mut st = self.enrolled_state()?;
+        let client = self.client(&st)?;
+        self.flush_locked(&mut st, &client)
+    }
+
+    /// Number of attestations waiting in the outbox.
+    pub fn pending(&self) -> Result<usize, AgentError> {
+        Ok(self.outbox.len()?)
+    }
+
+    pub fn status(&self) -> Result<AgentStatus, AgentError> {
+        let _g = self.guard();
+        let pending = self.outbox.len()?;
+        Ok(match State::load(&self.dir)? {
+            None => AgentStatus {
+                enrolled: false,
+                device_id: None,
+                officer_id: None,
+                department: None,
+                server: None,
+                assurance: None,
+                last_seq: 0,
+                last_result: None,
+                last_local: None,
+                pending,
+                dropped: 0,
+            },
+            Some(st) => AgentStatus {
+                enrolled: true,
+                device_id: Some(st.device_id),
+                officer_id: Some(st.officer_id),
+                department: Some(st.department),
+                server: Some(st.server),
+                assurance: Some(st.assurance),
+                last_seq: st.last_seq,
+                last_result: st.last_result,
+                last_local: st.last_local,
+                pending,
+                dropped: st.dropped,
+            },
+        })
+    }
+
+    /// Evaluates the rules on the device, as the server will (without rosters and without
+    /// the registry row: R1's "registry email is among them" cannot be checked here, so the
+    /// officer's first reported email stands in for it).
+    pub fn evaluate_locally(st: &State, claims: &Attestation) -> (Verdict, Vec<Failure>) {
+        let officer = Officer {
+            officer_id: st.officer_id.clone(),
+            name: String::new(),
+            designation: String::new(),
+            department: st.department.clone(),
+            email: claims.email.first().cloned().unwrap_or_default(),
+            mobile: String::new(),
+            entitled: true,
+            gr_reference: None,
+            phone_model: None,
+            phone_purchased: None,
+        };
+        let device = DeviceState {
+            device_id: st.device_id,
+            platform: st.platform,
+            model: st.model.clone(),
+            attested_model: None,
+            assurance: st.assurance,
+            revoked: false,
+            latest: None,
+        };
+        let (verdict, failures, _) =
+            policy::evaluate_attestation(&st.policy, &officer, &device, claims, &[], true);
+        (verdict, failures)
+    }
+
+    fn fresh_nonce(&self, st: &mut State, client: &HttpsClient) -> Result<Vec<u8>, AgentError> {
+        if let Some(n) = st.next_nonce_bytes()
+            && n.len() == claims::NONCE_LEN
+            && now().saturating_sub(st.nonce_received_at) < NONCE_MAX_AGE_SECS
+        {
+            return Ok(n);
+        }
+        Ok(fetch_challenge(client)?.nonce)
+    }
+
+    /// Builds, signs and numbers the next attestation. The number is saved first.
+    fn sign_next(
+        &self,
+        st: &mut State,
+        facts: &Facts,
+        nonce: Option<Vec<u8>>,
+    ) -> Result<(u64, Vec<u8>, LocalEvaluation), AgentError> {
+        let seq = st
+            .last_seq
+            .checked_add(1)
+            .ok_or_else(|| AgentError::BadAnswer("sequence numbers exhausted".into()))?;
+        let iat = now();
+        let claims = Attestation {
+            device_id: st.device_id,
+            nonce,
+            iat,
+            seq,
+            officer: st.officer_id.clone(),
+            apps: facts.apps.clone(),
+            groups: facts.groups.clone(),
+            email: facts.emails.clone(),
+            os: facts.os(),
+            lock: facts.screen_lock,
+        };
+        let (verdict, failures) = Self::evaluate_locally(st, &claims);
+        let local = LocalEvaluation {
+            seq,
+            at: iat,
+            verdict,
+            failures,
+        };
+        st.last_seq = seq;
+        // The nonce is single-use: whatever happens next, it is spent.
+        st.next_nonce = None;
+        st.last_local = Some(local.clone());
+        st.save(&self.dir)?;
+        let token = cose::sign_es256(
+            self.signer.as_ref(),
+            st.device_id.as_bytes(),
+            claims.to_cbor(),
+        )?;
+        Ok((seq, token, local))
+    }
+
+    /// Signs an offline attestation (no nonce) and puts it in the outbox.
+    fn queue(&self, st: &mut State, facts: &Facts) -> Result<CheckIn, AgentError> {
+        let (seq, token, local) = self.sign_next(st, facts, None)?;
+        self.outbox.push(seq, &token)?;
+        let pending = self.outbox.len()?;
+        log::info!("attestation {seq} queued; {pending} waiting");
+        Ok(CheckIn::Queued {
+            seq,
+            token,
+            pending,
+            local,
+        })
+    }
+
+    fn deliver(&self, st: &State, client: &HttpsClient, seq: u64, token: &[u8]) -> Delivery {
+        let resp = match client.post("/v1/attest", DEVICE_CONTENT_TYPE, token) {
+            Ok(r) => r,
+            Err(e) if e.is_transient() => return Delivery::Transient(e.to_string()),
+            // TLS or pin failures, malformed answers: not something a retry fixes, but
+            // nothing the server decided either. Keep the token and report.
+            Err(e) => return Delivery::Transient(format!("transport: {e}")),
+        };
+        if resp.status == 429 || resp.status >= 500 {
+            return Delivery::Transient(format!("HTTP {}", resp.status));
+        }
+        if !resp.is_success() {
+            return Delivery::Refused {
+                status: resp.status,
+                body: error_body(&resp),
+            };
+        }
+        match verify_result(st, &resp.body, seq) {
+            Ok(r) => Delivery::Accepted(r),
+            Err(e) => Delivery::Transient(format!("unverifiable answer: {e}")),
+        }
+    }
+
+    fn record_result(&self, st: &mut State, result: &AttestResult) -> Result<(), AgentError> {
+        if st.last_result.as_ref().is_none_or(|r| r.seq <= result.seq) {
+            st.last_result = Some(result.clone());
+        }
+        st.next_nonce = Some(hex::encode(&result.next_nonce)).filter(|n| !n.is_empty());
+        st.nonce_received_at = now();
+        st.save(&self.dir)?;
+        Ok(())
+    }
+
+    fn flush_locked(&self, st: &mut State, client: &HttpsClient) -> Result<usize, AgentError> {
+        let mut done = 0;
+        for entry in self.outbox.list()? {
+            let token = self.outbox.read(&entry)?;
+            match self.deliver(st, client, entry.seq, &token) {
+                Delivery::Accepted(result) => {
+                    self.record_result(st, &result)?;
+                    self.outbox.remove(&entry)?;
+                    log::info!(
+                        "queued attestation {} delivered: {}",
+                        entry.seq,
+                        result.status.as_str()
+                    );
+                    done += 1;
+                }
+                Delivery::Refused { status: 409, body } => {
+                    // Sequence not increasing: the server has this one (or a later one)
+                    // already; an earlier attempt arrived but its answer was lost.
+                    log::info!(
+                        "queued attestation {} was already delivered ({})",
+                        entry.seq,
+                        body.error
+                    );
+                    self.outbox.remove(&entry)?;
+                    done += 1;
+                }
+                Delivery::Refused { status, body } => {
+                    log::warn!(
+                        "queued attestation {} refused for good ({status} {}): dropped",
+                        entry.seq,
+                        body.error
+                    );
+                    self.outbox.remove(&entry)?;
+                    st.dropped += 1;
+                    st.save(&self.dir)?;
+                    done += 1;
+                    if status == 401 || status == 403 {
+                        // Unknown or revoked device: the rest would meet the same fate,
+                        // but IT may reinstate it; keep them and say why.
+                        return Err(AgentError::Rejected {
+                            status,
+                            code: body.error,
+                            message: body.message,
+                        });
+                    }
+                }
+                Delivery::Transient(why) => {
+                    return Err(AgentError::Transport(TransportError::Io(
+                        std::io::Error::other(format!(
+                            "outbox delivery stopped at {}: {why}",
+                            entry.seq
+                        )),
+                    )));
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn fetch_challenge(client: &HttpsClient) -> Result<Challenge, AgentError> {
+    let resp = client.get("/v1/challenge")?;
+    if !resp.is_success() {
+        return Err(rejected(&resp));
+    }
+    let challenge: Challenge =
+        claims::decode(&resp.body).map_err(|e| AgentError::BadAnswer(format!("challenge: {e}")))?;
+    if challenge.nonce.len() != claims::NONCE_LEN {
+        return Err(AgentError::BadAnswer(
+            "challenge nonce is not 32 bytes".into(),
+        ));
+    }
+    Ok(challenge)
+}
+
+/// Checks the server's signed result: signature (when the key is known), device and seq.
+fn verify_result(st: &State, body: &[u8], seq: u64) -> Result<AttestResult, AgentError> {
+    let sign1 = Sign1::parse(body)?;
+    let payload = match st.server_key_bytes() {
+        Some(key) => sign1.verify_eddsa(&key, None)?,
+        None => sign1.unverified_payload(),
+    };
+    let result: AttestResult =
+        claims::decode(payload).map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
+    if result.device_id != st.device_id || result.seq != seq {
+        return Err(AgentError::BadAnswer(format!(
+            "result is for device {} seq {}, expected {} seq {seq}",
+            result.device_id, result.seq, st.device_id
+        )));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SoftwareSigner;
+
+    fn offline_agent(dir: &Path) -> (Agent, Arc<SoftwareSigner>) {
+        let signer = Arc::new(SoftwareSigner::generate().expect("key"));
+        let mut st = state::tests::sample();
+        st.public_key = hex::encode(signer.public_key().expect("pk").as_sec1());
+        // Nothing listens on port 1: every delivery fails fast and transiently.
+        st.server = "https://127.0.0.1:1".into();
+        st.save(dir).expect("save");
+        let options = transport::Options {
+            attempts: 1,
+            connect_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        };
+        let agent = Agent::open_with(dir, signer.clone(), options).expect("open");
+        (agent, signer)
+    }
+
+    fn facts() -> Facts {
+        Facts::from_toml(
+            "platform = \"desktop\"\nmodel = \"Test\"\nscreen_lock = false\nemails = [\"x@gmail.com\"]\n",
+        )
+        .expect("facts")
+    }
+
+    #[test]
+    fn unenrolled_agent_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let signer = Arc::new(SoftwareSigner::generate().expect("key"));
+        let agent = Agent::open(dir.path(), signer).expect("open");
+        assert!(matches!(
+            agent.check_in(&facts()),
+            Err(AgentError::NotEnrolled)
+        ));
+        assert!(matches!(agent.flush_outbox(), Err(AgentError::NotEnrolled)));
+        let status = agent.status().expect("status");
+        assert!(!status.enrolled);
+        assert_eq!(status.pending, 0);
+        assert!(matches!(
+            agent.enroll("http://nope", &facts(), None),
+            Err(AgentError::Uri(_))
+        ));
+    }
+
+    #[test]
+    fn offline_check_ins_queue_signed_tokens_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (agent, signer) = offline_agent(dir.path());
+        let mut seqs = Vec::new();
+        for i in 1..=3 {
+            let CheckIn::Queued {
+                seq,
+                token,
+                pending,
+                local,
+            } = agent.check_in(&facts()).expect("check in")
+            else {
+                panic!("expected Queued")
+            };
+            assert_eq!(pending, i);
+            // R1 (gmail) and R5 (no lock) fail locally.
+            assert_eq!(local.verdict, Verdict::Contraindicated);
+            assert!(local.failures.iter().any(|f| f.rule == policy::Rule::R1));
+            assert!(local.failures.iter().any(|f| f.rule == policy::Rule::R5));
+            let sign1 = Sign1::parse(&token).expect("cose");
+            let pk = signer.public_key().expect("pk");
+            let claims = Attestation::from_cbor(
+                sign1
+                    .verify_es256(&pk, Some(Uuid::from_u128(7).as_bytes()))
+                    .expect("verifies"),
+            )
+            .expect("claims");
+            assert_eq!(claims.nonce, None, "queued tokens carry no nonce");
+            assert_eq!(claims.seq, seq);
+            seqs.push(seq);
+        }
+        assert_eq!(
+            seqs,
+            vec![10, 11, 12],
+            "sequence continues after the stored 9"
+        );
+        let status = agent.status().expect("status");
+        assert_eq!(status.pending, 3);
+        assert_eq!(status.last_seq, 12);
+        assert!(status.last_local.is_some());
+        assert!(agent.flush_outbox().expect_err("offline").is_transient());
+        assert_eq!(agent.pending().expect("pending"), 3);
+    }
+
+    #[test]
+    fn seq_never_goes_back_even_if_state_lags_the_outbox() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (agent, _) = offline_agent(dir.path());
+        Outbox::open(dir.path())
+            .expect("outbox")
+            .push(50, b"x")
+            .expect("push");
+        assert_eq!(agent.check_in(&facts()).expect("check in").seq(), 51);
+    }
+
+    #[test]
+    fn another_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_agent, _) = offline_agent(dir.path());
+        let other = Agent::open(
+            dir.path(),
+            Arc::new(SoftwareSigner::generate().expect("key")),
+        )
+        .expect("open");
+        assert!(matches!(
+            other.check_in(&facts()),
+            Err(AgentError::KeyMismatch)
+        ));
+        assert!(matches!(
+            other.enroll("pramaan://enroll?v=1", &facts(), None),
+            Err(AgentError::AlreadyEnrolled(_))
+        ));
+    }
+}

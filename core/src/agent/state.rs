@@ -1,0 +1,204 @@
+//! The agent's durable state: one JSON file, replaced atomically.
+//!
+//! Why one small file: everything the agent must not lose (who it is, whom it trusts, the
+//! last sequence number it used) changes together, and [`fsutil::write_atomic`] makes a
+//! replacement all-or-nothing, so a crash or a torn write leaves the previous version
+//! intact. JSON rather than CBOR because officers' IT staff read it when a phone misbehaves.
+//! Nothing secret is in it: the device key lives in the platform keystore (or `device.key`
+//! for the desktop agent), and the enrollment token is not kept.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::claims::{Assurance, AttestResult, Failure, Platform, Verdict};
+use crate::fsutil;
+use crate::policy::Policy;
+
+/// File name of the state inside the state directory.
+pub const STATE_FILE: &str = "state.json";
+/// Format version of [`State`].
+pub const STATE_VERSION: u32 = 1;
+
+/// Why the state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {path} is not valid: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+/// What the agent keeps about its enrollment and its last check-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub device_id: Uuid,
+    pub officer_id: String,
+    pub department: String,
+    /// `https://...` of the server, from the enrollment URI.
+    pub server: String,
+    /// SPKI SHA-256 pin of the server, base64url.
+    pub pin: String,
+    /// The server's Ed25519 key (hex) from the receipt; `None` if the server sent none,
+    /// in which case answers are trusted on the pinned TLS channel alone.
+    #[serde(default)]
+    pub server_key: Option<String>,
+    /// The device public key (hex SEC1) enrolled; a different signer is refused.
+    pub public_key: String,
+    pub platform: Platform,
+    pub model: String,
+    pub assurance: Assurance,
+    pub policy: Policy,
+    /// Unused server nonce (hex) and when it arrived (seconds since the epoch).
+    #[serde(default)]
+    pub next_nonce: Option<String>,
+    #[serde(default)]
+    pub nonce_received_at: u64,
+    /// Highest sequence number ever put into a signed attestation. Saved before the
+    /// attestation leaves the agent, so no number is used twice.
+    pub last_seq: u64,
+    #[serde(default)]
+    pub last_result: Option<AttestResult>,
+    #[serde(default)]
+    pub last_local: Option<LocalEvaluation>,
+    /// Outbox entries the server refused for good (they are dropped, counted here).
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+/// What the agent computed on the device for a check-in (the officer's to-do list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalEvaluation {
+    pub seq: u64,
+    /// Seconds since the epoch.
+    pub at: u64,
+    pub verdict: Verdict,
+    pub failures: Vec<Failure>,
+}
+
+impl State {
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(STATE_FILE)
+    }
+
+    /// Loads the state, `None` if the agent has not enrolled.
+    pub fn load(dir: &Path) -> Result<Option<State>, StateError> {
+        let path = Self::path(dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let state: State = serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if state.version != STATE_VERSION {
+            return Err(StateError::Corrupt {
+                path: path.display().to_string(),
+                reason: format!("unsupported version {}", state.version),
+            });
+        }
+        Ok(Some(state))
+    }
+
+    /// Replaces the state file atomically (mode 0600).
+    pub fn save(&self, dir: &Path) -> Result<(), StateError> {
+        let path = Self::path(dir);
+        let io = |source| StateError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        fsutil::write_atomic(&path, &bytes, 0o600).map_err(io)
+    }
+
+    pub fn next_nonce_bytes(&self) -> Option<Vec<u8>> {
+        self.next_nonce.as_deref().and_then(|n| hex::decode(n).ok())
+    }
+
+    pub fn server_key_bytes(&self) -> Option<[u8; 32]> {
+        self.server_key
+            .as_deref()
+            .and_then(|k| hex::decode(k).ok())
+            .and_then(|k| k.try_into().ok())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> State {
+        State {
+            version: STATE_VERSION,
+            device_id: Uuid::from_u128(7),
+            officer_id: "GAD-001".into(),
+            department: "GAD".into(),
+            server: "https://127.0.0.1:1".into(),
+            pin: crate::transport::b64url(&[1; 32]),
+            server_key: Some(hex::encode([2; 32])),
+            public_key: hex::encode([4; 65]),
+            platform: Platform::Desktop,
+            model: "Test".into(),
+            assurance: Assurance::Software,
+            policy: Policy {
+                department: "GAD".into(),
+                name: String::new(),
+                check_in_hours: 24,
+                email_domains: vec!["gujarat.gov.in".into()],
+                platforms: vec![],
+                groups: vec![],
+            },
+            next_nonce: Some(hex::encode([3; 32])),
+            nonce_received_at: 5,
+            last_seq: 9,
+            last_result: None,
+            last_local: None,
+            dropped: 0,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_reports_absence() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(State::load(dir.path()).expect("load").is_none());
+        let s = sample();
+        s.save(dir.path()).expect("save");
+        assert_eq!(State::load(dir.path()).expect("load"), Some(s.clone()));
+        assert_eq!(s.server_key_bytes(), Some([2; 32]));
+        assert_eq!(s.next_nonce_bytes(), Some(vec![3; 32]));
+    }
+
+    #[test]
+    fn corrupt_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let full = serde_json::to_vec(&sample()).expect("json");
+        for cut in [0, 1, full.len() / 2, full.len() - 1] {
+            std::fs::write(State::path(dir.path()), &full[..cut]).expect("write");
+            assert!(matches!(
+                State::load(dir.path()),
+                Err(StateError::Corrupt { .. })
+            ));
+        }
+        let mut other = sample();
+        other.version = 99;
+        std::fs::write(
+            State::path(dir.path()),
+            serde_json::to_vec(&other).expect("json"),
+        )
+        .expect("write");
+        assert!(State::load(dir.path()).is_err());
+    }
+}
