@@ -148,7 +148,7 @@ pub fn sign_raw(signer: &dyn Signer, message: &[u8]) -> Result<Vec<u8>, KeyError
 /// expose and a general DER crate would only add a dependency to the phone library; it is
 /// strict (definite short lengths, minimal integers) and fuzzed by the tests below.
 pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], KeyError> {
-    fn take_int<'a>(input: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), KeyError> {
+    fn take_int(input: &[u8]) -> Result<(&[u8], &[u8]), KeyError> {
         let (&tag, rest) = input.split_first().ok_or(KeyError::BadSignature)?;
         let (&len, rest) = rest.split_first().ok_or(KeyError::BadSignature)?;
         let len = usize::from(len);

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 //! The compliance path end to end inside the core, with the files IT would upload
 //! (`tests/data/compliance/`): a policy naming catalog platforms, the registry CSV and a
 //! group roster. Devices sign attestations; the "server" side verifies the COSE, decodes

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 //! COSE interoperability, both directions.
 //!
 //! (a) Public ES256 COSE_Sign1 examples of the COSE working group (cose-wg/Examples, see
