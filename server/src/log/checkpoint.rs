@@ -18,6 +18,8 @@ use super::tree::{Hash, sha256};
 
 /// Largest note accepted (checkpoints are a few hundred bytes).
 pub const MAX_NOTE_BYTES: usize = 64 * 1024;
+/// Most signature lines a note may carry (as golang.org/x/mod/sumdb/note).
+pub const MAX_SIGNATURES: usize = 100;
 /// Signature algorithm byte of Ed25519 in C2SP signed notes.
 const ALG_ED25519: u8 = 0x01;
 /// The em dash that starts every signature line.
@@ -231,7 +233,10 @@ impl VerifierKey {
             ));
         }
         let mut found = false;
-        for line in sigs[..sigs.len() - 1].split('\n') {
+        for (n, line) in sigs[..sigs.len() - 1].split('\n').enumerate() {
+            if n >= MAX_SIGNATURES {
+                return Err(NoteError::Malformed("too many signatures"));
+            }
             let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
                 "signature line does not start with an em dash",
             ))?;

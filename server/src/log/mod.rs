@@ -14,6 +14,7 @@
 //! The functions here are what the server calls: [`append`] inside the same SQLite
 //! transaction as the state change it records, so both commit or neither does.
 
+pub mod bench;
 pub mod bundle;
 pub mod checkpoint;
 pub mod proof;
