@@ -5,5 +5,13 @@
 //! compliance and proofs through the same API, and the [`cli`] drives it all.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod auth;
 pub mod cli;
+pub mod compliance;
+pub mod config;
 pub mod log;
+pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod tls;

@@ -5,6 +5,8 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod admin;
+pub mod serve;
 mod token;
 
 /// Pramaan: evidence that official phones are kept, enrolled and in their groups.
@@ -20,6 +22,11 @@ pub enum Command {
     /// Inspect Pramaan tokens (any signed Pramaan message).
     #[command(subcommand)]
     Token(token::TokenCmd),
+    /// Set up a server's data directory and mint bearer tokens.
+    #[command(subcommand)]
+    Admin(admin::AdminCmd),
+    /// Run the verification server.
+    Serve(serve::ServeArgs),
 }
 
 /// The error every command reports: one readable line.
@@ -39,5 +46,7 @@ pub type CliResult = Result<(), CliError>;
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Token(cmd) => token::run(cmd),
+        Command::Admin(cmd) => admin::run(cmd),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -1,0 +1,143 @@
+//! One error type for every handler, rendered as the design's error body
+//! `{error: code, message: text}`: CBOR for devices, JSON for everyone else.
+//!
+//! Why one type with a format flag: the status codes and codes are the same on both sides;
+//! only the encoding differs by audience, so the device handlers just mark their errors
+//! [`ApiError::cbor`].
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pramaan_core::claims::{ErrorBody, encode};
+
+use crate::store::StoreError;
+
+/// A rejected request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Machine-readable code, e.g. `nonce_reused`.
+    pub code: &'static str,
+    pub message: String,
+    /// Render as CBOR (device endpoints) instead of JSON.
+    pub cbor: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            cbor: false,
+        }
+    }
+
+    /// The same error for a device (CBOR body).
+    pub fn cbor(mut self) -> Self {
+        self.cbor = true;
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, code, message)
+    }
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("request body over the {limit}-byte limit"),
+        )
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        log::error!("storage failure: {e}");
+        // The detail stays in the server log; the client learns only that it failed.
+        ApiError::internal("storage failure; nothing was recorded")
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        match e {
+            crate::auth::AuthError::Rng => ApiError::internal("random number generator failed"),
+            other => ApiError::unauthorized("unauthorized", other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+        };
+        let (bytes, content_type) = if self.cbor {
+            (encode(&body), "application/cbor")
+        } else {
+            (
+                serde_json::to_vec(&body).unwrap_or_default(),
+                "application/json",
+            )
+        };
+        let mut resp = (self.status, bytes).into_response();
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if self.status == StatusCode::UNAUTHORIZED && !self.cbor {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        // Lets the metrics layer count rejections by reason.
+        resp.extensions_mut().insert(RejectReason(self.code));
+        resp
+    }
+}
+
+/// The code of a rejection, attached to the response for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct RejectReason(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_cbor_for_devices_and_json_otherwise() {
+        let e = ApiError::conflict("nonce_reused", "used").cbor();
+        let resp = e.into_response();
+        assert_eq!(resp.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/cbor"[..])
+        );
+        let resp = ApiError::forbidden("forbidden", "no").into_response();
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! The HTTP API (design section 8): device endpoints ([`device`]), department IT and
+//! auditor endpoints ([`it`]), and the shared plumbing: state, bearer authentication,
+//! per-address rate limiting for devices, body limits and metrics.
+//!
+//! Why the blocking helper: the store is synchronous (SQLite), so every storage call runs
+//! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
+
+pub mod device;
+pub mod error;
+pub mod it;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use pramaan_core::ServerKey;
+
+use crate::auth::{self, Principal};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{Role, Store, transaction};
+pub use error::{ApiError, RejectReason};
+
+/// Largest body accepted by the IT endpoints (registry CSVs can be large).
+pub const IT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Everything a handler needs.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    /// The server's Ed25519 identity: signs receipts and results.
+    pub key: ServerKey,
+    /// `kid` of the server's signatures: the first 8 bytes of SHA-256 of its public key.
+    pub kid: Vec<u8>,
+    pub config: Config,
+    /// URL devices use (enrollment URIs).
+    pub public_url: String,
+    /// SPKI pin of the TLS certificate (enrollment URIs).
+    pub pin: [u8; 32],
+    pub metrics: Metrics,
+    pub limiter: RateLimiter,
+    /// Signs audit-log checkpoints.
+    pub log_signer: crate::log::LogSigner,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handler state (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The server's `kid`: first 8 bytes of SHA-256 of its Ed25519 public key.
+pub fn server_kid(key: &ServerKey) -> Vec<u8> {
+    crate::auth::hash_secret(&key.public_key())[..8].to_vec()
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Runs blocking work (storage) off the async workers.
+pub async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, ApiError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
+}
+
+/// The authenticated caller of an IT, auditor or admin endpoint.
+#[derive(Debug, Clone)]
+pub struct Auth(pub Principal);
+
+impl Auth {
+    /// Refuses unless the caller has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.0.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "forbidden",
+                format!("role {} may not do this", self.0.role),
+            ))
+        }
+    }
+
+    pub fn require_read(&self, department: &str) -> Result<(), ApiError> {
+        if self.0.can_read(department) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "forbidden",
+                format!("not allowed to read department {department}"),
+            ))
+        }
+    }
+
+    pub fn require_write(&self, department: &str) -> Result<(), ApiError> {
+        if self.0.can_write(department) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "forbidden",
+                format!("not allowed to change department {department}"),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = auth::bearer(header)?;
+        let hash = auth::hash_secret(token.as_bytes());
+        let store = state.store.clone();
+        let row = blocking(move || Ok(transaction(store.as_ref(), |tx| tx.token(&hash))?)).await?;
+        Ok(Auth(auth::principal_from(row, &hash)?))
+    }
+}
+
+/// Per-address token buckets for the unauthenticated device endpoints.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_sec: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// `per_sec == 0` disables limiting.
+    pub fn new(per_sec: u32, burst: u32) -> Self {
+        Self {
+            per_sec: f64::from(per_sec),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`; false when the bucket is empty.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        if self.per_sec <= 0.0 {
+            return true;
+        }
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        if buckets.len() > 100_000 {
+            // Forget idle addresses rather than grow without bound.
+            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
+        }
+        let (tokens, last) = buckets.entry(ip).or_insert((self.burst, now));
+        let refill = now.duration_since(*last).as_secs_f64() * self.per_sec;
+        *tokens = (*tokens + refill).min(self.burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip
+        && !state.limiter.allow(ip)
+    {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests from this address; retry later",
+        )
+        .cbor()
+        .into_response();
+    }
+    next.run(req).await
+}
+
+async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .metrics
+        .request(&route, resp.status().as_u16(), start.elapsed());
+    if let Some(reason) = resp.extensions().get::<RejectReason>() {
+        state.metrics.rejection(reason.0);
+    } else if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        state.metrics.rejection("too_large");
+    }
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint")
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let device = device::routes()
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+    let it = it::routes().layer(DefaultBodyLimit::max(IT_BODY_LIMIT));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(device)
+        .merge(it)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limiter_refills_and_can_be_disabled() {
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        let l = RateLimiter::new(1, 2);
+        assert!(l.allow(ip));
+        assert!(l.allow(ip));
+        assert!(!l.allow(ip));
+        let other: IpAddr = [10, 0, 0, 1].into();
+        assert!(l.allow(other));
+        let off = RateLimiter::new(0, 0);
+        assert!((0..1000).all(|_| off.allow(ip)));
+    }
+}

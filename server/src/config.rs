@@ -1,0 +1,221 @@
+//! Server configuration: `DIR/config.toml`, then `PRAMAAN_*` environment variables, over
+//! built-in defaults.
+//!
+//! Why every option has a default: `pramaan admin init` followed by `pramaan serve` must
+//! work with no file edited, and tests change one value (e.g. a one-second token life)
+//! without restating the rest.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// Configuration errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("environment variable {name}={value:?}: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Everything the running server needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`PRAMAAN_LISTEN`).
+    pub listen: SocketAddr,
+    /// Host name the certificate was made for (written by `admin init`).
+    pub host: String,
+    /// URL devices use (in enrollment URIs); default `https://<host or listen ip>:<port>`
+    /// (`PRAMAAN_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// Life of a server nonce, seconds (`PRAMAAN_NONCE_TTL`).
+    pub nonce_ttl_secs: u64,
+    /// Life of an enrollment token, seconds (`PRAMAAN_TOKEN_TTL`).
+    pub enrollment_token_ttl_secs: u64,
+    /// How old an offline attestation may be, seconds (`PRAMAAN_OFFLINE_WINDOW`).
+    pub offline_window_secs: u64,
+    /// Largest request body, bytes (`PRAMAAN_BODY_LIMIT`).
+    pub body_limit_bytes: usize,
+    /// Sustained device requests per second per client address; 0 disables
+    /// (`PRAMAAN_RATE_LIMIT`).
+    pub rate_limit_per_sec: u32,
+    /// Burst allowance per client address (`PRAMAAN_RATE_BURST`).
+    pub rate_limit_burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            host: "localhost".into(),
+            public_url: None,
+            nonce_ttl_secs: 600,
+            enrollment_token_ttl_secs: 72 * 3600,
+            offline_window_secs: 7 * 86_400,
+            body_limit_bytes: pramaan_core::claims::MAX_MESSAGE_BYTES,
+            rate_limit_per_sec: 200,
+            rate_limit_burst: 400,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `DIR/config.toml` (if any) and applies the environment.
+    pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
+        let mut config = Self::from_file(&data_dir.join("config.toml"))?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Reads one TOML file; a missing file gives the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Overrides from `PRAMAAN_*` variables, read through `get` (testable).
+    pub fn apply_env(
+        &mut self,
+        get: impl Fn(&'static str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.trim().parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                value: value.clone(),
+                reason: e.to_string(),
+            })
+        }
+        if let Some(v) = get("PRAMAAN_LISTEN") {
+            self.listen = parse("PRAMAAN_LISTEN", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = get("PRAMAAN_NONCE_TTL") {
+            self.nonce_ttl_secs = parse("PRAMAAN_NONCE_TTL", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_TOKEN_TTL") {
+            self.enrollment_token_ttl_secs = parse("PRAMAAN_TOKEN_TTL", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_OFFLINE_WINDOW") {
+            self.offline_window_secs = parse("PRAMAAN_OFFLINE_WINDOW", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_BODY_LIMIT") {
+            self.body_limit_bytes = parse("PRAMAAN_BODY_LIMIT", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_RATE_LIMIT") {
+            self.rate_limit_per_sec = parse("PRAMAAN_RATE_LIMIT", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_RATE_BURST") {
+            self.rate_limit_burst = parse("PRAMAAN_RATE_BURST", v)?;
+        }
+        Ok(())
+    }
+
+    /// The URL devices are told to use, given the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_string();
+        }
+        let ip = bound.ip();
+        if ip.is_unspecified() {
+            format!("https://{}:{}", self.host, bound.port())
+        } else if ip.is_ipv6() {
+            format!("https://[{ip}]:{}", bound.port())
+        } else {
+            format!("https://{ip}:{}", bound.port())
+        }
+    }
+
+    /// The file `admin init` writes: the host, and every default spelled out.
+    pub fn template(host: &str) -> String {
+        let d = Self::default();
+        format!(
+            "# Pramaan server configuration. Environment variables PRAMAAN_* override these.\n\
+             host = {host:?}\n\
+             listen = \"{}\"\n\
+             # public_url = \"https://{host}:8443\"\n\
+             nonce_ttl_secs = {}\n\
+             enrollment_token_ttl_secs = {}\n\
+             offline_window_secs = {}\n\
+             body_limit_bytes = {}\n\
+             rate_limit_per_sec = {}\n\
+             rate_limit_burst = {}\n",
+            d.listen,
+            d.nonce_ttl_secs,
+            d.enrollment_token_ttl_secs,
+            d.offline_window_secs,
+            d.body_limit_bytes,
+            d.rate_limit_per_sec,
+            d.rate_limit_burst,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_the_defaults() {
+        let c: Config = toml::from_str(&Config::template("gov.example")).expect("parses");
+        assert_eq!(
+            c,
+            Config {
+                host: "gov.example".into(),
+                ..Config::default()
+            }
+        );
+    }
+
+    #[test]
+    fn env_overrides_and_rejects_garbage() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "PRAMAAN_LISTEN" => Some("0.0.0.0:9000".into()),
+            "PRAMAAN_TOKEN_TTL" => Some("1".into()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.enrollment_token_ttl_secs, 1);
+        assert_eq!(c.public_url_for(c.listen), "https://localhost:9000");
+        let err = c.apply_env(|n| (n == "PRAMAAN_NONCE_TTL").then(|| "soon".into()));
+        assert!(matches!(err, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,405 @@
+//! Setting up a data directory and running the server, in-process or from `pramaan serve`.
+//!
+//! Why an in-process starter: the end-to-end tests, `pramaan demo` and `pramaan bench`
+//! all need a real server over real TLS on loopback without spawning a binary. [`start`]
+//! binds the socket synchronously (so port 0 works and the real port is known at once),
+//! runs axum on its own tokio runtime thread, and returns a [`Running`] handle that stops
+//! the server when shut down or dropped.
+//!
+//! Data directory layout (`pramaan admin init`):
+//! `server.key` (Ed25519 identity, 0600), `tls/cert.pem` (leaf then CA), `tls/key.pem`
+//! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
+//! audit log), `config.toml`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use pramaan_core::ServerKey;
+use pramaan_core::fsutil::write_atomic;
+
+use crate::api::{self, AppState, RateLimiter, Shared};
+use crate::auth;
+use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
+use crate::store::{Role, SqliteStore, StoreError, TokenRow, transaction};
+use crate::tls::{self, TlsError};
+
+/// Why the server could not be set up or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} already exists; refusing to overwrite an existing server's keys")]
+    Exists(String),
+    #[error("{0} is not an initialized data directory (run `pramaan admin init --data DIR`)")]
+    NotInitialized(String),
+    #[error("server key: {0}")]
+    Key(#[from] pramaan_core::KeyError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
+    move |source| ServerError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// File names inside a data directory.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+    pub fn server_key(&self) -> PathBuf {
+        self.dir.join("server.key")
+    }
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+    pub fn cert(&self) -> PathBuf {
+        self.tls_dir().join("cert.pem")
+    }
+    pub fn tls_key(&self) -> PathBuf {
+        self.tls_dir().join("key.pem")
+    }
+    pub fn ca(&self) -> PathBuf {
+        self.tls_dir().join("ca.pem")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.dir.join("pramaan.db")
+    }
+    pub fn log_vkey(&self) -> PathBuf {
+        self.dir.join("log.vkey")
+    }
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+}
+
+/// The log's origin (checkpoint first line and note key name) for a host.
+pub fn log_origin(host: &str) -> String {
+    format!("{host}/pramaan-log")
+}
+
+/// What `admin init` made.
+#[derive(Debug, Clone)]
+pub struct InitOutput {
+    /// The first admin token: shown once, only its SHA-256 is stored.
+    pub admin_token: String,
+    /// SHA-256 of the TLS certificate's SubjectPublicKeyInfo.
+    pub pin: [u8; 32],
+    /// The pin as base64url (what `--pin` and enrollment URIs carry).
+    pub pin_b64url: String,
+    /// The log's C2SP verifier key (also in `DIR/log.vkey`).
+    pub log_vkey: String,
+    pub cert_path: PathBuf,
+    pub ca_path: PathBuf,
+    pub data_dir: PathBuf,
+}
+
+/// `pramaan admin init`: creates the data directory, keys, TLS, database and the first
+/// admin token. Refuses to touch a directory that already holds a server.
+pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError> {
+    let host = host.trim();
+    if host.is_empty() || host.contains(['/', ' ', '+']) {
+        return Err(ServerError::Invalid(format!(
+            "host {host:?} is not a host name"
+        )));
+    }
+    let paths = Paths::new(data_dir);
+    for p in [
+        paths.server_key(),
+        paths.tls_key(),
+        paths.cert(),
+        paths.db(),
+    ] {
+        if p.exists() {
+            return Err(ServerError::Exists(p.display().to_string()));
+        }
+    }
+    std::fs::create_dir_all(paths.tls_dir()).map_err(io_err(&paths.tls_dir()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700));
+    }
+
+    let key = ServerKey::generate()?;
+    key.save(&paths.server_key())?;
+
+    let generated = tls::generate(host)?;
+    write_atomic(&paths.tls_key(), generated.key_pem.as_bytes(), 0o600)
+        .map_err(io_err(&paths.tls_key()))?;
+    write_atomic(&paths.cert(), generated.cert_chain_pem.as_bytes(), 0o644)
+        .map_err(io_err(&paths.cert()))?;
+    write_atomic(&paths.ca(), generated.ca_pem.as_bytes(), 0o644).map_err(io_err(&paths.ca()))?;
+
+    if !paths.config().exists() {
+        write_atomic(&paths.config(), Config::template(host).as_bytes(), 0o644)
+            .map_err(io_err(&paths.config()))?;
+    }
+
+    let signer = crate::log::LogSigner::new(log_origin(host), key);
+    let log_vkey = signer.verifier_key();
+    write_atomic(&paths.log_vkey(), format!("{log_vkey}\n").as_bytes(), 0o644)
+        .map_err(io_err(&paths.log_vkey()))?;
+
+    let store = SqliteStore::open(&paths.db())?;
+    let admin_token = insert_token(&store, Role::Admin, None)?;
+    log::info!("initialized {}", paths.dir.display());
+    Ok(InitOutput {
+        admin_token,
+        pin: generated.pin,
+        pin_b64url: pramaan_core::transport::b64url(&generated.pin),
+        log_vkey,
+        cert_path: paths.cert(),
+        ca_path: paths.ca(),
+        data_dir: paths.dir,
+    })
+}
+
+fn insert_token(
+    store: &SqliteStore,
+    role: Role,
+    department: Option<&str>,
+) -> Result<String, ServerError> {
+    let token = auth::new_secret().map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let row = TokenRow {
+        hash: auth::hash_secret(token.as_bytes()),
+        role,
+        department: department.map(str::to_string),
+    };
+    transaction(store, |tx| tx.insert_token(&row, api::now()))?;
+    Ok(token)
+}
+
+/// `pramaan admin token`: a new bearer token (IT tokens need a department).
+pub fn create_token(
+    data_dir: &Path,
+    role: Role,
+    department: Option<&str>,
+) -> Result<String, ServerError> {
+    let department = department.map(str::trim).filter(|d| !d.is_empty());
+    match (role, department) {
+        (Role::It, None) => {
+            return Err(ServerError::Invalid(
+                "an it token needs --department".into(),
+            ));
+        }
+        (Role::Auditor | Role::Admin, Some(_)) => {
+            return Err(ServerError::Invalid(format!(
+                "a {role} token covers every department; drop --department"
+            )));
+        }
+        _ => {}
+    }
+    let paths = Paths::new(data_dir);
+    if !paths.db().exists() {
+        return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
+    }
+    let store = SqliteStore::open(&paths.db())?;
+    insert_token(&store, role, department)
+}
+
+/// A server running on its own runtime thread. Dropping it stops the server.
+#[derive(Debug)]
+pub struct Running {
+    /// `https://127.0.0.1:PORT` (the bound address).
+    pub url: String,
+    /// What enrollment URIs carry (from config `public_url`, or the bound address).
+    pub public_url: String,
+    pub pin: [u8; 32],
+    /// `tls/cert.pem`: leaf then CA (usable as `Trust::CaPem`).
+    pub ca_pem: Vec<u8>,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    state: AppState,
+    handle: axum_server::Handle<SocketAddr>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// The store (tests inspect rows and counts through it).
+    pub fn store(&self) -> Arc<dyn crate::store::Store> {
+        self.state.store.clone()
+    }
+
+    /// The handler state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to 2 s), and joins the thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    /// Blocks until Ctrl-C (or SIGTERM), then shuts down (`pramaan serve`).
+    pub fn wait_for_signal(mut self) -> Result<(), ServerError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ServerError::Runtime(e.to_string()))?;
+        rt.block_on(async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        });
+        log::info!("shutting down");
+        self.stop();
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        self.handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts the server of `data_dir` on `listen` (port 0 picks a free port), with the
+/// directory's configuration (`config.toml`, `PRAMAAN_*`).
+pub fn start(data_dir: &Path, listen: SocketAddr) -> Result<Running, ServerError> {
+    let mut config = Config::load(data_dir)?;
+    config.listen = listen;
+    start_with_config(data_dir, config)
+}
+
+/// Starts the server with an explicit configuration (tests change TTLs this way).
+pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, ServerError> {
+    // builder_with_provider does not need a process default, but other rustls users in the
+    // same process might; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let paths = Paths::new(data_dir);
+    if !paths.server_key().exists() || !paths.db().exists() {
+        return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
+    }
+    let key = ServerKey::load(&paths.server_key())?;
+    let log_key = ServerKey::load(&paths.server_key())?;
+    let cert_pem = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
+    let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
+    let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
+    let tls_config = tls::server_config(&cert_pem, &key_pem, &paths.cert())?;
+    let store = Arc::new(SqliteStore::open(&paths.db())?);
+
+    let listener = TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let url = Config::default().public_url_for(if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    });
+    let public_url = config.public_url_for(addr);
+
+    let state = AppState(Arc::new(Shared {
+        store,
+        kid: api::server_kid(&key),
+        key,
+        public_url: public_url.clone(),
+        pin,
+        metrics: Metrics::new(),
+        limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
+        log_signer: crate::log::LogSigner::new(log_origin(&config.host), log_key),
+        config,
+    }));
+    let app = api::router(state.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pramaan-server")
+        .build()
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    // The tokio listener registers with the runtime's reactor.
+    let guard = rt.enter();
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_config)),
+    )
+    .map_err(|source| ServerError::Bind { addr, source })?
+    .handle(handle.clone());
+    drop(guard);
+
+    let thread = std::thread::Builder::new()
+        .name(format!("pramaan-server-{}", addr.port()))
+        .spawn(move || {
+            rt.block_on(async move {
+                if let Err(e) = server
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+                {
+                    log::error!("server stopped: {e}");
+                }
+            });
+        })
+        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    log::info!("listening on {addr} ({public_url})");
+    Ok(Running {
+        url,
+        public_url,
+        pin,
+        ca_pem: cert_pem,
+        addr,
+        data_dir: paths.dir,
+        state,
+        handle,
+        thread: Some(thread),
+    })
+}

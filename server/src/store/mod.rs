@@ -1,0 +1,253 @@
+//! Storage behind one narrow interface, so that a PostgreSQL backend can be added without
+//! touching a single handler.
+//!
+//! Why a transaction closure instead of one method per use case: every accepted device
+//! request must check (nonce unused, token unexpired, seq increasing), write (device,
+//! attestation, nonce consumed, next nonce issued) and append to the audit log atomically,
+//! and a rejected request must change nothing (design section 5 item 6). Handlers run their
+//! whole decision inside [`transaction`]; returning an error rolls everything back, so the
+//! "nothing rejected changes state" rule holds by construction.
+//!
+//! Secrets never reach the database: bearer tokens, enrollment tokens and nonces are stored
+//! as their SHA-256 ([`crate::auth::hash_secret`]).
+
+pub mod sqlite;
+
+use pramaan_core::claims::Assurance;
+use pramaan_core::policy::Officer;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use sqlite::SqliteStore;
+
+/// Storage failures (never caused by the client: they answer 500).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("audit log: {0}")]
+    Log(String),
+    #[error("database lock poisoned")]
+    Poisoned,
+}
+
+/// Role of a bearer token (design section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    It,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::It => "it",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "it" => Ok(Role::It),
+            "auditor" => Ok(Role::Auditor),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!(
+                "unknown role {other:?} (expected it, auditor or admin)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A bearer token's row (the secret itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub hash: [u8; 32],
+    pub role: Role,
+    pub department: Option<String>,
+}
+
+/// A single-use server nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NonceRow {
+    pub expires: u64,
+    pub used: bool,
+}
+
+/// A one-time enrollment token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollTokenRow {
+    pub officer_id: String,
+    pub expires: u64,
+    pub used: bool,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub device_id: Uuid,
+    pub officer_id: String,
+    pub department: String,
+    pub platform: String,
+    pub model: String,
+    pub attested_model: Option<String>,
+    /// The device public key as an encoded COSE_Key.
+    pub public_key: Vec<u8>,
+    pub assurance: Assurance,
+    /// Platform evidence as received (CBOR), kept for later verifiers.
+    pub evidence: Option<Vec<u8>>,
+    pub revoked: bool,
+    pub reason: Option<String>,
+    pub last_seq: Option<u64>,
+    pub enrolled_at: u64,
+}
+
+/// An accepted attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttestationRow {
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub iat: u64,
+    pub received_at: u64,
+    pub fresh_nonce: bool,
+    /// The EAT claims set (CBOR) as signed by the device.
+    pub claims: Vec<u8>,
+    pub verdict: String,
+    /// `[{rule, detail}]` as JSON.
+    pub failures_json: String,
+    pub log_index: u64,
+}
+
+/// Row counts, for tests and `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub officers: u64,
+    pub devices: u64,
+    pub attestations: u64,
+    pub nonces_used: u64,
+    pub enrollment_tokens_used: u64,
+    pub log_entries: u64,
+}
+
+/// One entry to append to the audit log, in the backend's own form.
+pub use crate::log::LogEntry;
+
+/// Everything a handler may read or write inside one transaction.
+pub trait Tx {
+    // bearer tokens
+    fn token(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
+    fn insert_token(&mut self, row: &TokenRow, now: u64) -> Result<(), StoreError>;
+
+    // nonces
+    fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError>;
+    fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError>;
+    fn consume_nonce(&mut self, hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Deletes nonces that expired before `before` (their rows serve no purpose any more).
+    fn prune_nonces(&mut self, before: u64) -> Result<(), StoreError>;
+
+    // enrollment tokens
+    fn insert_enroll_token(
+        &mut self,
+        hash: &[u8; 32],
+        officer_id: &str,
+        expires: u64,
+        created_by: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    fn enroll_token(&mut self, hash: &[u8; 32]) -> Result<Option<EnrollTokenRow>, StoreError>;
+    fn use_enroll_token(&mut self, hash: &[u8; 32]) -> Result<(), StoreError>;
+
+    // registry, policies, rosters
+    fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError>;
+    fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
+    fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
+    /// The department's policy as JSON.
+    fn policy(&mut self, department: &str) -> Result<Option<String>, StoreError>;
+    fn set_policy(
+        &mut self,
+        department: &str,
+        json: &str,
+        by: &str,
+        now: u64,
+    ) -> Result<(), StoreError>;
+    /// `(platform, group, handle)` rows of the department.
+    fn roster_rows(
+        &mut self,
+        department: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
+    fn set_roster(
+        &mut self,
+        department: &str,
+        platform: &str,
+        group: &str,
+        handles: &[String],
+    ) -> Result<(), StoreError>;
+
+    // devices and attestations
+    fn device(&mut self, device_id: &Uuid) -> Result<Option<DeviceRow>, StoreError>;
+    fn devices_of_officer(&mut self, officer_id: &str) -> Result<Vec<DeviceRow>, StoreError>;
+    fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StoreError>;
+    fn revoke_device(&mut self, device_id: &Uuid, reason: &str) -> Result<(), StoreError>;
+    fn insert_attestation(&mut self, row: &AttestationRow) -> Result<(), StoreError>;
+    fn latest_attestation(
+        &mut self,
+        device_id: &Uuid,
+    ) -> Result<Option<AttestationRow>, StoreError>;
+
+    // audit log
+    /// Appends to the audit log inside this transaction; returns the leaf index.
+    fn append_log(&mut self, entry: &LogEntry) -> Result<u64, StoreError>;
+
+    fn counts(&mut self) -> Result<Counts, StoreError>;
+}
+
+/// A storage backend.
+pub trait Store: Send + Sync {
+    /// Runs `f` in one transaction: committed when it returns `Ok(true)`, rolled back
+    /// otherwise. Prefer the typed [`transaction`] helper.
+    fn with_tx(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// The SQLite backend, for the audit-log readers that work on its connection.
+    fn as_sqlite(&self) -> Option<&SqliteStore> {
+        None
+    }
+}
+
+/// Runs `f` in one transaction and returns its result: committed on `Ok`, rolled back on
+/// `Err` (so a rejected request changes nothing).
+pub fn transaction<R, E: From<StoreError>>(
+    store: &dyn Store,
+    f: impl FnOnce(&mut dyn Tx) -> Result<R, E>,
+) -> Result<R, E> {
+    let mut f = Some(f);
+    let mut out: Option<Result<R, E>> = None;
+    store.with_tx(&mut |tx| {
+        let Some(f) = f.take() else {
+            return Ok(false);
+        };
+        let result = f(tx);
+        let commit = result.is_ok();
+        out = Some(result);
+        Ok(commit)
+    })?;
+    match out {
+        Some(r) => r,
+        None => Err(StoreError::Corrupt("transaction closure did not run".into()).into()),
+    }
+}
