@@ -1,0 +1,123 @@
+//! `pramaan enroll-token --officer ID [--png FILE]`: a one-time enrollment token.
+//!
+//! Department IT hands each officer a `pramaan://enroll?...` URI bound to them; the phone
+//! scans it. So this prints the URI (first line of stdout, for scripts), when it expires,
+//! and the same URI as a QR code drawn with Unicode half blocks that a phone camera reads
+//! straight off a terminal; `--png` also writes it as an image for printing or mailing.
+//! The URI is a secret until used (whoever scans it first enrolls as that officer): it is
+//! shown to the one who asked for it, never logged.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use serde_json::{Value, json};
+
+use super::client::ServerArgs;
+use super::{CliError, CliResult};
+
+#[derive(Debug, Args)]
+pub struct EnrollTokenCmd {
+    /// Officer the token is for (officer_id in the registry).
+    #[arg(long, value_name = "ID")]
+    pub officer: String,
+    /// Also write the QR code as a PNG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Do not draw the QR code in the terminal (the URI is still printed).
+    #[arg(long)]
+    pub no_qr: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// The QR code of `text` drawn for a terminal (dark modules light, so it reads on a dark
+/// background; quiet zone included).
+pub fn terminal_qr(text: &str) -> Result<String, CliError> {
+    let code = QrCode::new(text.as_bytes())
+        .map_err(|e| CliError::new(format!("cannot make a QR code: {e}")))?;
+    Ok(code
+        .render::<Dense1x2>()
+        .dark_color(Dense1x2::Light)
+        .light_color(Dense1x2::Dark)
+        .quiet_zone(true)
+        .build())
+}
+
+/// Writes the QR code of `text` as a PNG (at least 400x400 pixels).
+pub fn write_png(text: &str, path: &Path) -> Result<(), CliError> {
+    let code = QrCode::new(text.as_bytes())
+        .map_err(|e| CliError::new(format!("cannot make a QR code: {e}")))?;
+    let img = code
+        .render::<image::Luma<u8>>()
+        .min_dimensions(400, 400)
+        .build();
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Renders an expiry (Unix seconds) as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}
+
+pub fn run(cmd: EnrollTokenCmd) -> CliResult {
+    let client = cmd.server.client()?;
+    let answer = client.post_json(
+        "/v1/enrollment-tokens",
+        &json!({ "officer_id": cmd.officer }),
+    )?;
+    let uri = answer
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| CliError::new("the server's answer has no `uri`"))?;
+    println!("{uri}");
+    match answer.get("expires") {
+        Some(Value::Number(n)) if n.as_u64().is_some() => {
+            println!("expires {}", rfc3339(n.as_u64().unwrap_or(0)));
+        }
+        Some(Value::String(s)) => println!("expires {s}"),
+        _ => {}
+    }
+    if !cmd.no_qr {
+        println!("{}", terminal_qr(uri)?);
+    }
+    if let Some(png) = &cmd.png {
+        write_png(uri, png)?;
+        eprintln!("QR code written to {}", png.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qr_renders_and_png_is_a_png() {
+        let uri = "pramaan://enroll?v=1&server=https%3A%2F%2Flocalhost%3A8443&token=abc&pin=def";
+        let qr = terminal_qr(uri).unwrap_or_default();
+        assert!(qr.lines().count() > 10, "{qr}");
+        assert!(qr.contains('▀') || qr.contains('▄') || qr.contains('█'));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("qr.png");
+        assert!(write_png(uri, &path).is_ok());
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+        let img = image::open(&path).map_err(|e| e.to_string());
+        assert!(img.is_ok_and(|i| i.width() >= 400));
+    }
+
+    #[test]
+    fn expiry_is_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

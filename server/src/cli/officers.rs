@@ -1,0 +1,137 @@
+//! `pramaan officers import FILE.csv`: upload the department's registry of officers.
+//!
+//! The registry decides who is entitled to a GR-funded phone (rule R2), so an upload with
+//! a bad row must say exactly which row and why: the server upserts the good rows and
+//! reports each rejected one; this command prints the count and every rejection as
+//! `line N: reason` (N is the line in the file, header = line 1).
+//!
+//! Exit status: a partial import is reported as a failure (non-zero) so a script notices,
+//! although the accepted rows are saved; `--allow-rejected` makes it exit 0 in that case.
+//! Nothing is checked locally first: the server runs the same core parser and is the one
+//! authority on what was stored.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::Value;
+
+use super::client::{ServerArgs, read_file};
+use super::{CliError, CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum OfficersCmd {
+    /// Upload a registry CSV (upsert by officer_id). Columns:
+    /// officer_id,name,designation,department,email,mobile,entitled
+    /// [,gr_reference,phone_model,phone_purchased]. Prints the number imported and every
+    /// rejected row as "line N: reason". Accepted rows are saved even when some are
+    /// rejected; the exit status is then 1 unless --allow-rejected is given.
+    Import {
+        /// The registry CSV file (UTF-8, with the header row).
+        file: PathBuf,
+        /// Exit 0 even when some rows were rejected (they are still listed on stderr).
+        #[arg(long)]
+        allow_rejected: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// What the server said about an import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub imported: u64,
+    /// `(line, reason)` of every rejected row.
+    pub rejected: Vec<(u64, String)>,
+}
+
+impl ImportReport {
+    /// Reads `{imported, rejected: [{line, reason}]}` (tolerating `upserted` for the count
+    /// and a bare `rejected` count-less list).
+    pub fn from_json(v: &Value) -> Result<Self, CliError> {
+        let imported = v
+            .get("imported")
+            .or_else(|| v.get("upserted"))
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                CliError::new(format!(
+                    "unexpected answer to the import (no `imported`): {v}"
+                ))
+            })?;
+        let rejected = v
+            .get("rejected")
+            .and_then(Value::as_array)
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let line = r.get("line").and_then(Value::as_u64).unwrap_or(0);
+                        let reason = r
+                            .get("reason")
+                            .or_else(|| r.get("message"))
+                            .and_then(Value::as_str)
+                            .unwrap_or("rejected")
+                            .to_string();
+                        (line, reason)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self { imported, rejected })
+    }
+}
+
+pub fn run(cmd: OfficersCmd) -> CliResult {
+    match cmd {
+        OfficersCmd::Import {
+            file,
+            allow_rejected,
+            server,
+        } => {
+            let body = read_file(&file)?;
+            let client = server.client()?;
+            let answer = client.send("POST", "/v1/officers/import", "text/csv", &body)?;
+            let report = ImportReport::from_json(&answer)?;
+            println!(
+                "imported {} officer(s) from {}",
+                report.imported,
+                file.display()
+            );
+            for (line, reason) in &report.rejected {
+                eprintln!("line {line}: {reason}");
+            }
+            if report.rejected.is_empty() || allow_rejected {
+                Ok(())
+            } else {
+                Err(CliError::new(format!(
+                    "{} row(s) of {} rejected (listed above; the other rows were saved)",
+                    report.rejected.len(),
+                    file.display()
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn report_reads_count_and_rejections() {
+        let v = json!({"imported": 3, "rejected": [{"line": 4, "reason": "entitled must be true or false"}]});
+        let r = ImportReport::from_json(&v).map_err(|e| e.to_string());
+        assert_eq!(
+            r,
+            Ok(ImportReport {
+                imported: 3,
+                rejected: vec![(4, "entitled must be true or false".into())]
+            })
+        );
+        let v = json!({"upserted": 2});
+        assert_eq!(
+            ImportReport::from_json(&v).map(|r| r.imported).ok(),
+            Some(2)
+        );
+        assert!(ImportReport::from_json(&json!({"ok": true})).is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! `pramaan roster set --department D --group G FILE.csv`: upload a group's roster.
+//!
+//! Rule R4 is only `self_declared` until IT uploads who is really in the group; with a
+//! roster the officer's handle must be on it (`roster_confirmed`). The CSV is
+//! `platform,group,handle` (design section 6). It is checked here with the core's parser
+//! so a malformed row is reported as `line N: reason` before anything is sent, and every
+//! row must name the group given on the command line (a roster of another group uploaded
+//! by mistake would silently fail every officer).
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use pramaan_core::policy::roster_from_csv;
+use serde_json::Value;
+
+use super::client::{ServerArgs, encode, read_text};
+use super::{CliError, CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCmd {
+    /// Replace the roster of one group with a CSV file `platform,group,handle` (header
+    /// row first). Every row must be for --group.
+    Set {
+        /// Department owning the group.
+        #[arg(long, value_name = "D")]
+        department: String,
+        /// Group id as in the department's policy (e.g. gad-officers).
+        #[arg(long, value_name = "G")]
+        group: String,
+        /// The roster CSV file.
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// Checks the roster locally; returns the number of handles.
+pub fn check(text: &str, group: &str) -> Result<usize, CliError> {
+    let rows = roster_from_csv(text).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("line {}: {}", e.line, e.reason))
+            .collect();
+        CliError::new(format!("roster refused:\n{}", lines.join("\n")))
+    })?;
+    if let Some((_, g, h)) = rows.iter().find(|(_, g, _)| g != group) {
+        return Err(CliError::new(format!(
+            "the file has a row for group {g:?} (handle {h}) but --group is {group:?}"
+        )));
+    }
+    Ok(rows.len())
+}
+
+pub fn run(cmd: RosterCmd) -> CliResult {
+    match cmd {
+        RosterCmd::Set {
+            department,
+            group,
+            file,
+            server,
+        } => {
+            let text = read_text(&file)?;
+            let n = check(&text, &group)
+                .map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+            let client = server.client()?;
+            let path = format!(
+                "/v1/departments/{}/groups/{}/roster",
+                encode(&department),
+                encode(&group)
+            );
+            let answer = client.send("PUT", &path, "text/csv", text.as_bytes())?;
+            let stored = answer
+                .get("handles")
+                .and_then(Value::as_u64)
+                .map_or(n as u64, |h| h);
+            println!("roster of {department}/{group} set: {stored} handle(s)");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_must_match_the_group() {
+        let csv = "platform,group,handle\nWhatsApp,gad-officers,+919800000001\nWhatsApp,gad-officers,+919800000002\n";
+        assert_eq!(check(csv, "gad-officers").ok(), Some(2));
+        let err = check(csv, "other")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("gad-officers") && err.contains("other"),
+            "{err}"
+        );
+    }
+}
