@@ -6,6 +6,13 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod client;
+pub mod compliance;
+pub mod devices;
+pub mod enroll_token;
+pub mod officers;
+pub mod policy;
+pub mod roster;
 pub mod serve;
 mod token;
 
@@ -27,6 +34,22 @@ pub enum Command {
     Admin(admin::AdminCmd),
     /// Run the verification server.
     Serve(serve::ServeArgs),
+    /// Manage the registry of officers (who is entitled to a GR-funded phone).
+    #[command(subcommand)]
+    Officers(officers::OfficersCmd),
+    /// Set a department's policy (email domains, platforms, groups).
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    /// Upload a communication group's roster of handles.
+    #[command(subcommand)]
+    Roster(roster::RosterCmd),
+    /// Issue a one-time enrollment token for an officer's phone (URI and QR code).
+    EnrollToken(enroll_token::EnrollTokenCmd),
+    /// Show who is compliant in a department, with the failing rules.
+    Compliance(compliance::ComplianceCmd),
+    /// Manage enrolled devices.
+    #[command(subcommand)]
+    Devices(devices::DevicesCmd),
 }
 
 /// The error every command reports: one readable line.
@@ -48,5 +71,11 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Token(cmd) => token::run(cmd),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Officers(cmd) => officers::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
+        Command::Roster(cmd) => roster::run(cmd),
+        Command::EnrollToken(cmd) => enroll_token::run(cmd),
+        Command::Compliance(cmd) => compliance::run(cmd),
+        Command::Devices(cmd) => devices::run(cmd),
     }
 }
