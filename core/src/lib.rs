@@ -13,10 +13,18 @@ pub mod catalog;
 pub mod claims;
 pub mod cose;
 pub mod enroll_uri;
+#[cfg(feature = "ffi")]
+pub mod ffi;
 pub mod fsutil;
 pub mod keys;
 pub mod policy;
 pub mod transport;
+
+// The scaffolding and the `#[uniffi::export]` items in `ffi` expand to `extern "C"`
+// functions; rustc's `unsafe_code` lint does not fire on that macro output (checked with
+// uniffi 0.32.2), so no `allow(unsafe_code)` is needed anywhere, even in `ffi`.
+#[cfg(feature = "ffi")]
+uniffi::setup_scaffolding!("pramaan_core");
 
 pub use claims::{Attestation, ClaimsError};
 pub use cose::{CoseError, Sign1};
