@@ -1,0 +1,184 @@
+// Pramaan dashboard: sign in with a bearer token, pick a department, see who is compliant.
+//
+// The token lives in sessionStorage (this tab only, gone when it closes) and is sent as an
+// Authorization header by fetch; it never goes into a URL the server sees. A link may
+// carry `#token=...&department=...` (a fragment is never sent to a server); it is moved to
+// sessionStorage and removed from the address bar at once. Every value from the server is
+// put into the page with textContent, never as HTML.
+'use strict';
+
+(function () {
+  const TOKEN = 'pramaan_token';
+  const DEPT = 'pramaan_department';
+  const STATUSES = ['compliant', 'warning', 'noncompliant', 'stale', 'not_enrolled', 'revoked'];
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, props, children) {
+    const e = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e.setAttribute(k, v);
+      }
+    }
+    for (const c of children || []) e.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
+    return e;
+  }
+
+  function showError(msg) {
+    const e = $('error');
+    if (msg) { e.textContent = msg; e.hidden = false; } else { e.textContent = ''; e.hidden = true; }
+  }
+
+  function takeFragment() {
+    if (!location.hash || location.hash.length < 2) return;
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.get('token')) sessionStorage.setItem(TOKEN, params.get('token'));
+    if (params.get('department') !== null) sessionStorage.setItem(DEPT, params.get('department'));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  async function api(path) {
+    const token = sessionStorage.getItem(TOKEN) || '';
+    const resp = await fetch(path, { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+    if (!resp.ok) {
+      let msg = resp.status + ' ' + resp.statusText;
+      try {
+        const j = await resp.json();
+        if (j && j.error) msg = resp.status + ' ' + j.error + (j.message ? ': ' + j.message : '');
+      } catch (_) { /* not JSON */ }
+      const err = new Error(msg);
+      err.status = resp.status;
+      throw err;
+    }
+    return resp;
+  }
+
+  function fmtTime(secs) {
+    if (secs === null || secs === undefined) return '—';
+    const d = new Date(secs * 1000);
+    const ago = Math.max(0, Math.round(Date.now() / 1000 - secs));
+    let rel;
+    if (ago < 90) rel = ago + ' s ago';
+    else if (ago < 5400) rel = Math.round(ago / 60) + ' min ago';
+    else if (ago < 172800) rel = Math.round(ago / 3600) + ' h ago';
+    else rel = Math.round(ago / 86400) + ' days ago';
+    return d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC (' + rel + ')';
+  }
+
+  function renderSummary(report) {
+    const ul = $('summary');
+    ul.replaceChildren();
+    const counts = {};
+    for (const s of STATUSES) counts[s] = 0;
+    for (const o of report.officers || []) counts[o.status] = (counts[o.status] || 0) + 1;
+    for (const [status, n] of Object.entries(counts)) {
+      ul.appendChild(el('li', { class: 'status-' + status, 'data-status': status }, [
+        el('span', { class: 'count', text: String(n) }),
+        el('span', { class: 'badge status-' + status, text: status.replace('_', ' ') }),
+      ]));
+    }
+  }
+
+  function renderTable(report) {
+    const body = $('compliance').tBodies[0];
+    body.replaceChildren();
+    for (const o of report.officers || []) {
+      const failures = el('td', { class: 'failures' });
+      if (!o.failures || o.failures.length === 0) failures.textContent = '—';
+      for (const f of o.failures || []) {
+        failures.appendChild(el('div', null, [el('span', { class: 'rule', text: f.rule }), f.detail || '']));
+      }
+      body.appendChild(el('tr', { class: 'status-' + o.status, 'data-officer': o.officer_id }, [
+        el('td', { text: o.officer_id }),
+        el('td', { text: o.name || '' }),
+        el('td', { text: o.designation || '' }),
+        el('td', null, [el('span', { class: 'badge status-' + o.status, text: o.status })]),
+        failures,
+        el('td', { text: fmtTime(o.last_seen) }),
+      ]));
+    }
+  }
+
+  async function loadAudit() {
+    try {
+      const cp = await (await api('/v1/audit/checkpoint')).text();
+      $('checkpoint').textContent = cp;
+    } catch (e) {
+      $('checkpoint').textContent = e.status === 403
+        ? 'This token may not read the audit log (auditors and admins can).'
+        : 'Checkpoint not available: ' + e.message;
+    }
+    try {
+      $('log-key').textContent = (await (await api('/dashboard/log-key')).text()).trim();
+    } catch (e) {
+      $('log-key').textContent = 'not available (' + e.message + ')';
+    }
+  }
+
+  async function load() {
+    showError('');
+    const dept = (sessionStorage.getItem(DEPT) || '').trim();
+    $('department').value = dept;
+    const path = '/v1/compliance' + (dept ? '?department=' + encodeURIComponent(dept) : '');
+    document.body.dataset.state = 'loading';
+    try {
+      const report = await (await api(path)).json();
+      if (report.department && !dept) sessionStorage.setItem(DEPT, report.department);
+      $('department').value = report.department || dept;
+      $('department-title').textContent = 'Department ' + (report.department || dept);
+      $('generated').textContent = report.generated_at ? 'as of ' + fmtTime(report.generated_at) : '';
+      renderSummary(report);
+      renderTable(report);
+      $('signin').hidden = true;
+      $('dashboard').hidden = false;
+      $('who').hidden = false;
+      $('who-text').textContent = 'signed in';
+      document.body.dataset.state = 'loaded';
+    } catch (e) {
+      if (e.status === 401) {
+        sessionStorage.removeItem(TOKEN);
+        signedOut();
+        showError('Sign-in failed: ' + e.message);
+        return;
+      }
+      document.body.dataset.state = 'error';
+      showError('Could not load compliance: ' + e.message);
+      if (sessionStorage.getItem(TOKEN)) { $('signin').hidden = true; $('dashboard').hidden = false; $('who').hidden = false; }
+      return;
+    }
+    await loadAudit();
+  }
+
+  function signedOut() {
+    $('signin').hidden = false;
+    $('dashboard').hidden = true;
+    $('who').hidden = true;
+    document.body.dataset.state = 'signed-out';
+  }
+
+  function start() {
+    takeFragment();
+    $('signin-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(TOKEN, $('token').value.trim());
+      sessionStorage.setItem(DEPT, $('signin-department').value.trim());
+      $('token').value = '';
+      load();
+    });
+    $('department-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      sessionStorage.setItem(DEPT, $('department').value.trim());
+      load();
+    });
+    $('refresh').addEventListener('click', () => load());
+    $('signout').addEventListener('click', () => {
+      sessionStorage.removeItem(TOKEN);
+      sessionStorage.removeItem(DEPT);
+      showError('');
+      signedOut();
+    });
+    if (sessionStorage.getItem(TOKEN)) load(); else signedOut();
+  }
+
+  start();
+})();

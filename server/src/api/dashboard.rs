@@ -1,0 +1,133 @@
+//! The browser dashboard (`GET /`): department IT and auditors see compliance at a glance.
+//!
+//! Why a static page calling the same JSON API: the dashboard holds no privilege of its
+//! own. The user signs in with the same bearer token the `pramaan` command uses; the page
+//! keeps it in `sessionStorage` and sends it as an `Authorization` header from `fetch`, so
+//! the server's role checks (IT sees only its department) apply unchanged, and no cookie
+//! exists that a cross-site request could ride on.
+//!
+//! Everything is served from this binary (no CDN, works offline on a department LAN): the
+//! HTML, `/dashboard.js` and `/dashboard.css` are compiled in from `server/assets/`.
+//! Scripts and styles are separate files so the Content-Security-Policy can forbid every
+//! inline script and style (`script-src 'self'`): even if an officer's name in the registry
+//! held markup, it could not run (the script also only ever sets `textContent`).
+//! `/dashboard/log-key` serves the audit log's public (verifier) key for display.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+
+/// The page.
+pub const HTML: &str = include_str!("../../assets/dashboard.html");
+/// Its script.
+pub const JS: &str = include_str!("../../assets/dashboard.js");
+/// Its style sheet.
+pub const CSS: &str = include_str!("../../assets/dashboard.css");
+
+/// Sent with every dashboard response: only this origin's script, style and API; no
+/// framing, no plugins, no forms posting elsewhere, no referrer.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// `GET /`, `/dashboard.js`, `/dashboard.css`, `/dashboard/log-key`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(page))
+        .route("/dashboard.js", get(script))
+        .route("/dashboard.css", get(style))
+        .route("/dashboard/log-key", get(log_key))
+}
+
+fn with_headers(content_type: &'static str, body: impl IntoResponse) -> Response {
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+async fn page() -> Response {
+    with_headers("text/html; charset=utf-8", HTML)
+}
+
+async fn script() -> Response {
+    with_headers("text/javascript; charset=utf-8", JS)
+}
+
+async fn style() -> Response {
+    with_headers("text/css; charset=utf-8", CSS)
+}
+
+async fn log_key(State(state): State<AppState>) -> Response {
+    with_headers(
+        "text/plain; charset=utf-8",
+        format!("{}\n", state.log_signer.verifier_key()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_is_self_contained() {
+        // No external asset: every src/href is local or a data: URL.
+        for attr in ["src=\"", "href=\""] {
+            for part in HTML.split(attr).skip(1) {
+                let url = part.split('"').next().unwrap_or("");
+                assert!(
+                    url.starts_with('/') || url.starts_with("data:"),
+                    "external reference {url:?}"
+                );
+            }
+        }
+        assert!(
+            !HTML.contains("<style"),
+            "inline style would need 'unsafe-inline'"
+        );
+        assert!(!HTML.contains("onclick") && !HTML.contains("onsubmit"));
+        // Every <script> is external (CSP script-src 'self').
+        for part in HTML.split("<script").skip(1) {
+            assert!(
+                part.trim_start().starts_with("src="),
+                "inline script: {part}"
+            );
+        }
+    }
+
+    #[test]
+    fn script_never_writes_html_and_keeps_the_token_in_session_storage() {
+        assert!(!JS.contains("innerHTML") && !JS.contains("outerHTML"));
+        assert!(!JS.contains("document.write") && !JS.contains("eval("));
+        assert!(
+            !JS.contains("localStorage"),
+            "the token must not outlive the tab"
+        );
+        assert!(JS.contains("sessionStorage") && JS.contains("Authorization"));
+    }
+
+    #[test]
+    fn csp_forbids_inline_and_foreign_code() {
+        assert!(CSP.contains("script-src 'self'"));
+        assert!(!CSP.contains("unsafe-inline") && !CSP.contains("unsafe-eval"));
+        assert!(HeaderValue::from_str(CSP).is_ok());
+    }
+}
