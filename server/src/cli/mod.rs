@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod admin;
 pub mod client;
 pub mod compliance;
+pub mod device;
 pub mod devices;
 pub mod enroll_token;
 pub mod officers;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Manage enrolled devices.
     #[command(subcommand)]
     Devices(devices::DevicesCmd),
+    /// The desktop agent: enroll, attest, status (software key, facts from a file).
+    #[command(subcommand)]
+    Device(device::DeviceCmd),
 }
 
 /// The error every command reports: one readable line.
@@ -77,5 +81,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::EnrollToken(cmd) => enroll_token::run(cmd),
         Command::Compliance(cmd) => compliance::run(cmd),
         Command::Devices(cmd) => devices::run(cmd),
+        Command::Device(cmd) => device::run(cmd),
     }
 }

@@ -1,0 +1,269 @@
+//! `pramaan device enroll|attest|status`: the desktop agent (design section 9).
+//!
+//! The same core agent as on the phone, with a software P-256 key in `STATE/device.key`
+//! (mode 0600) and facts from a TOML file instead of the platform layer. It exists so
+//! that the whole protocol can be exercised from a shell and a CI job.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use pramaan_core::agent::{Agent, AgentStatus, CheckIn, Facts, LocalEvaluation};
+use pramaan_core::claims::{AttestResult, Failure};
+use pramaan_core::keys::SoftwareSigner;
+
+use super::{CliError, CliResult};
+
+/// File name of the software device key inside the state directory.
+pub const KEY_FILE: &str = "device.key";
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Enroll this desktop agent with an enrollment URI from IT.
+    Enroll(EnrollArgs),
+    /// Sign and send one attestation (queued if the server is unreachable).
+    Attest(AttestArgs),
+    /// Show enrollment, last result and queued attestations.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// `pramaan://enroll?...`
+    pub uri: String,
+    /// Agent state directory (created if missing).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Facts file (TOML, design section 9).
+    #[arg(long)]
+    pub facts: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    #[arg(long)]
+    pub state: PathBuf,
+    #[arg(long)]
+    pub facts: PathBuf,
+    /// Also write the signed attestation (COSE_Sign1) to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the outcome as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub state: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::new(e.to_string())
+}
+
+fn open_agent(state: &Path) -> Result<Agent, CliError> {
+    std::fs::create_dir_all(state)
+        .map_err(|e| CliError::new(format!("state directory {}: {e}", state.display())))?;
+    let signer = SoftwareSigner::load_or_generate(&state.join(KEY_FILE)).map_err(err)?;
+    Agent::open(state, Arc::new(signer)).map_err(err)
+}
+
+fn read_facts(path: &Path) -> Result<Facts, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::new(format!("facts file {}: {e}", path.display())))?;
+    Facts::from_toml(&text).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+}
+
+pub fn run(cmd: DeviceCmd) -> CliResult {
+    match cmd {
+        DeviceCmd::Enroll(a) => {
+            let facts = read_facts(&a.facts)?;
+            let agent = open_agent(&a.state)?;
+            let e = agent.enroll(&a.uri, &facts, None).map_err(err)?;
+            println!(
+                "enrolled: device {} officer {} department {} assurance {}",
+                e.device_id,
+                e.officer_id,
+                e.department,
+                serde_json::to_value(e.assurance)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        DeviceCmd::Attest(a) => {
+            let facts = read_facts(&a.facts)?;
+            let agent = open_agent(&a.state)?;
+            let outcome = agent.check_in(&facts).map_err(err)?;
+            if let Some(out) = &a.out {
+                std::fs::write(out, outcome.token())
+                    .map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
+            }
+            match a.format {
+                Format::Json => println!("{}", check_in_json(&outcome)),
+                Format::Text => print_check_in(&outcome),
+            }
+            Ok(())
+        }
+        DeviceCmd::Status(a) => {
+            let agent = open_agent(&a.state)?;
+            let s = agent.status().map_err(err)?;
+            match a.format {
+                Format::Json => println!("{}", status_json(&s)),
+                Format::Text => print_status(&s),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn failures_json(f: &[Failure]) -> serde_json::Value {
+    f.iter()
+        .map(|f| serde_json::json!({"rule": f.rule.as_str(), "detail": f.detail}))
+        .collect()
+}
+
+fn result_json(r: &AttestResult) -> serde_json::Value {
+    serde_json::json!({
+        "device_id": r.device_id.to_string(),
+        "seq": r.seq,
+        "status": r.status.as_str(),
+        "failures": failures_json(&r.failures),
+        "log_index": r.log_index,
+        "iat": r.iat,
+    })
+}
+
+fn local_json(l: &LocalEvaluation) -> serde_json::Value {
+    serde_json::json!({
+        "seq": l.seq,
+        "at": l.at,
+        "status": l.verdict.as_str(),
+        "failures": failures_json(&l.failures),
+    })
+}
+
+fn check_in_json(c: &CheckIn) -> serde_json::Value {
+    match c {
+        CheckIn::Delivered {
+            seq,
+            result,
+            local,
+            flushed,
+            ..
+        } => serde_json::json!({
+            "delivered": true,
+            "seq": seq,
+            "result": result_json(result),
+            "local": local_json(local),
+            "flushed": flushed,
+        }),
+        CheckIn::Queued {
+            seq,
+            pending,
+            local,
+            ..
+        } => serde_json::json!({
+            "delivered": false,
+            "seq": seq,
+            "pending": pending,
+            "local": local_json(local),
+        }),
+    }
+}
+
+fn status_json(s: &AgentStatus) -> serde_json::Value {
+    serde_json::json!({
+        "enrolled": s.enrolled,
+        "device_id": s.device_id.map(|d| d.to_string()),
+        "officer_id": s.officer_id,
+        "department": s.department,
+        "server": s.server,
+        "assurance": s.assurance.and_then(|a| serde_json::to_value(a).ok()),
+        "last_seq": s.last_seq,
+        "last_result": s.last_result.as_ref().map(result_json),
+        "last_local": s.last_local.as_ref().map(local_json),
+        "pending": s.pending,
+        "dropped": s.dropped,
+    })
+}
+
+fn print_failures(f: &[Failure]) {
+    for f in f {
+        println!("  {}: {}", f.rule.as_str(), f.detail);
+    }
+}
+
+fn print_check_in(c: &CheckIn) {
+    match c {
+        CheckIn::Delivered {
+            seq,
+            result,
+            flushed,
+            ..
+        } => {
+            if *flushed > 0 {
+                println!("delivered {flushed} queued attestation(s) first");
+            }
+            println!(
+                "attestation {seq}: {} (log index {})",
+                result.status.as_str(),
+                result.log_index
+            );
+            print_failures(&result.failures);
+        }
+        CheckIn::Queued {
+            seq,
+            pending,
+            local,
+            ..
+        } => {
+            println!(
+                "server unreachable: attestation {seq} queued ({pending} waiting); on this device: {}",
+                local.verdict.as_str()
+            );
+            print_failures(&local.failures);
+        }
+    }
+}
+
+fn print_status(s: &AgentStatus) {
+    if !s.enrolled {
+        println!("not enrolled ({} queued)", s.pending);
+        return;
+    }
+    println!(
+        "device {} officer {} department {} server {}",
+        s.device_id.map(|d| d.to_string()).unwrap_or_default(),
+        s.officer_id.as_deref().unwrap_or_default(),
+        s.department.as_deref().unwrap_or_default(),
+        s.server.as_deref().unwrap_or_default()
+    );
+    println!("last seq {}, {} queued", s.last_seq, s.pending);
+    match &s.last_result {
+        Some(r) => {
+            println!("last result: seq {} {}", r.seq, r.status.as_str());
+            print_failures(&r.failures);
+        }
+        None => println!("no result from the server yet"),
+    }
+    if let Some(l) = &s.last_local {
+        println!(
+            "last local evaluation: seq {} {}",
+            l.seq,
+            l.verdict.as_str()
+        );
+        print_failures(&l.failures);
+    }
+}
