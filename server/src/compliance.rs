@@ -1,2 +1,271 @@
-//! The per-officer compliance view (design section 6), built from store rows by core's
-//! `policy::evaluate_officer`.
+//! The per-officer compliance view of a department (design section 6), built from store
+//! rows by core's `policy::evaluate_officer`.
+//!
+//! Why here and not in a handler: the API (`GET /v1/compliance`, `GET /v1/officers/{id}`)
+//! and the dashboard show the same view, and the rules themselves are core's; this module
+//! only gathers the inputs (registry row, policy, rosters, every device of the officer with
+//! its latest accepted attestation) and shapes the answer.
+
+use std::collections::BTreeMap;
+
+use pramaan_core::claims::{Attestation, Failure, Platform};
+use pramaan_core::policy::{
+    Accepted, ComplianceStatus, DeviceState, Evaluation, GroupEvidence, Officer, Policy, Roster,
+    evaluate_officer,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::store::{AttestationRow, DeviceRow, StoreError, Tx};
+
+/// Errors of building the view.
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("department {0} has no policy")]
+    NoPolicy(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// One officer's line of the view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerCompliance {
+    pub officer_id: String,
+    pub name: String,
+    pub designation: String,
+    pub entitled: bool,
+    pub status: ComplianceStatus,
+    pub failures: Vec<Failure>,
+    pub device_id: Option<Uuid>,
+    /// When the server last accepted an attestation from any of the officer's devices.
+    pub last_seen: Option<u64>,
+    pub evidence: Vec<GroupEvidence>,
+}
+
+/// A department's view (`GET /v1/compliance`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceReport {
+    pub department: String,
+    pub generated_at: u64,
+    pub officers: Vec<OfficerCompliance>,
+    /// Officers per status (every status present, zero included).
+    pub summary: BTreeMap<String, u64>,
+}
+
+/// A device with its latest accepted attestation, decoded.
+#[derive(Debug, Clone)]
+pub struct DeviceWithLatest {
+    pub device: DeviceRow,
+    pub latest: Option<(AttestationRow, Attestation)>,
+}
+
+/// Every device of `officer_id` with its latest attestation.
+pub fn devices_with_latest(
+    tx: &mut dyn Tx,
+    officer_id: &str,
+) -> Result<Vec<DeviceWithLatest>, ComplianceError> {
+    let mut out = Vec::new();
+    for device in tx.devices_of_officer(officer_id)? {
+        let latest = match tx.latest_attestation(&device.device_id)? {
+            Some(row) => {
+                let claims = Attestation::from_cbor(&row.claims)
+                    .map_err(|e| ComplianceError::Corrupt(format!("stored claims: {e}")))?;
+                Some((row, claims))
+            }
+            None => None,
+        };
+        out.push(DeviceWithLatest { device, latest });
+    }
+    Ok(out)
+}
+
+/// The department's policy, parsed.
+pub fn load_policy(tx: &mut dyn Tx, department: &str) -> Result<Policy, ComplianceError> {
+    let json = tx
+        .policy(department)?
+        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))?;
+    serde_json::from_str(&json).map_err(|e| ComplianceError::Corrupt(format!("policy: {e}")))
+}
+
+/// Evaluates one officer with core's rules.
+pub fn evaluate(
+    policy: &Policy,
+    officer: &Officer,
+    devices: &[DeviceWithLatest],
+    rosters: &[Roster],
+    now: u64,
+) -> Result<(Evaluation, Option<u64>), ComplianceError> {
+    let mut states = Vec::with_capacity(devices.len());
+    for d in devices {
+        let platform: Platform = d
+            .device
+            .platform
+            .parse()
+            .map_err(|e: String| ComplianceError::Corrupt(e))?;
+        states.push(DeviceState {
+            device_id: d.device.device_id,
+            platform,
+            model: d.device.model.clone(),
+            attested_model: d.device.attested_model.clone(),
+            assurance: d.device.assurance,
+            revoked: d.device.revoked,
+            latest: d.latest.as_ref().map(|(row, claims)| Accepted {
+                claims,
+                received_at: row.received_at,
+                fresh_nonce: row.fresh_nonce,
+            }),
+        });
+    }
+    let last_seen = devices
+        .iter()
+        .filter_map(|d| d.latest.as_ref().map(|(r, _)| r.received_at))
+        .max();
+    Ok((
+        evaluate_officer(policy, officer, &states, rosters, now),
+        last_seen,
+    ))
+}
+
+const STATUSES: [ComplianceStatus; 6] = [
+    ComplianceStatus::Compliant,
+    ComplianceStatus::Warning,
+    ComplianceStatus::Noncompliant,
+    ComplianceStatus::Stale,
+    ComplianceStatus::NotEnrolled,
+    ComplianceStatus::Revoked,
+];
+
+/// The view of every registered officer of `department` at `now`.
+pub fn department_report(
+    tx: &mut dyn Tx,
+    department: &str,
+    now: u64,
+) -> Result<ComplianceReport, ComplianceError> {
+    let policy = load_policy(tx, department)?;
+    let rosters = Roster::from_rows(tx.roster_rows(department)?);
+    let mut officers = Vec::new();
+    let mut summary: BTreeMap<String, u64> = STATUSES
+        .iter()
+        .map(|s| (s.as_str().to_string(), 0))
+        .collect();
+    for officer in tx.officers_of(department)? {
+        let devices = devices_with_latest(tx, &officer.officer_id)?;
+        let (eval, last_seen) = evaluate(&policy, &officer, &devices, &rosters, now)?;
+        *summary.entry(eval.status.as_str().to_string()).or_default() += 1;
+        officers.push(OfficerCompliance {
+            officer_id: officer.officer_id,
+            name: officer.name,
+            designation: officer.designation,
+            entitled: officer.entitled,
+            status: eval.status,
+            failures: eval.failures,
+            device_id: eval.device_id,
+            last_seen,
+            evidence: eval.evidence,
+        });
+    }
+    Ok(ComplianceReport {
+        department: department.to_string(),
+        generated_at: now,
+        officers,
+        summary,
+    })
+}
+
+/// The report as CSV: `officer_id,name,designation,entitled,status,failures,device_id,last_seen`
+/// (failures joined as `R1: detail; R4: detail`).
+pub fn to_csv(report: &ComplianceReport) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "officer_id",
+        "name",
+        "designation",
+        "entitled",
+        "status",
+        "failures",
+        "device_id",
+        "last_seen",
+    ]);
+    for o in &report.officers {
+        let failures = o
+            .failures
+            .iter()
+            .map(|f| format!("{}: {}", f.rule.as_str(), f.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let _ = w.write_record([
+            o.officer_id.as_str(),
+            o.name.as_str(),
+            o.designation.as_str(),
+            if o.entitled { "true" } else { "false" },
+            o.status.as_str(),
+            failures.as_str(),
+            &o.device_id.map(|d| d.to_string()).unwrap_or_default(),
+            &o.last_seen.map(|t| t.to_string()).unwrap_or_default(),
+        ]);
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, transaction};
+
+    fn officer(id: &str, entitled: bool) -> Officer {
+        Officer {
+            officer_id: id.into(),
+            name: format!("Officer {id}"),
+            designation: "Deputy Secretary".into(),
+            department: "GAD".into(),
+            email: format!("{id}@gujarat.gov.in"),
+            mobile: "+919800000001".into(),
+            entitled,
+            gr_reference: None,
+            phone_model: None,
+            phone_purchased: None,
+        }
+    }
+
+    const POLICY: &str = r#"{"department":"GAD","check_in_hours":24,"email_domains":["gujarat.gov.in"],
+        "platforms":[{"name":"WhatsApp","android_package":"com.whatsapp",
+        "android_signers":["3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"]}],
+        "groups":[{"platform":"WhatsApp","id":"gad-officers"}]}"#;
+
+    #[test]
+    fn officers_without_devices_are_not_enrolled_and_counted() {
+        let store = SqliteStore::in_memory().expect("store");
+        let report = transaction(&store, |tx| {
+            tx.set_policy("GAD", POLICY, "test", 1)?;
+            tx.upsert_officer(&officer("GAD-001", true), 1)?;
+            tx.upsert_officer(&officer("GAD-002", false), 1)?;
+            department_report(tx, "GAD", 100)
+        })
+        .expect("report");
+        assert_eq!(report.officers.len(), 2);
+        assert!(
+            report
+                .officers
+                .iter()
+                .all(|o| o.status == ComplianceStatus::NotEnrolled)
+        );
+        assert_eq!(report.summary.get("not_enrolled"), Some(&2));
+        assert_eq!(report.summary.get("compliant"), Some(&0));
+        // The entitled officer is told why (R2); the other is not blamed.
+        assert_eq!(report.officers[0].failures.len(), 1);
+        assert!(report.officers[1].failures.is_empty());
+        let csv = to_csv(&report);
+        assert!(csv.starts_with("officer_id,name,designation,entitled,status"));
+        assert!(csv.contains("GAD-001,Officer GAD-001,Deputy Secretary,true,not_enrolled,R2: "));
+    }
+
+    #[test]
+    fn no_policy_is_an_error() {
+        let store = SqliteStore::in_memory().expect("store");
+        let r = transaction(&store, |tx| department_report(tx, "REV", 1));
+        assert!(matches!(r, Err(ComplianceError::NoPolicy(d)) if d == "REV"));
+    }
+}

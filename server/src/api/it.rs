@@ -1,9 +1,568 @@
-//! Department IT, auditor and admin endpoints (design section 8). JSON in and out.
+//! Department IT, auditor and admin endpoints (design section 8). JSON in and out, every
+//! endpoint behind a bearer token, every department-scoped one checked against the
+//! token's department.
+//!
+//! Who may do what: `it` reads and changes its own department only; `auditor` reads every
+//! department and changes nothing; `admin` does everything. Policy changes and revocations
+//! are appended to the audit log in the same transaction as the change.
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use pramaan_core::catalog::Catalog;
+use pramaan_core::enroll_uri::EnrollmentUri;
+use pramaan_core::policy::{Officer, Policy, RowError, officers_from_csv, roster_from_csv};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
 
-use super::AppState;
+use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, now};
+use crate::auth::{hash_secret, new_secret};
+use crate::compliance::{self, ComplianceError};
+use crate::store::{LogEntry, Role, transaction};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/compliance", get(get_compliance))
+        .route("/v1/officers/import", post(import_officers))
+        .route("/v1/officers/{id}", get(get_officer))
+        .route(
+            "/v1/departments/{d}/policy",
+            put(put_policy).get(get_policy),
+        )
+        .route("/v1/departments/{d}/groups/{g}/roster", put(put_roster))
+        .route("/v1/enrollment-tokens", post(create_enrollment_token))
+        .route("/v1/devices/{id}/revoke", post(revoke_device))
+}
+
+const READERS: &[Role] = &[Role::It, Role::Auditor, Role::Admin];
+const WRITERS: &[Role] = &[Role::It, Role::Admin];
+
+fn json_response<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(format!("encoding the answer: {e}")).into_response(),
+    }
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    match body {
+        Ok(b) => Ok(b),
+        Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError::too_large(IT_BODY_LIMIT))
+        }
+        Err(rej) => Err(ApiError::bad_request("malformed", rej.body_text())),
+    }
+}
+
+fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
+    let bytes = body(b)?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("malformed", "body is not UTF-8 text"))
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(
+    b: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = body(b)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("malformed", format!("JSON body: {e}")))
+}
+
+impl From<ComplianceError> for ApiError {
+    fn from(e: ComplianceError) -> Self {
+        match e {
+            ComplianceError::Store(s) => s.into(),
+            ComplianceError::NoPolicy(d) => ApiError::not_found(
+                "no_policy",
+                format!("department {d} has no policy yet (PUT /v1/departments/{d}/policy)"),
+            ),
+            ComplianceError::Corrupt(m) => {
+                log::error!("compliance view: {m}");
+                ApiError::internal("stored data is unreadable")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ComplianceQuery {
+    department: Option<String>,
+    format: Option<String>,
+}
+
+async fn get_compliance(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<ComplianceQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    let department = match (q.department, &auth.0.department) {
+        (Some(d), _) => d,
+        (None, Some(own)) => own.clone(),
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "department_required",
+                "give ?department=D",
+            ));
+        }
+    };
+    auth.require_read(&department)?;
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "bad_format",
+                format!("format {other:?} (expected json or csv)"),
+            ));
+        }
+    };
+    let st = state.clone();
+    let report = blocking(move || {
+        Ok(transaction(st.store.as_ref(), |tx| {
+            compliance::department_report(tx, &department, now())
+        })?)
+    })
+    .await?;
+    if csv {
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            compliance::to_csv(&report),
+        )
+            .into_response())
+    } else {
+        Ok(json_response(&report))
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct LatestJson {
+    seq: u64,
+    iat: u64,
+    received_at: u64,
+    fresh_nonce: bool,
+    verdict: String,
+    failures: serde_json::Value,
+    log_index: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DeviceJson {
+    device_id: Uuid,
+    platform: String,
+    model: String,
+    attested_model: Option<String>,
+    assurance: pramaan_core::claims::Assurance,
+    /// The device public key (COSE_Key, base64url).
+    public_key: String,
+    revoked: bool,
+    reason: Option<String>,
+    enrolled_at: u64,
+    last_seq: Option<u64>,
+    latest: Option<LatestJson>,
+}
+
+async fn get_officer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    let st = state.clone();
+    let auth2 = auth.clone();
+    let value = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let officer = tx.officer(&id)?.ok_or_else(|| {
+                ApiError::not_found("unknown_officer", format!("no officer {id}"))
+            })?;
+            auth2.require_read(&officer.department)?;
+            let devices = compliance::devices_with_latest(tx, &officer.officer_id)?;
+            let evaluation = match compliance::load_policy(tx, &officer.department) {
+                Ok(policy) => {
+                    let rosters = pramaan_core::policy::Roster::from_rows(
+                        tx.roster_rows(&officer.department)?,
+                    );
+                    let (eval, last_seen) =
+                        compliance::evaluate(&policy, &officer, &devices, &rosters, now())?;
+                    Some(json!({
+                        "status": eval.status,
+                        "failures": eval.failures,
+                        "evidence": eval.evidence,
+                        "device_id": eval.device_id,
+                        "last_seen": last_seen,
+                    }))
+                }
+                Err(ComplianceError::NoPolicy(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let devices: Vec<DeviceJson> = devices
+                .into_iter()
+                .map(|d| DeviceJson {
+                    device_id: d.device.device_id,
+                    platform: d.device.platform,
+                    model: d.device.model,
+                    attested_model: d.device.attested_model,
+                    assurance: d.device.assurance,
+                    public_key: pramaan_core::transport::b64url(&d.device.public_key),
+                    revoked: d.device.revoked,
+                    reason: d.device.reason,
+                    enrolled_at: d.device.enrolled_at,
+                    last_seq: d.device.last_seq,
+                    latest: d.latest.map(|(row, _)| LatestJson {
+                        seq: row.seq,
+                        iat: row.iat,
+                        received_at: row.received_at,
+                        fresh_nonce: row.fresh_nonce,
+                        verdict: row.verdict,
+                        failures: serde_json::from_str(&row.failures_json)
+                            .unwrap_or(serde_json::Value::Null),
+                        log_index: row.log_index,
+                    }),
+                })
+                .collect();
+            Ok(json!({
+                "officer": officer,
+                "devices": devices,
+                "compliance": evaluation,
+            }))
+        })
+    })
+    .await?;
+    Ok(json_response(&value))
+}
+
+async fn import_officers(
+    State(state): State<AppState>,
+    auth: Auth,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    let text = text_body(b)?;
+    let (officers, mut rejected) = officers_from_csv(&text);
+    let st = state.clone();
+    let principal = auth.0.clone();
+    let (imported, rejected) = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let now = now();
+            let mut imported = 0u64;
+            let mut accepted: Vec<&Officer> = Vec::new();
+            let mut lines: Vec<RowError> = Vec::new();
+            for o in &officers {
+                if !principal.can_write(&o.department) {
+                    lines.push(RowError {
+                        line: line_of(&text, &o.officer_id),
+                        reason: format!(
+                            "officer {}: department {} is not yours",
+                            o.officer_id, o.department
+                        ),
+                    });
+                    continue;
+                }
+                if let Some(existing) = tx.officer(&o.officer_id)?
+                    && !principal.can_write(&existing.department)
+                {
+                    lines.push(RowError {
+                        line: line_of(&text, &o.officer_id),
+                        reason: format!(
+                            "officer {} belongs to department {}, which is not yours",
+                            o.officer_id, existing.department
+                        ),
+                    });
+                    continue;
+                }
+                accepted.push(o);
+            }
+            for o in accepted {
+                tx.upsert_officer(o, now)?;
+                imported += 1;
+            }
+            Ok::<_, ApiError>((imported, lines))
+        })
+        .map(|(imported, scope_errors)| {
+            let mut all = std::mem::take(&mut rejected);
+            all.extend(scope_errors);
+            all.sort_by_key(|e| e.line);
+            (imported, all)
+        })
+    })
+    .await?;
+    log::info!(
+        "{} imported {imported} officer row(s), rejected {}",
+        auth.0.label,
+        rejected.len()
+    );
+    Ok(json_response(&json!({
+        "imported": imported,
+        "rejected": rejected,
+    })))
+}
+
+/// The 1-based line of the first data row that has `officer_id` as one of its fields (the
+/// parser returns rows without their lines; a row refused for its department is found
+/// again this way).
+fn line_of(text: &str, officer_id: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .find(|(_, l)| {
+            l.split(',')
+                .any(|f| f.trim().trim_matches('"') == officer_id)
+        })
+        .map(|(i, _)| i + 1)
+        .unwrap_or(0)
+}
+
+async fn get_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(d): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    auth.require_read(&d)?;
+    let st = state.clone();
+    let policy = blocking(move || {
+        Ok(transaction(st.store.as_ref(), |tx| {
+            compliance::load_policy(tx, &d)
+        })?)
+    })
+    .await?;
+    Ok(json_response(&policy))
+}
+
+async fn put_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(d): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    auth.require_write(&d)?;
+    let text = text_body(b)?;
+    let policy = Policy::load(&text, &Catalog::builtin())
+        .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+    if policy.department != d {
+        return Err(ApiError::bad_request(
+            "department_mismatch",
+            format!(
+                "the policy is for department {:?} but was sent to {d:?}",
+                policy.department
+            ),
+        ));
+    }
+    let policy_json =
+        serde_json::to_string(&policy).map_err(|e| ApiError::internal(format!("policy: {e}")))?;
+    let st = state.clone();
+    let by = auth.0.label.clone();
+    let dept = d.clone();
+    let log_index = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let now = now();
+            tx.set_policy(&dept, &policy_json, &by, now)?;
+            Ok::<_, ApiError>(tx.append_log(&LogEntry::PolicyChange {
+                at: now,
+                department: dept.clone(),
+                policy_json: policy_json.clone(),
+                by: by.clone(),
+            })?)
+        })
+    })
+    .await?;
+    log::info!("{} set the policy of {d}", auth.0.label);
+    Ok(json_response(&json!({
+        "department": d,
+        "log_index": log_index,
+        "policy": policy,
+    })))
+}
+
+async fn put_roster(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((d, g)): Path<(String, String)>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    auth.require_write(&d)?;
+    let text = text_body(b)?;
+    let rows = roster_from_csv(&text).map_err(|errors| {
+        let detail = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::bad_request("invalid_roster", detail)
+    })?;
+    if let Some((_, other, _)) = rows.iter().find(|(_, group, _)| *group != g) {
+        return Err(ApiError::bad_request(
+            "invalid_roster",
+            format!("a row names group {other:?}; this is the roster of {g:?}"),
+        ));
+    }
+    let st = state.clone();
+    let (dept, group) = (d.clone(), g.clone());
+    let (platform, count) = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let policy = compliance::load_policy(tx, &dept)?;
+            let spec = policy
+                .groups
+                .iter()
+                .find(|s| s.id == group)
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        "unknown_group",
+                        format!("the policy of {dept} has no group {group:?}"),
+                    )
+                })?;
+            if let Some((p, _, _)) = rows.iter().find(|(p, _, _)| *p != spec.platform) {
+                return Err(ApiError::bad_request(
+                    "invalid_roster",
+                    format!(
+                        "a row names platform {p:?}; group {group:?} is on {:?}",
+                        spec.platform
+                    ),
+                ));
+            }
+            let handles: Vec<String> = rows.iter().map(|(_, _, h)| h.clone()).collect();
+            tx.set_roster(&dept, &spec.platform, &group, &handles)?;
+            Ok((spec.platform.clone(), handles.len()))
+        })
+    })
+    .await?;
+    Ok(json_response(&json!({
+        "department": d,
+        "platform": platform,
+        "group": g,
+        "handles": count,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct EnrollTokenRequest {
+    officer_id: String,
+}
+
+async fn create_enrollment_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    let req: EnrollTokenRequest = json_body(b)?;
+    let token = new_secret()?;
+    let hash = hash_secret(token.as_bytes());
+    let st = state.clone();
+    let principal = auth.0.clone();
+    let officer_id = req.officer_id.clone();
+    let expires = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let now = now();
+            let officer = tx.officer(&officer_id)?.ok_or_else(|| {
+                ApiError::not_found("unknown_officer", format!("no officer {officer_id}"))
+            })?;
+            if !principal.can_write(&officer.department) {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    format!("officer {officer_id} is not in your department"),
+                ));
+            }
+            if tx.policy(&officer.department)?.is_none() {
+                return Err(ApiError::conflict(
+                    "no_policy",
+                    format!(
+                        "department {} has no policy yet; set it before enrolling devices",
+                        officer.department
+                    ),
+                ));
+            }
+            let expires = now.saturating_add(st.config.enrollment_token_ttl_secs);
+            tx.insert_enroll_token(&hash, &officer_id, expires, &principal.label, now)?;
+            Ok(expires)
+        })
+    })
+    .await?;
+    let uri = EnrollmentUri {
+        server: state.public_url.clone(),
+        token,
+        pin: state.pin,
+    };
+    log::info!(
+        "{} issued an enrollment token for officer {}",
+        auth.0.label,
+        req.officer_id
+    );
+    Ok(json_response(&json!({
+        "uri": uri.to_string(),
+        "expires": expires,
+        "officer_id": req.officer_id,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeRequest {
+    reason: String,
+}
+
+async fn revoke_device(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    let device_id = Uuid::parse_str(id.trim())
+        .map_err(|_| ApiError::bad_request("malformed", format!("{id:?} is not a device id")))?;
+    let req: RevokeRequest = json_body(b)?;
+    let reason = req.reason.trim().to_string();
+    if reason.is_empty() {
+        return Err(ApiError::bad_request("malformed", "a reason is required"));
+    }
+    let st = state.clone();
+    let principal = auth.0.clone();
+    let r = reason.clone();
+    let log_index = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let device = tx.device(&device_id)?.ok_or_else(|| {
+                ApiError::not_found("unknown_device", format!("no device {device_id}"))
+            })?;
+            if !principal.can_write(&device.department) {
+                return Err(ApiError::forbidden(
+                    "forbidden",
+                    format!("device {device_id} is not in your department"),
+                ));
+            }
+            if device.revoked {
+                return Err(ApiError::conflict(
+                    "already_revoked",
+                    format!("device {device_id} is already revoked"),
+                ));
+            }
+            tx.revoke_device(&device_id, &r)?;
+            Ok(tx.append_log(&LogEntry::Revocation {
+                at: now(),
+                department: device.department,
+                device_id,
+                reason: r.clone(),
+                by: principal.label.clone(),
+            })?)
+        })
+    })
+    .await?;
+    log::info!("{} revoked device {device_id}", auth.0.label);
+    Ok(json_response(&json!({
+        "device_id": device_id,
+        "revoked": true,
+        "reason": reason,
+        "log_index": log_index,
+    })))
 }
