@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod claims;
 pub mod cose;
 pub mod enroll_uri;
+pub mod evidence;
 #[cfg(feature = "ffi")]
 pub mod ffi;
 pub mod fsutil;
