@@ -6,11 +6,14 @@
 use clap::{Parser, Subcommand};
 
 pub mod admin;
+pub mod audit;
 pub mod client;
 pub mod compliance;
+pub mod demo;
 pub mod device;
 pub mod devices;
 pub mod enroll_token;
+pub mod evidence;
 pub mod officers;
 pub mod policy;
 pub mod roster;
@@ -51,9 +54,18 @@ pub enum Command {
     /// Manage enrolled devices.
     #[command(subcommand)]
     Devices(devices::DevicesCmd),
+    /// Everything on an embedded default: a server, a demo department and simulated
+    /// phones enrolled through the real protocol; then serves until Ctrl-C.
+    Demo(demo::DemoCmd),
     /// The desktop agent: enroll, attest, status (software key, facts from a file).
     #[command(subcommand)]
     Device(device::DeviceCmd),
+    /// Pull the audit log into an offline bundle, and verify bundles offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Verify platform evidence (Android Key Attestation, Apple App Attest) at a given time.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCmd),
 }
 
 /// The error every command reports: one readable line.
@@ -81,6 +93,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::EnrollToken(cmd) => enroll_token::run(cmd),
         Command::Compliance(cmd) => compliance::run(cmd),
         Command::Devices(cmd) => devices::run(cmd),
+        Command::Demo(cmd) => demo::run(cmd),
         Command::Device(cmd) => device::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Evidence(cmd) => evidence::run(cmd),
     }
 }

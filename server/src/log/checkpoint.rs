@@ -339,20 +339,6 @@ impl Checkpoint {
 mod tests {
     use super::*;
 
-    /// A PKCS#8 v2 document for an Ed25519 seed (the layout ring itself writes).
-    pub(crate) fn pkcs8_from_seed(seed: &[u8; 32]) -> Vec<u8> {
-        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed).expect("seed");
-        use ring::signature::KeyPair as _;
-        let mut doc = vec![
-            0x30, 0x53, 0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-            0x04, 0x20,
-        ];
-        doc.extend_from_slice(seed);
-        doc.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
-        doc.extend_from_slice(pair.public_key().as_ref());
-        doc
-    }
-
     fn signer(name: &str) -> LogSigner {
         LogSigner::try_new(name.into(), ServerKey::generate().expect("key")).expect("name")
     }
