@@ -1,0 +1,432 @@
+//! Device protocol over real TLS on loopback (design section 5): full enrollment and
+//! attestation, offline delivery, and every rejection of item 6 with its status and code,
+//! each checked to change nothing (row counts, nonces and tokens used, log size, last_seq).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use pramaan_core::claims::{AttestResult, Verdict};
+use pramaan_core::cose;
+use pramaan_core::keys::SoftwareSigner;
+use pramaan_core::policy::Rule;
+use uuid::Uuid;
+
+#[test]
+fn enrollment_and_attestation_end_to_end() {
+    let env = start();
+    env.seed();
+    let before = env.counts();
+    let mut dev = env.enroll("GAD-001");
+    let after_enroll = env.counts();
+    assert_eq!(after_enroll.devices, before.devices + 1);
+    assert_eq!(
+        after_enroll.enrollment_tokens_used,
+        before.enrollment_tokens_used + 1
+    );
+    assert_eq!(after_enroll.log_entries, before.log_entries + 1);
+    let row = env.device_row(&dev.id).expect("device stored");
+    assert_eq!(row.officer_id, "GAD-001");
+    assert_eq!(row.department, "GAD");
+    assert_eq!(row.last_seq, None);
+
+    let result = env.attest_ok(&mut dev);
+    assert_eq!(result.device_id, dev.id);
+    assert_eq!(result.seq, 1);
+    // Software key: R5 (hardware-backed key) is a warning, nothing else fails.
+    assert_eq!(result.status, Verdict::Warning, "{:?}", result.failures);
+    assert!(
+        result.failures.iter().all(|f| f.rule == Rule::R5),
+        "{:?}",
+        result.failures
+    );
+    assert_eq!(result.log_index, after_enroll.log_entries);
+    assert_eq!(result.next_nonce.len(), 32);
+
+    let second = env.attest_ok(&mut dev);
+    assert_eq!(second.seq, 2);
+    assert_eq!(second.log_index, result.log_index + 1);
+    let c = env.counts();
+    assert_eq!(c.attestations, 2);
+    assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(2));
+
+    // The compliance view shows the officer with the latest verdict.
+    let r = env
+        .admin()
+        .get("/v1/compliance?department=GAD")
+        .expect("compliance");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let officers = v["officers"].as_array().unwrap();
+    let a = officers
+        .iter()
+        .find(|o| o["officer_id"] == "GAD-001")
+        .unwrap();
+    assert_eq!(a["status"], "warning", "{a}");
+    assert_eq!(a["device_id"], dev.id.to_string());
+    let b = officers
+        .iter()
+        .find(|o| o["officer_id"] == "GAD-002")
+        .unwrap();
+    assert_eq!(b["status"], "not_enrolled");
+    assert_eq!(v["summary"]["not_enrolled"], 1);
+    let csv = env
+        .admin()
+        .get("/v1/compliance?department=GAD&format=csv")
+        .unwrap();
+    assert_eq!(csv.status, 200);
+    assert!(String::from_utf8_lossy(&csv.body).contains("GAD-002,B. Patel"));
+
+    // The officer view lists the device with its latest result.
+    let r = env.admin().get("/v1/officers/GAD-001").unwrap();
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["devices"][0]["last_seq"], 2);
+    assert_eq!(v["devices"][0]["latest"]["verdict"], "warning");
+
+    // Metrics saw the verdicts.
+    let m = env.device_client().get("/metrics").unwrap();
+    let text = String::from_utf8_lossy(&m.body).to_string();
+    assert!(
+        text.contains("pramaan_verdicts_total{status=\"warning\"} 2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn offline_attestation_is_accepted_within_the_window_and_capped_at_warning() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let body = dev.attestation(None, 1, now() - 3600);
+    let r = env.post_device("/v1/attest", &body);
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    let res: AttestResult = env.verify_answer(&r.body);
+    assert_eq!(res.status, Verdict::Warning);
+
+    let before = env.counts();
+    let old = dev.attestation(None, 2, now() - 8 * 86_400);
+    let r = env.post_device("/v1/attest", &old);
+    assert_rejected(&r, 409, "offline_too_old");
+    assert_eq!(env.counts(), before);
+}
+
+/// Runs `f`, which must be rejected, and checks that nothing changed.
+fn unchanged(env: &Env, device: Option<&Uuid>, f: impl FnOnce()) {
+    let before = env.counts();
+    let seq_before = device
+        .and_then(|d| env.device_row(d))
+        .map(|d| (d.last_seq, d.revoked));
+    f();
+    assert_eq!(
+        env.counts(),
+        before,
+        "a rejected request changed the counts"
+    );
+    let seq_after = device
+        .and_then(|d| env.device_row(d))
+        .map(|d| (d.last_seq, d.revoked));
+    assert_eq!(
+        seq_after, seq_before,
+        "a rejected request changed the device"
+    );
+}
+
+#[test]
+fn enrollment_token_reused_is_410_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let token = env.enrollment_token("GAD-001");
+    let signer = SoftwareSigner::generate().unwrap();
+    let r = env.post_device(
+        "/v1/enroll",
+        &enroll_request(&signer, &token, &env.challenge()),
+    );
+    assert_eq!(r.status, 200);
+    let other = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_device("/v1/enroll", &enroll_request(&other, &token, &nonce));
+        assert_rejected(&r, 410, "token_used");
+    });
+    // The nonce of the rejected request is still usable: nothing was consumed.
+    let fresh = env.enrollment_token("GAD-002");
+    let r = env.post_device("/v1/enroll", &enroll_request(&other, &fresh, &nonce));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+}
+
+#[test]
+fn enrollment_token_expired_is_410_and_changes_nothing() {
+    let env = start_with(|c| c.enrollment_token_ttl_secs = 0);
+    env.seed();
+    let token = env.enrollment_token("GAD-001");
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token, &nonce));
+        assert_rejected(&r, 410, "token_expired");
+    });
+}
+
+#[test]
+fn unknown_enrollment_token_and_forged_enrollment_are_401() {
+    let env = start();
+    env.seed();
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_device(
+            "/v1/enroll",
+            &enroll_request(&signer, "bm90LWEtdG9rZW4", &nonce),
+        );
+        assert_rejected(&r, 401, "unknown_token");
+    });
+    // Proof of possession: signed by another key than the one enrolled.
+    let token = env.enrollment_token("GAD-001");
+    let mut body = enroll_request(&signer, &token, &nonce);
+    let other = SoftwareSigner::generate().unwrap();
+    let forged = enroll_request(&other, &token, &nonce);
+    // Same payload (signer's key), other key's signature: splice the last 64 bytes.
+    let n = body.len();
+    body[n - 64..].copy_from_slice(&forged[forged.len() - 64..]);
+    unchanged(&env, None, || {
+        let r = env.post_device("/v1/enroll", &body);
+        assert_rejected(&r, 401, "bad_signature");
+    });
+}
+
+#[test]
+fn nonce_reused_is_409_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    let used = dev.next_nonce.clone();
+    env.attest_ok(&mut dev);
+    let body = dev.attestation(Some(used), dev.seq + 1, now());
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 409, "nonce_reused");
+    });
+    // Enrollment with a used nonce too.
+    let token = env.enrollment_token("GAD-002");
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token, &nonce));
+    assert_eq!(r.status, 200);
+    let token2 = env.enrollment_token("GAD-002");
+    unchanged(&env, None, || {
+        let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token2, &nonce));
+        assert_rejected(&r, 409, "nonce_reused");
+    });
+}
+
+#[test]
+fn nonce_expired_is_409_and_changes_nothing() {
+    let env = start_with(|c| c.nonce_ttl_secs = 2);
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    let body = dev.attestation(Some(dev.next_nonce.clone()), 1, now());
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 409, "nonce_expired");
+    });
+    // A nonce the server never issued.
+    let body = dev.attestation(Some(vec![7; 32]), 1, now());
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 409, "nonce_unknown");
+    });
+}
+
+#[test]
+fn seq_replayed_is_409_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    env.attest_ok(&mut dev);
+    env.attest_ok(&mut dev);
+    for seq in [1, 2] {
+        let body = dev.attestation(Some(dev.next_nonce.clone()), seq, now());
+        unchanged(&env, Some(&dev.id), || {
+            let r = env.post_device("/v1/attest", &body);
+            assert_rejected(&r, 409, "seq_not_increasing");
+        });
+    }
+    // The nonce was not consumed by the rejections: the next good one still uses it.
+    env.attest_ok(&mut dev);
+}
+
+#[test]
+fn forged_signature_is_401_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let other = SoftwareSigner::generate().unwrap();
+    let claims = claims_for(dev.id, "GAD-001", Some(dev.next_nonce.clone()), 1, now());
+    let forged = cose::sign_es256(&other, dev.id.as_bytes(), claims.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &forged);
+        assert_rejected(&r, 401, "bad_signature");
+    });
+    // A flipped byte in a genuine token.
+    let mut tampered = dev.attestation(Some(dev.next_nonce.clone()), 1, now());
+    let i = tampered.len() / 2;
+    tampered[i] ^= 0x01;
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &tampered);
+        assert!(matches!(r.status, 400 | 401), "status {}", r.status);
+    });
+}
+
+#[test]
+fn unknown_kid_is_401_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let stranger = Uuid::new_v4();
+    let claims = claims_for(stranger, "GAD-001", Some(dev.next_nonce.clone()), 1, now());
+    let body = cose::sign_es256(&dev.signer, stranger.as_bytes(), claims.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 401, "unknown_device");
+    });
+    let short = cose::sign_es256(&dev.signer, b"short", claims.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &short);
+        assert_rejected(&r, 401, "unknown_device");
+    });
+}
+
+#[test]
+fn revoked_device_is_403_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    env.attest_ok(&mut dev);
+    let r = env
+        .admin()
+        .post(
+            &format!("/v1/devices/{}/revoke", dev.id),
+            "application/json",
+            br#"{"reason":"phone lost"}"#,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let body = dev.attestation(Some(dev.next_nonce.clone()), dev.seq + 1, now());
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 403, "revoked");
+    });
+    let r = env.admin().get("/v1/compliance?department=GAD").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let a = v["officers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["officer_id"] == "GAD-001")
+        .cloned()
+        .unwrap();
+    assert_eq!(a["status"], "revoked");
+}
+
+#[test]
+fn oversized_and_garbage_bodies_are_rejected_and_change_nothing() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let big = vec![0xa0u8; 64 * 1024 + 1];
+    for path in ["/v1/attest", "/v1/enroll"] {
+        unchanged(&env, Some(&dev.id), || {
+            let r = env.post_device(path, &big);
+            assert_rejected(&r, 413, "too_large");
+        });
+    }
+    let mut garbage: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"hello".to_vec(),
+        vec![0xff; 100],
+        vec![0xd2, 0x84],
+        vec![0x9f; 1000],
+    ];
+    // A well-formed COSE_Sign1 whose payload is not a claims set, signed by the device.
+    garbage.push(cose::sign_es256(&dev.signer, dev.id.as_bytes(), b"not claims".to_vec()).unwrap());
+    for (i, g) in garbage.iter().enumerate() {
+        for path in ["/v1/attest", "/v1/enroll"] {
+            unchanged(&env, Some(&dev.id), || {
+                let r = env.post_device(path, g);
+                assert_eq!(r.status, 400, "garbage #{i} to {path}: {:?}", error_of(&r));
+                assert!(error_of(&r).is_some());
+            });
+        }
+    }
+}
+
+#[test]
+fn claims_must_match_the_kid_and_the_officer() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let wrong_ueid = claims_for(
+        Uuid::new_v4(),
+        "GAD-001",
+        Some(dev.next_nonce.clone()),
+        1,
+        now(),
+    );
+    let body = cose::sign_es256(&dev.signer, dev.id.as_bytes(), wrong_ueid.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        assert_rejected(&env.post_device("/v1/attest", &body), 400, "ueid_mismatch");
+    });
+    let wrong_officer = claims_for(dev.id, "GAD-002", Some(dev.next_nonce.clone()), 1, now());
+    let body = cose::sign_es256(&dev.signer, dev.id.as_bytes(), wrong_officer.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        assert_rejected(
+            &env.post_device("/v1/attest", &body),
+            400,
+            "officer_mismatch",
+        );
+    });
+}
+
+#[test]
+fn rate_limit_answers_429() {
+    let env = start_with(|c| {
+        c.rate_limit_per_sec = 1;
+        c.rate_limit_burst = 3;
+    });
+    let client = env.device_client();
+    let statuses: Vec<u16> = (0..6)
+        .map(|_| client.get("/v1/challenge").unwrap().status)
+        .collect();
+    assert_eq!(&statuses[..3], &[200, 200, 200]);
+    let limited = client.get("/v1/challenge").unwrap();
+    assert_rejected(&limited, 429, "rate_limited");
+}
+
+#[test]
+fn server_restarts_on_the_same_data_and_port_zero_works() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    env.attest_ok(&mut dev);
+    let Env {
+        server,
+        admin_token: _,
+        dir,
+    } = env;
+    let port = server.addr.port();
+    assert_ne!(port, 0);
+    assert_eq!(server.url, format!("https://127.0.0.1:{port}"));
+    server.shutdown();
+    let server = pramaan_server::server::start_with_config(dir.path(), test_config()).unwrap();
+    let env = Env {
+        server,
+        admin_token: String::new(),
+        dir,
+    };
+    // Acknowledged means durable: the accepted attestation survived the restart.
+    assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
+    let c = env.counts();
+    assert_eq!((c.devices, c.attestations), (1, 1));
+}
