@@ -6,7 +6,6 @@
 //! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
 
 pub mod dashboard;
-pub mod dashboard;
 pub mod device;
 pub mod error;
 pub mod it;
@@ -258,7 +257,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .merge(device)
         .merge(it)
-        .merge(dashboard::routes())
         .merge(dashboard::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
