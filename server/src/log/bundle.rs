@@ -576,10 +576,10 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
             Ok(LogEntry::Enrollment { device_id, .. }) => {
                 enrolled.insert(device_id);
             }
-            Ok(LogEntry::Attestation { device_id, .. }) => {
-                if !enrolled.contains(&device_id) && !needed.contains(&device_id) {
-                    needed.push(device_id);
-                }
+            Ok(LogEntry::Attestation { device_id, .. })
+                if !enrolled.contains(&device_id) && !needed.contains(&device_id) =>
+            {
+                needed.push(device_id);
             }
             _ => {}
         }

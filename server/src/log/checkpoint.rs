@@ -87,28 +87,21 @@ impl LogSigner {
     /// is replaced by `pramaan-log` with a logged error, so the contract stays infallible;
     /// use [`LogSigner::try_new`] to refuse it instead.
     pub fn new(origin: String, key: ServerKey) -> Self {
-        match Self::try_new(origin, key) {
-            Ok(s) => s,
-            Err((e, key)) => {
+        let name = match check_name(&origin) {
+            Ok(()) => origin,
+            Err(e) => {
                 log::error!("{e}; using the log name \"pramaan-log\"");
-                let name = "pramaan-log".to_string();
-                let id = key_id(&name, &key.public_key());
-                Self { name, key, id }
+                "pramaan-log".to_string()
             }
-        }
+        };
+        let id = key_id(&name, &key.public_key());
+        Self { name, key, id }
     }
 
-    /// Like [`LogSigner::new`] but gives the key back with the error if the name is invalid.
-    pub fn try_new(origin: String, key: ServerKey) -> Result<Self, (NoteError, ServerKey)> {
-        if let Err(e) = check_name(&origin) {
-            return Err((e, key));
-        }
-        let id = key_id(&origin, &key.public_key());
-        Ok(Self {
-            name: origin,
-            key,
-            id,
-        })
+    /// Like [`LogSigner::new`] but refuses a name a note cannot carry.
+    pub fn try_new(origin: String, key: ServerKey) -> Result<Self, NoteError> {
+        check_name(&origin)?;
+        Ok(Self::new(origin, key))
     }
 
     pub fn name(&self) -> &str {
