@@ -1,0 +1,268 @@
+//! The core agent against the real server over TLS: enrollment, check-ins, rule failures
+//! reaching the compliance view, the offline outbox across a server outage, and a wrong
+//! pin refused before any byte of the request leaves the device.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use pramaan_core::agent::{Agent, AgentError, CheckIn, Facts};
+use pramaan_core::claims::{Attestation, Verdict};
+use pramaan_core::cose::Sign1;
+use pramaan_core::enroll_uri::EnrollmentUri;
+use pramaan_core::keys::SoftwareSigner;
+use pramaan_core::policy::Rule;
+use pramaan_core::transport::TransportError;
+use pramaan_tests::{COMPLIANT_FACTS, TestServer, quick_options};
+
+fn agent(dir: &std::path::Path) -> Agent {
+    let signer = SoftwareSigner::load_or_generate(&dir.join("device.key")).expect("key");
+    Agent::open_with(dir, Arc::new(signer), quick_options()).expect("agent opens")
+}
+
+fn compliant() -> Facts {
+    Facts::from_toml(COMPLIANT_FACTS).expect("facts")
+}
+
+fn officer_entry(report: &serde_json::Value, officer_id: &str) -> serde_json::Value {
+    report["officers"]
+        .as_array()
+        .expect("officers array")
+        .iter()
+        .find(|o| o["officer_id"] == officer_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{officer_id} not in {report}"))
+}
+
+fn rules(v: &serde_json::Value) -> Vec<String> {
+    v["failures"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["rule"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn enroll_check_in_and_a_failing_rule_reaches_compliance() {
+    let server = TestServer::start();
+    server.prepare_gad();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+
+    let e = agent
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    assert_eq!(e.officer_id, "GAD-001");
+    assert_eq!(e.department, "GAD");
+    let again = agent.enroll(&server.enrollment_uri("GAD-001"), &compliant(), None);
+    assert!(matches!(again, Err(AgentError::AlreadyEnrolled(id)) if id == e.device_id));
+
+    // Compliant facts: only the software key (R5, a warning) stands out on Android.
+    let CheckIn::Delivered { result, local, .. } = agent.check_in(&compliant()).expect("check in")
+    else {
+        panic!("server is up: expected Delivered")
+    };
+    assert_eq!(result.device_id, e.device_id);
+    assert_eq!(result.seq, 1);
+    assert_eq!(result.status, Verdict::Warning, "{result:?}");
+    assert!(
+        result.failures.iter().all(|f| f.rule == Rule::R5),
+        "{result:?}"
+    );
+    assert_eq!(local.verdict, result.status, "device and server agree");
+    let report = server.compliance("GAD");
+    let me = officer_entry(&report, "GAD-001");
+    assert_eq!(me["status"], "warning", "{me}");
+    assert_eq!(officer_entry(&report, "GAD-002")["status"], "not_enrolled");
+
+    // A private email account: R1 fails, on the device and on the server.
+    let mut facts = compliant();
+    facts.emails.push("asha.shah@gmail.com".into());
+    let CheckIn::Delivered { result, local, .. } = agent.check_in(&facts).expect("check in") else {
+        panic!("expected Delivered")
+    };
+    assert_eq!(result.seq, 2);
+    assert_eq!(result.status, Verdict::Contraindicated);
+    let r1 = result
+        .failures
+        .iter()
+        .find(|f| f.rule == Rule::R1)
+        .expect("R1 failure");
+    assert!(r1.detail.contains("gmail.com"), "{r1:?}");
+    assert!(local.failures.iter().any(|f| f.rule == Rule::R1));
+    let me = officer_entry(&server.compliance("GAD"), "GAD-001");
+    assert_eq!(me["status"], "noncompliant", "{me}");
+    assert!(rules(&me).contains(&"R1".to_string()), "{me}");
+
+    let status = agent.status().expect("status");
+    assert!(status.enrolled);
+    assert_eq!(status.last_seq, 2);
+    assert_eq!(status.pending, 0);
+    assert_eq!(
+        status.last_result.as_ref().map(|r| r.status),
+        Some(Verdict::Contraindicated)
+    );
+}
+
+#[test]
+fn outage_queues_attestations_and_delivers_each_once_in_order() {
+    let mut server = TestServer::start();
+    server.prepare_gad();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+    let e = agent
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    assert!(matches!(
+        agent.check_in(&compliant()).expect("online"),
+        CheckIn::Delivered { seq: 1, .. }
+    ));
+
+    server.stop();
+    let mut queued = Vec::new();
+    for i in 0..4 {
+        let mut facts = compliant();
+        facts.patch_level = format!("2026-10-0{i}");
+        match agent.check_in(&facts).expect("check in while down") {
+            CheckIn::Queued {
+                seq,
+                token,
+                pending,
+                ..
+            } => {
+                assert_eq!(pending, i + 1);
+                queued.push((seq, token));
+            }
+            other => panic!("server is down: {other:?}"),
+        }
+    }
+    assert!(agent.flush_outbox().expect_err("still down").is_transient());
+    assert_eq!(agent.status().expect("status").pending, 4);
+
+    server.restart();
+    let CheckIn::Delivered {
+        seq,
+        flushed,
+        result,
+        ..
+    } = agent.check_in(&compliant()).expect("back online")
+    else {
+        panic!("server is up again: expected Delivered")
+    };
+    assert_eq!(flushed, 4);
+    // The first check-in of the outage tried online with the stored nonce and spent its
+    // number (the token might have left); the queued ones follow it.
+    let queued_seqs: Vec<u64> = queued.iter().map(|(s, _)| *s).collect();
+    assert_eq!(queued_seqs, vec![3, 4, 5, 6]);
+    assert_eq!(seq, 7);
+    assert_eq!(result.seq, 7);
+    assert_eq!(agent.status().expect("status").pending, 0);
+    assert_eq!(agent.flush_outbox().expect("nothing left"), 0);
+
+    // Server side: every attestation exactly once, in sequence order, and the queued ones
+    // are byte for byte the claims the device signed while offline.
+    let stored = server.stored_attestations(&e.device_id);
+    let seqs: Vec<u64> = stored.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, vec![1, 3, 4, 5, 6, 7]);
+    for (seq, token) in &queued {
+        let sign1 = Sign1::parse(token).expect("cose");
+        let (_, claims) = stored.iter().find(|(s, _)| s == seq).expect("stored");
+        assert_eq!(claims.as_slice(), sign1.unverified_payload(), "seq {seq}");
+        let parsed = Attestation::from_cbor(claims).expect("claims");
+        assert_eq!(parsed.nonce, None, "queued attestations are offline ones");
+    }
+    let officer = server.officer("GAD-001");
+    assert!(officer.to_string().contains(&e.device_id.to_string()));
+}
+
+#[test]
+fn wrong_pin_is_refused_before_anything_is_sent() {
+    let server = TestServer::start();
+    server.prepare_gad();
+    let good = server.enrollment_uri("GAD-001");
+    let mut uri = EnrollmentUri::parse(&good).expect("uri");
+    uri.pin[0] ^= 0xff;
+    let bad = uri.to_string();
+
+    let before = server.request_count();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+    let err = agent
+        .enroll(&bad, &compliant(), None)
+        .expect_err("wrong pin must fail");
+    assert!(
+        matches!(
+            err,
+            AgentError::Transport(TransportError::PinMismatch { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(!agent.status().expect("status").enrolled);
+    // `request_count` itself goes through /metrics, which it does not count.
+    assert_eq!(server.request_count(), before, "the server saw a request");
+
+    // The token was never presented: the right URI still enrolls with it.
+    agent
+        .enroll(&good, &compliant(), None)
+        .expect("enrolls with the right pin");
+}
+
+#[test]
+fn desktop_cli_enrolls_attests_and_reports() {
+    use clap::Parser;
+    let server = TestServer::start();
+    server.prepare_gad();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("agent");
+    let facts = dir.path().join("facts.toml");
+    std::fs::write(&facts, COMPLIANT_FACTS).expect("facts");
+    let out = dir.path().join("token.cose");
+    let run = |args: &[&str]| {
+        let mut argv = vec!["pramaan"];
+        argv.extend_from_slice(args);
+        pramaan_server::cli::run(pramaan_server::cli::Cli::parse_from(argv))
+    };
+    let s = state.to_str().expect("utf8");
+    let f = facts.to_str().expect("utf8");
+    run(&[
+        "device",
+        "enroll",
+        &server.enrollment_uri("GAD-002"),
+        "--state",
+        s,
+        "--facts",
+        f,
+    ])
+    .expect("device enroll");
+    assert!(state.join("device.key").exists());
+    run(&[
+        "device",
+        "attest",
+        "--state",
+        s,
+        "--facts",
+        f,
+        "--out",
+        out.to_str().expect("utf8"),
+    ])
+    .expect("device attest");
+    run(&["device", "status", "--state", s, "--format", "json"]).expect("device status");
+    let token = std::fs::read(&out).expect("token written");
+    let claims = Attestation::from_cbor(Sign1::parse(&token).expect("cose").unverified_payload())
+        .expect("claims");
+    assert_eq!(claims.officer, "GAD-002");
+    assert_eq!(claims.seq, 1);
+    let missing = run(&[
+        "device",
+        "attest",
+        "--state",
+        s,
+        "--facts",
+        "/nonexistent.toml",
+    ]);
+    assert!(missing.is_err());
+    let me = officer_entry(&server.compliance("GAD"), "GAD-002");
+    assert_ne!(me["status"], "not_enrolled", "{me}");
+}
