@@ -5,6 +5,7 @@
 //! Why the blocking helper: the store is synchronous (SQLite), so every storage call runs
 //! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
 
+pub mod audit;
 pub mod dashboard;
 pub mod device;
 pub mod error;
@@ -258,6 +259,7 @@ pub fn router(state: AppState) -> Router {
         .merge(device)
         .merge(it)
         .merge(dashboard::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
