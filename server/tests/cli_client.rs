@@ -1,0 +1,442 @@
+//! The client commands (`officers import`, `policy set`, `roster set`, `enroll-token`,
+//! `compliance`, `devices revoke`) run as the built `pramaan` binary against a real
+//! server started in-process over TLS, the way department IT runs them: what is checked
+//! is what a user sees (stdout, stderr, exit status), not internal values.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use pramaan_core::SoftwareSigner;
+use pramaan_core::agent::{Agent, Facts};
+use pramaan_server::server::{self, InitOutput, Running};
+use pramaan_server::store::Role;
+
+const POLICY: &str = r#"
+department = "GAD"
+name = "General Administration Department"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in", "nic.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "gad-officers"
+name = "GAD officers coordination"
+"#;
+
+const OFFICERS: &str = "officer_id,name,designation,department,email,mobile,entitled
+GAD-001,Rajesh Patel,Additional Chief Secretary,GAD,rajesh.patel@gujarat.gov.in,+919825010001,true
+GAD-002,Hemaben Desai,Principal Secretary,GAD,hema.desai@gujarat.gov.in,+919825010002,true
+GAD-003,Kiran Mehta,Secretary,GAD,kiran.mehta@gujarat.gov.in,+919825010003,false
+";
+
+const ROSTER: &str = "platform,group,handle
+WhatsApp,gad-officers,+919825010001
+WhatsApp,gad-officers,+919825010002
+";
+
+struct Env {
+    dir: tempfile::TempDir,
+    init: InitOutput,
+    running: Running,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let init = server::admin_init(&data, "localhost").expect("admin init");
+        let running = server::start(&data, "127.0.0.1:0".parse().expect("addr")).expect("start");
+        Env { dir, init, running }
+    }
+
+    fn file(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    /// Runs `pramaan ARGS` as the admin.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_as(&self.init.admin_token, args)
+    }
+
+    fn run_as(&self, token: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pramaan"))
+            .args(args)
+            .env("PRAMAAN_SERVER", &self.running.url)
+            .env("PRAMAAN_TOKEN", token)
+            .env("PRAMAAN_PIN", &self.init.pin_b64url)
+            .env_remove("PRAMAAN_CA")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run pramaan")
+    }
+
+    /// Sets the policy and the registry (with the admin token).
+    fn department(&self) {
+        let policy = self.file("policy.toml", POLICY);
+        ok(&self.run(&["policy", "set", path(&policy)]));
+        let officers = self.file("officers.csv", OFFICERS);
+        ok(&self.run(&["officers", "import", path(&officers)]));
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "expected success\nstdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+fn fails(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "expected failure\nstdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    stderr(o)
+}
+
+/// Enrolls a device for `officer` through the real protocol and checks it in once.
+fn enroll(env: &Env, officer: &str, facts: &str) -> uuid::Uuid {
+    let out = ok(&env.run(&["enroll-token", "--officer", officer, "--no-qr"]));
+    let uri = out.lines().next().expect("uri line").to_string();
+    let agent = Agent::open(
+        &env.dir.path().join(format!("device-{officer}")),
+        Arc::new(SoftwareSigner::generate().expect("key")),
+    )
+    .expect("agent");
+    let facts = Facts::from_toml(facts).expect("facts");
+    let enrollment = agent.enroll(&uri, &facts, None).expect("enroll");
+    agent.check_in(&facts).expect("check in");
+    enrollment.device_id
+}
+
+fn compliant_facts(email: &str, handle: &str) -> String {
+    format!(
+        r#"platform = "desktop"
+model = "Pixel 8"
+screen_lock = true
+emails = ["{email}"]
+[[apps]]
+id = "com.whatsapp"
+signer = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"
+version = "2.26.1"
+[[groups]]
+platform = "WhatsApp"
+group = "gad-officers"
+member = true
+handle = "{handle}"
+"#
+    )
+}
+
+#[test]
+fn officers_import_reports_every_rejected_row_by_line() {
+    let env = Env::new();
+    ok(&env.run(&["policy", "set", path(&env.file("p.toml", POLICY))]));
+    let csv = env.file(
+        "bad.csv",
+        "officer_id,name,designation,department,email,mobile,entitled
+GAD-001,Rajesh Patel,ACS,GAD,rajesh.patel@gujarat.gov.in,+919825010001,true
+GAD-002,Hemaben Desai,PS,GAD,not-an-email,+919825010002,true
+GAD-003,Kiran Mehta,Secretary,GAD,kiran.mehta@gujarat.gov.in,+919825010003,maybe
+GAD-004,Nilesh Shah,JS,GAD,nilesh.shah@gujarat.gov.in,+919825010004,yes
+",
+    );
+    let out = env.run(&["officers", "import", path(&csv)]);
+    let err = fails(&out);
+    assert!(
+        stdout(&out).contains("imported 2 officer(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        err.contains("line 3:") && err.contains("not-an-email"),
+        "{err}"
+    );
+    assert!(err.contains("line 4:") && err.contains("entitled"), "{err}");
+    assert!(
+        err.contains("2 row(s)") && err.contains("rejected"),
+        "{err}"
+    );
+    // The good rows were saved; --allow-rejected turns the same report into success.
+    let again = env.run(&["officers", "import", "--allow-rejected", path(&csv)]);
+    ok(&again);
+    assert!(stderr(&again).contains("line 3:"));
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(
+        json.contains("GAD-004") && !json.contains("GAD-003"),
+        "{json}"
+    );
+}
+
+#[test]
+fn policy_set_checks_the_file_and_the_department() {
+    let env = Env::new();
+    let file = env.file("policy.toml", POLICY);
+    let out = ok(&env.run(&["policy", "set", path(&file)]));
+    assert!(
+        out.contains("policy of GAD set") && out.contains("WhatsApp"),
+        "{out}"
+    );
+    let err = fails(&env.run(&["policy", "set", path(&file), "--department", "HD"]));
+    assert!(err.contains("does not match"), "{err}");
+    let bad = env.file(
+        "bad.toml",
+        "department = \"GAD\"\nemail_domain = [\"x.in\"]\n",
+    );
+    let err = fails(&env.run(&["policy", "set", path(&bad)]));
+    assert!(err.contains("bad.toml"), "{err}");
+    let err = fails(&env.run(&["policy", "set", "/nonexistent/policy.toml"]));
+    assert!(
+        err.contains("cannot read /nonexistent/policy.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn roster_set_uploads_and_refuses_another_group() {
+    let env = Env::new();
+    env.department();
+    let file = env.file("roster.csv", ROSTER);
+    let out = ok(&env.run(&[
+        "roster",
+        "set",
+        "--department",
+        "GAD",
+        "--group",
+        "gad-officers",
+        path(&file),
+    ]));
+    assert!(
+        out.contains("GAD/gad-officers") && out.contains("2 handle(s)"),
+        "{out}"
+    );
+    let err = fails(&env.run(&[
+        "roster",
+        "set",
+        "--department",
+        "GAD",
+        "--group",
+        "other",
+        path(&file),
+    ]));
+    assert!(err.contains("\"other\""), "{err}");
+}
+
+#[test]
+fn enroll_token_prints_uri_qr_and_writes_a_png() {
+    let env = Env::new();
+    env.department();
+    let png = env.dir.path().join("qr.png");
+    let out = env.run(&["enroll-token", "--officer", "GAD-001", "--png", path(&png)]);
+    let text = ok(&out);
+    let first = text.lines().next().unwrap_or("");
+    assert!(first.starts_with("pramaan://enroll?"), "{text}");
+    assert!(
+        first.contains(&format!("pin={}", env.init.pin_b64url)),
+        "{first}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("expires 20")),
+        "{text}"
+    );
+    assert!(
+        text.contains('█') || text.contains('▀'),
+        "QR code drawn: {text}"
+    );
+    let bytes = std::fs::read(&png).expect("png written");
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let img = image::load_from_memory(&bytes).expect("decodes");
+    assert!(img.width() >= 400);
+    let err = fails(&env.run(&["enroll-token", "--officer", "NOBODY"]));
+    assert!(err.contains("server refused: 404 unknown_officer"), "{err}");
+}
+
+#[test]
+fn compliance_in_table_json_and_csv() {
+    let env = Env::new();
+    env.department();
+    let roster = env.file("roster.csv", ROSTER);
+    ok(&env.run(&[
+        "roster",
+        "set",
+        "--department",
+        "GAD",
+        "--group",
+        "gad-officers",
+        path(&roster),
+    ]));
+    enroll(
+        &env,
+        "GAD-001",
+        &compliant_facts("rajesh.patel@gujarat.gov.in", "+919825010001"),
+    );
+    enroll(
+        &env,
+        "GAD-002",
+        &compliant_facts("hema.desai@gmail.com", "+919825010002"),
+    );
+
+    let table = ok(&env.run(&["compliance", "--department", "GAD"]));
+    let line = |id: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} missing: {table}"))
+            .to_string()
+    };
+    assert!(line("GAD-001").contains(" compliant "), "{table}");
+    assert!(line("GAD-002").contains("noncompliant") && line("GAD-002").contains("R1:"));
+    assert!(line("GAD-003").contains("not_enrolled"));
+    // Columns line up: the status starts at the same offset on every line.
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("OFFICER"))
+        .expect("header");
+    let col = header.find("STATUS").expect("status column");
+    for id in ["GAD-001", "GAD-002", "GAD-003"] {
+        let l = line(id);
+        assert!(
+            l[col..].starts_with("compliant")
+                || l[col..].starts_with("noncompliant")
+                || l[col..].starts_with("not_enrolled"),
+            "{l}"
+        );
+    }
+    assert!(table.contains("3 officer(s): compliant 1, warning 0, noncompliant 1, stale 0, not_enrolled 1, revoked 0"), "{table}");
+
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let officers = v["officers"].as_array().expect("officers");
+    assert_eq!(officers.len(), 3);
+    let gad2 = officers
+        .iter()
+        .find(|o| o["officer_id"] == "GAD-002")
+        .expect("GAD-002");
+    assert_eq!(gad2["status"], "noncompliant");
+    assert_eq!(gad2["failures"][0]["rule"], "R1");
+
+    let csv = ok(&env.run(&["compliance", "--department", "GAD", "--format", "csv"]));
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .is_some_and(|h| h.contains("officer_id") && h.contains("status")),
+        "{csv}"
+    );
+    assert_eq!(lines.count(), 3, "{csv}");
+}
+
+#[test]
+fn devices_revoke_marks_the_officer_revoked() {
+    let env = Env::new();
+    env.department();
+    let id = enroll(
+        &env,
+        "GAD-001",
+        &compliant_facts("rajesh.patel@gujarat.gov.in", "+919825010001"),
+    );
+    let id_text = id.to_string();
+    let out = ok(&env.run(&["devices", "revoke", &id_text, "--reason", "reported lost"]));
+    assert!(out.contains(&format!("device {id} revoked")), "{out}");
+    let table = ok(&env.run(&["compliance", "--department", "GAD"]));
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("GAD-001") && l.contains("revoked")),
+        "{table}"
+    );
+    let err = fails(&env.run(&["devices", "revoke", &id_text, "--reason", "again"]));
+    assert!(err.contains("server refused: 409 already_revoked"), "{err}");
+    let err = fails(&env.run(&["devices", "revoke", "not-a-uuid", "--reason", "x"]));
+    assert!(err.contains("not a device id"), "{err}");
+}
+
+#[test]
+fn bad_token_and_missing_trust_fail_clearly_without_leaking_the_token() {
+    let env = Env::new();
+    env.department();
+    let secret = "this-is-not-a-real-token-0123456789abcdefghij";
+    let out = env.run_as(secret, &["compliance", "--department", "GAD"]);
+    let err = fails(&out);
+    assert!(err.contains("server refused: 401"), "{err}");
+    assert!(err.contains("PRAMAAN_TOKEN"), "{err}");
+    assert!(!err.contains(secret) && !stdout(&out).contains(secret));
+
+    // An IT token of another department is refused with the server's reason.
+    let hd = server::create_token(&env.running.data_dir, Role::It, Some("HD")).expect("token");
+    let err = fails(&env.run_as(&hd, &["compliance", "--department", "GAD"]));
+    assert!(err.contains("server refused: 403 forbidden"), "{err}");
+
+    // No way to trust the server.
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["compliance", "--department", "GAD"])
+        .env("PRAMAAN_SERVER", &env.running.url)
+        .env("PRAMAAN_TOKEN", &env.init.admin_token)
+        .env_remove("PRAMAAN_PIN")
+        .env_remove("PRAMAAN_CA")
+        .output()
+        .expect("run");
+    let err = fails(&out);
+    assert!(err.contains("--ca") && err.contains("--pin"), "{err}");
+
+    // A wrong pin is refused before anything is sent.
+    let wrong = pramaan_core::transport::b64url(&[0u8; 32]);
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["compliance", "--department", "GAD", "--pin", &wrong])
+        .env("PRAMAAN_SERVER", &env.running.url)
+        .env("PRAMAAN_TOKEN", &env.init.admin_token)
+        .env_remove("PRAMAAN_PIN")
+        .env_remove("PRAMAAN_CA")
+        .output()
+        .expect("run");
+    let err = fails(&out);
+    assert!(err.contains("pin") || err.contains("TLS"), "{err}");
+    assert!(!err.contains(&env.init.admin_token));
+}
+
+#[test]
+fn help_explains_every_flag_and_hides_the_token_value() {
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["compliance", "--help"])
+        .env("PRAMAAN_TOKEN", "very-secret-value")
+        .output()
+        .expect("run");
+    let help = ok(&out);
+    for flag in [
+        "--department",
+        "--format",
+        "--server",
+        "--token",
+        "--ca",
+        "--pin",
+    ] {
+        assert!(help.contains(flag), "{flag} missing: {help}");
+    }
+    assert!(
+        help.contains("PRAMAAN_TOKEN") && !help.contains("very-secret-value"),
+        "{help}"
+    );
+}
