@@ -56,6 +56,11 @@ pub struct Config {
     pub rate_limit_per_sec: u32,
     /// Burst allowance per client address (`PRAMAAN_RATE_BURST`).
     pub rate_limit_burst: u32,
+    /// iOS app ids (`TEAMID.bundle.id`) whose App Attest evidence counts as hardware;
+    /// empty: iOS keys are recorded as software-backed.
+    pub apple_app_ids: Vec<String>,
+    /// Accept App Attest's development environment (test builds only).
+    pub apple_allow_development: bool,
 }
 
 impl Default for Config {
@@ -70,6 +75,8 @@ impl Default for Config {
             body_limit_bytes: pramaan_core::claims::MAX_MESSAGE_BYTES,
             rate_limit_per_sec: 200,
             rate_limit_burst: 400,
+            apple_app_ids: Vec::new(),
+            apple_allow_development: false,
         }
     }
 }
@@ -170,7 +177,9 @@ impl Config {
              offline_window_secs = {}\n\
              body_limit_bytes = {}\n\
              rate_limit_per_sec = {}\n\
-             rate_limit_burst = {}\n",
+             rate_limit_burst = {}\n\
+             # iOS app ids whose App Attest evidence counts as hardware-backed:\n\
+             apple_app_ids = []\n",
             d.listen,
             d.nonce_ttl_secs,
             d.enrollment_token_ttl_secs,

@@ -147,6 +147,22 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
     let token_hash = hash_secret(req.token.trim().as_bytes());
     let evidence = req.evidence.as_ref().map(claims::encode);
     let now = now();
+    // Hardware assurance only for evidence that verifies, is bound to this enrollment's
+    // nonce and certifies this very key (core's verifiers); anything else is software.
+    let (assurance, attested_model) = match &req.evidence {
+        Some(ev) => {
+            let a = pramaan_core::evidence::assess_with(
+                ev,
+                &req.nonce,
+                &key,
+                now,
+                &state.evidence_options,
+            );
+            log::info!("enrollment evidence: {}", a.detail);
+            (a.assurance, a.attested_model)
+        }
+        None => (Assurance::Software, None),
+    };
     let (receipt, device_id) = transaction(state.store.as_ref(), |tx| {
         take_nonce(tx, &req.nonce, now)?;
         let token = tx
@@ -176,16 +192,13 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
         let policy: Policy = serde_json::from_str(&policy_json)
             .map_err(|e| ApiError::internal(format!("stored policy: {e}")))?;
         let device_id = Uuid::new_v4();
-        // No platform evidence verifier exists yet: evidence is stored for later
-        // verification and the key is recorded as software-backed.
-        let assurance = Assurance::Software;
         tx.insert_device(&DeviceRow {
             device_id,
             officer_id: officer.officer_id.clone(),
             department: officer.department.clone(),
             platform: req.platform.as_str().to_string(),
             model: req.device.model.clone(),
-            attested_model: None,
+            attested_model: attested_model.clone(),
             public_key: req.key.clone(),
             assurance,
             evidence: evidence.clone(),
@@ -201,7 +214,11 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
             officer_id: officer.officer_id.clone(),
             device_id,
             request: bytes.to_vec(),
-            assurance: "software".to_string(),
+            assurance: match assurance {
+                Assurance::Hardware => "hardware",
+                Assurance::Software => "software",
+            }
+            .to_string(),
         })?;
         let (next_nonce, _) = issue_nonce(tx, state.config.nonce_ttl_secs, now)?;
         Ok((

@@ -50,6 +50,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// Signs audit-log checkpoints.
     pub log_signer: crate::log::LogSigner,
+    /// Trust roots and app ids for enrollment evidence (Android Key Attestation, App Attest).
+    pub evidence_options: pramaan_core::evidence::AssessOptions,
 }
 
 impl std::fmt::Debug for Shared {
