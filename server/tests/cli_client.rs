@@ -3,6 +3,8 @@
 //! server started in-process over TLS, the way department IT runs them: what is checked
 //! is what a user sees (stdout, stderr, exit status), not internal values.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
+
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;

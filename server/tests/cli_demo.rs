@@ -7,6 +7,8 @@
 //! checkpoint, and coloured the rows by status. Without Chromium the test is skipped with a
 //! message, except under CI (`CI=true`), where a missing browser is a failure.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
+
 use std::path::Path;
 use std::process::Command;
 
