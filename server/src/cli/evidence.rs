@@ -388,6 +388,48 @@ mod tests {
         assert_eq!(docs[0]["b"], "x");
     }
 
+    fn data(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/tests/data/evidence")
+            .join(rel)
+    }
+
+    #[test]
+    fn android_verifies_sony_and_rejects_marlin_and_tokay() {
+        let sony = data("android-key-attestation/sony-xperia10-iii/sdk33/TEE_EC.pem");
+        let challenge = Some("Pq/k1d0AkN5aQrQytCSBr1zimWNlayWExZpJLeFtAMk=".to_string());
+        assert!(android(&sony, None, challenge.clone(), Some("2026-06-04T15:39:05Z")).is_ok());
+        // Wrong challenge, and a time before the keybox was issued.
+        let e = android(&sony, Some("x".into()), None, Some("2026-06-04T15:39:05Z"));
+        assert!(e.is_err_and(|e| e.0.contains("challenge")));
+        assert!(android(&sony, None, challenge, Some("2015-01-01T00:00:00Z")).is_err());
+        let marlin = data("android-key-attestation/marlin/sdk29/TEE_EC_NONE.pem");
+        let e = android(
+            &marlin,
+            Some("challenge".into()),
+            None,
+            Some("2019-10-29T00:21:52Z"),
+        );
+        assert!(e.is_err_and(|e| e.0.contains("not trusted")));
+        let tokay = data("android-key-attestation/tokay/sdk37/TEE_MLDSA_RKP.pem");
+        let e = android(&tokay, Some("x".into()), None, Some("2026-05-01T00:00:00Z"));
+        assert!(e.is_err_and(|e| e.0.contains("unsupported algorithm")));
+        assert!(android(&sony, None, None, None).is_err());
+    }
+
+    #[test]
+    fn apple_yaml_documents_verify_at_their_timestamps() {
+        for f in ["ios-14.2.yaml", "ios-14.3.yaml", "ios-14.4.yaml"] {
+            let path = data(&format!("apple-app-attest/{f}"));
+            let out = apple_file(&path, None, None, None, None, Environment::Production);
+            let out = out.unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(out.len(), 2, "{f}: one attestation and one assertion");
+            // A year later the credential certificate has expired.
+            let late = parse_at(Some("2022-06-01T00:00:00Z")).ok().flatten();
+            assert!(apple_file(&path, late, None, None, None, Environment::Production).is_err());
+        }
+    }
+
     #[test]
     fn bad_times_are_errors() {
         assert!(parse_at(Some("yesterday")).is_err());
