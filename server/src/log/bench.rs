@@ -160,6 +160,14 @@ pub struct BenchReport {
     pub bundle_bytes: usize,
     pub verified_per_sec: f64,
     pub verify_time: Duration,
+    /// Of `verify_time`: decoding the bundle file (one thread).
+    pub decode_time: Duration,
+    /// One core, same run: `Sign1::parse` + ES256 verification of a token.
+    pub es256_verify_per_sec: f64,
+    /// One core, same run: decoding a leaf (`LogEntry::from_leaf`).
+    pub leaf_decode_per_sec: f64,
+    /// One core, same run: decoding the EAT claims of a token.
+    pub claims_decode_per_sec: f64,
     pub sha256_leaf_hashes_per_sec: f64,
     pub sha256_mb_per_sec: f64,
     pub threads: usize,
@@ -181,6 +189,16 @@ impl std::fmt::Display for BenchReport {
             self.verify_time.as_secs_f64(),
             self.threads,
             self.bundle_bytes as f64 / 1e6
+        )?;
+        writeln!(
+            f,
+            "  of which decoding the bundle file: {:.2} s (one thread)",
+            self.decode_time.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "one-core baselines:    ES256 parse+verify {:.0}/s, leaf decode {:.0}/s, claims decode {:.0}/s",
+            self.es256_verify_per_sec, self.leaf_decode_per_sec, self.claims_decode_per_sec
         )?;
         write!(
             f,
@@ -230,8 +248,52 @@ pub fn bench(dir: &std::path::Path, opts: &BenchOptions) -> Result<BenchReport, 
     drop(bundle);
     let vkey = signer.verifier_key();
     let started = Instant::now();
-    let summary = bundle::verify_bundle(&bytes, &vkey, None)?;
+    let parsed = bundle::Bundle::from_bytes(&bytes)?;
+    let decode_time = started.elapsed();
+    let vk = super::VerifierKey::parse(&vkey).map_err(bundle::VerifyError::Key)?;
+    let summary = bundle::verify(&parsed, &vk, None)?;
     let verify_time = started.elapsed();
+    drop(parsed);
+
+    // One-core baselines over the first few thousand attestations.
+    let sample: Vec<&Vec<u8>> = entries.iter().skip(devices.len()).take(3000).collect();
+    let decoded: Vec<LogEntry> = sample
+        .iter()
+        .filter_map(|l| LogEntry::from_leaf(l).ok())
+        .collect();
+    let started = Instant::now();
+    let n_leaf = sample
+        .iter()
+        .filter(|l| LogEntry::from_leaf(l).is_ok())
+        .count();
+    let leaf_decode_per_sec = n_leaf as f64 / started.elapsed().as_secs_f64();
+    let key_of = |id: &Uuid| {
+        devices
+            .iter()
+            .find(|d| d.device_id == *id)
+            .and_then(|d| d.signer.public_key().ok())
+    };
+    let started = Instant::now();
+    let mut n_sig = 0usize;
+    let mut payloads = Vec::new();
+    for e in &decoded {
+        if let LogEntry::Attestation {
+            device_id, token, ..
+        } = e
+            && let (Ok(msg), Some(key)) = (cose::Sign1::parse(token), key_of(device_id))
+            && let Ok(p) = msg.verify_es256(&key, Some(device_id.as_bytes()))
+        {
+            n_sig += 1;
+            payloads.push(p.to_vec());
+        }
+    }
+    let es256_verify_per_sec = n_sig as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let n_claims = payloads
+        .iter()
+        .filter(|p| Attestation::from_cbor(p).is_ok())
+        .count();
+    let claims_decode_per_sec = n_claims as f64 / started.elapsed().as_secs_f64();
 
     // Baseline: leaf hashing of 1 KiB entries for one second-ish.
     let data = vec![0x5au8; 1024];
@@ -252,6 +314,10 @@ pub fn bench(dir: &std::path::Path, opts: &BenchOptions) -> Result<BenchReport, 
         bundle_bytes: bytes.len(),
         verified_per_sec: summary.entries as f64 / verify_time.as_secs_f64(),
         verify_time,
+        decode_time,
+        es256_verify_per_sec,
+        leaf_decode_per_sec,
+        claims_decode_per_sec,
         sha256_leaf_hashes_per_sec: f64::from(n) / hash_time,
         sha256_mb_per_sec: f64::from(n) * 1025.0 / hash_time / 1e6,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
