@@ -522,10 +522,7 @@ pub(crate) mod tests {
                     handle: "@ashah".into(),
                 },
             ],
-            email: vec![
-                "a.shah@gujarat.gov.in".into(),
-                "a.shah@nic.in".into(),
-            ],
+            email: vec!["a.shah@gujarat.gov.in".into(), "a.shah@nic.in".into()],
             os: OsInfo {
                 name: "android".into(),
                 version: "15".into(),
@@ -640,7 +637,10 @@ pub(crate) mod tests {
     fn truncated_trailing_and_oversized_input_is_rejected() {
         let bytes = sample().to_cbor();
         for cut in 0..bytes.len() {
-            assert!(Attestation::from_cbor(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                Attestation::from_cbor(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut trailing = bytes.clone();
         trailing.push(0);

@@ -164,14 +164,13 @@ impl Sign1 {
     }
 
     fn verify_with(&self, ok: impl Fn(&[u8], &[u8]) -> bool) -> Result<&[u8], CoseError> {
-        self.msg
-            .verify_signature(b"", |sig, data| {
-                if ok(sig, data) {
-                    Ok(())
-                } else {
-                    Err(CoseError::BadSignature)
-                }
-            })?;
+        self.msg.verify_signature(b"", |sig, data| {
+            if ok(sig, data) {
+                Ok(())
+            } else {
+                Err(CoseError::BadSignature)
+            }
+        })?;
         Ok(self.unverified_payload())
     }
 }
@@ -225,7 +224,10 @@ mod tests {
         let parsed = Sign1::parse(&token).expect("parse");
         assert_eq!(parsed.kid(), b"kid-1");
         assert_eq!(parsed.alg(), Some(Alg::Es256));
-        assert_eq!(parsed.verify_es256(&pk, Some(b"kid-1")), Ok(&b"payload"[..]));
+        assert_eq!(
+            parsed.verify_es256(&pk, Some(b"kid-1")),
+            Ok(&b"payload"[..])
+        );
         assert_eq!(parsed.verify_es256(&pk, None), Ok(&b"payload"[..]));
     }
 
@@ -234,7 +236,10 @@ mod tests {
         let key = ServerKey::generate().expect("key");
         let token = sign_eddsa(&key, b"srv", b"hello".to_vec());
         let parsed = Sign1::parse(&token).expect("parse");
-        assert_eq!(parsed.verify_eddsa(&key.public_key(), Some(b"srv")), Ok(&b"hello"[..]));
+        assert_eq!(
+            parsed.verify_eddsa(&key.public_key(), Some(b"srv")),
+            Ok(&b"hello"[..])
+        );
     }
 
     #[test]
@@ -244,7 +249,8 @@ mod tests {
         for i in 0..token.len() {
             let mut bad = token.clone();
             bad[i] ^= 0x01;
-            let verified = Sign1::parse(&bad).and_then(|p| p.verify_es256(&pk, Some(b"kid-1")).map(|_| ()));
+            let verified =
+                Sign1::parse(&bad).and_then(|p| p.verify_es256(&pk, Some(b"kid-1")).map(|_| ()));
             assert!(verified.is_err(), "flipping byte {i} still verified");
         }
     }
@@ -252,9 +258,14 @@ mod tests {
     #[test]
     fn another_key_fails() {
         let (_, token) = es256_token();
-        let other = SoftwareSigner::generate().expect("key").public_key().expect("pk");
+        let other = SoftwareSigner::generate()
+            .expect("key")
+            .public_key()
+            .expect("pk");
         assert_eq!(
-            Sign1::parse(&token).expect("parse").verify_es256(&other, None),
+            Sign1::parse(&token)
+                .expect("parse")
+                .verify_es256(&other, None),
             Err(CoseError::BadSignature)
         );
     }
@@ -264,7 +275,9 @@ mod tests {
         let (signer, token) = es256_token();
         let pk = signer.public_key().expect("pk");
         assert_eq!(
-            Sign1::parse(&token).expect("parse").verify_es256(&pk, Some(b"kid-2")),
+            Sign1::parse(&token)
+                .expect("parse")
+                .verify_es256(&pk, Some(b"kid-2")),
             Err(CoseError::WrongKid)
         );
     }
@@ -276,19 +289,32 @@ mod tests {
         let parsed = Sign1::parse(&token).expect("parse");
         assert!(matches!(
             parsed.verify_eddsa(&[0; 32], None),
-            Err(CoseError::WrongAlg { expected: Alg::EdDsa, .. })
+            Err(CoseError::WrongAlg {
+                expected: Alg::EdDsa,
+                ..
+            })
         ));
         // EdDSA token presented as ES256.
         let key = ServerKey::generate().expect("key");
         let ed = Sign1::parse(&sign_eddsa(&key, b"", b"x".to_vec())).expect("parse");
-        let pk = SoftwareSigner::generate().expect("k").public_key().expect("pk");
+        let pk = SoftwareSigner::generate()
+            .expect("k")
+            .public_key()
+            .expect("pk");
         assert!(matches!(
             ed.verify_es256(&pk, None),
-            Err(CoseError::WrongAlg { expected: Alg::Es256, .. })
+            Err(CoseError::WrongAlg {
+                expected: Alg::Es256,
+                ..
+            })
         ));
     }
 
-    fn build_raw(protected: coset::Header, unprotected: coset::Header, signer: &SoftwareSigner) -> Vec<u8> {
+    fn build_raw(
+        protected: coset::Header,
+        unprotected: coset::Header,
+        signer: &SoftwareSigner,
+    ) -> Vec<u8> {
         CoseSign1Builder::new()
             .protected(protected)
             .unprotected(unprotected)
@@ -305,14 +331,22 @@ mod tests {
         let pk = signer.public_key().expect("pk");
         let unprot = build_raw(
             HeaderBuilder::new().build(),
-            HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build(),
+            HeaderBuilder::new()
+                .algorithm(iana::Algorithm::ES256)
+                .build(),
             &signer,
         );
         assert_eq!(
-            Sign1::parse(&unprot).expect("parse").verify_es256(&pk, None),
+            Sign1::parse(&unprot)
+                .expect("parse")
+                .verify_es256(&pk, None),
             Err(CoseError::UnprotectedAlg)
         );
-        let none = build_raw(HeaderBuilder::new().build(), HeaderBuilder::new().build(), &signer);
+        let none = build_raw(
+            HeaderBuilder::new().build(),
+            HeaderBuilder::new().build(),
+            &signer,
+        );
         assert_eq!(
             Sign1::parse(&none).expect("parse").verify_es256(&pk, None),
             Err(CoseError::MissingAlg)
@@ -336,7 +370,10 @@ mod tests {
         let (_, token) = es256_token();
         let mut trailing = token.clone();
         trailing.push(0);
-        assert!(matches!(Sign1::parse(&trailing), Err(CoseError::Malformed(_))));
+        assert!(matches!(
+            Sign1::parse(&trailing),
+            Err(CoseError::Malformed(_))
+        ));
         for cut in 0..token.len() {
             assert!(Sign1::parse(&token[..cut]).is_err(), "cut {cut}");
         }
@@ -345,7 +382,11 @@ mod tests {
             Err(CoseError::TooLarge(_))
         ));
         let detached = CoseSign1Builder::new()
-            .protected(HeaderBuilder::new().algorithm(iana::Algorithm::ES256).build())
+            .protected(
+                HeaderBuilder::new()
+                    .algorithm(iana::Algorithm::ES256)
+                    .build(),
+            )
             .build()
             .to_vec()
             .expect("encode");

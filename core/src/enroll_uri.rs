@@ -168,14 +168,38 @@ mod tests {
         let pin = b64url(&[1; 32]);
         let cases = [
             ("https://x".to_string(), UriError::Scheme),
-            (format!("pramaan://enroll?v=2&server=https://a&token=t&pin={pin}"), UriError::Version("2".into())),
-            (format!("pramaan://enroll?server=https://a&token=t&pin={pin}"), UriError::Missing("v")),
-            (format!("pramaan://enroll?v=1&token=t&pin={pin}"), UriError::Missing("server")),
-            (format!("pramaan://enroll?v=1&server=http://a&token=t&pin={pin}"), UriError::Bad("server")),
-            ("pramaan://enroll?v=1&server=https://a&token=t&pin=AAAA".to_string(), UriError::Bad("pin")),
-            (format!("pramaan://enroll?v=1&server=https://a&token=a%20b&pin={pin}"), UriError::Bad("token")),
-            (format!("pramaan://enroll?v=1&v=1&server=https://a&token=t&pin={pin}"), UriError::Repeated("v".into())),
-            (format!("pramaan://enroll?v=1&server=https://a&token=%zz&pin={pin}"), UriError::Bad("percent-encoding")),
+            (
+                format!("pramaan://enroll?v=2&server=https://a&token=t&pin={pin}"),
+                UriError::Version("2".into()),
+            ),
+            (
+                format!("pramaan://enroll?server=https://a&token=t&pin={pin}"),
+                UriError::Missing("v"),
+            ),
+            (
+                format!("pramaan://enroll?v=1&token=t&pin={pin}"),
+                UriError::Missing("server"),
+            ),
+            (
+                format!("pramaan://enroll?v=1&server=http://a&token=t&pin={pin}"),
+                UriError::Bad("server"),
+            ),
+            (
+                "pramaan://enroll?v=1&server=https://a&token=t&pin=AAAA".to_string(),
+                UriError::Bad("pin"),
+            ),
+            (
+                format!("pramaan://enroll?v=1&server=https://a&token=a%20b&pin={pin}"),
+                UriError::Bad("token"),
+            ),
+            (
+                format!("pramaan://enroll?v=1&v=1&server=https://a&token=t&pin={pin}"),
+                UriError::Repeated("v".into()),
+            ),
+            (
+                format!("pramaan://enroll?v=1&server=https://a&token=%zz&pin={pin}"),
+                UriError::Bad("percent-encoding"),
+            ),
         ];
         for (text, err) in cases {
             assert_eq!(EnrollmentUri::parse(&text), Err(err), "{text}");

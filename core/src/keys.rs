@@ -52,7 +52,9 @@ impl P256PublicKey {
             .try_into()
             .map_err(|_| KeyError::BadCoseKey("public key is not 65 bytes"))?;
         if arr[0] != 0x04 {
-            return Err(KeyError::BadCoseKey("public key is not an uncompressed point"));
+            return Err(KeyError::BadCoseKey(
+                "public key is not an uncompressed point",
+            ));
         }
         Ok(Self(arr))
     }
@@ -163,11 +165,7 @@ pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], KeyError> {
         if int[0] & 0x80 != 0 {
             return Err(KeyError::BadSignature); // negative
         }
-        let int = if int.len() == 33 {
-            &int[1..]
-        } else {
-            int
-        };
+        let int = if int.len() == 33 { &int[1..] } else { int };
         Ok((int, rest))
     }
     let (&tag, rest) = der.split_first().ok_or(KeyError::BadSignature)?;
@@ -279,13 +277,14 @@ impl std::fmt::Debug for ServerKey {
 
 impl ServerKey {
     pub fn generate() -> Result<Self, KeyError> {
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Rng)?;
+        let doc =
+            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Rng)?;
         Self::from_pkcs8(doc.as_ref())
     }
 
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8)
-            .map_err(|_| KeyError::BadPrivateKey("Ed25519"))?;
+        let pair =
+            Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::BadPrivateKey("Ed25519"))?;
         Ok(Self {
             pair,
             pkcs8: pkcs8.to_vec(),
@@ -331,14 +330,14 @@ mod tests {
         let signer = SoftwareSigner::generate().expect("key");
         let pk = signer.public_key().expect("pk");
         let bytes = pk.to_cose_key_bytes();
-        assert_eq!(P256PublicKey::from_cose_key_bytes(&bytes).expect("parse"), pk);
+        assert_eq!(
+            P256PublicKey::from_cose_key_bytes(&bytes).expect("parse"),
+            pk
+        );
 
-        let p384 = CoseKeyBuilder::new_ec2_pub_key(
-            iana::EllipticCurve::P_384,
-            vec![1; 48],
-            vec![2; 48],
-        )
-        .build();
+        let p384 =
+            CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_384, vec![1; 48], vec![2; 48])
+                .build();
         assert!(P256PublicKey::from_cose_key(&p384).is_err());
         let okp = CoseKeyBuilder::new_okp_key().build();
         assert!(P256PublicKey::from_cose_key(&okp).is_err());
@@ -387,8 +386,8 @@ mod tests {
         use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED};
         let rng = SystemRandom::new();
         let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("k");
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref(), &rng).expect("k");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, doc.as_ref(), &rng)
+            .expect("k");
         for i in 0..50u8 {
             let msg = [i; 10];
             let der = pair.sign(&rng, &msg).expect("sign");

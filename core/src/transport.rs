@@ -17,8 +17,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
 /// Default cap on a response body.
@@ -52,10 +52,7 @@ pub enum TransportError {
 impl TransportError {
     /// Whether retrying the same request later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            TransportError::Connect { .. } | TransportError::Io(_)
-        )
+        matches!(self, TransportError::Connect { .. } | TransportError::Io(_))
     }
 }
 
@@ -144,7 +141,9 @@ impl ServerUrl {
             url: url.to_string(),
             reason,
         };
-        let rest = url.strip_prefix("https://").ok_or_else(|| bad("must start with https://"))?;
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| bad("must start with https://"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
@@ -153,7 +152,9 @@ impl ServerUrl {
             return Err(bad("user info is not allowed"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed [ in host"))?;
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| bad("unclosed [ in host"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => p.parse().map_err(|_| bad("bad port"))?,
                 None if after.is_empty() => 443,
@@ -209,17 +210,20 @@ pub struct HttpsClient {
 impl std::fmt::Debug for HttpsClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The bearer token is a secret: never printed.
-        f.debug_struct("HttpsClient").field("url", &self.url).finish()
+        f.debug_struct("HttpsClient")
+            .field("url", &self.url)
+            .finish()
     }
 }
 
 impl HttpsClient {
     pub fn new(server: &str, trust: Trust, options: Options) -> Result<Self, TransportError> {
         let url = ServerUrl::parse(server)?;
-        let server_name = ServerName::try_from(url.host.clone()).map_err(|_| TransportError::BadUrl {
-            url: server.to_string(),
-            reason: "host is not a valid DNS name or IP address",
-        })?;
+        let server_name =
+            ServerName::try_from(url.host.clone()).map_err(|_| TransportError::BadUrl {
+                url: server.to_string(),
+                reason: "host is not a valid DNS name or IP address",
+            })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -232,13 +236,16 @@ impl HttpsClient {
             Trust::CaPem(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for cert in CertificateDer::pem_slice_iter(&pem) {
-                    let cert = cert.map_err(|e| TransportError::BadTrust(format!("CA file: {e}")))?;
+                    let cert =
+                        cert.map_err(|e| TransportError::BadTrust(format!("CA file: {e}")))?;
                     roots
                         .add(cert)
                         .map_err(|e| TransportError::BadTrust(format!("CA certificate: {e}")))?;
                 }
                 if roots.is_empty() {
-                    return Err(TransportError::BadTrust("CA file holds no certificate".into()));
+                    return Err(TransportError::BadTrust(
+                        "CA file holds no certificate".into(),
+                    ));
                 }
                 builder.with_root_certificates(roots).with_no_client_auth()
             }
@@ -267,11 +274,21 @@ impl HttpsClient {
         self.request("GET", path, None)
     }
 
-    pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Response, TransportError> {
+    pub fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, TransportError> {
         self.request("POST", path, Some((content_type, body)))
     }
 
-    pub fn put(&self, path: &str, content_type: &str, body: &[u8]) -> Result<Response, TransportError> {
+    pub fn put(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, TransportError> {
         self.request("PUT", path, Some((content_type, body)))
     }
 
@@ -287,7 +304,9 @@ impl HttpsClient {
         loop {
             match self.request_once(method, path, body) {
                 Err(e) if e.is_transient() && attempt < self.options.attempts => {
-                    log::debug!("{method} {path}: attempt {attempt} failed ({e}); retrying in {delay:?}");
+                    log::debug!(
+                        "{method} {path}: attempt {attempt} failed ({e}); retrying in {delay:?}"
+                    );
                     std::thread::sleep(delay);
                     delay = delay.saturating_mul(2);
                     attempt += 1;
@@ -349,12 +368,13 @@ impl HttpsClient {
         tcp.set_read_timeout(Some(self.options.io_timeout))?;
         tcp.set_write_timeout(Some(self.options.io_timeout))?;
         tcp.set_nodelay(true)?;
-        let conn = ClientConnection::new(self.config.clone(), self.server_name.clone()).map_err(|e| {
-            TransportError::Tls {
-                host: self.url.host.clone(),
-                detail: e.to_string(),
-            }
-        })?;
+        let conn =
+            ClientConnection::new(self.config.clone(), self.server_name.clone()).map_err(|e| {
+                TransportError::Tls {
+                    host: self.url.host.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
         let mut stream = StreamOwned::new(conn, tcp);
         // Complete the handshake before writing anything: the certificate is checked here.
         while stream.conn.is_handshaking() {
@@ -405,7 +425,10 @@ impl HttpsClient {
         }
         let payload = match body {
             Some((ct, bytes)) => {
-                head.push_str(&format!("Content-Type: {ct}\r\nContent-Length: {}\r\n", bytes.len()));
+                head.push_str(&format!(
+                    "Content-Type: {ct}\r\nContent-Length: {}\r\n",
+                    bytes.len()
+                ));
                 bytes
             }
             None => &[][..],
@@ -459,10 +482,14 @@ fn read_response<R: BufRead>(
     let mut parsed = httparse::Response::new(&mut headers);
     match parsed.parse(&head) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(TransportError::BadResponse("truncated head".into())),
+        Ok(httparse::Status::Partial) => {
+            return Err(TransportError::BadResponse("truncated head".into()));
+        }
         Err(e) => return Err(TransportError::BadResponse(e.to_string())),
     }
-    let status = parsed.code.ok_or_else(|| TransportError::BadResponse("no status".into()))?;
+    let status = parsed
+        .code
+        .ok_or_else(|| TransportError::BadResponse("no status".into()))?;
     let mut content_length = None;
     let mut chunked = false;
     let mut close = parsed.version == Some(0);
@@ -542,7 +569,9 @@ fn read_chunked<R: BufRead>(r: &mut R, max: usize) -> Result<Vec<u8>, TransportE
         let mut crlf = [0u8; 2];
         r.read_exact(&mut crlf)?;
         if crlf != *b"\r\n" {
-            return Err(TransportError::BadResponse("chunk not followed by CRLF".into()));
+            return Err(TransportError::BadResponse(
+                "chunk not followed by CRLF".into(),
+            ));
         }
     }
 }
@@ -576,13 +605,18 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = spki_pin(end_entity.as_ref())
-            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+        let got = spki_pin(end_entity.as_ref()).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
         // The pin is public, but compare in constant time anyway: it costs nothing.
         if bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &self.pin[..])) {
             Ok(ServerCertVerified::assertion())
         } else {
-            log::warn!("server presented SPKI {} but {} is pinned", b64url(&got), b64url(&self.pin));
+            log::warn!(
+                "server presented SPKI {} but {} is pinned",
+                b64url(&got),
+                b64url(&self.pin)
+            );
             Err(rustls::Error::InvalidCertificate(
                 rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(b64url(
                     &self.pin,
@@ -642,7 +676,10 @@ mod tests {
             }
         );
         let u = ServerUrl::parse("https://127.0.0.1:8443/pramaan/").expect("url");
-        assert_eq!((u.host.as_str(), u.port, u.base_path.as_str()), ("127.0.0.1", 8443, "/pramaan"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.base_path.as_str()),
+            ("127.0.0.1", 8443, "/pramaan")
+        );
         let v6 = ServerUrl::parse("https://[::1]:9000").expect("url");
         assert_eq!((v6.host.as_str(), v6.port), ("::1", 9000));
         for bad in [
@@ -660,7 +697,10 @@ mod tests {
     #[test]
     fn pins_parse() {
         let pin = b64url(&[7u8; 32]);
-        assert_eq!(Trust::from_pin_b64url(&pin).expect("pin"), Trust::Pin([7; 32]));
+        assert_eq!(
+            Trust::from_pin_b64url(&pin).expect("pin"),
+            Trust::Pin([7; 32])
+        );
         assert!(Trust::from_pin_b64url("short").is_err());
         assert!(Trust::from_pin_b64url("!!!").is_err());
     }
@@ -670,12 +710,19 @@ mod tests {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Type: application/cbor\r\nContent-Length: 3\r\n\r\nabcNEXT";
         let mut r = Cursor::new(&raw[..]);
         let (resp, keep) = read_response(&mut r, 100, false).expect("parse");
-        assert_eq!((resp.status, resp.body.as_slice(), keep), (200, &b"abc"[..], true));
+        assert_eq!(
+            (resp.status, resp.body.as_slice(), keep),
+            (200, &b"abc"[..], true)
+        );
         assert_eq!(resp.content_type.as_deref(), Some("application/cbor"));
 
         let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nab\r\n1;x=y\r\nc\r\n0\r\n\r\n";
-        let (resp, keep) = read_response(&mut Cursor::new(&chunked[..]), 100, false).expect("parse");
-        assert_eq!((resp.status, resp.body.as_slice(), keep), (404, &b"abc"[..], false));
+        let (resp, keep) =
+            read_response(&mut Cursor::new(&chunked[..]), 100, false).expect("parse");
+        assert_eq!(
+            (resp.status, resp.body.as_slice(), keep),
+            (404, &b"abc"[..], false)
+        );
     }
 
     #[test]
