@@ -1,0 +1,129 @@
+//! Kotlin bindings on the JVM: build the cdylib, generate the Kotlin bindings, compile them
+//! with `tests/kotlin/BindingsTest.kt` (a java.security signer returning DER, a facts
+//! provider) and run it against a real server; then check what the server stored.
+//!
+//! Tools: kotlinc (`$KOTLINC`, `$KOTLIN_HOME/bin`, PATH, or `~/.cache/pramaan/kotlin-*`),
+//! java, and JNA (`$JNA_JAR`, default `/usr/share/java/jna.jar`). Missing tools fail the
+//! test when `CI=true` and skip it otherwise.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use pramaan_tests::{TestServer, build_cdylib, find_tool, generate_bindings, require_tool};
+
+fn kotlinc() -> Option<PathBuf> {
+    if let Some(p) = find_tool("KOTLINC", "kotlinc") {
+        return Some(p);
+    }
+    if let Some(home) = std::env::var_os("KOTLIN_HOME") {
+        let p = PathBuf::from(home).join("bin/kotlinc");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let cache = PathBuf::from(std::env::var_os("HOME")?).join(".cache/pramaan");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/kotlinc"))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn jna_jar() -> PathBuf {
+    std::env::var_os("JNA_JAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"))
+}
+
+#[test]
+fn kotlin_agent_enrolls_and_checks_in() {
+    let kotlinc = kotlinc();
+    let java = find_tool("JAVA", "java");
+    let jna = jna_jar();
+    if !require_tool("kotlinc", kotlinc.is_some())
+        || !require_tool("java", java.is_some())
+        || !require_tool("JNA (/usr/share/java/jna.jar)", jna.exists())
+    {
+        return;
+    }
+    let (kotlinc, java) = (kotlinc.expect("kotlinc"), java.expect("java"));
+    let kotlin_lib = kotlinc
+        .parent()
+        .and_then(|b| b.parent())
+        .expect("kotlin home")
+        .join("lib");
+
+    let lib = build_cdylib();
+    let work = tempfile::tempdir().expect("tempdir");
+    let gen_dir = work.path().join("gen");
+    generate_bindings(&lib, "kotlin", &gen_dir);
+    let generated = gen_dir.join("gov/gujarat/pramaan/pramaan_core.kt");
+    assert!(generated.exists(), "no {}", generated.display());
+
+    let jar = work.path().join("t.jar");
+    let test_src = pramaan_tests::workspace_root().join("tests/kotlin/BindingsTest.kt");
+    let out = Command::new(&kotlinc)
+        .arg(&generated)
+        .arg(&test_src)
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}",
+            jna.display(),
+            kotlin_lib.join("kotlin-test.jar").display()
+        ))
+        .arg("-d")
+        .arg(&jar)
+        .output()
+        .expect("kotlinc runs");
+    assert!(
+        out.status.success(),
+        "kotlinc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = TestServer::start();
+    server.prepare_gad();
+    let uri = server.enrollment_uri("GAD-001");
+    let state = work.path().join("state");
+    let lib_dir = lib.parent().expect("lib dir");
+    let out = Command::new(&java)
+        .arg(format!("-Djna.library.path={}", lib_dir.display()))
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}:{}:{}",
+            jar.display(),
+            jna.display(),
+            kotlin_lib.join("kotlin-stdlib.jar").display(),
+            kotlin_lib.join("kotlin-test.jar").display()
+        ))
+        .arg("BindingsTestKt")
+        .arg(&uri)
+        .arg(&state)
+        .output()
+        .expect("java runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("KOTLIN OK"),
+        "Kotlin test failed:\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The server stored both check-ins of that device, signed with the DER-producing key.
+    let device_id: uuid::Uuid = stdout
+        .split("device=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("device id printed");
+    let stored = server.stored_attestations(&device_id);
+    assert_eq!(
+        stored.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    let officer = server.officer("GAD-001").to_string();
+    assert!(officer.contains("android"), "{officer}");
+}
