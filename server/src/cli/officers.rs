@@ -96,7 +96,13 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
                 file.display()
             );
             for (line, reason) in &report.rejected {
-                eprintln!("line {line}: {reason}");
+                // Line 0: refused for the whole file's scope (e.g. another department's
+                // officer), the reason names the officer.
+                if *line == 0 {
+                    eprintln!("rejected: {reason}");
+                } else {
+                    eprintln!("line {line}: {reason}");
+                }
             }
             if report.rejected.is_empty() || allow_rejected {
                 Ok(())
