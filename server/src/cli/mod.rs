@@ -54,8 +54,11 @@ pub enum Command {
     /// Manage enrolled devices.
     #[command(subcommand)]
     Devices(devices::DevicesCmd),
-    /// Everything on an embedded default: a server, a demo department and simulated
-    /// phones enrolled through the real protocol; then serves until Ctrl-C.
+    /// Run a server with a demo department and simulated phones, until Ctrl-C.
+    ///
+    /// Everything on an embedded default: a temporary data directory, the GAD demo
+    /// department (policy, registry, roster) and simulated phones enrolled through the
+    /// real protocol; prints the compliance table, the dashboard URL and tokens.
     Demo(demo::DemoCmd),
     /// The desktop agent: enroll, attest, status (software key, facts from a file).
     #[command(subcommand)]

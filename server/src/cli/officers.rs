@@ -107,8 +107,13 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
             if report.rejected.is_empty() || allow_rejected {
                 Ok(())
             } else {
+                let saved = if report.imported == 0 {
+                    "nothing was imported"
+                } else {
+                    "the other rows were saved"
+                };
                 Err(CliError::new(format!(
-                    "{} row(s) of {} rejected (listed above; the other rows were saved)",
+                    "{} row(s) of {} rejected (listed above; {saved})",
                     report.rejected.len(),
                     file.display()
                 )))
