@@ -160,6 +160,10 @@ pub struct BenchReport {
     pub bundle_bytes: usize,
     pub verified_per_sec: f64,
     pub verify_time: Duration,
+    /// CPU seconds the process used while verifying (Linux `/proc/self/stat`).
+    pub verify_cpu_seconds: Option<f64>,
+    /// The same verification on one thread.
+    pub one_thread_per_sec: f64,
     /// Of `verify_time`: decoding the bundle file (one thread).
     pub decode_time: Duration,
     /// One core, same run: `Sign1::parse` + ES256 verification of a token.
@@ -195,6 +199,19 @@ impl std::fmt::Display for BenchReport {
             "  of which decoding the bundle file: {:.2} s (one thread)",
             self.decode_time.as_secs_f64()
         )?;
+        if let Some(cpu) = self.verify_cpu_seconds {
+            writeln!(
+                f,
+                "  CPU used: {cpu:.2} s over {:.2} s wall = {:.2} cores busy on average (others' load shares the machine)",
+                self.verify_time.as_secs_f64(),
+                cpu / self.verify_time.as_secs_f64()
+            )?;
+        }
+        writeln!(
+            f,
+            "  same bundle on 1 thread: {:.0} entries/s",
+            self.one_thread_per_sec
+        )?;
         writeln!(
             f,
             "one-core baselines:    ES256 parse+verify {:.0}/s, leaf decode {:.0}/s, claims decode {:.0}/s",
@@ -206,6 +223,18 @@ impl std::fmt::Display for BenchReport {
             self.sha256_leaf_hashes_per_sec, self.sha256_mb_per_sec
         )
     }
+}
+
+/// User + system CPU seconds of this process so far (Linux; `None` elsewhere). Assumes
+/// the usual 100 Hz clock tick.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // After the command name: state is field 3 overall, utime 14 and stime 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Appends `opts.attestations` real attestations (after the enrollments of
@@ -251,8 +280,14 @@ pub fn bench(dir: &std::path::Path, opts: &BenchOptions) -> Result<BenchReport, 
     let parsed = bundle::Bundle::from_bytes(&bytes)?;
     let decode_time = started.elapsed();
     let vk = super::VerifierKey::parse(&vkey).map_err(bundle::VerifyError::Key)?;
+    let cpu_before = process_cpu_seconds();
     let summary = bundle::verify(&parsed, &vk, None)?;
     let verify_time = started.elapsed();
+    let verify_cpu = process_cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    // The same on one thread, to show how it scales on this machine right now.
+    let started = Instant::now();
+    bundle::verify_with_threads(&parsed, &vk, None, 1)?;
+    let one_thread_time = started.elapsed() + decode_time;
     drop(parsed);
 
     // One-core baselines over the first few thousand attestations.
@@ -314,6 +349,8 @@ pub fn bench(dir: &std::path::Path, opts: &BenchOptions) -> Result<BenchReport, 
         bundle_bytes: bytes.len(),
         verified_per_sec: summary.entries as f64 / verify_time.as_secs_f64(),
         verify_time,
+        verify_cpu_seconds: verify_cpu,
+        one_thread_per_sec: summary.entries as f64 / one_thread_time.as_secs_f64(),
         decode_time,
         es256_verify_per_sec,
         leaf_decode_per_sec,

@@ -174,11 +174,22 @@ pub fn verify_bundle(
     verify(&bundle, &vk, since)
 }
 
-/// [`verify_bundle`] on a parsed bundle.
+/// [`verify_bundle`] on a parsed bundle, on every core.
 pub fn verify(
     bundle: &Bundle,
     vk: &VerifierKey,
     since: Option<&str>,
+) -> Result<Summary, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    verify_with_threads(bundle, vk, since, threads)
+}
+
+/// [`verify`] on `threads` threads (1 = sequential).
+pub fn verify_with_threads(
+    bundle: &Bundle,
+    vk: &VerifierKey,
+    since: Option<&str>,
+    threads: usize,
 ) -> Result<Summary, VerifyError> {
     let cp = vk
         .verify_checkpoint(&bundle.checkpoint)
@@ -203,7 +214,7 @@ pub fn verify(
     }
 
     // Inclusion proofs and decoding, in parallel.
-    let decoded = par_map(&bundle.entries, |e| check_entry(e, &cp))?;
+    let decoded = par_map(threads, &bundle.entries, |e| check_entry(e, &cp))?;
     let mut key_entries = Vec::new();
     let mut seen = HashSet::new();
     for e in &bundle.enrollments {
@@ -309,7 +320,7 @@ pub fn verify(
     counts.devices = devices.len() as u64;
 
     // Device signatures, in parallel (P-256 verification is the bulk of the work).
-    par_map(&attestations, |(index, device_id, token, key)| {
+    par_map(threads, &attestations, |(index, device_id, token, key)| {
         check_attestation(token, device_id, key).map_err(|reason| VerifyError::Attestation {
             index: *index,
             device_id: *device_id,
@@ -390,35 +401,75 @@ fn check_attestation(token: &[u8], device_id: &Uuid, key: &P256PublicKey) -> Res
     Ok(())
 }
 
-/// Maps `f` over `items` on every core; returns results in order, or the error of the
-/// earliest failing item (chunks are contiguous and each stops at its first failure).
+/// Maps `f` over `items` on `threads` threads; returns results in order, or the error of
+/// the earliest failing item. Work is handed out in small chunks from a shared counter so
+/// a thread slowed by other load on the machine does not hold the others up; every chunk
+/// stops at its first failure, and of the failures the one with the lowest chunk wins.
 fn par_map<T: Sync, R: Send>(
+    threads: usize,
     items: &[T],
     f: impl Fn(&T) -> Result<R, VerifyError> + Sync,
 ) -> Result<Vec<R>, VerifyError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads <= 1 || items.len() < 64 {
+    const CHUNK: usize = 256;
+    if threads <= 1 || items.len() <= CHUNK {
         return items.iter().map(&f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    let results: Vec<Result<Vec<R>, VerifyError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Result<Vec<R>, VerifyError>>()))
+    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Set to the lowest failing chunk so far: later chunks are skipped.
+    let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let (f, chunks_ref, next, failed) = (&f, &chunks, &next, &failed);
+    let per_thread: Vec<Vec<(usize, Result<Vec<R>, VerifyError>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(chunks.len()))
+            .map(|_| {
+                s.spawn(move || {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Relaxed);
+                        if i >= chunks_ref.len() || i > failed.load(Relaxed) {
+                            break;
+                        }
+                        let r = chunks_ref[i].iter().map(f).collect::<Result<Vec<R>, _>>();
+                        if r.is_err() {
+                            failed.fetch_min(i, Relaxed);
+                        }
+                        done.push((i, r));
+                    }
+                    done
+                })
+            })
             .collect();
         handles
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(VerifyError::Format("a verification thread panicked".into()))
+                    vec![(
+                        0,
+                        Err(VerifyError::Format("a verification thread panicked".into())),
+                    )]
                 })
             })
             .collect()
     });
+    let mut slots: Vec<Option<Result<Vec<R>, VerifyError>>> =
+        (0..chunks.len()).map(|_| None).collect();
+    for (i, r) in per_thread.into_iter().flatten() {
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(r);
+        }
+    }
     let mut out = Vec::with_capacity(items.len());
-    for r in results {
-        out.extend(r?);
+    for slot in slots {
+        match slot {
+            Some(r) => out.extend(r?),
+            // Skipped after an earlier chunk failed: that error was returned above.
+            None => {
+                return Err(VerifyError::Format(
+                    "internal: a verification chunk was not run".into(),
+                ));
+            }
+        }
     }
     Ok(out)
 }
@@ -676,4 +727,45 @@ pub fn since_size(note: &str) -> Result<u64, BuildError> {
     unverified_checkpoint(note)
         .map(|c| c.size)
         .map_err(BuildError::Since)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail_at(bad: &[usize]) -> impl Fn(&usize) -> Result<usize, VerifyError> + Sync + '_ {
+        move |i| {
+            if bad.contains(i) {
+                Err(VerifyError::Entry {
+                    index: *i as u64,
+                    reason: "bad".into(),
+                })
+            } else {
+                Ok(i * 2)
+            }
+        }
+    }
+
+    #[test]
+    fn par_map_keeps_order_and_reports_the_earliest_failure() {
+        let items: Vec<usize> = (0..10_000).collect();
+        for threads in [1, 2, 3, 8] {
+            let out = par_map(threads, &items, fail_at(&[])).expect("all ok");
+            assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+            for bad in [
+                vec![9_999],
+                vec![5_000, 7],
+                vec![300, 9_000, 4_444],
+                vec![0],
+            ] {
+                let earliest = bad.iter().copied().min().unwrap_or_default() as u64;
+                match par_map(threads, &items, fail_at(&bad)) {
+                    Err(VerifyError::Entry { index, .. }) => {
+                        assert_eq!(index, earliest, "{threads} {bad:?}")
+                    }
+                    other => panic!("{threads} {bad:?}: {:?}", other.map(|v| v.len())),
+                }
+            }
+        }
+    }
 }
