@@ -1,0 +1,114 @@
+"""Drives the generated Python bindings against a real Pramaan server.
+
+The platform layer's foreign traits are implemented with the `cryptography` package: a
+P-256 key that returns the public key as uncompressed SEC1 (65 bytes, like iOS) and DER
+signatures (like Android/iOS), so the core's DER -> raw edge is exercised from Python.
+
+Usage: bindings_test.py <bindings-dir> <enrollment-uri> <state-dir>
+(run by tests/tests/bindings_python.rs)
+"""
+
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+import pramaan_core as p  # noqa: E402
+
+
+class PySigner(p.Signer):
+    def __init__(self):
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.der_signatures = 0
+
+    def public_key(self):
+        return self.key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    def sign(self, message):
+        der = self.key.sign(bytes(message), ec.ECDSA(hashes.SHA256()))
+        assert der[0] == 0x30, "expected DER"
+        self.der_signatures += 1
+        return der
+
+
+class PyFacts(p.DeviceFacts):
+    def __init__(self, emails):
+        self.emails = emails
+
+    def facts(self):
+        return p.DeviceFactsRecord(
+            platform=p.DevicePlatform.IOS,
+            model="iPhone 15",
+            os_name="ios",
+            os_version="18.1",
+            patch_level="",
+            screen_lock=True,
+            emails=self.emails,
+            apps=[
+                p.AppRecord(id="net.whatsapp.WhatsApp", signer=None, version="24.1", present=True)
+            ],
+            groups=[
+                p.GroupRecord(
+                    platform="WhatsApp", group="gad-officers", member=True, handle="+919800000002"
+                )
+            ],
+        )
+
+
+class BrokenSigner(p.Signer):
+    def public_key(self):
+        raise RuntimeError("keystore locked")
+
+    def sign(self, message):
+        raise RuntimeError("keystore locked")
+
+
+def main():
+    uri, state = sys.argv[2], sys.argv[3]
+    signer = PySigner()
+    facts = PyFacts(["r.patel@gujarat.gov.in"])
+    agent = p.Agent(state, signer)
+    assert not agent.status().enrolled
+    try:
+        agent.check_in(facts)
+        raise AssertionError("check-in before enrollment must fail")
+    except p.ApiError.NotEnrolled:
+        pass
+
+    info = agent.enroll(uri, facts, None)
+    assert info.officer_id == "GAD-002", info
+    assert info.assurance == "software"
+
+    first = agent.check_in(facts)
+    assert first.delivered and first.result is not None
+    assert first.result.seq == 1
+    # Software key on iOS: R5 warning only.
+    assert first.result.status == "warning", first.result
+    assert all(f.rule == "R5" for f in first.result.failures), first.result.failures
+
+    facts.emails = ["r.patel@gujarat.gov.in", "ravi@yahoo.com"]
+    second = agent.check_in(facts)
+    assert second.result.status == "contraindicated", second.result
+    assert any(f.rule == "R1" and "yahoo.com" in f.detail for f in second.result.failures)
+
+    # A signer that throws gives an ApiError, never a crash.
+    broken = p.Agent(state, BrokenSigner())
+    try:
+        broken.check_in(facts)
+        raise AssertionError("a broken signer must fail")
+    except p.ApiError:
+        pass
+
+    status = agent.status()
+    assert status.last_seq == 2, status
+    assert agent.pending_count() == 0
+    assert signer.der_signatures >= 3
+    print(f"PYTHON OK device={info.device_id} seq={status.last_seq}")
+
+
+if __name__ == "__main__":
+    main()
