@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod admin;
 pub mod audit;
+pub mod bench;
 pub mod client;
 pub mod compliance;
 pub mod demo;
@@ -38,6 +39,8 @@ pub enum Command {
     Admin(admin::AdminCmd),
     /// Run the verification server.
     Serve(serve::ServeArgs),
+    /// Measure attestations per second over TLS against the crypto-only ceiling.
+    Bench(bench::BenchArgs),
     /// Manage the registry of officers (who is entitled to a GR-funded phone).
     #[command(subcommand)]
     Officers(officers::OfficersCmd),
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Token(cmd) => token::run(cmd),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Officers(cmd) => officers::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Roster(cmd) => roster::run(cmd),
