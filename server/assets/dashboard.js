@@ -53,8 +53,7 @@
     return resp;
   }
 
-  function fmtTime(secs) {
-    if (secs === null || secs === undefined) return '—';
+  function timeParts(secs) {
     const d = new Date(secs * 1000);
     const ago = Math.max(0, Math.round(Date.now() / 1000 - secs));
     let rel;
@@ -62,7 +61,19 @@
     else if (ago < 5400) rel = Math.round(ago / 60) + ' min ago';
     else if (ago < 172800) rel = Math.round(ago / 3600) + ' h ago';
     else rel = Math.round(ago / 86400) + ' days ago';
-    return d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC (' + rel + ')';
+    return [d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC', rel];
+  }
+
+  function fmtTime(secs) {
+    if (secs === null || secs === undefined) return '—';
+    const [abs, rel] = timeParts(secs);
+    return abs + ' (' + rel + ')';
+  }
+
+  function timeCell(secs) {
+    if (secs === null || secs === undefined) return el('td', { class: 'nowrap', text: '—' });
+    const [abs, rel] = timeParts(secs);
+    return el('td', { class: 'nowrap' }, [el('div', { text: abs }), el('div', { class: 'muted', text: rel })]);
   }
 
   function renderSummary(report) {
@@ -89,12 +100,12 @@
         failures.appendChild(el('div', null, [el('span', { class: 'rule', text: f.rule }), f.detail || '']));
       }
       body.appendChild(el('tr', { class: 'status-' + o.status, 'data-officer': o.officer_id }, [
-        el('td', { text: o.officer_id }),
+        el('td', { class: 'nowrap', text: o.officer_id }),
         el('td', { text: o.name || '' }),
         el('td', { text: o.designation || '' }),
-        el('td', null, [el('span', { class: 'badge status-' + o.status, text: o.status })]),
+        el('td', { class: 'nowrap' }, [el('span', { class: 'badge status-' + o.status, text: String(o.status).replace('_', ' ') })]),
         failures,
-        el('td', { text: fmtTime(o.last_seen) }),
+        timeCell(o.last_seen),
       ]));
     }
   }

@@ -360,7 +360,8 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     print!("{}", render_table(&report, colour));
     println!();
     println!(
-        "Dashboard:      {}/  (sign in with a token below; the certificate is self-signed)",
+        "Dashboard:      {}/#department={DEPARTMENT}  (sign in with a token below; the \
+         certificate is self-signed, so the browser warns once)",
         running.url
     );
     println!("Admin token:    {}", init.admin_token);
@@ -393,6 +394,7 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     running
         .wait_for_signal()
         .map_err(err("waiting for Ctrl-C"))?;
+    eprintln!("stopped");
     Ok(())
 }
 
