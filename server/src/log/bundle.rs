@@ -401,6 +401,9 @@ fn check_attestation(token: &[u8], device_id: &Uuid, key: &P256PublicKey) -> Res
     Ok(())
 }
 
+/// One chunk's outcome: its position and its results or first failure.
+type ChunkResult<R> = (usize, Result<Vec<R>, VerifyError>);
+
 /// Maps `f` over `items` on `threads` threads; returns results in order, or the error of
 /// the earliest failing item. Work is handed out in small chunks from a shared counter so
 /// a thread slowed by other load on the machine does not hold the others up; every chunk
@@ -419,7 +422,7 @@ fn par_map<T: Sync, R: Send>(
     // Set to the lowest failing chunk so far: later chunks are skipped.
     let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
     let (f, chunks_ref, next, failed) = (&f, &chunks, &next, &failed);
-    let per_thread: Vec<Vec<(usize, Result<Vec<R>, VerifyError>)>> = std::thread::scope(|s| {
+    let per_thread: Vec<Vec<ChunkResult<R>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads.min(chunks.len()))
             .map(|_| {
                 s.spawn(move || {
