@@ -355,6 +355,17 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     let auditor_token = server::create_token(&data, Role::Auditor, None)
         .map_err(err("creating the auditor token"))?;
 
+    // A facts file for an officer who has not enrolled yet, so the desktop agent can be
+    // tried by hand against this server.
+    let officers = registry()?;
+    let try_facts = data.join("facts-GAD-014.toml");
+    if let Some(o) = officers.get("GAD-014") {
+        let text = toml::to_string(&facts_for(o, Scenario::Compliant))
+            .map_err(|e| CliError::new(format!("writing the example facts: {e}")))?;
+        std::fs::write(&try_facts, text)
+            .map_err(|e| CliError::new(format!("cannot write {}: {e}", try_facts.display())))?;
+    }
+
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     println!();
     print!("{}", render_table(&report, colour));
@@ -379,7 +390,16 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     println!("  export PRAMAAN_TOKEN={it_token}");
     println!("  pramaan compliance --department GAD");
     println!("  pramaan compliance --department GAD --format csv");
-    println!("  pramaan enroll-token --officer GAD-014");
+    println!("  pramaan enroll-token --officer GAD-014 --png gad-014.png");
+    println!("  # enroll GAD-014's phone with the desktop agent (same core as the phone):");
+    println!(
+        "  pramaan device enroll \"$(pramaan enroll-token --officer GAD-014 --no-qr | head -1)\" \\"
+    );
+    println!("      --state /tmp/gad-014 --facts {}", try_facts.display());
+    println!(
+        "  pramaan device attest --state /tmp/gad-014 --facts {}",
+        try_facts.display()
+    );
     println!("  pramaan officers import my-registry.csv");
     if cmd.data.is_none() {
         println!("(the data directory is temporary and is removed when the demo stops)");
