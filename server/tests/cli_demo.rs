@@ -105,25 +105,7 @@ fn dashboard_renders_the_demo_department_in_headless_chromium() {
     let auditor = server::create_token(&data, Role::Auditor, None).expect("token");
 
     let url = format!("{}/#token={auditor}&department=GAD", running.url);
-    let profile = dir.path().join("chromium-profile");
-    let out = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--ignore-certificate-errors",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(&url)
-        .output()
-        .expect("run chromium");
+    let out = headless(browser, &dir.path().join("profile-1"), &url);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         dom.contains("data-state=\"loaded\""),
@@ -153,5 +135,38 @@ fn dashboard_renders_the_demo_department_in_headless_chromium() {
     assert!(dom.contains(&init.log_vkey), "log key shown: {dom}");
     // The token left the address bar and is nowhere in the page.
     assert!(!dom.contains(&auditor), "token leaked into the DOM");
+
+    // A wrong token: the page says why and offers the sign-in form again.
+    let url = format!("{}/#token=not-a-token&department=GAD", running.url);
+    let out = headless(browser, &dir.path().join("profile-2"), &url);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(dom.contains("data-state=\"signed-out\""), "{dom}");
+    assert!(dom.contains("Sign-in failed: 401"), "{dom}");
+    assert!(
+        !dom.contains("data-officer="),
+        "no data without a valid token: {dom}"
+    );
     running.shutdown();
+}
+
+/// Loads `url` in headless Chromium with a fresh profile and returns the rendered DOM.
+fn headless(browser: &str, profile: &Path, url: &str) -> std::process::Output {
+    Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--ignore-certificate-errors",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .expect("run chromium")
 }
