@@ -392,6 +392,13 @@ fn bad_token_and_missing_trust_fail_clearly_without_leaking_the_token() {
     let err = fails(&env.run_as(&hd, &["compliance", "--department", "GAD"]));
     assert!(err.contains("server refused: 403 forbidden"), "{err}");
 
+    // An admin must name the department.
+    let err = fails(&env.run(&["compliance"]));
+    assert!(
+        err.contains("400 department_required") && err.contains("--department D"),
+        "{err}"
+    );
+
     // No way to trust the server.
     let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
         .args(["compliance", "--department", "GAD"])

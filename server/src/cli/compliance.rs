@@ -157,7 +157,20 @@ pub fn fetch_json(client: &Client, department: Option<&str>) -> Result<Value, Cl
         Some(d) => format!("/v1/compliance?department={}", encode(d)),
         None => "/v1/compliance".to_string(),
     };
-    client.get_json(&path)
+    client
+        .get_json(&path)
+        .map_err(|e| hint_department(e, department))
+}
+
+/// Only IT tokens imply their department; say which flag the others need.
+fn hint_department(e: CliError, department: Option<&str>) -> CliError {
+    if department.is_none() && e.0.contains("department_required") {
+        CliError::new(format!(
+            "{e} (auditor and admin tokens cover every department: give --department D)"
+        ))
+    } else {
+        e
+    }
 }
 
 fn width(s: &str) -> usize {
@@ -276,7 +289,10 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
                 Some(d) => format!("/v1/compliance?department={}&format=csv", encode(d)),
                 None => "/v1/compliance?format=csv".to_string(),
             };
-            print!("{}", client.get_text(&path)?);
+            let csv = client
+                .get_text(&path)
+                .map_err(|e| hint_department(e, department))?;
+            print!("{csv}");
         }
         Format::Table => {
             let v = fetch_json(&client, department)?;
