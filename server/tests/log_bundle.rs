@@ -444,3 +444,50 @@ fn builder_pages_through_a_server_and_refuses_bad_answers() {
         Err(bundle::BuildError::OutOfOrder { .. })
     ));
 }
+
+#[test]
+fn extreme_indices_and_sizes_are_errors_not_panics() {
+    let f = fixture(2);
+    let b = build(&f, None, None, vec![]);
+    let huge = f
+        .signer
+        .sign_checkpoint(u64::MAX, &[0u8; 32])
+        .expect("sign");
+    for (start, end, index) in [
+        (u64::MAX, u64::MAX, u64::MAX),
+        (0, u64::MAX, 0),
+        (u64::MAX - 1, u64::MAX, u64::MAX - 1),
+        (5, 3, 5),
+    ] {
+        for checkpoint in [b.checkpoint.clone(), huge.clone()] {
+            let mut t = b.clone();
+            t.checkpoint = checkpoint;
+            t.start = start;
+            t.end = end;
+            t.entries.truncate(1);
+            t.entries[0].index = index;
+            t.enrollments = vec![bundle::BundleEntry {
+                index,
+                leaf: vec![],
+                proof: vec![1; 31],
+            }];
+            t.consistency = vec![bundle::ConsistencyEntry {
+                old_size: u64::MAX,
+                proof: vec![0; 64],
+            }];
+            assert!(verify(&t, &f.vkey).is_err());
+            assert!(verify_bundle(&t.to_bytes(), &f.vkey, Some(&huge)).is_err());
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+    #[test]
+    fn arbitrary_bytes_never_panic_the_verifier(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+        let key = "pramaan.test/log+00000000+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let _ = verify_bundle(&bytes, key, None);
+        let _ = LogEntry::from_leaf(&bytes);
+        let _ = Bundle::from_bytes(&bytes);
+    }
+}

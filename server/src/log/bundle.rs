@@ -200,7 +200,7 @@ pub fn verify_with_threads(
     }
     // Contiguity: entry i must be index start + i, and all of them must be there.
     for (i, e) in bundle.entries.iter().enumerate() {
-        let want = start + i as u64;
+        let want = start.saturating_add(i as u64);
         if e.index != want {
             return Err(VerifyError::Gap {
                 index: want,
@@ -208,7 +208,7 @@ pub fn verify_with_threads(
             });
         }
     }
-    let found = start + bundle.entries.len() as u64;
+    let found = start.saturating_add(bundle.entries.len() as u64);
     if found != end {
         return Err(VerifyError::Truncated { found, end });
     }
