@@ -30,7 +30,6 @@ use std::sync::Arc;
 use clap::Args;
 use pramaan_core::SoftwareSigner;
 use pramaan_core::agent::{Agent, CheckIn, Facts};
-use pramaan_core::catalog::Catalog;
 use pramaan_core::claims::{AppFact, GroupFact, Platform};
 use pramaan_core::transport::Trust;
 use serde_json::{Value, json};
@@ -383,6 +382,9 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     println!("Log key:        {}", init.log_vkey);
     println!();
     println!("Try, in another terminal:");
+    if let Ok(exe) = std::env::current_exe() {
+        println!("  alias pramaan={}", exe.display());
+    }
     println!(
         "  export PRAMAAN_SERVER={} PRAMAAN_PIN={}",
         running.url, init.pin_b64url
@@ -418,17 +420,18 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     Ok(())
 }
 
-/// The catalog's WhatsApp signers, for the consistency test.
-pub fn catalog_whatsapp_signers() -> Vec<String> {
-    Catalog::builtin()
-        .find("WhatsApp")
-        .map(|p| p.android_signers.clone())
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pramaan_core::catalog::Catalog;
+
+    /// The catalog's WhatsApp signers.
+    fn catalog_whatsapp_signers() -> Vec<String> {
+        Catalog::builtin()
+            .find("WhatsApp")
+            .map(|p| p.android_signers.clone())
+            .unwrap_or_default()
+    }
 
     #[test]
     fn embedded_policy_uses_the_catalog_digests() {
