@@ -333,6 +333,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
     let tls_config = tls::server_config(&cert_pem, &key_pem, &paths.cert())?;
     let store = Arc::new(SqliteStore::open(&paths.db())?);
+    store.start_group_commit()?;
 
     let listener = TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
         addr: config.listen,

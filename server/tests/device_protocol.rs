@@ -430,3 +430,29 @@ fn server_restarts_on_the_same_data_and_port_zero_works() {
     let c = env.counts();
     assert_eq!((c.devices, c.attestations), (1, 1));
 }
+
+#[test]
+fn concurrent_replays_of_one_attestation_are_accepted_exactly_once() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let body = dev.attestation(Some(dev.next_nonce.clone()), 1, now());
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| env.post_device("/v1/attest", &body).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 409)),
+        "{statuses:?}"
+    );
+    let c = env.counts();
+    assert_eq!(c.attestations, 1);
+    assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
+}

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::{ApiError, AppState, blocking, now};
 use crate::auth::{hash_secret, random_bytes};
-use crate::store::{AttestationRow, DeviceRow, LogEntry, Tx, transaction};
+use crate::store::{AttestationRow, DeviceRow, LogEntry, Tx, grouped_transaction, transaction};
 
 /// Allowed clock skew of a device's `iat` ahead of the server, seconds.
 const MAX_FUTURE_SKEW: u64 = 300;
@@ -284,7 +284,13 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
     }
     let now = now();
     let window = state.config.offline_window_secs;
-    let (verdict, result) = transaction(state.store.as_ref(), |tx| {
+    let payload = payload.to_vec();
+    let bytes = bytes.to_vec();
+    let st = state.clone();
+    // Group commit: concurrent attestations share one durable commit; each one's checks
+    // and writes are isolated, and the answer is built only after the commit.
+    let (verdict, result) = grouped_transaction(state.store.as_ref(), move |tx| {
+        let state = &st;
         // Re-read inside the transaction: revocation and seq may have changed.
         let device = tx.device(&device_id)?.ok_or_else(unknown_device)?;
         if device.revoked {
@@ -372,7 +378,7 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             iat: claims.iat,
             received_at: now,
             fresh_nonce: fresh,
-            claims: payload.to_vec(),
+            claims: payload.clone(),
             verdict: verdict.as_str().to_string(),
             failures_json,
             log_index,

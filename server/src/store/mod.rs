@@ -31,6 +31,8 @@ pub enum StoreError {
     Log(String),
     #[error("database lock poisoned")]
     Poisoned,
+    #[error("the group commit failed: {0}")]
+    CommitFailed(String),
 }
 
 /// Role of a bearer token (design section 2).
@@ -214,6 +216,13 @@ pub trait Tx {
     fn counts(&mut self) -> Result<Counts, StoreError>;
 }
 
+/// Delivers a job's outcome once its transaction is durable (`true`) or failed (`false`).
+pub type Finisher = Box<dyn FnOnce(bool) + Send>;
+
+/// A unit of work for [`Store::submit`]: runs in a transaction (possibly shared with other
+/// jobs) and says whether its writes are kept, plus what to do once the commit is known.
+pub type Job = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Finisher) + Send>;
+
 /// A storage backend.
 pub trait Store: Send + Sync {
     /// Runs `f` in one transaction: committed when it returns `Ok(true)`, rolled back
@@ -223,10 +232,62 @@ pub trait Store: Send + Sync {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError>;
 
+    /// Runs `job` in a transaction that the backend may share with other jobs (group
+    /// commit: one durable commit for many requests). Each job's writes are isolated by a
+    /// savepoint and rolled back alone when it refuses; its finisher runs after the commit.
+    /// The default runs the job alone.
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let mut job = Some(job);
+        let mut finisher: Option<(bool, Finisher)> = None;
+        let result = self.with_tx(&mut |tx| {
+            let Some(job) = job.take() else {
+                return Ok(false);
+            };
+            let (keep, fin) = job(tx);
+            finisher = Some((keep, fin));
+            Ok(keep)
+        });
+        if let Some((keep, fin)) = finisher {
+            fin(keep && result.is_ok());
+        }
+        result
+    }
+
     /// The SQLite backend, for the audit-log readers that work on its connection.
     fn as_sqlite(&self) -> Option<&SqliteStore> {
         None
     }
+}
+
+/// Like [`transaction`], but through [`Store::submit`] so that concurrent requests share
+/// one durable commit. Returns only after the commit: an `Ok` is durable.
+pub fn grouped_transaction<R, E>(
+    store: &dyn Store,
+    f: impl FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+) -> Result<R, E>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let (send, recv) = std::sync::mpsc::sync_channel::<Result<R, E>>(1);
+    let job: Job = Box::new(move |tx| {
+        let result = f(tx);
+        let keep = result.is_ok();
+        let finish: Finisher = Box::new(move |committed| {
+            let out = match result {
+                Ok(_) if !committed => Err(StoreError::CommitFailed(
+                    "the transaction did not commit; nothing was recorded".into(),
+                )
+                .into()),
+                other => other,
+            };
+            let _ = send.send(out);
+        });
+        (keep, finish)
+    });
+    store.submit(job)?;
+    recv.recv()
+        .map_err(|_| StoreError::CommitFailed("the writer dropped the request".into()))?
 }
 
 /// Runs `f` in one transaction and returns its result: committed on `Ok`, rolled back on

@@ -8,7 +8,8 @@
 //! half-way on a lock upgrade.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use pramaan_core::claims::Assurance;
 use pramaan_core::policy::Officer;
@@ -16,9 +17,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
-    AttestationRow, Counts, DeviceRow, EnrollTokenRow, LogEntry, NonceRow, Role, Store, StoreError,
-    TokenRow, Tx,
+    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Job, LogEntry, NonceRow, Role,
+    Store, StoreError, TokenRow, Tx,
 };
+
+/// Most jobs one group commit takes.
+const MAX_BATCH: usize = 256;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -98,6 +102,8 @@ CREATE TABLE IF NOT EXISTS attestations (
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Queue of the group-commit writer, once [`SqliteStore::start_group_commit`] ran.
+    writer: OnceLock<SyncSender<Job>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -132,7 +138,59 @@ impl SqliteStore {
         )?;
         Ok(Self {
             conn: Mutex::new(conn),
+            writer: OnceLock::new(),
         })
+    }
+
+    /// Starts the group-commit writer: jobs given to [`Store::submit`] are then collected
+    /// while a commit is in progress and committed together, one fsync for many answers.
+    /// The thread ends when the store is dropped.
+    pub fn start_group_commit(self: &Arc<Self>) -> Result<(), StoreError> {
+        let (send, recv) = std::sync::mpsc::sync_channel::<Job>(4 * MAX_BATCH);
+        if self.writer.set(send).is_err() {
+            return Ok(()); // already running
+        }
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("pramaan-db-writer".into())
+            .spawn(move || writer_loop(&weak, &recv))
+            .map_err(|e| StoreError::CommitFailed(format!("cannot start the writer: {e}")))?;
+        Ok(())
+    }
+
+    fn run_batch(&self, batch: Vec<Job>) -> (Vec<Finisher>, bool) {
+        let mut finishers = Vec::with_capacity(batch.len());
+        let result = (|| -> Result<(), StoreError> {
+            let mut conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut wrapped = SqliteTx { tx };
+            for job in batch {
+                wrapped.tx.execute_batch("SAVEPOINT job")?;
+                let outcome =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut wrapped)));
+                match outcome {
+                    Ok((true, fin)) => {
+                        wrapped.tx.execute_batch("RELEASE job")?;
+                        finishers.push(fin);
+                    }
+                    Ok((false, fin)) => {
+                        wrapped.tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                        finishers.push(fin);
+                    }
+                    Err(_) => {
+                        // The job's answer channel is dropped: its caller gets an error.
+                        log::error!("a storage job panicked; its writes are rolled back");
+                        wrapped.tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                    }
+                }
+            }
+            wrapped.tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = &result {
+            log::error!("group commit failed: {e}");
+        }
+        (finishers, result.is_ok())
     }
 
     /// Runs `f` on the connection (reads of the audit log; tests).
@@ -157,8 +215,57 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let Some(writer) = self.writer.get() else {
+            return run_alone(self, job);
+        };
+        match writer.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) => writer
+                .send(job)
+                .map_err(|_| StoreError::CommitFailed("the writer has stopped".into())),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(StoreError::CommitFailed("the writer has stopped".into()))
+            }
+        }
+    }
+
     fn as_sqlite(&self) -> Option<&SqliteStore> {
         Some(self)
+    }
+}
+
+/// The trait's default behaviour, for a store without a writer thread.
+fn run_alone(store: &SqliteStore, job: Job) -> Result<(), StoreError> {
+    let (finishers, committed) = store.run_batch(vec![job]);
+    for f in finishers {
+        f(committed);
+    }
+    if committed {
+        Ok(())
+    } else {
+        Err(StoreError::CommitFailed(
+            "the transaction did not commit".into(),
+        ))
+    }
+}
+
+fn writer_loop(store: &Weak<SqliteStore>, recv: &Receiver<Job>) {
+    while let Ok(first) = recv.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match recv.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(store) = store.upgrade() else {
+            return;
+        };
+        let (finishers, committed) = store.run_batch(batch);
+        for f in finishers {
+            f(committed);
+        }
     }
 }
 
@@ -597,7 +704,38 @@ impl Tx for SqliteTx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::transaction;
+    use crate::store::{grouped_transaction, transaction};
+
+    #[test]
+    fn group_commit_isolates_refused_jobs_and_sees_earlier_ones() {
+        let store = Arc::new(SqliteStore::in_memory().expect("store"));
+        store.start_group_commit().expect("writer");
+        let threads: Vec<_> = (0u8..16)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    grouped_transaction(store.as_ref(), move |tx| {
+                        tx.insert_nonce(&[i; 32], 10)?;
+                        if i % 2 == 1 {
+                            return Err(StoreError::Corrupt("refused".into()));
+                        }
+                        Ok(i)
+                    })
+                })
+            })
+            .collect();
+        for (i, t) in threads.into_iter().enumerate() {
+            let r = t.join().expect("thread");
+            assert_eq!(r.is_ok(), i % 2 == 0, "job {i}");
+        }
+        for i in 0u8..16 {
+            let found = transaction(store.as_ref(), |tx| tx.nonce(&[i; 32])).expect("read");
+            assert_eq!(found.is_some(), i % 2 == 0, "nonce {i}");
+        }
+        // A job sees what an earlier job of the same batch wrote.
+        let dup = grouped_transaction(store.as_ref(), |tx| tx.insert_nonce(&[0; 32], 10));
+        assert!(dup.is_err());
+    }
 
     #[test]
     fn rollback_on_error_changes_nothing() {
