@@ -6,6 +6,13 @@
 //! transactions inside `tokio::task::spawn_blocking`. A single writer is what SQLite allows
 //! anyway; `BEGIN IMMEDIATE` takes the write lock up front so a transaction never fails
 //! half-way on a lock upgrade.
+//!
+//! Group commit ([`SqliteStore::start_group_commit`]): with `synchronous=FULL` every commit
+//! costs an fsync, which would cap attestations at the disk's fsync rate. A writer thread
+//! takes every job queued while the previous commit was in progress, runs each inside its
+//! own `SAVEPOINT` (a refused job is rolled back alone, so "nothing rejected changes state"
+//! still holds, and a later job of the batch sees an earlier one's writes, so a replay in
+//! the same batch is still refused), commits once, and only then releases the answers.
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
