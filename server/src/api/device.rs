@@ -26,7 +26,9 @@ use uuid::Uuid;
 
 use super::{ApiError, AppState, blocking, now};
 use crate::auth::{hash_secret, random_bytes};
-use crate::store::{AttestationRow, DeviceRow, LogEntry, Tx, grouped_transaction, transaction};
+use crate::store::{
+    AttestationRow, DeviceRow, LogEntry, Tx, grouped_transaction, read_transaction, transaction,
+};
 
 /// Allowed clock skew of a device's `iat` ahead of the server, seconds.
 const MAX_FUTURE_SKEW: u64 = 300;
@@ -265,7 +267,7 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
         .map_err(|e| ApiError::bad_request("malformed", format!("not a COSE_Sign1: {e}")))?;
     let device_id = Uuid::from_slice(msg.kid()).map_err(|_| unknown_device())?;
     // The key of an enrolled device never changes: read it, verify outside the lock.
-    let device = transaction(state.store.as_ref(), |tx| tx.device(&device_id))?
+    let device = read_transaction(state.store.as_ref(), |tx| tx.device(&device_id))?
         .ok_or_else(unknown_device)?;
     let key = P256PublicKey::from_cose_key_bytes(&device.public_key)
         .map_err(|e| ApiError::internal(format!("stored device key: {e}")))?;

@@ -28,7 +28,7 @@ use pramaan_core::ServerKey;
 use crate::auth::{self, Principal};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::store::{Role, Store, transaction};
+use crate::store::{Role, Store, read_transaction};
 pub use error::{ApiError, RejectReason};
 
 /// Largest body accepted by the IT endpoints (registry CSVs can be large).
@@ -146,7 +146,8 @@ impl FromRequestParts<AppState> for Auth {
         let token = auth::bearer(header)?;
         let hash = auth::hash_secret(token.as_bytes());
         let store = state.store.clone();
-        let row = blocking(move || Ok(transaction(store.as_ref(), |tx| tx.token(&hash))?)).await?;
+        let row =
+            blocking(move || Ok(read_transaction(store.as_ref(), |tx| tx.token(&hash))?)).await?;
         Ok(Auth(auth::principal_from(row, &hash)?))
     }
 }

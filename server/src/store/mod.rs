@@ -232,6 +232,15 @@ pub trait Store: Send + Sync {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError>;
 
+    /// Runs `f` for reading only, on a snapshot of the last committed state, without
+    /// waiting for writers. Writes inside fail. The default is [`Store::with_tx`].
+    fn with_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        self.with_tx(f)
+    }
+
     /// Runs `job` in a transaction that the backend may share with other jobs (group
     /// commit: one durable commit for many requests). Each job's writes are isolated by a
     /// savepoint and rolled back alone when it refuses; its finisher runs after the commit.
@@ -256,6 +265,25 @@ pub trait Store: Send + Sync {
     /// The SQLite backend, for the audit-log readers that work on its connection.
     fn as_sqlite(&self) -> Option<&SqliteStore> {
         None
+    }
+}
+
+/// Reads through [`Store::with_read`] (a committed snapshot, no wait for writers).
+pub fn read_transaction<R, E: From<StoreError>>(
+    store: &dyn Store,
+    f: impl FnOnce(&mut dyn Tx) -> Result<R, E>,
+) -> Result<R, E> {
+    let mut f = Some(f);
+    let mut out: Option<Result<R, E>> = None;
+    store.with_read(&mut |tx| {
+        if let Some(f) = f.take() {
+            out = Some(f(tx));
+        }
+        Ok(false)
+    })?;
+    match out {
+        Some(r) => r,
+        None => Err(StoreError::Corrupt("read closure did not run".into()).into()),
     }
 }
 

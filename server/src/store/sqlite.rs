@@ -109,6 +109,9 @@ CREATE TABLE IF NOT EXISTS attestations (
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// A read-only connection for lookups that must not wait for a commit's fsync (WAL
+    /// readers see the last committed state). None for in-memory stores.
+    reader: Option<Mutex<Connection>>,
     /// Queue of the group-commit writer, once [`SqliteStore::start_group_commit`] ran.
     writer: OnceLock<SyncSender<Job>>,
 }
@@ -123,7 +126,14 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its schema, audit log included.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
-        Self::setup(conn)
+        let mut store = Self::setup(conn)?;
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.execute_batch("PRAGMA busy_timeout=5000;")?;
+        store.reader = Some(Mutex::new(reader));
+        Ok(store)
     }
 
     /// An in-memory store (tests).
@@ -145,6 +155,7 @@ impl SqliteStore {
         )?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: None,
             writer: OnceLock::new(),
         })
     }
@@ -219,6 +230,21 @@ impl Store for SqliteStore {
             wrapped.tx.commit()?;
         }
         // Dropping an uncommitted transaction rolls it back.
+        Ok(())
+    }
+
+    fn with_read(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some(reader) = &self.reader else {
+            return self.with_tx(f);
+        };
+        let mut conn = reader.lock().map_err(|_| StoreError::Poisoned)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut wrapped = SqliteTx { tx };
+        f(&mut wrapped)?;
+        // Read-only: nothing to commit; dropping ends the snapshot.
         Ok(())
     }
 
