@@ -179,6 +179,39 @@ mod tests {
         assert!(entries(&conn, 5, 3).expect("entries").is_empty());
     }
 
+    /// Every proof over every (index or old size, tree size) of a 300-leaf log costs at
+    /// most 2*ceil(log2 n) + 1 node reads: logarithmic, never a rehash of the log.
+    #[test]
+    fn proof_reads_are_bounded_by_twice_log_n() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        init(&conn).expect("schema");
+        let tx = conn.transaction().expect("tx");
+        for i in 0..300u64 {
+            append(&tx, &i.to_le_bytes()).expect("append");
+        }
+        tx.commit().expect("commit");
+        let mut worst = 0;
+        for n in 1..=300u64 {
+            let log2 = 64 - (n - 1).leading_zeros() as usize; // ceil(log2 n)
+            let bound = 2 * log2 + 1;
+            for m in 0..n {
+                let mut c = Counting(SqlNodes(&conn), 0);
+                inclusion_path(&mut c, m, n).expect("path");
+                assert!(c.1 <= bound, "inclusion {m}/{n}: {} reads > {bound}", c.1);
+                worst = worst.max(c.1);
+                let mut c = Counting(SqlNodes(&conn), 0);
+                consistency_path(&mut c, m + 1, n).expect("path");
+                assert!(
+                    c.1 <= bound,
+                    "consistency {}/{n}: {} reads > {bound}",
+                    m + 1,
+                    c.1
+                );
+            }
+        }
+        assert!(worst >= 9, "the bound was exercised ({worst})");
+    }
+
     #[test]
     fn a_rolled_back_transaction_leaves_no_entry() {
         let mut conn = Connection::open_in_memory().expect("db");
