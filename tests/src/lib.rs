@@ -240,13 +240,24 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `libpramaan_core.so` (debug) and returns its path.
+/// Builds `libpramaan_core.so` (debug) and the `uniffi-bindgen` binary in one cargo
+/// invocation (one feature set, so repeated runs are cached), and returns the library path.
 pub fn build_cdylib() -> PathBuf {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(&root)
-        .args(["build", "-q", "-p", "pramaan-core", "--lib"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "pramaan-core",
+            "--features",
+            "bindgen",
+            "--lib",
+            "--bin",
+            "uniffi-bindgen",
+        ])
         .status()
         .expect("cargo build");
     assert!(status.success(), "building the cdylib failed");
@@ -261,25 +272,13 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
-/// Generates bindings for `language` from the built cdylib into `out_dir`.
+/// Generates bindings for `language` from the built cdylib into `out_dir` (run
+/// [`build_cdylib`] first: it builds the generator too).
 pub fn generate_bindings(lib: &Path, language: &str, out_dir: &Path) {
-    let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(&cargo)
-        .current_dir(&root)
-        .args([
-            "run",
-            "-q",
-            "-p",
-            "pramaan-core",
-            "--features",
-            "bindgen",
-            "--bin",
-            "uniffi-bindgen",
-            "--",
-            "generate",
-            "--library",
-        ])
+    let bindgen = target_dir().join("debug").join("uniffi-bindgen");
+    let out = Command::new(&bindgen)
+        .current_dir(workspace_root())
+        .args(["generate", "--library"])
         .arg(lib)
         .args(["--language", language, "--no-format", "--out-dir"])
         .arg(out_dir)
