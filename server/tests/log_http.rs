@@ -43,14 +43,11 @@ fn pull_and_verify_against_a_running_server() {
     let out = env.dir.path().join("bundle.cbor");
     let kept = env.dir.path().join("checkpoint.txt");
     let vkey = env.dir.path().join("log.vkey");
-    let conn = [
-        "--server",
-        env.server.url.as_str(),
-        "--token",
-        auditor.as_str(),
-        "--pin",
-        pin.as_str(),
-    ];
+    // `--flag=value`: tokens and pins are base64url and may begin with '-'.
+    let server_arg = format!("--server={}", env.server.url);
+    let token_arg = format!("--token={auditor}");
+    let pin_arg = format!("--pin={pin}");
+    let conn = [server_arg.as_str(), token_arg.as_str(), pin_arg.as_str()];
     let mut pull = vec!["audit", "pull"];
     pull.extend(conn);
     pull.extend([
