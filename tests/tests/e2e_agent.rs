@@ -266,3 +266,54 @@ fn desktop_cli_enrolls_attests_and_reports() {
     let me = officer_entry(&server.compliance("GAD"), "GAD-002");
     assert_ne!(me["status"], "not_enrolled", "{me}");
 }
+
+#[test]
+fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
+    let server = TestServer::start();
+    server.prepare_gad();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+    let e = agent
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+
+    // A nonce the server never issued (as if it had expired): the attestation carrying it
+    // is refused with 409, the agent fetches a fresh challenge and succeeds with the next
+    // number; the refused one changed nothing on the server.
+    let mut st = pramaan_core::agent::State::load(dir.path())
+        .expect("load")
+        .expect("enrolled");
+    st.next_nonce = Some("ab".repeat(32));
+    st.nonce_received_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    st.save(dir.path()).expect("save");
+    let outcome = agent.check_in(&compliant()).expect("check in");
+    assert!(
+        matches!(outcome, CheckIn::Delivered { seq: 2, .. }),
+        "{outcome:?}"
+    );
+    let seqs: Vec<u64> = server
+        .stored_attestations(&e.device_id)
+        .iter()
+        .map(|(s, _)| *s)
+        .collect();
+    assert_eq!(seqs, vec![2]);
+
+    // IT revokes the device: the next check-in is refused for good, with the reason.
+    let r = server
+        .admin()
+        .post(
+            &format!("/v1/devices/{}/revoke", e.device_id),
+            "application/json",
+            br#"{"reason":"phone lost"}"#,
+        )
+        .expect("revoke");
+    assert!(r.is_success(), "revoke: HTTP {}", r.status);
+    match agent.check_in(&compliant()) {
+        Err(AgentError::Rejected { status: 403, .. }) => {}
+        other => panic!("a revoked device must be refused with 403: {other:?}"),
+    }
+    assert_eq!(agent.status().expect("status").pending, 0);
+}
