@@ -317,3 +317,42 @@ fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
     }
     assert_eq!(agent.status().expect("status").pending, 0);
 }
+
+#[test]
+fn an_answer_that_does_not_verify_is_not_taken_as_delivered() {
+    let server = TestServer::start();
+    server.prepare_gad();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+    agent
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    let mut st = pramaan_core::agent::State::load(dir.path())
+        .expect("load")
+        .expect("enrolled");
+    let real_key = st
+        .server_key
+        .clone()
+        .expect("the server sends its key in the receipt");
+    // The agent now expects answers signed by another key.
+    st.server_key = Some("11".repeat(32));
+    st.save(dir.path()).expect("save");
+    let outcome = agent.check_in(&compliant()).expect("check in");
+    assert!(
+        matches!(outcome, CheckIn::Queued { pending: 1, .. }),
+        "an unverifiable answer must not count as delivered: {outcome:?}"
+    );
+    assert!(agent.status().expect("status").last_result.is_none());
+
+    let mut st = pramaan_core::agent::State::load(dir.path())
+        .expect("load")
+        .expect("enrolled");
+    st.server_key = Some(real_key);
+    st.save(dir.path()).expect("save");
+    let outcome = agent.check_in(&compliant()).expect("check in");
+    assert!(
+        matches!(outcome, CheckIn::Delivered { flushed: 1, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(agent.status().expect("status").pending, 0);
+}
