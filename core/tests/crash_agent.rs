@@ -209,6 +209,19 @@ fn sigkill_at_random_points_loses_and_changes_nothing_acknowledged() {
         },
     )
     .expect("open");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".state.json.tmp")
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temp files of killed writes were not cleaned up"
+    );
     let next = agent.check_in(&facts()).expect("check in").seq();
     assert!(next > max_seen);
     eprintln!(

@@ -240,6 +240,7 @@ impl Agent {
         let outbox = Outbox::open(state_dir)?;
         // Fail early on a corrupt state file rather than at the first check-in.
         State::load(state_dir)?;
+        state::remove_stale_temp_files(state_dir);
         Ok(Self {
             dir: state_dir.to_path_buf(),
             signer,

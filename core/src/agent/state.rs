@@ -136,6 +136,24 @@ impl State {
     }
 }
 
+/// Removes temporary files that a write interrupted by a crash left behind
+/// (`.state.json.tmp<pid>`; see [`fsutil::write_atomic`]). The state file itself is never
+/// touched. One agent process per state directory is assumed, as everywhere here.
+pub fn remove_stale_temp_files(dir: &Path) {
+    let prefix = format!(".{STATE_FILE}.tmp");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -179,6 +197,16 @@ pub(crate) mod tests {
         assert_eq!(State::load(dir.path()).expect("load"), Some(s.clone()));
         assert_eq!(s.server_key_bytes(), Some([2; 32]));
         assert_eq!(s.next_nonce_bytes(), Some(vec![3; 32]));
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_and_state_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        sample().save(dir.path()).expect("save");
+        std::fs::write(dir.path().join(".state.json.tmp4242"), b"{torn").expect("tmp");
+        remove_stale_temp_files(dir.path());
+        assert!(!dir.path().join(".state.json.tmp4242").exists());
+        assert_eq!(State::load(dir.path()).expect("load"), Some(sample()));
     }
 
     #[test]
