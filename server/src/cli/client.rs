@@ -31,7 +31,8 @@ pub struct ServerArgs {
         long,
         env = "PRAMAAN_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        allow_hyphen_values = true
     )]
     pub token: String,
     /// Trust the server's certificate by this PEM file (e.g. DATA/tls/cert.pem written by
@@ -40,7 +41,12 @@ pub struct ServerArgs {
     pub ca: Option<PathBuf>,
     /// Trust the server by the SHA-256 of its public key (SPKI pin, base64url, as printed
     /// by `pramaan admin init` and inside enrollment URIs). Give this or --ca.
-    #[arg(long, env = "PRAMAAN_PIN", value_name = "B64URL")]
+    #[arg(
+        long,
+        env = "PRAMAAN_PIN",
+        value_name = "B64URL",
+        allow_hyphen_values = true
+    )]
     pub pin: Option<String>,
 }
 
@@ -247,6 +253,30 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_and_pins_may_start_with_a_hyphen() {
+        // base64url values start with '-' one time in 64: clap must not take them for flags.
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            s: ServerArgs,
+        }
+        let t = <T as clap::Parser>::try_parse_from([
+            "t",
+            "--server",
+            "https://h",
+            "--token",
+            "-abc",
+            "--pin",
+            "-pin",
+        ])
+        .expect("parses");
+        assert_eq!(
+            (t.s.token.as_str(), t.s.pin.as_deref()),
+            ("-abc", Some("-pin"))
+        );
+    }
 
     fn resp(status: u16, body: &str) -> Response {
         Response {
