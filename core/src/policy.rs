@@ -1042,105 +1042,37 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-/// Parses the registry CSV. The header row is required (columns by name, any order); rows
-/// that fail are reported with their line and reason, the good rows are returned.
-pub fn officers_from_csv(text: &str) -> (Vec<Officer>, Vec<RowError>) {
+/// One data row of a CSV, read by column name ("" for an absent column).
+struct CsvRow<'a> {
+    cols: &'a BTreeMap<String, usize>,
+    rec: &'a csv::StringRecord,
+}
+
+impl<'a> CsvRow<'a> {
+    fn get(&self, column: &str) -> &'a str {
+        self.cols
+            .get(column)
+            .and_then(|&i| self.rec.get(i))
+            .unwrap_or("")
+    }
+}
+
+/// Reads the data rows of a CSV with a required header: each non-blank row goes to `row`;
+/// errors come back with their 1-based line. The one loop behind the registry and roster
+/// imports.
+fn csv_rows<T>(
+    text: &str,
+    required: &[&'static str],
+    optional: &[&'static str],
+    mut row: impl FnMut(&CsvRow<'_>) -> Result<T, String>,
+) -> (Vec<(usize, T)>, Vec<RowError>) {
     let text = strip_bom(text);
     let mut reader = csv_reader(text);
-    let cols = match header_map(&mut reader, &OFFICER_REQUIRED, &OFFICER_OPTIONAL) {
+    let cols = match header_map(&mut reader, required, optional) {
         Ok(c) => c,
         Err(e) => return (Vec::new(), vec![e]),
     };
     let width = cols.len();
-    let mut officers: Vec<Officer> = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for rec in reader.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                errors.push(RowError {
-                    line: line_at(text, e.position()),
-                    reason: format!("not readable as CSV: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = line_at(text, rec.position());
-        if rec.iter().all(str::is_empty) {
-            continue; // blank line
-        }
-        let row = (|| -> Result<Officer, String> {
-            if rec.len() != width {
-                return Err(format!("{} fields where the header has {width}", rec.len()));
-            }
-            let get = |c: &str| cols.get(c).and_then(|&i| rec.get(i)).unwrap_or("");
-            let required = |c: &'static str| -> Result<String, String> {
-                let v = get(c);
-                if v.is_empty() {
-                    Err(format!("{c} is empty"))
-                } else {
-                    Ok(v.to_string())
-                }
-            };
-            let optional = |c: &str| Some(get(c).to_string()).filter(|v| !v.is_empty());
-            let email = required("email")?;
-            if !looks_like_email(&email) {
-                return Err(format!("email {email:?} is not an email address"));
-            }
-            let entitled_text = get("entitled");
-            let entitled = parse_bool(entitled_text).ok_or_else(|| {
-                format!("entitled is {entitled_text:?}; expected true/false, yes/no or 1/0")
-            })?;
-            Ok(Officer {
-                officer_id: required("officer_id")?,
-                name: required("name")?,
-                designation: get("designation").to_string(),
-                department: required("department")?,
-                email,
-                mobile: get("mobile").to_string(),
-                entitled,
-                gr_reference: optional("gr_reference"),
-                phone_model: optional("phone_model"),
-                phone_purchased: optional("phone_purchased"),
-            })
-        })();
-        match row {
-            Ok(o) => {
-                if let Some(first) = seen.get(&o.officer_id) {
-                    errors.push(RowError {
-                        line,
-                        reason: format!(
-                            "officer_id {} already appears on line {first}",
-                            o.officer_id
-                        ),
-                    });
-                } else {
-                    seen.insert(o.officer_id.clone(), line);
-                    officers.push(o);
-                }
-            }
-            Err(reason) => errors.push(RowError { line, reason }),
-        }
-    }
-    if !errors.is_empty() {
-        log::info!(
-            "registry CSV: {} row(s) accepted, {} rejected",
-            officers.len(),
-            errors.len()
-        );
-    }
-    (officers, errors)
-}
-
-/// Parses a roster CSV (`platform,group,handle`, header required). All or nothing: a
-/// roster with a bad row is refused as a whole, so a group is never checked against half
-/// a list.
-pub fn roster_from_csv(text: &str) -> Result<Vec<(String, String, String)>, Vec<RowError>> {
-    const REQUIRED: [&str; 3] = ["platform", "group", "handle"];
-    let text = strip_bom(text);
-    let mut reader = csv_reader(text);
-    let cols = header_map(&mut reader, &REQUIRED, &[]).map_err(|e| vec![e])?;
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for rec in reader.records() {
@@ -1156,30 +1088,106 @@ pub fn roster_from_csv(text: &str) -> Result<Vec<(String, String, String)>, Vec<
         };
         let line = line_at(text, rec.position());
         if rec.iter().all(str::is_empty) {
-            continue;
+            continue; // blank line
         }
-        if rec.len() != REQUIRED.len() {
+        if rec.len() != width {
             errors.push(RowError {
                 line,
-                reason: format!("{} fields where the header has 3", rec.len()),
+                reason: format!("{} fields where the header has {width}", rec.len()),
             });
             continue;
         }
-        let get = |c: &str| cols.get(c).and_then(|&i| rec.get(i)).unwrap_or("");
-        match REQUIRED.iter().find(|c| get(c).is_empty()) {
-            Some(c) => errors.push(RowError {
+        match row(&CsvRow {
+            cols: &cols,
+            rec: &rec,
+        }) {
+            Ok(t) => rows.push((line, t)),
+            Err(reason) => errors.push(RowError { line, reason }),
+        }
+    }
+    (rows, errors)
+}
+
+/// Parses the registry CSV. The header row is required (columns by name, any order); rows
+/// that fail are reported with their line and reason, the good rows are returned.
+pub fn officers_from_csv(text: &str) -> (Vec<Officer>, Vec<RowError>) {
+    let (rows, mut errors) = csv_rows(text, &OFFICER_REQUIRED, &OFFICER_OPTIONAL, |r| {
+        let get = |c: &str| r.get(c);
+        let required = |c: &'static str| -> Result<String, String> {
+            let v = get(c);
+            if v.is_empty() {
+                Err(format!("{c} is empty"))
+            } else {
+                Ok(v.to_string())
+            }
+        };
+        let optional = |c: &str| Some(get(c).to_string()).filter(|v| !v.is_empty());
+        let email = required("email")?;
+        if !looks_like_email(&email) {
+            return Err(format!("email {email:?} is not an email address"));
+        }
+        let entitled_text = get("entitled");
+        let entitled = parse_bool(entitled_text).ok_or_else(|| {
+            format!("entitled is {entitled_text:?}; expected true/false, yes/no or 1/0")
+        })?;
+        Ok(Officer {
+            officer_id: required("officer_id")?,
+            name: required("name")?,
+            designation: get("designation").to_string(),
+            department: required("department")?,
+            email,
+            mobile: get("mobile").to_string(),
+            entitled,
+            gr_reference: optional("gr_reference"),
+            phone_model: optional("phone_model"),
+            phone_purchased: optional("phone_purchased"),
+        })
+    });
+    let mut officers: Vec<Officer> = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (line, o) in rows {
+        if let Some(first) = seen.get(&o.officer_id) {
+            errors.push(RowError {
                 line,
-                reason: format!("{c} is empty"),
-            }),
-            None => rows.push((
+                reason: format!(
+                    "officer_id {} already appears on line {first}",
+                    o.officer_id
+                ),
+            });
+        } else {
+            seen.insert(o.officer_id.clone(), line);
+            officers.push(o);
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+    if !errors.is_empty() {
+        log::info!(
+            "registry CSV: {} row(s) accepted, {} rejected",
+            officers.len(),
+            errors.len()
+        );
+    }
+    (officers, errors)
+}
+
+/// Parses a roster CSV (`platform,group,handle`, header required). All or nothing: a
+/// roster with a bad row is refused as a whole, so a group is never checked against half
+/// a list.
+pub fn roster_from_csv(text: &str) -> Result<Vec<(String, String, String)>, Vec<RowError>> {
+    const REQUIRED: [&str; 3] = ["platform", "group", "handle"];
+    let (rows, errors) = csv_rows(text, &REQUIRED, &[], |r| {
+        let get = |c: &str| r.get(c);
+        match REQUIRED.iter().find(|c| get(c).is_empty()) {
+            Some(c) => Err(format!("{c} is empty")),
+            None => Ok((
                 get("platform").to_string(),
                 get("group").to_string(),
                 get("handle").to_string(),
             )),
         }
-    }
+    });
     if errors.is_empty() {
-        Ok(rows)
+        Ok(rows.into_iter().map(|(_, r)| r).collect())
     } else {
         Err(errors)
     }
