@@ -1111,6 +1111,13 @@ fn csv_rows<T>(
 /// Parses the registry CSV. The header row is required (columns by name, any order); rows
 /// that fail are reported with their line and reason, the good rows are returned.
 pub fn officers_from_csv(text: &str) -> (Vec<Officer>, Vec<RowError>) {
+    let (rows, errors) = officer_rows_from_csv(text);
+    (rows.into_iter().map(|(_, o)| o).collect(), errors)
+}
+
+/// [`officers_from_csv`] with each good row's 1-based line, for callers that refuse rows
+/// later (the server's department scope) and must still name the line.
+pub fn officer_rows_from_csv(text: &str) -> (Vec<(usize, Officer)>, Vec<RowError>) {
     let (rows, mut errors) = csv_rows(text, &OFFICER_REQUIRED, &OFFICER_OPTIONAL, |r| {
         let get = |c: &str| r.get(c);
         let required = |c: &'static str| -> Result<String, String> {
@@ -1143,7 +1150,7 @@ pub fn officers_from_csv(text: &str) -> (Vec<Officer>, Vec<RowError>) {
             phone_purchased: optional("phone_purchased"),
         })
     });
-    let mut officers: Vec<Officer> = Vec::new();
+    let mut officers: Vec<(usize, Officer)> = Vec::new();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (line, o) in rows {
         if let Some(first) = seen.get(&o.officer_id) {
@@ -1156,7 +1163,7 @@ pub fn officers_from_csv(text: &str) -> (Vec<Officer>, Vec<RowError>) {
             });
         } else {
             seen.insert(o.officer_id.clone(), line);
-            officers.push(o);
+            officers.push((line, o));
         }
     }
     errors.sort_by_key(|e| e.line);

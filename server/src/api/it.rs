@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use pramaan_core::catalog::Catalog;
 use pramaan_core::enroll_uri::EnrollmentUri;
-use pramaan_core::policy::{Officer, Policy, RowError, officers_from_csv, roster_from_csv};
+use pramaan_core::policy::{Officer, Policy, RowError, officer_rows_from_csv, roster_from_csv};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -249,7 +249,7 @@ async fn import_officers(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let text = text_body(b)?;
-    let (officers, mut rejected) = officers_from_csv(&text);
+    let (officers, mut rejected) = officer_rows_from_csv(&text);
     let st = state.clone();
     let principal = auth.0.clone();
     let (imported, rejected) = blocking(move || {
@@ -258,10 +258,11 @@ async fn import_officers(
             let mut imported = 0u64;
             let mut accepted: Vec<&Officer> = Vec::new();
             let mut lines: Vec<RowError> = Vec::new();
-            for o in &officers {
+            for (line, o) in &officers {
+                let line = *line;
                 if !principal.can_write(&o.department) {
                     lines.push(RowError {
-                        line: line_of(&text, &o.officer_id),
+                        line,
                         reason: format!(
                             "officer {}: department {} is not yours",
                             o.officer_id, o.department
@@ -273,7 +274,7 @@ async fn import_officers(
                     && !principal.can_write(&existing.department)
                 {
                     lines.push(RowError {
-                        line: line_of(&text, &o.officer_id),
+                        line,
                         reason: format!(
                             "officer {} belongs to department {}, which is not yours",
                             o.officer_id, existing.department
@@ -306,21 +307,6 @@ async fn import_officers(
         "imported": imported,
         "rejected": rejected,
     })))
-}
-
-/// The 1-based line of the first data row that has `officer_id` as one of its fields (the
-/// parser returns rows without their lines; a row refused for its department is found
-/// again this way).
-fn line_of(text: &str, officer_id: &str) -> usize {
-    text.lines()
-        .enumerate()
-        .skip(1)
-        .find(|(_, l)| {
-            l.split(',')
-                .any(|f| f.trim().trim_matches('"') == officer_id)
-        })
-        .map(|(i, _)| i + 1)
-        .unwrap_or(0)
 }
 
 async fn get_policy(
