@@ -13,9 +13,8 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
 
-use super::{ApiError, AppState, Auth, blocking};
+use super::{ApiError, AppState, Auth, blocking, json_response};
 use crate::log::{
     self, ConsistencyQuery, EntriesQuery, EntriesResponse, InclusionQuery, LogError,
     MAX_ENTRIES_PER_REQUEST, ProofResponse,
@@ -59,18 +58,6 @@ async fn with_log<R: Send + 'static>(
     .await
 }
 
-fn json<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(format!("encoding the answer: {e}")).into_response(),
-    }
-}
-
 async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
     let note = with_log(&state, log::checkpoint).await?;
@@ -96,7 +83,7 @@ async fn get_entries(
     }
     let page = with_log(&state, move |conn, _| EntriesResponse::load(conn, q)).await?;
     debug_assert!(page.entries.len() as u64 <= MAX_ENTRIES_PER_REQUEST);
-    Ok(json(&page))
+    Ok(json_response(&page))
 }
 
 async fn get_inclusion(
@@ -109,7 +96,7 @@ async fn get_inclusion(
         log::inclusion_proof(conn, q.index, q.size)
     })
     .await?;
-    Ok(json(&ProofResponse::from_hashes(&proof)))
+    Ok(json_response(&ProofResponse::from_hashes(&proof)))
 }
 
 async fn get_consistency(
@@ -122,5 +109,5 @@ async fn get_consistency(
         log::consistency_proof(conn, q.old, q.new)
     })
     .await?;
-    Ok(json(&ProofResponse::from_hashes(&proof)))
+    Ok(json_response(&ProofResponse::from_hashes(&proof)))
 }

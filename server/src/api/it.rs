@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, now};
+use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, json_response, now};
 use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
 use crate::store::{LogEntry, Role, transaction};
@@ -41,18 +41,6 @@ pub fn routes() -> Router<AppState> {
 
 const READERS: &[Role] = &[Role::It, Role::Auditor, Role::Admin];
 const WRITERS: &[Role] = &[Role::It, Role::Admin];
-
-fn json_response<T: Serialize>(value: &T) -> Response {
-    match serde_json::to_vec(value) {
-        Ok(bytes) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => ApiError::internal(format!("encoding the answer: {e}")).into_response(),
-    }
-}
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     match body {

@@ -78,6 +78,19 @@ pub fn server_kid(key: &ServerKey) -> Vec<u8> {
     crate::auth::hash_secret(&key.public_key())[..8].to_vec()
 }
 
+/// A 200 answer with a JSON body (IT, auditor and admin endpoints).
+pub fn json_response<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(format!("encoding the answer: {e}")).into_response(),
+    }
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     SystemTime::now()
