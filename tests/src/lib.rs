@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use pramaan_core::transport::{HttpsClient, Options, Trust};
 use pramaan_server::server::{self, Running};
@@ -302,4 +302,21 @@ pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+}
+
+/// Checks that a bindings program exited well and printed `marker`, and returns the
+/// device id it printed as `device=<uuid>` (the Kotlin and Python tests print both).
+pub fn bindings_device_id(out: &Output, marker: &str) -> uuid::Uuid {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains(marker),
+        "bindings program failed (no {marker}):\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .split("device=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .expect("device id printed")
 }

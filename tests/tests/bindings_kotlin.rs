@@ -10,7 +10,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pramaan_tests::{TestServer, build_cdylib, find_tool, generate_bindings, require_tool};
+use pramaan_tests::{
+    TestServer, bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool,
+};
 
 fn kotlinc() -> Option<PathBuf> {
     if let Some(p) = find_tool("KOTLINC", "kotlinc") {
@@ -105,20 +107,9 @@ fn kotlin_agent_enrolls_and_checks_in() {
         .arg(&state)
         .output()
         .expect("java runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("KOTLIN OK"),
-        "Kotlin test failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     // The server stored both check-ins of that device, signed with the DER-producing key.
-    let device_id: uuid::Uuid = stdout
-        .split("device=")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .expect("device id printed");
+    let device_id = bindings_device_id(&out, "KOTLIN OK");
     let stored = server.stored_attestations(&device_id);
     assert_eq!(
         stored.iter().map(|(s, _)| *s).collect::<Vec<_>>(),

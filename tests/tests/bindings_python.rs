@@ -9,7 +9,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pramaan_tests::{TestServer, build_cdylib, find_tool, generate_bindings, require_tool};
+use pramaan_tests::{
+    TestServer, bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool,
+};
 
 fn python() -> Option<PathBuf> {
     find_tool("PRAMAAN_PYTHON", "python3")
@@ -53,18 +55,7 @@ fn python_agent_enrolls_and_checks_in() {
         .arg(work.path().join("state"))
         .output()
         .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("PYTHON OK"),
-        "Python test failed:\nstdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let device_id: uuid::Uuid = stdout
-        .split("device=")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .expect("device id printed");
+    let device_id = bindings_device_id(&out, "PYTHON OK");
     let seqs: Vec<u64> = server
         .stored_attestations(&device_id)
         .iter()
