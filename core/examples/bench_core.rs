@@ -1,6 +1,6 @@
 //! Agent-side cost of one attestation (design section 10), against raw ring in the same run.
 //!
-//! `cargo run --release -p pramaan-core --no-default-features --example bench_core [-- --json] [--seconds S]`
+//! `cargo run --release -p pramaan-core --example bench_core [-- --json] [--seconds S]`
 //!
 //! Measures, per operation: build+sign (facts -> claims -> CBOR -> COSE_Sign1 ES256 with
 //! the software signer), verify (parse, ES256 check, claims decode: what the server does

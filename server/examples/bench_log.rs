@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release -p pramaan-server --example bench_log [-- ATTESTATIONS [normal|full]]`
 
-use pramaan_server::log::bench::{BenchOptions, bench};
+use pramaan_server::audit_log::bench::{BenchOptions, bench};
 
 fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);

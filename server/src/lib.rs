@@ -1,16 +1,15 @@
-//! Pramaan's verification server and the `pramaan` command.
+//! Pramaan's verification server: a library (the `pramaan` command is `pramaan-cli`).
 //!
 //! Devices talk to [`api`]; what they send is verified with `pramaan_core`, stored through
-//! [`store`] and appended to the tamper-evident [`log`]; department IT and auditors read
-//! compliance and proofs through the same API, and the [`cli`] drives it all.
+//! [`store`] and appended to the tamper-evident [`audit_log`]; department IT and auditors read
+//! compliance and proofs through the same API; the `pramaan` command (`pramaan-cli`) drives it all.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit_log;
 pub mod auth;
-pub mod cli;
 pub mod compliance;
 pub mod config;
-pub mod log;
 pub mod metrics;
 pub mod server;
 pub mod store;

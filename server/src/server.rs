@@ -167,7 +167,7 @@ pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError
             .map_err(io_err(&paths.config()))?;
     }
 
-    let signer = crate::log::LogSigner::new(log_origin(host), key);
+    let signer = crate::audit_log::LogSigner::new(log_origin(host), key);
     let log_vkey = signer.verifier_key();
     write_atomic(&paths.log_vkey(), format!("{log_vkey}\n").as_bytes(), 0o644)
         .map_err(io_err(&paths.log_vkey()))?;
@@ -358,7 +358,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         pin,
         metrics: Metrics::new(),
         limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
-        log_signer: crate::log::LogSigner::new(log_origin(&config.host), log_key),
+        log_signer: crate::audit_log::LogSigner::new(log_origin(&config.host), log_key),
         evidence_options: pramaan_core::evidence::AssessOptions {
             apple_app_ids: config.apple_app_ids.clone(),
             apple_allow_development: config.apple_allow_development,

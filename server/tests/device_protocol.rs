@@ -3,7 +3,7 @@
 //! each checked to change nothing (row counts, nonces and tokens used, log size, last_seq).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use pramaan_testkit as common;
 
 use common::*;
 use pramaan_core::claims::{AttestResult, Verdict};

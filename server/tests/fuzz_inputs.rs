@@ -3,7 +3,7 @@
 //! and the server still serving afterwards.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use pramaan_testkit as common;
 
 use common::*;
 use proptest::prelude::*;

@@ -7,9 +7,9 @@
 //! from a rewritten log presented as the earlier one (`--since`).
 
 use pramaan_core::keys::ServerKey;
-use pramaan_server::log::bench::DemoDevice;
-use pramaan_server::log::bundle::{self, BuildOptions, Bundle, VerifyError, verify_bundle};
-use pramaan_server::log::{self, LogEntry, LogSigner};
+use pramaan_server::audit_log::bench::DemoDevice;
+use pramaan_server::audit_log::bundle::{self, BuildOptions, Bundle, VerifyError, verify_bundle};
+use pramaan_server::audit_log::{self, LogEntry, LogSigner};
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ struct Fixture {
 fn append(conn: &mut Connection, entries: &[LogEntry]) {
     let tx = conn.transaction().expect("tx");
     for e in entries {
-        log::append(&tx, e).expect("append");
+        audit_log::append(&tx, e).expect("append");
     }
     tx.commit().expect("commit");
 }
@@ -32,7 +32,7 @@ fn append(conn: &mut Connection, entries: &[LogEntry]) {
 /// fourth device-less id, more attestations.
 fn fixture(attestations: u64) -> Fixture {
     let mut conn = Connection::open_in_memory().expect("db");
-    log::init_schema(&conn).expect("schema");
+    audit_log::init_schema(&conn).expect("schema");
     let devices: Vec<_> = (0..3)
         .map(|i| DemoDevice::generate(&format!("officer-{i}")).expect("device"))
         .collect();
@@ -79,7 +79,7 @@ fn build(f: &Fixture, start: Option<u64>, end: Option<u64>, since: Vec<u64>) -> 
         since_sizes: since,
         progress: None,
     };
-    bundle::build_bundle_from_db(&f.conn, &f.signer, &opts).expect("build")
+    audit_log::build_bundle_from_db(&f.conn, &f.signer, &opts).expect("build")
 }
 
 fn verify(b: &Bundle, vkey: &str) -> Result<bundle::Summary, VerifyError> {
@@ -102,7 +102,10 @@ fn a_whole_log_bundle_verifies_with_counts() {
         (3, 12, 1, 1)
     );
     assert_eq!((s.devices, s.key_enrollments), (3, 0));
-    assert_eq!(s.root, hex::encode(log::root(&f.conn, 17).expect("root")));
+    assert_eq!(
+        s.root,
+        hex::encode(audit_log::root(&f.conn, 17).expect("root"))
+    );
 }
 
 #[test]
@@ -321,8 +324,8 @@ fn wrong_log_key_fails() {
 #[test]
 fn consistency_with_an_earlier_checkpoint() {
     let mut f = fixture(5);
-    let earlier = log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
-    let old_size = log::size(&f.conn).expect("size");
+    let earlier = audit_log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
+    let old_size = audit_log::size(&f.conn).expect("size");
     let more: Vec<_> = (0..7)
         .map(|i| f.devices[1].attestation(100 + i, 100 + i).expect("a"))
         .collect();
@@ -333,7 +336,7 @@ fn consistency_with_an_earlier_checkpoint() {
     assert_eq!(s.consistent_since, Some(old_size));
 
     // The same checkpoint as "earlier" is trivially consistent.
-    let now = log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
+    let now = audit_log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
     assert!(verify_bundle(&b.to_bytes(), &f.vkey, Some(&now)).is_ok());
 
     // Without the proof in the bundle the verifier says how to get it.
@@ -355,12 +358,12 @@ fn consistency_with_an_earlier_checkpoint() {
 #[test]
 fn a_checkpoint_from_a_rewritten_log_fails_consistency() {
     let mut f = fixture(5);
-    let old_size = log::size(&f.conn).expect("size");
+    let old_size = audit_log::size(&f.conn).expect("size");
 
     // A rewritten history: same key, same length, one attestation's verdict changed.
     let mut rewritten = Connection::open_in_memory().expect("db");
-    log::init_schema(&rewritten).expect("schema");
-    let mut leaves = log::entries(&f.conn, 0, old_size).expect("entries");
+    audit_log::init_schema(&rewritten).expect("schema");
+    let mut leaves = audit_log::entries(&f.conn, 0, old_size).expect("entries");
     let mut e = LogEntry::from_leaf(&leaves[6].1).expect("entry");
     if let LogEntry::Attestation { verdict, .. } = &mut e {
         *verdict = "contraindicated".into();
@@ -368,10 +371,10 @@ fn a_checkpoint_from_a_rewritten_log_fails_consistency() {
     leaves[6].1 = e.to_leaf();
     let tx = rewritten.transaction().expect("tx");
     for (_, leaf) in &leaves {
-        log::append_leaf(&tx, leaf).expect("append");
+        audit_log::append_leaf(&tx, leaf).expect("append");
     }
     tx.commit().expect("commit");
-    let rewritten_cp = log::checkpoint(&rewritten, &f.signer).expect("checkpoint");
+    let rewritten_cp = audit_log::checkpoint(&rewritten, &f.signer).expect("checkpoint");
 
     let more: Vec<_> = (0..4)
         .map(|i| f.devices[2].attestation(200 + i, 200 + i).expect("a"))
@@ -383,15 +386,15 @@ fn a_checkpoint_from_a_rewritten_log_fails_consistency() {
 
     // A log that shrank since the earlier checkpoint is refused too.
     let small = build(&f, Some(0), Some(2), vec![]);
-    let later = log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
+    let later = audit_log::checkpoint(&f.conn, &f.signer).expect("checkpoint");
     let mut shrunk_conn = Connection::open_in_memory().expect("db");
-    log::init_schema(&shrunk_conn).expect("schema");
+    audit_log::init_schema(&shrunk_conn).expect("schema");
     let tx = shrunk_conn.transaction().expect("tx");
-    for (_, leaf) in log::entries(&f.conn, 0, 3).expect("entries") {
-        log::append_leaf(&tx, &leaf).expect("append");
+    for (_, leaf) in audit_log::entries(&f.conn, 0, 3).expect("entries") {
+        audit_log::append_leaf(&tx, &leaf).expect("append");
     }
     tx.commit().expect("commit");
-    let shrunk = bundle::build_bundle_from_db(&shrunk_conn, &f.signer, &BuildOptions::default())
+    let shrunk = audit_log::build_bundle_from_db(&shrunk_conn, &f.signer, &BuildOptions::default())
         .expect("build");
     assert!(verify(&small, &f.vkey).is_ok());
     assert!(matches!(
@@ -414,7 +417,8 @@ fn builder_pages_through_a_server_and_refuses_bad_answers() {
             },
             other => other,
         };
-        bundle::serve_request(&f.conn, &f.signer, req).map_err(bundle::BuildError::Log)
+        bundle::serve_request(&mut audit_log::SqlNodes(&f.conn), &f.signer, req)
+            .map_err(bundle::BuildError::Log)
     };
     let b = bundle::build_bundle(
         &mut fetch,
@@ -430,8 +434,8 @@ fn builder_pages_through_a_server_and_refuses_bad_answers() {
 
     // A server that skips an entry is caught while building.
     let mut skipping = |req: bundle::Request| {
-        let mut r =
-            bundle::serve_request(&f.conn, &f.signer, req).map_err(bundle::BuildError::Log)?;
+        let mut r = bundle::serve_request(&mut audit_log::SqlNodes(&f.conn), &f.signer, req)
+            .map_err(bundle::BuildError::Log)?;
         if let bundle::Response::Entries(e) = &mut r
             && e.len() > 3
         {

@@ -19,7 +19,7 @@
 //!     print(n, mth([str(i).encode() for i in range(n)]).hex())
 //! ```
 
-use pramaan_server::log::{self, verify_consistency, verify_inclusion};
+use pramaan_server::audit_log::{self, verify_consistency, verify_inclusion};
 use rusqlite::Connection;
 
 const KNOWN_ROOTS: [(u64, &str); 6] = [
@@ -51,11 +51,11 @@ const KNOWN_ROOTS: [(u64, &str); 6] = [
 
 fn log_of(n: u64) -> Connection {
     let mut conn = Connection::open_in_memory().expect("db");
-    log::init_schema(&conn).expect("schema");
+    audit_log::init_schema(&conn).expect("schema");
     let tx = conn.transaction().expect("tx");
     for i in 0..n {
         assert_eq!(
-            log::append_leaf(&tx, i.to_string().as_bytes()).expect("append"),
+            audit_log::append_leaf(&tx, i.to_string().as_bytes()).expect("append"),
             i
         );
     }
@@ -68,12 +68,12 @@ fn known_answer_roots_from_the_sqlite_store() {
     for (n, want) in KNOWN_ROOTS {
         // Both a log of exactly n leaves and the prefix of a longer log.
         assert_eq!(
-            hex::encode(log::root(&log_of(n), n).expect("root")),
+            hex::encode(audit_log::root(&log_of(n), n).expect("root")),
             want,
             "size {n}"
         );
         assert_eq!(
-            hex::encode(log::root(&log_of(20), n).expect("root")),
+            hex::encode(audit_log::root(&log_of(20), n).expect("root")),
             want,
             "prefix {n}"
         );
@@ -85,10 +85,10 @@ fn every_inclusion_proof_up_to_64_leaves() {
     let conn = log_of(64);
     let mut checked = 0;
     for size in 1..=64u64 {
-        let root = log::root(&conn, size).expect("root");
+        let root = audit_log::root(&conn, size).expect("root");
         for index in 0..size {
-            let leaf = log::leaf_hash(index.to_string().as_bytes());
-            let proof = log::inclusion_proof(&conn, index, size).expect("proof");
+            let leaf = audit_log::leaf_hash(index.to_string().as_bytes());
+            let proof = audit_log::inclusion_proof(&conn, index, size).expect("proof");
             verify_inclusion(index, size, &leaf, &proof, &root)
                 .unwrap_or_else(|e| panic!("{index}/{size}: {e}"));
             // A wrong proof fails: any hash changed, the wrong leaf, the wrong index.
@@ -97,7 +97,7 @@ fn every_inclusion_proof_up_to_64_leaves() {
                 bad[k][31] ^= 0x40;
                 assert!(verify_inclusion(index, size, &leaf, &bad, &root).is_err());
             }
-            let other = log::leaf_hash(b"not a leaf");
+            let other = audit_log::leaf_hash(b"not a leaf");
             assert!(verify_inclusion(index, size, &other, &proof, &root).is_err());
             if size > 1 {
                 assert!(verify_inclusion((index + 1) % size, size, &leaf, &proof, &root).is_err());
@@ -112,12 +112,12 @@ fn every_inclusion_proof_up_to_64_leaves() {
 fn every_consistency_proof_up_to_64_leaves() {
     let conn = log_of(64);
     let roots: Vec<_> = (0..=64)
-        .map(|n| log::root(&conn, n).expect("root"))
+        .map(|n| audit_log::root(&conn, n).expect("root"))
         .collect();
     let mut checked = 0;
     for new in 0..=64u64 {
         for old in 0..=new {
-            let proof = log::consistency_proof(&conn, old, new).expect("proof");
+            let proof = audit_log::consistency_proof(&conn, old, new).expect("proof");
             let (r_old, r_new) = (&roots[old as usize], &roots[new as usize]);
             verify_consistency(old, new, r_old, r_new, &proof)
                 .unwrap_or_else(|e| panic!("{old}->{new}: {e}"));
@@ -146,11 +146,11 @@ fn every_consistency_proof_up_to_64_leaves() {
 #[test]
 fn proofs_for_sizes_past_the_log_are_refused() {
     let conn = log_of(5);
-    assert!(log::inclusion_proof(&conn, 0, 6).is_err());
-    assert!(log::inclusion_proof(&conn, 5, 5).is_err());
-    assert!(log::consistency_proof(&conn, 2, 6).is_err());
-    assert!(log::consistency_proof(&conn, 4, 2).is_err());
-    assert!(log::root(&conn, 6).is_err());
+    assert!(audit_log::inclusion_proof(&conn, 0, 6).is_err());
+    assert!(audit_log::inclusion_proof(&conn, 5, 5).is_err());
+    assert!(audit_log::consistency_proof(&conn, 2, 6).is_err());
+    assert!(audit_log::consistency_proof(&conn, 4, 2).is_err());
+    assert!(audit_log::root(&conn, 6).is_err());
 }
 
 /// The RFC 6962 reference vectors published with Certificate Transparency and
@@ -229,25 +229,25 @@ fn rfc6962_reference_vectors() {
     ];
 
     let mut conn = Connection::open_in_memory().expect("db");
-    log::init_schema(&conn).expect("schema");
+    audit_log::init_schema(&conn).expect("schema");
     let tx = conn.transaction().expect("tx");
     for l in LEAVES {
-        log::append_leaf(&tx, &hex::decode(l).expect("hex")).expect("append");
+        audit_log::append_leaf(&tx, &hex::decode(l).expect("hex")).expect("append");
     }
     tx.commit().expect("commit");
-    let root = |n: u64| log::root(&conn, n).expect("root");
+    let root = |n: u64| audit_log::root(&conn, n).expect("root");
     for (n, want) in ROOTS.iter().enumerate() {
         assert_eq!(hex::encode(root(n as u64)), *want, "size {n}");
     }
     let hexes = |p: Vec<[u8; 32]>| p.into_iter().map(hex::encode).collect::<Vec<_>>();
     for (index, size, want) in inclusion {
-        let proof = log::inclusion_proof(&conn, index, size).expect("proof");
+        let proof = audit_log::inclusion_proof(&conn, index, size).expect("proof");
         assert_eq!(hexes(proof.clone()), want, "inclusion {index}/{size}");
-        let leaf = log::leaf_hash(&hex::decode(LEAVES[index as usize]).expect("hex"));
+        let leaf = audit_log::leaf_hash(&hex::decode(LEAVES[index as usize]).expect("hex"));
         verify_inclusion(index, size, &leaf, &proof, &root(size)).expect("verifies");
     }
     for (old, new, want) in consistency {
-        let proof = log::consistency_proof(&conn, old, new).expect("proof");
+        let proof = audit_log::consistency_proof(&conn, old, new).expect("proof");
         assert_eq!(hexes(proof.clone()), want, "consistency {old}->{new}");
         verify_consistency(old, new, &root(old), &root(new), &proof).expect("verifies");
     }

@@ -3,7 +3,7 @@
 //! that the database never holds a bearer token or an unused enrollment token in clear.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod common;
+use pramaan_testkit as common;
 
 use common::*;
 use pramaan_core::transport::Response;

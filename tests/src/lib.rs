@@ -240,7 +240,7 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `libpramaan_core.so` (debug) and the `uniffi-bindgen` binary in one cargo
+/// Builds `libpramaan_ffi.so` (debug) and the `uniffi-bindgen` binary in one cargo
 /// invocation (one feature set, so repeated runs are cached), and returns the library path.
 pub fn build_cdylib() -> PathBuf {
     let root = workspace_root();
@@ -251,7 +251,7 @@ pub fn build_cdylib() -> PathBuf {
             "build",
             "-q",
             "-p",
-            "pramaan-core",
+            "pramaan-ffi",
             "--features",
             "bindgen",
             "--lib",
@@ -261,7 +261,7 @@ pub fn build_cdylib() -> PathBuf {
         .status()
         .expect("cargo build");
     assert!(status.success(), "building the cdylib failed");
-    let lib = target_dir().join("debug").join("libpramaan_core.so");
+    let lib = target_dir().join("debug").join("libpramaan_ffi.so");
     assert!(lib.exists(), "{} missing", lib.display());
     lib
 }

@@ -42,7 +42,7 @@ fn python_agent_enrolls_and_checks_in() {
     let gen_dir = work.path().join("gen");
     generate_bindings(&lib, "python", &gen_dir);
     // The generated module loads the library from its own folder.
-    std::fs::copy(&lib, gen_dir.join("libpramaan_core.so")).expect("copy cdylib");
+    std::fs::copy(&lib, gen_dir.join("libpramaan_ffi.so")).expect("copy cdylib");
 
     let server = TestServer::start();
     server.prepare_gad();

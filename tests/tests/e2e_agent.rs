@@ -222,7 +222,7 @@ fn desktop_cli_enrolls_attests_and_reports() {
     let run = |args: &[&str]| {
         let mut argv = vec!["pramaan"];
         argv.extend_from_slice(args);
-        pramaan_server::cli::run(pramaan_server::cli::Cli::parse_from(argv))
+        pramaan_cli::run(pramaan_cli::Cli::parse_from(argv))
     };
     let s = state.to_str().expect("utf8");
     let f = facts.to_str().expect("utf8");

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::{ApiError, AppState, Auth, blocking, json_response};
-use crate::log::{
+use crate::audit_log::{
     self, ConsistencyQuery, EntriesQuery, EntriesResponse, InclusionQuery, LogError,
     MAX_ENTRIES_PER_REQUEST, ProofResponse,
 };
@@ -43,7 +43,7 @@ fn log_error(e: LogError) -> ApiError {
 /// Runs `f` on the SQLite connection off the async workers.
 async fn with_log<R: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&rusqlite::Connection, &log::LogSigner) -> Result<R, LogError> + Send + 'static,
+    f: impl FnOnce(&rusqlite::Connection, &audit_log::LogSigner) -> Result<R, LogError> + Send + 'static,
 ) -> Result<R, ApiError> {
     let state = state.clone();
     blocking(move || {
@@ -60,7 +60,7 @@ async fn with_log<R: Send + 'static>(
 
 async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
-    let note = with_log(&state, log::checkpoint).await?;
+    let note = with_log(&state, audit_log::checkpoint).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -81,7 +81,10 @@ async fn get_entries(
             format!("start {} is after end {}", q.start, q.end),
         ));
     }
-    let page = with_log(&state, move |conn, _| EntriesResponse::load(conn, q)).await?;
+    let page = with_log(&state, move |conn, _| {
+        EntriesResponse::load(&mut audit_log::SqlNodes(conn), q)
+    })
+    .await?;
     debug_assert!(page.entries.len() as u64 <= MAX_ENTRIES_PER_REQUEST);
     Ok(json_response(&page))
 }
@@ -93,7 +96,7 @@ async fn get_inclusion(
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
     let proof = with_log(&state, move |conn, _| {
-        log::inclusion_proof(conn, q.index, q.size)
+        audit_log::inclusion_proof(conn, q.index, q.size)
     })
     .await?;
     Ok(json_response(&ProofResponse::from_hashes(&proof)))
@@ -106,7 +109,7 @@ async fn get_consistency(
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
     let proof = with_log(&state, move |conn, _| {
-        log::consistency_proof(conn, q.old, q.new)
+        audit_log::consistency_proof(conn, q.old, q.new)
     })
     .await?;
     Ok(json_response(&ProofResponse::from_hashes(&proof)))

@@ -49,7 +49,7 @@ pub struct Shared {
     pub metrics: Metrics,
     pub limiter: RateLimiter,
     /// Signs audit-log checkpoints.
-    pub log_signer: crate::log::LogSigner,
+    pub log_signer: crate::audit_log::LogSigner,
     /// Trust roots and app ids for enrollment evidence (Android Key Attestation, App Attest).
     pub evidence_options: pramaan_core::evidence::AssessOptions,
 }

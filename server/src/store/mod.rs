@@ -145,7 +145,7 @@ pub struct Counts {
 }
 
 /// One entry to append to the audit log, in the backend's own form.
-pub use crate::log::LogEntry;
+pub use crate::audit_log::LogEntry;
 
 /// Everything a handler may read or write inside one transaction.
 pub trait Tx {

@@ -148,7 +148,7 @@ impl SqliteStore {
             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
         )?;
         conn.execute_batch(SCHEMA)?;
-        crate::log::init_schema(&conn).map_err(|e| StoreError::Log(e.to_string()))?;
+        crate::audit_log::init_schema(&conn).map_err(|e| StoreError::Log(e.to_string()))?;
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
             [],
@@ -713,7 +713,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn append_log(&mut self, entry: &LogEntry) -> Result<u64, StoreError> {
-        crate::log::append(&self.tx, entry).map_err(|e| StoreError::Log(e.to_string()))
+        crate::audit_log::append(&self.tx, entry).map_err(|e| StoreError::Log(e.to_string()))
     }
 
     fn counts(&mut self) -> Result<Counts, StoreError> {
@@ -729,7 +729,8 @@ impl Tx for SqliteTx<'_> {
                 &self.tx,
                 "SELECT COUNT(*) FROM enrollment_tokens WHERE used = 1",
             )?,
-            log_entries: crate::log::size(&self.tx).map_err(|e| StoreError::Log(e.to_string()))?,
+            log_entries: crate::audit_log::size(&self.tx)
+                .map_err(|e| StoreError::Log(e.to_string()))?,
         })
     }
 }

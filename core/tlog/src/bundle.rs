@@ -1,0 +1,782 @@
+//! Offline audit bundles: one CBOR file an auditor verifies with nothing but the log key.
+//!
+//! Why a bundle: auditors work offline and must not have to trust the server or the
+//! person who handed them the file. A bundle carries a signed checkpoint, a contiguous
+//! range of entries each with its RFC 9162 inclusion proof against that checkpoint, the
+//! enrollment entries (with their own proofs) that hold the keys of every device whose
+//! attestations are in the range, and optionally consistency proofs from earlier tree
+//! sizes. [`verify_bundle`] checks the note signature, every proof, that the range has no
+//! gap, every enrollment's proof of possession and every attestation's ES256 signature
+//! under the enrolled key, and, given a checkpoint kept from earlier, that the log only
+//! grew since. The first failure is reported with the entry index and what failed.
+//!
+//! [`build_bundle`] assembles a bundle through a fetch callback that speaks the four audit
+//! endpoints, so `pramaan audit pull` drives it over HTTPS and tests drive it straight
+//! from a local log store ([`build_bundle_from_store`]).
+
+use std::collections::{HashMap, HashSet};
+
+use pramaan_core::claims::{self, Attestation, EnrollRequest};
+use pramaan_core::cose::Sign1;
+use pramaan_core::keys::P256PublicKey;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::checkpoint::{Checkpoint, LogSigner, NoteError, VerifierKey};
+use crate::proof::{
+    ProofError, hashes_from_bytes, hashes_to_bytes, verify_consistency, verify_inclusion,
+};
+use crate::tree::{Hash, leaf_hash};
+use crate::{LogEntry, LogError, LogStore, MAX_ENTRIES_PER_REQUEST};
+
+/// Format version written into every bundle.
+pub const BUNDLE_VERSION: u32 = 1;
+
+/// The file format (CBOR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    pub version: u32,
+    /// The signed checkpoint note (C2SP signed note of a C2SP tlog-checkpoint).
+    pub checkpoint: String,
+    /// The range `[start, end)` of entries carried.
+    pub start: u64,
+    pub end: u64,
+    pub entries: Vec<BundleEntry>,
+    /// Enrollment entries outside the range that hold keys of devices attesting in it.
+    pub enrollments: Vec<BundleEntry>,
+    /// Consistency proofs from earlier tree sizes to the checkpoint's size.
+    pub consistency: Vec<ConsistencyEntry>,
+}
+
+/// One leaf with its inclusion proof against the bundle's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleEntry {
+    pub index: u64,
+    #[serde(with = "serde_bytes")]
+    pub leaf: Vec<u8>,
+    /// Concatenated 32-byte hashes, leaf side first.
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
+}
+
+/// A consistency proof from `old_size` to the checkpoint's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyEntry {
+    pub old_size: u64,
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
+}
+
+impl Bundle {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        claims::encode(self)
+    }
+
+    /// Parses a bundle file (untrusted).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
+        let mut cursor = std::io::Cursor::new(bytes);
+        let b: Self =
+            ciborium::from_reader(&mut cursor).map_err(|e| VerifyError::Format(e.to_string()))?;
+        if usize::try_from(cursor.position()).ok() != Some(bytes.len()) {
+            return Err(VerifyError::Format(
+                "trailing bytes after the bundle".into(),
+            ));
+        }
+        if b.version != BUNDLE_VERSION {
+            return Err(VerifyError::Format(format!(
+                "unsupported bundle version {}",
+                b.version
+            )));
+        }
+        Ok(b)
+    }
+}
+
+/// Why a bundle does not verify. Every entry-level failure names the entry index.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("not an audit bundle: {0}")]
+    Format(String),
+    #[error("log key: {0}")]
+    Key(NoteError),
+    #[error("checkpoint: {0}")]
+    Checkpoint(NoteError),
+    #[error("range [{start}, {end}) is not within the checkpoint's {size} entries")]
+    Range { start: u64, end: u64, size: u64 },
+    #[error(
+        "entry {index}: missing (the range must be contiguous; found entry {found} in its place)"
+    )]
+    Gap { index: u64, found: u64 },
+    #[error("entries end at {found}, the range promises {end}")]
+    Truncated { found: u64, end: u64 },
+    #[error("entry {index}: inclusion proof: {source}")]
+    Inclusion { index: u64, source: ProofError },
+    #[error("entry {index}: {reason}")]
+    Entry { index: u64, reason: String },
+    #[error("entry {index} (enrollment): {reason}")]
+    Enrollment { index: u64, reason: String },
+    #[error("entry {index} (attestation of device {device_id}): {reason}")]
+    Attestation {
+        index: u64,
+        device_id: Uuid,
+        reason: String,
+    },
+    #[error("earlier checkpoint: {0}")]
+    Since(NoteError),
+    #[error(
+        "earlier checkpoint has {old} entries, more than this checkpoint's {new}: the log shrank"
+    )]
+    Shrank { old: u64, new: u64 },
+    #[error("the bundle carries no consistency proof from size {old}; pull it with --since")]
+    NoConsistencyProof { old: u64 },
+    #[error(
+        "the log is not consistent with the earlier checkpoint (size {old} -> {new}): {source}"
+    )]
+    Inconsistent {
+        old: u64,
+        new: u64,
+        source: ProofError,
+    },
+}
+
+/// What a verified bundle holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub origin: String,
+    pub size: u64,
+    /// Root hash (hex).
+    pub root: String,
+    pub start: u64,
+    pub end: u64,
+    pub entries: u64,
+    pub enrollments: u64,
+    pub attestations: u64,
+    pub revocations: u64,
+    pub policy_changes: u64,
+    /// Distinct devices with attestations in range.
+    pub devices: u64,
+    /// Enrollment entries outside the range carried for their keys.
+    pub key_enrollments: u64,
+    /// Earlier tree size the log was shown consistent with.
+    pub consistent_since: Option<u64>,
+}
+
+/// Verifies a bundle against the log key (C2SP verifier key text) and, if given, an
+/// earlier checkpoint note of the same log (the bundle must carry the consistency proof
+/// from its size).
+pub fn verify_bundle(
+    bytes: &[u8],
+    verifier_key: &str,
+    since: Option<&str>,
+) -> Result<Summary, VerifyError> {
+    let vk = VerifierKey::parse(verifier_key).map_err(VerifyError::Key)?;
+    let bundle = Bundle::from_bytes(bytes)?;
+    verify(&bundle, &vk, since)
+}
+
+/// [`verify_bundle`] on a parsed bundle, on every core.
+pub fn verify(
+    bundle: &Bundle,
+    vk: &VerifierKey,
+    since: Option<&str>,
+) -> Result<Summary, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    verify_with_threads(bundle, vk, since, threads)
+}
+
+/// [`verify`] on `threads` threads (1 = sequential).
+pub fn verify_with_threads(
+    bundle: &Bundle,
+    vk: &VerifierKey,
+    since: Option<&str>,
+    threads: usize,
+) -> Result<Summary, VerifyError> {
+    let cp = vk
+        .verify_checkpoint(&bundle.checkpoint)
+        .map_err(VerifyError::Checkpoint)?;
+    let (start, end, size) = (bundle.start, bundle.end, cp.size);
+    if start > end || end > size {
+        return Err(VerifyError::Range { start, end, size });
+    }
+    // Contiguity: entry i must be index start + i, and all of them must be there.
+    for (i, e) in bundle.entries.iter().enumerate() {
+        let want = start.saturating_add(i as u64);
+        if e.index != want {
+            return Err(VerifyError::Gap {
+                index: want,
+                found: e.index,
+            });
+        }
+    }
+    let found = start.saturating_add(bundle.entries.len() as u64);
+    if found != end {
+        return Err(VerifyError::Truncated { found, end });
+    }
+
+    // Inclusion proofs and decoding, in parallel.
+    let decoded = par_map(threads, &bundle.entries, |e| check_entry(e, &cp))?;
+    let mut key_entries = Vec::new();
+    let mut seen = HashSet::new();
+    for e in &bundle.enrollments {
+        if (start..end).contains(&e.index) || !seen.insert(e.index) {
+            return Err(VerifyError::Entry {
+                index: e.index,
+                reason: "key enrollment repeated or inside the range".into(),
+            });
+        }
+        let entry = check_entry(e, &cp)?;
+        if !matches!(entry, LogEntry::Enrollment { .. }) {
+            return Err(VerifyError::Enrollment {
+                index: e.index,
+                reason: format!("carried as a key enrollment but is a {}", entry.kind()),
+            });
+        }
+        key_entries.push((e.index, entry));
+    }
+
+    // Enrollment proofs of possession; the device keys.
+    let mut keys: HashMap<Uuid, (u64, P256PublicKey)> = HashMap::new();
+    let in_range = decoded
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (start + i as u64, e));
+    let all_enrollments = key_entries
+        .iter()
+        .map(|(i, e)| (*i, e))
+        .chain(in_range.clone())
+        .filter(|(_, e)| matches!(e, LogEntry::Enrollment { .. }));
+    for (index, e) in all_enrollments {
+        if let LogEntry::Enrollment {
+            device_id, request, ..
+        } = e
+        {
+            let key = check_enrollment(request)
+                .map_err(|reason| VerifyError::Enrollment { index, reason })?;
+            if let Some((other, _)) = keys.insert(*device_id, (index, key)) {
+                return Err(VerifyError::Enrollment {
+                    index,
+                    reason: format!("device {device_id} was already enrolled at entry {other}"),
+                });
+            }
+        }
+    }
+
+    // Revocations seen in range: nothing from a revoked device may be accepted after.
+    let mut revoked: HashMap<Uuid, u64> = HashMap::new();
+    let mut counts = Summary {
+        origin: cp.origin.clone(),
+        size,
+        root: hex::encode(cp.root),
+        start,
+        end,
+        entries: end - start,
+        enrollments: 0,
+        attestations: 0,
+        revocations: 0,
+        policy_changes: 0,
+        devices: 0,
+        key_enrollments: key_entries.len() as u64,
+        consistent_since: None,
+    };
+    let mut devices = HashSet::new();
+    let mut attestations = Vec::new();
+    for (index, e) in in_range {
+        match e {
+            LogEntry::Enrollment { .. } => counts.enrollments += 1,
+            LogEntry::Revocation { device_id, .. } => {
+                counts.revocations += 1;
+                revoked.entry(*device_id).or_insert(index);
+            }
+            LogEntry::PolicyChange { .. } => counts.policy_changes += 1,
+            LogEntry::Attestation {
+                device_id, token, ..
+            } => {
+                counts.attestations += 1;
+                devices.insert(*device_id);
+                let fail = |reason: String| VerifyError::Attestation {
+                    index,
+                    device_id: *device_id,
+                    reason,
+                };
+                let Some((enrolled_at, key)) = keys.get(device_id) else {
+                    return Err(fail(
+                        "no enrollment entry for the device in the bundle".into(),
+                    ));
+                };
+                if *enrolled_at > index {
+                    return Err(fail(format!(
+                        "device is enrolled only later, at entry {enrolled_at}"
+                    )));
+                }
+                if let Some(r) = revoked.get(device_id) {
+                    return Err(fail(format!(
+                        "accepted after the device was revoked at entry {r}"
+                    )));
+                }
+                attestations.push((index, *device_id, token.as_slice(), key));
+            }
+        }
+    }
+    counts.devices = devices.len() as u64;
+
+    // Device signatures, in parallel (P-256 verification is the bulk of the work).
+    par_map(threads, &attestations, |(index, device_id, token, key)| {
+        check_attestation(token, device_id, key).map_err(|reason| VerifyError::Attestation {
+            index: *index,
+            device_id: *device_id,
+            reason,
+        })
+    })?;
+
+    if let Some(old_note) = since {
+        let old = vk.verify_checkpoint(old_note).map_err(VerifyError::Since)?;
+        if old.size > size {
+            return Err(VerifyError::Shrank {
+                old: old.size,
+                new: size,
+            });
+        }
+        let proof = if old.size == size || old.size == 0 {
+            Vec::new()
+        } else {
+            let c = bundle
+                .consistency
+                .iter()
+                .find(|c| c.old_size == old.size)
+                .ok_or(VerifyError::NoConsistencyProof { old: old.size })?;
+            hashes_from_bytes(&c.proof).map_err(|source| VerifyError::Inconsistent {
+                old: old.size,
+                new: size,
+                source,
+            })?
+        };
+        verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(|source| {
+            VerifyError::Inconsistent {
+                old: old.size,
+                new: size,
+                source,
+            }
+        })?;
+        counts.consistent_since = Some(old.size);
+    }
+    Ok(counts)
+}
+
+fn check_entry(e: &BundleEntry, cp: &Checkpoint) -> Result<LogEntry, VerifyError> {
+    let inclusion = |source| VerifyError::Inclusion {
+        index: e.index,
+        source,
+    };
+    let proof = hashes_from_bytes(&e.proof).map_err(inclusion)?;
+    verify_inclusion(e.index, cp.size, &leaf_hash(&e.leaf), &proof, &cp.root).map_err(inclusion)?;
+    LogEntry::from_leaf(&e.leaf).map_err(|err| VerifyError::Entry {
+        index: e.index,
+        reason: err.to_string(),
+    })
+}
+
+/// Checks an enroll request's self-signature; returns the enrolled key.
+fn check_enrollment(request: &[u8]) -> Result<P256PublicKey, String> {
+    let msg = Sign1::parse(request).map_err(|e| format!("request: {e}"))?;
+    let req: EnrollRequest =
+        claims::decode(msg.unverified_payload()).map_err(|e| format!("request payload: {e}"))?;
+    let key =
+        P256PublicKey::from_cose_key_bytes(&req.key).map_err(|e| format!("device key: {e}"))?;
+    msg.verify_es256(&key, None)
+        .map_err(|e| format!("proof of possession: {e}"))?;
+    Ok(key)
+}
+
+/// Checks an attestation token's ES256 signature (kid = device id) and that its claims are
+/// about that device.
+fn check_attestation(token: &[u8], device_id: &Uuid, key: &P256PublicKey) -> Result<(), String> {
+    let msg = Sign1::parse(token).map_err(|e| format!("token: {e}"))?;
+    let payload = msg
+        .verify_es256(key, Some(device_id.as_bytes()))
+        .map_err(|e| format!("device signature: {e}"))?;
+    let att = Attestation::from_cbor(payload).map_err(|e| format!("claims: {e}"))?;
+    if att.device_id != *device_id {
+        return Err(format!("claims are about device {}", att.device_id));
+    }
+    Ok(())
+}
+
+/// One chunk's outcome: its position and its results or first failure.
+type ChunkResult<R> = (usize, Result<Vec<R>, VerifyError>);
+
+/// Maps `f` over `items` on `threads` threads; returns results in order, or the error of
+/// the earliest failing item. Work is handed out in small chunks from a shared counter so
+/// a thread slowed by other load on the machine does not hold the others up; every chunk
+/// stops at its first failure, and of the failures the one with the lowest chunk wins.
+fn par_map<T: Sync, R: Send>(
+    threads: usize,
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, VerifyError> + Sync,
+) -> Result<Vec<R>, VerifyError> {
+    const CHUNK: usize = 256;
+    if threads <= 1 || items.len() <= CHUNK {
+        return items.iter().map(&f).collect();
+    }
+    let chunks: Vec<&[T]> = items.chunks(CHUNK).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Set to the lowest failing chunk so far: later chunks are skipped.
+    let failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let (f, chunks_ref, next, failed) = (&f, &chunks, &next, &failed);
+    let per_thread: Vec<Vec<ChunkResult<R>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.min(chunks.len()))
+            .map(|_| {
+                s.spawn(move || {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Relaxed);
+                        if i >= chunks_ref.len() || i > failed.load(Relaxed) {
+                            break;
+                        }
+                        let r = chunks_ref[i].iter().map(f).collect::<Result<Vec<R>, _>>();
+                        if r.is_err() {
+                            failed.fetch_min(i, Relaxed);
+                        }
+                        done.push((i, r));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(
+                        0,
+                        Err(VerifyError::Format("a verification thread panicked".into())),
+                    )]
+                })
+            })
+            .collect()
+    });
+    let mut slots: Vec<Option<Result<Vec<R>, VerifyError>>> =
+        (0..chunks.len()).map(|_| None).collect();
+    for (i, r) in per_thread.into_iter().flatten() {
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(r);
+        }
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for slot in slots {
+        match slot {
+            Some(r) => out.extend(r?),
+            // Skipped after an earlier chunk failed: that error was returned above.
+            None => {
+                return Err(VerifyError::Format(
+                    "internal: a verification chunk was not run".into(),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---- building ----
+
+/// One call to the audit API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `GET /v1/audit/checkpoint`
+    Checkpoint,
+    /// `GET /v1/audit/entries?start&end` (the server may answer fewer)
+    Entries { start: u64, end: u64 },
+    /// `GET /v1/audit/proof/inclusion?index&size`
+    Inclusion { index: u64, size: u64 },
+    /// `GET /v1/audit/proof/consistency?old&new`
+    Consistency { old: u64, new: u64 },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Checkpoint(String),
+    Entries(Vec<(u64, Vec<u8>)>),
+    Proof(Vec<Hash>),
+}
+
+/// Why a bundle could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("fetch failed: {0}")]
+    Fetch(String),
+    #[error("server answered {what} with an unexpected response")]
+    Unexpected { what: &'static str },
+    #[error("server's checkpoint: {0}")]
+    Checkpoint(NoteError),
+    #[error("range [{start}, {end}) is not within the log's {size} entries")]
+    Range { start: u64, end: u64, size: u64 },
+    #[error("server returned entry {found} where {want} was expected")]
+    OutOfOrder { want: u64, found: u64 },
+    #[error("earlier checkpoint: {0}")]
+    Since(NoteError),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+/// What to put in a bundle.
+#[derive(Default)]
+pub struct BuildOptions<'a> {
+    pub start: Option<u64>,
+    /// Exclusive; defaults to the checkpoint's size.
+    pub end: Option<u64>,
+    /// Earlier tree sizes to include consistency proofs from.
+    pub since_sizes: Vec<u64>,
+    /// Called with (entries done, entries total) as the pull proceeds.
+    pub progress: Option<&'a dyn Fn(u64, u64)>,
+}
+
+impl std::fmt::Debug for BuildOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildOptions")
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .field("since_sizes", &self.since_sizes)
+            .finish()
+    }
+}
+
+/// The tree size of a checkpoint note, read without verifying it (the builder only
+/// assembles; the auditor verifies).
+pub fn unverified_checkpoint(note: &str) -> Result<Checkpoint, NoteError> {
+    let split = note
+        .rfind("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+    Checkpoint::parse(&note[..=split])
+}
+
+type Fetch<'f> = dyn FnMut(Request) -> Result<Response, BuildError> + 'f;
+
+fn fetch_proof(fetch: &mut Fetch<'_>, req: Request) -> Result<Vec<Hash>, BuildError> {
+    match fetch(req)? {
+        Response::Proof(p) => Ok(p),
+        _ => Err(BuildError::Unexpected {
+            what: "a proof request",
+        }),
+    }
+}
+
+fn fetch_entries(
+    fetch: &mut Fetch<'_>,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, BuildError> {
+    let mut out = Vec::new();
+    let mut next = start;
+    while next < end {
+        let page_end = end.min(next.saturating_add(MAX_ENTRIES_PER_REQUEST));
+        let Response::Entries(page) = fetch(Request::Entries {
+            start: next,
+            end: page_end,
+        })?
+        else {
+            return Err(BuildError::Unexpected {
+                what: "an entries request",
+            });
+        };
+        if page.is_empty() {
+            return Err(BuildError::OutOfOrder {
+                want: next,
+                found: end,
+            });
+        }
+        for (index, data) in page {
+            if index != next || index >= end {
+                return Err(BuildError::OutOfOrder {
+                    want: next,
+                    found: index,
+                });
+            }
+            out.push((index, data));
+            next += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Builds a bundle by calling the audit API through `fetch`.
+pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bundle, BuildError> {
+    let Response::Checkpoint(note) = fetch(Request::Checkpoint)? else {
+        return Err(BuildError::Unexpected {
+            what: "the checkpoint request",
+        });
+    };
+    let cp = unverified_checkpoint(&note).map_err(BuildError::Checkpoint)?;
+    let size = cp.size;
+    let start = opts.start.unwrap_or(0);
+    let end = opts.end.unwrap_or(size);
+    if start > end || end > size {
+        return Err(BuildError::Range { start, end, size });
+    }
+    let total = end - start;
+    let progress = |done: u64| {
+        if let Some(p) = opts.progress {
+            p(done, total);
+        }
+    };
+    let leaves = fetch_entries(fetch, start, end)?;
+    let mut entries = Vec::with_capacity(leaves.len());
+    let mut enrolled = HashSet::new();
+    let mut needed = Vec::new();
+    for (done, (index, leaf)) in leaves.into_iter().enumerate() {
+        // Entries the server gives us may be anything: unreadable ones are bundled as
+        // they are and the verifier names them.
+        match LogEntry::from_leaf(&leaf) {
+            Ok(LogEntry::Enrollment { device_id, .. }) => {
+                enrolled.insert(device_id);
+            }
+            Ok(LogEntry::Attestation { device_id, .. })
+                if !enrolled.contains(&device_id) && !needed.contains(&device_id) =>
+            {
+                needed.push(device_id);
+            }
+            _ => {}
+        }
+        let proof = fetch_proof(fetch, Request::Inclusion { index, size })?;
+        entries.push(BundleEntry {
+            index,
+            leaf,
+            proof: hashes_to_bytes(&proof),
+        });
+        if done % 256 == 0 {
+            progress(done as u64);
+        }
+    }
+    progress(total);
+
+    // Enrollments precede attestations: look back from the range start, page by page.
+    let mut enrollments = Vec::new();
+    let mut missing: HashSet<Uuid> = needed.into_iter().collect();
+    let mut hi = start;
+    while !missing.is_empty() && hi > 0 {
+        let lo = hi.saturating_sub(MAX_ENTRIES_PER_REQUEST);
+        let page = fetch_entries(fetch, lo, hi)?;
+        for (index, leaf) in page.into_iter().rev() {
+            if let Ok(LogEntry::Enrollment { device_id, .. }) = LogEntry::from_leaf(&leaf)
+                && missing.remove(&device_id)
+            {
+                let proof = fetch_proof(fetch, Request::Inclusion { index, size })?;
+                enrollments.push(BundleEntry {
+                    index,
+                    leaf,
+                    proof: hashes_to_bytes(&proof),
+                });
+            }
+        }
+        hi = lo;
+    }
+    enrollments.sort_by_key(|e| e.index);
+
+    let mut consistency = Vec::new();
+    for &old in &opts.since_sizes {
+        if old == 0 || old >= size {
+            continue;
+        }
+        let proof = fetch_proof(fetch, Request::Consistency { old, new: size })?;
+        consistency.push(ConsistencyEntry {
+            old_size: old,
+            proof: hashes_to_bytes(&proof),
+        });
+    }
+    Ok(Bundle {
+        version: BUNDLE_VERSION,
+        checkpoint: note,
+        start,
+        end,
+        entries,
+        enrollments,
+        consistency,
+    })
+}
+
+/// Answers [`Request`]s from a local log (tests, benchmarks, and the server itself).
+pub fn serve_request<S>(
+    store: &mut S,
+    signer: &LogSigner,
+    req: Request,
+) -> Result<Response, LogError>
+where
+    S: LogStore + ?Sized,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    Ok(match req {
+        Request::Checkpoint => Response::Checkpoint(crate::checkpoint(store, signer)?),
+        Request::Entries { start, end } => {
+            let end = end.min(start.saturating_add(MAX_ENTRIES_PER_REQUEST));
+            Response::Entries(crate::entries(store, start, end)?)
+        }
+        Request::Inclusion { index, size } => {
+            Response::Proof(crate::inclusion_proof(store, index, size)?)
+        }
+        Request::Consistency { old, new } => {
+            Response::Proof(crate::consistency_proof(store, old, new)?)
+        }
+    })
+}
+
+/// Builds a bundle straight from a local log.
+pub fn build_bundle_from_store<S>(
+    store: &mut S,
+    signer: &LogSigner,
+    opts: &BuildOptions<'_>,
+) -> Result<Bundle, BuildError>
+where
+    S: LogStore + ?Sized,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut fetch = |req: Request| serve_request(store, signer, req).map_err(BuildError::Log);
+    build_bundle(&mut fetch, opts)
+}
+
+/// Reads `since` checkpoint files' sizes (unverified) for [`BuildOptions::since_sizes`].
+pub fn since_size(note: &str) -> Result<u64, BuildError> {
+    unverified_checkpoint(note)
+        .map(|c| c.size)
+        .map_err(BuildError::Since)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail_at(bad: &[usize]) -> impl Fn(&usize) -> Result<usize, VerifyError> + Sync + '_ {
+        move |i| {
+            if bad.contains(i) {
+                Err(VerifyError::Entry {
+                    index: *i as u64,
+                    reason: "bad".into(),
+                })
+            } else {
+                Ok(i * 2)
+            }
+        }
+    }
+
+    #[test]
+    fn par_map_keeps_order_and_reports_the_earliest_failure() {
+        let items: Vec<usize> = (0..10_000).collect();
+        for threads in [1, 2, 3, 8] {
+            let out = par_map(threads, &items, fail_at(&[])).expect("all ok");
+            assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+            for bad in [
+                vec![9_999],
+                vec![5_000, 7],
+                vec![300, 9_000, 4_444],
+                vec![0],
+            ] {
+                let earliest = bad.iter().copied().min().unwrap_or_default() as u64;
+                match par_map(threads, &items, fail_at(&bad)) {
+                    Err(VerifyError::Entry { index, .. }) => {
+                        assert_eq!(index, earliest, "{threads} {bad:?}")
+                    }
+                    other => panic!("{threads} {bad:?}: {:?}", other.map(|v| v.len())),
+                }
+            }
+        }
+    }
+}

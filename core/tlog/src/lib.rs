@@ -1,0 +1,261 @@
+//! pramaan-tlog: the tamper-evident audit log without its storage (design section 7).
+//!
+//! Why a Merkle log and not a table: an auditor must be able to check, offline and without
+//! trusting the server, that what they were shown is what the server recorded and that
+//! nothing was later removed or rewritten. Every accepted enrollment, attestation (the raw
+//! COSE bytes as received plus the verdict), revocation and policy change becomes one leaf
+//! ([`LogEntry`], CBOR). Leaves and nodes hash as in RFC 9162 ([`tree`]), the server signs
+//! checkpoints as C2SP tlog-checkpoints in C2SP signed notes ([`checkpoint`]), and serves
+//! RFC 9162 inclusion and consistency proofs that anyone can verify ([`proof`]). A
+//! storage backend keeps every complete subtree hash behind the [`store::LogStore`]
+//! contract so proofs are O(log n) reads; [`store`] holds the append and proof algorithms
+//! over it. [`bundle`] packs a checkpoint, a range of entries, their proofs and the
+//! enrollments holding the device keys into one file that `pramaan audit verify` checks
+//! offline.
+//!
+//! An auditor's verifier needs this crate and `pramaan-core` only: no server, no database.
+#![forbid(unsafe_code)]
+
+pub mod bundle;
+pub mod checkpoint;
+pub mod proof;
+pub mod store;
+pub mod tree;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use pramaan_core::claims::Failure;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use checkpoint::{Checkpoint, LogSigner, NoteError, VerifierKey};
+pub use proof::{ProofError, verify_consistency, verify_inclusion};
+pub use store::{
+    LogStore, append, append_leaf, checkpoint, consistency_proof, entries, inclusion_proof, root,
+    size,
+};
+pub use tree::{Hash, leaf_hash};
+
+/// Most entries one `GET /v1/audit/entries` answers; clients page.
+pub const MAX_ENTRIES_PER_REQUEST: u64 = 1000;
+
+/// Errors of the log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The storage backend failed (never the caller's fault).
+    #[error("log store: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    #[error("tree size {requested} is larger than the log ({size} entries)")]
+    SizeOutOfRange { requested: u64, size: u64 },
+    #[error("old size {old} is larger than new size {new}")]
+    SizesOutOfOrder { old: u64, new: u64 },
+    #[error("log entry is not valid CBOR of a known kind: {0}")]
+    BadEntry(String),
+}
+
+/// What one leaf records. Encoded as CBOR maps tagged by `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LogEntry {
+    /// An accepted enrollment: `request` is the raw COSE_Sign1 enroll request as received
+    /// (its payload carries the device COSE_Key; it is signed by that key).
+    Enrollment {
+        at: u64,
+        department: String,
+        officer_id: String,
+        device_id: Uuid,
+        #[serde(with = "serde_bytes")]
+        request: Vec<u8>,
+        assurance: String,
+    },
+    /// An accepted attestation: the raw COSE bytes as received and the verdict.
+    Attestation {
+        at: u64,
+        department: String,
+        officer_id: String,
+        device_id: Uuid,
+        #[serde(with = "serde_bytes")]
+        token: Vec<u8>,
+        verdict: String,
+        failures: Vec<Failure>,
+    },
+    Revocation {
+        at: u64,
+        department: String,
+        device_id: Uuid,
+        reason: String,
+        by: String,
+    },
+    PolicyChange {
+        at: u64,
+        department: String,
+        policy_json: String,
+        by: String,
+    },
+}
+
+impl LogEntry {
+    /// The leaf data (CBOR).
+    pub fn to_leaf(&self) -> Vec<u8> {
+        pramaan_core::claims::encode(self)
+    }
+
+    /// Parses leaf data (untrusted: size-limited, strict, no trailing bytes).
+    pub fn from_leaf(b: &[u8]) -> Result<Self, LogError> {
+        let mut cursor = std::io::Cursor::new(b);
+        let entry: Self =
+            ciborium::from_reader(&mut cursor).map_err(|e| LogError::BadEntry(e.to_string()))?;
+        if usize::try_from(cursor.position()).ok() != Some(b.len()) {
+            return Err(LogError::BadEntry("trailing bytes after the entry".into()));
+        }
+        Ok(entry)
+    }
+
+    /// `enrollment`, `attestation`, `revocation` or `policy_change`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LogEntry::Enrollment { .. } => "enrollment",
+            LogEntry::Attestation { .. } => "attestation",
+            LogEntry::Revocation { .. } => "revocation",
+            LogEntry::PolicyChange { .. } => "policy_change",
+        }
+    }
+
+    /// The device the entry is about, if any.
+    pub fn device_id(&self) -> Option<Uuid> {
+        match self {
+            LogEntry::Enrollment { device_id, .. }
+            | LogEntry::Attestation { device_id, .. }
+            | LogEntry::Revocation { device_id, .. } => Some(*device_id),
+            LogEntry::PolicyChange { .. } => None,
+        }
+    }
+}
+
+// ---- JSON shapes of the audit endpoints (design section 8) ----
+
+/// Query of `GET /v1/audit/entries?start&end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntriesQuery {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Query of `GET /v1/audit/proof/inclusion?index&size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionQuery {
+    pub index: u64,
+    pub size: u64,
+}
+
+/// Query of `GET /v1/audit/proof/consistency?old&new`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyQuery {
+    pub old: u64,
+    pub new: u64,
+}
+
+/// One entry in `GET /v1/audit/entries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryJson {
+    pub index: u64,
+    /// Standard base64 of the leaf data.
+    pub leaf_b64: String,
+}
+
+/// `GET /v1/audit/entries` answer: `{entries: [{index, leaf_b64}]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntriesResponse {
+    pub entries: Vec<EntryJson>,
+}
+
+/// Proof answers: `{hashes: [base64...]}`, leaf side first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofResponse {
+    pub hashes: Vec<String>,
+}
+
+impl EntriesResponse {
+    /// Entries `[start, min(end, start + MAX_ENTRIES_PER_REQUEST))` from the store.
+    pub fn load<S>(store: &mut S, q: EntriesQuery) -> Result<Self, LogError>
+    where
+        S: LogStore + ?Sized,
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let end = q.end.min(q.start.saturating_add(MAX_ENTRIES_PER_REQUEST));
+        let entries = entries(store, q.start, end)?
+            .into_iter()
+            .map(|(index, data)| EntryJson {
+                index,
+                leaf_b64: B64.encode(data),
+            })
+            .collect();
+        Ok(Self { entries })
+    }
+}
+
+impl ProofResponse {
+    pub fn from_hashes(hashes: &[Hash]) -> Self {
+        Self {
+            hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+        }
+    }
+
+    /// Decodes the hashes; `None` if one is not base64 of 32 bytes.
+    pub fn to_hashes(&self) -> Option<Vec<Hash>> {
+        self.hashes
+            .iter()
+            .map(|s| B64.decode(s).ok().and_then(|b| b.try_into().ok()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_garbage_is_refused() {
+        let e = LogEntry::Attestation {
+            at: 1,
+            department: "GAD".into(),
+            officer_id: "o1".into(),
+            device_id: Uuid::from_u128(7),
+            token: vec![1, 2, 3],
+            verdict: "warning".into(),
+            failures: vec![Failure {
+                rule: pramaan_core::policy::Rule::R5,
+                detail: "no lock".into(),
+            }],
+        };
+        let leaf = e.to_leaf();
+        assert_eq!(LogEntry::from_leaf(&leaf).expect("parse"), e);
+        let mut trailing = leaf.clone();
+        trailing.push(0);
+        assert!(LogEntry::from_leaf(&trailing).is_err());
+        assert!(LogEntry::from_leaf(&[]).is_err());
+        assert!(LogEntry::from_leaf(&leaf[..leaf.len() - 1]).is_err());
+        for e in [
+            LogEntry::Revocation {
+                at: 2,
+                department: "D".into(),
+                device_id: Uuid::from_u128(1),
+                reason: "lost".into(),
+                by: "it".into(),
+            },
+            LogEntry::PolicyChange {
+                at: 3,
+                department: "D".into(),
+                policy_json: "{}".into(),
+                by: "admin".into(),
+            },
+        ] {
+            assert_eq!(LogEntry::from_leaf(&e.to_leaf()).expect("parse"), e);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! `pramaan admin init` and `pramaan admin token`: setting up a server's data directory
+//! and minting bearer tokens, both offline (directly on the data directory), so the first
+//! admin token exists before any server runs.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{CliError, CliResult};
+use pramaan_server::server;
+use pramaan_server::store::Role;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Create keys, self-signed TLS (local CA + server certificate), the database and the
+    /// first admin token.
+    Init {
+        /// Data directory to create.
+        #[arg(long, env = "PRAMAAN_DATA")]
+        data: PathBuf,
+        /// Host name for the certificate (localhost, 127.0.0.1 and ::1 are always added).
+        #[arg(long, default_value = "localhost")]
+        host: String,
+    },
+    /// Create a bearer token; prints the token alone on stdout.
+    Token {
+        #[arg(long, env = "PRAMAAN_DATA")]
+        data: PathBuf,
+        /// it, auditor or admin.
+        #[arg(long)]
+        role: Role,
+        /// The department (required for it, refused for the others).
+        #[arg(long)]
+        department: Option<String>,
+    },
+}
+
+pub fn run(cmd: AdminCmd) -> CliResult {
+    match cmd {
+        AdminCmd::Init { data, host } => {
+            let out = server::admin_init(&data, &host).map_err(|e| CliError::new(e.to_string()))?;
+            println!("Initialized {}", out.data_dir.display());
+            println!(
+                "TLS certificate: {} (CA: {})",
+                out.cert_path.display(),
+                out.ca_path.display()
+            );
+            println!("SPKI pin:        {}", out.pin_b64url);
+            println!("Log key:         {}", out.log_vkey);
+            println!();
+            println!("Admin token (shown once, store it safely):");
+            println!("{}", out.admin_token);
+            Ok(())
+        }
+        AdminCmd::Token {
+            data,
+            role,
+            department,
+        } => {
+            let token = server::create_token(&data, role, department.as_deref())
+                .map_err(|e| CliError::new(e.to_string()))?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

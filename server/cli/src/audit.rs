@@ -1,0 +1,275 @@
+//! `pramaan audit pull` and `pramaan audit verify`: evidence an auditor checks offline.
+//!
+//! `pull` downloads a signed checkpoint, a range of log entries with their inclusion
+//! proofs, the enrollment entries that hold the keys of the devices attesting in the
+//! range, and (with `--since`) the consistency proof from an earlier checkpoint, into one
+//! bundle file. `verify` needs no network and no trust in whoever handed over the file:
+//! only the log's public key (`DATA/log.vkey`). It prints what was verified, or exits
+//! non-zero naming the first entry that failed and why.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use clap::{Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::client::{self, ServerArgs};
+use super::{CliError, CliResult};
+use pramaan_tlog::bundle::{self, BuildError, BuildOptions, Request, Response};
+use pramaan_tlog::{EntriesResponse, ProofResponse};
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Download a range of the audit log, with proofs, into an offline bundle.
+    Pull {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Where to write the bundle.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// First entry (default 0).
+        #[arg(long, value_name = "N")]
+        start: Option<u64>,
+        /// End of the range, exclusive (default: the checkpoint's size).
+        #[arg(long, value_name = "N")]
+        end: Option<u64>,
+        /// A checkpoint kept from earlier: the bundle then carries the consistency proof
+        /// from its size, for `verify --since`. May be repeated.
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
+        since: Vec<PathBuf>,
+        /// Also save the bundle's checkpoint here (keep it for the next `--since`).
+        #[arg(long, value_name = "FILE")]
+        save_checkpoint: Option<PathBuf>,
+    },
+    /// Verify a bundle offline against the log's public key.
+    Verify {
+        /// The bundle written by `pramaan audit pull`.
+        file: PathBuf,
+        /// The log's verifier key (`DATA/log.vkey`: `<name>+<key id>+<base64 key>`).
+        #[arg(long, value_name = "FILE")]
+        log_key: PathBuf,
+        /// A checkpoint kept from earlier: also verify the log only grew since.
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
+        since: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(cmd: AuditCmd) -> CliResult {
+    match cmd {
+        AuditCmd::Pull {
+            server,
+            out,
+            start,
+            end,
+            since,
+            save_checkpoint,
+        } => pull(
+            &server,
+            &out,
+            start,
+            end,
+            &since,
+            save_checkpoint.as_deref(),
+        ),
+        AuditCmd::Verify {
+            file,
+            log_key,
+            since,
+            format,
+        } => verify(&file, &log_key, since.as_deref(), format),
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, CliError> {
+    client::read_text(path)
+}
+
+fn pull(
+    server: &ServerArgs,
+    out: &Path,
+    start: Option<u64>,
+    end: Option<u64>,
+    since: &[PathBuf],
+    save_checkpoint: Option<&Path>,
+) -> CliResult {
+    let http = server.client()?;
+    let since_sizes = since
+        .iter()
+        .map(|p| {
+            let note = read_text(p)?;
+            bundle::since_size(&note).map_err(|e| CliError::new(format!("{}: {e}", p.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} entries ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("pulling");
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let mut fetch = |req: Request| -> Result<Response, BuildError> {
+        let fail = |e: CliError| BuildError::Fetch(e.0);
+        match req {
+            Request::Checkpoint => http
+                .get_text("/v1/audit/checkpoint")
+                .map(Response::Checkpoint)
+                .map_err(fail),
+            Request::Entries { start, end } => {
+                let v = http
+                    .get_json(&format!("/v1/audit/entries?start={start}&end={end}"))
+                    .map_err(fail)?;
+                let page: EntriesResponse = serde_json::from_value(v)
+                    .map_err(|e| BuildError::Fetch(format!("entries answer: {e}")))?;
+                let entries = page
+                    .entries
+                    .into_iter()
+                    .map(|e| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(&e.leaf_b64)
+                            .map(|leaf| (e.index, leaf))
+                            .map_err(|_| {
+                                BuildError::Fetch(format!("entry {} is not base64", e.index))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Response::Entries(entries))
+            }
+            Request::Inclusion { index, size } => proof(
+                &http,
+                &format!("/v1/audit/proof/inclusion?index={index}&size={size}"),
+            ),
+            Request::Consistency { old, new } => proof(
+                &http,
+                &format!("/v1/audit/proof/consistency?old={old}&new={new}"),
+            ),
+        }
+    };
+    let opts = BuildOptions {
+        start,
+        end,
+        since_sizes,
+        progress: Some(&progress),
+    };
+    let result = bundle::build_bundle(&mut fetch, &opts);
+    bar.finish_and_clear();
+    let b = result.map_err(|e| CliError::new(format!("pull failed: {e}")))?;
+    pramaan_core::fsutil::write_atomic(out, &b.to_bytes(), 0o644)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", out.display())))?;
+    if let Some(path) = save_checkpoint {
+        pramaan_core::fsutil::write_atomic(path, b.checkpoint.as_bytes(), 0o644)
+            .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
+    }
+    println!(
+        "wrote {}: entries [{}, {}), {} key enrollments, {} consistency proofs",
+        out.display(),
+        b.start,
+        b.end,
+        b.enrollments.len(),
+        b.consistency.len()
+    );
+    Ok(())
+}
+
+fn proof(http: &client::Client, path: &str) -> Result<Response, BuildError> {
+    let v = http.get_json(path).map_err(|e| BuildError::Fetch(e.0))?;
+    let p: ProofResponse =
+        serde_json::from_value(v).map_err(|e| BuildError::Fetch(format!("proof answer: {e}")))?;
+    p.to_hashes()
+        .map(Response::Proof)
+        .ok_or_else(|| BuildError::Fetch(format!("{path}: a hash is not base64 of 32 bytes")))
+}
+
+fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> CliResult {
+    let bytes = client::read_file(file)?;
+    let key = read_text(log_key)?;
+    let since_note = since.map(read_text).transpose()?;
+    let summary = bundle::verify_bundle(&bytes, key.trim(), since_note.as_deref())
+        .map_err(|e| CliError::new(format!("{}: NOT VERIFIED: {e}", file.display())))?;
+    match format {
+        Format::Json => {
+            let text = serde_json::to_string_pretty(&summary)
+                .map_err(|e| CliError::new(format!("encoding the summary: {e}")))?;
+            println!("{text}");
+        }
+        Format::Text => {
+            println!("{}: verified", file.display());
+            println!("  log:          {}", summary.origin);
+            println!(
+                "  checkpoint:   size {}, root {}",
+                summary.size, summary.root
+            );
+            println!(
+                "  entries:      [{}, {}) = {} ({} enrollments, {} attestations, {} revocations, {} policy changes)",
+                summary.start,
+                summary.end,
+                summary.entries,
+                summary.enrollments,
+                summary.attestations,
+                summary.revocations,
+                summary.policy_changes
+            );
+            println!(
+                "  devices:      {} (signatures checked against enrolled keys; {} enrollments from before the range)",
+                summary.devices, summary.key_enrollments
+            );
+            match summary.consistent_since {
+                Some(old) => {
+                    println!("  consistency:  the log of size {old} is a prefix of this one")
+                }
+                None => println!("  consistency:  not checked (give --since CHECKPOINT_FILE)"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pramaan_core::keys::ServerKey;
+    use pramaan_server::audit_log::{self, LogSigner};
+
+    #[test]
+    fn verify_command_accepts_a_good_bundle_and_names_the_failing_entry() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut conn = rusqlite::Connection::open_in_memory().expect("db");
+        audit_log::init_schema(&conn).expect("schema");
+        let d = audit_log::bench::DemoDevice::generate("o1").expect("device");
+        let tx = conn.transaction().expect("tx");
+        audit_log::append(&tx, &d.enrollment(1).expect("e")).expect("append");
+        for i in 0..4 {
+            audit_log::append(&tx, &d.attestation(2 + i, i).expect("a")).expect("append");
+        }
+        tx.commit().expect("commit");
+        let signer = LogSigner::new("pramaan.test/log".into(), ServerKey::generate().expect("k"));
+        let b = audit_log::build_bundle_from_db(&conn, &signer, &BuildOptions::default())
+            .expect("build");
+        let file = dir.path().join("b.cbor");
+        let key = dir.path().join("log.vkey");
+        std::fs::write(&file, b.to_bytes()).expect("write");
+        std::fs::write(&key, format!("{}\n", signer.verifier_key())).expect("write");
+        verify(&file, &key, None, Format::Text).expect("verifies");
+
+        let mut bad = b.clone();
+        bad.entries[3].leaf[40] ^= 1;
+        std::fs::write(&file, bad.to_bytes()).expect("write");
+        let err = verify(&file, &key, None, Format::Json).expect_err("tampered");
+        assert!(
+            err.0.contains("NOT VERIFIED") && err.0.contains("entry 3"),
+            "{}",
+            err.0
+        );
+    }
+}

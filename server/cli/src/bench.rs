@@ -1,0 +1,514 @@
+//! `pramaan bench`: verified, logged and durably stored attestations per second over TLS on
+//! loopback, against the crypto-only ceiling measured in the same run (design section 10).
+//!
+//! Why both numbers in one run: absolute rates depend on the machine; the ratio of the
+//! server's end-to-end rate (TLS, HTTP, COSE verify, policy, SQLite commit with fsync,
+//! audit-log append, signed answer) to the rate of the cryptography alone (ES256 verify +
+//! claims decode + policy evaluation + Ed25519 sign, on every core) says how much the
+//! server adds. The load generator runs in the same process and shares the CPU, and each
+//! of its devices signs a fresh ES256 attestation per request answering the previous
+//! answer's nonce, exactly as a phone would.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use pramaan_core::catalog::Catalog;
+use pramaan_core::claims::{
+    self, AppFact, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, GroupFact,
+    OsInfo, Platform, Receipt,
+};
+use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
+use pramaan_core::enroll_uri::EnrollmentUri;
+use pramaan_core::keys::{ServerKey, Signer, SoftwareSigner};
+use pramaan_core::policy::{DeviceState, Officer, Policy, evaluate_attestation};
+use pramaan_core::transport::{HttpsClient, Options, Trust};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{CliError, CliResult};
+use pramaan_server::config::Config;
+use pramaan_server::server;
+
+const POLICY: &str = r#"
+department = "BENCH"
+name = "Benchmark department"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "bench-officers"
+"#;
+const WHATSAPP_SIGNER: &str = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Simulated devices (one connection and one thread each).
+    #[arg(long, default_value_t = 16)]
+    pub devices: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// table or json.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// Keep the server's data directory here instead of a temporary one.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Latency percentiles, milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// What `pramaan bench` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub devices: usize,
+    pub seconds: f64,
+    pub cores: usize,
+    /// Attestations answered 200 (verified, evaluated, committed with fsync, logged).
+    pub accepted: u64,
+    pub failed: u64,
+    pub attestations_per_sec: f64,
+    pub latency: Latency,
+    /// ES256 verify + claims decode + policy + Ed25519 sign, all cores, same run.
+    pub crypto_ceiling_per_sec: f64,
+    pub crypto_per_core_per_sec: f64,
+    /// attestations_per_sec / crypto_ceiling_per_sec.
+    pub fraction_of_ceiling: f64,
+    pub token_bytes: usize,
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::new(e.to_string())
+}
+
+pub fn run(args: BenchArgs) -> CliResult {
+    if args.devices == 0 || args.seconds == 0 {
+        return Err(CliError::new("--devices and --seconds must be at least 1"));
+    }
+    let report = run_bench(
+        args.devices,
+        Duration::from_secs(args.seconds),
+        args.data.as_deref(),
+    )?;
+    match args.format.as_str() {
+        "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+        "table" => print_table(&report),
+        other => {
+            return Err(CliError::new(format!(
+                "--format {other}: expected table or json"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn print_table(r: &BenchReport) {
+    println!(
+        "pramaan bench: {} devices, {:.1} s, {} cores (load generator in the same process)",
+        r.devices, r.seconds, r.cores
+    );
+    println!("  server (TLS + verify + policy + SQLite fsync + audit log + signed answer):");
+    println!(
+        "    accepted           {:>10}   failed {}",
+        r.accepted, r.failed
+    );
+    println!(
+        "    throughput         {:>10.0} attestations/s",
+        r.attestations_per_sec
+    );
+    println!(
+        "    latency            p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        r.latency.p50_ms, r.latency.p90_ms, r.latency.p99_ms, r.latency.max_ms
+    );
+    println!("  crypto-only ceiling (verify + decode + policy + sign):");
+    println!(
+        "    all cores          {:>10.0} /s   per core {:.0} /s",
+        r.crypto_ceiling_per_sec, r.crypto_per_core_per_sec
+    );
+    println!(
+        "  server / ceiling     {:>10.1} %",
+        r.fraction_of_ceiling * 100.0
+    );
+    println!("  attestation token    {:>10} bytes", r.token_bytes);
+}
+
+struct TempDir(PathBuf, bool);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn now() -> u64 {
+    pramaan_server::api::now()
+}
+
+fn facts(device_id: Uuid, officer: &str, nonce: Option<Vec<u8>>, seq: u64) -> Attestation {
+    Attestation {
+        device_id,
+        nonce,
+        iat: now(),
+        seq,
+        officer: officer.to_string(),
+        apps: vec![AppFact {
+            id: "com.whatsapp".into(),
+            signer: Some(WHATSAPP_SIGNER.into()),
+            version: "2.26.1".into(),
+            present: true,
+        }],
+        groups: vec![GroupFact {
+            platform: "WhatsApp".into(),
+            group: "bench-officers".into(),
+            member: true,
+            handle: format!("+91{officer}"),
+        }],
+        email: vec![format!("{}@gujarat.gov.in", officer.to_lowercase())],
+        os: OsInfo {
+            name: "android".into(),
+            version: "15".into(),
+            patch: "2026-10-05".into(),
+        },
+        lock: true,
+    }
+}
+
+struct BenchDevice {
+    signer: SoftwareSigner,
+    id: Uuid,
+    officer: String,
+    nonce: Vec<u8>,
+    seq: u64,
+}
+
+fn options() -> Options {
+    Options {
+        attempts: 1,
+        ..Options::default()
+    }
+}
+
+fn enroll_all(
+    url: &str,
+    pin: [u8; 32],
+    admin: &str,
+    n: usize,
+) -> Result<Vec<BenchDevice>, CliError> {
+    let client = HttpsClient::new(url, Trust::Pin(pin), options())
+        .map_err(err)?
+        .with_bearer(admin);
+    let r = client
+        .put(
+            "/v1/departments/BENCH/policy",
+            "application/toml",
+            POLICY.as_bytes(),
+        )
+        .map_err(err)?;
+    if r.status != 200 {
+        return Err(CliError::new(format!(
+            "setting the policy: HTTP {}",
+            r.status
+        )));
+    }
+    let mut csv = String::from("officer_id,name,designation,department,email,mobile,entitled\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "B{i:05},Officer {i},Section Officer,BENCH,b{i:05}@gujarat.gov.in,+9198{i:08},true\n"
+        ));
+    }
+    let r = client
+        .post("/v1/officers/import", "text/csv", csv.as_bytes())
+        .map_err(err)?;
+    if r.status != 200 {
+        return Err(CliError::new(format!(
+            "importing officers: HTTP {}",
+            r.status
+        )));
+    }
+    let mut devices = Vec::with_capacity(n);
+    for i in 0..n {
+        let officer = format!("B{i:05}");
+        let r = client
+            .post(
+                "/v1/enrollment-tokens",
+                "application/json",
+                serde_json::json!({ "officer_id": officer })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .map_err(err)?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).map_err(err)?;
+        let uri = EnrollmentUri::parse(v["uri"].as_str().unwrap_or_default()).map_err(err)?;
+        let c: Challenge =
+            claims::decode(&client.get("/v1/challenge").map_err(err)?.body).map_err(err)?;
+        let signer = SoftwareSigner::generate().map_err(err)?;
+        let req = EnrollRequest {
+            v: 1,
+            token: uri.token,
+            nonce: c.nonce,
+            key: signer.public_key().map_err(err)?.to_cose_key_bytes(),
+            platform: Platform::Android,
+            device: DeviceInfo {
+                model: "Bench".into(),
+                os: "android".into(),
+                os_version: "15".into(),
+            },
+            evidence: None,
+        };
+        let body = cose::sign_es256(&signer, b"", claims::encode(&req)).map_err(err)?;
+        let r = client
+            .post("/v1/enroll", DEVICE_CONTENT_TYPE, &body)
+            .map_err(err)?;
+        if r.status != 200 {
+            return Err(CliError::new(format!(
+                "enrolling device {i}: HTTP {}",
+                r.status
+            )));
+        }
+        let msg = Sign1::parse(&r.body).map_err(err)?;
+        let receipt: Receipt = claims::decode(msg.unverified_payload()).map_err(err)?;
+        devices.push(BenchDevice {
+            signer,
+            id: receipt.device_id,
+            officer,
+            nonce: receipt.next_nonce,
+            seq: 0,
+        });
+    }
+    Ok(devices)
+}
+
+/// The server's cryptographic and policy work for one attestation, on every core.
+fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliError> {
+    let policy = Arc::new(Policy::load(POLICY, &Catalog::builtin()).map_err(err)?);
+    let mut handles = Vec::new();
+    for _ in 0..cores {
+        let policy = policy.clone();
+        handles.push(std::thread::spawn(move || -> Result<u64, CliError> {
+            let signer = SoftwareSigner::generate().map_err(err)?;
+            let key = signer.public_key().map_err(err)?;
+            let server_key = ServerKey::generate().map_err(err)?;
+            let id = Uuid::new_v4();
+            let token = cose::sign_es256(
+                &signer,
+                id.as_bytes(),
+                facts(id, "B00000", Some(vec![1; 32]), 1).to_cbor(),
+            )
+            .map_err(err)?;
+            let officer = Officer {
+                officer_id: "B00000".into(),
+                name: "Officer".into(),
+                designation: String::new(),
+                department: "BENCH".into(),
+                email: "b00000@gujarat.gov.in".into(),
+                mobile: String::new(),
+                entitled: true,
+                gr_reference: None,
+                phone_model: None,
+                phone_purchased: None,
+            };
+            let device = DeviceState {
+                device_id: id,
+                platform: Platform::Android,
+                model: "Bench".into(),
+                attested_model: None,
+                assurance: claims::Assurance::Software,
+                revoked: false,
+                latest: None,
+            };
+            let start = Instant::now();
+            let mut n = 0u64;
+            while start.elapsed() < duration {
+                let msg = Sign1::parse(&token).map_err(err)?;
+                let payload = msg.verify_es256(&key, Some(id.as_bytes())).map_err(err)?;
+                let claims = Attestation::from_cbor(payload).map_err(err)?;
+                let (status, failures, _) =
+                    evaluate_attestation(&policy, &officer, &device, &claims, &[], true);
+                let result = AttestResult {
+                    device_id: id,
+                    seq: claims.seq,
+                    status,
+                    failures,
+                    log_index: n,
+                    next_nonce: vec![0; 32],
+                    iat: claims.iat,
+                };
+                let signed = cose::sign_eddsa(&server_key, b"benchkid", claims::encode(&result));
+                std::hint::black_box(signed);
+                n += 1;
+            }
+            Ok(n)
+        }));
+    }
+    let mut total = 0u64;
+    for h in handles {
+        total += h
+            .join()
+            .map_err(|_| CliError::new("crypto thread panicked"))??;
+    }
+    let all = total as f64 / duration.as_secs_f64();
+    Ok((all, all / cores as f64))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+/// Runs the whole benchmark (also used by tests with small numbers).
+pub fn run_bench(
+    devices: usize,
+    duration: Duration,
+    data: Option<&Path>,
+) -> Result<BenchReport, CliError> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let dir = match data {
+        Some(d) => TempDir(d.to_path_buf(), false),
+        None => TempDir(
+            std::env::temp_dir().join(format!(
+                "pramaan-bench-{}-{}",
+                std::process::id(),
+                Uuid::new_v4().simple()
+            )),
+            true,
+        ),
+    };
+    let init = server::admin_init(&dir.0, "localhost").map_err(err)?;
+    let config = Config {
+        listen: "127.0.0.1:0".parse().map_err(err)?,
+        rate_limit_per_sec: 0,
+        ..Config::load(&dir.0).map_err(err)?
+    };
+    let running = server::start_with_config(&dir.0, config).map_err(err)?;
+    let url = running.url.clone();
+    let pin = running.pin;
+    eprintln!("enrolling {devices} devices...");
+    let fleet = enroll_all(&url, pin, &init.admin_token, devices)?;
+    let token_bytes = {
+        let d = &fleet[0];
+        cose::sign_es256(
+            &d.signer,
+            d.id.as_bytes(),
+            facts(d.id, &d.officer, Some(vec![0; 32]), 1).to_cbor(),
+        )
+        .map_err(err)?
+        .len()
+    };
+
+    eprintln!("measuring the crypto-only ceiling...");
+    let (ceiling, per_core) = crypto_ceiling(cores, Duration::from_secs(2).min(duration))?;
+
+    eprintln!("load: {devices} devices for {} s...", duration.as_secs());
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut handles = Vec::new();
+    for mut dev in fleet {
+        let url = url.clone();
+        handles.push(std::thread::spawn(move || -> (Vec<Duration>, u64) {
+            let mut lat = Vec::new();
+            let mut failed = 0u64;
+            let Ok(client) = HttpsClient::new(&url, Trust::Pin(pin), options()) else {
+                return (lat, 1);
+            };
+            while Instant::now() < deadline {
+                dev.seq += 1;
+                let claims = facts(dev.id, &dev.officer, Some(dev.nonce.clone()), dev.seq);
+                let Ok(body) = cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims.to_cbor())
+                else {
+                    failed += 1;
+                    continue;
+                };
+                let t = Instant::now();
+                let r = client.post("/v1/attest", DEVICE_CONTENT_TYPE, &body);
+                let elapsed = t.elapsed();
+                match r {
+                    Ok(r) if r.status == 200 => {
+                        let next = Sign1::parse(&r.body).ok().and_then(|m| {
+                            claims::decode::<AttestResult>(m.unverified_payload()).ok()
+                        });
+                        match next {
+                            Some(res) => {
+                                dev.nonce = res.next_nonce;
+                                lat.push(elapsed);
+                            }
+                            None => {
+                                failed += 1;
+                                break;
+                            }
+                        }
+                    }
+                    _ => {
+                        failed += 1;
+                        break;
+                    }
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for h in handles {
+        let (lat, f) = h
+            .join()
+            .map_err(|_| CliError::new("load thread panicked"))?;
+        all.extend(lat);
+        failed += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    running.shutdown();
+    all.sort();
+    let accepted = all.len() as u64;
+    let rate = accepted as f64 / elapsed;
+    Ok(BenchReport {
+        devices,
+        seconds: elapsed,
+        cores,
+        accepted,
+        failed,
+        attestations_per_sec: rate,
+        latency: Latency {
+            p50_ms: percentile(&all, 0.50),
+            p90_ms: percentile(&all, 0.90),
+            p99_ms: percentile(&all, 0.99),
+            max_ms: all.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+        },
+        crypto_ceiling_per_sec: ceiling,
+        crypto_per_core_per_sec: per_core,
+        fraction_of_ceiling: if ceiling > 0.0 { rate / ceiling } else { 0.0 },
+        token_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_bench_accepts_attestations_and_reports_a_ceiling() {
+        let r = run_bench(2, Duration::from_secs(1), None).expect("bench");
+        assert!(r.accepted > 0, "{r:?}");
+        assert_eq!(r.failed, 0, "{r:?}");
+        assert!(r.crypto_ceiling_per_sec > r.attestations_per_sec, "{r:?}");
+        assert!(r.latency.p99_ms >= r.latency.p50_ms);
+        assert!(r.token_bytes < 1024);
+    }
+}

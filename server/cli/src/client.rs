@@ -1,0 +1,377 @@
+//! The one place where a client command becomes an authenticated HTTPS client.
+//!
+//! Why one place: every command that talks to a server (`officers`, `policy`, `roster`,
+//! `enroll-token`, `compliance`, `devices`) takes the same `--server`, `--token`, `--ca` /
+//! `--pin` options with the same environment fallbacks, trusts the server the same way and
+//! must turn a refusal into the same kind of readable line. Doing that once keeps the
+//! commands to their own job and keeps the bearer token out of every `Debug` output and
+//! every error message (the token is a secret: it is never printed, not even in part).
+//!
+//! A non-2xx answer with the API's JSON error body `{error, message}` becomes
+//! `server refused: 403 forbidden: not allowed to read department GAD`; a 401 adds a hint
+//! about the token, since that is nearly always the cause.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use pramaan_core::transport::{HttpsClient, Options, Response, TransportError, Trust};
+use serde_json::Value;
+
+use super::CliError;
+
+/// How to reach and trust a Pramaan server, shared by every client command.
+#[derive(Clone, Args)]
+pub struct ServerArgs {
+    /// Server URL, e.g. https://localhost:8443 (as printed by `pramaan serve` or `demo`).
+    #[arg(long, env = "PRAMAAN_SERVER", value_name = "URL")]
+    pub server: String,
+    /// Bearer token of an it, auditor or admin user (from `pramaan admin token`). Prefer
+    /// the environment variable: a token on the command line shows up in `ps`.
+    #[arg(
+        long,
+        env = "PRAMAAN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    pub token: String,
+    /// Trust the server's certificate by this PEM file (e.g. DATA/tls/cert.pem written by
+    /// `pramaan admin init`). Give this or --pin.
+    #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Trust the server by the SHA-256 of its public key (SPKI pin, base64url, as printed
+    /// by `pramaan admin init` and inside enrollment URIs). Give this or --ca.
+    #[arg(
+        long,
+        env = "PRAMAAN_PIN",
+        value_name = "B64URL",
+        allow_hyphen_values = true
+    )]
+    pub pin: Option<String>,
+}
+
+impl std::fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The bearer token is a secret: never printed.
+        f.debug_struct("ServerArgs")
+            .field("server", &self.server)
+            .field("token", &"<redacted>")
+            .field("ca", &self.ca)
+            .field("pin", &self.pin)
+            .finish()
+    }
+}
+
+impl ServerArgs {
+    /// How to trust the server: exactly one of `--ca` and `--pin`.
+    pub fn trust(&self) -> Result<Trust, CliError> {
+        match (&self.ca, &self.pin) {
+            (Some(_), Some(_)) => Err(CliError::new(
+                "give either --ca (PRAMAAN_CA) or --pin (PRAMAAN_PIN), not both",
+            )),
+            (None, None) => Err(CliError::new(
+                "no way to trust the server: give --ca FILE (e.g. DATA/tls/cert.pem) or \
+                 --pin B64URL (printed by `pramaan admin init`), or set PRAMAAN_CA / PRAMAAN_PIN",
+            )),
+            (Some(path), None) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    CliError::new(format!("cannot read CA file {}: {e}", path.display()))
+                })?;
+                Ok(Trust::CaPem(pem))
+            }
+            (None, Some(pin)) => Trust::from_pin_b64url(pin)
+                .map_err(|e| CliError::new(format!("--pin {pin:?}: {e}"))),
+        }
+    }
+
+    /// Connects lazily: builds the client, nothing is sent yet.
+    pub fn client(&self) -> Result<Client, CliError> {
+        if self.token.trim().is_empty() {
+            return Err(CliError::new(
+                "the bearer token is empty: give --token or set PRAMAAN_TOKEN",
+            ));
+        }
+        Client::new(&self.server, self.trust()?, &self.token)
+    }
+}
+
+/// An authenticated client of the IT / auditor / admin API.
+#[derive(Debug)]
+pub struct Client {
+    http: HttpsClient,
+    server: String,
+}
+
+impl Client {
+    /// A client for `server` trusting it by `trust`, sending `token` as bearer.
+    pub fn new(server: &str, trust: Trust, token: &str) -> Result<Self, CliError> {
+        let http = HttpsClient::new(server, trust, Options::default())
+            .map_err(|e| CliError::new(e.to_string()))?
+            .with_bearer(token.trim());
+        Ok(Self {
+            http,
+            server: server.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The server URL as given (without a trailing slash).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// GET, answer as JSON.
+    pub fn get_json(&self, path: &str) -> Result<Value, CliError> {
+        let resp = self.http.get(path).map_err(|e| self.unreachable(e))?;
+        json_body(path, &check(resp)?)
+    }
+
+    /// GET, answer as text (CSV, checkpoints).
+    pub fn get_text(&self, path: &str) -> Result<String, CliError> {
+        let resp = self.http.get(path).map_err(|e| self.unreachable(e))?;
+        let resp = check(resp)?;
+        String::from_utf8(resp.body)
+            .map_err(|_| CliError::new(format!("the answer to GET {path} is not UTF-8 text")))
+    }
+
+    /// POST a JSON body, answer as JSON.
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        self.send(
+            "POST",
+            path,
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Sends `body` of `content_type` with `method` (POST or PUT); answer as JSON (an
+    /// empty 2xx answer is `null`).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Value, CliError> {
+        let resp = self
+            .http
+            .request(method, path, Some((content_type, body)))
+            .map_err(|e| self.unreachable(e))?;
+        json_body(path, &check(resp)?)
+    }
+
+    fn unreachable(&self, e: TransportError) -> CliError {
+        CliError::new(format!("cannot talk to {}: {e}", self.server))
+    }
+}
+
+/// Passes a 2xx answer through; turns anything else into the server's reason.
+pub fn check(resp: Response) -> Result<Response, CliError> {
+    if resp.is_success() {
+        return Ok(resp);
+    }
+    Err(CliError::new(refusal(&resp)))
+}
+
+/// `server refused: 403 forbidden: <message>` from an error answer.
+pub fn refusal(resp: &Response) -> String {
+    let parsed: Option<(String, String)> = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| {
+            let code = v.get("error")?.as_str()?.to_string();
+            let message = v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            Some((code, message))
+        });
+    let mut line = match parsed {
+        Some((code, message)) if message.is_empty() => {
+            format!("server refused: {} {code}", resp.status)
+        }
+        Some((code, message)) => format!("server refused: {} {code}: {message}", resp.status),
+        None => {
+            let text = String::from_utf8_lossy(&resp.body);
+            let text: String = text.trim().chars().take(200).collect();
+            let reason = http::StatusCode::from_u16(resp.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("error")
+                .to_lowercase();
+            if text.is_empty() {
+                format!("server refused: {} {reason}", resp.status)
+            } else {
+                format!("server refused: {} {reason}: {text}", resp.status)
+            }
+        }
+    };
+    if resp.status == 401 {
+        line.push_str(
+            " (check --token / PRAMAAN_TOKEN: it must be a token from `pramaan admin token`)",
+        );
+    }
+    line
+}
+
+fn json_body(path: &str, resp: &Response) -> Result<Value, CliError> {
+    if resp.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&resp.body)
+        .map_err(|e| CliError::new(format!("the answer to {path} is not JSON: {e}")))
+}
+
+/// Percent-encodes one path segment or query value (everything but RFC 3986 unreserved).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Reads a file a command sends, naming it in the error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Reads a UTF-8 text file a command sends (a byte-order mark is dropped).
+pub fn read_text(path: &Path) -> Result<String, CliError> {
+    let bytes = read_file(path)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::new(format!("{} is not UTF-8 text", path.display())))?;
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_pins_may_start_with_a_hyphen() {
+        // base64url values start with '-' one time in 64: clap must not take them for flags.
+        #[derive(Debug, clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            s: ServerArgs,
+        }
+        let t = <T as clap::Parser>::try_parse_from([
+            "t",
+            "--server",
+            "https://h",
+            "--token",
+            "-abc",
+            "--pin",
+            "-pin",
+        ])
+        .expect("parses");
+        assert_eq!(
+            (t.s.token.as_str(), t.s.pin.as_deref()),
+            ("-abc", Some("-pin"))
+        );
+    }
+
+    fn resp(status: u16, body: &str) -> Response {
+        Response {
+            status,
+            content_type: Some("application/json".into()),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn refusal_names_status_code_and_message() {
+        let r = resp(
+            403,
+            r#"{"error":"forbidden","message":"not allowed to read department GAD"}"#,
+        );
+        assert_eq!(
+            refusal(&r),
+            "server refused: 403 forbidden: not allowed to read department GAD"
+        );
+    }
+
+    #[test]
+    fn refusal_of_401_hints_at_the_token_and_non_json_bodies_are_shown() {
+        let r = resp(
+            401,
+            r#"{"error":"unauthorized","message":"unknown or malformed bearer token"}"#,
+        );
+        let line = refusal(&r);
+        assert!(
+            line.starts_with("server refused: 401 unauthorized: unknown"),
+            "{line}"
+        );
+        assert!(line.contains("PRAMAAN_TOKEN"), "{line}");
+        let r = resp(502, "bad gateway from proxy");
+        assert_eq!(
+            refusal(&r),
+            "server refused: 502 bad gateway: bad gateway from proxy"
+        );
+        let r = resp(500, "");
+        assert_eq!(refusal(&r), "server refused: 500 internal server error");
+    }
+
+    #[test]
+    fn success_passes_and_empty_body_is_null() {
+        let r = check(resp(200, "")).map_err(|e| e.to_string());
+        assert!(r.is_ok());
+        let v = json_body("/x", &resp(200, "  ")).map_err(|e| e.to_string());
+        assert_eq!(v, Ok(Value::Null));
+        assert!(json_body("/x", &resp(200, "<html>")).is_err());
+    }
+
+    #[test]
+    fn encode_keeps_unreserved_only() {
+        assert_eq!(encode("GAD"), "GAD");
+        assert_eq!(encode("a b/c?d&e"), "a%20b%2Fc%3Fd%26e");
+        assert_eq!(encode("gad-officers_1.x~"), "gad-officers_1.x~");
+    }
+
+    fn args(ca: Option<&str>, pin: Option<&str>) -> ServerArgs {
+        ServerArgs {
+            server: "https://localhost:8443".into(),
+            token: "s3cret-token-value".into(),
+            ca: ca.map(PathBuf::from),
+            pin: pin.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn trust_needs_exactly_one_of_ca_and_pin() {
+        let pin = pramaan_core::transport::b64url(&[7u8; 32]);
+        assert!(matches!(args(None, Some(&pin)).trust(), Ok(Trust::Pin(p)) if p == [7u8; 32]));
+        let both = args(Some("/x.pem"), Some(&pin))
+            .trust()
+            .err()
+            .map(|e| e.to_string());
+        assert!(both.is_some_and(|e| e.contains("not both")));
+        let none = args(None, None).trust().err().map(|e| e.to_string());
+        assert!(none.is_some_and(|e| e.contains("--ca") && e.contains("--pin")));
+        let bad = args(None, Some("short"))
+            .trust()
+            .err()
+            .map(|e| e.to_string());
+        assert!(bad.is_some_and(|e| e.contains("--pin")));
+        let missing = args(Some("/nonexistent/ca.pem"), None)
+            .trust()
+            .err()
+            .map(|e| e.to_string());
+        assert!(missing.is_some_and(|e| e.contains("/nonexistent/ca.pem")));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let a = args(None, None);
+        let shown = format!("{a:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+}

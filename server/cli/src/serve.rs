@@ -1,0 +1,38 @@
+//! `pramaan serve`: runs the server of a data directory until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, CliResult};
+use pramaan_server::config::Config;
+use pramaan_server::server;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data directory made by `pramaan admin init`.
+    #[arg(long, env = "PRAMAAN_DATA")]
+    pub data: PathBuf,
+    /// Address to listen on (default: config.toml `listen`, PRAMAAN_LISTEN, 127.0.0.1:8443).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+pub fn run(args: ServeArgs) -> CliResult {
+    let mut config = Config::load(&args.data).map_err(|e| CliError::new(e.to_string()))?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let running =
+        server::start_with_config(&args.data, config).map_err(|e| CliError::new(e.to_string()))?;
+    eprintln!(
+        "pramaan: serving {} on {} (pin {})",
+        running.public_url,
+        running.addr,
+        pramaan_core::transport::b64url(&running.pin)
+    );
+    running
+        .wait_for_signal()
+        .map_err(|e| CliError::new(e.to_string()))
+}

@@ -1,0 +1,339 @@
+//! pramaan-testkit: shared fixtures of the integration tests: a server over real TLS on loopback
+//! (pinned by SPKI, as a phone would), an admin client, seeded registry and policy, and
+//! device messages built with core (SoftwareSigner, claims, COSE).
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pramaan_core::claims::{
+    self, AppFact, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody,
+    GroupFact, OsInfo, Platform, Receipt,
+};
+use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
+use pramaan_core::enroll_uri::EnrollmentUri;
+use pramaan_core::keys::{Signer, SoftwareSigner};
+use pramaan_core::transport::{HttpsClient, Options, Response, Trust};
+use pramaan_server::config::Config;
+use pramaan_server::server::{self, Running};
+use pramaan_server::store::{Counts, DeviceRow, transaction};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub const WHATSAPP_SIGNER: &str =
+    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
+
+pub const POLICY_GAD: &str = r#"
+department = "GAD"
+name = "General Administration Department"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in", "nic.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "gad-officers"
+name = "GAD officers coordination"
+"#;
+
+pub const POLICY_REV: &str = r#"
+department = "REV"
+name = "Revenue Department"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "rev-officers"
+"#;
+
+pub const OFFICERS: &str = "officer_id,name,designation,department,email,mobile,entitled\n\
+GAD-001,A. Shah,Deputy Secretary,GAD,a.shah@gujarat.gov.in,+919800000001,true\n\
+GAD-002,B. Patel,Under Secretary,GAD,b.patel@gujarat.gov.in,+919800000002,true\n\
+REV-001,C. Desai,Deputy Collector,REV,c.desai@gujarat.gov.in,+919800000003,true\n";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A running server with its data directory and first admin token.
+pub struct Env {
+    pub server: Running,
+    pub admin_token: String,
+    pub dir: TempDir,
+}
+
+pub fn test_config() -> Config {
+    Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        rate_limit_per_sec: 0,
+        ..Config::default()
+    }
+}
+
+/// A fresh server (port 0) with `config` tweaks.
+pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let init = server::admin_init(dir.path(), "localhost").expect("admin init");
+    let mut config = test_config();
+    tweak(&mut config);
+    let server = server::start_with_config(dir.path(), config).expect("start");
+    assert_eq!(server.pin, init.pin);
+    Env {
+        server,
+        admin_token: init.admin_token,
+        dir,
+    }
+}
+
+pub fn start() -> Env {
+    start_with(|_| {})
+}
+
+pub fn options() -> Options {
+    Options {
+        attempts: 1,
+        ..Options::default()
+    }
+}
+
+impl Env {
+    /// An unauthenticated client that pins the server's key (as a phone does).
+    pub fn device_client(&self) -> HttpsClient {
+        HttpsClient::new(&self.server.url, Trust::Pin(self.server.pin), options()).expect("client")
+    }
+
+    pub fn client_with(&self, token: &str) -> HttpsClient {
+        self.device_client().with_bearer(token)
+    }
+
+    pub fn admin(&self) -> HttpsClient {
+        self.client_with(&self.admin_token)
+    }
+
+    pub fn token(&self, role: &str, department: Option<&str>) -> String {
+        server::create_token(self.dir.path(), role.parse().expect("role"), department)
+            .expect("token")
+    }
+
+    /// Policy of GAD and REV, and the registry.
+    pub fn seed(&self) {
+        let admin = self.admin();
+        for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
+            let r = admin
+                .put(
+                    &format!("/v1/departments/{d}/policy"),
+                    "application/toml",
+                    p.as_bytes(),
+                )
+                .expect("put policy");
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        }
+        let r = admin
+            .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
+            .expect("import");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(v["imported"], 3, "{v}");
+    }
+
+    /// A new enrollment token (the URI's token) for `officer_id`.
+    pub fn enrollment_token(&self, officer_id: &str) -> String {
+        let r = self
+            .admin()
+            .post(
+                "/v1/enrollment-tokens",
+                "application/json",
+                serde_json::json!({ "officer_id": officer_id })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .expect("enrollment token");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        let uri = EnrollmentUri::parse(v["uri"].as_str().expect("uri")).expect("parse uri");
+        assert_eq!(uri.pin, self.server.pin);
+        uri.token
+    }
+
+    pub fn counts(&self) -> Counts {
+        transaction(self.server.store().as_ref(), |tx| tx.counts()).expect("counts")
+    }
+
+    pub fn device_row(&self, id: &Uuid) -> Option<DeviceRow> {
+        transaction(self.server.store().as_ref(), |tx| tx.device(id)).expect("device")
+    }
+
+    pub fn challenge(&self) -> Vec<u8> {
+        let r = self
+            .device_client()
+            .get("/v1/challenge")
+            .expect("challenge");
+        assert_eq!(r.status, 200);
+        let c: Challenge = claims::decode(&r.body).expect("challenge body");
+        assert_eq!(c.nonce.len(), 32);
+        assert!(c.expires > now());
+        c.nonce
+    }
+
+    /// Enrolls a new software key for `officer_id`.
+    pub fn enroll(&self, officer_id: &str) -> Device {
+        let token = self.enrollment_token(officer_id);
+        let signer = SoftwareSigner::generate().expect("key");
+        let nonce = self.challenge();
+        let body = enroll_request(&signer, &token, &nonce);
+        let r = self.post_device("/v1/enroll", &body);
+        assert_eq!(r.status, 200, "{:?}", error_of(&r));
+        let receipt: Receipt = self.verify_answer(&r.body);
+        assert_eq!(receipt.officer_id, officer_id);
+        Device {
+            signer,
+            id: receipt.device_id,
+            officer: officer_id.to_string(),
+            next_nonce: receipt.next_nonce,
+            seq: 0,
+        }
+    }
+
+    pub fn post_device(&self, path: &str, body: &[u8]) -> Response {
+        self.device_client()
+            .post(path, DEVICE_CONTENT_TYPE, body)
+            .expect("post")
+    }
+
+    /// Verifies a server answer with the server's key and decodes it.
+    pub fn verify_answer<T: serde::de::DeserializeOwned>(&self, body: &[u8]) -> T {
+        let key = pramaan_core::ServerKey::load(&self.dir.path().join("server.key")).expect("key");
+        let msg = Sign1::parse(body).expect("COSE answer");
+        let payload = msg
+            .verify_eddsa(&key.public_key(), None)
+            .expect("server signature");
+        claims::decode(payload).expect("answer payload")
+    }
+
+    /// Sends one attestation of `device` answering its next nonce; updates the device.
+    pub fn attest_ok(&self, device: &mut Device) -> AttestResult {
+        device.seq += 1;
+        let nonce = device.next_nonce.clone();
+        let body = device.attestation(Some(nonce), device.seq, now());
+        let r = self.post_device("/v1/attest", &body);
+        assert_eq!(r.status, 200, "{:?}", error_of(&r));
+        let result: AttestResult = self.verify_answer(&r.body);
+        device.next_nonce = result.next_nonce.clone();
+        result
+    }
+}
+
+pub fn error_of(r: &Response) -> Option<ErrorBody> {
+    claims::decode(&r.body)
+        .ok()
+        .or_else(|| serde_json::from_slice(&r.body).ok())
+}
+
+/// Asserts a CBOR error answer with `status` and `code`.
+pub fn assert_rejected(r: &Response, status: u16, code: &str) {
+    let err: ErrorBody = claims::decode(&r.body).unwrap_or_else(|e| {
+        panic!(
+            "status {} body not a CBOR error ({e}): {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )
+    });
+    assert_eq!(
+        (r.status, err.error.as_str()),
+        (status, code),
+        "{}",
+        err.message
+    );
+}
+
+pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec<u8> {
+    let key = signer.public_key().expect("pk").to_cose_key_bytes();
+    let req = EnrollRequest {
+        v: 1,
+        token: token.to_string(),
+        nonce: nonce.to_vec(),
+        key,
+        platform: Platform::Android,
+        device: DeviceInfo {
+            model: "Pixel 8".into(),
+            os: "android".into(),
+            os_version: "15".into(),
+        },
+        evidence: None,
+    };
+    cose::sign_es256(signer, b"", claims::encode(&req)).expect("sign")
+}
+
+/// The registry email of a seeded officer.
+pub fn registry_email(officer: &str) -> &'static str {
+    match officer {
+        "GAD-001" => "a.shah@gujarat.gov.in",
+        "GAD-002" => "b.patel@gujarat.gov.in",
+        _ => "c.desai@gujarat.gov.in",
+    }
+}
+
+/// Facts that pass R1, R3 and R4 for a GAD officer.
+pub fn claims_for(
+    device_id: Uuid,
+    officer: &str,
+    nonce: Option<Vec<u8>>,
+    seq: u64,
+    iat: u64,
+) -> Attestation {
+    Attestation {
+        device_id,
+        nonce,
+        iat,
+        seq,
+        officer: officer.to_string(),
+        apps: vec![AppFact {
+            id: "com.whatsapp".into(),
+            signer: Some(WHATSAPP_SIGNER.into()),
+            version: "2.26.1".into(),
+            present: true,
+        }],
+        groups: vec![
+            GroupFact {
+                platform: "WhatsApp".into(),
+                group: "gad-officers".into(),
+                member: true,
+                handle: "+919800000001".into(),
+            },
+            GroupFact {
+                platform: "WhatsApp".into(),
+                group: "rev-officers".into(),
+                member: true,
+                handle: "+919800000003".into(),
+            },
+        ],
+        email: vec![registry_email(officer).to_string()],
+        os: OsInfo {
+            name: "android".into(),
+            version: "15".into(),
+            patch: "2026-10-05".into(),
+        },
+        lock: true,
+    }
+}
+
+/// An enrolled test device.
+pub struct Device {
+    pub signer: SoftwareSigner,
+    pub id: Uuid,
+    pub officer: String,
+    pub next_nonce: Vec<u8>,
+    pub seq: u64,
+}
+
+impl Device {
+    pub fn attestation(&self, nonce: Option<Vec<u8>>, seq: u64, iat: u64) -> Vec<u8> {
+        let claims = claims_for(self.id, &self.officer, nonce, seq, iat);
+        cose::sign_es256(&self.signer, self.id.as_bytes(), claims.to_cbor()).expect("sign")
+    }
+}
