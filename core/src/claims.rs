@@ -17,6 +17,9 @@ use ciborium::Value;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use crate::model::Policy;
+pub use crate::model::{Assurance, Failure, Platform, Verdict};
+
 /// The EAT profile every Pramaan attestation names.
 pub const EAT_PROFILE: &str = "urn:pramaan:eat:v1";
 /// Largest message the protocol accepts (design section 5 item 6: 413 above this).
@@ -219,45 +222,6 @@ impl Attestation {
     }
 }
 
-/// Which platform a device runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    Android,
-    Ios,
-    Desktop,
-}
-
-impl Platform {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Android => "android",
-            Platform::Ios => "ios",
-            Platform::Desktop => "desktop",
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Platform {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "android" => Ok(Platform::Android),
-            "ios" => Ok(Platform::Ios),
-            "desktop" => Ok(Platform::Desktop),
-            other => Err(format!(
-                "unknown platform {other:?} (expected android, ios or desktop)"
-            )),
-        }
-    }
-}
-
 /// The device as it describes itself at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeviceInfo {
@@ -328,14 +292,6 @@ pub struct EnrollRequest {
     pub evidence: Option<Evidence>,
 }
 
-/// Whether the device key was shown to be hardware-backed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Assurance {
-    Hardware,
-    Software,
-}
-
 /// Answer to an enrollment (signed by the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
@@ -343,7 +299,7 @@ pub struct Receipt {
     pub officer_id: String,
     pub department: String,
     /// The department policy, so the agent can evaluate locally.
-    pub policy: crate::policy::Policy,
+    pub policy: Policy,
     pub assurance: Assurance,
     #[serde(with = "serde_bytes")]
     pub next_nonce: Vec<u8>,
@@ -352,32 +308,6 @@ pub struct Receipt {
     /// URI, checks that it verifies this receipt, and verifies every result with it after.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub server_key: Option<Vec<u8>>,
-}
-
-/// Attestation verdict, named as in the EAR draft.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Affirming,
-    Warning,
-    Contraindicated,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Affirming => "affirming",
-            Verdict::Warning => "warning",
-            Verdict::Contraindicated => "contraindicated",
-        }
-    }
-}
-
-/// One failed rule with a human-readable reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub rule: crate::policy::Rule,
-    pub detail: String,
 }
 
 /// Answer to an attestation (signed by the server).

@@ -9,16 +9,18 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
-pub mod catalog;
 pub mod claims;
 pub mod cose;
 pub mod enroll_uri;
 pub mod evidence;
 pub mod fsutil;
 pub mod keys;
+pub mod model;
 pub mod policy;
 pub mod transport;
 
 pub use claims::{Attestation, ClaimsError};
 pub use cose::{CoseError, Sign1};
 pub use keys::{KeyError, P256PublicKey, ServerKey, Signer, SoftwareSigner};
+/// The platform catalog, at its old path.
+pub use policy::catalog;

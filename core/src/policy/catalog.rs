@@ -8,10 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::PlatformSpec;
+use crate::model::PlatformSpec;
 
 /// The catalog text as shipped (kept byte-for-byte with its source comments).
-pub const BUILTIN_TOML: &str = include_str!("../data/platforms.toml");
+pub const BUILTIN_TOML: &str = include_str!("../../data/platforms.toml");
 
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,0 +1,222 @@
+//! The policy document: TOML or JSON parsed into [`Policy`], platforms named only by name
+//! filled in from the [`Catalog`], and validation of what the rules cannot use.
+
+use std::collections::BTreeSet;
+
+use super::catalog::{Catalog, is_sha256_hex};
+use crate::model::{PlatformSpec, Policy};
+
+/// Why a policy or a CSV upload was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    #[error("policy is not valid TOML: {0}")]
+    Toml(String),
+    #[error("policy is not valid JSON: {0}")]
+    Json(String),
+    #[error("platform {0:?} gives only a name and is not in the platform catalog")]
+    UnknownPlatform(String),
+    #[error("invalid policy: {0}")]
+    Invalid(String),
+}
+
+impl Policy {
+    /// Parses a TOML policy (design section 6). Syntax only: call [`Policy::resolve`] and
+    /// [`Policy::validate`] before using it.
+    ///
+    /// Unknown keys are refused (a misspelt `check_in_hour` would otherwise silently
+    /// become the default); the policy inside a receipt is decoded leniently elsewhere.
+    pub fn from_toml(s: &str) -> Result<Self, PolicyError> {
+        let table: toml::Table = toml::from_str(s).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        let json = serde_json::to_value(&table).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        check_known_keys(&json)?;
+        toml::from_str(s).map_err(|e| PolicyError::Toml(e.to_string()))
+    }
+
+    /// Parses a JSON policy with the same fields as the TOML form (unknown keys refused).
+    pub fn from_json(s: &str) -> Result<Self, PolicyError> {
+        let json: serde_json::Value =
+            serde_json::from_str(s).map_err(|e| PolicyError::Json(e.to_string()))?;
+        check_known_keys(&json)?;
+        serde_json::from_value(json).map_err(|e| PolicyError::Json(e.to_string()))
+    }
+
+    /// Parses JSON if the first non-space character is `{`, TOML otherwise.
+    pub fn parse(s: &str) -> Result<Self, PolicyError> {
+        let s = s.strip_prefix('\u{feff}').unwrap_or(s);
+        if s.trim_start().starts_with('{') {
+            Self::from_json(s)
+        } else {
+            Self::from_toml(s)
+        }
+    }
+
+    /// Parses, resolves against `catalog` and validates: the one call an importer needs.
+    pub fn load(s: &str, catalog: &Catalog) -> Result<Self, PolicyError> {
+        let policy = Self::parse(s)?.resolve(catalog)?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Fills every platform that gives only its `name` from the catalog (so nobody types
+    /// a signing digest by hand). A platform with any detail of its own is kept as given.
+    pub fn resolve(mut self, catalog: &Catalog) -> Result<Self, PolicyError> {
+        for spec in &mut self.platforms {
+            let name_only = spec.android_package.is_none()
+                && spec.android_signers.is_empty()
+                && spec.ios_bundle.is_none()
+                && spec.ios_url_scheme.is_none();
+            if !name_only {
+                continue;
+            }
+            let found = catalog
+                .find(&spec.name)
+                .ok_or_else(|| PolicyError::UnknownPlatform(spec.name.clone()))?;
+            // Keep the policy's spelling of the name: its groups refer to it.
+            let name = std::mem::take(&mut spec.name);
+            *spec = PlatformSpec {
+                name,
+                ..found.clone()
+            };
+        }
+        Ok(self)
+    }
+
+    /// Checks what evaluation relies on; the message names the first problem found.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |m: String| Err(PolicyError::Invalid(m));
+        if self.department.trim().is_empty() {
+            return bad("department is empty".into());
+        }
+        if self.check_in_hours == 0 {
+            return bad("check_in_hours must be greater than 0".into());
+        }
+        if self.email_domains.is_empty() {
+            return bad("email_domains is empty: no email could ever pass rule R1".into());
+        }
+        for d in &self.email_domains {
+            let ok = !d.is_empty()
+                && !d.starts_with('.')
+                && !d.ends_with('.')
+                && d.contains('.')
+                && d.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !ok {
+                return bad(format!(
+                    "email domain {d:?} is not a domain name like \"gujarat.gov.in\""
+                ));
+            }
+        }
+        if self.platforms.is_empty() {
+            return bad("no platforms: no device could ever pass rule R3".into());
+        }
+        let mut names = BTreeSet::new();
+        for p in &self.platforms {
+            if p.name.trim().is_empty() {
+                return bad("a platform has an empty name".into());
+            }
+            if !names.insert(p.name.as_str()) {
+                return bad(format!("platform {:?} appears twice", p.name));
+            }
+            if p.android_package.is_none() && p.ios_bundle.is_none() {
+                return bad(format!(
+                    "platform {:?} has neither android_package nor ios_bundle (name a catalog platform or give them)",
+                    p.name
+                ));
+            }
+            if p.android_package.is_some() && p.android_signers.is_empty() {
+                return bad(format!(
+                    "platform {:?} has android_package but no android_signers: every install would look repackaged",
+                    p.name
+                ));
+            }
+            if p.android_package.is_none() && !p.android_signers.is_empty() {
+                return bad(format!(
+                    "platform {:?} has android_signers but no android_package",
+                    p.name
+                ));
+            }
+            if let Some(d) = p.android_signers.iter().find(|d| !is_sha256_hex(d)) {
+                return bad(format!(
+                    "platform {:?}: signer {d:?} is not a SHA-256 digest in 64 lowercase hex digits",
+                    p.name
+                ));
+            }
+        }
+        let mut groups = BTreeSet::new();
+        for g in &self.groups {
+            if g.id.trim().is_empty() {
+                return bad(format!(
+                    "a group of platform {:?} has an empty id",
+                    g.platform
+                ));
+            }
+            if !names.contains(g.platform.as_str()) {
+                return bad(format!(
+                    "group {:?} names platform {:?}, which is not among the policy's platforms",
+                    g.id, g.platform
+                ));
+            }
+            if !groups.insert((g.platform.as_str(), g.id.as_str())) {
+                return bad(format!(
+                    "group {:?} of {:?} appears twice",
+                    g.id, g.platform
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+const POLICY_KEYS: [&str; 6] = [
+    "department",
+    "name",
+    "check_in_hours",
+    "email_domains",
+    "platforms",
+    "groups",
+];
+/// `confidence` and `sources` are the catalog's notes: accepted so an entry can be pasted.
+const PLATFORM_KEYS: [&str; 7] = [
+    "name",
+    "android_package",
+    "android_signers",
+    "ios_bundle",
+    "ios_url_scheme",
+    "confidence",
+    "sources",
+];
+const GROUP_KEYS: [&str; 3] = ["platform", "id", "name"];
+
+/// Refuses keys a policy does not have, naming where they are.
+fn check_known_keys(v: &serde_json::Value) -> Result<(), PolicyError> {
+    fn check(
+        obj: &serde_json::Map<String, serde_json::Value>,
+        known: &[&str],
+        at: &str,
+    ) -> Result<(), PolicyError> {
+        match obj.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(k) => Err(PolicyError::Invalid(format!(
+                "unknown key {k:?} in {at} (known: {})",
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+    let Some(top) = v.as_object() else {
+        return Ok(()); // the typed parse reports the shape error
+    };
+    check(top, &POLICY_KEYS, "the policy")?;
+    for (list, known) in [
+        ("platforms", &PLATFORM_KEYS[..]),
+        ("groups", &GROUP_KEYS[..]),
+    ] {
+        if let Some(items) = top.get(list).and_then(|l| l.as_array()) {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(obj) = item.as_object() {
+                    check(obj, known, &format!("{list}[{i}]"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

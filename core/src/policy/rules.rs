@@ -1,0 +1,574 @@
+//! Rules R1..R5 on one attestation, and an officer's status from all of their devices.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::claims::Attestation;
+use crate::model::{
+    Assurance, ComplianceStatus, Failure, Officer, Platform, Policy, Rule, Verdict,
+};
+
+/// How strongly a group membership is established (rule R4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceLevel {
+    /// Only the device says so (no roster uploaded for the group).
+    SelfDeclared,
+    /// The device says so and IT's roster lists the officer's handle.
+    RosterConfirmed,
+}
+
+/// IT's roster of one group: the handles of its members.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Roster {
+    pub platform: String,
+    pub group: String,
+    pub handles: BTreeSet<String>,
+}
+
+impl Roster {
+    /// Groups `(platform, group, handle)` rows (from [`roster_from_csv`]) by group.
+    pub fn from_rows(rows: Vec<(String, String, String)>) -> Vec<Roster> {
+        let mut by_group: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for (platform, group, handle) in rows {
+            by_group
+                .entry((platform, group))
+                .or_default()
+                .insert(handle);
+        }
+        by_group
+            .into_iter()
+            .map(|((platform, group), handles)| Roster {
+                platform,
+                group,
+                handles,
+            })
+            .collect()
+    }
+}
+
+/// What the verifier knows of one device of the officer.
+#[derive(Debug, Clone)]
+pub struct DeviceState<'a> {
+    pub device_id: Uuid,
+    pub platform: Platform,
+    /// Model reported at enrollment.
+    pub model: String,
+    /// Model from hardware evidence (Key Attestation / App Attest), when there was some.
+    pub attested_model: Option<String>,
+    pub assurance: Assurance,
+    pub revoked: bool,
+    pub latest: Option<Accepted<'a>>,
+}
+
+/// The latest accepted attestation of a device.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted<'a> {
+    pub claims: &'a Attestation,
+    /// When the server accepted it, seconds since the Unix epoch.
+    pub received_at: u64,
+    /// False for offline outbox deliveries (no server nonce).
+    pub fresh_nonce: bool,
+}
+
+/// Evidence recorded for one group the officer is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupEvidence {
+    pub platform: String,
+    pub group: String,
+    pub level: EvidenceLevel,
+}
+
+/// An officer's compliance with the reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub status: ComplianceStatus,
+    pub failures: Vec<Failure>,
+    pub evidence: Vec<GroupEvidence>,
+    /// The device the verdict is based on.
+    pub device_id: Option<Uuid>,
+}
+
+/// R2 (phone model) and R5 failures are warnings; R1, R3 and R4 make a device
+/// noncompliant. R2's other outcomes (not enrolled, stale) are officer statuses.
+fn is_warning(rule: Rule) -> bool {
+    matches!(rule, Rule::R2 | Rule::R5)
+}
+
+/// Rules R1..R5 on one attestation (what the server answers to `POST /v1/attest` and what
+/// the phone shows its officer). Pure.
+///
+/// `fresh_nonce` is false for offline deliveries: they can at best be `warning` (the
+/// verdict is capped, no failure is added). A revoked device is the caller's to reject
+/// before this (403); it is not a rule outcome.
+pub fn evaluate_attestation(
+    policy: &Policy,
+    officer: &Officer,
+    device: &DeviceState<'_>,
+    claims: &Attestation,
+    rosters: &[Roster],
+    fresh_nonce: bool,
+) -> (Verdict, Vec<Failure>, Vec<GroupEvidence>) {
+    let mut failures = Vec::new();
+    check_r1(policy, officer, claims, &mut failures);
+    check_r2_model(officer, device, &mut failures);
+    check_r3(policy, device.platform, claims, &mut failures);
+    let evidence = check_r4(policy, claims, rosters, &mut failures);
+    check_r5(device, claims, &mut failures);
+    let verdict = if failures.iter().any(|f| !is_warning(f.rule)) {
+        Verdict::Contraindicated
+    } else if !failures.is_empty() || !fresh_nonce {
+        Verdict::Warning
+    } else {
+        Verdict::Affirming
+    };
+    log::debug!(
+        "officer {} device {}: {} with {} failure(s)",
+        officer.officer_id,
+        device.device_id,
+        verdict.as_str(),
+        failures.len()
+    );
+    (verdict, failures, evidence)
+}
+
+fn fail(failures: &mut Vec<Failure>, rule: Rule, detail: String) {
+    failures.push(Failure { rule, detail });
+}
+
+/// Whether `domain` is `allowed` or a subdomain of it (ASCII case-insensitive).
+fn domain_allowed(domain: &str, allowed: &str) -> bool {
+    let domain = domain.trim().to_ascii_lowercase();
+    let allowed = allowed.trim().trim_start_matches('.').to_ascii_lowercase();
+    if allowed.is_empty() {
+        return false;
+    }
+    domain == allowed
+        || (domain.len() > allowed.len()
+            && domain.ends_with(&allowed)
+            && domain.as_bytes()[domain.len() - allowed.len() - 1] == b'.')
+}
+
+fn check_r1(policy: &Policy, officer: &Officer, claims: &Attestation, failures: &mut Vec<Failure>) {
+    let domains = policy.email_domains.join(", ");
+    for email in &claims.email {
+        let domain = match email.trim().rsplit_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() => domain,
+            _ => {
+                fail(
+                    failures,
+                    Rule::R1,
+                    format!("reported account {email:?} is not an email address"),
+                );
+                continue;
+            }
+        };
+        if !policy
+            .email_domains
+            .iter()
+            .any(|d| domain_allowed(domain, d))
+        {
+            fail(
+                failures,
+                Rule::R1,
+                format!(
+                    "email {} is not on a government domain ({domains})",
+                    email.trim()
+                ),
+            );
+        }
+    }
+    let registry = officer.email.trim();
+    if !claims
+        .email
+        .iter()
+        .any(|e| e.trim().eq_ignore_ascii_case(registry))
+    {
+        fail(
+            failures,
+            Rule::R1,
+            format!("the registry email {registry} is not among the device's email accounts"),
+        );
+    }
+}
+
+/// Trimmed, lowercase, inner whitespace collapsed: "Pixel  8 " equals "pixel 8".
+fn normalize_model(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn check_r2_model(officer: &Officer, device: &DeviceState<'_>, failures: &mut Vec<Failure>) {
+    let Some(expected) = officer
+        .phone_model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    else {
+        return;
+    };
+    let (actual, source) = match device
+        .attested_model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        Some(m) => (m, "hardware-attested"),
+        None => (device.model.trim(), "reported"),
+    };
+    if normalize_model(expected) != normalize_model(actual) {
+        let gr = officer
+            .gr_reference
+            .as_deref()
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| format!(" under {}", g.trim()))
+            .unwrap_or_default();
+        fail(
+            failures,
+            Rule::R2,
+            format!(
+                "the registry records the government-funded phone{gr} as {expected:?}, but this device is {actual:?} ({source})"
+            ),
+        );
+    }
+}
+
+fn check_r3(
+    policy: &Policy,
+    platform: Platform,
+    claims: &Attestation,
+    failures: &mut Vec<Failure>,
+) {
+    let present = || claims.apps.iter().filter(|a| a.present);
+    let mut repackaged = Vec::new();
+    for spec in &policy.platforms {
+        // The desktop agent reports facts from a file naming either kind of app.
+        let android = matches!(platform, Platform::Android | Platform::Desktop);
+        let ios = matches!(platform, Platform::Ios | Platform::Desktop);
+        if android && let Some(pkg) = &spec.android_package {
+            for app in present().filter(|a| a.id == *pkg) {
+                match &app.signer {
+                    Some(s)
+                        if spec
+                            .android_signers
+                            .iter()
+                            .any(|k| k.eq_ignore_ascii_case(s.trim())) =>
+                    {
+                        return;
+                    }
+                    Some(s) => repackaged.push(format!(
+                        "{pkg} is installed but signed by {} which is not a known {} signer: a repackaged app",
+                        s.trim(),
+                        spec.name
+                    )),
+                    None => repackaged.push(format!(
+                        "{pkg} is installed but its signing certificate was not reported: treated as a repackaged {} app",
+                        spec.name
+                    )),
+                }
+            }
+        }
+        if ios
+            && let Some(bundle) = &spec.ios_bundle
+            && present().any(|a| a.id == *bundle)
+        {
+            return;
+        }
+    }
+    if repackaged.is_empty() {
+        let wanted: Vec<String> = policy
+            .platforms
+            .iter()
+            .map(|p| {
+                let id = match platform {
+                    Platform::Ios => p.ios_bundle.as_deref(),
+                    _ => p.android_package.as_deref(),
+                }
+                .or(p.ios_bundle.as_deref())
+                .unwrap_or("-");
+                format!("{} ({id})", p.name)
+            })
+            .collect();
+        fail(
+            failures,
+            Rule::R3,
+            format!(
+                "no sanctioned messaging app is installed; the department uses {}",
+                wanted.join(", ")
+            ),
+        );
+    } else {
+        for detail in repackaged {
+            fail(failures, Rule::R3, detail);
+        }
+    }
+}
+
+/// Handles compare trimmed and case-insensitively, ignoring the spaces, dashes and
+/// parentheses people put in phone numbers ("+91 98000-00001" is "+919800000001").
+fn normalize_handle(h: &str) -> String {
+    h.chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '(' | ')'))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+fn check_r4(
+    policy: &Policy,
+    claims: &Attestation,
+    rosters: &[Roster],
+    failures: &mut Vec<Failure>,
+) -> Vec<GroupEvidence> {
+    let mut evidence = Vec::new();
+    for group in &policy.groups {
+        let label = if group.name.trim().is_empty() {
+            format!("{} group {}", group.platform, group.id)
+        } else {
+            format!(
+                "{} group {} ({})",
+                group.platform,
+                group.id,
+                group.name.trim()
+            )
+        };
+        let same_platform = |p: &str| p.trim().eq_ignore_ascii_case(group.platform.trim());
+        // A device may report the group more than once (two accounts): any membership
+        // counts, and against a roster any of the reported handles may be the listed one.
+        let memberships: Vec<&crate::claims::GroupFact> = claims
+            .groups
+            .iter()
+            .filter(|g| g.member && same_platform(&g.platform) && g.group.trim() == group.id.trim())
+            .collect();
+        if memberships.is_empty() {
+            fail(failures, Rule::R4, format!("not a member of the {label}"));
+            continue;
+        }
+        let matching: Vec<&Roster> = rosters
+            .iter()
+            .filter(|r| same_platform(&r.platform) && r.group.trim() == group.id.trim())
+            .collect();
+        if matching.is_empty() {
+            evidence.push(GroupEvidence {
+                platform: group.platform.clone(),
+                group: group.id.clone(),
+                level: EvidenceLevel::SelfDeclared,
+            });
+            continue;
+        }
+        let handles: Vec<(String, &str)> = memberships
+            .iter()
+            .map(|m| (normalize_handle(&m.handle), m.handle.trim()))
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
+        if handles.is_empty() {
+            fail(
+                failures,
+                Rule::R4,
+                format!(
+                    "the device reports membership of the {label} but no handle to check against IT's roster"
+                ),
+            );
+            continue;
+        }
+        let listed = handles.iter().any(|(h, _)| {
+            matching
+                .iter()
+                .any(|r| r.handles.iter().any(|l| normalize_handle(l) == *h))
+        });
+        if listed {
+            evidence.push(GroupEvidence {
+                platform: group.platform.clone(),
+                group: group.id.clone(),
+                level: EvidenceLevel::RosterConfirmed,
+            });
+        } else {
+            let shown: Vec<&str> = handles.iter().map(|(_, h)| *h).collect();
+            fail(
+                failures,
+                Rule::R4,
+                format!(
+                    "handle {} is not on IT's roster of the {label}",
+                    shown.join(", ")
+                ),
+            );
+        }
+    }
+    evidence
+}
+
+fn check_r5(device: &DeviceState<'_>, claims: &Attestation, failures: &mut Vec<Failure>) {
+    if !claims.lock {
+        fail(failures, Rule::R5, "no screen lock is set".into());
+    }
+    if device.assurance == Assurance::Software
+        && matches!(device.platform, Platform::Android | Platform::Ios)
+    {
+        fail(
+            failures,
+            Rule::R5,
+            format!(
+                "the device key is not shown to be hardware-backed (no verified {} at enrollment)",
+                match device.platform {
+                    Platform::Ios => "App Attest",
+                    _ => "Key Attestation",
+                }
+            ),
+        );
+    }
+}
+
+/// One candidate device for the officer's status.
+struct Candidate {
+    device_id: Uuid,
+    stale: bool,
+    /// When the facts were observed: the earlier of the device's `iat` and the server's
+    /// receipt (an offline delivery reports facts as old as its `iat`; a device clock
+    /// running ahead cannot make evidence look newer than its arrival).
+    observed_at: u64,
+    verdict: Verdict,
+    failures: Vec<Failure>,
+    evidence: Vec<GroupEvidence>,
+}
+
+fn verdict_rank(v: Verdict) -> u8 {
+    match v {
+        Verdict::Affirming => 2,
+        Verdict::Warning => 1,
+        Verdict::Contraindicated => 0,
+    }
+}
+
+fn describe_age(secs: u64) -> String {
+    if secs >= 2 * 86_400 {
+        format!("{} days", secs / 86_400)
+    } else {
+        format!("{} h", secs / 3600)
+    }
+}
+
+/// Officer-level compliance (design section 6) over all their devices at `now` (Unix
+/// seconds). Pure.
+///
+/// The verdict is based on the best unrevoked device with an accepted attestation: fresh
+/// evidence ranks above stale evidence, then affirming > warning > contraindicated, then the
+/// most recent. Without such a device the officer is `revoked` (every device revoked),
+/// `stale` (enrolled, never checked in) or `not_enrolled`; R2 failures are reported only
+/// for entitled officers, except staleness, which is always explained.
+pub fn evaluate_officer(
+    policy: &Policy,
+    officer: &Officer,
+    devices: &[DeviceState<'_>],
+    rosters: &[Roster],
+    now: u64,
+) -> Evaluation {
+    let window = u64::from(policy.check_in_hours).saturating_mul(3600);
+    let active: Vec<&DeviceState<'_>> = devices.iter().filter(|d| !d.revoked).collect();
+    if active.is_empty() {
+        if devices.is_empty() {
+            let failures = if officer.entitled {
+                vec![Failure {
+                    rule: Rule::R2,
+                    detail: "entitled to the government-funded phone but no device is enrolled"
+                        .into(),
+                }]
+            } else {
+                Vec::new()
+            };
+            return Evaluation {
+                status: ComplianceStatus::NotEnrolled,
+                failures,
+                evidence: Vec::new(),
+                device_id: None,
+            };
+        }
+        let last = devices
+            .iter()
+            .max_by_key(|d| d.latest.map(|a| a.received_at).unwrap_or(0));
+        let failures = if officer.entitled {
+            vec![Failure {
+                rule: Rule::R2,
+                detail: format!(
+                    "every enrolled device ({}) is revoked; the official phone must be enrolled again",
+                    devices.len()
+                ),
+            }]
+        } else {
+            Vec::new()
+        };
+        return Evaluation {
+            status: ComplianceStatus::Revoked,
+            failures,
+            evidence: Vec::new(),
+            device_id: last.map(|d| d.device_id),
+        };
+    }
+
+    let mut candidates: Vec<Candidate> = active
+        .iter()
+        .filter_map(|d| {
+            let acc = d.latest?;
+            let (verdict, failures, evidence) =
+                evaluate_attestation(policy, officer, d, acc.claims, rosters, acc.fresh_nonce);
+            let observed_at = acc.received_at.min(acc.claims.iat);
+            Some(Candidate {
+                device_id: d.device_id,
+                stale: now.saturating_sub(observed_at) > window,
+                observed_at,
+                verdict,
+                failures,
+                evidence,
+            })
+        })
+        .collect();
+    candidates.sort_by_key(|c| {
+        (
+            std::cmp::Reverse(!c.stale),
+            std::cmp::Reverse(verdict_rank(c.verdict)),
+            std::cmp::Reverse(c.observed_at),
+        )
+    });
+    let Some(best) = candidates.into_iter().next() else {
+        // Enrolled but no attestation was ever accepted.
+        return Evaluation {
+            status: ComplianceStatus::Stale,
+            failures: vec![Failure {
+                rule: Rule::R2,
+                detail: "a device is enrolled but has not checked in yet".into(),
+            }],
+            evidence: Vec::new(),
+            device_id: active.first().map(|d| d.device_id),
+        };
+    };
+    if best.stale {
+        let mut failures = vec![Failure {
+            rule: Rule::R2,
+            detail: format!(
+                "last check-in {} ago, over the {} h limit",
+                describe_age(now.saturating_sub(best.observed_at)),
+                policy.check_in_hours
+            ),
+        }];
+        failures.extend(best.failures);
+        return Evaluation {
+            status: ComplianceStatus::Stale,
+            failures,
+            evidence: best.evidence,
+            device_id: Some(best.device_id),
+        };
+    }
+    let status = match best.verdict {
+        Verdict::Affirming => ComplianceStatus::Compliant,
+        Verdict::Warning => ComplianceStatus::Warning,
+        Verdict::Contraindicated => ComplianceStatus::Noncompliant,
+    };
+    Evaluation {
+        status,
+        failures: best.failures,
+        evidence: best.evidence,
+        device_id: Some(best.device_id),
+    }
+}
