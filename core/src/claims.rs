@@ -330,16 +330,7 @@ pub struct ErrorBody {
     pub message: String,
 }
 
-/// Encodes any serde message as CBOR.
-pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail with an I/O error, and every message type here
-    // serializes (no maps with non-string keys, no unsupported types).
-    if let Err(e) = ciborium::into_writer(msg, &mut out) {
-        log::error!("CBOR encoding failed: {e}");
-    }
-    out
-}
+pub use crate::encoding::cbor_encode as encode;
 
 /// Decodes one serde message from exactly `bytes` (size-limited, no trailing bytes).
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClaimsError> {

@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod claims;
 pub mod cose;
+pub mod encoding;
 pub mod enroll_uri;
 pub mod evidence;
 pub mod fsutil;

@@ -14,7 +14,6 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -77,8 +76,7 @@ impl std::fmt::Debug for Trust {
 impl Trust {
     /// Parses a pin as printed by `pramaan admin init` (base64url of 32 bytes, no padding).
     pub fn from_pin_b64url(pin: &str) -> Result<Self, TransportError> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(pin.trim().trim_end_matches('='))
+        let bytes = crate::encoding::b64url_decode(pin)
             .map_err(|_| TransportError::BadTrust("pin is not base64url".into()))?;
         let arr: [u8; 32] = bytes
             .try_into()
@@ -87,19 +85,11 @@ impl Trust {
     }
 }
 
-/// base64url without padding, as used in enrollment URIs and pins.
-pub fn b64url(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+pub use crate::encoding::b64url;
 
 /// SHA-256 of the SubjectPublicKeyInfo of a DER certificate: the pin.
 pub fn spki_pin(cert_der: &[u8]) -> Result<[u8; 32], TransportError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
-        .map_err(|e| TransportError::BadTrust(format!("certificate does not parse: {e}")))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, cert.public_key().raw);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    Ok(out)
+    crate::encoding::spki_pin(cert_der).map_err(|e| TransportError::BadTrust(e.to_string()))
 }
 
 /// Timeouts and retries.

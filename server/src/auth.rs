@@ -61,7 +61,7 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
 
 /// A new secret: 32 random bytes as base64url (no padding).
 pub fn new_secret() -> Result<String, AuthError> {
-    Ok(pramaan_core::transport::b64url(&random_bytes::<32>()?))
+    Ok(pramaan_core::encoding::b64url(&random_bytes::<32>()?))
 }
 
 /// SHA-256 of a secret (token text or nonce bytes): what the database stores.

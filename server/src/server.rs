@@ -178,7 +178,7 @@ pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError
     Ok(InitOutput {
         admin_token,
         pin: generated.pin,
-        pin_b64url: pramaan_core::transport::b64url(&generated.pin),
+        pin_b64url: pramaan_core::encoding::b64url(&generated.pin),
         log_vkey,
         cert_path: paths.cert(),
         ca_path: paths.ca(),

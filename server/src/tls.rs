@@ -75,7 +75,7 @@ pub fn generate(host: &str) -> Result<GeneratedTls, TlsError> {
     leaf_params.not_after = now + time::Duration::days(825);
     let leaf = leaf_params.signed_by(&leaf_key, &issuer)?;
     let pin =
-        pramaan_core::transport::spki_pin(leaf.der()).map_err(|e| TlsError::Pin(e.to_string()))?;
+        pramaan_core::encoding::spki_pin(leaf.der()).map_err(|e| TlsError::Pin(e.to_string()))?;
     Ok(GeneratedTls {
         cert_chain_pem: format!("{}{}", leaf.pem(), ca_cert.pem()),
         key_pem: leaf_key.serialize_pem(),
@@ -107,7 +107,7 @@ pub fn pin_of_chain(pem: &[u8], path: &Path) -> Result<[u8; 32], TlsError> {
     let leaf = chain
         .first()
         .ok_or_else(|| TlsError::Pin("empty chain".into()))?;
-    pramaan_core::transport::spki_pin(leaf).map_err(|e| TlsError::Pin(e.to_string()))
+    pramaan_core::encoding::spki_pin(leaf).map_err(|e| TlsError::Pin(e.to_string()))
 }
 
 /// A rustls server configuration (ring provider, TLS 1.2 and 1.3, HTTP/1.1).

@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn trust_needs_exactly_one_of_ca_and_pin() {
-        let pin = pramaan_core::transport::b64url(&[7u8; 32]);
+        let pin = pramaan_core::encoding::b64url(&[7u8; 32]);
         assert!(matches!(args(None, Some(&pin)).trust(), Ok(Trust::Pin(p)) if p == [7u8; 32]));
         let both = args(Some("/x.pem"), Some(&pin))
             .trust()

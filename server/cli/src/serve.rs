@@ -30,7 +30,7 @@ pub fn run(args: ServeArgs) -> CliResult {
         "pramaan: serving {} on {} (pin {})",
         running.public_url,
         running.addr,
-        pramaan_core::transport::b64url(&running.pin)
+        pramaan_core::encoding::b64url(&running.pin)
     );
     running
         .wait_for_signal()

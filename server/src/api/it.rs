@@ -202,7 +202,7 @@ async fn get_officer(
                     model: d.device.model,
                     attested_model: d.device.attested_model,
                     assurance: d.device.assurance,
-                    public_key: pramaan_core::transport::b64url(&d.device.public_key),
+                    public_key: pramaan_core::encoding::b64url(&d.device.public_key),
                     revoked: d.device.revoked,
                     reason: d.device.reason,
                     enrolled_at: d.device.enrolled_at,
