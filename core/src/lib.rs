@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod api;
 pub mod claims;
 pub mod cose;
 pub mod encoding;

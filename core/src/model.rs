@@ -184,6 +184,16 @@ pub enum ComplianceStatus {
 }
 
 impl ComplianceStatus {
+    /// Every status, in the order reports count them (design section 6).
+    pub const ALL: [ComplianceStatus; 6] = [
+        ComplianceStatus::Compliant,
+        ComplianceStatus::Warning,
+        ComplianceStatus::Noncompliant,
+        ComplianceStatus::Stale,
+        ComplianceStatus::NotEnrolled,
+        ComplianceStatus::Revoked,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ComplianceStatus::Compliant => "compliant",

@@ -8,13 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use pramaan_core::claims::{Attestation, Failure, Platform};
+use pramaan_core::claims::{Attestation, Platform};
 use pramaan_core::policy::{
-    Accepted, ComplianceStatus, DeviceState, Evaluation, GroupEvidence, Officer, Policy, Roster,
-    evaluate_officer,
+    Accepted, ComplianceStatus, DeviceState, Evaluation, Officer, Policy, Roster, evaluate_officer,
 };
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::store::{AttestationRow, DeviceRow, StoreError, Tx};
 
@@ -29,30 +26,7 @@ pub enum ComplianceError {
     Corrupt(String),
 }
 
-/// One officer's line of the view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OfficerCompliance {
-    pub officer_id: String,
-    pub name: String,
-    pub designation: String,
-    pub entitled: bool,
-    pub status: ComplianceStatus,
-    pub failures: Vec<Failure>,
-    pub device_id: Option<Uuid>,
-    /// When the server last accepted an attestation from any of the officer's devices.
-    pub last_seen: Option<u64>,
-    pub evidence: Vec<GroupEvidence>,
-}
-
-/// A department's view (`GET /v1/compliance`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComplianceReport {
-    pub department: String,
-    pub generated_at: u64,
-    pub officers: Vec<OfficerCompliance>,
-    /// Officers per status (every status present, zero included).
-    pub summary: BTreeMap<String, u64>,
-}
+pub use pramaan_core::api::{ComplianceReport, OfficerCompliance};
 
 /// A device with its latest accepted attestation, decoded.
 #[derive(Debug, Clone)]

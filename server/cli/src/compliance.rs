@@ -8,14 +8,16 @@
 //! the server's CSV export unchanged; only the table is rendered here, by
 //! [`render_table`], which `pramaan demo` uses too so both show the same thing.
 //!
-//! The server's JSON is read leniently (a list, or an object holding it under
-//! `officers`), so an extra field never breaks the command.
+//! The server's JSON is deserialized into `pramaan_core::api::ComplianceReport`, the type
+//! the server serializes: no guessing of key names, and an answer of another shape is a
+//! clear error. Unknown extra fields are ignored, so a newer server never breaks it.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 
 use clap::{Args, ValueEnum};
-use serde_json::Value;
+use pramaan_core::api::{ComplianceReport, OfficerCompliance};
+use pramaan_core::policy::ComplianceStatus;
 
 use super::client::{Client, ServerArgs, encode};
 use super::enroll_token::rfc3339;
@@ -44,115 +46,77 @@ pub enum Format {
     Csv,
 }
 
-/// The statuses in the order they are counted (design section 6).
-pub const STATUSES: [&str; 6] = [
-    "compliant",
-    "warning",
-    "noncompliant",
-    "stale",
-    "not_enrolled",
-    "revoked",
-];
-
 /// One officer's line.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub officer_id: String,
     pub name: String,
-    pub status: String,
+    pub status: ComplianceStatus,
     /// `(rule, detail)`.
     pub failures: Vec<(String, String)>,
     pub last_seen: Option<String>,
 }
 
-/// A department's compliance as the server reported it.
+/// A department's compliance as the server reported it, ready to print.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Report {
     pub department: Option<String>,
     pub rows: Vec<Row>,
 }
 
-fn text(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match v.get(*k)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
-}
-
-fn time_of(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| match v.get(*k)? {
-        Value::Number(n) => n.as_u64().map(rfc3339),
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    })
-}
-
 impl Row {
-    fn from_json(v: &Value) -> Self {
-        let failures = v
-            .get("failures")
-            .and_then(Value::as_array)
-            .map(|fs| {
-                fs.iter()
-                    .map(|f| {
-                        (
-                            text(f, &["rule"]).unwrap_or_else(|| "?".into()),
-                            text(f, &["detail", "message"]).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        // The latest attestation may sit on the officer or on its device.
-        let device = v.get("device").filter(|d| d.is_object());
-        let last_seen = time_of(v, &["last_seen", "last_attested", "received_at"])
-            .or_else(|| device.and_then(|d| time_of(d, &["last_seen", "received_at"])));
+    fn from_api(o: &OfficerCompliance) -> Self {
         Row {
-            officer_id: text(v, &["officer_id", "officer"]).unwrap_or_default(),
-            name: text(v, &["name"]).unwrap_or_default(),
-            status: text(v, &["status"]).unwrap_or_else(|| "unknown".into()),
-            failures,
-            last_seen,
+            officer_id: o.officer_id.clone(),
+            name: o.name.clone(),
+            status: o.status,
+            failures: o
+                .failures
+                .iter()
+                .map(|f| (f.rule.as_str().to_string(), f.detail.clone()))
+                .collect(),
+            last_seen: o.last_seen.map(rfc3339),
         }
     }
 }
 
 impl Report {
-    /// Reads the server's compliance JSON.
-    pub fn from_json(v: &Value) -> Result<Self, CliError> {
-        let list = match v {
-            Value::Array(a) => a,
-            Value::Object(_) => ["officers", "rows", "compliance"]
-                .iter()
-                .find_map(|k| v.get(*k).and_then(Value::as_array))
-                .ok_or_else(|| CliError::new("unexpected compliance answer: no `officers` list"))?,
-            _ => return Err(CliError::new("unexpected compliance answer: not a list")),
-        };
-        Ok(Report {
-            department: text(v, &["department"]),
-            rows: list.iter().map(Row::from_json).collect(),
-        })
+    /// The printable form of the server's answer.
+    pub fn from_api(r: &ComplianceReport) -> Self {
+        Report {
+            department: Some(r.department.clone()),
+            rows: r.officers.iter().map(Row::from_api).collect(),
+        }
     }
 
-    /// Officers per status, every known status present (zero included), others after.
-    pub fn counts(&self) -> Vec<(String, usize)> {
+    /// Officers per status, every status present (zero included), in the design's order.
+    pub fn counts(&self) -> Vec<(ComplianceStatus, usize)> {
         let mut map: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &self.rows {
             *map.entry(r.status.as_str()).or_default() += 1;
         }
-        let mut out: Vec<(String, usize)> = STATUSES
-            .iter()
-            .map(|s| (s.to_string(), map.remove(s).unwrap_or(0)))
-            .collect();
-        out.extend(map.into_iter().map(|(s, n)| (s.to_string(), n)));
-        out
+        ComplianceStatus::ALL
+            .into_iter()
+            .map(|s| (s, map.get(s.as_str()).copied().unwrap_or(0)))
+            .collect()
     }
 }
 
+/// Fetches a department's compliance.
+pub fn fetch_report(
+    client: &Client,
+    department: Option<&str>,
+) -> Result<ComplianceReport, CliError> {
+    let v = fetch_json(client, department)?;
+    serde_json::from_value(v)
+        .map_err(|e| CliError::new(format!("unexpected compliance answer from the server: {e}")))
+}
+
 /// Fetches a department's compliance as JSON.
-pub fn fetch_json(client: &Client, department: Option<&str>) -> Result<Value, CliError> {
+pub fn fetch_json(
+    client: &Client,
+    department: Option<&str>,
+) -> Result<serde_json::Value, CliError> {
     let path = match department {
         Some(d) => format!("/v1/compliance?department={}", encode(d)),
         None => "/v1/compliance".to_string(),
@@ -183,12 +147,12 @@ fn pad(s: &str, w: usize) -> String {
     out
 }
 
-fn colour(status: &str) -> &'static str {
+fn colour(status: ComplianceStatus) -> &'static str {
     match status {
-        "compliant" => "\x1b[32m",
-        "warning" | "stale" => "\x1b[33m",
-        "noncompliant" | "revoked" => "\x1b[31m",
-        _ => "\x1b[2m",
+        ComplianceStatus::Compliant => "\x1b[32m",
+        ComplianceStatus::Warning | ComplianceStatus::Stale => "\x1b[33m",
+        ComplianceStatus::Noncompliant | ComplianceStatus::Revoked => "\x1b[31m",
+        ComplianceStatus::NotEnrolled => "\x1b[2m",
     }
 }
 
@@ -203,7 +167,7 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
             [
                 r.officer_id.clone(),
                 r.name.clone(),
-                r.status.clone(),
+                r.status.as_str().to_string(),
                 r.last_seen.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -232,7 +196,7 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
         for (i, cell) in c.iter().enumerate() {
             let padded = pad(cell, widths[i] + 2);
             if i == 2 && use_colour {
-                line.push_str(colour(cell));
+                line.push_str(colour(row.status));
                 line.push_str(cell);
                 line.push_str("\x1b[0m");
                 line.push_str(&padded[cell.len()..]);
@@ -295,11 +259,7 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
             print!("{csv}");
         }
         Format::Table => {
-            let v = fetch_json(&client, department)?;
-            let mut report = Report::from_json(&v)?;
-            if report.department.is_none() {
-                report.department = cmd.department.clone();
-            }
+            let report = Report::from_api(&fetch_report(&client, department)?);
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             print!("{}", render_table(&report, colour));
         }
@@ -312,42 +272,58 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn sample() -> Value {
-        json!({
+    fn officer(
+        id: &str,
+        name: &str,
+        status: &str,
+        failures: serde_json::Value,
+    ) -> serde_json::Value {
+        json!({"officer_id": id, "name": name, "designation": "Deputy Secretary",
+               "entitled": true, "status": status, "failures": failures,
+               "device_id": null, "last_seen": null, "evidence": []})
+    }
+
+    fn sample() -> ComplianceReport {
+        let mut first = officer("GAD001", "Asha Shah", "compliant", json!([]));
+        first["last_seen"] = json!(0);
+        let v = json!({
             "department": "GAD",
+            "generated_at": 1,
+            "summary": {},
             "officers": [
-                {"officer_id": "GAD001", "name": "Asha Shah", "status": "compliant", "failures": [],
-                 "last_seen": 0},
-                {"officer_id": "GAD002", "name": "Bhavesh Patel", "status": "noncompliant",
-                 "failures": [{"rule": "R1", "detail": "b.patel@gmail.com is not on an official domain"},
-                              {"rule": "R3", "detail": "com.whatsapp signer unknown"}]},
-                {"officer_id": "GAD003", "name": "Chirag Desai", "status": "not_enrolled",
-                 "failures": [{"rule": "R2", "detail": "no enrolled device"}]}
+                first,
+                officer("GAD002", "Bhavesh Patel", "noncompliant",
+                    json!([{"rule": "R1", "detail": "b.patel@gmail.com is not on an official domain"},
+                           {"rule": "R3", "detail": "com.whatsapp signer unknown"}])),
+                officer("GAD003", "Chirag Desai", "not_enrolled",
+                    json!([{"rule": "R2", "detail": "no enrolled device"}]))
             ]
-        })
+        });
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
     fn parses_and_counts() {
-        let r = Report::from_json(&sample()).unwrap_or_default();
+        let r = Report::from_api(&sample());
         assert_eq!(r.rows.len(), 3);
         assert_eq!(r.department.as_deref(), Some("GAD"));
         assert_eq!(r.rows[0].last_seen.as_deref(), Some("1970-01-01T00:00:00Z"));
         assert_eq!(r.rows[1].failures.len(), 2);
         let counts = r.counts();
-        assert_eq!(counts[0], ("compliant".to_string(), 1));
-        assert_eq!(counts[2], ("noncompliant".to_string(), 1));
-        assert_eq!(counts[4], ("not_enrolled".to_string(), 1));
-        assert_eq!(counts[5], ("revoked".to_string(), 0));
-        let list =
-            Report::from_json(&json!([{"officer_id": "X", "status": "odd"}])).unwrap_or_default();
-        assert_eq!(list.counts().last(), Some(&("odd".to_string(), 1)));
-        assert!(Report::from_json(&json!({"nothing": 1})).is_err());
+        assert_eq!(counts[0], (ComplianceStatus::Compliant, 1));
+        assert_eq!(counts[2], (ComplianceStatus::Noncompliant, 1));
+        assert_eq!(counts[4], (ComplianceStatus::NotEnrolled, 1));
+        assert_eq!(counts[5], (ComplianceStatus::Revoked, 0));
+        // An answer of another shape, or a status the design does not have, is refused.
+        assert!(serde_json::from_value::<ComplianceReport>(json!({"nothing": 1})).is_err());
+        let mut odd = serde_json::to_value(sample()).unwrap_or_default();
+        odd["officers"][0]["status"] = json!("odd");
+        assert!(serde_json::from_value::<ComplianceReport>(odd).is_err());
     }
 
     #[test]
     fn table_is_aligned_and_lists_every_failure() {
-        let r = Report::from_json(&sample()).unwrap_or_default();
+        let r = Report::from_api(&sample());
         let t = render_table(&r, false);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "Department GAD");
@@ -356,7 +332,7 @@ mod tests {
         let failing_col = header.find("FAILING RULES").unwrap_or(0);
         for l in &lines[2..4] {
             let status = l[status_col..].split_whitespace().next().unwrap_or("");
-            assert!(STATUSES.contains(&status), "{l}");
+            assert!(status.parse::<ComplianceStatusName>().is_ok(), "{l}");
         }
         assert!(lines[3].contains("R1: b.patel@gmail.com"));
         // The second failure is on its own line, under the failing-rules column.
@@ -364,5 +340,18 @@ mod tests {
         assert!(t.contains("3 officer(s): compliant 1, warning 0, noncompliant 1"));
         assert!(!t.contains('\x1b'));
         assert!(render_table(&r, true).contains("\x1b[32mcompliant\x1b[0m"));
+    }
+
+    /// A status name as printed in the table.
+    struct ComplianceStatusName;
+    impl std::str::FromStr for ComplianceStatusName {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            ComplianceStatus::ALL
+                .iter()
+                .any(|c| c.as_str() == s)
+                .then_some(ComplianceStatusName)
+                .ok_or(())
+        }
     }
 }

@@ -35,7 +35,7 @@ use pramaan_core::transport::Trust;
 use serde_json::{Value, json};
 
 use super::client::{Client, encode};
-use super::compliance::{Report, fetch_json, render_table};
+use super::compliance::{Report, fetch_report, render_table};
 use super::{CliError, CliResult};
 use pramaan_server::server::{self, ServerError};
 use pramaan_server::store::Role;
@@ -265,7 +265,11 @@ fn enroll_device(
 
 /// Loads the demo department through the API and enrolls the simulated devices; returns
 /// the compliance report.
-pub fn populate(client: &Client, devices_dir: &Path, progress: bool) -> Result<Value, CliError> {
+pub fn populate(
+    client: &Client,
+    devices_dir: &Path,
+    progress: bool,
+) -> Result<pramaan_core::api::ComplianceReport, CliError> {
     let (policy, content_type) = super::policy::check(POLICY, Some(DEPARTMENT))?;
     client.send(
         "PUT",
@@ -323,7 +327,7 @@ pub fn populate(client: &Client, devices_dir: &Path, progress: bool) -> Result<V
         bar.inc(1);
     }
     bar.finish_and_clear();
-    fetch_json(client, Some(DEPARTMENT))
+    fetch_report(client, Some(DEPARTMENT))
 }
 
 pub fn run(cmd: DemoCmd) -> CliResult {
@@ -344,11 +348,7 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     );
 
     let interactive = std::io::stderr().is_terminal();
-    let report_json = populate(&admin, &data.join("devices"), interactive)?;
-    let mut report = Report::from_json(&report_json)?;
-    if report.department.is_none() {
-        report.department = Some(DEPARTMENT.into());
-    }
+    let report = Report::from_api(&populate(&admin, &data.join("devices"), interactive)?);
     let it_token = server::create_token(&data, Role::It, Some(DEPARTMENT))
         .map_err(err("creating the GAD IT token"))?;
     let auditor_token = server::create_token(&data, Role::Auditor, None)

@@ -1,0 +1,282 @@
+//! The HTTP API's shared vocabulary: rejection codes and the JSON bodies that the server
+//! writes and the command line reads (design section 8).
+//!
+//! Why in core: the server and every client must agree on one spelling of each code and
+//! each field. Before, the codes were string literals at every call site (with
+//! `unknown_officer` and `officer_unknown` for one concept) and the command line guessed
+//! field names of the compliance answer; now both sides (de)serialize these types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use crate::claims::ErrorBody;
+use crate::model::{ComplianceStatus, Failure};
+use crate::policy::GroupEvidence;
+
+/// Why a request was refused: the `error` field of every error body, with its HTTP status.
+///
+/// One code means one thing and has one status (design section 5 item 6 for devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// 400: the body or a parameter does not parse.
+    Malformed,
+    /// 400: a protocol version this server does not speak.
+    UnsupportedVersion,
+    /// 400: the attestation's ueid is not the signing device.
+    UeidMismatch,
+    /// 400: the attestation names another officer than the device's.
+    OfficerMismatch,
+    /// 400: `iat` is ahead of the server's clock by more than the allowed skew.
+    IatInFuture,
+    /// 400: an uploaded row or policy belongs to another department.
+    DepartmentMismatch,
+    /// 400: auditor and admin tokens must name the department.
+    DepartmentRequired,
+    /// 400: the policy document is refused.
+    InvalidPolicy,
+    /// 400: the roster upload is refused.
+    InvalidRoster,
+    /// 400: an unknown output format was asked for.
+    BadFormat,
+    /// 400: an audit range or tree size outside the log.
+    BadRange,
+    /// 401: no or malformed bearer token.
+    Unauthorized,
+    /// 401: a bearer token the server does not know.
+    UnknownToken,
+    /// 401: a device signature that does not verify.
+    BadSignature,
+    /// 401: no enrolled device has this key id.
+    UnknownDevice,
+    /// 403: the role may not do this, or not for this department.
+    Forbidden,
+    /// 403: the device was revoked.
+    Revoked,
+    /// 404: no such resource.
+    NotFound,
+    /// 404: no officer with this id in the registry.
+    UnknownOfficer,
+    /// 404: no such group in the department's policy.
+    UnknownGroup,
+    /// 409: the department has no policy yet.
+    NoPolicy,
+    /// 409: the nonce was not issued by this server (or expired long ago).
+    NonceUnknown,
+    /// 409: the nonce was used already.
+    NonceReused,
+    /// 409: the nonce expired.
+    NonceExpired,
+    /// 409: `seq` is not above the device's last accepted one.
+    SeqNotIncreasing,
+    /// 409: an offline attestation older than the offline window.
+    OfflineTooOld,
+    /// 409: the device is revoked already.
+    AlreadyRevoked,
+    /// 410: the enrollment token was used.
+    TokenUsed,
+    /// 410: the enrollment token expired.
+    TokenExpired,
+    /// 413: the body is over the limit.
+    TooLarge,
+    /// 429: too many requests from this client.
+    RateLimited,
+    /// 500: the server failed; nothing was recorded.
+    Internal,
+}
+
+impl RejectCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [RejectCode; 32] = [
+        RejectCode::Malformed,
+        RejectCode::UnsupportedVersion,
+        RejectCode::UeidMismatch,
+        RejectCode::OfficerMismatch,
+        RejectCode::IatInFuture,
+        RejectCode::DepartmentMismatch,
+        RejectCode::DepartmentRequired,
+        RejectCode::InvalidPolicy,
+        RejectCode::InvalidRoster,
+        RejectCode::BadFormat,
+        RejectCode::BadRange,
+        RejectCode::Unauthorized,
+        RejectCode::UnknownToken,
+        RejectCode::BadSignature,
+        RejectCode::UnknownDevice,
+        RejectCode::Forbidden,
+        RejectCode::Revoked,
+        RejectCode::NotFound,
+        RejectCode::UnknownOfficer,
+        RejectCode::UnknownGroup,
+        RejectCode::NoPolicy,
+        RejectCode::NonceUnknown,
+        RejectCode::NonceReused,
+        RejectCode::NonceExpired,
+        RejectCode::SeqNotIncreasing,
+        RejectCode::OfflineTooOld,
+        RejectCode::AlreadyRevoked,
+        RejectCode::TokenUsed,
+        RejectCode::TokenExpired,
+        RejectCode::TooLarge,
+        RejectCode::RateLimited,
+        RejectCode::Internal,
+    ];
+
+    /// The HTTP status this code is sent with.
+    pub fn status(self) -> u16 {
+        use RejectCode::*;
+        match self {
+            Malformed | UnsupportedVersion | UeidMismatch | OfficerMismatch | IatInFuture
+            | DepartmentMismatch | DepartmentRequired | InvalidPolicy | InvalidRoster
+            | BadFormat | BadRange => 400,
+            Unauthorized | UnknownToken | BadSignature | UnknownDevice => 401,
+            Forbidden | Revoked => 403,
+            NotFound | UnknownOfficer | UnknownGroup => 404,
+            NoPolicy | NonceUnknown | NonceReused | NonceExpired | SeqNotIncreasing
+            | OfflineTooOld | AlreadyRevoked => 409,
+            TokenUsed | TokenExpired => 410,
+            TooLarge => 413,
+            RateLimited => 429,
+            Internal => 500,
+        }
+    }
+
+    /// The wire string (`error` field).
+    pub fn as_str(self) -> &'static str {
+        use RejectCode::*;
+        match self {
+            Malformed => "malformed",
+            UnsupportedVersion => "unsupported_version",
+            UeidMismatch => "ueid_mismatch",
+            OfficerMismatch => "officer_mismatch",
+            IatInFuture => "iat_in_future",
+            DepartmentMismatch => "department_mismatch",
+            DepartmentRequired => "department_required",
+            InvalidPolicy => "invalid_policy",
+            InvalidRoster => "invalid_roster",
+            BadFormat => "bad_format",
+            BadRange => "bad_range",
+            Unauthorized => "unauthorized",
+            UnknownToken => "unknown_token",
+            BadSignature => "bad_signature",
+            UnknownDevice => "unknown_device",
+            Forbidden => "forbidden",
+            Revoked => "revoked",
+            NotFound => "not_found",
+            UnknownOfficer => "unknown_officer",
+            UnknownGroup => "unknown_group",
+            NoPolicy => "no_policy",
+            NonceUnknown => "nonce_unknown",
+            NonceReused => "nonce_reused",
+            NonceExpired => "nonce_expired",
+            SeqNotIncreasing => "seq_not_increasing",
+            OfflineTooOld => "offline_too_old",
+            AlreadyRevoked => "already_revoked",
+            TokenUsed => "token_used",
+            TokenExpired => "token_expired",
+            TooLarge => "too_large",
+            RateLimited => "rate_limited",
+            Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RejectCode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown error code {s:?}"))
+    }
+}
+
+/// One officer's line of `GET /v1/compliance`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerCompliance {
+    /// Registry id.
+    pub officer_id: String,
+    /// Name from the registry.
+    pub name: String,
+    /// Designation from the registry.
+    pub designation: String,
+    /// Entitled to the GR-funded phone (rule R2 applies).
+    pub entitled: bool,
+    /// The officer's status (design section 6).
+    pub status: ComplianceStatus,
+    /// The failing rules with their detail.
+    pub failures: Vec<Failure>,
+    /// The device the status is based on.
+    pub device_id: Option<Uuid>,
+    /// When the server last accepted an attestation from any of the officer's devices.
+    pub last_seen: Option<u64>,
+    /// Group memberships and how strongly each is established.
+    pub evidence: Vec<GroupEvidence>,
+}
+
+/// A department's view (`GET /v1/compliance`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceReport {
+    /// The department reported on.
+    pub department: String,
+    /// When the view was computed, seconds since the Unix epoch.
+    pub generated_at: u64,
+    /// One line per officer of the registry.
+    pub officers: Vec<OfficerCompliance>,
+    /// Officers per status (every status present, zero included).
+    pub summary: BTreeMap<String, u64>,
+}
+
+/// `POST /v1/enrollment-tokens` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollTokenRequest {
+    /// The officer the phone will be enrolled for.
+    pub officer_id: String,
+}
+
+/// `POST /v1/enrollment-tokens` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollTokenResponse {
+    /// The `pramaan://enroll` URI (holds the one-time token and the server's pin).
+    pub uri: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires: u64,
+    /// The officer it is for.
+    pub officer_id: String,
+}
+
+/// `POST /v1/devices/{id}/revoke` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeRequest {
+    /// Why (logged and shown to IT).
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_distinct() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in RejectCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            assert_eq!(c.as_str().parse::<RejectCode>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert!((400..=599).contains(&c.status()), "{c}");
+        }
+        assert!("officer_unknown".parse::<RejectCode>().is_err());
+        assert_eq!(RejectCode::NonceReused.status(), 409);
+        assert_eq!(RejectCode::TokenUsed.status(), 410);
+        assert_eq!(RejectCode::UnknownDevice.status(), 401);
+    }
+}
