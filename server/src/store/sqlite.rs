@@ -45,10 +45,14 @@ const MAX_BATCH: usize = 256;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
-            StoreError::Conflict(e.to_string())
-        } else {
-            StoreError::Backend(e.to_string())
+        match &e {
+            _ if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::Conflict(e.to_string())
+            }
+            // A stored value of the wrong type or range (see `col_u64`).
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
         }
     }
 }
@@ -972,5 +976,152 @@ mod tests {
                 used: false
             })
         );
+    }
+
+    fn v2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        // No IF NOT EXISTS: running twice would fail, so this also shows it runs once.
+        tx.execute_batch("CREATE TABLE step2 (n INTEGER NOT NULL)")?;
+        Ok(())
+    }
+
+    fn v3(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        // Needs v2's table: shows the order.
+        tx.execute_batch("INSERT INTO step2 (n) VALUES (3)")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_fresh_database_gets_the_latest_schema_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("fresh.db");
+        let store = SqliteStore::open(&path).expect("open");
+        drop(store);
+        let conn = Connection::open(&path).expect("conn");
+        assert_eq!(schema_version(&conn).expect("version"), SCHEMA_VERSION);
+        let stored: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("row");
+        assert_eq!(stored, SCHEMA_VERSION.to_string());
+        // Reopening an up-to-date database changes nothing.
+        drop(conn);
+        SqliteStore::open(&path).expect("reopen");
+    }
+
+    #[test]
+    fn migrations_apply_in_order_once_and_write_the_version() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        assert_eq!(schema_version(&conn).expect("version"), 0);
+        assert_eq!(migrate(&mut conn, &[migrate_v1]).expect("v1"), 1);
+        assert_eq!(schema_version(&conn).expect("version"), 1);
+        let steps: &[Migration] = &[migrate_v1, v2, v3];
+        assert_eq!(migrate(&mut conn, steps).expect("to v3"), 3);
+        assert_eq!(schema_version(&conn).expect("version"), 3);
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM step2", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1);
+        // Again: nothing left to apply (v2 would fail if it ran twice).
+        assert_eq!(migrate(&mut conn, steps).expect("again"), 3);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        fn broken(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+            tx.execute_batch("CREATE TABLE half (n INTEGER)")?;
+            Err(StoreError::Corrupt("step fails".into()))
+        }
+        let mut conn = Connection::open_in_memory().expect("db");
+        assert!(migrate(&mut conn, &[migrate_v1, broken]).is_err());
+        assert_eq!(schema_version(&conn).expect("version"), 1);
+        let half: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'half')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("query");
+        assert!(!half, "the failed step was rolled back");
+    }
+
+    #[test]
+    fn a_database_newer_than_this_binary_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("newer.db");
+        drop(SqliteStore::open(&path).expect("open"));
+        let newer = SCHEMA_VERSION + 1;
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            params![newer.to_string()],
+        )
+        .expect("bump");
+        drop(conn);
+        let err = SqliteStore::open(&path).expect_err("refused");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, supported }
+                if found == newer && supported == SCHEMA_VERSION),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer"), "{err}");
+        let conn = Connection::open(&path).expect("conn");
+        assert_eq!(schema_version(&conn).expect("version"), newer);
+    }
+
+    #[test]
+    fn a_database_from_before_versioned_migrations_opens() {
+        // Older servers wrote the same tables and schema_version '1' with INSERT OR IGNORE.
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("legacy.db");
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute_batch(SCHEMA_V1).expect("schema");
+        crate::audit_log::init_schema(&conn).expect("log schema");
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+            [],
+        )
+        .expect("version");
+        conn.execute(
+            "INSERT INTO nonces(hash, expires, used) VALUES (?1, 10, 0)",
+            params![&[9u8; 32][..]],
+        )
+        .expect("row");
+        drop(conn);
+        let store = SqliteStore::open(&path).expect("open");
+        let found = transaction(&store, |tx| tx.nonce(&[9; 32])).expect("read");
+        assert_eq!(
+            found,
+            Some(NonceRow {
+                expires: 10,
+                used: false
+            })
+        );
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_refused_and_negative_ones_are_corrupt() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ints.db");
+        let store = SqliteStore::open(&path).expect("store");
+        let r = transaction(&store, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
+        assert!(
+            matches!(r, Err(StoreError::ValueOutOfRange { value, .. }) if value == u64::MAX),
+            "{r:?}"
+        );
+        let found = transaction(&store, |tx| tx.nonce(&[1; 32])).expect("read");
+        assert_eq!(found, None, "nothing was written");
+        // A negative stored value is not read as 0.
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute(
+            "INSERT INTO nonces(hash, expires, used) VALUES (?1, -5, 0)",
+            params![&[2u8; 32][..]],
+        )
+        .expect("row");
+        drop(conn);
+        let r = transaction(&store, |tx| tx.nonce(&[2; 32]));
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
     }
 }
