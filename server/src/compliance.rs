@@ -4,11 +4,12 @@
 //! Why here and not in a handler: the API (`GET /v1/compliance`, `GET /v1/officers/{id}`)
 //! and the dashboard show the same view, and the rules themselves are core's; this module
 //! only gathers the inputs (registry row, policy, rosters, every device of the officer with
-//! its latest accepted attestation) and shapes the answer.
+//! its latest accepted attestation) and shapes the answer. Callers run it in a read
+//! transaction (`store::read_transaction`): it only reads, and must not wait for writers.
 
 use std::collections::BTreeMap;
 
-use pramaan_core::claims::{Attestation, Platform};
+use pramaan_core::claims::Attestation;
 use pramaan_core::policy::{
     Accepted, ComplianceStatus, DeviceState, Evaluation, Officer, Policy, Roster, evaluate_officer,
 };
@@ -55,12 +56,10 @@ pub fn devices_with_latest(
     Ok(out)
 }
 
-/// The department's policy, parsed.
+/// The department's policy.
 pub fn load_policy(tx: &mut dyn Tx, department: &str) -> Result<Policy, ComplianceError> {
-    let json = tx
-        .policy(department)?
-        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))?;
-    serde_json::from_str(&json).map_err(|e| ComplianceError::Corrupt(format!("policy: {e}")))
+    tx.policy(department)?
+        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))
 }
 
 /// Evaluates one officer with core's rules.
@@ -73,14 +72,9 @@ pub fn evaluate(
 ) -> Result<(Evaluation, Option<u64>), ComplianceError> {
     let mut states = Vec::with_capacity(devices.len());
     for d in devices {
-        let platform: Platform = d
-            .device
-            .platform
-            .parse()
-            .map_err(|e: String| ComplianceError::Corrupt(e))?;
         states.push(DeviceState {
             device_id: d.device.device_id,
-            platform,
+            platform: d.device.platform,
             model: d.device.model.clone(),
             attested_model: d.device.attested_model.clone(),
             assurance: d.device.assurance,
@@ -213,7 +207,8 @@ mod tests {
     fn officers_without_devices_are_not_enrolled_and_counted() {
         let store = SqliteStore::in_memory().expect("store");
         let report = transaction(&store, |tx| {
-            tx.set_policy("GAD", POLICY, "test", 1)?;
+            let policy: Policy = serde_json::from_str(POLICY).expect("policy");
+            tx.set_policy("GAD", &policy, "test", 1)?;
             tx.upsert_officer(&officer("GAD-001", true), 1)?;
             tx.upsert_officer(&officer("GAD-002", false), 1)?;
             department_report(tx, "GAD", 100)

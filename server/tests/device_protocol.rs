@@ -456,3 +456,24 @@ fn concurrent_replays_of_one_attestation_are_accepted_exactly_once() {
     assert_eq!(c.attestations, 1);
     assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
 }
+
+#[test]
+fn seq_beyond_i64_is_400_malformed_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    for seq in [1u64 << 63, u64::MAX] {
+        let body = dev.attestation(Some(dev.next_nonce.clone()), seq, now());
+        unchanged(&env, Some(&dev.id), || {
+            let r = env.post_device("/v1/attest", &body);
+            assert_rejected(&r, 400, "malformed");
+            let err = error_of(&r).expect("error body");
+            assert!(err.message.contains("seq"), "{}", err.message);
+        });
+    }
+    // Nothing was clamped or consumed: the device checks in with a normal seq and the
+    // same nonce.
+    let result = env.attest_ok(&mut dev);
+    assert_eq!(result.seq, 1);
+    assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
+}

@@ -3,8 +3,10 @@
 //! `GET /v1/audit/checkpoint` answers the signed note as `text/plain` (what witnesses and
 //! `pramaan audit verify --since` keep), `entries` the leaves as base64 in JSON pages of
 //! at most [`MAX_ENTRIES_PER_REQUEST`], and the two proof endpoints RFC 9162 proofs as
-//! base64 hashes. Everything is read from the SQLite log through the store's connection;
-//! sizes past the log or indices past the size are 400s with the reason, never panics.
+//! base64 hashes. Everything is read through [`read_transaction`] (the store's read-only
+//! snapshot, which does not wait for writers), so an auditor pulling a large bundle never
+//! stalls the group-commit writer; sizes past the log or indices past the size are 400s
+//! with the reason, never panics.
 //!
 //! Register with `.merge(audit::routes())` in the API router.
 
@@ -13,13 +15,14 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pramaan_tlog::LogStore;
 
 use super::{ApiError, AppState, Auth, blocking, json_response};
 use crate::audit_log::{
     self, ConsistencyQuery, EntriesQuery, EntriesResponse, InclusionQuery, LogError,
     MAX_ENTRIES_PER_REQUEST, ProofResponse,
 };
-use crate::store::Role;
+use crate::store::{Role, StoreError, read_transaction};
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 
@@ -40,27 +43,25 @@ fn log_error(e: LogError) -> ApiError {
     }
 }
 
-/// Runs `f` on the SQLite connection off the async workers.
+/// Runs `f` on the log rows of a read transaction, off the async workers.
 async fn with_log<R: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&rusqlite::Connection, &audit_log::LogSigner) -> Result<R, LogError> + Send + 'static,
+    f: impl FnOnce(&mut dyn LogStore<Error = StoreError>, &audit_log::LogSigner) -> Result<R, LogError>
+    + Send
+    + 'static,
 ) -> Result<R, ApiError> {
     let state = state.clone();
     blocking(move || {
-        let sqlite = state
-            .store
-            .as_sqlite()
-            .ok_or_else(|| ApiError::internal("the audit log needs the SQLite store"))?;
-        sqlite
-            .with_conn(|conn| f(conn, &state.log_signer))?
-            .map_err(log_error)
+        read_transaction(state.store.as_ref(), |tx| {
+            f(tx.log(), &state.log_signer).map_err(log_error)
+        })
     })
     .await
 }
 
 async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
-    let note = with_log(&state, audit_log::checkpoint).await?;
+    let note = with_log(&state, |log, signer| pramaan_tlog::checkpoint(log, signer)).await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -81,10 +82,7 @@ async fn get_entries(
             format!("start {} is after end {}", q.start, q.end),
         ));
     }
-    let page = with_log(&state, move |conn, _| {
-        EntriesResponse::load(&mut audit_log::SqlNodes(conn), q)
-    })
-    .await?;
+    let page = with_log(&state, move |log, _| EntriesResponse::load(log, q)).await?;
     debug_assert!(page.entries.len() as u64 <= MAX_ENTRIES_PER_REQUEST);
     Ok(json_response(&page))
 }
@@ -95,8 +93,8 @@ async fn get_inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
-    let proof = with_log(&state, move |conn, _| {
-        audit_log::inclusion_proof(conn, q.index, q.size)
+    let proof = with_log(&state, move |log, _| {
+        pramaan_tlog::inclusion_proof(log, q.index, q.size)
     })
     .await?;
     Ok(json_response(&ProofResponse::from_hashes(&proof)))
@@ -108,8 +106,8 @@ async fn get_consistency(
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
-    let proof = with_log(&state, move |conn, _| {
-        audit_log::consistency_proof(conn, q.old, q.new)
+    let proof = with_log(&state, move |log, _| {
+        pramaan_tlog::consistency_proof(log, q.old, q.new)
     })
     .await?;
     Ok(json_response(&ProofResponse::from_hashes(&proof)))

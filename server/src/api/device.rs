@@ -8,6 +8,12 @@
 //! every write runs in the same transaction: a request that is rejected rolls back and
 //! changes nothing, in particular nonces are consumed only by the transaction that accepts
 //! the request, and an answer 200 is sent only after that transaction committed.
+//!
+//! Reads of the nonce, the enrollment token and the device's `last_seq` only choose the
+//! precise error code; acceptance is decided by the store's conditional writes
+//! ([`Tx::consume_nonce`], [`Tx::use_enroll_token`], [`Tx::advance_seq`]), which succeed
+//! for exactly one of two racing requests whatever the backend's isolation level. A
+//! `false` from one of them is the reused/replayed case.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +26,7 @@ use pramaan_core::claims::{
     self, AttestResult, Attestation, Challenge, EnrollRequest, NONCE_LEN, Receipt, Verdict,
 };
 use pramaan_core::cose::{self, Sign1};
-use pramaan_core::policy::{DeviceState, Policy, Roster, evaluate_attestation};
+use pramaan_core::policy::{DeviceState, Roster, evaluate_attestation};
 use pramaan_core::{P256PublicKey, claims::Assurance};
 use uuid::Uuid;
 
@@ -76,6 +82,14 @@ fn issue_nonce(tx: &mut dyn Tx, ttl: u64, now: u64) -> Result<(Vec<u8>, u64), Ap
     Ok((nonce.to_vec(), expires))
 }
 
+/// Largest `seq` a device may send: the store keeps signed 64-bit integers, and a seq
+/// that could not be stored is refused at the edge rather than clamped.
+const MAX_SEQ: u64 = i64::MAX as u64;
+
+fn nonce_reused() -> ApiError {
+    ApiError::conflict("nonce_reused", "the nonce was already used")
+}
+
 /// Checks that `nonce` is a live, unused server nonce and consumes it (in `tx`).
 fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), ApiError> {
     let hash = hash_secret(nonce);
@@ -86,10 +100,7 @@ fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), ApiError> {
         )
     })?;
     if row.used {
-        return Err(ApiError::conflict(
-            "nonce_reused",
-            "the nonce was already used",
-        ));
+        return Err(nonce_reused());
     }
     if now >= row.expires {
         return Err(ApiError::conflict(
@@ -97,7 +108,11 @@ fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), ApiError> {
             "the nonce has expired; get a new challenge",
         ));
     }
-    tx.consume_nonce(&hash)?;
+    // The decision: one conditional write. `false` here means another transaction
+    // consumed it after the read above.
+    if !tx.consume_nonce(&hash, now)? {
+        return Err(nonce_reused());
+    }
     Ok(())
 }
 
@@ -188,17 +203,15 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
                 "the token's officer is no longer in the registry",
             )
         })?;
-        let policy_json = tx.policy(&officer.department)?.ok_or_else(|| {
+        let policy = tx.policy(&officer.department)?.ok_or_else(|| {
             ApiError::conflict("no_policy", "the officer's department has no policy")
         })?;
-        let policy: Policy = serde_json::from_str(&policy_json)
-            .map_err(|e| ApiError::internal(format!("stored policy: {e}")))?;
         let device_id = Uuid::new_v4();
         tx.insert_device(&DeviceRow {
             device_id,
             officer_id: officer.officer_id.clone(),
             department: officer.department.clone(),
-            platform: req.platform.as_str().to_string(),
+            platform: req.platform,
             model: req.device.model.clone(),
             attested_model: attested_model.clone(),
             public_key: req.key.clone(),
@@ -209,7 +222,13 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
             last_seq: None,
             enrolled_at: now,
         })?;
-        tx.use_enroll_token(&token_hash)?;
+        if !tx.use_enroll_token(&token_hash, now)? {
+            // Used by a concurrent enrollment since the read above.
+            return Err(ApiError::gone(
+                "token_used",
+                "the enrollment token was already used",
+            ));
+        }
         tx.append_log(&LogEntry::Enrollment {
             at: now,
             department: officer.department.clone(),
@@ -284,6 +303,15 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             "the claims' ueid is not the key id's device",
         ));
     }
+    if claims.seq > MAX_SEQ {
+        return Err(ApiError::bad_request(
+            "malformed",
+            format!(
+                "seq {} is beyond the largest this server records ({MAX_SEQ})",
+                claims.seq
+            ),
+        ));
+    }
     let now = now();
     let window = state.config.offline_window_secs;
     let payload = payload.to_vec();
@@ -307,9 +335,14 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
                 "the claims name another officer than the one the device is enrolled for",
             ));
         }
-        if let Some(last) = device.last_seq
-            && claims.seq <= last
-        {
+        // The decision: one conditional write (rolled back with the rest if a later check
+        // refuses). `false` is a seq at or below the last accepted one, possibly accepted
+        // by a concurrent request since the read above.
+        if !tx.advance_seq(&device_id, claims.seq)? {
+            let last = match device.last_seq {
+                Some(last) => last.to_string(),
+                None => "one".to_string(),
+            };
             return Err(ApiError::conflict(
                 "seq_not_increasing",
                 format!("seq {} is not above the last accepted {last}", claims.seq),
@@ -342,19 +375,13 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
                 "the device's officer is no longer in the registry",
             )
         })?;
-        let policy_json = tx.policy(&device.department)?.ok_or_else(|| {
+        let policy = tx.policy(&device.department)?.ok_or_else(|| {
             ApiError::conflict("no_policy", "the device's department has no policy")
         })?;
-        let policy: Policy = serde_json::from_str(&policy_json)
-            .map_err(|e| ApiError::internal(format!("stored policy: {e}")))?;
         let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
-        let platform = device
-            .platform
-            .parse()
-            .map_err(|e: String| ApiError::internal(format!("stored platform: {e}")))?;
         let state_for_eval = DeviceState {
             device_id,
-            platform,
+            platform: device.platform,
             model: device.model.clone(),
             attested_model: device.attested_model.clone(),
             assurance: device.assurance,
@@ -363,8 +390,6 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
         };
         let (verdict, failures, _evidence) =
             evaluate_attestation(&policy, &officer, &state_for_eval, &claims, &rosters, fresh);
-        let failures_json = serde_json::to_string(&failures)
-            .map_err(|e| ApiError::internal(format!("failures: {e}")))?;
         let log_index = tx.append_log(&LogEntry::Attestation {
             at: now,
             department: device.department.clone(),
@@ -381,8 +406,8 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             received_at: now,
             fresh_nonce: fresh,
             claims: payload.clone(),
-            verdict: verdict.as_str().to_string(),
-            failures_json,
+            verdict,
+            failures: failures.clone(),
             log_index,
         })?;
         let (next_nonce, _) = issue_nonce(tx, state.config.nonce_ttl_secs, now)?;

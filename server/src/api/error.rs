@@ -71,6 +71,14 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Conflict(detail) = &e {
+            // A constraint refused the write: a concurrent request got there first.
+            log::warn!("storage conflict: {detail}");
+            return ApiError::conflict(
+                "conflict",
+                "a concurrent request changed the same record; nothing was recorded",
+            );
+        }
         log::error!("storage failure: {e}");
         // The detail stays in the server log; the client learns only that it failed.
         ApiError::internal("storage failure; nothing was recorded")

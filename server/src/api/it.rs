@@ -4,7 +4,9 @@
 //!
 //! Who may do what: `it` reads and changes its own department only; `auditor` reads every
 //! department and changes nothing; `admin` does everything. Policy changes and revocations
-//! are appended to the audit log in the same transaction as the change.
+//! are appended to the audit log in the same transaction as the change. Endpoints that
+//! only read (compliance, officer, policy) use read transactions, which do not wait for
+//! the writer.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,7 +25,7 @@ use uuid::Uuid;
 use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, json_response, now};
 use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
-use crate::store::{LogEntry, Role, transaction};
+use crate::store::{LogEntry, Role, read_transaction, transaction};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -117,7 +119,7 @@ async fn get_compliance(
     };
     let st = state.clone();
     let report = blocking(move || {
-        Ok(transaction(st.store.as_ref(), |tx| {
+        Ok(read_transaction(st.store.as_ref(), |tx| {
             compliance::department_report(tx, &department, now())
         })?)
     })
@@ -140,15 +142,15 @@ struct LatestJson {
     iat: u64,
     received_at: u64,
     fresh_nonce: bool,
-    verdict: String,
-    failures: serde_json::Value,
+    verdict: pramaan_core::claims::Verdict,
+    failures: Vec<pramaan_core::claims::Failure>,
     log_index: u64,
 }
 
 #[derive(Debug, Serialize)]
 struct DeviceJson {
     device_id: Uuid,
-    platform: String,
+    platform: pramaan_core::claims::Platform,
     model: String,
     attested_model: Option<String>,
     assurance: pramaan_core::claims::Assurance,
@@ -170,7 +172,7 @@ async fn get_officer(
     let st = state.clone();
     let auth2 = auth.clone();
     let value = blocking(move || {
-        transaction(st.store.as_ref(), |tx| {
+        read_transaction(st.store.as_ref(), |tx| {
             let officer = tx.officer(&id)?.ok_or_else(|| {
                 ApiError::not_found("unknown_officer", format!("no officer {id}"))
             })?;
@@ -213,8 +215,7 @@ async fn get_officer(
                         received_at: row.received_at,
                         fresh_nonce: row.fresh_nonce,
                         verdict: row.verdict,
-                        failures: serde_json::from_str(&row.failures_json)
-                            .unwrap_or(serde_json::Value::Null),
+                        failures: row.failures,
                         log_index: row.log_index,
                     }),
                 })
@@ -306,7 +307,7 @@ async fn get_policy(
     auth.require_read(&d)?;
     let st = state.clone();
     let policy = blocking(move || {
-        Ok(transaction(st.store.as_ref(), |tx| {
+        Ok(read_transaction(st.store.as_ref(), |tx| {
             compliance::load_policy(tx, &d)
         })?)
     })
@@ -339,10 +340,11 @@ async fn put_policy(
     let st = state.clone();
     let by = auth.0.label.clone();
     let dept = d.clone();
+    let stored = policy.clone();
     let log_index = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
             let now = now();
-            tx.set_policy(&dept, &policy_json, &by, now)?;
+            tx.set_policy(&dept, &stored, &by, now)?;
             Ok::<_, ApiError>(tx.append_log(&LogEntry::PolicyChange {
                 at: now,
                 department: dept.clone(),

@@ -8,8 +8,11 @@
 //! the log. The algorithms are `pramaan_tlog`'s, over [`SqlNodes`]; appends run inside the
 //! caller's transaction, so a state change and its log entry commit or roll back together.
 //!
-//! The functions here take a SQLite connection and keep the call sites of the server and
-//! its tests short; the log's types are re-exported from `pramaan_tlog`.
+//! The server reaches these rows through its store ([`crate::store::Tx::log`]); the
+//! functions here take a bare SQLite connection for the benchmark, the command's tools and
+//! the tests, and keep their call sites short. Errors are the store's
+//! ([`crate::store::StoreError`]), so the rows behave the same whichever way they are
+//! reached. The log's types are re-exported from `pramaan_tlog`.
 
 pub mod bench;
 
@@ -25,16 +28,7 @@ pub use pramaan_tlog::{
 };
 use pramaan_tlog::{LogStore, tree::NodeSource};
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("SQLite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("log store is corrupt: {0}")]
-    Corrupt(String),
-    #[error("index {0} does not fit SQLite's integer")]
-    TooLarge(u64),
-}
+use crate::store::{StoreError, to_i64};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_log_leaves (
@@ -50,7 +44,7 @@ CREATE TABLE IF NOT EXISTS audit_log_nodes (
 ";
 
 fn sql_int(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::TooLarge(v))
+    to_i64("log index", v)
 }
 
 fn init(conn: &Connection) -> Result<(), StoreError> {

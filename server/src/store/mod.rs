@@ -8,23 +8,51 @@
 //! whole decision inside [`transaction`]; returning an error rolls everything back, so the
 //! "nothing rejected changes state" rule holds by construction.
 //!
+//! Why the contract spells out isolation ([`Tx`], [`Store`]): SQLite serializes writers, so
+//! a read followed by a write inside one transaction is safe there; PostgreSQL at its
+//! default READ COMMITTED level is not, and two requests could both read "nonce unused"
+//! and both accept. So every check-then-act that guards a security property is one
+//! conditional statement whose answer is the decision ([`Tx::consume_nonce`],
+//! [`Tx::use_enroll_token`], [`Tx::advance_seq`]), backed by a uniqueness constraint where
+//! one exists (one attestation per `(device, seq)`, one log leaf per index). Reads before
+//! them only choose the precise error code.
+//!
+//! Rows are typed ([`Policy`], [`Verdict`], [`Failure`], [`Platform`], [`Assurance`]):
+//! a backend parses what it stored, so handlers never re-parse strings, and [`StoreError`]
+//! names no backend's error type. Integers are `u64` in the API and must fit the
+//! backend's signed 64-bit columns: a value that does not is refused
+//! ([`StoreError::ValueOutOfRange`]), never clamped.
+//!
 //! Secrets never reach the database: bearer tokens, enrollment tokens and nonces are stored
 //! as their SHA-256 ([`crate::auth::hash_secret`]).
 
 pub mod sqlite;
 
-use pramaan_core::claims::Assurance;
-use pramaan_core::policy::Officer;
+use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::policy::{Officer, Policy};
+use pramaan_tlog::LogStore;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStore;
 
-/// Storage failures (never caused by the client: they answer 500).
+/// Storage failures. Never caused by the client, they answer 500, except where a handler
+/// maps one (a `Conflict` is a lost race with a concurrent request).
+///
+/// Backend-free on purpose: a backend converts its own errors (the SQLite module
+/// implements `From<rusqlite::Error>`), so nothing above the store depends on a driver.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database failed (I/O, locking, SQL); the backend's message.
     #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Backend(String),
+    /// A uniqueness or other constraint refused the write: a concurrent writer got there
+    /// first (or the caller wrote a duplicate).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An integer that the backend's columns (signed 64-bit) cannot hold.
+    #[error("{what} {value} is beyond the largest storable integer ({max})", max = i64::MAX)]
+    ValueOutOfRange { what: &'static str, value: u64 },
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
     #[error("audit log: {0}")]
@@ -33,6 +61,31 @@ pub enum StoreError {
     Poisoned,
     #[error("the group commit failed: {0}")]
     CommitFailed(String),
+    /// The database was written by a newer version of this server.
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this binary knows; \
+         run a newer pramaan (refusing to touch it)"
+    )]
+    SchemaTooNew { found: u64, supported: u64 },
+}
+
+impl StoreError {
+    /// Converts a log algorithm's error, recovering the store's own error when the log
+    /// failed in the store (so a `Conflict` stays a `Conflict`).
+    pub fn from_log(e: pramaan_tlog::LogError) -> Self {
+        match e {
+            pramaan_tlog::LogError::Store(inner) => match inner.downcast::<StoreError>() {
+                Ok(store) => *store,
+                Err(other) => StoreError::Log(other.to_string()),
+            },
+            other => StoreError::Log(other.to_string()),
+        }
+    }
+}
+
+/// `v` as a signed 64-bit column value, or [`StoreError::ValueOutOfRange`].
+pub fn to_i64(what: &'static str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::ValueOutOfRange { what, value: v })
 }
 
 /// Role of a bearer token (design section 2).
@@ -103,7 +156,7 @@ pub struct DeviceRow {
     pub device_id: Uuid,
     pub officer_id: String,
     pub department: String,
-    pub platform: String,
+    pub platform: Platform,
     pub model: String,
     pub attested_model: Option<String>,
     /// The device public key as an encoded COSE_Key.
@@ -127,9 +180,8 @@ pub struct AttestationRow {
     pub fresh_nonce: bool,
     /// The EAT claims set (CBOR) as signed by the device.
     pub claims: Vec<u8>,
-    pub verdict: String,
-    /// `[{rule, detail}]` as JSON.
-    pub failures_json: String,
+    pub verdict: Verdict,
+    pub failures: Vec<Failure>,
     pub log_index: u64,
 }
 
@@ -148,6 +200,32 @@ pub struct Counts {
 pub use crate::audit_log::LogEntry;
 
 /// Everything a handler may read or write inside one transaction.
+///
+/// # Isolation: what every backend must guarantee
+///
+/// 1. **Atomicity.** Everything done through one `Tx` commits together or not at all
+///    (audit-log appends included: [`Tx::log`] reaches the log rows of *this*
+///    transaction). A transaction that is not committed leaves no trace.
+/// 2. **Each check-then-act is one conditional write.** [`Tx::consume_nonce`],
+///    [`Tx::use_enroll_token`] and [`Tx::advance_seq`] must be a single statement that
+///    both checks and changes (e.g. `UPDATE nonces SET used = 1 WHERE hash = ? AND used
+///    = 0 AND expires > ?`) and report whether it changed a row. When two transactions
+///    race, at most one may get `true`, whatever the isolation level, and the loser must
+///    see `false` (or an error), never `true`. Reads such as [`Tx::nonce`] are only used
+///    to pick the precise error code; the decision is the conditional write's answer.
+/// 3. **Uniqueness is a constraint.** One attestation per `(device_id, seq)`, one nonce,
+///    token or enrollment token per hash, one log leaf per index and one node per
+///    `(level, index)`. A write that would break one fails with
+///    [`StoreError::Conflict`], so a lost race fails its transaction instead of
+///    recording twice.
+/// 4. **Log appends are serialized.** Two transactions must not both append leaf `n`:
+///    the leaf-index constraint (3) makes the second fail; a backend that lets both get
+///    that far (e.g. PostgreSQL) must serialize appenders (a lock on the log) so that
+///    appends do not fail routinely.
+/// 5. **Integers fit or are refused.** `u64` values above `i64::MAX` are refused with
+///    [`StoreError::ValueOutOfRange`], never clamped or wrapped.
+/// 6. **Rows read are typed and validated.** A stored value that does not parse (unknown
+///    platform, policy JSON that no longer loads) is [`StoreError::Corrupt`].
 pub trait Tx {
     // bearer tokens
     fn token(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
@@ -155,8 +233,12 @@ pub trait Tx {
 
     // nonces
     fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError>;
+    /// The nonce's row, to choose an error code; never the basis of acceptance.
     fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError>;
-    fn consume_nonce(&mut self, hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Consumes the nonce if it exists, is unused and has not expired (`expires > now`),
+    /// in one conditional write. `true` when this call consumed it; `false` when it was
+    /// unknown, already used (by anyone, including a concurrent transaction) or expired.
+    fn consume_nonce(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError>;
     /// Deletes nonces that expired before `before` (their rows serve no purpose any more).
     fn prune_nonces(&mut self, before: u64) -> Result<(), StoreError>;
 
@@ -169,27 +251,31 @@ pub trait Tx {
         created_by: &str,
         now: u64,
     ) -> Result<(), StoreError>;
+    /// The token's row, to choose an error code; never the basis of acceptance.
     fn enroll_token(&mut self, hash: &[u8; 32]) -> Result<Option<EnrollTokenRow>, StoreError>;
-    fn use_enroll_token(&mut self, hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Marks the token used if it exists, is unused and has not expired (`expires > now`),
+    /// in one conditional write; `true` when this call used it.
+    fn use_enroll_token(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError>;
 
     // registry, policies, rosters
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError>;
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
-    /// The department's policy as JSON.
-    fn policy(&mut self, department: &str) -> Result<Option<String>, StoreError>;
+    /// The department's policy, parsed by the backend.
+    fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError>;
     fn set_policy(
         &mut self,
         department: &str,
-        json: &str,
+        policy: &Policy,
         by: &str,
         now: u64,
     ) -> Result<(), StoreError>;
-    /// `(platform, group, handle)` rows of the department.
+    /// `(platform, group, handle)` rows of the department, sorted.
     fn roster_rows(
         &mut self,
         department: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Replaces the handles of one group's roster.
     fn set_roster(
         &mut self,
         department: &str,
@@ -203,6 +289,13 @@ pub trait Tx {
     fn devices_of_officer(&mut self, officer_id: &str) -> Result<Vec<DeviceRow>, StoreError>;
     fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StoreError>;
     fn revoke_device(&mut self, device_id: &Uuid, reason: &str) -> Result<(), StoreError>;
+    /// Sets the device's `last_seq` to `seq` if it has none or a smaller one, in one
+    /// conditional write (`... WHERE device_id = ? AND (last_seq IS NULL OR last_seq <
+    /// ?)`); `true` when it advanced. `false` for an unknown device or a seq not above the
+    /// last one, including one a concurrent transaction just accepted.
+    fn advance_seq(&mut self, device_id: &Uuid, seq: u64) -> Result<bool, StoreError>;
+    /// Records an accepted attestation. `(device_id, seq)` is unique: a duplicate is
+    /// [`StoreError::Conflict`]. Does not touch `last_seq` (see [`Tx::advance_seq`]).
     fn insert_attestation(&mut self, row: &AttestationRow) -> Result<(), StoreError>;
     fn latest_attestation(
         &mut self,
@@ -210,8 +303,15 @@ pub trait Tx {
     ) -> Result<Option<AttestationRow>, StoreError>;
 
     // audit log
-    /// Appends to the audit log inside this transaction; returns the leaf index.
-    fn append_log(&mut self, entry: &LogEntry) -> Result<u64, StoreError>;
+    /// The audit log's rows as seen by this transaction, for `pramaan_tlog`'s algorithms
+    /// (appends in a write transaction; checkpoints, entries and proofs in a read one).
+    fn log(&mut self) -> &mut dyn LogStore<Error = StoreError>;
+
+    /// Appends to the audit log inside this transaction (`pramaan_tlog::append` over
+    /// [`Tx::log`]); returns the leaf index.
+    fn append_log(&mut self, entry: &LogEntry) -> Result<u64, StoreError> {
+        pramaan_tlog::append(self.log(), entry).map_err(StoreError::from_log)
+    }
 
     fn counts(&mut self) -> Result<Counts, StoreError>;
 }
@@ -224,6 +324,18 @@ pub type Finisher = Box<dyn FnOnce(bool) + Send>;
 pub type Job = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Finisher) + Send>;
 
 /// A storage backend.
+///
+/// Besides the [`Tx`] rules, a backend guarantees:
+///
+/// - [`Store::with_tx`] transactions are durable once they return `Ok` after committing
+///   (an answer sent is a record kept) and see every transaction committed before them.
+/// - [`Store::with_read`] sees one consistent snapshot of committed state (never another
+///   transaction's uncommitted writes) and **does not wait for writers**: the auditor
+///   pulling a large bundle, the compliance view and token lookups must not stall the
+///   writer, nor be stalled by its fsync. Writes inside it fail.
+/// - [`Store::submit`] may share one commit between jobs, but each job's writes are kept
+///   or rolled back alone, and a later job sees an earlier one's kept writes.
+/// - A database written by a newer schema than the backend knows is refused at open.
 pub trait Store: Send + Sync {
     /// Runs `f` in one transaction: committed when it returns `Ok(true)`, rolled back
     /// otherwise. Prefer the typed [`transaction`] helper.
@@ -233,7 +345,8 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Runs `f` for reading only, on a snapshot of the last committed state, without
-    /// waiting for writers. Writes inside fail. The default is [`Store::with_tx`].
+    /// waiting for writers. Writes inside fail. The default is [`Store::with_tx`], which
+    /// is correct but does wait: a backend should override it.
     fn with_read(
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
@@ -260,11 +373,6 @@ pub trait Store: Send + Sync {
             fin(keep && result.is_ok());
         }
         result
-    }
-
-    /// The SQLite backend, for the audit-log readers that work on its connection.
-    fn as_sqlite(&self) -> Option<&SqliteStore> {
-        None
     }
 }
 

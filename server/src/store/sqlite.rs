@@ -14,24 +14,132 @@
 //! still holds, and a later job of the batch sees an earlier one's writes, so a replay in
 //! the same batch is still refused), commits once, and only then releases the answers.
 
+//!
+//! Schema versions ([`MIGRATIONS`]): `meta.schema_version` says which migrations a database
+//! has had. Opening applies the missing ones in order, each in its own transaction with the
+//! version it reaches, and refuses a database whose version is newer than this binary
+//! knows (an older server must not write rows it does not understand).
+//!
+//! Integers: SQLite's are signed 64-bit; a `u64` beyond `i64::MAX` is refused
+//! ([`StoreError::ValueOutOfRange`]) and a negative stored value is corrupt.
+
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use pramaan_core::claims::Assurance;
-use pramaan_core::policy::Officer;
+use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::policy::{Officer, Policy};
+use pramaan_tlog::LogStore;
+use pramaan_tlog::tree::NodeSource;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
-    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Job, LogEntry, NonceRow, Role,
-    Store, StoreError, TokenRow, Tx,
+    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Job, NonceRow, Role, Store,
+    StoreError, TokenRow, Tx, to_i64,
 };
+use crate::audit_log::{Hash, SqlNodes};
 
 /// Most jobs one group commit takes.
 const MAX_BATCH: usize = 256;
 
-const SCHEMA: &str = r#"
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            _ if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                StoreError::Conflict(e.to_string())
+            }
+            // A stored value of the wrong type or range (see `col_u64`).
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+/// One schema step: runs inside the transaction that records its version.
+pub type Migration = fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>;
+
+/// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
+/// Append only; never edit a released one.
+pub const MIGRATIONS: &[Migration] = &[migrate_v1];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
+
+/// Version 1: the first schema (tables of the server and of the audit log). Written with
+/// `IF NOT EXISTS` because databases made before versioned migrations already have it.
+fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(SCHEMA_V1)?;
+    crate::audit_log::init_schema(tx).map_err(StoreError::from_log)?;
+    Ok(())
+}
+
+/// The database's schema version (0 for a fresh one).
+pub fn schema_version(conn: &Connection) -> Result<u64, StoreError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(0);
+    }
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match v {
+        None => Ok(0),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("schema_version {v:?}"))),
+    }
+}
+
+/// Brings the database to the last of `migrations`, or refuses one that is newer.
+/// Returns the version it is at.
+pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<u64, StoreError> {
+    let latest = migrations.len() as u64;
+    let found = schema_version(conn)?;
+    if found > latest {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest,
+        });
+    }
+    for (i, step) in migrations
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(usize::MAX))
+    {
+        let version = i as u64 + 1;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated since the version was read.
+        let now = schema_version(&tx)?;
+        if now >= version {
+            continue;
+        }
+        step(&tx)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )?;
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?1) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![version.to_string()],
+        )?;
+        tx.commit()?;
+        log::info!("database schema migrated to version {version}");
+    }
+    Ok(latest)
+}
+
+const SCHEMA_V1: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -141,18 +249,13 @@ impl SqliteStore {
         Self::setup(Connection::open_in_memory()?)
     }
 
-    fn setup(conn: Connection) -> Result<Self, StoreError> {
+    fn setup(mut conn: Connection) -> Result<Self, StoreError> {
         // journal_mode answers with a row, so it is read rather than executed.
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch(
             "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
         )?;
-        conn.execute_batch(SCHEMA)?;
-        crate::audit_log::init_schema(&conn).map_err(|e| StoreError::Log(e.to_string()))?;
-        conn.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
-            [],
-        )?;
+        migrate(&mut conn, MIGRATIONS)?;
         Ok(Self {
             conn: Mutex::new(conn),
             reader: None,
@@ -210,12 +313,6 @@ impl SqliteStore {
         }
         (finishers, result.is_ok())
     }
-
-    /// Runs `f` on the connection (reads of the audit log; tests).
-    pub fn with_conn<R>(&self, f: impl FnOnce(&Connection) -> R) -> Result<R, StoreError> {
-        let conn = self.conn.lock().map_err(|_| StoreError::Poisoned)?;
-        Ok(f(&conn))
-    }
 }
 
 impl Store for SqliteStore {
@@ -262,10 +359,6 @@ impl Store for SqliteStore {
             }
         }
     }
-
-    fn as_sqlite(&self) -> Option<&SqliteStore> {
-        Some(self)
-    }
 }
 
 /// The trait's default behaviour, for a store without a writer thread.
@@ -306,12 +399,21 @@ struct SqliteTx<'c> {
     tx: rusqlite::Transaction<'c>,
 }
 
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// A stored integer as `u64`: a negative one is corrupt (this store never writes one).
+fn to_u64(what: &'static str, v: i64) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is negative")))
 }
 
-fn to_u64(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
+/// [`to_u64`] inside a rusqlite row mapper.
+fn col_u64(r: &rusqlite::Row<'_>, idx: usize, what: &'static str) -> rusqlite::Result<u64> {
+    let v: i64 = r.get(idx)?;
+    u64::try_from(v).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            idx,
+            rusqlite::types::Type::Integer,
+            format!("{what} {v} is negative").into(),
+        )
+    })
 }
 
 fn parse_assurance(s: &str) -> Result<Assurance, StoreError> {
@@ -326,6 +428,15 @@ fn assurance_str(a: Assurance) -> &'static str {
     match a {
         Assurance::Hardware => "hardware",
         Assurance::Software => "software",
+    }
+}
+
+fn parse_verdict(s: &str) -> Result<Verdict, StoreError> {
+    match s {
+        "affirming" => Ok(Verdict::Affirming),
+        "warning" => Ok(Verdict::Warning),
+        "contraindicated" => Ok(Verdict::Contraindicated),
+        other => Err(StoreError::Corrupt(format!("verdict {other:?}"))),
     }
 }
 
@@ -378,7 +489,10 @@ impl RawDevice {
                 .map_err(|_| StoreError::Corrupt("device_id".into()))?,
             officer_id: self.officer_id,
             department: self.department,
-            platform: self.platform,
+            platform: self
+                .platform
+                .parse::<Platform>()
+                .map_err(StoreError::Corrupt)?,
             model: self.model,
             attested_model: self.attested_model,
             public_key: self.public_key,
@@ -386,14 +500,67 @@ impl RawDevice {
             evidence: self.evidence,
             revoked: self.revoked,
             reason: self.reason,
-            last_seq: self.last_seq.map(to_u64),
-            enrolled_at: to_u64(self.enrolled_at),
+            last_seq: self.last_seq.map(|s| to_u64("last_seq", s)).transpose()?,
+            enrolled_at: to_u64("enrolled_at", self.enrolled_at)?,
+        })
+    }
+}
+
+struct RawAttestation {
+    seq: i64,
+    iat: i64,
+    received_at: i64,
+    fresh_nonce: bool,
+    claims: Vec<u8>,
+    verdict: String,
+    failures: String,
+    log_index: i64,
+}
+
+impl RawAttestation {
+    fn into_row(self, device_id: Uuid) -> Result<AttestationRow, StoreError> {
+        let failures: Vec<Failure> = serde_json::from_str(&self.failures)
+            .map_err(|e| StoreError::Corrupt(format!("attestation failures: {e}")))?;
+        Ok(AttestationRow {
+            device_id,
+            seq: to_u64("seq", self.seq)?,
+            iat: to_u64("iat", self.iat)?,
+            received_at: to_u64("received_at", self.received_at)?,
+            fresh_nonce: self.fresh_nonce,
+            claims: self.claims,
+            verdict: parse_verdict(&self.verdict)?,
+            failures,
+            log_index: to_u64("log_index", self.log_index)?,
         })
     }
 }
 
 fn officer_from_json(json: &str) -> Result<Officer, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("officer row: {e}")))
+}
+
+/// The log rows of this transaction: the algorithms are `pramaan_tlog`'s, the SQL is
+/// [`SqlNodes`]'s (which borrows the transaction's connection for each call).
+impl NodeSource for SqliteTx<'_> {
+    type Error = StoreError;
+    fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        SqlNodes(&self.tx).node(level, index)
+    }
+}
+
+impl LogStore for SqliteTx<'_> {
+    fn size(&mut self) -> Result<u64, StoreError> {
+        SqlNodes(&self.tx).size()
+    }
+    fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        SqlNodes(&self.tx).leaves(start, end)
+    }
+    fn put_leaf(&mut self, index: u64, data: &[u8]) -> Result<(), StoreError> {
+        SqlNodes(&self.tx).put_leaf(index, data)
+    }
+    fn put_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), StoreError> {
+        SqlNodes(&self.tx).put_node(level, index, hash)
+    }
 }
 
 impl Tx for SqliteTx<'_> {
@@ -423,7 +590,7 @@ impl Tx for SqliteTx<'_> {
                 &row.hash[..],
                 row.role.as_str(),
                 row.department,
-                to_i64(now)
+                to_i64("created_at", now)?
             ],
         )?;
         Ok(())
@@ -432,7 +599,7 @@ impl Tx for SqliteTx<'_> {
     fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError> {
         self.tx.execute(
             "INSERT INTO nonces(hash, expires, used) VALUES (?1, ?2, 0)",
-            params![&hash[..], to_i64(expires)],
+            params![&hash[..], to_i64("nonce expiry", expires)?],
         )?;
         Ok(())
     }
@@ -445,7 +612,7 @@ impl Tx for SqliteTx<'_> {
                 params![&hash[..]],
                 |r| {
                     Ok(NonceRow {
-                        expires: to_u64(r.get(0)?),
+                        expires: col_u64(r, 0, "nonce expiry")?,
                         used: r.get(1)?,
                     })
                 },
@@ -453,18 +620,18 @@ impl Tx for SqliteTx<'_> {
             .optional()?)
     }
 
-    fn consume_nonce(&mut self, hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE nonces SET used = 1 WHERE hash = ?1",
-            params![&hash[..]],
+    fn consume_nonce(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE nonces SET used = 1 WHERE hash = ?1 AND used = 0 AND expires > ?2",
+            params![&hash[..], to_i64("now", now)?],
         )?;
-        Ok(())
+        Ok(changed == 1)
     }
 
     fn prune_nonces(&mut self, before: u64) -> Result<(), StoreError> {
         self.tx.execute(
             "DELETE FROM nonces WHERE expires < ?1",
-            params![to_i64(before)],
+            params![to_i64("prune time", before)?],
         )?;
         Ok(())
     }
@@ -480,7 +647,13 @@ impl Tx for SqliteTx<'_> {
         self.tx.execute(
             "INSERT INTO enrollment_tokens(hash, officer_id, expires, used, created_by, created_at) \
              VALUES (?1, ?2, ?3, 0, ?4, ?5)",
-            params![&hash[..], officer_id, to_i64(expires), created_by, to_i64(now)],
+            params![
+                &hash[..],
+                officer_id,
+                to_i64("enrollment token expiry", expires)?,
+                created_by,
+                to_i64("created_at", now)?
+            ],
         )?;
         Ok(())
     }
@@ -494,7 +667,7 @@ impl Tx for SqliteTx<'_> {
                 |r| {
                     Ok(EnrollTokenRow {
                         officer_id: r.get(0)?,
-                        expires: to_u64(r.get(1)?),
+                        expires: col_u64(r, 1, "enrollment token expiry")?,
                         used: r.get(2)?,
                     })
                 },
@@ -502,12 +675,12 @@ impl Tx for SqliteTx<'_> {
             .optional()?)
     }
 
-    fn use_enroll_token(&mut self, hash: &[u8; 32]) -> Result<(), StoreError> {
-        self.tx.execute(
-            "UPDATE enrollment_tokens SET used = 1 WHERE hash = ?1",
-            params![&hash[..]],
+    fn use_enroll_token(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE enrollment_tokens SET used = 1 WHERE hash = ?1 AND used = 0 AND expires > ?2",
+            params![&hash[..], to_i64("now", now)?],
         )?;
-        Ok(())
+        Ok(changed == 1)
     }
 
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError> {
@@ -539,34 +712,41 @@ impl Tx for SqliteTx<'_> {
             "INSERT INTO officers(officer_id, department, row_json, updated_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(officer_id) DO UPDATE SET department = excluded.department, \
              row_json = excluded.row_json, updated_at = excluded.updated_at",
-            params![officer.officer_id, officer.department, json, to_i64(now)],
+            params![officer.officer_id, officer.department, json, to_i64("updated_at", now)?],
         )?;
         Ok(())
     }
 
-    fn policy(&mut self, department: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
+    fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError> {
+        let json: Option<String> = self
             .tx
             .query_row(
                 "SELECT policy_json FROM policies WHERE department = ?1",
                 params![department],
                 |r| r.get(0),
             )
-            .optional()?)
+            .optional()?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| StoreError::Corrupt(format!("policy of {department}: {e}")))
+        })
+        .transpose()
     }
 
     fn set_policy(
         &mut self,
         department: &str,
-        json: &str,
+        policy: &Policy,
         by: &str,
         now: u64,
     ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(policy)
+            .map_err(|e| StoreError::Corrupt(format!("policy: {e}")))?;
         self.tx.execute(
             "INSERT INTO policies(department, policy_json, updated_by, updated_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(department) DO UPDATE SET policy_json = excluded.policy_json, \
              updated_by = excluded.updated_by, updated_at = excluded.updated_at",
-            params![department, json, by, to_i64(now)],
+            params![department, json, by, to_i64("updated_at", now)?],
         )?;
         Ok(())
     }
@@ -639,7 +819,7 @@ impl Tx for SqliteTx<'_> {
                 &d.device_id.as_bytes()[..],
                 d.officer_id,
                 d.department,
-                d.platform,
+                d.platform.as_str(),
                 d.model,
                 d.attested_model,
                 d.public_key,
@@ -647,8 +827,8 @@ impl Tx for SqliteTx<'_> {
                 d.evidence,
                 d.revoked,
                 d.reason,
-                d.last_seq.map(to_i64),
-                to_i64(d.enrolled_at),
+                d.last_seq.map(|s| to_i64("last_seq", s)).transpose()?,
+                to_i64("enrolled_at", d.enrolled_at)?,
             ],
         )?;
         Ok(())
@@ -662,25 +842,32 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn advance_seq(&mut self, device_id: &Uuid, seq: u64) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE devices SET last_seq = ?2 \
+             WHERE device_id = ?1 AND (last_seq IS NULL OR last_seq < ?2)",
+            params![&device_id.as_bytes()[..], to_i64("seq", seq)?],
+        )?;
+        Ok(changed == 1)
+    }
+
     fn insert_attestation(&mut self, a: &AttestationRow) -> Result<(), StoreError> {
+        let failures = serde_json::to_string(&a.failures)
+            .map_err(|e| StoreError::Corrupt(format!("failures: {e}")))?;
         self.tx.execute(
             "INSERT INTO attestations(device_id, seq, iat, received_at, fresh_nonce, claims, verdict, \
              failures, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 &a.device_id.as_bytes()[..],
-                to_i64(a.seq),
-                to_i64(a.iat),
-                to_i64(a.received_at),
+                to_i64("seq", a.seq)?,
+                to_i64("iat", a.iat)?,
+                to_i64("received_at", a.received_at)?,
                 a.fresh_nonce,
                 a.claims,
-                a.verdict,
-                a.failures_json,
-                to_i64(a.log_index),
+                a.verdict.as_str(),
+                failures,
+                to_i64("log_index", a.log_index)?,
             ],
-        )?;
-        self.tx.execute(
-            "UPDATE devices SET last_seq = ?2 WHERE device_id = ?1",
-            params![&a.device_id.as_bytes()[..], to_i64(a.seq)],
         )?;
         Ok(())
     }
@@ -689,36 +876,36 @@ impl Tx for SqliteTx<'_> {
         &mut self,
         device_id: &Uuid,
     ) -> Result<Option<AttestationRow>, StoreError> {
-        Ok(self
+        let raw = self
             .tx
             .query_row(
                 "SELECT seq, iat, received_at, fresh_nonce, claims, verdict, failures, log_index \
                  FROM attestations WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
                 params![&device_id.as_bytes()[..]],
                 |r| {
-                    Ok(AttestationRow {
-                        device_id: *device_id,
-                        seq: to_u64(r.get(0)?),
-                        iat: to_u64(r.get(1)?),
-                        received_at: to_u64(r.get(2)?),
+                    Ok(RawAttestation {
+                        seq: r.get(0)?,
+                        iat: r.get(1)?,
+                        received_at: r.get(2)?,
                         fresh_nonce: r.get(3)?,
                         claims: r.get(4)?,
                         verdict: r.get(5)?,
-                        failures_json: r.get(6)?,
-                        log_index: to_u64(r.get(7)?),
+                        failures: r.get(6)?,
+                        log_index: r.get(7)?,
                     })
                 },
             )
-            .optional()?)
+            .optional()?;
+        raw.map(|r| r.into_row(*device_id)).transpose()
     }
 
-    fn append_log(&mut self, entry: &LogEntry) -> Result<u64, StoreError> {
-        crate::audit_log::append(&self.tx, entry).map_err(|e| StoreError::Log(e.to_string()))
+    fn log(&mut self) -> &mut dyn LogStore<Error = StoreError> {
+        self
     }
 
     fn counts(&mut self) -> Result<Counts, StoreError> {
         let count = |tx: &rusqlite::Transaction<'_>, sql: &str| -> Result<u64, StoreError> {
-            Ok(to_u64(tx.query_row(sql, [], |r| r.get(0))?))
+            to_u64("count", tx.query_row(sql, [], |r| r.get(0))?)
         };
         Ok(Counts {
             officers: count(&self.tx, "SELECT COUNT(*) FROM officers")?,
@@ -729,8 +916,7 @@ impl Tx for SqliteTx<'_> {
                 &self.tx,
                 "SELECT COUNT(*) FROM enrollment_tokens WHERE used = 1",
             )?,
-            log_entries: crate::audit_log::size(&self.tx)
-                .map_err(|e| StoreError::Log(e.to_string()))?,
+            log_entries: self.log().size()?,
         })
     }
 }
@@ -790,5 +976,152 @@ mod tests {
                 used: false
             })
         );
+    }
+
+    fn v2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        // No IF NOT EXISTS: running twice would fail, so this also shows it runs once.
+        tx.execute_batch("CREATE TABLE step2 (n INTEGER NOT NULL)")?;
+        Ok(())
+    }
+
+    fn v3(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        // Needs v2's table: shows the order.
+        tx.execute_batch("INSERT INTO step2 (n) VALUES (3)")?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_fresh_database_gets_the_latest_schema_version() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("fresh.db");
+        let store = SqliteStore::open(&path).expect("open");
+        drop(store);
+        let conn = Connection::open(&path).expect("conn");
+        assert_eq!(schema_version(&conn).expect("version"), SCHEMA_VERSION);
+        let stored: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("row");
+        assert_eq!(stored, SCHEMA_VERSION.to_string());
+        // Reopening an up-to-date database changes nothing.
+        drop(conn);
+        SqliteStore::open(&path).expect("reopen");
+    }
+
+    #[test]
+    fn migrations_apply_in_order_once_and_write_the_version() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        assert_eq!(schema_version(&conn).expect("version"), 0);
+        assert_eq!(migrate(&mut conn, &[migrate_v1]).expect("v1"), 1);
+        assert_eq!(schema_version(&conn).expect("version"), 1);
+        let steps: &[Migration] = &[migrate_v1, v2, v3];
+        assert_eq!(migrate(&mut conn, steps).expect("to v3"), 3);
+        assert_eq!(schema_version(&conn).expect("version"), 3);
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM step2", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 1);
+        // Again: nothing left to apply (v2 would fail if it ran twice).
+        assert_eq!(migrate(&mut conn, steps).expect("again"), 3);
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        fn broken(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+            tx.execute_batch("CREATE TABLE half (n INTEGER)")?;
+            Err(StoreError::Corrupt("step fails".into()))
+        }
+        let mut conn = Connection::open_in_memory().expect("db");
+        assert!(migrate(&mut conn, &[migrate_v1, broken]).is_err());
+        assert_eq!(schema_version(&conn).expect("version"), 1);
+        let half: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'half')",
+                [],
+                |r| r.get(0),
+            )
+            .expect("query");
+        assert!(!half, "the failed step was rolled back");
+    }
+
+    #[test]
+    fn a_database_newer_than_this_binary_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("newer.db");
+        drop(SqliteStore::open(&path).expect("open"));
+        let newer = SCHEMA_VERSION + 1;
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+            params![newer.to_string()],
+        )
+        .expect("bump");
+        drop(conn);
+        let err = SqliteStore::open(&path).expect_err("refused");
+        assert!(
+            matches!(err, StoreError::SchemaTooNew { found, supported }
+                if found == newer && supported == SCHEMA_VERSION),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer"), "{err}");
+        let conn = Connection::open(&path).expect("conn");
+        assert_eq!(schema_version(&conn).expect("version"), newer);
+    }
+
+    #[test]
+    fn a_database_from_before_versioned_migrations_opens() {
+        // Older servers wrote the same tables and schema_version '1' with INSERT OR IGNORE.
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("legacy.db");
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute_batch(SCHEMA_V1).expect("schema");
+        crate::audit_log::init_schema(&conn).expect("log schema");
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')",
+            [],
+        )
+        .expect("version");
+        conn.execute(
+            "INSERT INTO nonces(hash, expires, used) VALUES (?1, 10, 0)",
+            params![&[9u8; 32][..]],
+        )
+        .expect("row");
+        drop(conn);
+        let store = SqliteStore::open(&path).expect("open");
+        let found = transaction(&store, |tx| tx.nonce(&[9; 32])).expect("read");
+        assert_eq!(
+            found,
+            Some(NonceRow {
+                expires: 10,
+                used: false
+            })
+        );
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_refused_and_negative_ones_are_corrupt() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ints.db");
+        let store = SqliteStore::open(&path).expect("store");
+        let r = transaction(&store, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
+        assert!(
+            matches!(r, Err(StoreError::ValueOutOfRange { value, .. }) if value == u64::MAX),
+            "{r:?}"
+        );
+        let found = transaction(&store, |tx| tx.nonce(&[1; 32])).expect("read");
+        assert_eq!(found, None, "nothing was written");
+        // A negative stored value is not read as 0.
+        let conn = Connection::open(&path).expect("conn");
+        conn.execute(
+            "INSERT INTO nonces(hash, expires, used) VALUES (?1, -5, 0)",
+            params![&[2u8; 32][..]],
+        )
+        .expect("row");
+        drop(conn);
+        let r = transaction(&store, |tx| tx.nonce(&[2; 32]));
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
     }
 }

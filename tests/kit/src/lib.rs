@@ -3,6 +3,8 @@
 //! device messages built with core (SoftwareSigner, claims, COSE).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod store_conformance;
+
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 

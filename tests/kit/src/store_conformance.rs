@@ -1,0 +1,794 @@
+//! The store conformance suite: what every [`Store`] backend must do, written once against
+//! the trait (after matrix-rust-sdk's state-store integration tests).
+//!
+//! Why a suite of functions over a factory: the contract in `pramaan_server::store` (one
+//! conditional write per check-then-act, uniqueness as constraints, read snapshots that
+//! never wait for writers, no clamped integers) is easy to state and easy to get subtly
+//! wrong in a second backend. Each check here takes a [`Factory`] that opens the backend's
+//! store in a fresh directory; calling it twice on the same directory must give two handles
+//! to the same database (the concurrency checks use that to race two connections). A
+//! backend's test file runs everything with one line:
+//!
+//! ```ignore
+//! fn open(dir: &std::path::Path) -> std::sync::Arc<dyn pramaan_server::store::Store> {
+//!     std::sync::Arc::new(SqliteStore::open(&dir.join("store.db")).expect("open"))
+//! }
+//! pramaan_testkit::store_conformance_tests!(open);
+//! ```
+//!
+//! which makes one `#[test]` per check (so a failure names the rule broken); [`run_all`]
+//! runs them in one go.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use pramaan_core::catalog::Catalog;
+use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::policy::{Officer, Policy, Rule};
+use pramaan_server::store::{
+    AttestationRow, Counts, DeviceRow, LogEntry, Role, Store, StoreError, TokenRow, Tx,
+    read_transaction, transaction,
+};
+use uuid::Uuid;
+
+/// Opens the backend's store for the database of `dir` (creating it when new).
+pub type Factory<'a> = &'a dyn Fn(&Path) -> Arc<dyn Store>;
+
+/// One check of the suite.
+pub type Check = fn(Factory<'_>);
+
+/// How many times each race is run.
+pub const RACE_ROUNDS: usize = 50;
+
+/// A moment well inside every expiry used here.
+const NOW: u64 = 1_000_000;
+const LATER: u64 = NOW + 3600;
+/// The first `u64` a signed 64-bit column cannot hold.
+const BEYOND_I64: u64 = 1 << 63;
+
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        /// Every check, by name.
+        pub const ALL: &[(&str, Check)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+checks![
+    tokens,
+    nonces,
+    enrollment_tokens,
+    officers,
+    policy_round_trip,
+    rosters,
+    devices,
+    seq_advance_is_conditional,
+    attestations,
+    log_append_and_read_see_only_committed_entries,
+    read_transactions_cannot_write,
+    rollback_leaves_nothing,
+    counts,
+    values_beyond_i64_are_refused,
+    concurrent_nonce_is_consumed_once,
+    concurrent_enroll_token_is_used_once,
+    concurrent_seq_advance_succeeds_once,
+];
+
+/// Runs every check.
+pub fn run_all(factory: Factory<'_>) {
+    for (name, check) in ALL {
+        eprintln!("store conformance: {name}");
+        check(factory);
+    }
+}
+
+/// One `#[test]` per check of the suite against the store made by `$factory` (a
+/// `fn(&Path) -> Arc<dyn Store>` or a closure of that type).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@each $factory;
+            tokens,
+            nonces,
+            enrollment_tokens,
+            officers,
+            policy_round_trip,
+            rosters,
+            devices,
+            seq_advance_is_conditional,
+            attestations,
+            log_append_and_read_see_only_committed_entries,
+            read_transactions_cannot_write,
+            rollback_leaves_nothing,
+            counts,
+            values_beyond_i64_are_refused,
+            concurrent_nonce_is_consumed_once,
+            concurrent_enroll_token_is_used_once,
+            concurrent_seq_advance_succeeds_once,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::store_conformance::$name(&$factory);
+            }
+        )*
+
+        #[test]
+        fn every_conformance_check_is_run() {
+            let here: &[&str] = &[$(stringify!($name)),*];
+            let all: Vec<&str> = $crate::store_conformance::ALL.iter().map(|(n, _)| *n).collect();
+            assert_eq!(here, all.as_slice());
+        }
+    };
+}
+
+fn open(factory: Factory<'_>) -> (tempfile::TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = factory(dir.path());
+    (dir, store)
+}
+
+fn write<R>(store: &dyn Store, f: impl FnOnce(&mut dyn Tx) -> Result<R, StoreError>) -> R {
+    transaction(store, f).expect("transaction")
+}
+
+fn read<R>(store: &dyn Store, f: impl FnOnce(&mut dyn Tx) -> Result<R, StoreError>) -> R {
+    read_transaction(store, f).expect("read transaction")
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+fn out_of_range<T: std::fmt::Debug>(r: &Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::ValueOutOfRange { .. }))
+}
+
+fn officer(id: &str, department: &str) -> Officer {
+    Officer {
+        officer_id: id.into(),
+        name: format!("Officer {id}"),
+        designation: "Deputy Secretary".into(),
+        department: department.into(),
+        email: format!("{}@gujarat.gov.in", id.to_lowercase()),
+        mobile: "+919800000001".into(),
+        entitled: true,
+        gr_reference: Some("GR-2026-1".into()),
+        phone_model: None,
+        phone_purchased: None,
+    }
+}
+
+fn device(officer_id: &str, enrolled_at: u64) -> DeviceRow {
+    DeviceRow {
+        device_id: Uuid::new_v4(),
+        officer_id: officer_id.into(),
+        department: "GAD".into(),
+        platform: Platform::Ios,
+        model: "iPhone 15".into(),
+        attested_model: Some("iPhone15,4".into()),
+        public_key: vec![1, 2, 3],
+        assurance: Assurance::Hardware,
+        evidence: Some(vec![0xa0]),
+        revoked: false,
+        reason: None,
+        last_seq: None,
+        enrolled_at,
+    }
+}
+
+fn attestation(device_id: Uuid, seq: u64, log_index: u64) -> AttestationRow {
+    AttestationRow {
+        device_id,
+        seq,
+        iat: NOW + seq,
+        received_at: NOW + seq + 1,
+        fresh_nonce: seq % 2 == 0,
+        claims: vec![0xa1, 0x01, seq as u8],
+        verdict: Verdict::Warning,
+        failures: vec![Failure {
+            rule: Rule::R5,
+            detail: format!("software key (seq {seq})"),
+        }],
+        log_index,
+    }
+}
+
+fn entry(i: u64) -> LogEntry {
+    LogEntry::PolicyChange {
+        at: i,
+        department: "GAD".into(),
+        policy_json: format!("{{\"n\":{i}}}"),
+        by: "conformance".into(),
+    }
+}
+
+fn policy() -> Policy {
+    Policy::load(crate::POLICY_GAD, &Catalog::builtin()).expect("GAD policy")
+}
+
+fn hash(tag: u8, round: usize) -> [u8; 32] {
+    let mut h = [tag; 32];
+    h[..8].copy_from_slice(&(round as u64).to_le_bytes());
+    h
+}
+
+pub fn tokens(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let it = TokenRow {
+        hash: [1; 32],
+        role: Role::It,
+        department: Some("GAD".into()),
+    };
+    let auditor = TokenRow {
+        hash: [2; 32],
+        role: Role::Auditor,
+        department: None,
+    };
+    write(store.as_ref(), |tx| {
+        tx.insert_token(&it, NOW)?;
+        tx.insert_token(&auditor, NOW)
+    });
+    assert_eq!(
+        read(store.as_ref(), |tx| tx.token(&[1; 32])),
+        Some(it.clone())
+    );
+    assert_eq!(read(store.as_ref(), |tx| tx.token(&[2; 32])), Some(auditor));
+    assert_eq!(read(store.as_ref(), |tx| tx.token(&[3; 32])), None);
+    let dup = transaction(store.as_ref(), |tx| tx.insert_token(&it, NOW));
+    assert!(is_conflict(&dup), "a token hash is unique: {dup:?}");
+}
+
+pub fn nonces(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    write(s, |tx| {
+        tx.insert_nonce(&[1; 32], LATER)?;
+        tx.insert_nonce(&[2; 32], NOW)?;
+        tx.insert_nonce(&[3; 32], NOW - 10)
+    });
+    let row = read(s, |tx| tx.nonce(&[1; 32])).expect("row");
+    assert_eq!((row.expires, row.used), (LATER, false));
+    // Consumed once, then never again.
+    assert!(write(s, |tx| tx.consume_nonce(&[1; 32], NOW)));
+    assert!(!write(s, |tx| tx.consume_nonce(&[1; 32], NOW)));
+    assert!(read(s, |tx| tx.nonce(&[1; 32])).expect("row").used);
+    // Expired (the expiry itself is too late) and unknown: false, nothing changes.
+    assert!(!write(s, |tx| tx.consume_nonce(&[2; 32], NOW)));
+    assert!(!write(s, |tx| tx.consume_nonce(&[3; 32], NOW)));
+    assert!(!read(s, |tx| tx.nonce(&[2; 32])).expect("row").used);
+    assert!(!write(s, |tx| tx.consume_nonce(&[9; 32], NOW)));
+    assert_eq!(read(s, |tx| tx.nonce(&[9; 32])), None);
+    // A consume in a rolled-back transaction is undone.
+    let r: Result<(), StoreError> = transaction(s, |tx| {
+        assert!(tx.consume_nonce(&[2; 32], NOW - 100)?);
+        Err(StoreError::Corrupt("refused".into()))
+    });
+    assert!(r.is_err());
+    assert!(!read(s, |tx| tx.nonce(&[2; 32])).expect("row").used);
+    // Pruning deletes what expired strictly before the bound.
+    write(s, |tx| tx.prune_nonces(NOW));
+    assert_eq!(read(s, |tx| tx.nonce(&[3; 32])), None);
+    assert!(read(s, |tx| tx.nonce(&[2; 32])).is_some());
+    assert!(read(s, |tx| tx.nonce(&[1; 32])).is_some());
+    let dup = transaction(s, |tx| tx.insert_nonce(&[1; 32], LATER));
+    assert!(is_conflict(&dup), "a nonce hash is unique: {dup:?}");
+}
+
+pub fn enrollment_tokens(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    write(s, |tx| {
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, "it@GAD", NOW)?;
+        tx.insert_enroll_token(&[2; 32], "GAD-002", NOW, "it@GAD", NOW - 60)
+    });
+    let row = read(s, |tx| tx.enroll_token(&[1; 32])).expect("row");
+    assert_eq!(
+        (row.officer_id.as_str(), row.expires, row.used),
+        ("GAD-001", LATER, false)
+    );
+    assert!(write(s, |tx| tx.use_enroll_token(&[1; 32], NOW)));
+    assert!(!write(s, |tx| tx.use_enroll_token(&[1; 32], NOW)));
+    assert!(read(s, |tx| tx.enroll_token(&[1; 32])).expect("row").used);
+    assert!(
+        !write(s, |tx| tx.use_enroll_token(&[2; 32], NOW)),
+        "expired"
+    );
+    assert!(!read(s, |tx| tx.enroll_token(&[2; 32])).expect("row").used);
+    assert!(
+        !write(s, |tx| tx.use_enroll_token(&[3; 32], NOW)),
+        "unknown"
+    );
+    assert_eq!(read(s, |tx| tx.enroll_token(&[3; 32])), None);
+    let dup = transaction(s, |tx| {
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, "it@GAD", NOW)
+    });
+    assert!(is_conflict(&dup), "an enrollment token is unique: {dup:?}");
+}
+
+pub fn officers(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let a = officer("GAD-002", "GAD");
+    let b = officer("GAD-001", "GAD");
+    let c = officer("REV-001", "REV");
+    write(s, |tx| {
+        for o in [&a, &b, &c] {
+            tx.upsert_officer(o, NOW)?;
+        }
+        Ok(())
+    });
+    assert_eq!(read(s, |tx| tx.officer("GAD-002")), Some(a.clone()));
+    assert_eq!(read(s, |tx| tx.officer("NOBODY")), None);
+    assert_eq!(
+        read(s, |tx| tx.officers_of("GAD")),
+        vec![b.clone(), a.clone()],
+        "by officer id"
+    );
+    // An upsert replaces the row, department included.
+    let moved = Officer {
+        designation: "Joint Secretary".into(),
+        ..officer("GAD-002", "REV")
+    };
+    write(s, |tx| tx.upsert_officer(&moved, LATER));
+    assert_eq!(read(s, |tx| tx.officer("GAD-002")), Some(moved.clone()));
+    assert_eq!(read(s, |tx| tx.officers_of("GAD")), vec![b]);
+    assert_eq!(read(s, |tx| tx.officers_of("REV")), vec![moved, c]);
+}
+
+pub fn policy_round_trip(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    assert_eq!(read(s, |tx| tx.policy("GAD")), None);
+    let p = policy();
+    write(s, |tx| tx.set_policy("GAD", &p, "admin", NOW));
+    assert_eq!(read(s, |tx| tx.policy("GAD")), Some(p.clone()));
+    assert_eq!(read(s, |tx| tx.policy("REV")), None);
+    let changed = Policy {
+        check_in_hours: p.check_in_hours + 24,
+        ..p
+    };
+    write(s, |tx| tx.set_policy("GAD", &changed, "admin", LATER));
+    assert_eq!(read(s, |tx| tx.policy("GAD")), Some(changed));
+}
+
+pub fn rosters(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let handles = |v: &[&str]| v.iter().map(|h| h.to_string()).collect::<Vec<_>>();
+    write(s, |tx| {
+        tx.set_roster("GAD", "WhatsApp", "b-group", &handles(&["+2", "+1", "+1"]))?;
+        tx.set_roster("GAD", "WhatsApp", "a-group", &handles(&["+3"]))?;
+        tx.set_roster("REV", "WhatsApp", "a-group", &handles(&["+9"]))
+    });
+    let row = |g: &str, h: &str| ("WhatsApp".to_string(), g.to_string(), h.to_string());
+    assert_eq!(
+        read(s, |tx| tx.roster_rows("GAD")),
+        vec![
+            row("a-group", "+3"),
+            row("b-group", "+1"),
+            row("b-group", "+2")
+        ],
+        "sorted, duplicates once"
+    );
+    // Setting a group replaces that group only.
+    write(s, |tx| {
+        tx.set_roster("GAD", "WhatsApp", "b-group", &handles(&["+4"]))
+    });
+    assert_eq!(
+        read(s, |tx| tx.roster_rows("GAD")),
+        vec![row("a-group", "+3"), row("b-group", "+4")]
+    );
+    assert_eq!(
+        read(s, |tx| tx.roster_rows("REV")),
+        vec![row("a-group", "+9")]
+    );
+    assert!(read(s, |tx| tx.roster_rows("HOME")).is_empty());
+}
+
+pub fn devices(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let first = device("GAD-001", NOW);
+    let second = DeviceRow {
+        platform: Platform::Android,
+        assurance: Assurance::Software,
+        attested_model: None,
+        evidence: None,
+        ..device("GAD-001", NOW + 5)
+    };
+    let other = DeviceRow {
+        platform: Platform::Desktop,
+        ..device("GAD-002", NOW + 1)
+    };
+    write(s, |tx| {
+        tx.insert_device(&second)?;
+        tx.insert_device(&first)?;
+        tx.insert_device(&other)
+    });
+    assert_eq!(
+        read(s, |tx| tx.device(&first.device_id)),
+        Some(first.clone())
+    );
+    assert_eq!(read(s, |tx| tx.device(&Uuid::new_v4())), None);
+    assert_eq!(
+        read(s, |tx| tx.devices_of_officer("GAD-001")),
+        vec![first.clone(), second.clone()],
+        "by enrollment time"
+    );
+    write(s, |tx| tx.revoke_device(&first.device_id, "lost"));
+    let revoked = read(s, |tx| tx.device(&first.device_id)).expect("row");
+    assert!(revoked.revoked);
+    assert_eq!(revoked.reason.as_deref(), Some("lost"));
+    let dup = transaction(s, |tx| tx.insert_device(&first));
+    assert!(is_conflict(&dup), "a device id is unique: {dup:?}");
+}
+
+pub fn seq_advance_is_conditional(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    let id = d.device_id;
+    write(s, |tx| tx.insert_device(&d));
+    assert!(write(s, |tx| tx.advance_seq(&id, 5)), "from none");
+    assert!(!write(s, |tx| tx.advance_seq(&id, 5)), "equal");
+    assert!(!write(s, |tx| tx.advance_seq(&id, 4)), "lower");
+    assert_eq!(read(s, |tx| tx.device(&id)).expect("row").last_seq, Some(5));
+    assert!(write(s, |tx| tx.advance_seq(&id, 6)));
+    assert_eq!(read(s, |tx| tx.device(&id)).expect("row").last_seq, Some(6));
+    assert!(
+        !write(s, |tx| tx.advance_seq(&Uuid::new_v4(), 1)),
+        "unknown"
+    );
+    // Seq 0 is a valid first seq.
+    let z = device("GAD-002", NOW);
+    write(s, |tx| tx.insert_device(&z));
+    assert!(write(s, |tx| tx.advance_seq(&z.device_id, 0)));
+    assert!(!write(s, |tx| tx.advance_seq(&z.device_id, 0)));
+}
+
+pub fn attestations(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    let id = d.device_id;
+    write(s, |tx| tx.insert_device(&d));
+    assert_eq!(read(s, |tx| tx.latest_attestation(&id)), None);
+    let one = attestation(id, 1, 0);
+    let three = AttestationRow {
+        verdict: Verdict::Affirming,
+        failures: Vec::new(),
+        ..attestation(id, 3, 2)
+    };
+    let two = AttestationRow {
+        verdict: Verdict::Contraindicated,
+        ..attestation(id, 2, 1)
+    };
+    write(s, |tx| {
+        tx.insert_attestation(&one)?;
+        tx.insert_attestation(&three)?;
+        tx.insert_attestation(&two)
+    });
+    assert_eq!(read(s, |tx| tx.latest_attestation(&id)), Some(three));
+    // Recording an attestation does not move the device's seq (advance_seq does).
+    assert_eq!(read(s, |tx| tx.device(&id)).expect("row").last_seq, None);
+    let dup = transaction(s, |tx| tx.insert_attestation(&attestation(id, 2, 9)));
+    assert!(is_conflict(&dup), "(device, seq) is unique: {dup:?}");
+    assert_eq!(read(s, |tx| tx.counts()).attestations, 3);
+}
+
+pub fn log_append_and_read_see_only_committed_entries(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let indices = write(s, |tx| {
+        (0..5)
+            .map(|i| tx.append_log(&entry(i)))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    assert_eq!(indices, vec![0, 1, 2, 3, 4]);
+    let leaves = read(s, |tx| tx.log().leaves(0, 100));
+    let expected: Vec<(u64, Vec<u8>)> = (0..5).map(|i| (i, entry(i).to_leaf())).collect();
+    assert_eq!(leaves, expected);
+    // A rolled-back append leaves no entry, and the next append reuses the index.
+    let r: Result<(), StoreError> = transaction(s, |tx| {
+        assert_eq!(tx.append_log(&entry(99))?, 5);
+        Err(StoreError::Corrupt("refused".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(read(s, |tx| tx.log().size()), 5);
+
+    // While a writer holds an uncommitted append, a read transaction neither waits for it
+    // nor sees it; once committed, it is seen.
+    let (appended_tx, appended) = mpsc::channel::<()>();
+    let (read_done_tx, read_done) = mpsc::channel::<()>();
+    let writer_store = store.clone();
+    let writer = std::thread::spawn(move || {
+        transaction(writer_store.as_ref(), |tx| {
+            let i = tx.append_log(&entry(5))?;
+            let _ = appended_tx.send(());
+            // Bounded, so that a backend whose reads wait for writers fails instead of
+            // hanging: the reader below would then see the committed entry.
+            let _ = read_done.recv_timeout(Duration::from_secs(10));
+            Ok::<_, StoreError>(i)
+        })
+    });
+    appended
+        .recv_timeout(Duration::from_secs(10))
+        .expect("writer appended");
+    let during = read(s, |tx| tx.log().size());
+    let _ = read_done_tx.send(());
+    assert_eq!(
+        during, 5,
+        "a read transaction saw an uncommitted entry or waited"
+    );
+    assert_eq!(writer.join().expect("writer").expect("commit"), 5);
+    assert_eq!(read(s, |tx| tx.log().size()), 6);
+    assert_eq!(read(s, |tx| tx.counts()).log_entries, 6);
+    // Every complete subtree is stored: a node read works for the last full pair.
+    let node = read(s, |tx| tx.log().node(1, 2));
+    assert_eq!(node.len(), 32);
+}
+
+pub fn read_transactions_cannot_write(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let r = read_transaction(s, |tx| tx.insert_nonce(&[1; 32], LATER));
+    assert!(r.is_err(), "a write in a read transaction: {r:?}");
+    assert_eq!(read(s, |tx| tx.nonce(&[1; 32])), None);
+    let r = read_transaction(s, |tx| tx.append_log(&entry(0)));
+    assert!(r.is_err(), "an append in a read transaction: {r:?}");
+    assert_eq!(read(s, |tx| tx.log().size()), 0);
+}
+
+pub fn rollback_leaves_nothing(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let kept = device("GAD-001", NOW);
+    write(s, |tx| {
+        tx.insert_device(&kept)?;
+        tx.insert_nonce(&[7; 32], LATER)?;
+        tx.insert_enroll_token(&[8; 32], "GAD-001", LATER, "it", NOW)
+    });
+    let before = read(s, |tx| tx.counts());
+    let gone = device("GAD-002", NOW);
+    let r: Result<(), StoreError> = transaction(s, |tx| {
+        tx.insert_token(
+            &TokenRow {
+                hash: [1; 32],
+                role: Role::Admin,
+                department: None,
+            },
+            NOW,
+        )?;
+        tx.insert_nonce(&[2; 32], LATER)?;
+        assert!(tx.consume_nonce(&[7; 32], NOW)?);
+        assert!(tx.use_enroll_token(&[8; 32], NOW)?);
+        tx.upsert_officer(&officer("GAD-009", "GAD"), NOW)?;
+        tx.set_policy("GAD", &policy(), "admin", NOW)?;
+        tx.set_roster("GAD", "WhatsApp", "g", &["+1".to_string()])?;
+        tx.insert_device(&gone)?;
+        assert!(tx.advance_seq(&kept.device_id, 1)?);
+        tx.insert_attestation(&attestation(kept.device_id, 1, 0))?;
+        tx.revoke_device(&kept.device_id, "test")?;
+        tx.append_log(&entry(0))?;
+        Err(StoreError::Corrupt("refused".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(read(s, |tx| tx.counts()), before);
+    assert_eq!(read(s, |tx| tx.token(&[1; 32])), None);
+    assert_eq!(read(s, |tx| tx.nonce(&[2; 32])), None);
+    assert!(!read(s, |tx| tx.nonce(&[7; 32])).expect("row").used);
+    assert!(!read(s, |tx| tx.enroll_token(&[8; 32])).expect("row").used);
+    assert_eq!(read(s, |tx| tx.officer("GAD-009")), None);
+    assert_eq!(read(s, |tx| tx.policy("GAD")), None);
+    assert!(read(s, |tx| tx.roster_rows("GAD")).is_empty());
+    assert_eq!(read(s, |tx| tx.device(&gone.device_id)), None);
+    assert_eq!(read(s, |tx| tx.device(&kept.device_id)), Some(kept.clone()));
+    assert_eq!(read(s, |tx| tx.latest_attestation(&kept.device_id)), None);
+    assert_eq!(read(s, |tx| tx.log().size()), 0);
+}
+
+pub fn counts(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    assert_eq!(read(s, |tx| tx.counts()), Counts::default());
+    let d = device("GAD-001", NOW);
+    write(s, |tx| {
+        tx.upsert_officer(&officer("GAD-001", "GAD"), NOW)?;
+        tx.upsert_officer(&officer("GAD-002", "GAD"), NOW)?;
+        tx.insert_device(&d)?;
+        tx.insert_device(&device("GAD-002", NOW))?;
+        tx.insert_attestation(&attestation(d.device_id, 1, 0))?;
+        for i in 0..4u8 {
+            tx.insert_nonce(&[i; 32], LATER)?;
+        }
+        tx.consume_nonce(&[0; 32], NOW)?;
+        tx.consume_nonce(&[1; 32], NOW)?;
+        tx.insert_enroll_token(&[9; 32], "GAD-001", LATER, "it", NOW)?;
+        tx.insert_enroll_token(&[10; 32], "GAD-002", LATER, "it", NOW)?;
+        tx.use_enroll_token(&[9; 32], NOW)?;
+        for i in 0..3 {
+            tx.append_log(&entry(i))?;
+        }
+        Ok(())
+    });
+    assert_eq!(
+        read(s, |tx| tx.counts()),
+        Counts {
+            officers: 2,
+            devices: 2,
+            attestations: 1,
+            nonces_used: 2,
+            enrollment_tokens_used: 1,
+            log_entries: 3,
+        }
+    );
+}
+
+pub fn values_beyond_i64_are_refused(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    write(s, |tx| tx.insert_device(&d));
+    let before = read(s, |tx| tx.counts());
+    let r = transaction(s, |tx| tx.insert_nonce(&[1; 32], BEYOND_I64));
+    assert!(out_of_range(&r), "nonce expiry: {r:?}");
+    let r = transaction(s, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
+    assert!(out_of_range(&r), "nonce expiry: {r:?}");
+    let r = transaction(s, |tx| {
+        tx.insert_enroll_token(&[2; 32], "GAD-001", BEYOND_I64, "it", NOW)
+    });
+    assert!(out_of_range(&r), "token expiry: {r:?}");
+    let r = transaction(s, |tx| tx.advance_seq(&d.device_id, BEYOND_I64));
+    assert!(out_of_range(&r), "seq: {r:?}");
+    let r = transaction(s, |tx| {
+        tx.insert_attestation(&attestation(d.device_id, BEYOND_I64, 0))
+    });
+    assert!(out_of_range(&r), "attestation seq: {r:?}");
+    let r = transaction(s, |tx| tx.insert_device(&device("GAD-002", BEYOND_I64)));
+    assert!(out_of_range(&r), "enrolled_at: {r:?}");
+    let r = transaction(s, |tx| {
+        tx.insert_device(&DeviceRow {
+            last_seq: Some(u64::MAX),
+            ..device("GAD-003", NOW)
+        })
+    });
+    assert!(out_of_range(&r), "last_seq: {r:?}");
+    // Nothing was written, nothing clamped.
+    assert_eq!(read(s, |tx| tx.counts()), before);
+    assert_eq!(read(s, |tx| tx.nonce(&[1; 32])), None);
+    assert_eq!(
+        read(s, |tx| tx.device(&d.device_id)).expect("row").last_seq,
+        None
+    );
+    // The largest storable value is stored exactly.
+    let max = i64::MAX as u64;
+    assert!(write(s, |tx| tx.advance_seq(&d.device_id, max)));
+    assert_eq!(
+        read(s, |tx| tx.device(&d.device_id)).expect("row").last_seq,
+        Some(max)
+    );
+}
+
+/// Runs `act` on two threads at once, each in its own transaction (the first thread on
+/// `a`, the second on `b`), and returns both results.
+fn race<T: Send + 'static>(
+    a: &Arc<dyn Store>,
+    b: &Arc<dyn Store>,
+    act: impl Fn(&mut dyn Tx) -> Result<T, StoreError> + Send + Sync + 'static,
+) -> Vec<Result<T, StoreError>> {
+    let act = Arc::new(act);
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .map(|store| {
+            let act = act.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                transaction(store.as_ref(), |tx| act(tx))
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .map(|t| t.join().expect("racer"))
+        .collect()
+}
+
+/// Exactly one racer won; the other got `false` or an error, never `true`.
+fn assert_one_winner(results: &[Result<bool, StoreError>], what: &str, round: usize) {
+    let wins = results.iter().filter(|r| matches!(r, Ok(true))).count();
+    assert_eq!(wins, 1, "{what}, round {round}: {results:?}");
+}
+
+/// The second racer's store: the same handle (two transactions of one store) in even
+/// rounds, a second store opened on the same database in odd ones.
+fn other(round: usize, shared: &Arc<dyn Store>, second: &Arc<dyn Store>) -> Arc<dyn Store> {
+    if round % 2 == 0 {
+        shared.clone()
+    } else {
+        second.clone()
+    }
+}
+
+pub fn concurrent_nonce_is_consumed_once(factory: Factory<'_>) {
+    let (dir, store) = open(factory);
+    let second = factory(dir.path());
+    for round in 0..RACE_ROUNDS {
+        let h = hash(1, round);
+        write(store.as_ref(), |tx| tx.insert_nonce(&h, LATER));
+        let other = other(round, &store, &second);
+        // As a handler does: read for the error code, then the conditional write decides.
+        let results = race(&store, &other, move |tx| {
+            let row = tx.nonce(&h)?;
+            if row.is_some_and(|r| r.used) {
+                return Ok(false);
+            }
+            tx.consume_nonce(&h, NOW)
+        });
+        assert_one_winner(&results, "nonce", round);
+        assert!(read(store.as_ref(), |tx| tx.nonce(&h)).expect("row").used);
+    }
+    assert_eq!(
+        read(store.as_ref(), |tx| tx.counts()).nonces_used,
+        RACE_ROUNDS as u64
+    );
+}
+
+pub fn concurrent_enroll_token_is_used_once(factory: Factory<'_>) {
+    let (dir, store) = open(factory);
+    let second = factory(dir.path());
+    for round in 0..RACE_ROUNDS {
+        let h = hash(2, round);
+        write(store.as_ref(), |tx| {
+            tx.insert_enroll_token(&h, "GAD-001", LATER, "it", NOW)
+        });
+        let other = other(round, &store, &second);
+        let results = race(&store, &other, move |tx| {
+            let row = tx.enroll_token(&h)?;
+            if row.is_some_and(|r| r.used) {
+                return Ok(false);
+            }
+            tx.use_enroll_token(&h, NOW)
+        });
+        assert_one_winner(&results, "enrollment token", round);
+    }
+    assert_eq!(
+        read(store.as_ref(), |tx| tx.counts()).enrollment_tokens_used,
+        RACE_ROUNDS as u64
+    );
+}
+
+pub fn concurrent_seq_advance_succeeds_once(factory: Factory<'_>) {
+    let (dir, store) = open(factory);
+    let second = factory(dir.path());
+    let d = device("GAD-001", NOW);
+    let id = d.device_id;
+    write(store.as_ref(), |tx| tx.insert_device(&d));
+    for round in 0..RACE_ROUNDS {
+        let seq = round as u64 + 1;
+        let other = other(round, &store, &second);
+        let results = race(&store, &other, move |tx| {
+            if !tx.advance_seq(&id, seq)? {
+                return Ok(false);
+            }
+            tx.insert_attestation(&attestation(id, seq, 0))?;
+            Ok(true)
+        });
+        assert_one_winner(&results, "seq", round);
+    }
+    assert_eq!(
+        read(store.as_ref(), |tx| tx.device(&id))
+            .expect("row")
+            .last_seq,
+        Some(RACE_ROUNDS as u64)
+    );
+    assert_eq!(
+        read(store.as_ref(), |tx| tx.counts()).attestations,
+        RACE_ROUNDS as u64
+    );
+}
