@@ -75,6 +75,8 @@ pub enum RejectCode {
     OfflineTooOld,
     /// 409: the device is revoked already.
     AlreadyRevoked,
+    /// 409: a concurrent request changed the same record first; nothing was recorded.
+    Conflict,
     /// 410: the enrollment token was used.
     TokenUsed,
     /// 410: the enrollment token expired.
@@ -89,7 +91,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 32] = [
+    pub const ALL: [RejectCode; 33] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -117,6 +119,7 @@ impl RejectCode {
         RejectCode::SeqNotIncreasing,
         RejectCode::OfflineTooOld,
         RejectCode::AlreadyRevoked,
+        RejectCode::Conflict,
         RejectCode::TokenUsed,
         RejectCode::TokenExpired,
         RejectCode::TooLarge,
@@ -135,7 +138,7 @@ impl RejectCode {
             Forbidden | Revoked => 403,
             NotFound | UnknownOfficer | UnknownGroup => 404,
             NoPolicy | NonceUnknown | NonceReused | NonceExpired | SeqNotIncreasing
-            | OfflineTooOld | AlreadyRevoked => 409,
+            | OfflineTooOld | AlreadyRevoked | Conflict => 409,
             TokenUsed | TokenExpired => 410,
             TooLarge => 413,
             RateLimited => 429,
@@ -174,6 +177,7 @@ impl RejectCode {
             SeqNotIncreasing => "seq_not_increasing",
             OfflineTooOld => "offline_too_old",
             AlreadyRevoked => "already_revoked",
+            Conflict => "conflict",
             TokenUsed => "token_used",
             TokenExpired => "token_expired",
             TooLarge => "too_large",

@@ -15,6 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use pramaan_core::api::RejectCode;
 use pramaan_tlog::LogStore;
 
 use super::{ApiError, AppState, Auth, blocking, json_response};
@@ -38,7 +39,7 @@ fn log_error(e: LogError) -> ApiError {
     match e {
         LogError::IndexOutOfRange { .. }
         | LogError::SizeOutOfRange { .. }
-        | LogError::SizesOutOfOrder { .. } => ApiError::bad_request("bad_range", e.to_string()),
+        | LogError::SizesOutOfOrder { .. } => ApiError::new(RejectCode::BadRange, e.to_string()),
         other => ApiError::internal(format!("audit log: {other}")),
     }
 }
@@ -77,8 +78,8 @@ async fn get_entries(
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
     if q.start > q.end {
-        return Err(ApiError::bad_request(
-            "bad_range",
+        return Err(ApiError::new(
+            RejectCode::BadRange,
             format!("start {} is after end {}", q.start, q.end),
         ));
     }

@@ -22,6 +22,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{
     self, AttestResult, Attestation, Challenge, EnrollRequest, NONCE_LEN, Receipt, Verdict,
 };
@@ -63,13 +64,13 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
         Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return Err(ApiError::too_large(limit).cbor());
         }
-        Err(rej) => return Err(ApiError::bad_request("malformed", rej.body_text()).cbor()),
+        Err(rej) => return Err(ApiError::new(RejectCode::Malformed, rej.body_text()).cbor()),
     };
     if bytes.len() > limit {
         return Err(ApiError::too_large(limit).cbor());
     }
     if bytes.is_empty() {
-        return Err(ApiError::bad_request("malformed", "empty body").cbor());
+        return Err(ApiError::new(RejectCode::Malformed, "empty body").cbor());
     }
     Ok(bytes)
 }
@@ -87,15 +88,15 @@ fn issue_nonce(tx: &mut dyn Tx, ttl: u64, now: u64) -> Result<(Vec<u8>, u64), Ap
 const MAX_SEQ: u64 = i64::MAX as u64;
 
 fn nonce_reused() -> ApiError {
-    ApiError::conflict("nonce_reused", "the nonce was already used")
+    ApiError::new(RejectCode::NonceReused, "the nonce was already used")
 }
 
 /// Checks that `nonce` is a live, unused server nonce and consumes it (in `tx`).
 fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), ApiError> {
     let hash = hash_secret(nonce);
     let row = tx.nonce(&hash)?.ok_or_else(|| {
-        ApiError::conflict(
-            "nonce_unknown",
+        ApiError::new(
+            RejectCode::NonceUnknown,
             "the nonce was not issued by this server (or long expired)",
         )
     })?;
@@ -103,8 +104,8 @@ fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), ApiError> {
         return Err(nonce_reused());
     }
     if now >= row.expires {
-        return Err(ApiError::conflict(
-            "nonce_expired",
+        return Err(ApiError::new(
+            RejectCode::NonceExpired,
             "the nonce has expired; get a new challenge",
         ));
     }
@@ -143,23 +144,29 @@ async fn enroll(
 
 fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
     let msg = Sign1::parse(bytes)
-        .map_err(|e| ApiError::bad_request("malformed", format!("not a COSE_Sign1: {e}")))?;
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("not a COSE_Sign1: {e}")))?;
     let req: EnrollRequest = claims::decode(msg.unverified_payload())
-        .map_err(|e| ApiError::bad_request("malformed", format!("enrollment request: {e}")))?;
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("enrollment request: {e}")))?;
     if req.v != 1 {
-        return Err(ApiError::bad_request(
-            "unsupported_version",
+        return Err(ApiError::new(
+            RejectCode::UnsupportedVersion,
             format!("enrollment version {} (this server speaks 1)", req.v),
         ));
     }
     let key = P256PublicKey::from_cose_key_bytes(&req.key)
-        .map_err(|e| ApiError::bad_request("malformed", format!("device key: {e}")))?;
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("device key: {e}")))?;
     // Proof of possession: the request is signed by the key it enrolls.
     msg.verify_es256(&key, None).map_err(|e| {
-        ApiError::unauthorized("bad_signature", format!("enrollment signature: {e}"))
+        ApiError::new(
+            RejectCode::BadSignature,
+            format!("enrollment signature: {e}"),
+        )
     })?;
     if req.nonce.len() != NONCE_LEN {
-        return Err(ApiError::bad_request("malformed", "nonce is not 32 bytes"));
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            "nonce is not 32 bytes",
+        ));
     }
     let token_hash = hash_secret(req.token.trim().as_bytes());
     let evidence = req.evidence.as_ref().map(claims::encode);
@@ -184,27 +191,30 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
         take_nonce(tx, &req.nonce, now)?;
         let token = tx
             .enroll_token(&token_hash)?
-            .ok_or_else(|| ApiError::unauthorized("unknown_token", "unknown enrollment token"))?;
+            .ok_or_else(|| ApiError::new(RejectCode::UnknownToken, "unknown enrollment token"))?;
         if token.used {
-            return Err(ApiError::gone(
-                "token_used",
+            return Err(ApiError::new(
+                RejectCode::TokenUsed,
                 "the enrollment token was already used",
             ));
         }
         if now >= token.expires {
-            return Err(ApiError::gone(
-                "token_expired",
+            return Err(ApiError::new(
+                RejectCode::TokenExpired,
                 "the enrollment token has expired",
             ));
         }
         let officer = tx.officer(&token.officer_id)?.ok_or_else(|| {
-            ApiError::conflict(
-                "officer_unknown",
+            ApiError::new(
+                RejectCode::UnknownOfficer,
                 "the token's officer is no longer in the registry",
             )
         })?;
         let policy = tx.policy(&officer.department)?.ok_or_else(|| {
-            ApiError::conflict("no_policy", "the officer's department has no policy")
+            ApiError::new(
+                RejectCode::NoPolicy,
+                "the officer's department has no policy",
+            )
         })?;
         let device_id = Uuid::new_v4();
         tx.insert_device(&DeviceRow {
@@ -224,8 +234,8 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
         })?;
         if !tx.use_enroll_token(&token_hash, now)? {
             // Used by a concurrent enrollment since the read above.
-            return Err(ApiError::gone(
-                "token_used",
+            return Err(ApiError::new(
+                RejectCode::TokenUsed,
                 "the enrollment token was already used",
             ));
         }
@@ -278,12 +288,15 @@ async fn attest(
 }
 
 fn unknown_device() -> ApiError {
-    ApiError::unauthorized("unknown_device", "no enrolled device has this key id")
+    ApiError::new(
+        RejectCode::UnknownDevice,
+        "no enrolled device has this key id",
+    )
 }
 
 fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response), ApiError> {
     let msg = Sign1::parse(bytes)
-        .map_err(|e| ApiError::bad_request("malformed", format!("not a COSE_Sign1: {e}")))?;
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("not a COSE_Sign1: {e}")))?;
     let device_id = Uuid::from_slice(msg.kid()).map_err(|_| unknown_device())?;
     // The key of an enrolled device never changes: read it, verify outside the lock.
     let device = read_transaction(state.store.as_ref(), |tx| tx.device(&device_id))?
@@ -293,19 +306,22 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
     let payload = msg
         .verify_es256(&key, Some(device_id.as_bytes()))
         .map_err(|e| {
-            ApiError::unauthorized("bad_signature", format!("attestation signature: {e}"))
+            ApiError::new(
+                RejectCode::BadSignature,
+                format!("attestation signature: {e}"),
+            )
         })?;
     let claims = Attestation::from_cbor(payload)
-        .map_err(|e| ApiError::bad_request("malformed", format!("attestation claims: {e}")))?;
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("attestation claims: {e}")))?;
     if claims.device_id != device_id {
-        return Err(ApiError::bad_request(
-            "ueid_mismatch",
+        return Err(ApiError::new(
+            RejectCode::UeidMismatch,
             "the claims' ueid is not the key id's device",
         ));
     }
     if claims.seq > MAX_SEQ {
-        return Err(ApiError::bad_request(
-            "malformed",
+        return Err(ApiError::new(
+            RejectCode::Malformed,
             format!(
                 "seq {} is beyond the largest this server records ({MAX_SEQ})",
                 claims.seq
@@ -324,14 +340,14 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
         // Re-read inside the transaction: revocation and seq may have changed.
         let device = tx.device(&device_id)?.ok_or_else(unknown_device)?;
         if device.revoked {
-            return Err(ApiError::forbidden(
-                "revoked",
+            return Err(ApiError::new(
+                RejectCode::Revoked,
                 "this device has been revoked",
             ));
         }
         if claims.officer != device.officer_id {
-            return Err(ApiError::bad_request(
-                "officer_mismatch",
+            return Err(ApiError::new(
+                RejectCode::OfficerMismatch,
                 "the claims name another officer than the one the device is enrolled for",
             ));
         }
@@ -343,14 +359,14 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
                 Some(last) => last.to_string(),
                 None => "one".to_string(),
             };
-            return Err(ApiError::conflict(
-                "seq_not_increasing",
+            return Err(ApiError::new(
+                RejectCode::SeqNotIncreasing,
                 format!("seq {} is not above the last accepted {last}", claims.seq),
             ));
         }
         if claims.iat > now.saturating_add(MAX_FUTURE_SKEW) {
-            return Err(ApiError::bad_request(
-                "iat_in_future",
+            return Err(ApiError::new(
+                RejectCode::IatInFuture,
                 "iat is ahead of the server's clock",
             ));
         }
@@ -361,8 +377,8 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             }
             None => {
                 if now.saturating_sub(claims.iat) > window {
-                    return Err(ApiError::conflict(
-                        "offline_too_old",
+                    return Err(ApiError::new(
+                        RejectCode::OfflineTooOld,
                         format!("offline attestation older than the {window}-second window"),
                     ));
                 }
@@ -370,13 +386,16 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             }
         };
         let officer = tx.officer(&device.officer_id)?.ok_or_else(|| {
-            ApiError::conflict(
-                "officer_unknown",
+            ApiError::new(
+                RejectCode::UnknownOfficer,
                 "the device's officer is no longer in the registry",
             )
         })?;
         let policy = tx.policy(&device.department)?.ok_or_else(|| {
-            ApiError::conflict("no_policy", "the device's department has no policy")
+            ApiError::new(
+                RejectCode::NoPolicy,
+                "the device's department has no policy",
+            )
         })?;
         let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
         let state_for_eval = DeviceState {

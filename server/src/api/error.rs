@@ -7,6 +7,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{ErrorBody, encode};
 
 use crate::store::StoreError;
@@ -15,18 +16,22 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
 pub struct ApiError {
+    /// The HTTP status, always `code.status()`.
     pub status: StatusCode,
     /// Machine-readable code, e.g. `nonce_reused`.
-    pub code: &'static str,
+    pub code: RejectCode,
+    /// What went wrong, for a person.
     pub message: String,
     /// Render as CBOR (device endpoints) instead of JSON.
     pub cbor: bool,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// A rejection with `code` (which fixes the HTTP status) and a readable message.
+    pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            // Every code's status is a valid HTTP status (400..=599, tested in core).
+            status: StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST),
             code,
             message: message.into(),
             cbor: false,
@@ -39,33 +44,17 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code, message)
-    }
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::GONE, code, message)
-    }
+    /// 413 with the limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            RejectCode::TooLarge,
             format!("request body over the {limit}-byte limit"),
         )
     }
+
+    /// 500; the detail is for the server log, the message for the client.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(RejectCode::Internal, message)
     }
 }
 
@@ -74,8 +63,8 @@ impl From<StoreError> for ApiError {
         if let StoreError::Conflict(detail) = &e {
             // A constraint refused the write: a concurrent request got there first.
             log::warn!("storage conflict: {detail}");
-            return ApiError::conflict(
-                "conflict",
+            return ApiError::new(
+                RejectCode::Conflict,
                 "a concurrent request changed the same record; nothing was recorded",
             );
         }
@@ -89,7 +78,7 @@ impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {
             crate::auth::AuthError::Rng => ApiError::internal("random number generator failed"),
-            other => ApiError::unauthorized("unauthorized", other.to_string()),
+            other => ApiError::new(RejectCode::Unauthorized, other.to_string()),
         }
     }
 }
@@ -97,7 +86,7 @@ impl From<crate::auth::AuthError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.code.to_string(),
+            error: self.code.as_str().to_string(),
             message: self.message,
         };
         let (bytes, content_type) = if self.cbor {
@@ -123,7 +112,7 @@ impl IntoResponse for ApiError {
 
 /// The code of a rejection, attached to the response for metrics.
 #[derive(Debug, Clone, Copy)]
-pub struct RejectReason(pub &'static str);
+pub struct RejectReason(pub RejectCode);
 
 #[cfg(test)]
 mod tests {
@@ -131,7 +120,7 @@ mod tests {
 
     #[test]
     fn renders_cbor_for_devices_and_json_otherwise() {
-        let e = ApiError::conflict("nonce_reused", "used").cbor();
+        let e = ApiError::new(RejectCode::NonceReused, "used").cbor();
         let resp = e.into_response();
         assert_eq!(resp.status(), StatusCode::CONFLICT);
         assert_eq!(
@@ -140,7 +129,7 @@ mod tests {
                 .map(|v| v.as_bytes()),
             Some(&b"application/cbor"[..])
         );
-        let resp = ApiError::forbidden("forbidden", "no").into_response();
+        let resp = ApiError::new(RejectCode::Forbidden, "no").into_response();
         assert_eq!(
             resp.headers()
                 .get(header::CONTENT_TYPE)

@@ -15,6 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use pramaan_core::api::RejectCode;
 use pramaan_core::catalog::Catalog;
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::policy::{Officer, Policy, RowError, officer_rows_from_csv, roster_from_csv};
@@ -50,14 +51,14 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
         Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Err(ApiError::too_large(IT_BODY_LIMIT))
         }
-        Err(rej) => Err(ApiError::bad_request("malformed", rej.body_text())),
+        Err(rej) => Err(ApiError::new(RejectCode::Malformed, rej.body_text())),
     }
 }
 
 fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     let bytes = body(b)?;
     String::from_utf8(bytes.to_vec())
-        .map_err(|_| ApiError::bad_request("malformed", "body is not UTF-8 text"))
+        .map_err(|_| ApiError::new(RejectCode::Malformed, "body is not UTF-8 text"))
 }
 
 fn json_body<T: for<'de> Deserialize<'de>>(
@@ -65,15 +66,15 @@ fn json_body<T: for<'de> Deserialize<'de>>(
 ) -> Result<T, ApiError> {
     let bytes = body(b)?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("malformed", format!("JSON body: {e}")))
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("JSON body: {e}")))
 }
 
 impl From<ComplianceError> for ApiError {
     fn from(e: ComplianceError) -> Self {
         match e {
             ComplianceError::Store(s) => s.into(),
-            ComplianceError::NoPolicy(d) => ApiError::not_found(
-                "no_policy",
+            ComplianceError::NoPolicy(d) => ApiError::new(
+                RejectCode::NotFound,
                 format!("department {d} has no policy yet (PUT /v1/departments/{d}/policy)"),
             ),
             ComplianceError::Corrupt(m) => {
@@ -100,8 +101,8 @@ async fn get_compliance(
         (Some(d), _) => d,
         (None, Some(own)) => own.clone(),
         (None, None) => {
-            return Err(ApiError::bad_request(
-                "department_required",
+            return Err(ApiError::new(
+                RejectCode::DepartmentRequired,
                 "give ?department=D",
             ));
         }
@@ -111,8 +112,8 @@ async fn get_compliance(
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
-            return Err(ApiError::bad_request(
-                "bad_format",
+            return Err(ApiError::new(
+                RejectCode::BadFormat,
                 format!("format {other:?} (expected json or csv)"),
             ));
         }
@@ -174,7 +175,7 @@ async fn get_officer(
     let value = blocking(move || {
         read_transaction(st.store.as_ref(), |tx| {
             let officer = tx.officer(&id)?.ok_or_else(|| {
-                ApiError::not_found("unknown_officer", format!("no officer {id}"))
+                ApiError::new(RejectCode::UnknownOfficer, format!("no officer {id}"))
             })?;
             auth2.require_read(&officer.department)?;
             let devices = compliance::devices_with_latest(tx, &officer.officer_id)?;
@@ -325,10 +326,10 @@ async fn put_policy(
     auth.require_write(&d)?;
     let text = text_body(b)?;
     let policy = Policy::load(&text, &Catalog::builtin())
-        .map_err(|e| ApiError::bad_request("invalid_policy", e.to_string()))?;
+        .map_err(|e| ApiError::new(RejectCode::InvalidPolicy, e.to_string()))?;
     if policy.department != d {
-        return Err(ApiError::bad_request(
-            "department_mismatch",
+        return Err(ApiError::new(
+            RejectCode::DepartmentMismatch,
             format!(
                 "the policy is for department {:?} but was sent to {d:?}",
                 policy.department
@@ -377,11 +378,11 @@ async fn put_roster(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
-        ApiError::bad_request("invalid_roster", detail)
+        ApiError::new(RejectCode::InvalidRoster, detail)
     })?;
     if let Some((_, other, _)) = rows.iter().find(|(_, group, _)| *group != g) {
-        return Err(ApiError::bad_request(
-            "invalid_roster",
+        return Err(ApiError::new(
+            RejectCode::InvalidRoster,
             format!("a row names group {other:?}; this is the roster of {g:?}"),
         ));
     }
@@ -395,14 +396,14 @@ async fn put_roster(
                 .iter()
                 .find(|s| s.id == group)
                 .ok_or_else(|| {
-                    ApiError::not_found(
-                        "unknown_group",
+                    ApiError::new(
+                        RejectCode::UnknownGroup,
                         format!("the policy of {dept} has no group {group:?}"),
                     )
                 })?;
             if let Some((p, _, _)) = rows.iter().find(|(p, _, _)| *p != spec.platform) {
-                return Err(ApiError::bad_request(
-                    "invalid_roster",
+                return Err(ApiError::new(
+                    RejectCode::InvalidRoster,
                     format!(
                         "a row names platform {p:?}; group {group:?} is on {:?}",
                         spec.platform
@@ -444,17 +445,20 @@ async fn create_enrollment_token(
         transaction(st.store.as_ref(), |tx| {
             let now = now();
             let officer = tx.officer(&officer_id)?.ok_or_else(|| {
-                ApiError::not_found("unknown_officer", format!("no officer {officer_id}"))
+                ApiError::new(
+                    RejectCode::UnknownOfficer,
+                    format!("no officer {officer_id}"),
+                )
             })?;
             if !principal.can_write(&officer.department) {
-                return Err(ApiError::forbidden(
-                    "forbidden",
+                return Err(ApiError::new(
+                    RejectCode::Forbidden,
                     format!("officer {officer_id} is not in your department"),
                 ));
             }
             if tx.policy(&officer.department)?.is_none() {
-                return Err(ApiError::conflict(
-                    "no_policy",
+                return Err(ApiError::new(
+                    RejectCode::NoPolicy,
                     format!(
                         "department {} has no policy yet; set it before enrolling devices",
                         officer.department
@@ -497,11 +501,11 @@ async fn revoke_device(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let device_id = Uuid::parse_str(id.trim())
-        .map_err(|_| ApiError::bad_request("malformed", format!("{id:?} is not a device id")))?;
+        .map_err(|_| ApiError::new(RejectCode::Malformed, format!("{id:?} is not a device id")))?;
     let req: RevokeRequest = json_body(b)?;
     let reason = req.reason.trim().to_string();
     if reason.is_empty() {
-        return Err(ApiError::bad_request("malformed", "a reason is required"));
+        return Err(ApiError::new(RejectCode::Malformed, "a reason is required"));
     }
     let st = state.clone();
     let principal = auth.0.clone();
@@ -509,17 +513,17 @@ async fn revoke_device(
     let log_index = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
             let device = tx.device(&device_id)?.ok_or_else(|| {
-                ApiError::not_found("unknown_device", format!("no device {device_id}"))
+                ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
             })?;
             if !principal.can_write(&device.department) {
-                return Err(ApiError::forbidden(
-                    "forbidden",
+                return Err(ApiError::new(
+                    RejectCode::Forbidden,
                     format!("device {device_id} is not in your department"),
                 ));
             }
             if device.revoked {
-                return Err(ApiError::conflict(
-                    "already_revoked",
+                return Err(ApiError::new(
+                    RejectCode::AlreadyRevoked,
                     format!("device {device_id} is already revoked"),
                 ));
             }

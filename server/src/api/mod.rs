@@ -11,6 +11,7 @@ pub mod device;
 pub mod error;
 pub mod it;
 
+use pramaan_core::api::RejectCode;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -118,8 +119,8 @@ impl Auth {
         if roles.contains(&self.0.role) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "forbidden",
+            Err(ApiError::new(
+                RejectCode::Forbidden,
                 format!("role {} may not do this", self.0.role),
             ))
         }
@@ -129,8 +130,8 @@ impl Auth {
         if self.0.can_read(department) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "forbidden",
+            Err(ApiError::new(
+                RejectCode::Forbidden,
                 format!("not allowed to read department {department}"),
             ))
         }
@@ -140,8 +141,8 @@ impl Auth {
         if self.0.can_write(department) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(
-                "forbidden",
+            Err(ApiError::new(
+                RejectCode::Forbidden,
                 format!("not allowed to change department {department}"),
             ))
         }
@@ -218,8 +219,7 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         && !state.limiter.allow(ip)
     {
         return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            RejectCode::RateLimited,
             "too many requests from this address; retry later",
         )
         .cbor()
@@ -240,7 +240,7 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         .metrics
         .request(&route, resp.status().as_u16(), start.elapsed());
     if let Some(reason) = resp.extensions().get::<RejectReason>() {
-        state.metrics.rejection(reason.0);
+        state.metrics.rejection(reason.0.as_str());
     } else if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
         state.metrics.rejection("too_large");
     }
@@ -260,7 +260,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint")
+    ApiError::new(RejectCode::NotFound, "no such endpoint")
 }
 
 /// The whole application.
