@@ -31,7 +31,6 @@ pub mod sqlite;
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
 use pramaan_core::policy::{Officer, Policy};
 use pramaan_tlog::LogStore;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStore;
@@ -88,44 +87,8 @@ pub fn to_i64(what: &'static str, v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::ValueOutOfRange { what, value: v })
 }
 
-/// Role of a bearer token (design section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    It,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::It => "it",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "it" => Ok(Role::It),
-            "auditor" => Ok(Role::Auditor),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!(
-                "unknown role {other:?} (expected it, auditor or admin)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The role of a bearer token, at its old path.
+pub use crate::auth::Role;
 
 /// A bearer token's row (the secret itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
