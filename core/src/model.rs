@@ -143,7 +143,7 @@ pub struct PlatformSpec {
 /// One communication group every officer of the department must be in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSpec {
-    /// The [`PlatformSpec::name`] the group lives on (compared case-insensitively).
+    /// Name of the policy platform the group lives on, as in its [`PlatformSpec::name`].
     pub platform: String,
     /// Group id as the device reports it and as roster rows name it.
     pub id: String,
@@ -160,7 +160,7 @@ pub struct Policy {
     /// Full department name for display; may be empty.
     #[serde(default)]
     pub name: String,
-    /// Hours after which an officer's latest attestation is `stale` (default 24).
+    /// Hours after which the latest attestation is `stale` (default 24, at least 1).
     #[serde(default = "default_check_in_hours")]
     pub check_in_hours: u32,
     /// Government email domains for R1; subdomains of each are accepted too.
