@@ -37,20 +37,28 @@ const UEID_TYPE_RAND: u8 = 0x01;
 /// Why a message could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClaimsError {
+    /// Over [`MAX_MESSAGE_BYTES`]; holds the length in bytes.
     #[error("message is {0} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge(usize),
+    /// The CBOR decoder refused the bytes (malformed, or not the expected message).
     #[error("not well-formed CBOR: {0}")]
     Cbor(String),
+    /// Bytes left after the top-level item; holds how many.
     #[error("{0} trailing bytes after the CBOR item")]
     TrailingBytes(usize),
+    /// The attestation is not a CBOR map.
     #[error("expected a CBOR map at the top level")]
     NotAMap,
+    /// A required claim is absent; holds its name.
     #[error("required claim `{0}` is missing")]
     Missing(&'static str),
+    /// A claim has the wrong CBOR type or value (e.g. a nonce not [`NONCE_LEN`] bytes).
     #[error("claim `{0}` has the wrong type or value")]
     Invalid(&'static str),
+    /// A claim appears twice in the map; holds its name.
     #[error("claim `{0}` appears twice")]
     Duplicate(String),
+    /// `eat_profile` is not [`EAT_PROFILE`]; holds the one found.
     #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
     WrongProfile(String),
 }
@@ -63,8 +71,10 @@ pub struct AppFact {
     /// SHA-256 of the APK signing certificate, lowercase hex (Android only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// Version as the OS reports it (e.g. `2.26.1`); may be empty.
     #[serde(default)]
     pub version: String,
+    /// Whether the app is installed; true when omitted.
     #[serde(default = "default_true")]
     pub present: bool,
 }
@@ -76,9 +86,13 @@ fn default_true() -> bool {
 /// Membership of one messaging group, as the device reports it (rule R4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupFact {
+    /// Platform name as in the policy (compared case-insensitively).
     pub platform: String,
+    /// Group id as in the policy's [`GroupSpec::id`](crate::model::GroupSpec::id).
     pub group: String,
+    /// Whether the officer is a member of the group.
     pub member: bool,
+    /// The officer's handle there (phone number, `@username`), checked against IT's roster.
     #[serde(default)]
     pub handle: String,
 }
@@ -86,7 +100,9 @@ pub struct GroupFact {
 /// Operating system facts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OsInfo {
+    /// OS name, e.g. `android` or `ios`.
     pub name: String,
+    /// OS version, e.g. `15`.
     pub version: String,
     /// Security patch level (Android `YYYY-MM-DD`), empty where the OS has none.
     #[serde(default)]
@@ -96,6 +112,7 @@ pub struct OsInfo {
 /// The EAT claims set of one attestation (design section 5 item 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attestation {
+    /// The device's id from its [`Receipt`]; on the wire the `ueid` claim (`0x01` || UUID).
     pub device_id: Uuid,
     /// The server nonce this attestation answers; `None` for an offline attestation.
     pub nonce: Option<Vec<u8>>,
@@ -103,10 +120,15 @@ pub struct Attestation {
     pub iat: u64,
     /// Strictly increasing per device.
     pub seq: u64,
+    /// Registry id of the officer the device is enrolled for.
     pub officer: String,
+    /// Apps the device reports (R3).
     pub apps: Vec<AppFact>,
+    /// Group memberships the device reports (R4).
     pub groups: Vec<GroupFact>,
+    /// Email accounts on the device (R1).
     pub email: Vec<String>,
+    /// Operating system name, version and patch level.
     pub os: OsInfo,
     /// Whether a screen lock is set.
     pub lock: bool,
@@ -225,8 +247,11 @@ impl Attestation {
 /// The device as it describes itself at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DeviceInfo {
+    /// Model as the OS reports it (e.g. `Pixel 8`); R2 compares it with the registry.
     pub model: String,
+    /// OS name, e.g. `android`.
     pub os: String,
+    /// OS version, e.g. `15`.
     pub os_version: String,
 }
 
@@ -235,17 +260,23 @@ pub struct DeviceInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Evidence {
     /// Android Key Attestation: DER certificates, leaf first; attestationChallenge = nonce.
+    /// Wire tag `type: "android_key_attestation"`.
     AndroidKeyAttestation {
+        /// The certificate chain, DER, leaf first.
         #[serde(with = "vec_of_bytes")]
         chain: Vec<Vec<u8>>,
     },
     /// Apple App Attest: the attestation object, the key id and the client data whose
     /// SHA-256 is the clientDataHash (it binds the nonce and the COSE key).
+    /// Wire tag `type: "apple_app_attest"`.
     AppleAppAttest {
+        /// The CBOR attestation object from `attestKey`.
         #[serde(with = "serde_bytes")]
         attestation: Vec<u8>,
+        /// The App Attest key id: SHA-256 of the attested public key.
         #[serde(with = "serde_bytes")]
         key_id: Vec<u8>,
+        /// The bytes whose SHA-256 was passed to `attestKey` as clientDataHash.
         #[serde(with = "serde_bytes")]
         client_data: Vec<u8>,
     },
@@ -269,6 +300,7 @@ mod vec_of_bytes {
 /// `GET /v1/challenge` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Challenge {
+    /// Single-use nonce, [`NONCE_LEN`] bytes; lives 10 minutes.
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,
     /// Expiry, seconds since the Unix epoch.
@@ -278,16 +310,21 @@ pub struct Challenge {
 /// `POST /v1/enroll` payload, signed by the new device key (proof of possession).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
+    /// Protocol version, 1.
     pub v: u32,
     /// The enrollment token from the URI (base64url text, as printed).
     pub token: String,
+    /// The nonce of a [`Challenge`]; `evidence` must bind it too.
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,
     /// The device public key, a COSE_Key (encoded CBOR bytes).
     #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
+    /// The platform the device runs.
     pub platform: Platform,
+    /// The device's own description, unverified.
     pub device: DeviceInfo,
+    /// Hardware evidence for the key; without it the enrollment has software assurance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Evidence>,
 }
@@ -295,12 +332,17 @@ pub struct EnrollRequest {
 /// Answer to an enrollment (signed by the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
+    /// The id the server assigned: the `kid` and `ueid` of every later attestation.
     pub device_id: Uuid,
+    /// The officer the enrollment token was issued for.
     pub officer_id: String,
+    /// The officer's department code.
     pub department: String,
     /// The department policy, so the agent can evaluate locally.
     pub policy: Policy,
+    /// Whether the key was shown to be hardware-backed.
     pub assurance: Assurance,
+    /// Nonce for the first attestation, [`NONCE_LEN`] bytes.
     #[serde(with = "serde_bytes")]
     pub next_nonce: Vec<u8>,
     /// The server's Ed25519 public key (32 bytes) that signs this receipt and every later
@@ -313,20 +355,29 @@ pub struct Receipt {
 /// Answer to an attestation (signed by the server).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttestResult {
+    /// The attesting device.
     pub device_id: Uuid,
+    /// The `seq` of the accepted attestation.
     pub seq: u64,
+    /// The verdict on this attestation.
     pub status: Verdict,
+    /// The rules that failed, with their detail.
     pub failures: Vec<Failure>,
+    /// Index of the attestation's entry in the audit log.
     pub log_index: u64,
+    /// Nonce for the next attestation, [`NONCE_LEN`] bytes.
     #[serde(with = "serde_bytes")]
     pub next_nonce: Vec<u8>,
+    /// When the server accepted it, seconds since the Unix epoch.
     pub iat: u64,
 }
 
 /// Body of a rejection (CBOR for devices, JSON elsewhere).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// The rejection code's wire string (see [`RejectCode`](crate::api::RejectCode)).
     pub error: String,
+    /// What went wrong, in English for people and logs.
     pub message: String,
 }
 

@@ -40,24 +40,39 @@ impl Alg {
 /// Why a COSE_Sign1 was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CoseError {
+    /// Over the 64 KiB message limit; holds the length in bytes.
     #[error("message is {0} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")]
     TooLarge(usize),
+    /// Not a COSE_Sign1 structure; holds the decoder's message.
     #[error("not a COSE_Sign1: {0}")]
     Malformed(String),
+    /// The protected header names no algorithm.
     #[error("protected header has no algorithm")]
     MissingAlg,
+    /// An `alg` in the unprotected header, which the signature does not cover.
     #[error("algorithm must be in the protected header only")]
     UnprotectedAlg,
+    /// Another algorithm than the one the caller expects.
     #[error("algorithm {found} where {expected:?} was expected")]
-    WrongAlg { expected: Alg, found: String },
+    WrongAlg {
+        /// The algorithm the caller asked to verify with.
+        expected: Alg,
+        /// The header's algorithm, as coset prints it.
+        found: String,
+    },
+    /// A `crit` header parameter is present (none is supported).
     #[error("critical header parameters are not supported")]
     Critical,
+    /// The `kid` is not the expected one.
     #[error("key id does not match the expected key")]
     WrongKid,
+    /// The payload is detached (nil) or empty.
     #[error("payload is detached or empty")]
     NoPayload,
+    /// The signature does not verify under the given key.
     #[error("signature does not verify")]
     BadSignature,
+    /// The signer failed (e.g. the platform keystore refused); holds its message.
     #[error("signing failed: {0}")]
     Signing(String),
 }

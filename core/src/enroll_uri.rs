@@ -10,14 +10,19 @@ use crate::transport::{ServerUrl, Trust, b64url};
 /// Why an enrollment URI was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UriError {
+    /// Does not start with `pramaan://enroll?`.
     #[error("not a Pramaan enrollment URI (expected pramaan://enroll?...)")]
     Scheme,
+    /// A `v` other than `1`; holds it.
     #[error("unsupported enrollment URI version {0:?} (this agent speaks v=1)")]
     Version(String),
+    /// A required parameter (`v`, `server`, `token`, `pin`) is absent; holds its name.
     #[error("enrollment URI lacks `{0}`")]
     Missing(&'static str),
+    /// A parameter that does not parse (or bad percent-encoding); holds which.
     #[error("enrollment URI has a bad `{0}`")]
     Bad(&'static str),
+    /// A parameter given twice; holds its name.
     #[error("enrollment URI repeats `{0}`")]
     Repeated(String),
 }
@@ -44,6 +49,7 @@ impl std::fmt::Debug for EnrollmentUri {
 }
 
 impl EnrollmentUri {
+    /// Parses scanned or pasted text; unknown parameters are ignored, the token is not shown.
     pub fn parse(text: &str) -> Result<Self, UriError> {
         let query = text
             .trim()

@@ -17,20 +17,28 @@ use ring::signature::{
 /// Errors of key handling.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// Reading or writing a key file failed.
     #[error("key file {path}: {source}")]
     Io {
+        /// The file, as displayed in the message.
         path: String,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The bytes are not a PKCS#8 key of this algorithm (`P-256` or `Ed25519`).
     #[error("not a valid {0} private key (PKCS#8)")]
     BadPrivateKey(&'static str),
+    /// Not an uncompressed P-256 point or not an EC2 P-256 COSE_Key; holds why.
     #[error("not a valid P-256 COSE_Key: {0}")]
     BadCoseKey(&'static str),
+    /// The signer returned neither raw `r || s` nor a strict DER `ECDSA-Sig-Value`.
     #[error("signature from the signer is neither raw r||s nor DER ECDSA-Sig-Value")]
     BadSignature,
+    /// The signer (ring, or the platform keystore through FFI) failed; holds its message.
     #[error("signer failed: {0}")]
     Signer(String),
+    /// The system random number generator failed (key generation).
     #[error("random number generator failed")]
     Rng,
 }
@@ -59,6 +67,7 @@ impl P256PublicKey {
         Ok(Self(arr))
     }
 
+    /// The 65-byte SEC1 form (`0x04 || x || y`), as ring verifies it.
     pub fn as_sec1(&self) -> &[u8; 65] {
         &self.0
     }
@@ -88,6 +97,7 @@ impl P256PublicKey {
         Self::from_cose_key(&key)
     }
 
+    /// Reads a decoded COSE_Key: EC2, P-256, ES256 if `alg` is set, 32-byte coordinates.
     pub fn from_cose_key(key: &CoseKey) -> Result<Self, KeyError> {
         if key.kty != coset::KeyType::Assigned(iana::KeyType::EC2) {
             return Err(KeyError::BadCoseKey("kty is not EC2"));
@@ -132,7 +142,9 @@ impl P256PublicKey {
 /// It may return raw `r || s` (64 bytes) or a DER `ECDSA-Sig-Value`; [`sign_raw`]
 /// normalizes, once, at this edge.
 pub trait Signer: Send + Sync {
+    /// The device's public key (the one enrolled).
     fn public_key(&self) -> Result<P256PublicKey, KeyError>;
+    /// Signs `message` (hashing it with SHA-256 first): raw `r || s` or DER.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
 }
 
@@ -209,6 +221,7 @@ impl SoftwareSigner {
         Self::from_pkcs8(doc.as_ref())
     }
 
+    /// Reads a PKCS#8 P-256 private key (the format [`SoftwareSigner::save`] writes).
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
         let rng = SystemRandom::new();
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
@@ -276,12 +289,14 @@ impl std::fmt::Debug for ServerKey {
 }
 
 impl ServerKey {
+    /// Generates a fresh Ed25519 key.
     pub fn generate() -> Result<Self, KeyError> {
         let doc =
             Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Rng)?;
         Self::from_pkcs8(doc.as_ref())
     }
 
+    /// Reads a PKCS#8 Ed25519 private key (the format [`ServerKey::save`] writes).
     pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, KeyError> {
         let pair =
             Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::BadPrivateKey("Ed25519"))?;
@@ -291,6 +306,7 @@ impl ServerKey {
         })
     }
 
+    /// Loads the PKCS#8 key at `path`.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let bytes = std::fs::read(path).map_err(|source| KeyError::Io {
             path: path.display().to_string(),
@@ -299,6 +315,7 @@ impl ServerKey {
         Self::from_pkcs8(&bytes)
     }
 
+    /// Writes the key as PKCS#8 to `path` atomically with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), KeyError> {
         crate::fsutil::write_atomic(path, &self.pkcs8, 0o600).map_err(|source| KeyError::Io {
             path: path.display().to_string(),
@@ -313,6 +330,7 @@ impl ServerKey {
         out
     }
 
+    /// Signs `message` with Ed25519: the 64-byte signature.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         let mut out = [0u8; 64];
         out.copy_from_slice(self.pair.sign(message).as_ref());

@@ -7,6 +7,7 @@
 //! This is a library only: the phone library (the uniffi surface, cdylib and staticlib)
 //! is the `pramaan-ffi` crate in `core/ffi/`, so the core forbids unsafe code.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod agent;
 pub mod api;

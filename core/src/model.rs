@@ -24,6 +24,7 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The identifier as written in failures, reports and on the wire (`"R1"`..`"R5"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::R1 => "R1",
@@ -39,12 +40,16 @@ impl Rule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
+    /// An Android phone (wire name `android`).
     Android,
+    /// An iPhone (wire name `ios`).
     Ios,
+    /// The desktop agent (wire name `desktop`): facts from a file, a software key.
     Desktop,
 }
 
 impl Platform {
+    /// The wire name: `android`, `ios` or `desktop`.
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Android => "android",
@@ -78,7 +83,9 @@ impl std::str::FromStr for Platform {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Assurance {
+    /// `hardware`: Key Attestation or App Attest evidence was verified at enrollment.
     Hardware,
+    /// `software`: no verified evidence; on a phone this is an R5 warning.
     Software,
 }
 
@@ -86,12 +93,16 @@ pub enum Assurance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// `affirming`: no rule failed and the attestation answered a fresh server nonce.
     Affirming,
+    /// `warning`: only R2 (phone model) or R5 failed, or an offline delivery (no fresh nonce).
     Warning,
+    /// `contraindicated`: R1, R3 or R4 failed.
     Contraindicated,
 }
 
 impl Verdict {
+    /// The wire name: `affirming`, `warning` or `contraindicated`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Affirming => "affirming",
@@ -104,21 +115,27 @@ impl Verdict {
 /// One failed rule with a human-readable reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
+    /// The rule that failed.
     pub rule: Rule,
+    /// What is wrong, in an English sentence shown to the officer and to IT.
     pub detail: String,
 }
 
 /// One sanctioned messaging platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlatformSpec {
+    /// Display name (e.g. `WhatsApp`); [`GroupSpec::platform`] and roster rows refer to it.
     pub name: String,
+    /// Android package name (e.g. `com.whatsapp`); `None` if the platform has no Android app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub android_package: Option<String>,
     /// SHA-256 of accepted signing certificates, lowercase hex.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub android_signers: Vec<String>,
+    /// iOS bundle id (e.g. `net.whatsapp.WhatsApp`), matched against the reported app ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ios_bundle: Option<String>,
+    /// iOS URL scheme (e.g. `whatsapp`) the iOS agent probes to see whether the app is installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ios_url_scheme: Option<String>,
 }
@@ -126,8 +143,11 @@ pub struct PlatformSpec {
 /// One communication group every officer of the department must be in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSpec {
+    /// Name of the policy platform the group lives on, as in its [`PlatformSpec::name`].
     pub platform: String,
+    /// Group id as the device reports it and as roster rows name it.
     pub id: String,
+    /// Display name for failure messages; may be empty.
     #[serde(default)]
     pub name: String,
 }
@@ -135,14 +155,20 @@ pub struct GroupSpec {
 /// A department's policy (TOML or JSON, design section 6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
+    /// Department code (e.g. `GAD`), as in the registry's `department` column.
     pub department: String,
+    /// Full department name for display; may be empty.
     #[serde(default)]
     pub name: String,
+    /// Hours after which the latest attestation is `stale` (default 24, at least 1).
     #[serde(default = "default_check_in_hours")]
     pub check_in_hours: u32,
+    /// Government email domains for R1; subdomains of each are accepted too.
     pub email_domains: Vec<String>,
+    /// Sanctioned messaging platforms (R3): one of them must be installed.
     #[serde(default)]
     pub platforms: Vec<PlatformSpec>,
+    /// Groups every officer must be a member of (R4).
     #[serde(default)]
     pub groups: Vec<GroupSpec>,
 }
@@ -155,18 +181,27 @@ fn default_check_in_hours() -> u32 {
 /// `[,gr_reference,phone_model,phone_purchased]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Officer {
+    /// Registry id (e.g. `GAD-001`); attestations name the officer by it.
     pub officer_id: String,
+    /// Full name as in the registry.
     pub name: String,
+    /// Designation (post) as in the registry; may be empty.
     pub designation: String,
+    /// Department code; the policy of this department applies.
     pub department: String,
+    /// Official email; R1 requires it among the device's email accounts.
     pub email: String,
+    /// Mobile number as in the registry (not validated); may be empty.
     pub mobile: String,
     /// Entitled to the GR-funded smartphone (rule R2 applies).
     pub entitled: bool,
+    /// Government resolution that funded the phone; quoted in R2 failure details.
     #[serde(default)]
     pub gr_reference: Option<String>,
+    /// Model of the GR-funded phone; a device of another model is an R2 warning.
     #[serde(default)]
     pub phone_model: Option<String>,
+    /// Purchase date of that phone as given in the registry (free text, not interpreted).
     #[serde(default)]
     pub phone_purchased: Option<String>,
 }
@@ -175,11 +210,17 @@ pub struct Officer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComplianceStatus {
+    /// `compliant`: a fresh attestation with no failed rule.
     Compliant,
+    /// `warning`: fresh with only R2 (phone model) or R5 failures, or delivered offline.
     Warning,
+    /// `noncompliant`: a fresh attestation failing R1, R3 or R4.
     Noncompliant,
+    /// `stale`: enrolled, but no attestation within `check_in_hours` (or none at all).
     Stale,
+    /// `not_enrolled`: no device enrolled.
     NotEnrolled,
+    /// `revoked`: every enrolled device is revoked.
     Revoked,
 }
 
@@ -194,6 +235,7 @@ impl ComplianceStatus {
         ComplianceStatus::Revoked,
     ];
 
+    /// The wire name (`not_enrolled` for [`ComplianceStatus::NotEnrolled`]).
     pub fn as_str(self) -> &'static str {
         match self {
             ComplianceStatus::Compliant => "compliant",

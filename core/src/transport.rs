@@ -26,24 +26,47 @@ pub const DEFAULT_MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Transport failures.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// The server URL does not parse or is not `https`.
     #[error("invalid server URL {url:?}: {reason}")]
-    BadUrl { url: String, reason: &'static str },
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The pin or CA file is unusable; says why.
     #[error("invalid trust setting: {0}")]
     BadTrust(String),
+    /// No TCP connection (DNS, refused, timeout); transient, retried.
     #[error("cannot reach {addr}: {source}")]
     Connect {
+        /// The `host:port` tried.
         addr: String,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The TLS handshake failed for another reason than the pin.
     #[error("TLS with {host} failed: {detail}")]
-    Tls { host: String, detail: String },
+    Tls {
+        /// The server's host.
+        host: String,
+        /// rustls' message.
+        detail: String,
+    },
+    /// The server's certificate key is not the pinned one; refused before any request byte.
     #[error("the server's key does not match the pinned key (expected SPKI SHA-256 {expected})")]
-    PinMismatch { expected: String },
+    PinMismatch {
+        /// The pinned SPKI SHA-256, base64url.
+        expected: String,
+    },
+    /// Reading or writing the connection failed; transient.
     #[error("I/O with the server failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The server's answer is not HTTP/1.1 as this client reads it; says why.
     #[error("malformed HTTP response: {0}")]
     BadResponse(String),
+    /// The response body is over [`Options::max_response`]; holds the limit in bytes.
     #[error("response body over the {0}-byte limit")]
     TooLarge(usize),
 }
@@ -95,12 +118,15 @@ pub fn spki_pin(cert_der: &[u8]) -> Result<[u8; 32], TransportError> {
 /// Timeouts and retries.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// Timeout for establishing the TCP connection (default 10 s).
     pub connect_timeout: Duration,
+    /// Read and write timeout on the connection (default 30 s).
     pub io_timeout: Duration,
     /// Total attempts for a request whose connection failed (1 = no retry).
     pub attempts: u32,
     /// First backoff delay; doubles each retry.
     pub backoff: Duration,
+    /// Cap on a response body in bytes (default [`DEFAULT_MAX_RESPONSE`], 64 MiB).
     pub max_response: usize,
 }
 
@@ -119,8 +145,11 @@ impl Default for Options {
 /// A parsed `https://host[:port][/base]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {
+    /// Host name or IP address (without brackets for IPv6).
     pub host: String,
+    /// Port; 443 when the URL gives none.
     pub port: u16,
+    /// Path prefix for every request, without trailing `/` (empty for none).
     pub base_path: String,
 }
 
@@ -174,12 +203,16 @@ impl ServerUrl {
 /// An HTTP response.
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// HTTP status code.
     pub status: u16,
+    /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The body, decoded from chunked if need be.
     pub body: Vec<u8>,
 }
 
 impl Response {
+    /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
@@ -207,6 +240,7 @@ impl std::fmt::Debug for HttpsClient {
 }
 
 impl HttpsClient {
+    /// A client for `server` (`https://host[:port][/base]`); connects on the first request.
     pub fn new(server: &str, trust: Trust, options: Options) -> Result<Self, TransportError> {
         let url = ServerUrl::parse(server)?;
         let server_name =
@@ -256,14 +290,17 @@ impl HttpsClient {
         self
     }
 
+    /// The server URL it talks to.
     pub fn url(&self) -> &ServerUrl {
         &self.url
     }
 
+    /// `GET` of `path` (appended to the base path).
     pub fn get(&self, path: &str) -> Result<Response, TransportError> {
         self.request("GET", path, None)
     }
 
+    /// `POST` of `body` with its `content_type` to `path`.
     pub fn post(
         &self,
         path: &str,
@@ -273,6 +310,7 @@ impl HttpsClient {
         self.request("POST", path, Some((content_type, body)))
     }
 
+    /// `PUT` of `body` with its `content_type` to `path`.
     pub fn put(
         &self,
         path: &str,

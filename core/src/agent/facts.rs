@@ -14,22 +14,30 @@ use super::AgentError;
 /// One snapshot of the device as the platform layer sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Facts {
+    /// The platform the agent runs on.
     pub platform: Platform,
+    /// Device model as the OS reports it (e.g. `Pixel 8`).
     #[serde(default)]
     pub model: String,
     /// Operating system name; defaults to the platform name (`android`, `ios`, `desktop`).
     #[serde(default)]
     pub os_name: String,
+    /// OS version (e.g. `15`).
     #[serde(default)]
     pub os_version: String,
+    /// Security patch level (Android `YYYY-MM-DD`); empty where the OS has none.
     #[serde(default)]
     pub patch_level: String,
+    /// Whether a screen lock is set (R5).
     #[serde(default)]
     pub screen_lock: bool,
+    /// Email accounts on the device (R1).
     #[serde(default)]
     pub emails: Vec<String>,
+    /// Apps to report (R3); on Android with their signing-certificate digest.
     #[serde(default)]
     pub apps: Vec<AppFact>,
+    /// Group memberships the officer declares or the platform reports (R4).
     #[serde(default)]
     pub groups: Vec<GroupFact>,
 }
@@ -37,8 +45,10 @@ pub struct Facts {
 /// Why a facts file was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FactsError {
+    /// Not TOML, or a field of the wrong type; holds the parser's message.
     #[error("facts file is not valid: {0}")]
     Toml(String),
+    /// A value the server would refuse (an app without id, a group without platform or id).
     #[error("facts: {0}")]
     Invalid(String),
 }
@@ -91,6 +101,7 @@ impl Facts {
 
 /// Source of device facts: the platform layer on a phone, a file on the desktop.
 pub trait FactsProvider: Send + Sync {
+    /// A snapshot of the device now; called at every check-in.
     fn facts(&self) -> Result<Facts, AgentError>;
 }
 

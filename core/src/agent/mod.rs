@@ -51,32 +51,47 @@ pub const NONCE_MAX_AGE_SECS: u64 = 9 * 60;
 /// Why an agent operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// Check-in or flush before enrollment (no `state.json`).
     #[error("this device is not enrolled")]
     NotEnrolled,
+    /// `enroll` on a device that has a state; holds its device id.
     #[error("this device is already enrolled as {0}")]
     AlreadyEnrolled(Uuid),
+    /// The enrollment URI was refused.
     #[error(transparent)]
     Uri(#[from] UriError),
+    /// The server could not be reached or spoke no usable HTTP.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The platform layer's facts were refused; holds why.
     #[error("device facts: {0}")]
     Facts(String),
+    /// The signer failed or its key is unusable.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The signer's public key is not the one in `state.json`.
     #[error("the signer's key is not the key this device enrolled")]
     KeyMismatch,
+    /// Signing failed, or a server answer's COSE_Sign1 did not verify.
     #[error(transparent)]
     Cose(#[from] CoseError),
+    /// The server answered with an error body.
     #[error("the server refused ({status} {code}): {message}")]
     Rejected {
+        /// The HTTP status.
         status: u16,
+        /// The rejection code (the `error` field, e.g. `nonce_reused`).
         code: String,
+        /// The server's explanation.
         message: String,
     },
+    /// An answer the agent cannot accept (undecodable, for another device or seq); says why.
     #[error("the server's answer is not acceptable: {0}")]
     BadAnswer(String),
+    /// `state.json` could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The outbox could not be read or written.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
 }
@@ -101,9 +116,13 @@ impl AgentError {
 /// Outcome of a successful enrollment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrollment {
+    /// The id the server assigned to this device.
     pub device_id: Uuid,
+    /// The officer the enrollment token was issued for.
     pub officer_id: String,
+    /// The officer's department code.
     pub department: String,
+    /// Whether the server accepted the key as hardware-backed.
     pub assurance: Assurance,
 }
 
@@ -112,37 +131,46 @@ pub struct Enrollment {
 pub enum CheckIn {
     /// The server verified this attestation and answered.
     Delivered {
+        /// The attestation's sequence number.
         seq: u64,
         /// The signed attestation (COSE_Sign1) as sent.
         token: Vec<u8>,
+        /// The server's verified result.
         result: AttestResult,
+        /// What the agent computed on the device for the same facts.
         local: LocalEvaluation,
         /// Older queued attestations delivered first in this call.
         flushed: usize,
     },
     /// The server could not be reached: the attestation waits in the outbox.
     Queued {
+        /// The attestation's sequence number.
         seq: u64,
+        /// The signed attestation (COSE_Sign1), without a nonce, as queued.
         token: Vec<u8>,
         /// Entries in the outbox now, this one included.
         pending: usize,
+        /// What the agent computed on the device for the same facts.
         local: LocalEvaluation,
     },
 }
 
 impl CheckIn {
+    /// The sequence number of this check-in's attestation.
     pub fn seq(&self) -> u64 {
         match self {
             CheckIn::Delivered { seq, .. } | CheckIn::Queued { seq, .. } => *seq,
         }
     }
 
+    /// The signed attestation (COSE_Sign1).
     pub fn token(&self) -> &[u8] {
         match self {
             CheckIn::Delivered { token, .. } | CheckIn::Queued { token, .. } => token,
         }
     }
 
+    /// The agent's own evaluation of this check-in.
     pub fn local(&self) -> &LocalEvaluation {
         match self {
             CheckIn::Delivered { local, .. } | CheckIn::Queued { local, .. } => local,
@@ -153,16 +181,27 @@ impl CheckIn {
 /// What the agent knows about itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentStatus {
+    /// Whether `state.json` exists; every `Option` below is `None` when not.
     pub enrolled: bool,
+    /// The id the server assigned at enrollment.
     pub device_id: Option<Uuid>,
+    /// The officer the device is enrolled for.
     pub officer_id: Option<String>,
+    /// The officer's department code.
     pub department: Option<String>,
+    /// The server URL from the enrollment URI.
     pub server: Option<String>,
+    /// Key assurance granted at enrollment.
     pub assurance: Option<Assurance>,
+    /// Highest sequence number used so far (0 before enrollment).
     pub last_seq: u64,
+    /// The server's answer to the last delivered attestation.
     pub last_result: Option<AttestResult>,
+    /// The agent's own evaluation at the last check-in.
     pub last_local: Option<LocalEvaluation>,
+    /// Attestations waiting in the outbox.
     pub pending: usize,
+    /// Outbox entries the server refused for good and that were dropped.
     pub dropped: u64,
 }
 
@@ -228,6 +267,7 @@ impl Agent {
         Self::open_with(state_dir, signer, transport::Options::default())
     }
 
+    /// [`Agent::open`] with explicit transport options (timeouts, retries).
     pub fn open_with(
         state_dir: &Path,
         signer: Arc<dyn Signer>,
@@ -250,6 +290,7 @@ impl Agent {
         })
     }
 
+    /// The state directory (holds `state.json` and `outbox/`).
     pub fn state_dir(&self) -> &Path {
         &self.dir
     }
@@ -444,6 +485,7 @@ impl Agent {
         Ok(self.outbox.len()?)
     }
 
+    /// What the agent knows about itself now; works before enrollment too.
     pub fn status(&self) -> Result<AgentStatus, AgentError> {
         let _g = self.guard();
         let pending = self.outbox.len()?;

@@ -18,9 +18,12 @@ const SUFFIX: &str = ".cose";
 /// Outbox I/O failures.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
+    /// Reading, writing or listing the outbox directory failed.
     #[error("outbox {path}: {source}")]
     Io {
+        /// The outbox directory or entry, as displayed.
         path: String,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -29,7 +32,9 @@ pub enum OutboxError {
 /// One queued attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The `seq` of the queued attestation (from the file name).
     pub seq: u64,
+    /// The file holding its signed COSE bytes.
     pub path: PathBuf,
 }
 
@@ -94,14 +99,17 @@ impl Outbox {
         Ok(entries)
     }
 
+    /// Number of queued attestations.
     pub fn len(&self) -> Result<usize, OutboxError> {
         Ok(self.list()?.len())
     }
 
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> Result<bool, OutboxError> {
         Ok(self.len()? == 0)
     }
 
+    /// The signed COSE bytes of `entry`, exactly as queued.
     pub fn read(&self, entry: &Entry) -> Result<Vec<u8>, OutboxError> {
         std::fs::read(&entry.path).map_err(|e| self.io(e))
     }

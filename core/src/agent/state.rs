@@ -24,22 +24,35 @@ pub const STATE_VERSION: u32 = 1;
 /// Why the state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// Reading or writing the state file failed.
     #[error("state file {path}: {source}")]
     Io {
+        /// The state file, as displayed.
         path: String,
+        /// The underlying I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a state this agent reads (bad JSON or another `version`).
     #[error("state file {path} is not valid: {reason}")]
-    Corrupt { path: String, reason: String },
+    Corrupt {
+        /// The state file, as displayed.
+        path: String,
+        /// The JSON error or the unsupported version.
+        reason: String,
+    },
 }
 
 /// What the agent keeps about its enrollment and its last check-in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
+    /// Format version; must be [`STATE_VERSION`].
     pub version: u32,
+    /// The id from the enrollment receipt (the `kid` of attestations).
     pub device_id: Uuid,
+    /// The officer the device is enrolled for (registry id).
     pub officer_id: String,
+    /// The officer's department code.
     pub department: String,
     /// `https://...` of the server, from the enrollment URI.
     pub server: String,
@@ -51,20 +64,27 @@ pub struct State {
     pub server_key: Option<String>,
     /// The device public key (hex SEC1) enrolled; a different signer is refused.
     pub public_key: String,
+    /// The platform the agent enrolled as.
     pub platform: Platform,
+    /// Model reported at enrollment.
     pub model: String,
+    /// Key assurance the server granted at enrollment.
     pub assurance: Assurance,
+    /// The department policy from the receipt, for local evaluation.
     pub policy: Policy,
     /// Unused server nonce (hex) and when it arrived (seconds since the epoch).
     #[serde(default)]
     pub next_nonce: Option<String>,
+    /// When `next_nonce` arrived, seconds since the Unix epoch.
     #[serde(default)]
     pub nonce_received_at: u64,
     /// Highest sequence number ever put into a signed attestation. Saved before the
     /// attestation leaves the agent, so no number is used twice.
     pub last_seq: u64,
+    /// The server's answer to the last delivered attestation.
     #[serde(default)]
     pub last_result: Option<AttestResult>,
+    /// The agent's own evaluation at the last check-in.
     #[serde(default)]
     pub last_local: Option<LocalEvaluation>,
     /// Outbox entries the server refused for good (they are dropped, counted here).
@@ -75,14 +95,18 @@ pub struct State {
 /// What the agent computed on the device for a check-in (the officer's to-do list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalEvaluation {
+    /// The `seq` of the attestation it was computed for.
     pub seq: u64,
     /// Seconds since the epoch.
     pub at: u64,
+    /// The verdict rules R1..R5 give on the device's own facts.
     pub verdict: Verdict,
+    /// The failing rules with what to fix.
     pub failures: Vec<Failure>,
 }
 
 impl State {
+    /// The state file's path inside the state directory `dir`.
     pub fn path(dir: &Path) -> PathBuf {
         dir.join(STATE_FILE)
     }
@@ -124,10 +148,12 @@ impl State {
         fsutil::write_atomic(&path, &bytes, 0o600).map_err(io)
     }
 
+    /// [`State::next_nonce`] decoded from hex; `None` if absent or not hex.
     pub fn next_nonce_bytes(&self) -> Option<Vec<u8>> {
         self.next_nonce.as_deref().and_then(|n| hex::decode(n).ok())
     }
 
+    /// [`State::server_key`] decoded from hex; `None` if absent or not 32 bytes of hex.
     pub fn server_key_bytes(&self) -> Option<[u8; 32]> {
         self.server_key
             .as_deref()

@@ -54,8 +54,11 @@ pub const ANDROID_POLICY: ChainPolicy = ChainPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityLevel {
+    /// `software` (Keystore value 0): the key is in the OS, not in secure hardware.
     Software,
+    /// `trusted_environment` (1): the key is in the TEE.
     TrustedEnvironment,
+    /// `strong_box` (2): the key is in a separate secure element (StrongBox).
     StrongBox,
 }
 
@@ -85,9 +88,13 @@ impl SecurityLevel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifiedBootState {
+    /// `verified` (0): the OS was verified with the manufacturer's key.
     Verified,
+    /// `self_signed` (1): verified with a key the user installed (custom OS).
     SelfSigned,
+    /// `unverified` (2): the bootloader is unlocked; nothing was verified.
     Unverified,
+    /// `failed` (3): verification failed.
     Failed,
 }
 
@@ -104,6 +111,7 @@ impl VerifiedBootState {
         }
     }
 
+    /// The names used by Google's JSON dumps (`VERIFIED`, `SELF_SIGNED`...).
     pub fn as_google_str(self) -> &'static str {
         match self {
             Self::Verified => "VERIFIED",
@@ -117,10 +125,14 @@ impl VerifiedBootState {
 /// RootOfTrust from an AuthorizationList.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RootOfTrust {
+    /// The key that verified the OS (or its digest); hex in JSON.
     #[serde(with = "super::hex_bytes")]
     pub verified_boot_key: Vec<u8>,
+    /// Whether the bootloader is locked.
     pub device_locked: bool,
+    /// The bootloader's verdict on the booted OS.
     pub verified_boot_state: VerifiedBootState,
+    /// Digest of the verified boot data (attestation version 3 and later); hex in JSON.
     #[serde(with = "super::hex_opt")]
     pub verified_boot_hash: Option<Vec<u8>>,
 }
@@ -128,12 +140,17 @@ pub struct RootOfTrust {
 /// The AuthorizationList fields Pramaan uses; other tags are skipped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct AuthorizationList {
+    /// Keymaster `Algorithm` value (1 = RSA, 3 = EC).
     pub algorithm: Option<i64>,
+    /// Key size in bits.
     pub key_size: Option<i64>,
+    /// Keymaster `EcCurve` value (1 = P-256).
     pub ec_curve: Option<i64>,
+    /// Keymaster `KeyOrigin` value (0 = generated in the secure hardware, 2 = imported).
     pub origin: Option<i64>,
     /// Milliseconds since the epoch.
     pub creation_date_time: Option<i64>,
+    /// The boot state, when this list holds it.
     pub root_of_trust: Option<RootOfTrust>,
     /// e.g. 140000 for Android 14.
     pub os_version: Option<i64>,
@@ -141,27 +158,41 @@ pub struct AuthorizationList {
     pub os_patch_level: Option<i64>,
     /// YYYYMMDD.
     pub vendor_patch_level: Option<i64>,
+    /// YYYYMMDD.
     pub boot_patch_level: Option<i64>,
+    /// DER `AttestationApplicationId` (packages and signer digests), not decoded; hex in JSON.
     #[serde(with = "super::hex_opt")]
     pub attestation_application_id: Option<Vec<u8>>,
+    /// `Build.BRAND`, present only when the device attests its ids.
     pub attestation_id_brand: Option<String>,
+    /// `Build.DEVICE`, present only when the device attests its ids.
     pub attestation_id_device: Option<String>,
+    /// `Build.PRODUCT`, present only when the device attests its ids.
     pub attestation_id_product: Option<String>,
+    /// `Build.MANUFACTURER`, present only when the device attests its ids.
     pub attestation_id_manufacturer: Option<String>,
+    /// `Build.MODEL`, present only when the device attests its ids (R2 compares it).
     pub attestation_id_model: Option<String>,
 }
 
 /// The decoded KeyDescription extension.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct KeyDescription {
+    /// KeyDescription schema version (e.g. 3 for Keymaster 4, 100 and up for KeyMint).
     pub attestation_version: i64,
+    /// Where the attestation was made; [`AndroidAttestation::security_level`] takes it.
     pub attestation_security_level: SecurityLevel,
+    /// Keymaster or KeyMint version (e.g. 41, 100).
     pub keymint_version: i64,
+    /// Where the key lives as Keymaster/KeyMint reports it.
     pub keymint_security_level: SecurityLevel,
+    /// The challenge given at key generation: Pramaan's enrollment nonce; hex in JSON.
     #[serde(with = "super::hex_bytes")]
     pub attestation_challenge: Vec<u8>,
+    /// Device-unique id, only for system apps that ask for it; usually empty; hex in JSON.
     #[serde(with = "super::hex_bytes")]
     pub unique_id: Vec<u8>,
+    /// Properties the OS enforces (weaker than [`KeyDescription::tee_enforced`]).
     pub software_enforced: AuthorizationList,
     /// `teeEnforced` (called `hardwareEnforced` in Google's JSON).
     pub tee_enforced: AuthorizationList,
@@ -187,13 +218,18 @@ impl KeyDescription {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AttestedKey {
     /// Uncompressed SEC1 point.
+    /// Wire tag `type: "ec"`.
     Ec {
+        /// The key's curve.
         curve: Curve,
+        /// Uncompressed SEC1 point; hex in JSON.
         #[serde(with = "super::hex_bytes")]
         sec1: Vec<u8>,
     },
     /// PKCS#1 RSAPublicKey DER.
+    /// Wire tag `type: "rsa"`.
     Rsa {
+        /// PKCS#1 `RSAPublicKey` DER; hex in JSON.
         #[serde(with = "super::hex_bytes")]
         der: Vec<u8>,
     },
@@ -204,20 +240,31 @@ pub enum AttestedKey {
 pub struct AndroidAttestation {
     /// TEE or StrongBox, and the chain ends at a Google root.
     pub hardware_backed: bool,
+    /// Taken from the KeyDescription's attestation security level.
     pub security_level: SecurityLevel,
     /// Subject of the Google root the chain ends at.
     pub root: String,
     /// Expired keybox certificates accepted (factory-provisioned chain).
     pub expired_certificates_tolerated: bool,
+    /// `attestationIdModel` (`Build.MODEL`), if the device attests its ids.
     pub attested_model: Option<String>,
+    /// `attestationIdBrand`, if the device attests its ids.
     pub attested_brand: Option<String>,
+    /// `attestationIdManufacturer`, if the device attests its ids.
     pub attested_manufacturer: Option<String>,
+    /// Whether the bootloader is locked, from the root of trust.
     pub device_locked: Option<bool>,
+    /// The bootloader's verdict, from the root of trust.
     pub verified_boot_state: Option<VerifiedBootState>,
+    /// OS version as in [`AuthorizationList::os_version`].
     pub os_version: Option<i64>,
+    /// OS patch level, YYYYMM.
     pub os_patch_level: Option<i64>,
+    /// When the key was created, milliseconds since the Unix epoch.
     pub creation_date_time_ms: Option<i64>,
+    /// The key the leaf certifies (compare with the enrolling key).
     pub public_key: AttestedKey,
+    /// The whole decoded KeyDescription.
     pub key_description: KeyDescription,
 }
 

@@ -32,7 +32,9 @@ pub const NONCE_OID: &str = "1.2.840.113635.100.8.2";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
+    /// `development`: aaguid `appattestdevelop`; accepted only when the deployment allows it.
     Development,
+    /// `production`: aaguid `appattest` followed by seven zero bytes.
     Production,
 }
 
@@ -52,11 +54,14 @@ pub struct AppleAttestation {
     /// The attested App Attest key, uncompressed SEC1 (65 bytes).
     #[serde(with = "super::hex_bytes")]
     pub public_key: Vec<u8>,
+    /// The sign counter in authData (0 for an attestation).
     pub counter: u32,
     /// The App Attest receipt (PKCS#7), for fraud-metric requests to Apple.
     #[serde(with = "super::hex_bytes")]
     pub receipt: Vec<u8>,
+    /// The environment the aaguid names.
     pub environment: Environment,
+    /// The App Attest key id: SHA-256 of `public_key`; hex in JSON.
     #[serde(with = "super::hex_bytes")]
     pub key_id: Vec<u8>,
 }

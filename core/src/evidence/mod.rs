@@ -30,28 +30,39 @@ use subtle::ConstantTimeEq as _;
 /// Why evidence did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
+    /// The certificate chain does not verify to a shipped root.
     #[error("certificate chain: {0}")]
     Chain(#[from] ChainError),
+    /// The evidence does not parse (DER, CBOR, KeyDescription, authData); says where.
     #[error("malformed evidence: {0}")]
     Malformed(String),
+    /// A required certificate extension is absent; holds which.
     #[error("missing extension: {0}")]
     MissingExtension(&'static str),
+    /// A signature or key algorithm Pramaan cannot check; holds its name.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
+    /// Android: attestationChallenge is not the enrollment nonce.
     #[error("attestation challenge does not match the expected one")]
     ChallengeMismatch,
+    /// Apple: the credential certificate's nonce does not bind this attestation.
     #[error(
         "nonce in the credential certificate does not match SHA-256(authData || clientDataHash)"
     )]
     NonceMismatch,
+    /// Apple: the key id is not SHA-256 of the attested key, or not the expected one.
     #[error("key id does not match the attested key")]
     KeyIdMismatch,
+    /// Apple: rpIdHash is not SHA-256 of any accepted app id.
     #[error("rpIdHash does not match the app id")]
     AppIdMismatch,
+    /// Apple: bad sign counter (not 0 at attestation, not increasing after); says how.
     #[error("counter: {0}")]
     Counter(String),
+    /// Apple: the aaguid names another environment than the accepted one.
     #[error("environment: {0}")]
     Environment(String),
+    /// A signature over the evidence does not verify.
     #[error("signature does not verify")]
     BadSignature,
 }
@@ -69,6 +80,7 @@ impl EvidenceError {
 /// The verdict on one enrollment's evidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
+    /// `hardware` only if the evidence verified and binds the enrolling key.
     pub assurance: Assurance,
     /// The hardware-attested device model (Android attestationIdModel), if any.
     pub attested_model: Option<String>,
@@ -91,7 +103,9 @@ impl Assessment {
 /// Deployment settings for [`assess_with`].
 #[derive(Debug, Clone)]
 pub struct AssessOptions {
+    /// Roots for Android Key Attestation chains.
     pub google_roots: TrustAnchors,
+    /// Roots for Apple App Attest chains.
     pub apple_roots: TrustAnchors,
     /// App ids (`TEAMID.bundle.id`) whose App Attest evidence is accepted. Empty: Apple
     /// evidence is never hardware (the deployment has not configured its iOS app).

@@ -19,40 +19,90 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 /// Why a chain was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
+    /// No certificate was given.
     #[error("the certificate chain is empty")]
     Empty,
+    /// A certificate does not parse, has trailing bytes or inconsistent unsigned parts.
     #[error("certificate {index} is not valid DER X.509: {reason}")]
-    Parse { index: usize, reason: String },
+    Parse {
+        /// Position in the chain, 0 for the leaf.
+        index: usize,
+        /// The parser's message.
+        reason: String,
+    },
+    /// PEM text with no `CERTIFICATE` block.
     #[error("PEM input holds no certificate")]
     NoPem,
+    /// A PEM `CERTIFICATE` block whose body is not base64.
     #[error("PEM certificate {index} is not valid base64")]
-    PemBase64 { index: usize },
+    PemBase64 {
+        /// Position of the block in the PEM text, from 0.
+        index: usize,
+    },
+    /// A key or signature algorithm Pramaan cannot verify; holds its OID or name.
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
+    /// A certificate's issuer is not the next certificate's subject.
     #[error("certificate {index}: issuer name does not match the subject of certificate {next}")]
-    NameChaining { index: usize, next: usize },
+    NameChaining {
+        /// Position in the chain, 0 for the leaf.
+        index: usize,
+        /// Position of the certificate expected to be its issuer.
+        next: usize,
+    },
+    /// A certificate's signature does not verify with its issuer's key.
     #[error("certificate {index}: signature does not verify with its issuer's key")]
-    BadSignature { index: usize },
+    BadSignature {
+        /// Position in the chain, 0 for the leaf.
+        index: usize,
+    },
+    /// A certificate's notBefore is after `now`.
     #[error("certificate {index} is not yet valid at {now} (not before {not_before})")]
     NotYetValid {
+        /// Position in the chain, 0 for the leaf.
         index: usize,
+        /// The time checked at, seconds since the Unix epoch.
         now: u64,
+        /// notBefore, seconds since the Unix epoch.
         not_before: i64,
     },
+    /// A certificate's notAfter is before `now` (and no tolerance applied).
     #[error("certificate {index} has expired at {now} (not after {not_after})")]
     Expired {
+        /// Position in the chain, 0 for the leaf.
         index: usize,
+        /// The time checked at, seconds since the Unix epoch.
         now: u64,
+        /// notAfter, seconds since the Unix epoch.
         not_after: i64,
     },
+    /// The shipped trust anchor itself has expired at `now`.
     #[error("trust anchor '{name}' is not valid at {now}")]
-    AnchorNotValid { name: String, now: u64 },
+    AnchorNotValid {
+        /// The anchor's subject.
+        name: String,
+        /// The time checked at, seconds since the Unix epoch.
+        now: u64,
+    },
+    /// An issuer lacks basicConstraints (or CA:TRUE where the policy requires it).
     #[error("certificate {index} issues another certificate but is not a CA")]
-    NotCa { index: usize },
+    NotCa {
+        /// Position in the chain, 0 for the leaf.
+        index: usize,
+    },
+    /// The chain ends at a self-signed root that is not among the anchors.
     #[error("the chain ends at a root that is not trusted ({subject})")]
-    UntrustedRoot { subject: String },
+    UntrustedRoot {
+        /// The root's subject.
+        subject: String,
+    },
+    /// The last certificate is not signed by any anchor's key.
     #[error("the chain's last certificate was not issued by a trusted root (issuer {issuer})")]
-    UnknownIssuer { issuer: String },
+    UnknownIssuer {
+        /// The last certificate's issuer name.
+        issuer: String,
+    },
+    /// The chain is only the anchor: no leaf to attest anything.
     #[error("the chain consists of the trust anchor alone")]
     OnlyAnchor,
 }
@@ -108,10 +158,12 @@ impl TrustAnchors {
         Self::from_pem(APPLE_ROOT_PEM).unwrap_or_default()
     }
 
+    /// Number of anchors.
     pub fn len(&self) -> usize {
         self.anchors.len()
     }
 
+    /// Whether there is no anchor (then nothing verifies).
     pub fn is_empty(&self) -> bool {
         self.anchors.is_empty()
     }
@@ -414,7 +466,9 @@ const CURVE_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
 /// The elliptic curve of an EC SubjectPublicKeyInfo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Curve {
+    /// NIST P-256 (secp256r1); serialized `P256`.
     P256,
+    /// NIST P-384 (secp384r1); serialized `P384`.
     P384,
 }
 

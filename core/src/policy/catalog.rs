@@ -16,22 +16,32 @@ pub const BUILTIN_TOML: &str = include_str!("../../data/platforms.toml");
 /// Why a catalog could not be loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
+    /// The catalog is not TOML of the expected shape; holds the parser's message.
     #[error("catalog is not valid TOML: {0}")]
     Toml(String),
+    /// Two entries share a name (compared case-insensitively); holds it.
     #[error("catalog entry {0:?} appears twice")]
     Duplicate(String),
+    /// An entry the rules could not use; names the entry and the reason.
     #[error("catalog entry {name:?}: {reason}")]
-    Invalid { name: String, reason: String },
+    Invalid {
+        /// The entry's `name`.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// One known platform with where its facts come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogEntry {
+    /// The platform's name and identifiers (flattened into the entry's table).
     #[serde(flatten)]
     pub spec: PlatformSpec,
     /// "two sources" or "one source" (re-check before enforcing on the latter).
     #[serde(default)]
     pub confidence: String,
+    /// Where the package name and digests were seen (free text, one line).
     #[serde(default)]
     pub sources: String,
 }

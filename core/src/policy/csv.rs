@@ -11,6 +11,7 @@ use crate::model::Officer;
 pub struct RowError {
     /// 1-based line in the file.
     pub line: usize,
+    /// What is wrong with the row, in English for the uploader.
     pub reason: String,
 }
 

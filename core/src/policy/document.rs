@@ -9,12 +9,16 @@ use crate::model::{PlatformSpec, Policy};
 /// Why a policy or a CSV upload was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PolicyError {
+    /// Not TOML, or a field of the wrong type; holds the parser's message.
     #[error("policy is not valid TOML: {0}")]
     Toml(String),
+    /// Not JSON, or a field of the wrong type; holds the parser's message.
     #[error("policy is not valid JSON: {0}")]
     Json(String),
+    /// A platform given by name only that the catalog does not know; holds the name.
     #[error("platform {0:?} gives only a name and is not in the platform catalog")]
     UnknownPlatform(String),
+    /// Parsed, but unusable (unknown key, empty list, bad digest...); holds the first problem.
     #[error("invalid policy: {0}")]
     Invalid(String),
 }

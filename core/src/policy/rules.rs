@@ -15,16 +15,21 @@ use crate::model::{
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceLevel {
     /// Only the device says so (no roster uploaded for the group).
+    /// Wire name `self_declared`.
     SelfDeclared,
     /// The device says so and IT's roster lists the officer's handle.
+    /// Wire name `roster_confirmed`.
     RosterConfirmed,
 }
 
 /// IT's roster of one group: the handles of its members.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Roster {
+    /// Platform name as in the policy (compared case-insensitively).
     pub platform: String,
+    /// Group id as in the policy's [`GroupSpec::id`](crate::model::GroupSpec::id).
     pub group: String,
+    /// Member handles as uploaded; compared ignoring case, spaces, dashes and parentheses.
     pub handles: BTreeSet<String>,
 }
 
@@ -52,20 +57,26 @@ impl Roster {
 /// What the verifier knows of one device of the officer.
 #[derive(Debug, Clone)]
 pub struct DeviceState<'a> {
+    /// The device's id (from its receipt).
     pub device_id: Uuid,
+    /// The platform it enrolled as: which app ids count for R3, whether R5 needs hardware.
     pub platform: Platform,
     /// Model reported at enrollment.
     pub model: String,
     /// Model from hardware evidence (Key Attestation / App Attest), when there was some.
     pub attested_model: Option<String>,
+    /// What enrollment showed of the key; software on a phone is an R5 warning.
     pub assurance: Assurance,
+    /// Revoked devices are ignored (all revoked: the officer is `revoked`).
     pub revoked: bool,
+    /// The latest accepted attestation; `None` if it never checked in.
     pub latest: Option<Accepted<'a>>,
 }
 
 /// The latest accepted attestation of a device.
 #[derive(Debug, Clone, Copy)]
 pub struct Accepted<'a> {
+    /// The accepted claims.
     pub claims: &'a Attestation,
     /// When the server accepted it, seconds since the Unix epoch.
     pub received_at: u64,
@@ -76,16 +87,22 @@ pub struct Accepted<'a> {
 /// Evidence recorded for one group the officer is in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupEvidence {
+    /// Platform name from the policy.
     pub platform: String,
+    /// Group id from the policy.
     pub group: String,
+    /// How strongly the membership is established.
     pub level: EvidenceLevel,
 }
 
 /// An officer's compliance with the reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// The officer's status.
     pub status: ComplianceStatus,
+    /// The failing rules with their detail (R2 staleness included).
     pub failures: Vec<Failure>,
+    /// Group memberships of the device the status is based on.
     pub evidence: Vec<GroupEvidence>,
     /// The device the verdict is based on.
     pub device_id: Option<Uuid>,
