@@ -34,7 +34,7 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// Groups `(platform, group, handle)` rows (from [`roster_from_csv`]) by group.
+    /// Groups `(platform, group, handle)` rows (from [`roster_from_csv`](super::csv::roster_from_csv)) by group.
     pub fn from_rows(rows: Vec<(String, String, String)>) -> Vec<Roster> {
         let mut by_group: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         for (platform, group, handle) in rows {
