@@ -89,6 +89,26 @@ pub enum Assurance {
     Software,
 }
 
+impl Assurance {
+    /// The wire name: `hardware` or `software`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assurance::Hardware => "hardware",
+            Assurance::Software => "software",
+        }
+    }
+}
+
+impl std::str::FromStr for Assurance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Assurance::Hardware, Assurance::Software]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown assurance {s:?} (expected hardware or software)"))
+    }
+}
+
 /// Attestation verdict, named as in the EAR draft.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,6 +129,20 @@ impl Verdict {
             Verdict::Warning => "warning",
             Verdict::Contraindicated => "contraindicated",
         }
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Verdict::Affirming,
+            Verdict::Warning,
+            Verdict::Contraindicated,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown verdict {s:?}"))
     }
 }
 
@@ -251,5 +285,42 @@ impl ComplianceStatus {
 impl std::fmt::Display for ComplianceStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str`, `FromStr` and serde agree on every wire name.
+    #[test]
+    fn wire_names_round_trip() {
+        fn check<T>(all: &[T], as_str: fn(&T) -> &'static str)
+        where
+            T: std::str::FromStr + Serialize + PartialEq + std::fmt::Debug,
+        {
+            for v in all {
+                let name = as_str(v);
+                assert_eq!(name.parse::<T>().ok().as_ref(), Some(v));
+                assert_eq!(
+                    serde_json::to_string(v).unwrap_or_default(),
+                    format!("\"{name}\"")
+                );
+            }
+            assert!("Nonsense".parse::<T>().is_err());
+        }
+        check(&[Assurance::Hardware, Assurance::Software], |a| a.as_str());
+        check(
+            &[
+                Verdict::Affirming,
+                Verdict::Warning,
+                Verdict::Contraindicated,
+            ],
+            |v| v.as_str(),
+        );
+        check(
+            &[Platform::Android, Platform::Ios, Platform::Desktop],
+            |p| p.as_str(),
+        );
     }
 }

@@ -417,27 +417,11 @@ fn col_u64(r: &rusqlite::Row<'_>, idx: usize, what: &'static str) -> rusqlite::R
 }
 
 fn parse_assurance(s: &str) -> Result<Assurance, StoreError> {
-    match s {
-        "hardware" => Ok(Assurance::Hardware),
-        "software" => Ok(Assurance::Software),
-        other => Err(StoreError::Corrupt(format!("assurance {other:?}"))),
-    }
-}
-
-fn assurance_str(a: Assurance) -> &'static str {
-    match a {
-        Assurance::Hardware => "hardware",
-        Assurance::Software => "software",
-    }
+    s.parse().map_err(StoreError::Corrupt)
 }
 
 fn parse_verdict(s: &str) -> Result<Verdict, StoreError> {
-    match s {
-        "affirming" => Ok(Verdict::Affirming),
-        "warning" => Ok(Verdict::Warning),
-        "contraindicated" => Ok(Verdict::Contraindicated),
-        other => Err(StoreError::Corrupt(format!("verdict {other:?}"))),
-    }
+    s.parse().map_err(StoreError::Corrupt)
 }
 
 fn hash_arr(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
@@ -823,7 +807,7 @@ impl Tx for SqliteTx<'_> {
                 d.model,
                 d.attested_model,
                 d.public_key,
-                assurance_str(d.assurance),
+                Assurance::as_str(d.assurance),
                 d.evidence,
                 d.revoked,
                 d.reason,
