@@ -75,10 +75,12 @@ fn swift_bindings_generate_and_parse() {
     let modulemap =
         std::fs::read_to_string(out.join("PramaanCoreFFI.modulemap")).expect("modulemap");
     assert!(modulemap.contains("PramaanCoreFFI"), "{modulemap}");
+    // C symbols take uniffi's prefix from the crate name (`pramaan_ffi`), not from the
+    // namespace (`pramaan_core`, which names the Kotlin file and Python module).
     for symbol in [
-        "uniffi_pramaan_core_fn_constructor_agent_new",
-        "uniffi_pramaan_core_fn_method_agent_check_in",
-        "uniffi_pramaan_core_fn_method_agent_enroll",
+        "uniffi_pramaan_ffi_fn_constructor_agent_new",
+        "uniffi_pramaan_ffi_fn_method_agent_check_in",
+        "uniffi_pramaan_ffi_fn_method_agent_enroll",
     ] {
         assert!(header.contains(symbol), "{symbol} not in the header");
     }
