@@ -87,6 +87,20 @@ fn swift_bindings_generate_and_parse() {
     let swift_text = std::fs::read_to_string(&swift).expect("swift");
     assert!(swift_text.contains("public protocol Signer"));
     assert!(swift_text.contains("public protocol DeviceFacts"));
+    // Verdict, rule and assurance cross as enums, so a Swift `switch` on them is exhaustive.
+    for decl in [
+        "public enum Status: Equatable, Hashable",
+        "public enum Rule: Equatable, Hashable",
+        "public enum Assurance: Equatable, Hashable",
+        "public var status: Status",
+        "public var rule: Rule",
+        "public var assurance: Assurance",
+    ] {
+        assert!(
+            swift_text.contains(decl),
+            "{decl} not in the Swift bindings"
+        );
+    }
 
     let mut swift_files = vec![swift];
     files_with_ext(&workspace_root().join("ios"), "swift", &mut swift_files);
