@@ -8,11 +8,14 @@
 import gov.gujarat.pramaan.Agent
 import gov.gujarat.pramaan.ApiException
 import gov.gujarat.pramaan.AppRecord
+import gov.gujarat.pramaan.Assurance
 import gov.gujarat.pramaan.DeviceFacts
 import gov.gujarat.pramaan.DeviceFactsRecord
 import gov.gujarat.pramaan.DevicePlatform
 import gov.gujarat.pramaan.GroupRecord
+import gov.gujarat.pramaan.Rule
 import gov.gujarat.pramaan.Signer
+import gov.gujarat.pramaan.Status
 import java.security.KeyPair
 import java.security.KeyPairGenerator
 import java.security.spec.ECGenParameterSpec
@@ -81,21 +84,28 @@ fun main(args: Array<String>) {
     val info = agent.enroll(uri, facts, null)
     assertEquals("GAD-001", info.officerId)
     assertEquals("GAD", info.department)
-    assertEquals("software", info.assurance)
+    assertEquals(Assurance.SOFTWARE, info.assurance)
     assertFailsWith<ApiException.AlreadyEnrolled> { agent.enroll(uri, facts, null) }
 
     val first = agent.checkIn(facts)
     assertTrue(first.delivered)
     val result = assertNotNull(first.result)
     assertEquals(1UL, result.seq)
-    assertEquals("warning", result.status, "software key on Android: R5 warning only")
-    assertTrue(result.failures.all { it.rule == "R5" }, result.failures.toString())
+    assertEquals(Status.WARNING, result.status, "software key on Android: R5 warning only")
+    assertTrue(result.failures.all { it.rule == Rule.R5 }, result.failures.toString())
+    // No `else`: the enum makes this `when` exhaustive, so a new verdict fails to compile.
+    val shown = when (result.status) {
+        Status.AFFIRMING -> "compliant"
+        Status.WARNING -> "warning"
+        Status.CONTRAINDICATED -> "not compliant"
+    }
+    assertEquals("warning", shown)
 
     facts.emails = listOf("a.shah@gujarat.gov.in", "asha@gmail.com")
     val second = agent.checkIn(facts)
-    assertEquals("contraindicated", second.result?.status)
-    assertTrue(second.result!!.failures.any { it.rule == "R1" && it.detail.contains("gmail.com") })
-    assertTrue(second.local.failures.any { it.rule == "R1" })
+    assertEquals(Status.CONTRAINDICATED, second.result?.status)
+    assertTrue(second.result!!.failures.any { it.rule == Rule.R1 && it.detail.contains("gmail.com") })
+    assertTrue(second.local.failures.any { it.rule == Rule.R1 })
 
     // A throwing platform callback becomes an ApiException, not a crash.
     assertFailsWith<ApiException> { agent.checkIn(ThrowingFacts()) }

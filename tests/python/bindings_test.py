@@ -81,19 +81,19 @@ def main():
 
     info = agent.enroll(uri, facts, None)
     assert info.officer_id == "GAD-002", info
-    assert info.assurance == "software"
+    assert info.assurance == p.Assurance.SOFTWARE, info
 
     first = agent.check_in(facts)
     assert first.delivered and first.result is not None
     assert first.result.seq == 1
     # Software key on iOS: R5 warning only.
-    assert first.result.status == "warning", first.result
-    assert all(f.rule == "R5" for f in first.result.failures), first.result.failures
+    assert first.result.status == p.Status.WARNING, first.result
+    assert all(f.rule == p.Rule.R5 for f in first.result.failures), first.result.failures
 
     facts.emails = ["r.patel@gujarat.gov.in", "ravi@yahoo.com"]
     second = agent.check_in(facts)
-    assert second.result.status == "contraindicated", second.result
-    assert any(f.rule == "R1" and "yahoo.com" in f.detail for f in second.result.failures)
+    assert second.result.status == p.Status.CONTRAINDICATED, second.result
+    assert any(f.rule == p.Rule.R1 and "yahoo.com" in f.detail for f in second.result.failures)
 
     # A signer that throws gives an ApiError, never a crash.
     broken = p.Agent(state, BrokenSigner())

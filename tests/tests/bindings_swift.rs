@@ -75,16 +75,32 @@ fn swift_bindings_generate_and_parse() {
     let modulemap =
         std::fs::read_to_string(out.join("PramaanCoreFFI.modulemap")).expect("modulemap");
     assert!(modulemap.contains("PramaanCoreFFI"), "{modulemap}");
+    // C symbols take uniffi's prefix from the crate name (`pramaan_ffi`), not from the
+    // namespace (`pramaan_core`, which names the Kotlin file and Python module).
     for symbol in [
-        "uniffi_pramaan_core_fn_constructor_agent_new",
-        "uniffi_pramaan_core_fn_method_agent_check_in",
-        "uniffi_pramaan_core_fn_method_agent_enroll",
+        "uniffi_pramaan_ffi_fn_constructor_agent_new",
+        "uniffi_pramaan_ffi_fn_method_agent_check_in",
+        "uniffi_pramaan_ffi_fn_method_agent_enroll",
     ] {
         assert!(header.contains(symbol), "{symbol} not in the header");
     }
     let swift_text = std::fs::read_to_string(&swift).expect("swift");
     assert!(swift_text.contains("public protocol Signer"));
     assert!(swift_text.contains("public protocol DeviceFacts"));
+    // Verdict, rule and assurance cross as enums, so a Swift `switch` on them is exhaustive.
+    for decl in [
+        "public enum Status: Equatable, Hashable",
+        "public enum Rule: Equatable, Hashable",
+        "public enum Assurance: Equatable, Hashable",
+        "public var status: Status",
+        "public var rule: Rule",
+        "public var assurance: Assurance",
+    ] {
+        assert!(
+            swift_text.contains(decl),
+            "{decl} not in the Swift bindings"
+        );
+    }
 
     let mut swift_files = vec![swift];
     files_with_ext(&workspace_root().join("ios"), "swift", &mut swift_files);

@@ -16,6 +16,7 @@
 //! (checked with uniffi 0.32.2). This is the one crate that cannot `forbid` it, so that
 //! the core can.
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 // The namespace stays `pramaan_core`: it names the generated Kotlin file and Python module.
 uniffi::setup_scaffolding!("pramaan_core");
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use pramaan_core::agent::{self, AgentError, CheckIn, Facts, FactsProvider, LocalEvaluation};
 use pramaan_core::claims::{self, AppFact, AttestResult, GroupFact, Platform};
 use pramaan_core::keys::{self, KeyError, P256PublicKey};
+use pramaan_core::policy;
 
 /// The one error the platform sees. Variants say what the app should do about it.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -35,29 +37,50 @@ pub enum ApiError {
     NotEnrolled,
     /// The device has enrolled already (uninstall/reset to enroll again).
     #[error("already enrolled as {device_id}")]
-    AlreadyEnrolled { device_id: String },
+    AlreadyEnrolled {
+        /// The device id this installation already holds.
+        device_id: String,
+    },
     /// Bad enrollment URI, facts, or key material from the platform.
     #[error("invalid input: {detail}")]
-    InvalidInput { detail: String },
+    InvalidInput {
+        /// What was wrong with the input.
+        detail: String,
+    },
     /// The server could not be reached or the TLS pin did not match; retry later.
     #[error("network: {detail}")]
-    Network { detail: String },
+    Network {
+        /// The transport's reason (connection, TLS, timeout).
+        detail: String,
+    },
     /// The server refused (HTTP status and its error code).
     #[error("server refused ({status} {code}): {detail}")]
     Rejected {
+        /// HTTP status (403 for a revoked device, ...).
         status: u16,
+        /// The server's machine-readable error code (`revoked`, ...).
         code: String,
+        /// The server's message.
         detail: String,
     },
     /// The platform signer or facts provider failed (or threw).
     #[error("platform: {detail}")]
-    Platform { detail: String },
+    Platform {
+        /// The platform's reason (the exception's message).
+        detail: String,
+    },
     /// Local storage failed.
     #[error("storage: {detail}")]
-    Storage { detail: String },
+    Storage {
+        /// The storage layer's reason.
+        detail: String,
+    },
     /// Anything else (a server answer that does not verify, ...).
     #[error("{detail}")]
-    Internal { detail: String },
+    Internal {
+        /// What failed.
+        detail: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for ApiError {
@@ -104,20 +127,28 @@ impl From<AgentError> for ApiError {
 /// `ecdsaSignatureMessageX962SHA256`); it may return DER or raw `r || s`.
 #[uniffi::export(foreign)]
 pub trait Signer: Send + Sync {
+    /// The P-256 public key: SEC1 uncompressed (65 bytes) or SPKI DER (91 bytes).
     fn public_key(&self) -> Result<Vec<u8>, ApiError>;
+    /// ECDSA P-256 with SHA-256 over `message` (hashed by the platform), DER or raw.
     fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, ApiError>;
 }
 
 /// What the platform layer reports about the device at each check-in.
 #[uniffi::export(foreign)]
 pub trait DeviceFacts: Send + Sync {
+    /// The current facts; called once per enrollment or check-in, so read them fresh.
     fn facts(&self) -> Result<DeviceFactsRecord, ApiError>;
 }
 
+/// The device's operating system family; selects the platform rules (R3 app ids, R5's
+/// key evidence).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum DevicePlatform {
+    /// Android phone or tablet.
     Android,
+    /// iPhone or iPad.
     Ios,
+    /// Desktop agent (no hardware key evidence expected).
     Desktop,
 }
 
@@ -134,33 +165,49 @@ impl From<DevicePlatform> for Platform {
 /// One app (Android package or iOS bundle id) and, on Android, its signing certificate.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AppRecord {
+    /// Android package name or iOS bundle id.
     pub id: String,
     /// SHA-256 of the signing certificate, lowercase hex (Android only).
     pub signer: Option<String>,
+    /// Installed version as the platform reports it.
     pub version: String,
+    /// Whether the app is installed (false reports an app looked for and not found).
     pub present: bool,
 }
 
 /// Membership of one messaging group.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct GroupRecord {
+    /// Messaging platform name as in the policy (`WhatsApp`, ...).
     pub platform: String,
+    /// Group id as in the policy.
     pub group: String,
+    /// Whether the officer is a member.
     pub member: bool,
+    /// The officer's handle there (phone number, user name), matched against IT's roster.
     pub handle: String,
 }
 
 /// The device facts (design section 9's facts file, as a record).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeviceFactsRecord {
+    /// Operating system family.
     pub platform: DevicePlatform,
+    /// Device model (`Pixel 8`, `iPhone 15`).
     pub model: String,
+    /// Operating system name (`android`, `ios`).
     pub os_name: String,
+    /// Operating system version (`15`, `18.1`).
     pub os_version: String,
+    /// Security patch level (Android `YYYY-MM-DD`), empty where the OS has none.
     pub patch_level: String,
+    /// Whether a screen lock is set (R5).
     pub screen_lock: bool,
+    /// Email accounts on the device (R1: government domains only).
     pub emails: Vec<String>,
+    /// Messaging apps looked for (R3).
     pub apps: Vec<AppRecord>,
+    /// Group memberships (R4).
     pub groups: Vec<GroupRecord>,
 }
 
@@ -202,11 +249,18 @@ impl From<DeviceFactsRecord> for Facts {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum KeyEvidence {
     /// Android Key Attestation certificate chain (DER, leaf first).
-    AndroidKeyAttestation { chain: Vec<Vec<u8>> },
+    AndroidKeyAttestation {
+        /// The certificates, DER, leaf first.
+        chain: Vec<Vec<u8>>,
+    },
     /// Apple App Attest attestation object, key id and client data.
     AppleAppAttest {
+        /// The attestation object (CBOR) from `DCAppAttestService.attestKey`.
         attestation: Vec<u8>,
+        /// The App Attest key id.
         key_id: Vec<u8>,
+        /// `nonce (32 bytes) || COSE_Key of the device key`; its SHA-256 was passed to
+        /// `attestKey`, which binds the Secure Enclave key App Attest cannot attest itself.
         client_data: Vec<u8>,
     },
 }
@@ -230,18 +284,90 @@ impl From<KeyEvidence> for claims::Evidence {
     }
 }
 
+/// Verdict of an attestation, named as in the EAR draft (pramaan-core's `Verdict`).
+///
+/// An enum rather than a string so Kotlin `when` and Swift `switch` are checked for
+/// exhaustiveness: a new verdict breaks the app's build instead of falling through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Status {
+    /// Every rule passed.
+    Affirming,
+    /// Only R2 or R5 failed (e.g. a software key), or the attestation was delivered late
+    /// from the offline queue: shown to the officer, not counted as non-compliant.
+    Warning,
+    /// R1, R3 or R4 failed: the device is not compliant.
+    Contraindicated,
+}
+
+impl From<claims::Verdict> for Status {
+    fn from(v: claims::Verdict) -> Self {
+        match v {
+            claims::Verdict::Affirming => Status::Affirming,
+            claims::Verdict::Warning => Status::Warning,
+            claims::Verdict::Contraindicated => Status::Contraindicated,
+        }
+    }
+}
+
+/// The compliance rules of design section 1 (pramaan-core's `policy::Rule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Rule {
+    /// Official email only on government domains.
+    R1,
+    /// Entitled officers keep the official smartphone.
+    R2,
+    /// Use the platform the department decided.
+    R3,
+    /// Be part of the department's communication group.
+    R4,
+    /// Safe keeping of official accounts (screen lock, hardware-backed key).
+    R5,
+}
+
+impl From<policy::Rule> for Rule {
+    fn from(r: policy::Rule) -> Self {
+        match r {
+            policy::Rule::R1 => Rule::R1,
+            policy::Rule::R2 => Rule::R2,
+            policy::Rule::R3 => Rule::R3,
+            policy::Rule::R4 => Rule::R4,
+            policy::Rule::R5 => Rule::R5,
+        }
+    }
+}
+
+/// Whether the server found the device key hardware-backed (pramaan-core's
+/// `Assurance`); a software key fails R5 on Android and iOS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Assurance {
+    /// Verified Key Attestation (Android) or App Attest (iOS) evidence at enrollment.
+    Hardware,
+    /// No verified key evidence at enrollment: the key may be extractable.
+    Software,
+}
+
+impl From<claims::Assurance> for Assurance {
+    fn from(a: claims::Assurance) -> Self {
+        match a {
+            claims::Assurance::Hardware => Assurance::Hardware,
+            claims::Assurance::Software => Assurance::Software,
+        }
+    }
+}
+
 /// A failed rule.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct RuleFailure {
-    /// `R1`..`R5`.
-    pub rule: String,
+    /// Which rule failed.
+    pub rule: Rule,
+    /// Human-readable reason, to show the officer what to fix.
     pub detail: String,
 }
 
 fn failures(f: &[claims::Failure]) -> Vec<RuleFailure> {
     f.iter()
         .map(|f| RuleFailure {
-            rule: f.rule.as_str().to_string(),
+            rule: f.rule.into(),
             detail: f.detail.clone(),
         })
         .collect()
@@ -250,10 +376,13 @@ fn failures(f: &[claims::Failure]) -> Vec<RuleFailure> {
 /// The server's verified answer to an attestation.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ServerResult {
+    /// Sequence number of the attestation this answers.
     pub seq: u64,
-    /// `affirming`, `warning` or `contraindicated`.
-    pub status: String,
+    /// The server's verdict.
+    pub status: Status,
+    /// The failed rules (empty when affirming).
     pub failures: Vec<RuleFailure>,
+    /// Index of the attestation's entry in the server's audit log.
     pub log_index: u64,
     /// Seconds since the Unix epoch.
     pub iat: u64,
@@ -263,7 +392,7 @@ impl From<&AttestResult> for ServerResult {
     fn from(r: &AttestResult) -> Self {
         Self {
             seq: r.seq,
-            status: r.status.as_str().to_string(),
+            status: r.status.into(),
             failures: failures(&r.failures),
             log_index: r.log_index,
             iat: r.iat,
@@ -274,9 +403,13 @@ impl From<&AttestResult> for ServerResult {
 /// What the device itself found (shown to the officer, also when offline).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LocalResult {
+    /// Sequence number of the attestation evaluated.
     pub seq: u64,
+    /// When it was evaluated, seconds since the Unix epoch.
     pub at: u64,
-    pub status: String,
+    /// The device's own verdict under the enrolled policy.
+    pub status: Status,
+    /// The failed rules (empty when affirming).
     pub failures: Vec<RuleFailure>,
 }
 
@@ -285,7 +418,7 @@ impl From<&LocalEvaluation> for LocalResult {
         Self {
             seq: l.seq,
             at: l.at,
-            status: l.verdict.as_str().to_string(),
+            status: l.verdict.into(),
             failures: failures(&l.failures),
         }
     }
@@ -294,20 +427,26 @@ impl From<&LocalEvaluation> for LocalResult {
 /// Outcome of enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct EnrollmentInfo {
+    /// The device id the server assigned (UUID).
     pub device_id: String,
+    /// The officer the device is now bound to.
     pub officer_id: String,
+    /// The officer's department (whose policy applies).
     pub department: String,
-    /// `hardware` or `software`.
-    pub assurance: String,
+    /// What the server concluded about the device key.
+    pub assurance: Assurance,
 }
 
 /// Outcome of a check-in: `delivered` with the server's result, or queued offline.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CheckInResult {
+    /// Sequence number of this attestation.
     pub seq: u64,
+    /// Whether the server accepted it now (false: queued in the outbox).
     pub delivered: bool,
     /// The server's answer when delivered.
     pub result: Option<ServerResult>,
+    /// The device's own evaluation, available offline too.
     pub local: LocalResult,
     /// Attestations still waiting in the outbox.
     pub pending: u64,
@@ -318,23 +457,24 @@ pub struct CheckInResult {
 /// What the agent knows about itself.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AgentStatus {
+    /// Whether enrollment has completed.
     pub enrolled: bool,
+    /// The device id, once enrolled.
     pub device_id: Option<String>,
+    /// The officer, once enrolled.
     pub officer_id: Option<String>,
+    /// The department, once enrolled.
     pub department: Option<String>,
+    /// The server's URL, once enrolled.
     pub server: Option<String>,
+    /// Sequence number of the last attestation signed (0 before the first).
     pub last_seq: u64,
+    /// The server's last answer, if any was received.
     pub last_result: Option<ServerResult>,
+    /// The last local evaluation, if any.
     pub last_local: Option<LocalResult>,
+    /// Attestations waiting in the outbox.
     pub pending: u64,
-}
-
-fn assurance_str(a: claims::Assurance) -> String {
-    match a {
-        claims::Assurance::Hardware => "hardware",
-        claims::Assurance::Software => "software",
-    }
-    .to_string()
 }
 
 /// Adapts the platform's signer to the core trait; converts DER signatures to raw and an
@@ -422,7 +562,7 @@ impl Agent {
             device_id: e.device_id.to_string(),
             officer_id: e.officer_id,
             department: e.department,
-            assurance: assurance_str(e.assurance),
+            assurance: e.assurance.into(),
         })
     }
 
@@ -463,10 +603,12 @@ impl Agent {
         Ok(u64::try_from(self.inner.flush_outbox()?).unwrap_or(u64::MAX))
     }
 
+    /// Attestations waiting in the outbox (not yet delivered).
     pub fn pending_count(&self) -> Result<u64, ApiError> {
         Ok(u64::try_from(self.inner.pending()?).unwrap_or(u64::MAX))
     }
 
+    /// Enrollment, last results and outbox size, read from the state directory.
     pub fn status(&self) -> Result<AgentStatus, ApiError> {
         let s = self.inner.status()?;
         Ok(AgentStatus {
@@ -593,6 +735,61 @@ mod tests {
             message: "device revoked".into(),
         });
         assert!(matches!(e, ApiError::Rejected { status: 403, .. }));
+    }
+
+    #[test]
+    fn core_verdicts_rules_and_assurance_cross_as_enums() {
+        let result = AttestResult {
+            device_id: uuid::Uuid::from_u128(1),
+            seq: 7,
+            status: claims::Verdict::Warning,
+            failures: vec![claims::Failure {
+                rule: policy::Rule::R5,
+                detail: "no screen lock is set".into(),
+            }],
+            log_index: 3,
+            next_nonce: vec![0; 16],
+            iat: 1_700_000_000,
+        };
+        let r = ServerResult::from(&result);
+        assert_eq!(r.status, Status::Warning);
+        assert_eq!(
+            r.failures,
+            vec![RuleFailure {
+                rule: Rule::R5,
+                detail: "no screen lock is set".into(),
+            }]
+        );
+        let local = LocalResult::from(&LocalEvaluation {
+            seq: 7,
+            at: 1,
+            verdict: claims::Verdict::Contraindicated,
+            failures: vec![claims::Failure {
+                rule: policy::Rule::R1,
+                detail: "gmail.com".into(),
+            }],
+        });
+        assert_eq!(local.status, Status::Contraindicated);
+        assert_eq!(local.failures[0].rule, Rule::R1);
+        assert_eq!(Status::from(claims::Verdict::Affirming), Status::Affirming);
+        let rules = [
+            (policy::Rule::R1, Rule::R1),
+            (policy::Rule::R2, Rule::R2),
+            (policy::Rule::R3, Rule::R3),
+            (policy::Rule::R4, Rule::R4),
+            (policy::Rule::R5, Rule::R5),
+        ];
+        for (core, ffi) in rules {
+            assert_eq!(Rule::from(core), ffi);
+        }
+        assert_eq!(
+            Assurance::from(claims::Assurance::Hardware),
+            Assurance::Hardware
+        );
+        assert_eq!(
+            Assurance::from(claims::Assurance::Software),
+            Assurance::Software
+        );
     }
 
     #[test]

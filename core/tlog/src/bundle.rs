@@ -35,12 +35,15 @@ pub const BUNDLE_VERSION: u32 = 1;
 /// The file format (CBOR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
+    /// Format version, [`BUNDLE_VERSION`]; other versions are refused, not guessed at.
     pub version: u32,
     /// The signed checkpoint note (C2SP signed note of a C2SP tlog-checkpoint).
     pub checkpoint: String,
     /// The range `[start, end)` of entries carried.
     pub start: u64,
+    /// End of the range (exclusive).
     pub end: u64,
+    /// Every entry of the range, in index order, each with its inclusion proof.
     pub entries: Vec<BundleEntry>,
     /// Enrollment entries outside the range that hold keys of devices attesting in it.
     pub enrollments: Vec<BundleEntry>,
@@ -51,7 +54,9 @@ pub struct Bundle {
 /// One leaf with its inclusion proof against the bundle's checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleEntry {
+    /// Leaf index in the log.
     pub index: u64,
+    /// The leaf data: a [`LogEntry`] as CBOR.
     #[serde(with = "serde_bytes")]
     pub leaf: Vec<u8>,
     /// Concatenated 32-byte hashes, leaf side first.
@@ -62,12 +67,15 @@ pub struct BundleEntry {
 /// A consistency proof from `old_size` to the checkpoint's size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsistencyEntry {
+    /// The earlier tree size the proof starts from.
     pub old_size: u64,
+    /// Concatenated 32-byte hashes as RFC 9162 orders them.
     #[serde(with = "serde_bytes")]
     pub proof: Vec<u8>,
 }
 
 impl Bundle {
+    /// The bundle file (CBOR).
     pub fn to_bytes(&self) -> Vec<u8> {
         claims::encode(self)
     }
@@ -95,46 +103,106 @@ impl Bundle {
 /// Why a bundle does not verify. Every entry-level failure names the entry index.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The file is not a bundle of a known version (bad CBOR, trailing bytes, version).
     #[error("not an audit bundle: {0}")]
     Format(String),
+    /// The verifier key text does not parse.
     #[error("log key: {0}")]
     Key(NoteError),
+    /// The checkpoint note does not parse or is not signed by the log key.
     #[error("checkpoint: {0}")]
     Checkpoint(NoteError),
+    /// The claimed range does not fit in the checkpoint's tree.
     #[error("range [{start}, {end}) is not within the checkpoint's {size} entries")]
-    Range { start: u64, end: u64, size: u64 },
+    Range {
+        /// Claimed start.
+        start: u64,
+        /// Claimed end (exclusive).
+        end: u64,
+        /// The checkpoint's tree size.
+        size: u64,
+    },
+    /// An index of the range is missing: entries were left out.
     #[error(
         "entry {index}: missing (the range must be contiguous; found entry {found} in its place)"
     )]
-    Gap { index: u64, found: u64 },
-    #[error("entries end at {found}, the range promises {end}")]
-    Truncated { found: u64, end: u64 },
-    #[error("entry {index}: inclusion proof: {source}")]
-    Inclusion { index: u64, source: ProofError },
-    #[error("entry {index}: {reason}")]
-    Entry { index: u64, reason: String },
-    #[error("entry {index} (enrollment): {reason}")]
-    Enrollment { index: u64, reason: String },
-    #[error("entry {index} (attestation of device {device_id}): {reason}")]
-    Attestation {
+    Gap {
+        /// The index expected next.
         index: u64,
-        device_id: Uuid,
+        /// The index found instead.
+        found: u64,
+    },
+    /// Fewer entries than the range promises.
+    #[error("entries end at {found}, the range promises {end}")]
+    Truncated {
+        /// Where the carried entries end.
+        found: u64,
+        /// Where the range says they end.
+        end: u64,
+    },
+    /// An entry's inclusion proof does not lead to the checkpoint's root.
+    #[error("entry {index}: inclusion proof: {source}")]
+    Inclusion {
+        /// Leaf index of the entry.
+        index: u64,
+        /// How the proof failed.
+        source: ProofError,
+    },
+    /// An entry is not a valid [`LogEntry`].
+    #[error("entry {index}: {reason}")]
+    Entry {
+        /// Leaf index of the entry.
+        index: u64,
+        /// Why it does not parse.
         reason: String,
     },
+    /// An enrollment's request does not parse or its proof of possession fails.
+    #[error("entry {index} (enrollment): {reason}")]
+    Enrollment {
+        /// Leaf index of the enrollment.
+        index: u64,
+        /// What failed.
+        reason: String,
+    },
+    /// An attestation has no enrolled key in the bundle or its signature does not verify.
+    #[error("entry {index} (attestation of device {device_id}): {reason}")]
+    Attestation {
+        /// Leaf index of the attestation.
+        index: u64,
+        /// The device it claims to come from.
+        device_id: Uuid,
+        /// What failed.
+        reason: String,
+    },
+    /// The earlier checkpoint does not parse or is not signed by the log key.
     #[error("earlier checkpoint: {0}")]
     Since(NoteError),
+    /// The earlier checkpoint is larger than this one: the log lost entries.
     #[error(
         "earlier checkpoint has {old} entries, more than this checkpoint's {new}: the log shrank"
     )]
-    Shrank { old: u64, new: u64 },
+    Shrank {
+        /// The earlier checkpoint's size.
+        old: u64,
+        /// This checkpoint's size.
+        new: u64,
+    },
+    /// The bundle has no consistency proof from the earlier checkpoint's size.
     #[error("the bundle carries no consistency proof from size {old}; pull it with --since")]
-    NoConsistencyProof { old: u64 },
+    NoConsistencyProof {
+        /// The earlier checkpoint's size.
+        old: u64,
+    },
+    /// The consistency proof fails: entries up to the earlier size were rewritten.
     #[error(
         "the log is not consistent with the earlier checkpoint (size {old} -> {new}): {source}"
     )]
     Inconsistent {
+        /// The earlier checkpoint's size.
         old: u64,
+        /// This checkpoint's size.
         new: u64,
+        /// How the proof failed.
         source: ProofError,
     },
 }
@@ -142,16 +210,25 @@ pub enum VerifyError {
 /// What a verified bundle holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// The log's origin line (its name).
     pub origin: String,
+    /// Tree size of the checkpoint.
     pub size: u64,
     /// Root hash (hex).
     pub root: String,
+    /// Start of the verified range.
     pub start: u64,
+    /// End of the verified range (exclusive).
     pub end: u64,
+    /// Entries in the range.
     pub entries: u64,
+    /// Enrollments in the range.
     pub enrollments: u64,
+    /// Attestations in the range (each signature checked).
     pub attestations: u64,
+    /// Revocations in the range.
     pub revocations: u64,
+    /// Policy changes in the range.
     pub policy_changes: u64,
     /// Distinct devices with attestations in range.
     pub devices: u64,
@@ -485,36 +562,76 @@ pub enum Request {
     /// `GET /v1/audit/checkpoint`
     Checkpoint,
     /// `GET /v1/audit/entries?start&end` (the server may answer fewer)
-    Entries { start: u64, end: u64 },
+    Entries {
+        /// First index.
+        start: u64,
+        /// End index (exclusive).
+        end: u64,
+    },
     /// `GET /v1/audit/proof/inclusion?index&size`
-    Inclusion { index: u64, size: u64 },
+    Inclusion {
+        /// Leaf index.
+        index: u64,
+        /// Tree size the proof is for.
+        size: u64,
+    },
     /// `GET /v1/audit/proof/consistency?old&new`
-    Consistency { old: u64, new: u64 },
+    Consistency {
+        /// Earlier tree size.
+        old: u64,
+        /// Later tree size.
+        new: u64,
+    },
 }
 
 /// The answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
+    /// The signed checkpoint note.
     Checkpoint(String),
+    /// `(index, leaf data)` pairs in index order.
     Entries(Vec<(u64, Vec<u8>)>),
+    /// Proof hashes (inclusion or consistency).
     Proof(Vec<Hash>),
 }
 
 /// Why a bundle could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// The fetch callback failed (network, HTTP status).
     #[error("fetch failed: {0}")]
     Fetch(String),
+    /// The answer does not match the request's kind.
     #[error("server answered {what} with an unexpected response")]
-    Unexpected { what: &'static str },
+    Unexpected {
+        /// Which request it was.
+        what: &'static str,
+    },
+    /// The server's checkpoint note does not parse.
     #[error("server's checkpoint: {0}")]
     Checkpoint(NoteError),
+    /// The requested range does not fit in the log.
     #[error("range [{start}, {end}) is not within the log's {size} entries")]
-    Range { start: u64, end: u64, size: u64 },
+    Range {
+        /// Requested start.
+        start: u64,
+        /// Requested end (exclusive).
+        end: u64,
+        /// The log's size at its checkpoint.
+        size: u64,
+    },
+    /// The server skipped or repeated an entry.
     #[error("server returned entry {found} where {want} was expected")]
-    OutOfOrder { want: u64, found: u64 },
+    OutOfOrder {
+        /// The index expected next.
+        want: u64,
+        /// The index returned.
+        found: u64,
+    },
+    /// An earlier checkpoint file does not parse.
     #[error("earlier checkpoint: {0}")]
     Since(NoteError),
+    /// The local log failed (building from a store).
     #[error(transparent)]
     Log(#[from] LogError),
 }
@@ -522,6 +639,7 @@ pub enum BuildError {
 /// What to put in a bundle.
 #[derive(Default)]
 pub struct BuildOptions<'a> {
+    /// First entry; defaults to 0.
     pub start: Option<u64>,
     /// Exclusive; defaults to the checkpoint's size.
     pub end: Option<u64>,

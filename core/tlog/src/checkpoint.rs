@@ -28,20 +28,32 @@ const SIG_PREFIX: &str = "\u{2014} ";
 /// Why a note, key or checkpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {
+    /// A key name a note cannot carry.
     #[error("invalid key name {0:?} (must be non-empty, no spaces, no '+')")]
     BadName(String),
+    /// Verifier key text that is not `<name>+<hex id>+<base64 key>` or whose id mismatches.
     #[error("malformed verifier key: {0}")]
     BadVerifierKey(&'static str),
+    /// Not a signed note (size, blank line, signature lines).
     #[error("malformed note: {0}")]
     Malformed(&'static str),
+    /// No signature line of the expected key (by name and key id).
     #[error("note has no signature by {0}")]
     NoSignature(String),
+    /// A signature line of the key whose signature is wrong: the note was altered.
     #[error("signature by {0} does not verify")]
     BadSignature(String),
+    /// The note's text is not a checkpoint body.
     #[error("malformed checkpoint: {0}")]
     BadCheckpoint(&'static str),
+    /// A checkpoint of another log.
     #[error("checkpoint origin {found:?} is not the log's name {expected:?}")]
-    WrongOrigin { expected: String, found: String },
+    WrongOrigin {
+        /// The verifier key's name.
+        expected: String,
+        /// The checkpoint's origin line.
+        found: String,
+    },
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
@@ -104,10 +116,12 @@ impl LogSigner {
         Ok(Self::new(origin, key))
     }
 
+    /// The log's name (origin line and note key name).
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The C2SP key id ([`key_id`] of the name and public key).
     pub fn key_id(&self) -> [u8; 4] {
         self.id
     }
@@ -162,8 +176,11 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 /// A parsed verifier key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierKey {
+    /// The key name, which is also the log's origin.
     pub name: String,
+    /// The C2SP key id, checked against name and key when parsed.
     pub id: [u8; 4],
+    /// The Ed25519 public key.
     pub key: [u8; 32],
 }
 
@@ -274,8 +291,11 @@ impl VerifierKey {
 /// A C2SP tlog-checkpoint body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The log's name.
     pub origin: String,
+    /// Tree size (number of leaves).
     pub size: u64,
+    /// RFC 9162 root hash of the tree of that size.
     pub root: Hash,
 }
 

@@ -15,6 +15,7 @@
 //!
 //! An auditor's verifier needs this crate and `pramaan-core` only: no server, no database.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod bundle;
 pub mod checkpoint;
@@ -45,14 +46,34 @@ pub enum LogError {
     /// The storage backend failed (never the caller's fault).
     #[error("log store: {0}")]
     Store(Box<dyn std::error::Error + Send + Sync>),
+    /// Signing a checkpoint failed (a log name a note cannot carry).
     #[error(transparent)]
     Note(#[from] NoteError),
+    /// A proof was asked for a leaf past the tree (a caller's bad query).
     #[error("leaf index {index} is not below tree size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// The tree size asked for.
+        size: u64,
+    },
+    /// A tree size past the log's current size was asked for.
     #[error("tree size {requested} is larger than the log ({size} entries)")]
-    SizeOutOfRange { requested: u64, size: u64 },
+    SizeOutOfRange {
+        /// The size asked for.
+        requested: u64,
+        /// The log's size.
+        size: u64,
+    },
+    /// A consistency proof was asked from a larger to a smaller tree.
     #[error("old size {old} is larger than new size {new}")]
-    SizesOutOfOrder { old: u64, new: u64 },
+    SizesOutOfOrder {
+        /// The old size asked for.
+        old: u64,
+        /// The new size asked for.
+        new: u64,
+    },
+    /// Leaf data that is not a [`LogEntry`] (corrupt store or untrusted input).
     #[error("log entry is not valid CBOR of a known kind: {0}")]
     BadEntry(String),
 }
@@ -64,36 +85,60 @@ pub enum LogEntry {
     /// An accepted enrollment: `request` is the raw COSE_Sign1 enroll request as received
     /// (its payload carries the device COSE_Key; it is signed by that key).
     Enrollment {
+        /// When it was accepted, seconds since the Unix epoch.
         at: u64,
+        /// The officer's department.
         department: String,
+        /// The officer the device was bound to.
         officer_id: String,
+        /// The device id the server assigned.
         device_id: Uuid,
+        /// The raw COSE_Sign1 enroll request.
         #[serde(with = "serde_bytes")]
         request: Vec<u8>,
+        /// `hardware` or `software`: what the server concluded about the device key.
         assurance: String,
     },
     /// An accepted attestation: the raw COSE bytes as received and the verdict.
     Attestation {
+        /// When it was accepted, seconds since the Unix epoch.
         at: u64,
+        /// The officer's department.
         department: String,
+        /// The officer the device is bound to.
         officer_id: String,
+        /// The attesting device.
         device_id: Uuid,
+        /// The raw COSE_Sign1 attestation, verifiable with the enrolled key.
         #[serde(with = "serde_bytes")]
         token: Vec<u8>,
+        /// `affirming`, `warning` or `contraindicated`.
         verdict: String,
+        /// The failed rules behind the verdict.
         failures: Vec<Failure>,
     },
+    /// A device revoked by IT; its later attestations are refused.
     Revocation {
+        /// When, seconds since the Unix epoch.
         at: u64,
+        /// The device's department.
         department: String,
+        /// The revoked device.
         device_id: Uuid,
+        /// IT's reason, as given.
         reason: String,
+        /// Label of the IT or admin token that revoked it.
         by: String,
     },
+    /// A department's policy was set or replaced.
     PolicyChange {
+        /// When, seconds since the Unix epoch.
         at: u64,
+        /// The department.
         department: String,
+        /// The new policy, as JSON.
         policy_json: String,
+        /// Label of the IT or admin token that changed it.
         by: String,
     },
 }
@@ -141,27 +186,34 @@ impl LogEntry {
 /// Query of `GET /v1/audit/entries?start&end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntriesQuery {
+    /// First index.
     pub start: u64,
+    /// End index (exclusive).
     pub end: u64,
 }
 
 /// Query of `GET /v1/audit/proof/inclusion?index&size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InclusionQuery {
+    /// Leaf index.
     pub index: u64,
+    /// Tree size the proof is for.
     pub size: u64,
 }
 
 /// Query of `GET /v1/audit/proof/consistency?old&new`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsistencyQuery {
+    /// Earlier tree size.
     pub old: u64,
+    /// Later tree size.
     pub new: u64,
 }
 
 /// One entry in `GET /v1/audit/entries`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryJson {
+    /// Leaf index.
     pub index: u64,
     /// Standard base64 of the leaf data.
     pub leaf_b64: String,
@@ -170,12 +222,14 @@ pub struct EntryJson {
 /// `GET /v1/audit/entries` answer: `{entries: [{index, leaf_b64}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntriesResponse {
+    /// The entries, in index order (possibly fewer than asked for).
     pub entries: Vec<EntryJson>,
 }
 
 /// Proof answers: `{hashes: [base64...]}`, leaf side first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofResponse {
+    /// Standard base64 of each 32-byte hash.
     pub hashes: Vec<String>,
 }
 
@@ -199,6 +253,7 @@ impl EntriesResponse {
 }
 
 impl ProofResponse {
+    /// Encodes proof hashes for the JSON answer.
     pub fn from_hashes(hashes: &[Hash]) -> Self {
         Self {
             hashes: hashes.iter().map(|h| B64.encode(h)).collect(),

@@ -10,14 +10,29 @@ use super::tree::{Hash, node_hash};
 /// Why a proof was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    /// The leaf index is past the tree.
     #[error("leaf index {index} is not below tree size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index given.
+        index: u64,
+        /// The tree size given.
+        size: u64,
+    },
+    /// Too many or too few hashes for these sizes.
     #[error("proof has the wrong number of hashes")]
     WrongLength,
+    /// The proof's hashes do not recompute the root: the data or the proof was altered.
     #[error("proof does not lead to the expected root hash")]
     RootMismatch,
+    /// The old tree is larger than the new one.
     #[error("old tree size {old} is larger than new size {new}")]
-    SizesOutOfOrder { old: u64, new: u64 },
+    SizesOutOfOrder {
+        /// The old size given.
+        old: u64,
+        /// The new size given.
+        new: u64,
+    },
+    /// Compact proof bytes that are not a whole number of 32-byte hashes.
     #[error("a proof hash is not 32 bytes")]
     BadHash,
 }

@@ -56,7 +56,9 @@ pub fn split_point(n: u64) -> u64 {
 /// Gives the hash of the complete subtree of `2^level` leaves whose first leaf is
 /// `index << level`. Level 0 is the leaf hashes.
 pub trait NodeSource {
+    /// The backend's error (`Infallible` in memory).
     type Error;
+    /// The hash at `(level, index)`; only complete subtrees are asked for.
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
 }
 
@@ -166,10 +168,12 @@ pub struct MemoryTree {
 }
 
 impl MemoryTree {
+    /// The empty tree.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Number of leaves.
     pub fn size(&self) -> u64 {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
@@ -197,6 +201,7 @@ impl MemoryTree {
         }
     }
 
+    /// Root hash of the whole tree (cannot fail in memory).
     pub fn root(&mut self) -> Hash {
         let size = self.size();
         match root(self, size) {
