@@ -3,14 +3,17 @@
 //! device messages built with core (SoftwareSigner, claims, COSE).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod fixtures;
 pub mod store_conformance;
+
+pub use fixtures::*;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pramaan_core::claims::{
-    self, AppFact, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody,
-    GroupFact, OsInfo, Platform, Receipt,
+    self, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody, Platform,
+    Receipt,
 };
 use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::enroll_uri::EnrollmentUri;
@@ -21,39 +24,6 @@ use pramaan_server::server::{self, Running};
 use pramaan_server::store::{Counts, DeviceRow, transaction};
 use tempfile::TempDir;
 use uuid::Uuid;
-
-pub const WHATSAPP_SIGNER: &str =
-    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
-
-pub const POLICY_GAD: &str = r#"
-department = "GAD"
-name = "General Administration Department"
-check_in_hours = 24
-email_domains = ["gujarat.gov.in", "nic.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "gad-officers"
-name = "GAD officers coordination"
-"#;
-
-pub const POLICY_REV: &str = r#"
-department = "REV"
-name = "Revenue Department"
-check_in_hours = 24
-email_domains = ["gujarat.gov.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "rev-officers"
-"#;
-
-pub const OFFICERS: &str = "officer_id,name,designation,department,email,mobile,entitled\n\
-GAD-001,A. Shah,Deputy Secretary,GAD,a.shah@gujarat.gov.in,+919800000001,true\n\
-GAD-002,B. Patel,Under Secretary,GAD,b.patel@gujarat.gov.in,+919800000002,true\n\
-REV-001,C. Desai,Deputy Collector,REV,c.desai@gujarat.gov.in,+919800000003,true\n";
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -271,15 +241,6 @@ pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec
     cose::sign_es256(signer, b"", claims::encode(&req)).expect("sign")
 }
 
-/// The registry email of a seeded officer.
-pub fn registry_email(officer: &str) -> &'static str {
-    match officer {
-        "GAD-001" => "a.shah@gujarat.gov.in",
-        "GAD-002" => "b.patel@gujarat.gov.in",
-        _ => "c.desai@gujarat.gov.in",
-    }
-}
-
 /// Facts that pass R1, R3 and R4 for a GAD officer.
 pub fn claims_for(
     device_id: Uuid,
@@ -289,38 +250,15 @@ pub fn claims_for(
     iat: u64,
 ) -> Attestation {
     Attestation {
-        device_id,
         nonce,
         iat,
         seq,
-        officer: officer.to_string(),
-        apps: vec![AppFact {
-            id: "com.whatsapp".into(),
-            signer: Some(WHATSAPP_SIGNER.into()),
-            version: "2.26.1".into(),
-            present: true,
-        }],
         groups: vec![
-            GroupFact {
-                platform: "WhatsApp".into(),
-                group: "gad-officers".into(),
-                member: true,
-                handle: "+919800000001".into(),
-            },
-            GroupFact {
-                platform: "WhatsApp".into(),
-                group: "rev-officers".into(),
-                member: true,
-                handle: "+919800000003".into(),
-            },
+            whatsapp_group(GAD_GROUP, "+919800000001"),
+            whatsapp_group("rev-officers", "+919800000003"),
         ],
         email: vec![registry_email(officer).to_string()],
-        os: OsInfo {
-            name: "android".into(),
-            version: "15".into(),
-            patch: "2026-10-05".into(),
-        },
-        lock: true,
+        ..gad_claims(device_id, officer)
     }
 }
 
