@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod fixtures;
+pub mod log_fixtures;
 pub mod store_conformance;
 
 pub use fixtures::*;
