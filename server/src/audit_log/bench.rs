@@ -6,6 +6,7 @@
 //! the library; the log benchmark and the tests' log fixtures are in pramaan-testkit
 //! (`log_fixtures`).
 
+use pramaan_core::catalog::Catalog;
 use pramaan_core::claims::{self, Attestation, DeviceInfo, EnrollRequest, OsInfo, Platform};
 use pramaan_core::cose;
 use pramaan_core::keys::{KeyError, Signer as _, SoftwareSigner};
@@ -75,9 +76,7 @@ impl DemoDevice {
             officer: self.officer_id.clone(),
             apps: vec![claims::AppFact {
                 id: "com.whatsapp".into(),
-                signer: Some(
-                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
-                ),
+                signer: whatsapp_signer(),
                 version: "2.26.1".into(),
                 present: true,
             }],
@@ -114,4 +113,11 @@ impl DemoDevice {
             failures: vec![],
         })
     }
+}
+
+/// WhatsApp's signing-certificate digest from the built-in catalog.
+fn whatsapp_signer() -> Option<String> {
+    Catalog::builtin()
+        .find("WhatsApp")
+        .and_then(|p| p.android_signers.first().cloned())
 }
