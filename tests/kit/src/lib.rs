@@ -153,23 +153,7 @@ impl Env {
 
     /// Policy of GAD and REV, and the registry.
     pub fn seed(&self) {
-        let admin = self.admin();
-        for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
-            let r = admin
-                .put(
-                    &format!("/v1/departments/{d}/policy"),
-                    "application/toml",
-                    p.as_bytes(),
-                )
-                .expect("put policy");
-            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        }
-        let r = admin
-            .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
-            .expect("import");
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-        assert_eq!(v["imported"], 3, "{v}");
+        seed(&self.admin());
     }
 
     /// A new enrollment URI for `officer_id`.
@@ -314,6 +298,26 @@ impl Env {
         device.next_nonce = result.next_nonce.clone();
         result
     }
+}
+
+/// Department IT's setup through `admin`: the policies of GAD and REV, and the registry.
+pub fn seed(admin: &HttpsClient) {
+    for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
+        let r = admin
+            .put(
+                &format!("/v1/departments/{d}/policy"),
+                "application/toml",
+                p.as_bytes(),
+            )
+            .expect("put policy");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = admin
+        .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
+        .expect("import");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["imported"], 3, "{v}");
 }
 
 pub fn error_of(r: &Response) -> Option<ErrorBody> {
