@@ -17,9 +17,9 @@ use std::process::Command;
 use base64::Engine as _;
 use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
 use pramaan_core::claims::Attestation;
-use pramaan_core::cose::{self, CoseError, Sign1};
+use pramaan_core::cose::{CoseError, Sign1};
 use pramaan_core::keys::{P256PublicKey, Signer, SoftwareSigner};
-use pramaan_testkit::gad_claims;
+use pramaan_testkit::{SimDevice, gad_claims};
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -211,11 +211,10 @@ fn core_token_verifies_under_pycose() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let signer = SoftwareSigner::generate().expect("key");
-    let device_id = Uuid::new_v4();
-    let kid = device_id.as_bytes().to_vec();
-    let token = cose::sign_es256(&signer, &kid, attestation(device_id).to_cbor()).expect("sign");
-    let key = signer.public_key().expect("pk").to_cose_key_bytes();
+    let device = SimDevice::generate();
+    let kid = device.id.as_bytes().to_vec();
+    let token = device.sign(&attestation(device.id));
+    let key = device.signer.public_key().expect("pk").to_cose_key_bytes();
 
     let out = run_pycose(dir.path(), &token, &key, &hex::encode(&kid));
     assert!(
