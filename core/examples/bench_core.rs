@@ -11,9 +11,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use pramaan_core::claims::{AppFact, Attestation, GroupFact, OsInfo};
+use pramaan_core::claims::{Attestation, GroupFact};
 use pramaan_core::cose::{self, Sign1};
 use pramaan_core::keys::{Signer, SoftwareSigner};
+use pramaan_testkit::{GAD_GROUP, app_of, gad_claims, whatsapp, whatsapp_group};
 use ring::rand::SystemRandom;
 use ring::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
@@ -82,36 +83,12 @@ fn measure(
 /// What a phone's platform layer reports: two apps, two groups, two emails.
 fn facts(device_id: Uuid, seq: u64) -> Attestation {
     Attestation {
-        device_id,
         nonce: Some(vec![0x42; 32]),
         iat: 1_790_000_000 + seq,
         seq,
-        officer: "GAD-001".into(),
-        apps: vec![
-            AppFact {
-                id: "com.whatsapp".into(),
-                signer: Some(
-                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
-                ),
-                version: "2.26.1".into(),
-                present: true,
-            },
-            AppFact {
-                id: "org.telegram.messenger".into(),
-                signer: Some(
-                    "49c1522548ebacd46ce322b6fd47f6092bb745d0f88082145caf35e14dcc38e1".into(),
-                ),
-                version: "11.2.0".into(),
-                present: true,
-            },
-        ],
+        apps: vec![whatsapp(), app_of("Telegram", "11.2.0")],
         groups: vec![
-            GroupFact {
-                platform: "WhatsApp".into(),
-                group: "gad-officers".into(),
-                member: true,
-                handle: "+919800000001".into(),
-            },
+            whatsapp_group(GAD_GROUP, "+919800000001"),
             GroupFact {
                 platform: "Telegram".into(),
                 group: "gad-alerts".into(),
@@ -120,12 +97,7 @@ fn facts(device_id: Uuid, seq: u64) -> Attestation {
             },
         ],
         email: vec!["a.shah@gujarat.gov.in".into(), "a.shah@nic.in".into()],
-        os: OsInfo {
-            name: "android".into(),
-            version: "15".into(),
-            patch: "2026-10-05".into(),
-        },
-        lock: true,
+        ..gad_claims(device_id, "GAD-001")
     }
 }
 

@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pramaan_core::catalog::Catalog;
-use pramaan_core::claims::{AppFact, Assurance, Attestation, GroupFact, OsInfo, Platform};
-use pramaan_core::cose::{self, Sign1};
-use pramaan_core::keys::{Signer, SoftwareSigner};
+use pramaan_core::claims::{AppFact, Assurance, Attestation, Platform};
+use pramaan_core::cose::Sign1;
+use pramaan_core::keys::Signer;
 use pramaan_core::policy::{
     self, Accepted, ComplianceStatus, DeviceState, EvidenceLevel, Officer, Policy, Roster, Rule,
 };
+use pramaan_testkit::{GAD_GROUP, SimDevice, gad_claims, whatsapp, whatsapp_group};
 use uuid::Uuid;
 
 const NOW: u64 = 1_790_000_000;
@@ -29,40 +30,25 @@ fn data(name: &str) -> String {
 
 fn facts(officer: &Officer, device_id: Uuid, handle: &str, signer: &str, iat: u64) -> Attestation {
     Attestation {
-        device_id,
         nonce: Some(vec![3; 32]),
         iat,
-        seq: 1,
-        officer: officer.officer_id.clone(),
         apps: vec![AppFact {
-            id: "com.whatsapp".into(),
             signer: Some(signer.into()),
-            version: "2.26.1".into(),
-            present: true,
+            ..whatsapp()
         }],
-        groups: vec![GroupFact {
-            platform: "WhatsApp".into(),
-            group: "gad-officers".into(),
-            member: true,
-            handle: handle.into(),
-        }],
+        groups: vec![whatsapp_group(GAD_GROUP, handle)],
         email: vec![officer.email.clone()],
-        os: OsInfo {
-            name: "android".into(),
-            version: "15".into(),
-            patch: "2026-10-05".into(),
-        },
-        lock: true,
+        ..gad_claims(device_id, &officer.officer_id)
     }
 }
 
 /// Device side: sign; server side: verify with the enrolled key and kid, decode.
 fn round_trip(claims: &Attestation) -> Attestation {
-    let signer = SoftwareSigner::generate().expect("key");
+    let device = SimDevice::with_id(claims.device_id);
     let kid = claims.device_id.as_bytes();
-    let token = cose::sign_es256(&signer, kid, claims.to_cbor()).expect("sign");
+    let token = device.sign(claims);
     assert!(token.len() < 1024, "token is {} bytes", token.len());
-    let enrolled_key = signer.public_key().expect("pk");
+    let enrolled_key = device.signer.public_key().expect("pk");
     let parsed = Sign1::parse(&token).expect("parse");
     let payload = parsed
         .verify_es256(&enrolled_key, Some(kid))

@@ -16,9 +16,10 @@ use std::process::Command;
 
 use base64::Engine as _;
 use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
-use pramaan_core::claims::{AppFact, Attestation, GroupFact, OsInfo};
-use pramaan_core::cose::{self, CoseError, Sign1};
+use pramaan_core::claims::Attestation;
+use pramaan_core::cose::{CoseError, Sign1};
 use pramaan_core::keys::{P256PublicKey, Signer, SoftwareSigner};
+use pramaan_testkit::{SimDevice, gad_claims};
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -153,30 +154,9 @@ fn cose_wg_example_mutations_fail() {
 
 fn attestation(device_id: Uuid) -> Attestation {
     Attestation {
-        device_id,
         nonce: Some(vec![0x5a; 32]),
-        iat: 1_790_000_000,
         seq: 7,
-        officer: "GAD-001".into(),
-        apps: vec![AppFact {
-            id: "com.whatsapp".into(),
-            signer: Some("3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into()),
-            version: "2.26.1".into(),
-            present: true,
-        }],
-        groups: vec![GroupFact {
-            platform: "WhatsApp".into(),
-            group: "gad-officers".into(),
-            member: true,
-            handle: "+919800000001".into(),
-        }],
-        email: vec!["a.shah@gujarat.gov.in".into()],
-        os: OsInfo {
-            name: "android".into(),
-            version: "15".into(),
-            patch: "2026-10-05".into(),
-        },
-        lock: true,
+        ..gad_claims(device_id, "GAD-001")
     }
 }
 
@@ -231,11 +211,10 @@ fn core_token_verifies_under_pycose() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let signer = SoftwareSigner::generate().expect("key");
-    let device_id = Uuid::new_v4();
-    let kid = device_id.as_bytes().to_vec();
-    let token = cose::sign_es256(&signer, &kid, attestation(device_id).to_cbor()).expect("sign");
-    let key = signer.public_key().expect("pk").to_cose_key_bytes();
+    let device = SimDevice::generate();
+    let kid = device.id.as_bytes().to_vec();
+    let token = device.sign(&attestation(device.id));
+    let key = device.signer.public_key().expect("pk").to_cose_key_bytes();
 
     let out = run_pycose(dir.path(), &token, &key, &hex::encode(&kid));
     assert!(

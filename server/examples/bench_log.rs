@@ -2,9 +2,11 @@
 //! and offline verification rate of a bundle of real ES256 attestations, against SHA-256
 //! measured in the same run.
 //!
+//! The benchmark itself is `pramaan_testkit::log_fixtures::bench`.
+//!
 //! `cargo run --release -p pramaan-server --example bench_log [-- ATTESTATIONS [normal|full]]`
 
-use pramaan_server::audit_log::bench::{BenchOptions, bench};
+use pramaan_testkit::log_fixtures::{BenchOptions, bench};
 
 fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);

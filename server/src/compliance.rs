@@ -198,16 +198,23 @@ mod tests {
         }
     }
 
-    const POLICY: &str = r#"{"department":"GAD","check_in_hours":24,"email_domains":["gujarat.gov.in"],
-        "platforms":[{"name":"WhatsApp","android_package":"com.whatsapp",
-        "android_signers":["3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"]}],
-        "groups":[{"platform":"WhatsApp","id":"gad-officers"}]}"#;
+    /// GAD's policy as JSON, WhatsApp's signers from the built-in catalog.
+    fn policy_json() -> String {
+        let signers = pramaan_core::catalog::Catalog::builtin()
+            .find("WhatsApp")
+            .map(|p| p.android_signers.clone())
+            .unwrap_or_default();
+        serde_json::json!({"department":"GAD","check_in_hours":24,"email_domains":["gujarat.gov.in"],
+            "platforms":[{"name":"WhatsApp","android_package":"com.whatsapp","android_signers":signers}],
+            "groups":[{"platform":"WhatsApp","id":"gad-officers"}]})
+        .to_string()
+    }
 
     #[test]
     fn officers_without_devices_are_not_enrolled_and_counted() {
         let store = SqliteStore::in_memory().expect("store");
         let report = transaction(&store, |tx| {
-            let policy: Policy = serde_json::from_str(POLICY).expect("policy");
+            let policy: Policy = serde_json::from_str(&policy_json()).expect("policy");
             tx.set_policy("GAD", &policy, "test", 1)?;
             tx.upsert_officer(&officer("GAD-001", true), 1)?;
             tx.upsert_officer(&officer("GAD-002", false), 1)?;

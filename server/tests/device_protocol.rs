@@ -406,25 +406,14 @@ fn rate_limit_answers_429() {
 
 #[test]
 fn server_restarts_on_the_same_data_and_port_zero_works() {
-    let env = start();
+    let mut env = start();
     env.seed();
     let mut dev = env.enroll("GAD-001");
     env.attest_ok(&mut dev);
-    let Env {
-        server,
-        admin_token: _,
-        dir,
-    } = env;
-    let port = server.addr.port();
+    let port = env.server().addr.port();
     assert_ne!(port, 0);
-    assert_eq!(server.url, format!("https://127.0.0.1:{port}"));
-    server.shutdown();
-    let server = pramaan_server::server::start_with_config(dir.path(), test_config()).unwrap();
-    let env = Env {
-        server,
-        admin_token: String::new(),
-        dir,
-    };
+    assert_eq!(env.server().url, format!("https://127.0.0.1:{port}"));
+    env.restart_with(test_config());
     // Acknowledged means durable: the accepted attestation survived the restart.
     assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
     let c = env.counts();

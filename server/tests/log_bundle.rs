@@ -7,9 +7,9 @@
 //! from a rewritten log presented as the earlier one (`--since`).
 
 use pramaan_core::keys::ServerKey;
-use pramaan_server::audit_log::bench::DemoDevice;
 use pramaan_server::audit_log::bundle::{self, BuildOptions, Bundle, VerifyError, verify_bundle};
 use pramaan_server::audit_log::{self, LogEntry, LogSigner};
+use pramaan_testkit::log_fixtures::DemoDevice;
 use rusqlite::Connection;
 use uuid::Uuid;
 

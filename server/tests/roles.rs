@@ -50,7 +50,7 @@ fn every_endpoint_by_every_role() {
     let auditors: &[Who] = &[Who::Admin, Who::Auditor];
     let gad_row = "officer_id,name,designation,department,email,mobile,entitled\n\
         GAD-003,D. Mehta,Section Officer,GAD,d.mehta@gujarat.gov.in,+919800000004,true\n";
-    let roster = "platform,group,handle\nWhatsApp,gad-officers,+919800000001\n";
+    let roster = ROSTER_GAD;
     let calls = vec![
         Call {
             name: "compliance GAD",

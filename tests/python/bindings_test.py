@@ -70,7 +70,7 @@ class BrokenSigner(p.Signer):
 def main():
     uri, state = sys.argv[2], sys.argv[3]
     signer = PySigner()
-    facts = PyFacts(["r.patel@gujarat.gov.in"])
+    facts = PyFacts(["b.patel@gujarat.gov.in"])
     agent = p.Agent(state, signer)
     assert not agent.status().enrolled
     try:
@@ -90,7 +90,7 @@ def main():
     assert first.result.status == p.Status.WARNING, first.result
     assert all(f.rule == p.Rule.R5 for f in first.result.failures), first.result.failures
 
-    facts.emails = ["r.patel@gujarat.gov.in", "ravi@yahoo.com"]
+    facts.emails = ["b.patel@gujarat.gov.in", "bhavin@yahoo.com"]
     second = agent.check_in(facts)
     assert second.result.status == p.Status.CONTRAINDICATED, second.result
     assert any(f.rule == p.Rule.R1 and "yahoo.com" in f.detail for f in second.result.failures)

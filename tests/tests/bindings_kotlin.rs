@@ -10,9 +10,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pramaan_tests::{
-    TestServer, bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool,
-};
+use pramaan_tests::{bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool};
 
 fn kotlinc() -> Option<PathBuf> {
     if let Some(p) = find_tool("KOTLINC", "kotlinc") {
@@ -87,8 +85,8 @@ fn kotlin_agent_enrolls_and_checks_in() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let uri = server.enrollment_uri("GAD-001");
     let state = work.path().join("state");
     let lib_dir = lib.parent().expect("lib dir");

@@ -9,9 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use pramaan_tests::{
-    TestServer, bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool,
-};
+use pramaan_tests::{bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool};
 
 fn python() -> Option<PathBuf> {
     find_tool("PRAMAAN_PYTHON", "python3")
@@ -44,8 +42,8 @@ fn python_agent_enrolls_and_checks_in() {
     // The generated module loads the library from its own folder.
     std::fs::copy(&lib, gen_dir.join("libpramaan_ffi.so")).expect("copy cdylib");
 
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let uri = server.enrollment_uri("GAD-002");
     let script = pramaan_tests::workspace_root().join("tests/python/bindings_test.py");
     let out = Command::new(&python)

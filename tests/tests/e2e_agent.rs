@@ -12,15 +12,15 @@ use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::keys::SoftwareSigner;
 use pramaan_core::policy::Rule;
 use pramaan_core::transport::TransportError;
-use pramaan_tests::{COMPLIANT_FACTS, TestServer, quick_options};
+use pramaan_testkit::{facts_toml, gad_facts, options};
 
 fn agent(dir: &std::path::Path) -> Agent {
     let signer = SoftwareSigner::load_or_generate(&dir.join("device.key")).expect("key");
-    Agent::open_with(dir, Arc::new(signer), quick_options()).expect("agent opens")
+    Agent::open_with(dir, Arc::new(signer), options()).expect("agent opens")
 }
 
 fn compliant() -> Facts {
-    Facts::from_toml(COMPLIANT_FACTS).expect("facts")
+    gad_facts()
 }
 
 fn officer_entry(report: &serde_json::Value, officer_id: &str) -> serde_json::Value {
@@ -46,8 +46,8 @@ fn rules(v: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn enroll_check_in_and_a_failing_rule_reaches_compliance() {
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent(dir.path());
 
@@ -108,8 +108,8 @@ fn enroll_check_in_and_a_failing_rule_reaches_compliance() {
 
 #[test]
 fn outage_queues_attestations_and_delivers_each_once_in_order() {
-    let mut server = TestServer::start();
-    server.prepare_gad();
+    let mut server = pramaan_testkit::start();
+    server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent(dir.path());
     let e = agent
@@ -179,8 +179,8 @@ fn outage_queues_attestations_and_delivers_each_once_in_order() {
 
 #[test]
 fn wrong_pin_is_refused_before_anything_is_sent() {
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let good = server.enrollment_uri("GAD-001");
     let mut uri = EnrollmentUri::parse(&good).expect("uri");
     uri.pin[0] ^= 0xff;
@@ -212,12 +212,12 @@ fn wrong_pin_is_refused_before_anything_is_sent() {
 #[test]
 fn desktop_cli_enrolls_attests_and_reports() {
     use clap::Parser;
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("agent");
     let facts = dir.path().join("facts.toml");
-    std::fs::write(&facts, COMPLIANT_FACTS).expect("facts");
+    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
     let out = dir.path().join("token.cose");
     let run = |args: &[&str]| {
         let mut argv = vec!["pramaan"];
@@ -269,8 +269,8 @@ fn desktop_cli_enrolls_attests_and_reports() {
 
 #[test]
 fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent(dir.path());
     let e = agent
@@ -320,8 +320,8 @@ fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
 
 #[test]
 fn an_answer_that_does_not_verify_is_not_taken_as_delivered() {
-    let server = TestServer::start();
-    server.prepare_gad();
+    let server = pramaan_testkit::start();
+    server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
     let agent = agent(dir.path());
     agent

@@ -12,45 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pramaan_core::agent::{Agent, Facts, State};
+use pramaan_core::catalog::Catalog;
 use pramaan_core::claims::{Assurance, Attestation, Platform};
 use pramaan_core::cose;
 use pramaan_core::keys::{Signer, SoftwareSigner, sign_raw};
 use pramaan_core::policy::Policy;
+use pramaan_testkit::{POLICY_GAD, app_of, gad_facts, whatsapp};
 use uuid::Uuid;
-
-const FACTS: &str = r#"
-platform = "android"
-model = "Pixel 8"
-os_version = "15"
-patch_level = "2026-10-05"
-screen_lock = true
-emails = ["a.shah@gujarat.gov.in"]
-[[apps]]
-id = "com.whatsapp"
-signer = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"
-version = "2.26.1"
-[[apps]]
-id = "org.telegram.messenger"
-signer = "49c1522548ebacd46ce322b6fd47f6092bb745d0f88082145caf35e14dcc38e1"
-version = "11.2.0"
-[[groups]]
-platform = "WhatsApp"
-group = "gad-officers"
-member = true
-handle = "+919800000001"
-"#;
-
-const POLICY: &str = r#"
-department = "GAD"
-email_domains = ["gujarat.gov.in", "nic.in"]
-[[platforms]]
-name = "WhatsApp"
-android_package = "com.whatsapp"
-android_signers = ["3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"]
-[[groups]]
-platform = "WhatsApp"
-id = "gad-officers"
-"#;
 
 fn per_op(seconds: f64, mut f: impl FnMut()) -> (Duration, u64) {
     for _ in 0..50 {
@@ -87,7 +55,7 @@ fn main() {
         platform: Platform::Android,
         model: "Pixel 8".into(),
         assurance: Assurance::Hardware,
-        policy: Policy::parse(POLICY).expect("policy"),
+        policy: Policy::load(POLICY_GAD, &Catalog::builtin()).expect("policy"),
         next_nonce: None,
         nonce_received_at: 0,
         last_seq: 0,
@@ -96,7 +64,10 @@ fn main() {
         dropped: 0,
     };
     state.save(dir.path()).expect("save");
-    let facts = Facts::from_toml(FACTS).expect("facts");
+    let facts = Facts {
+        apps: vec![whatsapp(), app_of("Telegram", "11.2.0")],
+        ..gad_facts()
+    };
 
     let mut seq = 0u64;
     let mut token_len = 0;

@@ -246,7 +246,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let mut conn = rusqlite::Connection::open_in_memory().expect("db");
         audit_log::init_schema(&conn).expect("schema");
-        let d = audit_log::bench::DemoDevice::generate("o1").expect("device");
+        let d = pramaan_testkit::log_fixtures::DemoDevice::generate("o1").expect("device");
         let tx = conn.transaction().expect("tx");
         audit_log::append(&tx, &d.enrollment(1).expect("e")).expect("append");
         for i in 0..4 {

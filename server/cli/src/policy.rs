@@ -83,15 +83,7 @@ pub fn run(cmd: PolicyCmd) -> CliResult {
 mod tests {
     use super::*;
 
-    const POLICY: &str = r#"
-department = "GAD"
-email_domains = ["gujarat.gov.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "gad-officers"
-"#;
+    use pramaan_testkit::POLICY_GAD as POLICY;
 
     #[test]
     fn department_guard_and_content_type() {

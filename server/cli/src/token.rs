@@ -372,39 +372,19 @@ fn cbor_to_json(v: &Value) -> Json {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pramaan_core::claims::{AppFact, DeviceInfo, Failure, GroupFact, OsInfo, Platform};
+    use pramaan_core::claims::{DeviceInfo, Failure, Platform};
     use pramaan_core::cose;
     use pramaan_core::keys::{ServerKey, Signer, SoftwareSigner};
     use pramaan_core::policy::Rule;
 
     fn attestation() -> Attestation {
         Attestation {
-            device_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             nonce: Some(vec![0xab; 32]),
-            iat: 1_790_000_000,
             seq: 9,
-            officer: "GAD-001".into(),
-            apps: vec![AppFact {
-                id: "com.whatsapp".into(),
-                signer: Some(
-                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
-                ),
-                version: "2.26.1".into(),
-                present: true,
-            }],
-            groups: vec![GroupFact {
-                platform: "WhatsApp".into(),
-                group: "gad-officers".into(),
-                member: true,
-                handle: "+919800000001".into(),
-            }],
-            email: vec!["a.shah@gujarat.gov.in".into()],
-            os: OsInfo {
-                name: "android".into(),
-                version: "15".into(),
-                patch: "2026-10-05".into(),
-            },
-            lock: true,
+            ..pramaan_testkit::gad_claims(
+                Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+                "GAD-001",
+            )
         }
     }
 

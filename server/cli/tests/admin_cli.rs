@@ -102,8 +102,8 @@ fn admin_init_and_token_commands() {
 fn the_certificate_validates_as_a_ca_file_for_every_name() {
     let env = start();
     let cert = std::fs::read(env.dir.path().join("tls/cert.pem")).unwrap();
-    assert_eq!(cert, env.server.ca_pem);
-    let port = env.server.addr.port();
+    assert_eq!(cert, env.server().ca_pem);
+    let port = env.server().addr.port();
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("https://{host}:{port}");
         let client = HttpsClient::new(&url, Trust::CaPem(cert.clone()), options()).unwrap();
@@ -120,7 +120,7 @@ fn the_certificate_validates_as_a_ca_file_for_every_name() {
     .unwrap();
     assert_eq!(client.get("/healthz").unwrap().status, 200);
     // A wrong pin is refused before any request is sent.
-    let wrong = HttpsClient::new(&env.server.url, Trust::Pin([0; 32]), options()).unwrap();
+    let wrong = HttpsClient::new(&env.server().url, Trust::Pin([0; 32]), options()).unwrap();
     assert!(wrong.get("/healthz").is_err());
 }
 

@@ -11,21 +11,11 @@ use std::sync::Arc;
 
 use pramaan_core::SoftwareSigner;
 use pramaan_core::agent::{Agent, Facts};
+use pramaan_core::claims::Platform;
 use pramaan_server::server::{self, InitOutput, Running};
 use pramaan_server::store::Role;
 
-const POLICY: &str = r#"
-department = "GAD"
-name = "General Administration Department"
-check_in_hours = 24
-email_domains = ["gujarat.gov.in", "nic.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "gad-officers"
-name = "GAD officers coordination"
-"#;
+use pramaan_testkit::POLICY_GAD as POLICY;
 
 const OFFICERS: &str = "officer_id,name,designation,department,email,mobile,entitled
 GAD-001,Rajesh Patel,Additional Chief Secretary,GAD,rajesh.patel@gujarat.gov.in,+919825010001,true
@@ -133,22 +123,13 @@ fn enroll(env: &Env, officer: &str, facts: &str) -> uuid::Uuid {
 }
 
 fn compliant_facts(email: &str, handle: &str) -> String {
-    format!(
-        r#"platform = "desktop"
-model = "Pixel 8"
-screen_lock = true
-emails = ["{email}"]
-[[apps]]
-id = "com.whatsapp"
-signer = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44"
-version = "2.26.1"
-[[groups]]
-platform = "WhatsApp"
-group = "gad-officers"
-member = true
-handle = "{handle}"
-"#
-    )
+    pramaan_testkit::facts_toml(&Facts {
+        platform: Platform::Desktop,
+        os_name: String::new(),
+        os_version: String::new(),
+        patch_level: String::new(),
+        ..pramaan_testkit::compliant_facts(email, handle)
+    })
 }
 
 #[test]

@@ -48,23 +48,7 @@ fn answered_attestations_survive_kill_9() {
         pin: init.pin,
     };
     let admin = running.client().with_bearer(init.admin_token.clone());
-    for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
-        let r = admin
-            .put(
-                &format!("/v1/departments/{d}/policy"),
-                "application/toml",
-                p.as_bytes(),
-            )
-            .unwrap();
-        assert_eq!(r.status, 200);
-    }
-    assert_eq!(
-        admin
-            .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
-            .unwrap()
-            .status,
-        200
-    );
+    seed(&admin);
     let r = admin
         .post(
             "/v1/enrollment-tokens",

@@ -39,12 +39,12 @@ fn pull_and_verify_against_a_running_server() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
     let auditor = env.token("auditor", None);
-    let pin = pramaan_core::transport::b64url(&env.server.pin);
+    let pin = pramaan_core::transport::b64url(&env.server().pin);
     let out = env.dir.path().join("bundle.cbor");
     let kept = env.dir.path().join("checkpoint.txt");
     let vkey = env.dir.path().join("log.vkey");
     // `--flag=value`: tokens and pins are base64url and may begin with '-'.
-    let server_arg = format!("--server={}", env.server.url);
+    let server_arg = format!("--server={}", env.server().url);
     let token_arg = format!("--token={auditor}");
     let pin_arg = format!("--pin={pin}");
     let conn = [server_arg.as_str(), token_arg.as_str(), pin_arg.as_str()];

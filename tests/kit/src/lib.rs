@@ -3,14 +3,20 @@
 //! device messages built with core (SoftwareSigner, claims, COSE).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod fixtures;
+pub mod log_fixtures;
 pub mod store_conformance;
 
+pub use fixtures::*;
+
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pramaan_core::claims::{
-    self, AppFact, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody,
-    GroupFact, OsInfo, Platform, Receipt,
+    self, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody, Platform,
+    Receipt,
 };
 use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::enroll_uri::EnrollmentUri;
@@ -22,39 +28,6 @@ use pramaan_server::store::{Counts, DeviceRow, transaction};
 use tempfile::TempDir;
 use uuid::Uuid;
 
-pub const WHATSAPP_SIGNER: &str =
-    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
-
-pub const POLICY_GAD: &str = r#"
-department = "GAD"
-name = "General Administration Department"
-check_in_hours = 24
-email_domains = ["gujarat.gov.in", "nic.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "gad-officers"
-name = "GAD officers coordination"
-"#;
-
-pub const POLICY_REV: &str = r#"
-department = "REV"
-name = "Revenue Department"
-check_in_hours = 24
-email_domains = ["gujarat.gov.in"]
-[[platforms]]
-name = "WhatsApp"
-[[groups]]
-platform = "WhatsApp"
-id = "rev-officers"
-"#;
-
-pub const OFFICERS: &str = "officer_id,name,designation,department,email,mobile,entitled\n\
-GAD-001,A. Shah,Deputy Secretary,GAD,a.shah@gujarat.gov.in,+919800000001,true\n\
-GAD-002,B. Patel,Under Secretary,GAD,b.patel@gujarat.gov.in,+919800000002,true\n\
-REV-001,C. Desai,Deputy Collector,REV,c.desai@gujarat.gov.in,+919800000003,true\n";
-
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -62,9 +35,11 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
-/// A running server with its data directory and first admin token.
+/// A running server with its data directory and first admin token. It can be stopped
+/// (devices see connection refused) and started again on the same data.
 pub struct Env {
-    pub server: Running,
+    running: Option<Running>,
+    config: Config,
     pub admin_token: String,
     pub dir: TempDir,
 }
@@ -83,10 +58,11 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let init = server::admin_init(dir.path(), "localhost").expect("admin init");
     let mut config = test_config();
     tweak(&mut config);
-    let server = server::start_with_config(dir.path(), config).expect("start");
+    let server = server::start_with_config(dir.path(), config.clone()).expect("start");
     assert_eq!(server.pin, init.pin);
     Env {
-        server,
+        running: Some(server),
+        config,
         admin_token: init.admin_token,
         dir,
     }
@@ -96,17 +72,70 @@ pub fn start() -> Env {
     start_with(|_| {})
 }
 
+/// Fast transport options for tests (no long retries when the server is down).
 pub fn options() -> Options {
     Options {
         attempts: 1,
+        connect_timeout: Duration::from_secs(2),
+        io_timeout: Duration::from_secs(10),
         ..Options::default()
     }
 }
 
 impl Env {
+    /// The running server (panics while stopped).
+    pub fn server(&self) -> &Running {
+        self.running.as_ref().expect("the test server is stopped")
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.server().url
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the server (the port closes: devices see connection refused).
+    pub fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            // A restart comes back on the same port.
+            self.config.listen = r.addr;
+            r.shutdown();
+        }
+    }
+
+    /// Starts it again on the same port, with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let config = self.config.clone();
+        let mut last = None;
+        for _ in 0..50 {
+            match server::start_with_config(self.dir.path(), config.clone()) {
+                Ok(r) => {
+                    self.running = Some(r);
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("server does not restart on {}: {last:?}", config.listen);
+    }
+
+    /// Starts it again on the same data with `config` (stopping it first if running).
+    pub fn restart_with(&mut self, config: Config) {
+        self.stop();
+        self.running =
+            Some(server::start_with_config(self.dir.path(), config.clone()).expect("start"));
+        self.config = config;
+    }
+
     /// An unauthenticated client that pins the server's key (as a phone does).
     pub fn device_client(&self) -> HttpsClient {
-        HttpsClient::new(&self.server.url, Trust::Pin(self.server.pin), options()).expect("client")
+        HttpsClient::new(&self.server().url, Trust::Pin(self.server().pin), options())
+            .expect("client")
     }
 
     pub fn client_with(&self, token: &str) -> HttpsClient {
@@ -124,27 +153,11 @@ impl Env {
 
     /// Policy of GAD and REV, and the registry.
     pub fn seed(&self) {
-        let admin = self.admin();
-        for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
-            let r = admin
-                .put(
-                    &format!("/v1/departments/{d}/policy"),
-                    "application/toml",
-                    p.as_bytes(),
-                )
-                .expect("put policy");
-            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        }
-        let r = admin
-            .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
-            .expect("import");
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-        assert_eq!(v["imported"], 3, "{v}");
+        seed(&self.admin());
     }
 
-    /// A new enrollment token (the URI's token) for `officer_id`.
-    pub fn enrollment_token(&self, officer_id: &str) -> String {
+    /// A new enrollment URI for `officer_id`.
+    pub fn enrollment_uri(&self, officer_id: &str) -> String {
         let r = self
             .admin()
             .post(
@@ -157,17 +170,74 @@ impl Env {
             .expect("enrollment token");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-        let uri = EnrollmentUri::parse(v["uri"].as_str().expect("uri")).expect("parse uri");
-        assert_eq!(uri.pin, self.server.pin);
+        v["uri"].as_str().expect("uri").to_string()
+    }
+
+    /// A new enrollment token (the URI's token) for `officer_id`.
+    pub fn enrollment_token(&self, officer_id: &str) -> String {
+        let uri = EnrollmentUri::parse(&self.enrollment_uri(officer_id)).expect("parse uri");
+        assert_eq!(uri.pin, self.server().pin);
         uri.token
     }
 
+    /// A successful JSON answer of the admin API.
+    fn json_ok(&self, what: &str, r: Response) -> serde_json::Value {
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        assert!(r.is_success(), "{what}: HTTP {} {text}", r.status);
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// `GET /v1/compliance?department=D` as JSON.
+    pub fn compliance(&self, department: &str) -> serde_json::Value {
+        let r = self
+            .admin()
+            .get(&format!("/v1/compliance?department={department}"))
+            .expect("compliance");
+        self.json_ok("compliance", r)
+    }
+
+    /// `GET /v1/officers/{id}` as JSON.
+    pub fn officer(&self, officer_id: &str) -> serde_json::Value {
+        let r = self
+            .admin()
+            .get(&format!("/v1/officers/{officer_id}"))
+            .expect("officer");
+        self.json_ok("officer", r)
+    }
+
+    /// Requests the server has answered, all routes but `/metrics` (from `GET /metrics`).
+    pub fn request_count(&self) -> u64 {
+        let r = self.admin().get("/metrics").expect("metrics");
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        text.lines()
+            .filter(|l| l.starts_with("pramaan_requests_total{") && !l.contains("/metrics"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    /// Accepted attestations of a device as stored, in acceptance order: (seq, claims CBOR).
+    pub fn stored_attestations(&self, device_id: &Uuid) -> Vec<(u64, Vec<u8>)> {
+        let db = server::Paths::new(self.dir.path()).db();
+        let conn =
+            rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .expect("open db");
+        let mut stmt = conn
+            .prepare("SELECT seq, claims FROM attestations WHERE device_id = ?1 ORDER BY rowid")
+            .expect("prepare");
+        let rows = stmt
+            .query_map([device_id.as_bytes().to_vec()], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+            })
+            .expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
     pub fn counts(&self) -> Counts {
-        transaction(self.server.store().as_ref(), |tx| tx.counts()).expect("counts")
+        transaction(self.server().store().as_ref(), |tx| tx.counts()).expect("counts")
     }
 
     pub fn device_row(&self, id: &Uuid) -> Option<DeviceRow> {
-        transaction(self.server.store().as_ref(), |tx| tx.device(id)).expect("device")
+        transaction(self.server().store().as_ref(), |tx| tx.device(id)).expect("device")
     }
 
     pub fn challenge(&self) -> Vec<u8> {
@@ -230,6 +300,26 @@ impl Env {
     }
 }
 
+/// Department IT's setup through `admin`: the policies of GAD and REV, and the registry.
+pub fn seed(admin: &HttpsClient) {
+    for (d, p) in [("GAD", POLICY_GAD), ("REV", POLICY_REV)] {
+        let r = admin
+            .put(
+                &format!("/v1/departments/{d}/policy"),
+                "application/toml",
+                p.as_bytes(),
+            )
+            .expect("put policy");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let r = admin
+        .post("/v1/officers/import", "text/csv", OFFICERS.as_bytes())
+        .expect("import");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["imported"], 3, "{v}");
+}
+
 pub fn error_of(r: &Response) -> Option<ErrorBody> {
     claims::decode(&r.body)
         .ok()
@@ -271,15 +361,6 @@ pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec
     cose::sign_es256(signer, b"", claims::encode(&req)).expect("sign")
 }
 
-/// The registry email of a seeded officer.
-pub fn registry_email(officer: &str) -> &'static str {
-    match officer {
-        "GAD-001" => "a.shah@gujarat.gov.in",
-        "GAD-002" => "b.patel@gujarat.gov.in",
-        _ => "c.desai@gujarat.gov.in",
-    }
-}
-
 /// Facts that pass R1, R3 and R4 for a GAD officer.
 pub fn claims_for(
     device_id: Uuid,
@@ -289,38 +370,15 @@ pub fn claims_for(
     iat: u64,
 ) -> Attestation {
     Attestation {
-        device_id,
         nonce,
         iat,
         seq,
-        officer: officer.to_string(),
-        apps: vec![AppFact {
-            id: "com.whatsapp".into(),
-            signer: Some(WHATSAPP_SIGNER.into()),
-            version: "2.26.1".into(),
-            present: true,
-        }],
         groups: vec![
-            GroupFact {
-                platform: "WhatsApp".into(),
-                group: "gad-officers".into(),
-                member: true,
-                handle: "+919800000001".into(),
-            },
-            GroupFact {
-                platform: "WhatsApp".into(),
-                group: "rev-officers".into(),
-                member: true,
-                handle: "+919800000003".into(),
-            },
+            whatsapp_group(GAD_GROUP, "+919800000001"),
+            whatsapp_group("rev-officers", "+919800000003"),
         ],
         email: vec![registry_email(officer).to_string()],
-        os: OsInfo {
-            name: "android".into(),
-            version: "15".into(),
-            patch: "2026-10-05".into(),
-        },
-        lock: true,
+        ..gad_claims(device_id, officer)
     }
 }
 
