@@ -96,15 +96,6 @@ pub fn evaluate(
     ))
 }
 
-const STATUSES: [ComplianceStatus; 6] = [
-    ComplianceStatus::Compliant,
-    ComplianceStatus::Warning,
-    ComplianceStatus::Noncompliant,
-    ComplianceStatus::Stale,
-    ComplianceStatus::NotEnrolled,
-    ComplianceStatus::Revoked,
-];
-
 /// The view of every registered officer of `department` at `now`.
 pub fn department_report(
     tx: &mut dyn Tx,
@@ -114,7 +105,7 @@ pub fn department_report(
     let policy = load_policy(tx, department)?;
     let rosters = Roster::from_rows(tx.roster_rows(department)?);
     let mut officers = Vec::new();
-    let mut summary: BTreeMap<String, u64> = STATUSES
+    let mut summary: BTreeMap<String, u64> = ComplianceStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), 0))
         .collect();

@@ -30,6 +30,22 @@ fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> LogError {
     LogError::Store(Box::new(e))
 }
 
+/// Refuses a tree size larger than the log.
+fn check_size<S>(store: &mut S, size: u64) -> Result<(), LogError>
+where
+    S: LogStore + ?Sized,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let current = store.size().map_err(store_err)?;
+    if size > current {
+        return Err(LogError::SizeOutOfRange {
+            requested: size,
+            size: current,
+        });
+    }
+    Ok(())
+}
+
 /// Appends `entry`; returns its leaf index.
 pub fn append<S>(store: &mut S, entry: &LogEntry) -> Result<u64, LogError>
 where
@@ -76,13 +92,7 @@ where
     S: LogStore + ?Sized,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let current = store.size().map_err(store_err)?;
-    if size > current {
-        return Err(LogError::SizeOutOfRange {
-            requested: size,
-            size: current,
-        });
-    }
+    check_size(store, size)?;
     tree::root(store, size).map_err(store_err)
 }
 
@@ -112,13 +122,7 @@ where
     S: LogStore + ?Sized,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let current = store.size().map_err(store_err)?;
-    if size > current {
-        return Err(LogError::SizeOutOfRange {
-            requested: size,
-            size: current,
-        });
-    }
+    check_size(store, size)?;
     if index >= size {
         return Err(LogError::IndexOutOfRange { index, size });
     }
@@ -131,13 +135,7 @@ where
     S: LogStore + ?Sized,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let current = store.size().map_err(store_err)?;
-    if new > current {
-        return Err(LogError::SizeOutOfRange {
-            requested: new,
-            size: current,
-        });
-    }
+    check_size(store, new)?;
     if old > new {
         return Err(LogError::SizesOutOfOrder { old, new });
     }
