@@ -9,6 +9,7 @@
 //! (on by default), so that `cargo build -p pramaan-cli --no-default-features` gives IT,
 //! auditors and the desktop agent a `pramaan` without axum, rusqlite or rcgen.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use clap::{Parser, Subcommand};
 
