@@ -147,7 +147,7 @@ pub struct InitOutput {
     pub log_vkey: String,
     /// `DIR/tls/cert.pem`: the server certificate followed by the CA.
     pub cert_path: PathBuf,
-    /// `DIR/tls/ca.pem`: the CA certificate, for `--ca`.
+    /// `DIR/tls/ca.pem`: the local CA certificate alone.
     pub ca_path: PathBuf,
     /// The data directory.
     pub data_dir: PathBuf,

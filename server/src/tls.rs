@@ -22,7 +22,7 @@ pub enum TlsError {
     /// Making the CA or the server certificate failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
-    /// A PEM file (certificate chain or key) is missing, unreadable or malformed.
+    /// A PEM file (certificate chain or key) is malformed or holds no certificate or key.
     #[error("{path}: {reason}")]
     Pem {
         /// The file.
@@ -45,7 +45,7 @@ pub struct GeneratedTls {
     pub cert_chain_pem: String,
     /// The leaf's PKCS#8 private key.
     pub key_pem: String,
-    /// The CA certificate alone (what `--ca` clients trust).
+    /// The local CA certificate alone (written to `tls/ca.pem`).
     pub ca_pem: String,
     /// SHA-256 of the leaf's SubjectPublicKeyInfo.
     pub pin: [u8; 32],

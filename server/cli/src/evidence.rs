@@ -62,7 +62,7 @@ pub enum EvidenceCmd {
         #[arg(long)]
         client_data: Option<String>,
         /// App Attest environment of the app that made the attestation (for attestation
-        /// object files; YAML documents name their own): production or development.
+        /// object files; YAML documents name their own).
         #[arg(long, value_enum, default_value_t = Env::Production)]
         environment: Env,
     },
@@ -71,9 +71,9 @@ pub enum EvidenceCmd {
 /// The App Attest environment (`--environment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Env {
-    /// Development builds run from Xcode (test phones only).
+    /// Builds run from Xcode (development entitlement): test phones only.
     Development,
-    /// App Store and TestFlight builds: what government phones run.
+    /// Release builds (App Store, TestFlight): what officers' phones run.
     Production,
 }
 

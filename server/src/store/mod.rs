@@ -260,7 +260,7 @@ pub trait Tx {
 
     // enrollment tokens
     /// Stores a new unused enrollment token by its hash for `officer_id`, valid while
-    /// `now < expires`; `created_by` names the IT token that issued it.
+    /// `now < expires`; `created_by` is the issuing caller's token label.
     fn insert_enroll_token(
         &mut self,
         hash: &[u8; 32],
