@@ -15,12 +15,17 @@ use crate::store::TokenRow;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Department IT (wire name `it`): reads and changes one department.
     It,
+    /// Auditor (wire name `auditor`): reads every department and the audit log, changes
+    /// nothing.
     Auditor,
+    /// Administrator (wire name `admin`): reads and changes every department.
     Admin,
 }
 
 impl Role {
+    /// The wire name: `it`, `auditor` or `admin`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::It => "it",
@@ -53,10 +58,13 @@ impl std::fmt::Display for Role {
 /// Authentication failures.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
+    /// The request has no `Authorization` header.
     #[error("missing bearer token (send Authorization: Bearer <token>)")]
     Missing,
+    /// The header is not `Bearer <token>`, or no stored token matches.
     #[error("unknown or malformed bearer token")]
     Invalid,
+    /// The system random number generator failed (minting a secret).
     #[error("random number generator failed")]
     Rng,
 }
@@ -64,6 +72,7 @@ pub enum AuthError {
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The token's role.
     pub role: Role,
     /// Set for IT tokens: the one department they may act on.
     pub department: Option<String>,

@@ -16,18 +16,31 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The configuration file exists but cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// The configuration file is not valid TOML or has an unknown or mistyped key.
     #[error("{path} is not valid: {reason}")]
-    Invalid { path: String, reason: String },
+    Invalid {
+        /// The file.
+        path: String,
+        /// The TOML parser's message.
+        reason: String,
+    },
+    /// A `PRAMAAN_*` environment variable does not parse.
     #[error("environment variable {name}={value:?}: {reason}")]
     Env {
+        /// The variable, e.g. `PRAMAAN_LISTEN`.
         name: &'static str,
+        /// Its value.
         value: String,
+        /// Why it does not parse.
         reason: String,
     },
 }

@@ -4,6 +4,7 @@
 //! [`store`] and appended to the tamper-evident [`audit_log`]; department IT and auditors read
 //! compliance and proofs through the same API; the `pramaan` command (`pramaan-cli`) drives it all.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod api;
 pub mod audit_log;

@@ -37,6 +37,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Empty metrics (every counter at zero).
     pub fn new() -> Self {
         Self::default()
     }
@@ -56,12 +57,15 @@ impl Metrics {
         h.count += 1;
     }
 
+    /// Counts one accepted attestation by its verdict's wire name
+    /// (`pramaan_verdicts_total`).
     pub fn verdict(&self, status: &str) {
         if let Ok(mut m) = self.inner.lock() {
             *m.verdicts.entry(status.to_string()).or_default() += 1;
         }
     }
 
+    /// Counts one rejected request by its reason code (`pramaan_rejections_total`).
     pub fn rejection(&self, reason: &str) {
         if let Ok(mut m) = self.inner.lock() {
             *m.rejections.entry(reason.to_string()).or_default() += 1;

@@ -29,32 +29,47 @@ use crate::tls::{self, TlsError};
 /// Why the server could not be set up or started.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Reading or writing a file of the data directory failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// `admin init` found a server already set up in the directory (the path named).
     #[error("{0} already exists; refusing to overwrite an existing server's keys")]
     Exists(String),
+    /// The directory (named) has no server: run `pramaan admin init` first.
     #[error("{0} is not an initialized data directory (run `pramaan admin init --data DIR`)")]
     NotInitialized(String),
+    /// The server's Ed25519 identity key (`server.key`) cannot be made or loaded.
     #[error("server key: {0}")]
     Key(#[from] pramaan_core::KeyError),
+    /// The TLS certificate or key cannot be made or loaded.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// `config.toml` or a `PRAMAAN_*` variable is invalid.
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The database failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A bad argument (e.g. an IT token without a department), or the random number
+    /// generator failed.
     #[error("{0}")]
     Invalid(String),
+    /// The listen address cannot be bound (in use, or not this machine's).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address.
         addr: SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The tokio runtime or the server thread failed.
     #[error("runtime: {0}")]
     Runtime(String),
 }
@@ -69,36 +84,46 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
 /// File names inside a data directory.
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// The data directory itself.
     pub dir: PathBuf,
 }
 
 impl Paths {
+    /// The paths of the data directory `dir`.
     pub fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_path_buf(),
         }
     }
+    /// `server.key`: the server's Ed25519 signing key (mode 0600).
     pub fn server_key(&self) -> PathBuf {
         self.dir.join("server.key")
     }
+    /// `tls/`: the TLS certificates and key.
     pub fn tls_dir(&self) -> PathBuf {
         self.dir.join("tls")
     }
+    /// `tls/cert.pem`: the server certificate followed by the CA.
     pub fn cert(&self) -> PathBuf {
         self.tls_dir().join("cert.pem")
     }
+    /// `tls/key.pem`: the server certificate's private key (mode 0600).
     pub fn tls_key(&self) -> PathBuf {
         self.tls_dir().join("key.pem")
     }
+    /// `tls/ca.pem`: the local CA certificate alone.
     pub fn ca(&self) -> PathBuf {
         self.tls_dir().join("ca.pem")
     }
+    /// `pramaan.db`: the SQLite database.
     pub fn db(&self) -> PathBuf {
         self.dir.join("pramaan.db")
     }
+    /// `log.vkey`: the audit log's C2SP verifier key, for auditors.
     pub fn log_vkey(&self) -> PathBuf {
         self.dir.join("log.vkey")
     }
+    /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
     }
@@ -120,8 +145,11 @@ pub struct InitOutput {
     pub pin_b64url: String,
     /// The log's C2SP verifier key (also in `DIR/log.vkey`).
     pub log_vkey: String,
+    /// `DIR/tls/cert.pem`: the server certificate followed by the CA.
     pub cert_path: PathBuf,
+    /// `DIR/tls/ca.pem`: the local CA certificate alone.
     pub ca_path: PathBuf,
+    /// The data directory.
     pub data_dir: PathBuf,
 }
 
@@ -236,10 +264,13 @@ pub struct Running {
     pub url: String,
     /// What enrollment URIs carry (from config `public_url`, or the bound address).
     pub public_url: String,
+    /// SHA-256 of the TLS certificate's SubjectPublicKeyInfo (what clients pin).
     pub pin: [u8; 32],
     /// `tls/cert.pem`: leaf then CA (usable as `Trust::CaPem`).
     pub ca_pem: Vec<u8>,
+    /// The address actually bound (the real port when 0 was asked).
     pub addr: SocketAddr,
+    /// The server's data directory.
     pub data_dir: PathBuf,
     state: AppState,
     handle: axum_server::Handle<SocketAddr>,

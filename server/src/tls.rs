@@ -19,12 +19,21 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 /// TLS setup failures.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// Making the CA or the server certificate failed.
     #[error("certificate generation failed: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A PEM file (certificate chain or key) is malformed or holds no certificate or key.
     #[error("{path}: {reason}")]
-    Pem { path: String, reason: String },
+    Pem {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// rustls refused the certificate or key.
     #[error("rustls: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The leaf's public key pin could not be computed.
     #[error("pin: {0}")]
     Pin(String),
 }
@@ -36,6 +45,7 @@ pub struct GeneratedTls {
     pub cert_chain_pem: String,
     /// The leaf's PKCS#8 private key.
     pub key_pem: String,
+    /// The local CA certificate alone (written to `tls/ca.pem`).
     pub ca_pem: String,
     /// SHA-256 of the leaf's SubjectPublicKeyInfo.
     pub pin: [u8; 32],

@@ -10,6 +10,7 @@ use super::{CliError, CliResult};
 use pramaan_server::server;
 use pramaan_server::store::Role;
 
+/// `pramaan admin init|token`.
 #[derive(Debug, Subcommand)]
 pub enum AdminCmd {
     /// Create keys, self-signed TLS (local CA + server certificate), the database and the
@@ -24,6 +25,7 @@ pub enum AdminCmd {
     },
     /// Create a bearer token; prints the token alone on stdout.
     Token {
+        /// The server's data directory (made by `pramaan admin init`).
         #[arg(long, env = "PRAMAAN_DATA")]
         data: PathBuf,
         /// it, auditor or admin.
@@ -35,6 +37,7 @@ pub enum AdminCmd {
     },
 }
 
+/// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
         AdminCmd::Init { data, host } => {

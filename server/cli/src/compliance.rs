@@ -23,6 +23,7 @@ use super::client::{Client, ServerArgs, encode};
 use super::enroll_token::rfc3339;
 use super::{CliError, CliResult};
 
+/// `pramaan compliance`: one department's compliance, from the server.
 #[derive(Debug, Args)]
 pub struct ComplianceCmd {
     /// Department to report on. An IT token reads only its own department; auditors and
@@ -32,10 +33,12 @@ pub struct ComplianceCmd {
     /// Output: an aligned table with counts per status, the server's JSON, or its CSV.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// How to reach and trust the server.
     #[command(flatten)]
     pub server: ServerArgs,
 }
 
+/// How `pramaan compliance` prints the report (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Aligned columns, one officer per line, then counts per status.
@@ -49,18 +52,24 @@ pub enum Format {
 /// One officer's line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    /// The officer's registry id.
     pub officer_id: String,
+    /// The officer's name.
     pub name: String,
+    /// The officer's status: compliant, warning, noncompliant, stale, not enrolled or revoked.
     pub status: ComplianceStatus,
     /// `(rule, detail)`.
     pub failures: Vec<(String, String)>,
+    /// Time of the last accepted attestation (RFC 3339, UTC); `None` if never seen.
     pub last_seen: Option<String>,
 }
 
 /// A department's compliance as the server reported it, ready to print.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Report {
+    /// The department, when the server named it.
     pub department: Option<String>,
+    /// One row per officer, in the server's order.
     pub rows: Vec<Row>,
 }
 
@@ -238,6 +247,7 @@ fn failure_text(rule: &str, detail: &str) -> String {
     }
 }
 
+/// Runs `pramaan compliance`.
 pub fn run(cmd: ComplianceCmd) -> CliResult {
     let client = cmd.server.client()?;
     let department = cmd.department.as_deref();

@@ -17,6 +17,7 @@ use super::{CliError, CliResult};
 /// File name of the software device key inside the state directory.
 pub const KEY_FILE: &str = "device.key";
 
+/// `pramaan device enroll|attest|status`.
 #[derive(Debug, Subcommand)]
 pub enum DeviceCmd {
     /// Enroll this desktop agent with an enrollment URI from IT.
@@ -27,6 +28,7 @@ pub enum DeviceCmd {
     Status(StatusArgs),
 }
 
+/// `pramaan device enroll`.
 #[derive(Debug, Args)]
 pub struct EnrollArgs {
     /// `pramaan://enroll?...`
@@ -39,10 +41,13 @@ pub struct EnrollArgs {
     pub facts: PathBuf,
 }
 
+/// `pramaan device attest`.
 #[derive(Debug, Args)]
 pub struct AttestArgs {
+    /// Agent state directory given at enrollment (holds the device key).
     #[arg(long)]
     pub state: PathBuf,
+    /// Facts file (TOML, design section 9): what this check-in reports.
     #[arg(long)]
     pub facts: PathBuf,
     /// Also write the signed attestation (COSE_Sign1) to this file.
@@ -53,17 +58,23 @@ pub struct AttestArgs {
     pub format: Format,
 }
 
+/// `pramaan device status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// Agent state directory given at enrollment.
     #[arg(long)]
     pub state: PathBuf,
+    /// Print the status as text or as JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
+/// How `pramaan device attest` and `status` print (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Readable lines.
     Text,
+    /// One JSON object, for scripts.
     Json,
 }
 
@@ -84,6 +95,7 @@ fn read_facts(path: &Path) -> Result<Facts, CliError> {
     Facts::from_toml(&text).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
 }
 
+/// Runs one `device` command.
 pub fn run(cmd: DeviceCmd) -> CliResult {
     match cmd {
         DeviceCmd::Enroll(a) => {

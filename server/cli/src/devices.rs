@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::client::ServerArgs;
 use super::{CliError, CliResult};
 
+/// `pramaan devices revoke`.
 #[derive(Debug, Subcommand)]
 pub enum DevicesCmd {
     /// Revoke an enrolled device (recorded in the audit log with the reason). Its
@@ -23,11 +24,13 @@ pub enum DevicesCmd {
         /// Why (e.g. "reported lost on 2026-11-20"); stored in the audit log.
         #[arg(long)]
         reason: String,
+        /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
 }
 
+/// Runs one `devices` command.
 pub fn run(cmd: DevicesCmd) -> CliResult {
     match cmd {
         DevicesCmd::Revoke {

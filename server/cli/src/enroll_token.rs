@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::client::ServerArgs;
 use super::{CliError, CliResult};
 
+/// `pramaan enroll-token`.
 #[derive(Debug, Args)]
 pub struct EnrollTokenCmd {
     /// Officer the token is for (officer_id in the registry).
@@ -28,6 +29,7 @@ pub struct EnrollTokenCmd {
     /// Do not draw the QR code in the terminal (the URI is still printed).
     #[arg(long)]
     pub no_qr: bool,
+    /// How to reach and trust the server.
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -69,6 +71,7 @@ pub fn rfc3339(secs: u64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
+/// Runs `pramaan enroll-token`.
 pub fn run(cmd: EnrollTokenCmd) -> CliResult {
     let client = cmd.server.client()?;
     let answer = client.post_json(

@@ -27,6 +27,7 @@ use serde_json::{Value as Json, json};
 
 use super::{CliError, CliResult};
 
+/// `pramaan evidence android|apple`.
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCmd {
     /// Verify an Android Key Attestation chain (PEM, leaf first) against Google's roots.
@@ -60,14 +61,19 @@ pub enum EvidenceCmd {
         /// The client data, base64; its SHA-256 is the clientDataHash.
         #[arg(long)]
         client_data: Option<String>,
+        /// App Attest environment of the app that made the attestation (for attestation
+        /// object files; YAML documents name their own).
         #[arg(long, value_enum, default_value_t = Env::Production)]
         environment: Env,
     },
 }
 
+/// The App Attest environment (`--environment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Env {
+    /// Builds run from Xcode (development entitlement): test phones only.
     Development,
+    /// Release builds (App Store, TestFlight): what officers' phones run.
     Production,
 }
 

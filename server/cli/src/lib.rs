@@ -9,6 +9,7 @@
 //! (on by default), so that `cargo build -p pramaan-cli --no-default-features` gives IT,
 //! auditors and the desktop agent a `pramaan` without axum, rusqlite or rcgen.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use clap::{Parser, Subcommand};
 
@@ -36,10 +37,12 @@ mod token;
 #[derive(Debug, Parser)]
 #[command(name = "pramaan", version, about, long_about = None)]
 pub struct Cli {
+    /// The command to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Every `pramaan` command group.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Inspect Pramaan tokens (any signed Pramaan message).
@@ -95,11 +98,13 @@ pub enum Command {
 pub struct CliError(pub String);
 
 impl CliError {
+    /// An error with this message.
     pub fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
     }
 }
 
+/// What every command returns.
 pub type CliResult = Result<(), CliError>;
 
 /// Runs one parsed command.

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::client::{ServerArgs, read_file};
 use super::{CliError, CliResult};
 
+/// `pramaan officers import`.
 #[derive(Debug, Subcommand)]
 pub enum OfficersCmd {
     /// Upload a registry CSV (upsert by officer_id). Columns:
@@ -31,6 +32,7 @@ pub enum OfficersCmd {
         /// Exit 0 even when some rows were rejected (they are still listed on stderr).
         #[arg(long)]
         allow_rejected: bool,
+        /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -39,6 +41,7 @@ pub enum OfficersCmd {
 /// What the server said about an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
+    /// Rows saved (added or updated).
     pub imported: u64,
     /// `(line, reason)` of every rejected row.
     pub rejected: Vec<(u64, String)>,
@@ -79,6 +82,7 @@ impl ImportReport {
     }
 }
 
+/// Runs one `officers` command.
 pub fn run(cmd: OfficersCmd) -> CliResult {
     match cmd {
         OfficersCmd::Import {

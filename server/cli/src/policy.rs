@@ -16,6 +16,7 @@ use pramaan_core::policy::Policy;
 use super::client::{ServerArgs, encode, read_text};
 use super::{CliError, CliResult};
 
+/// `pramaan policy set`.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
     /// Set a department's policy from a TOML (or JSON) file: email domains, sanctioned
@@ -27,6 +28,7 @@ pub enum PolicyCmd {
         /// Department the policy is for; must match the file's `department` when given.
         #[arg(long, value_name = "D")]
         department: Option<String>,
+        /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -52,6 +54,7 @@ pub fn check(text: &str, department: Option<&str>) -> Result<(Policy, &'static s
     Ok((policy, content_type))
 }
 
+/// Runs one `policy` command.
 pub fn run(cmd: PolicyCmd) -> CliResult {
     match cmd {
         PolicyCmd::Set {

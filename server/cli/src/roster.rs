@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::client::{ServerArgs, encode, read_text};
 use super::{CliError, CliResult};
 
+/// `pramaan roster set`.
 #[derive(Debug, Subcommand)]
 pub enum RosterCmd {
     /// Replace the roster of one group with a CSV file `platform,group,handle` (header
@@ -29,6 +30,7 @@ pub enum RosterCmd {
         group: String,
         /// The roster CSV file.
         file: PathBuf,
+        /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -51,6 +53,7 @@ pub fn check(text: &str, group: &str) -> Result<usize, CliError> {
     Ok(rows.len())
 }
 
+/// Runs one `roster` command.
 pub fn run(cmd: RosterCmd) -> CliResult {
     match cmd {
         RosterCmd::Set {

@@ -9,6 +9,7 @@ use super::{CliError, CliResult};
 use pramaan_server::config::Config;
 use pramaan_server::server;
 
+/// `pramaan serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Data directory made by `pramaan admin init`.
@@ -19,6 +20,7 @@ pub struct ServeArgs {
     pub listen: Option<SocketAddr>,
 }
 
+/// Runs `pramaan serve` until Ctrl-C or SIGTERM.
 pub fn run(args: ServeArgs) -> CliResult {
     let mut config = Config::load(&args.data).map_err(|e| CliError::new(e.to_string()))?;
     if let Some(listen) = args.listen {

@@ -27,6 +27,8 @@ use crate::store::{Role, StoreError, read_transaction};
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 
+/// `GET /v1/audit/checkpoint`, `/v1/audit/entries`, `/v1/audit/proof/inclusion` and
+/// `/v1/audit/proof/consistency` (auditor and admin tokens).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/audit/checkpoint", get(get_checkpoint))

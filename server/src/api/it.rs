@@ -28,6 +28,8 @@ use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
 use crate::store::{LogEntry, Role, read_transaction, transaction};
 
+/// The department IT, auditor and admin routes (`/v1/compliance`, `/v1/officers/...`,
+/// `/v1/departments/...`, `/v1/enrollment-tokens`, `/v1/devices/{id}/revoke`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/compliance", get(get_compliance))

@@ -37,17 +37,21 @@ pub const IT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Everything a handler needs.
 pub struct Shared {
+    /// The storage backend (SQLite).
     pub store: Arc<dyn Store>,
     /// The server's Ed25519 identity: signs receipts and results.
     pub key: ServerKey,
     /// `kid` of the server's signatures: the first 8 bytes of SHA-256 of its public key.
     pub kid: Vec<u8>,
+    /// The server configuration (TTLs, limits, App Attest ids).
     pub config: Config,
     /// URL devices use (enrollment URIs).
     pub public_url: String,
     /// SPKI pin of the TLS certificate (enrollment URIs).
     pub pin: [u8; 32],
+    /// Counters and latencies served at `GET /metrics`.
     pub metrics: Metrics,
+    /// Per-address rate limit of the device endpoints.
     pub limiter: RateLimiter,
     /// Signs audit-log checkpoints.
     pub log_signer: crate::audit_log::LogSigner,
@@ -126,6 +130,7 @@ impl Auth {
         }
     }
 
+    /// Refuses unless the caller may read `department` (IT: only its own).
     pub fn require_read(&self, department: &str) -> Result<(), ApiError> {
         if self.0.can_read(department) {
             Ok(())
@@ -137,6 +142,7 @@ impl Auth {
         }
     }
 
+    /// Refuses unless the caller may change `department` (IT: only its own; auditors never).
     pub fn require_write(&self, department: &str) -> Result<(), ApiError> {
         if self.0.can_write(department) {
             Ok(())

@@ -51,13 +51,23 @@ pub enum StoreError {
     Conflict(String),
     /// An integer that the backend's columns (signed 64-bit) cannot hold.
     #[error("{what} {value} is beyond the largest storable integer ({max})", max = i64::MAX)]
-    ValueOutOfRange { what: &'static str, value: u64 },
+    ValueOutOfRange {
+        /// The column or quantity, e.g. `"seq"`.
+        what: &'static str,
+        /// The refused value.
+        value: u64,
+    },
+    /// A stored value does not parse (unknown platform, bad JSON, negative integer): the
+    /// database was altered outside this server.
     #[error("stored row is corrupt: {0}")]
     Corrupt(String),
+    /// The audit log's algorithm (`pramaan_tlog`) failed for a reason other than the store.
     #[error("audit log: {0}")]
     Log(String),
+    /// A thread panicked while holding the database connection; restart the server.
     #[error("database lock poisoned")]
     Poisoned,
+    /// A grouped transaction did not reach a durable commit, so nothing was recorded.
     #[error("the group commit failed: {0}")]
     CommitFailed(String),
     /// The database was written by a newer version of this server.
@@ -65,7 +75,12 @@ pub enum StoreError {
         "the database has schema version {found}, newer than the {supported} this binary knows; \
          run a newer pramaan (refusing to touch it)"
     )]
-    SchemaTooNew { found: u64, supported: u64 },
+    SchemaTooNew {
+        /// The database's `meta.schema_version`.
+        found: u64,
+        /// The newest version this binary knows ([`sqlite::SCHEMA_VERSION`]).
+        supported: u64,
+    },
 }
 
 impl StoreError {
@@ -93,69 +108,103 @@ pub use crate::auth::Role;
 /// A bearer token's row (the secret itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
+    /// SHA-256 of the token's secret ([`crate::auth::hash_secret`]).
     pub hash: [u8; 32],
+    /// What the token may do.
     pub role: Role,
+    /// The only department an IT token may act on; `None` for auditor and admin tokens.
     pub department: Option<String>,
 }
 
 /// A single-use server nonce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NonceRow {
+    /// Expiry, seconds since the Unix epoch; valid while `now < expires`.
     pub expires: u64,
+    /// Already consumed by a request.
     pub used: bool,
 }
 
 /// A one-time enrollment token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollTokenRow {
+    /// The registry officer whose phone the token enrolls.
     pub officer_id: String,
+    /// Expiry, seconds since the Unix epoch; valid while `now < expires`.
     pub expires: u64,
+    /// Already used to enroll a device.
     pub used: bool,
 }
 
 /// An enrolled device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRow {
+    /// Server-assigned id (random UUID v4), given to the device at enrollment.
     pub device_id: Uuid,
+    /// The officer the device was enrolled for.
     pub officer_id: String,
+    /// The officer's department at enrollment.
     pub department: String,
+    /// Android, iOS or the desktop agent.
     pub platform: Platform,
+    /// The model the device reported about itself (not verified).
     pub model: String,
+    /// The model certified by verified platform evidence, if any.
     pub attested_model: Option<String>,
     /// The device public key as an encoded COSE_Key.
     pub public_key: Vec<u8>,
+    /// Hardware when verified platform evidence certifies the key, otherwise software.
     pub assurance: Assurance,
     /// Platform evidence as received (CBOR), kept for later verifiers.
     pub evidence: Option<Vec<u8>>,
+    /// Revoked by IT: its attestations are refused.
     pub revoked: bool,
+    /// Why it was revoked, as given by IT.
     pub reason: Option<String>,
+    /// Sequence number of the last accepted attestation; `None` before the first.
     pub last_seq: Option<u64>,
+    /// Enrollment time, seconds since the Unix epoch.
     pub enrolled_at: u64,
 }
 
 /// An accepted attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttestationRow {
+    /// The attesting device.
     pub device_id: Uuid,
+    /// The device's sequence number, strictly increasing per device.
     pub seq: u64,
+    /// When the device says it signed, seconds since the Unix epoch.
     pub iat: u64,
+    /// When the server accepted it, seconds since the Unix epoch.
     pub received_at: u64,
+    /// Carried a server nonce (online); `false` for an offline attestation accepted within
+    /// the offline window.
     pub fresh_nonce: bool,
     /// The EAT claims set (CBOR) as signed by the device.
     pub claims: Vec<u8>,
+    /// The policy's verdict on it.
     pub verdict: Verdict,
+    /// The rules it failed (empty when compliant).
     pub failures: Vec<Failure>,
+    /// Index of its leaf in the audit log.
     pub log_index: u64,
 }
 
 /// Row counts, for tests and `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
+    /// Officers in the registry.
     pub officers: u64,
+    /// Enrolled devices, revoked ones included.
     pub devices: u64,
+    /// Accepted attestations.
     pub attestations: u64,
+    /// Used nonces not yet pruned (expired nonces are deleted).
     pub nonces_used: u64,
+    /// Enrollment tokens used.
     pub enrollment_tokens_used: u64,
+    /// Leaves in the audit log.
     pub log_entries: u64,
 }
 
@@ -191,10 +240,14 @@ pub use crate::audit_log::LogEntry;
 ///    platform, policy JSON that no longer loads) is [`StoreError::Corrupt`].
 pub trait Tx {
     // bearer tokens
+    /// The bearer token whose secret hashes to `hash`.
     fn token(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
+    /// Stores a new bearer token; `now` is its creation time (seconds since the Unix epoch).
     fn insert_token(&mut self, row: &TokenRow, now: u64) -> Result<(), StoreError>;
 
     // nonces
+    /// Stores a new unused nonce by its hash, valid while `now < expires` (seconds since
+    /// the Unix epoch).
     fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError>;
     /// The nonce's row, to choose an error code; never the basis of acceptance.
     fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError>;
@@ -206,6 +259,8 @@ pub trait Tx {
     fn prune_nonces(&mut self, before: u64) -> Result<(), StoreError>;
 
     // enrollment tokens
+    /// Stores a new unused enrollment token by its hash for `officer_id`, valid while
+    /// `now < expires`; `created_by` is the issuing caller's token label.
     fn insert_enroll_token(
         &mut self,
         hash: &[u8; 32],
@@ -221,11 +276,15 @@ pub trait Tx {
     fn use_enroll_token(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError>;
 
     // registry, policies, rosters
+    /// The registry entry of `officer_id`.
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError>;
+    /// Every officer of the department.
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
+    /// Adds or replaces the officer's registry entry.
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
     /// The department's policy, parsed by the backend.
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError>;
+    /// Replaces the department's policy; `by` names who set it.
     fn set_policy(
         &mut self,
         department: &str,
@@ -248,9 +307,13 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
 
     // devices and attestations
+    /// The enrolled device `device_id`.
     fn device(&mut self, device_id: &Uuid) -> Result<Option<DeviceRow>, StoreError>;
+    /// Every device enrolled for the officer, revoked ones included.
     fn devices_of_officer(&mut self, officer_id: &str) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Records a newly enrolled device; a duplicate id is [`StoreError::Conflict`].
     fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StoreError>;
+    /// Marks the device revoked, with IT's reason.
     fn revoke_device(&mut self, device_id: &Uuid, reason: &str) -> Result<(), StoreError>;
     /// Sets the device's `last_seq` to `seq` if it has none or a smaller one, in one
     /// conditional write (`... WHERE device_id = ? AND (last_seq IS NULL OR last_seq <
@@ -260,6 +323,7 @@ pub trait Tx {
     /// Records an accepted attestation. `(device_id, seq)` is unique: a duplicate is
     /// [`StoreError::Conflict`]. Does not touch `last_seq` (see [`Tx::advance_seq`]).
     fn insert_attestation(&mut self, row: &AttestationRow) -> Result<(), StoreError>;
+    /// The device's accepted attestation with the highest `seq`.
     fn latest_attestation(
         &mut self,
         device_id: &Uuid,
@@ -276,6 +340,7 @@ pub trait Tx {
         pramaan_tlog::append(self.log(), entry).map_err(StoreError::from_log)
     }
 
+    /// Row counts of every table.
     fn counts(&mut self) -> Result<Counts, StoreError>;
 }
 
