@@ -19,10 +19,13 @@ use crate::store::{AttestationRow, DeviceRow, StoreError, Tx};
 /// Errors of building the view.
 #[derive(Debug, thiserror::Error)]
 pub enum ComplianceError {
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The department has no policy yet, so nobody can be evaluated.
     #[error("department {0} has no policy")]
     NoPolicy(String),
+    /// A stored attestation or row does not decode.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }
@@ -32,7 +35,9 @@ pub use pramaan_core::api::{ComplianceReport, OfficerCompliance};
 /// A device with its latest accepted attestation, decoded.
 #[derive(Debug, Clone)]
 pub struct DeviceWithLatest {
+    /// The enrolled device.
     pub device: DeviceRow,
+    /// Its latest accepted attestation (row and decoded claims), if it ever attested.
     pub latest: Option<(AttestationRow, Attestation)>,
 }
 

@@ -56,6 +56,7 @@ const WHATSAPP_SIGNER: &str = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82
 const SANDES: &str = "in.nic.gimkerala";
 const SANDES_SIGNER: &str = "7f98a5d09d06d266fe947242b03d76032f58f1d3787918a2d5d584bd3bc063c6";
 
+/// `pramaan demo`: a server, the GAD demo department and simulated phones.
 #[derive(Debug, Args)]
 pub struct DemoCmd {
     /// Keep the server's data in DIR (created; must not already hold a server) instead of
@@ -74,6 +75,7 @@ pub struct DemoCmd {
 /// What one simulated device does differently from a compliant one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
+    /// Everything in order: WhatsApp with the right signer, in the group, official email.
     Compliant,
     /// Compliant, with Sandes installed as well as WhatsApp.
     CompliantWithSandes,
@@ -330,6 +332,8 @@ pub fn populate(
     fetch_report(client, Some(DEPARTMENT))
 }
 
+/// Runs the demo: sets up, prints the table, tokens and dashboard URL, then serves until
+/// Ctrl-C (or returns at once with `--no-wait`).
 pub fn run(cmd: DemoCmd) -> CliResult {
     let (data, _cleanup) = match &cmd.data {
         Some(dir) => (dir.clone(), TempDir(None)),

@@ -17,8 +17,10 @@ use super::LogEntry;
 /// Why making a log entry failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// The software key could not be made or used.
     #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// Signing the COSE message failed.
     #[error("COSE: {0}")]
     Cose(#[from] cose::CoseError),
 }
@@ -26,12 +28,16 @@ pub enum BenchError {
 /// A software device with its id, for making log entries.
 #[derive(Debug)]
 pub struct DemoDevice {
+    /// The device id (the kid of its attestations).
     pub device_id: Uuid,
+    /// The officer it is enrolled for.
     pub officer_id: String,
+    /// Its P-256 key.
     pub signer: SoftwareSigner,
 }
 
 impl DemoDevice {
+    /// A new device with a fresh id and key, enrolled for `officer_id`.
     pub fn generate(officer_id: &str) -> Result<Self, BenchError> {
         Ok(Self {
             device_id: Uuid::new_v4(),
