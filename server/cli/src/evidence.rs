@@ -25,6 +25,7 @@ use pramaan_core::evidence::{
 use ring::digest::{SHA256, digest};
 use serde_json::{Value as Json, json};
 
+use super::enroll_token::rfc3339;
 use super::{CliError, CliResult};
 
 /// `pramaan evidence android|apple`.
@@ -96,17 +97,6 @@ fn system_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-fn rfc3339(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
 }
 
 fn read_text(path: &Path) -> Result<String, CliError> {

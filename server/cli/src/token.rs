@@ -256,13 +256,7 @@ fn decode_payload(payload: &[u8]) -> (&'static str, &'static str, Json) {
 }
 
 fn utc(secs: u64) -> Json {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+    super::enroll_token::rfc3339_opt(secs)
         .map(Json::String)
         .unwrap_or(Json::Null)
 }
