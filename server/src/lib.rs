@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod attest;
 pub mod audit_log;
 pub mod auth;
 pub mod compliance;
