@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod compliance;
 pub mod config;
+pub mod enroll;
 pub mod metrics;
 pub mod server;
 pub mod store;

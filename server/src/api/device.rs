@@ -8,10 +8,8 @@
 //! into the signed CBOR answer, and metrics. The answer 200 is sent only after the
 //! transaction committed; a rejected request rolls back and changes nothing.
 //!
-//! Enrollment follows the same rules (proof of possession verified outside the lock; the
-//! nonce, the one-time token and the writes in one transaction, decided by the store's
-//! conditional writes [`crate::store::Tx::consume_nonce`] and
-//! [`crate::store::Tx::use_enroll_token`]).
+//! Enrollment is split the same way ([`crate::enroll`]): proof of possession and evidence
+//! outside the lock; the nonce, the one-time token and the writes in one transaction.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -21,15 +19,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pramaan_core::api::RejectCode;
-use pramaan_core::claims::{self, Challenge, EnrollRequest, NONCE_LEN, Receipt, Verdict};
-use pramaan_core::cose::{self, Sign1};
-use pramaan_core::{P256PublicKey, claims::Assurance};
-use uuid::Uuid;
+use pramaan_core::claims::{self, Challenge, Receipt, Verdict};
+use pramaan_core::cose;
 
 use super::{ApiError, AppState, blocking, now};
-use crate::attest;
-use crate::auth::hash_secret;
-use crate::store::{DeviceRow, LogEntry, grouped_transaction, transaction};
+use crate::store::{grouped_transaction, transaction};
+use crate::{attest, enroll};
 
 /// Expired nonces are kept this long (so a late answer says "expired", not "unknown").
 const NONCE_GRACE: u64 = 3600;
@@ -93,133 +88,31 @@ async fn enroll(
 }
 
 fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
-    let msg = Sign1::parse(bytes)
-        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("not a COSE_Sign1: {e}")))?;
-    let req: EnrollRequest = claims::decode(msg.unverified_payload())
-        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("enrollment request: {e}")))?;
-    if req.v != 1 {
-        return Err(ApiError::new(
-            RejectCode::UnsupportedVersion,
-            format!("enrollment version {} (this server speaks 1)", req.v),
-        ));
-    }
-    let key = P256PublicKey::from_cose_key_bytes(&req.key)
-        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("device key: {e}")))?;
-    // Proof of possession: the request is signed by the key it enrolls.
-    msg.verify_es256(&key, None).map_err(|e| {
-        ApiError::new(
-            RejectCode::BadSignature,
-            format!("enrollment signature: {e}"),
-        )
-    })?;
-    if req.nonce.len() != NONCE_LEN {
-        return Err(ApiError::new(
-            RejectCode::Malformed,
-            "nonce is not 32 bytes",
-        ));
-    }
-    let token_hash = hash_secret(req.token.trim().as_bytes());
-    let evidence = req.evidence.as_ref().map(claims::encode);
     let now = now();
-    // Hardware assurance only for evidence that verifies, is bound to this enrollment's
-    // nonce and certifies this very key (core's verifiers); anything else is software.
-    let (assurance, attested_model) = match &req.evidence {
-        Some(ev) => {
-            let a = pramaan_core::evidence::assess_with(
-                ev,
-                &req.nonce,
-                &key,
-                now,
-                &state.evidence_options,
-            );
-            log::info!("enrollment evidence: {}", a.detail);
-            (a.assurance, a.attested_model)
-        }
-        None => (Assurance::Software, None),
+    let verified = enroll::verify(bytes, now, &state.evidence_options)?;
+    let ctx = attest::Context {
+        now,
+        offline_window_secs: state.config.offline_window_secs,
+        nonce_ttl_secs: state.config.nonce_ttl_secs,
     };
-    let (receipt, device_id) = transaction(state.store.as_ref(), |tx| {
-        attest::take_nonce(tx, &req.nonce, now)?;
-        let token = tx
-            .enroll_token(&token_hash)?
-            .ok_or_else(|| ApiError::new(RejectCode::UnknownToken, "unknown enrollment token"))?;
-        if token.used {
-            return Err(ApiError::new(
-                RejectCode::TokenUsed,
-                "the enrollment token was already used",
-            ));
-        }
-        if now >= token.expires {
-            return Err(ApiError::new(
-                RejectCode::TokenExpired,
-                "the enrollment token has expired",
-            ));
-        }
-        let officer = tx.officer(&token.officer_id)?.ok_or_else(|| {
-            ApiError::new(
-                RejectCode::UnknownOfficer,
-                "the token's officer is no longer in the registry",
-            )
-        })?;
-        let policy = tx.policy(&officer.department)?.ok_or_else(|| {
-            ApiError::new(
-                RejectCode::NoPolicy,
-                "the officer's department has no policy",
-            )
-        })?;
-        let device_id = Uuid::new_v4();
-        tx.insert_device(&DeviceRow {
-            device_id,
-            officer_id: officer.officer_id.clone(),
-            department: officer.department.clone(),
-            platform: req.platform,
-            model: req.device.model.clone(),
-            attested_model: attested_model.clone(),
-            public_key: req.key.clone(),
-            assurance,
-            evidence: evidence.clone(),
-            revoked: false,
-            reason: None,
-            last_seq: None,
-            enrolled_at: now,
-        })?;
-        if !tx.use_enroll_token(&token_hash, now)? {
-            // Used by a concurrent enrollment since the read above.
-            return Err(ApiError::new(
-                RejectCode::TokenUsed,
-                "the enrollment token was already used",
-            ));
-        }
-        tx.append_log(&LogEntry::Enrollment {
-            at: now,
-            department: officer.department.clone(),
-            officer_id: officer.officer_id.clone(),
-            device_id,
-            request: bytes.to_vec(),
-            assurance: match assurance {
-                Assurance::Hardware => "hardware",
-                Assurance::Software => "software",
-            }
-            .to_string(),
-        })?;
-        let (next_nonce, _) = attest::issue_nonce(tx, state.config.nonce_ttl_secs, now)?;
-        Ok((
-            Receipt {
-                device_id,
-                officer_id: officer.officer_id,
-                department: officer.department,
-                policy,
-                assurance,
-                next_nonce,
-                server_key: Some(state.key.public_key().to_vec()),
-            },
-            device_id,
-        ))
+    let enrolled = transaction(state.store.as_ref(), |tx| {
+        enroll::decide(tx, &verified, &ctx)
     })?;
     log::info!(
-        "enrolled device {device_id} for officer {} ({})",
-        receipt.officer_id,
-        receipt.department
+        "enrolled device {} for officer {} ({})",
+        enrolled.device_id,
+        enrolled.officer_id,
+        enrolled.department
     );
+    let receipt = Receipt {
+        device_id: enrolled.device_id,
+        officer_id: enrolled.officer_id,
+        department: enrolled.department,
+        policy: enrolled.policy,
+        assurance: enrolled.assurance,
+        next_nonce: enrolled.next_nonce,
+        server_key: Some(state.key.public_key().to_vec()),
+    };
     let signed = cose::sign_eddsa(&state.key, &state.kid, claims::encode(&receipt));
     Ok(cbor_response(signed))
 }

@@ -84,6 +84,17 @@ impl From<crate::attest::AttestError> for ApiError {
     }
 }
 
+impl From<crate::enroll::EnrollError> for ApiError {
+    fn from(e: crate::enroll::EnrollError) -> Self {
+        use crate::enroll::EnrollError;
+        match e {
+            EnrollError::Store(store) => ApiError::from(store),
+            EnrollError::Nonce(inner) => ApiError::from(inner),
+            other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {
