@@ -176,7 +176,8 @@ fn verified(
 }
 
 /// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
-/// read-only snapshot (which does not wait for writers).
+/// read-only snapshot (which does not wait for writers). Call it outside any transaction
+/// of `store`: a store without a separate reader serves the read with a transaction.
 pub fn verify(store: &dyn Store, token: &[u8]) -> Result<Verified, AttestError> {
     let (msg, device_id) = parse(token)?;
     let device =
@@ -373,4 +374,205 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         next_nonce,
         at: now,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, transaction};
+    use pramaan_core::catalog::Catalog;
+    use pramaan_core::claims::{Assurance, OsInfo, Platform};
+    use pramaan_core::keys::{Signer as _, SoftwareSigner};
+
+    const POLICY: &str = r#"
+department = "D"
+name = "D"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "d-officers"
+"#;
+
+    fn claims(id: Uuid, seq: u64, nonce: Option<Vec<u8>>, now: u64) -> Attestation {
+        Attestation {
+            device_id: id,
+            nonce,
+            iat: now,
+            seq,
+            officer: "O1".into(),
+            apps: vec![claims::AppFact {
+                id: "com.whatsapp".into(),
+                signer: Some(
+                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
+                ),
+                version: "2.26.1".into(),
+                present: true,
+            }],
+            groups: vec![claims::GroupFact {
+                platform: "WhatsApp".into(),
+                group: "d-officers".into(),
+                member: true,
+                handle: "+919800000001".into(),
+            }],
+            email: vec!["o1@gujarat.gov.in".into()],
+            os: OsInfo {
+                name: "android".into(),
+                version: "15".into(),
+                patch: "2026-10-05".into(),
+            },
+            lock: true,
+        }
+    }
+
+    /// A store with officer O1 of department D, its policy and one enrolled device.
+    fn setup() -> (SqliteStore, SoftwareSigner, Uuid, u64) {
+        let store = SqliteStore::in_memory().expect("store");
+        let signer = SoftwareSigner::generate().expect("key");
+        let id = Uuid::new_v4();
+        let now = crate::api::now();
+        let policy = Policy::load(POLICY, &Catalog::builtin()).expect("policy");
+        transaction(&store, |tx| -> Result<(), StoreError> {
+            tx.upsert_officer(
+                &Officer {
+                    officer_id: "O1".into(),
+                    name: "One".into(),
+                    designation: String::new(),
+                    department: "D".into(),
+                    email: "o1@gujarat.gov.in".into(),
+                    mobile: String::new(),
+                    entitled: true,
+                    gr_reference: None,
+                    phone_model: None,
+                    phone_purchased: None,
+                },
+                now,
+            )?;
+            tx.set_policy("D", &policy, "test", now)?;
+            tx.set_roster("D", "WhatsApp", "d-officers", &["+919800000001".into()])?;
+            tx.insert_device(&DeviceRow {
+                device_id: id,
+                officer_id: "O1".into(),
+                department: "D".into(),
+                platform: Platform::Android,
+                model: "Pixel".into(),
+                attested_model: None,
+                public_key: signer.public_key().expect("pk").to_cose_key_bytes(),
+                assurance: Assurance::Hardware,
+                evidence: None,
+                revoked: false,
+                reason: None,
+                last_seq: None,
+                enrolled_at: now,
+            })
+        })
+        .expect("setup");
+        (store, signer, id, now)
+    }
+
+    #[test]
+    fn verify_then_decide_records_logs_and_refuses_a_replay_without_a_trace() {
+        let (store, signer, id, now) = setup();
+        let ctx = Context {
+            now,
+            offline_window_secs: 3600,
+            nonce_ttl_secs: 300,
+        };
+        let token = cose::sign_es256(&signer, id.as_bytes(), claims(id, 1, None, now).to_cbor())
+            .expect("sign");
+        let v = verify(&store, &token).expect("verifies");
+        assert_eq!((v.device_id, v.claims.seq), (id, 1));
+        // The same checks with the key at hand, and another key's signature refused.
+        let key = signer.public_key().expect("pk");
+        assert_eq!(
+            verify_with_key(&token, &key).expect("verifies").payload,
+            v.payload
+        );
+        let other = SoftwareSigner::generate()
+            .expect("key")
+            .public_key()
+            .expect("pk");
+        let e = verify_with_key(&token, &other).expect_err("wrong key");
+        assert_eq!(e.code(), RejectCode::BadSignature);
+
+        let out = transaction(&store, |tx| decide(tx, &v, &ctx)).expect("accepted");
+        assert_eq!((out.device_id, out.seq, out.log_index), (id, 1, 0));
+        // Offline (no nonce): at best a warning, though every rule passed.
+        assert_eq!(out.verdict, Verdict::Warning, "{:?}", out.failures);
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        assert_eq!(out.next_nonce.len(), NONCE_LEN);
+        assert_eq!(out.result().next_nonce, out.next_nonce);
+
+        let before = read_transaction(&store, |tx| tx.counts()).expect("counts");
+        let e = transaction(&store, |tx| decide(tx, &v, &ctx)).expect_err("replay");
+        assert_eq!(e.code(), RejectCode::SeqNotIncreasing);
+        assert_eq!(e.to_string(), "seq 1 is not above the last accepted 1");
+        assert_eq!(
+            read_transaction(&store, |tx| tx.counts()).expect("counts"),
+            before
+        );
+
+        // The issued nonce is single-use: the second answer to it is nonce_reused.
+        let with_nonce = |seq| {
+            let t = cose::sign_es256(
+                &signer,
+                id.as_bytes(),
+                claims(id, seq, Some(out.next_nonce.clone()), now).to_cbor(),
+            )
+            .expect("sign");
+            verify(&store, &t).expect("verifies")
+        };
+        // Phase one runs outside the transaction (a store without a separate reader
+        // would otherwise wait for itself).
+        let (second, third) = (with_nonce(2), with_nonce(3));
+        let fresh = transaction(&store, |tx| decide(tx, &second, &ctx)).expect("fresh");
+        assert_eq!(fresh.log_index, 1);
+        assert_eq!(fresh.verdict, Verdict::Affirming, "{:?}", fresh.failures);
+        let e = transaction(&store, |tx| decide(tx, &third, &ctx)).expect_err("reused");
+        assert_eq!(e.code(), RejectCode::NonceReused);
+    }
+
+    #[test]
+    fn stateless_refusals_carry_their_codes() {
+        let (store, signer, id, now) = setup();
+        assert_eq!(
+            verify(&store, b"not cose").expect_err("garbage").code(),
+            RejectCode::Malformed
+        );
+        let stranger = Uuid::new_v4();
+        let t = cose::sign_es256(
+            &signer,
+            stranger.as_bytes(),
+            claims(id, 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify(&store, &t).expect_err("unknown kid").code(),
+            RejectCode::UnknownDevice
+        );
+        let key = signer.public_key().expect("pk");
+        let t = cose::sign_es256(
+            &signer,
+            id.as_bytes(),
+            claims(stranger, 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify_with_key(&t, &key).expect_err("ueid").code(),
+            RejectCode::UeidMismatch
+        );
+        let t = cose::sign_es256(
+            &signer,
+            id.as_bytes(),
+            claims(id, MAX_SEQ + 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify_with_key(&t, &key).expect_err("seq").code(),
+            RejectCode::Malformed
+        );
+    }
 }
