@@ -7,10 +7,12 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attest;
 pub mod audit_log;
 pub mod auth;
 pub mod compliance;
 pub mod config;
+pub mod enroll;
 pub mod metrics;
 pub mod server;
 pub mod store;

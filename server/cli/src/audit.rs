@@ -119,50 +119,13 @@ fn pull(
         bar.set_length(total);
         bar.set_position(done);
     };
-    let mut fetch = |req: Request| -> Result<Response, BuildError> {
-        let fail = |e: CliError| BuildError::Fetch(e.0);
-        match req {
-            Request::Checkpoint => http
-                .get_text("/v1/audit/checkpoint")
-                .map(Response::Checkpoint)
-                .map_err(fail),
-            Request::Entries { start, end } => {
-                let v = http
-                    .get_json(&format!("/v1/audit/entries?start={start}&end={end}"))
-                    .map_err(fail)?;
-                let page: EntriesResponse = serde_json::from_value(v)
-                    .map_err(|e| BuildError::Fetch(format!("entries answer: {e}")))?;
-                let entries = page
-                    .entries
-                    .into_iter()
-                    .map(|e| {
-                        base64::engine::general_purpose::STANDARD
-                            .decode(&e.leaf_b64)
-                            .map(|leaf| (e.index, leaf))
-                            .map_err(|_| {
-                                BuildError::Fetch(format!("entry {} is not base64", e.index))
-                            })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Response::Entries(entries))
-            }
-            Request::Inclusion { index, size } => proof(
-                &http,
-                &format!("/v1/audit/proof/inclusion?index={index}&size={size}"),
-            ),
-            Request::Consistency { old, new } => proof(
-                &http,
-                &format!("/v1/audit/proof/consistency?old={old}&new={new}"),
-            ),
-        }
-    };
     let opts = BuildOptions {
         start,
         end,
         since_sizes,
         progress: Some(&progress),
     };
-    let result = bundle::build_bundle(&mut fetch, &opts);
+    let result = pull_bundle(&http, &opts);
     bar.finish_and_clear();
     let b = result.map_err(|e| CliError::new(format!("pull failed: {e}")))?;
     pramaan_core::fsutil::write_atomic(out, &b.to_bytes(), 0o644)
@@ -180,6 +143,52 @@ fn pull(
         b.consistency.len()
     );
     Ok(())
+}
+
+/// Builds a bundle through the audit API of the server `http` talks to: what
+/// `pramaan audit pull` writes (also driven by `pramaan bench --audit-pull-entries`).
+pub fn pull_bundle(
+    http: &client::Client,
+    opts: &BuildOptions<'_>,
+) -> Result<bundle::Bundle, BuildError> {
+    bundle::build_bundle(&mut |req| request(http, req), opts)
+}
+
+/// Answers one of the bundle builder's [`Request`]s with the matching audit API call.
+pub fn request(http: &client::Client, req: Request) -> Result<Response, BuildError> {
+    let fail = |e: CliError| BuildError::Fetch(e.0);
+    match req {
+        Request::Checkpoint => http
+            .get_text("/v1/audit/checkpoint")
+            .map(Response::Checkpoint)
+            .map_err(fail),
+        Request::Entries { start, end } => {
+            let v = http
+                .get_json(&format!("/v1/audit/entries?start={start}&end={end}"))
+                .map_err(fail)?;
+            let page: EntriesResponse = serde_json::from_value(v)
+                .map_err(|e| BuildError::Fetch(format!("entries answer: {e}")))?;
+            let entries = page
+                .entries
+                .into_iter()
+                .map(|e| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(&e.leaf_b64)
+                        .map(|leaf| (e.index, leaf))
+                        .map_err(|_| BuildError::Fetch(format!("entry {} is not base64", e.index)))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Response::Entries(entries))
+        }
+        Request::Inclusion { index, size } => proof(
+            http,
+            &format!("/v1/audit/proof/inclusion?index={index}&size={size}"),
+        ),
+        Request::Consistency { old, new } => proof(
+            http,
+            &format!("/v1/audit/proof/consistency?old={old}&new={new}"),
+        ),
+    }
 }
 
 fn proof(http: &client::Client, path: &str) -> Result<Response, BuildError> {

@@ -9,6 +9,8 @@
 //! of its devices signs a fresh ES256 attestation per request answering the previous
 //! answer's nonce, exactly as a phone would.
 
+pub mod audit_pull;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,14 +24,17 @@ use pramaan_core::claims::{
 use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::keys::{ServerKey, Signer, SoftwareSigner};
-use pramaan_core::policy::{DeviceState, Officer, Policy, evaluate_attestation};
+use pramaan_core::policy::{Officer, Policy};
 use pramaan_core::transport::{HttpsClient, Options, Trust};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{CliError, CliResult};
+use pramaan_server::attest;
 use pramaan_server::config::Config;
 use pramaan_server::server;
+use pramaan_server::store::DeviceRow;
+use pramaan_server::store::Role;
 
 const POLICY: &str = r#"
 department = "BENCH"
@@ -58,6 +63,11 @@ pub struct BenchArgs {
     /// Keep the server's data directory here instead of a temporary one.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Also measure an auditor pulling a bundle of this many entries during the load:
+    /// the log is seeded with as many attestation entries first, then the load runs
+    /// twice for --seconds, alone and while the pull runs (0 = off).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub audit_pull_entries: u64,
 }
 
 /// Latency percentiles, milliseconds.
@@ -86,6 +96,28 @@ pub struct BenchReport {
     /// attestations_per_sec / crypto_ceiling_per_sec.
     pub fraction_of_ceiling: f64,
     pub token_bytes: usize,
+    /// With `--audit-pull-entries`: the load measured again while an auditor pulls.
+    /// The fields above are the run alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_pull: Option<AuditPullReport>,
+}
+
+/// The load with and without an auditor pulling a bundle at the same time.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditPullReport {
+    /// Attestation entries appended to the log before the load.
+    pub entries_seeded: u64,
+    /// The range pulled, `[range_start, range_end)`: the seeded entries.
+    pub range_start: u64,
+    pub range_end: u64,
+    pub attestations_per_sec_alone: f64,
+    pub attestations_per_sec_with_pull: f64,
+    /// (with_pull - alone) / alone, percent (negative: the pull slowed the load).
+    pub change_percent: f64,
+    pub accepted_with_pull: u64,
+    pub failed_with_pull: u64,
+    pub latency_with_pull: Latency,
+    pub pull: audit_pull::PullProgress,
 }
 
 fn err(e: impl std::fmt::Display) -> CliError {
@@ -100,6 +132,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         args.devices,
         Duration::from_secs(args.seconds),
         args.data.as_deref(),
+        args.audit_pull_entries,
     )?;
     match args.format.as_str() {
         "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
@@ -141,6 +174,52 @@ fn print_table(r: &BenchReport) {
         r.fraction_of_ceiling * 100.0
     );
     println!("  attestation token    {:>10} bytes", r.token_bytes);
+    if let Some(a) = &r.audit_pull {
+        print_audit_pull(a);
+    }
+}
+
+fn print_audit_pull(a: &AuditPullReport) {
+    let p = &a.pull;
+    println!(
+        "  with an auditor pulling entries [{}, {}) ({} seeded) over HTTPS:",
+        a.range_start, a.range_end, a.entries_seeded
+    );
+    println!(
+        "    throughput alone   {:>10.0} attestations/s",
+        a.attestations_per_sec_alone
+    );
+    println!(
+        "    with the pull      {:>10.0} attestations/s   accepted {}   failed {}",
+        a.attestations_per_sec_with_pull, a.accepted_with_pull, a.failed_with_pull
+    );
+    println!("    change             {:>+10.1} %", a.change_percent);
+    println!(
+        "    latency            p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+        a.latency_with_pull.p50_ms,
+        a.latency_with_pull.p90_ms,
+        a.latency_with_pull.p99_ms,
+        a.latency_with_pull.max_ms
+    );
+    let state = if p.complete {
+        match p.bundle_verified {
+            Some(true) => "complete, verified".to_string(),
+            _ => "complete, NOT verified".to_string(),
+        }
+    } else if let Some(e) = &p.error {
+        format!("failed: {e}")
+    } else {
+        "stopped when the load window closed".to_string()
+    };
+    println!(
+        "    pull               {} of {} entries with proofs ({} downloaded) in {:.1} s = {:.0} entries/s, {} requests; {state}",
+        p.entries_proved,
+        p.entries_requested,
+        p.entries_downloaded,
+        p.seconds,
+        p.entries_per_sec,
+        p.requests
+    );
 }
 
 struct TempDir(PathBuf, bool);
@@ -291,7 +370,9 @@ fn enroll_all(
     Ok(devices)
 }
 
-/// The server's cryptographic and policy work for one attestation, on every core.
+/// The server's cryptographic and policy work for one attestation, on every core: the
+/// very functions `POST /v1/attest` runs ([`attest::verify_with_key`],
+/// [`attest::evaluate`], [`attest::Outcome::signed`]), without TLS, HTTP and the store.
 fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliError> {
     let policy = Arc::new(Policy::load(POLICY, &Catalog::builtin()).map_err(err)?);
     let mut handles = Vec::new();
@@ -320,34 +401,36 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 phone_model: None,
                 phone_purchased: None,
             };
-            let device = DeviceState {
+            let device = DeviceRow {
                 device_id: id,
+                officer_id: officer.officer_id.clone(),
+                department: officer.department.clone(),
                 platform: Platform::Android,
                 model: "Bench".into(),
                 attested_model: None,
+                public_key: key.to_cose_key_bytes(),
                 assurance: claims::Assurance::Software,
+                evidence: None,
                 revoked: false,
-                latest: None,
+                reason: None,
+                last_seq: None,
+                enrolled_at: 0,
             };
             let start = Instant::now();
             let mut n = 0u64;
             while start.elapsed() < duration {
-                let msg = Sign1::parse(&token).map_err(err)?;
-                let payload = msg.verify_es256(&key, Some(id.as_bytes())).map_err(err)?;
-                let claims = Attestation::from_cbor(payload).map_err(err)?;
-                let (status, failures, _) =
-                    evaluate_attestation(&policy, &officer, &device, &claims, &[], true);
-                let result = AttestResult {
-                    device_id: id,
-                    seq: claims.seq,
-                    status,
-                    failures,
+                let v = attest::verify_with_key(&token, &key).map_err(err)?;
+                let eval = attest::evaluate(&policy, &officer, &device, &v.claims, &[], true);
+                let outcome = attest::Outcome {
+                    device_id: v.device_id,
+                    seq: v.claims.seq,
+                    verdict: eval.verdict,
+                    failures: eval.failures,
                     log_index: n,
                     next_nonce: vec![0; 32],
-                    iat: claims.iat,
+                    at: v.claims.iat,
                 };
-                let signed = cose::sign_eddsa(&server_key, b"benchkid", claims::encode(&result));
-                std::hint::black_box(signed);
+                std::hint::black_box(outcome.signed(&server_key, b"benchkid"));
                 n += 1;
             }
             Ok(n)
@@ -371,11 +454,118 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
-/// Runs the whole benchmark (also used by tests with small numbers).
+/// One load run's raw results.
+struct LoadRun {
+    latencies: Vec<Duration>,
+    failed: u64,
+    elapsed: f64,
+}
+
+impl LoadRun {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed
+    }
+
+    fn latency(&self) -> Latency {
+        let all = &self.latencies;
+        Latency {
+            p50_ms: percentile(all, 0.50),
+            p90_ms: percentile(all, 0.90),
+            p99_ms: percentile(all, 0.99),
+            max_ms: all.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+        }
+    }
+}
+
+/// Every device attests in a loop until `duration` is over, each answering its previous
+/// answer's nonce; returns the devices (with their nonce and seq) for a next run.
+fn run_load(
+    fleet: Vec<BenchDevice>,
+    url: &str,
+    pin: [u8; 32],
+    duration: Duration,
+) -> Result<(LoadRun, Vec<BenchDevice>), CliError> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut handles = Vec::new();
+    for mut dev in fleet {
+        let url = url.to_string();
+        handles.push(std::thread::spawn(
+            move || -> (Vec<Duration>, u64, BenchDevice) {
+                let mut lat = Vec::new();
+                let mut failed = 0u64;
+                let Ok(client) = HttpsClient::new(&url, Trust::Pin(pin), options()) else {
+                    return (lat, 1, dev);
+                };
+                while Instant::now() < deadline {
+                    dev.seq += 1;
+                    let claims = facts(dev.id, &dev.officer, Some(dev.nonce.clone()), dev.seq);
+                    let Ok(body) =
+                        cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims.to_cbor())
+                    else {
+                        failed += 1;
+                        continue;
+                    };
+                    let t = Instant::now();
+                    let r = client.post("/v1/attest", DEVICE_CONTENT_TYPE, &body);
+                    let elapsed = t.elapsed();
+                    match r {
+                        Ok(r) if r.status == 200 => {
+                            let next = Sign1::parse(&r.body).ok().and_then(|m| {
+                                claims::decode::<AttestResult>(m.unverified_payload()).ok()
+                            });
+                            match next {
+                                Some(res) => {
+                                    dev.nonce = res.next_nonce;
+                                    lat.push(elapsed);
+                                }
+                                None => {
+                                    failed += 1;
+                                    break;
+                                }
+                            }
+                        }
+                        _ => {
+                            failed += 1;
+                            break;
+                        }
+                    }
+                }
+                (lat, failed, dev)
+            },
+        ));
+    }
+    let mut latencies = Vec::new();
+    let mut failed = 0;
+    let mut fleet = Vec::with_capacity(handles.len());
+    for h in handles {
+        let (lat, f, dev) = h
+            .join()
+            .map_err(|_| CliError::new("load thread panicked"))?;
+        latencies.extend(lat);
+        failed += f;
+        fleet.push(dev);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort();
+    Ok((
+        LoadRun {
+            latencies,
+            failed,
+            elapsed,
+        },
+        fleet,
+    ))
+}
+
+/// Runs the whole benchmark (also used by tests with small numbers). With
+/// `audit_pull_entries > 0`, also seeds the log and measures the load again while an
+/// auditor pulls a bundle of that many entries ([`AuditPullReport`]).
 pub fn run_bench(
     devices: usize,
     duration: Duration,
     data: Option<&Path>,
+    audit_pull_entries: u64,
 ) -> Result<BenchReport, CliError> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -416,85 +606,68 @@ pub fn run_bench(
     eprintln!("measuring the crypto-only ceiling...");
     let (ceiling, per_core) = crypto_ceiling(cores, Duration::from_secs(2).min(duration))?;
 
+    let range = if audit_pull_entries > 0 {
+        eprintln!("seeding the audit log with {audit_pull_entries} attestation entries...");
+        Some(audit_pull::seed(
+            running.store().as_ref(),
+            audit_pull_entries,
+            cores,
+        )?)
+    } else {
+        None
+    };
+
     eprintln!("load: {devices} devices for {} s...", duration.as_secs());
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut handles = Vec::new();
-    for mut dev in fleet {
-        let url = url.clone();
-        handles.push(std::thread::spawn(move || -> (Vec<Duration>, u64) {
-            let mut lat = Vec::new();
-            let mut failed = 0u64;
-            let Ok(client) = HttpsClient::new(&url, Trust::Pin(pin), options()) else {
-                return (lat, 1);
-            };
-            while Instant::now() < deadline {
-                dev.seq += 1;
-                let claims = facts(dev.id, &dev.officer, Some(dev.nonce.clone()), dev.seq);
-                let Ok(body) = cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims.to_cbor())
-                else {
-                    failed += 1;
-                    continue;
-                };
-                let t = Instant::now();
-                let r = client.post("/v1/attest", DEVICE_CONTENT_TYPE, &body);
-                let elapsed = t.elapsed();
-                match r {
-                    Ok(r) if r.status == 200 => {
-                        let next = Sign1::parse(&r.body).ok().and_then(|m| {
-                            claims::decode::<AttestResult>(m.unverified_payload()).ok()
-                        });
-                        match next {
-                            Some(res) => {
-                                dev.nonce = res.next_nonce;
-                                lat.push(elapsed);
-                            }
-                            None => {
-                                failed += 1;
-                                break;
-                            }
-                        }
-                    }
-                    _ => {
-                        failed += 1;
-                        break;
-                    }
-                }
-            }
-            (lat, failed)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut failed = 0;
-    for h in handles {
-        let (lat, f) = h
-            .join()
-            .map_err(|_| CliError::new("load thread panicked"))?;
-        all.extend(lat);
-        failed += f;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
+    let (alone, fleet) = run_load(fleet, &url, pin, duration)?;
+
+    let audit_pull = match range {
+        Some(range) => {
+            let token = server::create_token(&dir.0, Role::Auditor, None).map_err(err)?;
+            eprintln!(
+                "load again, {devices} devices for {} s, while an auditor pulls entries [{}, {})...",
+                duration.as_secs(),
+                range.0,
+                range.1
+            );
+            let auditor = audit_pull::start(&url, pin, &token, range, duration)?;
+            let (with_pull, _fleet) = run_load(fleet, &url, pin, duration)?;
+            let pull = auditor.finish(&init.log_vkey)?;
+            let base = alone.rate();
+            let rate = with_pull.rate();
+            Some(AuditPullReport {
+                entries_seeded: audit_pull_entries,
+                range_start: range.0,
+                range_end: range.1,
+                attestations_per_sec_alone: base,
+                attestations_per_sec_with_pull: rate,
+                change_percent: if base > 0.0 {
+                    (rate - base) / base * 100.0
+                } else {
+                    0.0
+                },
+                accepted_with_pull: with_pull.latencies.len() as u64,
+                failed_with_pull: with_pull.failed,
+                latency_with_pull: with_pull.latency(),
+                pull,
+            })
+        }
+        None => None,
+    };
     running.shutdown();
-    all.sort();
-    let accepted = all.len() as u64;
-    let rate = accepted as f64 / elapsed;
+    let rate = alone.rate();
     Ok(BenchReport {
         devices,
-        seconds: elapsed,
+        seconds: alone.elapsed,
         cores,
-        accepted,
-        failed,
+        accepted: alone.latencies.len() as u64,
+        failed: alone.failed,
         attestations_per_sec: rate,
-        latency: Latency {
-            p50_ms: percentile(&all, 0.50),
-            p90_ms: percentile(&all, 0.90),
-            p99_ms: percentile(&all, 0.99),
-            max_ms: all.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
-        },
+        latency: alone.latency(),
         crypto_ceiling_per_sec: ceiling,
         crypto_per_core_per_sec: per_core,
         fraction_of_ceiling: if ceiling > 0.0 { rate / ceiling } else { 0.0 },
         token_bytes,
+        audit_pull,
     })
 }
 
@@ -504,11 +677,35 @@ mod tests {
 
     #[test]
     fn a_short_bench_accepts_attestations_and_reports_a_ceiling() {
-        let r = run_bench(2, Duration::from_secs(1), None).expect("bench");
+        let r = run_bench(2, Duration::from_secs(1), None, 0).expect("bench");
+        assert!(r.audit_pull.is_none());
         assert!(r.accepted > 0, "{r:?}");
         assert_eq!(r.failed, 0, "{r:?}");
         assert!(r.crypto_ceiling_per_sec > r.attestations_per_sec, "{r:?}");
         assert!(r.latency.p99_ms >= r.latency.p50_ms);
         assert!(r.token_bytes < 1024);
+    }
+
+    #[test]
+    fn an_auditor_pull_during_the_load_is_measured_and_its_bundle_verifies() {
+        let r = run_bench(2, Duration::from_secs(2), None, 200).expect("bench");
+        let a = r.audit_pull.as_ref().expect("audit pull report");
+        assert!(a.attestations_per_sec_alone > 0.0, "{a:?}");
+        assert!(a.attestations_per_sec_with_pull > 0.0, "{a:?}");
+        assert_eq!(a.attestations_per_sec_alone, r.attestations_per_sec);
+        assert_eq!((a.failed_with_pull, r.failed), (0, 0), "{a:?}");
+        assert_eq!(a.range_end - a.range_start, 200, "{a:?}");
+        let p = &a.pull;
+        assert!(p.complete, "{p:?}");
+        assert_eq!(
+            (p.entries_downloaded, p.entries_proved),
+            (200, 200),
+            "{p:?}"
+        );
+        assert_eq!(p.bundle_verified, Some(true), "{p:?}");
+        assert!(p.error.is_none(), "{p:?}");
+        let json = serde_json::to_value(&r).expect("json");
+        assert!(json["audit_pull"]["change_percent"].is_number(), "{json}");
+        assert_eq!(json["audit_pull"]["pull"]["entries_proved"], 200);
     }
 }

@@ -74,6 +74,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::attest::AttestError> for ApiError {
+    fn from(e: crate::attest::AttestError) -> Self {
+        match e {
+            // Logged, and a conflict told apart from a failure, as for every handler.
+            crate::attest::AttestError::Store(store) => ApiError::from(store),
+            other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<crate::enroll::EnrollError> for ApiError {
+    fn from(e: crate::enroll::EnrollError) -> Self {
+        use crate::enroll::EnrollError;
+        match e {
+            EnrollError::Store(store) => ApiError::from(store),
+            EnrollError::Nonce(inner) => ApiError::from(inner),
+            other => ApiError::new(other.code(), other.to_string()),
+        }
+    }
+}
+
 impl From<crate::auth::AuthError> for ApiError {
     fn from(e: crate::auth::AuthError) -> Self {
         match e {

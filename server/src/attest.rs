@@ -1,0 +1,578 @@
+//! The attestation decision: one implementation, used by `POST /v1/attest` and by
+//! `pramaan bench`'s crypto-only ceiling.
+//!
+//! Why a module of its own: the decision (is this token genuine, is it fresh, does the
+//! device comply) is the server's security core, and it used to live inside the HTTP
+//! handler, with the benchmark keeping a copy of its cryptographic half. A copy drifts;
+//! a benchmark of a copy measures something the server no longer runs. Here the decision
+//! knows nothing of HTTP (bytes in, typed outcome or typed [`AttestError`] out; the API
+//! layer turns the error into its status and body), and the benchmark calls the very
+//! functions the handler calls.
+//!
+//! Why two phases:
+//!
+//! 1. [`verify`] (or [`verify_with_key`]) needs no write access: parse the COSE_Sign1,
+//!    find the device key by `kid` (through a read-only snapshot: the key of an enrolled
+//!    device never changes), verify ES256, decode the claims and check what needs no
+//!    state (the `ueid` is the `kid`'s device, `seq` is storable). It runs outside the
+//!    writer's lock, so a slow ECDSA check does not serialize the server.
+//! 2. [`decide`] runs inside the caller's transaction (`&mut dyn Tx`): revoked, officer,
+//!    `seq` (a conditional write), `iat`, nonce or offline window (a conditional write),
+//!    policy R1..R5 with the department's rosters ([`evaluate`]), then the writes: the
+//!    audit-log leaf, the attestation row and the next nonce. Every check precedes or
+//!    shares the transaction with every write, so a rejection rolls back and changes
+//!    nothing; the caller answers only after its commit.
+//!
+//! Reads of the nonce and of `last_seq` only choose the precise error; acceptance is
+//! the store's conditional writes ([`Tx::consume_nonce`], [`Tx::advance_seq`]), which
+//! succeed for exactly one of two racing requests whatever the backend's isolation.
+//!
+//! The order of the checks fixes which error a bad request gets and is part of the
+//! protocol: malformed (400) -> unknown key (401) -> bad signature (401) -> claims (400)
+//! -> ueid (400) -> revoked (403) -> officer (400) -> seq (409) -> iat (400) -> nonce
+//! (409/410) or offline window -> officer/policy gone (404/...) -> verdict.
+
+use pramaan_core::P256PublicKey;
+use pramaan_core::api::RejectCode;
+use pramaan_core::claims::{self, AttestResult, Attestation, Failure, NONCE_LEN, Verdict};
+use pramaan_core::cose::{self, Sign1};
+use pramaan_core::keys::ServerKey;
+use pramaan_core::policy::{DeviceState, Officer, Policy, Roster, evaluate_attestation};
+use uuid::Uuid;
+
+use crate::auth::{AuthError, hash_secret, random_bytes};
+use crate::store::{AttestationRow, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction};
+
+/// Allowed clock skew of a device's `iat` ahead of the server, seconds.
+pub const MAX_FUTURE_SKEW: u64 = 300;
+
+/// Largest `seq` a device may send: the store keeps signed 64-bit integers, and a seq
+/// that could not be stored is refused at the edge rather than clamped.
+pub const MAX_SEQ: u64 = i64::MAX as u64;
+
+/// Why a device request was refused. Each variant has one [`RejectCode`] (and so one
+/// HTTP status) and one message; the HTTP layer builds its error body from them.
+#[derive(Debug, thiserror::Error)]
+pub enum AttestError {
+    /// The body is not a COSE_Sign1.
+    #[error("not a COSE_Sign1: {0}")]
+    NotCose(String),
+    /// The `kid` is not a device id, or no such device is enrolled.
+    #[error("no enrolled device has this key id")]
+    UnknownDevice,
+    /// The stored key of the device does not parse (a server fault).
+    #[error("stored device key: {0}")]
+    StoredKey(String),
+    #[error("attestation signature: {0}")]
+    BadSignature(String),
+    #[error("attestation claims: {0}")]
+    BadClaims(String),
+    #[error("the claims' ueid is not the key id's device")]
+    UeidMismatch,
+    #[error("seq {0} is beyond the largest this server records ({MAX_SEQ})")]
+    SeqTooLarge(u64),
+    #[error("this device has been revoked")]
+    Revoked,
+    #[error("the claims name another officer than the one the device is enrolled for")]
+    OfficerMismatch,
+    /// `last` is the last accepted seq, if any.
+    #[error("seq {seq} is not above the last accepted {}", match last { Some(l) => l.to_string(), None => "one".to_string() })]
+    SeqNotIncreasing { seq: u64, last: Option<u64> },
+    #[error("iat is ahead of the server's clock")]
+    IatInFuture,
+    #[error("the nonce was not issued by this server (or long expired)")]
+    NonceUnknown,
+    #[error("the nonce was already used")]
+    NonceReused,
+    #[error("the nonce has expired; get a new challenge")]
+    NonceExpired,
+    #[error("offline attestation older than the {0}-second window")]
+    OfflineTooOld(u64),
+    #[error("the device's officer is no longer in the registry")]
+    UnknownOfficer,
+    #[error("the device's department has no policy")]
+    NoPolicy,
+    #[error("random number generator failed")]
+    Rng,
+    /// The store failed, or a concurrent request won a uniqueness race (`Conflict`).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AttestError {
+    /// The wire code (and so the HTTP status) of this refusal.
+    pub fn code(&self) -> RejectCode {
+        use AttestError::*;
+        match self {
+            NotCose(_) | BadClaims(_) | SeqTooLarge(_) => RejectCode::Malformed,
+            UnknownDevice => RejectCode::UnknownDevice,
+            StoredKey(_) | Rng => RejectCode::Internal,
+            BadSignature(_) => RejectCode::BadSignature,
+            UeidMismatch => RejectCode::UeidMismatch,
+            Revoked => RejectCode::Revoked,
+            OfficerMismatch => RejectCode::OfficerMismatch,
+            SeqNotIncreasing { .. } => RejectCode::SeqNotIncreasing,
+            IatInFuture => RejectCode::IatInFuture,
+            NonceUnknown => RejectCode::NonceUnknown,
+            NonceReused => RejectCode::NonceReused,
+            NonceExpired => RejectCode::NonceExpired,
+            OfflineTooOld(_) => RejectCode::OfflineTooOld,
+            UnknownOfficer => RejectCode::UnknownOfficer,
+            NoPolicy => RejectCode::NoPolicy,
+            Store(StoreError::Conflict(_)) => RejectCode::Conflict,
+            Store(_) => RejectCode::Internal,
+        }
+    }
+}
+
+impl From<AuthError> for AttestError {
+    fn from(_: AuthError) -> Self {
+        // The only failure of `random_bytes`.
+        AttestError::Rng
+    }
+}
+
+/// An attestation whose signature verified against its enrolled device's key, with its
+/// decoded claims. Only [`verify`] and [`verify_with_key`] make one.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub device_id: Uuid,
+    pub claims: Attestation,
+    /// The signed claims (CBOR) exactly as the device sent them (stored with the row).
+    pub payload: Vec<u8>,
+    /// The whole token (COSE_Sign1) as received (the audit-log leaf carries it).
+    pub token: Vec<u8>,
+}
+
+fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
+    let msg = Sign1::parse(token).map_err(|e| AttestError::NotCose(e.to_string()))?;
+    let device_id = Uuid::from_slice(msg.kid()).map_err(|_| AttestError::UnknownDevice)?;
+    Ok((msg, device_id))
+}
+
+fn verified(
+    msg: &Sign1,
+    device_id: Uuid,
+    key: &P256PublicKey,
+    token: &[u8],
+) -> Result<Verified, AttestError> {
+    let payload = msg
+        .verify_es256(key, Some(device_id.as_bytes()))
+        .map_err(|e| AttestError::BadSignature(e.to_string()))?;
+    let claims =
+        Attestation::from_cbor(payload).map_err(|e| AttestError::BadClaims(e.to_string()))?;
+    if claims.device_id != device_id {
+        return Err(AttestError::UeidMismatch);
+    }
+    if claims.seq > MAX_SEQ {
+        return Err(AttestError::SeqTooLarge(claims.seq));
+    }
+    Ok(Verified {
+        device_id,
+        claims,
+        payload: payload.to_vec(),
+        token: token.to_vec(),
+    })
+}
+
+/// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
+/// read-only snapshot (which does not wait for writers). Call it outside any transaction
+/// of `store`: a store without a separate reader serves the read with a transaction.
+pub fn verify(store: &dyn Store, token: &[u8]) -> Result<Verified, AttestError> {
+    let (msg, device_id) = parse(token)?;
+    let device =
+        read_transaction(store, |tx| tx.device(&device_id))?.ok_or(AttestError::UnknownDevice)?;
+    let key = P256PublicKey::from_cose_key_bytes(&device.public_key)
+        .map_err(|e| AttestError::StoredKey(e.to_string()))?;
+    verified(&msg, device_id, &key, token)
+}
+
+/// Phase one with the device key at hand (no store): the same checks as [`verify`].
+pub fn verify_with_key(token: &[u8], key: &P256PublicKey) -> Result<Verified, AttestError> {
+    let (msg, device_id) = parse(token)?;
+    verified(&msg, device_id, key, token)
+}
+
+/// What the policy said about one attestation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub verdict: Verdict,
+    pub failures: Vec<Failure>,
+}
+
+/// Policy R1..R5 over verified claims, for a device as enrolled (its revocation is
+/// checked before, by [`decide`]). Pure: [`decide`] calls it with the rows of its
+/// transaction, the benchmark with fixtures.
+pub fn evaluate(
+    policy: &Policy,
+    officer: &Officer,
+    device: &DeviceRow,
+    claims: &Attestation,
+    rosters: &[Roster],
+    fresh_nonce: bool,
+) -> Evaluation {
+    let state = DeviceState {
+        device_id: device.device_id,
+        platform: device.platform,
+        model: device.model.clone(),
+        attested_model: device.attested_model.clone(),
+        assurance: device.assurance,
+        revoked: false,
+        latest: None,
+    };
+    let (verdict, failures, _evidence) =
+        evaluate_attestation(policy, officer, &state, claims, rosters, fresh_nonce);
+    Evaluation { verdict, failures }
+}
+
+/// The server's settings and clock for one decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    /// Seconds since the Unix epoch, as the server sees them.
+    pub now: u64,
+    /// How old an attestation without a nonce may be (config `offline_window_secs`).
+    pub offline_window_secs: u64,
+    /// Lifetime of the next nonce (config `nonce_ttl_secs`).
+    pub nonce_ttl_secs: u64,
+}
+
+/// An accepted attestation: recorded, logged, and what to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub device_id: Uuid,
+    pub seq: u64,
+    pub verdict: Verdict,
+    pub failures: Vec<Failure>,
+    /// Index of its audit-log leaf.
+    pub log_index: u64,
+    /// The nonce for the device's next attestation.
+    pub next_nonce: Vec<u8>,
+    /// When the server decided (the answer's `iat`).
+    pub at: u64,
+}
+
+impl Outcome {
+    /// The answer's claims.
+    pub fn result(&self) -> AttestResult {
+        AttestResult {
+            device_id: self.device_id,
+            seq: self.seq,
+            status: self.verdict,
+            failures: self.failures.clone(),
+            log_index: self.log_index,
+            next_nonce: self.next_nonce.clone(),
+            iat: self.at,
+        }
+    }
+
+    /// The answer signed by the server (COSE_Sign1, EdDSA).
+    pub fn signed(&self, key: &ServerKey, kid: &[u8]) -> Vec<u8> {
+        cose::sign_eddsa(key, kid, claims::encode(&self.result()))
+    }
+}
+
+/// Issues a fresh nonce inside `tx`; returns the nonce and its expiry.
+pub fn issue_nonce(tx: &mut dyn Tx, ttl: u64, now: u64) -> Result<(Vec<u8>, u64), AttestError> {
+    let nonce = random_bytes::<NONCE_LEN>()?;
+    let expires = now.saturating_add(ttl);
+    tx.insert_nonce(&hash_secret(&nonce), expires)?;
+    Ok((nonce.to_vec(), expires))
+}
+
+/// Checks that `nonce` is a live, unused server nonce and consumes it (in `tx`).
+pub fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), AttestError> {
+    let hash = hash_secret(nonce);
+    let row = tx.nonce(&hash)?.ok_or(AttestError::NonceUnknown)?;
+    if row.used {
+        return Err(AttestError::NonceReused);
+    }
+    if now >= row.expires {
+        return Err(AttestError::NonceExpired);
+    }
+    // The decision: one conditional write. `false` here means another transaction
+    // consumed it after the read above.
+    if !tx.consume_nonce(&hash, now)? {
+        return Err(AttestError::NonceReused);
+    }
+    Ok(())
+}
+
+/// Phase two, inside the caller's transaction: state checks, policy, writes and the log
+/// append. An `Err` means the caller must roll back (the store's transaction helpers do).
+pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, AttestError> {
+    let device_id = v.device_id;
+    let claims = &v.claims;
+    let now = ctx.now;
+    // Re-read inside the transaction: revocation and seq may have changed.
+    let device = tx.device(&device_id)?.ok_or(AttestError::UnknownDevice)?;
+    if device.revoked {
+        return Err(AttestError::Revoked);
+    }
+    if claims.officer != device.officer_id {
+        return Err(AttestError::OfficerMismatch);
+    }
+    // The decision: one conditional write (rolled back with the rest if a later check
+    // refuses). `false` is a seq at or below the last accepted one, possibly accepted by
+    // a concurrent request since the read above.
+    if !tx.advance_seq(&device_id, claims.seq)? {
+        return Err(AttestError::SeqNotIncreasing {
+            seq: claims.seq,
+            last: device.last_seq,
+        });
+    }
+    if claims.iat > now.saturating_add(MAX_FUTURE_SKEW) {
+        return Err(AttestError::IatInFuture);
+    }
+    let fresh = match &claims.nonce {
+        Some(nonce) => {
+            take_nonce(tx, nonce, now)?;
+            true
+        }
+        None => {
+            if now.saturating_sub(claims.iat) > ctx.offline_window_secs {
+                return Err(AttestError::OfflineTooOld(ctx.offline_window_secs));
+            }
+            false
+        }
+    };
+    let officer = tx
+        .officer(&device.officer_id)?
+        .ok_or(AttestError::UnknownOfficer)?;
+    let policy = tx
+        .policy(&device.department)?
+        .ok_or(AttestError::NoPolicy)?;
+    let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
+    let Evaluation { verdict, failures } =
+        evaluate(&policy, &officer, &device, claims, &rosters, fresh);
+    let log_index = tx.append_log(&LogEntry::Attestation {
+        at: now,
+        department: device.department.clone(),
+        officer_id: device.officer_id.clone(),
+        device_id,
+        token: v.token.clone(),
+        verdict: verdict.as_str().to_string(),
+        failures: failures.clone(),
+    })?;
+    tx.insert_attestation(&AttestationRow {
+        device_id,
+        seq: claims.seq,
+        iat: claims.iat,
+        received_at: now,
+        fresh_nonce: fresh,
+        claims: v.payload.clone(),
+        verdict,
+        failures: failures.clone(),
+        log_index,
+    })?;
+    let (next_nonce, _) = issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    Ok(Outcome {
+        device_id,
+        seq: claims.seq,
+        verdict,
+        failures,
+        log_index,
+        next_nonce,
+        at: now,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{SqliteStore, transaction};
+    use pramaan_core::catalog::Catalog;
+    use pramaan_core::claims::{Assurance, OsInfo, Platform};
+    use pramaan_core::keys::{Signer as _, SoftwareSigner};
+
+    const POLICY: &str = r#"
+department = "D"
+name = "D"
+check_in_hours = 24
+email_domains = ["gujarat.gov.in"]
+[[platforms]]
+name = "WhatsApp"
+[[groups]]
+platform = "WhatsApp"
+id = "d-officers"
+"#;
+
+    fn claims(id: Uuid, seq: u64, nonce: Option<Vec<u8>>, now: u64) -> Attestation {
+        Attestation {
+            device_id: id,
+            nonce,
+            iat: now,
+            seq,
+            officer: "O1".into(),
+            apps: vec![claims::AppFact {
+                id: "com.whatsapp".into(),
+                signer: Some(
+                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into(),
+                ),
+                version: "2.26.1".into(),
+                present: true,
+            }],
+            groups: vec![claims::GroupFact {
+                platform: "WhatsApp".into(),
+                group: "d-officers".into(),
+                member: true,
+                handle: "+919800000001".into(),
+            }],
+            email: vec!["o1@gujarat.gov.in".into()],
+            os: OsInfo {
+                name: "android".into(),
+                version: "15".into(),
+                patch: "2026-10-05".into(),
+            },
+            lock: true,
+        }
+    }
+
+    /// A store with officer O1 of department D, its policy and one enrolled device.
+    fn setup() -> (SqliteStore, SoftwareSigner, Uuid, u64) {
+        let store = SqliteStore::in_memory().expect("store");
+        let signer = SoftwareSigner::generate().expect("key");
+        let id = Uuid::new_v4();
+        let now = crate::api::now();
+        let policy = Policy::load(POLICY, &Catalog::builtin()).expect("policy");
+        transaction(&store, |tx| -> Result<(), StoreError> {
+            tx.upsert_officer(
+                &Officer {
+                    officer_id: "O1".into(),
+                    name: "One".into(),
+                    designation: String::new(),
+                    department: "D".into(),
+                    email: "o1@gujarat.gov.in".into(),
+                    mobile: String::new(),
+                    entitled: true,
+                    gr_reference: None,
+                    phone_model: None,
+                    phone_purchased: None,
+                },
+                now,
+            )?;
+            tx.set_policy("D", &policy, "test", now)?;
+            tx.set_roster("D", "WhatsApp", "d-officers", &["+919800000001".into()])?;
+            tx.insert_device(&DeviceRow {
+                device_id: id,
+                officer_id: "O1".into(),
+                department: "D".into(),
+                platform: Platform::Android,
+                model: "Pixel".into(),
+                attested_model: None,
+                public_key: signer.public_key().expect("pk").to_cose_key_bytes(),
+                assurance: Assurance::Hardware,
+                evidence: None,
+                revoked: false,
+                reason: None,
+                last_seq: None,
+                enrolled_at: now,
+            })
+        })
+        .expect("setup");
+        (store, signer, id, now)
+    }
+
+    #[test]
+    fn verify_then_decide_records_logs_and_refuses_a_replay_without_a_trace() {
+        let (store, signer, id, now) = setup();
+        let ctx = Context {
+            now,
+            offline_window_secs: 3600,
+            nonce_ttl_secs: 300,
+        };
+        let token = cose::sign_es256(&signer, id.as_bytes(), claims(id, 1, None, now).to_cbor())
+            .expect("sign");
+        let v = verify(&store, &token).expect("verifies");
+        assert_eq!((v.device_id, v.claims.seq), (id, 1));
+        // The same checks with the key at hand, and another key's signature refused.
+        let key = signer.public_key().expect("pk");
+        assert_eq!(
+            verify_with_key(&token, &key).expect("verifies").payload,
+            v.payload
+        );
+        let other = SoftwareSigner::generate()
+            .expect("key")
+            .public_key()
+            .expect("pk");
+        let e = verify_with_key(&token, &other).expect_err("wrong key");
+        assert_eq!(e.code(), RejectCode::BadSignature);
+
+        let out = transaction(&store, |tx| decide(tx, &v, &ctx)).expect("accepted");
+        assert_eq!((out.device_id, out.seq, out.log_index), (id, 1, 0));
+        // Offline (no nonce): at best a warning, though every rule passed.
+        assert_eq!(out.verdict, Verdict::Warning, "{:?}", out.failures);
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+        assert_eq!(out.next_nonce.len(), NONCE_LEN);
+        assert_eq!(out.result().next_nonce, out.next_nonce);
+
+        let before = read_transaction(&store, |tx| tx.counts()).expect("counts");
+        let e = transaction(&store, |tx| decide(tx, &v, &ctx)).expect_err("replay");
+        assert_eq!(e.code(), RejectCode::SeqNotIncreasing);
+        assert_eq!(e.to_string(), "seq 1 is not above the last accepted 1");
+        assert_eq!(
+            read_transaction(&store, |tx| tx.counts()).expect("counts"),
+            before
+        );
+
+        // The issued nonce is single-use: the second answer to it is nonce_reused.
+        let with_nonce = |seq| {
+            let t = cose::sign_es256(
+                &signer,
+                id.as_bytes(),
+                claims(id, seq, Some(out.next_nonce.clone()), now).to_cbor(),
+            )
+            .expect("sign");
+            verify(&store, &t).expect("verifies")
+        };
+        // Phase one runs outside the transaction (a store without a separate reader
+        // would otherwise wait for itself).
+        let (second, third) = (with_nonce(2), with_nonce(3));
+        let fresh = transaction(&store, |tx| decide(tx, &second, &ctx)).expect("fresh");
+        assert_eq!(fresh.log_index, 1);
+        assert_eq!(fresh.verdict, Verdict::Affirming, "{:?}", fresh.failures);
+        let e = transaction(&store, |tx| decide(tx, &third, &ctx)).expect_err("reused");
+        assert_eq!(e.code(), RejectCode::NonceReused);
+    }
+
+    #[test]
+    fn stateless_refusals_carry_their_codes() {
+        let (store, signer, id, now) = setup();
+        assert_eq!(
+            verify(&store, b"not cose").expect_err("garbage").code(),
+            RejectCode::Malformed
+        );
+        let stranger = Uuid::new_v4();
+        let t = cose::sign_es256(
+            &signer,
+            stranger.as_bytes(),
+            claims(id, 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify(&store, &t).expect_err("unknown kid").code(),
+            RejectCode::UnknownDevice
+        );
+        let key = signer.public_key().expect("pk");
+        let t = cose::sign_es256(
+            &signer,
+            id.as_bytes(),
+            claims(stranger, 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify_with_key(&t, &key).expect_err("ueid").code(),
+            RejectCode::UeidMismatch
+        );
+        let t = cose::sign_es256(
+            &signer,
+            id.as_bytes(),
+            claims(id, MAX_SEQ + 1, None, now).to_cbor(),
+        )
+        .expect("sign");
+        assert_eq!(
+            verify_with_key(&t, &key).expect_err("seq").code(),
+            RejectCode::Malformed
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The enrollment decision, in the same two phases as [`crate::attest`].
+//!
+//! Why apart from the HTTP handler: like attestation, enrolling a key is a security
+//! decision (proof of possession, hardware evidence, a one-time token, the officer and
+//! the department's policy) that should read as one piece, be testable without HTTP and
+//! keep its error codes in one typed place ([`EnrollError`], each variant one
+//! [`RejectCode`]).
+//!
+//! 1. [`verify`] needs no store: parse, version, the key, the request's signature by the
+//!    key it enrolls, the nonce's length, and the platform evidence (hardware assurance
+//!    only for evidence that verifies, is bound to this enrollment's nonce and certifies
+//!    this very key; anything else is software).
+//! 2. [`decide`] runs inside the caller's transaction: the nonce and the one-time token
+//!    (decided by the store's conditional writes), the officer and the policy, then the
+//!    device row, the log entry and the next nonce. A refusal rolls everything back.
+
+use pramaan_core::P256PublicKey;
+use pramaan_core::api::RejectCode;
+use pramaan_core::claims::{self, Assurance, EnrollRequest, NONCE_LEN};
+use pramaan_core::cose::Sign1;
+use pramaan_core::evidence::AssessOptions;
+use pramaan_core::policy::Policy;
+use uuid::Uuid;
+
+use crate::attest::{self, AttestError, Context};
+use crate::auth::hash_secret;
+use crate::store::{DeviceRow, LogEntry, StoreError, Tx};
+
+/// Why an enrollment was refused; each variant has one [`RejectCode`].
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("not a COSE_Sign1: {0}")]
+    NotCose(String),
+    #[error("enrollment request: {0}")]
+    BadRequest(String),
+    #[error("enrollment version {0} (this server speaks 1)")]
+    UnsupportedVersion(u32),
+    #[error("device key: {0}")]
+    BadKey(String),
+    #[error("enrollment signature: {0}")]
+    BadSignature(String),
+    #[error("nonce is not 32 bytes")]
+    BadNonce,
+    #[error("unknown enrollment token")]
+    UnknownToken,
+    #[error("the enrollment token was already used")]
+    TokenUsed,
+    #[error("the enrollment token has expired")]
+    TokenExpired,
+    #[error("the token's officer is no longer in the registry")]
+    UnknownOfficer,
+    #[error("the officer's department has no policy")]
+    NoPolicy,
+    /// The nonce checks and the next nonce, shared with attestation (and the store
+    /// failures inside them).
+    #[error(transparent)]
+    Nonce(#[from] AttestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EnrollError {
+    /// The wire code (and so the HTTP status) of this refusal.
+    pub fn code(&self) -> RejectCode {
+        use EnrollError::*;
+        match self {
+            NotCose(_) | BadRequest(_) | BadKey(_) | BadNonce => RejectCode::Malformed,
+            UnsupportedVersion(_) => RejectCode::UnsupportedVersion,
+            BadSignature(_) => RejectCode::BadSignature,
+            UnknownToken => RejectCode::UnknownToken,
+            TokenUsed => RejectCode::TokenUsed,
+            TokenExpired => RejectCode::TokenExpired,
+            UnknownOfficer => RejectCode::UnknownOfficer,
+            NoPolicy => RejectCode::NoPolicy,
+            Nonce(e) => e.code(),
+            Store(StoreError::Conflict(_)) => RejectCode::Conflict,
+            Store(_) => RejectCode::Internal,
+        }
+    }
+}
+
+/// An enrollment request whose signature verified against the key it enrolls, with the
+/// assessment of its evidence.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub request: EnrollRequest,
+    /// The request (COSE_Sign1) as received (the audit-log leaf carries it).
+    pub bytes: Vec<u8>,
+    pub assurance: Assurance,
+    /// Model certified by hardware evidence, when there was some that verified.
+    pub attested_model: Option<String>,
+    /// The evidence as received (CBOR), kept for later verifiers.
+    pub evidence: Option<Vec<u8>>,
+}
+
+/// Phase one: everything that needs no store.
+pub fn verify(bytes: &[u8], now: u64, options: &AssessOptions) -> Result<Verified, EnrollError> {
+    let msg = Sign1::parse(bytes).map_err(|e| EnrollError::NotCose(e.to_string()))?;
+    let req: EnrollRequest = claims::decode(msg.unverified_payload())
+        .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
+    if req.v != 1 {
+        return Err(EnrollError::UnsupportedVersion(req.v));
+    }
+    let key = P256PublicKey::from_cose_key_bytes(&req.key)
+        .map_err(|e| EnrollError::BadKey(e.to_string()))?;
+    // Proof of possession: the request is signed by the key it enrolls.
+    msg.verify_es256(&key, None)
+        .map_err(|e| EnrollError::BadSignature(e.to_string()))?;
+    if req.nonce.len() != NONCE_LEN {
+        return Err(EnrollError::BadNonce);
+    }
+    let evidence = req.evidence.as_ref().map(claims::encode);
+    let (assurance, attested_model) = match &req.evidence {
+        Some(ev) => {
+            let a = pramaan_core::evidence::assess_with(ev, &req.nonce, &key, now, options);
+            log::info!("enrollment evidence: {}", a.detail);
+            (a.assurance, a.attested_model)
+        }
+        None => (Assurance::Software, None),
+    };
+    Ok(Verified {
+        request: req,
+        bytes: bytes.to_vec(),
+        assurance,
+        attested_model,
+        evidence,
+    })
+}
+
+/// An accepted enrollment: recorded, logged, and what the receipt says.
+#[derive(Debug, Clone)]
+pub struct Enrolled {
+    pub device_id: Uuid,
+    pub officer_id: String,
+    pub department: String,
+    pub policy: Policy,
+    pub assurance: Assurance,
+    pub next_nonce: Vec<u8>,
+}
+
+/// Phase two, inside the caller's transaction. An `Err` means roll back.
+pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, EnrollError> {
+    let req = &v.request;
+    let now = ctx.now;
+    let token_hash = hash_secret(req.token.trim().as_bytes());
+    attest::take_nonce(tx, &req.nonce, now)?;
+    let token = tx
+        .enroll_token(&token_hash)?
+        .ok_or(EnrollError::UnknownToken)?;
+    if token.used {
+        return Err(EnrollError::TokenUsed);
+    }
+    if now >= token.expires {
+        return Err(EnrollError::TokenExpired);
+    }
+    let officer = tx
+        .officer(&token.officer_id)?
+        .ok_or(EnrollError::UnknownOfficer)?;
+    let policy = tx
+        .policy(&officer.department)?
+        .ok_or(EnrollError::NoPolicy)?;
+    let device_id = Uuid::new_v4();
+    tx.insert_device(&DeviceRow {
+        device_id,
+        officer_id: officer.officer_id.clone(),
+        department: officer.department.clone(),
+        platform: req.platform,
+        model: req.device.model.clone(),
+        attested_model: v.attested_model.clone(),
+        public_key: req.key.clone(),
+        assurance: v.assurance,
+        evidence: v.evidence.clone(),
+        revoked: false,
+        reason: None,
+        last_seq: None,
+        enrolled_at: now,
+    })?;
+    // The decision: one conditional write; `false` is a concurrent enrollment that used
+    // the token since the read above.
+    if !tx.use_enroll_token(&token_hash, now)? {
+        return Err(EnrollError::TokenUsed);
+    }
+    tx.append_log(&LogEntry::Enrollment {
+        at: now,
+        department: officer.department.clone(),
+        officer_id: officer.officer_id.clone(),
+        device_id,
+        request: v.bytes.clone(),
+        assurance: match v.assurance {
+            Assurance::Hardware => "hardware",
+            Assurance::Software => "software",
+        }
+        .to_string(),
+    })?;
+    let (next_nonce, _) = attest::issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    Ok(Enrolled {
+        device_id,
+        officer_id: officer.officer_id,
+        department: officer.department,
+        policy,
+        assurance: v.assurance,
+        next_nonce,
+    })
+}
