@@ -63,35 +63,54 @@ pub enum AttestError {
     /// The stored key of the device does not parse (a server fault).
     #[error("stored device key: {0}")]
     StoredKey(String),
+    /// The ES256 signature does not verify under the device's key.
     #[error("attestation signature: {0}")]
     BadSignature(String),
+    /// The payload is not a valid claims set.
     #[error("attestation claims: {0}")]
     BadClaims(String),
+    /// The claims' ueid names another device than the key id.
     #[error("the claims' ueid is not the key id's device")]
     UeidMismatch,
+    /// `seq` does not fit the store's integers (at or above 2^63).
     #[error("seq {0} is beyond the largest this server records ({MAX_SEQ})")]
     SeqTooLarge(u64),
+    /// The device was revoked.
     #[error("this device has been revoked")]
     Revoked,
+    /// The claims' officer is not the device's.
     #[error("the claims name another officer than the one the device is enrolled for")]
     OfficerMismatch,
     /// `last` is the last accepted seq, if any.
     #[error("seq {seq} is not above the last accepted {}", match last { Some(l) => l.to_string(), None => "one".to_string() })]
-    SeqNotIncreasing { seq: u64, last: Option<u64> },
+    SeqNotIncreasing {
+        /// The refused seq.
+        seq: u64,
+        /// The device's last accepted seq, if any.
+        last: Option<u64>,
+    },
+    /// `iat` is ahead of the server's clock by more than the allowed skew.
     #[error("iat is ahead of the server's clock")]
     IatInFuture,
+    /// A nonce this server did not issue (or pruned long ago).
     #[error("the nonce was not issued by this server (or long expired)")]
     NonceUnknown,
+    /// A nonce already used.
     #[error("the nonce was already used")]
     NonceReused,
+    /// A nonce past its expiry.
     #[error("the nonce has expired; get a new challenge")]
     NonceExpired,
+    /// An offline attestation older than the offline window (seconds).
     #[error("offline attestation older than the {0}-second window")]
     OfflineTooOld(u64),
+    /// The device's officer left the registry.
     #[error("the device's officer is no longer in the registry")]
     UnknownOfficer,
+    /// The device's department has no policy.
     #[error("the device's department has no policy")]
     NoPolicy,
+    /// The system random number generator failed (a server fault).
     #[error("random number generator failed")]
     Rng,
     /// The store failed, or a concurrent request won a uniqueness race (`Conflict`).
@@ -136,7 +155,9 @@ impl From<AuthError> for AttestError {
 /// decoded claims. Only [`verify`] and [`verify_with_key`] make one.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The signing device (the token's kid).
     pub device_id: Uuid,
+    /// The decoded claims.
     pub claims: Attestation,
     /// The signed claims (CBOR) exactly as the device sent them (stored with the row).
     pub payload: Vec<u8>,
@@ -196,7 +217,9 @@ pub fn verify_with_key(token: &[u8], key: &P256PublicKey) -> Result<Verified, At
 /// What the policy said about one attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
+    /// EAR status of the attestation.
     pub verdict: Verdict,
+    /// The rules that failed, with their detail.
     pub failures: Vec<Failure>,
 }
 
@@ -239,9 +262,13 @@ pub struct Context {
 /// An accepted attestation: recorded, logged, and what to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The device that attested.
     pub device_id: Uuid,
+    /// Its sequence number.
     pub seq: u64,
+    /// EAR status of the attestation.
     pub verdict: Verdict,
+    /// The rules that failed, with their detail.
     pub failures: Vec<Failure>,
     /// Index of its audit-log leaf.
     pub log_index: u64,

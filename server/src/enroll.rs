@@ -29,32 +29,44 @@ use crate::store::{DeviceRow, LogEntry, StoreError, Tx};
 /// Why an enrollment was refused; each variant has one [`RejectCode`].
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
+    /// The body is not a COSE_Sign1.
     #[error("not a COSE_Sign1: {0}")]
     NotCose(String),
+    /// The payload is not a valid enrollment request.
     #[error("enrollment request: {0}")]
     BadRequest(String),
+    /// A protocol version other than 1.
     #[error("enrollment version {0} (this server speaks 1)")]
     UnsupportedVersion(u32),
+    /// The COSE_Key does not hold a P-256 public key.
     #[error("device key: {0}")]
     BadKey(String),
+    /// The request is not signed by the key it enrolls (no proof of possession).
     #[error("enrollment signature: {0}")]
     BadSignature(String),
+    /// The nonce is not 32 bytes.
     #[error("nonce is not 32 bytes")]
     BadNonce,
+    /// An enrollment token this server never issued.
     #[error("unknown enrollment token")]
     UnknownToken,
+    /// The enrollment token was used already.
     #[error("the enrollment token was already used")]
     TokenUsed,
+    /// The enrollment token expired.
     #[error("the enrollment token has expired")]
     TokenExpired,
+    /// The token's officer left the registry.
     #[error("the token's officer is no longer in the registry")]
     UnknownOfficer,
+    /// The officer's department has no policy.
     #[error("the officer's department has no policy")]
     NoPolicy,
     /// The nonce checks and the next nonce, shared with attestation (and the store
     /// failures inside them).
     #[error(transparent)]
     Nonce(#[from] AttestError),
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,9 +95,11 @@ impl EnrollError {
 /// assessment of its evidence.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    /// The decoded request.
     pub request: EnrollRequest,
     /// The request (COSE_Sign1) as received (the audit-log leaf carries it).
     pub bytes: Vec<u8>,
+    /// `hardware` when the platform evidence verified, else `software`.
     pub assurance: Assurance,
     /// Model certified by hardware evidence, when there was some that verified.
     pub attested_model: Option<String>,
@@ -130,11 +144,17 @@ pub fn verify(bytes: &[u8], now: u64, options: &AssessOptions) -> Result<Verifie
 /// An accepted enrollment: recorded, logged, and what the receipt says.
 #[derive(Debug, Clone)]
 pub struct Enrolled {
+    /// The new device's id.
     pub device_id: Uuid,
+    /// The officer it is enrolled for.
     pub officer_id: String,
+    /// The officer's department.
     pub department: String,
+    /// The department's policy, for the agent to evaluate locally.
     pub policy: Policy,
+    /// The assurance recorded for the device key.
     pub assurance: Assurance,
+    /// The nonce for the device's first attestation.
     pub next_nonce: Vec<u8>,
 }
 

@@ -18,10 +18,12 @@ use super::{CliError, CliResult};
 use pramaan_tlog::bundle::{self, BuildError, BuildOptions, Request, Response};
 use pramaan_tlog::{EntriesResponse, ProofResponse};
 
+/// `pramaan audit`: pull the log into an offline bundle, verify bundles.
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
     /// Download a range of the audit log, with proofs, into an offline bundle.
     Pull {
+        /// The server and the auditor's credentials.
         #[command(flatten)]
         server: ServerArgs,
         /// Where to write the bundle.
@@ -51,17 +53,22 @@ pub enum AuditCmd {
         /// A checkpoint kept from earlier: also verify the log only grew since.
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         since: Option<PathBuf>,
+        /// `text` for people, `json` for scripts.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
 }
 
+/// Output of `pramaan audit verify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// One readable summary, or the failing entry.
     Text,
+    /// The summary (or the failure) as JSON.
     Json,
 }
 
+/// Runs one `pramaan audit` command.
 pub fn run(cmd: AuditCmd) -> CliResult {
     match cmd {
         AuditCmd::Pull {

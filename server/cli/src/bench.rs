@@ -49,6 +49,7 @@ id = "bench-officers"
 "#;
 const WHATSAPP_SIGNER: &str = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
 
+/// `pramaan bench`: load a server of its own over TLS on loopback and measure it.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Simulated devices (one connection and one thread each).
@@ -73,28 +74,40 @@ pub struct BenchArgs {
 /// Latency percentiles, milliseconds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
+    /// Median.
     pub p50_ms: f64,
+    /// 90th percentile.
     pub p90_ms: f64,
+    /// 99th percentile.
     pub p99_ms: f64,
+    /// Slowest request.
     pub max_ms: f64,
 }
 
 /// What `pramaan bench` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// Simulated devices (one connection each).
     pub devices: usize,
+    /// Length of the load, seconds.
     pub seconds: f64,
+    /// CPU cores the crypto ceiling was measured on.
     pub cores: usize,
     /// Attestations answered 200 (verified, evaluated, committed with fsync, logged).
     pub accepted: u64,
+    /// Requests that did not get a 200.
     pub failed: u64,
+    /// accepted / seconds.
     pub attestations_per_sec: f64,
+    /// Latency of the accepted requests.
     pub latency: Latency,
     /// ES256 verify + claims decode + policy + Ed25519 sign, all cores, same run.
     pub crypto_ceiling_per_sec: f64,
+    /// The crypto ceiling divided by the cores.
     pub crypto_per_core_per_sec: f64,
     /// attestations_per_sec / crypto_ceiling_per_sec.
     pub fraction_of_ceiling: f64,
+    /// Size of one signed attestation, bytes.
     pub token_bytes: usize,
     /// With `--audit-pull-entries`: the load measured again while an auditor pulls.
     /// The fields above are the run alone.
@@ -109,14 +122,21 @@ pub struct AuditPullReport {
     pub entries_seeded: u64,
     /// The range pulled, `[range_start, range_end)`: the seeded entries.
     pub range_start: u64,
+    /// End of the pulled range (exclusive).
     pub range_end: u64,
+    /// Attestations per second with no auditor (the fields of the report above).
     pub attestations_per_sec_alone: f64,
+    /// Attestations per second while the auditor pulls.
     pub attestations_per_sec_with_pull: f64,
     /// (with_pull - alone) / alone, percent (negative: the pull slowed the load).
     pub change_percent: f64,
+    /// Attestations answered 200 during the pull.
     pub accepted_with_pull: u64,
+    /// Requests that did not get a 200 during the pull.
     pub failed_with_pull: u64,
+    /// Latency of the accepted requests during the pull.
     pub latency_with_pull: Latency,
+    /// How far the auditor's pull got in the window.
     pub pull: audit_pull::PullProgress,
 }
 
@@ -124,6 +144,7 @@ fn err(e: impl std::fmt::Display) -> CliError {
     CliError::new(e.to_string())
 }
 
+/// Runs `pramaan bench` and prints its report.
 pub fn run(args: BenchArgs) -> CliResult {
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));

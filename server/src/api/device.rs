@@ -29,6 +29,7 @@ use crate::{attest, enroll};
 /// Expired nonces are kept this long (so a late answer says "expired", not "unknown").
 const NONCE_GRACE: u64 = 3600;
 
+/// The device endpoints: challenge, enroll, attest.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/challenge", get(challenge))

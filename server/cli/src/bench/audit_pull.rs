@@ -48,6 +48,7 @@ pub struct PullProgress {
     pub requests: u64,
     /// The bundle was complete within the window.
     pub complete: bool,
+    /// How long the pull ran, seconds.
     pub seconds: f64,
     /// entries_proved / seconds.
     pub entries_per_sec: f64,
