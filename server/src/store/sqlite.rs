@@ -24,8 +24,9 @@
 //! ([`StoreError::ValueOutOfRange`]) and a negative stored value is corrupt.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
 use pramaan_core::policy::{Officer, Policy};
@@ -39,6 +40,9 @@ use super::{
     StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
+
+/// Read-only connections of a file-backed store (each is a few hundred KiB of page cache).
+const READERS: usize = 4;
 
 /// Most jobs one group commit takes.
 const MAX_BATCH: usize = 256;
@@ -217,9 +221,13 @@ CREATE TABLE IF NOT EXISTS attestations (
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
-    /// A read-only connection for lookups that must not wait for a commit's fsync (WAL
-    /// readers see the last committed state). None for in-memory stores.
-    reader: Option<Mutex<Connection>>,
+    /// Read-only connections for lookups that must not wait for a commit's fsync (WAL
+    /// readers see the last committed state). Several, so that an auditor pulling a large
+    /// bundle does not queue the device-key and bearer-token lookups of every other
+    /// request behind it. Empty for in-memory stores.
+    readers: Vec<Mutex<Connection>>,
+    /// Where the next read starts looking for a free reader.
+    next_reader: AtomicUsize,
     /// Queue of the group-commit writer, once [`SqliteStore::start_group_commit`] ran.
     writer: OnceLock<SyncSender<Job>>,
 }
@@ -235,12 +243,15 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         let mut store = Self::setup(conn)?;
-        let reader = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        reader.execute_batch("PRAGMA busy_timeout=5000;")?;
-        store.reader = Some(Mutex::new(reader));
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            reader.execute_batch("PRAGMA busy_timeout=5000;")?;
+            store.readers.push(Mutex::new(reader));
+        }
         Ok(store)
     }
 
@@ -258,7 +269,8 @@ impl SqliteStore {
         migrate(&mut conn, MIGRATIONS)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            reader: None,
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
             writer: OnceLock::new(),
         })
     }
@@ -277,6 +289,20 @@ impl SqliteStore {
             .spawn(move || writer_loop(&weak, &recv))
             .map_err(|e| StoreError::CommitFailed(format!("cannot start the writer: {e}")))?;
         Ok(())
+    }
+
+    /// A free read-only connection, or (all busy) the next one in turn, waited for.
+    fn free_reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        let n = self.readers.len();
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
+                return Ok(conn);
+            }
+        }
+        self.readers[start % n]
+            .lock()
+            .map_err(|_| StoreError::Poisoned)
     }
 
     fn run_batch(&self, batch: Vec<Job>) -> (Vec<Finisher>, bool) {
@@ -334,10 +360,10 @@ impl Store for SqliteStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        let Some(reader) = &self.reader else {
+        if self.readers.is_empty() {
             return self.with_tx(f);
-        };
-        let mut conn = reader.lock().map_err(|_| StoreError::Poisoned)?;
+        }
+        let mut conn = self.free_reader()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let mut wrapped = SqliteTx { tx };
         f(&mut wrapped)?;
@@ -972,6 +998,52 @@ mod tests {
         // Needs v2's table: shows the order.
         tx.execute_batch("INSERT INTO step2 (n) VALUES (3)")?;
         Ok(())
+    }
+
+    /// A long read (an auditor's) holds one read-only connection; other reads (device-key
+    /// and token lookups) go on through the others instead of queueing behind it.
+    #[test]
+    fn a_long_read_does_not_block_other_reads() {
+        use crate::store::read_transaction;
+        use std::sync::mpsc::channel;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Arc::new(SqliteStore::open(&dir.path().join("r.db")).expect("open"));
+        let (held, held_rx) = channel::<()>();
+        let (release, release_rx) = channel::<()>();
+        let long = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                read_transaction(store.as_ref(), |tx| {
+                    let n = tx.counts()?;
+                    let _ = held.send(());
+                    let _ = release_rx.recv_timeout(Duration::from_secs(30));
+                    Ok::<_, StoreError>(n)
+                })
+            })
+        };
+        held_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the long read started");
+        let (done, done_rx) = channel();
+        for _ in 0..READERS * 2 {
+            let store = Arc::clone(&store);
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let r = read_transaction(store.as_ref(), |tx| tx.counts());
+                let _ = done.send(r.is_ok());
+            });
+        }
+        for _ in 0..READERS * 2 {
+            assert_eq!(
+                done_rx.recv_timeout(Duration::from_secs(10)),
+                Ok(true),
+                "a short read waited for the long one"
+            );
+        }
+        release.send(()).expect("release");
+        assert!(long.join().expect("join").is_ok());
     }
 
     #[test]
