@@ -377,7 +377,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         officer_id: device.officer_id.clone(),
         device_id,
         token: v.token.clone(),
-        verdict: verdict.as_str().to_string(),
+        verdict,
         failures: failures.clone(),
     })?;
     tx.insert_attestation(&AttestationRow {

@@ -206,11 +206,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         officer_id: officer.officer_id.clone(),
         device_id,
         request: v.bytes.clone(),
-        assurance: match v.assurance {
-            Assurance::Hardware => "hardware",
-            Assurance::Software => "software",
-        }
-        .to_string(),
+        assurance: v.assurance,
     })?;
     let (next_nonce, _) = attest::issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
     Ok(Enrolled {

@@ -366,7 +366,7 @@ fn a_checkpoint_from_a_rewritten_log_fails_consistency() {
     let mut leaves = audit_log::entries(&f.conn, 0, old_size).expect("entries");
     let mut e = LogEntry::from_leaf(&leaves[6].1).expect("entry");
     if let LogEntry::Attestation { verdict, .. } = &mut e {
-        *verdict = "contraindicated".into();
+        *verdict = pramaan_core::claims::Verdict::Contraindicated;
     }
     leaves[6].1 = e.to_leaf();
     let tx = rewritten.transaction().expect("tx");

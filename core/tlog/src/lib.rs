@@ -25,7 +25,7 @@ pub mod tree;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use pramaan_core::claims::Failure;
+use pramaan_core::claims::{Assurance, Failure, Verdict};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ pub enum LogEntry {
         #[serde(with = "serde_bytes")]
         request: Vec<u8>,
         /// `hardware` or `software`: what the server concluded about the device key.
-        assurance: String,
+        assurance: Assurance,
     },
     /// An accepted attestation: the raw COSE bytes as received and the verdict.
     Attestation {
@@ -113,7 +113,7 @@ pub enum LogEntry {
         #[serde(with = "serde_bytes")]
         token: Vec<u8>,
         /// `affirming`, `warning` or `contraindicated`.
-        verdict: String,
+        verdict: Verdict,
         /// The failed rules behind the verdict.
         failures: Vec<Failure>,
     },
@@ -282,7 +282,7 @@ mod tests {
             officer_id: "o1".into(),
             device_id: Uuid::from_u128(7),
             token: vec![1, 2, 3],
-            verdict: "warning".into(),
+            verdict: Verdict::Warning,
             failures: vec![Failure {
                 rule: pramaan_core::policy::Rule::R5,
                 detail: "no lock".into(),
@@ -290,6 +290,18 @@ mod tests {
         };
         let leaf = e.to_leaf();
         assert_eq!(LogEntry::from_leaf(&leaf).expect("parse"), e);
+        // The verdict is typed: a leaf naming one the design does not have is refused.
+        let mut v: ciborium::Value = ciborium::from_reader(&leaf[..]).expect("cbor");
+        if let ciborium::Value::Map(m) = &mut v {
+            for (k, val) in m.iter_mut() {
+                if k.as_text() == Some("verdict") {
+                    *val = ciborium::Value::Text("compliantish".into());
+                }
+            }
+        }
+        let forged = pramaan_core::encoding::cbor_encode(&v);
+        assert_ne!(forged, leaf);
+        assert!(LogEntry::from_leaf(&forged).is_err());
         let mut trailing = leaf.clone();
         trailing.push(0);
         assert!(LogEntry::from_leaf(&trailing).is_err());

@@ -68,7 +68,7 @@ impl DemoDevice {
             officer_id: self.officer_id.clone(),
             device_id: self.device_id,
             request,
-            assurance: "software".into(),
+            assurance: pramaan_core::claims::Assurance::Software,
         })
     }
 
@@ -115,7 +115,7 @@ impl DemoDevice {
             officer_id: self.officer_id.clone(),
             device_id: self.device_id,
             token: self.token(seq)?,
-            verdict: "affirming".into(),
+            verdict: pramaan_core::claims::Verdict::Affirming,
             failures: vec![],
         })
     }
