@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub use crate::claims::ErrorBody;
 use crate::model::{ComplianceStatus, Failure};
-use crate::policy::GroupEvidence;
+use crate::policy::{GroupEvidence, RowError};
 
 /// Why a request was refused: the `error` field of every error body, with its HTTP status.
 ///
@@ -262,6 +262,29 @@ pub struct EnrollTokenResponse {
 pub struct RevokeRequest {
     /// Why (logged and shown to IT).
     pub reason: String,
+}
+
+/// `POST /v1/officers/import` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Rows saved (added or updated).
+    pub imported: u64,
+    /// Every refused row with its reason. Line 0: refused for the whole file's scope (for
+    /// example another department's officer); the reason names the officer.
+    pub rejected: Vec<RowError>,
+}
+
+/// `PUT /v1/departments/{d}/groups/{g}/roster` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterReport {
+    /// The department.
+    pub department: String,
+    /// The group's messaging platform (from the policy).
+    pub platform: String,
+    /// The group id.
+    pub group: String,
+    /// Handles now on the roster (duplicates counted once).
+    pub handles: u64,
 }
 
 #[cfg(test)]

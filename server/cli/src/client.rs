@@ -119,6 +119,15 @@ impl Client {
         &self.server
     }
 
+    /// POSTs `body` as JSON and reads the answer as `R` (a `pramaan_core::api` type).
+    pub fn post_typed<B: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, CliError> {
+        typed(path, self.post_json(path, body)?)
+    }
+
     /// GET, answer as JSON.
     pub fn get_json(&self, path: &str) -> Result<Value, CliError> {
         let resp = self.http.get(path).map_err(|e| self.unreachable(e))?;
@@ -133,14 +142,16 @@ impl Client {
             .map_err(|_| CliError::new(format!("the answer to GET {path} is not UTF-8 text")))
     }
 
-    /// POST a JSON body, answer as JSON.
-    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, CliError> {
-        self.send(
-            "POST",
-            path,
-            "application/json",
-            body.to_string().as_bytes(),
-        )
+    /// POST a JSON body (any serializable value, e.g. a `pramaan_core::api` type), answer
+    /// as JSON.
+    pub fn post_json<B: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Value, CliError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| CliError::new(format!("cannot encode the request: {e}")))?;
+        self.send("POST", path, "application/json", &bytes)
     }
 
     /// Sends `body` of `content_type` with `method` (POST or PUT); answer as JSON (an
@@ -248,6 +259,13 @@ pub fn read_text(path: &Path) -> Result<String, CliError> {
         .strip_prefix('\u{feff}')
         .map(str::to_string)
         .unwrap_or(text))
+}
+
+/// Reads a JSON answer of `path` as the API type `R`: an answer of another shape is a
+/// clear error, never a guess.
+pub fn typed<R: serde::de::DeserializeOwned>(path: &str, v: Value) -> Result<R, CliError> {
+    serde_json::from_value(v)
+        .map_err(|e| CliError::new(format!("unexpected answer from {path}: {e}")))
 }
 
 #[cfg(test)]

@@ -285,10 +285,12 @@ pub fn populate(
         "text/csv",
         OFFICERS.as_bytes(),
     )?;
-    let report = super::officers::ImportReport::from_json(&import)?;
-    if let Some((line, reason)) = report.rejected.first() {
+    let report: pramaan_core::api::ImportReport =
+        super::client::typed("/v1/officers/import", import)?;
+    if let Some(row) = report.rejected.first() {
         return Err(CliError::new(format!(
-            "demo registry line {line}: {reason}"
+            "demo registry line {}: {}",
+            row.line, row.reason
         )));
     }
     client.send(

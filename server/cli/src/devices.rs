@@ -6,7 +6,7 @@
 //! revocation goes into the audit log, where an auditor will ask why.
 
 use clap::Subcommand;
-use serde_json::json;
+use pramaan_core::api::RevokeRequest;
 use uuid::Uuid;
 
 use super::client::ServerArgs;
@@ -49,7 +49,9 @@ pub fn run(cmd: DevicesCmd) -> CliResult {
             let client = server.client()?;
             client.post_json(
                 &format!("/v1/devices/{id}/revoke"),
-                &json!({ "reason": reason.trim() }),
+                &RevokeRequest {
+                    reason: reason.trim().to_string(),
+                },
             )?;
             println!("device {id} revoked: {}", reason.trim());
             Ok(())

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use pramaan_core::api::{EnrollTokenRequest, EnrollTokenResponse};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use serde_json::{Value, json};
 
 use super::client::ServerArgs;
 use super::{CliError, CliResult};
@@ -79,22 +79,15 @@ pub fn rfc3339_opt(secs: u64) -> Option<String> {
 /// Runs `pramaan enroll-token`.
 pub fn run(cmd: EnrollTokenCmd) -> CliResult {
     let client = cmd.server.client()?;
-    let answer = client.post_json(
+    let answer: EnrollTokenResponse = client.post_typed(
         "/v1/enrollment-tokens",
-        &json!({ "officer_id": cmd.officer }),
+        &EnrollTokenRequest {
+            officer_id: cmd.officer.clone(),
+        },
     )?;
-    let uri = answer
-        .get("uri")
-        .and_then(Value::as_str)
-        .ok_or_else(|| CliError::new("the server's answer has no `uri`"))?;
+    let uri = answer.uri.as_str();
     println!("{uri}");
-    match answer.get("expires") {
-        Some(Value::Number(n)) if n.as_u64().is_some() => {
-            println!("expires {}", rfc3339(n.as_u64().unwrap_or(0)));
-        }
-        Some(Value::String(s)) => println!("expires {s}"),
-        _ => {}
-    }
+    println!("expires {}", rfc3339(answer.expires));
     if !cmd.no_qr {
         println!("{}", terminal_qr(uri)?);
     }

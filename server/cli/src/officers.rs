@@ -13,9 +13,9 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::Value;
+use pramaan_core::policy::RowError;
 
-use super::client::{ServerArgs, read_file};
+use super::client::{ServerArgs, read_file, typed};
 use super::{CliError, CliResult};
 
 /// `pramaan officers import`.
@@ -38,49 +38,7 @@ pub enum OfficersCmd {
     },
 }
 
-/// What the server said about an import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Rows saved (added or updated).
-    pub imported: u64,
-    /// `(line, reason)` of every rejected row.
-    pub rejected: Vec<(u64, String)>,
-}
-
-impl ImportReport {
-    /// Reads `{imported, rejected: [{line, reason}]}` (tolerating `upserted` for the count
-    /// and a bare `rejected` count-less list).
-    pub fn from_json(v: &Value) -> Result<Self, CliError> {
-        let imported = v
-            .get("imported")
-            .or_else(|| v.get("upserted"))
-            .and_then(Value::as_u64)
-            .ok_or_else(|| {
-                CliError::new(format!(
-                    "unexpected answer to the import (no `imported`): {v}"
-                ))
-            })?;
-        let rejected = v
-            .get("rejected")
-            .and_then(Value::as_array)
-            .map(|rows| {
-                rows.iter()
-                    .map(|r| {
-                        let line = r.get("line").and_then(Value::as_u64).unwrap_or(0);
-                        let reason = r
-                            .get("reason")
-                            .or_else(|| r.get("message"))
-                            .and_then(Value::as_str)
-                            .unwrap_or("rejected")
-                            .to_string();
-                        (line, reason)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Self { imported, rejected })
-    }
-}
+pub use pramaan_core::api::ImportReport;
 
 /// Runs one `officers` command.
 pub fn run(cmd: OfficersCmd) -> CliResult {
@@ -93,13 +51,13 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
             let body = read_file(&file)?;
             let client = server.client()?;
             let answer = client.send("POST", "/v1/officers/import", "text/csv", &body)?;
-            let report = ImportReport::from_json(&answer)?;
+            let report: ImportReport = typed("/v1/officers/import", answer)?;
             println!(
                 "imported {} officer(s) from {}",
                 report.imported,
                 file.display()
             );
-            for (line, reason) in &report.rejected {
+            for RowError { line, reason } in &report.rejected {
                 // Line 0: refused for the whole file's scope (e.g. another department's
                 // officer), the reason names the officer.
                 if *line == 0 {
@@ -134,19 +92,20 @@ mod tests {
     #[test]
     fn report_reads_count_and_rejections() {
         let v = json!({"imported": 3, "rejected": [{"line": 4, "reason": "entitled must be true or false"}]});
-        let r = ImportReport::from_json(&v).map_err(|e| e.to_string());
+        let r: Result<ImportReport, String> =
+            typed("/v1/officers/import", v).map_err(|e| e.to_string());
         assert_eq!(
             r,
             Ok(ImportReport {
                 imported: 3,
-                rejected: vec![(4, "entitled must be true or false".into())]
+                rejected: vec![RowError {
+                    line: 4,
+                    reason: "entitled must be true or false".into()
+                }]
             })
         );
-        let v = json!({"upserted": 2});
-        assert_eq!(
-            ImportReport::from_json(&v).map(|r| r.imported).ok(),
-            Some(2)
-        );
-        assert!(ImportReport::from_json(&json!({"ok": true})).is_err());
+        // The answer is the server's type: another shape is refused, not guessed at.
+        assert!(typed::<ImportReport>("/v1/officers/import", json!({"upserted": 2})).is_err());
+        assert!(typed::<ImportReport>("/v1/officers/import", json!({"ok": true})).is_err());
     }
 }

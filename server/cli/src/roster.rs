@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use pramaan_core::api::RosterReport;
 use pramaan_core::policy::roster_from_csv;
-use serde_json::Value;
 
-use super::client::{ServerArgs, encode, read_text};
+use super::client::{ServerArgs, encode, read_text, typed};
 use super::{CliError, CliResult};
 
 /// `pramaan roster set`.
@@ -63,8 +63,8 @@ pub fn run(cmd: RosterCmd) -> CliResult {
             server,
         } => {
             let text = read_text(&file)?;
-            let n = check(&text, &group)
-                .map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+            // Checked here first, so a bad file is refused before any request.
+            check(&text, &group).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
             let client = server.client()?;
             let path = format!(
                 "/v1/departments/{}/groups/{}/roster",
@@ -72,10 +72,7 @@ pub fn run(cmd: RosterCmd) -> CliResult {
                 encode(&group)
             );
             let answer = client.send("PUT", &path, "text/csv", text.as_bytes())?;
-            let stored = answer
-                .get("handles")
-                .and_then(Value::as_u64)
-                .map_or(n as u64, |h| h);
+            let stored = typed::<RosterReport>(&path, answer)?.handles;
             println!("roster of {department}/{group} set: {stored} handle(s)");
             Ok(())
         }

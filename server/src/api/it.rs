@@ -15,7 +15,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use pramaan_core::api::RejectCode;
+use pramaan_core::api::{
+    EnrollTokenRequest, EnrollTokenResponse, ImportReport, RejectCode, RevokeRequest, RosterReport,
+};
 use pramaan_core::catalog::Catalog;
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::policy::{Officer, Policy, RowError, officer_rows_from_csv, roster_from_csv};
@@ -295,10 +297,7 @@ async fn import_officers(
         auth.0.label,
         rejected.len()
     );
-    Ok(json_response(&json!({
-        "imported": imported,
-        "rejected": rejected,
-    })))
+    Ok(json_response(&ImportReport { imported, rejected }))
 }
 
 async fn get_policy(
@@ -418,17 +417,12 @@ async fn put_roster(
         })
     })
     .await?;
-    Ok(json_response(&json!({
-        "department": d,
-        "platform": platform,
-        "group": g,
-        "handles": count,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-struct EnrollTokenRequest {
-    officer_id: String,
+    Ok(json_response(&RosterReport {
+        department: d,
+        platform,
+        group: g,
+        handles: count as u64,
+    }))
 }
 
 async fn create_enrollment_token(
@@ -483,16 +477,11 @@ async fn create_enrollment_token(
         auth.0.label,
         req.officer_id
     );
-    Ok(json_response(&json!({
-        "uri": uri.to_string(),
-        "expires": expires,
-        "officer_id": req.officer_id,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-struct RevokeRequest {
-    reason: String,
+    Ok(json_response(&EnrollTokenResponse {
+        uri: uri.to_string(),
+        expires,
+        officer_id: req.officer_id,
+    }))
 }
 
 async fn revoke_device(
