@@ -162,7 +162,9 @@ pub fn facts_toml(facts: &Facts) -> String {
 /// A simulated device: a software P-256 key and its device id.
 #[derive(Debug)]
 pub struct SimDevice {
+    /// The device id (kid of its tokens, ueid of its claims).
     pub id: Uuid,
+    /// Its P-256 key.
     pub signer: SoftwareSigner,
 }
 

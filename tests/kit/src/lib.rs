@@ -2,6 +2,7 @@
 //! (pinned by SPKI, as a phone would), an admin client, seeded registry and policy, and
 //! device messages built with core (SoftwareSigner, claims, COSE).
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+#![warn(missing_docs)]
 
 pub mod fixtures;
 pub mod log_fixtures;
@@ -28,6 +29,7 @@ use pramaan_server::store::{Counts, DeviceRow, transaction};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+/// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -40,10 +42,13 @@ pub fn now() -> u64 {
 pub struct Env {
     running: Option<Running>,
     config: Config,
+    /// The admin bearer token `admin init` printed.
     pub admin_token: String,
+    /// The server's data directory (removed when the `Env` is dropped).
     pub dir: TempDir,
 }
 
+/// The server configuration of tests: loopback, any free port, no rate limit.
 pub fn test_config() -> Config {
     Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -68,6 +73,7 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
     }
 }
 
+/// A fresh server with the test configuration.
 pub fn start() -> Env {
     start_with(|_| {})
 }
@@ -93,6 +99,7 @@ impl Env {
         &self.server().url
     }
 
+    /// The server's data directory.
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -138,14 +145,17 @@ impl Env {
             .expect("client")
     }
 
+    /// An HTTPS client pinned to this server, sending `token` as bearer.
     pub fn client_with(&self, token: &str) -> HttpsClient {
         self.device_client().with_bearer(token)
     }
 
+    /// A client with the admin token.
     pub fn admin(&self) -> HttpsClient {
         self.client_with(&self.admin_token)
     }
 
+    /// Mints a bearer token of `role` (`it`, `auditor`, `admin`), scoped to `department`.
     pub fn token(&self, role: &str, department: Option<&str>) -> String {
         server::create_token(self.dir.path(), role.parse().expect("role"), department)
             .expect("token")
@@ -232,14 +242,17 @@ impl Env {
         rows.map(|r| r.expect("row")).collect()
     }
 
+    /// Row counts of the server's store.
     pub fn counts(&self) -> Counts {
         transaction(self.server().store().as_ref(), |tx| tx.counts()).expect("counts")
     }
 
+    /// The stored row of device `id`.
     pub fn device_row(&self, id: &Uuid) -> Option<DeviceRow> {
         transaction(self.server().store().as_ref(), |tx| tx.device(id)).expect("device")
     }
 
+    /// A fresh server nonce from `GET /v1/challenge`.
     pub fn challenge(&self) -> Vec<u8> {
         let r = self
             .device_client()
@@ -271,6 +284,7 @@ impl Env {
         }
     }
 
+    /// POSTs a device message (COSE_Sign1) to `path`.
     pub fn post_device(&self, path: &str, body: &[u8]) -> Response {
         self.device_client()
             .post(path, DEVICE_CONTENT_TYPE, body)
@@ -320,6 +334,7 @@ pub fn seed(admin: &HttpsClient) {
     assert_eq!(v["imported"], 3, "{v}");
 }
 
+/// The error body of a refused answer (CBOR or JSON), if it has one.
 pub fn error_of(r: &Response) -> Option<ErrorBody> {
     claims::decode(&r.body)
         .ok()
@@ -343,6 +358,7 @@ pub fn assert_rejected(r: &Response, status: u16, code: &str) {
     );
 }
 
+/// A signed enrollment request for `signer`'s key with `token` and `nonce`.
 pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec<u8> {
     let key = signer.public_key().expect("pk").to_cose_key_bytes();
     let req = EnrollRequest {
@@ -384,14 +400,20 @@ pub fn claims_for(
 
 /// An enrolled test device.
 pub struct Device {
+    /// Its P-256 key.
     pub signer: SoftwareSigner,
+    /// The device id the server assigned.
     pub id: Uuid,
+    /// The officer it is enrolled for.
     pub officer: String,
+    /// The nonce of the server's last answer, for the next attestation.
     pub next_nonce: Vec<u8>,
+    /// The last seq it used.
     pub seq: u64,
 }
 
 impl Device {
+    /// A signed attestation with `nonce` (None: offline), `seq` and `iat`.
     pub fn attestation(&self, nonce: Option<Vec<u8>>, seq: u64, iat: u64) -> Vec<u8> {
         let claims = claims_for(self.id, &self.officer, nonce, seq, iat);
         cose::sign_es256(&self.signer, self.id.as_bytes(), claims.to_cbor()).expect("sign")

@@ -17,18 +17,25 @@ pub use pramaan_server::audit_log::bench::DemoDevice;
 /// Why building fixtures or running the benchmark failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// Making a demo log entry failed.
     #[error(transparent)]
     Entry(#[from] audit_log::bench::BenchError),
+    /// A key could not be made.
     #[error("key: {0}")]
     Key(#[from] KeyError),
+    /// The log failed.
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The benchmark's SQLite file failed.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Building the bundle failed.
     #[error("bundle: {0}")]
     Build(#[from] bundle::BuildError),
+    /// The bundle did not verify.
     #[error("bundle does not verify: {0}")]
     Verify(#[from] bundle::VerifyError),
+    /// Reading or writing a file failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -36,7 +43,9 @@ pub enum BenchError {
 /// Benchmark settings.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
+    /// Devices whose attestations fill the log.
     pub devices: usize,
+    /// Attestation entries to append.
     pub attestations: usize,
     /// Appends per transaction.
     pub batch: usize,
@@ -58,11 +67,17 @@ impl Default for BenchOptions {
 /// Benchmark results.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
+    /// Entries in the log.
     pub entries: u64,
+    /// Durable appends per second.
     pub appends_per_sec: f64,
+    /// Time the appends took.
     pub append_time: Duration,
+    /// Size of the bundle file, bytes.
     pub bundle_bytes: usize,
+    /// Entries verified per second, all threads.
     pub verified_per_sec: f64,
+    /// Time the verification took.
     pub verify_time: Duration,
     /// CPU seconds the process used while verifying (Linux `/proc/self/stat`).
     pub verify_cpu_seconds: Option<f64>,
@@ -76,8 +91,11 @@ pub struct BenchReport {
     pub leaf_decode_per_sec: f64,
     /// One core, same run: decoding the EAT claims of a token.
     pub claims_decode_per_sec: f64,
+    /// One core, same run: SHA-256 leaf hashes per second.
     pub sha256_leaf_hashes_per_sec: f64,
+    /// One core, same run: SHA-256 throughput, MB/s.
     pub sha256_mb_per_sec: f64,
+    /// Threads the verification used.
     pub threads: usize,
 }
 

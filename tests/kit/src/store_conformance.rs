@@ -216,6 +216,7 @@ fn hash(tag: u8, round: usize) -> [u8; 32] {
     h
 }
 
+/// Bearer tokens: stored by hash, found by hash, role and department kept.
 pub fn tokens(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let it = TokenRow {
@@ -242,6 +243,7 @@ pub fn tokens(factory: Factory<'_>) {
     assert!(is_conflict(&dup), "a token hash is unique: {dup:?}");
 }
 
+/// Nonces: consumed once; unknown or expired ones are not consumed; pruning.
 pub fn nonces(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -278,6 +280,7 @@ pub fn nonces(factory: Factory<'_>) {
     assert!(is_conflict(&dup), "a nonce hash is unique: {dup:?}");
 }
 
+/// Enrollment tokens: used once; expired ones cannot be used.
 pub fn enrollment_tokens(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -309,6 +312,7 @@ pub fn enrollment_tokens(factory: Factory<'_>) {
     assert!(is_conflict(&dup), "an enrollment token is unique: {dup:?}");
 }
 
+/// The registry: officers by id and by department, upserts.
 pub fn officers(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -339,6 +343,7 @@ pub fn officers(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.officers_of("REV")), vec![moved, c]);
 }
 
+/// A department's policy comes back as the typed value it was stored as.
 pub fn policy_round_trip(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -355,6 +360,7 @@ pub fn policy_round_trip(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.policy("GAD")), Some(changed));
 }
 
+/// Rosters: set, replaced, read back per department.
 pub fn rosters(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -389,6 +395,7 @@ pub fn rosters(factory: Factory<'_>) {
     assert!(read(s, |tx| tx.roster_rows("HOME")).is_empty());
 }
 
+/// Devices: insert, find by id and officer, revoke.
 pub fn devices(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -427,6 +434,7 @@ pub fn devices(factory: Factory<'_>) {
     assert!(is_conflict(&dup), "a device id is unique: {dup:?}");
 }
 
+/// `advance_seq` moves only forwards.
 pub fn seq_advance_is_conditional(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -450,6 +458,7 @@ pub fn seq_advance_is_conditional(factory: Factory<'_>) {
     assert!(!write(s, |tx| tx.advance_seq(&z.device_id, 0)));
 }
 
+/// Attestations: one per (device, seq), the latest comes back typed.
 pub fn attestations(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -480,6 +489,7 @@ pub fn attestations(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.counts()).attestations, 3);
 }
 
+/// A read transaction sees only committed log entries, and does not wait for a writer.
 pub fn log_append_and_read_see_only_committed_entries(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -532,6 +542,7 @@ pub fn log_append_and_read_see_only_committed_entries(factory: Factory<'_>) {
     assert_eq!(node.len(), 32);
 }
 
+/// Writes inside a read transaction fail.
 pub fn read_transactions_cannot_write(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -543,6 +554,7 @@ pub fn read_transactions_cannot_write(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.log().size()), 0);
 }
 
+/// A rolled-back transaction leaves no row and no log entry.
 pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -591,6 +603,7 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.log().size()), 0);
 }
 
+/// Row counts follow the writes.
 pub fn counts(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -628,6 +641,7 @@ pub fn counts(factory: Factory<'_>) {
     );
 }
 
+/// Integers beyond i64 are refused, never clamped.
 pub fn values_beyond_i64_are_refused(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
@@ -715,6 +729,7 @@ fn other(round: usize, shared: &Arc<dyn Store>, second: &Arc<dyn Store>) -> Arc<
     }
 }
 
+/// Two concurrent consumers of one nonce: exactly one succeeds.
 pub fn concurrent_nonce_is_consumed_once(factory: Factory<'_>) {
     let (dir, store) = open(factory);
     let second = factory(dir.path());
@@ -739,6 +754,7 @@ pub fn concurrent_nonce_is_consumed_once(factory: Factory<'_>) {
     );
 }
 
+/// Two concurrent users of one enrollment token: exactly one succeeds.
 pub fn concurrent_enroll_token_is_used_once(factory: Factory<'_>) {
     let (dir, store) = open(factory);
     let second = factory(dir.path());
@@ -763,6 +779,7 @@ pub fn concurrent_enroll_token_is_used_once(factory: Factory<'_>) {
     );
 }
 
+/// Two concurrent advances to one seq: exactly one succeeds.
 pub fn concurrent_seq_advance_succeeds_once(factory: Factory<'_>) {
     let (dir, store) = open(factory);
     let second = factory(dir.path());
