@@ -24,9 +24,8 @@
 //! ([`StoreError::ValueOutOfRange`]) and a negative stored value is corrupt.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
 use pramaan_core::policy::{Officer, Policy};
@@ -218,6 +217,89 @@ CREATE TABLE IF NOT EXISTS attestations (
 );
 "#;
 
+/// Idle read-only connections. A read takes one out and gives it back when done, waiting
+/// only while every one is in use, so a long read never holds up a short one while
+/// another connection is idle.
+#[derive(Default)]
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    /// Signalled when a connection comes back.
+    returned: Condvar,
+    /// Connections the pool owns (idle or lent).
+    size: Mutex<usize>,
+}
+
+impl ReaderPool {
+    fn put(&self, conn: Connection) {
+        if let Ok(mut size) = self.size.lock() {
+            *size += 1;
+        }
+        self.give_back(conn);
+    }
+
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(*self.size.lock().map_err(|_| StoreError::Poisoned)? == 0)
+    }
+
+    fn take(&self) -> Result<Lent<'_>, StoreError> {
+        let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Ok(Lent {
+                    pool: self,
+                    conn: Some(conn),
+                });
+            }
+            idle = self.returned.wait(idle).map_err(|_| StoreError::Poisoned)?;
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        match self.idle.lock() {
+            Ok(mut idle) => idle.push(conn),
+            // A poisoned pool is never used again (take fails); dropping closes the
+            // connection.
+            Err(_) => return,
+        }
+        self.returned.notify_one();
+    }
+}
+
+/// A connection lent by the [`ReaderPool`]; returned when dropped.
+struct Lent<'p> {
+    pool: &'p ReaderPool,
+    /// Always `Some` until dropped.
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Lent<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // `conn` is Some from `take` until `drop`, the only place that empties it.
+        #[allow(clippy::expect_used)]
+        self.conn
+            .as_ref()
+            .expect("a lent connection is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Lent<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        #[allow(clippy::expect_used)]
+        self.conn
+            .as_mut()
+            .expect("a lent connection is present until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
+        }
+    }
+}
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -225,9 +307,7 @@ pub struct SqliteStore {
     /// readers see the last committed state). Several, so that an auditor pulling a large
     /// bundle does not queue the device-key and bearer-token lookups of every other
     /// request behind it. Empty for in-memory stores.
-    readers: Vec<Mutex<Connection>>,
-    /// Where the next read starts looking for a free reader.
-    next_reader: AtomicUsize,
+    readers: ReaderPool,
     /// Queue of the group-commit writer, once [`SqliteStore::start_group_commit`] ran.
     writer: OnceLock<SyncSender<Job>>,
 }
@@ -242,7 +322,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its schema, audit log included.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
-        let mut store = Self::setup(conn)?;
+        let store = Self::setup(conn)?;
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
                 path,
@@ -250,7 +330,7 @@ impl SqliteStore {
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             reader.execute_batch("PRAGMA busy_timeout=5000;")?;
-            store.readers.push(Mutex::new(reader));
+            store.readers.put(reader);
         }
         Ok(store)
     }
@@ -269,8 +349,7 @@ impl SqliteStore {
         migrate(&mut conn, MIGRATIONS)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            readers: Vec::new(),
-            next_reader: AtomicUsize::new(0),
+            readers: ReaderPool::default(),
             writer: OnceLock::new(),
         })
     }
@@ -289,20 +368,6 @@ impl SqliteStore {
             .spawn(move || writer_loop(&weak, &recv))
             .map_err(|e| StoreError::CommitFailed(format!("cannot start the writer: {e}")))?;
         Ok(())
-    }
-
-    /// A free read-only connection, or (all busy) the next one in turn, waited for.
-    fn free_reader(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        let n = self.readers.len();
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        for i in 0..n {
-            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
-                return Ok(conn);
-            }
-        }
-        self.readers[start % n]
-            .lock()
-            .map_err(|_| StoreError::Poisoned)
     }
 
     fn run_batch(&self, batch: Vec<Job>) -> (Vec<Finisher>, bool) {
@@ -360,10 +425,10 @@ impl Store for SqliteStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        if self.readers.is_empty() {
+        if self.readers.is_empty()? {
             return self.with_tx(f);
         }
-        let mut conn = self.free_reader()?;
+        let mut conn = self.readers.take()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let mut wrapped = SqliteTx { tx };
         f(&mut wrapped)?;
