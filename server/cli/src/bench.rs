@@ -47,7 +47,13 @@ name = "WhatsApp"
 platform = "WhatsApp"
 id = "bench-officers"
 "#;
-const WHATSAPP_SIGNER: &str = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
+/// WhatsApp's signing-certificate digest, from the built-in catalog (read once: `facts`
+/// runs for every simulated request).
+static WHATSAPP_SIGNER: std::sync::LazyLock<Option<String>> = std::sync::LazyLock::new(|| {
+    Catalog::builtin()
+        .find("WhatsApp")
+        .and_then(|p| p.android_signers.first().cloned())
+});
 
 /// `pramaan bench`: load a server of its own over TLS on loopback and measure it.
 #[derive(Debug, Args)]
@@ -266,7 +272,7 @@ fn facts(device_id: Uuid, officer: &str, nonce: Option<Vec<u8>>, seq: u64) -> At
         officer: officer.to_string(),
         apps: vec![AppFact {
             id: "com.whatsapp".into(),
-            signer: Some(WHATSAPP_SIGNER.into()),
+            signer: WHATSAPP_SIGNER.clone(),
             version: "2.26.1".into(),
             present: true,
         }],
