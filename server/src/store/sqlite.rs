@@ -225,20 +225,17 @@ struct ReaderPool {
     idle: Mutex<Vec<Connection>>,
     /// Signalled when a connection comes back.
     returned: Condvar,
-    /// Connections the pool owns (idle or lent).
-    size: Mutex<usize>,
+    /// Connections the pool owns (idle or lent); fixed when the store opens.
+    size: usize,
 }
 
 impl ReaderPool {
-    fn put(&self, conn: Connection) {
-        if let Ok(mut size) = self.size.lock() {
-            *size += 1;
+    fn new(conns: Vec<Connection>) -> Self {
+        Self {
+            size: conns.len(),
+            idle: Mutex::new(conns),
+            returned: Condvar::new(),
         }
-        self.give_back(conn);
-    }
-
-    fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(*self.size.lock().map_err(|_| StoreError::Poisoned)? == 0)
     }
 
     fn take(&self) -> Result<Lent<'_>, StoreError> {
@@ -322,16 +319,19 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its schema, audit log included.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
-        let store = Self::setup(conn)?;
-        for _ in 0..READERS {
-            let reader = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            reader.execute_batch("PRAGMA busy_timeout=5000;")?;
-            store.readers.put(reader);
-        }
+        let mut store = Self::setup(conn)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                reader.execute_batch("PRAGMA busy_timeout=5000;")?;
+                Ok(reader)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        store.readers = ReaderPool::new(readers);
         Ok(store)
     }
 
@@ -425,7 +425,7 @@ impl Store for SqliteStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        if self.readers.is_empty()? {
+        if self.readers.size == 0 {
             return self.with_tx(f);
         }
         let mut conn = self.readers.take()?;
