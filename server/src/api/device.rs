@@ -88,14 +88,18 @@ async fn enroll(
         .map_err(ApiError::cbor)
 }
 
-fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
-    let now = now();
-    let verified = enroll::verify(bytes, now, &state.evidence_options)?;
-    let ctx = attest::Context {
-        now,
+/// The server's settings and clock for one enrollment or attestation decision.
+fn decision_context(state: &AppState) -> attest::Context {
+    attest::Context {
+        now: now(),
         offline_window_secs: state.config.offline_window_secs,
         nonce_ttl_secs: state.config.nonce_ttl_secs,
-    };
+    }
+}
+
+fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
+    let ctx = decision_context(state);
+    let verified = enroll::verify(bytes, ctx.now, &state.evidence_options)?;
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;
@@ -133,11 +137,7 @@ async fn attest(
 
 fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response), ApiError> {
     let verified = attest::verify(state.store.as_ref(), bytes)?;
-    let ctx = attest::Context {
-        now: now(),
-        offline_window_secs: state.config.offline_window_secs,
-        nonce_ttl_secs: state.config.nonce_ttl_secs,
-    };
+    let ctx = decision_context(state);
     // Group commit: concurrent attestations share one durable commit; each one's checks
     // and writes are isolated, and the answer is built only after the commit.
     let outcome = grouped_transaction(state.store.as_ref(), move |tx| {

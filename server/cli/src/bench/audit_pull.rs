@@ -13,7 +13,6 @@
 //! attestation leaves ([`DemoDevice`]: ES256 tokens of ~600 bytes, kid = device id)
 //! preceded by their devices' enrollments, so a complete pull verifies offline.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -78,11 +77,9 @@ fn entries(devices: &[DemoDevice], from: u64, to: u64, at: u64) -> Result<Vec<Lo
 /// the range `[start, end)` of the attestation entries.
 pub fn seed(store: &dyn Store, n: u64, threads: usize) -> Result<(u64, u64), CliError> {
     let at = pramaan_server::api::now();
-    let devices = Arc::new(
-        (0..SEED_DEVICES)
-            .map(|i| DemoDevice::generate(&format!("AUDIT{i:03}")).map_err(err))
-            .collect::<Result<Vec<_>, _>>()?,
-    );
+    let devices = (0..SEED_DEVICES)
+        .map(|i| DemoDevice::generate(&format!("AUDIT{i:03}")).map_err(err))
+        .collect::<Result<Vec<_>, _>>()?;
     let enrollments = devices
         .iter()
         .map(|d| d.enrollment(at).map_err(err))
