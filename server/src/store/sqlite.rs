@@ -1192,6 +1192,35 @@ mod tests {
         assert_eq!(schema_version(&conn).expect("version"), newer);
     }
 
+    /// A schema version that is not a number (a damaged or tampered file) is refused as
+    /// corrupt, and nothing is migrated over it.
+    #[test]
+    fn a_garbled_schema_version_is_refused_untouched() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("garbled.db");
+        drop(SqliteStore::open(&path).expect("open"));
+        for bad in ["", "1; DROP TABLE devices", "-1", "99999999999999999999999"] {
+            let conn = Connection::open(&path).expect("conn");
+            conn.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                params![bad],
+            )
+            .expect("garble");
+            drop(conn);
+            let err = SqliteStore::open(&path).expect_err("refused");
+            assert!(matches!(err, StoreError::Corrupt(_)), "{bad:?}: {err}");
+            let conn = Connection::open(&path).expect("conn");
+            let kept: String = conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("row");
+            assert_eq!(kept, bad);
+        }
+    }
+
     #[test]
     fn a_database_from_before_versioned_migrations_opens() {
         // Older servers wrote the same tables and schema_version '1' with INSERT OR IGNORE.
