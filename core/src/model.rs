@@ -205,10 +205,155 @@ pub struct Policy {
     /// Groups every officer must be a member of (R4).
     #[serde(default)]
     pub groups: Vec<GroupSpec>,
+    /// What a device's platform evidence must prove (rule R2's "the official phone");
+    /// strict when absent.
+    #[serde(default)]
+    pub evidence: EvidencePolicy,
 }
 
 fn default_check_in_hours() -> u32 {
     24
+}
+
+/// The department's evidence policy (`[evidence]`, design section 6): what an
+/// enrollment's (and a re-attestation's) platform evidence must prove for the device to
+/// count as the official phone (rule R2). Every default is the strict choice; a policy
+/// loosens it only by saying so (the demo lists `desktop` and `software` for its
+/// simulated phones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvidencePolicy {
+    /// The least assurance a device key must have: `hardware` (default) or `software`.
+    pub assurance: Assurance,
+    /// Platforms that may count as the official phone; default `["android", "ios"]`.
+    /// `desktop` (the desktop agent) only when listed, for testing.
+    pub platforms: Vec<Platform>,
+    /// Days after which a device must send fresh evidence (re-attestation); 0: never.
+    pub reattest_days: u32,
+    /// Most offline check-ins accepted in a row after the last fresh server challenge.
+    pub max_offline_run: u32,
+    /// Age in days of Google's revocation status list beyond which an expired factory
+    /// keybox is no longer accepted.
+    pub status_list_max_age_days: u32,
+    /// Android Key Attestation requirements.
+    pub android: AndroidEvidencePolicy,
+    /// Apple App Attest requirements.
+    pub apple: AppleEvidencePolicy,
+}
+
+impl Default for EvidencePolicy {
+    fn default() -> Self {
+        Self {
+            assurance: Assurance::Hardware,
+            platforms: vec![Platform::Android, Platform::Ios],
+            reattest_days: 30,
+            max_offline_run: 3,
+            status_list_max_age_days: 30,
+            android: AndroidEvidencePolicy::default(),
+            apple: AppleEvidencePolicy::default(),
+        }
+    }
+}
+
+/// Where Android Keystore keeps the key, as a policy minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HardwareLevel {
+    /// `tee`: the Trusted Execution Environment (or better).
+    Tee,
+    /// `strongbox`: a separate secure element (StrongBox).
+    #[serde(rename = "strongbox")]
+    StrongBox,
+}
+
+impl HardwareLevel {
+    /// The wire name: `tee` or `strongbox`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HardwareLevel::Tee => "tee",
+            HardwareLevel::StrongBox => "strongbox",
+        }
+    }
+}
+
+/// An app allowed to hold the device key: its package and signing-certificate digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppIdentity {
+    /// Android package name (e.g. `gov.gujarat.pramaan`).
+    pub package: String,
+    /// SHA-256 of its signing certificates, 64 lowercase hex digits each (at least one).
+    pub signers: Vec<String>,
+}
+
+/// Android Key Attestation requirements (`[evidence.android]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AndroidEvidencePolicy {
+    /// verifiedBootState must be `verified` (default true).
+    pub verified_boot: bool,
+    /// The bootloader must be locked (default true).
+    pub bootloader_locked: bool,
+    /// Oldest accepted OS security patch, `YYYY-MM`; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_patch_level: Option<String>,
+    /// Least accepted key storage: `tee` (default) or `strongbox`.
+    pub min_security_level: HardwareLevel,
+    /// The Pramaan app's identity: the attestationApplicationId must name one of these
+    /// packages signed by one of its signers. Empty: no Android key can prove the app.
+    pub apps: Vec<AppIdentity>,
+}
+
+impl Default for AndroidEvidencePolicy {
+    fn default() -> Self {
+        Self {
+            verified_boot: true,
+            bootloader_locked: true,
+            min_patch_level: None,
+            min_security_level: HardwareLevel::Tee,
+            apps: Vec::new(),
+        }
+    }
+}
+
+/// Apple App Attest requirements (`[evidence.apple]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppleEvidencePolicy {
+    /// The Pramaan app's App Attest ids, `TEAMID.bundle.id`. Empty: no iOS key can prove
+    /// the app.
+    pub app_ids: Vec<String>,
+    /// The App Attest environment accepted: `production` (default) or `development`
+    /// (builds signed for development, for a department's test phones).
+    pub environment: AppAttestEnvironment,
+}
+
+/// An App Attest environment (the attestation's aaguid says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppAttestEnvironment {
+    /// `production`: App Store and TestFlight builds (aaguid `appattest` + 7 zero bytes).
+    #[default]
+    Production,
+    /// `development`: development-signed builds (aaguid `appattestdevelop`).
+    Development,
+}
+
+impl AppAttestEnvironment {
+    /// The wire name: `production` or `development`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppAttestEnvironment::Production => "production",
+            AppAttestEnvironment::Development => "development",
+        }
+    }
+
+    /// The aaguid App Attest writes into authData for this environment.
+    pub fn aaguid(self) -> &'static [u8; 16] {
+        match self {
+            AppAttestEnvironment::Development => b"appattestdevelop",
+            AppAttestEnvironment::Production => b"appattest\0\0\0\0\0\0\0",
+        }
+    }
 }
 
 /// Registry row (CSV: `officer_id,name,designation,department,email,mobile,entitled`

@@ -204,6 +204,7 @@ pub(crate) mod tests {
                 email_domains: vec!["gujarat.gov.in".into()],
                 platforms: vec![],
                 groups: vec![],
+                evidence: Default::default(),
             },
             next_nonce: Some(hex::encode([3; 32])),
             nonce_received_at: 5,

@@ -51,7 +51,7 @@ pub const ANDROID_POLICY: ChainPolicy = ChainPolicy {
 };
 
 /// Where Keystore says the key lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityLevel {
     /// `software` (Keystore value 0): the key is in the OS, not in secure hardware.
@@ -85,7 +85,7 @@ impl SecurityLevel {
 }
 
 /// The bootloader's verdict on the booted OS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifiedBootState {
     /// `verified` (0): the OS was verified with the manufacturer's key.

@@ -28,25 +28,8 @@ use super::x509::{ChainPolicy, Curve, KeyKind, TrustAnchors, key_kind, parse_cer
 /// OID of the credential certificate's nonce extension.
 pub const NONCE_OID: &str = "1.2.840.113635.100.8.2";
 
-/// Which App Attest environment the app was built for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Environment {
-    /// `development`: aaguid `appattestdevelop`; accepted only when the deployment allows it.
-    Development,
-    /// `production`: aaguid `appattest` followed by seven zero bytes.
-    Production,
-}
-
-impl Environment {
-    /// The aaguid App Attest writes into authData.
-    pub fn aaguid(self) -> &'static [u8; 16] {
-        match self {
-            Self::Development => b"appattestdevelop",
-            Self::Production => b"appattest\0\0\0\0\0\0\0",
-        }
-    }
-}
+/// Which App Attest environment the app was built for (one type with the policy's).
+pub use crate::model::AppAttestEnvironment as Environment;
 
 /// What a verified App Attest attestation establishes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -16,10 +16,14 @@
 
 pub mod android;
 pub mod apple;
+pub mod status_list;
+pub mod summary;
 pub mod x509;
 
 pub use android::{AndroidAttestation, SecurityLevel, VerifiedBootState, verify_android};
 pub use apple::{AppleAttestation, Environment, verify_apple_assertion, verify_apple_attestation};
+pub use status_list::{Status, StatusEntry, StatusList, StatusListError};
+pub use summary::{EvidenceKind, EvidenceSummary};
 pub use x509::{ChainError, TrustAnchors};
 
 use crate::claims::{Assurance, Evidence};

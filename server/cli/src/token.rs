@@ -506,6 +506,7 @@ mod tests {
                 email_domains: vec!["gujarat.gov.in".into()],
                 platforms: vec![],
                 groups: vec![],
+                evidence: Default::default(),
             },
             assurance: claims::Assurance::Hardware,
             next_nonce: vec![9; 32],
