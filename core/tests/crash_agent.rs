@@ -60,6 +60,7 @@ fn enrolled_state(dir: &Path) {
             email_domains: vec!["gujarat.gov.in".into()],
             platforms: vec![],
             groups: vec![],
+            evidence: Default::default(),
         },
         next_nonce: None,
         nonce_received_at: 0,
