@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::catalog::{Catalog, is_sha256_hex};
-use crate::model::{PlatformSpec, Policy};
+use crate::model::{Assurance, Platform, PlatformSpec, Policy};
 
 /// Why a policy or a CSV upload was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -167,18 +167,89 @@ impl Policy {
                 ));
             }
         }
+        self.validate_evidence()
+    }
+
+    /// Checks the `[evidence]` section: what the evidence rule relies on.
+    fn validate_evidence(&self) -> Result<(), PolicyError> {
+        let bad = |m: String| Err(PolicyError::Invalid(m));
+        let ev = &self.evidence;
+        if ev.platforms.is_empty() {
+            return bad(
+                "evidence.platforms is empty: no device could ever be the official phone".into(),
+            );
+        }
+        if ev.assurance == Assurance::Hardware && ev.platforms.contains(&Platform::Desktop) {
+            return bad(
+                "evidence.platforms lists desktop but evidence.assurance is hardware: the desktop agent has no hardware evidence, so set assurance = \"software\" for a test department".into(),
+            );
+        }
+        if let Some(p) = &ev.android.min_patch_level
+            && super::evidence::parse_patch_level(p).is_none()
+        {
+            return bad(format!(
+                "evidence.android.min_patch_level {p:?} is not a month like \"2025-06\""
+            ));
+        }
+        for (i, app) in ev.android.apps.iter().enumerate() {
+            if app.package.trim().is_empty() {
+                return bad(format!("evidence.android.apps[{i}] has an empty package"));
+            }
+            if app.signers.is_empty() {
+                return bad(format!(
+                    "evidence.android.apps[{i}] ({}) has no signers: any app could take its package name",
+                    app.package
+                ));
+            }
+            if let Some(d) = app.signers.iter().find(|d| !is_sha256_hex(d)) {
+                return bad(format!(
+                    "evidence.android.apps[{i}]: signer {d:?} is not a SHA-256 digest in 64 lowercase hex digits"
+                ));
+            }
+        }
+        for id in &ev.apple.app_ids {
+            let ok = id.split_once('.').is_some_and(|(team, bundle)| {
+                team.len() == 10
+                    && team.chars().all(|c| c.is_ascii_alphanumeric())
+                    && !bundle.is_empty()
+            });
+            if !ok {
+                return bad(format!(
+                    "evidence.apple.app_ids: {id:?} is not TEAMID.bundle.id (a 10-character team id, a dot, the bundle id)"
+                ));
+            }
+        }
         Ok(())
     }
 }
 
-const POLICY_KEYS: [&str; 6] = [
+const POLICY_KEYS: [&str; 7] = [
     "department",
     "name",
     "check_in_hours",
     "email_domains",
     "platforms",
     "groups",
+    "evidence",
 ];
+const EVIDENCE_KEYS: [&str; 7] = [
+    "assurance",
+    "platforms",
+    "reattest_days",
+    "max_offline_run",
+    "status_list_max_age_days",
+    "android",
+    "apple",
+];
+const ANDROID_KEYS: [&str; 5] = [
+    "verified_boot",
+    "bootloader_locked",
+    "min_patch_level",
+    "min_security_level",
+    "apps",
+];
+const APP_KEYS: [&str; 2] = ["package", "signers"];
+const APPLE_KEYS: [&str; 2] = ["app_ids", "environment"];
 /// `confidence` and `sources` are the catalog's notes: accepted so an entry can be pasted.
 const PLATFORM_KEYS: [&str; 7] = [
     "name",
@@ -218,6 +289,26 @@ fn check_known_keys(v: &serde_json::Value) -> Result<(), PolicyError> {
             for (i, item) in items.iter().enumerate() {
                 if let Some(obj) = item.as_object() {
                     check(obj, known, &format!("{list}[{i}]"))?;
+                }
+            }
+        }
+    }
+    if let Some(ev) = top.get("evidence").and_then(|e| e.as_object()) {
+        check(ev, &EVIDENCE_KEYS, "evidence")?;
+        if let Some(apple) = ev.get("apple").and_then(|a| a.as_object()) {
+            check(apple, &APPLE_KEYS, "evidence.apple")?;
+        }
+        if let Some(android) = ev.get("android").and_then(|a| a.as_object()) {
+            check(android, &ANDROID_KEYS, "evidence.android")?;
+            for (i, app) in android
+                .get("apps")
+                .and_then(|a| a.as_array())
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(obj) = app.as_object() {
+                    check(obj, &APP_KEYS, &format!("evidence.android.apps[{i}]"))?;
                 }
             }
         }

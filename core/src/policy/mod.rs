@@ -4,19 +4,22 @@
 //! rosters, now), so the phone can show the officer exactly what is missing and the server
 //! reaches the same verdict from the same inputs; nothing else decides compliance.
 //!
-//! Four rooms: [`document`] parses, resolves and validates a department's policy file,
-//! [`rules`] evaluates R1..R5, [`csv`] reads the registry and roster uploads, [`catalog`]
+//! Five rooms: [`document`] parses, resolves and validates a department's policy file,
+//! [`rules`] evaluates R1..R5, [`evidence`] judges a device's platform evidence against
+//! the policy's `[evidence]` requirements (part of R2), [`csv`] reads the registry and roster uploads, [`catalog`]
 //! holds the known messaging platforms. The types they share live in [`crate::model`] and
 //! are re-exported here, so `pramaan_core::policy::{Policy, Rule, Officer}` keep working.
 
 pub mod catalog;
 pub mod csv;
 pub mod document;
+pub mod evidence;
 pub mod rules;
 
 pub use crate::model::{ComplianceStatus, GroupSpec, Officer, PlatformSpec, Policy, Rule};
 pub use csv::{RowError, officer_rows_from_csv, officers_from_csv, roster_from_csv};
 pub use document::PolicyError;
+pub use evidence::{EvidenceJudgement, StatusListView, judge_evidence};
 pub use rules::{
     Accepted, DeviceState, Evaluation, EvidenceLevel, GroupEvidence, Roster, evaluate_attestation,
     evaluate_officer,
