@@ -217,7 +217,7 @@ fn app_identity(policy: &EvidencePolicy, s: &EvidenceSummary, unmet: &mut Vec<St
     let named: Vec<&str> = apps.iter().map(|a| a.package.as_str()).collect();
     let by_package: Vec<_> = apps
         .iter()
-        .filter(|a| s.app_packages.iter().any(|p| *p == a.package))
+        .filter(|a| s.app_packages.contains(&a.package))
         .collect();
     if by_package.is_empty() {
         unmet.push(format!(
