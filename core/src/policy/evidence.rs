@@ -389,7 +389,8 @@ mod tests {
 
     #[test]
     fn each_android_requirement_fails_in_words() {
-        let cases: Vec<(fn(&mut EvidenceSummary), &str)> = vec![
+        type Mutation = fn(&mut EvidenceSummary);
+        let cases: Vec<(Mutation, &str)> = vec![
             (|s| s.bootloader_locked = Some(false), "bootloader unlocked"),
             (
                 |s| s.verified_boot = Some(VerifiedBootState::Unverified),
