@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::claims::ErrorBody;
-use crate::model::{ComplianceStatus, Failure};
+use crate::model::{Assurance, ComplianceStatus, Failure, Platform};
 use crate::policy::{GroupEvidence, RowError};
 
 /// Why a request was refused: the `error` field of every error body, with its HTTP status.
@@ -55,6 +55,8 @@ pub enum RejectCode {
     Forbidden,
     /// 403: the device was revoked.
     Revoked,
+    /// 403: the key belongs to a revoked device; a revoked key never enrolls again.
+    KeyRevoked,
     /// 404: no such resource.
     NotFound,
     /// 404: no officer with this id in the registry.
@@ -77,6 +79,15 @@ pub enum RejectCode {
     AlreadyRevoked,
     /// 409: a concurrent request changed the same record first; nothing was recorded.
     Conflict,
+    /// 409: the device key is enrolled already (a key is enrolled once).
+    KeyEnrolled,
+    /// 409: the officer has an active device and the token does not allow another.
+    DeviceLimit,
+    /// 409: an offline attestation not chained to the last nonce the server sent the
+    /// device.
+    OfflineNotChained,
+    /// 409: more offline attestations in a row than the policy accepts.
+    OfflineRunExceeded,
     /// 410: the enrollment token was used.
     TokenUsed,
     /// 410: the enrollment token expired.
@@ -91,7 +102,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 33] = [
+    pub const ALL: [RejectCode; 38] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -109,6 +120,7 @@ impl RejectCode {
         RejectCode::UnknownDevice,
         RejectCode::Forbidden,
         RejectCode::Revoked,
+        RejectCode::KeyRevoked,
         RejectCode::NotFound,
         RejectCode::UnknownOfficer,
         RejectCode::UnknownGroup,
@@ -120,6 +132,10 @@ impl RejectCode {
         RejectCode::OfflineTooOld,
         RejectCode::AlreadyRevoked,
         RejectCode::Conflict,
+        RejectCode::KeyEnrolled,
+        RejectCode::DeviceLimit,
+        RejectCode::OfflineNotChained,
+        RejectCode::OfflineRunExceeded,
         RejectCode::TokenUsed,
         RejectCode::TokenExpired,
         RejectCode::TooLarge,
@@ -135,10 +151,11 @@ impl RejectCode {
             | DepartmentMismatch | DepartmentRequired | InvalidPolicy | InvalidRoster
             | BadFormat | BadRange => 400,
             Unauthorized | UnknownToken | BadSignature | UnknownDevice => 401,
-            Forbidden | Revoked => 403,
+            Forbidden | Revoked | KeyRevoked => 403,
             NotFound | UnknownOfficer | UnknownGroup => 404,
             NoPolicy | NonceUnknown | NonceReused | NonceExpired | SeqNotIncreasing
-            | OfflineTooOld | AlreadyRevoked | Conflict => 409,
+            | OfflineTooOld | AlreadyRevoked | Conflict | KeyEnrolled | DeviceLimit
+            | OfflineNotChained | OfflineRunExceeded => 409,
             TokenUsed | TokenExpired => 410,
             TooLarge => 413,
             RateLimited => 429,
@@ -167,6 +184,7 @@ impl RejectCode {
             UnknownDevice => "unknown_device",
             Forbidden => "forbidden",
             Revoked => "revoked",
+            KeyRevoked => "key_revoked",
             NotFound => "not_found",
             UnknownOfficer => "unknown_officer",
             UnknownGroup => "unknown_group",
@@ -178,6 +196,10 @@ impl RejectCode {
             OfflineTooOld => "offline_too_old",
             AlreadyRevoked => "already_revoked",
             Conflict => "conflict",
+            KeyEnrolled => "key_enrolled",
+            DeviceLimit => "device_limit",
+            OfflineNotChained => "offline_not_chained",
+            OfflineRunExceeded => "offline_run_exceeded",
             TokenUsed => "token_used",
             TokenExpired => "token_expired",
             TooLarge => "too_large",
@@ -224,6 +246,29 @@ pub struct OfficerCompliance {
     pub last_seen: Option<u64>,
     /// Group memberships and how strongly each is established.
     pub evidence: Vec<GroupEvidence>,
+    /// The platform of the device the status is based on.
+    #[serde(default)]
+    pub platform: Option<Platform>,
+    /// The assurance that device's evidence earns under the current policy.
+    #[serde(default)]
+    pub assurance: Option<Assurance>,
+    /// What that device's platform evidence proved, in one line.
+    #[serde(default)]
+    pub device_evidence: Option<String>,
+    /// When that evidence was checked (enrollment or re-attestation), Unix seconds.
+    #[serde(default)]
+    pub evidence_at: Option<u64>,
+}
+
+impl OfficerCompliance {
+    /// Fills the device fields from an evaluation's proof.
+    pub fn with_proof(mut self, proof: Option<&crate::policy::DeviceProof>) -> Self {
+        self.platform = proof.map(|p| p.platform);
+        self.assurance = proof.map(|p| p.assurance);
+        self.device_evidence = proof.map(|p| p.evidence.clone());
+        self.evidence_at = proof.map(|p| p.evidence_at);
+        self
+    }
 }
 
 /// A department's view (`GET /v1/compliance`).
@@ -244,6 +289,10 @@ pub struct ComplianceReport {
 pub struct EnrollTokenRequest {
     /// The officer the phone will be enrolled for.
     pub officer_id: String,
+    /// Allow the enrollment although the officer has an active device (a second phone;
+    /// otherwise the old one must be revoked first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_additional: bool,
 }
 
 /// `POST /v1/enrollment-tokens` answer.

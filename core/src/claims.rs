@@ -116,6 +116,9 @@ pub struct Attestation {
     pub device_id: Uuid,
     /// The server nonce this attestation answers; `None` for an offline attestation.
     pub nonce: Option<Vec<u8>>,
+    /// Offline attestations only: SHA-256 of the last nonce the server sent this device
+    /// (in a receipt or result), chaining the attestation to the device's last contact.
+    pub anchor: Option<Vec<u8>>,
     /// Issued-at, seconds since the Unix epoch.
     pub iat: u64,
     /// Strictly increasing per device.
@@ -146,6 +149,9 @@ impl Attestation {
         if let Some(nonce) = &self.nonce {
             entries.push((KEY_NONCE.into(), Value::Bytes(nonce.clone())));
         }
+        if let Some(anchor) = &self.anchor {
+            entries.push(("anchor".into(), Value::Bytes(anchor.clone())));
+        }
         entries.push((KEY_IAT.into(), self.iat.into()));
         entries.push(("seq".into(), self.seq.into()));
         entries.push(("officer".into(), self.officer.as_str().into()));
@@ -165,6 +171,7 @@ impl Attestation {
         let mut profile = None;
         let mut ueid = None;
         let mut nonce = None;
+        let mut anchor = None;
         let mut iat = None;
         let mut seq = None;
         let mut officer = None;
@@ -184,6 +191,7 @@ impl Attestation {
                 },
                 Value::Text(t) => match t.as_str() {
                     "seq" => "seq",
+                    "anchor" => "anchor",
                     "officer" => "officer",
                     "apps" => "apps",
                     "groups" => "groups",
@@ -198,6 +206,7 @@ impl Attestation {
                 "eat_profile" => profile.replace(text(value, name)?).is_some(),
                 "ueid" => ueid.replace(bytes_of(value, name)?).is_some(),
                 "eat_nonce" => nonce.replace(bytes_of(value, name)?).is_some(),
+                "anchor" => anchor.replace(bytes_of(value, name)?).is_some(),
                 "iat" => iat.replace(uint(value, name)?).is_some(),
                 "seq" => seq.replace(uint(value, name)?).is_some(),
                 "officer" => officer.replace(text(value, name)?).is_some(),
@@ -229,9 +238,13 @@ impl Attestation {
         if nonce.as_ref().is_some_and(|n| n.len() != NONCE_LEN) {
             return Err(ClaimsError::Invalid("eat_nonce"));
         }
+        if anchor.as_ref().is_some_and(|a| a.len() != 32) {
+            return Err(ClaimsError::Invalid("anchor"));
+        }
         Ok(Attestation {
             device_id,
             nonce,
+            anchor,
             iat: iat.ok_or(ClaimsError::Missing("iat"))?,
             seq: seq.ok_or(ClaimsError::Missing("seq"))?,
             officer: officer.ok_or(ClaimsError::Missing("officer"))?,
@@ -307,13 +320,25 @@ pub struct Challenge {
     pub expires: u64,
 }
 
+/// SHA-256 of an enrollment token as the URI prints it (surrounding spaces ignored):
+/// what [`EnrollRequest::token_hash`] carries and what the server stores.
+pub fn enroll_token_hash(token: &str) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.trim().as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// `POST /v1/enroll` payload, signed by the new device key (proof of possession).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// Protocol version, 1.
     pub v: u32,
-    /// The enrollment token from the URI (base64url text, as printed).
-    pub token: String,
+    /// SHA-256 of the enrollment token (the base64url text from the URI, as printed).
+    /// The token itself travels outside the signed request, in the `Authorization:
+    /// Bearer` header, so the audit log that keeps this request never holds a token.
+    #[serde(with = "serde_bytes")]
+    pub token_hash: Vec<u8>,
     /// The nonce of a [`Challenge`]; `evidence` must bind it too.
     #[serde(with = "serde_bytes")]
     pub nonce: Vec<u8>,
@@ -340,8 +365,12 @@ pub struct Receipt {
     pub department: String,
     /// The department policy, so the agent can evaluate locally.
     pub policy: Policy,
-    /// Whether the key was shown to be hardware-backed.
+    /// Whether the key was shown to be hardware-backed (under the policy at enrollment).
     pub assurance: Assurance,
+    /// What the enrollment's platform evidence proved, so the agent can judge it against
+    /// the policy as the server does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<crate::evidence::EvidenceSummary>,
     /// Nonce for the first attestation, [`NONCE_LEN`] bytes.
     #[serde(with = "serde_bytes")]
     pub next_nonce: Vec<u8>,
@@ -370,6 +399,10 @@ pub struct AttestResult {
     pub next_nonce: Vec<u8>,
     /// When the server accepted it, seconds since the Unix epoch.
     pub iat: u64,
+    /// The server asks for fresh platform evidence at the next check-in (the policy's
+    /// re-attestation period is ending, or IT asked).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reattest: bool,
 }
 
 /// Body of a rejection (CBOR for devices, JSON elsewhere).
@@ -459,6 +492,7 @@ pub(crate) mod tests {
         Attestation {
             device_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             nonce: Some(vec![7; NONCE_LEN]),
+            anchor: None,
             iat: 1_790_000_000,
             seq: 42,
             officer: "GAD-001".into(),
@@ -637,7 +671,7 @@ pub(crate) mod tests {
         assert_eq!(decode::<Challenge>(&encode(&challenge)), Ok(challenge));
         let req = EnrollRequest {
             v: 1,
-            token: "abc".into(),
+            token_hash: enroll_token_hash("abc").to_vec(),
             nonce: vec![1; 32],
             key: vec![0xa1, 0x01, 0x02],
             platform: Platform::Android,
@@ -670,6 +704,7 @@ pub(crate) mod tests {
             }],
             log_index: 17,
             next_nonce: vec![4; 32],
+            reattest: true,
             iat: 5,
         };
         assert_eq!(decode::<AttestResult>(&encode(&result)), Ok(result));

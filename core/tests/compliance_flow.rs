@@ -9,13 +9,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pramaan_core::catalog::Catalog;
-use pramaan_core::claims::{AppFact, Assurance, Attestation, Platform};
+use pramaan_core::claims::{AppFact, Attestation, Platform};
 use pramaan_core::cose::Sign1;
+use pramaan_core::evidence::EvidenceSummary;
 use pramaan_core::keys::Signer;
 use pramaan_core::policy::{
-    self, Accepted, ComplianceStatus, DeviceState, EvidenceLevel, Officer, Policy, Roster, Rule,
+    self, Accepted, ComplianceStatus, DeviceState, EvalContext, EvidenceLevel, Officer, Policy,
+    Roster, Rule,
 };
-use pramaan_testkit::{GAD_GROUP, SimDevice, gad_claims, whatsapp, whatsapp_group};
+use pramaan_testkit::{
+    GAD_GROUP, SimDevice, gad_claims, verified_android_evidence, whatsapp, whatsapp_group,
+};
 use uuid::Uuid;
 
 const NOW: u64 = 1_790_000_000;
@@ -56,19 +60,22 @@ fn round_trip(claims: &Attestation) -> Attestation {
     Attestation::from_cbor(payload).expect("claims")
 }
 
+static EVIDENCE: std::sync::LazyLock<EvidenceSummary> =
+    std::sync::LazyLock::new(|| verified_android_evidence(NOW - 86_400));
+
 fn device<'a>(id: Uuid, latest: Option<&'a Attestation>, received_at: u64) -> DeviceState<'a> {
     DeviceState {
         device_id: id,
         platform: Platform::Android,
         model: "Pixel 8".into(),
-        attested_model: Some("Pixel 8".into()),
-        assurance: Assurance::Hardware,
+        evidence: &EVIDENCE,
         revoked: false,
         latest: latest.map(|claims| Accepted {
             claims,
             received_at,
             fresh_nonce: true,
         }),
+        last_fresh_at: Some(received_at),
     }
 }
 
@@ -152,7 +159,7 @@ fn department_compliance_from_uploaded_files() {
                 .unwrap_or(&[]);
             (
                 o.officer_id.as_str(),
-                policy::evaluate_officer(&policy, o, ds, &rosters, NOW),
+                policy::evaluate_officer(&policy, o, ds, &rosters, &EvalContext::at(NOW)),
             )
         })
         .collect();
@@ -205,9 +212,11 @@ fn phone_and_server_agree_on_one_attestation() {
     claims.lock = false;
     claims.email.push("asha.personal@gmail.com".into());
     let dev = device(claims.device_id, None, NOW);
-    let on_phone = policy::evaluate_attestation(&policy, officer, &dev, &claims, &[], true);
+    let ctx = EvalContext::at(NOW);
+    let on_phone = policy::evaluate_attestation(&policy, officer, &dev, &claims, &[], true, &ctx);
     let received = round_trip(&claims);
-    let on_server = policy::evaluate_attestation(&policy, officer, &dev, &received, &[], true);
+    let on_server =
+        policy::evaluate_attestation(&policy, officer, &dev, &received, &[], true, &ctx);
     assert_eq!(on_phone, on_server);
     let rules: Vec<Rule> = on_server.1.iter().map(|f| f.rule).collect();
     assert_eq!(rules, vec![Rule::R1, Rule::R5]);

@@ -53,6 +53,7 @@ fn enrolled_state(dir: &Path) {
         platform: Platform::Desktop,
         model: "Crash test".into(),
         assurance: Assurance::Software,
+        evidence: Default::default(),
         policy: Policy {
             department: "GAD".into(),
             name: String::new(),
@@ -64,6 +65,7 @@ fn enrolled_state(dir: &Path) {
         },
         next_nonce: None,
         nonce_received_at: 0,
+        anchor: None,
         last_seq: 0,
         last_result: None,
         last_local: None,

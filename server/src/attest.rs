@@ -37,7 +37,9 @@ use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{self, AttestResult, Attestation, Failure, NONCE_LEN, Verdict};
 use pramaan_core::cose::{self, Sign1};
 use pramaan_core::keys::ServerKey;
-use pramaan_core::policy::{DeviceState, Officer, Policy, Roster, evaluate_attestation};
+use pramaan_core::policy::{
+    DeviceState, EvalContext, Officer, Policy, Roster, evaluate_attestation,
+};
 use uuid::Uuid;
 
 use crate::auth::{AuthError, hash_secret, random_bytes};
@@ -104,6 +106,14 @@ pub enum AttestError {
     /// An offline attestation older than the offline window (seconds).
     #[error("offline attestation older than the {0}-second window")]
     OfflineTooOld(u64),
+    /// An offline attestation whose anchor is not the last nonce sent to the device.
+    #[error("offline attestation not chained to the last server nonce: {0}")]
+    OfflineNotChained(&'static str),
+    /// More offline attestations since the last fresh challenge than the policy accepts.
+    #[error(
+        "{0} offline check-ins since the last fresh server challenge already; the policy accepts no more until the phone answers a fresh challenge online"
+    )]
+    OfflineRunExceeded(u32),
     /// The device's officer left the registry.
     #[error("the device's officer is no longer in the registry")]
     UnknownOfficer,
@@ -136,6 +146,8 @@ impl AttestError {
             NonceReused => RejectCode::NonceReused,
             NonceExpired => RejectCode::NonceExpired,
             OfflineTooOld(_) => RejectCode::OfflineTooOld,
+            OfflineNotChained(_) => RejectCode::OfflineNotChained,
+            OfflineRunExceeded(_) => RejectCode::OfflineRunExceeded,
             UnknownOfficer => RejectCode::UnknownOfficer,
             NoPolicy => RejectCode::NoPolicy,
             Store(StoreError::Conflict(_)) => RejectCode::Conflict,
@@ -215,17 +227,19 @@ pub fn verify_with_key(token: &[u8], key: &P256PublicKey) -> Result<Verified, At
 }
 
 /// What the policy said about one attestation.
+/// The verdict on one attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
-    /// EAR status of the attestation.
+    /// Affirming, warning or contraindicated.
     pub verdict: Verdict,
-    /// The rules that failed, with their detail.
+    /// The failing rules with their detail.
     pub failures: Vec<Failure>,
+    /// The device's evidence is old enough that fresh evidence should be sent.
+    pub reattest: bool,
 }
 
-/// Policy R1..R5 over verified claims, for a device as enrolled (its revocation is
-/// checked before, by [`decide`]). Pure: [`decide`] calls it with the rows of its
-/// transaction, the benchmark with fixtures.
+/// Rules R1..R5 and the evidence rule on one attestation, for `device` (core's
+/// evaluation; nothing here decides compliance itself).
 pub fn evaluate(
     policy: &Policy,
     officer: &Officer,
@@ -233,30 +247,57 @@ pub fn evaluate(
     claims: &Attestation,
     rosters: &[Roster],
     fresh_nonce: bool,
+    ctx: &EvalContext<'_>,
 ) -> Evaluation {
-    let state = DeviceState {
+    let state = device_state(device, None);
+    let (verdict, failures, _evidence) =
+        evaluate_attestation(policy, officer, &state, claims, rosters, fresh_nonce, ctx);
+    let reattest = state.judge(policy, ctx).reattest_due;
+    Evaluation {
+        verdict,
+        failures,
+        reattest,
+    }
+}
+
+/// Core's view of a stored device.
+pub fn device_state<'a>(
+    device: &'a DeviceRow,
+    latest: Option<pramaan_core::policy::Accepted<'a>>,
+) -> DeviceState<'a> {
+    DeviceState {
         device_id: device.device_id,
         platform: device.platform,
         model: device.model.clone(),
-        attested_model: device.attested_model.clone(),
-        assurance: device.assurance,
-        revoked: false,
-        latest: None,
-    };
-    let (verdict, failures, _evidence) =
-        evaluate_attestation(policy, officer, &state, claims, rosters, fresh_nonce);
-    Evaluation { verdict, failures }
+        evidence: &device.evidence_summary,
+        revoked: device.revoked,
+        latest,
+        last_fresh_at: device.freshness.last_fresh_at,
+    }
 }
 
 /// The server's settings and clock for one decision.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// Seconds since the Unix epoch, as the server sees them.
     pub now: u64,
-    /// How old an attestation without a nonce may be (config `offline_window_secs`).
+    /// How long after the last nonce sent to a device its offline attestations are
+    /// accepted (config `offline_window_secs`).
     pub offline_window_secs: u64,
     /// Lifetime of the next nonce (config `nonce_ttl_secs`).
     pub nonce_ttl_secs: u64,
+    /// Google's revocation status list in force, if one is installed.
+    pub status_list: Option<std::sync::Arc<crate::status_list::LoadedStatusList>>,
+}
+
+impl Context {
+    /// What core's rules take: the time and the status list.
+    pub fn eval(&self) -> EvalContext<'_> {
+        EvalContext {
+            now: self.now,
+            status_list: self.status_list.as_ref().map(|l| l.view()),
+        }
+    }
 }
 
 /// An accepted attestation: recorded, logged, and what to answer.
@@ -276,6 +317,8 @@ pub struct Outcome {
     pub next_nonce: Vec<u8>,
     /// When the server decided (the answer's `iat`).
     pub at: u64,
+    /// Ask the device for fresh platform evidence.
+    pub reattest: bool,
 }
 
 impl Outcome {
@@ -289,6 +332,7 @@ impl Outcome {
             log_index: self.log_index,
             next_nonce: self.next_nonce.clone(),
             iat: self.at,
+            reattest: self.reattest,
         }
     }
 
@@ -330,7 +374,6 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     let device_id = v.device_id;
     let claims = &v.claims;
     let now = ctx.now;
-    // Re-read inside the transaction: revocation and seq may have changed.
     let device = tx.device(&device_id)?.ok_or(AttestError::UnknownDevice)?;
     if device.revoked {
         return Err(AttestError::Revoked);
@@ -338,9 +381,6 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     if claims.officer != device.officer_id {
         return Err(AttestError::OfficerMismatch);
     }
-    // The decision: one conditional write (rolled back with the rest if a later check
-    // refuses). `false` is a seq at or below the last accepted one, possibly accepted by
-    // a concurrent request since the read above.
     if !tx.advance_seq(&device_id, claims.seq)? {
         return Err(AttestError::SeqNotIncreasing {
             seq: claims.seq,
@@ -350,27 +390,36 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     if claims.iat > now.saturating_add(MAX_FUTURE_SKEW) {
         return Err(AttestError::IatInFuture);
     }
-    let fresh = match &claims.nonce {
-        Some(nonce) => {
-            take_nonce(tx, nonce, now)?;
-            true
-        }
-        None => {
-            if now.saturating_sub(claims.iat) > ctx.offline_window_secs {
-                return Err(AttestError::OfflineTooOld(ctx.offline_window_secs));
-            }
-            false
-        }
-    };
     let officer = tx
         .officer(&device.officer_id)?
         .ok_or(AttestError::UnknownOfficer)?;
     let policy = tx
         .policy(&device.department)?
         .ok_or(AttestError::NoPolicy)?;
+    let fresh = match &claims.nonce {
+        Some(nonce) => {
+            take_nonce(tx, nonce, now)?;
+            true
+        }
+        None => {
+            take_offline_slot(tx, &device, claims, ctx, policy.evidence.max_offline_run)?;
+            false
+        }
+    };
     let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
-    let Evaluation { verdict, failures } =
-        evaluate(&policy, &officer, &device, claims, &rosters, fresh);
+    let Evaluation {
+        verdict,
+        failures,
+        reattest,
+    } = evaluate(
+        &policy,
+        &officer,
+        &device,
+        claims,
+        &rosters,
+        fresh,
+        &ctx.eval(),
+    );
     let log_index = tx.append_log(&LogEntry::Attestation {
         at: now,
         department: device.department.clone(),
@@ -392,6 +441,11 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         log_index,
     })?;
     let (next_nonce, _) = issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    if fresh {
+        // A fresh challenge answered: the nonce sent back is the device's new anchor. An
+        // offline delivery does not move it (the rest of the outbox names the old one).
+        tx.record_fresh(&device_id, now, &hash_secret(&next_nonce))?;
+    }
     Ok(Outcome {
         device_id,
         seq: claims.seq,
@@ -400,7 +454,56 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         log_index,
         next_nonce,
         at: now,
+        reattest: reattest && fresh,
     })
+}
+
+/// Accepts an offline attestation only if it is chained to the last nonce the server
+/// sent the device (its `anchor`), that nonce was sent within the offline window, the
+/// attestation was signed after it, and the run since it is below the policy's limit
+/// (a conditional write). So a year of tokens cannot be signed in advance: each one is
+/// good for at most the offline window after a real contact, and only a few of them.
+fn take_offline_slot(
+    tx: &mut dyn Tx,
+    device: &DeviceRow,
+    claims: &Attestation,
+    ctx: &Context,
+    max_run: u32,
+) -> Result<(), AttestError> {
+    let now = ctx.now;
+    if now.saturating_sub(claims.iat) > ctx.offline_window_secs {
+        return Err(AttestError::OfflineTooOld(ctx.offline_window_secs));
+    }
+    let anchor: [u8; 32] = claims
+        .anchor
+        .as_deref()
+        .and_then(|a| a.try_into().ok())
+        .ok_or(AttestError::OfflineNotChained("it names no anchor"))?;
+    let (expected, sent_at) = device
+        .freshness
+        .anchor
+        .ok_or(AttestError::OfflineNotChained(
+            "no nonce was ever sent to this device",
+        ))?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(&anchor[..], &expected[..])) {
+        return Err(AttestError::OfflineNotChained(
+            "its anchor is not the last nonce sent to this device",
+        ));
+    }
+    if now.saturating_sub(sent_at) > ctx.offline_window_secs {
+        return Err(AttestError::OfflineTooOld(ctx.offline_window_secs));
+    }
+    if claims.iat.saturating_add(MAX_FUTURE_SKEW) < sent_at {
+        return Err(AttestError::OfflineNotChained(
+            "it was signed before its anchor was sent",
+        ));
+    }
+    if !tx.take_offline_slot(&device.device_id, &anchor, max_run)? {
+        return Err(AttestError::OfflineRunExceeded(
+            device.freshness.offline_run,
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -422,11 +525,18 @@ name = "WhatsApp"
 [[groups]]
 platform = "WhatsApp"
 id = "d-officers"
+[evidence]
+assurance = "software"
+platforms = ["desktop"]
 "#;
+
+    /// The anchor the test device holds for offline attestations.
+    const ANCHOR: [u8; 32] = [5; 32];
 
     fn claims(id: Uuid, seq: u64, nonce: Option<Vec<u8>>, now: u64) -> Attestation {
         Attestation {
             device_id: id,
+            anchor: nonce.is_none().then(|| ANCHOR.to_vec()),
             nonce,
             iat: now,
             seq,
@@ -484,17 +594,20 @@ id = "d-officers"
                 device_id: id,
                 officer_id: "O1".into(),
                 department: "D".into(),
-                platform: Platform::Android,
-                model: "Pixel".into(),
-                attested_model: None,
+                platform: Platform::Desktop,
+                model: "Laptop".into(),
                 public_key: signer.public_key().expect("pk").to_cose_key_bytes(),
-                assurance: Assurance::Hardware,
+                assurance: Assurance::Software,
                 evidence: None,
+                evidence_summary: pramaan_core::evidence::EvidenceSummary::none(now),
+                freshness: crate::store::Freshness::default(),
+                assert_counter: None,
                 revoked: false,
                 reason: None,
                 last_seq: None,
                 enrolled_at: now,
-            })
+            })?;
+            tx.record_fresh(&id, now, &ANCHOR)
         })
         .expect("setup");
         (store, signer, id, now)
@@ -507,6 +620,7 @@ id = "d-officers"
             now,
             offline_window_secs: 3600,
             nonce_ttl_secs: 300,
+            status_list: None,
         };
         let token = cose::sign_es256(&signer, id.as_bytes(), claims(id, 1, None, now).to_cbor())
             .expect("sign");

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use pramaan_core::claims::Attestation;
 use pramaan_core::policy::{
-    Accepted, ComplianceStatus, DeviceState, Evaluation, Officer, Policy, Roster, evaluate_officer,
+    Accepted, ComplianceStatus, EvalContext, Evaluation, Officer, Policy, Roster, evaluate_officer,
 };
 
 use crate::store::{AttestationRow, DeviceRow, StoreError, Tx};
@@ -73,40 +73,38 @@ pub fn evaluate(
     officer: &Officer,
     devices: &[DeviceWithLatest],
     rosters: &[Roster],
-    now: u64,
+    ctx: &EvalContext<'_>,
 ) -> Result<(Evaluation, Option<u64>), ComplianceError> {
-    let mut states = Vec::with_capacity(devices.len());
-    for d in devices {
-        states.push(DeviceState {
-            device_id: d.device.device_id,
-            platform: d.device.platform,
-            model: d.device.model.clone(),
-            attested_model: d.device.attested_model.clone(),
-            assurance: d.device.assurance,
-            revoked: d.device.revoked,
-            latest: d.latest.as_ref().map(|(row, claims)| Accepted {
-                claims,
-                received_at: row.received_at,
-                fresh_nonce: row.fresh_nonce,
-            }),
-        });
-    }
+    let states: Vec<_> = devices
+        .iter()
+        .map(|d| {
+            crate::attest::device_state(
+                &d.device,
+                d.latest.as_ref().map(|(row, claims)| Accepted {
+                    claims,
+                    received_at: row.received_at,
+                    fresh_nonce: row.fresh_nonce,
+                }),
+            )
+        })
+        .collect();
     let last_seen = devices
         .iter()
         .filter_map(|d| d.latest.as_ref().map(|(r, _)| r.received_at))
         .max();
     Ok((
-        evaluate_officer(policy, officer, &states, rosters, now),
+        evaluate_officer(policy, officer, &states, rosters, ctx),
         last_seen,
     ))
 }
 
-/// The view of every registered officer of `department` at `now`.
+/// The view of every registered officer of `department` at `ctx.now`.
 pub fn department_report(
     tx: &mut dyn Tx,
     department: &str,
-    now: u64,
+    ctx: &EvalContext<'_>,
 ) -> Result<ComplianceReport, ComplianceError> {
+    let now = ctx.now;
     let policy = load_policy(tx, department)?;
     let rosters = Roster::from_rows(tx.roster_rows(department)?);
     let mut officers = Vec::new();
@@ -116,9 +114,9 @@ pub fn department_report(
         .collect();
     for officer in tx.officers_of(department)? {
         let devices = devices_with_latest(tx, &officer.officer_id)?;
-        let (eval, last_seen) = evaluate(&policy, &officer, &devices, &rosters, now)?;
+        let (eval, last_seen) = evaluate(&policy, &officer, &devices, &rosters, ctx)?;
         *summary.entry(eval.status.as_str().to_string()).or_default() += 1;
-        officers.push(OfficerCompliance {
+        let line = OfficerCompliance {
             officer_id: officer.officer_id,
             name: officer.name,
             designation: officer.designation,
@@ -128,7 +126,12 @@ pub fn department_report(
             device_id: eval.device_id,
             last_seen,
             evidence: eval.evidence,
-        });
+            platform: None,
+            assurance: None,
+            device_evidence: None,
+            evidence_at: None,
+        };
+        officers.push(line.with_proof(eval.proof.as_ref()));
     }
     Ok(ComplianceReport {
         department: department.to_string(),
@@ -138,8 +141,9 @@ pub fn department_report(
     })
 }
 
-/// The report as CSV: `officer_id,name,designation,entitled,status,failures,device_id,last_seen`
-/// (failures joined as `R1: detail; R4: detail`).
+/// The report as CSV: `officer_id,name,designation,entitled,status,failures,device_id,
+/// last_seen,platform,assurance,device_evidence,evidence_at` (failures joined as
+/// `R1: detail; R4: detail`).
 pub fn to_csv(report: &ComplianceReport) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
@@ -151,6 +155,10 @@ pub fn to_csv(report: &ComplianceReport) -> String {
         "failures",
         "device_id",
         "last_seen",
+        "platform",
+        "assurance",
+        "device_evidence",
+        "evidence_at",
     ]);
     for o in &report.officers {
         let failures = o
@@ -168,6 +176,10 @@ pub fn to_csv(report: &ComplianceReport) -> String {
             failures.as_str(),
             &o.device_id.map(|d| d.to_string()).unwrap_or_default(),
             &o.last_seen.map(|t| t.to_string()).unwrap_or_default(),
+            o.platform.map(|p| p.as_str()).unwrap_or_default(),
+            o.assurance.map(|a| a.as_str()).unwrap_or_default(),
+            o.device_evidence.as_deref().unwrap_or_default(),
+            &o.evidence_at.map(|t| t.to_string()).unwrap_or_default(),
         ]);
     }
     let bytes = w.into_inner().unwrap_or_default();
@@ -214,7 +226,7 @@ mod tests {
             tx.set_policy("GAD", &policy, "test", 1)?;
             tx.upsert_officer(&officer("GAD-001", true), 1)?;
             tx.upsert_officer(&officer("GAD-002", false), 1)?;
-            department_report(tx, "GAD", 100)
+            department_report(tx, "GAD", &EvalContext::at(100))
         })
         .expect("report");
         assert_eq!(report.officers.len(), 2);
@@ -237,7 +249,9 @@ mod tests {
     #[test]
     fn no_policy_is_an_error() {
         let store = SqliteStore::in_memory().expect("store");
-        let r = transaction(&store, |tx| department_report(tx, "REV", 1));
+        let r = transaction(&store, |tx| {
+            department_report(tx, "REV", &EvalContext::at(1))
+        });
         assert!(matches!(r, Err(ComplianceError::NoPolicy(d)) if d == "REV"));
     }
 }

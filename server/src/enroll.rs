@@ -24,7 +24,9 @@ use uuid::Uuid;
 
 use crate::attest::{self, AttestError, Context};
 use crate::auth::hash_secret;
-use crate::store::{DeviceRow, LogEntry, StoreError, Tx};
+use crate::store::{DeviceRow, Freshness, LogEntry, StoreError, Tx, key_hash};
+use pramaan_core::evidence::EvidenceSummary;
+use subtle::ConstantTimeEq as _;
 
 /// Why an enrollment was refused; each variant has one [`RejectCode`].
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,35 @@ pub enum EnrollError {
     /// The nonce is not 32 bytes.
     #[error("nonce is not 32 bytes")]
     BadNonce,
+    /// No enrollment token in the `Authorization: Bearer` header.
+    #[error("the enrollment token must be sent in the Authorization: Bearer header")]
+    NoToken,
+    /// The header's token is not the one whose hash the signed request carries.
+    #[error("the enrollment token does not match the token hash in the signed request")]
+    TokenMismatch,
+    /// The key is enrolled already (for this or another officer).
+    #[error("this device key is already enrolled as device {device_id}{}", if *.same_officer { " of this officer" } else { " of another officer" })]
+    KeyEnrolled {
+        /// The device enrolled with the key.
+        device_id: Uuid,
+        /// Whether it belongs to the token's officer.
+        same_officer: bool,
+    },
+    /// The key belongs to a revoked device.
+    #[error(
+        "this device key belongs to revoked device {0}; a revoked key cannot enroll again (make a new key)"
+    )]
+    KeyRevoked(Uuid),
+    /// The officer has an active device and the token does not allow another.
+    #[error(
+        "officer {officer_id} already has active device {device_id}; revoke it first, or ask IT for a token that allows a second device"
+    )]
+    DeviceLimit {
+        /// The officer.
+        officer_id: String,
+        /// Their active device.
+        device_id: Uuid,
+    },
     /// An enrollment token this server never issued.
     #[error("unknown enrollment token")]
     UnknownToken,
@@ -76,7 +107,13 @@ impl EnrollError {
     pub fn code(&self) -> RejectCode {
         use EnrollError::*;
         match self {
-            NotCose(_) | BadRequest(_) | BadKey(_) | BadNonce => RejectCode::Malformed,
+            NotCose(_) | BadRequest(_) | BadKey(_) | BadNonce | TokenMismatch => {
+                RejectCode::Malformed
+            }
+            NoToken => RejectCode::UnknownToken,
+            KeyEnrolled { .. } => RejectCode::KeyEnrolled,
+            KeyRevoked(_) => RejectCode::KeyRevoked,
+            DeviceLimit { .. } => RejectCode::DeviceLimit,
             UnsupportedVersion(_) => RejectCode::UnsupportedVersion,
             BadSignature(_) => RejectCode::BadSignature,
             UnknownToken => RejectCode::UnknownToken,
@@ -99,16 +136,23 @@ pub struct Verified {
     pub request: EnrollRequest,
     /// The request (COSE_Sign1) as received (the audit-log leaf carries it).
     pub bytes: Vec<u8>,
-    /// `hardware` when the platform evidence verified, else `software`.
-    pub assurance: Assurance,
-    /// Model certified by hardware evidence, when there was some that verified.
-    pub attested_model: Option<String>,
+    /// SHA-256 of the enrollment token from the header (checked against the request).
+    pub token_hash: [u8; 32],
+    /// What the platform evidence proved (judged against the policy in [`decide`]).
+    pub summary: EvidenceSummary,
     /// The evidence as received (CBOR), kept for later verifiers.
     pub evidence: Option<Vec<u8>>,
 }
 
-/// Phase one: everything that needs no store.
-pub fn verify(bytes: &[u8], now: u64, options: &AssessOptions) -> Result<Verified, EnrollError> {
+/// Phase one: everything that needs no store. `token` is the enrollment token from the
+/// `Authorization: Bearer` header: the signed request carries only its SHA-256, so the
+/// audit log that keeps the request never holds a token.
+pub fn verify(
+    bytes: &[u8],
+    token: Option<&str>,
+    now: u64,
+    options: &AssessOptions,
+) -> Result<Verified, EnrollError> {
     let msg = Sign1::parse(bytes).map_err(|e| EnrollError::NotCose(e.to_string()))?;
     let req: EnrollRequest = claims::decode(msg.unverified_payload())
         .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
@@ -123,20 +167,28 @@ pub fn verify(bytes: &[u8], now: u64, options: &AssessOptions) -> Result<Verifie
     if req.nonce.len() != NONCE_LEN {
         return Err(EnrollError::BadNonce);
     }
+    let token = token
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(EnrollError::NoToken)?;
+    let token_hash = claims::enroll_token_hash(token);
+    if !bool::from(token_hash[..].ct_eq(&req.token_hash)) {
+        return Err(EnrollError::TokenMismatch);
+    }
     let evidence = req.evidence.as_ref().map(claims::encode);
-    let (assurance, attested_model) = match &req.evidence {
-        Some(ev) => {
-            let a = pramaan_core::evidence::assess_with(ev, &req.nonce, &key, now, options);
-            log::info!("enrollment evidence: {}", a.detail);
-            (a.assurance, a.attested_model)
-        }
-        None => (Assurance::Software, None),
+    let summary = match &req.evidence {
+        Some(ev) => interim_summary(ev, &req.nonce, &key, now, options),
+        None => EvidenceSummary::none(now),
     };
+    log::info!(
+        "enrollment evidence: {}",
+        pramaan_core::policy::describe_evidence(&summary)
+    );
     Ok(Verified {
         request: req,
         bytes: bytes.to_vec(),
-        assurance,
-        attested_model,
+        token_hash,
+        summary,
         evidence,
     })
 }
@@ -152,20 +204,29 @@ pub struct Enrolled {
     pub department: String,
     /// The department's policy, for the agent to evaluate locally.
     pub policy: Policy,
-    /// The assurance recorded for the device key.
+    /// The assurance the evidence earns under the department's policy.
     pub assurance: Assurance,
+    /// What the evidence proved.
+    pub summary: EvidenceSummary,
+    /// The evidence rule's unmet requirements (shown to the officer at once).
+    pub failures: Vec<pramaan_core::model::Failure>,
     /// The nonce for the device's first attestation.
     pub next_nonce: Vec<u8>,
 }
 
 /// Phase two, inside the caller's transaction. An `Err` means roll back.
+///
+/// After the nonce and the token: the key must never have been enrolled (a revoked key
+/// never comes back), the officer may have one active device unless the token allows
+/// another, and the evidence is judged against the department's policy (a failing
+/// judgement does not refuse the enrollment: the device is recorded and shows as
+/// noncompliant with the reasons, so IT sees what was tried).
 pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, EnrollError> {
     let req = &v.request;
     let now = ctx.now;
-    let token_hash = hash_secret(req.token.trim().as_bytes());
     attest::take_nonce(tx, &req.nonce, now)?;
     let token = tx
-        .enroll_token(&token_hash)?
+        .enroll_token(&v.token_hash)?
         .ok_or(EnrollError::UnknownToken)?;
     if token.used {
         return Err(EnrollError::TokenUsed);
@@ -179,6 +240,35 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
     let policy = tx
         .policy(&officer.department)?
         .ok_or(EnrollError::NoPolicy)?;
+    let key_hash = key_hash(&req.key)?;
+    if let Some(existing) = tx.device_by_key(&key_hash)? {
+        return Err(if existing.revoked {
+            EnrollError::KeyRevoked(existing.device_id)
+        } else {
+            EnrollError::KeyEnrolled {
+                device_id: existing.device_id,
+                same_officer: existing.officer_id == officer.officer_id,
+            }
+        });
+    }
+    if !token.allow_additional
+        && let Some(active) = tx
+            .devices_of_officer(&officer.officer_id)?
+            .into_iter()
+            .find(|d| !d.revoked)
+    {
+        return Err(EnrollError::DeviceLimit {
+            officer_id: officer.officer_id.clone(),
+            device_id: active.device_id,
+        });
+    }
+    let judgement = pramaan_core::policy::judge_evidence(
+        &policy.evidence,
+        req.platform,
+        &v.summary,
+        ctx.eval().status_list,
+        now,
+    );
     let device_id = Uuid::new_v4();
     tx.insert_device(&DeviceRow {
         device_id,
@@ -186,10 +276,12 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         department: officer.department.clone(),
         platform: req.platform,
         model: req.device.model.clone(),
-        attested_model: v.attested_model.clone(),
         public_key: req.key.clone(),
-        assurance: v.assurance,
+        assurance: judgement.assurance,
         evidence: v.evidence.clone(),
+        evidence_summary: v.summary.clone(),
+        freshness: Freshness::default(),
+        assert_counter: v.summary.counter,
         revoked: false,
         reason: None,
         last_seq: None,
@@ -197,7 +289,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
     })?;
     // The decision: one conditional write; `false` is a concurrent enrollment that used
     // the token since the read above.
-    if !tx.use_enroll_token(&token_hash, now)? {
+    if !tx.use_enroll_token(&v.token_hash, now)? {
         return Err(EnrollError::TokenUsed);
     }
     tx.append_log(&LogEntry::Enrollment {
@@ -206,15 +298,49 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         officer_id: officer.officer_id.clone(),
         device_id,
         request: v.bytes.clone(),
-        assurance: v.assurance,
+        assurance: judgement.assurance,
     })?;
     let (next_nonce, _) = attest::issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    // Enrollment answered a fresh challenge; the nonce sent back anchors offline work.
+    tx.record_fresh(&device_id, now, &hash_secret(&next_nonce))?;
     Ok(Enrolled {
         device_id,
         officer_id: officer.officer_id,
         department: officer.department,
         policy,
-        assurance: v.assurance,
+        assurance: judgement.assurance,
+        summary: v.summary.clone(),
+        failures: judgement.failures,
         next_nonce,
     })
+}
+
+/// Until the verifiers record every fact (boot state, app identity, serials), the summary
+/// holds what `assess_with` establishes.
+fn interim_summary(
+    ev: &pramaan_core::claims::Evidence,
+    nonce: &[u8],
+    key: &P256PublicKey,
+    now: u64,
+    options: &AssessOptions,
+) -> EvidenceSummary {
+    use pramaan_core::evidence::EvidenceKind;
+    let kind = match ev {
+        pramaan_core::claims::Evidence::AndroidKeyAttestation { .. } => {
+            EvidenceKind::AndroidKeyAttestation
+        }
+        pramaan_core::claims::Evidence::AppleAppAttest { .. } => EvidenceKind::AppleAppAttest,
+    };
+    let a = pramaan_core::evidence::assess_with(ev, nonce, key, now, options);
+    if a.assurance == Assurance::Hardware {
+        EvidenceSummary {
+            kind,
+            verified: true,
+            checked_at: now,
+            attested_model: a.attested_model,
+            ..EvidenceSummary::default()
+        }
+    } else {
+        EvidenceSummary::failed(kind, a.detail, now)
+    }
 }

@@ -15,5 +15,6 @@ pub mod config;
 pub mod enroll;
 pub mod metrics;
 pub mod server;
+pub mod status_list;
 pub mod store;
 pub mod tls;

@@ -381,7 +381,9 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     });
     let public_url = config.public_url_for(addr);
 
+    let status_list = crate::status_list::StatusListCache::load(store.as_ref())?;
     let state = AppState(Arc::new(Shared {
+        status_list,
         store,
         kid: api::server_kid(&key),
         key,

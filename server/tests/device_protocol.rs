@@ -138,20 +138,17 @@ fn enrollment_token_reused_is_410_and_changes_nothing() {
     env.seed();
     let token = env.enrollment_token("GAD-001");
     let signer = SoftwareSigner::generate().unwrap();
-    let r = env.post_device(
-        "/v1/enroll",
-        &enroll_request(&signer, &token, &env.challenge()),
-    );
+    let r = env.post_enroll(&token, &enroll_request(&signer, &token, &env.challenge()));
     assert_eq!(r.status, 200);
     let other = SoftwareSigner::generate().unwrap();
     let nonce = env.challenge();
     unchanged(&env, None, || {
-        let r = env.post_device("/v1/enroll", &enroll_request(&other, &token, &nonce));
+        let r = env.post_enroll(&token, &enroll_request(&other, &token, &nonce));
         assert_rejected(&r, 410, "token_used");
     });
     // The nonce of the rejected request is still usable: nothing was consumed.
     let fresh = env.enrollment_token("GAD-002");
-    let r = env.post_device("/v1/enroll", &enroll_request(&other, &fresh, &nonce));
+    let r = env.post_enroll(&fresh, &enroll_request(&other, &fresh, &nonce));
     assert_eq!(r.status, 200, "{:?}", error_of(&r));
 }
 
@@ -163,7 +160,7 @@ fn enrollment_token_expired_is_410_and_changes_nothing() {
     let signer = SoftwareSigner::generate().unwrap();
     let nonce = env.challenge();
     unchanged(&env, None, || {
-        let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token, &nonce));
+        let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
         assert_rejected(&r, 410, "token_expired");
     });
 }
@@ -175,8 +172,8 @@ fn unknown_enrollment_token_and_forged_enrollment_are_401() {
     let signer = SoftwareSigner::generate().unwrap();
     let nonce = env.challenge();
     unchanged(&env, None, || {
-        let r = env.post_device(
-            "/v1/enroll",
+        let r = env.post_enroll(
+            "bm90LWEtdG9rZW4",
             &enroll_request(&signer, "bm90LWEtdG9rZW4", &nonce),
         );
         assert_rejected(&r, 401, "unknown_token");
@@ -190,7 +187,7 @@ fn unknown_enrollment_token_and_forged_enrollment_are_401() {
     let n = body.len();
     body[n - 64..].copy_from_slice(&forged[forged.len() - 64..]);
     unchanged(&env, None, || {
-        let r = env.post_device("/v1/enroll", &body);
+        let r = env.post_enroll(&token, &body);
         assert_rejected(&r, 401, "bad_signature");
     });
 }
@@ -211,11 +208,11 @@ fn nonce_reused_is_409_and_changes_nothing() {
     let token = env.enrollment_token("GAD-002");
     let signer = SoftwareSigner::generate().unwrap();
     let nonce = env.challenge();
-    let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token, &nonce));
+    let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
     assert_eq!(r.status, 200);
     let token2 = env.enrollment_token("GAD-002");
     unchanged(&env, None, || {
-        let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token2, &nonce));
+        let r = env.post_enroll(&token2, &enroll_request(&signer, &token2, &nonce));
         assert_rejected(&r, 409, "nonce_reused");
     });
 }

@@ -750,6 +750,7 @@ mod tests {
             log_index: 3,
             next_nonce: vec![0; 16],
             iat: 1_700_000_000,
+            reattest: false,
         };
         let r = ServerResult::from(&result);
         assert_eq!(r.status, Status::Warning);

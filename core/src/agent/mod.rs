@@ -313,7 +313,14 @@ impl Agent {
         }
         Ok(st)
     }
+}
 
+/// The offline anchor for a nonce the server sent: its SHA-256, hex.
+fn anchor_of(nonce: &[u8]) -> Option<String> {
+    (!nonce.is_empty()).then(|| hex::encode(ring::digest::digest(&ring::digest::SHA256, nonce)))
+}
+
+impl Agent {
     fn client(&self, st: &State) -> Result<HttpsClient, AgentError> {
         let trust = Trust::from_pin_b64url(&st.pin)?;
         Ok(HttpsClient::new(&st.server, trust, self.options.clone())?)
@@ -334,11 +341,14 @@ impl Agent {
         let facts = facts.facts()?;
         facts.validate()?;
         let public_key = self.signer.public_key()?;
-        let client = HttpsClient::new(&uri.server, Trust::Pin(uri.pin), self.options.clone())?;
+        // The token travels in the Authorization header, outside the signed request (which
+        // the audit log keeps): the request carries only its SHA-256.
+        let client = HttpsClient::new(&uri.server, Trust::Pin(uri.pin), self.options.clone())?
+            .with_bearer(uri.token.trim());
         let challenge = fetch_challenge(&client)?;
         let req = EnrollRequest {
             v: 1,
-            token: uri.token.clone(),
+            token_hash: claims::enroll_token_hash(&uri.token).to_vec(),
             nonce: challenge.nonce,
             key: public_key.to_cose_key_bytes(),
             platform: facts.platform,
@@ -384,8 +394,10 @@ impl Agent {
             platform: facts.platform,
             model: facts.model.clone(),
             assurance: receipt.assurance,
+            evidence: receipt.evidence.unwrap_or_default(),
             policy: receipt.policy,
             next_nonce: Some(hex::encode(&receipt.next_nonce)).filter(|n| !n.is_empty()),
+            anchor: anchor_of(&receipt.next_nonce),
             nonce_received_at: now(),
             last_seq: 0,
             last_result: None,
@@ -539,13 +551,20 @@ impl Agent {
             device_id: st.device_id,
             platform: st.platform,
             model: st.model.clone(),
-            attested_model: None,
-            assurance: st.assurance,
+            evidence: &st.evidence,
             revoked: false,
             latest: None,
+            last_fresh_at: None,
         };
-        let (verdict, failures, _) =
-            policy::evaluate_attestation(&st.policy, &officer, &device, claims, &[], true);
+        let (verdict, failures, _) = policy::evaluate_attestation(
+            &st.policy,
+            &officer,
+            &device,
+            claims,
+            &[],
+            true,
+            &policy::EvalContext::at(now()),
+        );
         (verdict, failures)
     }
 
@@ -571,9 +590,16 @@ impl Agent {
             .checked_add(1)
             .ok_or_else(|| AgentError::BadAnswer("sequence numbers exhausted".into()))?;
         let iat = now();
+        // Offline attestations name the last nonce the server sent (its hash), so the server
+        // accepts them only shortly after that contact (design section 5 item 5).
+        let anchor = match nonce {
+            Some(_) => None,
+            None => st.anchor.as_deref().and_then(|a| hex::decode(a).ok()),
+        };
         let claims = Attestation {
             device_id: st.device_id,
             nonce,
+            anchor,
             iat,
             seq,
             officer: st.officer_id.clone(),
@@ -645,6 +671,7 @@ impl Agent {
             st.last_result = Some(result.clone());
         }
         st.next_nonce = Some(hex::encode(&result.next_nonce)).filter(|n| !n.is_empty());
+        st.anchor = anchor_of(&result.next_nonce).or(st.anchor.take());
         st.nonce_received_at = now();
         st.save(&self.dir)?;
         Ok(())

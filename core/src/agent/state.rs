@@ -70,6 +70,10 @@ pub struct State {
     pub model: String,
     /// Key assurance the server granted at enrollment.
     pub assurance: Assurance,
+    /// What the server found the enrollment's evidence to prove (from the receipt), so
+    /// the agent judges it against the policy as the server does.
+    #[serde(default)]
+    pub evidence: crate::evidence::EvidenceSummary,
     /// The department policy from the receipt, for local evaluation.
     pub policy: Policy,
     /// Unused server nonce (hex) and when it arrived (seconds since the epoch).
@@ -78,6 +82,10 @@ pub struct State {
     /// When `next_nonce` arrived, seconds since the Unix epoch.
     #[serde(default)]
     pub nonce_received_at: u64,
+    /// SHA-256 (hex) of the last nonce the server sent, spent or not: offline
+    /// attestations carry it as their `anchor`.
+    #[serde(default)]
+    pub anchor: Option<String>,
     /// Highest sequence number ever put into a signed attestation. Saved before the
     /// attestation leaves the agent, so no number is used twice.
     pub last_seq: u64,
@@ -197,6 +205,8 @@ pub(crate) mod tests {
             platform: Platform::Desktop,
             model: "Test".into(),
             assurance: Assurance::Software,
+            evidence: Default::default(),
+            anchor: None,
             policy: Policy {
                 department: "GAD".into(),
                 name: String::new(),

@@ -21,8 +21,8 @@ pub use csv::{RowError, officer_rows_from_csv, officers_from_csv, roster_from_cs
 pub use document::PolicyError;
 pub use evidence::{EvidenceJudgement, StatusListView, judge_evidence};
 pub use rules::{
-    Accepted, DeviceState, Evaluation, EvidenceLevel, GroupEvidence, Roster, evaluate_attestation,
-    evaluate_officer,
+    Accepted, DeviceProof, DeviceState, EvalContext, Evaluation, EvidenceLevel, GroupEvidence,
+    Roster, describe_evidence, evaluate_attestation, evaluate_officer, utc_minute,
 };
 
 #[cfg(test)]

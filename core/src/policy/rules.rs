@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::evidence::{EvidenceJudgement, StatusListView, judge_evidence};
 use crate::claims::Attestation;
+use crate::evidence::EvidenceSummary;
 use crate::model::{
     Assurance, ComplianceStatus, Failure, Officer, Platform, Policy, Rule, Verdict,
 };
@@ -63,14 +65,48 @@ pub struct DeviceState<'a> {
     pub platform: Platform,
     /// Model reported at enrollment.
     pub model: String,
-    /// Model from hardware evidence (Key Attestation / App Attest), when there was some.
-    pub attested_model: Option<String>,
-    /// What enrollment showed of the key; software on a phone is an R5 warning.
-    pub assurance: Assurance,
+    /// What the device's latest platform evidence (enrollment or re-attestation) proved;
+    /// judged against the policy's `[evidence]` at every evaluation.
+    pub evidence: &'a EvidenceSummary,
     /// Revoked devices are ignored (all revoked: the officer is `revoked`).
     pub revoked: bool,
     /// The latest accepted attestation; `None` if it never checked in.
     pub latest: Option<Accepted<'a>>,
+    /// When the device last answered a fresh server challenge (enrollment included).
+    pub last_fresh_at: Option<u64>,
+}
+
+/// What an evaluation depends on besides the policy and the device: the time and
+/// Google's revocation status list, if one is loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalContext<'a> {
+    /// Seconds since the Unix epoch.
+    pub now: u64,
+    /// The loaded status list and when it was fetched.
+    pub status_list: Option<StatusListView<'a>>,
+}
+
+impl EvalContext<'_> {
+    /// At `now`, with no status list loaded.
+    pub fn at(now: u64) -> Self {
+        Self {
+            now,
+            status_list: None,
+        }
+    }
+}
+
+impl DeviceState<'_> {
+    /// The evidence rule's judgement of this device (platform, assurance and evidence).
+    pub fn judge(&self, policy: &Policy, ctx: &EvalContext<'_>) -> EvidenceJudgement {
+        judge_evidence(
+            &policy.evidence,
+            self.platform,
+            self.evidence,
+            ctx.status_list,
+            ctx.now,
+        )
+    }
 }
 
 /// The latest accepted attestation of a device.
@@ -106,12 +142,90 @@ pub struct Evaluation {
     pub evidence: Vec<GroupEvidence>,
     /// The device the verdict is based on.
     pub device_id: Option<Uuid>,
+    /// What that device proved: its platform, assurance and evidence.
+    pub proof: Option<DeviceProof>,
 }
 
-/// R2 (phone model) and R5 failures are warnings; R1, R3 and R4 make a device
-/// noncompliant. R2's other outcomes (not enrolled, stale) are officer statuses.
-fn is_warning(rule: Rule) -> bool {
-    matches!(rule, Rule::R2 | Rule::R5)
+/// What a device proved, for reports (design section 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceProof {
+    /// The platform the device enrolled as.
+    pub platform: Platform,
+    /// The assurance its evidence earns under the current policy.
+    pub assurance: Assurance,
+    /// One line on the evidence: kind and the facts it proved.
+    pub evidence: String,
+    /// When the evidence was checked (enrollment or re-attestation), Unix seconds.
+    pub evidence_at: u64,
+}
+
+impl DeviceProof {
+    fn of(device: &DeviceState<'_>, judgement: &EvidenceJudgement) -> Self {
+        Self {
+            platform: device.platform,
+            assurance: judgement.assurance,
+            evidence: describe_evidence(device.evidence),
+            evidence_at: device.evidence.checked_at,
+        }
+    }
+}
+
+/// A short account of evidence facts ("android key attestation: StrongBox, verified
+/// boot, bootloader locked, patch 2025-11, app gov.gujarat.pramaan").
+pub fn describe_evidence(s: &EvidenceSummary) -> String {
+    use crate::evidence::{EvidenceKind, SecurityLevel, VerifiedBootState};
+    match (s.kind, s.verified) {
+        (EvidenceKind::None, _) => "none (software key)".into(),
+        (kind, false) => format!(
+            "{} did not verify: {}",
+            kind.as_str().replace('_', " "),
+            s.error.as_deref().unwrap_or("no reason recorded")
+        ),
+        (EvidenceKind::AndroidKeyAttestation, true) => {
+            let mut parts = vec![
+                match s.security_level {
+                    Some(SecurityLevel::StrongBox) => "StrongBox",
+                    Some(SecurityLevel::TrustedEnvironment) => "TEE",
+                    _ => "software key",
+                }
+                .to_string(),
+            ];
+            parts.push(match s.verified_boot {
+                Some(VerifiedBootState::Verified) => "verified boot".into(),
+                Some(b) => format!("boot {}", b.as_google_str().to_lowercase()),
+                None => "boot state unknown".into(),
+            });
+            parts.push(match s.bootloader_locked {
+                Some(true) => "bootloader locked".into(),
+                Some(false) => "bootloader unlocked".into(),
+                None => "lock state unknown".into(),
+            });
+            if let Some(p) = s.os_patch_level {
+                parts.push(format!("patch {}", super::evidence::show_patch_level(p)));
+            }
+            if !s.app_packages.is_empty() {
+                parts.push(format!("app {}", s.app_packages.join(", ")));
+            }
+            if s.expired_keybox {
+                parts.push("expired factory keybox".into());
+            }
+            format!("android key attestation: {}", parts.join(", "))
+        }
+        (EvidenceKind::AppleAppAttest, true) => format!(
+            "app attest: {}{}",
+            s.environment.map_or("unknown environment", |e| e.as_str()),
+            s.counter
+                .map(|c| format!(", counter {c}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// R1, R3 and R4 failures make a device noncompliant; R2 failures from the evidence rule
+/// do too (see [`EvidenceJudgement::blocking`]). R2's phone-model mismatch and R5 are
+/// warnings. R2's other outcomes (not enrolled, stale) are officer statuses.
+fn is_blocking(rule: Rule) -> bool {
+    matches!(rule, Rule::R1 | Rule::R3 | Rule::R4)
 }
 
 /// Rules R1..R5 on one attestation (what the server answers to `POST /v1/attest` and what
@@ -120,6 +234,10 @@ fn is_warning(rule: Rule) -> bool {
 /// `fresh_nonce` is false for offline deliveries: they can at best be `warning` (the
 /// verdict is capped, no failure is added). A revoked device is the caller's to reject
 /// before this (403); it is not a rule outcome.
+///
+/// The device's platform and evidence are judged against the policy's `[evidence]`
+/// ([`judge_evidence`]): a desktop agent, a rooted phone or a key made by another app
+/// fails R2 and the device is noncompliant.
 pub fn evaluate_attestation(
     policy: &Policy,
     officer: &Officer,
@@ -127,14 +245,38 @@ pub fn evaluate_attestation(
     claims: &Attestation,
     rosters: &[Roster],
     fresh_nonce: bool,
+    ctx: &EvalContext<'_>,
+) -> (Verdict, Vec<Failure>, Vec<GroupEvidence>) {
+    let judgement = device.judge(policy, ctx);
+    let (verdict, failures, evidence) = verdict_with(
+        policy,
+        officer,
+        device,
+        claims,
+        rosters,
+        fresh_nonce,
+        &judgement,
+    );
+    (verdict, failures, evidence)
+}
+
+fn verdict_with(
+    policy: &Policy,
+    officer: &Officer,
+    device: &DeviceState<'_>,
+    claims: &Attestation,
+    rosters: &[Roster],
+    fresh_nonce: bool,
+    judgement: &EvidenceJudgement,
 ) -> (Verdict, Vec<Failure>, Vec<GroupEvidence>) {
     let mut failures = Vec::new();
     check_r1(policy, officer, claims, &mut failures);
+    failures.extend(judgement.failures.iter().cloned());
     check_r2_model(officer, device, &mut failures);
     check_r3(policy, device.platform, claims, &mut failures);
     let evidence = check_r4(policy, claims, rosters, &mut failures);
-    check_r5(device, claims, &mut failures);
-    let verdict = if failures.iter().any(|f| !is_warning(f.rule)) {
+    check_r5(claims, &mut failures);
+    let verdict = if judgement.blocking || failures.iter().any(|f| is_blocking(f.rule)) {
         Verdict::Contraindicated
     } else if !failures.is_empty() || !fresh_nonce {
         Verdict::Warning
@@ -228,12 +370,12 @@ fn check_r2_model(officer: &Officer, device: &DeviceState<'_>, failures: &mut Ve
     else {
         return;
     };
-    let (actual, source) = match device
+    let attested = device
+        .evidence
         .attested_model
         .as_deref()
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-    {
+        .filter(|_| device.evidence.verified);
+    let (actual, source) = match attested.map(str::trim).filter(|m| !m.is_empty()) {
         Some(m) => (m, "hardware-attested"),
         None => (device.model.trim(), "reported"),
     };
@@ -417,30 +559,21 @@ fn check_r4(
     evidence
 }
 
-fn check_r5(device: &DeviceState<'_>, claims: &Attestation, failures: &mut Vec<Failure>) {
+/// R5's screen lock; R5's hardware-backed key is the evidence rule's
+/// ([`judge_evidence`]: an R5 warning where the policy accepts software keys).
+fn check_r5(claims: &Attestation, failures: &mut Vec<Failure>) {
     if !claims.lock {
         fail(failures, Rule::R5, "no screen lock is set".into());
-    }
-    if device.assurance == Assurance::Software
-        && matches!(device.platform, Platform::Android | Platform::Ios)
-    {
-        fail(
-            failures,
-            Rule::R5,
-            format!(
-                "the device key is not shown to be hardware-backed (no verified {} at enrollment)",
-                match device.platform {
-                    Platform::Ios => "App Attest",
-                    _ => "Key Attestation",
-                }
-            ),
-        );
     }
 }
 
 /// One candidate device for the officer's status.
 struct Candidate {
     device_id: Uuid,
+    proof: DeviceProof,
+    /// False when the accepted attestation was an offline delivery.
+    fresh_nonce: bool,
+    last_fresh_at: Option<u64>,
     stale: bool,
     /// When the facts were observed: the earlier of the device's `iat` and the server's
     /// receipt (an offline delivery reports facts as old as its `iat`; a device clock
@@ -480,8 +613,9 @@ pub fn evaluate_officer(
     officer: &Officer,
     devices: &[DeviceState<'_>],
     rosters: &[Roster],
-    now: u64,
+    ctx: &EvalContext<'_>,
 ) -> Evaluation {
+    let now = ctx.now;
     let window = u64::from(policy.check_in_hours).saturating_mul(3600);
     let active: Vec<&DeviceState<'_>> = devices.iter().filter(|d| !d.revoked).collect();
     if active.is_empty() {
@@ -500,6 +634,7 @@ pub fn evaluate_officer(
                 failures,
                 evidence: Vec::new(),
                 device_id: None,
+                proof: None,
             };
         }
         let last = devices
@@ -521,6 +656,7 @@ pub fn evaluate_officer(
             failures,
             evidence: Vec::new(),
             device_id: last.map(|d| d.device_id),
+            proof: last.map(|d| DeviceProof::of(d, &d.judge(policy, ctx))),
         };
     }
 
@@ -528,11 +664,22 @@ pub fn evaluate_officer(
         .iter()
         .filter_map(|d| {
             let acc = d.latest?;
-            let (verdict, failures, evidence) =
-                evaluate_attestation(policy, officer, d, acc.claims, rosters, acc.fresh_nonce);
+            let judgement = d.judge(policy, ctx);
+            let (verdict, failures, evidence) = verdict_with(
+                policy,
+                officer,
+                d,
+                acc.claims,
+                rosters,
+                acc.fresh_nonce,
+                &judgement,
+            );
             let observed_at = acc.received_at.min(acc.claims.iat);
             Some(Candidate {
                 device_id: d.device_id,
+                proof: DeviceProof::of(d, &judgement),
+                fresh_nonce: acc.fresh_nonce,
+                last_fresh_at: d.last_fresh_at,
                 stale: now.saturating_sub(observed_at) > window,
                 observed_at,
                 verdict,
@@ -558,6 +705,9 @@ pub fn evaluate_officer(
             }],
             evidence: Vec::new(),
             device_id: active.first().map(|d| d.device_id),
+            proof: active
+                .first()
+                .map(|d| DeviceProof::of(d, &d.judge(policy, ctx))),
         };
     };
     if best.stale {
@@ -575,6 +725,7 @@ pub fn evaluate_officer(
             failures,
             evidence: best.evidence,
             device_id: Some(best.device_id),
+            proof: Some(best.proof),
         };
     }
     let status = match best.verdict {
@@ -582,10 +733,41 @@ pub fn evaluate_officer(
         Verdict::Warning => ComplianceStatus::Warning,
         Verdict::Contraindicated => ComplianceStatus::Noncompliant,
     };
+    let mut failures = best.failures;
+    if !best.fresh_nonce {
+        // Offline deliveries prove facts the phone signed, not that the phone reached the
+        // server: say since when nothing answered a fresh challenge.
+        fail(
+            &mut failures,
+            Rule::R2,
+            match best.last_fresh_at {
+                Some(at) => format!(
+                    "no fresh server challenge since {} ({} ago): the latest check-ins were all offline",
+                    utc_minute(at),
+                    describe_age(now.saturating_sub(at))
+                ),
+                None => {
+                    "no fresh server challenge was ever answered: the check-ins were all offline"
+                        .into()
+                }
+            },
+        );
+    }
     Evaluation {
         status,
-        failures: best.failures,
+        failures,
         evidence: best.evidence,
         device_id: Some(best.device_id),
+        proof: Some(best.proof),
     }
+}
+
+/// `YYYY-MM-DD HH:MM UTC` for a Unix time (the number itself if out of range).
+pub fn utc_minute(secs: u64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| secs.to_string())
 }

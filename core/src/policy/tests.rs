@@ -6,7 +6,7 @@ use super::csv::line_breaks;
 use super::*;
 use crate::claims::Attestation;
 use crate::claims::{AppFact, GroupFact, OsInfo};
-use crate::model::{Assurance, Failure, Platform, Verdict};
+use crate::model::{Failure, Platform, Verdict};
 use uuid::Uuid;
 
 const WA_SIGNER: &str = "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44";
@@ -30,8 +30,46 @@ ios_url_scheme = "whatsapp"
 platform = "WhatsApp"
 id = "gad-officers"
 name = "GAD officers coordination"
+[evidence.android]
+apps = [{{ package = "{APP}", signers = ["{APP_SIGNER}"] }}]
 "#
     )
+}
+
+const APP: &str = "gov.gujarat.pramaan";
+const APP_SIGNER: &str = "d68e82b88ea7b444638c266d25aec9a249995131488ba8daf59c8d59526c6c02";
+
+/// What a genuine key attestation of a phone meeting the strict defaults proves.
+static EVIDENCE: std::sync::LazyLock<crate::evidence::EvidenceSummary> =
+    std::sync::LazyLock::new(|| {
+        use crate::evidence::{EvidenceKind, EvidenceSummary, SecurityLevel, VerifiedBootState};
+        EvidenceSummary {
+            kind: EvidenceKind::AndroidKeyAttestation,
+            verified: true,
+            checked_at: NOW - 86_400,
+            security_level: Some(SecurityLevel::TrustedEnvironment),
+            verified_boot: Some(VerifiedBootState::Verified),
+            bootloader_locked: Some(true),
+            os_patch_level: Some(202_610),
+            app_packages: vec![APP.into()],
+            app_signers: vec![APP_SIGNER.into()],
+            ..EvidenceSummary::default()
+        }
+    });
+
+/// The same evidence, its attested model a Galaxy S23.
+static GALAXY: std::sync::LazyLock<crate::evidence::EvidenceSummary> =
+    std::sync::LazyLock::new(|| crate::evidence::EvidenceSummary {
+        attested_model: Some("Galaxy S23".into()),
+        ..EVIDENCE.clone()
+    });
+
+/// No evidence at all (a software key).
+static NO_EVIDENCE: std::sync::LazyLock<crate::evidence::EvidenceSummary> =
+    std::sync::LazyLock::new(|| crate::evidence::EvidenceSummary::none(NOW - 86_400));
+
+fn ctx() -> EvalContext<'static> {
+    EvalContext::at(NOW)
 }
 
 fn policy() -> Policy {
@@ -59,6 +97,7 @@ fn claims() -> Attestation {
     Attestation {
         device_id: Uuid::from_u128(1),
         nonce: Some(vec![7; 32]),
+        anchor: None,
         iat: NOW - 60,
         seq: 1,
         officer: "GAD-001".into(),
@@ -89,10 +128,10 @@ fn device(latest: Option<Accepted<'_>>) -> DeviceState<'_> {
         device_id: Uuid::from_u128(1),
         platform: Platform::Android,
         model: "Pixel 8".into(),
-        attested_model: None,
-        assurance: Assurance::Hardware,
+        evidence: &EVIDENCE,
         revoked: false,
         latest,
+        last_fresh_at: Some(NOW - 3600),
     }
 }
 
@@ -103,7 +142,7 @@ fn eval(
     c: &Attestation,
     rosters: &[Roster],
 ) -> (Verdict, Vec<Failure>, Vec<GroupEvidence>) {
-    evaluate_attestation(p, o, d, c, rosters, true)
+    evaluate_attestation(p, o, d, c, rosters, true, &ctx())
 }
 
 fn rules(f: &[Failure]) -> Vec<Rule> {
@@ -220,7 +259,7 @@ fn rule_table() {
         (
             "R2 attested model wins over reported",
             none_c,
-            |d| d.attested_model = Some("Galaxy S23".into()),
+            |d| d.evidence = &GALAXY,
             |o| o.phone_model = Some("Pixel 8".into()),
             Verdict::Warning,
             vec![Rule::R2],
@@ -324,25 +363,25 @@ fn rule_table() {
             "no screen lock",
         ),
         (
-            "R5 software key on android: warning",
+            "R2 no hardware evidence on android: noncompliant under the strict default",
             none_c,
-            |d| d.assurance = Assurance::Software,
+            |d| d.evidence = &NO_EVIDENCE,
             none_o,
-            Verdict::Warning,
-            vec![Rule::R5],
-            "hardware-backed",
+            Verdict::Contraindicated,
+            vec![Rule::R2],
+            "not proved to be the official phone: the device sent no hardware evidence",
         ),
         (
-            "R5 software key on desktop is expected",
+            "R2 a desktop agent is never the official phone under the strict default",
             none_c,
             |d| {
-                d.assurance = Assurance::Software;
+                d.evidence = &NO_EVIDENCE;
                 d.platform = Platform::Desktop;
             },
             none_o,
-            Verdict::Affirming,
-            vec![],
-            "",
+            Verdict::Contraindicated,
+            vec![Rule::R2, Rule::R2],
+            "desktop agent (a computer, not a phone)",
         ),
         (
             "warnings and a failure: contraindicated, all listed",
@@ -471,12 +510,12 @@ fn offline_delivery_is_capped_at_warning() {
     let d = device(None);
     let o = officer();
     let p = policy();
-    let (v, f, _) = evaluate_attestation(&p, &o, &d, &c, &[], false);
+    let (v, f, _) = evaluate_attestation(&p, &o, &d, &c, &[], false, &ctx());
     assert_eq!((v, f), (Verdict::Warning, vec![]));
     let mut bad = claims();
     bad.groups.clear();
     assert_eq!(
-        evaluate_attestation(&p, &o, &d, &bad, &[], false).0,
+        evaluate_attestation(&p, &o, &d, &bad, &[], false, &ctx()).0,
         Verdict::Contraindicated
     );
 }
@@ -494,7 +533,13 @@ fn officer_compliant_warning_noncompliant() {
     let p = policy();
     let o = officer();
     let good = claims();
-    let ev = evaluate_officer(&p, &o, &[device(accepted(&good, NOW - 60, true))], &[], NOW);
+    let ev = evaluate_officer(
+        &p,
+        &o,
+        &[device(accepted(&good, NOW - 60, true))],
+        &[],
+        &ctx(),
+    );
     assert_eq!(ev.status, ComplianceStatus::Compliant);
     assert_eq!(ev.device_id, Some(Uuid::from_u128(1)));
     assert_eq!(ev.evidence.len(), 1);
@@ -504,14 +549,38 @@ fn officer_compliant_warning_noncompliant() {
         &o,
         &[device(accepted(&good, NOW - 60, false))],
         &[],
-        NOW,
+        &ctx(),
     );
     assert_eq!(offline.status, ComplianceStatus::Warning);
-    assert!(offline.failures.is_empty());
+    // Only offline check-ins: a visible failure says since when no fresh challenge came.
+    assert_eq!(rules(&offline.failures), vec![Rule::R2]);
+    assert_eq!(
+        offline.failures[0].detail,
+        format!(
+            "no fresh server challenge since {} (1 h ago): the latest check-ins were all offline",
+            utc_minute(NOW - 3600)
+        )
+    );
+    let never = DeviceState {
+        last_fresh_at: None,
+        ..device(accepted(&good, NOW - 60, false))
+    };
+    let ev = evaluate_officer(&p, &o, &[never], &[], &ctx());
+    assert!(
+        ev.failures[0]
+            .detail
+            .contains("no fresh server challenge was ever answered")
+    );
 
     let mut bad = claims();
     bad.email.push("x@gmail.com".into());
-    let ev = evaluate_officer(&p, &o, &[device(accepted(&bad, NOW - 60, true))], &[], NOW);
+    let ev = evaluate_officer(
+        &p,
+        &o,
+        &[device(accepted(&bad, NOW - 60, true))],
+        &[],
+        &ctx(),
+    );
     assert_eq!(ev.status, ComplianceStatus::Noncompliant);
     assert_eq!(rules(&ev.failures), vec![Rule::R1]);
 
@@ -522,7 +591,7 @@ fn officer_compliant_warning_noncompliant() {
         &model,
         &[device(accepted(&good, NOW - 60, true))],
         &[],
-        NOW,
+        &ctx(),
     );
     assert_eq!(ev.status, ComplianceStatus::Warning);
     assert_eq!(rules(&ev.failures), vec![Rule::R2]);
@@ -539,11 +608,17 @@ fn officer_stale_after_check_in_window() {
         &o,
         &[device(accepted(&c, NOW - 23 * 3600, true))],
         &[],
-        NOW - 60 + 1,
+        &EvalContext::at(NOW - 60 + 1),
     );
     assert_eq!(fresh.status, ComplianceStatus::Compliant);
     let later = NOW + 25 * 3600;
-    let ev = evaluate_officer(&p, &o, &[device(accepted(&c, NOW - 60, true))], &[], later);
+    let ev = evaluate_officer(
+        &p,
+        &o,
+        &[device(accepted(&c, NOW - 60, true))],
+        &[],
+        &EvalContext::at(later),
+    );
     assert_eq!(ev.status, ComplianceStatus::Stale);
     assert_eq!(rules(&ev.failures), vec![Rule::R2]);
     assert!(
@@ -554,7 +629,7 @@ fn officer_stale_after_check_in_window() {
     // An offline delivery received now whose facts are 3 days old is stale too.
     let mut old = claims();
     old.iat = NOW - 3 * 86_400;
-    let ev = evaluate_officer(&p, &o, &[device(accepted(&old, NOW, false))], &[], NOW);
+    let ev = evaluate_officer(&p, &o, &[device(accepted(&old, NOW, false))], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::Stale);
     assert!(
         ev.failures[0].detail.contains("3 days"),
@@ -562,7 +637,7 @@ fn officer_stale_after_check_in_window() {
         ev.failures
     );
     // Enrolled, never checked in.
-    let ev = evaluate_officer(&p, &o, &[device(None)], &[], NOW);
+    let ev = evaluate_officer(&p, &o, &[device(None)], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::Stale);
     assert_eq!(ev.device_id, Some(Uuid::from_u128(1)));
 }
@@ -570,14 +645,14 @@ fn officer_stale_after_check_in_window() {
 #[test]
 fn officer_not_enrolled_and_not_entitled() {
     let p = policy();
-    let ev = evaluate_officer(&p, &officer(), &[], &[], NOW);
+    let ev = evaluate_officer(&p, &officer(), &[], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::NotEnrolled);
     assert_eq!(rules(&ev.failures), vec![Rule::R2]);
     assert_eq!(ev.device_id, None);
 
     let mut o = officer();
     o.entitled = false;
-    let ev = evaluate_officer(&p, &o, &[], &[], NOW);
+    let ev = evaluate_officer(&p, &o, &[], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::NotEnrolled);
     assert!(
         ev.failures.is_empty(),
@@ -587,7 +662,7 @@ fn officer_not_enrolled_and_not_entitled() {
     // A non-entitled officer with a device is still held to R1, R3-R5.
     let mut c = claims();
     c.lock = false;
-    let ev = evaluate_officer(&p, &o, &[device(accepted(&c, NOW, true))], &[], NOW);
+    let ev = evaluate_officer(&p, &o, &[device(accepted(&c, NOW, true))], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::Warning);
 }
 
@@ -597,7 +672,7 @@ fn officer_revoked_and_revoked_devices_ignored() {
     let c = claims();
     let mut d = device(accepted(&c, NOW, true));
     d.revoked = true;
-    let ev = evaluate_officer(&p, &officer(), std::slice::from_ref(&d), &[], NOW);
+    let ev = evaluate_officer(&p, &officer(), std::slice::from_ref(&d), &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::Revoked);
     assert_eq!(rules(&ev.failures), vec![Rule::R2]);
     assert_eq!(ev.device_id, Some(Uuid::from_u128(1)));
@@ -607,7 +682,7 @@ fn officer_revoked_and_revoked_devices_ignored() {
     bad.groups.clear();
     let mut active = device(accepted(&bad, NOW, true));
     active.device_id = Uuid::from_u128(2);
-    let ev = evaluate_officer(&p, &officer(), &[d, active], &[], NOW);
+    let ev = evaluate_officer(&p, &officer(), &[d, active], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::Noncompliant);
     assert_eq!(ev.device_id, Some(Uuid::from_u128(2)));
 }
@@ -622,7 +697,7 @@ fn officer_best_device_wins_fresh_before_stale() {
     a.device_id = Uuid::from_u128(10);
     let mut b = device(accepted(&bad, NOW, true));
     b.device_id = Uuid::from_u128(11);
-    let ev = evaluate_officer(&p, &officer(), &[b.clone(), a.clone()], &[], NOW);
+    let ev = evaluate_officer(&p, &officer(), &[b.clone(), a.clone()], &[], &ctx());
     assert_eq!(
         (ev.status, ev.device_id),
         (ComplianceStatus::Compliant, Some(a.device_id))
@@ -634,7 +709,7 @@ fn officer_best_device_wins_fresh_before_stale() {
         latest: accepted(&old_good, NOW - 48 * 3600, true),
         ..a
     };
-    let ev = evaluate_officer(&p, &officer(), &[stale, b.clone()], &[], NOW);
+    let ev = evaluate_officer(&p, &officer(), &[stale, b.clone()], &[], &ctx());
     assert_eq!(
         (ev.status, ev.device_id),
         (ComplianceStatus::Noncompliant, Some(b.device_id))

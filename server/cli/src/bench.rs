@@ -267,6 +267,7 @@ fn facts(device_id: Uuid, officer: &str, nonce: Option<Vec<u8>>, seq: u64) -> At
     Attestation {
         device_id,
         nonce,
+        anchor: None,
         iat: now(),
         seq,
         officer: officer.to_string(),
@@ -363,7 +364,7 @@ fn enroll_all(
         let signer = SoftwareSigner::generate().map_err(err)?;
         let req = EnrollRequest {
             v: 1,
-            token: uri.token,
+            token_hash: claims::enroll_token_hash(&uri.token).to_vec(),
             nonce: c.nonce,
             key: signer.public_key().map_err(err)?.to_cose_key_bytes(),
             platform: Platform::Android,
@@ -375,7 +376,10 @@ fn enroll_all(
             evidence: None,
         };
         let body = cose::sign_es256(&signer, b"", claims::encode(&req)).map_err(err)?;
-        let r = client
+        // The enrollment token goes in the header, outside the signed request.
+        let r = HttpsClient::new(url, Trust::Pin(pin), options())
+            .map_err(err)?
+            .with_bearer(uri.token.as_str())
             .post("/v1/enroll", DEVICE_CONTENT_TYPE, &body)
             .map_err(err)?;
         if r.status != 200 {
@@ -434,10 +438,12 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 department: officer.department.clone(),
                 platform: Platform::Android,
                 model: "Bench".into(),
-                attested_model: None,
                 public_key: key.to_cose_key_bytes(),
                 assurance: claims::Assurance::Software,
                 evidence: None,
+                evidence_summary: Default::default(),
+                freshness: Default::default(),
+                assert_counter: None,
                 revoked: false,
                 reason: None,
                 last_seq: None,
@@ -447,7 +453,15 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
             let mut n = 0u64;
             while start.elapsed() < duration {
                 let v = attest::verify_with_key(&token, &key).map_err(err)?;
-                let eval = attest::evaluate(&policy, &officer, &device, &v.claims, &[], true);
+                let eval = attest::evaluate(
+                    &policy,
+                    &officer,
+                    &device,
+                    &v.claims,
+                    &[],
+                    true,
+                    &pramaan_core::policy::EvalContext::at(v.claims.iat),
+                );
                 let outcome = attest::Outcome {
                     device_id: v.device_id,
                     seq: v.claims.seq,
@@ -456,6 +470,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     log_index: n,
                     next_nonce: vec![0; 32],
                     at: v.claims.iat,
+                    reattest: eval.reattest,
                 };
                 std::hint::black_box(outcome.signed(&server_key, b"benchkid"));
                 n += 1;

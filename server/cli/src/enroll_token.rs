@@ -29,6 +29,10 @@ pub struct EnrollTokenCmd {
     /// Do not draw the QR code in the terminal (the URI is still printed).
     #[arg(long)]
     pub no_qr: bool,
+    /// Allow this enrollment although the officer has an active device (a second phone).
+    /// Without it the server refuses a second active device: revoke the old one first.
+    #[arg(long)]
+    pub allow_second_device: bool,
     /// How to reach and trust the server.
     #[command(flatten)]
     pub server: ServerArgs,
@@ -83,6 +87,7 @@ pub fn run(cmd: EnrollTokenCmd) -> CliResult {
         "/v1/enrollment-tokens",
         &EnrollTokenRequest {
             officer_id: cmd.officer.clone(),
+            allow_additional: cmd.allow_second_device,
         },
     )?;
     let uri = answer.uri.as_str();

@@ -282,12 +282,6 @@ fn attestation_json(a: &Attestation) -> Json {
     })
 }
 
-/// Shows the first 6 characters of a bearer secret and its length.
-fn redact(secret: &str) -> String {
-    let shown: String = secret.chars().take(6).collect();
-    format!("{shown}... ({} chars, redacted)", secret.chars().count())
-}
-
 fn enroll_json(r: &EnrollRequest) -> Json {
     let key = match P256PublicKey::from_cose_key_bytes(&r.key) {
         Ok(k) => json!({
@@ -318,7 +312,7 @@ fn enroll_json(r: &EnrollRequest) -> Json {
     };
     json!({
         "v": r.v,
-        "token": redact(&r.token),
+        "token_hash": hex::encode(&r.token_hash),
         "nonce": hex::encode(&r.nonce),
         "key": key,
         "platform": r.platform.as_str(),
@@ -433,12 +427,12 @@ mod tests {
     }
 
     #[test]
-    fn enroll_request_shows_key_and_redacts_token() {
+    fn enroll_request_shows_key_and_only_the_token_hash() {
         let signer = SoftwareSigner::generate().expect("key");
         let pk = signer.public_key().expect("pk");
         let req = EnrollRequest {
             v: 1,
-            token: "SECRETtokenvalue0123456789".into(),
+            token_hash: claims::enroll_token_hash("SECRETtokenvalue0123456789").to_vec(),
             nonce: vec![1; 32],
             key: pk.to_cose_key_bytes(),
             platform: Platform::Android,
@@ -455,8 +449,11 @@ mod tests {
         let r = inspect(&token).expect("inspects");
         assert_eq!(r["kind"], "enroll_request");
         let p = &r["payload"];
-        assert_eq!(p["token"], "SECRET... (26 chars, redacted)");
-        assert!(!r.to_string().contains("tokenvalue"), "secret leaked");
+        assert_eq!(
+            p["token_hash"],
+            hex::encode(claims::enroll_token_hash("SECRETtokenvalue0123456789"))
+        );
+        assert!(p.get("token").is_none());
         assert_eq!(p["key"]["x"], hex::encode(&pk.as_sec1()[1..33]));
         assert_eq!(p["platform"], "android");
         assert_eq!(p["device"]["model"], "Pixel 8");
@@ -478,6 +475,7 @@ mod tests {
             log_index: 17,
             next_nonce: vec![4; 32],
             iat: 5,
+            reattest: false,
         };
         let r = inspect(&cose::sign_eddsa(&key, b"srv", claims::encode(&result))).expect("ok");
         assert_eq!(r["kind"], "attest_result");
@@ -509,6 +507,7 @@ mod tests {
                 evidence: Default::default(),
             },
             assurance: claims::Assurance::Hardware,
+            evidence: None,
             next_nonce: vec![9; 32],
             server_key: None,
         };

@@ -64,7 +64,9 @@ fn answered_attestations_survive_kill_9() {
     let c: pramaan_core::claims::Challenge =
         pramaan_core::claims::decode(&client.get("/v1/challenge").unwrap().body).unwrap();
     let signer = pramaan_core::SoftwareSigner::generate().unwrap();
-    let r = client
+    let r = running
+        .client()
+        .with_bearer(token.as_str())
         .post(
             "/v1/enroll",
             pramaan_core::cose::DEVICE_CONTENT_TYPE,

@@ -79,11 +79,18 @@ async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> 
 
 async fn enroll(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let bytes = body_bytes(body, state.config.body_limit_bytes)?;
+    // The enrollment token travels outside the signed request (it never reaches the log).
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
     let st = state.clone();
-    blocking(move || enroll_blocking(&st, &bytes))
+    blocking(move || enroll_blocking(&st, &bytes, token.as_deref()))
         .await
         .map_err(ApiError::cbor)
 }
@@ -94,12 +101,17 @@ fn decision_context(state: &AppState) -> attest::Context {
         now: now(),
         offline_window_secs: state.config.offline_window_secs,
         nonce_ttl_secs: state.config.nonce_ttl_secs,
+        status_list: state.status_list.current(),
     }
 }
 
-fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
+fn enroll_blocking(
+    state: &AppState,
+    bytes: &[u8],
+    token: Option<&str>,
+) -> Result<Response, ApiError> {
     let ctx = decision_context(state);
-    let verified = enroll::verify(bytes, ctx.now, &state.evidence_options)?;
+    let verified = enroll::verify(bytes, token, ctx.now, &state.evidence_options)?;
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;
@@ -115,6 +127,7 @@ fn enroll_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError>
         department: enrolled.department,
         policy: enrolled.policy,
         assurance: enrolled.assurance,
+        evidence: Some(enrolled.summary),
         next_nonce: enrolled.next_nonce,
         server_key: Some(state.key.public_key().to_vec()),
     };

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, json_response, now};
+use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, eval_context, json_response, now};
 use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
 use crate::store::{LogEntry, Role, read_transaction, transaction};
@@ -124,8 +124,10 @@ async fn get_compliance(
     };
     let st = state.clone();
     let report = blocking(move || {
+        let list = st.status_list.current();
+        let ctx = eval_context(list.as_deref());
         Ok(read_transaction(st.store.as_ref(), |tx| {
-            compliance::department_report(tx, &department, now())
+            compliance::department_report(tx, &department, &ctx)
         })?)
     })
     .await?;
@@ -158,7 +160,14 @@ struct DeviceJson {
     platform: pramaan_core::claims::Platform,
     model: String,
     attested_model: Option<String>,
+    /// The assurance recorded when the evidence was last checked.
     assurance: pramaan_core::claims::Assurance,
+    /// What the device's evidence proved.
+    evidence: pramaan_core::evidence::EvidenceSummary,
+    /// When it last answered a fresh server challenge.
+    last_fresh_at: Option<u64>,
+    /// Offline check-ins accepted since then.
+    offline_run: u32,
     /// The device public key (COSE_Key, base64url).
     public_key: String,
     revoked: bool,
@@ -188,14 +197,20 @@ async fn get_officer(
                     let rosters = pramaan_core::policy::Roster::from_rows(
                         tx.roster_rows(&officer.department)?,
                     );
+                    let list = st.status_list.current();
+                    let ctx = eval_context(list.as_deref());
                     let (eval, last_seen) =
-                        compliance::evaluate(&policy, &officer, &devices, &rosters, now())?;
+                        compliance::evaluate(&policy, &officer, &devices, &rosters, &ctx)?;
                     Some(json!({
                         "status": eval.status,
                         "failures": eval.failures,
                         "evidence": eval.evidence,
                         "device_id": eval.device_id,
                         "last_seen": last_seen,
+                        "platform": eval.proof.as_ref().map(|p| p.platform),
+                        "assurance": eval.proof.as_ref().map(|p| p.assurance),
+                        "device_evidence": eval.proof.as_ref().map(|p| p.evidence.clone()),
+                        "evidence_at": eval.proof.as_ref().map(|p| p.evidence_at),
                     }))
                 }
                 Err(ComplianceError::NoPolicy(_)) => None,
@@ -207,8 +222,11 @@ async fn get_officer(
                     device_id: d.device.device_id,
                     platform: d.device.platform,
                     model: d.device.model,
-                    attested_model: d.device.attested_model,
+                    attested_model: d.device.evidence_summary.attested_model.clone(),
                     assurance: d.device.assurance,
+                    last_fresh_at: d.device.freshness.last_fresh_at,
+                    offline_run: d.device.freshness.offline_run,
+                    evidence: d.device.evidence_summary,
                     public_key: pramaan_core::encoding::b64url(&d.device.public_key),
                     revoked: d.device.revoked,
                     reason: d.device.reason,
@@ -437,6 +455,7 @@ async fn create_enrollment_token(
     let st = state.clone();
     let principal = auth.0.clone();
     let officer_id = req.officer_id.clone();
+    let allow_additional = req.allow_additional;
     let expires = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
             let now = now();
@@ -462,7 +481,14 @@ async fn create_enrollment_token(
                 ));
             }
             let expires = now.saturating_add(st.config.enrollment_token_ttl_secs);
-            tx.insert_enroll_token(&hash, &officer_id, expires, &principal.label, now)?;
+            tx.insert_enroll_token(
+                &hash,
+                &officer_id,
+                expires,
+                allow_additional,
+                &principal.label,
+                now,
+            )?;
             Ok(expires)
         })
     })

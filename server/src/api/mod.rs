@@ -57,6 +57,8 @@ pub struct Shared {
     pub log_signer: crate::audit_log::LogSigner,
     /// Trust roots and app ids for enrollment evidence (Android Key Attestation, App Attest).
     pub evidence_options: pramaan_core::evidence::AssessOptions,
+    /// Google's revocation status list in force.
+    pub status_list: crate::status_list::StatusListCache,
 }
 
 impl std::fmt::Debug for Shared {
@@ -75,6 +77,16 @@ impl std::ops::Deref for AppState {
     type Target = Shared;
     fn deref(&self) -> &Shared {
         &self.0
+    }
+}
+
+/// What core's rules take now: the time and the status list in force (if any).
+pub fn eval_context(
+    list: Option<&crate::status_list::LoadedStatusList>,
+) -> pramaan_core::policy::EvalContext<'_> {
+    pramaan_core::policy::EvalContext {
+        now: now(),
+        status_list: list.map(|l| l.view()),
     }
 }
 

@@ -50,7 +50,7 @@ impl DemoDevice {
     pub fn enrollment(&self, at: u64) -> Result<LogEntry, BenchError> {
         let req = EnrollRequest {
             v: 1,
-            token: "used-enrollment-token".into(),
+            token_hash: claims::enroll_token_hash("used-enrollment-token").to_vec(),
             nonce: vec![7; 32],
             key: self.signer.public_key()?.to_cose_key_bytes(),
             platform: Platform::Desktop,
@@ -77,6 +77,7 @@ impl DemoDevice {
         let att = Attestation {
             device_id: self.device_id,
             nonce: Some(vec![(seq % 251) as u8; 32]),
+            anchor: None,
             iat: 1_790_000_000 + seq,
             seq,
             officer: self.officer_id.clone(),

@@ -29,6 +29,7 @@
 pub mod sqlite;
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::evidence::EvidenceSummary;
 use pramaan_core::policy::{Officer, Policy};
 use pramaan_tlog::LogStore;
 use uuid::Uuid;
@@ -134,6 +135,8 @@ pub struct EnrollTokenRow {
     pub expires: u64,
     /// Already used to enroll a device.
     pub used: bool,
+    /// IT allows this enrollment although the officer has an active device already.
+    pub allow_additional: bool,
 }
 
 /// An enrolled device.
@@ -149,14 +152,19 @@ pub struct DeviceRow {
     pub platform: Platform,
     /// The model the device reported about itself (not verified).
     pub model: String,
-    /// The model certified by verified platform evidence, if any.
-    pub attested_model: Option<String>,
-    /// The device public key as an encoded COSE_Key.
+    /// The device public key as an encoded COSE_Key. Its [`key_hash`] is unique among
+    /// all devices, revoked ones included: a key is enrolled once.
     pub public_key: Vec<u8>,
-    /// Hardware when verified platform evidence certifies the key, otherwise software.
+    /// The assurance the evidence earned under the policy when it was last checked.
     pub assurance: Assurance,
     /// Platform evidence as received (CBOR), kept for later verifiers.
     pub evidence: Option<Vec<u8>>,
+    /// What the latest evidence (enrollment or re-attestation) proved.
+    pub evidence_summary: EvidenceSummary,
+    /// Fresh-challenge and offline-run state (design section 5 item 5).
+    pub freshness: Freshness,
+    /// Apple: the last App Attest assertion counter accepted (must increase).
+    pub assert_counter: Option<u32>,
     /// Revoked by IT: its attestations are refused.
     pub revoked: bool,
     /// Why it was revoked, as given by IT.
@@ -165,6 +173,40 @@ pub struct DeviceRow {
     pub last_seq: Option<u64>,
     /// Enrollment time, seconds since the Unix epoch.
     pub enrolled_at: u64,
+}
+
+/// When a device last answered a fresh server challenge, and the offline run since.
+///
+/// Offline attestations must name the anchor (SHA-256 of the last nonce the server sent
+/// the device); at most the policy's `max_offline_run` of them are accepted per anchor,
+/// and only within the offline window after it was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Freshness {
+    /// When the device last answered a fresh challenge (enrollment included).
+    pub last_fresh_at: Option<u64>,
+    /// SHA-256 of the last nonce sent to the device and when it was sent.
+    pub anchor: Option<([u8; 32], u64)>,
+    /// Offline attestations accepted since that anchor.
+    pub offline_run: u32,
+}
+
+/// SHA-256 of the device key's uncompressed SEC1 point: the identity a key is enrolled
+/// under once. Any COSE encoding of the same key gives the same hash.
+pub fn key_hash(public_key_cose: &[u8]) -> Result<[u8; 32], StoreError> {
+    let key = pramaan_core::P256PublicKey::from_cose_key_bytes(public_key_cose)
+        .map_err(|e| StoreError::Corrupt(format!("device key: {e}")))?;
+    Ok(crate::auth::hash_secret(key.as_sec1()))
+}
+
+/// Google's revocation status list as installed by IT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusListRow {
+    /// The JSON as Google publishes it.
+    pub json: String,
+    /// When the copy was fetched from Google, Unix seconds.
+    pub fetched_at: u64,
+    /// When it was installed, Unix seconds.
+    pub imported_at: u64,
 }
 
 /// An accepted attestation.
@@ -261,11 +303,14 @@ pub trait Tx {
     // enrollment tokens
     /// Stores a new unused enrollment token by its hash for `officer_id`, valid while
     /// `now < expires`; `created_by` is the issuing caller's token label.
+    /// `allow_additional`: the token may enroll a device while the officer has an active
+    /// one (IT's explicit choice; otherwise one active device per officer).
     fn insert_enroll_token(
         &mut self,
         hash: &[u8; 32],
         officer_id: &str,
         expires: u64,
+        allow_additional: bool,
         created_by: &str,
         now: u64,
     ) -> Result<(), StoreError>;
@@ -311,8 +356,42 @@ pub trait Tx {
     fn device(&mut self, device_id: &Uuid) -> Result<Option<DeviceRow>, StoreError>;
     /// Every device enrolled for the officer, revoked ones included.
     fn devices_of_officer(&mut self, officer_id: &str) -> Result<Vec<DeviceRow>, StoreError>;
-    /// Records a newly enrolled device; a duplicate id is [`StoreError::Conflict`].
+    /// The device enrolled with the key of this [`key_hash`], revoked or not.
+    fn device_by_key(&mut self, key_hash: &[u8; 32]) -> Result<Option<DeviceRow>, StoreError>;
+    /// Records a newly enrolled device; a duplicate id or key ([`key_hash`], revoked
+    /// devices included) is [`StoreError::Conflict`].
     fn insert_device(&mut self, row: &DeviceRow) -> Result<(), StoreError>;
+    /// Records a fresh challenge answered at `at` and the new anchor (the hash of the
+    /// nonce sent back); resets the offline run.
+    fn record_fresh(
+        &mut self,
+        device_id: &Uuid,
+        at: u64,
+        anchor: &[u8; 32],
+    ) -> Result<(), StoreError>;
+    /// Counts one offline attestation against the device's anchor, in one conditional
+    /// write (`... WHERE anchor = ? AND offline_run < ?`); `true` when it was counted,
+    /// `false` when the anchor is another or the run is at `max_run`.
+    fn take_offline_slot(
+        &mut self,
+        device_id: &Uuid,
+        anchor: &[u8; 32],
+        max_run: u32,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the device's evidence after a re-attestation.
+    fn update_evidence(
+        &mut self,
+        device_id: &Uuid,
+        summary: &EvidenceSummary,
+        assurance: Assurance,
+    ) -> Result<(), StoreError>;
+    /// Sets the device's App Attest assertion counter to `counter` if it has none or a
+    /// smaller one, in one conditional write; `true` when it advanced.
+    fn advance_assert_counter(
+        &mut self,
+        device_id: &Uuid,
+        counter: u32,
+    ) -> Result<bool, StoreError>;
     /// Marks the device revoked, with IT's reason.
     fn revoke_device(&mut self, device_id: &Uuid, reason: &str) -> Result<(), StoreError>;
     /// Sets the device's `last_seq` to `seq` if it has none or a smaller one, in one
@@ -342,6 +421,12 @@ pub trait Tx {
 
     /// Row counts of every table.
     fn counts(&mut self) -> Result<Counts, StoreError>;
+
+    // evidence
+    /// The installed revocation status list, if any.
+    fn status_list(&mut self) -> Result<Option<StatusListRow>, StoreError>;
+    /// Installs a status list, replacing the previous one.
+    fn set_status_list(&mut self, row: &StatusListRow) -> Result<(), StoreError>;
 }
 
 /// Delivers a job's outcome once its transaction is durable (`true`) or failed (`false`).

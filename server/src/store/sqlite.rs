@@ -35,10 +35,11 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
-    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Job, NonceRow, Role, Store,
-    StoreError, TokenRow, Tx, to_i64,
+    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Freshness, Job, NonceRow, Role,
+    StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
+use pramaan_core::evidence::EvidenceSummary;
 
 /// Read-only connections of a file-backed store (each is a few hundred KiB of page cache).
 const READERS: usize = 4;
@@ -65,7 +66,7 @@ pub type Migration = fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>;
 
 /// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
 /// Append only; never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[migrate_v1];
+pub const MIGRATIONS: &[Migration] = &[migrate_v1, migrate_v2];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -75,6 +76,51 @@ pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
 fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
     tx.execute_batch(SCHEMA_V1)?;
     crate::audit_log::init_schema(tx).map_err(StoreError::from_log)?;
+    Ok(())
+}
+
+/// Version 2: what evidence proved and offline chaining (issue "attestations that prove
+/// the phone"): a device key is enrolled once (unique key hash, backfilled), the evidence
+/// summary, fresh-challenge state, the App Attest counter, tokens that allow a second
+/// device, and Google's revocation status list.
+fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "ALTER TABLE devices ADD COLUMN key_hash BLOB;
+         ALTER TABLE devices ADD COLUMN evidence_summary TEXT;
+         ALTER TABLE devices ADD COLUMN last_fresh_at INTEGER;
+         ALTER TABLE devices ADD COLUMN anchor_hash BLOB;
+         ALTER TABLE devices ADD COLUMN anchor_at INTEGER;
+         ALTER TABLE devices ADD COLUMN offline_run INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE devices ADD COLUMN assert_counter INTEGER;
+         ALTER TABLE enrollment_tokens ADD COLUMN allow_additional INTEGER NOT NULL DEFAULT 0;
+         CREATE TABLE status_list (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             json TEXT NOT NULL,
+             fetched_at INTEGER NOT NULL,
+             imported_at INTEGER NOT NULL
+         );",
+    )?;
+    // Backfill the key hash of devices enrolled before; the first device of a key keeps
+    // it (an older server allowed duplicates; later ones stay without, and so can never
+    // be matched as "the" device of that key, but keep working).
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = {
+        let mut stmt =
+            tx.prepare("SELECT device_id, public_key FROM devices ORDER BY enrolled_at")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (id, key) in rows {
+        if let Ok(h) = super::key_hash(&key)
+            && seen.insert(h)
+        {
+            tx.execute(
+                "UPDATE devices SET key_hash = ?2 WHERE device_id = ?1",
+                params![id, &h[..]],
+            )?;
+        }
+    }
+    tx.execute_batch("CREATE UNIQUE INDEX devices_key_hash ON devices(key_hash);")?;
     Ok(())
 }
 
@@ -521,7 +567,8 @@ fn hash_arr(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
 }
 
 const DEVICE_COLS: &str = "device_id, officer_id, department, platform, model, attested_model, \
-     public_key, assurance, evidence, revoked, reason, last_seq, enrolled_at";
+     public_key, assurance, evidence, revoked, reason, last_seq, enrolled_at, key_hash, \
+     evidence_summary, last_fresh_at, anchor_hash, anchor_at, offline_run, assert_counter";
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok(RawDevice {
@@ -538,6 +585,12 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
         reason: r.get(10)?,
         last_seq: r.get(11)?,
         enrolled_at: r.get(12)?,
+        evidence_summary: r.get(14)?,
+        last_fresh_at: r.get(15)?,
+        anchor_hash: r.get(16)?,
+        anchor_at: r.get(17)?,
+        offline_run: r.get(18)?,
+        assert_counter: r.get(19)?,
     })
 }
 
@@ -555,6 +608,12 @@ struct RawDevice {
     reason: Option<String>,
     last_seq: Option<i64>,
     enrolled_at: i64,
+    evidence_summary: Option<String>,
+    last_fresh_at: Option<i64>,
+    anchor_hash: Option<Vec<u8>>,
+    anchor_at: Option<i64>,
+    offline_run: i64,
+    assert_counter: Option<i64>,
 }
 
 impl RawDevice {
@@ -569,10 +628,39 @@ impl RawDevice {
                 .parse::<Platform>()
                 .map_err(StoreError::Corrupt)?,
             model: self.model,
-            attested_model: self.attested_model,
             public_key: self.public_key,
             assurance: parse_assurance(&self.assurance)?,
             evidence: self.evidence,
+            evidence_summary: match self.evidence_summary {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("evidence summary: {e}")))?,
+                // Enrolled before summaries were kept: nothing proved that can be judged.
+                None => EvidenceSummary {
+                    attested_model: self.attested_model,
+                    checked_at: to_u64("enrolled_at", self.enrolled_at)?,
+                    ..EvidenceSummary::default()
+                },
+            },
+            freshness: Freshness {
+                last_fresh_at: self
+                    .last_fresh_at
+                    .map(|t| to_u64("last_fresh_at", t))
+                    .transpose()?,
+                anchor: match (self.anchor_hash, self.anchor_at) {
+                    (Some(h), Some(at)) => Some((
+                        <[u8; 32]>::try_from(h.as_slice())
+                            .map_err(|_| StoreError::Corrupt("anchor_hash".into()))?,
+                        to_u64("anchor_at", at)?,
+                    )),
+                    _ => None,
+                },
+                offline_run: u32::try_from(self.offline_run)
+                    .map_err(|_| StoreError::Corrupt("offline_run".into()))?,
+            },
+            assert_counter: self
+                .assert_counter
+                .map(|c| u32::try_from(c).map_err(|_| StoreError::Corrupt("assert_counter".into())))
+                .transpose()?,
             revoked: self.revoked,
             reason: self.reason,
             last_seq: self.last_seq.map(|s| to_u64("last_seq", s)).transpose()?,
@@ -716,18 +804,20 @@ impl Tx for SqliteTx<'_> {
         hash: &[u8; 32],
         officer_id: &str,
         expires: u64,
+        allow_additional: bool,
         created_by: &str,
         now: u64,
     ) -> Result<(), StoreError> {
         self.tx.execute(
-            "INSERT INTO enrollment_tokens(hash, officer_id, expires, used, created_by, created_at) \
-             VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+            "INSERT INTO enrollment_tokens(hash, officer_id, expires, used, created_by, created_at, \
+             allow_additional) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
             params![
                 &hash[..],
                 officer_id,
                 to_i64("enrollment token expiry", expires)?,
                 created_by,
-                to_i64("created_at", now)?
+                to_i64("created_at", now)?,
+                allow_additional
             ],
         )?;
         Ok(())
@@ -737,13 +827,15 @@ impl Tx for SqliteTx<'_> {
         Ok(self
             .tx
             .query_row(
-                "SELECT officer_id, expires, used FROM enrollment_tokens WHERE hash = ?1",
+                "SELECT officer_id, expires, used, allow_additional FROM enrollment_tokens \
+                 WHERE hash = ?1",
                 params![&hash[..]],
                 |r| {
                     Ok(EnrollTokenRow {
                         officer_id: r.get(0)?,
                         expires: col_u64(r, 1, "enrollment token expiry")?,
                         used: r.get(2)?,
+                        allow_additional: r.get(3)?,
                     })
                 },
             )
@@ -884,11 +976,28 @@ impl Tx for SqliteTx<'_> {
         raws.into_iter().map(RawDevice::into_row).collect()
     }
 
+    fn device_by_key(&mut self, key_hash: &[u8; 32]) -> Result<Option<DeviceRow>, StoreError> {
+        let raw = self
+            .tx
+            .query_row(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE key_hash = ?1"),
+                params![&key_hash[..]],
+                device_from_row,
+            )
+            .optional()?;
+        raw.map(RawDevice::into_row).transpose()
+    }
+
     fn insert_device(&mut self, d: &DeviceRow) -> Result<(), StoreError> {
+        let summary = serde_json::to_string(&d.evidence_summary)
+            .map_err(|e| StoreError::Corrupt(format!("evidence summary: {e}")))?;
+        let key_hash = super::key_hash(&d.public_key)?;
+        let f = &d.freshness;
         self.tx.execute(
             &format!(
                 "INSERT INTO devices({DEVICE_COLS}) VALUES \
-                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                 ?18, ?19, ?20)"
             ),
             params![
                 &d.device_id.as_bytes()[..],
@@ -896,7 +1005,7 @@ impl Tx for SqliteTx<'_> {
                 d.department,
                 d.platform.as_str(),
                 d.model,
-                d.attested_model,
+                d.evidence_summary.attested_model,
                 d.public_key,
                 Assurance::as_str(d.assurance),
                 d.evidence,
@@ -904,9 +1013,83 @@ impl Tx for SqliteTx<'_> {
                 d.reason,
                 d.last_seq.map(|s| to_i64("last_seq", s)).transpose()?,
                 to_i64("enrolled_at", d.enrolled_at)?,
+                &key_hash[..],
+                summary,
+                f.last_fresh_at
+                    .map(|t| to_i64("last_fresh_at", t))
+                    .transpose()?,
+                f.anchor.map(|(h, _)| h.to_vec()),
+                f.anchor
+                    .map(|(_, at)| to_i64("anchor_at", at))
+                    .transpose()?,
+                i64::from(f.offline_run),
+                d.assert_counter.map(i64::from),
             ],
         )?;
         Ok(())
+    }
+
+    fn record_fresh(
+        &mut self,
+        device_id: &Uuid,
+        at: u64,
+        anchor: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let at = to_i64("fresh time", at)?;
+        self.tx.execute(
+            "UPDATE devices SET last_fresh_at = ?2, anchor_hash = ?3, anchor_at = ?2, offline_run = 0 \
+             WHERE device_id = ?1",
+            params![&device_id.as_bytes()[..], at, &anchor[..]],
+        )?;
+        Ok(())
+    }
+
+    fn take_offline_slot(
+        &mut self,
+        device_id: &Uuid,
+        anchor: &[u8; 32],
+        max_run: u32,
+    ) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE devices SET offline_run = offline_run + 1 \
+             WHERE device_id = ?1 AND anchor_hash = ?2 AND offline_run < ?3",
+            params![&device_id.as_bytes()[..], &anchor[..], i64::from(max_run)],
+        )?;
+        Ok(changed == 1)
+    }
+
+    fn update_evidence(
+        &mut self,
+        device_id: &Uuid,
+        summary: &EvidenceSummary,
+        assurance: Assurance,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(summary)
+            .map_err(|e| StoreError::Corrupt(format!("evidence summary: {e}")))?;
+        self.tx.execute(
+            "UPDATE devices SET evidence_summary = ?2, assurance = ?3, attested_model = ?4 \
+             WHERE device_id = ?1",
+            params![
+                &device_id.as_bytes()[..],
+                json,
+                assurance.as_str(),
+                summary.attested_model
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn advance_assert_counter(
+        &mut self,
+        device_id: &Uuid,
+        counter: u32,
+    ) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE devices SET assert_counter = ?2 \
+             WHERE device_id = ?1 AND (assert_counter IS NULL OR assert_counter < ?2)",
+            params![&device_id.as_bytes()[..], i64::from(counter)],
+        )?;
+        Ok(changed == 1)
     }
 
     fn revoke_device(&mut self, device_id: &Uuid, reason: &str) -> Result<(), StoreError> {
@@ -993,6 +1176,39 @@ impl Tx for SqliteTx<'_> {
             )?,
             log_entries: self.log().size()?,
         })
+    }
+
+    fn status_list(&mut self) -> Result<Option<StatusListRow>, StoreError> {
+        let raw: Option<(String, i64, i64)> = self
+            .tx
+            .query_row(
+                "SELECT json, fetched_at, imported_at FROM status_list WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        raw.map(|(json, fetched, imported)| {
+            Ok(StatusListRow {
+                json,
+                fetched_at: to_u64("fetched_at", fetched)?,
+                imported_at: to_u64("imported_at", imported)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn set_status_list(&mut self, row: &StatusListRow) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO status_list(id, json, fetched_at, imported_at) VALUES (1, ?1, ?2, ?3) \
+             ON CONFLICT(id) DO UPDATE SET json = excluded.json, fetched_at = excluded.fetched_at, \
+             imported_at = excluded.imported_at",
+            params![
+                row.json,
+                to_i64("fetched_at", row.fetched_at)?,
+                to_i64("imported_at", row.imported_at)?
+            ],
+        )?;
+        Ok(())
     }
 }
 

@@ -17,7 +17,36 @@ use uuid::Uuid;
 /// (no digest by hand), one group. The same file the core's compliance tests load.
 pub const POLICY_GAD: &str = include_str!("../../../core/tests/data/compliance/gad-policy.toml");
 
-/// REV's policy: WhatsApp, one group.
+/// The tests' Pramaan app: the package GAD's policy names in `[evidence.android] apps`.
+pub const PRAMAAN_APP: &str = "gov.gujarat.pramaan";
+
+/// SHA-256 of the tests' Pramaan app signing certificate (named by GAD's policy).
+pub const PRAMAAN_APP_SIGNER: &str =
+    "d68e82b88ea7b444638c266d25aec9a249995131488ba8daf59c8d59526c6c02";
+
+/// What a genuine Android key attestation proves of a phone that meets every default
+/// requirement of the evidence policy and runs the tests' Pramaan app, checked at `at`
+/// (a TEE key, verified boot, locked bootloader, patch 2026-10). For rule tests;
+/// the verifier tests use the real captured chains.
+pub fn verified_android_evidence(at: u64) -> pramaan_core::evidence::EvidenceSummary {
+    use pramaan_core::evidence::{EvidenceKind, EvidenceSummary, SecurityLevel, VerifiedBootState};
+    EvidenceSummary {
+        kind: EvidenceKind::AndroidKeyAttestation,
+        verified: true,
+        checked_at: at,
+        security_level: Some(SecurityLevel::TrustedEnvironment),
+        verified_boot: Some(VerifiedBootState::Verified),
+        bootloader_locked: Some(true),
+        os_patch_level: Some(202_610),
+        app_packages: vec![PRAMAAN_APP.into()],
+        app_signers: vec![PRAMAAN_APP_SIGNER.into()],
+        attested_model: Some("Pixel 8".into()),
+        ..EvidenceSummary::default()
+    }
+}
+
+/// REV's policy: WhatsApp, one group, and the strict default evidence policy (hardware
+/// keys, android and ios only): the tests' simulated phones are noncompliant there.
 pub const POLICY_REV: &str = r#"
 department = "REV"
 name = "Revenue Department"
@@ -121,6 +150,7 @@ pub fn gad_claims(device_id: Uuid, officer: &str) -> Attestation {
     Attestation {
         device_id,
         nonce: None,
+        anchor: None,
         iat: 1_790_000_000,
         seq: 1,
         officer: officer.to_string(),

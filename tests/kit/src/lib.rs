@@ -271,7 +271,7 @@ impl Env {
         let signer = SoftwareSigner::generate().expect("key");
         let nonce = self.challenge();
         let body = enroll_request(&signer, &token, &nonce);
-        let r = self.post_device("/v1/enroll", &body);
+        let r = self.post_enroll(&token, &body);
         assert_eq!(r.status, 200, "{:?}", error_of(&r));
         let receipt: Receipt = self.verify_answer(&r.body);
         assert_eq!(receipt.officer_id, officer_id);
@@ -288,6 +288,14 @@ impl Env {
     pub fn post_device(&self, path: &str, body: &[u8]) -> Response {
         self.device_client()
             .post(path, DEVICE_CONTENT_TYPE, body)
+            .expect("post")
+    }
+
+    /// POSTs an enrollment request with its token in the `Authorization` header (outside
+    /// the signed request, as the agent sends it).
+    pub fn post_enroll(&self, token: &str, body: &[u8]) -> Response {
+        self.client_with(token)
+            .post("/v1/enroll", DEVICE_CONTENT_TYPE, body)
             .expect("post")
     }
 
@@ -358,12 +366,13 @@ pub fn assert_rejected(r: &Response, status: u16, code: &str) {
     );
 }
 
-/// A signed enrollment request for `signer`'s key with `token` and `nonce`.
+/// A signed enrollment request for `signer`'s key with `token`'s hash and `nonce` (send
+/// the token itself with [`Env::post_enroll`]).
 pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec<u8> {
     let key = signer.public_key().expect("pk").to_cose_key_bytes();
     let req = EnrollRequest {
         v: 1,
-        token: token.to_string(),
+        token_hash: claims::enroll_token_hash(token).to_vec(),
         nonce: nonce.to_vec(),
         key,
         platform: Platform::Android,

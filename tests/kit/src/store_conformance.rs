@@ -26,10 +26,11 @@ use std::time::Duration;
 
 use pramaan_core::catalog::Catalog;
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::evidence::{EvidenceKind, EvidenceSummary};
 use pramaan_core::policy::{Officer, Policy, Rule};
 use pramaan_server::store::{
-    AttestationRow, Counts, DeviceRow, LogEntry, Role, Store, StoreError, TokenRow, Tx,
-    read_transaction, transaction,
+    AttestationRow, Counts, DeviceRow, Freshness, LogEntry, Role, StatusListRow, Store, StoreError,
+    TokenRow, Tx, read_transaction, transaction,
 };
 use uuid::Uuid;
 
@@ -73,6 +74,10 @@ checks![
     concurrent_nonce_is_consumed_once,
     concurrent_enroll_token_is_used_once,
     concurrent_seq_advance_succeeds_once,
+    device_keys_are_enrolled_once,
+    offline_slots_are_conditional,
+    assert_counter_advances_only,
+    status_list_round_trip,
 ];
 
 /// Runs every check.
@@ -106,6 +111,10 @@ macro_rules! store_conformance_tests {
             concurrent_nonce_is_consumed_once,
             concurrent_enroll_token_is_used_once,
             concurrent_seq_advance_succeeds_once,
+            device_keys_are_enrolled_once,
+            offline_slots_are_conditional,
+            assert_counter_advances_only,
+            status_list_round_trip,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -162,6 +171,15 @@ fn officer(id: &str, department: &str) -> Officer {
     }
 }
 
+/// A new P-256 device key as an encoded COSE_Key.
+fn fresh_key() -> Vec<u8> {
+    use pramaan_core::keys::Signer as _;
+    pramaan_core::keys::SoftwareSigner::generate()
+        .and_then(|k| k.public_key())
+        .map(|k| k.to_cose_key_bytes())
+        .expect("a software key")
+}
+
 fn device(officer_id: &str, enrolled_at: u64) -> DeviceRow {
     DeviceRow {
         device_id: Uuid::new_v4(),
@@ -169,10 +187,19 @@ fn device(officer_id: &str, enrolled_at: u64) -> DeviceRow {
         department: "GAD".into(),
         platform: Platform::Ios,
         model: "iPhone 15".into(),
-        attested_model: Some("iPhone15,4".into()),
-        public_key: vec![1, 2, 3],
+        public_key: fresh_key(),
         assurance: Assurance::Hardware,
         evidence: Some(vec![0xa0]),
+        evidence_summary: EvidenceSummary {
+            kind: EvidenceKind::AppleAppAttest,
+            verified: true,
+            checked_at: enrolled_at,
+            attested_model: Some("iPhone15,4".into()),
+            counter: Some(0),
+            ..EvidenceSummary::default()
+        },
+        freshness: Freshness::default(),
+        assert_counter: Some(0),
         revoked: false,
         reason: None,
         last_seq: None,
@@ -285,8 +312,8 @@ pub fn enrollment_tokens(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
     write(s, |tx| {
-        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, "it@GAD", NOW)?;
-        tx.insert_enroll_token(&[2; 32], "GAD-002", NOW, "it@GAD", NOW - 60)
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, false, "it@GAD", NOW)?;
+        tx.insert_enroll_token(&[2; 32], "GAD-002", NOW, false, "it@GAD", NOW - 60)
     });
     let row = read(s, |tx| tx.enroll_token(&[1; 32])).expect("row");
     assert_eq!(
@@ -307,9 +334,144 @@ pub fn enrollment_tokens(factory: Factory<'_>) {
     );
     assert_eq!(read(s, |tx| tx.enroll_token(&[3; 32])), None);
     let dup = transaction(s, |tx| {
-        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, "it@GAD", NOW)
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, false, "it@GAD", NOW)
     });
     assert!(is_conflict(&dup), "an enrollment token is unique: {dup:?}");
+    write(s, |tx| {
+        tx.insert_enroll_token(&[4; 32], "GAD-001", LATER, true, "it@GAD", NOW)
+    });
+    assert!(
+        read(s, |tx| tx.enroll_token(&[4; 32]))
+            .expect("row")
+            .allow_additional
+    );
+    assert!(
+        !read(s, |tx| tx.enroll_token(&[1; 32]))
+            .expect("row")
+            .allow_additional
+    );
+}
+
+/// A device key is enrolled once: found by its hash, revoked or not; a second device
+/// with the same key (in any COSE encoding) is a conflict.
+pub fn device_keys_are_enrolled_once(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let first = device("GAD-001", NOW);
+    write(s, |tx| tx.insert_device(&first));
+    let hash = pramaan_server::store::key_hash(&first.public_key).expect("hash");
+    assert_eq!(read(s, |tx| tx.device_by_key(&hash)), Some(first.clone()));
+    assert_eq!(read(s, |tx| tx.device_by_key(&[0; 32])), None);
+    write(s, |tx| tx.revoke_device(&first.device_id, "lost"));
+    let found = read(s, |tx| tx.device_by_key(&hash)).expect("still found");
+    assert!(found.revoked);
+    let again = DeviceRow {
+        device_id: Uuid::new_v4(),
+        officer_id: "GAD-002".into(),
+        ..first.clone()
+    };
+    let dup = transaction(s, |tx| tx.insert_device(&again));
+    assert!(is_conflict(&dup), "a key is enrolled once: {dup:?}");
+    assert_eq!(read(s, |tx| tx.counts()).devices, 1);
+}
+
+/// Offline slots: counted against the current anchor only, up to the limit; a fresh
+/// challenge resets the run and moves the anchor.
+pub fn offline_slots_are_conditional(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    let id = d.device_id;
+    write(s, |tx| tx.insert_device(&d));
+    assert!(
+        !write(s, |tx| tx.take_offline_slot(&id, &[1; 32], 3)),
+        "no anchor yet"
+    );
+    write(s, |tx| tx.record_fresh(&id, NOW + 10, &[1; 32]));
+    let f = read(s, |tx| tx.device(&id)).expect("row").freshness;
+    assert_eq!(
+        (f.last_fresh_at, f.anchor, f.offline_run),
+        (Some(NOW + 10), Some(([1; 32], NOW + 10)), 0)
+    );
+    assert!(
+        !write(s, |tx| tx.take_offline_slot(&id, &[2; 32], 3)),
+        "other anchor"
+    );
+    for _ in 0..2 {
+        assert!(write(s, |tx| tx.take_offline_slot(&id, &[1; 32], 2)));
+    }
+    assert!(
+        !write(s, |tx| tx.take_offline_slot(&id, &[1; 32], 2)),
+        "run at the limit"
+    );
+    assert_eq!(
+        read(s, |tx| tx.device(&id))
+            .expect("row")
+            .freshness
+            .offline_run,
+        2
+    );
+    write(s, |tx| tx.record_fresh(&id, NOW + 20, &[3; 32]));
+    let f = read(s, |tx| tx.device(&id)).expect("row").freshness;
+    assert_eq!((f.anchor, f.offline_run), (Some(([3; 32], NOW + 20)), 0));
+    assert!(
+        !write(s, |tx| tx.take_offline_slot(&id, &[1; 32], 2)),
+        "old anchor"
+    );
+}
+
+/// The App Attest counter only moves up; re-attestation replaces the evidence.
+pub fn assert_counter_advances_only(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    let id = d.device_id;
+    write(s, |tx| tx.insert_device(&d));
+    assert!(write(s, |tx| tx.advance_assert_counter(&id, 1)));
+    assert!(
+        !write(s, |tx| tx.advance_assert_counter(&id, 1)),
+        "replayed"
+    );
+    assert!(!write(s, |tx| tx.advance_assert_counter(&id, 0)), "lower");
+    assert!(write(s, |tx| tx.advance_assert_counter(&id, 7)));
+    assert_eq!(
+        read(s, |tx| tx.device(&id)).expect("row").assert_counter,
+        Some(7)
+    );
+    let renewed = EvidenceSummary {
+        checked_at: LATER,
+        counter: Some(7),
+        ..d.evidence_summary.clone()
+    };
+    write(s, |tx| {
+        tx.update_evidence(&id, &renewed, Assurance::Software)
+    });
+    let row = read(s, |tx| tx.device(&id)).expect("row");
+    assert_eq!(
+        (row.evidence_summary, row.assurance),
+        (renewed, Assurance::Software)
+    );
+}
+
+/// The status list is stored whole and replaced.
+pub fn status_list_round_trip(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    assert_eq!(read(s, |tx| tx.status_list()), None);
+    let row = StatusListRow {
+        json: r#"{"entries":{}}"#.into(),
+        fetched_at: NOW,
+        imported_at: NOW + 1,
+    };
+    write(s, |tx| tx.set_status_list(&row));
+    assert_eq!(read(s, |tx| tx.status_list()), Some(row.clone()));
+    let newer = StatusListRow {
+        json: r#"{"entries":{"01":{"status":"REVOKED"}}}"#.into(),
+        fetched_at: LATER,
+        imported_at: LATER,
+    };
+    write(s, |tx| tx.set_status_list(&newer));
+    assert_eq!(read(s, |tx| tx.status_list()), Some(newer));
 }
 
 /// The registry: officers by id and by department, upserts.
@@ -403,8 +565,9 @@ pub fn devices(factory: Factory<'_>) {
     let second = DeviceRow {
         platform: Platform::Android,
         assurance: Assurance::Software,
-        attested_model: None,
         evidence: None,
+        evidence_summary: EvidenceSummary::none(NOW + 5),
+        assert_counter: None,
         ..device("GAD-001", NOW + 5)
     };
     let other = DeviceRow {
@@ -562,7 +725,7 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     write(s, |tx| {
         tx.insert_device(&kept)?;
         tx.insert_nonce(&[7; 32], LATER)?;
-        tx.insert_enroll_token(&[8; 32], "GAD-001", LATER, "it", NOW)
+        tx.insert_enroll_token(&[8; 32], "GAD-001", LATER, false, "it", NOW)
     });
     let before = read(s, |tx| tx.counts());
     let gone = device("GAD-002", NOW);
@@ -620,8 +783,8 @@ pub fn counts(factory: Factory<'_>) {
         }
         tx.consume_nonce(&[0; 32], NOW)?;
         tx.consume_nonce(&[1; 32], NOW)?;
-        tx.insert_enroll_token(&[9; 32], "GAD-001", LATER, "it", NOW)?;
-        tx.insert_enroll_token(&[10; 32], "GAD-002", LATER, "it", NOW)?;
+        tx.insert_enroll_token(&[9; 32], "GAD-001", LATER, false, "it", NOW)?;
+        tx.insert_enroll_token(&[10; 32], "GAD-002", LATER, false, "it", NOW)?;
         tx.use_enroll_token(&[9; 32], NOW)?;
         for i in 0..3 {
             tx.append_log(&entry(i))?;
@@ -653,7 +816,7 @@ pub fn values_beyond_i64_are_refused(factory: Factory<'_>) {
     let r = transaction(s, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
     assert!(out_of_range(&r), "nonce expiry: {r:?}");
     let r = transaction(s, |tx| {
-        tx.insert_enroll_token(&[2; 32], "GAD-001", BEYOND_I64, "it", NOW)
+        tx.insert_enroll_token(&[2; 32], "GAD-001", BEYOND_I64, false, "it", NOW)
     });
     assert!(out_of_range(&r), "token expiry: {r:?}");
     let r = transaction(s, |tx| tx.advance_seq(&d.device_id, BEYOND_I64));
@@ -761,7 +924,7 @@ pub fn concurrent_enroll_token_is_used_once(factory: Factory<'_>) {
     for round in 0..RACE_ROUNDS {
         let h = hash(2, round);
         write(store.as_ref(), |tx| {
-            tx.insert_enroll_token(&h, "GAD-001", LATER, "it", NOW)
+            tx.insert_enroll_token(&h, "GAD-001", LATER, false, "it", NOW)
         });
         let other = other(round, &store, &second);
         let results = race(&store, &other, move |tx| {
