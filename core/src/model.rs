@@ -230,7 +230,8 @@ pub struct EvidencePolicy {
     pub platforms: Vec<Platform>,
     /// Days after which a device must send fresh evidence (re-attestation); 0: never.
     pub reattest_days: u32,
-    /// Most offline check-ins accepted in a row after the last fresh server challenge.
+    /// Most offline check-ins accepted in a row after the last fresh server challenge
+    /// (default 7: a week of daily check-ins without network).
     pub max_offline_run: u32,
     /// Age in days of Google's revocation status list beyond which an expired factory
     /// keybox is no longer accepted.
@@ -247,7 +248,7 @@ impl Default for EvidencePolicy {
             assurance: Assurance::Hardware,
             platforms: vec![Platform::Android, Platform::Ios],
             reattest_days: 30,
-            max_offline_run: 3,
+            max_offline_run: 7,
             status_list_max_age_days: 30,
             android: AndroidEvidencePolicy::default(),
             apple: AppleEvidencePolicy::default(),

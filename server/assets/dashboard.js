@@ -76,6 +76,19 @@
     return el('td', { class: 'nowrap' }, [el('div', { text: abs }), el('div', { class: 'muted', text: rel })]);
   }
 
+  // What the device behind the status proved: platform and assurance, the evidence in
+  // one line, and how old it is.
+  function deviceCell(o, now) {
+    if (!o.platform) return el('td', { class: 'nowrap', text: '—' });
+    const kids = [el('div', { class: 'nowrap', 'data-proof': o.platform + '/' + o.assurance, text: o.platform + ' · ' + o.assurance })];
+    if (o.device_evidence) kids.push(el('div', { class: 'muted', text: o.device_evidence }));
+    if (o.evidence_at !== null && o.evidence_at !== undefined && now) {
+      const days = Math.floor(Math.max(0, now - o.evidence_at) / 86400);
+      kids.push(el('div', { class: 'muted', text: 'evidence ' + (days === 0 ? 'from today' : days + ' days old') }));
+    }
+    return el('td', null, kids);
+  }
+
   function renderSummary(report) {
     const ul = $('summary');
     ul.replaceChildren();
@@ -104,6 +117,7 @@
         el('td', { text: o.name || '' }),
         el('td', { text: o.designation || '' }),
         el('td', { class: 'nowrap' }, [el('span', { class: 'badge status-' + o.status, text: String(o.status).replace('_', ' ') })]),
+        deviceCell(o, report.generated_at),
         failures,
         timeCell(o.last_seen),
       ]));

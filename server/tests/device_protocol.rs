@@ -98,7 +98,7 @@ fn offline_attestation_is_accepted_within_the_window_and_capped_at_warning() {
     let env = start();
     env.seed();
     let dev = env.enroll("GAD-001");
-    let body = dev.attestation(None, 1, now() - 3600);
+    let body = dev.attestation(None, 1, now());
     let r = env.post_device("/v1/attest", &body);
     assert_eq!(r.status, 200, "{:?}", error_of(&r));
     let res: AttestResult = env.verify_answer(&r.body);
@@ -109,6 +109,72 @@ fn offline_attestation_is_accepted_within_the_window_and_capped_at_warning() {
     let r = env.post_device("/v1/attest", &old);
     assert_rejected(&r, 409, "offline_too_old");
     assert_eq!(env.counts(), before);
+}
+
+/// Offline check-ins are chained to the last nonce the server sent the device and only a
+/// short run of them is accepted: a phone cannot pre-sign its absence. An officer whose
+/// latest check-ins are all offline shows why.
+#[test]
+fn offline_runs_are_chained_to_the_last_nonce_and_limited() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    let limit = pramaan_core::model::EvidencePolicy::default().max_offline_run;
+    // Pre-signed tokens, as a phone left behind would have them.
+    let tokens: Vec<Vec<u8>> = (1..=u64::from(limit) + 1)
+        .map(|seq| dev.attestation(None, seq, now()))
+        .collect();
+    for (i, t) in tokens.iter().take(limit as usize).enumerate() {
+        let r = env.post_device("/v1/attest", t);
+        assert_eq!(r.status, 200, "offline token {}: {:?}", i + 1, error_of(&r));
+    }
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &tokens[limit as usize]);
+        assert_rejected(&r, 409, "offline_run_exceeded");
+    });
+    let v = env.compliance("GAD");
+    let row = v["officers"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["officer_id"] == "GAD-001"))
+        .expect("row")
+        .clone();
+    assert_eq!(row["status"], "warning", "{row}");
+    let failures = row["failures"].to_string();
+    assert!(
+        failures.contains("no fresh server challenge since") && failures.contains("all offline"),
+        "{failures}"
+    );
+
+    // Not chained: another anchor, or none at all.
+    dev.seq = u64::from(limit) + 1;
+    let forged_anchor = pramaan_core::claims::Attestation {
+        anchor: Some(vec![9; 32]),
+        ..pramaan_testkit::claims_for(dev.id, "GAD-001", None, dev.seq + 1, now())
+    };
+    let stranger =
+        pramaan_core::cose::sign_es256(&dev.signer, dev.id.as_bytes(), forged_anchor.to_cbor())
+            .unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &stranger);
+        assert_rejected(&r, 409, "offline_not_chained");
+    });
+    let unanchored = pramaan_testkit::claims_for(dev.id, "GAD-001", None, dev.seq + 1, now());
+    let t = pramaan_core::cose::sign_es256(&dev.signer, dev.id.as_bytes(), unanchored.to_cbor())
+        .unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &t);
+        assert_rejected(&r, 409, "offline_not_chained");
+    });
+
+    // A fresh challenge answered moves the anchor and resets the run; the old anchor is
+    // refused from then on.
+    let old_anchor_token = dev.attestation(None, dev.seq + 5, now());
+    env.attest_ok(&mut dev);
+    let r = env.post_device("/v1/attest", &dev.attestation(None, dev.seq + 1, now()));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    dev.seq += 1;
+    let r = env.post_device("/v1/attest", &old_anchor_token);
+    assert_rejected(&r, 409, "offline_not_chained");
 }
 
 /// Runs `f`, which must be rejected, and checks that nothing changed.

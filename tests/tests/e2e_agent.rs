@@ -177,6 +177,60 @@ fn outage_queues_attestations_and_delivers_each_once_in_order() {
     assert!(officer.to_string().contains(&e.device_id.to_string()));
 }
 
+/// A phone that stays offline longer than the policy allows: the queued check-ins beyond
+/// the run the policy accepts are refused for good, counted as dropped (not taken as
+/// delivered), and the officer sees the outage; the next online check-in recovers.
+#[test]
+fn offline_run_beyond_the_policy_is_dropped_and_counted() {
+    let mut server = pramaan_testkit::start();
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agent = agent(dir.path());
+    let e = agent
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    let limit = pramaan_core::model::EvidencePolicy::default().max_offline_run as usize;
+    server.stop();
+    for _ in 0..=limit {
+        assert!(matches!(
+            agent.check_in(&compliant()).expect("queued"),
+            CheckIn::Queued { .. }
+        ));
+    }
+    server.restart();
+    assert_eq!(agent.flush_outbox().expect("flushed"), limit + 1);
+    let status = agent.status().expect("status");
+    assert_eq!((status.pending, status.dropped), (0, 1), "{status:?}");
+    let stored = server.stored_attestations(&e.device_id);
+    assert_eq!(stored.len(), limit, "only the accepted run is stored");
+    let me = officer_entry(&server.compliance("GAD"), "GAD-001");
+    assert_eq!(me["status"], "warning", "{me}");
+    assert!(
+        me["failures"]
+            .to_string()
+            .contains("no fresh server challenge since"),
+        "{me}"
+    );
+    // Back online: a fresh challenge clears the outage; what is left is the software key
+    // (an R5 warning: the test department accepts software keys).
+    assert!(matches!(
+        agent.check_in(&compliant()).expect("online"),
+        CheckIn::Delivered { .. }
+    ));
+    let me = officer_entry(&server.compliance("GAD"), "GAD-001");
+    assert_eq!(rules(&me), vec!["R5".to_string()], "{me}");
+    assert!(
+        !me["failures"]
+            .to_string()
+            .contains("no fresh server challenge"),
+        "{me}"
+    );
+    assert_eq!(
+        (&me["platform"], &me["assurance"]),
+        (&"android".into(), &"software".into())
+    );
+}
+
 #[test]
 fn wrong_pin_is_refused_before_anything_is_sent() {
     let server = pramaan_testkit::start();

@@ -30,6 +30,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
+use crate::api::RejectCode;
 use crate::claims::{
     self, Assurance, AttestResult, Attestation, Challenge, DeviceInfo, EnrollRequest, ErrorBody,
     Evidence, Failure, Receipt, Verdict,
@@ -451,7 +452,7 @@ impl Agent {
             let (seq, token, local) = self.sign_next(&mut st, &facts, Some(nonce))?;
             match self.deliver(&st, &client, seq, &token) {
                 Delivery::Accepted(result) => {
-                    self.record_result(&mut st, &result)?;
+                    self.record_result(&mut st, &result, true)?;
                     return Ok(CheckIn::Delivered {
                         seq,
                         token,
@@ -666,12 +667,22 @@ impl Agent {
         }
     }
 
-    fn record_result(&self, st: &mut State, result: &AttestResult) -> Result<(), AgentError> {
+    /// Keeps the server's answer and its next nonce. `fresh`: the answer is to an
+    /// attestation that carried a server nonce; only then does the server move the
+    /// offline anchor to the nonce it sent back, and so does the agent.
+    fn record_result(
+        &self,
+        st: &mut State,
+        result: &AttestResult,
+        fresh: bool,
+    ) -> Result<(), AgentError> {
         if st.last_result.as_ref().is_none_or(|r| r.seq <= result.seq) {
             st.last_result = Some(result.clone());
         }
         st.next_nonce = Some(hex::encode(&result.next_nonce)).filter(|n| !n.is_empty());
-        st.anchor = anchor_of(&result.next_nonce).or(st.anchor.take());
+        if fresh {
+            st.anchor = anchor_of(&result.next_nonce).or(st.anchor.take());
+        }
         st.nonce_received_at = now();
         st.save(&self.dir)?;
         Ok(())
@@ -683,7 +694,8 @@ impl Agent {
             let token = self.outbox.read(&entry)?;
             match self.deliver(st, client, entry.seq, &token) {
                 Delivery::Accepted(result) => {
-                    self.record_result(st, &result)?;
+                    // Queued attestations are offline ones: the server keeps the anchor.
+                    self.record_result(st, &result, false)?;
                     self.outbox.remove(&entry)?;
                     log::info!(
                         "queued attestation {} delivered: {}",
@@ -692,7 +704,9 @@ impl Agent {
                     );
                     done += 1;
                 }
-                Delivery::Refused { status: 409, body } => {
+                Delivery::Refused { status: 409, body }
+                    if body.error == RejectCode::SeqNotIncreasing.as_str() =>
+                {
                     // Sequence not increasing: the server has this one (or a later one)
                     // already; an earlier attempt arrived but its answer was lost.
                     log::info!(

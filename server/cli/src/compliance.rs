@@ -62,6 +62,11 @@ pub struct Row {
     pub failures: Vec<(String, String)>,
     /// Time of the last accepted attestation (RFC 3339, UTC); `None` if never seen.
     pub last_seen: Option<String>,
+    /// The device the status rests on: `platform/assurance` (`android/hardware`,
+    /// `desktop/software`); `None` without one.
+    pub device: Option<String>,
+    /// Age of that device's evidence ("3 d", "5 h") at the report's time.
+    pub evidence_age: Option<String>,
 }
 
 /// A department's compliance as the server reported it, ready to print.
@@ -73,9 +78,25 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
+/// An age in seconds as "N d" (two days or more), "N h" or "N min".
+fn age(secs: u64) -> String {
+    if secs >= 2 * 86_400 {
+        format!("{} d", secs / 86_400)
+    } else if secs >= 3600 {
+        format!("{} h", secs / 3600)
+    } else {
+        format!("{} min", secs / 60)
+    }
+}
+
 impl Row {
-    fn from_api(o: &OfficerCompliance) -> Self {
+    fn from_api(o: &OfficerCompliance, generated_at: u64) -> Self {
         Row {
+            device: match (o.platform, o.assurance) {
+                (Some(p), Some(a)) => Some(format!("{}/{}", p.as_str(), a.as_str())),
+                _ => None,
+            },
+            evidence_age: o.evidence_at.map(|t| age(generated_at.saturating_sub(t))),
             officer_id: o.officer_id.clone(),
             name: o.name.clone(),
             status: o.status,
@@ -94,7 +115,11 @@ impl Report {
     pub fn from_api(r: &ComplianceReport) -> Self {
         Report {
             department: Some(r.department.clone()),
-            rows: r.officers.iter().map(Row::from_api).collect(),
+            rows: r
+                .officers
+                .iter()
+                .map(|o| Row::from_api(o, r.generated_at))
+                .collect(),
         }
     }
 
@@ -168,8 +193,17 @@ fn colour(status: ComplianceStatus) -> &'static str {
 /// The aligned table followed by the counts per status. `colour` adds ANSI colours to
 /// the status column (only for terminals).
 pub fn render_table(report: &Report, use_colour: bool) -> String {
-    let headers = ["OFFICER", "NAME", "STATUS", "LAST SEEN", "FAILING RULES"];
-    let cells: Vec<[String; 4]> = report
+    const COLS: usize = 6;
+    let headers = [
+        "OFFICER",
+        "NAME",
+        "STATUS",
+        "LAST SEEN",
+        "DEVICE",
+        "EVIDENCE AGE",
+        "FAILING RULES",
+    ];
+    let cells: Vec<[String; COLS]> = report
         .rows
         .iter()
         .map(|r| {
@@ -178,10 +212,12 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
                 r.name.clone(),
                 r.status.as_str().to_string(),
                 r.last_seen.clone().unwrap_or_else(|| "-".into()),
+                r.device.clone().unwrap_or_else(|| "-".into()),
+                r.evidence_age.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
-    let mut widths = [0usize; 4];
+    let mut widths = [0usize; COLS];
     for (i, w) in widths.iter_mut().enumerate() {
         *w = cells
             .iter()
@@ -195,10 +231,10 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
     if let Some(d) = &report.department {
         out.push_str(&format!("Department {d}\n"));
     }
-    for (i, h) in headers.iter().enumerate().take(4) {
+    for (i, h) in headers.iter().enumerate().take(COLS) {
         out.push_str(&pad(h, widths[i] + 2));
     }
-    out.push_str(headers[4]);
+    out.push_str(headers[COLS]);
     out.push('\n');
     for (row, c) in report.rows.iter().zip(&cells) {
         let mut line = String::new();

@@ -374,6 +374,12 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     println!();
     print!("{}", render_table(&report, colour));
+    println!(
+        "Every device above is simulated: a desktop agent with a software key (DEVICE \
+         desktop/software), accepted only because the demo policy lists desktop and \
+         software assurance. Under a real department's policy a desktop agent is \
+         noncompliant: it is not the official phone."
+    );
     println!();
     println!(
         "Dashboard:      {}/#department={DEPARTMENT}  (sign in with a token below; the \

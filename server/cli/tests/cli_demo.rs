@@ -37,6 +37,12 @@ fn demo_no_wait_prints_compliant_and_failing_officers() {
             .unwrap_or_else(|| panic!("{id} missing: {stdout}"))
     };
     assert!(line("GAD-001").contains(" compliant "), "{stdout}");
+    // The demo says what was proved: simulated phones are desktop agents, software keys.
+    assert!(line("GAD-001").contains("desktop/software"), "{stdout}");
+    assert!(
+        stdout.contains("Every device above is simulated"),
+        "{stdout}"
+    );
     assert!(line("GAD-004").contains("noncompliant") && line("GAD-004").contains("R1:"));
     assert!(line("GAD-007").contains("noncompliant") && line("GAD-007").contains("R3:"));
     assert!(line("GAD-008").contains("R4:"));
@@ -126,6 +132,12 @@ fn dashboard_renders_the_demo_department_in_headless_chromium() {
         dom.contains("is not on a government domain"),
         "failure detail shown: {dom}"
     );
+    // What was proved: the simulated phones are desktop agents with software keys.
+    assert!(
+        dom.contains("data-proof=\"desktop/software\""),
+        "platform and assurance shown: {dom}"
+    );
+    assert!(dom.contains("none (software key)"), "evidence shown: {dom}");
     // Summary counts and the audit log checkpoint with the log key.
     assert!(dom.contains("data-status=\"noncompliant\""), "{dom}");
     assert!(

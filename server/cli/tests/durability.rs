@@ -84,6 +84,7 @@ fn answered_attestations_survive_kill_9() {
         signer,
         id: receipt.device_id,
         officer: "GAD-001".into(),
+        anchor: pramaan_testkit::anchor_of(&receipt.next_nonce),
         next_nonce: receipt.next_nonce,
         seq: 0,
     };

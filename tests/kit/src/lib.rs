@@ -279,6 +279,7 @@ impl Env {
             signer,
             id: receipt.device_id,
             officer: officer_id.to_string(),
+            anchor: anchor_of(&receipt.next_nonce),
             next_nonce: receipt.next_nonce,
             seq: 0,
         }
@@ -317,6 +318,7 @@ impl Env {
         let r = self.post_device("/v1/attest", &body);
         assert_eq!(r.status, 200, "{:?}", error_of(&r));
         let result: AttestResult = self.verify_answer(&r.body);
+        device.anchor = anchor_of(&result.next_nonce);
         device.next_nonce = result.next_nonce.clone();
         result
     }
@@ -364,6 +366,11 @@ pub fn assert_rejected(r: &Response, status: u16, code: &str) {
         "{}",
         err.message
     );
+}
+
+/// The offline anchor of a nonce: its SHA-256.
+pub fn anchor_of(nonce: &[u8]) -> Vec<u8> {
+    pramaan_server::auth::hash_secret(nonce).to_vec()
 }
 
 /// A signed enrollment request for `signer`'s key with `token`'s hash and `nonce` (send
@@ -417,14 +424,20 @@ pub struct Device {
     pub officer: String,
     /// The nonce of the server's last answer, for the next attestation.
     pub next_nonce: Vec<u8>,
+    /// SHA-256 of the last nonce a fresh answer carried: offline attestations name it.
+    pub anchor: Vec<u8>,
     /// The last seq it used.
     pub seq: u64,
 }
 
 impl Device {
-    /// A signed attestation with `nonce` (None: offline), `seq` and `iat`.
+    /// A signed attestation with `nonce` (None: offline, chained to the device's anchor),
+    /// `seq` and `iat`.
     pub fn attestation(&self, nonce: Option<Vec<u8>>, seq: u64, iat: u64) -> Vec<u8> {
-        let claims = claims_for(self.id, &self.officer, nonce, seq, iat);
+        let claims = Attestation {
+            anchor: nonce.is_none().then(|| self.anchor.clone()),
+            ..claims_for(self.id, &self.officer, nonce, seq, iat)
+        };
         cose::sign_es256(&self.signer, self.id.as_bytes(), claims.to_cbor()).expect("sign")
     }
 }
