@@ -529,3 +529,130 @@ fn seq_beyond_i64_is_400_malformed_and_changes_nothing() {
     assert_eq!(result.seq, 1);
     assert_eq!(env.device_row(&dev.id).unwrap().last_seq, Some(1));
 }
+
+fn revoke(env: &Env, device: &Uuid) {
+    let r = env
+        .admin()
+        .post(
+            &format!("/v1/devices/{device}/revoke"),
+            "application/json",
+            br#"{"reason":"phone lost"}"#,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+}
+
+/// A device key is enrolled once: refused for another officer (and for the same one),
+/// and a revoked device's key never enrolls again.
+#[test]
+fn a_device_key_enrolls_once_and_a_revoked_key_never_again() {
+    let env = start();
+    env.seed();
+    let signer = SoftwareSigner::generate().unwrap();
+    let token = env.enrollment_token("GAD-001");
+    let r = env.post_enroll(&token, &enroll_request(&signer, &token, &env.challenge()));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    let receipt: pramaan_core::claims::Receipt = env.verify_answer(&r.body);
+
+    let other_officer = env.enrollment_token("GAD-002");
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_enroll(
+            &other_officer,
+            &enroll_request(&signer, &other_officer, &nonce),
+        );
+        assert_rejected(&r, 409, "key_enrolled");
+        assert!(error_of(&r).unwrap().message.contains("of another officer"));
+    });
+
+    revoke(&env, &receipt.device_id);
+    let again = env.enrollment_token("GAD-001");
+    unchanged(&env, None, || {
+        let r = env.post_enroll(&again, &enroll_request(&signer, &again, &nonce));
+        assert_rejected(&r, 403, "key_revoked");
+    });
+    // The tokens refused above are still usable with a new key.
+    let fresh = SoftwareSigner::generate().unwrap();
+    let r = env.post_enroll(&again, &enroll_request(&fresh, &again, &nonce));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+}
+
+/// One active device per officer unless IT's token allows a second; the token is sent
+/// outside the signed request, and a token that does not match the request's hash (or
+/// none) is refused.
+#[test]
+fn one_active_device_per_officer_unless_it_allows_a_second() {
+    let env = start();
+    env.seed();
+    let first = env.enroll("GAD-001");
+    let token = env.enrollment_token("GAD-001");
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
+        assert_rejected(&r, 409, "device_limit");
+        assert!(
+            error_of(&r)
+                .unwrap()
+                .message
+                .contains(&first.id.to_string())
+        );
+    });
+    // The token in the header must be the one whose hash was signed.
+    let other = env.enrollment_token("GAD-001");
+    unchanged(&env, None, || {
+        let r = env.post_enroll(&other, &enroll_request(&signer, &token, &nonce));
+        assert_rejected(&r, 400, "malformed");
+        let r = env.post_device("/v1/enroll", &enroll_request(&signer, &token, &nonce));
+        assert_rejected(&r, 401, "unknown_token");
+    });
+    // IT allows a second phone explicitly.
+    let r = env
+        .admin()
+        .post(
+            "/v1/enrollment-tokens",
+            "application/json",
+            br#"{"officer_id":"GAD-001","allow_additional":true}"#,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let second = pramaan_core::enroll_uri::EnrollmentUri::parse(v["uri"].as_str().unwrap())
+        .unwrap()
+        .token;
+    let r = env.post_enroll(&second, &enroll_request(&signer, &second, &nonce));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    // After revoking every device, a normal token enrolls again.
+    let receipt: pramaan_core::claims::Receipt = env.verify_answer(&r.body);
+    revoke(&env, &first.id);
+    revoke(&env, &receipt.device_id);
+    let _ = env.enroll("GAD-001");
+}
+
+/// The audit log never holds an enrollment token: the signed request carries only its
+/// SHA-256.
+#[test]
+fn the_audit_log_never_holds_an_enrollment_token() {
+    let env = start();
+    env.seed();
+    let token = env.enrollment_token("GAD-001");
+    let signer = SoftwareSigner::generate().unwrap();
+    let body = enroll_request(&signer, &token, &env.challenge());
+    let r = env.post_enroll(&token, &body);
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    let r = env.admin().get("/v1/audit/entries?start=0&end=1").unwrap();
+    assert_eq!(r.status, 200);
+    let entries = String::from_utf8_lossy(&r.body).to_string();
+    let raw = pramaan_core::encoding::b64url_decode(&token).unwrap();
+    for needle in [token.as_bytes(), &raw[..]] {
+        assert!(
+            !r.body.windows(needle.len()).any(|w| w == needle),
+            "the token is in the log: {entries}"
+        );
+    }
+    let hash = pramaan_core::claims::enroll_token_hash(&token);
+    assert!(
+        body.windows(32).any(|w| w == hash),
+        "the signed request carries the token's hash"
+    );
+}
