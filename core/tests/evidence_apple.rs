@@ -174,17 +174,25 @@ fn every_assertion_verifies_with_counter_one() {
         .unwrap_or_else(|e| panic!("{}: {e}", d["id"]));
         assert_eq!(counter, 1);
         assert_eq!(d["counter"], "1");
-        // Replay: a counter already seen fails.
-        assert!(matches!(
-            verify_apple_assertion(
+        // Replay: a counter already seen fails; so does an assertion older than the
+        // latest one the server saw (a lower counter).
+        for previous in [1, 2, u32::MAX] {
+            let r = verify_apple_assertion(
                 &b64(&d["assertionBase64"]),
                 &cdh(&d),
                 &public_key(&d),
                 &app_id(&d),
-                1
-            ),
-            Err(EvidenceError::Counter(_))
-        ));
+                previous,
+            );
+            assert_eq!(
+                r,
+                Err(EvidenceError::Counter(format!(
+                    "assertion counter 1 does not exceed {previous}"
+                ))),
+                "{}",
+                d["id"]
+            );
+        }
     }
 }
 
