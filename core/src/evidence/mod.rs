@@ -476,3 +476,27 @@ pub(crate) mod hex_opt {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_levels_become_months_or_nothing() {
+        assert_eq!(patch_yyyymm(202_511), Some(202_511));
+        assert_eq!(patch_yyyymm(20_251_105), Some(202_511));
+        for bad in [0, -1, 202_513, 202_500, 19_990_101, 2_025_110, i64::MAX] {
+            assert_eq!(patch_yyyymm(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_in_either_alphabet_with_or_without_padding() {
+        let want = Some(vec![0xfb, 0xff]);
+        for text in ["+/8=", "+/8", "-_8=", "-_8", " +/\n8= "] {
+            assert_eq!(decode_base64(text).ok(), want, "{text}");
+        }
+        assert!(decode_base64("+_8").is_err(), "mixed alphabets");
+        assert!(decode_base64("!!").is_err());
+    }
+}
