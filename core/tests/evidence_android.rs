@@ -513,3 +513,153 @@ proptest! {
         let _ = pramaan_core::evidence::android::parse_key_description(&ext);
     }
 }
+
+/// The decoded attestationApplicationId of every expectation file is Google's: the
+/// same packages (name and version) and signature digests (base64 there, hex here).
+#[test]
+fn application_ids_decode_as_google_says() {
+    use pramaan_core::evidence::android::parse_attestation_application_id;
+    let roots = TrustAnchors::google_builtin();
+    let all: Vec<&str> = VERIFY
+        .iter()
+        .chain(SOFTWARE_ROOT)
+        .chain(ML_DSA)
+        .copied()
+        .collect();
+    for rel in all {
+        let exp = expected(rel);
+        let want = &exp["softwareEnforced"]["attestationApplicationId"];
+        let kd = decode_leaf(&chain(rel)[0]).unwrap();
+        let raw = kd.software_enforced.attestation_application_id.unwrap();
+        let id = parse_attestation_application_id(&raw).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let packages: Vec<(String, i64)> = want["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap().to_string(), num(&p["version"])))
+            .collect();
+        let got: Vec<(String, i64)> = id
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version))
+            .collect();
+        assert_eq!(got, packages, "{rel}");
+        let digests: Vec<String> = want["signatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                hex::encode(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(s.as_str().unwrap())
+                        .unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(id.signature_digests, digests, "{rel}");
+        // verify_android returns the same, decoded.
+        if VERIFY.contains(&rel) {
+            let (challenge, now) = challenge_and_now(&exp);
+            let att = verify_android(&chain(rel), &challenge, now, &roots).unwrap();
+            assert_eq!(att.application_id.as_ref(), Some(&id), "{rel}");
+        }
+    }
+    // The Pixel 9 Pro's key was made by Google's attestation test app, signed by the key
+    // whose SHA-256 Google's JSON gives as EDk47kU3...
+    let (challenge, now) = challenge_and_now(&expected("caiman/sdk36/TEE_EC_RKP.pem"));
+    let att = verify_android(
+        &chain("caiman/sdk36/TEE_EC_RKP.pem"),
+        &challenge,
+        now,
+        &roots,
+    )
+    .unwrap();
+    let id = att.application_id.unwrap();
+    assert_eq!(id.package_names(), ["com.google.android.attestation"]);
+    assert_eq!(
+        id.signature_digests,
+        ["103938ee4537e59e8ee792f654504fb8346fc6b346d0bbc4415fc339fcfc8ec1"]
+    );
+}
+
+/// Serial numbers, leaf first, in the status list's form; the values are openssl's
+/// (`openssl x509 -noout -serial`), read independently of the parser under test.
+#[test]
+fn chain_serials_are_listed_leaf_first_as_the_status_list_writes_them() {
+    let roots = TrustAnchors::google_builtin();
+    for (rel, serials) in [
+        (
+            "caiman/sdk36/TEE_EC_RKP.pem",
+            &[
+                "1",
+                "f165849ef08b4658dd0a8ab95be53006",
+                "ed74866372b0791cf1478b39fad0f755593ad3",
+                "388266760658996860d",
+                "d50ff25ba3f2d6b3",
+            ][..],
+        ),
+        (
+            "sony-xperia10-iii/sdk33/TEE_EC.pem",
+            &[
+                "1",
+                "16580768335559031605",
+                "3882667606589968575",
+                "e8fa196314d2fa18",
+            ][..],
+        ),
+    ] {
+        let (challenge, now) = challenge_and_now(&expected(rel));
+        let att = verify_android(&chain(rel), &challenge, now, &roots).unwrap();
+        assert_eq!(att.chain_serials, serials, "{rel}");
+    }
+}
+
+/// A leaf whose attestationApplicationId is malformed is not evidence: the chain is
+/// refused with the field named (checked on the decoder; a real leaf cannot be changed
+/// without breaking its signature).
+#[test]
+fn malformed_application_ids_are_errors_naming_the_field() {
+    use pramaan_core::evidence::android::parse_attestation_application_id;
+    let kd = decode_leaf(&chain("caiman/sdk36/TEE_EC_RKP.pem")[0]).unwrap();
+    let raw = kd.software_enforced.attestation_application_id.unwrap();
+    for cut in 0..raw.len() {
+        let e = parse_attestation_application_id(&raw[..cut]).unwrap_err();
+        assert!(e.to_string().contains("attestationApplicationId"), "{e}");
+    }
+    let mut extra = raw.clone();
+    extra.push(0);
+    assert!(parse_attestation_application_id(&extra).is_err());
+}
+
+/// PEM text with certificates glued together (no line break between END and BEGIN), and
+/// bodies in URL-safe unpadded base64, reads as the same chain.
+#[test]
+fn glued_and_url_safe_pem_reads_the_same_chain() {
+    let rel = "tegu/sdk36/TEE_EC_2026_ROOT.pem";
+    let c = chain(rel);
+    let glued: String = c
+        .iter()
+        .map(|der| {
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(der);
+            format!("-----BEGIN CERTIFICATE-----{b64}-----END CERTIFICATE-----")
+        })
+        .collect();
+    assert!(glued.contains("-----END CERTIFICATE----------BEGIN CERTIFICATE-----"));
+    assert_eq!(pem_certificates(&glued).unwrap(), c);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Mutated attestationApplicationId values decode or fail, never panic.
+    #[test]
+    fn mutated_application_ids_never_panic(pos in any::<prop::sample::Index>(), x in 1u8..=255, junk in prop::collection::vec(any::<u8>(), 0..64)) {
+        use pramaan_core::evidence::android::parse_attestation_application_id;
+        let kd = decode_leaf(&chain("akita/sdk34/TEE_EC_NONE.pem")[0]).unwrap();
+        let mut raw = kd.software_enforced.attestation_application_id.unwrap();
+        let i = pos.index(raw.len());
+        raw[i] ^= x;
+        let _ = parse_attestation_application_id(&raw);
+        let _ = parse_attestation_application_id(&junk);
+    }
+}

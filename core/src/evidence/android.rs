@@ -30,14 +30,22 @@
 //! - Leaves whose key is not EC or RSA (ML-DSA on `tokay`) are rejected as an
 //!   unsupported algorithm: Pramaan's device key is P-256.
 //!
-//! Not checked here: Google's revocation status list (needs the network) and the
-//! attestation application id contents (returned as bytes for the caller).
+//! Decoded here but judged elsewhere (`policy::evidence`, against the department's
+//! policy): the attestation application id ([`AttestationApplicationId`]: which app made
+//! the key, and its signing certificates) and the chain's serial numbers (for Google's
+//! revocation status list, which changes after the phone enrolls).
+//!
+//! A malformed attestationApplicationId is an error of the whole evidence: it sits in
+//! the signed leaf, next to the challenge, so a genuine KeyMint never writes one; a leaf
+//! that carries one is not evidence of anything, and recording "no app" instead would
+//! let a broken (or hostile) leaf look like a merely unknown app.
 
 use subtle::ConstantTimeEq as _;
 use x509_parser::asn1_rs::{Any, Class, FromDer as _};
 use x509_parser::prelude::X509Certificate;
 
 use super::EvidenceError;
+use super::status_list::serial_hex;
 use super::x509::{ChainPolicy, Curve, KeyKind, TrustAnchors, key_kind, parse_cert, verify_chain};
 
 /// OID of the KeyDescription extension.
@@ -264,6 +272,11 @@ pub struct AndroidAttestation {
     pub creation_date_time_ms: Option<i64>,
     /// The key the leaf certifies (compare with the enrolling key).
     pub public_key: AttestedKey,
+    /// The app that made the key (attestationApplicationId, tag 709), if the leaf says.
+    pub application_id: Option<AttestationApplicationId>,
+    /// Serial numbers of the chain's certificates as given (leaf first), in the form of
+    /// Google's revocation status list (lowercase hex of the magnitude, no leading zeros).
+    pub chain_serials: Vec<String>,
     /// The whole decoded KeyDescription.
     pub key_description: KeyDescription,
 }
@@ -307,6 +320,14 @@ pub fn verify_android(
     if !bool::from(kd.attestation_challenge.as_slice().ct_eq(challenge)) {
         return Err(EvidenceError::ChallengeMismatch);
     }
+    let application_id = kd
+        .either(|l| l.attestation_application_id.clone())
+        .map(|der| parse_attestation_application_id(&der))
+        .transpose()?;
+    let chain_serials = certs
+        .iter()
+        .map(|c| serial_hex(c.tbs_certificate.raw_serial()))
+        .collect();
     let security_level = kd.attestation_security_level;
     let rot = kd.root_of_trust().cloned();
     let out = AndroidAttestation {
@@ -323,6 +344,8 @@ pub fn verify_android(
         os_patch_level: kd.either(|l| l.os_patch_level),
         creation_date_time_ms: kd.either(|l| l.creation_date_time),
         public_key,
+        application_id,
+        chain_serials,
         key_description: kd,
     };
     log::debug!(
@@ -520,6 +543,121 @@ fn root_of_trust(any: &Any<'_>) -> Result<RootOfTrust, EvidenceError> {
     })
 }
 
+// ---- AttestationApplicationId ----------------------------------------------------
+
+const TAG_SET: u32 = 17;
+
+/// Most packages accepted in one attestationApplicationId (apps sharing a uid; Android
+/// lists a handful at most).
+const MAX_PACKAGES: usize = 64;
+/// Most signing-certificate digests accepted (key rotation keeps a short history).
+const MAX_SIGNERS: usize = 64;
+
+/// One package of the app that made the key.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttestedPackage {
+    /// The package name (e.g. `gov.gujarat.pramaan`).
+    pub name: String,
+    /// Its versionCode.
+    pub version: i64,
+}
+
+/// The decoded attestationApplicationId: which app asked Keystore for the key.
+///
+/// `AttestationApplicationId ::= SEQUENCE { packageInfos SET OF SEQUENCE { packageName
+/// OCTET STRING, version INTEGER }, signatureDigests SET OF OCTET STRING }`. Several
+/// packages appear when apps share a uid; the digests are SHA-256 of the signing
+/// certificates, which a repackaged app cannot reproduce.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttestationApplicationId {
+    /// Every package sharing the uid that made the key.
+    pub packages: Vec<AttestedPackage>,
+    /// SHA-256 of the app's signing certificates, lowercase hex.
+    pub signature_digests: Vec<String>,
+}
+
+impl AttestationApplicationId {
+    /// The package names, in the order the leaf lists them.
+    pub fn package_names(&self) -> Vec<String> {
+        self.packages.iter().map(|p| p.name.clone()).collect()
+    }
+}
+
+fn bad_app_id(what: &str) -> EvidenceError {
+    EvidenceError::Malformed(format!("attestationApplicationId: {what}"))
+}
+
+/// Parses the DER `AttestationApplicationId` held by KeyDescription tag 709. Total: any
+/// other shape is [`EvidenceError::Malformed`] naming the field.
+pub fn parse_attestation_application_id(
+    der: &[u8],
+) -> Result<AttestationApplicationId, EvidenceError> {
+    let (rest, seq) = Any::from_der(der).map_err(|_| bad_app_id("not DER"))?;
+    if !rest.is_empty() {
+        return Err(bad_app_id("trailing bytes"));
+    }
+    let universal =
+        |a: &Any<'_>, tag: u32| a.header.class() == Class::Universal && a.header.tag().0 == tag;
+    if !universal(&seq, TAG_SEQUENCE) {
+        return Err(bad_app_id("not a SEQUENCE"));
+    }
+    let fields = elements(seq.data, "attestationApplicationId")
+        .map_err(|_| bad_app_id("bad SEQUENCE contents"))?;
+    let [infos, digests] = fields.as_slice() else {
+        return Err(bad_app_id(
+            "not two fields (packageInfos, signatureDigests)",
+        ));
+    };
+    if !universal(infos, TAG_SET) {
+        return Err(bad_app_id("packageInfos is not a SET"));
+    }
+    if !universal(digests, TAG_SET) {
+        return Err(bad_app_id("signatureDigests is not a SET"));
+    }
+    let infos = elements(infos.data, "packageInfos").map_err(|_| bad_app_id("packageInfos"))?;
+    if infos.len() > MAX_PACKAGES {
+        return Err(bad_app_id("more than 64 packageInfos"));
+    }
+    let mut packages = Vec::with_capacity(infos.len());
+    for info in &infos {
+        if !universal(info, TAG_SEQUENCE) {
+            return Err(bad_app_id("packageInfo is not a SEQUENCE"));
+        }
+        let parts = elements(info.data, "packageInfo").map_err(|_| bad_app_id("packageInfo"))?;
+        let [name, version] = parts.as_slice() else {
+            return Err(bad_app_id("packageInfo is not (packageName, version)"));
+        };
+        if !universal(name, TAG_OCTET_STRING) {
+            return Err(bad_app_id("packageName is not an OCTET STRING"));
+        }
+        let name = std::str::from_utf8(name.data)
+            .map_err(|_| bad_app_id("packageName is not UTF-8"))?
+            .to_string();
+        let version =
+            int_value(version, TAG_INTEGER, "version").map_err(|_| bad_app_id("version"))?;
+        packages.push(AttestedPackage { name, version });
+    }
+    let digests =
+        elements(digests.data, "signatureDigests").map_err(|_| bad_app_id("signatureDigests"))?;
+    if digests.len() > MAX_SIGNERS {
+        return Err(bad_app_id("more than 64 signatureDigests"));
+    }
+    let signature_digests = digests
+        .iter()
+        .map(|d| {
+            if universal(d, TAG_OCTET_STRING) {
+                Ok(hex::encode(d.data))
+            } else {
+                Err(bad_app_id("signatureDigest is not an OCTET STRING"))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AttestationApplicationId {
+        packages,
+        signature_digests,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,6 +678,37 @@ mod tests {
                 .flatten(),
             Some(-1)
         );
+    }
+
+    #[test]
+    fn application_ids_decode_or_name_the_field() {
+        // SEQUENCE { SET { SEQUENCE { "a.b", 7 } }, SET { OCTET STRING 01 02 } }
+        let good = [
+            0x30, 0x12, 0x31, 0x0a, 0x30, 0x08, 0x04, 0x03, b'a', b'.', b'b', 0x02, 0x01, 0x07,
+            0x31, 0x04, 0x04, 0x02, 0x01, 0x02,
+        ];
+        let id = parse_attestation_application_id(&good).ok();
+        assert_eq!(
+            id,
+            Some(AttestationApplicationId {
+                packages: vec![AttestedPackage {
+                    name: "a.b".into(),
+                    version: 7
+                }],
+                signature_digests: vec!["0102".into()],
+            })
+        );
+        let mut no_digest_set = good;
+        no_digest_set[14] = 0x30; // SEQUENCE instead of SET
+        let e = parse_attestation_application_id(&no_digest_set).map_err(|e| e.to_string());
+        assert!(e.is_err_and(|e| e.contains("signatureDigests")));
+        let mut bad_name = good;
+        bad_name[6] = 0x0c; // UTF8String instead of OCTET STRING
+        let e = parse_attestation_application_id(&bad_name).map_err(|e| e.to_string());
+        assert!(e.is_err_and(|e| e.contains("packageName")));
+        for cut in 0..good.len() {
+            assert!(parse_attestation_application_id(&good[..cut]).is_err());
+        }
     }
 
     #[test]

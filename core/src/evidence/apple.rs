@@ -10,8 +10,11 @@
 //! server" steps in order: the x5c chain to the Apple App Attestation Root CA at `now`;
 //! nonce = SHA-256(authData || clientDataHash) equal to the credential certificate's
 //! extension 1.2.840.113635.100.8.2; key id = SHA-256 of the credential key (uncompressed
-//! point); rpIdHash = SHA-256(app id); counter 0; aaguid for the environment; credential
-//! id = key id. [`verify_apple_assertion`] checks a later assertion: ECDSA-SHA256 by the
+//! point); counter 0; an aaguid naming one of the two environments; credential id = key
+//! id. It does not need the app id in advance: it returns the attested rpIdHash and
+//! environment, and the department's policy decides later (`policy::evidence`) which app
+//! ids and which environment it accepts, so one verification serves every policy change.
+//! [`AppleAttestation::is_for_app`] compares the rpIdHash with SHA-256 of an app id. [`verify_apple_assertion`] checks a later assertion: ECDSA-SHA256 by the
 //! attested key over nonce = SHA-256(authenticatorData || clientDataHash) (the nonce is the
 //! signed message, hashed again by ECDSA-SHA256, as the real iOS 14 assertions show),
 //! rpIdHash, and a counter greater than the last one seen.
@@ -42,11 +45,26 @@ pub struct AppleAttestation {
     /// The App Attest receipt (PKCS#7), for fraud-metric requests to Apple.
     #[serde(with = "super::hex_bytes")]
     pub receipt: Vec<u8>,
-    /// The environment the aaguid names.
+    /// The environment the aaguid names (either of the two; any other aaguid is refused).
     pub environment: Environment,
+    /// rpIdHash from authData: SHA-256 of the app id (`TEAMID.bundle.id`); hex in JSON.
+    #[serde(with = "super::hex_bytes")]
+    pub rp_id_hash: Vec<u8>,
+    /// Subject of the trust anchor the chain ends at.
+    pub root: String,
     /// The App Attest key id: SHA-256 of `public_key`; hex in JSON.
     #[serde(with = "super::hex_bytes")]
     pub key_id: Vec<u8>,
+}
+
+impl AppleAttestation {
+    /// Whether the attested rpIdHash is SHA-256 of `app_id` (`TEAMID.bundle.id`).
+    pub fn is_for_app(&self, app_id: &str) -> bool {
+        ct_eq(
+            &self.rp_id_hash,
+            digest(&SHA256, app_id.as_bytes()).as_ref(),
+        )
+    }
 }
 
 /// Parsed authenticator data.
@@ -113,13 +131,13 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     bool::from(a.ct_eq(b))
 }
 
-/// Verifies an App Attest attestation object at `now` (unix seconds).
+/// Verifies an App Attest attestation object at `now` (unix seconds) for
+/// `client_data_hash` and `key_id`; the caller judges the returned rpIdHash and
+/// environment (see the module documentation).
 pub fn verify_apple_attestation(
     attestation_object: &[u8],
     client_data_hash: &[u8; 32],
     key_id: &[u8],
-    app_id: &str,
-    environment: Environment,
     now: u64,
     roots: &TrustAnchors,
 ) -> Result<AppleAttestation, EvidenceError> {
@@ -159,7 +177,7 @@ pub fn verify_apple_attestation(
         .enumerate()
         .map(|(i, der)| parse_cert(i, der))
         .collect::<Result<Vec<_>, _>>()?;
-    verify_chain(&certs, roots, now, ChainPolicy::STRICT)?;
+    let chain = verify_chain(&certs, roots, now, ChainPolicy::STRICT)?;
     let cred = &certs[0];
 
     // 2-4. nonce = SHA-256(authData || clientDataHash) in the credential certificate.
@@ -193,9 +211,6 @@ pub fn verify_apple_attestation(
 
     // 6-9. rpIdHash, counter, aaguid, credential id.
     let ad = parse_auth_data(auth_data, true)?;
-    if !ct_eq(ad.rp_id_hash, digest(&SHA256, app_id.as_bytes()).as_ref()) {
-        return Err(EvidenceError::AppIdMismatch);
-    }
     if ad.counter != 0 {
         return Err(EvidenceError::Counter(format!(
             "attestation counter is {}, not 0",
@@ -205,21 +220,30 @@ pub fn verify_apple_attestation(
     let Some((aaguid, cred_id)) = ad.credential else {
         return Err(EvidenceError::Malformed("no attested credential".into()));
     };
-    if aaguid != environment.aaguid() {
-        return Err(EvidenceError::Environment(format!(
-            "aaguid {:?} is not the {environment:?} one",
-            String::from_utf8_lossy(aaguid)
-        )));
-    }
+    let environment = [Environment::Production, Environment::Development]
+        .into_iter()
+        .find(|e| aaguid == e.aaguid())
+        .ok_or_else(|| {
+            EvidenceError::Environment(format!(
+                "aaguid {:?} names neither App Attest environment",
+                String::from_utf8_lossy(aaguid)
+            ))
+        })?;
     if !ct_eq(cred_id, key_id) {
         return Err(EvidenceError::KeyIdMismatch);
     }
-    log::debug!("evidence: apple attestation verified for {app_id}");
+    log::debug!(
+        "evidence: apple attestation verified ({}, rpIdHash {})",
+        environment.as_str(),
+        hex::encode(ad.rp_id_hash)
+    );
     Ok(AppleAttestation {
         public_key,
         counter: ad.counter,
         receipt,
         environment,
+        rp_id_hash: ad.rp_id_hash.to_vec(),
+        root: chain.anchor,
         key_id: key_id.to_vec(),
     })
 }
@@ -242,8 +266,9 @@ fn nonce_from_extension(value: &[u8]) -> Result<&[u8], EvidenceError> {
     Ok(octets.data)
 }
 
-/// Verifies an App Attest assertion; returns its counter, which must exceed
-/// `previous_counter` (the caller stores it).
+/// Verifies an App Attest assertion; returns its counter, which must be strictly greater
+/// than `previous_counter` (the caller stores it per device): a replayed assertion (the
+/// same counter) and an older one (a lower counter) are [`EvidenceError::Counter`].
 pub fn verify_apple_assertion(
     assertion: &[u8],
     client_data_hash: &[u8; 32],

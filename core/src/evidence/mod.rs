@@ -7,6 +7,13 @@
 //! is `software` with the reason in `detail`; R5 makes a software key a warning, so
 //! evidence never blocks enrollment.
 //!
+//! Why two entry points: [`assess`] is the enrollment verdict of old (hardware or
+//! software), kept until the server switches over. [`summarize`] records the facts the
+//! evidence establishes ([`EvidenceSummary`]: boot state, patch level, the app that made
+//! the key, chain serials, App Attest app and environment) without judging them, because
+//! the department's `[evidence]` policy and Google's revocation status list change after a
+//! phone enrolls; `policy::evidence::judge_evidence` judges the facts at every check-in.
+//!
 //! - [`android`]: Key Attestation chains to Google's roots, KeyDescription decoding.
 //! - [`apple`]: App Attest attestations and assertions to Apple's root.
 //! - [`x509`]: the chain check both share, and [`TrustAnchors`].
@@ -20,7 +27,10 @@ pub mod status_list;
 pub mod summary;
 pub mod x509;
 
-pub use android::{AndroidAttestation, SecurityLevel, VerifiedBootState, verify_android};
+pub use android::{
+    AndroidAttestation, AttestationApplicationId, AttestedPackage, SecurityLevel,
+    VerifiedBootState, verify_android,
+};
 pub use apple::{AppleAttestation, Environment, verify_apple_assertion, verify_apple_attestation};
 pub use status_list::{Status, StatusEntry, StatusList, StatusListError};
 pub use summary::{EvidenceKind, EvidenceSummary};
@@ -220,47 +230,233 @@ pub fn assess_with(
             if options.apple_app_ids.is_empty() {
                 return Assessment::software("app attest: no iOS app id is configured");
             }
-            let hash: [u8; 32] = {
-                let d = digest(&SHA256, client_data);
-                let mut h = [0u8; 32];
-                h.copy_from_slice(d.as_ref());
-                h
+            let hash = sha256(client_data);
+            let a = match verify_apple_attestation(
+                attestation,
+                &hash,
+                key_id,
+                now,
+                &options.apple_roots,
+            ) {
+                Ok(a) => a,
+                Err(e) => return Assessment::software(format!("app attest: {e}")),
             };
-            let mut envs = vec![Environment::Production];
-            if options.apple_allow_development {
-                envs.push(Environment::Development);
+            let Some(app_id) = options.apple_app_ids.iter().find(|id| a.is_for_app(id)) else {
+                return Assessment::software(format!(
+                    "app attest: {}",
+                    EvidenceError::AppIdMismatch
+                ));
+            };
+            let env = a.environment;
+            if env == Environment::Development && !options.apple_allow_development {
+                return Assessment::software(format!(
+                    "app attest: {}",
+                    EvidenceError::Environment(
+                        "the development environment is not accepted".into()
+                    )
+                ));
             }
-            let mut last_err = None;
-            for app_id in &options.apple_app_ids {
-                for env in &envs {
-                    match verify_apple_attestation(
-                        attestation,
-                        &hash,
-                        key_id,
-                        app_id,
-                        *env,
-                        now,
-                        &options.apple_roots,
-                    ) {
-                        Ok(_) => {
-                            return Assessment {
-                                assurance: Assurance::Hardware,
-                                attested_model: None,
-                                detail: format!(
-                                    "app attest verified for {app_id} ({env:?}); device key bound by client data"
-                                ),
-                            };
-                        }
-                        Err(e) => last_err = Some(e),
-                    }
-                }
+            Assessment {
+                assurance: Assurance::Hardware,
+                attested_model: None,
+                detail: format!(
+                    "app attest verified for {app_id} ({env:?}); device key bound by client data"
+                ),
             }
-            Assessment::software(format!(
-                "app attest: {}",
-                last_err.map_or_else(|| "not verified".to_string(), |e| e.to_string())
-            ))
         }
     }
+}
+
+/// The roots evidence must chain to.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    /// Roots for Android Key Attestation chains.
+    pub google: TrustAnchors,
+    /// Roots for Apple App Attest chains.
+    pub apple: TrustAnchors,
+}
+
+impl Roots {
+    /// The roots Pramaan ships (Google's attestation roots, Apple's App Attestation root).
+    pub fn builtin() -> Self {
+        Self {
+            google: TrustAnchors::google_builtin(),
+            apple: TrustAnchors::apple_builtin(),
+        }
+    }
+}
+
+impl Default for Roots {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+/// Records what `evidence` establishes about the device holding `device_key`, at `now`:
+/// the facts the department's `[evidence]` policy is judged on
+/// (`policy::evidence::judge_evidence`). Never fails: evidence that does not verify is
+/// [`EvidenceSummary::failed`] with the reason.
+///
+/// `verified` means: the chain verifies to one of `roots` at `now`, the evidence is
+/// bound to `nonce`, and it certifies (Android) or binds (Apple) the very `device_key`.
+///
+/// - Android: attestationChallenge equals `nonce` and the leaf certifies exactly
+///   `device_key`. A Keystore `SOFTWARE` security level still verifies (the facts say so
+///   and the judge refuses it); a chain to any other root (the AOSP software root) does
+///   not. `expired_keybox` records that the chain check tolerated an expired factory
+///   certificate (the judge then wants a recent revocation status list).
+/// - Apple: App Attest cannot attest the Secure Enclave key Pramaan signs with, so the
+///   client data binds it: `client_data = nonce (32 bytes) || COSE_Key of the device
+///   key` (any valid encoding of the same P-256 key; parsed, not byte-compared); the
+///   attestation must verify with `clientDataHash = SHA-256(client_data)` and `key_id`
+///   (see [`summarize_app_attest`]). Which app ids and environment count is the
+///   policy's business: the summary records the rpIdHash and the environment.
+pub fn summarize(
+    evidence: &Evidence,
+    nonce: &[u8],
+    device_key: &P256PublicKey,
+    now: u64,
+    roots: &Roots,
+) -> EvidenceSummary {
+    match evidence {
+        Evidence::AndroidKeyAttestation { chain } => {
+            let kind = EvidenceKind::AndroidKeyAttestation;
+            let att = match verify_android(chain, nonce, now, &roots.google) {
+                Ok(a) => a,
+                Err(e) => return EvidenceSummary::failed(kind, e.to_string(), now),
+            };
+            let same_key = matches!(&att.public_key,
+                android::AttestedKey::Ec { sec1, .. } if bool::from(sec1.as_slice().ct_eq(device_key.as_sec1())));
+            if !same_key {
+                return EvidenceSummary::failed(
+                    kind,
+                    "the attested key is not the device key",
+                    now,
+                );
+            }
+            android_facts(&att, now)
+        }
+        Evidence::AppleAppAttest {
+            attestation,
+            key_id,
+            client_data,
+        } => {
+            let kind = EvidenceKind::AppleAppAttest;
+            if client_data.len() < 32 || !bool::from(client_data[..32].ct_eq(nonce)) {
+                return EvidenceSummary::failed(
+                    kind,
+                    "the client data does not start with the server's nonce",
+                    now,
+                );
+            }
+            match P256PublicKey::from_cose_key_bytes(&client_data[32..]) {
+                Ok(k) if k == *device_key => {}
+                _ => {
+                    return EvidenceSummary::failed(
+                        kind,
+                        "the client data does not carry the device key",
+                        now,
+                    );
+                }
+            }
+            summarize_app_attest(attestation, key_id, client_data, now, &roots.apple)
+        }
+    }
+}
+
+/// The facts of a verified Android attestation, recorded at `now`. The caller has
+/// checked the challenge (verify_android does) and, for a device, that the attested key
+/// is the device key ([`summarize`] does; `pramaan evidence android` has no device key).
+pub fn android_facts(att: &AndroidAttestation, now: u64) -> EvidenceSummary {
+    let (app_packages, app_signers) = att
+        .application_id
+        .as_ref()
+        .map(|a| (a.package_names(), a.signature_digests.clone()))
+        .unwrap_or_default();
+    EvidenceSummary {
+        kind: EvidenceKind::AndroidKeyAttestation,
+        verified: true,
+        error: None,
+        checked_at: now,
+        security_level: Some(att.security_level),
+        verified_boot: att.verified_boot_state,
+        bootloader_locked: att.device_locked,
+        os_patch_level: att.os_patch_level.and_then(patch_yyyymm),
+        app_packages,
+        app_signers,
+        chain_serials: att.chain_serials.clone(),
+        expired_keybox: att.expired_certificates_tolerated,
+        attested_model: att.attested_model.clone(),
+        root: Some(att.root.clone()),
+        ..EvidenceSummary::default()
+    }
+}
+
+/// The facts of an App Attest attestation over exactly `client_data` (its SHA-256 is the
+/// clientDataHash), at `now`. This checks the attestation only; [`summarize`] first
+/// checks that the client data binds the server's nonce and the device key.
+pub fn summarize_app_attest(
+    attestation: &[u8],
+    key_id: &[u8],
+    client_data: &[u8],
+    now: u64,
+    apple_roots: &TrustAnchors,
+) -> EvidenceSummary {
+    match verify_apple_attestation(attestation, &sha256(client_data), key_id, now, apple_roots) {
+        Ok(a) => apple_facts(&a, now),
+        Err(e) => EvidenceSummary::failed(EvidenceKind::AppleAppAttest, e.to_string(), now),
+    }
+}
+
+/// The facts of a verified App Attest attestation, recorded at `now`.
+pub fn apple_facts(a: &AppleAttestation, now: u64) -> EvidenceSummary {
+    EvidenceSummary {
+        kind: EvidenceKind::AppleAppAttest,
+        verified: true,
+        error: None,
+        checked_at: now,
+        root: Some(a.root.clone()),
+        rp_id_hash: Some(hex::encode(&a.rp_id_hash)),
+        environment: Some(a.environment),
+        counter: Some(a.counter),
+        ..EvidenceSummary::default()
+    }
+}
+
+/// An attested osPatchLevel as `YYYYMM`: KeyMint writes `YYYYMM`; a `YYYYMMDD` value is
+/// cut to its month. Anything that is not a real month is `None` (no patch level shown,
+/// which a policy with a minimum refuses), never a guess.
+fn patch_yyyymm(v: i64) -> Option<u32> {
+    let v = u32::try_from(v).ok()?;
+    let m = match v {
+        200_001..=999_912 => v,
+        20_000_101..=99_991_231 => v / 100,
+        _ => return None,
+    };
+    (1..=12).contains(&(m % 100)).then_some(m)
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h.copy_from_slice(digest(&SHA256, data).as_ref());
+    h
+}
+
+/// Decodes base64 as phones and tools write it: the standard or the URL-safe alphabet,
+/// padded or not, with any whitespace (line breaks) ignored. A text mixing both
+/// alphabets is refused.
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    use base64::Engine as _;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let config =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let alphabet = if compact.contains(['-', '_']) {
+        &base64::alphabet::URL_SAFE
+    } else {
+        &base64::alphabet::STANDARD
+    };
+    GeneralPurpose::new(alphabet, config).decode(compact.as_bytes())
 }
 
 /// Serde helper: bytes as lowercase hex.
@@ -278,5 +474,29 @@ pub(crate) mod hex_opt {
             Some(b) => s.serialize_some(&hex::encode(b)),
             None => s.serialize_none(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_levels_become_months_or_nothing() {
+        assert_eq!(patch_yyyymm(202_511), Some(202_511));
+        assert_eq!(patch_yyyymm(20_251_105), Some(202_511));
+        for bad in [0, -1, 202_513, 202_500, 19_990_101, 2_025_110, i64::MAX] {
+            assert_eq!(patch_yyyymm(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_in_either_alphabet_with_or_without_padding() {
+        let want = Some(vec![0xfb, 0xff]);
+        for text in ["+/8=", "+/8", "-_8=", "-_8", " +/\n8= "] {
+            assert_eq!(decode_base64(text).ok(), want, "{text}");
+        }
+        assert!(decode_base64("+_8").is_err(), "mixed alphabets");
+        assert!(decode_base64("!!").is_err());
     }
 }

@@ -33,6 +33,12 @@ pub enum ChainError {
     /// PEM text with no `CERTIFICATE` block.
     #[error("PEM input holds no certificate")]
     NoPem,
+    /// A PEM `BEGIN CERTIFICATE` marker without its `END CERTIFICATE`.
+    #[error("PEM certificate {index} has no END CERTIFICATE line")]
+    PemUnterminated {
+        /// Position of the block in the PEM text, from 0.
+        index: usize,
+    },
     /// A PEM `CERTIFICATE` block whose body is not base64.
     #[error("PEM certificate {index} is not valid base64")]
     PemBase64 {
@@ -287,25 +293,35 @@ fn outer_structure_is_strict(der: &[u8]) -> bool {
     check().unwrap_or(false)
 }
 
+const PEM_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const PEM_END: &str = "-----END CERTIFICATE-----";
+
 /// The DER bodies of every `CERTIFICATE` block in PEM text, in order.
+///
+/// Lenient in what support staff paste: blocks are found by their markers, not by lines,
+/// so certificates concatenated without a line break
+/// (`-----END CERTIFICATE----------BEGIN CERTIFICATE-----`) are read too, and the body may
+/// be standard or URL-safe base64, padded or not, wrapped anyhow
+/// ([`super::decode_base64`]). Text outside the blocks is ignored; a block without its
+/// END marker is an error.
 pub fn pem_certificates(text: &str) -> Result<Vec<Vec<u8>>, ChainError> {
-    use base64::Engine as _;
     let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line == "-----BEGIN CERTIFICATE-----" {
-            current = Some(String::new());
-        } else if line == "-----END CERTIFICATE-----" {
-            if let Some(b64) = current.take() {
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|_| ChainError::PemBase64 { index: out.len() })?;
-                out.push(der);
-            }
-        } else if let Some(buf) = current.as_mut() {
-            buf.push_str(line);
+    let mut rest = text;
+    while let Some(start) = rest.find(PEM_BEGIN) {
+        let body_and_more = &rest[start + PEM_BEGIN.len()..];
+        let end = body_and_more
+            .find(PEM_END)
+            .ok_or(ChainError::PemUnterminated { index: out.len() })?;
+        let body = &body_and_more[..end];
+        if body.contains(PEM_BEGIN) {
+            return Err(ChainError::PemUnterminated { index: out.len() });
         }
+        let der = super::decode_base64(body)
+            .ok()
+            .filter(|d| !d.is_empty())
+            .ok_or(ChainError::PemBase64 { index: out.len() })?;
+        out.push(der);
+        rest = &body_and_more[end + PEM_END.len()..];
     }
     if out.is_empty() {
         return Err(ChainError::NoPem);
@@ -578,5 +594,28 @@ mod tests {
         );
         assert!(parse_cert(0, &[0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
         assert_eq!(pem_certificates("nothing here"), Err(ChainError::NoPem));
+        assert_eq!(
+            pem_certificates("-----BEGIN CERTIFICATE-----\nMAA="),
+            Err(ChainError::PemUnterminated { index: 0 })
+        );
+        assert_eq!(
+            pem_certificates("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----"),
+            Err(ChainError::PemBase64 { index: 0 })
+        );
+    }
+
+    #[test]
+    fn pem_blocks_are_found_by_markers_in_any_base64() {
+        // 0x30 0x00 is "MAA=" (standard, padded); unpadded and URL-safe spellings too.
+        let one = "-----BEGIN CERTIFICATE-----MAA=-----END CERTIFICATE-----";
+        let glued =
+            format!("{one}{one}\n-----BEGIN CERTIFICATE-----\nMAA\n-----END CERTIFICATE-----");
+        assert_eq!(
+            pem_certificates(&glued),
+            Ok(vec![vec![0x30, 0x00], vec![0x30, 0x00], vec![0x30, 0x00]])
+        );
+        // 0xfb 0xff: "+/8=" standard, "-_8" URL-safe unpadded.
+        let url = "-----BEGIN CERTIFICATE-----\n-_8\n-----END CERTIFICATE-----";
+        assert_eq!(pem_certificates(url), Ok(vec![vec![0xfb, 0xff]]));
     }
 }
