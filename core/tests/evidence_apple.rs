@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
-use pramaan_core::claims::{Assurance, Evidence};
+use pramaan_core::claims::Evidence;
 use pramaan_core::evidence::{
-    AssessOptions, Environment, EvidenceError, TrustAnchors, assess_with, verify_apple_assertion,
+    Environment, EvidenceError, Roots, TrustAnchors, summarize, verify_apple_assertion,
     verify_apple_attestation,
 };
 use pramaan_core::keys::{P256PublicKey, Signer as _, SoftwareSigner};
@@ -294,7 +294,7 @@ fn receipt_range(obj: &[u8]) -> std::ops::Range<usize> {
 }
 
 #[test]
-fn assess_binds_nonce_and_device_key_through_client_data() {
+fn summarize_binds_nonce_and_device_key_through_client_data() {
     // The real attestations bind other client data: with the right app id they verify
     // but do not carry our nonce and key, so the assessment is software with the reason.
     let d = &of_type("attestation")[0];
@@ -305,14 +305,11 @@ fn assess_binds_nonce_and_device_key_through_client_data() {
         key_id: b64(&d["keyIdBase64"]),
         client_data: b64(&d["clientDataBase64"]),
     };
-    let options = AssessOptions {
-        apple_app_ids: vec![app_id(d)],
-        apple_allow_development: true,
-        ..AssessOptions::default()
-    };
-    let a = assess_with(&evidence, &nonce, &device, now(d), &options);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("nonce"), "{}", a.detail);
+    let roots = Roots::builtin();
+    let a = summarize(&evidence, &nonce, &device, now(d), &roots);
+    assert!(!a.verified);
+    let why = a.error.clone().unwrap_or_default();
+    assert!(why.contains("nonce"), "{why}");
     // Client data with our nonce and key: the binding holds, but the attestation was made
     // over other client data, so the nonce check fails.
     let mut client_data = nonce.to_vec();
@@ -322,18 +319,10 @@ fn assess_binds_nonce_and_device_key_through_client_data() {
         key_id: b64(&d["keyIdBase64"]),
         client_data: client_data.clone(),
     };
-    let a = assess_with(&evidence, &nonce, &device, now(d), &options);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("nonce"), "{}", a.detail);
-    // No app id configured: never hardware.
-    let a = assess_with(
-        &evidence,
-        &nonce,
-        &device,
-        now(d),
-        &AssessOptions::default(),
-    );
-    assert!(a.detail.contains("app id"), "{}", a.detail);
+    let a = summarize(&evidence, &nonce, &device, now(d), &roots);
+    assert!(!a.verified);
+    let why = a.error.clone().unwrap_or_default();
+    assert!(why.contains("nonce"), "{why}");
 }
 
 proptest! {

@@ -1,14 +1,15 @@
-//! `evidence::assess`: the enrollment verdict (hardware only when the evidence verifies,
-//! is bound to the nonce and attests the enrolled key; otherwise software with a reason).
+//! `evidence::summarize`: what enrollment evidence proves (verified only when it
+//! verifies, is bound to the nonce and attests the enrolled key; otherwise not verified,
+//! with the reason).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
 use base64::Engine as _;
-use pramaan_core::claims::{Assurance, Evidence};
+use pramaan_core::claims::Evidence;
 use pramaan_core::evidence::android::AttestedKey;
 use pramaan_core::evidence::x509::pem_certificates;
-use pramaan_core::evidence::{TrustAnchors, assess, verify_android};
+use pramaan_core::evidence::{EvidenceSummary, Roots, TrustAnchors, verify_android};
 use pramaan_core::keys::{P256PublicKey, Signer as _, SoftwareSigner};
 use proptest::prelude::*;
 
@@ -49,6 +50,16 @@ fn tegu() -> (Vec<Vec<u8>>, Vec<u8>, u64, P256PublicKey) {
     )
 }
 
+/// Wraps `summarize` with the shipped roots.
+fn assess(ev: &Evidence, nonce: &[u8], key: &P256PublicKey, now: u64) -> EvidenceSummary {
+    pramaan_core::evidence::summarize(ev, nonce, key, now, &Roots::builtin())
+}
+
+/// The reason recorded for evidence that did not verify.
+fn reason(a: &EvidenceSummary) -> String {
+    a.error.clone().unwrap_or_default()
+}
+
 #[test]
 fn android_hardware_when_everything_matches() {
     let (chain, challenge, now, key) = tegu();
@@ -58,9 +69,12 @@ fn android_hardware_when_everything_matches() {
         &key,
         now,
     );
-    assert_eq!(a.assurance, Assurance::Hardware, "{}", a.detail);
+    assert!(a.verified, "{}", reason(&a));
     assert_eq!(a.attested_model.as_deref(), Some("Pixel 9a"));
-    assert!(a.detail.contains("TRUSTED_ENVIRONMENT"), "{}", a.detail);
+    assert_eq!(
+        a.security_level,
+        Some(pramaan_core::evidence::SecurityLevel::TrustedEnvironment)
+    );
 }
 
 #[test]
@@ -72,20 +86,16 @@ fn android_software_with_reason_otherwise() {
     // Another key than the attested one.
     let other = SoftwareSigner::generate().unwrap().public_key().unwrap();
     let a = assess(&ev, &challenge, &other, now);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(
-        a.detail.contains("not the enrolled device key"),
-        "{}",
-        a.detail
-    );
+    assert!(!a.verified);
+    assert!(reason(&a).contains("not the device key"), "{}", reason(&a));
     // Another nonce.
     let a = assess(&ev, &[0u8; 32], &key, now);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("challenge"), "{}", a.detail);
+    assert!(!a.verified);
+    assert!(reason(&a).contains("challenge"), "{}", reason(&a));
     // Long after the short-lived RKP certificates expired.
     let a = assess(&ev, &challenge, &key, now + 400 * 86_400);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("expired"), "{}", a.detail);
+    assert!(!a.verified);
+    assert!(reason(&a).contains("expired"), "{}", reason(&a));
     // Garbage.
     let a = assess(
         &Evidence::AndroidKeyAttestation {
@@ -95,18 +105,18 @@ fn android_software_with_reason_otherwise() {
         &key,
         now,
     );
-    assert_eq!(a.assurance, Assurance::Software);
+    assert!(!a.verified);
     let a = assess(
         &Evidence::AndroidKeyAttestation { chain: vec![] },
         &challenge,
         &key,
         now,
     );
-    assert_eq!(a.assurance, Assurance::Software);
+    assert!(!a.verified);
 }
 
 #[test]
-fn apple_without_binding_or_configuration_is_software() {
+fn apple_without_binding_is_not_verified() {
     let key = SoftwareSigner::generate().unwrap().public_key().unwrap();
     let nonce = [1u8; 32];
     let ev = Evidence::AppleAppAttest {
@@ -115,8 +125,8 @@ fn apple_without_binding_or_configuration_is_software() {
         client_data: nonce.to_vec(),
     };
     let a = assess(&ev, &nonce, &key, 1_700_000_000);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("device key"), "{}", a.detail);
+    assert!(!a.verified);
+    assert!(reason(&a).contains("device key"), "{}", reason(&a));
     let mut cd = nonce.to_vec();
     cd.extend_from_slice(&key.to_cose_key_bytes());
     let ev = Evidence::AppleAppAttest {
@@ -125,14 +135,14 @@ fn apple_without_binding_or_configuration_is_software() {
         client_data: cd,
     };
     let a = assess(&ev, &nonce, &key, 1_700_000_000);
-    assert_eq!(a.assurance, Assurance::Software);
-    assert!(a.detail.contains("app id"), "{}", a.detail);
+    assert!(!a.verified);
+    assert!(reason(&a).contains("apple-appattest"), "{}", reason(&a));
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// assess never panics and never says hardware for a mutated chain.
+    /// summarize never panics and never verifies a mutated chain.
     #[test]
     fn mutated_evidence_is_never_hardware(cert in 0usize..5, pos in any::<prop::sample::Index>(), x in 1u8..=255) {
         let (mut chain, challenge, now, key) = tegu();
@@ -140,6 +150,6 @@ proptest! {
         let bi = pos.index(chain[ci].len());
         chain[ci][bi] ^= x;
         let a = assess(&Evidence::AndroidKeyAttestation { chain }, &challenge, &key, now);
-        prop_assert_eq!(a.assurance, Assurance::Software);
+        prop_assert!(!a.verified);
     }
 }

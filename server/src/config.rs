@@ -69,11 +69,14 @@ pub struct Config {
     pub rate_limit_per_sec: u32,
     /// Burst allowance per client address (`PRAMAAN_RATE_BURST`).
     pub rate_limit_burst: u32,
-    /// iOS app ids (`TEAMID.bundle.id`) whose App Attest evidence counts as hardware;
-    /// empty: iOS keys are recorded as software-backed.
-    pub apple_app_ids: Vec<String>,
-    /// Accept App Attest's development environment (test builds only).
-    pub apple_allow_development: bool,
+    /// Moved: the Pramaan iOS app ids are the department policy's `[evidence.apple]
+    /// app_ids`. Kept only so that a file written by an older `admin init` (which has
+    /// `apple_app_ids = []`) still loads; a non-empty list is refused with that advice.
+    #[serde(rename = "apple_app_ids")]
+    pub legacy_apple_app_ids: Vec<String>,
+    /// Moved too: `[evidence.apple] environment` in the department policy.
+    #[serde(rename = "apple_allow_development")]
+    pub legacy_apple_allow_development: bool,
 }
 
 impl Default for Config {
@@ -88,8 +91,8 @@ impl Default for Config {
             body_limit_bytes: pramaan_core::claims::MAX_MESSAGE_BYTES,
             rate_limit_per_sec: 200,
             rate_limit_burst: 400,
-            apple_app_ids: Vec::new(),
-            apple_allow_development: false,
+            legacy_apple_app_ids: Vec::new(),
+            legacy_apple_allow_development: false,
         }
     }
 }
@@ -114,10 +117,20 @@ impl Config {
                 });
             }
         };
-        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
             reason: e.to_string(),
-        })
+        })?;
+        if !config.legacy_apple_app_ids.is_empty() || config.legacy_apple_allow_development {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                reason: "apple_app_ids and apple_allow_development moved to each department's \
+                         policy ([evidence.apple] app_ids and environment); remove them here \
+                         and set them with `pramaan policy set`"
+                    .into(),
+            });
+        }
+        Ok(config)
     }
 
     /// Overrides from `PRAMAAN_*` variables, read through `get` (testable).
@@ -191,8 +204,8 @@ impl Config {
              body_limit_bytes = {}\n\
              rate_limit_per_sec = {}\n\
              rate_limit_burst = {}\n\
-             # iOS app ids whose App Attest evidence counts as hardware-backed:\n\
-             apple_app_ids = []\n",
+             # Evidence requirements (the Pramaan app's identity, boot state, patch level)\n\
+             # are each department's policy: [evidence] in `pramaan policy set`.\n",
             d.listen,
             d.nonce_ttl_secs,
             d.enrollment_token_ttl_secs,
@@ -239,5 +252,18 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+
+    /// An older file's empty `apple_app_ids` still loads; app ids there are refused with
+    /// the advice to move them to the department policy.
+    #[test]
+    fn app_attest_settings_moved_to_the_policy() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "apple_app_ids = []\n").expect("write");
+        assert_eq!(Config::from_file(&path).expect("loads"), Config::default());
+        std::fs::write(&path, "apple_app_ids = [\"ABCDE12345.gov.app\"]\n").expect("write");
+        let err = Config::from_file(&path).expect_err("refused").to_string();
+        assert!(err.contains("[evidence.apple] app_ids"), "{err}");
     }
 }

@@ -18,7 +18,7 @@ use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{self, Assurance, EnrollRequest, NONCE_LEN};
 use pramaan_core::cose::Sign1;
-use pramaan_core::evidence::AssessOptions;
+use pramaan_core::evidence::Roots;
 use pramaan_core::policy::Policy;
 use uuid::Uuid;
 
@@ -151,7 +151,7 @@ pub fn verify(
     bytes: &[u8],
     token: Option<&str>,
     now: u64,
-    options: &AssessOptions,
+    roots: &Roots,
 ) -> Result<Verified, EnrollError> {
     let msg = Sign1::parse(bytes).map_err(|e| EnrollError::NotCose(e.to_string()))?;
     let req: EnrollRequest = claims::decode(msg.unverified_payload())
@@ -177,7 +177,7 @@ pub fn verify(
     }
     let evidence = req.evidence.as_ref().map(claims::encode);
     let summary = match &req.evidence {
-        Some(ev) => interim_summary(ev, &req.nonce, &key, now, options),
+        Some(ev) => pramaan_core::evidence::summarize(ev, &req.nonce, &key, now, roots),
         None => EvidenceSummary::none(now),
     };
     log::info!(
@@ -313,34 +313,4 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         failures: judgement.failures,
         next_nonce,
     })
-}
-
-/// Until the verifiers record every fact (boot state, app identity, serials), the summary
-/// holds what `assess_with` establishes.
-fn interim_summary(
-    ev: &pramaan_core::claims::Evidence,
-    nonce: &[u8],
-    key: &P256PublicKey,
-    now: u64,
-    options: &AssessOptions,
-) -> EvidenceSummary {
-    use pramaan_core::evidence::EvidenceKind;
-    let kind = match ev {
-        pramaan_core::claims::Evidence::AndroidKeyAttestation { .. } => {
-            EvidenceKind::AndroidKeyAttestation
-        }
-        pramaan_core::claims::Evidence::AppleAppAttest { .. } => EvidenceKind::AppleAppAttest,
-    };
-    let a = pramaan_core::evidence::assess_with(ev, nonce, key, now, options);
-    if a.assurance == Assurance::Hardware {
-        EvidenceSummary {
-            kind,
-            verified: true,
-            checked_at: now,
-            attested_model: a.attested_model,
-            ..EvidenceSummary::default()
-        }
-    } else {
-        EvidenceSummary::failed(kind, a.detail, now)
-    }
 }

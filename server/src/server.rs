@@ -392,11 +392,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         metrics: Metrics::new(),
         limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
         log_signer: crate::audit_log::LogSigner::new(log_origin(&config.host), log_key),
-        evidence_options: pramaan_core::evidence::AssessOptions {
-            apple_app_ids: config.apple_app_ids.clone(),
-            apple_allow_development: config.apple_allow_development,
-            ..Default::default()
-        },
+        evidence_roots: pramaan_core::evidence::Roots::builtin(),
         config,
     }));
     let app = api::router(state.clone());

@@ -1,18 +1,16 @@
-//! Platform evidence that a device key is hardware-backed (rule R5).
+//! Platform evidence: what a phone's Android Key Attestation chain or Apple App Attest
+//! object proves about the device key, the device and the app that made the key.
 //!
-//! Enrollment may carry an Android Key Attestation chain or an Apple App Attest object
-//! (`claims::Evidence`). The server turns it into an [`Assessment`] with [`assess`]:
-//! `hardware` only if the evidence verifies against the roots we ship, is bound to this
-//! enrollment's nonce and attests (or binds) the very key being enrolled. Anything else
-//! is `software` with the reason in `detail`; R5 makes a software key a warning, so
-//! evidence never blocks enrollment.
-//!
-//! Why two entry points: [`assess`] is the enrollment verdict of old (hardware or
-//! software), kept until the server switches over. [`summarize`] records the facts the
-//! evidence establishes ([`EvidenceSummary`]: boot state, patch level, the app that made
-//! the key, chain serials, App Attest app and environment) without judging them, because
-//! the department's `[evidence]` policy and Google's revocation status list change after a
-//! phone enrolls; `policy::evidence::judge_evidence` judges the facts at every check-in.
+//! Enrollment (and re-attestation) may carry evidence (`claims::Evidence`). The server
+//! turns it into an [`EvidenceSummary`] with [`summarize`]: `verified` only if the
+//! evidence verifies against the roots we ship, is bound to the server's nonce and
+//! attests (or binds) the very device key, and then the facts it establishes (boot
+//! state, patch level, the app that made the key, chain serials, App Attest app and
+//! environment). Facts, not a verdict, because the department's `[evidence]` policy and
+//! Google's revocation status list change after a phone enrolls:
+//! `policy::evidence::judge_evidence` judges the facts at every check-in. Evidence never
+//! blocks enrollment by itself: a device whose evidence fails is recorded, and its
+//! verdicts say why.
 //!
 //! - [`android`]: Key Attestation chains to Google's roots, KeyDescription decoding.
 //! - [`apple`]: App Attest attestations and assertions to Apple's root.
@@ -36,7 +34,7 @@ pub use status_list::{Status, StatusEntry, StatusList, StatusListError};
 pub use summary::{EvidenceKind, EvidenceSummary};
 pub use x509::{ChainError, TrustAnchors};
 
-use crate::claims::{Assurance, Evidence};
+use crate::claims::Evidence;
 use crate::keys::P256PublicKey;
 use ring::digest::{SHA256, digest};
 use subtle::ConstantTimeEq as _;
@@ -88,182 +86,6 @@ impl EvidenceError {
             self,
             Self::UnsupportedAlgorithm(_) | Self::Chain(ChainError::UnsupportedAlgorithm(_))
         )
-    }
-}
-
-/// The verdict on one enrollment's evidence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
-    /// `hardware` only if the evidence verified and binds the enrolling key.
-    pub assurance: Assurance,
-    /// The hardware-attested device model (Android attestationIdModel), if any.
-    pub attested_model: Option<String>,
-    /// What was verified, or why the key counts as software.
-    pub detail: String,
-}
-
-impl Assessment {
-    fn software(detail: impl Into<String>) -> Self {
-        let detail = detail.into();
-        log::info!("evidence: software assurance: {detail}");
-        Self {
-            assurance: Assurance::Software,
-            attested_model: None,
-            detail,
-        }
-    }
-}
-
-/// Deployment settings for [`assess_with`].
-#[derive(Debug, Clone)]
-pub struct AssessOptions {
-    /// Roots for Android Key Attestation chains.
-    pub google_roots: TrustAnchors,
-    /// Roots for Apple App Attest chains.
-    pub apple_roots: TrustAnchors,
-    /// App ids (`TEAMID.bundle.id`) whose App Attest evidence is accepted. Empty: Apple
-    /// evidence is never hardware (the deployment has not configured its iOS app).
-    pub apple_app_ids: Vec<String>,
-    /// Accept App Attest's development environment (aaguid `appattestdevelop`).
-    pub apple_allow_development: bool,
-}
-
-impl Default for AssessOptions {
-    fn default() -> Self {
-        Self {
-            google_roots: TrustAnchors::google_builtin(),
-            apple_roots: TrustAnchors::apple_builtin(),
-            apple_app_ids: Vec::new(),
-            apple_allow_development: false,
-        }
-    }
-}
-
-/// [`assess_with`] with the shipped roots and no iOS app configured.
-pub fn assess(
-    evidence: &Evidence,
-    nonce: &[u8],
-    device_key: &P256PublicKey,
-    now: u64,
-) -> Assessment {
-    assess_with(evidence, nonce, device_key, now, &AssessOptions::default())
-}
-
-/// Decides the assurance of an enrolling key; never fails (R5 failures are warnings).
-///
-/// Android: the chain verifies to a Google root at `now`, attestationChallenge equals the
-/// enrollment `nonce`, the security level is TEE or StrongBox, and the leaf certifies
-/// exactly `device_key`.
-///
-/// Apple: App Attest cannot attest the Secure Enclave key Pramaan signs with, so the
-/// client data binds it: `client_data = nonce (32 bytes) || COSE_Key of the device key`
-/// (any valid encoding of the same P-256 key; it is parsed, not byte-compared). The
-/// attestation must verify for one of the configured app ids with
-/// `clientDataHash = SHA-256(client_data)`, and `key_id` must be its App Attest key id.
-pub fn assess_with(
-    evidence: &Evidence,
-    nonce: &[u8],
-    device_key: &P256PublicKey,
-    now: u64,
-    options: &AssessOptions,
-) -> Assessment {
-    match evidence {
-        Evidence::AndroidKeyAttestation { chain } => {
-            let att = match verify_android(chain, nonce, now, &options.google_roots) {
-                Ok(a) => a,
-                Err(e) => return Assessment::software(format!("android key attestation: {e}")),
-            };
-            if !att.hardware_backed {
-                return Assessment::software(format!(
-                    "android key attestation: key is not hardware-backed (security level {})",
-                    att.security_level.as_google_str()
-                ));
-            }
-            let same_key = matches!(&att.public_key,
-                android::AttestedKey::Ec { sec1, .. } if bool::from(sec1.as_slice().ct_eq(device_key.as_sec1())));
-            if !same_key {
-                return Assessment::software(
-                    "android key attestation: the attested key is not the enrolled device key",
-                );
-            }
-            let detail = format!(
-                "android key attestation verified: {} key, root {}, verified boot {}, device {}{}",
-                att.security_level.as_google_str(),
-                att.root,
-                att.verified_boot_state
-                    .map_or("unknown", VerifiedBootState::as_google_str),
-                match att.device_locked {
-                    Some(true) => "locked",
-                    Some(false) => "unlocked",
-                    None => "lock state unknown",
-                },
-                if att.expired_certificates_tolerated {
-                    " (expired factory keybox tolerated)"
-                } else {
-                    ""
-                }
-            );
-            Assessment {
-                assurance: Assurance::Hardware,
-                attested_model: att.attested_model,
-                detail,
-            }
-        }
-        Evidence::AppleAppAttest {
-            attestation,
-            key_id,
-            client_data,
-        } => {
-            if client_data.len() < 32 || !bool::from(client_data[..32].ct_eq(nonce)) {
-                return Assessment::software(
-                    "app attest: client data does not start with the enrollment nonce",
-                );
-            }
-            match P256PublicKey::from_cose_key_bytes(&client_data[32..]) {
-                Ok(k) if k == *device_key => {}
-                _ => {
-                    return Assessment::software(
-                        "app attest: client data does not carry the enrolled device key",
-                    );
-                }
-            }
-            if options.apple_app_ids.is_empty() {
-                return Assessment::software("app attest: no iOS app id is configured");
-            }
-            let hash = sha256(client_data);
-            let a = match verify_apple_attestation(
-                attestation,
-                &hash,
-                key_id,
-                now,
-                &options.apple_roots,
-            ) {
-                Ok(a) => a,
-                Err(e) => return Assessment::software(format!("app attest: {e}")),
-            };
-            let Some(app_id) = options.apple_app_ids.iter().find(|id| a.is_for_app(id)) else {
-                return Assessment::software(format!(
-                    "app attest: {}",
-                    EvidenceError::AppIdMismatch
-                ));
-            };
-            let env = a.environment;
-            if env == Environment::Development && !options.apple_allow_development {
-                return Assessment::software(format!(
-                    "app attest: {}",
-                    EvidenceError::Environment(
-                        "the development environment is not accepted".into()
-                    )
-                ));
-            }
-            Assessment {
-                assurance: Assurance::Hardware,
-                attested_model: None,
-                detail: format!(
-                    "app attest verified for {app_id} ({env:?}); device key bound by client data"
-                ),
-            }
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! Why facts and not a verdict: the verifiers ([`super::android`], [`super::apple`]) know
 //! cryptography and formats; the department's requirements (boot state, patch level, the
 //! Pramaan app's identity, Google's revocation list) change after a phone enrolls. So
-//! [`super::assess`] records what the evidence proves, once, when it arrives (at
+//! [`super::summarize`] records what the evidence proves, once, when it arrives (at
 //! enrollment and at each re-attestation), the server keeps it with the device, and
 //! `policy::evidence` judges it against the policy and status list in force at every
 //! check-in. A fact the evidence does not carry is `None`, never a guess.

@@ -111,7 +111,7 @@ fn enroll_blocking(
     token: Option<&str>,
 ) -> Result<Response, ApiError> {
     let ctx = decision_context(state);
-    let verified = enroll::verify(bytes, token, ctx.now, &state.evidence_options)?;
+    let verified = enroll::verify(bytes, token, ctx.now, &state.evidence_roots)?;
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;

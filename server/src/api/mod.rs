@@ -55,8 +55,8 @@ pub struct Shared {
     pub limiter: RateLimiter,
     /// Signs audit-log checkpoints.
     pub log_signer: crate::audit_log::LogSigner,
-    /// Trust roots and app ids for enrollment evidence (Android Key Attestation, App Attest).
-    pub evidence_options: pramaan_core::evidence::AssessOptions,
+    /// Trust roots for platform evidence (Google's and Apple's attestation roots).
+    pub evidence_roots: pramaan_core::evidence::Roots,
     /// Google's revocation status list in force.
     pub status_list: crate::status_list::StatusListCache,
 }
