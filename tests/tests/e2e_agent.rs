@@ -231,6 +231,96 @@ fn offline_run_beyond_the_policy_is_dropped_and_counted() {
     );
 }
 
+/// A laptop is not the official phone: the desktop agent under a department's default
+/// (strict) policy is noncompliant with the reason in words; under a policy that lists
+/// desktop and software assurance it is compliant, and every report (JSON, CSV, the
+/// officer's page) says it is a desktop with a software key.
+#[test]
+fn a_desktop_agent_passes_only_where_the_policy_lists_desktop() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let desktop = |email: &str, group: &str, handle: &str| Facts {
+        platform: pramaan_core::claims::Platform::Desktop,
+        model: "Samsung Galaxy A54 5G".into(), // self-declared: proves nothing
+        emails: vec![email.into()],
+        groups: vec![pramaan_testkit::whatsapp_group(group, handle)],
+        ..compliant()
+    };
+
+    // REV keeps the strict default: hardware keys, android and ios only.
+    let rev_dir = tempfile::tempdir().expect("tempdir");
+    let rev = agent(rev_dir.path());
+    let rev_facts = desktop("c.desai@gujarat.gov.in", "rev-officers", "+919800000003");
+    rev.enroll(&server.enrollment_uri("REV-001"), &rev_facts, None)
+        .expect("enrolls: the evidence rule judges, it does not refuse");
+    let CheckIn::Delivered { result, local, .. } = rev.check_in(&rev_facts).expect("check in")
+    else {
+        panic!("server is up")
+    };
+    assert_eq!(
+        result.status,
+        Verdict::Contraindicated,
+        "{:?}",
+        result.failures
+    );
+    assert!(
+        result
+            .failures
+            .iter()
+            .any(|f| f.rule == Rule::R2
+                && f.detail.contains("desktop agent (a computer, not a phone)")),
+        "{:?}",
+        result.failures
+    );
+    assert_eq!(
+        local.verdict,
+        Verdict::Contraindicated,
+        "the agent knows it too"
+    );
+    let me = officer_entry(&server.compliance("REV"), "REV-001");
+    assert_eq!(me["status"], "noncompliant", "{me}");
+    assert_eq!(
+        (&me["platform"], &me["assurance"]),
+        (&"desktop".into(), &"software".into())
+    );
+    assert!(me["failures"].to_string().contains("not a phone"), "{me}");
+
+    // GAD's test policy lists desktop and software: compliant, and said so everywhere.
+    let gad_dir = tempfile::tempdir().expect("tempdir");
+    let gad = agent(gad_dir.path());
+    let gad_facts = desktop("a.shah@gujarat.gov.in", "gad-officers", "+919800000001");
+    gad.enroll(&server.enrollment_uri("GAD-001"), &gad_facts, None)
+        .expect("enrolls");
+    let CheckIn::Delivered { result, .. } = gad.check_in(&gad_facts).expect("check in") else {
+        panic!("server is up")
+    };
+    assert_eq!(result.status, Verdict::Affirming, "{:?}", result.failures);
+    let me = officer_entry(&server.compliance("GAD"), "GAD-001");
+    assert_eq!(me["status"], "compliant", "{me}");
+    assert_eq!(
+        (&me["platform"], &me["assurance"]),
+        (&"desktop".into(), &"software".into())
+    );
+    assert_eq!(me["device_evidence"], "none (software key)", "{me}");
+    let csv = server
+        .admin()
+        .get("/v1/compliance?department=GAD&format=csv")
+        .expect("csv");
+    let csv = String::from_utf8_lossy(&csv.body).to_string();
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("GAD-001,"))
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert!(
+        line.contains(",desktop,software,none (software key),"),
+        "{line}"
+    );
+    let page = server.officer("GAD-001");
+    assert_eq!(page["compliance"]["platform"], "desktop", "{page}");
+    assert_eq!(page["compliance"]["assurance"], "software", "{page}");
+    assert_eq!(page["devices"][0]["evidence"]["kind"], "none", "{page}");
+}
+
 #[test]
 fn wrong_pin_is_refused_before_anything_is_sent() {
     let server = pramaan_testkit::start();
