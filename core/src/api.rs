@@ -88,6 +88,9 @@ pub enum RejectCode {
     OfflineNotChained,
     /// 409: more offline attestations in a row than the policy accepts.
     OfflineRunExceeded,
+    /// 409: an App Attest assertion whose counter does not exceed the last one accepted
+    /// (a replay).
+    CounterNotIncreasing,
     /// 410: the enrollment token was used.
     TokenUsed,
     /// 410: the enrollment token expired.
@@ -102,7 +105,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 38] = [
+    pub const ALL: [RejectCode; 39] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -136,6 +139,7 @@ impl RejectCode {
         RejectCode::DeviceLimit,
         RejectCode::OfflineNotChained,
         RejectCode::OfflineRunExceeded,
+        RejectCode::CounterNotIncreasing,
         RejectCode::TokenUsed,
         RejectCode::TokenExpired,
         RejectCode::TooLarge,
@@ -155,7 +159,7 @@ impl RejectCode {
             NotFound | UnknownOfficer | UnknownGroup => 404,
             NoPolicy | NonceUnknown | NonceReused | NonceExpired | SeqNotIncreasing
             | OfflineTooOld | AlreadyRevoked | Conflict | KeyEnrolled | DeviceLimit
-            | OfflineNotChained | OfflineRunExceeded => 409,
+            | OfflineNotChained | OfflineRunExceeded | CounterNotIncreasing => 409,
             TokenUsed | TokenExpired => 410,
             TooLarge => 413,
             RateLimited => 429,
@@ -200,6 +204,7 @@ impl RejectCode {
             DeviceLimit => "device_limit",
             OfflineNotChained => "offline_not_chained",
             OfflineRunExceeded => "offline_run_exceeded",
+            CounterNotIncreasing => "counter_not_increasing",
             TokenUsed => "token_used",
             TokenExpired => "token_expired",
             TooLarge => "too_large",

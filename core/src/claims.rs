@@ -135,6 +135,9 @@ pub struct Attestation {
     pub os: OsInfo,
     /// Whether a screen lock is set.
     pub lock: bool,
+    /// Fresh platform evidence bound to `nonce`, when the server asked for it
+    /// (re-attestation); only with a nonce.
+    pub evidence: Option<Evidence>,
 }
 
 impl Attestation {
@@ -160,6 +163,9 @@ impl Attestation {
         entries.push(("email".into(), to_value(&self.email)));
         entries.push(("os".into(), to_value(&self.os)));
         entries.push(("lock".into(), self.lock.into()));
+        if let Some(evidence) = &self.evidence {
+            entries.push(("evidence".into(), to_value(evidence)));
+        }
         write_value(&Value::Map(entries))
     }
 
@@ -180,6 +186,7 @@ impl Attestation {
         let mut email = None;
         let mut os = None;
         let mut lock = None;
+        let mut evidence = None;
         for (key, value) in entries {
             let name = match &key {
                 Value::Integer(i) => match i64::try_from(*i) {
@@ -198,6 +205,7 @@ impl Attestation {
                     "email" => "email",
                     "os" => "os",
                     "lock" => "lock",
+                    "evidence" => "evidence",
                     _ => continue,
                 },
                 _ => continue,
@@ -214,6 +222,7 @@ impl Attestation {
                 "groups" => groups.replace(from_value(value, name)?).is_some(),
                 "email" => email.replace(from_value(value, name)?).is_some(),
                 "os" => os.replace(from_value(value, name)?).is_some(),
+                "evidence" => evidence.replace(from_value(value, name)?).is_some(),
                 "lock" => match value {
                     Value::Bool(b) => lock.replace(b).is_some(),
                     _ => return Err(ClaimsError::Invalid(name)),
@@ -253,6 +262,7 @@ impl Attestation {
             email: email.ok_or(ClaimsError::Missing("email"))?,
             os: os.ok_or(ClaimsError::Missing("os"))?,
             lock: lock.ok_or(ClaimsError::Missing("lock"))?,
+            evidence,
         })
     }
 }
@@ -292,6 +302,14 @@ pub enum Evidence {
         /// The bytes whose SHA-256 was passed to `attestKey` as clientDataHash.
         #[serde(with = "serde_bytes")]
         client_data: Vec<u8>,
+    },
+    /// Apple App Attest assertion (re-attestation only): `generateAssertion` over
+    /// clientDataHash = SHA-256(the attestation's server nonce), by the App Attest key
+    /// attested at enrollment. Wire tag `type: "apple_assertion"`.
+    AppleAssertion {
+        /// The CBOR assertion object (`signature`, `authenticatorData`).
+        #[serde(with = "serde_bytes")]
+        assertion: Vec<u8>,
     },
 }
 
@@ -535,6 +553,7 @@ pub(crate) mod tests {
                 patch: "2026-10-05".into(),
             },
             lock: true,
+            evidence: None,
         }
     }
 

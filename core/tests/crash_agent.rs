@@ -70,6 +70,7 @@ fn enrolled_state(dir: &Path) {
         last_result: None,
         last_local: None,
         dropped: 0,
+        reattest_requested: false,
     }
     .save(dir)
     .expect("save state");

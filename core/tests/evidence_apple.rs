@@ -342,3 +342,62 @@ proptest! {
         let _ = verify_apple_assertion(&junk, &cdh(d), &junk, &app_id(d), 0);
     }
 }
+
+/// Re-attestation on iOS: a real assertion by the App Attest key enrollment recorded,
+/// over SHA-256 of the server's nonce (here the document's client data stands in for
+/// the nonce), renews the evidence with its counter; a counter not above the last one, a
+/// key or app other than enrollment's, or another nonce are refused.
+#[test]
+fn reattestation_with_an_assertion_needs_the_enrolled_key_and_a_higher_counter() {
+    use pramaan_core::evidence::{EvidenceKind, EvidenceSummary, reattest};
+    let roots = Roots::builtin();
+    for d in of_type("assertion") {
+        let enrolled = EvidenceSummary {
+            kind: EvidenceKind::AppleAppAttest,
+            verified: true,
+            checked_at: now(&d) - 86_400,
+            rp_id_hash: Some(hex::encode(digest(&SHA256, app_id(&d).as_bytes()))),
+            environment: Some(env(&d)),
+            counter: Some(0),
+            app_attest_key: Some(hex::encode(public_key(&d))),
+            ..EvidenceSummary::default()
+        };
+        let evidence = Evidence::AppleAssertion {
+            assertion: b64(&d["assertionBase64"]),
+        };
+        let nonce = b64(&d["clientDataBase64"]);
+        let fresh = reattest(&evidence, &nonce, &enrolled, 0, now(&d), &roots);
+        assert!(fresh.verified, "{}: {:?}", d["id"], fresh.error);
+        assert_eq!((fresh.counter, fresh.checked_at), (Some(1), now(&d)));
+        assert_eq!(fresh.app_attest_key, enrolled.app_attest_key);
+
+        let replay = reattest(&evidence, &nonce, &enrolled, 1, now(&d), &roots);
+        assert!(!replay.verified, "a replayed counter renewed the evidence");
+        assert!(
+            replay.error.as_deref().unwrap_or("").contains("counter"),
+            "{:?}",
+            replay.error
+        );
+        let other_nonce = reattest(&evidence, b"another nonce", &enrolled, 0, now(&d), &roots);
+        assert!(!other_nonce.verified);
+        let other_app = EvidenceSummary {
+            rp_id_hash: Some(hex::encode(digest(&SHA256, b"6MURL8TA57.other.app"))),
+            ..enrolled.clone()
+        };
+        assert!(!reattest(&evidence, &nonce, &other_app, 0, now(&d), &roots).verified);
+        let other_key = EvidenceSummary {
+            app_attest_key: Some(hex::encode(
+                SoftwareSigner::generate()
+                    .unwrap()
+                    .public_key()
+                    .unwrap()
+                    .as_sec1(),
+            )),
+            ..enrolled.clone()
+        };
+        assert!(!reattest(&evidence, &nonce, &other_key, 0, now(&d), &roots).verified);
+        // An assertion never enrolls a key.
+        let key: P256PublicKey = SoftwareSigner::generate().unwrap().public_key().unwrap();
+        assert!(!summarize(&evidence, &nonce, &key, now(&d), &roots).verified);
+    }
+}

@@ -609,3 +609,62 @@ fn app_attest_summarize_requires_the_binding_of_nonce_and_device_key() {
 
 // Assertions (a replayed counter, a lower counter): `evidence_apple.rs`,
 // `every_assertion_verifies_with_counter_one`.
+
+/// Re-attestation on real chains: a fresh key attestation from the same phone (caiman's
+/// TEE and StrongBox keys: one Pixel 9 Pro) renews the evidence; one from another phone
+/// (tegu: another model, or another verified boot key) or for another nonce does not.
+#[test]
+fn reattestation_renews_evidence_only_from_the_same_phone() {
+    use pramaan_core::evidence::reattest;
+    let roots = Roots::builtin();
+    let tee = real("caiman/sdk36/TEE_EC_RKP");
+    let sb = real("caiman/sdk36/SB_EC_RKP");
+    let enrolled = facts(&tee);
+    assert!(enrolled.verified, "{:?}", enrolled.error);
+    let fresh = reattest(&sb.evidence, &sb.challenge, &enrolled, 0, sb.now, &roots);
+    assert!(fresh.verified, "{:?}", fresh.error);
+    assert_eq!(fresh.checked_at, sb.now);
+    assert_eq!(fresh.security_level, Some(SecurityLevel::StrongBox));
+    assert_eq!(fresh.verified_boot, Some(VerifiedBootState::Verified));
+    assert_eq!(fresh.attested_model.as_deref(), Some("Pixel 9 Pro"));
+
+    for other in ["tegu/sdk37/TEE_TRUSTED_CONF", "tegu/sdk36/SB_EC_2026_ROOT"] {
+        let o = real(other);
+        let f = reattest(&o.evidence, &o.challenge, &enrolled, 0, o.now, &roots);
+        assert!(!f.verified, "{other} passed as the same phone");
+        assert!(
+            f.error.as_deref().unwrap_or("").contains("another device"),
+            "{other}: {:?}",
+            f.error
+        );
+    }
+    let f = reattest(&sb.evidence, &[0; 32], &enrolled, 0, sb.now, &roots);
+    assert!(!f.verified);
+    assert!(
+        f.error.as_deref().unwrap_or("").contains("challenge"),
+        "{:?}",
+        f.error
+    );
+    // Fresh evidence cannot stand in for an enrollment that proved nothing.
+    let f = reattest(
+        &sb.evidence,
+        &sb.challenge,
+        &EvidenceSummary::none(0),
+        0,
+        sb.now,
+        &roots,
+    );
+    assert!(!f.verified);
+    // An App Attest assertion for an Android device is refused, not a panic.
+    let f = reattest(
+        &Evidence::AppleAssertion {
+            assertion: vec![0xa0],
+        },
+        &sb.challenge,
+        &enrolled,
+        0,
+        sb.now,
+        &roots,
+    );
+    assert!(!f.verified);
+}

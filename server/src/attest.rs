@@ -114,6 +114,12 @@ pub enum AttestError {
         "{0} offline check-ins since the last fresh server challenge already; the policy accepts no more until the phone answers a fresh challenge online"
     )]
     OfflineRunExceeded(u32),
+    /// Fresh evidence came with an offline attestation: it must bind a server nonce.
+    #[error("fresh evidence must come with a server nonce (an online check-in)")]
+    EvidenceOffline,
+    /// An App Attest assertion whose counter does not exceed the last one accepted.
+    #[error("App Attest assertion counter {0} does not exceed the last one accepted")]
+    CounterNotIncreasing(u32),
     /// The device's officer left the registry.
     #[error("the device's officer is no longer in the registry")]
     UnknownOfficer,
@@ -148,6 +154,8 @@ impl AttestError {
             OfflineTooOld(_) => RejectCode::OfflineTooOld,
             OfflineNotChained(_) => RejectCode::OfflineNotChained,
             OfflineRunExceeded(_) => RejectCode::OfflineRunExceeded,
+            EvidenceOffline => RejectCode::Malformed,
+            CounterNotIncreasing(_) => RejectCode::CounterNotIncreasing,
             UnknownOfficer => RejectCode::UnknownOfficer,
             NoPolicy => RejectCode::NoPolicy,
             Store(StoreError::Conflict(_)) => RejectCode::Conflict,
@@ -288,6 +296,8 @@ pub struct Context {
     pub nonce_ttl_secs: u64,
     /// Google's revocation status list in force, if one is installed.
     pub status_list: Option<std::sync::Arc<crate::status_list::LoadedStatusList>>,
+    /// The roots fresh evidence must chain to.
+    pub roots: std::sync::Arc<pramaan_core::evidence::Roots>,
 }
 
 impl Context {
@@ -374,7 +384,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     let device_id = v.device_id;
     let claims = &v.claims;
     let now = ctx.now;
-    let device = tx.device(&device_id)?.ok_or(AttestError::UnknownDevice)?;
+    let mut device = tx.device(&device_id)?.ok_or(AttestError::UnknownDevice)?;
     if device.revoked {
         return Err(AttestError::Revoked);
     }
@@ -406,6 +416,13 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
             false
         }
     };
+    if let Some(evidence) = &claims.evidence {
+        let nonce = claims
+            .nonce
+            .as_deref()
+            .ok_or(AttestError::EvidenceOffline)?;
+        renew_evidence(tx, &mut device, &policy, evidence, nonce, ctx)?;
+    }
     let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
     let Evaluation {
         verdict,
@@ -454,8 +471,58 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         log_index,
         next_nonce,
         at: now,
-        reattest: reattest && fresh,
+        reattest: fresh && (reattest || device.reattest_requested),
     })
+}
+
+/// Re-attestation: checks the fresh evidence an online attestation carries against what
+/// enrollment proved ([`pramaan_core::evidence::reattest`]), records it (it replaces the
+/// device's evidence, so a phone whose boot state changed stops passing), and clears IT's
+/// request. An App Attest assertion's counter must exceed the last one accepted: a
+/// conditional write decides, and a replay is refused with nothing changed.
+fn renew_evidence(
+    tx: &mut dyn Tx,
+    device: &mut DeviceRow,
+    policy: &Policy,
+    evidence: &pramaan_core::claims::Evidence,
+    nonce: &[u8],
+    ctx: &Context,
+) -> Result<(), AttestError> {
+    // The counter's order is the store's decision below, so verification starts at 0.
+    let fresh = pramaan_core::evidence::reattest(
+        evidence,
+        nonce,
+        &device.evidence_summary,
+        0,
+        ctx.now,
+        &ctx.roots,
+    );
+    if matches!(
+        evidence,
+        pramaan_core::claims::Evidence::AppleAssertion { .. }
+    ) && fresh.verified
+        && let Some(counter) = fresh.counter
+        && !tx.advance_assert_counter(&device.device_id, counter)?
+    {
+        return Err(AttestError::CounterNotIncreasing(counter));
+    }
+    let judgement = pramaan_core::policy::judge_evidence(
+        &policy.evidence,
+        device.platform,
+        &fresh,
+        ctx.eval().status_list,
+        ctx.now,
+    );
+    log::info!(
+        "device {}: fresh evidence: {}",
+        device.device_id,
+        pramaan_core::policy::describe_evidence(&fresh)
+    );
+    tx.update_evidence(&device.device_id, &fresh, judgement.assurance)?;
+    device.evidence_summary = fresh;
+    device.assurance = judgement.assurance;
+    device.reattest_requested = false;
+    Ok(())
 }
 
 /// Accepts an offline attestation only if it is chained to the last nonce the server
@@ -562,6 +629,7 @@ platforms = ["desktop"]
                 patch: "2026-10-05".into(),
             },
             lock: true,
+            evidence: None,
         }
     }
 
@@ -602,6 +670,7 @@ platforms = ["desktop"]
                 evidence_summary: pramaan_core::evidence::EvidenceSummary::none(now),
                 freshness: crate::store::Freshness::default(),
                 assert_counter: None,
+                reattest_requested: false,
                 revoked: false,
                 reason: None,
                 last_seq: None,
@@ -621,6 +690,7 @@ platforms = ["desktop"]
             offline_window_secs: 3600,
             nonce_ttl_secs: 300,
             status_list: None,
+            roots: std::sync::Arc::new(pramaan_core::evidence::Roots::builtin()),
         };
         let token = cose::sign_es256(&signer, id.as_bytes(), claims(id, 1, None, now).to_cbor())
             .expect("sign");

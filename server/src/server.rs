@@ -392,7 +392,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         metrics: Metrics::new(),
         limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
         log_signer: crate::audit_log::LogSigner::new(log_origin(&config.host), log_key),
-        evidence_roots: pramaan_core::evidence::Roots::builtin(),
+        evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,
     }));
     let app = api::router(state.clone());

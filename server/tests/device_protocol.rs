@@ -656,3 +656,24 @@ fn the_audit_log_never_holds_an_enrollment_token() {
         "the signed request carries the token's hash"
     );
 }
+
+/// Fresh evidence must bind a server nonce: with an offline attestation it is refused
+/// and nothing changes.
+#[test]
+fn fresh_evidence_without_a_nonce_is_400_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let dev = env.enroll("GAD-001");
+    let claims = pramaan_core::claims::Attestation {
+        anchor: Some(dev.anchor.clone()),
+        evidence: Some(pramaan_core::claims::Evidence::AndroidKeyAttestation {
+            chain: vec![vec![0x30, 0x00]],
+        }),
+        ..claims_for(dev.id, "GAD-001", None, 1, now())
+    };
+    let body = cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims.to_cbor()).unwrap();
+    unchanged(&env, Some(&dev.id), || {
+        let r = env.post_device("/v1/attest", &body);
+        assert_rejected(&r, 400, "malformed");
+    });
+}

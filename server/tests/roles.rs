@@ -117,6 +117,14 @@ fn every_endpoint_by_every_role() {
             allowed: gad_writers,
         },
         Call {
+            name: "ask GAD device for fresh evidence",
+            method: "POST",
+            path: format!("/v1/devices/{}/reattest", dev2.id),
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+            allowed: gad_writers,
+        },
+        Call {
             name: "revoke GAD device",
             method: "POST",
             path: format!("/v1/devices/{}/revoke", gad_device.id),

@@ -321,6 +321,148 @@ fn a_desktop_agent_passes_only_where_the_policy_lists_desktop() {
     assert_eq!(page["devices"][0]["evidence"]["kind"], "none", "{page}");
 }
 
+/// A platform layer's evidence, recorded: what it was asked for.
+#[derive(Default)]
+struct RecordingEvidence {
+    fresh_asked: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl pramaan_core::agent::EvidenceSource for RecordingEvidence {
+    fn key_evidence(
+        &self,
+        _challenge: &[u8],
+        _device_key: &pramaan_core::keys::P256PublicKey,
+    ) -> Result<Option<pramaan_core::claims::Evidence>, AgentError> {
+        Ok(None)
+    }
+
+    fn fresh_evidence(
+        &self,
+        challenge: &[u8],
+    ) -> Result<Option<pramaan_core::claims::Evidence>, AgentError> {
+        self.fresh_asked.lock().unwrap().push(challenge.to_vec());
+        // Not a chain that verifies: the server must record it as failed evidence.
+        Ok(Some(
+            pramaan_core::claims::Evidence::AndroidKeyAttestation {
+                chain: vec![vec![0x30, 0x03, 0x02, 0x01, 0x01]],
+            },
+        ))
+    }
+}
+
+/// Re-attestation: IT asks one device for fresh evidence (its own department only); the
+/// answer to the next check-in carries the request; the agent asks its platform layer
+/// for evidence bound to that check-in's nonce and sends it; the server judges it and
+/// the reports show it. The desktop agent can only answer without evidence, so the
+/// server keeps asking.
+#[test]
+fn it_asks_for_fresh_evidence_and_the_agent_answers_with_its_platform() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = Arc::new(RecordingEvidence::default());
+    let signer = SoftwareSigner::load_or_generate(&dir.path().join("device.key")).expect("key");
+    let phone = Agent::open_with(dir.path(), Arc::new(signer), options())
+        .expect("agent")
+        .with_evidence(source.clone());
+    let e = phone
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    let CheckIn::Delivered { result, .. } = phone.check_in(&compliant()).expect("check in") else {
+        panic!("up")
+    };
+    assert!(!result.reattest);
+
+    let path = format!("/v1/devices/{}/reattest", e.device_id);
+    for (role, dept) in [("it", Some("REV")), ("auditor", None)] {
+        let r = server
+            .client_with(&server.token(role, dept))
+            .post(&path, "application/json", b"{}")
+            .expect("post");
+        assert_eq!(r.status, 403, "{role} {dept:?} may not ask");
+    }
+    let r = server
+        .client_with(&server.token("it", Some("GAD")))
+        .post(&path, "application/json", b"{}")
+        .expect("post");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    let CheckIn::Delivered { result, .. } = phone.check_in(&compliant()).expect("check in") else {
+        panic!("up")
+    };
+    assert!(result.reattest, "the answer asks for fresh evidence");
+    assert!(phone.status().expect("status").reattest_requested);
+    assert!(
+        source.fresh_asked.lock().unwrap().is_empty(),
+        "asked only after the answer"
+    );
+
+    let CheckIn::Delivered { token, result, .. } = phone.check_in(&compliant()).expect("check in")
+    else {
+        panic!("up")
+    };
+    let sent = Attestation::from_cbor(Sign1::parse(&token).expect("cose").unverified_payload())
+        .expect("claims");
+    let asked = source.fresh_asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        vec![sent.nonce.clone().expect("online")],
+        "bound to this nonce"
+    );
+    assert!(
+        sent.evidence.is_some(),
+        "the fresh evidence went with the attestation"
+    );
+    assert!(!result.reattest, "the request was served");
+    assert!(
+        result
+            .failures
+            .iter()
+            .any(|f| f.detail.contains("key attestation did not verify: fresh key attestation")),
+        "{:?}",
+        result.failures
+    );
+    let me = officer_entry(&server.compliance("GAD"), "GAD-001");
+    assert!(
+        me["device_evidence"]
+            .as_str()
+            .unwrap_or("")
+            .contains("did not verify: fresh key attestation"),
+        "{me}"
+    );
+
+    // The desktop agent (no platform evidence) answers without: the server keeps asking.
+    let ddir = tempfile::tempdir().expect("tempdir");
+    let desktop = agent(ddir.path());
+    let facts = Facts {
+        platform: pramaan_core::claims::Platform::Desktop,
+        emails: vec!["b.patel@gujarat.gov.in".into()],
+        groups: vec![pramaan_testkit::whatsapp_group(
+            "gad-officers",
+            "+919800000002",
+        )],
+        ..compliant()
+    };
+    let d = desktop
+        .enroll(&server.enrollment_uri("GAD-002"), &facts, None)
+        .expect("enrolls");
+    let r = server
+        .admin()
+        .post(
+            &format!("/v1/devices/{}/reattest", d.device_id),
+            "application/json",
+            b"{}",
+        )
+        .expect("post");
+    assert_eq!(r.status, 200);
+    for _ in 0..2 {
+        let CheckIn::Delivered { result, .. } = desktop.check_in(&facts).expect("check in") else {
+            panic!("up")
+        };
+        assert!(result.reattest, "still asked: no evidence came");
+    }
+}
+
 #[test]
 fn wrong_pin_is_refused_before_anything_is_sent() {
     let server = pramaan_testkit::start();

@@ -64,6 +64,7 @@ fn main() {
         last_result: None,
         last_local: None,
         dropped: 0,
+        reattest_requested: false,
     };
     state.save(dir.path()).expect("save");
     let facts = Facts {
@@ -87,6 +88,7 @@ fn main() {
             email: facts.emails.clone(),
             os: facts.os(),
             lock: facts.screen_lock,
+            evidence: None,
         };
         let (_verdict, _failures) = Agent::evaluate_locally(&state, &claims);
         let token = cose::sign_es256(

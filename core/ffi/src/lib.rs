@@ -114,6 +114,7 @@ impl From<AgentError> for ApiError {
             },
             AgentError::State(_) | AgentError::Outbox(_) => ApiError::Storage { detail },
             AgentError::Cose(_) | AgentError::BadAnswer(_) => ApiError::Internal { detail },
+            AgentError::Evidence(d) => ApiError::Platform { detail: d },
         }
     }
 }
@@ -131,6 +132,25 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> Result<Vec<u8>, ApiError>;
     /// ECDSA P-256 with SHA-256 over `message` (hashed by the platform), DER or raw.
     fn sign(&self, message: Vec<u8>) -> Result<Vec<u8>, ApiError>;
+}
+
+/// The platform's key evidence: Android Keystore key attestation, iOS App Attest. Both
+/// calls get the server's nonce, which the evidence must bind.
+#[uniffi::export(foreign)]
+pub trait EvidenceProvider: Send + Sync {
+    /// At enrollment: evidence for the device key bound to `challenge` (Android: the
+    /// device key's attestation chain, the key made with `challenge` as attestation
+    /// challenge; iOS: `attestKey` over SHA-256(`challenge` || COSE_Key of the device
+    /// key), see [`KeyEvidence::AppleAppAttest`]). `None` if there is none.
+    fn key_evidence(
+        &self,
+        challenge: Vec<u8>,
+        device_key_sec1: Vec<u8>,
+    ) -> Result<Option<KeyEvidence>, ApiError>;
+    /// When the server asks for fresh evidence (re-attestation), bound to `challenge`:
+    /// Android, a new short-lived key attested with `challenge` (its chain); iOS, an App
+    /// Attest assertion over SHA-256(`challenge`) ([`KeyEvidence::AppleAssertion`]).
+    fn fresh_evidence(&self, challenge: Vec<u8>) -> Result<Option<KeyEvidence>, ApiError>;
 }
 
 /// What the platform layer reports about the device at each check-in.
@@ -263,6 +283,12 @@ pub enum KeyEvidence {
         /// `attestKey`, which binds the Secure Enclave key App Attest cannot attest itself.
         client_data: Vec<u8>,
     },
+    /// Apple App Attest assertion (re-attestation): `generateAssertion` over
+    /// SHA-256(the server's nonce) with the App Attest key attested at enrollment.
+    AppleAssertion {
+        /// The assertion object (CBOR).
+        assertion: Vec<u8>,
+    },
 }
 
 impl From<KeyEvidence> for claims::Evidence {
@@ -280,6 +306,9 @@ impl From<KeyEvidence> for claims::Evidence {
                 key_id,
                 client_data,
             },
+            KeyEvidence::AppleAssertion { assertion } => {
+                claims::Evidence::AppleAssertion { assertion }
+            }
         }
     }
 }
@@ -386,6 +415,8 @@ pub struct ServerResult {
     pub log_index: u64,
     /// Seconds since the Unix epoch.
     pub iat: u64,
+    /// The server asks for fresh platform evidence at the next check-in.
+    pub reattest: bool,
 }
 
 impl From<&AttestResult> for ServerResult {
@@ -396,6 +427,7 @@ impl From<&AttestResult> for ServerResult {
             failures: failures(&r.failures),
             log_index: r.log_index,
             iat: r.iat,
+            reattest: r.reattest,
         }
     }
 }
@@ -475,6 +507,10 @@ pub struct AgentStatus {
     pub last_local: Option<LocalResult>,
     /// Attestations waiting in the outbox.
     pub pending: u64,
+    /// What the server concluded about the device key at enrollment.
+    pub assurance: Option<Assurance>,
+    /// The server asked for fresh platform evidence at the next online check-in.
+    pub reattest_requested: bool,
 }
 
 /// Adapts the platform's signer to the core trait; converts DER signatures to raw and an
@@ -515,6 +551,28 @@ impl keys::Signer for ForeignSigner {
     }
 }
 
+struct ForeignEvidence(Arc<dyn EvidenceProvider>);
+
+impl agent::EvidenceSource for ForeignEvidence {
+    fn key_evidence(
+        &self,
+        challenge: &[u8],
+        device_key: &pramaan_core::keys::P256PublicKey,
+    ) -> Result<Option<claims::Evidence>, AgentError> {
+        self.0
+            .key_evidence(challenge.to_vec(), device_key.as_sec1().to_vec())
+            .map(|e| e.map(Into::into))
+            .map_err(|e| AgentError::Evidence(e.to_string()))
+    }
+
+    fn fresh_evidence(&self, challenge: &[u8]) -> Result<Option<claims::Evidence>, AgentError> {
+        self.0
+            .fresh_evidence(challenge.to_vec())
+            .map(|e| e.map(Into::into))
+            .map_err(|e| AgentError::Evidence(e.to_string()))
+    }
+}
+
 struct ForeignFacts(Arc<dyn DeviceFacts>);
 
 impl FactsProvider for ForeignFacts {
@@ -545,6 +603,20 @@ impl Agent {
     pub fn new(state_dir: String, signer: Arc<dyn Signer>) -> Result<Arc<Self>, ApiError> {
         let signer: Arc<dyn keys::Signer> = Arc::new(ForeignSigner(signer));
         let inner = agent::Agent::open(&PathBuf::from(state_dir), signer)?;
+        Ok(Arc::new(Self { inner }))
+    }
+
+    /// [`Agent::new`] with the platform's evidence provider: key attestation at
+    /// enrollment and fresh evidence when the server asks for it.
+    #[uniffi::constructor]
+    pub fn with_evidence(
+        state_dir: String,
+        signer: Arc<dyn Signer>,
+        evidence: Arc<dyn EvidenceProvider>,
+    ) -> Result<Arc<Self>, ApiError> {
+        let signer: Arc<dyn keys::Signer> = Arc::new(ForeignSigner(signer));
+        let inner = agent::Agent::open(&PathBuf::from(state_dir), signer)?
+            .with_evidence(Arc::new(ForeignEvidence(evidence)));
         Ok(Arc::new(Self { inner }))
     }
 
@@ -621,6 +693,8 @@ impl Agent {
             last_result: s.last_result.as_ref().map(Into::into),
             last_local: s.last_local.as_ref().map(Into::into),
             pending: u64::try_from(s.pending).unwrap_or(u64::MAX),
+            assurance: s.assurance.map(Into::into),
+            reattest_requested: s.reattest_requested,
         })
     }
 }

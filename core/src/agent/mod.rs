@@ -95,6 +95,10 @@ pub enum AgentError {
     /// The outbox could not be read or written.
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// The platform could not produce its key evidence (Keystore attestation, App
+    /// Attest); holds its message.
+    #[error("platform evidence: {0}")]
+    Evidence(String),
 }
 
 impl From<FactsError> for AgentError {
@@ -204,12 +208,55 @@ pub struct AgentStatus {
     pub pending: usize,
     /// Outbox entries the server refused for good and that were dropped.
     pub dropped: u64,
+    /// The server asked for fresh platform evidence at the next online check-in.
+    pub reattest_requested: bool,
+}
+
+/// Where platform evidence comes from: the phone's platform layer (Android Keystore key
+/// attestation, iOS App Attest). Both calls get the server's nonce, which the evidence
+/// must bind.
+pub trait EvidenceSource: Send + Sync {
+    /// Evidence for the device key at enrollment, bound to `challenge` (Android: the
+    /// device key's attestation chain, made with `challenge` as attestation challenge;
+    /// iOS: `attestKey` over `challenge || COSE_Key(device key)`). `None`: none to give.
+    fn key_evidence(
+        &self,
+        challenge: &[u8],
+        device_key: &crate::keys::P256PublicKey,
+    ) -> Result<Option<Evidence>, AgentError>;
+    /// Fresh evidence when the server asks for it (re-attestation), bound to `challenge`
+    /// (Android: a new short-lived key attested with `challenge`; iOS: an App Attest
+    /// assertion over SHA-256(`challenge`)). `None`: none to give.
+    fn fresh_evidence(&self, challenge: &[u8]) -> Result<Option<Evidence>, AgentError>;
+}
+
+/// The desktop agent's evidence: none. Its key is a software key, so it can only answer
+/// a re-attestation request without evidence (and says so in the log).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvidence;
+
+impl EvidenceSource for NoEvidence {
+    fn key_evidence(
+        &self,
+        _challenge: &[u8],
+        _device_key: &crate::keys::P256PublicKey,
+    ) -> Result<Option<Evidence>, AgentError> {
+        Ok(None)
+    }
+
+    fn fresh_evidence(&self, _challenge: &[u8]) -> Result<Option<Evidence>, AgentError> {
+        log::info!(
+            "the server asked for fresh evidence; this agent has a software key and no platform evidence, so it answers without any"
+        );
+        Ok(None)
+    }
 }
 
 /// The device agent bound to one state directory and one signer.
 pub struct Agent {
     dir: PathBuf,
     signer: Arc<dyn Signer>,
+    evidence: Arc<dyn EvidenceSource>,
     options: transport::Options,
     outbox: Outbox,
     /// Serializes operations of this process on the state directory.
@@ -285,10 +332,18 @@ impl Agent {
         Ok(Self {
             dir: state_dir.to_path_buf(),
             signer,
+            evidence: Arc::new(NoEvidence),
             options,
             outbox,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Uses `source` for platform evidence (the phone's platform layer); without it the
+    /// agent has none ([`NoEvidence`], the desktop agent).
+    pub fn with_evidence(mut self, source: Arc<dyn EvidenceSource>) -> Self {
+        self.evidence = source;
+        self
     }
 
     /// The state directory (holds `state.json` and `outbox/`).
@@ -347,6 +402,10 @@ impl Agent {
         let client = HttpsClient::new(&uri.server, Trust::Pin(uri.pin), self.options.clone())?
             .with_bearer(uri.token.trim());
         let challenge = fetch_challenge(&client)?;
+        let evidence = match evidence {
+            Some(e) => Some(e),
+            None => self.evidence.key_evidence(&challenge.nonce, &public_key)?,
+        };
         let req = EnrollRequest {
             v: 1,
             token_hash: claims::enroll_token_hash(&uri.token).to_vec(),
@@ -404,6 +463,7 @@ impl Agent {
             last_result: None,
             last_local: None,
             dropped: 0,
+            reattest_requested: false,
         };
         st.save(&self.dir)?;
         log::info!(
@@ -515,6 +575,7 @@ impl Agent {
                 last_local: None,
                 pending,
                 dropped: 0,
+                reattest_requested: false,
             },
             Some(st) => AgentStatus {
                 enrolled: true,
@@ -528,6 +589,7 @@ impl Agent {
                 last_local: st.last_local,
                 pending,
                 dropped: st.dropped,
+                reattest_requested: st.reattest_requested,
             },
         })
     }
@@ -597,6 +659,17 @@ impl Agent {
             Some(_) => None,
             None => st.anchor.as_deref().and_then(|a| hex::decode(a).ok()),
         };
+        // The server asked for fresh platform evidence: it must bind this nonce, so it
+        // can only go with an online attestation.
+        let evidence = match (&nonce, st.reattest_requested) {
+            (Some(n), true) => self.evidence.fresh_evidence(n).unwrap_or_else(|e| {
+                // Check in anyway: the server keeps asking, and the officer's facts
+                // still count.
+                log::warn!("fresh evidence was asked for but the platform failed: {e}");
+                None
+            }),
+            _ => None,
+        };
         let claims = Attestation {
             device_id: st.device_id,
             nonce,
@@ -609,6 +682,7 @@ impl Agent {
             email: facts.emails.clone(),
             os: facts.os(),
             lock: facts.screen_lock,
+            evidence,
         };
         let (verdict, failures) = Self::evaluate_locally(st, &claims);
         let local = LocalEvaluation {
@@ -682,6 +756,9 @@ impl Agent {
         st.next_nonce = Some(hex::encode(&result.next_nonce)).filter(|n| !n.is_empty());
         if fresh {
             st.anchor = anchor_of(&result.next_nonce).or(st.anchor.take());
+            // The answer to an online attestation says whether fresh evidence is wanted
+            // (still, if the evidence sent did not satisfy the server).
+            st.reattest_requested = result.reattest;
         }
         st.nonce_received_at = now();
         st.save(&self.dir)?;

@@ -98,6 +98,9 @@ pub struct State {
     /// Outbox entries the server refused for good (they are dropped, counted here).
     #[serde(default)]
     pub dropped: u64,
+    /// The server's last online answer asked for fresh platform evidence.
+    #[serde(default)]
+    pub reattest_requested: bool,
 }
 
 /// What the agent computed on the device for a check-in (the officer's to-do list).
@@ -222,6 +225,7 @@ pub(crate) mod tests {
             last_result: None,
             last_local: None,
             dropped: 0,
+            reattest_requested: false,
         }
     }
 

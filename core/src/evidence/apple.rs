@@ -276,6 +276,24 @@ pub fn verify_apple_assertion(
     app_id: &str,
     previous_counter: u32,
 ) -> Result<u32, EvidenceError> {
+    verify_apple_assertion_for(
+        assertion,
+        client_data_hash,
+        public_key,
+        digest(&SHA256, app_id.as_bytes()).as_ref(),
+        previous_counter,
+    )
+}
+
+/// [`verify_apple_assertion`] for the app whose rpIdHash (SHA-256 of its app id) is
+/// `rp_id_hash`, as recorded from the enrollment's attestation.
+pub fn verify_apple_assertion_for(
+    assertion: &[u8],
+    client_data_hash: &[u8; 32],
+    public_key: &[u8],
+    rp_id_hash: &[u8],
+    previous_counter: u32,
+) -> Result<u32, EvidenceError> {
     let map = cbor_map(assertion, "assertion")?;
     let signature = bytes_field(&map, "signature")?;
     let auth_data = bytes_field(&map, "authenticatorData")?;
@@ -287,7 +305,7 @@ pub fn verify_apple_assertion(
         .verify(nonce.as_ref(), signature)
         .map_err(|_| EvidenceError::BadSignature)?;
     let ad = parse_auth_data(auth_data, false)?;
-    if !ct_eq(ad.rp_id_hash, digest(&SHA256, app_id.as_bytes()).as_ref()) {
+    if !ct_eq(ad.rp_id_hash, rp_id_hash) {
         return Err(EvidenceError::AppIdMismatch);
     }
     if ad.counter <= previous_counter {

@@ -158,6 +158,11 @@ pub fn summarize(
             }
             android_facts(&att, now)
         }
+        Evidence::AppleAssertion { .. } => EvidenceSummary::failed(
+            EvidenceKind::AppleAppAttest,
+            "an App Attest assertion renews evidence; it cannot enroll a key (send the attestation)",
+            now,
+        ),
         Evidence::AppleAppAttest {
             attestation,
             key_id,
@@ -209,6 +214,10 @@ pub fn android_facts(att: &AndroidAttestation, now: u64) -> EvidenceSummary {
         chain_serials: att.chain_serials.clone(),
         expired_keybox: att.expired_certificates_tolerated,
         attested_model: att.attested_model.clone(),
+        verified_boot_key: att
+            .key_description
+            .root_of_trust()
+            .map(|r| hex::encode(sha256(&r.verified_boot_key))),
         root: Some(att.root.clone()),
         ..EvidenceSummary::default()
     }
@@ -241,7 +250,111 @@ pub fn apple_facts(a: &AppleAttestation, now: u64) -> EvidenceSummary {
         rp_id_hash: Some(hex::encode(&a.rp_id_hash)),
         environment: Some(a.environment),
         counter: Some(a.counter),
+        app_attest_key: Some(hex::encode(&a.public_key)),
         ..EvidenceSummary::default()
+    }
+}
+
+/// Fresh evidence for a device enrolled with `enrolled`, bound to the server `nonce` of
+/// the attestation that carries it (re-attestation, design section 5).
+///
+/// Key attestation proves the boot state only when a key is made, so a result can ask
+/// the device for fresh evidence:
+/// - Android: a short-lived key attested with `nonce` as challenge. Its chain must verify
+///   like an enrollment's, and show the same device: the same verifiedBootKey and, where
+///   both attest it, the same model. (Android gives ordinary apps no device-unique
+///   attested id; the attestation is also signed by the enrolled device key, which is
+///   what binds it to this phone.)
+/// - Apple: an App Attest assertion over `nonce` (clientDataHash = SHA-256(nonce)) by the
+///   App Attest key attested at enrollment, for the same app (rpIdHash). Its counter is
+///   returned in the summary: the caller stores it and refuses one that does not
+///   increase (a replay).
+///
+/// Never fails: evidence that does not hold is [`EvidenceSummary::failed`], which the
+/// policy then judges (the device stops counting as the official phone).
+pub fn reattest(
+    evidence: &Evidence,
+    nonce: &[u8],
+    enrolled: &EvidenceSummary,
+    previous_counter: u32,
+    now: u64,
+    roots: &Roots,
+) -> EvidenceSummary {
+    match evidence {
+        Evidence::AndroidKeyAttestation { chain } => {
+            let kind = EvidenceKind::AndroidKeyAttestation;
+            if enrolled.kind != kind || !enrolled.verified {
+                return EvidenceSummary::failed(
+                    kind,
+                    "fresh key attestation for a device whose enrollment evidence was not a verified key attestation",
+                    now,
+                );
+            }
+            let att = match verify_android(chain, nonce, now, &roots.google) {
+                Ok(a) => a,
+                Err(e) => {
+                    return EvidenceSummary::failed(kind, format!("re-attestation: {e}"), now);
+                }
+            };
+            let fresh = android_facts(&att, now);
+            let differs = |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x != y);
+            if fresh.verified_boot_key.is_none()
+                || differs(&fresh.verified_boot_key, &enrolled.verified_boot_key)
+                || differs(&fresh.attested_model, &enrolled.attested_model)
+            {
+                return EvidenceSummary::failed(
+                    kind,
+                    "re-attestation shows another device (verified boot key or model differ from enrollment)",
+                    now,
+                );
+            }
+            EvidenceSummary {
+                // Keep what only enrollment showed (the model, when this key has no ids).
+                attested_model: fresh
+                    .attested_model
+                    .clone()
+                    .or_else(|| enrolled.attested_model.clone()),
+                ..fresh
+            }
+        }
+        Evidence::AppleAssertion { assertion } => {
+            let kind = EvidenceKind::AppleAppAttest;
+            let (Some(key), Some(rp)) = (
+                enrolled
+                    .app_attest_key
+                    .as_deref()
+                    .and_then(|k| hex::decode(k).ok()),
+                enrolled
+                    .rp_id_hash
+                    .as_deref()
+                    .and_then(|h| hex::decode(h).ok()),
+            ) else {
+                return EvidenceSummary::failed(
+                    kind,
+                    "an App Attest assertion for a device enrolled without a verified App Attest key",
+                    now,
+                );
+            };
+            match apple::verify_apple_assertion_for(
+                assertion,
+                &sha256(nonce),
+                &key,
+                &rp,
+                previous_counter,
+            ) {
+                Ok(counter) => EvidenceSummary {
+                    checked_at: now,
+                    counter: Some(counter),
+                    ..enrolled.clone()
+                },
+                Err(e) => EvidenceSummary::failed(kind, format!("re-attestation: {e}"), now),
+            }
+        }
+        Evidence::AppleAppAttest { .. } => EvidenceSummary::failed(
+            EvidenceKind::AppleAppAttest,
+            "re-attestation on iOS is an App Attest assertion, not a new attestation",
+            now,
+        ),
     }
 }
 

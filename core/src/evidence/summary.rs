@@ -83,6 +83,10 @@ pub struct EvidenceSummary {
     /// Android: `attestationIdModel` (Build.MODEL) when the device attests its ids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attested_model: Option<String>,
+    /// Android: SHA-256 of the root of trust's verifiedBootKey (the key the bootloader
+    /// verified the OS with), lowercase hex: re-attestation must show the same one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified_boot_key: Option<String>,
     /// The trust anchor the chain ended at (its subject).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
@@ -96,6 +100,10 @@ pub struct EvidenceSummary {
     /// Apple: the sign counter of the attestation or assertion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter: Option<u32>,
+    /// Apple: the attested App Attest public key (uncompressed SEC1, hex) that later
+    /// assertions are verified with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_attest_key: Option<String>,
 }
 
 impl EvidenceSummary {

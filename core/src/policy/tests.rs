@@ -120,6 +120,7 @@ fn claims() -> Attestation {
             patch: "2026-10-05".into(),
         },
         lock: true,
+        evidence: None,
     }
 }
 

@@ -290,6 +290,7 @@ fn facts(device_id: Uuid, officer: &str, nonce: Option<Vec<u8>>, seq: u64) -> At
             patch: "2026-10-05".into(),
         },
         lock: true,
+        evidence: None,
     }
 }
 
@@ -444,6 +445,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 evidence_summary: Default::default(),
                 freshness: Default::default(),
                 assert_counter: None,
+                reattest_requested: false,
                 revoked: false,
                 reason: None,
                 last_seq: None,

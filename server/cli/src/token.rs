@@ -261,6 +261,30 @@ fn utc(secs: u64) -> Json {
         .unwrap_or(Json::Null)
 }
 
+/// Platform evidence with its bytes as hex.
+fn evidence_json(e: &Evidence) -> Json {
+    match e {
+        Evidence::AndroidKeyAttestation { chain } => json!({
+            "type": "android_key_attestation",
+            "chain": chain.iter().map(hex::encode).collect::<Vec<_>>(),
+        }),
+        Evidence::AppleAppAttest {
+            attestation,
+            key_id,
+            client_data,
+        } => json!({
+            "type": "apple_app_attest",
+            "attestation": hex::encode(attestation),
+            "key_id": hex::encode(key_id),
+            "client_data": hex::encode(client_data),
+        }),
+        Evidence::AppleAssertion { assertion } => json!({
+            "type": "apple_assertion",
+            "assertion": hex::encode(assertion),
+        }),
+    }
+}
+
 fn attestation_json(a: &Attestation) -> Json {
     let mut ueid = vec![0x01];
     ueid.extend_from_slice(a.device_id.as_bytes());
@@ -279,6 +303,8 @@ fn attestation_json(a: &Attestation) -> Json {
         "email": a.email,
         "os": a.os,
         "lock": a.lock,
+        "anchor": a.anchor.as_ref().map(hex::encode),
+        "evidence": a.evidence.as_ref().map(evidence_json),
     })
 }
 
@@ -293,23 +319,7 @@ fn enroll_json(r: &EnrollRequest) -> Json {
         }),
         Err(e) => json!({ "cose_key": hex::encode(&r.key), "error": e.to_string() }),
     };
-    let evidence = match &r.evidence {
-        None => Json::Null,
-        Some(Evidence::AndroidKeyAttestation { chain }) => json!({
-            "type": "android_key_attestation",
-            "chain": chain.iter().map(hex::encode).collect::<Vec<_>>(),
-        }),
-        Some(Evidence::AppleAppAttest {
-            attestation,
-            key_id,
-            client_data,
-        }) => json!({
-            "type": "apple_app_attest",
-            "attestation": hex::encode(attestation),
-            "key_id": hex::encode(key_id),
-            "client_data": hex::encode(client_data),
-        }),
-    };
+    let evidence = r.evidence.as_ref().map_or(Json::Null, evidence_json);
     json!({
         "v": r.v,
         "token_hash": hex::encode(&r.token_hash),

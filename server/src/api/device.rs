@@ -102,6 +102,7 @@ fn decision_context(state: &AppState) -> attest::Context {
         offline_window_secs: state.config.offline_window_secs,
         nonce_ttl_secs: state.config.nonce_ttl_secs,
         status_list: state.status_list.current(),
+        roots: state.evidence_roots.clone(),
     }
 }
 
@@ -111,7 +112,7 @@ fn enroll_blocking(
     token: Option<&str>,
 ) -> Result<Response, ApiError> {
     let ctx = decision_context(state);
-    let verified = enroll::verify(bytes, token, ctx.now, &state.evidence_roots)?;
+    let verified = enroll::verify(bytes, token, ctx.now, &ctx.roots)?;
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;

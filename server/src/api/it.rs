@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/departments/{d}/groups/{g}/roster", put(put_roster))
         .route("/v1/enrollment-tokens", post(create_enrollment_token))
         .route("/v1/devices/{id}/revoke", post(revoke_device))
+        .route("/v1/devices/{id}/reattest", post(request_reattest))
 }
 
 const READERS: &[Role] = &[Role::It, Role::Auditor, Role::Admin];
@@ -561,5 +562,49 @@ async fn revoke_device(
         "revoked": true,
         "reason": reason,
         "log_index": log_index,
+    })))
+}
+
+/// `POST /v1/devices/{id}/reattest`: IT asks one device for fresh platform evidence at its
+/// next online check-in (the answer to that check-in carries `reattest`).
+async fn request_reattest(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    let device_id = Uuid::parse_str(id.trim())
+        .map_err(|_| ApiError::new(RejectCode::Malformed, format!("{id:?} is not a device id")))?;
+    let st = state.clone();
+    let principal = auth.0.clone();
+    blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let device = tx.device(&device_id)?.ok_or_else(|| {
+                ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
+            })?;
+            if !principal.can_write(&device.department) {
+                return Err(ApiError::new(
+                    RejectCode::Forbidden,
+                    format!("device {device_id} is not in your department"),
+                ));
+            }
+            if device.revoked {
+                return Err(ApiError::new(
+                    RejectCode::AlreadyRevoked,
+                    format!("device {device_id} is revoked"),
+                ));
+            }
+            tx.request_reattest(&device_id)?;
+            Ok(())
+        })
+    })
+    .await?;
+    log::info!(
+        "{} asked device {device_id} for fresh evidence",
+        auth.0.label
+    );
+    Ok(json_response(&json!({
+        "device_id": device_id,
+        "reattest_requested": true,
     })))
 }

@@ -56,7 +56,7 @@ pub struct Shared {
     /// Signs audit-log checkpoints.
     pub log_signer: crate::audit_log::LogSigner,
     /// Trust roots for platform evidence (Google's and Apple's attestation roots).
-    pub evidence_roots: pramaan_core::evidence::Roots,
+    pub evidence_roots: Arc<pramaan_core::evidence::Roots>,
     /// Google's revocation status list in force.
     pub status_list: crate::status_list::StatusListCache,
 }

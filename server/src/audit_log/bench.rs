@@ -100,6 +100,7 @@ impl DemoDevice {
                 patch: "2026-10-05".into(),
             },
             lock: true,
+            evidence: None,
         };
         Ok(cose::sign_es256(
             &self.signer,

@@ -165,6 +165,8 @@ pub struct DeviceRow {
     pub freshness: Freshness,
     /// Apple: the last App Attest assertion counter accepted (must increase).
     pub assert_counter: Option<u32>,
+    /// IT asked for fresh evidence from this device (cleared when it arrives).
+    pub reattest_requested: bool,
     /// Revoked by IT: its attestations are refused.
     pub revoked: bool,
     /// Why it was revoked, as given by IT.
@@ -378,7 +380,10 @@ pub trait Tx {
         anchor: &[u8; 32],
         max_run: u32,
     ) -> Result<bool, StoreError>;
-    /// Replaces the device's evidence after a re-attestation.
+    /// Asks the device for fresh evidence at its next check-in; `false` for an unknown
+    /// device.
+    fn request_reattest(&mut self, device_id: &Uuid) -> Result<bool, StoreError>;
+    /// Replaces the device's evidence after a re-attestation (and clears IT's request).
     fn update_evidence(
         &mut self,
         device_id: &Uuid,

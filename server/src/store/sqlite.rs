@@ -92,6 +92,7 @@ fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
          ALTER TABLE devices ADD COLUMN anchor_at INTEGER;
          ALTER TABLE devices ADD COLUMN offline_run INTEGER NOT NULL DEFAULT 0;
          ALTER TABLE devices ADD COLUMN assert_counter INTEGER;
+         ALTER TABLE devices ADD COLUMN reattest_requested INTEGER NOT NULL DEFAULT 0;
          ALTER TABLE enrollment_tokens ADD COLUMN allow_additional INTEGER NOT NULL DEFAULT 0;
          CREATE TABLE status_list (
              id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -568,7 +569,8 @@ fn hash_arr(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
 
 const DEVICE_COLS: &str = "device_id, officer_id, department, platform, model, attested_model, \
      public_key, assurance, evidence, revoked, reason, last_seq, enrolled_at, key_hash, \
-     evidence_summary, last_fresh_at, anchor_hash, anchor_at, offline_run, assert_counter";
+     evidence_summary, last_fresh_at, anchor_hash, anchor_at, offline_run, assert_counter, \
+     reattest_requested";
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok(RawDevice {
@@ -591,6 +593,7 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
         anchor_at: r.get(17)?,
         offline_run: r.get(18)?,
         assert_counter: r.get(19)?,
+        reattest_requested: r.get(20)?,
     })
 }
 
@@ -614,6 +617,7 @@ struct RawDevice {
     anchor_at: Option<i64>,
     offline_run: i64,
     assert_counter: Option<i64>,
+    reattest_requested: bool,
 }
 
 impl RawDevice {
@@ -661,6 +665,7 @@ impl RawDevice {
                 .assert_counter
                 .map(|c| u32::try_from(c).map_err(|_| StoreError::Corrupt("assert_counter".into())))
                 .transpose()?,
+            reattest_requested: self.reattest_requested,
             revoked: self.revoked,
             reason: self.reason,
             last_seq: self.last_seq.map(|s| to_u64("last_seq", s)).transpose()?,
@@ -997,7 +1002,7 @@ impl Tx for SqliteTx<'_> {
             &format!(
                 "INSERT INTO devices({DEVICE_COLS}) VALUES \
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19, ?20)"
+                 ?18, ?19, ?20, ?21)"
             ),
             params![
                 &d.device_id.as_bytes()[..],
@@ -1024,6 +1029,7 @@ impl Tx for SqliteTx<'_> {
                     .transpose()?,
                 i64::from(f.offline_run),
                 d.assert_counter.map(i64::from),
+                d.reattest_requested,
             ],
         )?;
         Ok(())
@@ -1058,6 +1064,14 @@ impl Tx for SqliteTx<'_> {
         Ok(changed == 1)
     }
 
+    fn request_reattest(&mut self, device_id: &Uuid) -> Result<bool, StoreError> {
+        let changed = self.tx.execute(
+            "UPDATE devices SET reattest_requested = 1 WHERE device_id = ?1",
+            params![&device_id.as_bytes()[..]],
+        )?;
+        Ok(changed == 1)
+    }
+
     fn update_evidence(
         &mut self,
         device_id: &Uuid,
@@ -1067,8 +1081,8 @@ impl Tx for SqliteTx<'_> {
         let json = serde_json::to_string(summary)
             .map_err(|e| StoreError::Corrupt(format!("evidence summary: {e}")))?;
         self.tx.execute(
-            "UPDATE devices SET evidence_summary = ?2, assurance = ?3, attested_model = ?4 \
-             WHERE device_id = ?1",
+            "UPDATE devices SET evidence_summary = ?2, assurance = ?3, attested_model = ?4, \
+             reattest_requested = 0 WHERE device_id = ?1",
             params![
                 &device_id.as_bytes()[..],
                 json,

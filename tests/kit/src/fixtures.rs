@@ -159,6 +159,7 @@ pub fn gad_claims(device_id: Uuid, officer: &str) -> Attestation {
         email: vec!["a.shah@gujarat.gov.in".into()],
         os: android_15(),
         lock: true,
+        evidence: None,
     }
 }
 

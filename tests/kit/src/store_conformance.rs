@@ -200,6 +200,7 @@ fn device(officer_id: &str, enrolled_at: u64) -> DeviceRow {
         },
         freshness: Freshness::default(),
         assert_counter: Some(0),
+        reattest_requested: false,
         revoked: false,
         reason: None,
         last_seq: None,
@@ -568,6 +569,7 @@ pub fn devices(factory: Factory<'_>) {
         evidence: None,
         evidence_summary: EvidenceSummary::none(NOW + 5),
         assert_counter: None,
+        reattest_requested: false,
         ..device("GAD-001", NOW + 5)
     };
     let other = DeviceRow {
