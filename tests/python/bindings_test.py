@@ -59,6 +59,22 @@ class PyFacts(p.DeviceFacts):
         )
 
 
+class PyEvidence(p.EvidenceProvider):
+    """The platform's evidence source: records what the core asked for, has none."""
+
+    def __init__(self):
+        self.key_asked = []
+        self.fresh_asked = []
+
+    def key_evidence(self, challenge, device_key_sec1):
+        self.key_asked.append((bytes(challenge), bytes(device_key_sec1)))
+        return None
+
+    def fresh_evidence(self, challenge):
+        self.fresh_asked.append(bytes(challenge))
+        return None
+
+
 class BrokenSigner(p.Signer):
     def public_key(self):
         raise RuntimeError("keystore locked")
@@ -71,7 +87,8 @@ def main():
     uri, state = sys.argv[2], sys.argv[3]
     signer = PySigner()
     facts = PyFacts(["b.patel@gujarat.gov.in"])
-    agent = p.Agent(state, signer)
+    evidence = PyEvidence()
+    agent = p.Agent.with_evidence(state, signer, evidence)
     assert not agent.status().enrolled
     try:
         agent.check_in(facts)
@@ -82,10 +99,17 @@ def main():
     info = agent.enroll(uri, facts, None)
     assert info.officer_id == "GAD-002", info
     assert info.assurance == p.Assurance.SOFTWARE, info
+    # The core asked the platform for evidence bound to the enrollment's nonce and key.
+    assert len(evidence.key_asked) == 1, evidence.key_asked
+    challenge, key = evidence.key_asked[0]
+    assert len(challenge) == 32 and key == signer.public_key(), evidence.key_asked
+    assert agent.status().assurance == p.Assurance.SOFTWARE
+    assert not agent.status().reattest_requested
 
     first = agent.check_in(facts)
     assert first.delivered and first.result is not None
     assert first.result.seq == 1
+    assert not first.result.reattest
     # Software key on iOS: R5 warning only.
     assert first.result.status == p.Status.WARNING, first.result
     assert all(f.rule == p.Rule.R5 for f in first.result.failures), first.result.failures
