@@ -46,6 +46,10 @@ name = "WhatsApp"
 [[groups]]
 platform = "WhatsApp"
 id = "bench-officers"
+# The simulated phones have software keys and no platform evidence: accepted explicitly.
+[evidence]
+assurance = "software"
+platforms = ["android"]
 "#;
 /// WhatsApp's signing-certificate digest, from the built-in catalog (read once: `facts`
 /// runs for every simulated request).
