@@ -4,8 +4,6 @@
 //! `softwareEnforced.creationDateTime` is used as "now".
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-
 use base64::Engine as _;
 use pramaan_core::evidence::android::{AttestedKey, decode_leaf};
 use pramaan_core::evidence::x509::{ChainPolicy, parse_cert, pem_certificates, verify_chain};
@@ -13,25 +11,12 @@ use pramaan_core::evidence::{ChainError, EvidenceError, TrustAnchors, verify_and
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/evidence/android-key-attestation")
-}
-
 fn chain(rel: &str) -> Vec<Vec<u8>> {
-    let text = std::fs::read_to_string(dir().join(rel)).unwrap();
-    pem_certificates(&text).unwrap()
+    pramaan_testkit::real_evidence::android_pem(rel)
 }
 
 fn expected(rel_pem: &str) -> Value {
-    let json = dir().join(rel_pem.replace(".pem", ".json"));
-    // Some expectation files start with `// comment` lines.
-    let text: String = std::fs::read_to_string(json)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    serde_json::from_str(&text).unwrap()
+    pramaan_testkit::real_evidence::android_chain(rel_pem).expected
 }
 
 fn num(v: &Value) -> i64 {

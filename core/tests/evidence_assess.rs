@@ -3,12 +3,8 @@
 //! with the reason).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
-use base64::Engine as _;
 use pramaan_core::claims::Evidence;
 use pramaan_core::evidence::android::AttestedKey;
-use pramaan_core::evidence::x509::pem_certificates;
 use pramaan_core::evidence::{EvidenceSummary, Roots, TrustAnchors, verify_android};
 use pramaan_core::keys::{P256PublicKey, Signer as _, SoftwareSigner};
 use proptest::prelude::*;
@@ -17,35 +13,21 @@ const TEGU: &str = "tegu/sdk37/TEE_TRUSTED_CONF";
 
 /// (chain, challenge, now, leaf key) of a real P-256 TEE attestation.
 fn tegu() -> (Vec<Vec<u8>>, Vec<u8>, u64, P256PublicKey) {
-    let dir =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/evidence/android-key-attestation");
-    let chain =
-        pem_certificates(&std::fs::read_to_string(dir.join(format!("{TEGU}.pem"))).unwrap())
-            .unwrap();
-    let json: String = std::fs::read_to_string(dir.join(format!("{TEGU}.json")))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let exp: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let challenge = base64::engine::general_purpose::STANDARD
-        .decode(exp["attestationChallenge"].as_str().unwrap())
-        .unwrap();
-    let now = exp["softwareEnforced"]["creationDateTime"]
-        .as_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1000;
-    let att = verify_android(&chain, &challenge, now, &TrustAnchors::google_builtin()).unwrap();
+    let r = pramaan_testkit::real_evidence::android_chain(TEGU);
+    let att = verify_android(
+        &r.chain,
+        &r.challenge,
+        r.now,
+        &TrustAnchors::google_builtin(),
+    )
+    .unwrap();
     let AttestedKey::Ec { sec1, .. } = att.public_key else {
         panic!("tegu leaf is EC")
     };
     (
-        chain,
-        challenge,
-        now,
+        r.chain,
+        r.challenge,
+        r.now,
         P256PublicKey::from_sec1(&sec1).unwrap(),
     )
 }

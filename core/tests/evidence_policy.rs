@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use pramaan_core::claims::Evidence;
-use pramaan_core::evidence::x509::{parse_cert, pem_certificates};
+use pramaan_core::evidence::x509::parse_cert;
 use pramaan_core::evidence::{
     EvidenceKind, EvidenceSummary, Roots, SecurityLevel, StatusList, TrustAnchors,
     VerifiedBootState, summarize, summarize_app_attest,
@@ -49,32 +49,13 @@ struct Real {
 }
 
 fn real(rel: &str) -> Real {
-    let base = dir().join("android-key-attestation");
-    let chain =
-        pem_certificates(&std::fs::read_to_string(base.join(format!("{rel}.pem"))).unwrap())
-            .unwrap();
-    let json: String = std::fs::read_to_string(base.join(format!("{rel}.json")))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let exp: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let challenge = base64::engine::general_purpose::STANDARD
-        .decode(exp["attestationChallenge"].as_str().unwrap())
-        .unwrap();
-    let now = exp["softwareEnforced"]["creationDateTime"]
-        .as_str()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1000;
-    let leaf = parse_cert(0, &chain[0]).unwrap();
+    let r = pramaan_testkit::real_evidence::android_chain(rel);
+    let leaf = parse_cert(0, &r.chain[0]).unwrap();
     let key = P256PublicKey::from_sec1(&leaf.public_key().subject_public_key.data).unwrap();
     Real {
-        evidence: Evidence::AndroidKeyAttestation { chain },
-        challenge,
-        now,
+        evidence: Evidence::AndroidKeyAttestation { chain: r.chain },
+        challenge: r.challenge,
+        now: r.now,
         key,
     }
 }

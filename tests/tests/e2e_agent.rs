@@ -415,10 +415,9 @@ fn it_asks_for_fresh_evidence_and_the_agent_answers_with_its_platform() {
     );
     assert!(!result.reattest, "the request was served");
     assert!(
-        result
-            .failures
-            .iter()
-            .any(|f| f.detail.contains("key attestation did not verify: fresh key attestation")),
+        result.failures.iter().any(|f| f
+            .detail
+            .contains("key attestation did not verify: fresh key attestation")),
         "{:?}",
         result.failures
     );

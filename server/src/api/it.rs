@@ -530,21 +530,7 @@ async fn revoke_device(
     let r = reason.clone();
     let log_index = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
-            let device = tx.device(&device_id)?.ok_or_else(|| {
-                ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
-            })?;
-            if !principal.can_write(&device.department) {
-                return Err(ApiError::new(
-                    RejectCode::Forbidden,
-                    format!("device {device_id} is not in your department"),
-                ));
-            }
-            if device.revoked {
-                return Err(ApiError::new(
-                    RejectCode::AlreadyRevoked,
-                    format!("device {device_id} is already revoked"),
-                ));
-            }
+            let device = active_device_to_write(tx, &principal, &device_id)?;
             tx.revoke_device(&device_id, &r)?;
             Ok(tx.append_log(&LogEntry::Revocation {
                 at: now(),
@@ -565,6 +551,31 @@ async fn revoke_device(
     })))
 }
 
+/// The unrevoked device `device_id` of a department `principal` may write to: `404`
+/// unknown, `403` another department's, `409` revoked.
+fn active_device_to_write(
+    tx: &mut dyn crate::store::Tx,
+    principal: &crate::auth::Principal,
+    device_id: &Uuid,
+) -> Result<crate::store::DeviceRow, ApiError> {
+    let device = tx
+        .device(device_id)?
+        .ok_or_else(|| ApiError::new(RejectCode::NotFound, format!("no device {device_id}")))?;
+    if !principal.can_write(&device.department) {
+        return Err(ApiError::new(
+            RejectCode::Forbidden,
+            format!("device {device_id} is not in your department"),
+        ));
+    }
+    if device.revoked {
+        return Err(ApiError::new(
+            RejectCode::AlreadyRevoked,
+            format!("device {device_id} is already revoked"),
+        ));
+    }
+    Ok(device)
+}
+
 /// `POST /v1/devices/{id}/reattest`: IT asks one device for fresh platform evidence at its
 /// next online check-in (the answer to that check-in carries `reattest`).
 async fn request_reattest(
@@ -579,21 +590,7 @@ async fn request_reattest(
     let principal = auth.0.clone();
     blocking(move || {
         transaction(st.store.as_ref(), |tx| {
-            let device = tx.device(&device_id)?.ok_or_else(|| {
-                ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
-            })?;
-            if !principal.can_write(&device.department) {
-                return Err(ApiError::new(
-                    RejectCode::Forbidden,
-                    format!("device {device_id} is not in your department"),
-                ));
-            }
-            if device.revoked {
-                return Err(ApiError::new(
-                    RejectCode::AlreadyRevoked,
-                    format!("device {device_id} is revoked"),
-                ));
-            }
+            active_device_to_write(tx, &principal, &device_id)?;
             tx.request_reattest(&device_id)?;
             Ok(())
         })

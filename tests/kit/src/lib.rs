@@ -6,6 +6,7 @@
 
 pub mod fixtures;
 pub mod log_fixtures;
+pub mod real_evidence;
 pub mod store_conformance;
 
 pub use fixtures::*;
