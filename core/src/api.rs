@@ -341,6 +341,31 @@ pub struct RosterReport {
     pub handles: u64,
 }
 
+/// `PUT /v1/evidence/status-list` answer: the revocation status list now in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListInstalled {
+    /// How many certificates the list names.
+    pub entries: u64,
+    /// When the copy was fetched from Google, Unix seconds.
+    pub fetched_at: u64,
+    /// When it was installed, Unix seconds.
+    pub imported_at: u64,
+}
+
+/// `GET /v1/evidence/status-list` answer: the revocation status list in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusListInfo {
+    /// How many certificates the list names.
+    pub entries: u64,
+    /// When the copy was fetched from Google, Unix seconds.
+    pub fetched_at: u64,
+    /// When it was installed, Unix seconds.
+    pub imported_at: u64,
+    /// Whole days since it was fetched, at the server's clock (0 when the fetch time is
+    /// a little ahead of it).
+    pub age_days: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

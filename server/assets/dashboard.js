@@ -124,6 +124,33 @@
     }
   }
 
+  // Google's revocation status list in force: its size and how old the copy is.
+  async function loadStatusList() {
+    const p = $('status-list');
+    try {
+      const s = await (await api('/v1/evidence/status-list')).json();
+      const days = Number(s.age_days);
+      const ago = days === 0 ? 'today' : days === 1 ? '1 day ago' : days + ' days ago';
+      const fetched = new Date(Number(s.fetched_at) * 1000).toISOString().slice(0, 10);
+      const n = Number(s.entries);
+      p.textContent = 'Google revocation list: ' + n + (n === 1 ? ' entry' : ' entries') +
+        ', fetched ' + fetched + ' (' + ago + ')';
+      p.dataset.statusList = 'installed';
+    } catch (e) {
+      if (e.status === 404) {
+        p.textContent = 'No revocation list installed: expired factory keyboxes are refused ' +
+          '(an admin installs one with pramaan evidence status-list import).';
+        p.dataset.statusList = 'none';
+      } else if (e.status === 403) {
+        p.textContent = 'This token may not read the revocation list.';
+        p.dataset.statusList = 'forbidden';
+      } else {
+        p.textContent = 'Revocation list not available: ' + e.message;
+        p.dataset.statusList = 'error';
+      }
+    }
+  }
+
   async function loadAudit() {
     try {
       const cp = await (await api('/v1/audit/checkpoint')).text();
@@ -171,6 +198,7 @@
       if (sessionStorage.getItem(TOKEN)) { $('signin').hidden = true; $('dashboard').hidden = false; $('who').hidden = false; }
       return;
     }
+    await loadStatusList();
     await loadAudit();
   }
 

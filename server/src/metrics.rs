@@ -1,9 +1,18 @@
 //! Prometheus text metrics without a metrics dependency: a few counters and one latency
 //! histogram behind a mutex, rendered by `GET /metrics`.
 //!
-//! Why hand-rolled: four metric families do not justify a registry crate, and the labels
+//! Why hand-rolled: a few metric families do not justify a registry crate, and the labels
 //! (route templates, verdicts, rejection codes) are small closed sets, so cardinality
 //! stays bounded.
+//!
+//! Two gauges describe Google's revocation status list in force ([`status_list_gauges`]),
+//! read from the list itself at scrape time rather than kept here:
+//! `pramaan_status_list_age_seconds` (seconds since the copy was fetched from Google) and
+//! `pramaan_status_list_entries`. With no list installed the age is `-1` and the entries
+//! `0`, rather than the series being absent: an alert such as
+//! `pramaan_status_list_age_seconds < 0 or pramaan_status_list_age_seconds > 30 * 86400`
+//! then fires for a missing list as well as a stale one, and an absent series keeps its
+//! usual meaning (the server is not being scraped).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -136,6 +145,24 @@ impl Metrics {
     }
 }
 
+/// The gauges of the revocation status list in force at `now` (Unix seconds): its age
+/// since it was fetched (never negative: a fetch time slightly ahead of the clock is 0)
+/// and its entry count; `-1` and `0` when none is installed.
+pub fn status_list_gauges(list: Option<&crate::status_list::LoadedStatusList>, now: u64) -> String {
+    let (age, entries) = match list {
+        Some(l) => (i128::from(now.saturating_sub(l.fetched_at)), l.list.len()),
+        None => (-1, 0),
+    };
+    format!(
+        "# HELP pramaan_status_list_age_seconds Seconds since the installed revocation status list was fetched from Google; -1 when none is installed.\n\
+         # TYPE pramaan_status_list_age_seconds gauge\n\
+         pramaan_status_list_age_seconds {age}\n\
+         # HELP pramaan_status_list_entries Certificates named by the installed revocation status list; 0 when none is installed.\n\
+         # TYPE pramaan_status_list_entries gauge\n\
+         pramaan_status_list_entries {entries}\n"
+    )
+}
+
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -163,5 +190,37 @@ mod tests {
         assert!(text.contains(
             "pramaan_request_duration_seconds_bucket{route=\"/v1/attest\",le=\"+Inf\"} 2"
         ));
+    }
+
+    #[test]
+    fn status_list_gauges_give_age_and_entries_or_minus_one() {
+        let none = status_list_gauges(None, 1_000);
+        assert!(
+            none.contains("\npramaan_status_list_age_seconds -1\n"),
+            "{none}"
+        );
+        assert!(none.contains("\npramaan_status_list_entries 0\n"), "{none}");
+        assert!(none.contains("# TYPE pramaan_status_list_age_seconds gauge\n"));
+        let list = pramaan_core::evidence::StatusList::from_json(
+            r#"{"entries":{"1a":{"status":"REVOKED"},"2b":{"status":"SUSPENDED"}}}"#,
+        )
+        .expect("parses");
+        let loaded = crate::status_list::LoadedStatusList {
+            list,
+            fetched_at: 1_000,
+            imported_at: 1_100,
+        };
+        let some = status_list_gauges(Some(&loaded), 1_000 + 86_400);
+        assert!(
+            some.contains("\npramaan_status_list_age_seconds 86400\n"),
+            "{some}"
+        );
+        assert!(some.contains("\npramaan_status_list_entries 2\n"), "{some}");
+        // A fetch time a little ahead of the clock is age 0, not negative.
+        let ahead = status_list_gauges(Some(&loaded), 900);
+        assert!(
+            ahead.contains("\npramaan_status_list_age_seconds 0\n"),
+            "{ahead}"
+        );
     }
 }

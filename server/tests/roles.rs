@@ -164,6 +164,22 @@ fn every_endpoint_by_every_role() {
             body: vec![],
             allowed: auditors,
         },
+        Call {
+            name: "status list install",
+            method: "PUT",
+            path: "/v1/evidence/status-list".into(),
+            content_type: "application/json",
+            body: br#"{"entries": {"2c8cdddfd5e03bfc": {"status": "REVOKED"}}}"#.to_vec(),
+            allowed: &[Who::Admin],
+        },
+        Call {
+            name: "status list read",
+            method: "GET",
+            path: "/v1/evidence/status-list".into(),
+            content_type: "",
+            body: vec![],
+            allowed: &ALL,
+        },
     ];
 
     for call in &calls {

@@ -1,4 +1,6 @@
-//! `pramaan evidence android|apple`: verify platform evidence files by hand.
+//! `pramaan evidence android|apple`: verify platform evidence files by hand;
+//! `pramaan evidence status-list import|show`: the server's copy of Google's revocation
+//! status list ([`status_list`]).
 //!
 //! Support staff get a key attestation chain or an App Attest object from a phone that
 //! enrolled as "software" and need to know why; developers check captured evidence. This
@@ -43,7 +45,9 @@ use serde_json::{Value as Json, json};
 use super::enroll_token::rfc3339;
 use super::{CliError, CliResult};
 
-/// `pramaan evidence android|apple`.
+pub mod status_list;
+
+/// `pramaan evidence android|apple|status-list`.
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCmd {
     /// Verify an Android Key Attestation chain (PEM, leaf first) against Google's roots.
@@ -106,6 +110,10 @@ pub enum EvidenceCmd {
         #[arg(long)]
         policy: Option<PathBuf>,
     },
+    /// Install a copy of Google's attestation revocation status list on the server
+    /// (admin), or show the one in force and its age.
+    #[command(subcommand)]
+    StatusList(status_list::StatusListCmd),
 }
 
 /// The App Attest environment (`--environment`).
@@ -161,15 +169,21 @@ fn load_policy(path: &Path) -> Result<Policy, CliError> {
 fn load_status_list(path: &Path, fetched: Option<&str>) -> Result<(StatusList, u64), CliError> {
     let list = StatusList::from_json(&read_text(path)?)
         .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    let fetched_at = match parse_at_named("--status-list-fetched", fetched)? {
-        Some(t) => t,
-        None => std::fs::metadata(path)
+    let fetched_at = fetched_time(path, "--status-list-fetched", fetched)?;
+    Ok((list, fetched_at))
+}
+
+/// When a status list file was fetched: the RFC 3339 time given with `flag`, else the
+/// file's modification time (what `curl -o` or `cp -p` leaves), Unix seconds.
+fn fetched_time(path: &Path, flag: &str, fetched: Option<&str>) -> Result<u64, CliError> {
+    match parse_at_named(flag, fetched)? {
+        Some(t) => Ok(t),
+        None => Ok(std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map_err(|e| fail(format!("{}: no modification time ({e})", path.display())))?
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
-    Ok((list, fetched_at))
+            .map_or(0, |d| d.as_secs())),
+    }
 }
 
 /// The judgement of `summary` under `policy`, as JSON, and the unmet requirements.
@@ -275,6 +289,7 @@ pub fn run(cmd: EvidenceCmd) -> CliResult {
                 _ => Ok(()),
             }
         }
+        EvidenceCmd::StatusList(cmd) => status_list::run(cmd),
     }
 }
 

@@ -87,7 +87,8 @@ pub enum Command {
     /// Pull the audit log into an offline bundle, and verify bundles offline.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
-    /// Verify platform evidence (Android Key Attestation, Apple App Attest) at a given time.
+    /// Verify platform evidence (Android Key Attestation, Apple App Attest) at a given
+    /// time; install and show the server's copy of Google's revocation status list.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCmd),
 }

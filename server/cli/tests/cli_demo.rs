@@ -3,9 +3,10 @@
 //! The demo is the README's first command, so it is run as the built binary exactly as a
 //! newcomer would (with `--no-wait` so it exits). The dashboard test loads the page in
 //! headless Chromium against a server holding the demo department and checks the
-//! rendered DOM: the script signed in, fetched the compliance view and the audit
-//! checkpoint, and coloured the rows by status. Without Chromium the test is skipped with a
-//! message, except under CI (`CI=true`), where a missing browser is a failure.
+//! rendered DOM: the script signed in, fetched the compliance view, the audit checkpoint
+//! and the revocation status list's age (or said none is installed), and coloured the rows
+//! by status. Without Chromium the test is skipped with a message, except under CI
+//! (`CI=true`), where a missing browser is a failure.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 
@@ -145,8 +146,38 @@ fn dashboard_renders_the_demo_department_in_headless_chromium() {
         "checkpoint shown: {dom}"
     );
     assert!(dom.contains(&init.log_vkey), "log key shown: {dom}");
+    assert!(
+        dom.contains("data-status-list=\"none\">No revocation list installed"),
+        "a missing status list is said: {dom}"
+    );
     // The token left the address bar and is nowhere in the page.
     assert!(!dom.contains(&auditor), "token leaked into the DOM");
+
+    // Google's revocation status list, fetched three days ago: the dashboard shows its age.
+    let fetched = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 3 * 86_400
+        - 100;
+    admin
+        .send(
+            "PUT",
+            &format!("/v1/evidence/status-list?fetched_at={fetched}"),
+            "application/json",
+            br#"{"entries": {"2c8cdddfd5e03bfc": {"status": "REVOKED"}, "c8966fcb2fbe32": {"status": "SUSPENDED"}}}"#,
+        )
+        .expect("install status list");
+    let out = headless(browser, &dir.path().join("profile-3"), &url);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-status-list=\"installed\">Google revocation list: 2 entries, fetched "),
+        "status list shown: {dom}"
+    );
+    assert!(
+        dom.contains(" (3 days ago)</p>"),
+        "status list age shown: {dom}"
+    );
 
     // A wrong token: the page says why and offers the sign-in form again.
     let url = format!("{}/#token=not-a-token&department=GAD", running.url);

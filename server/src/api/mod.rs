@@ -1,6 +1,7 @@
 //! The HTTP API (design section 8): device endpoints ([`device`]), department IT and
-//! auditor endpoints ([`it`]), and the shared plumbing: state, bearer authentication,
-//! per-address rate limiting for devices, body limits and metrics.
+//! auditor endpoints ([`it`]), the revocation status list ([`evidence`]), and the shared
+//! plumbing: state, bearer authentication, per-address rate limiting for devices, body
+//! limits and metrics.
 //!
 //! Why the blocking helper: the store is synchronous (SQLite), so every storage call runs
 //! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
@@ -9,6 +10,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod device;
 pub mod error;
+pub mod evidence;
 pub mod it;
 
 use pramaan_core::api::RejectCode;
@@ -270,11 +272,12 @@ async fn healthz() -> &'static str {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    text.push_str(&crate::metrics::status_list_gauges(
+        state.status_list.current().as_deref(),
+        now(),
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -294,6 +297,7 @@ pub fn router(state: AppState) -> Router {
         .merge(it)
         .merge(dashboard::routes())
         .merge(audit::routes())
+        .merge(evidence::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
