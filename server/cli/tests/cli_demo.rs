@@ -8,6 +8,7 @@
 //! by status. Without Chromium the test is skipped with a message, except under CI
 //! (`CI=true`), where a missing browser is a failure.
 
+#![cfg(feature = "server")] // `pramaan demo` is in the default (server) build only
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 
 use std::path::Path;
