@@ -43,6 +43,15 @@ pub enum StatusListLoadError {
     /// `fetched_at` lies in the future.
     #[error("the list's fetch time is in the future")]
     FromTheFuture,
+    /// The list in force was fetched later: installing this one would turn the clock back
+    /// on revocations (and make an expired keybox look covered by a list it is not).
+    #[error("the list in force was fetched at {installed}, after this one ({offered})")]
+    Older {
+        /// When the list in force was fetched.
+        installed: u64,
+        /// When the offered list was fetched.
+        offered: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -86,6 +95,14 @@ impl StatusListCache {
     ) -> Result<Arc<LoadedStatusList>, StatusListLoadError> {
         if fetched_at > now.saturating_add(300) {
             return Err(StatusListLoadError::FromTheFuture);
+        }
+        if let Some(current) = self.current()
+            && current.fetched_at > fetched_at
+        {
+            return Err(StatusListLoadError::Older {
+                installed: current.fetched_at,
+                offered: fetched_at,
+            });
         }
         let list = StatusList::from_json(json)?;
         transaction(store, |tx| {

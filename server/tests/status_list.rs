@@ -200,6 +200,13 @@ fn a_bad_list_or_a_future_fetch_time_is_refused_and_the_installed_list_stays() {
     assert_eq!(refusal(&r).1, "malformed");
     assert_eq!(json(&admin.get(PATH).unwrap()), before);
     assert_eq!(metric(&env, "pramaan_status_list_entries"), 3);
+
+    // An older copy than the one in force is refused: it would turn back revocations.
+    let r = install(&admin, r#"{"entries": {}}"#, Some(fetched - DAY));
+    let (status, code, message) = refusal(&r);
+    assert_eq!((status, code.as_str()), (409, "conflict"), "{message}");
+    assert!(message.contains("newer copy"), "{message}");
+    assert_eq!(json(&admin.get(PATH).unwrap()), before);
 }
 
 #[test]

@@ -94,6 +94,10 @@ fn load_error(e: StatusListLoadError, fetched_at: u64, now: u64) -> ApiError {
                  the installed list is unchanged"
             ),
         ),
+        StatusListLoadError::Older { .. } => ApiError::new(
+            RejectCode::Conflict,
+            format!("{e}: install a newer copy; the installed list is unchanged"),
+        ),
         StatusListLoadError::Store(s) => s.into(),
     }
 }
