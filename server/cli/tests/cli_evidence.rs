@@ -47,29 +47,34 @@ fn stdout_json(o: &Output) -> Value {
 
 /// (chain path, challenge base64, creation time RFC 3339) of a real chain.
 fn chain(rel: &str) -> (String, String, String) {
-    let pem = data(&format!("android-key-attestation/{rel}.pem"));
-    let json: String =
-        std::fs::read_to_string(data(&format!("android-key-attestation/{rel}.json")))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-    let exp: Value = serde_json::from_str(&json).unwrap();
-    let ms: i64 = exp["softwareEnforced"]["creationDateTime"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let at = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+    let real = pramaan_testkit::real_evidence::android_chain(rel);
+    let pem = pramaan_testkit::real_evidence::android_dir().join(format!("{rel}.pem"));
+    let at = time::OffsetDateTime::from_unix_timestamp(real.now as i64)
         .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     (
         pem.to_str().unwrap().to_string(),
-        exp["attestationChallenge"].as_str().unwrap().to_string(),
+        base64::engine::general_purpose::STANDARD.encode(&real.challenge),
         at,
     )
+}
+
+/// `pramaan evidence android` on the real chain `rel`, with its own challenge and time,
+/// then `extra` arguments.
+fn android(rel: &str, extra: &[&str]) -> Output {
+    let (pem, challenge, at) = chain(rel);
+    let mut args = vec![
+        "evidence",
+        "android",
+        &pem,
+        "--challenge-b64",
+        &challenge,
+        "--at",
+        &at,
+    ];
+    args.extend_from_slice(extra);
+    pramaan(&args)
 }
 
 /// A department policy file naming one Android app, with `extra` `[evidence.android]` lines.
@@ -139,18 +144,7 @@ fn a_key_made_by_another_app_is_refused_naming_the_attested_package() {
         GOOGLE_TEST_SIGNER,
         "",
     );
-    let (pem, challenge, at) = chain("caiman/sdk36/TEE_EC_RKP");
-    let out = pramaan(&[
-        "evidence",
-        "android",
-        &pem,
-        "--challenge-b64",
-        &challenge,
-        "--at",
-        &at,
-        "--policy",
-        &policy,
-    ]);
+    let out = android("caiman/sdk36/TEE_EC_RKP", &["--policy", &policy]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
@@ -166,17 +160,7 @@ fn a_key_made_by_another_app_is_refused_naming_the_attested_package() {
         &"ab".repeat(32),
         "",
     );
-    let out = pramaan(&[
-        "evidence",
-        "android",
-        &pem,
-        "--challenge-b64",
-        &challenge,
-        "--at",
-        &at,
-        "--policy",
-        &policy,
-    ]);
+    let out = android("caiman/sdk36/TEE_EC_RKP", &["--policy", &policy]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("repackaged"), "{}", stderr(&out));
 }
@@ -196,18 +180,7 @@ fn chains_meeting_every_requirement_are_accepted() {
         "caiman/sdk36/SB_EC_RKP",
         "tegu/sdk36/TEE_EC_2026_ROOT",
     ] {
-        let (pem, challenge, at) = chain(rel);
-        let out = pramaan(&[
-            "evidence",
-            "android",
-            &pem,
-            "--challenge-b64",
-            &challenge,
-            "--at",
-            &at,
-            "--policy",
-            &policy,
-        ]);
+        let out = android(rel, &["--policy", &policy]);
         assert!(out.status.success(), "{rel}: {}", stderr(&out));
         let v = stdout_json(&out);
         assert_eq!(v["policy"]["met"], true, "{rel}");
@@ -226,18 +199,7 @@ fn chains_meeting_every_requirement_are_accepted() {
         GOOGLE_TEST_SIGNER,
         "min_patch_level = \"2026-01\"",
     );
-    let (pem, challenge, at) = chain("caiman/sdk36/TEE_EC_RKP");
-    let out = pramaan(&[
-        "evidence",
-        "android",
-        &pem,
-        "--challenge-b64",
-        &challenge,
-        "--at",
-        &at,
-        "--policy",
-        &strict,
-    ]);
+    let out = android("caiman/sdk36/TEE_EC_RKP", &["--policy", &strict]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("security patch 2025-11 is older than the policy's 2026-01"),
@@ -256,7 +218,7 @@ fn status_lists_decide_revoked_serials_and_expired_keyboxes() {
         PLAY_STORE_SIGNER,
         "",
     );
-    let (pem, challenge, at) = chain("sony-xperia10-iii/sdk33/TEE_EC");
+    const SONY: &str = "sony-xperia10-iii/sdk33/TEE_EC";
     let list = dir.path().join("status.json");
     std::fs::write(
         &list,
@@ -265,19 +227,9 @@ fn status_lists_decide_revoked_serials_and_expired_keyboxes() {
     .unwrap();
     let list = list.to_str().unwrap().to_string();
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "evidence",
-            "android",
-            &pem,
-            "--challenge-b64",
-            &challenge,
-            "--at",
-            &at,
-            "--policy",
-            &policy,
-        ];
+        let mut args = vec!["--policy", policy.as_str()];
         args.extend_from_slice(extra);
-        pramaan(&args)
+        android(SONY, &args)
     };
     // The key was made on 2026-06-04; a list fetched two days before is fresh.
     let out = run(&[
@@ -350,17 +302,7 @@ fn status_lists_decide_revoked_serials_and_expired_keyboxes() {
         stderr(&out)
     );
     // --status-list needs --policy.
-    let out = pramaan(&[
-        "evidence",
-        "android",
-        &pem,
-        "--challenge-b64",
-        &challenge,
-        "--at",
-        &at,
-        "--status-list",
-        &list,
-    ]);
+    let out = android(SONY, &["--status-list", &list]);
     assert!(!out.status.success());
 }
 
