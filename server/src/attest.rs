@@ -38,7 +38,7 @@ use pramaan_core::claims::{self, AttestResult, Attestation, Failure, NONCE_LEN, 
 use pramaan_core::cose::{self, Sign1};
 use pramaan_core::keys::ServerKey;
 use pramaan_core::policy::{
-    DeviceState, EvalContext, Officer, Policy, Roster, evaluate_attestation,
+    DeviceState, EvalContext, Officer, Policy, Roster, evaluate_attestation_judged,
 };
 use uuid::Uuid;
 
@@ -258,13 +258,20 @@ pub fn evaluate(
     ctx: &EvalContext<'_>,
 ) -> Evaluation {
     let state = device_state(device, None);
-    let (verdict, failures, _evidence) =
-        evaluate_attestation(policy, officer, &state, claims, rosters, fresh_nonce, ctx);
-    let reattest = state.judge(policy, ctx).reattest_due;
+    let judgement = state.judge(policy, ctx);
+    let (verdict, failures, _evidence) = evaluate_attestation_judged(
+        policy,
+        officer,
+        &state,
+        claims,
+        rosters,
+        fresh_nonce,
+        &judgement,
+    );
     Evaluation {
         verdict,
         failures,
-        reattest,
+        reattest: judgement.reattest_due,
     }
 }
 

@@ -22,7 +22,8 @@ pub use document::PolicyError;
 pub use evidence::{EvidenceJudgement, StatusListView, judge_evidence};
 pub use rules::{
     Accepted, DeviceProof, DeviceState, EvalContext, Evaluation, EvidenceLevel, GroupEvidence,
-    Roster, describe_evidence, evaluate_attestation, evaluate_officer, utc_minute,
+    Roster, describe_evidence, evaluate_attestation, evaluate_attestation_judged, evaluate_officer,
+    utc_minute,
 };
 
 #[cfg(test)]

@@ -248,7 +248,7 @@ pub fn evaluate_attestation(
     ctx: &EvalContext<'_>,
 ) -> (Verdict, Vec<Failure>, Vec<GroupEvidence>) {
     let judgement = device.judge(policy, ctx);
-    let (verdict, failures, evidence) = verdict_with(
+    evaluate_attestation_judged(
         policy,
         officer,
         device,
@@ -256,11 +256,13 @@ pub fn evaluate_attestation(
         rosters,
         fresh_nonce,
         &judgement,
-    );
-    (verdict, failures, evidence)
+    )
 }
 
-fn verdict_with(
+/// [`evaluate_attestation`] with the device's evidence already judged, for callers that
+/// need the judgement too (the server asks for re-attestation when it is due): the
+/// evidence is judged once.
+pub fn evaluate_attestation_judged(
     policy: &Policy,
     officer: &Officer,
     device: &DeviceState<'_>,
@@ -665,7 +667,7 @@ pub fn evaluate_officer(
         .filter_map(|d| {
             let acc = d.latest?;
             let judgement = d.judge(policy, ctx);
-            let (verdict, failures, evidence) = verdict_with(
+            let (verdict, failures, evidence) = evaluate_attestation_judged(
                 policy,
                 officer,
                 d,
