@@ -11,11 +11,12 @@
 //!
 //! Why two phases:
 //!
-//! 1. [`verify`] (or [`verify_with_key`]) needs no write access: parse the COSE_Sign1,
+//! 1. [`verify`] (or [`verify_device`]) needs no write access: parse the COSE_Sign1,
 //!    find the device key by `kid` (through a read-only snapshot: the key of an enrolled
 //!    device never changes), verify ES256, decode the claims and check what needs no
-//!    state (the `ueid` is the `kid`'s device, `seq` is storable). It runs outside the
-//!    writer's lock, so a slow ECDSA check does not serialize the server.
+//!    state (the `ueid` is the `kid`'s device, `seq` is storable), and fresh evidence the
+//!    claims carry against the device's enrollment evidence. It runs outside the
+//!    writer's lock, so slow ECDSA and certificate checks do not serialize the server.
 //! 2. [`decide`] runs inside the caller's transaction (`&mut dyn Tx`): revoked, officer,
 //!    `seq` (a conditional write), `iat`, nonce or offline window (a conditional write),
 //!    policy R1..R5 with the department's rosters ([`evaluate`]), then the writes: the
@@ -29,13 +30,15 @@
 //!
 //! The order of the checks fixes which error a bad request gets and is part of the
 //! protocol: malformed (400) -> unknown key (401) -> bad signature (401) -> claims (400)
-//! -> ueid (400) -> revoked (403) -> officer (400) -> seq (409) -> iat (400) -> nonce
-//! (409/410) or offline window -> officer/policy gone (404/...) -> verdict.
+//! -> ueid (400) -> fresh evidence without a nonce (400) -> revoked (403) -> officer
+//! (400) -> seq (409) -> iat (400) -> officer/policy gone (404/409) -> nonce (409/410)
+//! or offline chain, window and run (409) -> App Attest counter (409) -> verdict.
 
 use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{self, AttestResult, Attestation, Failure, NONCE_LEN, Verdict};
 use pramaan_core::cose::{self, Sign1};
+use pramaan_core::evidence::EvidenceSummary;
 use pramaan_core::keys::ServerKey;
 use pramaan_core::policy::{
     DeviceState, EvalContext, Officer, Policy, Roster, evaluate_attestation_judged,
@@ -172,7 +175,7 @@ impl From<AuthError> for AttestError {
 }
 
 /// An attestation whose signature verified against its enrolled device's key, with its
-/// decoded claims. Only [`verify`] and [`verify_with_key`] make one.
+/// decoded claims. Only [`verify`] and [`verify_device`] make one.
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// The signing device (the token's kid).
@@ -183,6 +186,9 @@ pub struct Verified {
     pub payload: Vec<u8>,
     /// The whole token (COSE_Sign1) as received (the audit-log leaf carries it).
     pub token: Vec<u8>,
+    /// The fresh evidence the claims carry (re-attestation), checked against what the
+    /// device's enrollment proved; `None` when they carry none.
+    pub renewal: Option<EvidenceSummary>,
 }
 
 fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
@@ -191,14 +197,43 @@ fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
     Ok((msg, device_id))
 }
 
+/// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
+/// read-only snapshot (which does not wait for writers). Call it outside any transaction
+/// of `store`: a store without a separate reader serves the read with a transaction.
+pub fn verify(store: &dyn Store, token: &[u8], ctx: &Context) -> Result<Verified, AttestError> {
+    let (msg, device_id) = parse(token)?;
+    let device =
+        read_transaction(store, |tx| tx.device(&device_id))?.ok_or(AttestError::UnknownDevice)?;
+    verified(&msg, &device, token, ctx)
+}
+
+/// Phase one with the device's row at hand (the benchmark's crypto-only ceiling): the
+/// checks of [`verify`]. Fresh evidence the claims carry is checked here too, against the
+/// row's enrollment evidence (certificate chains and signatures: work kept out of the
+/// writer's transaction); its App Attest counter is decided in [`decide`].
+pub fn verify_device(
+    device: &DeviceRow,
+    token: &[u8],
+    ctx: &Context,
+) -> Result<Verified, AttestError> {
+    let (msg, device_id) = parse(token)?;
+    if device_id != device.device_id {
+        return Err(AttestError::UnknownDevice);
+    }
+    verified(&msg, device, token, ctx)
+}
+
 fn verified(
     msg: &Sign1,
-    device_id: Uuid,
-    key: &P256PublicKey,
+    device: &DeviceRow,
     token: &[u8],
+    ctx: &Context,
 ) -> Result<Verified, AttestError> {
+    let device_id = device.device_id;
+    let key = P256PublicKey::from_cose_key_bytes(&device.public_key)
+        .map_err(|e| AttestError::StoredKey(e.to_string()))?;
     let payload = msg
-        .verify_es256(key, Some(device_id.as_bytes()))
+        .verify_es256(&key, Some(device_id.as_bytes()))
         .map_err(|e| AttestError::BadSignature(e.to_string()))?;
     let claims =
         Attestation::from_cbor(payload).map_err(|e| AttestError::BadClaims(e.to_string()))?;
@@ -208,33 +243,28 @@ fn verified(
     if claims.seq > MAX_SEQ {
         return Err(AttestError::SeqTooLarge(claims.seq));
     }
+    let renewal = match (&claims.evidence, &claims.nonce) {
+        (None, _) => None,
+        (Some(_), None) => return Err(AttestError::EvidenceOffline),
+        // The counter's order is the store's decision in `decide`, so it starts at 0.
+        (Some(evidence), Some(nonce)) => Some(pramaan_core::evidence::reattest(
+            evidence,
+            nonce,
+            &device.evidence_summary,
+            0,
+            ctx.now,
+            &ctx.roots,
+        )),
+    };
     Ok(Verified {
         device_id,
         claims,
         payload: payload.to_vec(),
         token: token.to_vec(),
+        renewal,
     })
 }
 
-/// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
-/// read-only snapshot (which does not wait for writers). Call it outside any transaction
-/// of `store`: a store without a separate reader serves the read with a transaction.
-pub fn verify(store: &dyn Store, token: &[u8]) -> Result<Verified, AttestError> {
-    let (msg, device_id) = parse(token)?;
-    let device =
-        read_transaction(store, |tx| tx.device(&device_id))?.ok_or(AttestError::UnknownDevice)?;
-    let key = P256PublicKey::from_cose_key_bytes(&device.public_key)
-        .map_err(|e| AttestError::StoredKey(e.to_string()))?;
-    verified(&msg, device_id, &key, token)
-}
-
-/// Phase one with the device key at hand (no store): the same checks as [`verify`].
-pub fn verify_with_key(token: &[u8], key: &P256PublicKey) -> Result<Verified, AttestError> {
-    let (msg, device_id) = parse(token)?;
-    verified(&msg, device_id, key, token)
-}
-
-/// What the policy said about one attestation.
 /// The verdict on one attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
@@ -423,12 +453,8 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
             false
         }
     };
-    if let Some(evidence) = &claims.evidence {
-        let nonce = claims
-            .nonce
-            .as_deref()
-            .ok_or(AttestError::EvidenceOffline)?;
-        renew_evidence(tx, &mut device, &policy, evidence, nonce, ctx)?;
+    if let Some(fresh) = &v.renewal {
+        renew_evidence(tx, &mut device, &policy, fresh, ctx)?;
     }
     let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
     let Evaluation {
@@ -482,32 +508,19 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     })
 }
 
-/// Re-attestation: checks the fresh evidence an online attestation carries against what
-/// enrollment proved ([`pramaan_core::evidence::reattest`]), records it (it replaces the
-/// device's evidence, so a phone whose boot state changed stops passing), and clears IT's
-/// request. An App Attest assertion's counter must exceed the last one accepted: a
-/// conditional write decides, and a replay is refused with nothing changed.
+/// Re-attestation: records the fresh evidence phase one checked ([`Verified::renewal`]):
+/// it replaces the device's evidence, so a phone whose boot state changed stops passing,
+/// and clears IT's request. An App Attest assertion's counter must exceed the last one
+/// accepted: a conditional write decides, and a replay is refused with nothing changed.
 fn renew_evidence(
     tx: &mut dyn Tx,
     device: &mut DeviceRow,
     policy: &Policy,
-    evidence: &pramaan_core::claims::Evidence,
-    nonce: &[u8],
+    fresh: &EvidenceSummary,
     ctx: &Context,
 ) -> Result<(), AttestError> {
-    // The counter's order is the store's decision below, so verification starts at 0.
-    let fresh = pramaan_core::evidence::reattest(
-        evidence,
-        nonce,
-        &device.evidence_summary,
-        0,
-        ctx.now,
-        &ctx.roots,
-    );
-    if matches!(
-        evidence,
-        pramaan_core::claims::Evidence::AppleAssertion { .. }
-    ) && fresh.verified
+    if fresh.kind == pramaan_core::evidence::EvidenceKind::AppleAppAttest
+        && fresh.verified
         && let Some(counter) = fresh.counter
         && !tx.advance_assert_counter(&device.device_id, counter)?
     {
@@ -516,17 +529,17 @@ fn renew_evidence(
     let judgement = pramaan_core::policy::judge_evidence(
         &policy.evidence,
         device.platform,
-        &fresh,
+        fresh,
         ctx.eval().status_list,
         ctx.now,
     );
     log::info!(
         "device {}: fresh evidence: {}",
         device.device_id,
-        pramaan_core::policy::describe_evidence(&fresh)
+        pramaan_core::policy::describe_evidence(fresh).escape_debug()
     );
-    tx.update_evidence(&device.device_id, &fresh, judgement.assurance)?;
-    device.evidence_summary = fresh;
+    tx.update_evidence(&device.device_id, fresh, judgement.assurance)?;
+    device.evidence_summary = fresh.clone();
     device.assurance = judgement.assurance;
     device.reattest_requested = false;
     Ok(())
@@ -689,31 +702,47 @@ platforms = ["desktop"]
         (store, signer, id, now)
     }
 
-    #[test]
-    fn verify_then_decide_records_logs_and_refuses_a_replay_without_a_trace() {
-        let (store, signer, id, now) = setup();
-        let ctx = Context {
+    fn context(now: u64) -> Context {
+        Context {
             now,
             offline_window_secs: 3600,
             nonce_ttl_secs: 300,
             status_list: None,
             roots: std::sync::Arc::new(pramaan_core::evidence::Roots::builtin()),
-        };
+        }
+    }
+
+    fn row(store: &SqliteStore, id: Uuid) -> DeviceRow {
+        read_transaction(store, |tx| tx.device(&id))
+            .expect("read")
+            .expect("device")
+    }
+
+    #[test]
+    fn verify_then_decide_records_logs_and_refuses_a_replay_without_a_trace() {
+        let (store, signer, id, now) = setup();
+        let ctx = context(now);
         let token = cose::sign_es256(&signer, id.as_bytes(), claims(id, 1, None, now).to_cbor())
             .expect("sign");
-        let v = verify(&store, &token).expect("verifies");
+        let v = verify(&store, &token, &ctx).expect("verifies");
         assert_eq!((v.device_id, v.claims.seq), (id, 1));
-        // The same checks with the key at hand, and another key's signature refused.
-        let key = signer.public_key().expect("pk");
+        // The same checks with the row at hand, and another key's signature refused.
+        let device = row(&store, id);
         assert_eq!(
-            verify_with_key(&token, &key).expect("verifies").payload,
+            verify_device(&device, &token, &ctx)
+                .expect("verifies")
+                .payload,
             v.payload
         );
         let other = SoftwareSigner::generate()
             .expect("key")
             .public_key()
             .expect("pk");
-        let e = verify_with_key(&token, &other).expect_err("wrong key");
+        let impostor = DeviceRow {
+            public_key: other.to_cose_key_bytes(),
+            ..device
+        };
+        let e = verify_device(&impostor, &token, &ctx).expect_err("wrong key");
         assert_eq!(e.code(), RejectCode::BadSignature);
 
         let out = transaction(&store, |tx| decide(tx, &v, &ctx)).expect("accepted");
@@ -741,7 +770,7 @@ platforms = ["desktop"]
                 claims(id, seq, Some(out.next_nonce.clone()), now).to_cbor(),
             )
             .expect("sign");
-            verify(&store, &t).expect("verifies")
+            verify(&store, &t, &ctx).expect("verifies")
         };
         // Phase one runs outside the transaction (a store without a separate reader
         // would otherwise wait for itself).
@@ -756,8 +785,11 @@ platforms = ["desktop"]
     #[test]
     fn stateless_refusals_carry_their_codes() {
         let (store, signer, id, now) = setup();
+        let ctx = context(now);
         assert_eq!(
-            verify(&store, b"not cose").expect_err("garbage").code(),
+            verify(&store, b"not cose", &ctx)
+                .expect_err("garbage")
+                .code(),
             RejectCode::Malformed
         );
         let stranger = Uuid::new_v4();
@@ -768,10 +800,10 @@ platforms = ["desktop"]
         )
         .expect("sign");
         assert_eq!(
-            verify(&store, &t).expect_err("unknown kid").code(),
+            verify(&store, &t, &ctx).expect_err("unknown kid").code(),
             RejectCode::UnknownDevice
         );
-        let key = signer.public_key().expect("pk");
+        let device = row(&store, id);
         let t = cose::sign_es256(
             &signer,
             id.as_bytes(),
@@ -779,7 +811,7 @@ platforms = ["desktop"]
         )
         .expect("sign");
         assert_eq!(
-            verify_with_key(&t, &key).expect_err("ueid").code(),
+            verify_device(&device, &t, &ctx).expect_err("ueid").code(),
             RejectCode::UeidMismatch
         );
         let t = cose::sign_es256(
@@ -789,7 +821,7 @@ platforms = ["desktop"]
         )
         .expect("sign");
         assert_eq!(
-            verify_with_key(&t, &key).expect_err("seq").code(),
+            verify_device(&device, &t, &ctx).expect_err("seq").code(),
             RejectCode::Malformed
         );
     }

@@ -182,7 +182,7 @@ pub fn verify(
     };
     log::info!(
         "enrollment evidence: {}",
-        pramaan_core::policy::describe_evidence(&summary)
+        pramaan_core::policy::describe_evidence(&summary).escape_debug()
     );
     Ok(Verified {
         request: req,

@@ -455,10 +455,17 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 last_seq: None,
                 enrolled_at: 0,
             };
+            let ctx = attest::Context {
+                now: now(),
+                offline_window_secs: 0,
+                nonce_ttl_secs: 0,
+                status_list: None,
+                roots: std::sync::Arc::new(pramaan_core::evidence::Roots::builtin()),
+            };
             let start = Instant::now();
             let mut n = 0u64;
             while start.elapsed() < duration {
-                let v = attest::verify_with_key(&token, &key).map_err(err)?;
+                let v = attest::verify_device(&device, &token, &ctx).map_err(err)?;
                 let eval = attest::evaluate(
                     &policy,
                     &officer,

@@ -150,8 +150,8 @@ async fn attest(
 }
 
 fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response), ApiError> {
-    let verified = attest::verify(state.store.as_ref(), bytes)?;
     let ctx = decision_context(state);
+    let verified = attest::verify(state.store.as_ref(), bytes, &ctx)?;
     // Group commit: concurrent attestations share one durable commit; each one's checks
     // and writes are isolated, and the answer is built only after the commit.
     let outcome = grouped_transaction(state.store.as_ref(), move |tx| {
