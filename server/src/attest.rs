@@ -478,6 +478,8 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         token: v.token.clone(),
         verdict,
         failures: failures.clone(),
+        fresh_nonce: Some(fresh),
+        evidence: v.renewal.as_ref().map(|_| device.evidence_summary.clone()),
     })?;
     tx.insert_attestation(&AttestationRow {
         device_id,

@@ -300,6 +300,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         device_id,
         request: v.bytes.clone(),
         assurance: judgement.assurance,
+        evidence: Some(v.summary.clone()),
     })?;
     let (next_nonce, _) = attest::issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
     // Enrollment answered a fresh challenge; the nonce sent back anchors offline work.

@@ -230,6 +230,9 @@ pub struct Summary {
     pub revocations: u64,
     /// Policy changes in the range.
     pub policy_changes: u64,
+    /// Other inputs of verdicts in the range: registry imports, rosters, issued tokens,
+    /// status lists, re-attestation requests.
+    pub other_inputs: u64,
     /// Distinct devices with attestations in range.
     pub devices: u64,
     /// Enrollment entries outside the range carried for their keys.
@@ -351,6 +354,7 @@ pub fn verify_with_threads(
         attestations: 0,
         revocations: 0,
         policy_changes: 0,
+        other_inputs: 0,
         devices: 0,
         key_enrollments: key_entries.len() as u64,
         consistent_since: None,
@@ -365,6 +369,12 @@ pub fn verify_with_threads(
                 revoked.entry(*device_id).or_insert(index);
             }
             LogEntry::PolicyChange { .. } => counts.policy_changes += 1,
+            LogEntry::RegistryImport { .. }
+            | LogEntry::RosterSet { .. }
+            | LogEntry::EnrollTokenIssued { .. }
+            | LogEntry::ApiTokenIssued { .. }
+            | LogEntry::StatusListInstalled { .. }
+            | LogEntry::ReattestRequested { .. } => counts.other_inputs += 1,
             LogEntry::Attestation {
                 device_id, token, ..
             } => {

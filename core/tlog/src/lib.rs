@@ -26,6 +26,8 @@ pub mod tree;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use pramaan_core::claims::{Assurance, Failure, Verdict};
+use pramaan_core::evidence::EvidenceSummary;
+use pramaan_core::model::Officer;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -98,6 +100,11 @@ pub enum LogEntry {
         request: Vec<u8>,
         /// `hardware` or `software`: what the server concluded about the device key.
         assurance: Assurance,
+        /// What the enrollment's platform evidence proved, as the server recorded it for
+        /// the device (an input of every later verdict). Absent in entries written before
+        /// verdict inputs were logged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<EvidenceSummary>,
     },
     /// An accepted attestation: the raw COSE bytes as received and the verdict.
     Attestation {
@@ -116,6 +123,14 @@ pub enum LogEntry {
         verdict: Verdict,
         /// The failed rules behind the verdict.
         failures: Vec<Failure>,
+        /// Whether the token answered a live server nonce (`false`: an offline check-in,
+        /// at best a warning). Absent in entries written before verdict inputs were logged.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fresh_nonce: Option<bool>,
+        /// Fresh platform evidence the token carried and the server accepted: from this
+        /// entry on it is the device's evidence.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<EvidenceSummary>,
     },
     /// A device revoked by IT; its later attestations are refused.
     Revocation {
@@ -141,6 +156,88 @@ pub enum LogEntry {
         /// Label of the IT or admin token that changed it.
         by: String,
     },
+    /// Officer registry rows imported (inserted or replaced), exactly as stored.
+    RegistryImport {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The rows, in file order.
+        officers: Vec<Officer>,
+        /// Label of the IT or admin token that imported them.
+        by: String,
+    },
+    /// One group's roster replaced (the handles R4 compares against).
+    RosterSet {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The department.
+        department: String,
+        /// The messaging platform, as in the policy.
+        platform: String,
+        /// The group id, as in the policy.
+        group: String,
+        /// The member handles, as stored.
+        handles: Vec<String>,
+        /// Label of the IT or admin token that set it.
+        by: String,
+    },
+    /// An enrollment token issued. Never the token: its SHA-256, which the enrollment
+    /// request carries too (`token_hash`), so an auditor ties each enrollment to the
+    /// issuance that allowed it.
+    EnrollTokenIssued {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The officer's department.
+        department: String,
+        /// The officer it enrolls a device for.
+        officer_id: String,
+        /// SHA-256 of the token text.
+        #[serde(with = "serde_bytes")]
+        token_hash: Vec<u8>,
+        /// When it stops being accepted, seconds since the Unix epoch.
+        expires: u64,
+        /// Whether it may enroll a second active device.
+        allow_additional: bool,
+        /// Label of the IT or admin token that issued it.
+        by: String,
+    },
+    /// An API (bearer) token created for IT, auditors or admins. Never the token.
+    ApiTokenIssued {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// `it`, `auditor` or `admin`.
+        role: String,
+        /// The department an IT token is limited to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        department: Option<String>,
+        /// The token's label (what logs and this log name it by).
+        label: String,
+        /// SHA-256 of the token text.
+        #[serde(with = "serde_bytes")]
+        token_hash: Vec<u8>,
+    },
+    /// Google's attestation revocation status list installed (an input of every verdict
+    /// on Android evidence).
+    StatusListInstalled {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// When Google published the copy, seconds since the Unix epoch.
+        fetched_at: u64,
+        /// The list as installed (Google's JSON).
+        json: String,
+        /// Label of the admin token that installed it.
+        by: String,
+    },
+    /// IT asked a device for fresh evidence at its next check-in.
+    ReattestRequested {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The device's department.
+        department: String,
+        /// The device.
+        device_id: Uuid,
+        /// Label of the IT or admin token that asked.
+        by: String,
+    },
 }
 
 impl LogEntry {
@@ -160,13 +257,35 @@ impl LogEntry {
         Ok(entry)
     }
 
-    /// `enrollment`, `attestation`, `revocation` or `policy_change`.
+    /// The entry's kind as written in the leaf (`enrollment`, `attestation`, ...).
     pub fn kind(&self) -> &'static str {
         match self {
             LogEntry::Enrollment { .. } => "enrollment",
             LogEntry::Attestation { .. } => "attestation",
             LogEntry::Revocation { .. } => "revocation",
             LogEntry::PolicyChange { .. } => "policy_change",
+            LogEntry::RegistryImport { .. } => "registry_import",
+            LogEntry::RosterSet { .. } => "roster_set",
+            LogEntry::EnrollTokenIssued { .. } => "enroll_token_issued",
+            LogEntry::ApiTokenIssued { .. } => "api_token_issued",
+            LogEntry::StatusListInstalled { .. } => "status_list_installed",
+            LogEntry::ReattestRequested { .. } => "reattest_requested",
+        }
+    }
+
+    /// When the server wrote it, seconds since the Unix epoch.
+    pub fn at(&self) -> u64 {
+        match self {
+            LogEntry::Enrollment { at, .. }
+            | LogEntry::Attestation { at, .. }
+            | LogEntry::Revocation { at, .. }
+            | LogEntry::PolicyChange { at, .. }
+            | LogEntry::RegistryImport { at, .. }
+            | LogEntry::RosterSet { at, .. }
+            | LogEntry::EnrollTokenIssued { at, .. }
+            | LogEntry::ApiTokenIssued { at, .. }
+            | LogEntry::StatusListInstalled { at, .. }
+            | LogEntry::ReattestRequested { at, .. } => *at,
         }
     }
 
@@ -175,8 +294,9 @@ impl LogEntry {
         match self {
             LogEntry::Enrollment { device_id, .. }
             | LogEntry::Attestation { device_id, .. }
-            | LogEntry::Revocation { device_id, .. } => Some(*device_id),
-            LogEntry::PolicyChange { .. } => None,
+            | LogEntry::Revocation { device_id, .. }
+            | LogEntry::ReattestRequested { device_id, .. } => Some(*device_id),
+            _ => None,
         }
     }
 }
@@ -287,6 +407,8 @@ mod tests {
                 rule: pramaan_core::policy::Rule::R5,
                 detail: "no lock".into(),
             }],
+            fresh_nonce: Some(false),
+            evidence: None,
         };
         let leaf = e.to_leaf();
         assert_eq!(LogEntry::from_leaf(&leaf).expect("parse"), e);
@@ -321,8 +443,32 @@ mod tests {
                 policy_json: "{}".into(),
                 by: "admin".into(),
             },
+            LogEntry::RosterSet {
+                at: 4,
+                department: "D".into(),
+                platform: "WhatsApp".into(),
+                group: "g".into(),
+                handles: vec!["+911".into()],
+                by: "it".into(),
+            },
+            LogEntry::EnrollTokenIssued {
+                at: 5,
+                department: "D".into(),
+                officer_id: "o".into(),
+                token_hash: vec![7; 32],
+                expires: 9,
+                allow_additional: false,
+                by: "it".into(),
+            },
+            LogEntry::ReattestRequested {
+                at: 6,
+                department: "D".into(),
+                device_id: Uuid::from_u128(2),
+                by: "it".into(),
+            },
         ] {
             assert_eq!(LogEntry::from_leaf(&e.to_leaf()).expect("parse"), e);
+            assert!(e.at() >= 2, "{}", e.kind());
         }
     }
 }

@@ -68,6 +68,7 @@ impl DemoDevice {
             officer_id: self.officer_id.clone(),
             device_id: self.device_id,
             request,
+            evidence: Some(pramaan_core::evidence::EvidenceSummary::default()),
             assurance: pramaan_core::claims::Assurance::Software,
         })
     }
@@ -119,6 +120,8 @@ impl DemoDevice {
             token: self.token(seq)?,
             verdict: pramaan_core::claims::Verdict::Affirming,
             failures: vec![],
+            fresh_nonce: Some(true),
+            evidence: None,
         })
     }
 }
