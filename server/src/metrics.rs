@@ -37,6 +37,7 @@ struct Inner {
     verdicts: BTreeMap<String, u64>,
     rejections: BTreeMap<String, u64>,
     latency: BTreeMap<String, Histogram>,
+    checkpoint_refusals: u64,
 }
 
 /// The server's metrics.
@@ -81,6 +82,15 @@ impl Metrics {
         }
     }
 
+    /// Counts one checkpoint the server refused to sign because the log is not consistent
+    /// with the last one it signed (`pramaan_checkpoint_refusals_total`; see
+    /// `crate::checkpoints`). Always rendered, 0 included, so an alert on `> 0` works.
+    pub fn checkpoint_refusal(&self) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.checkpoint_refusals += 1;
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let Ok(m) = self.inner.lock() else {
@@ -114,6 +124,16 @@ impl Metrics {
                 escape(r)
             );
         }
+        out.push_str(
+            "# HELP pramaan_checkpoint_refusals_total Checkpoints not signed because the log \
+             is not consistent with the last signed one.\n",
+        );
+        out.push_str("# TYPE pramaan_checkpoint_refusals_total counter\n");
+        let _ = writeln!(
+            out,
+            "pramaan_checkpoint_refusals_total {}",
+            m.checkpoint_refusals
+        );
         out.push_str("# HELP pramaan_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE pramaan_request_duration_seconds histogram\n");
         for (route, h) in &m.latency {
@@ -180,7 +200,13 @@ mod tests {
         m.request("/v1/attest", 409, Duration::from_millis(30));
         m.verdict("affirming");
         m.rejection("nonce_reused");
+        assert!(
+            m.render()
+                .contains("\npramaan_checkpoint_refusals_total 0\n")
+        );
+        m.checkpoint_refusal();
         let text = m.render();
+        assert!(text.contains("\npramaan_checkpoint_refusals_total 1\n"));
         assert!(text.contains("pramaan_requests_total{route=\"/v1/attest\",status=\"200\"} 1"));
         assert!(text.contains("pramaan_verdicts_total{status=\"affirming\"} 1"));
         assert!(text.contains("pramaan_rejections_total{reason=\"nonce_reused\"} 1"));

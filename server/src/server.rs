@@ -7,9 +7,19 @@
 //! the server when shut down or dropped.
 //!
 //! Data directory layout (`pramaan admin init`):
-//! `server.key` (Ed25519 identity, 0600), `tls/cert.pem` (leaf then CA), `tls/key.pem`
+//! `server.key` (Ed25519 identity that signs device answers, 0600), `log.key` (Ed25519
+//! checkpoint key of the audit log, 0600), `tls/cert.pem` (leaf then CA), `tls/key.pem`
 //! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
-//! audit log), `config.toml`.
+//! audit log: its name is the log's origin), `config.toml`.
+//!
+//! Why a separate checkpoint key: a checkpoint is the server's word on the whole log, and
+//! the identity key signs every device answer; keeping them apart means a receipt can
+//! never pass for a checkpoint signature, and the log key can be guarded (and later
+//! rotated) on its own. Why an origin unique to the deployment: two installs with the same
+//! host used to share the origin `localhost/pramaan-log`, so a checkpoint of one could be
+//! shown as the other's; the default origin now carries the log key's fingerprint. A data
+//! directory made before `log.key` existed keeps signing checkpoints with `server.key`
+//! (its published `log.vkey` stays valid) and says so at startup.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -119,6 +129,11 @@ impl Paths {
     pub fn db(&self) -> PathBuf {
         self.dir.join("pramaan.db")
     }
+    /// `log.key`: the audit log's Ed25519 checkpoint key (mode 0600). Absent in data
+    /// directories made before it existed (their checkpoints are signed by `server.key`).
+    pub fn log_key(&self) -> PathBuf {
+        self.dir.join("log.key")
+    }
     /// `log.vkey`: the audit log's C2SP verifier key, for auditors.
     pub fn log_vkey(&self) -> PathBuf {
         self.dir.join("log.vkey")
@@ -129,9 +144,37 @@ impl Paths {
     }
 }
 
-/// The log's origin (checkpoint first line and note key name) for a host.
+/// The log's origin (checkpoint first line and note key name) of data directories made
+/// before origins were unique (no `log.key`): `<host>/pramaan-log`.
 pub fn log_origin(host: &str) -> String {
     format!("{host}/pramaan-log")
+}
+
+/// The default origin of a new log: `<host>/pramaan-log/<fingerprint>`, where the
+/// fingerprint is the first 8 hex digits of SHA-256 of the checkpoint key's public key,
+/// so two deployments never share an origin even with the same host name.
+pub fn unique_log_origin(host: &str, log_key: &ServerKey) -> String {
+    let fp = auth::hash_secret(&log_key.public_key());
+    format!("{}/{}", log_origin(host), hex::encode(&fp[..4]))
+}
+
+/// Longest origin `--log-origin` accepts (a checkpoint's first line).
+pub const MAX_LOG_ORIGIN: usize = 200;
+
+/// The checkpoint signer of `origin`, refusing a name a signed note cannot carry.
+fn log_signer(origin: &str, key: ServerKey) -> Result<crate::audit_log::LogSigner, ServerError> {
+    if origin.len() > MAX_LOG_ORIGIN {
+        return Err(ServerError::Invalid(format!(
+            "log origin is {} bytes long; at most {MAX_LOG_ORIGIN}",
+            origin.len()
+        )));
+    }
+    crate::audit_log::LogSigner::try_new(origin.to_string(), key).map_err(|_| {
+        ServerError::Invalid(format!(
+            "log origin {origin:?} cannot name a signed note (it must be non-empty, \
+             without spaces, control characters or '+')"
+        ))
+    })
 }
 
 /// What `admin init` made.
@@ -145,6 +188,8 @@ pub struct InitOutput {
     pub pin_b64url: String,
     /// The log's C2SP verifier key (also in `DIR/log.vkey`).
     pub log_vkey: String,
+    /// The log's origin (the checkpoints' first line, the verifier key's name).
+    pub log_origin: String,
     /// `DIR/tls/cert.pem`: the server certificate followed by the CA.
     pub cert_path: PathBuf,
     /// `DIR/tls/ca.pem`: the local CA certificate alone.
@@ -154,8 +199,20 @@ pub struct InitOutput {
 }
 
 /// `pramaan admin init`: creates the data directory, keys, TLS, database and the first
-/// admin token. Refuses to touch a directory that already holds a server.
+/// admin token, with the default log origin ([`unique_log_origin`]). Refuses to touch a
+/// directory that already holds a server.
 pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError> {
+    admin_init_with_origin(data_dir, host, None)
+}
+
+/// [`admin_init`] with the log's origin chosen (`--log-origin`); `None` is the default,
+/// unique to the deployment. An origin a signed note cannot carry is refused before any
+/// file is written.
+pub fn admin_init_with_origin(
+    data_dir: &Path,
+    host: &str,
+    origin: Option<&str>,
+) -> Result<InitOutput, ServerError> {
     let host = host.trim();
     if host.is_empty() || host.contains(['/', ' ', '+']) {
         return Err(ServerError::Invalid(format!(
@@ -163,8 +220,19 @@ pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError
         )));
     }
     let paths = Paths::new(data_dir);
+    // The checkpoint key as PKCS#8, read twice: one copy signs, one is saved.
+    let log_pkcs8 =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+            .map_err(|_| ServerError::Key(pramaan_core::KeyError::Rng))?;
+    let log_key = ServerKey::from_pkcs8(log_pkcs8.as_ref())?;
+    let origin = match origin.map(str::trim) {
+        Some(o) => o.to_string(),
+        None => unique_log_origin(host, &log_key),
+    };
+    let signer = log_signer(&origin, ServerKey::from_pkcs8(log_pkcs8.as_ref())?)?;
     for p in [
         paths.server_key(),
+        paths.log_key(),
         paths.tls_key(),
         paths.cert(),
         paths.db(),
@@ -195,7 +263,7 @@ pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError
             .map_err(io_err(&paths.config()))?;
     }
 
-    let signer = crate::audit_log::LogSigner::new(log_origin(host), key);
+    log_key.save(&paths.log_key())?;
     let log_vkey = signer.verifier_key();
     write_atomic(&paths.log_vkey(), format!("{log_vkey}\n").as_bytes(), 0o644)
         .map_err(io_err(&paths.log_vkey()))?;
@@ -208,12 +276,16 @@ pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError
         pin: generated.pin,
         pin_b64url: pramaan_core::encoding::b64url(&generated.pin),
         log_vkey,
+        log_origin: origin,
         cert_path: paths.cert(),
         ca_path: paths.ca(),
         data_dir: paths.dir,
     })
 }
 
+/// Mints a bearer token: stores its hash and appends an `ApiTokenIssued` log entry (the
+/// hash and the label the token's requests are logged under, never the token) in the same
+/// transaction.
 fn insert_token(
     store: &SqliteStore,
     role: Role,
@@ -225,7 +297,21 @@ fn insert_token(
         role,
         department: department.map(str::to_string),
     };
-    transaction(store, |tx| tx.insert_token(&row, api::now()))?;
+    // The label its requests carry in logs and `by` fields (one definition: auth's).
+    let label = auth::principal_from(Some(row.clone()), &row.hash)
+        .map_err(|e| ServerError::Invalid(format!("token: {e}")))?
+        .label;
+    let entry = crate::store::LogEntry::ApiTokenIssued {
+        at: api::now(),
+        role: role.to_string(),
+        department: row.department.clone(),
+        label,
+        token_hash: row.hash.to_vec(),
+    };
+    transaction(store, |tx| {
+        tx.insert_token(&row, api::now())?;
+        tx.append_log(&entry)
+    })?;
     Ok(token)
 }
 
@@ -255,6 +341,60 @@ pub fn create_token(
     }
     let store = SqliteStore::open(&paths.db())?;
     insert_token(&store, role, department)
+}
+
+/// The checkpoint signer of a data directory: `log.key` under the origin `log.vkey`
+/// names (which must be that key's). A directory made before `log.key` existed keeps
+/// signing with `server.key` under the origin it published (or `<host>/pramaan-log`
+/// without a `log.vkey`), and a warning says so.
+fn load_log_signer(
+    paths: &Paths,
+    config: &Config,
+) -> Result<crate::audit_log::LogSigner, ServerError> {
+    let published = match std::fs::read_to_string(paths.log_vkey()) {
+        Ok(text) => Some(
+            crate::audit_log::VerifierKey::parse(text.trim()).map_err(|e| {
+                ServerError::Invalid(format!("{}: {e}", paths.log_vkey().display()))
+            })?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ServerError::Io {
+                path: paths.log_vkey().display().to_string(),
+                source,
+            });
+        }
+    };
+    let (key, legacy) = if paths.log_key().exists() {
+        (ServerKey::load(&paths.log_key())?, false)
+    } else {
+        log::warn!(
+            "{} has no log.key (made by an older pramaan): checkpoints stay signed with \
+             server.key so the published log.vkey stays valid",
+            paths.dir.display()
+        );
+        (ServerKey::load(&paths.server_key())?, true)
+    };
+    let origin = match published {
+        Some(vk) => {
+            if vk.key != key.public_key() {
+                return Err(ServerError::Invalid(format!(
+                    "{} is not the verifier key of {}; restore the matching files",
+                    paths.log_vkey().display(),
+                    if legacy { "server.key" } else { "log.key" }
+                )));
+            }
+            vk.name
+        }
+        None if legacy => log_origin(&config.host),
+        None => {
+            return Err(ServerError::NotInitialized(format!(
+                "{} (log.key without log.vkey)",
+                paths.dir.display()
+            )));
+        }
+    };
+    log_signer(&origin, key)
 }
 
 /// A server running on its own runtime thread. Dropping it stops the server.
@@ -358,7 +498,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
     let key = ServerKey::load(&paths.server_key())?;
-    let log_key = ServerKey::load(&paths.server_key())?;
+    let log_signer = load_log_signer(&paths, &config)?;
     let cert_pem = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
     let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
     let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
@@ -391,7 +531,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         pin,
         metrics: Metrics::new(),
         limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
-        log_signer: crate::audit_log::LogSigner::new(log_origin(&config.host), log_key),
+        log_signer,
         evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,
     }));

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use pramaan_core::evidence::{StatusList, StatusListError};
 use pramaan_core::policy::StatusListView;
 
-use crate::store::{StatusListRow, Store, StoreError, read_transaction, transaction};
+use crate::store::{LogEntry, StatusListRow, Store, StoreError, read_transaction, transaction};
 
 /// A parsed status list and its dates.
 #[derive(Debug)]
@@ -85,13 +85,16 @@ impl StatusListCache {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Parses `json`, stores it and puts it in force. Nothing changes on error.
+    /// Parses `json`, stores it, appends a `StatusListInstalled` log entry (the JSON as
+    /// installed; `by` is the installer's token label) in the same transaction, and puts
+    /// it in force. Nothing changes on error.
     pub fn install(
         &self,
         store: &dyn Store,
         json: &str,
         fetched_at: u64,
         now: u64,
+        by: &str,
     ) -> Result<Arc<LoadedStatusList>, StatusListLoadError> {
         if fetched_at > now.saturating_add(300) {
             return Err(StatusListLoadError::FromTheFuture);
@@ -110,6 +113,12 @@ impl StatusListCache {
                 json: json.to_string(),
                 fetched_at,
                 imported_at: now,
+            })?;
+            tx.append_log(&LogEntry::StatusListInstalled {
+                at: now,
+                fetched_at,
+                json: json.to_string(),
+                by: by.to_string(),
             })
         })?;
         let loaded = Arc::new(LoadedStatusList {

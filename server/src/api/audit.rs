@@ -64,7 +64,19 @@ async fn with_log<R: Send + 'static>(
 
 async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
-    let note = with_log(&state, |log, signer| pramaan_tlog::checkpoint(log, signer)).await?;
+    let st = state.clone();
+    let note = blocking(move || {
+        crate::checkpoints::current(st.store.as_ref(), &st.log_signer, &st.metrics, super::now())
+            .map_err(|e| match e {
+                crate::checkpoints::CheckpointError::Store(s) => s.into(),
+                // Refused with nothing earlier to serve, or unsignable: the reason, as a 500.
+                other => {
+                    log::error!("checkpoint: {other}");
+                    ApiError::internal(other.to_string())
+                }
+            })
+    })
+    .await?;
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -20,7 +20,9 @@
 //! the list in force stays as it was ([`StatusListCache::install`] validates before it
 //! stores). The body limit is the list's own ([`MAX_STATUS_LIST_BYTES`], 413 above it),
 //! not the device endpoints' small one. An install is logged at info with who did it,
-//! the entry count and the fetch time, never the body.
+//! the entry count and the fetch time, never the body; the audit log gets the body
+//! itself (a `StatusListInstalled` entry, in the install's transaction), since it decides
+//! verdicts.
 //!
 //! [`StatusListCache::install`]: crate::status_list::StatusListCache::install
 
@@ -130,9 +132,10 @@ async fn put_status_list(
     let now = now();
     let fetched_at = q.fetched_at.unwrap_or(now);
     let st = state.clone();
+    let by = auth.0.label.clone();
     let loaded = blocking(move || {
         st.status_list
-            .install(st.store.as_ref(), &json, fetched_at, now)
+            .install(st.store.as_ref(), &json, fetched_at, now, &by)
             .map_err(|e| load_error(e, fetched_at, now))
     })
     .await?;

@@ -3,8 +3,12 @@
 //! token's department.
 //!
 //! Who may do what: `it` reads and changes its own department only; `auditor` reads every
-//! department and changes nothing; `admin` does everything. Policy changes and revocations
-//! are appended to the audit log in the same transaction as the change. Endpoints that
+//! department and changes nothing; `admin` does everything. Every change that is an input
+//! of a verdict is appended to the audit log in the same transaction as the change (so
+//! both commit or neither, and a refused request logs nothing): policy changes,
+//! revocations, registry imports (the rows as upserted), rosters (the handles as stored),
+//! issued enrollment tokens (their SHA-256, never the token) and re-attestation requests.
+//! An auditor replaying the log then sees every input a verdict rested on. Endpoints that
 //! only read (compliance, officer, policy) use read transactions, which do not wait for
 //! the writer.
 
@@ -297,9 +301,16 @@ async fn import_officers(
                 }
                 accepted.push(o);
             }
-            for o in accepted {
+            for o in &accepted {
                 tx.upsert_officer(o, now)?;
                 imported += 1;
+            }
+            if !accepted.is_empty() {
+                tx.append_log(&LogEntry::RegistryImport {
+                    at: now,
+                    officers: accepted.into_iter().cloned().collect(),
+                    by: principal.label.clone(),
+                })?;
             }
             Ok::<_, ApiError>((imported, lines))
         })
@@ -408,6 +419,7 @@ async fn put_roster(
     }
     let st = state.clone();
     let (dept, group) = (d.clone(), g.clone());
+    let by = auth.0.label.clone();
     let (platform, count) = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
             let policy = compliance::load_policy(tx, &dept)?;
@@ -432,6 +444,21 @@ async fn put_roster(
             }
             let handles: Vec<String> = rows.iter().map(|(_, _, h)| h.clone()).collect();
             tx.set_roster(&dept, &spec.platform, &group, &handles)?;
+            // Logged as stored (duplicates dropped, in the store's order): what R4 reads.
+            let stored: Vec<String> = tx
+                .roster_rows(&dept)?
+                .into_iter()
+                .filter(|(p, g, _)| *p == spec.platform && *g == group)
+                .map(|(_, _, h)| h)
+                .collect();
+            tx.append_log(&LogEntry::RosterSet {
+                at: now(),
+                department: dept.clone(),
+                platform: spec.platform.clone(),
+                group: group.clone(),
+                handles: stored,
+                by: by.clone(),
+            })?;
             Ok((spec.platform.clone(), handles.len()))
         })
     })
@@ -490,6 +517,15 @@ async fn create_enrollment_token(
                 &principal.label,
                 now,
             )?;
+            tx.append_log(&LogEntry::EnrollTokenIssued {
+                at: now,
+                department: officer.department.clone(),
+                officer_id: officer_id.clone(),
+                token_hash: hash.to_vec(),
+                expires,
+                allow_additional,
+                by: principal.label.clone(),
+            })?;
             Ok(expires)
         })
     })
@@ -590,8 +626,14 @@ async fn request_reattest(
     let principal = auth.0.clone();
     blocking(move || {
         transaction(st.store.as_ref(), |tx| {
-            active_device_to_write(tx, &principal, &device_id)?;
+            let device = active_device_to_write(tx, &principal, &device_id)?;
             tx.request_reattest(&device_id)?;
+            tx.append_log(&LogEntry::ReattestRequested {
+                at: now(),
+                department: device.department,
+                device_id,
+                by: principal.label.clone(),
+            })?;
             Ok(())
         })
     })

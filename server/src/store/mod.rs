@@ -211,6 +211,20 @@ pub struct StatusListRow {
     pub imported_at: u64,
 }
 
+/// A checkpoint the server signed, kept so that it never signs a tree inconsistent with
+/// one it already published (see `crate::checkpoints`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// The tree size it commits to.
+    pub size: u64,
+    /// The RFC 9162 root hash of that tree.
+    pub root: [u8; 32],
+    /// The signed note, exactly as served.
+    pub note: String,
+    /// When it was signed, seconds since the Unix epoch.
+    pub signed_at: u64,
+}
+
 /// An accepted attestation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttestationRow {
@@ -432,6 +446,17 @@ pub trait Tx {
     fn status_list(&mut self) -> Result<Option<StatusListRow>, StoreError>;
     /// Installs a status list, replacing the previous one.
     fn set_status_list(&mut self, row: &StatusListRow) -> Result<(), StoreError>;
+
+    // signed checkpoints
+    /// The checkpoint signed last: the largest size, the latest inserted among equal
+    /// sizes. `None` before the first.
+    fn latest_checkpoint(&mut self) -> Result<Option<CheckpointRow>, StoreError>;
+    /// Keeps a signed checkpoint. Every one is kept (none is replaced), so the notes the
+    /// server ever published can be compared later.
+    fn insert_checkpoint(&mut self, row: &CheckpointRow) -> Result<(), StoreError>;
+    /// At most `limit` stored checkpoints of size `>= from_size`, in signing order.
+    fn checkpoints(&mut self, from_size: u64, limit: u64)
+    -> Result<Vec<CheckpointRow>, StoreError>;
 }
 
 /// Delivers a job's outcome once its transaction is durable (`true`) or failed (`false`).

@@ -35,8 +35,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
-    AttestationRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Freshness, Job, NonceRow, Role,
-    StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
+    AttestationRow, CheckpointRow, Counts, DeviceRow, EnrollTokenRow, Finisher, Freshness, Job,
+    NonceRow, Role, StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
 use pramaan_core::evidence::EvidenceSummary;
@@ -66,7 +66,7 @@ pub type Migration = fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>;
 
 /// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
 /// Append only; never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[migrate_v1, migrate_v2];
+pub const MIGRATIONS: &[Migration] = &[migrate_v1, migrate_v2, migrate_v3];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -122,6 +122,22 @@ fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
         }
     }
     tx.execute_batch("CREATE UNIQUE INDEX devices_key_hash ON devices(key_hash);")?;
+    Ok(())
+}
+
+/// Version 3: every checkpoint the server signs (issue "audit evidence an auditor can rely
+/// on"), so it can refuse to sign a tree inconsistent with one it published.
+fn migrate_v3(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "CREATE TABLE checkpoints (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             size INTEGER NOT NULL,
+             root BLOB NOT NULL,
+             note TEXT NOT NULL,
+             signed_at INTEGER NOT NULL
+         );
+         CREATE INDEX checkpoints_size ON checkpoints(size, id);",
+    )?;
     Ok(())
 }
 
@@ -1224,6 +1240,74 @@ impl Tx for SqliteTx<'_> {
         )?;
         Ok(())
     }
+
+    fn latest_checkpoint(&mut self) -> Result<Option<CheckpointRow>, StoreError> {
+        let raw = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {CHECKPOINT_COLS} FROM checkpoints ORDER BY size DESC, id DESC LIMIT 1"
+            ))?
+            .query_row([], raw_checkpoint)
+            .optional()?;
+        raw.map(checkpoint_row).transpose()
+    }
+
+    fn insert_checkpoint(&mut self, row: &CheckpointRow) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO checkpoints(size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                to_i64("checkpoint size", row.size)?,
+                &row.root[..],
+                row.note,
+                to_i64("signed_at", row.signed_at)?
+            ])?;
+        Ok(())
+    }
+
+    fn checkpoints(
+        &mut self,
+        from_size: u64,
+        limit: u64,
+    ) -> Result<Vec<CheckpointRow>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {CHECKPOINT_COLS} FROM checkpoints WHERE size >= ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                to_i64("checkpoint size", from_size)?,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            raw_checkpoint,
+        )?;
+        let mut out = Vec::new();
+        for raw in rows {
+            out.push(checkpoint_row(raw?)?);
+        }
+        Ok(out)
+    }
+}
+
+const CHECKPOINT_COLS: &str = "size, root, note, signed_at";
+
+type RawCheckpoint = (i64, Vec<u8>, String, i64);
+
+fn raw_checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCheckpoint> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn checkpoint_row(
+    (size, root, note, signed_at): RawCheckpoint,
+) -> Result<CheckpointRow, StoreError> {
+    Ok(CheckpointRow {
+        size: to_u64("checkpoint size", size)?,
+        root: root
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("checkpoint root is not 32 bytes".into()))?,
+        note,
+        signed_at: to_u64("signed_at", signed_at)?,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,292 @@
+//! Signing the audit log's checkpoints so that the server cannot fork its log quietly.
+//!
+//! Why: a checkpoint is the server's signed word that the log of `size` entries has root
+//! `root`. An auditor who kept an earlier checkpoint checks that the new one extends it
+//! (a consistency proof); but a server that signs whatever tree its database holds today
+//! would sign a rewritten history just as readily, and an auditor without the earlier
+//! note would never know. So the server keeps every checkpoint it signs (the store's
+//! `checkpoints` table) and, before signing a new one, checks the tree against the last
+//! one it published ([`check_before_signing`]): a log that shrank, or whose old prefix no
+//! longer has the root it signed (a consistency proof computed from its own store, checked
+//! against the stored root), is refused. Refusing means: no signature, an error log naming
+//! both sizes, `pramaan_checkpoint_refusals_total` counted, and the last good checkpoint
+//! served again (a 503 only if there is none, which cannot happen: a refusal needs one).
+//!
+//! When the log has not grown since the stored checkpoint, the stored note is served as
+//! is (no signing, no write). Signing happens in a write transaction, so two requests
+//! never sign two different trees of the same size, and the log cannot grow between the
+//! check and the signature.
+//!
+//! At integration, a semantic check of the new entries is added to
+//! [`check_before_signing`], and witness cosignatures are collected after signing.
+
+use pramaan_tlog::{Hash, LogError, LogSigner, NoteError, ProofError};
+
+use crate::metrics::Metrics;
+use crate::store::{CheckpointRow, Store, StoreError, Tx, read_transaction, transaction};
+
+/// Why a new checkpoint was not signed. Each names the stored checkpoint's size and the
+/// size the log has now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The log has fewer entries than a checkpoint already signed.
+    #[error("the log has {size} entries, fewer than the {last} of the last signed checkpoint")]
+    Shrank {
+        /// Size of the last signed checkpoint.
+        last: u64,
+        /// Size of the log now.
+        size: u64,
+    },
+    /// The first `last` entries no longer hash to the root the server signed for them.
+    #[error(
+        "the log of {size} entries is not consistent with the last signed checkpoint of \
+         {last} entries ({reason}): its earlier entries were changed"
+    )]
+    Inconsistent {
+        /// Size of the last signed checkpoint.
+        last: u64,
+        /// Size of the log now.
+        size: u64,
+        /// What the consistency check found.
+        reason: String,
+    },
+}
+
+/// Why no checkpoint could be served.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The log's rows could not be read as a tree.
+    #[error("audit log: {0}")]
+    Log(String),
+    /// The note could not be signed (a bad origin).
+    #[error("signing the checkpoint: {0}")]
+    Sign(#[from] NoteError),
+    /// A new checkpoint was refused and there is no earlier one to serve.
+    #[error("no checkpoint can be served: {0}")]
+    NoGoodCheckpoint(Refusal),
+}
+
+impl From<LogError> for CheckpointError {
+    fn from(e: LogError) -> Self {
+        match StoreError::from_log(e) {
+            StoreError::Log(m) => CheckpointError::Log(m),
+            other => CheckpointError::Store(other),
+        }
+    }
+}
+
+/// The checkpoint to serve now: the stored one when the log has not grown since, else a
+/// new one, signed and stored after [`check_before_signing`] accepted the tree; on a
+/// refusal the last stored one (logged and counted in `metrics`). `now` is the signing
+/// time recorded with a new one.
+pub fn current(
+    store: &dyn Store,
+    signer: &LogSigner,
+    metrics: &Metrics,
+    now: u64,
+) -> Result<String, CheckpointError> {
+    // Fast path on the read snapshot (no writer wait): nothing new to sign.
+    let (last, size) = read_transaction(store, |tx| {
+        Ok::<_, CheckpointError>((tx.latest_checkpoint()?, tx.log().size()?))
+    })?;
+    if let Some(last) = last
+        && last.size == size
+    {
+        return Ok(last.note);
+    }
+    let outcome = transaction(store, |tx| sign_if_consistent(tx, signer, now))?;
+    match outcome {
+        Signed::Note(note) => Ok(note),
+        Signed::Refused(refusal, last) => {
+            log::error!("refusing to sign a checkpoint: {refusal}");
+            metrics.checkpoint_refusal();
+            match last {
+                Some(last) => Ok(last.note),
+                None => Err(CheckpointError::NoGoodCheckpoint(refusal)),
+            }
+        }
+    }
+}
+
+/// What [`sign_if_consistent`] did.
+enum Signed {
+    /// The note to serve (new, or the stored one when the log did not grow).
+    Note(String),
+    /// Refused: why, and the last good checkpoint.
+    Refused(Refusal, Option<CheckpointRow>),
+}
+
+/// Inside the writer's transaction: re-reads the latest checkpoint and the size, and
+/// signs and stores a checkpoint of the log as it is if the checks pass.
+fn sign_if_consistent(
+    tx: &mut dyn Tx,
+    signer: &LogSigner,
+    now: u64,
+) -> Result<Signed, CheckpointError> {
+    let last = tx.latest_checkpoint()?;
+    let size = tx.log().size()?;
+    if let Some(last) = &last
+        && last.size == size
+    {
+        return Ok(Signed::Note(last.note.clone()));
+    }
+    let root = pramaan_tlog::root(tx.log(), size)?;
+    if let Some(l) = &last
+        && let Err(refusal) = check_before_signing(tx, l, size, &root)?
+    {
+        return Ok(Signed::Refused(refusal, last));
+    }
+    let note = signer.sign_checkpoint(size, &root)?;
+    tx.insert_checkpoint(&CheckpointRow {
+        size,
+        root,
+        note: note.clone(),
+        signed_at: now,
+    })?;
+    Ok(Signed::Note(note))
+}
+
+/// The checks a tree of `size` entries with root `root` must pass before the server signs
+/// it, given the `last` checkpoint it signed: not smaller, and consistent with it (a
+/// consistency proof computed from the store's own nodes, verified against the stored
+/// root). `Ok(Err(refusal))` refuses; `Err` is a store failure.
+pub fn check_before_signing(
+    tx: &mut dyn Tx,
+    last: &CheckpointRow,
+    size: u64,
+    root: &Hash,
+) -> Result<Result<(), Refusal>, CheckpointError> {
+    if size < last.size {
+        return Ok(Err(Refusal::Shrank {
+            last: last.size,
+            size,
+        }));
+    }
+    let inconsistent = |reason: String| Refusal::Inconsistent {
+        last: last.size,
+        size,
+        reason,
+    };
+    let proof = if last.size == 0 || last.size == size {
+        Vec::new()
+    } else {
+        match pramaan_tlog::consistency_proof(tx.log(), last.size, size) {
+            Ok(p) => p,
+            // A node missing or unreadable is a store problem, not a verdict on the tree.
+            Err(e) => return Err(e.into()),
+        }
+    };
+    match pramaan_tlog::verify_consistency(last.size, size, &last.root, root, &proof) {
+        Ok(()) => Ok(Ok(())),
+        Err(ProofError::RootMismatch) => Ok(Err(inconsistent(
+            "the proof does not lead to the signed root".into(),
+        ))),
+        Err(e) => Ok(Err(inconsistent(e.to_string()))),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::store::{LogEntry, SqliteStore};
+    use pramaan_core::keys::ServerKey;
+
+    fn entry(i: u64) -> LogEntry {
+        LogEntry::PolicyChange {
+            at: i,
+            department: "D".into(),
+            policy_json: "{}".into(),
+            by: "a".into(),
+        }
+    }
+
+    fn append(store: &dyn Store, n: u64) {
+        transaction(store, |tx| {
+            for i in 0..n {
+                tx.append_log(&entry(i))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .expect("append");
+    }
+
+    fn stored(store: &dyn Store) -> Vec<CheckpointRow> {
+        read_transaction(store, |tx| tx.checkpoints(0, 100)).expect("checkpoints")
+    }
+
+    #[test]
+    fn signs_once_per_size_and_keeps_every_note() {
+        let store = SqliteStore::in_memory().expect("store");
+        let signer = LogSigner::new("t/log".into(), ServerKey::generate().expect("k"));
+        let m = Metrics::new();
+        let a = current(&store, &signer, &m, 10).expect("cp");
+        assert_eq!(current(&store, &signer, &m, 11).expect("cp"), a);
+        append(&store, 3);
+        let b = current(&store, &signer, &m, 12).expect("cp");
+        assert_ne!(a, b);
+        let rows = stored(&store);
+        assert_eq!(
+            rows.iter()
+                .map(|r| (r.size, r.signed_at))
+                .collect::<Vec<_>>(),
+            vec![(0, 10), (3, 12)]
+        );
+        assert_eq!(
+            (rows[0].note.as_str(), rows[1].note.as_str()),
+            (a.as_str(), b.as_str())
+        );
+        assert!(m.render().contains("pramaan_checkpoint_refusals_total 0\n"));
+    }
+
+    #[test]
+    fn a_changed_prefix_or_a_shrunk_log_is_refused_naming_both_sizes() {
+        let store = SqliteStore::in_memory().expect("store");
+        append(&store, 5);
+        let root5 = read_transaction(&store, |tx| {
+            pramaan_tlog::root(tx.log(), 5).map_err(CheckpointError::from)
+        })
+        .expect("root");
+        let last = CheckpointRow {
+            size: 5,
+            root: root5,
+            note: String::new(),
+            signed_at: 0,
+        };
+        let mut other = root5;
+        other[0] ^= 1;
+        let forged = CheckpointRow {
+            root: other,
+            ..last.clone()
+        };
+        append(&store, 2);
+        transaction(&store, |tx| {
+            let root7 = pramaan_tlog::root(tx.log(), 7)?;
+            assert_eq!(
+                check_before_signing(tx, &last, 7, &root7).expect("check"),
+                Ok(())
+            );
+            let refused = check_before_signing(tx, &forged, 7, &root7).expect("check");
+            let Err(
+                r @ Refusal::Inconsistent {
+                    last: 5, size: 7, ..
+                },
+            ) = refused
+            else {
+                panic!("{refused:?}");
+            };
+            let text = r.to_string();
+            assert!(
+                text.contains("7 entries") && text.contains("5 entries"),
+                "{text}"
+            );
+            let refused = check_before_signing(tx, &last, 4, &root7).expect("check");
+            assert_eq!(refused, Err(Refusal::Shrank { last: 5, size: 4 }));
+            Ok::<_, CheckpointError>(())
+        })
+        .expect("tx");
+    }
+}
