@@ -22,6 +22,11 @@ pub enum AdminCmd {
         /// Host name for the certificate (localhost, 127.0.0.1 and ::1 are always added).
         #[arg(long, default_value = "localhost")]
         host: String,
+        /// The audit log's origin (checkpoints' first line, the log key's name); default
+        /// `<host>/pramaan-log/<8 hex of the checkpoint key's fingerprint>`, unique to this
+        /// deployment. No spaces, control characters or '+'.
+        #[arg(long)]
+        log_origin: Option<String>,
     },
     /// Create a bearer token; prints the token alone on stdout.
     Token {
@@ -40,8 +45,13 @@ pub enum AdminCmd {
 /// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
-        AdminCmd::Init { data, host } => {
-            let out = server::admin_init(&data, &host).map_err(|e| CliError::new(e.to_string()))?;
+        AdminCmd::Init {
+            data,
+            host,
+            log_origin,
+        } => {
+            let out = server::admin_init_with_origin(&data, &host, log_origin.as_deref())
+                .map_err(|e| CliError::new(e.to_string()))?;
             println!("Initialized {}", out.data_dir.display());
             println!(
                 "TLS certificate: {} (CA: {})",
@@ -49,6 +59,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
                 out.ca_path.display()
             );
             println!("SPKI pin:        {}", out.pin_b64url);
+            println!("Log origin:      {}", out.log_origin);
             println!("Log key:         {}", out.log_vkey);
             println!();
             println!("Admin token (shown once, store it safely):");

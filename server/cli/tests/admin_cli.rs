@@ -44,11 +44,20 @@ fn admin_init_and_token_commands() {
     let admin_token = stdout.lines().last().unwrap().trim().to_string();
     assert_eq!(admin_token.len(), 43);
     let vkey = std::fs::read_to_string(data.join("log.vkey")).unwrap();
-    assert!(vkey.starts_with("pramaan.example/pramaan-log+"), "{vkey}");
+    let origin = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Log origin:"))
+        .unwrap()
+        .trim();
+    assert!(
+        origin.starts_with("pramaan.example/pramaan-log/"),
+        "{origin}"
+    );
+    assert!(vkey.starts_with(&format!("{origin}+")), "{vkey}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["server.key", "tls/key.pem"] {
+        for f in ["server.key", "log.key", "tls/key.pem"] {
             let mode = std::fs::metadata(data.join(f))
                 .unwrap()
                 .permissions()

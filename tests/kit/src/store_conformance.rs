@@ -29,8 +29,8 @@ use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
 use pramaan_core::evidence::{EvidenceKind, EvidenceSummary};
 use pramaan_core::policy::{Officer, Policy, Rule};
 use pramaan_server::store::{
-    AttestationRow, Counts, DeviceRow, Freshness, LogEntry, Role, StatusListRow, Store, StoreError,
-    TokenRow, Tx, read_transaction, transaction,
+    AttestationRow, CheckpointRow, Counts, DeviceRow, Freshness, LogEntry, Role, StatusListRow,
+    Store, StoreError, TokenRow, Tx, read_transaction, transaction,
 };
 use uuid::Uuid;
 
@@ -90,6 +90,7 @@ macro_rules! store_conformance_tests {
             offline_slots_are_conditional,
             assert_counter_advances_only,
             status_list_round_trip,
+            checkpoints_are_all_kept,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -447,6 +448,43 @@ pub fn status_list_round_trip(factory: Factory<'_>) {
     };
     write(s, |tx| tx.set_status_list(&newer));
     assert_eq!(read(s, |tx| tx.status_list()), Some(newer));
+}
+
+/// Every signed checkpoint is kept (none replaced, a rolled-back one not at all); the
+/// latest is the largest size, the later one among equal sizes; listing is in signing
+/// order from a size on, bounded; sizes beyond `i64` are refused.
+pub fn checkpoints_are_all_kept(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    assert_eq!(read(s, |tx| tx.latest_checkpoint()), None);
+    assert!(read(s, |tx| tx.checkpoints(0, 10)).is_empty());
+    let cp = |size: u64, tag: u8| CheckpointRow {
+        size,
+        root: [tag; 32],
+        note: format!("log\n{size}\nroot {tag}\n\n\u{2014} log sig{tag}\n"),
+        signed_at: NOW + u64::from(tag),
+    };
+    let rows = [cp(0, 1), cp(3, 2), cp(3, 3), cp(7, 4)];
+    for r in &rows {
+        write(s, |tx| tx.insert_checkpoint(r));
+        assert_eq!(read(s, |tx| tx.latest_checkpoint()), Some(r.clone()));
+    }
+    assert_eq!(read(s, |tx| tx.checkpoints(0, 10)), rows.to_vec());
+    assert_eq!(read(s, |tx| tx.checkpoints(3, 2)), rows[1..3].to_vec());
+    assert_eq!(read(s, |tx| tx.checkpoints(8, 10)), Vec::new());
+    // A rolled-back insert leaves nothing.
+    let r: Result<(), StoreError> = transaction(s, |tx| {
+        tx.insert_checkpoint(&cp(9, 5))?;
+        Err(StoreError::Conflict("rolled back on purpose".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(read(s, |tx| tx.latest_checkpoint()), Some(rows[3].clone()));
+    // A read transaction cannot write one.
+    assert!(read_transaction(s, |tx| tx.insert_checkpoint(&cp(9, 6))).is_err());
+    assert!(out_of_range(&transaction(s, |tx| {
+        tx.insert_checkpoint(&cp(BEYOND_I64, 7))
+    })));
+    assert_eq!(read(s, |tx| tx.checkpoints(0, 10)).len(), rows.len());
 }
 
 /// The registry: officers by id and by department, upserts.
