@@ -40,7 +40,7 @@ pub enum Refusal {
     /// The first `last` entries no longer hash to the root the server signed for them.
     #[error(
         "the log of {size} entries is not consistent with the last signed checkpoint of \
-         {last} entries ({reason}): its earlier entries were changed"
+         {last} entries ({reason}): entries it signed were changed or lost"
     )]
     Inconsistent {
         /// Size of the last signed checkpoint.
@@ -133,7 +133,20 @@ fn sign_if_consistent(
     {
         return Ok(Signed::Note(last.note.clone()));
     }
-    let root = pramaan_tlog::root(tx.log(), size)?;
+    let root = match pramaan_tlog::root(tx.log(), size).map_err(CheckpointError::from) {
+        Ok(root) => root,
+        // A tree whose nodes are missing or malformed is not signed either.
+        Err(CheckpointError::Store(StoreError::Corrupt(m))) if last.is_some() => {
+            let last_size = last.as_ref().map_or(0, |l| l.size);
+            let refusal = Refusal::Inconsistent {
+                last: last_size,
+                size,
+                reason: format!("its root cannot be computed: {m}"),
+            };
+            return Ok(Signed::Refused(refusal, last));
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(l) = &last
         && let Err(refusal) = check_before_signing(tx, l, size, &root)?
     {
@@ -175,8 +188,13 @@ pub fn check_before_signing(
     } else {
         match pramaan_tlog::consistency_proof(tx.log(), last.size, size) {
             Ok(p) => p,
-            // A node missing or unreadable is a store problem, not a verdict on the tree.
-            Err(e) => return Err(e.into()),
+            // A missing or malformed node: the tree cannot be vouched for.
+            Err(e) => match CheckpointError::from(e) {
+                CheckpointError::Store(StoreError::Corrupt(m)) | CheckpointError::Log(m) => {
+                    return Ok(Err(inconsistent(format!("no consistency proof: {m}"))));
+                }
+                other => return Err(other),
+            },
         }
     };
     match pramaan_tlog::verify_consistency(last.size, size, &last.root, root, &proof) {

@@ -112,6 +112,27 @@ fn a_rewritten_log_gets_no_new_signature_and_the_last_good_checkpoint_is_served(
 }
 
 #[test]
+fn a_log_with_a_lost_node_is_not_signed_either() {
+    let env = start();
+    env.seed();
+    let good = checkpoint(&env);
+    let conn = rusqlite::Connection::open(Paths::new(env.data_dir()).db()).expect("open db");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("busy timeout");
+    // The node over leaves 0..4 (the signed tree's root), which the new root needs.
+    let gone = conn
+        .execute(
+            "DELETE FROM audit_log_nodes WHERE level = 2 AND idx = 0",
+            [],
+        )
+        .expect("delete");
+    assert_eq!(gone, 1);
+    grow(&env);
+    assert_eq!(checkpoint(&env), good);
+    assert_eq!(refusals(&env), 1);
+}
+
+#[test]
 fn the_checkpoints_table_keeps_every_signed_note() {
     let env = start();
     let mut served = vec![checkpoint(&env)];

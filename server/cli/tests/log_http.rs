@@ -58,7 +58,8 @@ fn pull_and_verify_against_a_running_server() {
     ]);
     run(&pull).expect("pull");
 
-    // policy x2, enrollments x2, attestations x6, revocation x1
+    // policy x2, enrollments x2, attestations x6, revocation x1, and the verdict inputs:
+    // admin and auditor tokens x2, registry import x1, enrollment tokens x2
     let bytes = std::fs::read(&out).expect("bundle");
     let key = std::fs::read_to_string(&vkey).expect("vkey");
     let s = verify_bundle(&bytes, key.trim(), None).expect("verifies");
@@ -70,7 +71,7 @@ fn pull_and_verify_against_a_running_server() {
             s.revocations,
             s.policy_changes
         ),
-        (11, 2, 6, 1, 2)
+        (16, 2, 6, 1, 2)
     );
     assert_eq!(s.devices, 2);
     run(&[
