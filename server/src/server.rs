@@ -301,15 +301,16 @@ fn insert_token(
     let label = auth::principal_from(Some(row.clone()), &row.hash)
         .map_err(|e| ServerError::Invalid(format!("token: {e}")))?
         .label;
+    let now = api::now();
     let entry = crate::store::LogEntry::ApiTokenIssued {
-        at: api::now(),
+        at: now,
         role: role.to_string(),
         department: row.department.clone(),
         label,
         token_hash: row.hash.to_vec(),
     };
     transaction(store, |tx| {
-        tx.insert_token(&row, api::now())?;
+        tx.insert_token(&row, now)?;
         tx.append_log(&entry)
     })?;
     Ok(token)
