@@ -86,7 +86,8 @@ pub(crate) fn key_label(name: &str, id: &[u8; 4]) -> String {
     format!("{name}+{}", hex::encode(id))
 }
 
-pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
+/// Checks that `name` can be a note key name (non-empty, no spaces, no `+`).
+pub fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty()
         || name.contains('+')
         || name.chars().any(|c| c.is_whitespace() || c.is_control())
