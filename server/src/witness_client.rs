@@ -258,6 +258,11 @@ impl WitnessEndpoint {
     }
 }
 
+/// The endpoints of the `[[witnesses]]` entries of the server's configuration.
+pub fn endpoints(configs: &[WitnessConfig]) -> Result<Vec<WitnessEndpoint>, WitnessClientError> {
+    configs.iter().map(WitnessEndpoint::from_config).collect()
+}
+
 /// Asks every witness to cosign a freshly signed `note`; returns the note with every
 /// cosignature obtained. A witness that fails is logged and skipped: witnesses never
 /// block the log.
