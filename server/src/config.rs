@@ -119,7 +119,9 @@ impl WitnessConfig {
                 .map_err(|e| format!("pin: {e}")),
             (None, Some(_)) => Ok(()),
             (Some(_), Some(_)) => Err("give either pin or ca, not both".into()),
-            (None, None) => Err("give the witness's TLS pin (pin = ...) or CA file (ca = ...)".into()),
+            (None, None) => {
+                Err("give the witness's TLS pin (pin = ...) or CA file (ca = ...)".into())
+            }
         }
     }
 }
@@ -323,7 +325,9 @@ mod tests {
         .expect("cosigner")
         .verifier_key();
         let pin = pramaan_core::encoding::b64url(&[7u8; 32]);
-        let good = format!("[[witnesses]]\nurl = \"https://w.example:8444\"\nkey = \"{key}\"\npin = \"{pin}\"\n");
+        let good = format!(
+            "[[witnesses]]\nurl = \"https://w.example:8444\"\nkey = \"{key}\"\npin = \"{pin}\"\n"
+        );
         std::fs::write(&path, &good).expect("write");
         let c = Config::from_file(&path).expect("loads");
         assert_eq!(c.witnesses.len(), 1);
@@ -337,7 +341,10 @@ mod tests {
         ] {
             std::fs::write(&path, &bad).expect("write");
             let err = Config::from_file(&path).expect_err(&bad).to_string();
-            assert!(err.contains("[[witnesses]] entry 1") && err.contains(needle), "{err}");
+            assert!(
+                err.contains("[[witnesses]] entry 1") && err.contains(needle),
+                "{err}"
+            );
         }
     }
 

@@ -222,13 +222,7 @@ fn load_state(path: &Path) -> Result<BTreeMap<String, WitnessedTree>, WitnessErr
                 .ok()
                 .and_then(|v| <[u8; 32]>::try_from(v).ok())
                 .ok_or_else(|| corrupt(format!("root of {origin:?} is not 32 bytes of hex")))?;
-            Ok((
-                origin,
-                WitnessedTree {
-                    size: t.size,
-                    root,
-                },
-            ))
+            Ok((origin, WitnessedTree { size: t.size, root }))
         })
         .collect()
 }
@@ -446,7 +440,8 @@ impl RunningWitness {
 
     /// Blocks until Ctrl-C or SIGTERM, then shuts down (`pramaan witness serve`).
     pub fn wait_for_signal(mut self) -> Result<(), WitnessError> {
-        crate::server::wait_for_shutdown_signal().map_err(|e| WitnessError::Runtime(e.to_string()))?;
+        crate::server::wait_for_shutdown_signal()
+            .map_err(|e| WitnessError::Runtime(e.to_string()))?;
         self.stop();
         Ok(())
     }
@@ -554,8 +549,9 @@ mod tests {
         fn new() -> Self {
             let dir = tempfile::tempdir().expect("dir");
             init(dir.path(), "audit.test/witness", "localhost").expect("init");
-            let log = LogSigner::try_new("pramaan.test/log".into(), ServerKey::generate().expect("k"))
-                .expect("log");
+            let log =
+                LogSigner::try_new("pramaan.test/log".into(), ServerKey::generate().expect("k"))
+                    .expect("log");
             Self { dir, log }
         }
         fn open(&self) -> Witness {
@@ -614,7 +610,10 @@ mod tests {
         let note = f.log.sign_checkpoint(5, &t.root()).expect("sign");
         let wk = WitnessKey::parse(&w.verifier_key()).expect("wkey");
         // The answer is a cosignature of the checkpoint (the timestamp is ours).
-        assert_eq!(wk.verify(&format!("{note}{}", a.body)).expect("cosig"), 1000);
+        assert_eq!(
+            wk.verify(&format!("{note}{}", a.body)).expect("cosig"),
+            1000
+        );
         drop(w);
 
         let w = f.open();
@@ -638,7 +637,10 @@ mod tests {
         t.push(b"a");
         t.push(b"b");
         let w = f.open();
-        assert_eq!(w.add_checkpoint(f.body(&mut t, 0).as_bytes(), 1).status, 200);
+        assert_eq!(
+            w.add_checkpoint(f.body(&mut t, 0).as_bytes(), 1).status,
+            200
+        );
         let file = std::fs::read(WitnessPaths::new(f.dir.path()).state()).expect("state");
         t.push(b"c");
         let good = f.body(&mut t, 2);
@@ -660,7 +662,13 @@ mod tests {
         }
         for b in &bodies {
             let a = w.add_checkpoint(b, 2);
-            assert!(a.status == 400, "{:?} -> {} {}", String::from_utf8_lossy(b), a.status, a.body);
+            assert!(
+                a.status == 400,
+                "{:?} -> {} {}",
+                String::from_utf8_lossy(b),
+                a.status,
+                a.body
+            );
         }
         assert_eq!(w.latest("pramaan.test/log").map(|t| t.size), Some(2));
         assert_eq!(

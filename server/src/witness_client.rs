@@ -192,7 +192,11 @@ impl WitnessEndpoint {
             .to_body();
             let resp = self
                 .client
-                .post("/add-checkpoint", "text/plain; charset=utf-8", body.as_bytes())
+                .post(
+                    "/add-checkpoint",
+                    "text/plain; charset=utf-8",
+                    body.as_bytes(),
+                )
                 .map_err(|source| WitnessClientError::Transport {
                     url: self.url.clone(),
                     source,
@@ -200,25 +204,25 @@ impl WitnessEndpoint {
             let text = String::from_utf8_lossy(&resp.body);
             match resp.status {
                 200 => {
-                    let lines = self
-                        .key
-                        .lines_of(&format!("{note}{text}"))
-                        .map_err(|e| WitnessClientError::BadCosignature {
+                    let lines = self.key.lines_of(&format!("{note}{text}")).map_err(|e| {
+                        WitnessClientError::BadCosignature {
                             url: self.url.clone(),
                             key: self.key.label(),
                             reason: e.to_string(),
-                        })?;
+                        }
+                    })?;
                     self.set_last_size(cp.size);
                     return Ok(format!("{note}{lines}"));
                 }
                 409 => {
-                    let witness_size: u64 = text.trim().parse().map_err(|_| {
-                        WitnessClientError::Refused {
-                            url: self.url.clone(),
-                            status: 409,
-                            reason: "the conflict answer is not a tree size".into(),
-                        }
-                    })?;
+                    let witness_size: u64 =
+                        text.trim()
+                            .parse()
+                            .map_err(|_| WitnessClientError::Refused {
+                                url: self.url.clone(),
+                                status: 409,
+                                reason: "the conflict answer is not a tree size".into(),
+                            })?;
                     self.set_last_size(witness_size);
                     // Past this checkpoint, or (on the retry from its own size) at this
                     // size with another root: this checkpoint does not extend its tree.

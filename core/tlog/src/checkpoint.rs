@@ -68,7 +68,11 @@ pub struct MissingSignature {
 
 impl std::fmt::Display for MissingSignature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "note has no signature by the expected key {}", self.expected)?;
+        write!(
+            f,
+            "note has no signature by the expected key {}",
+            self.expected
+        )?;
         if self.found.is_empty() {
             f.write_str("; it carries no signature")
         } else {

@@ -132,7 +132,10 @@ impl WitnessKey {
     pub fn verify(&self, note: &str) -> Result<u64, NoteError> {
         let (text, sigs) = split_note(note)?;
         let mut newest = None;
-        for sig in sigs.iter().filter(|s| s.name == self.name && s.id == self.id) {
+        for sig in sigs
+            .iter()
+            .filter(|s| s.name == self.name && s.id == self.id)
+        {
             let (ts, signature) = sig
                 .signature
                 .split_first_chunk::<8>()
@@ -142,7 +145,9 @@ impl WitnessKey {
                 ))?;
             let ts = u64::from_be_bytes(*ts);
             if ts > MAX_TIMESTAMP {
-                return Err(NoteError::Malformed("cosignature timestamp is past 2^63 - 1"));
+                return Err(NoteError::Malformed(
+                    "cosignature timestamp is past 2^63 - 1",
+                ));
             }
             UnparsedPublicKey::new(&ED25519, &self.key)
                 .verify(&cosigned_message(text, ts), signature)
@@ -573,8 +578,8 @@ mod tests {
                 .status(),
             404
         );
-        let impostor = LogSigner::try_new(s.name().into(), ServerKey::generate().expect("k"))
-            .expect("name");
+        let impostor =
+            LogSigner::try_new(s.name().into(), ServerKey::generate().expect("k")).expect("name");
         let unsigned = AddCheckpoint {
             old: 0,
             proof: vec![],

@@ -55,7 +55,8 @@ pub enum WitnessCmd {
 pub fn run(cmd: WitnessCmd) -> CliResult {
     match cmd {
         WitnessCmd::Init { data, name, host } => {
-            let out = witness::init(&data, &name, &host).map_err(|e| CliError::new(e.to_string()))?;
+            let out =
+                witness::init(&data, &name, &host).map_err(|e| CliError::new(e.to_string()))?;
             println!("Initialized witness {}", data.display());
             println!(
                 "TLS certificate: {} (CA: {})",

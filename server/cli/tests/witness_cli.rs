@@ -123,7 +123,11 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
     for i in 0..3 {
         let policy = format!("{}\n# revision {i}\n", common::POLICY_REV);
         let r = b_admin
-            .put("/v1/departments/REV/policy", "application/toml", policy.as_bytes())
+            .put(
+                "/v1/departments/REV/policy",
+                "application/toml",
+                policy.as_bytes(),
+            )
             .expect("put policy");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
@@ -182,8 +186,9 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
     wkey.verify(&cosigned_a).expect("cosignature verifies");
     let eb = endpoint(&w, &wkey);
     match log_b.cosign(&eb) {
-        Err(WitnessClientError::Refused { status: 422, .. } | WitnessClientError::Forked { .. }) => {
-        }
+        Err(
+            WitnessClientError::Refused { status: 422, .. } | WitnessClientError::Forked { .. },
+        ) => {}
         other => panic!("fork B was not refused: {other:?}"),
     }
     assert_eq!(
@@ -239,17 +244,43 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
     let wk = wkey_path.to_str().unwrap();
     let lk = log_key_path.to_str().unwrap();
     let b_path = bundle_b.to_str().unwrap();
-    run(&["audit", "verify", b_path, "--log-key", lk, "--witness-key", wk, "--witnesses", "0"])
-        .expect("none required");
-    let err = run(&["audit", "verify", b_path, "--log-key", lk, "--witness-key", wk, "--witnesses", "2"])
-        .expect_err("too many");
+    run(&[
+        "audit",
+        "verify",
+        b_path,
+        "--log-key",
+        lk,
+        "--witness-key",
+        wk,
+        "--witnesses",
+        "0",
+    ])
+    .expect("none required");
+    let err = run(&[
+        "audit",
+        "verify",
+        b_path,
+        "--log-key",
+        lk,
+        "--witness-key",
+        wk,
+        "--witnesses",
+        "2",
+    ])
+    .expect_err("too many");
     assert!(err.contains("more than the 1 witness keys"), "{err}");
 
     // The witness restarts and keeps its state: B is still refused, A's growth accepted.
     w.shutdown();
     w = start_witness(w_dir.path(), &log_vkey);
-    assert_eq!(w.witness.latest(&cp_a.origin).map(|t| t.size), Some(cp_a.size));
-    assert!(log_b.cosign(&endpoint(&w, &wkey)).is_err(), "B after restart");
+    assert_eq!(
+        w.witness.latest(&cp_a.origin).map(|t| t.size),
+        Some(cp_a.size)
+    );
+    assert!(
+        log_b.cosign(&endpoint(&w, &wkey)).is_err(),
+        "B after restart"
+    );
     a.enroll("REV-001");
     let grown = log_a.cosign(&endpoint(&w, &wkey)).expect("A grown");
     assert!(size_of(&grown) > cp_a.size);
@@ -269,10 +300,17 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
         let r = http
             .post("/add-checkpoint", "text/plain", body.as_bytes())
             .expect("post");
-        assert_eq!(r.status, 400, "{body:?}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            400,
+            "{body:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     let huge = vec![b'a'; pramaan_tlog::witness::MAX_ADD_CHECKPOINT_BYTES + 1];
-    let r = http.post("/add-checkpoint", "text/plain", &huge).expect("post");
+    let r = http
+        .post("/add-checkpoint", "text/plain", &huge)
+        .expect("post");
     assert_eq!(r.status, 413);
     assert_eq!(w.witness.latest(&cp_a.origin), before);
     w.shutdown();
