@@ -367,11 +367,7 @@ impl Witness {
         }
         *state = next;
         drop(state);
-        let text = match req.note.rfind("\n\n") {
-            Some(i) => &req.note[..=i],
-            None => &req.note,
-        };
-        match self.cosigner.cosign(text, now) {
+        match self.cosigner.cosign(&req.note, now) {
             Ok(line) => Answer {
                 status: 200,
                 content_type: "text/plain; charset=utf-8",

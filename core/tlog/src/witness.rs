@@ -91,9 +91,11 @@ impl Cosigner {
         format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(k))
     }
 
-    /// The cosignature line (ending in a newline) on the checkpoint `text` (the note's
-    /// text, without signatures) at `timestamp` (POSIX seconds).
-    pub fn cosign(&self, text: &str, timestamp: u64) -> Result<String, NoteError> {
+    /// The cosignature line (ending in a newline) on the signed checkpoint `note` at
+    /// `timestamp` (POSIX seconds). The note's signatures are not checked here: the
+    /// witness checks the log's before it cosigns.
+    pub fn cosign(&self, note: &str, timestamp: u64) -> Result<String, NoteError> {
+        let (text, _) = split_note(note)?;
         if timestamp > MAX_TIMESTAMP {
             return Err(NoteError::Malformed("timestamp is past 2^63 - 1"));
         }
@@ -417,8 +419,7 @@ mod tests {
         assert_eq!(wk.id, w.key_id());
         let s = log();
         let note = s.sign_checkpoint(3, &[5u8; 32]).expect("sign");
-        let (text, _) = split_note(&note).expect("split");
-        let line = w.cosign(text, 1_700_000_000).expect("cosign");
+        let line = w.cosign(&note, 1_700_000_000).expect("cosign");
         assert!(line.starts_with("\u{2014} audit.example/witness "));
         let cosigned = format!("{note}{line}");
         assert_eq!(wk.verify(&cosigned).expect("verifies"), 1_700_000_000);
@@ -452,8 +453,7 @@ mod tests {
         let a = cosigner("a.example/w");
         let b = cosigner("b.example/w");
         let note = log().sign_checkpoint(1, &[1u8; 32]).expect("sign");
-        let (text, _) = split_note(&note).expect("split");
-        let cosigned = format!("{note}{}", a.cosign(text, 10).expect("cosign"));
+        let cosigned = format!("{note}{}", a.cosign(&note, 10).expect("cosign"));
         let ka = WitnessKey::parse(&a.verifier_key()).expect("a");
         let kb = WitnessKey::parse(&b.verifier_key()).expect("b");
         let n = count_cosignatures(&cosigned, &[ka.clone(), kb.clone(), ka.clone()]);

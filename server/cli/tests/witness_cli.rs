@@ -342,3 +342,81 @@ fn witness_commands_refuse_bad_input_with_clear_messages() {
     .expect_err("not a log key");
     assert!(err.contains("expected a log's verifier key"), "{err}");
 }
+
+/// The `pramaan` binary: `witness init` prints the key and pin, `witness serve` serves
+/// add-checkpoint over TLS with that pin, and the answer is a cosignature by that key.
+#[test]
+fn the_witness_binary_serves_cosignatures() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["witness", "init", "--name", "bin.test/w", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let field = |label: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .map(|v| v.trim().to_string())
+            .expect(label)
+    };
+    let wkey = WitnessKey::parse(&field("Witness key:")).expect("printed key");
+    let pin = Trust::from_pin_b64url(&field("SPKI pin:")).expect("printed pin");
+
+    let log = pramaan_tlog::LogSigner::try_new(
+        "bin.test/log".into(),
+        pramaan_core::ServerKey::generate().expect("key"),
+    )
+    .expect("log");
+    let log_key = dir.path().join("log.vkey");
+    std::fs::write(&log_key, log.verifier_key()).expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args([
+            "witness",
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(dir.path())
+        .arg("--log-key")
+        .arg(&log_key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let url = format!("https://127.0.0.1:{port}");
+    let note = log
+        .sign_checkpoint(1, &pramaan_tlog::leaf_hash(b"only"))
+        .expect("sign");
+    let w = WitnessEndpoint::new(&url, pin, wkey.clone()).expect("endpoint");
+    let mut answer = None;
+    for _ in 0..100 {
+        match w.cosign(&note, &mut |_, _| Err("no proof needed".into())) {
+            Err(WitnessClientError::Transport { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            other => {
+                answer = Some(other);
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let cosigned = answer
+        .expect("the witness never answered")
+        .expect("cosigned");
+    assert_eq!(wkey.verify(&cosigned).map(|_| ()), Ok(()));
+}
