@@ -107,10 +107,12 @@ pub struct WitnessEndpoint {
 impl WitnessEndpoint {
     /// A witness at `url` (its submission prefix) trusted by `trust`, cosigning with `key`.
     pub fn new(url: &str, trust: Trust, key: WitnessKey) -> Result<Self, WitnessClientError> {
+        // Short and without transport retries: a witness that is down must cost the log
+        // seconds, not minutes (the 409 retry below is separate).
         let options = Options {
-            connect_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(3),
             io_timeout: Duration::from_secs(10),
-            attempts: 2,
+            attempts: 1,
             backoff: Duration::from_millis(100),
             max_response: MAX_ANSWER,
         };

@@ -23,7 +23,7 @@ pub const MAX_SIGNATURES: usize = 100;
 /// Signature algorithm byte of Ed25519 in C2SP signed notes.
 const ALG_ED25519: u8 = 0x01;
 /// The em dash that starts every signature line.
-pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
+const SIG_PREFIX: &str = "\u{2014} ";
 
 /// Why a note, key or checkpoint was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
