@@ -77,6 +77,53 @@ pub struct Config {
     /// Moved too: `[evidence.apple] environment` in the department policy.
     #[serde(rename = "apple_allow_development")]
     pub legacy_apple_allow_development: bool,
+    /// `[[witnesses]]`: witnesses asked to cosign each new checkpoint (see
+    /// [`WitnessConfig`]); none by default.
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// One `[[witnesses]]` entry: a C2SP tlog-witness the log asks for cosignatures.
+///
+/// ```toml
+/// [[witnesses]]
+/// url = "https://witness.audit.example:8444"        # its submission prefix
+/// key = "audit.example/witness+1a2b3c4d+BA..."     # `pramaan witness init` prints it
+/// pin = "base64url SPKI pin"                        # or: ca = "/path/to/witness-ca.pem"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// The witness's `https://` submission prefix.
+    pub url: String,
+    /// The witness's verifier key (`<name>+<hex id>+<base64(0x04 || key)>`).
+    pub key: String,
+    /// The SPKI pin of the witness's TLS certificate (base64url), or
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// a CA file (PEM) its certificate chains to; exactly one of `pin` and `ca`.
+    #[serde(default)]
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl WitnessConfig {
+    /// Checks the URL, the key and that exactly one of `pin` and `ca` is given; the
+    /// reason names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        pramaan_core::transport::ServerUrl::parse(&self.url).map_err(|e| format!("url: {e}"))?;
+        pramaan_tlog::witness::WitnessKey::parse(&self.key).map_err(|e| {
+            format!("key: {e} (expected the witness's verifier key, as `pramaan witness init` prints it)")
+        })?;
+        match (&self.pin, &self.ca) {
+            (Some(pin), None) => pramaan_core::transport::Trust::from_pin_b64url(pin)
+                .map(|_| ())
+                .map_err(|e| format!("pin: {e}")),
+            (None, Some(_)) => Ok(()),
+            (Some(_), Some(_)) => Err("give either pin or ca, not both".into()),
+            (None, None) => {
+                Err("give the witness's TLS pin (pin = ...) or CA file (ca = ...)".into())
+            }
+        }
+    }
 }
 
 impl Default for Config {
@@ -93,6 +140,7 @@ impl Default for Config {
             rate_limit_burst: 400,
             legacy_apple_app_ids: Vec::new(),
             legacy_apple_allow_development: false,
+            witnesses: Vec::new(),
         }
     }
 }
@@ -129,6 +177,12 @@ impl Config {
                          and set them with `pramaan policy set`"
                     .into(),
             });
+        }
+        for (i, w) in config.witnesses.iter().enumerate() {
+            w.validate().map_err(|reason| ConfigError::Invalid {
+                path: path.display().to_string(),
+                reason: format!("[[witnesses]] entry {} ({}): {reason}", i + 1, w.url),
+            })?;
         }
         Ok(config)
     }
@@ -205,7 +259,12 @@ impl Config {
              rate_limit_per_sec = {}\n\
              rate_limit_burst = {}\n\
              # Evidence requirements (the Pramaan app's identity, boot state, patch level)\n\
-             # are each department's policy: [evidence] in `pramaan policy set`.\n",
+             # are each department's policy: [evidence] in `pramaan policy set`.\n\
+             # Witnesses that cosign each checkpoint (`pramaan witness init` prints key and pin):\n\
+             # [[witnesses]]\n\
+             # url = \"https://witness.example:8444\"\n\
+             # key = \"witness.example/w+<hex id>+<base64 key>\"\n\
+             # pin = \"<base64url SPKI pin>\"\n",
             d.listen,
             d.nonce_ttl_secs,
             d.enrollment_token_ttl_secs,
@@ -252,6 +311,41 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<Config>("listne = \"x\"").is_err());
+    }
+
+    /// `[[witnesses]]` entries load, and a bad one is refused naming the entry and field.
+    #[test]
+    fn witnesses_are_parsed_and_validated() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        let key = pramaan_tlog::witness::Cosigner::new(
+            "audit.example/w".into(),
+            pramaan_core::ServerKey::generate().expect("key"),
+        )
+        .expect("cosigner")
+        .verifier_key();
+        let pin = pramaan_core::encoding::b64url(&[7u8; 32]);
+        let good = format!(
+            "[[witnesses]]\nurl = \"https://w.example:8444\"\nkey = \"{key}\"\npin = \"{pin}\"\n"
+        );
+        std::fs::write(&path, &good).expect("write");
+        let c = Config::from_file(&path).expect("loads");
+        assert_eq!(c.witnesses.len(), 1);
+        assert_eq!(c.witnesses[0].key, key);
+        for (bad, needle) in [
+            (good.replace("https://", "http://"), "url"),
+            (good.replace(&key, "audit.example/w+00000000+AQ=="), "key"),
+            (good.replace(&format!("pin = \"{pin}\"\n"), ""), "pin"),
+            (format!("{good}ca = \"ca.pem\"\n"), "either pin or ca"),
+            (good.replace(&pin, "short"), "pin"),
+        ] {
+            std::fs::write(&path, &bad).expect("write");
+            let err = Config::from_file(&path).expect_err(&bad).to_string();
+            assert!(
+                err.contains("[[witnesses]] entry 1") && err.contains(needle),
+                "{err}"
+            );
+        }
     }
 
     /// An older file's empty `apple_app_ids` still loads; app ids there are refused with

@@ -19,3 +19,5 @@ pub mod server;
 pub mod status_list;
 pub mod store;
 pub mod tls;
+pub mod witness;
+pub mod witness_client;

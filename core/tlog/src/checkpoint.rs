@@ -37,9 +37,10 @@ pub enum NoteError {
     /// Not a signed note (size, blank line, signature lines).
     #[error("malformed note: {0}")]
     Malformed(&'static str),
-    /// No signature line of the expected key (by name and key id).
-    #[error("note has no signature by {0}")]
-    NoSignature(String),
+    /// No signature line of the expected key (by name and key id); names the key
+    /// expected and the keys that did sign, so a wrong log key is diagnosable.
+    #[error("{0}")]
+    NoSignature(Box<MissingSignature>),
     /// A signature line of the key whose signature is wrong: the note was altered.
     #[error("signature by {0} does not verify")]
     BadSignature(String),
@@ -56,7 +57,41 @@ pub enum NoteError {
     },
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+/// The key a note was expected to be signed by, and the keys that signed it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingSignature {
+    /// The expected key: `<name>+<hex key id>`.
+    pub expected: String,
+    /// Each signature line's `<name>+<hex key id>`, in note order.
+    pub found: Vec<String>,
+}
+
+impl std::fmt::Display for MissingSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "note has no signature by the expected key {}",
+            self.expected
+        )?;
+        if self.found.is_empty() {
+            f.write_str("; it carries no signature")
+        } else {
+            write!(
+                f,
+                "; it is signed by {} (is this the right key for this log?)",
+                self.found.join(", ")
+            )
+        }
+    }
+}
+
+/// `<name>+<hex key id>`: how errors name a key.
+pub(crate) fn key_label(name: &str, id: &[u8; 4]) -> String {
+    format!("{name}+{}", hex::encode(id))
+}
+
+/// Checks that `name` can be a note key name (non-empty, no spaces, no `+`).
+pub fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty()
         || name.contains('+')
         || name.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -68,10 +103,16 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 
 /// The C2SP key id of an Ed25519 key: `SHA-256(name || 0x0A || 0x01 || key)[..4]`.
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> [u8; 4] {
+    key_id_for(ALG_ED25519, name, public_key)
+}
+
+/// The C2SP key id of a 32-byte key of signature type `alg`:
+/// `SHA-256(name || 0x0A || alg || key)[..4]` (0x01 note signatures, 0x04 cosignatures).
+pub(crate) fn key_id_for(alg: u8, name: &str, public_key: &[u8; 32]) -> [u8; 4] {
     let mut buf = Vec::with_capacity(name.len() + 34);
     buf.extend_from_slice(name.as_bytes());
     buf.push(b'\n');
-    buf.push(ALG_ED25519);
+    buf.push(alg);
     buf.extend_from_slice(public_key);
     let h = sha256(&buf);
     [h[0], h[1], h[2], h[3]]
@@ -137,13 +178,7 @@ impl LogSigner {
     pub fn sign_note(&self, text: &str) -> Result<String, NoteError> {
         check_text(text)?;
         let sig = self.key.sign(text.as_bytes());
-        let mut blob = self.id.to_vec();
-        blob.extend_from_slice(&sig);
-        Ok(format!(
-            "{text}\n{SIG_PREFIX}{} {}\n",
-            self.name,
-            B64.encode(blob)
-        ))
+        Ok(format!("{text}\n{}", sig_line(&self.name, &self.id, &sig)))
     }
 
     /// Signs a checkpoint of this log.
@@ -187,91 +222,37 @@ pub struct VerifierKey {
 impl VerifierKey {
     /// Parses `<name>+<hex8>+<base64(0x01 || key32)>` and checks that the key id matches.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let text = text.trim();
-        // The name and the hex id hold no '+'; the base64 key may.
-        let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(NoteError::BadVerifierKey("expected name+keyid+key"));
-        };
-        check_name(name)?;
-        if hex_id.len() != 8 {
-            return Err(NoteError::BadVerifierKey("key id is not 8 hex digits"));
-        }
-        let id_bytes =
-            hex::decode(hex_id).map_err(|_| NoteError::BadVerifierKey("key id is not hex"))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
-        let (&alg, key) = raw
-            .split_first()
-            .ok_or(NoteError::BadVerifierKey("key is empty"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::BadVerifierKey("key is not Ed25519 (0x01)"));
-        }
-        let key: [u8; 32] = key
-            .try_into()
-            .map_err(|_| NoteError::BadVerifierKey("Ed25519 key is not 32 bytes"))?;
-        let id = key_id(name, &key);
-        if id_bytes != id {
-            return Err(NoteError::BadVerifierKey(
-                "key id does not match name and key",
-            ));
-        }
-        Ok(Self {
-            name: name.to_string(),
-            id,
-            key,
-        })
+        let (name, id, key) = parse_vkey(text, ALG_ED25519)?;
+        Ok(Self { name, id, key })
+    }
+
+    /// `<name>+<hex key id>`, as errors name the key.
+    pub fn label(&self) -> String {
+        key_label(&self.name, &self.id)
     }
 
     /// Opens a signed note: returns its text if a signature line by this key verifies.
     /// Signatures by other keys are ignored, as C2SP prescribes.
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
-        if note.len() > MAX_NOTE_BYTES {
-            return Err(NoteError::Malformed("note is too large"));
-        }
-        let split = note
-            .rfind("\n\n")
-            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-        let text = &note[..=split];
-        let sigs = &note[split + 2..];
-        check_text(text)?;
-        if sigs.is_empty() || !sigs.ends_with('\n') {
-            return Err(NoteError::Malformed(
-                "signature block does not end in a newline",
-            ));
-        }
+        let (text, sigs) = split_note(note)?;
         let mut found = false;
-        for (n, line) in sigs[..sigs.len() - 1].split('\n').enumerate() {
-            if n >= MAX_SIGNATURES {
-                return Err(NoteError::Malformed("too many signatures"));
-            }
-            let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
-                "signature line does not start with an em dash",
-            ))?;
-            let (name, b64) = rest
-                .split_once(' ')
-                .ok_or(NoteError::Malformed("signature line has no signature"))?;
-            let blob = B64
-                .decode(b64)
-                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
-            if blob.len() < 5 {
-                return Err(NoteError::Malformed("signature is too short"));
-            }
-            if name != self.name || blob[..4] != self.id {
+        for sig in &sigs {
+            if sig.name != self.name || sig.id != self.id {
                 continue;
             }
             found = true;
             let pk = UnparsedPublicKey::new(&ED25519, &self.key);
-            if pk.verify(text.as_bytes(), &blob[4..]).is_err() {
+            if pk.verify(text.as_bytes(), &sig.signature).is_err() {
                 return Err(NoteError::BadSignature(self.name.clone()));
             }
         }
         if found {
             Ok(text)
         } else {
-            Err(NoteError::NoSignature(self.name.clone()))
+            Err(NoteError::NoSignature(Box::new(MissingSignature {
+                expected: self.label(),
+                found: sigs.iter().map(|s| key_label(s.name, &s.id)).collect(),
+            })))
         }
     }
 
@@ -286,6 +267,104 @@ impl VerifierKey {
         }
         Ok(cp)
     }
+}
+
+/// Parses verifier key text `<name>+<hex8>+<base64(alg || key32)>` of signature type
+/// `alg` and checks that the key id matches name and key.
+pub(crate) fn parse_vkey(text: &str, alg: u8) -> Result<(String, [u8; 4], [u8; 32]), NoteError> {
+    let text = text.trim();
+    // The name and the hex id hold no '+'; the base64 key may.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(NoteError::BadVerifierKey("expected name+keyid+key"));
+    };
+    check_name(name)?;
+    if hex_id.len() != 8 {
+        return Err(NoteError::BadVerifierKey("key id is not 8 hex digits"));
+    }
+    let id_bytes =
+        hex::decode(hex_id).map_err(|_| NoteError::BadVerifierKey("key id is not hex"))?;
+    let raw = B64
+        .decode(b64)
+        .map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
+    let (&found_alg, key) = raw
+        .split_first()
+        .ok_or(NoteError::BadVerifierKey("key is empty"))?;
+    if found_alg != alg {
+        return Err(NoteError::BadVerifierKey(match alg {
+            ALG_ED25519 => "key is not an Ed25519 note key (type 0x01)",
+            _ => "key is not an Ed25519 cosignature key (type 0x04)",
+        }));
+    }
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| NoteError::BadVerifierKey("Ed25519 key is not 32 bytes"))?;
+    let id = key_id_for(alg, name, &key);
+    if id_bytes != id {
+        return Err(NoteError::BadVerifierKey(
+            "key id does not match name and key",
+        ));
+    }
+    Ok((name.to_string(), id, key))
+}
+
+/// One signature line of a note: key name, key id and the bytes after the key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SigLine<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) id: [u8; 4],
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Splits a signed note into its text (ending in a newline) and its signature lines,
+/// refusing anything that is not a well-formed note (strict and bounded).
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<SigLine<'_>>), NoteError> {
+    if note.len() > MAX_NOTE_BYTES {
+        return Err(NoteError::Malformed("note is too large"));
+    }
+    let split = note
+        .rfind("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+    let text = &note[..=split];
+    let sigs = &note[split + 2..];
+    check_text(text)?;
+    if sigs.is_empty() || !sigs.ends_with('\n') {
+        return Err(NoteError::Malformed(
+            "signature block does not end in a newline",
+        ));
+    }
+    let mut out = Vec::new();
+    for (n, line) in sigs[..sigs.len() - 1].split('\n').enumerate() {
+        if n >= MAX_SIGNATURES {
+            return Err(NoteError::Malformed("too many signatures"));
+        }
+        let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
+            "signature line does not start with an em dash",
+        ))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or(NoteError::Malformed("signature line has no signature"))?;
+        let blob = B64
+            .decode(b64)
+            .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+        let (id, signature) = match blob.split_first_chunk::<4>() {
+            Some((id, rest)) if !rest.is_empty() => (*id, rest.to_vec()),
+            _ => return Err(NoteError::Malformed("signature is too short")),
+        };
+        out.push(SigLine {
+            name,
+            id,
+            signature,
+        });
+    }
+    Ok((text, out))
+}
+
+/// Formats one signature line: `— <name> <base64(key id || signature)>\n`.
+pub(crate) fn sig_line(name: &str, id: &[u8; 4], signature: &[u8]) -> String {
+    let mut blob = id.to_vec();
+    blob.extend_from_slice(signature);
+    format!("{SIG_PREFIX}{name} {}\n", B64.encode(blob))
 }
 
 /// A C2SP tlog-checkpoint body.
@@ -422,6 +501,26 @@ mod tests {
             va.verify_checkpoint(&forged),
             Err(NoteError::WrongOrigin { .. })
         ));
+    }
+
+    /// A note checked with the wrong log key says which key was expected and which keys
+    /// signed it, by name and key id.
+    #[test]
+    fn a_missing_signature_names_the_expected_and_the_found_keys() {
+        let ours = signer("pramaan.example/log");
+        let theirs = signer("copy.example/log");
+        let note = theirs.sign_checkpoint(5, &[9u8; 32]).expect("sign");
+        let vk = VerifierKey::parse(&ours.verifier_key()).expect("vkey");
+        let err = vk.verify_checkpoint(&note).expect_err("wrong key");
+        let NoteError::NoSignature(missing) = &err else {
+            panic!("not NoSignature: {err}");
+        };
+        let expected = format!("pramaan.example/log+{}", hex::encode(ours.key_id()));
+        let found = format!("copy.example/log+{}", hex::encode(theirs.key_id()));
+        assert_eq!(missing.expected, expected);
+        assert_eq!(missing.found, vec![found.clone()]);
+        let text = err.to_string();
+        assert!(text.contains(&expected) && text.contains(&found), "{text}");
     }
 
     #[test]

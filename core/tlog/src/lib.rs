@@ -22,6 +22,7 @@ pub mod checkpoint;
 pub mod proof;
 pub mod store;
 pub mod tree;
+pub mod witness;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -31,7 +32,7 @@ use pramaan_core::model::Officer;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use checkpoint::{Checkpoint, LogSigner, NoteError, VerifierKey};
+pub use checkpoint::{Checkpoint, LogSigner, MissingSignature, NoteError, VerifierKey};
 pub use proof::{ProofError, verify_consistency, verify_inclusion};
 pub use store::{
     LogStore, append, append_leaf, checkpoint, consistency_proof, entries, inclusion_proof, root,

@@ -53,6 +53,13 @@ pub enum AuditCmd {
         /// A checkpoint kept from earlier: also verify the log only grew since.
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         since: Option<PathBuf>,
+        /// A witness's verifier key file (`pramaan witness init` prints it); repeat for
+        /// more. The bundle's checkpoint must carry their valid cosignatures.
+        #[arg(long = "witness-key", value_name = "FILE")]
+        witness_keys: Vec<PathBuf>,
+        /// How many of the witnesses must have cosigned (default: all given).
+        #[arg(long = "witnesses", value_name = "N", requires = "witness_keys")]
+        witnesses: Option<usize>,
         /// `text` for people, `json` for scripts.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -90,8 +97,21 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             file,
             log_key,
             since,
+            witness_keys,
+            witnesses,
             format,
-        } => verify(&file, &log_key, since.as_deref(), format),
+        } => {
+            // Checked first so that nothing says "verified" when cosignatures are missing.
+            let witnessed = check_witnesses(&file, &witness_keys, witnesses)?;
+            verify(&file, &log_key, since.as_deref(), format)?;
+            if let Some(line) = witnessed {
+                match format {
+                    Format::Text => println!("{line}"),
+                    Format::Json => eprintln!("{}", line.trim_start()),
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -249,6 +269,66 @@ fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> 
         }
     }
     Ok(())
+}
+
+/// `audit verify --witness-key`: counts the valid cosignatures on the bundle's checkpoint
+/// by the witnesses whose key files are given; fewer than `required` (default: all) is
+/// NOT VERIFIED, naming the witnesses missing. Returns the summary line (None when no
+/// witness key was given). The bundle itself is verified by [`verify`].
+pub fn check_witnesses(
+    file: &Path,
+    key_files: &[PathBuf],
+    required: Option<usize>,
+) -> Result<Option<String>, CliError> {
+    if key_files.is_empty() {
+        return Ok(None);
+    }
+    let keys = key_files
+        .iter()
+        .map(|p| {
+            pramaan_tlog::witness::WitnessKey::parse(&read_text(p)?).map_err(|e| {
+                CliError::new(format!(
+                    "{}: {e} (expected a witness's verifier key)",
+                    p.display()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    // A key file given twice is one witness.
+    let mut keys = keys;
+    keys.sort_by_key(|k| k.label());
+    keys.dedup();
+    let required = required.unwrap_or(keys.len());
+    if required > keys.len() {
+        return Err(CliError::new(format!(
+            "--witnesses {required} is more than the {} witness keys given",
+            keys.len()
+        )));
+    }
+    let bytes = client::read_file(file)?;
+    let b = bundle::Bundle::from_bytes(&bytes)
+        .map_err(|e| CliError::new(format!("{}: NOT VERIFIED: {e}", file.display())))?;
+    let count = pramaan_tlog::witness::count_cosignatures(&b.checkpoint, &keys);
+    if count.valid.len() < required {
+        let missing: Vec<String> = count
+            .missing
+            .iter()
+            .map(|(w, why)| format!("{w} ({why})"))
+            .collect();
+        return Err(CliError::new(format!(
+            "{}: NOT VERIFIED: the checkpoint has {} of the {required} witness cosignatures required; missing: {}",
+            file.display(),
+            count.valid.len(),
+            missing.join("; ")
+        )));
+    }
+    let names: Vec<&str> = count.valid.iter().map(|(w, _)| w.as_str()).collect();
+    Ok(Some(format!(
+        "  witnesses:    {} of {} cosigned ({required} required): {}",
+        count.valid.len(),
+        keys.len(),
+        names.join(", ")
+    )))
 }
 
 #[cfg(test)]

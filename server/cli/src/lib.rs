@@ -32,6 +32,8 @@ pub mod roster;
 #[cfg(feature = "server")]
 pub mod serve;
 mod token;
+#[cfg(feature = "server")]
+pub mod witness;
 
 /// Pramaan: evidence that official phones are kept, enrolled and in their groups.
 #[derive(Debug, Parser)]
@@ -91,6 +93,12 @@ pub enum Command {
     /// time; install and show the server's copy of Google's revocation status list.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCmd),
+    #[cfg(feature = "server")]
+    /// Run a witness: an independent office (e.g. the audit department) cosigns the log's
+    /// checkpoints only while the log stays append-only, so no server can show two
+    /// auditors two different logs.
+    #[command(subcommand)]
+    Witness(witness::WitnessCmd),
 }
 
 /// The error every command reports: one readable line.
@@ -129,5 +137,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Device(cmd) => device::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Evidence(cmd) => evidence::run(cmd),
+        #[cfg(feature = "server")]
+        Command::Witness(cmd) => witness::run(cmd),
     }
 }
