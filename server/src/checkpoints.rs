@@ -17,13 +17,17 @@
 //! never sign two different trees of the same size, and the log cannot grow between the
 //! check and the signature.
 //!
-//! At integration, a semantic check of the new entries is added to
-//! [`check_before_signing`], and witness cosignatures are collected after signing.
+//! A new checkpoint is then offered to every configured witness
+//! ([`crate::witness_client`], C2SP tlog-witness) outside the writer's transaction (a
+//! witness is a network call and must never hold up devices); the note with the
+//! cosignatures obtained is stored as a further row of the same size, so it is what
+//! `GET /v1/audit/checkpoint` serves from then on and what survives a restart.
 
 use pramaan_tlog::{Hash, LogError, LogSigner, NoteError, ProofError};
 
 use crate::metrics::Metrics;
 use crate::store::{CheckpointRow, Store, StoreError, Tx, read_transaction, transaction};
+use crate::witness_client::{WitnessEndpoint, collect_cosignatures};
 
 /// Why a new checkpoint was not signed. Each names the stored checkpoint's size and the
 /// size the log has now.
@@ -81,11 +85,13 @@ impl From<LogError> for CheckpointError {
 /// The checkpoint to serve now: the stored one when the log has not grown since, else a
 /// new one, signed and stored after [`check_before_signing`] accepted the tree; on a
 /// refusal the last stored one (logged and counted in `metrics`). `now` is the signing
-/// time recorded with a new one.
+/// time recorded with a new one. A new checkpoint is offered to `witnesses`; the note
+/// served carries the cosignatures obtained.
 pub fn current(
     store: &dyn Store,
     signer: &LogSigner,
     metrics: &Metrics,
+    witnesses: &[WitnessEndpoint],
     now: u64,
 ) -> Result<String, CheckpointError> {
     // Fast path on the read snapshot (no writer wait): nothing new to sign.
@@ -100,6 +106,7 @@ pub fn current(
     let outcome = transaction(store, |tx| sign_if_consistent(tx, signer, now))?;
     match outcome {
         Signed::Note(note) => Ok(note),
+        Signed::New(row) => Ok(witness(store, row, witnesses)),
         Signed::Refused(refusal, last) => {
             log::error!("refusing to sign a checkpoint: {refusal}");
             metrics.checkpoint_refusal();
@@ -113,8 +120,10 @@ pub fn current(
 
 /// What [`sign_if_consistent`] did.
 enum Signed {
-    /// The note to serve (new, or the stored one when the log did not grow).
+    /// The stored note to serve (the log did not grow).
     Note(String),
+    /// A new checkpoint, signed and stored.
+    New(CheckpointRow),
     /// Refused: why, and the last good checkpoint.
     Refused(Refusal, Option<CheckpointRow>),
 }
@@ -153,13 +162,41 @@ fn sign_if_consistent(
         return Ok(Signed::Refused(refusal, last));
     }
     let note = signer.sign_checkpoint(size, &root)?;
-    tx.insert_checkpoint(&CheckpointRow {
+    let row = CheckpointRow {
         size,
         root,
-        note: note.clone(),
+        note,
         signed_at: now,
-    })?;
-    Ok(Signed::Note(note))
+    };
+    tx.insert_checkpoint(&row)?;
+    Ok(Signed::New(row))
+}
+
+/// Offers a new checkpoint to the witnesses (consistency proofs read from the store's
+/// snapshot) and stores the cosigned note as a further row of the same size. Witnesses
+/// never block the log: a witness that fails is logged by the client, and a failure to
+/// store the cosigned note is logged and the note still served.
+fn witness(store: &dyn Store, row: CheckpointRow, witnesses: &[WitnessEndpoint]) -> String {
+    if witnesses.is_empty() {
+        return row.note;
+    }
+    let mut proof = |old: u64, new: u64| {
+        read_transaction(store, |tx| {
+            pramaan_tlog::consistency_proof(tx.log(), old, new).map_err(StoreError::from_log)
+        })
+        .map_err(|e| e.to_string())
+    };
+    let cosigned = collect_cosignatures(&row.note, witnesses, &mut proof);
+    if cosigned != row.note {
+        let stored = CheckpointRow {
+            note: cosigned.clone(),
+            ..row
+        };
+        if let Err(e) = transaction(store, |tx| tx.insert_checkpoint(&stored)) {
+            log::error!("keeping the cosigned checkpoint of size {}: {e}", stored.size);
+        }
+    }
+    cosigned
 }
 
 /// The checks a tree of `size` entries with root `root` must pass before the server signs
@@ -241,10 +278,10 @@ mod tests {
         let store = SqliteStore::in_memory().expect("store");
         let signer = LogSigner::new("t/log".into(), ServerKey::generate().expect("k"));
         let m = Metrics::new();
-        let a = current(&store, &signer, &m, 10).expect("cp");
-        assert_eq!(current(&store, &signer, &m, 11).expect("cp"), a);
+        let a = current(&store, &signer, &m, &[], 10).expect("cp");
+        assert_eq!(current(&store, &signer, &m, &[], 11).expect("cp"), a);
         append(&store, 3);
-        let b = current(&store, &signer, &m, 12).expect("cp");
+        let b = current(&store, &signer, &m, &[], 12).expect("cp");
         assert_ne!(a, b);
         let rows = stored(&store);
         assert_eq!(

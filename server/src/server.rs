@@ -530,8 +530,11 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let public_url = config.public_url_for(addr);
 
     let status_list = crate::status_list::StatusListCache::load(store.as_ref())?;
+    let witnesses = crate::witness_client::endpoints(&config.witnesses)
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
     let state = AppState(Arc::new(Shared {
         status_list,
+        witnesses,
         store,
         kid: api::server_kid(&key),
         key,

@@ -420,3 +420,65 @@ fn the_witness_binary_serves_cosignatures() {
         .expect("cosigned");
     assert_eq!(wkey.verify(&cosigned).map(|_| ()), Ok(()));
 }
+
+/// The server asks the witnesses of its `[[witnesses]]` configuration itself: the
+/// checkpoint it serves after the log grows carries the witness's cosignature, the bundle
+/// an auditor pulls verifies with `--witness-key`, and the cosigned note is kept (served
+/// again after a restart, without asking the witness again).
+#[test]
+fn the_server_collects_cosignatures_from_its_configured_witnesses() {
+    let mut env = common::start();
+    let log_key_path = env.data_dir().join("log.vkey");
+    let log_vkey = std::fs::read_to_string(&log_key_path).expect("log vkey");
+    let w_dir = tempfile::tempdir().expect("dir");
+    run(&[
+        "witness",
+        "init",
+        "--data",
+        w_dir.path().to_str().unwrap(),
+        "--name",
+        "audit.test/witness",
+    ])
+    .expect("witness init");
+    let wkey_path = w_dir.path().join("witness.vkey");
+    let wkey_text = std::fs::read_to_string(&wkey_path).expect("wkey");
+    let wkey = WitnessKey::parse(&wkey_text).expect("witness key");
+    let mut w = start_witness(w_dir.path(), &log_vkey);
+
+    let mut config = common::test_config();
+    config.witnesses = vec![pramaan_server::config::WitnessConfig {
+        url: w.url.clone(),
+        key: wkey_text.trim().to_string(),
+        pin: Some(pramaan_core::transport::b64url(&w.pin)),
+        ca: None,
+    }];
+    env.restart_with(config);
+    env.seed();
+    env.enroll("GAD-001");
+    let admin = env.admin_token.clone();
+    let log = LogSide::new(env.server(), &admin);
+    let note = log.checkpoint();
+    assert!(
+        wkey.verify(&note).is_ok(),
+        "the served checkpoint is cosigned:\n{note}"
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let bundle = dir.path().join("b.cbor");
+    pull(env.server(), &admin, &bundle);
+    run(&[
+        "audit",
+        "verify",
+        bundle.to_str().unwrap(),
+        "--log-key",
+        log_key_path.to_str().unwrap(),
+        "--witness-key",
+        wkey_path.to_str().unwrap(),
+    ])
+    .expect("the pulled bundle carries the cosignature");
+
+    // The witness goes away: the kept note is still served, cosigned, after a restart.
+    w.shutdown();
+    env.restart();
+    assert_eq!(LogSide::new(env.server(), &admin).checkpoint(), note);
+}

@@ -66,7 +66,13 @@ async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Res
     auth.require(AUDITORS)?;
     let st = state.clone();
     let note = blocking(move || {
-        crate::checkpoints::current(st.store.as_ref(), &st.log_signer, &st.metrics, super::now())
+        crate::checkpoints::current(
+            st.store.as_ref(),
+            &st.log_signer,
+            &st.metrics,
+            &st.witnesses,
+            super::now(),
+        )
             .map_err(|e| match e {
                 crate::checkpoints::CheckpointError::Store(s) => s.into(),
                 // Refused with nothing earlier to serve, or unsignable: the reason, as a 500.

@@ -61,6 +61,8 @@ pub struct Shared {
     pub evidence_roots: Arc<pramaan_core::evidence::Roots>,
     /// Google's revocation status list in force.
     pub status_list: crate::status_list::StatusListCache,
+    /// The witnesses asked to cosign each new checkpoint (`[[witnesses]]`).
+    pub witnesses: Vec<crate::witness_client::WitnessEndpoint>,
 }
 
 impl std::fmt::Debug for Shared {
