@@ -148,7 +148,7 @@ pub fn check<'a>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvidenceState {
     /// The evidence in force (from its enrollment or a later re-attestation).
-    Known(EvidenceSummary),
+    Known(Box<EvidenceSummary>),
     /// Enrolled before the range: it may have been renewed before the range.
     BeforeRange,
     /// The enrollment entry does not carry it (written before inputs were logged).
@@ -499,7 +499,7 @@ impl Replay {
             evidence: match (evidence, before_range) {
                 (None, _) => EvidenceState::NotLogged,
                 (Some(_), true) => EvidenceState::BeforeRange,
-                (Some(e), false) => EvidenceState::Known(e.clone()),
+                (Some(e), false) => EvidenceState::Known(Box::new(e.clone())),
             },
             last_seq: None,
             revoked_at: None,
@@ -650,7 +650,7 @@ impl Replay {
         // Fresh evidence accepted with this token is the device's evidence from here on,
         // this verdict included (the server judges it before evaluating).
         if let Some(e) = evidence {
-            device.evidence = EvidenceState::Known(e.clone());
+            device.evidence = EvidenceState::Known(Box::new(e.clone()));
         }
         if let Some(c) = &claims {
             match self.inputs.recompute(device, c, *at, *fresh_nonce) {
@@ -703,7 +703,7 @@ impl Replay {
         match evidence {
             Some(e) => {
                 let mut renewed = device.clone();
-                renewed.evidence = EvidenceState::Known(e.clone());
+                renewed.evidence = EvidenceState::Known(Box::new(e.clone()));
                 self.inputs.recompute(&renewed, &claims, *at, *fresh_nonce)
             }
             None => self.inputs.recompute(device, &claims, *at, *fresh_nonce),

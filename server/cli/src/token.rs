@@ -178,12 +178,14 @@ fn device_key(arg: &str) -> Result<P256PublicKey, InspectError> {
         .map_err(|e| InspectError::Key(format!("not a P-256 COSE_Key: {e}")))
 }
 
-/// The inspection report of one token, as JSON.
-pub fn inspect(input: &[u8]) -> Result<Json, InspectError> {
+/// The inspection report of one token, as JSON (no key).
+#[cfg(test)]
+fn inspect(input: &[u8]) -> Result<Json, InspectError> {
     inspect_with_key(input, None)
 }
 
-/// [`inspect`], with the ES256 signature verified when a device key is given.
+/// The inspection report of one token, as JSON, with the ES256 signature verified when a
+/// device key is given.
 pub fn inspect_with_key(input: &[u8], key: Option<&P256PublicKey>) -> Result<Json, InspectError> {
     if pramaan_tlog::bundle::Bundle::from_bytes(input).is_ok() {
         return Err(InspectError::Bundle);
