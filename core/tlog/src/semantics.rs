@@ -37,7 +37,7 @@ use pramaan_core::evidence::{EvidenceKind, EvidenceSummary};
 use pramaan_core::keys::P256PublicKey;
 use pramaan_core::model::{Failure, Officer, Platform, Policy, Verdict};
 use pramaan_core::policy::{
-    DeviceState, EvalContext, Roster, StatusListView, evaluate_attestation,
+    DeviceState, EvalContext, Roster, StatusListView, evaluate_attestation, judge_evidence,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -80,6 +80,9 @@ pub enum ViolationKind {
     EnrollTokenReused,
     /// The logged verdict or failures differ from the recomputed ones.
     VerdictMismatch,
+    /// An enrollment's logged assurance is not what its evidence earns under the policy
+    /// then in force.
+    AssuranceMismatch,
 }
 
 /// One entry that does not mean what a genuine log would.
@@ -534,12 +537,62 @@ impl Replay {
                     );
                 }
             }
+            if !before_range {
+                self.enrollment_meaning(index, entry, req.platform);
+            }
             device.key = P256PublicKey::from_cose_key_bytes(&req.key)
                 .map_err(|e| format!("device key: {e}"));
             device.platform = Some(req.platform);
             device.model = req.device.model;
         }
         self.devices.insert(*device_id, device);
+    }
+
+    /// An enrollment's department against the officer's registry row, and its assurance
+    /// against what its evidence earns under the policy in force (as the server judges it).
+    fn enrollment_meaning(&mut self, index: u64, entry: &LogEntry, platform: Platform) {
+        let LogEntry::Enrollment {
+            at,
+            department,
+            officer_id,
+            assurance,
+            evidence,
+            ..
+        } = entry
+        else {
+            return;
+        };
+        if let Some((row, o)) = self.inputs.registry.get(officer_id)
+            && o.department != *department
+        {
+            let m = format!(
+                "enrollment logged in department {department}, but officer {officer_id}'s registry row (entry {row}) is in department {}",
+                o.department
+            );
+            self.violation(index, ViolationKind::Relabelled, m);
+        }
+        let (
+            Some(evidence),
+            Some(PolicyInForce {
+                policy: Ok(policy), ..
+            }),
+        ) = (evidence, self.inputs.policies.get(department))
+        else {
+            return;
+        };
+        let Ok(status_list) = self.inputs.status_view(evidence.kind) else {
+            return;
+        };
+        let judged =
+            judge_evidence(&policy.evidence, platform, evidence, status_list, *at).assurance;
+        if judged != *assurance {
+            let m = format!(
+                "logged assurance {}, but the enrollment's evidence earns {} under the policy then in force",
+                assurance.as_str(),
+                judged.as_str()
+            );
+            self.violation(index, ViolationKind::AssuranceMismatch, m);
+        }
     }
 
     fn attestation(&mut self, index: u64, entry: &LogEntry) {
@@ -766,6 +819,27 @@ impl Replay {
 }
 
 impl Inputs {
+    /// The status list the rules take for evidence of `kind`, or why it is not known.
+    fn status_view(&self, kind: EvidenceKind) -> Result<Option<StatusListView<'_>>, Recomputed> {
+        let android = kind == EvidenceKind::AndroidKeyAttestation;
+        match &self.status_list {
+            Some(StatusListInForce {
+                list: Ok(list),
+                fetched_at,
+                ..
+            }) => Ok(Some(StatusListView {
+                list,
+                fetched_at: *fetched_at,
+            })),
+            Some(StatusListInForce { list: Err(e), .. }) if android => {
+                Err(Recomputed::NotApplicable(e.clone()))
+            }
+            None if android && !self.complete => Err(Recomputed::InputsBeforeRange(
+                "the status list in force".into(),
+            )),
+            _ => Ok(None),
+        }
+    }
     /// Core's rules on the logged inputs, as `attest::decide` evaluates them.
     fn recompute(
         &self,
@@ -821,27 +895,9 @@ impl Inputs {
                 return missing(format!("the roster of {} group {}", g.platform, g.id));
             }
         }
-        let status_list = match &self.status_list {
-            Some(StatusListInForce {
-                list: Ok(list),
-                fetched_at,
-                ..
-            }) => Some(StatusListView {
-                list,
-                fetched_at: *fetched_at,
-            }),
-            Some(StatusListInForce { list: Err(e), .. }) => {
-                if evidence.kind == EvidenceKind::AndroidKeyAttestation {
-                    return Recomputed::NotApplicable(e.clone());
-                }
-                None
-            }
-            None => {
-                if !self.complete && evidence.kind == EvidenceKind::AndroidKeyAttestation {
-                    return missing("the status list in force".into());
-                }
-                None
-            }
+        let status_list = match self.status_view(evidence.kind) {
+            Ok(v) => v,
+            Err(r) => return r,
         };
         let state = DeviceState {
             device_id: claims.device_id,

@@ -562,6 +562,23 @@ fn every_forgery_is_reported_with_its_index() {
     let i = log.push(e.enrollment(at, "tok-e"));
     want.insert((i, EnrollTokenMismatch));
 
+    // An enrollment claiming hardware assurance for a software key, and one logged in
+    // another department than the officer's registry row.
+    let f = Dev::new(&a.officer);
+    let mut hardware = f.enrollment(at, "tok-f");
+    if let LogEntry::Enrollment { assurance, .. } = &mut hardware {
+        *assurance = Assurance::Hardware;
+    }
+    let i = log.push(hardware);
+    want.insert((i, AssuranceMismatch));
+    let g = Dev::new(&a.officer);
+    let mut moved = g.enrollment(at, "tok-g");
+    if let LogEntry::Enrollment { department, .. } = &mut moved {
+        *department = "REV".into();
+    }
+    let i = log.push(moved);
+    want.insert((i, Relabelled));
+
     // A token signed by A's key whose claims are about B.
     let at = log.last_at() + 10;
     let mut about_b = a.claims(11, at, true);
