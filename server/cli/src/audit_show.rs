@@ -123,26 +123,15 @@ pub fn run(args: ShowArgs) -> CliResult {
             b.start, b.end
         )));
     }
-    let shown = Shown::build(&b, args.state_at);
-    let filter = |r: &Row, e: Option<&LogEntry>| {
-        args.index.is_none_or(|i| r.index == i)
-            && args
-                .device
-                .is_none_or(|d| r.device.as_deref() == Some(d.to_string().as_str()))
-            && args.officer.as_deref().is_none_or(|o| {
-                r.officer.as_deref() == Some(o)
-                    || matches!(e, Some(LogEntry::RegistryImport { officers, .. })
-                        if officers.iter().any(|x| x.officer_id == o))
-            })
-            && e.is_none_or(|e| from.is_none_or(|f| e.at() >= f) && to.is_none_or(|t| e.at() <= t))
+    let filter = Filter {
+        index: args.index,
+        officer: args.officer.clone(),
+        device: args.device,
+        from,
+        to,
     };
-    let rows: Vec<&Row> = shown
-        .rows
-        .iter()
-        .zip(&shown.entries)
-        .filter(|(r, e)| filter(r, e.as_ref()))
-        .map(|(r, _)| r)
-        .collect();
+    let shown = Shown::build(&b, args.state_at, &filter);
+    let rows: Vec<&Row> = shown.rows.iter().collect();
     let header = match &verified {
         Some(s) => format!(
             "{}: verified against the log key ({}, checkpoint size {}, root {}); entries [{}, {})",
@@ -224,54 +213,95 @@ struct StateAt {
     verdicts: Option<(Verdict, Vec<Failure>, Recomputed)>,
 }
 
-/// The decoded bundle: a row per entry, the replay's report and the state asked for.
+/// Which entries to list.
+#[derive(Debug, Default)]
+struct Filter {
+    index: Option<u64>,
+    officer: Option<String>,
+    device: Option<Uuid>,
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+impl Filter {
+    /// Whether the entry at `index` is listed (`None`: it does not decode, so only the
+    /// index can select it).
+    fn keeps(&self, index: u64, e: Option<&LogEntry>) -> bool {
+        if self.index.is_some_and(|i| i != index) {
+            return false;
+        }
+        let Some(e) = e else {
+            return self.officer.is_none()
+                && self.device.is_none()
+                && self.from.is_none()
+                && self.to.is_none();
+        };
+        let officer_ok = self.officer.as_deref().is_none_or(|o| match e {
+            LogEntry::Enrollment { officer_id, .. }
+            | LogEntry::Attestation { officer_id, .. }
+            | LogEntry::EnrollTokenIssued { officer_id, .. } => officer_id == o,
+            LogEntry::RegistryImport { officers, .. } => officers.iter().any(|x| x.officer_id == o),
+            _ => false,
+        });
+        officer_ok
+            && self.device.is_none_or(|d| e.device_id() == Some(d))
+            && self.from.is_none_or(|f| e.at() >= f)
+            && self.to.is_none_or(|t| e.at() <= t)
+    }
+}
+
+/// The decoded bundle: a row per listed entry, the replay's report (over every entry)
+/// and the state asked for.
 struct Shown {
     rows: Vec<Row>,
-    entries: Vec<Option<LogEntry>>,
     report: semantics::Report,
     state: Option<StateAt>,
 }
 
 impl Shown {
-    fn build(b: &Bundle, state_at: Option<u64>) -> Self {
+    fn build(b: &Bundle, state_at: Option<u64>, filter: &Filter) -> Self {
         let mut replay = Replay::new(b.start == 0);
         for e in &b.enrollments {
             if let Ok(entry) = LogEntry::from_leaf(&e.leaf) {
                 replay.key_enrollment(e.index, &entry);
             }
         }
-        let mut rows = Vec::with_capacity(b.entries.len());
-        let mut entries = Vec::with_capacity(b.entries.len());
+        let mut rows = Vec::new();
         let mut state = None;
         for e in &b.entries {
             let entry = match LogEntry::from_leaf(&e.leaf) {
                 Ok(entry) => entry,
                 Err(err) => {
-                    rows.push(Row {
-                        index: e.index,
-                        time: String::new(),
-                        kind: "undecodable".into(),
-                        officer: None,
-                        department: None,
-                        device: None,
-                        seq: None,
-                        verdict: None,
-                        failures: Vec::new(),
-                        summary: err.to_string(),
-                        signature: None,
-                        problems: vec![err.to_string()],
-                    });
-                    entries.push(None);
+                    if filter.keeps(e.index, None) {
+                        rows.push(Row {
+                            index: e.index,
+                            time: String::new(),
+                            kind: "undecodable".into(),
+                            officer: None,
+                            department: None,
+                            device: None,
+                            seq: None,
+                            verdict: None,
+                            failures: Vec::new(),
+                            summary: err.to_string(),
+                            signature: None,
+                            problems: vec![err.to_string()],
+                        });
+                    }
                     continue;
                 }
             };
-            let row = row(e.index, &entry, &replay);
-            if state_at == Some(e.index) {
-                state = Some(state_of(&replay, b.start, &entry, row.clone()));
+            let at_state = state_at == Some(e.index);
+            if at_state || filter.keeps(e.index, Some(&entry)) {
+                let row = row(e.index, &entry, &replay);
+                if at_state {
+                    state = Some(state_of(&replay, b.start, &entry, row.clone()));
+                }
+                if filter.keeps(e.index, Some(&entry)) {
+                    rows.push(row);
+                }
             }
             replay.step(e.index, &entry);
-            rows.push(row);
-            entries.push(Some(entry));
         }
         let report = replay.into_report();
         let mut by_index: BTreeMap<u64, Vec<String>> = BTreeMap::new();
@@ -279,18 +309,17 @@ impl Shown {
             by_index.entry(v.index).or_default().push(v.message.clone());
         }
         for r in &mut rows {
-            if let Some(p) = by_index.remove(&r.index) {
-                r.problems.extend(p);
+            if let Some(p) = by_index.get(&r.index) {
+                r.problems.extend(p.iter().cloned());
             }
         }
         if let Some(s) = &mut state
-            && let Some(p) = rows.iter().find(|r| r.index == s.row.index)
+            && let Some(p) = by_index.get(&s.row.index)
         {
-            s.row.problems = p.problems.clone();
+            s.row.problems.extend(p.iter().cloned());
         }
         Self {
             rows,
-            entries,
             report,
             state,
         }
@@ -984,7 +1013,7 @@ platforms = ["desktop"]
     fn entries_are_decoded_signatures_checked_and_forgeries_named() {
         let dir = tempfile::tempdir().expect("dir");
         let (b, _, d) = bundle(dir.path());
-        let shown = Shown::build(&b, None);
+        let shown = Shown::build(&b, None, &Filter::default());
         assert_eq!(shown.rows.len(), 9);
         let kinds: Vec<&str> = shown.rows.iter().map(|r| r.kind.as_str()).collect();
         assert_eq!(
@@ -1053,13 +1082,49 @@ platforms = ["desktop"]
         assert_eq!(lines.len(), 10);
         assert!(lines[0].starts_with("index,time,kind,officer,department,device,seq,verdict"));
         assert!(lines[5].starts_with("4,2026-09-21T14:13:21Z,attestation,GAD-001,GAD,"));
+
+        // Filters select rows; the replay still runs over every entry.
+        let only = |f: Filter| -> Vec<u64> {
+            Shown::build(&b, None, &f)
+                .rows
+                .iter()
+                .map(|r| r.index)
+                .collect()
+        };
+        let rev = Filter {
+            officer: Some("REV-001".into()),
+            ..Filter::default()
+        };
+        assert_eq!(only(rev), [8]);
+        let shown = Shown::build(
+            &b,
+            None,
+            &Filter {
+                index: Some(7),
+                ..Filter::default()
+            },
+        );
+        assert_eq!(shown.rows.len(), 1);
+        assert_eq!(shown.rows[0].problems.len(), 2);
+        let gad = Filter {
+            officer: Some("GAD-001".into()),
+            ..Filter::default()
+        };
+        assert_eq!(only(gad), [1, 3, 4, 5, 6, 7]);
+        let window = Filter {
+            device: Some(d.device_id),
+            from: Some(T + 2),
+            to: Some(T + 3),
+            ..Filter::default()
+        };
+        assert_eq!(only(window), [5, 6, 7]);
     }
 
     #[test]
     fn state_at_shows_the_inputs_in_force_and_the_recomputed_verdict() {
         let dir = tempfile::tempdir().expect("dir");
         let (b, key, _) = bundle(dir.path());
-        let shown = Shown::build(&b, Some(4));
+        let shown = Shown::build(&b, Some(4), &Filter::default());
         let s = shown.state.expect("state");
         assert_eq!(s.registry.len(), 1);
         assert_eq!(s.registry[0]["officer_id"], "GAD-001");
