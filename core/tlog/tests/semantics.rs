@@ -637,3 +637,80 @@ fn a_policy_that_does_not_parse_is_reported_and_not_used() {
     assert_eq!(report.verdicts_recomputed, 1);
     assert_eq!(report.verdicts_inputs_not_logged, 6);
 }
+
+#[test]
+fn the_tolerances_are_the_servers() {
+    let h = honest();
+    let mut log = h.log;
+    let latest = log.last_at();
+    // Exactly the tolerated 60 s back, and an entry exactly MAX_FUTURE_SKEW before its
+    // token's iat: both are what a genuine server may write.
+    log.push(LogEntry::ApiTokenIssued {
+        at: latest - semantics::TIME_TOLERANCE,
+        role: "auditor".into(),
+        department: None,
+        label: "a".into(),
+        token_hash: vec![1; 32],
+    });
+    let at = latest + 10;
+    log.attest(&h.a, &h.a.claims(4, at + claims::MAX_FUTURE_SKEW, true), at);
+    let report = check_all(&log.entries);
+    assert!(report.is_clean(), "{:#?}", report.violations);
+    // One second more of each is reported.
+    log.push(LogEntry::ApiTokenIssued {
+        at: at - semantics::TIME_TOLERANCE - 1,
+        role: "auditor".into(),
+        department: None,
+        label: "b".into(),
+        token_hash: vec![2; 32],
+    });
+    let at = at + 10;
+    let i = log.attest(
+        &h.a,
+        &h.a.claims(5, at + claims::MAX_FUTURE_SKEW + 1, true),
+        at,
+    );
+    let report = check_all(&log.entries);
+    assert_eq!(
+        found(&report),
+        BTreeSet::from([
+            (i - 1, ViolationKind::TimeBackwards),
+            (i, ViolationKind::BeforeIat)
+        ])
+    );
+}
+
+#[test]
+fn the_status_list_in_force_is_kept_and_a_bad_one_reported() {
+    let h = honest();
+    let mut entries = h.log.entries;
+    let latest = entries.iter().map(LogEntry::at).max().unwrap();
+    entries.push(LogEntry::StatusListInstalled {
+        at: latest,
+        fetched_at: latest - 86_400,
+        json: r#"{"entries": {"2c8cdddfd5e03bfc": {"status": "REVOKED", "reason": "KEY_COMPROMISE"}}}"#
+            .into(),
+        by: "admin".into(),
+    });
+    let mut replay = Replay::new(true);
+    for (i, e) in entries.iter().enumerate() {
+        replay.step(i as u64, e);
+    }
+    let s = replay.status_list().expect("installed");
+    assert_eq!(s.index, entries.len() as u64 - 1);
+    assert_eq!(s.fetched_at, latest - 86_400);
+    assert!(s.list.is_ok());
+    assert!(replay.report().is_clean());
+
+    entries.push(LogEntry::StatusListInstalled {
+        at: latest,
+        fetched_at: latest,
+        json: r#"{"entries": {"not hex": {"status": "REVOKED"}}}"#.into(),
+        by: "admin".into(),
+    });
+    let report = check_all(&entries);
+    assert_eq!(
+        found(&report),
+        BTreeSet::from([(entries.len() as u64 - 1, ViolationKind::Undecodable)])
+    );
+}
