@@ -78,6 +78,10 @@ pub enum ViolationKind {
     EnrollTokenMismatch,
     /// An enrollment token used twice.
     EnrollTokenReused,
+    /// An enrollment accepted after its token expired.
+    EnrollTokenExpired,
+    /// A second active device enrolled with a token that does not allow one.
+    DeviceLimit,
     /// The logged verdict or failures differ from the recomputed ones.
     VerdictMismatch,
     /// An enrollment's logged assurance is not what its evidence earns under the policy
@@ -217,6 +221,8 @@ pub struct StatusListInForce {
 struct IssuedToken {
     index: u64,
     officer_id: String,
+    expires: u64,
+    allow_additional: bool,
     used_at: Option<u64>,
 }
 
@@ -258,6 +264,9 @@ pub struct Replay {
     devices: HashMap<Uuid, Device>,
     keys: HashMap<Vec<u8>, (u64, Uuid)>,
     enroll_tokens: HashMap<Vec<u8>, IssuedToken>,
+    /// Devices enrolled in the range and not revoked, by officer (the server's
+    /// one-active-device rule).
+    active: HashMap<String, Vec<(Uuid, u64)>>,
     /// First 16 bytes of each token's SHA-256 -> the entry that carried it.
     tokens: HashMap<[u8; 16], u64>,
     /// The latest entry time so far and its entry.
@@ -334,6 +343,9 @@ impl Replay {
                         )
                     });
                     d.revoked_at.get_or_insert(index);
+                    if let Some(devices) = self.active.get_mut(&d.officer_id) {
+                        devices.retain(|(id, _)| id != device_id);
+                    }
                     if let Some(m) = relabel {
                         self.violation(index, ViolationKind::Relabelled, m);
                     }
@@ -434,6 +446,8 @@ impl Replay {
             LogEntry::EnrollTokenIssued {
                 officer_id,
                 token_hash,
+                expires,
+                allow_additional,
                 ..
             } => {
                 self.enroll_tokens.insert(
@@ -441,6 +455,8 @@ impl Replay {
                     IssuedToken {
                         index,
                         officer_id: officer_id.clone(),
+                        expires: *expires,
+                        allow_additional: *allow_additional,
                         used_at: None,
                     },
                 );
@@ -518,7 +534,33 @@ impl Replay {
             }
             if let Some(t) = self.enroll_tokens.get_mut(&req.token_hash) {
                 let issued = (t.index, t.officer_id.clone());
+                let (expires, allow_additional) = (t.expires, t.allow_additional);
                 let used = t.used_at.replace(index);
+                let at = entry.at();
+                if at >= expires {
+                    self.violation(
+                        index,
+                        ViolationKind::EnrollTokenExpired,
+                        format!(
+                            "written at {at}, but its enrollment token (entry {}) expired at {expires}",
+                            issued.0
+                        ),
+                    );
+                }
+                let active = self
+                    .active
+                    .get(officer_id)
+                    .and_then(|devices| devices.first().copied());
+                if !allow_additional && let Some((other, other_index)) = active {
+                    self.violation(
+                        index,
+                        ViolationKind::DeviceLimit,
+                        format!(
+                            "officer {officer_id} already has device {other} (enrolled at entry {other_index}, not revoked) and the enrollment token (entry {}) does not allow an additional device",
+                            issued.0
+                        ),
+                    );
+                }
                 if issued.1 != *officer_id {
                     self.violation(
                         index,
@@ -544,6 +586,13 @@ impl Replay {
                 .map_err(|e| format!("device key: {e}"));
             device.platform = Some(req.platform);
             device.model = req.device.model;
+        }
+        if !before_range {
+            // Key enrollments are left out: their revocations may precede the range.
+            self.active
+                .entry(officer_id.clone())
+                .or_default()
+                .push((*device_id, index));
         }
         self.devices.insert(*device_id, device);
     }

@@ -546,7 +546,12 @@ fn every_forgery_is_reported_with_its_index() {
         *device_id = Uuid::new_v4();
     }
     let i = log.push(again);
-    want.extend([(i, KeyEnrolledTwice), (i, EnrollTokenReused)]);
+    // (A is still active and tok-a allows no additional device.)
+    want.extend([
+        (i, KeyEnrolledTwice),
+        (i, EnrollTokenReused),
+        (i, DeviceLimit),
+    ]);
 
     // An enrollment bound to another officer than its token was issued for.
     let e = Dev::new(&a.officer);
@@ -560,7 +565,7 @@ fn every_forgery_is_reported_with_its_index() {
         by: "it".into(),
     });
     let i = log.push(e.enrollment(at, "tok-e"));
-    want.insert((i, EnrollTokenMismatch));
+    want.extend([(i, EnrollTokenMismatch), (i, DeviceLimit)]);
 
     // An enrollment claiming hardware assurance for a software key, and one logged in
     // another department than the officer's registry row.
@@ -712,5 +717,58 @@ fn the_status_list_in_force_is_kept_and_a_bad_one_reported() {
     assert_eq!(
         found(&report),
         BTreeSet::from([(entries.len() as u64 - 1, ViolationKind::Undecodable)])
+    );
+}
+
+#[test]
+fn enrollment_tokens_expire_and_limit_devices_as_the_server_does() {
+    let h = honest();
+    let mut log = h.log;
+    let at = log.last_at() + 10;
+    let issue = |log: &mut Log, token: &str, officer: &str, expires: u64, allow: bool| {
+        log.push(LogEntry::EnrollTokenIssued {
+            at,
+            department: "GAD".into(),
+            officer_id: officer.into(),
+            token_hash: claims::enroll_token_hash(token).to_vec(),
+            expires,
+            allow_additional: allow,
+            by: "it".into(),
+        });
+    };
+    // A second device for GAD-001 with a token that allows it; one for REV-001 whose
+    // only device was revoked: both genuine.
+    issue(&mut log, "second", "GAD-001", at + 100, true);
+    log.push(Dev::new(&h.a.officer).enrollment(at, "second"));
+    let rev = log
+        .entries
+        .iter()
+        .find_map(|e| match e {
+            LogEntry::RegistryImport { officers, .. } => Some(officers[2].clone()),
+            _ => None,
+        })
+        .unwrap();
+    issue(&mut log, "replacement", "REV-001", at + 100, false);
+    log.push(Dev::new(&rev).enrollment(at, "replacement"));
+    let report = check_all(&log.entries);
+    assert!(report.is_clean(), "{:#?}", report.violations);
+
+    // Enrolled when the token had expired, and a third device without permission.
+    issue(&mut log, "late", "GAD-002", at + 5, true);
+    let i = log.push(Dev::new(&h.b.officer).enrollment(at + 5, "late"));
+    issue(&mut log, "third", "GAD-001", at + 100, false);
+    let j = log.push(Dev::new(&h.a.officer).enrollment(at + 5, "third"));
+    let report = check_all(&log.entries);
+    assert_eq!(
+        found(&report),
+        BTreeSet::from([
+            (i, ViolationKind::EnrollTokenExpired),
+            (j, ViolationKind::DeviceLimit)
+        ])
+    );
+    assert!(
+        report.violations[1]
+            .message
+            .contains("does not allow an additional device")
     );
 }
