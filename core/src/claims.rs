@@ -27,6 +27,11 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Length of a server nonce.
 pub const NONCE_LEN: usize = 32;
 
+/// Allowed clock skew of a device's `iat` ahead of the server, seconds: the server refuses
+/// an attestation signed further in its future, and an auditor's replay flags a log entry
+/// written earlier than its token's `iat` minus this (one constant for both).
+pub const MAX_FUTURE_SKEW: u64 = 300;
+
 const KEY_EAT_PROFILE: i64 = 265;
 const KEY_UEID: i64 = 256;
 const KEY_NONCE: i64 = 10;

@@ -48,8 +48,9 @@ use uuid::Uuid;
 use crate::auth::{AuthError, hash_secret, random_bytes};
 use crate::store::{AttestationRow, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction};
 
-/// Allowed clock skew of a device's `iat` ahead of the server, seconds.
-pub const MAX_FUTURE_SKEW: u64 = 300;
+/// Allowed clock skew of a device's `iat` ahead of the server, seconds (core's, which the
+/// auditor's replay uses too).
+pub use pramaan_core::claims::MAX_FUTURE_SKEW;
 
 /// Largest `seq` a device may send: the store keeps signed 64-bit integers, and a seq
 /// that could not be stored is refused at the edge rather than clamped.

@@ -20,6 +20,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod proof;
+pub mod semantics;
 pub mod store;
 pub mod tree;
 pub mod witness;

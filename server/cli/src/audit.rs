@@ -64,6 +64,9 @@ pub enum AuditCmd {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Read a bundle: entries decoded, device signatures checked, what each entry means
+    /// checked by replay, and the state in force at an entry (`--state-at`).
+    Show(super::audit_show::ShowArgs),
 }
 
 /// Output of `pramaan audit verify`.
@@ -112,6 +115,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             }
             Ok(())
         }
+            AuditCmd::Show(args) => super::audit_show::run(args),
     }
 }
 

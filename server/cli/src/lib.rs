@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 #[cfg(feature = "server")]
 pub mod admin;
 pub mod audit;
+pub mod audit_show;
 #[cfg(feature = "server")]
 pub mod bench;
 pub mod client;

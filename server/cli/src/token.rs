@@ -1,10 +1,14 @@
-//! `pramaan token inspect FILE [--format json|text]`: decode any Pramaan COSE message.
+//! `pramaan token inspect FILE [--key KEY] [--format json|text]`: decode any Pramaan COSE
+//! message, and verify a device's signature on it.
 //!
 //! Support staff and auditors get a token from a device, a log entry or a bug report and
 //! need to read it without a key: this shows the header (algorithm, kid), the payload with
 //! its claims named (EAT integer keys as `eat_profile`/`ueid`/`eat_nonce`/`iat`, UUIDs as
 //! UUIDs, bytes as hex) and the signature, and says plainly that the signature was NOT
-//! verified. The message kind is found by trying the protocol's decoders from the most to
+//! verified. With `--key` (the device's COSE_Key as base64url, as `GET /v1/officers/{id}`
+//! prints `public_key`, or a file holding it) the ES256 signature is verified and the
+//! command fails when it does not verify. An audit bundle is not a token: the command says
+//! to read it with `pramaan audit show`. The message kind is found by trying the protocol's decoders from the most to
 //! the least specific; a payload none of them accepts is still shown as generic CBOR.
 //! Bearer secrets (the enrollment token inside an enroll request) are shown only in part.
 
@@ -31,6 +35,10 @@ pub enum TokenCmd {
     Inspect {
         /// The token file: raw COSE bytes, or the same as hex or base64 text; `-` for stdin.
         file: PathBuf,
+        /// Verify the ES256 signature with this device key: a COSE_Key as base64url (the
+        /// `public_key` of `GET /v1/officers/{id}`), or a file holding it.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -59,19 +67,37 @@ pub enum InspectError {
         "not a Pramaan token ({0}); expected the raw bytes of a COSE_Sign1 message, or them as hex or base64"
     )]
     NotCose(String),
+    #[error("this is an audit bundle, not a token: read it with `pramaan audit show FILE`")]
+    Bundle,
+    #[error("--key: {0}")]
+    Key(String),
 }
 
 pub fn run(cmd: TokenCmd) -> CliResult {
     match cmd {
-        TokenCmd::Inspect { file, format } => {
+        TokenCmd::Inspect { file, key, format } => {
             let bytes = read_input(&file).map_err(|e| CliError::new(e.to_string()))?;
-            let report =
-                inspect(&bytes).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+            let key = key
+                .as_deref()
+                .map(device_key)
+                .transpose()
+                .map_err(|e| CliError::new(e.to_string()))?;
+            let report = inspect_with_key(&bytes, key.as_ref())
+                .map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
             let out = match format {
                 Format::Json => pretty(&report),
                 Format::Text => format!("{}\n{}", summary_line(&report), pretty(&report)),
             };
             println!("{out}");
+            if key.is_some() && report["signature_verified"] != true {
+                return Err(CliError::new(format!(
+                    "{}: the signature does NOT verify with the given key: {}",
+                    file.display(),
+                    report["signature_error"]
+                        .as_str()
+                        .unwrap_or("unknown reason")
+                )));
+            }
             Ok(())
         }
     }
@@ -131,8 +157,39 @@ fn parse_any(input: &[u8]) -> Result<(Sign1, Vec<u8>, &'static str), InspectErro
     Err(InspectError::NotCose(raw_err.to_string()))
 }
 
-/// The inspection report of one token, as JSON.
-pub fn inspect(input: &[u8]) -> Result<Json, InspectError> {
+/// A device key given to `--key`: base64url of a COSE_Key, or a file holding that text.
+fn device_key(arg: &str) -> Result<P256PublicKey, InspectError> {
+    let path = std::path::Path::new(arg);
+    let text = if path.is_file() {
+        std::fs::read_to_string(path)
+            .map_err(|e| InspectError::Key(format!("cannot read {}: {e}", path.display())))?
+    } else {
+        arg.to_string()
+    };
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = pramaan_core::encoding::b64url_decode(compact.trim_end_matches('='))
+        .map_err(|_| {
+            InspectError::Key(
+                "neither a readable file nor base64url text of a COSE_Key (the public_key that GET /v1/officers/{id} prints)"
+                    .into(),
+            )
+        })?;
+    P256PublicKey::from_cose_key_bytes(&bytes)
+        .map_err(|e| InspectError::Key(format!("not a P-256 COSE_Key: {e}")))
+}
+
+/// The inspection report of one token, as JSON (no key).
+#[cfg(test)]
+fn inspect(input: &[u8]) -> Result<Json, InspectError> {
+    inspect_with_key(input, None)
+}
+
+/// The inspection report of one token, as JSON, with the ES256 signature verified when a
+/// device key is given.
+pub fn inspect_with_key(input: &[u8], key: Option<&P256PublicKey>) -> Result<Json, InspectError> {
+    if pramaan_tlog::bundle::Bundle::from_bytes(input).is_ok() {
+        return Err(InspectError::Bundle);
+    }
     let (msg, bytes, encoding) = parse_any(input)?;
     let alg = match msg.alg() {
         Some(Alg::Es256) => "ES256",
@@ -147,7 +204,7 @@ pub fn inspect(input: &[u8]) -> Result<Json, InspectError> {
         header.insert("kid_uuid".into(), json!(id.to_string()));
     }
     let (kind, description, payload) = decode_payload(msg.unverified_payload());
-    Ok(json!({
+    let mut report = json!({
         "kind": kind,
         "description": description,
         "encoding": encoding,
@@ -158,7 +215,22 @@ pub fn inspect(input: &[u8]) -> Result<Json, InspectError> {
         "signature": hex::encode(msg.signature()),
         "signature_verified": false,
         "note": "the signature was NOT verified (no key given): treat every value as a claim",
-    }))
+    });
+    if let Some(key) = key {
+        match msg.verify_es256(key, None) {
+            Ok(_) => {
+                report["signature_verified"] = json!(true);
+                report["note"] = json!("the ES256 signature verifies with the given device key");
+            }
+            Err(e) => {
+                report["signature_error"] = json!(e.to_string());
+                report["note"] = json!(
+                    "the signature does NOT verify with the given key: treat every value as a claim"
+                );
+            }
+        }
+    }
+    Ok(report)
 }
 
 fn summary_line(report: &Json) -> String {
@@ -168,8 +240,15 @@ fn summary_line(report: &Json) -> String {
         .or(report["header"]["kid"].as_str())
         .filter(|k| !k.is_empty())
         .unwrap_or("none");
+    let verdict = if report["signature_verified"] == true {
+        "signature verified with the given key"
+    } else if report.get("signature_error").is_some() {
+        "signature does NOT verify with the given key"
+    } else {
+        "signature NOT verified"
+    };
     format!(
-        "{} ({}), {}, kid {kid}, {} bytes: signature NOT verified",
+        "{} ({}), {}, kid {kid}, {} bytes: {verdict}",
         s("kind"),
         s("description"),
         report["header"]["alg"].as_str().unwrap_or("?"),
@@ -578,6 +657,7 @@ mod tests {
     fn run_reports_missing_file() {
         let err = run(TokenCmd::Inspect {
             file: PathBuf::from("/nonexistent/token.cbor"),
+            key: None,
             format: Format::Json,
         })
         .expect_err("missing file");
@@ -586,5 +666,70 @@ mod tests {
                 .contains("cannot read /nonexistent/token.cbor"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn key_verifies_the_device_signature_and_a_wrong_key_fails() {
+        let signer = SoftwareSigner::generate().expect("key");
+        let a = attestation();
+        let token = cose::sign_es256(&signer, a.device_id.as_bytes(), a.to_cbor()).expect("sign");
+        let key_text =
+            pramaan_core::encoding::b64url(&signer.public_key().expect("pk").to_cose_key_bytes());
+        let key = device_key(&key_text).expect("key text");
+        let r = inspect_with_key(&token, Some(&key)).expect("inspects");
+        assert_eq!(r["signature_verified"], true);
+        assert!(summary_line(&r).ends_with("signature verified with the given key"));
+
+        let other = SoftwareSigner::generate().expect("key");
+        let wrong = other.public_key().expect("pk");
+        let r = inspect_with_key(&token, Some(&wrong)).expect("inspects");
+        assert_eq!(r["signature_verified"], false);
+        assert!(r["signature_error"].as_str().is_some());
+        assert!(summary_line(&r).contains("does NOT verify"));
+
+        // Through the command: the key from a file; a wrong key exits with an error.
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("token.cbor");
+        std::fs::write(&file, &token).expect("write");
+        let key_file = dir.path().join("device.key");
+        std::fs::write(&key_file, format!("{key_text}\n")).expect("write");
+        run(TokenCmd::Inspect {
+            file: file.clone(),
+            key: Some(key_file.display().to_string()),
+            format: Format::Json,
+        })
+        .expect("verifies");
+        let wrong_text = pramaan_core::encoding::b64url(&wrong.to_cose_key_bytes());
+        let err = run(TokenCmd::Inspect {
+            file,
+            key: Some(wrong_text),
+            format: Format::Text,
+        })
+        .expect_err("wrong key");
+        assert!(
+            err.0.contains("does NOT verify with the given key"),
+            "{}",
+            err.0
+        );
+        let err = device_key("not a key!").expect_err("garbage");
+        assert!(
+            err.to_string().contains("base64url text of a COSE_Key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bundle_is_sent_to_audit_show() {
+        let b = pramaan_tlog::bundle::Bundle {
+            version: pramaan_tlog::bundle::BUNDLE_VERSION,
+            checkpoint: String::new(),
+            start: 0,
+            end: 0,
+            entries: Vec::new(),
+            enrollments: Vec::new(),
+            consistency: Vec::new(),
+        };
+        let e = inspect(&b.to_bytes()).expect_err("a bundle");
+        assert!(e.to_string().contains("pramaan audit show"), "{e}");
     }
 }
