@@ -17,13 +17,25 @@
 //! never sign two different trees of the same size, and the log cannot grow between the
 //! check and the signature.
 //!
+//! Consistency says the server did not rewrite what it signed; it says nothing of what the
+//! new entries mean. So before signing, the server also replays the entries added since
+//! its last check with the auditor's own verifier ([`pramaan_tlog::semantics`], kept in
+//! memory by [`Guard`] and fed from a read snapshot, outside the writer's transaction): an
+//! entry written into the database behind the server's back (a replayed or relabelled
+//! token, a duplicate, a verdict that the logged inputs do not give) is refused like a
+//! rewritten prefix, and stays refused: the server never signs a tree containing it. The
+//! checkpoint signed is of the size the replay reached, so nothing unchecked is signed.
+//!
 //! A new checkpoint is then offered to every configured witness
 //! ([`crate::witness_client`], C2SP tlog-witness) outside the writer's transaction (a
 //! witness is a network call and must never hold up devices); the note with the
 //! cosignatures obtained is stored as a further row of the same size, so it is what
 //! `GET /v1/audit/checkpoint` serves from then on and what survives a restart.
 
-use pramaan_tlog::{Hash, LogError, LogSigner, NoteError, ProofError};
+use std::sync::Mutex;
+
+use pramaan_tlog::semantics::Replay;
+use pramaan_tlog::{Hash, LogEntry, LogError, LogSigner, NoteError, ProofError};
 
 use crate::metrics::Metrics;
 use crate::store::{CheckpointRow, Store, StoreError, Tx, read_transaction, transaction};
@@ -54,6 +66,110 @@ pub enum Refusal {
         /// What the consistency check found.
         reason: String,
     },
+    /// An entry does not mean what a genuine log would (the server's own replay of its
+    /// log, [`Guard`]): never signed, now or later.
+    #[error(
+        "entry {index} of the log does not mean what the server would have written: \
+         {message} ({count} such entries; none of them is signed)"
+    )]
+    Meaning {
+        /// The first entry found.
+        index: u64,
+        /// What is wrong with it.
+        message: String,
+        /// Entries found so far.
+        count: usize,
+    },
+}
+
+/// Entries read per snapshot while the guard catches up.
+const FEED_CHUNK: u64 = 10_000;
+
+/// The server's replay of its own log ([`pramaan_tlog::semantics::Replay`], from entry 0),
+/// fed before each new checkpoint with the entries added since. Its memory grows with the
+/// devices and tokens of the log (a hash per token).
+#[derive(Debug)]
+pub struct Guard {
+    state: Mutex<GuardState>,
+}
+
+#[derive(Debug)]
+struct GuardState {
+    replay: Replay,
+    /// Entries replayed so far: the next one to feed.
+    fed: u64,
+    /// An entry that could not be read as an entry at all.
+    unreadable: Option<(u64, String)>,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Guard {
+    /// A replay of an empty log.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(GuardState {
+                replay: Replay::new(true),
+                fed: 0,
+                unreadable: None,
+            }),
+        }
+    }
+
+    /// Replays the entries up to `size` not yet replayed, reading them from snapshots of
+    /// `store`; `Ok(Err(refusal))` if any entry so far does not mean what it should.
+    pub fn check_up_to(
+        &self,
+        store: &dyn Store,
+        size: u64,
+    ) -> Result<Result<(), Refusal>, CheckpointError> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.fed < size && st.unreadable.is_none() {
+            let end = size.min(st.fed.saturating_add(FEED_CHUNK));
+            let start = st.fed;
+            let leaves = read_transaction(store, |tx| {
+                tx.log().leaves(start, end).map_err(CheckpointError::from)
+            })?;
+            if leaves.is_empty() {
+                break;
+            }
+            for (index, leaf) in leaves {
+                if index != st.fed {
+                    st.unreadable = Some((st.fed, "entry missing from the store".into()));
+                    break;
+                }
+                match LogEntry::from_leaf(&leaf) {
+                    Ok(entry) => st.replay.step(index, &entry),
+                    Err(e) => {
+                        st.unreadable = Some((index, e.to_string()));
+                        break;
+                    }
+                }
+                st.fed += 1;
+            }
+        }
+        let violations = &st.replay.report().violations;
+        let found = match (&st.unreadable, violations.first()) {
+            (Some((index, message)), first) => Some((
+                first.map_or(*index, |v| v.index.min(*index)),
+                first.map_or_else(|| message.clone(), |v| v.message.clone()),
+            )),
+            (None, Some(v)) => Some((v.index, v.message.clone())),
+            (None, None) => None,
+        };
+        Ok(match found {
+            Some((index, message)) => Err(Refusal::Meaning {
+                index,
+                message,
+                count: violations.len() + usize::from(st.unreadable.is_some()),
+            }),
+            None => Ok(()),
+        })
+    }
 }
 
 /// Why no checkpoint could be served.
@@ -92,18 +208,24 @@ pub fn current(
     signer: &LogSigner,
     metrics: &Metrics,
     witnesses: &[WitnessEndpoint],
+    guard: &Guard,
     now: u64,
 ) -> Result<String, CheckpointError> {
     // Fast path on the read snapshot (no writer wait): nothing new to sign.
     let (last, size) = read_transaction(store, |tx| {
         Ok::<_, CheckpointError>((tx.latest_checkpoint()?, tx.log().size()?))
     })?;
-    if let Some(last) = last
-        && last.size == size
+    if let Some(l) = &last
+        && l.size == size
     {
-        return Ok(last.note);
+        return Ok(l.note.clone());
     }
-    let outcome = transaction(store, |tx| sign_if_consistent(tx, signer, now))?;
+    // What the new entries mean, checked before the writer is involved; the checkpoint
+    // is then signed at the size checked.
+    let outcome = match guard.check_up_to(store, size)? {
+        Ok(()) => transaction(store, |tx| sign_if_consistent(tx, signer, size, now))?,
+        Err(refusal) => Signed::Refused(refusal, last),
+    };
     match outcome {
         Signed::Note(note) => Ok(note),
         Signed::New(row) => Ok(witness(store, row, witnesses)),
@@ -133,10 +255,21 @@ enum Signed {
 fn sign_if_consistent(
     tx: &mut dyn Tx,
     signer: &LogSigner,
+    checked: u64,
     now: u64,
 ) -> Result<Signed, CheckpointError> {
     let last = tx.latest_checkpoint()?;
-    let size = tx.log().size()?;
+    // The log may have grown since the guard replayed it: sign what was checked (a size
+    // past the log's end is refused below as a shrunk log).
+    let size = checked;
+    let actual = tx.log().size()?;
+    if actual < size {
+        let refusal = Refusal::Shrank {
+            last: size,
+            size: actual,
+        };
+        return Ok(Signed::Refused(refusal, last));
+    }
     if let Some(last) = &last
         && last.size == size
     {
@@ -193,7 +326,10 @@ fn witness(store: &dyn Store, row: CheckpointRow, witnesses: &[WitnessEndpoint])
             ..row
         };
         if let Err(e) = transaction(store, |tx| tx.insert_checkpoint(&stored)) {
-            log::error!("keeping the cosigned checkpoint of size {}: {e}", stored.size);
+            log::error!(
+                "keeping the cosigned checkpoint of size {}: {e}",
+                stored.size
+            );
         }
     }
     cosigned
@@ -251,11 +387,12 @@ mod tests {
     use pramaan_core::keys::ServerKey;
 
     fn entry(i: u64) -> LogEntry {
-        LogEntry::PolicyChange {
+        LogEntry::ApiTokenIssued {
             at: i,
-            department: "D".into(),
-            policy_json: "{}".into(),
-            by: "a".into(),
+            role: "auditor".into(),
+            department: None,
+            label: format!("auditor-{i}"),
+            token_hash: vec![i as u8; 32],
         }
     }
 
@@ -278,10 +415,14 @@ mod tests {
         let store = SqliteStore::in_memory().expect("store");
         let signer = LogSigner::new("t/log".into(), ServerKey::generate().expect("k"));
         let m = Metrics::new();
-        let a = current(&store, &signer, &m, &[], 10).expect("cp");
-        assert_eq!(current(&store, &signer, &m, &[], 11).expect("cp"), a);
+        let guard = Guard::new();
+        let a = current(&store, &signer, &m, &[], &guard, 10).expect("cp");
+        assert_eq!(
+            current(&store, &signer, &m, &[], &guard, 11).expect("cp"),
+            a
+        );
         append(&store, 3);
-        let b = current(&store, &signer, &m, &[], 12).expect("cp");
+        let b = current(&store, &signer, &m, &[], &guard, 12).expect("cp");
         assert_ne!(a, b);
         let rows = stored(&store);
         assert_eq!(
@@ -343,5 +484,41 @@ mod tests {
             Ok::<_, CheckpointError>(())
         })
         .expect("tx");
+    }
+
+    /// An entry written behind the server's back that is not even an entry: the server
+    /// refuses to sign any tree holding it, now and after the log grows, and says which.
+    #[test]
+    fn an_entry_the_replay_refuses_is_never_signed() {
+        let store = SqliteStore::in_memory().expect("store");
+        let signer = LogSigner::new("t/log".into(), ServerKey::generate().expect("k"));
+        let m = Metrics::new();
+        let guard = Guard::new();
+        append(&store, 2);
+        let a = current(&store, &signer, &m, &[], &guard, 10).expect("cp");
+        transaction(&store, |tx| {
+            pramaan_tlog::append_leaf(tx.log(), b"not an entry")?;
+            Ok::<_, CheckpointError>(())
+        })
+        .expect("forged");
+        assert_eq!(
+            current(&store, &signer, &m, &[], &guard, 11).expect("cp"),
+            a
+        );
+        append(&store, 1);
+        assert_eq!(
+            current(&store, &signer, &m, &[], &guard, 12).expect("cp"),
+            a
+        );
+        assert!(m.render().contains("pramaan_checkpoint_refusals_total 2\n"));
+        let refusal = guard
+            .check_up_to(&store, 4)
+            .expect("check")
+            .expect_err("refused");
+        assert!(
+            matches!(refusal, Refusal::Meaning { index: 2, .. }),
+            "{refusal}"
+        );
+        assert_eq!(stored(&store).len(), 1, "nothing new was signed");
     }
 }

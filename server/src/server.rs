@@ -535,6 +535,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let state = AppState(Arc::new(Shared {
         status_list,
         witnesses,
+        checkpoint_guard: crate::checkpoints::Guard::new(),
         store,
         kid: api::server_kid(&key),
         key,

@@ -115,7 +115,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             }
             Ok(())
         }
-            AuditCmd::Show(args) => super::audit_show::run(args),
+        AuditCmd::Show(args) => super::audit_show::run(args),
     }
 }
 

@@ -443,7 +443,7 @@ fn the_server_collects_cosignatures_from_its_configured_witnesses() {
     let wkey_path = w_dir.path().join("witness.vkey");
     let wkey_text = std::fs::read_to_string(&wkey_path).expect("wkey");
     let wkey = WitnessKey::parse(&wkey_text).expect("witness key");
-    let mut w = start_witness(w_dir.path(), &log_vkey);
+    let w = start_witness(w_dir.path(), &log_vkey);
 
     let mut config = common::test_config();
     config.witnesses = vec![pramaan_server::config::WitnessConfig {

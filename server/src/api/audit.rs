@@ -71,16 +71,17 @@ async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Res
             &st.log_signer,
             &st.metrics,
             &st.witnesses,
+            &st.checkpoint_guard,
             super::now(),
         )
-            .map_err(|e| match e {
-                crate::checkpoints::CheckpointError::Store(s) => s.into(),
-                // Refused with nothing earlier to serve, or unsignable: the reason, as a 500.
-                other => {
-                    log::error!("checkpoint: {other}");
-                    ApiError::internal(other.to_string())
-                }
-            })
+        .map_err(|e| match e {
+            crate::checkpoints::CheckpointError::Store(s) => s.into(),
+            // Refused with nothing earlier to serve, or unsignable: the reason, as a 500.
+            other => {
+                log::error!("checkpoint: {other}");
+                ApiError::internal(other.to_string())
+            }
+        })
     })
     .await?;
     Ok((

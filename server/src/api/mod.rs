@@ -63,6 +63,8 @@ pub struct Shared {
     pub status_list: crate::status_list::StatusListCache,
     /// The witnesses asked to cosign each new checkpoint (`[[witnesses]]`).
     pub witnesses: Vec<crate::witness_client::WitnessEndpoint>,
+    /// The server's replay of its own log, checked before each new checkpoint.
+    pub checkpoint_guard: crate::checkpoints::Guard,
 }
 
 impl std::fmt::Debug for Shared {
