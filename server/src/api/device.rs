@@ -82,7 +82,7 @@ async fn enroll(
     headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = body_bytes(body, state.config.body_limit_bytes)?;
+    let bytes = body_bytes(body, state.config.enroll_body_limit())?;
     // The enrollment token travels outside the signed request (it never reaches the log).
     let token = headers
         .get(header::AUTHORIZATION)
@@ -140,7 +140,7 @@ async fn attest(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = body_bytes(body, state.config.body_limit_bytes)?;
+    let bytes = body_bytes(body, state.config.attest_body_limit())?;
     let st = state.clone();
     let result = blocking(move || attest_blocking(&st, &bytes))
         .await

@@ -287,7 +287,7 @@ async fn not_found() -> ApiError {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let device = device::routes()
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(DefaultBodyLimit::max(state.config.device_body_limit()))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let it = it::routes().layer(DefaultBodyLimit::max(IT_BODY_LIMIT));
     Router::new()
