@@ -50,6 +50,10 @@ id = "bench-officers"
 [evidence]
 assurance = "software"
 platforms = ["android"]
+# The load measures throughput: each simulated phone sends as fast as it can.
+[limits]
+attestations_per_day = 4000000000
+offline_per_day = 1
 "#;
 /// WhatsApp's signing-certificate digest, from the built-in catalog (read once: `facts`
 /// runs for every simulated request).
@@ -484,6 +488,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     next_nonce: vec![0; 32],
                     at: v.claims.iat,
                     reattest: eval.reattest,
+                    log_bytes: 0,
                 };
                 std::hint::black_box(outcome.signed(&server_key, b"benchkid"));
                 n += 1;

@@ -154,9 +154,36 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
     let verified = attest::verify(state.store.as_ref(), bytes, &ctx)?;
     // Group commit: concurrent attestations share one durable commit; each one's checks
     // and writes are isolated, and the answer is built only after the commit.
-    let outcome = grouped_transaction(state.store.as_ref(), move |tx| {
+    let now = ctx.now;
+    let decided = grouped_transaction(state.store.as_ref(), move |tx| {
         attest::decide(tx, &verified, &ctx)
-    })?;
+    });
+    let outcome = match decided {
+        Ok(o) => o,
+        Err(attest::AttestError::QuotaExceeded {
+            device_id,
+            what,
+            limit,
+            retry_after,
+        }) => {
+            if state.metrics.device_limited(device_id, now) {
+                log::warn!(
+                    "device {device_id} reached its policy's limit of {limit} {what} in 24 hours; \
+                     refusing its attestations for {retry_after} s (warned once an hour)"
+                );
+            }
+            return Err(ApiError::from(attest::AttestError::QuotaExceeded {
+                device_id,
+                what,
+                limit,
+                retry_after,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .metrics
+        .log_appended(outcome.device_id, outcome.log_bytes, outcome.at);
     log::debug!(
         "device {} seq {}: {}",
         outcome.device_id,

@@ -277,6 +277,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.status_list.current().as_deref(),
         now(),
     ));
+    text.push_str(&state.metrics.device_gauges(now()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
