@@ -725,11 +725,16 @@ platforms = ["desktop"]
 
     /// A store with officer O1 of department D, its policy and one enrolled device.
     fn setup() -> (SqliteStore, SoftwareSigner, Uuid, u64) {
+        setup_with(POLICY)
+    }
+
+    /// [`setup`] with the department policy `policy_text`.
+    fn setup_with(policy_text: &str) -> (SqliteStore, SoftwareSigner, Uuid, u64) {
         let store = SqliteStore::in_memory().expect("store");
         let signer = SoftwareSigner::generate().expect("key");
         let id = Uuid::new_v4();
         let now = crate::api::now();
-        let policy = Policy::load(POLICY, &Catalog::builtin()).expect("policy");
+        let policy = Policy::load(policy_text, &Catalog::builtin()).expect("policy");
         transaction(&store, |tx| -> Result<(), StoreError> {
             tx.upsert_officer(
                 &Officer {
@@ -894,5 +899,63 @@ platforms = ["desktop"]
             verify_device(&device, &t, &ctx).expect_err("seq").code(),
             RejectCode::Malformed
         );
+    }
+
+    /// The policy's per-device limits bound what a flooding device adds to the log: past
+    /// `attestations_per_day` (or `offline_per_day` offline) in 24 hours it is refused
+    /// with `quota_exceeded` and when a slot frees, nothing is stored or logged, and once
+    /// the window has passed its next check-in is accepted again.
+    #[test]
+    fn device_limits_bound_the_log_and_free_up_after_the_window() {
+        let policy = format!("{POLICY}\n[limits]\nattestations_per_day = 5\noffline_per_day = 2\n");
+        let (store, signer, id, t0) = setup_with(&policy);
+        let log_size = || read_transaction(&store, |tx| tx.log().size()).expect("size");
+        let start = log_size();
+        let mut seq = 0;
+        let mut sign = |nonce: Option<Vec<u8>>, at: u64| {
+            seq += 1;
+            let t = cose::sign_es256(&signer, id.as_bytes(), claims(id, seq, nonce, at).to_cbor())
+                .expect("sign");
+            verify(&store, &t, &context(at)).expect("verifies")
+        };
+        let decide_at = |v: &Verified, at: u64| transaction(&store, |tx| decide(tx, v, &context(at)));
+        // Offline deliveries: two accepted, the third refused until the first leaves.
+        for _ in 0..2 {
+            decide_at(&sign(None, t0), t0).expect("offline accepted");
+        }
+        let e = decide_at(&sign(None, t0 + 5), t0 + 5).expect_err("offline over the limit");
+        assert_eq!(e.code(), RejectCode::QuotaExceeded);
+        assert!(
+            matches!(e, AttestError::QuotaExceeded { what: "offline deliveries", limit: 2, retry_after, .. } if retry_after == 86_400 - 5),
+            "{e}"
+        );
+        // Fresh ones fill the day's allowance; each answer's nonce is the next one's.
+        let mut nonce = transaction(&store, |tx| issue_nonce(tx, 300, t0)).expect("nonce").0;
+        let mut logged_bytes = 0;
+        for i in 0..3 {
+            let at = t0 + 10 + i;
+            let out = decide_at(&sign(Some(nonce.clone()), at), at).expect("fresh accepted");
+            logged_bytes += out.log_bytes;
+            nonce = out.next_nonce;
+        }
+        let before = read_transaction(&store, |tx| tx.counts()).expect("counts");
+        let at = t0 + 100;
+        let e = decide_at(&sign(Some(nonce.clone()), at), at).expect_err("over the limit");
+        assert_eq!(e.code(), RejectCode::QuotaExceeded);
+        assert!(
+            matches!(e, AttestError::QuotaExceeded { what: "attestations", limit: 5, retry_after, .. } if retry_after == 86_400 - 100),
+            "{e}"
+        );
+        assert!(e.to_string().contains("limit of 5 attestations"), "{e}");
+        // Nothing of the refusal is kept: no row, no log entry, the nonce still unused.
+        assert_eq!(read_transaction(&store, |tx| tx.counts()).expect("counts"), before);
+        assert_eq!(log_size(), start + 5);
+        assert!(logged_bytes > 0);
+        // A day after the first ones, slots free up and a check-in is accepted again.
+        let later = t0 + 86_400 + 1;
+        let fresh = transaction(&store, |tx| issue_nonce(tx, 300, later)).expect("nonce").0;
+        let out = decide_at(&sign(Some(fresh), later), later).expect("accepted after the window");
+        assert_eq!(out.log_index, start + 5);
+        assert_eq!(log_size(), start + 6);
     }
 }
