@@ -27,7 +27,8 @@ pub use crate::model::{Assurance, Failure, Platform, Verdict};
 
 /// The EAT profile every Pramaan attestation names.
 pub const EAT_PROFILE: &str = "urn:pramaan:eat:v1";
-/// Largest message the protocol accepts (design section 5 item 6: 413 above this).
+/// Largest message the decoders accept: a hard cap for every reader. The server's body
+/// limits per endpoint are lower (design section 5 item 7).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Length of a server nonce.
 pub const NONCE_LEN: usize = 32;
@@ -812,8 +813,7 @@ pub(crate) mod tests {
             Attestation::from_cbor(&with_evidence.to_cbor()),
             Ok(with_evidence.clone())
         );
-        let Value::Map(mut entries) = read_value(&with_evidence.to_cbor()).expect("decodes")
-        else {
+        let Value::Map(mut entries) = read_value(&with_evidence.to_cbor()).expect("decodes") else {
             panic!("not a map")
         };
         for (k, v) in &mut entries {

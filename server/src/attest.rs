@@ -918,7 +918,8 @@ platforms = ["desktop"]
                 .expect("sign");
             verify(&store, &t, &context(at)).expect("verifies")
         };
-        let decide_at = |v: &Verified, at: u64| transaction(&store, |tx| decide(tx, v, &context(at)));
+        let decide_at =
+            |v: &Verified, at: u64| transaction(&store, |tx| decide(tx, v, &context(at)));
         // Offline deliveries: two accepted, the third refused until the first leaves.
         for _ in 0..2 {
             decide_at(&sign(None, t0), t0).expect("offline accepted");
@@ -930,7 +931,9 @@ platforms = ["desktop"]
             "{e}"
         );
         // Fresh ones fill the day's allowance; each answer's nonce is the next one's.
-        let mut nonce = transaction(&store, |tx| issue_nonce(tx, 300, t0)).expect("nonce").0;
+        let mut nonce = transaction(&store, |tx| issue_nonce(tx, 300, t0))
+            .expect("nonce")
+            .0;
         let mut logged_bytes = 0;
         for i in 0..3 {
             let at = t0 + 10 + i;
@@ -948,12 +951,17 @@ platforms = ["desktop"]
         );
         assert!(e.to_string().contains("limit of 5 attestations"), "{e}");
         // Nothing of the refusal is kept: no row, no log entry, the nonce still unused.
-        assert_eq!(read_transaction(&store, |tx| tx.counts()).expect("counts"), before);
+        assert_eq!(
+            read_transaction(&store, |tx| tx.counts()).expect("counts"),
+            before
+        );
         assert_eq!(log_size(), start + 5);
         assert!(logged_bytes > 0);
         // A day after the first ones, slots free up and a check-in is accepted again.
         let later = t0 + 86_400 + 1;
-        let fresh = transaction(&store, |tx| issue_nonce(tx, 300, later)).expect("nonce").0;
+        let fresh = transaction(&store, |tx| issue_nonce(tx, 300, later))
+            .expect("nonce")
+            .0;
         let out = decide_at(&sign(Some(fresh), later), later).expect("accepted after the window");
         assert_eq!(out.log_index, start + 5);
         assert_eq!(log_size(), start + 6);

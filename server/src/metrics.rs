@@ -268,9 +268,15 @@ mod tests {
         m.log_appended(a, 700, t);
         m.log_appended(a, 800, t + 5);
         m.log_appended(b, 1000, t + 9);
-        assert!(m.render().contains("\npramaan_log_attestation_bytes_total 2500\n"));
+        assert!(
+            m.render()
+                .contains("\npramaan_log_attestation_bytes_total 2500\n")
+        );
         let g = m.device_gauges(t + 10);
-        assert!(g.contains("\npramaan_top_device_log_bytes_hour 1500\n"), "{g}");
+        assert!(
+            g.contains("\npramaan_top_device_log_bytes_hour 1500\n"),
+            "{g}"
+        );
         // A new hour starts from zero.
         assert!(m.device_gauges(t + HOUR).contains("_hour 0\n"));
         m.log_appended(b, 10, t + HOUR);

@@ -133,7 +133,10 @@ fn body_limits_fit_the_largest_real_evidence_with_headroom() {
     );
     assert!(plain < 1024, "{plain}");
     // At least a third of the limit to spare over the largest real body.
-    assert!(with_chain * 4 / 3 <= DEFAULT_ATTEST_BODY_LIMIT, "{with_chain}");
+    assert!(
+        with_chain * 4 / 3 <= DEFAULT_ATTEST_BODY_LIMIT,
+        "{with_chain}"
+    );
     for e in [enroll_apple, enroll_android] {
         assert!(e * 4 / 3 <= DEFAULT_ENROLL_BODY_LIMIT, "{e}");
     }
@@ -159,7 +162,10 @@ fn each_device_endpoint_has_its_own_body_limit() {
         let over = env.post_device(path, &vec![0xa0; limit + 1]);
         assert_rejected(&over, 413, "too_large");
         let message = error_of(&over).expect("body").message;
-        assert!(message.contains(&format!("{limit}-byte limit")), "{message}");
+        assert!(
+            message.contains(&format!("{limit}-byte limit")),
+            "{message}"
+        );
         let at = env.post_device(path, &vec![0xa0; limit]);
         assert_ne!(at.status, 413, "{path}: {:?}", error_of(&at));
     }
@@ -203,23 +209,31 @@ fn unknown_claim_keys_are_refused_before_anything_is_stored() {
             app.push(("icon".into(), Value::Bytes(vec![0; 100])));
         }
     }
-    let body = cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims::encode(&map))
-        .expect("sign");
+    let body =
+        cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims::encode(&map)).expect("sign");
     let r = env.post_device("/v1/attest", &body);
     assert_rejected(&r, 400, "malformed");
     let message = error_of(&r).expect("body").message;
-    assert!(message.contains("unknown claim key apps[0].icon"), "{message}");
+    assert!(
+        message.contains("unknown claim key apps[0].icon"),
+        "{message}"
+    );
     assert_eq!(env.counts(), before);
     // The same nonce, claims as the protocol defines them: accepted.
     env.attest_ok(&mut dev);
 }
 
 fn with_limits(env: &Env, per_day: u32, offline: u32) {
-    let policy =
-        format!("{POLICY_GAD}\n[limits]\nattestations_per_day = {per_day}\noffline_per_day = {offline}\n");
+    let policy = format!(
+        "{POLICY_GAD}\n[limits]\nattestations_per_day = {per_day}\noffline_per_day = {offline}\n"
+    );
     let r = env
         .admin()
-        .put("/v1/departments/GAD/policy", "application/toml", policy.as_bytes())
+        .put(
+            "/v1/departments/GAD/policy",
+            "application/toml",
+            policy.as_bytes(),
+        )
         .expect("policy");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
@@ -279,7 +293,10 @@ fn a_flooding_device_grows_the_log_by_its_allowance_only() {
         Some(f64::from(refused))
     );
     assert_eq!(metric(&env, "pramaan_devices_limited_total"), Some(1.0));
-    assert_eq!(metric(&env, "pramaan_top_device_log_bytes_hour"), Some(bytes));
+    assert_eq!(
+        metric(&env, "pramaan_top_device_log_bytes_hour"),
+        Some(bytes)
+    );
 }
 
 /// The agent of a limited device keeps its check-in (queued offline), remembers the
@@ -304,7 +321,10 @@ fn the_agent_waits_out_a_limit_and_keeps_its_tokens() {
     assert!(matches!(c, CheckIn::Queued { pending: 1, .. }), "{c:?}");
     // One challenge and one refused attestation, then nothing more while waiting.
     let after_refusal = env.request_count();
-    assert!(after_refusal - requests <= 2, "{requests} -> {after_refusal}");
+    assert!(
+        after_refusal - requests <= 2,
+        "{requests} -> {after_refusal}"
+    );
     let c = agent.check_in(&gad_facts()).expect("check in");
     assert!(matches!(c, CheckIn::Queued { pending: 2, .. }), "{c:?}");
     let e = agent.flush_outbox().expect_err("waiting");

@@ -992,10 +992,16 @@ fn device_limits_parse_default_and_validate() {
     let default = policy().limits;
     assert_eq!(default, crate::model::DeviceLimits::default());
     assert!(default.offline_per_day >= policy().evidence.max_offline_run);
-    let set = format!("{}\n[limits]\nattestations_per_day = 10\noffline_per_day = 3\n", design_toml());
+    let set = format!(
+        "{}\n[limits]\nattestations_per_day = 10\noffline_per_day = 3\n",
+        design_toml()
+    );
     let p = Policy::parse(&set).expect("parses");
     p.validate().expect("valid");
-    assert_eq!((p.limits.attestations_per_day, p.limits.offline_per_day), (10, 3));
+    assert_eq!(
+        (p.limits.attestations_per_day, p.limits.offline_per_day),
+        (10, 3)
+    );
     // The JSON form (and the policy a receipt carries) round-trips.
     let json = serde_json::to_string(&p).expect("json");
     assert_eq!(Policy::parse(&json).expect("json parses").limits, p.limits);
@@ -1007,7 +1013,10 @@ fn device_limits_parse_default_and_validate() {
     for (text, needle) in [
         ("attestations_per_day = 0", "at least 1"),
         ("offline_per_day = 0", "max_offline_run = 0"),
-        ("attestations_per_day = 5\noffline_per_day = 6", "offline_per_day (6)"),
+        (
+            "attestations_per_day = 5\noffline_per_day = 6",
+            "offline_per_day (6)",
+        ),
     ] {
         let p = Policy::parse(&format!("{}\n[limits]\n{text}\n", design_toml())).expect("parses");
         assert!(

@@ -169,7 +169,7 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
             if state.metrics.device_limited(device_id, now) {
                 log::warn!(
                     "device {device_id} reached its policy's limit of {limit} {what} in 24 hours; \
-                     refusing its attestations for {retry_after} s (warned once an hour)"
+                     more are refused for {retry_after} s (warned once an hour per device)"
                 );
             }
             return Err(ApiError::from(attest::AttestError::QuotaExceeded {

@@ -417,8 +417,11 @@ pub trait Tx {
     /// per-device limit is "the `n`-th latest is outside the last 24 hours"; a backend
     /// answers it from its `(device_id, seq)` key without reading the `n - 1` newer rows,
     /// so the check costs little whatever the limit.
-    fn nth_latest_received_at(&mut self, device_id: &Uuid, n: u32)
-    -> Result<Option<u64>, StoreError>;
+    fn nth_latest_received_at(
+        &mut self,
+        device_id: &Uuid,
+        n: u32,
+    ) -> Result<Option<u64>, StoreError>;
     /// When the device's offline attestations (no fresh nonce) received after `since`
     /// were received, newest first, at most `at_most`. Attestations are received in
     /// `seq` order, so a backend walks them newest first and stops at the first one
