@@ -5,8 +5,10 @@
 //! [`crate::attest`], shared with `pramaan bench`; here are only the HTTP concerns: body
 //! limits, running the decision on the blocking pool inside a group-committed
 //! transaction, turning its typed error into an [`ApiError`] (CBOR body) and its outcome
-//! into the signed CBOR answer, and metrics. The answer 200 is sent only after the
-//! transaction committed; a rejected request rolls back and changes nothing.
+//! into the signed CBOR answer, and metrics (with the log bytes each accepted attestation
+//! appended, and a warning, once an hour per device, when one reaches its policy's
+//! limits). The answer 200 is sent only after the transaction committed; a rejected
+//! request rolls back and changes nothing.
 //!
 //! Enrollment is split the same way ([`crate::enroll`]): proof of possession and evidence
 //! outside the lock; the nonce, the one-time token and the writes in one transaction.
@@ -160,26 +162,23 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
     });
     let outcome = match decided {
         Ok(o) => o,
-        Err(attest::AttestError::QuotaExceeded {
-            device_id,
-            what,
-            limit,
-            retry_after,
-        }) => {
-            if state.metrics.device_limited(device_id, now) {
-                log::warn!(
-                    "device {device_id} reached its policy's limit of {limit} {what} in 24 hours; \
-                     more are refused for {retry_after} s (warned once an hour per device)"
-                );
-            }
-            return Err(ApiError::from(attest::AttestError::QuotaExceeded {
+        Err(e) => {
+            if let attest::AttestError::QuotaExceeded {
                 device_id,
                 what,
                 limit,
                 retry_after,
-            }));
+            } = &e
+                && state.metrics.device_limited(*device_id, now)
+            {
+                // Once an hour per device: a flooding device must not flood this log.
+                log::warn!(
+                    "device {device_id} reached its policy's limit of {limit} {what} in 24 hours; \
+                     more are refused for {retry_after} s"
+                );
+            }
+            return Err(e.into());
         }
-        Err(e) => return Err(e.into()),
     };
     state
         .metrics
