@@ -648,8 +648,15 @@ pub fn attestation_windows_for_device_limits(factory: Factory<'_>) {
         for (seq, index) in [(4, 0), (1, 1), (6, 2), (2, 3), (5, 4), (3, 5)] {
             tx.insert_attestation(&attestation(id, seq, index))?;
         }
-        tx.insert_attestation(&attestation(other.device_id, 9, 6))
+        tx.insert_attestation(&attestation(other.device_id, 9, 6))?;
+        tx.insert_attestation(&attestation(other.device_id, 50, 7))
     });
+    // Seqs with gaps count by rows, not by numbers.
+    let other_nth = |n| read(s, |tx| tx.nth_latest_received_at(&other.device_id, n));
+    assert_eq!(
+        (other_nth(1), other_nth(2), other_nth(3)),
+        (Some(NOW + 51), Some(NOW + 10), None)
+    );
     let nth = |n| read(s, |tx| tx.nth_latest_received_at(&id, n));
     assert_eq!(nth(1), Some(NOW + 7));
     assert_eq!(nth(3), Some(NOW + 5));
@@ -668,7 +675,7 @@ pub fn attestation_windows_for_device_limits(factory: Factory<'_>) {
         Vec::<u64>::new()
     );
     let rolled = transaction(s, |tx| -> Result<(), StoreError> {
-        tx.insert_attestation(&attestation(id, 7, 7))?;
+        tx.insert_attestation(&attestation(id, 7, 8))?;
         assert_eq!(tx.nth_latest_received_at(&id, 1)?, Some(NOW + 8));
         Err(StoreError::Conflict("roll back".into()))
     });
