@@ -99,13 +99,17 @@ pub enum RejectCode {
     TooLarge,
     /// 429: too many requests from this client.
     RateLimited,
+    /// 429: the device reached its department policy's `[limits]` (attestations or
+    /// offline deliveries accepted in 24 hours); `Retry-After` says when a slot frees.
+    /// Nothing was recorded; the device keeps its token and tries again then.
+    QuotaExceeded,
     /// 500: the server failed; nothing was recorded.
     Internal,
 }
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 39] = [
+    pub const ALL: [RejectCode; 40] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -144,6 +148,7 @@ impl RejectCode {
         RejectCode::TokenExpired,
         RejectCode::TooLarge,
         RejectCode::RateLimited,
+        RejectCode::QuotaExceeded,
         RejectCode::Internal,
     ];
 
@@ -162,7 +167,7 @@ impl RejectCode {
             | OfflineNotChained | OfflineRunExceeded | CounterNotIncreasing => 409,
             TokenUsed | TokenExpired => 410,
             TooLarge => 413,
-            RateLimited => 429,
+            RateLimited | QuotaExceeded => 429,
             Internal => 500,
         }
     }
@@ -209,6 +214,7 @@ impl RejectCode {
             TokenExpired => "token_expired",
             TooLarge => "too_large",
             RateLimited => "rate_limited",
+            QuotaExceeded => "quota_exceeded",
             Internal => "internal",
         }
     }

@@ -6,10 +6,15 @@
 //! decoded by hand over [`ciborium::Value`]; every other message has text keys only and
 //! goes through serde with ciborium.
 //!
-//! Decoding is strict about what it needs and lenient about what it does not know:
-//! unknown keys are ignored (so a newer agent can add claims), a missing or mistyped
-//! required claim is a [`ClaimsError`], and trailing bytes after the top-level item are
-//! rejected so that one byte string has exactly one meaning.
+//! Decoding of what a device sends ([`Attestation::from_cbor`], [`EnrollRequest::from_cbor`])
+//! is strict: a missing or mistyped required claim, an unknown key at any depth the device
+//! controls (the claims set, `apps`, `groups`, `os`, `device`, `evidence`) and trailing
+//! bytes after the top-level item are each a [`ClaimsError`]. Why unknown keys are refused
+//! rather than ignored: the audit log keeps the device's token whole, so every byte a
+//! device may add is a byte it grows the log by; a claim this server does not know is
+//! also a claim no auditor can read. A newer agent's new claim needs a server that knows
+//! it first (the protocol's `v` and EAT profile say which). The server's answers
+//! (receipt, result) are decoded leniently by the agent, so a newer server may add to them.
 
 use std::io::Cursor;
 
@@ -22,7 +27,8 @@ pub use crate::model::{Assurance, Failure, Platform, Verdict};
 
 /// The EAT profile every Pramaan attestation names.
 pub const EAT_PROFILE: &str = "urn:pramaan:eat:v1";
-/// Largest message the protocol accepts (design section 5 item 6: 413 above this).
+/// Largest message the decoders accept: a hard cap for every reader. The server's body
+/// limits per endpoint are lower (design section 5 item 7).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Length of a server nonce.
 pub const NONCE_LEN: usize = 32;
@@ -63,6 +69,9 @@ pub enum ClaimsError {
     /// A claim appears twice in the map; holds its name.
     #[error("claim `{0}` appears twice")]
     Duplicate(String),
+    /// A map key the protocol does not define; holds where (e.g. `apps[0].colour`).
+    #[error("unknown claim key {0}")]
+    UnknownKey(String),
     /// `eat_profile` is not [`EAT_PROFILE`]; holds the one found.
     #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
     WrongProfile(String),
@@ -174,11 +183,18 @@ impl Attestation {
         write_value(&Value::Map(entries))
     }
 
-    /// Decodes a claims set; unknown keys are ignored, required ones must be present.
+    /// Decodes a claims set: required claims must be present, unknown keys (at any depth)
+    /// are refused.
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
         let Value::Map(entries) = read_value(bytes)? else {
             return Err(ClaimsError::NotAMap);
         };
+        // Unknown keys of the top level are refused below, those inside a claim here.
+        for (key, value) in &entries {
+            if let Value::Text(t) = key {
+                check_nested(t, value)?;
+            }
+        }
         let mut profile = None;
         let mut ueid = None;
         let mut nonce = None;
@@ -199,7 +215,7 @@ impl Attestation {
                     Ok(KEY_UEID) => "ueid",
                     Ok(KEY_NONCE) => "eat_nonce",
                     Ok(KEY_IAT) => "iat",
-                    _ => continue,
+                    _ => return Err(ClaimsError::UnknownKey(i128::from(*i).to_string())),
                 },
                 Value::Text(t) => match t.as_str() {
                     "seq" => "seq",
@@ -211,9 +227,9 @@ impl Attestation {
                     "os" => "os",
                     "lock" => "lock",
                     "evidence" => "evidence",
-                    _ => continue,
+                    other => return Err(ClaimsError::UnknownKey(other.to_string())),
                 },
-                _ => continue,
+                _ => return Err(ClaimsError::UnknownKey(describe_key(&key))),
             };
             let slot_taken = match name {
                 "eat_profile" => profile.replace(text(value, name)?).is_some(),
@@ -377,6 +393,31 @@ pub struct EnrollRequest {
     pub evidence: Option<Evidence>,
 }
 
+impl EnrollRequest {
+    /// Decodes an enrollment request (size-limited, no trailing bytes); unknown keys, at
+    /// any depth, are refused.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
+        let value = read_value(bytes)?;
+        let Value::Map(entries) = &value else {
+            return Err(ClaimsError::NotAMap);
+        };
+        for (key, v) in entries {
+            let Value::Text(name) = key else {
+                return Err(ClaimsError::UnknownKey(describe_key(key)));
+            };
+            match name.as_str() {
+                "v" | "token_hash" | "nonce" | "key" | "platform" => {}
+                "device" => check_map(v, &DEVICE_KEYS, "device")?,
+                "evidence" => check_evidence(v, "evidence")?,
+                other => return Err(ClaimsError::UnknownKey(other.to_string())),
+            }
+        }
+        value
+            .deserialized()
+            .map_err(|e| ClaimsError::Cbor(e.to_string()))
+    }
+}
+
 /// Answer to an enrollment (signed by the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
@@ -470,6 +511,80 @@ fn read_value(bytes: &[u8]) -> Result<Value, ClaimsError> {
         ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
     check_trailing(bytes, &cursor)?;
     Ok(value)
+}
+
+const APP_KEYS: [&str; 4] = ["id", "signer", "version", "present"];
+const GROUP_KEYS: [&str; 4] = ["platform", "group", "member", "handle"];
+const OS_KEYS: [&str; 3] = ["name", "version", "patch"];
+const DEVICE_KEYS: [&str; 3] = ["model", "os", "os_version"];
+
+/// Checks the keys inside the attestation claim `name` (the structures a device fills).
+fn check_nested(name: &str, value: &Value) -> Result<(), ClaimsError> {
+    match name {
+        "apps" => check_list(value, &APP_KEYS, "apps"),
+        "groups" => check_list(value, &GROUP_KEYS, "groups"),
+        "os" => check_map(value, &OS_KEYS, "os"),
+        "evidence" => check_evidence(value, "evidence"),
+        _ => Ok(()),
+    }
+}
+
+/// Every map in the array `value` has only `known` keys. Other shapes are left to the
+/// typed decoding, which names the claim.
+fn check_list(value: &Value, known: &[&str], at: &str) -> Result<(), ClaimsError> {
+    if let Value::Array(items) = value {
+        for (i, item) in items.iter().enumerate() {
+            check_map(item, known, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The map `value` has only `known` (text) keys.
+fn check_map(value: &Value, known: &[&str], at: &str) -> Result<(), ClaimsError> {
+    if let Value::Map(entries) = value {
+        for (key, _) in entries {
+            match key {
+                Value::Text(t) if known.contains(&t.as_str()) => {}
+                Value::Text(t) => return Err(ClaimsError::UnknownKey(format!("{at}.{t}"))),
+                other => {
+                    return Err(ClaimsError::UnknownKey(format!(
+                        "{at}.{}",
+                        describe_key(other)
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Evidence has the keys of its `type` (an unknown type is the typed decoding's error).
+fn check_evidence(value: &Value, at: &str) -> Result<(), ClaimsError> {
+    let Value::Map(entries) = value else {
+        return Ok(());
+    };
+    let kind = entries.iter().find_map(|(k, v)| match (k, v) {
+        (Value::Text(k), Value::Text(v)) if k == "type" => Some(v.as_str()),
+        _ => None,
+    });
+    let known: &[&str] = match kind {
+        Some("android_key_attestation") => &["type", "chain"],
+        Some("apple_app_attest") => &["type", "attestation", "key_id", "client_data"],
+        Some("apple_assertion") => &["type", "assertion"],
+        _ => return Ok(()),
+    };
+    check_map(value, known, at)
+}
+
+/// A non-text map key, for a message (never Rust debug text).
+fn describe_key(key: &Value) -> String {
+    match key {
+        Value::Integer(i) => i128::from(*i).to_string(),
+        Value::Text(t) => t.clone(),
+        Value::Bytes(_) => "(a byte-string key)".into(),
+        _ => "(a key that is neither text nor an integer)".into(),
+    }
 }
 
 fn write_value(value: &Value) -> Vec<u8> {
@@ -628,16 +743,142 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn unknown_claims_are_ignored_duplicates_rejected() {
+    fn unknown_claims_are_refused_duplicates_rejected() {
         let extra = with_extra("future".into(), Value::from(1));
-        assert_eq!(Attestation::from_cbor(&extra), Ok(sample()));
+        assert_eq!(
+            Attestation::from_cbor(&extra),
+            Err(ClaimsError::UnknownKey("future".into()))
+        );
         let extra_int = with_extra(Value::from(-70000), Value::from("x"));
-        assert_eq!(Attestation::from_cbor(&extra_int), Ok(sample()));
+        assert_eq!(
+            Attestation::from_cbor(&extra_int),
+            Err(ClaimsError::UnknownKey("-70000".into()))
+        );
+        let bytes_key = with_extra(Value::Bytes(vec![1]), Value::from("x"));
+        assert!(matches!(
+            Attestation::from_cbor(&bytes_key),
+            Err(ClaimsError::UnknownKey(_))
+        ));
         let dup = with_extra("seq".into(), Value::from(43));
         assert_eq!(
             Attestation::from_cbor(&dup),
             Err(ClaimsError::Duplicate("seq".into()))
         );
+    }
+
+    /// Replaces the claim `name` of the sample by `value`.
+    fn with_claim(name: &str, value: Value) -> Vec<u8> {
+        let Value::Map(mut entries) = read_value(&sample().to_cbor()).expect("decodes") else {
+            panic!("not a map")
+        };
+        for (k, v) in &mut entries {
+            if *k == Value::from(name) {
+                *v = value.clone();
+            }
+        }
+        write_value(&Value::Map(entries))
+    }
+
+    /// `value` (a map) with one more entry.
+    fn plus(value: Value, key: &str) -> Value {
+        let Value::Map(mut entries) = value else {
+            panic!("not a map")
+        };
+        entries.push((key.into(), Value::Bytes(vec![0; 100])));
+        Value::Map(entries)
+    }
+
+    #[test]
+    fn unknown_keys_inside_what_the_device_fills_are_refused() {
+        let a = sample();
+        let mut apps: Vec<Value> = a.apps.iter().map(to_value).collect();
+        apps[1] = plus(apps[1].clone(), "padding");
+        assert_eq!(
+            Attestation::from_cbor(&with_claim("apps", Value::Array(apps))),
+            Err(ClaimsError::UnknownKey("apps[1].padding".into()))
+        );
+        let mut groups: Vec<Value> = a.groups.iter().map(to_value).collect();
+        groups[0] = plus(groups[0].clone(), "note");
+        assert_eq!(
+            Attestation::from_cbor(&with_claim("groups", Value::Array(groups))),
+            Err(ClaimsError::UnknownKey("groups[0].note".into()))
+        );
+        assert_eq!(
+            Attestation::from_cbor(&with_claim("os", plus(to_value(&a.os), "kernel"))),
+            Err(ClaimsError::UnknownKey("os.kernel".into()))
+        );
+        let chain = Evidence::AndroidKeyAttestation {
+            chain: vec![vec![0x30, 0x00]],
+        };
+        let with_evidence = Attestation {
+            evidence: Some(chain.clone()),
+            ..a
+        };
+        assert_eq!(
+            Attestation::from_cbor(&with_evidence.to_cbor()),
+            Ok(with_evidence.clone())
+        );
+        let Value::Map(mut entries) = read_value(&with_evidence.to_cbor()).expect("decodes") else {
+            panic!("not a map")
+        };
+        for (k, v) in &mut entries {
+            if *k == Value::from("evidence") {
+                *v = plus(v.clone(), "extra");
+            }
+        }
+        assert_eq!(
+            Attestation::from_cbor(&write_value(&Value::Map(entries))),
+            Err(ClaimsError::UnknownKey("evidence.extra".into()))
+        );
+        // The error message names the key, for the device's 400 body.
+        assert_eq!(
+            ClaimsError::UnknownKey("os.kernel".into()).to_string(),
+            "unknown claim key os.kernel"
+        );
+    }
+
+    #[test]
+    fn enroll_requests_refuse_unknown_keys_at_any_depth() {
+        let req = EnrollRequest {
+            v: 1,
+            token_hash: enroll_token_hash("abc").to_vec(),
+            nonce: vec![1; 32],
+            key: vec![0xa1, 0x01, 0x02],
+            platform: Platform::Ios,
+            device: DeviceInfo::default(),
+            evidence: Some(Evidence::AppleAppAttest {
+                attestation: vec![1],
+                key_id: vec![2],
+                client_data: vec![3],
+            }),
+        };
+        assert_eq!(EnrollRequest::from_cbor(&encode(&req)), Ok(req.clone()));
+        let Value::Map(top) = to_value(&req) else {
+            panic!("not a map")
+        };
+        for (field, expected) in [
+            (None, "padding"),
+            (Some("device"), "device.padding"),
+            (Some("evidence"), "evidence.padding"),
+        ] {
+            let mut entries = top.clone();
+            match field {
+                None => entries.push(("padding".into(), Value::from(1))),
+                Some(f) => {
+                    for (k, v) in &mut entries {
+                        if *k == Value::from(f) {
+                            *v = plus(v.clone(), "padding");
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                EnrollRequest::from_cbor(&write_value(&Value::Map(entries))),
+                Err(ClaimsError::UnknownKey(expected.into())),
+                "{expected}"
+            );
+        }
+        assert_eq!(EnrollRequest::from_cbor(&[0x01]), Err(ClaimsError::NotAMap));
     }
 
     #[test]
@@ -771,6 +1012,7 @@ pub(crate) mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = Attestation::from_cbor(&bytes);
             let _ = decode::<EnrollRequest>(&bytes);
+            let _ = EnrollRequest::from_cbor(&bytes);
             let _ = decode::<AttestResult>(&bytes);
             let _ = decode::<Receipt>(&bytes);
         }

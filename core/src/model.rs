@@ -209,10 +209,48 @@ pub struct Policy {
     /// strict when absent.
     #[serde(default)]
     pub evidence: EvidencePolicy,
+    /// What one device may add to the audit log (`[limits]`); defaults a real
+    /// department never reaches.
+    #[serde(default)]
+    pub limits: DeviceLimits,
 }
 
 fn default_check_in_hours() -> u32 {
     24
+}
+
+/// Per-device limits (`[limits]`, design section 6): how many attestations of one device
+/// the server accepts in any 24 hours.
+///
+/// Why: every accepted attestation is kept whole in the audit log, and a device can sign
+/// as many as it likes (nonces are free, offline ones need none). Without a bound one
+/// enrolled phone, or a stolen device key, grows the log, the store and the auditors'
+/// bundles without end. With it, one device adds at most `attestations_per_day` entries
+/// of at most the server's attest body limit each per day. A phone checks in a few times
+/// a day, so the defaults (96: one every 15 minutes; 24 offline, over three times the
+/// default `max_offline_run`) are never reached by a working agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeviceLimits {
+    /// Most attestations of one device accepted in any 24 hours (online and offline).
+    pub attestations_per_day: u32,
+    /// Of those, most offline deliveries (no server nonce) accepted in any 24 hours, on
+    /// top of `evidence.max_offline_run` (in a row after a fresh challenge).
+    pub offline_per_day: u32,
+}
+
+impl DeviceLimits {
+    /// The window both limits count in, seconds.
+    pub const WINDOW_SECS: u64 = 86_400;
+}
+
+impl Default for DeviceLimits {
+    fn default() -> Self {
+        Self {
+            attestations_per_day: 96,
+            offline_per_day: 24,
+        }
+    }
 }
 
 /// The department's evidence policy (`[evidence]`, design section 6): what an

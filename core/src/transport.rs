@@ -207,6 +207,9 @@ pub struct Response {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Retry-After` header in seconds, if any (an HTTP date is not used by Pramaan
+    /// servers and reads as `None`).
+    pub retry_after: Option<u64>,
     /// The body, decoded from chunked if need be.
     pub body: Vec<u8>,
 }
@@ -522,6 +525,7 @@ fn read_response<R: BufRead>(
     let mut chunked = false;
     let mut close = parsed.version == Some(0);
     let mut content_type = None;
+    let mut retry_after = None;
     for h in parsed.headers.iter() {
         let value = String::from_utf8_lossy(h.value).trim().to_string();
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -536,6 +540,8 @@ fn read_response<R: BufRead>(
             close = value.eq_ignore_ascii_case("close");
         } else if h.name.eq_ignore_ascii_case("content-type") {
             content_type = Some(value);
+        } else if h.name.eq_ignore_ascii_case("retry-after") {
+            retry_after = value.parse::<u64>().ok();
         }
     }
     let body = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
@@ -562,6 +568,7 @@ fn read_response<R: BufRead>(
         Response {
             status,
             content_type,
+            retry_after,
             body,
         },
         !close,

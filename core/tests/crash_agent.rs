@@ -62,6 +62,7 @@ fn enrolled_state(dir: &Path) {
             platforms: vec![],
             groups: vec![],
             evidence: Default::default(),
+            limits: Default::default(),
         },
         next_nonce: None,
         nonce_received_at: 0,
@@ -71,6 +72,7 @@ fn enrolled_state(dir: &Path) {
         last_local: None,
         dropped: 0,
         reattest_requested: false,
+        retry_at: 0,
     }
     .save(dir)
     .expect("save state");

@@ -31,8 +31,16 @@
 //! The order of the checks fixes which error a bad request gets and is part of the
 //! protocol: malformed (400) -> unknown key (401) -> bad signature (401) -> claims (400)
 //! -> ueid (400) -> fresh evidence without a nonce (400) -> revoked (403) -> officer
-//! (400) -> seq (409) -> iat (400) -> officer/policy gone (404/409) -> nonce (409/410)
-//! or offline chain, window and run (409) -> App Attest counter (409) -> verdict.
+//! (400) -> seq (409) -> iat (400) -> officer/policy gone (404/409) -> the policy's
+//! per-device limits (429) -> nonce (409/410) or offline chain, window and run (409) ->
+//! App Attest counter (409) -> verdict.
+//!
+//! The per-device limits ([`check_limits`], the policy's `[limits]`) bound what one
+//! device adds to the audit log: at most `attestations_per_day` accepted in any 24 hours,
+//! of which at most `offline_per_day` offline. They are counted from the store inside the
+//! writer's transaction, so concurrent floods cannot overshoot; a refusal (429
+//! `quota_exceeded`, with when a slot frees) is rolled back like every other and logs
+//! nothing.
 
 use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
@@ -47,6 +55,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthError, hash_secret, random_bytes};
 use crate::store::{AttestationRow, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction};
+use pramaan_core::model::DeviceLimits;
 
 /// Allowed clock skew of a device's `iat` ahead of the server, seconds (core's, which the
 /// auditor's replay uses too).
@@ -118,6 +127,20 @@ pub enum AttestError {
         "{0} offline check-ins since the last fresh server challenge already; the policy accepts no more until the phone answers a fresh challenge online"
     )]
     OfflineRunExceeded(u32),
+    /// The device reached one of its policy's `[limits]`; nothing was recorded.
+    #[error(
+        "this device reached its department's limit of {limit} {what} accepted in 24 hours; retry in {retry_after} seconds"
+    )]
+    QuotaExceeded {
+        /// The device refused.
+        device_id: Uuid,
+        /// Which limit: `attestations` or `offline deliveries`.
+        what: &'static str,
+        /// The limit in force.
+        limit: u32,
+        /// Seconds until the oldest counted attestation leaves the 24-hour window.
+        retry_after: u64,
+    },
     /// Fresh evidence came with an offline attestation: it must bind a server nonce.
     #[error("fresh evidence must come with a server nonce (an online check-in)")]
     EvidenceOffline,
@@ -159,6 +182,7 @@ impl AttestError {
             OfflineNotChained(_) => RejectCode::OfflineNotChained,
             OfflineRunExceeded(_) => RejectCode::OfflineRunExceeded,
             EvidenceOffline => RejectCode::Malformed,
+            QuotaExceeded { .. } => RejectCode::QuotaExceeded,
             CounterNotIncreasing(_) => RejectCode::CounterNotIncreasing,
             UnknownOfficer => RejectCode::UnknownOfficer,
             NoPolicy => RejectCode::NoPolicy,
@@ -367,6 +391,8 @@ pub struct Outcome {
     pub at: u64,
     /// Ask the device for fresh platform evidence.
     pub reattest: bool,
+    /// Bytes of the audit-log leaf appended for it.
+    pub log_bytes: u64,
 }
 
 impl Outcome {
@@ -444,6 +470,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     let policy = tx
         .policy(&device.department)?
         .ok_or(AttestError::NoPolicy)?;
+    check_limits(tx, &device_id, &policy.limits, claims.nonce.is_none(), now)?;
     let fresh = match &claims.nonce {
         Some(nonce) => {
             take_nonce(tx, nonce, now)?;
@@ -471,7 +498,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         fresh,
         &ctx.eval(),
     );
-    let log_index = tx.append_log(&LogEntry::Attestation {
+    let entry = LogEntry::Attestation {
         at: now,
         department: device.department.clone(),
         officer_id: device.officer_id.clone(),
@@ -481,7 +508,9 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         failures: failures.clone(),
         fresh_nonce: Some(fresh),
         evidence: v.renewal.as_ref().map(|_| device.evidence_summary.clone()),
-    })?;
+    };
+    let log_bytes = entry.to_leaf().len() as u64;
+    let log_index = tx.append_log(&entry)?;
     tx.insert_attestation(&AttestationRow {
         device_id,
         seq: claims.seq,
@@ -508,7 +537,46 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         next_nonce,
         at: now,
         reattest: fresh && (reattest || device.reattest_requested),
+        log_bytes,
     })
+}
+
+/// The policy's per-device limits: refuses the attestation if the device already has
+/// `attestations_per_day` accepted in the last 24 hours (its that-many-th latest was
+/// received within them), or, for an offline one, `offline_per_day` offline ones. The
+/// refusal says when the oldest counted attestation leaves the window, which frees a
+/// slot. Store reads are bounded by the limits, not by the device's history.
+pub fn check_limits(
+    tx: &mut dyn Tx,
+    device_id: &Uuid,
+    limits: &DeviceLimits,
+    offline: bool,
+    now: u64,
+) -> Result<(), AttestError> {
+    let window = DeviceLimits::WINDOW_SECS;
+    let since = now.saturating_sub(window);
+    let refuse = |what, limit, oldest: u64| AttestError::QuotaExceeded {
+        device_id: *device_id,
+        what,
+        limit,
+        retry_after: oldest.saturating_add(window).saturating_sub(now).max(1),
+    };
+    if let Some(at) = tx.nth_latest_received_at(device_id, limits.attestations_per_day)?
+        && at > since
+    {
+        return Err(refuse("attestations", limits.attestations_per_day, at));
+    }
+    if offline {
+        // Fewer than `attestations_per_day` are in the window (checked above), so this
+        // walk is short.
+        let recent = tx.offline_received_since(device_id, since, limits.offline_per_day)?;
+        if recent.len() >= limits.offline_per_day as usize
+            && let Some(&oldest) = recent.last()
+        {
+            return Err(refuse("offline deliveries", limits.offline_per_day, oldest));
+        }
+    }
+    Ok(())
 }
 
 /// Re-attestation: records the fresh evidence phase one checked ([`Verified::renewal`]):
@@ -658,11 +726,16 @@ platforms = ["desktop"]
 
     /// A store with officer O1 of department D, its policy and one enrolled device.
     fn setup() -> (SqliteStore, SoftwareSigner, Uuid, u64) {
+        setup_with(POLICY)
+    }
+
+    /// [`setup`] with the department policy `policy_text`.
+    fn setup_with(policy_text: &str) -> (SqliteStore, SoftwareSigner, Uuid, u64) {
         let store = SqliteStore::in_memory().expect("store");
         let signer = SoftwareSigner::generate().expect("key");
         let id = Uuid::new_v4();
         let now = crate::api::now();
-        let policy = Policy::load(POLICY, &Catalog::builtin()).expect("policy");
+        let policy = Policy::load(policy_text, &Catalog::builtin()).expect("policy");
         transaction(&store, |tx| -> Result<(), StoreError> {
             tx.upsert_officer(
                 &Officer {
@@ -827,5 +900,71 @@ platforms = ["desktop"]
             verify_device(&device, &t, &ctx).expect_err("seq").code(),
             RejectCode::Malformed
         );
+    }
+
+    /// The policy's per-device limits bound what a flooding device adds to the log: past
+    /// `attestations_per_day` (or `offline_per_day` offline) in 24 hours it is refused
+    /// with `quota_exceeded` and when a slot frees, nothing is stored or logged, and once
+    /// the window has passed its next check-in is accepted again.
+    #[test]
+    fn device_limits_bound_the_log_and_free_up_after_the_window() {
+        let policy = format!("{POLICY}\n[limits]\nattestations_per_day = 5\noffline_per_day = 2\n");
+        let (store, signer, id, t0) = setup_with(&policy);
+        let log_size = || read_transaction(&store, |tx| tx.log().size()).expect("size");
+        let start = log_size();
+        let mut seq = 0;
+        let mut sign = |nonce: Option<Vec<u8>>, at: u64| {
+            seq += 1;
+            let t = cose::sign_es256(&signer, id.as_bytes(), claims(id, seq, nonce, at).to_cbor())
+                .expect("sign");
+            verify(&store, &t, &context(at)).expect("verifies")
+        };
+        let decide_at =
+            |v: &Verified, at: u64| transaction(&store, |tx| decide(tx, v, &context(at)));
+        // Offline deliveries: two accepted, the third refused until the first leaves.
+        for _ in 0..2 {
+            decide_at(&sign(None, t0), t0).expect("offline accepted");
+        }
+        let e = decide_at(&sign(None, t0 + 5), t0 + 5).expect_err("offline over the limit");
+        assert_eq!(e.code(), RejectCode::QuotaExceeded);
+        assert!(
+            matches!(e, AttestError::QuotaExceeded { what: "offline deliveries", limit: 2, retry_after, .. } if retry_after == 86_400 - 5),
+            "{e}"
+        );
+        // Fresh ones fill the day's allowance; each answer's nonce is the next one's.
+        let mut nonce = transaction(&store, |tx| issue_nonce(tx, 300, t0))
+            .expect("nonce")
+            .0;
+        let mut logged_bytes = 0;
+        for i in 0..3 {
+            let at = t0 + 10 + i;
+            let out = decide_at(&sign(Some(nonce.clone()), at), at).expect("fresh accepted");
+            logged_bytes += out.log_bytes;
+            nonce = out.next_nonce;
+        }
+        let before = read_transaction(&store, |tx| tx.counts()).expect("counts");
+        let at = t0 + 100;
+        let e = decide_at(&sign(Some(nonce.clone()), at), at).expect_err("over the limit");
+        assert_eq!(e.code(), RejectCode::QuotaExceeded);
+        assert!(
+            matches!(e, AttestError::QuotaExceeded { what: "attestations", limit: 5, retry_after, .. } if retry_after == 86_400 - 100),
+            "{e}"
+        );
+        assert!(e.to_string().contains("limit of 5 attestations"), "{e}");
+        // Nothing of the refusal is kept: no row, no log entry, the nonce still unused.
+        assert_eq!(
+            read_transaction(&store, |tx| tx.counts()).expect("counts"),
+            before
+        );
+        assert_eq!(log_size(), start + 5);
+        assert!(logged_bytes > 0);
+        // A day after the first ones, slots free up and a check-in is accepted again.
+        let later = t0 + 86_400 + 1;
+        let fresh = transaction(&store, |tx| issue_nonce(tx, 300, later))
+            .expect("nonce")
+            .0;
+        let out = decide_at(&sign(Some(fresh), later), later).expect("accepted after the window");
+        assert_eq!(out.log_index, start + 5);
+        assert_eq!(log_size(), start + 6);
     }
 }

@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 
+/// Default `enroll_body_limit_bytes`: 16 KiB.
+pub const DEFAULT_ENROLL_BODY_LIMIT: usize = 16 * 1024;
+/// Default `attest_body_limit_bytes`: 12 KiB.
+pub const DEFAULT_ATTEST_BODY_LIMIT: usize = 12 * 1024;
+
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,8 +67,21 @@ pub struct Config {
     pub enrollment_token_ttl_secs: u64,
     /// How old an offline attestation may be, seconds (`PRAMAAN_OFFLINE_WINDOW`).
     pub offline_window_secs: u64,
-    /// Largest request body, bytes (`PRAMAAN_BODY_LIMIT`).
-    pub body_limit_bytes: usize,
+    /// Largest `POST /v1/enroll` body, bytes (`PRAMAAN_ENROLL_BODY_LIMIT`). The largest
+    /// real enrollment (an Apple App Attest attestation object, ~5.3 KB, signed) is about
+    /// 6 KB; the default leaves over twice that.
+    pub enroll_body_limit_bytes: usize,
+    /// Largest `POST /v1/attest` body, bytes (`PRAMAAN_ATTEST_BODY_LIMIT`). A check-in
+    /// without evidence is under 1 KB; one carrying fresh evidence (an Android key
+    /// attestation chain, at most ~5.3 KB in the real chains) about 6 KB. Every accepted
+    /// attestation is kept whole in the audit log, so this times the policy's
+    /// `attestations_per_day` bounds what one device adds to the log in a day.
+    pub attest_body_limit_bytes: usize,
+    /// Older files' single limit (`PRAMAAN_BODY_LIMIT`): still honoured, as a ceiling over
+    /// both limits above (a file from an older `admin init` says 65536, which changes
+    /// nothing).
+    #[serde(rename = "body_limit_bytes")]
+    pub legacy_body_limit_bytes: Option<usize>,
     /// Sustained device requests per second per client address; 0 disables
     /// (`PRAMAAN_RATE_LIMIT`).
     pub rate_limit_per_sec: u32,
@@ -135,7 +153,9 @@ impl Default for Config {
             nonce_ttl_secs: 600,
             enrollment_token_ttl_secs: 72 * 3600,
             offline_window_secs: 7 * 86_400,
-            body_limit_bytes: pramaan_core::claims::MAX_MESSAGE_BYTES,
+            enroll_body_limit_bytes: DEFAULT_ENROLL_BODY_LIMIT,
+            attest_body_limit_bytes: DEFAULT_ATTEST_BODY_LIMIT,
+            legacy_body_limit_bytes: None,
             rate_limit_per_sec: 200,
             rate_limit_burst: 400,
             legacy_apple_app_ids: Vec::new(),
@@ -218,7 +238,13 @@ impl Config {
             self.offline_window_secs = parse("PRAMAAN_OFFLINE_WINDOW", v)?;
         }
         if let Some(v) = get("PRAMAAN_BODY_LIMIT") {
-            self.body_limit_bytes = parse("PRAMAAN_BODY_LIMIT", v)?;
+            self.legacy_body_limit_bytes = Some(parse("PRAMAAN_BODY_LIMIT", v)?);
+        }
+        if let Some(v) = get("PRAMAAN_ENROLL_BODY_LIMIT") {
+            self.enroll_body_limit_bytes = parse("PRAMAAN_ENROLL_BODY_LIMIT", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_ATTEST_BODY_LIMIT") {
+            self.attest_body_limit_bytes = parse("PRAMAAN_ATTEST_BODY_LIMIT", v)?;
         }
         if let Some(v) = get("PRAMAAN_RATE_LIMIT") {
             self.rate_limit_per_sec = parse("PRAMAAN_RATE_LIMIT", v)?;
@@ -227,6 +253,27 @@ impl Config {
             self.rate_limit_burst = parse("PRAMAAN_RATE_BURST", v)?;
         }
         Ok(())
+    }
+
+    /// The enrollment body limit in force (under the legacy ceiling, if set).
+    pub fn enroll_body_limit(&self) -> usize {
+        self.legacy_body_limit_bytes
+            .map_or(self.enroll_body_limit_bytes, |c| {
+                c.min(self.enroll_body_limit_bytes)
+            })
+    }
+
+    /// The attestation body limit in force (under the legacy ceiling, if set).
+    pub fn attest_body_limit(&self) -> usize {
+        self.legacy_body_limit_bytes
+            .map_or(self.attest_body_limit_bytes, |c| {
+                c.min(self.attest_body_limit_bytes)
+            })
+    }
+
+    /// The largest device request body of any endpoint (the device routes' outer limit).
+    pub fn device_body_limit(&self) -> usize {
+        self.enroll_body_limit().max(self.attest_body_limit())
     }
 
     /// The URL devices are told to use, given the address actually bound.
@@ -255,7 +302,9 @@ impl Config {
              nonce_ttl_secs = {}\n\
              enrollment_token_ttl_secs = {}\n\
              offline_window_secs = {}\n\
-             body_limit_bytes = {}\n\
+             # device request bodies: the largest real ones are ~6 KB (with evidence)\n\
+             enroll_body_limit_bytes = {}\n\
+             attest_body_limit_bytes = {}\n\
              rate_limit_per_sec = {}\n\
              rate_limit_burst = {}\n\
              # Evidence requirements (the Pramaan app's identity, boot state, patch level)\n\
@@ -269,7 +318,8 @@ impl Config {
             d.nonce_ttl_secs,
             d.enrollment_token_ttl_secs,
             d.offline_window_secs,
-            d.body_limit_bytes,
+            d.enroll_body_limit_bytes,
+            d.attest_body_limit_bytes,
             d.rate_limit_per_sec,
             d.rate_limit_burst,
         )
@@ -306,6 +356,28 @@ mod tests {
         assert_eq!(c.public_url_for(c.listen), "https://localhost:9000");
         let err = c.apply_env(|n| (n == "PRAMAAN_NONCE_TTL").then(|| "soon".into()));
         assert!(matches!(err, Err(ConfigError::Env { .. })));
+    }
+
+    /// Separate limits per endpoint; an older file's single `body_limit_bytes` is a
+    /// ceiling over both (its old default 65536 changes nothing).
+    #[test]
+    fn body_limits_per_endpoint_under_the_legacy_ceiling() {
+        let d = Config::default();
+        assert_eq!(d.enroll_body_limit(), DEFAULT_ENROLL_BODY_LIMIT);
+        assert_eq!(d.attest_body_limit(), DEFAULT_ATTEST_BODY_LIMIT);
+        assert_eq!(d.device_body_limit(), DEFAULT_ENROLL_BODY_LIMIT);
+        let old: Config = toml::from_str("body_limit_bytes = 65536").expect("parses");
+        assert_eq!(old.attest_body_limit(), DEFAULT_ATTEST_BODY_LIMIT);
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "PRAMAAN_BODY_LIMIT" => Some("4096".into()),
+            "PRAMAAN_ENROLL_BODY_LIMIT" => Some("20000".into()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!((c.enroll_body_limit(), c.attest_body_limit()), (4096, 4096));
+        c.legacy_body_limit_bytes = None;
+        assert_eq!(c.enroll_body_limit(), 20000);
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub fn verify(
     roots: &Roots,
 ) -> Result<Verified, EnrollError> {
     let msg = Sign1::parse(bytes).map_err(|e| EnrollError::NotCose(e.to_string()))?;
-    let req: EnrollRequest = claims::decode(msg.unverified_payload())
+    let req = EnrollRequest::from_cbor(msg.unverified_payload())
         .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
     if req.v != 1 {
         return Err(EnrollError::UnsupportedVersion(req.v));

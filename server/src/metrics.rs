@@ -13,8 +13,17 @@
 //! `pramaan_status_list_age_seconds < 0 or pramaan_status_list_age_seconds > 30 * 86400`
 //! then fires for a missing list as well as a stale one, and an absent series keeps its
 //! usual meaning (the server is not being scraped).
+//!
+//! Log growth per device (issue "bounded log growth"): `pramaan_log_attestation_bytes_total`
+//! counts the bytes of audit-log leaves appended for accepted attestations,
+//! `pramaan_top_device_log_bytes_hour` is the most one device appended in the current
+//! clock hour (so an alert sees one device growing the log long before its daily limit),
+//! and `pramaan_devices_limited_total` counts devices reaching their policy's `[limits]`
+//! (once per device per hour, as the server log warns; every refusal is also in
+//! `pramaan_rejections_total{reason="quota_exceeded"}`). Per-device state is kept only for
+//! the current hour, so it holds at most the devices that attested in it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -38,7 +47,18 @@ struct Inner {
     rejections: BTreeMap<String, u64>,
     latency: BTreeMap<String, Histogram>,
     checkpoint_refusals: u64,
+    log_bytes: u64,
+    /// The clock hour (Unix seconds / 3600) `hour_bytes` is for.
+    hour: u64,
+    /// Log bytes each device appended in `hour`.
+    hour_bytes: HashMap<uuid::Uuid, u64>,
+    /// When each device was last counted as reaching its limit (within the last hour).
+    limited: HashMap<uuid::Uuid, u64>,
+    limited_total: u64,
 }
+
+/// Seconds per hour, the granularity of the per-device figures.
+const HOUR: u64 = 3600;
 
 /// The server's metrics.
 #[derive(Debug, Default)]
@@ -91,6 +111,48 @@ impl Metrics {
         }
     }
 
+    /// Records `bytes` of audit log appended for `device`'s accepted attestation at `now`.
+    pub fn log_appended(&self, device: uuid::Uuid, bytes: u64, now: u64) {
+        let Ok(mut m) = self.inner.lock() else { return };
+        m.log_bytes = m.log_bytes.saturating_add(bytes);
+        let hour = now / HOUR;
+        if hour != m.hour {
+            m.hour = hour;
+            m.hour_bytes.clear();
+        }
+        let b = m.hour_bytes.entry(device).or_default();
+        *b = b.saturating_add(bytes);
+    }
+
+    /// Records that `device` reached its policy's limit at `now`; `true` the first time in
+    /// an hour for this device (then the caller warns in the server log, so a flooding
+    /// device cannot flood the log file too).
+    pub fn device_limited(&self, device: uuid::Uuid, now: u64) -> bool {
+        let Ok(mut m) = self.inner.lock() else {
+            return false;
+        };
+        m.limited.retain(|_, at| now.saturating_sub(*at) < HOUR);
+        if m.limited.contains_key(&device) {
+            return false;
+        }
+        m.limited.insert(device, now);
+        m.limited_total += 1;
+        true
+    }
+
+    /// The per-device gauges at `now`.
+    pub fn device_gauges(&self, now: u64) -> String {
+        let top = match self.inner.lock() {
+            Ok(m) if m.hour == now / HOUR => m.hour_bytes.values().copied().max().unwrap_or(0),
+            _ => 0,
+        };
+        format!(
+            "# HELP pramaan_top_device_log_bytes_hour Most audit-log bytes one device appended in the current clock hour.\n\
+             # TYPE pramaan_top_device_log_bytes_hour gauge\n\
+             pramaan_top_device_log_bytes_hour {top}\n"
+        )
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let Ok(m) = self.inner.lock() else {
@@ -134,6 +196,12 @@ impl Metrics {
             "pramaan_checkpoint_refusals_total {}",
             m.checkpoint_refusals
         );
+        out.push_str("# HELP pramaan_log_attestation_bytes_total Bytes of audit-log leaves appended for accepted attestations.\n");
+        out.push_str("# TYPE pramaan_log_attestation_bytes_total counter\n");
+        let _ = writeln!(out, "pramaan_log_attestation_bytes_total {}", m.log_bytes);
+        out.push_str("# HELP pramaan_devices_limited_total Devices reaching their policy's per-device limits (once per device per hour).\n");
+        out.push_str("# TYPE pramaan_devices_limited_total counter\n");
+        let _ = writeln!(out, "pramaan_devices_limited_total {}", m.limited_total);
         out.push_str("# HELP pramaan_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE pramaan_request_duration_seconds histogram\n");
         for (route, h) in &m.latency {
@@ -216,6 +284,35 @@ mod tests {
         assert!(text.contains(
             "pramaan_request_duration_seconds_bucket{route=\"/v1/attest\",le=\"+Inf\"} 2"
         ));
+    }
+
+    #[test]
+    fn log_growth_per_device_and_limited_devices() {
+        let m = Metrics::new();
+        let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let t = 10 * HOUR;
+        m.log_appended(a, 700, t);
+        m.log_appended(a, 800, t + 5);
+        m.log_appended(b, 1000, t + 9);
+        assert!(
+            m.render()
+                .contains("\npramaan_log_attestation_bytes_total 2500\n")
+        );
+        let g = m.device_gauges(t + 10);
+        assert!(
+            g.contains("\npramaan_top_device_log_bytes_hour 1500\n"),
+            "{g}"
+        );
+        // A new hour starts from zero.
+        assert!(m.device_gauges(t + HOUR).contains("_hour 0\n"));
+        m.log_appended(b, 10, t + HOUR);
+        assert!(m.device_gauges(t + HOUR).contains("_hour 10\n"));
+        // A device is counted (and warned about) once an hour, however often refused.
+        assert!(m.device_limited(a, t));
+        assert!(!m.device_limited(a, t + 60));
+        assert!(m.device_limited(b, t + 60));
+        assert!(m.device_limited(a, t + HOUR));
+        assert!(m.render().contains("\npramaan_devices_limited_total 3\n"));
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn main() {
         last_local: None,
         dropped: 0,
         reattest_requested: false,
+        retry_at: 0,
     };
     state.save(dir.path()).expect("save");
     let facts = Facts {

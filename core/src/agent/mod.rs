@@ -12,6 +12,12 @@
 //! 3. an outbox entry is removed only after a verified server result for it, or after the
 //!    server refused it for good (409 "seq not increasing" means it was delivered before).
 //!
+//! Limits: a `429` with `Retry-After` (the device reached its department policy's daily
+//! limit, `quota_exceeded`, or the server is shedding load) refuses nothing for good. The
+//! agent keeps the token (an online one is re-signed offline and queued, as for any
+//! transient failure), remembers when to come back, and until then queues check-ins
+//! without contacting the server, so a limited phone does not hammer it.
+//!
 //! Nonces: a queued attestation carries **no** nonce. A server nonce lives 10 minutes, so a
 //! token that waited in the outbox with one would be refused as expired; an offline
 //! attestation is instead accepted within the server's offline window and capped at
@@ -281,6 +287,13 @@ enum Delivery {
     },
     /// Try later.
     Transient(String),
+    /// 429 with `Retry-After`: try again after `secs` seconds, not before.
+    Wait {
+        /// The rejection code (e.g. `quota_exceeded`).
+        code: String,
+        /// Seconds to wait.
+        secs: u64,
+    },
 }
 
 fn now() -> u64 {
@@ -464,6 +477,7 @@ impl Agent {
             last_local: None,
             dropped: 0,
             reattest_requested: false,
+            retry_at: 0,
         };
         st.save(&self.dir)?;
         log::info!(
@@ -487,6 +501,13 @@ impl Agent {
         let mut st = self.enrolled_state()?;
         let facts = facts.facts()?;
         facts.validate()?;
+        if now() < st.retry_at {
+            log::info!(
+                "the server asked to wait until {} before sending more; queueing",
+                st.retry_at
+            );
+            return self.queue(&mut st, &facts);
+        }
         let client = self.client(&st)?;
 
         let flushed = match self.flush_locked(&mut st, &client) {
@@ -525,6 +546,13 @@ impl Agent {
                     log::info!("attestation {seq} not delivered ({why}); queueing offline");
                     return self.queue(&mut st, &facts);
                 }
+                Delivery::Wait { code, secs } => {
+                    log::info!(
+                        "attestation {seq} refused for now ({code}); waiting {secs} s, queueing offline"
+                    );
+                    self.wait(&mut st, secs)?;
+                    return self.queue(&mut st, &facts);
+                }
                 // A 409 on a fresh attestation means the nonce was refused (expired,
                 // used): fetch another one once.
                 Delivery::Refused { status: 409, body } if !retried => {
@@ -549,6 +577,17 @@ impl Agent {
     pub fn flush_outbox(&self) -> Result<usize, AgentError> {
         let _g = self.guard();
         let mut st = self.enrolled_state()?;
+        let t = now();
+        if t < st.retry_at && !self.outbox.is_empty()? {
+            return Err(AgentError::Rejected {
+                status: 429,
+                code: RejectCode::QuotaExceeded.as_str().into(),
+                message: format!(
+                    "not sent: the server asked to wait {} more seconds",
+                    st.retry_at - t
+                ),
+            });
+        }
         let client = self.client(&st)?;
         self.flush_locked(&mut st, &client)
     }
@@ -726,6 +765,14 @@ impl Agent {
             // nothing the server decided either. Keep the token and report.
             Err(e) => return Delivery::Transient(format!("transport: {e}")),
         };
+        if resp.status == 429
+            && let Some(secs) = resp.retry_after
+        {
+            return Delivery::Wait {
+                code: error_body(&resp).error,
+                secs,
+            };
+        }
         if resp.status == 429 || resp.status >= 500 {
             return Delivery::Transient(format!("HTTP {}", resp.status));
         }
@@ -761,6 +808,14 @@ impl Agent {
             st.reattest_requested = result.reattest;
         }
         st.nonce_received_at = now();
+        st.save(&self.dir)?;
+        Ok(())
+    }
+
+    /// Remembers not to send before `secs` from now (a 429's `Retry-After`; at most a day,
+    /// the longest a policy's window makes a device wait).
+    fn wait(&self, st: &mut State, secs: u64) -> Result<(), AgentError> {
+        st.retry_at = now().saturating_add(secs.min(86_400));
         st.save(&self.dir)?;
         Ok(())
     }
@@ -813,6 +868,18 @@ impl Agent {
                             message: body.message,
                         });
                     }
+                }
+                Delivery::Wait { code, secs } => {
+                    // Kept: the server refused nothing for good. Not before `secs`.
+                    self.wait(st, secs)?;
+                    return Err(AgentError::Rejected {
+                        status: 429,
+                        message: format!(
+                            "queued attestation {} refused for now; the server asks to wait {secs} seconds",
+                            entry.seq
+                        ),
+                        code,
+                    });
                 }
                 Delivery::Transient(why) => {
                     return Err(AgentError::Transport(TransportError::Io(

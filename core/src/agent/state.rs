@@ -101,6 +101,11 @@ pub struct State {
     /// The server's last online answer asked for fresh platform evidence.
     #[serde(default)]
     pub reattest_requested: bool,
+    /// The server refused an attestation with 429 and `Retry-After` (the device reached
+    /// its department's daily limit, or the server is busy): until this time (seconds
+    /// since the epoch) check-ins are queued without contacting it. 0: none.
+    #[serde(default)]
+    pub retry_at: u64,
 }
 
 /// What the agent computed on the device for a check-in (the officer's to-do list).
@@ -218,6 +223,7 @@ pub(crate) mod tests {
                 platforms: vec![],
                 groups: vec![],
                 evidence: Default::default(),
+                limits: Default::default(),
             },
             next_nonce: Some(hex::encode([3; 32])),
             nonce_received_at: 5,
@@ -226,6 +232,7 @@ pub(crate) mod tests {
             last_local: None,
             dropped: 0,
             reattest_requested: false,
+            retry_at: 0,
         }
     }
 

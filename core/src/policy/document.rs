@@ -167,7 +167,32 @@ impl Policy {
                 ));
             }
         }
-        self.validate_evidence()
+        self.validate_evidence()?;
+        self.validate_limits()
+    }
+
+    /// Checks the `[limits]` section: each limit admits at least one attestation a day,
+    /// and the offline one is part of the total.
+    fn validate_limits(&self) -> Result<(), PolicyError> {
+        let l = &self.limits;
+        if l.attestations_per_day == 0 {
+            return Err(PolicyError::Invalid(
+                "limits.attestations_per_day must be at least 1: no device could ever check in"
+                    .into(),
+            ));
+        }
+        if l.offline_per_day == 0 {
+            return Err(PolicyError::Invalid(
+                "limits.offline_per_day must be at least 1 (to accept no offline check-ins, set evidence.max_offline_run = 0)".into(),
+            ));
+        }
+        if l.offline_per_day > l.attestations_per_day {
+            return Err(PolicyError::Invalid(format!(
+                "limits.offline_per_day ({}) is above limits.attestations_per_day ({}): offline deliveries count among all attestations",
+                l.offline_per_day, l.attestations_per_day
+            )));
+        }
+        Ok(())
     }
 
     /// Checks the `[evidence]` section: what the evidence rule relies on.
@@ -223,7 +248,7 @@ impl Policy {
     }
 }
 
-const POLICY_KEYS: [&str; 7] = [
+const POLICY_KEYS: [&str; 8] = [
     "department",
     "name",
     "check_in_hours",
@@ -231,7 +256,9 @@ const POLICY_KEYS: [&str; 7] = [
     "platforms",
     "groups",
     "evidence",
+    "limits",
 ];
+const LIMITS_KEYS: [&str; 2] = ["attestations_per_day", "offline_per_day"];
 const EVIDENCE_KEYS: [&str; 7] = [
     "assurance",
     "platforms",
@@ -292,6 +319,9 @@ fn check_known_keys(v: &serde_json::Value) -> Result<(), PolicyError> {
                 }
             }
         }
+    }
+    if let Some(limits) = top.get("limits").and_then(|l| l.as_object()) {
+        check(limits, &LIMITS_KEYS, "limits")?;
     }
     if let Some(ev) = top.get("evidence").and_then(|e| e.as_object()) {
         check(ev, &EVIDENCE_KEYS, "evidence")?;

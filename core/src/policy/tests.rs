@@ -984,3 +984,45 @@ fn statuses_serialize_snake_case() {
         "\"roster_confirmed\""
     );
 }
+
+/// `[limits]`: defaults a real department never reaches, explicit values kept, unknown
+/// keys and unusable values refused with the key named.
+#[test]
+fn device_limits_parse_default_and_validate() {
+    let default = policy().limits;
+    assert_eq!(default, crate::model::DeviceLimits::default());
+    assert!(default.offline_per_day >= policy().evidence.max_offline_run);
+    let set = format!(
+        "{}\n[limits]\nattestations_per_day = 10\noffline_per_day = 3\n",
+        design_toml()
+    );
+    let p = Policy::parse(&set).expect("parses");
+    p.validate().expect("valid");
+    assert_eq!(
+        (p.limits.attestations_per_day, p.limits.offline_per_day),
+        (10, 3)
+    );
+    // The JSON form (and the policy a receipt carries) round-trips.
+    let json = serde_json::to_string(&p).expect("json");
+    assert_eq!(Policy::parse(&json).expect("json parses").limits, p.limits);
+    let typo = format!("{}\n[limits]\nattestations_per_dya = 10\n", design_toml());
+    assert!(matches!(
+        Policy::parse(&typo),
+        Err(PolicyError::Invalid(m)) if m.contains("\"attestations_per_dya\" in limits")
+    ));
+    for (text, needle) in [
+        ("attestations_per_day = 0", "at least 1"),
+        ("offline_per_day = 0", "max_offline_run = 0"),
+        (
+            "attestations_per_day = 5\noffline_per_day = 6",
+            "offline_per_day (6)",
+        ),
+    ] {
+        let p = Policy::parse(&format!("{}\n[limits]\n{text}\n", design_toml())).expect("parses");
+        assert!(
+            matches!(p.validate(), Err(PolicyError::Invalid(ref m)) if m.contains(needle)),
+            "{text}: {:?}",
+            p.validate()
+        );
+    }
+}

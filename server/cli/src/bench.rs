@@ -10,6 +10,7 @@
 //! answer's nonce, exactly as a phone would.
 
 pub mod audit_pull;
+pub mod flood;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +51,10 @@ id = "bench-officers"
 [evidence]
 assurance = "software"
 platforms = ["android"]
+# The load measures throughput: each simulated phone sends as fast as it can.
+[limits]
+attestations_per_day = 4000000000
+offline_per_day = 1
 "#;
 /// WhatsApp's signing-certificate digest, from the built-in catalog (read once: `facts`
 /// runs for every simulated request).
@@ -79,6 +84,17 @@ pub struct BenchArgs {
     /// twice for --seconds, alone and while the pull runs (0 = off).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub audit_pull_entries: u64,
+    /// Instead of the load: one device floods the server for --seconds (as fast as it
+    /// can, fresh and offline, tokens padded to the body limit) and the report compares
+    /// what reached the audit log with the policy's allowance.
+    #[arg(long)]
+    pub flood: bool,
+    /// With --flood: the policy's `[limits] attestations_per_day`.
+    #[arg(long, default_value_t = pramaan_core::model::DeviceLimits::default().attestations_per_day, value_name = "N")]
+    pub flood_per_day: u32,
+    /// With --flood: the policy's `[limits] offline_per_day`.
+    #[arg(long, default_value_t = pramaan_core::model::DeviceLimits::default().offline_per_day, value_name = "N")]
+    pub flood_offline_per_day: u32,
 }
 
 /// Latency percentiles, milliseconds.
@@ -158,6 +174,24 @@ fn err(e: impl std::fmt::Display) -> CliError {
 pub fn run(args: BenchArgs) -> CliResult {
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
+    }
+    if args.flood {
+        let report = flood::run_flood(
+            Duration::from_secs(args.seconds),
+            args.flood_per_day,
+            args.flood_offline_per_day,
+            args.data.as_deref(),
+        )?;
+        match args.format.as_str() {
+            "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+            "table" => flood::print_flood(&report),
+            other => {
+                return Err(CliError::new(format!(
+                    "--format {other}: expected table or json"
+                )));
+            }
+        }
+        return Ok(());
     }
     let report = run_bench(
         args.devices,
@@ -484,6 +518,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     next_nonce: vec![0; 32],
                     at: v.claims.iat,
                     reattest: eval.reattest,
+                    log_bytes: 0,
                 };
                 std::hint::black_box(outcome.signed(&server_key, b"benchkid"));
                 n += 1;

@@ -300,6 +300,7 @@ mod tests {
         Response {
             status,
             content_type: Some("application/json".into()),
+            retry_after: None,
             body: body.as_bytes().to_vec(),
         }
     }

@@ -594,6 +594,7 @@ mod tests {
                 platforms: vec![],
                 groups: vec![],
                 evidence: Default::default(),
+                limits: Default::default(),
             },
             assurance: claims::Assurance::Hardware,
             evidence: None,

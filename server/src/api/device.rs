@@ -5,8 +5,10 @@
 //! [`crate::attest`], shared with `pramaan bench`; here are only the HTTP concerns: body
 //! limits, running the decision on the blocking pool inside a group-committed
 //! transaction, turning its typed error into an [`ApiError`] (CBOR body) and its outcome
-//! into the signed CBOR answer, and metrics. The answer 200 is sent only after the
-//! transaction committed; a rejected request rolls back and changes nothing.
+//! into the signed CBOR answer, and metrics (with the log bytes each accepted attestation
+//! appended, and a warning, once an hour per device, when one reaches its policy's
+//! limits). The answer 200 is sent only after the transaction committed; a rejected
+//! request rolls back and changes nothing.
 //!
 //! Enrollment is split the same way ([`crate::enroll`]): proof of possession and evidence
 //! outside the lock; the nonce, the one-time token and the writes in one transaction.
@@ -82,7 +84,7 @@ async fn enroll(
     headers: axum::http::HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = body_bytes(body, state.config.body_limit_bytes)?;
+    let bytes = body_bytes(body, state.config.enroll_body_limit())?;
     // The enrollment token travels outside the signed request (it never reaches the log).
     let token = headers
         .get(header::AUTHORIZATION)
@@ -140,7 +142,7 @@ async fn attest(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let bytes = body_bytes(body, state.config.body_limit_bytes)?;
+    let bytes = body_bytes(body, state.config.attest_body_limit())?;
     let st = state.clone();
     let result = blocking(move || attest_blocking(&st, &bytes))
         .await
@@ -154,9 +156,33 @@ fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response)
     let verified = attest::verify(state.store.as_ref(), bytes, &ctx)?;
     // Group commit: concurrent attestations share one durable commit; each one's checks
     // and writes are isolated, and the answer is built only after the commit.
-    let outcome = grouped_transaction(state.store.as_ref(), move |tx| {
+    let now = ctx.now;
+    let decided = grouped_transaction(state.store.as_ref(), move |tx| {
         attest::decide(tx, &verified, &ctx)
-    })?;
+    });
+    let outcome = match decided {
+        Ok(o) => o,
+        Err(e) => {
+            if let attest::AttestError::QuotaExceeded {
+                device_id,
+                what,
+                limit,
+                retry_after,
+            } = &e
+                && state.metrics.device_limited(*device_id, now)
+            {
+                // Once an hour per device: a flooding device must not flood this log.
+                log::warn!(
+                    "device {device_id} reached its policy's limit of {limit} {what} in 24 hours; \
+                     more are refused for {retry_after} s"
+                );
+            }
+            return Err(e.into());
+        }
+    };
+    state
+        .metrics
+        .log_appended(outcome.device_id, outcome.log_bytes, outcome.at);
     log::debug!(
         "device {} seq {}: {}",
         outcome.device_id,

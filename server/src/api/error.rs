@@ -24,6 +24,8 @@ pub struct ApiError {
     pub message: String,
     /// Render as CBOR (device endpoints) instead of JSON.
     pub cbor: bool,
+    /// Seconds for a `Retry-After` header (a 429 that knows when to come back).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -35,7 +37,14 @@ impl ApiError {
             code,
             message: message.into(),
             cbor: false,
+            retry_after: None,
         }
+    }
+
+    /// The same error with a `Retry-After: secs` header.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// The same error for a device (CBOR body).
@@ -79,6 +88,9 @@ impl From<crate::attest::AttestError> for ApiError {
         match e {
             // Logged, and a conflict told apart from a failure, as for every handler.
             crate::attest::AttestError::Store(store) => ApiError::from(store),
+            crate::attest::AttestError::QuotaExceeded { retry_after, .. } => {
+                ApiError::new(e.code(), e.to_string()).retry_after(retry_after)
+            }
             other => ApiError::new(other.code(), other.to_string()),
         }
     }
@@ -124,6 +136,10 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED && !self.cbor {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         // Lets the metrics layer count rejections by reason.
         resp.extensions_mut().insert(RejectReason(self.code));

@@ -281,6 +281,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.status_list.current().as_deref(),
         now(),
     ));
+    text.push_str(&state.metrics.device_gauges(now()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -291,7 +292,7 @@ async fn not_found() -> ApiError {
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let device = device::routes()
-        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .layer(DefaultBodyLimit::max(state.config.device_body_limit()))
         .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     let it = it::routes().layer(DefaultBodyLimit::max(IT_BODY_LIMIT));
     Router::new()

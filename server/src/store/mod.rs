@@ -426,6 +426,27 @@ pub trait Tx {
         &mut self,
         device_id: &Uuid,
     ) -> Result<Option<AttestationRow>, StoreError>;
+    /// When the device's `n`-th latest accepted attestation (by `seq`; 1 is the latest)
+    /// was received; `None` when it has fewer than `n` (or `n` is 0). The policy's
+    /// per-device limit is "the `n`-th latest is outside the last 24 hours"; a backend
+    /// answers it from its `(device_id, seq)` key without reading the `n - 1` newer rows,
+    /// so the check costs little whatever the limit.
+    fn nth_latest_received_at(
+        &mut self,
+        device_id: &Uuid,
+        n: u32,
+    ) -> Result<Option<u64>, StoreError>;
+    /// When the device's offline attestations (no fresh nonce) received after `since`
+    /// were received, newest first, at most `at_most`. Attestations are received in
+    /// `seq` order, so a backend walks them newest first and stops at the first one
+    /// received at or before `since`: the cost is bounded by the device's attestations
+    /// in the window, not by its history.
+    fn offline_received_since(
+        &mut self,
+        device_id: &Uuid,
+        since: u64,
+        at_most: u32,
+    ) -> Result<Vec<u64>, StoreError>;
 
     // audit log
     /// The audit log's rows as seen by this transaction, for `pramaan_tlog`'s algorithms

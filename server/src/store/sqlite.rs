@@ -1187,6 +1187,77 @@ impl Tx for SqliteTx<'_> {
         raw.map(|r| r.into_row(*device_id)).transpose()
     }
 
+    fn nth_latest_received_at(
+        &mut self,
+        device_id: &Uuid,
+        n: u32,
+    ) -> Result<Option<u64>, StoreError> {
+        let Some(skip) = n.checked_sub(1) else {
+            return Ok(None);
+        };
+        // Seqs are distinct integers, so a device whose first and last seq are fewer than
+        // `n` apart has fewer than `n` rows: answered from the two ends of the primary
+        // key, without the walk below (a device far under a large limit costs nothing).
+        let id = &device_id.as_bytes()[..];
+        let end =
+            |tx: &rusqlite::Transaction<'_>, order: &str| -> Result<Option<i64>, StoreError> {
+                Ok(tx
+                .prepare_cached(&format!(
+                    "SELECT seq FROM attestations WHERE device_id = ?1 ORDER BY seq {order} LIMIT 1"
+                ))?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?)
+            };
+        let (Some(first), Some(last)) = (end(&self.tx, "ASC")?, end(&self.tx, "DESC")?) else {
+            return Ok(None);
+        };
+        if last.saturating_sub(first) < i64::from(skip) {
+            return Ok(None);
+        }
+        // OFFSET steps through the primary key's index; only the row returned is read.
+        let at: Option<i64> = self
+            .tx
+            .prepare_cached(
+                "SELECT received_at FROM attestations WHERE device_id = ?1 \
+                 ORDER BY seq DESC LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![&device_id.as_bytes()[..], i64::from(skip)], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        at.map(|v| to_u64("received_at", v)).transpose()
+    }
+
+    fn offline_received_since(
+        &mut self,
+        device_id: &Uuid,
+        since: u64,
+        at_most: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        if at_most == 0 {
+            return Ok(out);
+        }
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT received_at, fresh_nonce FROM attestations WHERE device_id = ?1 \
+             ORDER BY seq DESC",
+        )?;
+        let mut rows = stmt.query(params![&device_id.as_bytes()[..]])?;
+        while let Some(row) = rows.next()? {
+            let received_at = to_u64("received_at", row.get(0)?)?;
+            if received_at <= since {
+                break;
+            }
+            if !row.get::<_, bool>(1)? {
+                out.push(received_at);
+                if out.len() >= at_most as usize {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn log(&mut self) -> &mut dyn LogStore<Error = StoreError> {
         self
     }

@@ -78,6 +78,7 @@ macro_rules! store_conformance_tests {
             devices,
             seq_advance_is_conditional,
             attestations,
+            attestation_windows_for_device_limits,
             log_append_and_read_see_only_committed_entries,
             read_transactions_cannot_write,
             rollback_leaves_nothing,
@@ -664,6 +665,60 @@ pub fn attestations(factory: Factory<'_>) {
     let dup = transaction(s, |tx| tx.insert_attestation(&attestation(id, 2, 9)));
     assert!(is_conflict(&dup), "(device, seq) is unique: {dup:?}");
     assert_eq!(read(s, |tx| tx.counts()).attestations, 3);
+}
+
+/// What the policy's per-device limits read: when the `n`-th latest attestation (by
+/// `seq`, rows inserted out of order) was received, and the offline ones received after a
+/// time, newest first, bounded; other devices' rows never count, and rows of a rolled-back
+/// transaction are gone.
+pub fn attestation_windows_for_device_limits(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let (d, other) = (device("GAD-001", NOW), device("GAD-002", NOW));
+    let id = d.device_id;
+    write(s, |tx| {
+        tx.insert_device(&d)?;
+        tx.insert_device(&other)
+    });
+    assert_eq!(read(s, |tx| tx.nth_latest_received_at(&id, 1)), None);
+    // `attestation(id, seq, _)` is received at NOW + seq + 1, offline when seq is odd.
+    write(s, |tx| {
+        for (seq, index) in [(4, 0), (1, 1), (6, 2), (2, 3), (5, 4), (3, 5)] {
+            tx.insert_attestation(&attestation(id, seq, index))?;
+        }
+        tx.insert_attestation(&attestation(other.device_id, 9, 6))?;
+        tx.insert_attestation(&attestation(other.device_id, 50, 7))
+    });
+    // Seqs with gaps count by rows, not by numbers.
+    let other_nth = |n| read(s, |tx| tx.nth_latest_received_at(&other.device_id, n));
+    assert_eq!(
+        (other_nth(1), other_nth(2), other_nth(3)),
+        (Some(NOW + 51), Some(NOW + 10), None)
+    );
+    let nth = |n| read(s, |tx| tx.nth_latest_received_at(&id, n));
+    assert_eq!(nth(1), Some(NOW + 7));
+    assert_eq!(nth(3), Some(NOW + 5));
+    assert_eq!(nth(6), Some(NOW + 2));
+    assert_eq!((nth(7), nth(0)), (None, None));
+    let unknown = Uuid::new_v4();
+    assert_eq!(read(s, |tx| tx.nth_latest_received_at(&unknown, 1)), None);
+    let offline = |since, at_most| read(s, |tx| tx.offline_received_since(&id, since, at_most));
+    assert_eq!(offline(0, 10), vec![NOW + 6, NOW + 4, NOW + 2]);
+    assert_eq!(offline(0, 2), vec![NOW + 6, NOW + 4]);
+    // Received after `since` only (seq 3 at NOW + 4 is not after NOW + 4).
+    assert_eq!(offline(NOW + 4, 10), vec![NOW + 6]);
+    assert_eq!(offline(0, 0), Vec::<u64>::new());
+    assert_eq!(
+        read(s, |tx| tx.offline_received_since(&unknown, 0, 5)),
+        Vec::<u64>::new()
+    );
+    let rolled = transaction(s, |tx| -> Result<(), StoreError> {
+        tx.insert_attestation(&attestation(id, 7, 8))?;
+        assert_eq!(tx.nth_latest_received_at(&id, 1)?, Some(NOW + 8));
+        Err(StoreError::Conflict("roll back".into()))
+    });
+    assert!(rolled.is_err());
+    assert_eq!(nth(1), Some(NOW + 7));
 }
 
 /// A read transaction sees only committed log entries, and does not wait for a writer.
