@@ -102,7 +102,7 @@ impl Bundle {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
         let mut cursor = std::io::Cursor::new(bytes);
         let b: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| VerifyError::Format(e.to_string()))?;
+            ciborium::from_reader(&mut cursor).map_err(|e| VerifyError::Format(crate::cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(bytes.len()) {
             return Err(VerifyError::Format(
                 "trailing bytes after the bundle".into(),
@@ -542,10 +542,10 @@ fn check_range(
     }
     hashed
         .into_iter()
-        .zip(start..)
-        .map(|((_, e), index)| {
+        .enumerate()
+        .map(|(i, (_, e))| {
             e.map_err(|err| VerifyError::Entry {
-                index,
+                index: start.saturating_add(i as u64),
                 reason: err.to_string(),
             })
         })

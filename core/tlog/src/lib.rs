@@ -269,7 +269,7 @@ impl LogEntry {
     pub fn from_leaf(b: &[u8]) -> Result<Self, LogError> {
         let mut cursor = std::io::Cursor::new(b);
         let entry: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| LogError::BadEntry(e.to_string()))?;
+            ciborium::from_reader(&mut cursor).map_err(|e| LogError::BadEntry(cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(b.len()) {
             return Err(LogError::BadEntry("trailing bytes after the entry".into()));
         }
@@ -317,6 +317,17 @@ impl LogEntry {
             | LogEntry::ReattestRequested { device_id, .. } => Some(*device_id),
             _ => None,
         }
+    }
+}
+
+/// A CBOR decoding error in words (ciborium's own `Display` is its Debug text).
+pub fn cbor_error_text<T>(e: &ciborium::de::Error<T>) -> String {
+    match e {
+        ciborium::de::Error::Io(_) => "the data ends too early".into(),
+        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
+        ciborium::de::Error::Semantic(Some(at), msg) => format!("{msg} (at byte {at})"),
+        ciborium::de::Error::Semantic(None, msg) => msg.clone(),
+        ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".into(),
     }
 }
 

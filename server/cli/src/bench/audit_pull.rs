@@ -184,16 +184,16 @@ pub fn start(
                     window_closed = true;
                     return Err(BuildError::Fetch(WINDOW_CLOSED.into()));
                 }
+                let proves = match &req {
+                    Request::Range { start, end, .. } => end - start,
+                    _ => 0,
+                };
+                let is_page = matches!(&req, Request::Entries { start, .. } if *start >= range.0);
                 let resp = audit::request(&http, req)?;
                 requests += 1;
-                match (&req, &resp) {
-                    (Request::Entries { start, .. }, Response::Entries(page))
-                        if *start >= range.0 =>
-                    {
-                        downloaded += page.len() as u64;
-                    }
-                    (Request::Inclusion { index, .. }, _) if *index >= range.0 => proved += 1,
-                    _ => {}
+                proved += proves;
+                if let (true, Response::Entries(page)) = (is_page, &resp) {
+                    downloaded += page.len() as u64;
                 }
                 Ok(resp)
             };
