@@ -24,6 +24,19 @@ pub trait LogStore: NodeSource {
     fn put_leaf(&mut self, index: u64, data: &[u8]) -> Result<(), Self::Error>;
     /// Stores the complete subtree hash at `(level, index)`.
     fn put_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), Self::Error>;
+    /// The leaves of `[start, end)` that may be enrollments (whose data after the first
+    /// byte starts with [`ENROLLMENT_PREFIX`]; see [`is_enrollment_leaf`]), in index
+    /// order. The default filters [`LogStore::leaves`]; a backend may filter where the
+    /// rows are (the lookup of an incremental pull scans the log with it).
+    fn enrollment_candidates(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, Self::Error> {
+        let mut leaves = self.leaves(start, end)?;
+        leaves.retain(|(_, leaf)| is_enrollment_leaf(leaf));
+        Ok(leaves)
+    }
 }
 
 fn store_err<E: std::error::Error + Send + Sync + 'static>(e: E) -> LogError {
@@ -180,7 +193,7 @@ where
 }
 
 /// Leaves read per query while scanning for enrollments.
-const SCAN_CHUNK: u64 = 4096;
+const SCAN_CHUNK: u64 = 65_536;
 
 /// The latest enrollment entry before `before` of each device in `devices`: scans the log
 /// backwards from `before` until every device is found or the log's start is reached.
@@ -204,10 +217,8 @@ where
     let mut hi = before.min(store.size().map_err(store_err)?);
     while !missing.is_empty() && hi > 0 {
         let lo = hi.saturating_sub(SCAN_CHUNK);
-        for (index, leaf) in store.leaves(lo, hi).map_err(store_err)?.into_iter().rev() {
-            if !is_enrollment_leaf(&leaf) {
-                continue;
-            }
+        let candidates = store.enrollment_candidates(lo, hi).map_err(store_err)?;
+        for (index, leaf) in candidates.into_iter().rev() {
             if let Ok(LogEntry::Enrollment { device_id, .. }) = LogEntry::from_leaf(&leaf)
                 && missing.remove(&device_id)
             {
@@ -222,7 +233,7 @@ where
 
 /// What every enrollment leaf has after its one-byte CBOR map header: the `kind` key and
 /// the text `enrollment` (serde writes the tag of [`LogEntry`] first).
-const ENROLLMENT_PREFIX: &[u8] = b"\x64kind\x6aenrollment";
+pub const ENROLLMENT_PREFIX: &[u8] = b"\x64kind\x6aenrollment";
 
 /// Whether `leaf` may be an enrollment: a byte comparison, no decoding. Every enrollment
 /// leaf [`LogEntry::to_leaf`] writes passes (tested); a leaf that passes is still decoded

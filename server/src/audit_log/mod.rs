@@ -156,6 +156,32 @@ impl LogStore for SqlNodes<'_> {
         Ok(out)
     }
 
+    /// Filtered by SQLite (no copy of the other leaves): the incremental pull's lookup.
+    fn enrollment_candidates(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT idx, data FROM audit_log_leaves WHERE idx >= ?1 AND idx < ?2 \
+             AND substr(data, 2, ?3) = ?4 ORDER BY idx",
+        )?;
+        let end = end.min(i64::MAX as u64);
+        let prefix = pramaan_tlog::store::ENROLLMENT_PREFIX;
+        let rows = stmt.query_map(
+            params![sql_int(start.min(end))?, sql_int(end)?, prefix.len() as i64, prefix],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (i, d) = row?;
+            let i = u64::try_from(i)
+                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
+            out.push((i, d));
+        }
+        Ok(out)
+    }
+
     fn put_leaf(&mut self, index: u64, data: &[u8]) -> Result<(), StoreError> {
         self.0
             .prepare_cached("INSERT INTO audit_log_leaves (idx, data) VALUES (?1, ?2)")?

@@ -723,6 +723,13 @@ impl LogStore for SqliteTx<'_> {
     fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         SqlNodes(&self.tx).leaves(start, end)
     }
+    fn enrollment_candidates(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        SqlNodes(&self.tx).enrollment_candidates(start, end)
+    }
     fn put_leaf(&mut self, index: u64, data: &[u8]) -> Result<(), StoreError> {
         SqlNodes(&self.tx).put_leaf(index, data)
     }
