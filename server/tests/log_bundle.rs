@@ -107,7 +107,9 @@ fn checkpoint_now(conn: &Connection, signer: &LogSigner) -> (String, Checkpoint)
 
 /// The same bundle in format 1: an inclusion proof per entry, no range proof.
 fn as_v1(f: &Fixture, b: &Bundle) -> Bundle {
-    let size = bundle::unverified_checkpoint(&b.checkpoint).expect("cp").size;
+    let size = bundle::unverified_checkpoint(&b.checkpoint)
+        .expect("cp")
+        .size;
     let mut v1 = b.clone();
     v1.version = bundle::BUNDLE_VERSION_1;
     v1.range_proof.clear();
@@ -129,6 +131,12 @@ fn a_whole_log_bundle_verifies_with_counts() {
     let b = build(&f, None, None, vec![]);
     let s = verify(&b, &f.vkey).expect("verifies");
     assert_eq!((s.size, s.start, s.end, s.entries), (17, 0, 17, 17));
+    assert_eq!(s.bundle_version, bundle::BUNDLE_VERSION);
+    assert_eq!(
+        b.range_proof.len(),
+        0,
+        "a whole log needs no hash from outside"
+    );
     assert_eq!(
         (
             s.enrollments,
@@ -198,11 +206,17 @@ fn any_changed_byte_in_an_entry_proof_or_checkpoint_fails() {
     }
     let mut t = b.clone();
     t.range_proof.truncate(t.range_proof.len() - 32);
-    assert!(matches!(verify(&t, &f.vkey), Err(VerifyError::RangeProof { .. })));
+    assert!(matches!(
+        verify(&t, &f.vkey),
+        Err(VerifyError::RangeProof { .. })
+    ));
     // A format 2 entry smuggling its own proof is refused, not half-checked.
     let mut t = b.clone();
     t.entries[1].proof = vec![0; 32];
-    assert!(matches!(verify(&t, &f.vkey), Err(VerifyError::Entry { index: 3, .. })));
+    assert!(matches!(
+        verify(&t, &f.vkey),
+        Err(VerifyError::Entry { index: 3, .. })
+    ));
     for (i, e) in b.enrollments.iter().enumerate() {
         let mut t = b.clone();
         t.enrollments[i].leaf[e.leaf.len() / 2] ^= 0x01;
@@ -592,7 +606,7 @@ fn format_1_bundles_still_verify_and_name_the_entry() {
     let b = build(&f, Some(5), None, vec![]);
     let v1 = as_v1(&f, &b);
     let s = verify(&v1, &f.vkey).expect("format 1 verifies");
-    assert_eq!(s.format, 1);
+    assert_eq!(s.bundle_version, 1);
     assert_eq!((s.start, s.entries, s.key_enrollments), (5, b.end - 5, 3));
     let mut t = v1.clone();
     t.entries[2].leaf[20] ^= 1;
@@ -651,7 +665,10 @@ fn pages_are_bounded_by_bytes_and_huge_leaves_still_get_through() {
     // A client asking for smaller pages gets them.
     let page = audit_log::EntriesResponse::load_bounded(
         &mut audit_log::SqlNodes(&f.conn),
-        audit_log::EntriesQuery { start: 4, end: size },
+        audit_log::EntriesQuery {
+            start: 4,
+            end: size,
+        },
         200 << 10,
     )
     .expect("page");

@@ -101,8 +101,8 @@ impl Bundle {
     /// Parses a bundle file (untrusted).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
         let mut cursor = std::io::Cursor::new(bytes);
-        let b: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| VerifyError::Format(crate::cbor_error_text(&e)))?;
+        let b: Self = ciborium::from_reader(&mut cursor)
+            .map_err(|e| VerifyError::Format(crate::cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(bytes.len()) {
             return Err(VerifyError::Format(
                 "trailing bytes after the bundle".into(),
@@ -283,7 +283,7 @@ pub struct Summary {
     /// checked against a checkpoint kept later); its own checks passed.
     pub older_than_since: Option<u64>,
     /// The bundle's format version.
-    pub format: u32,
+    pub bundle_version: u32,
 }
 
 /// Verifies a bundle against the log key (C2SP verifier key text) and, if given, an
@@ -408,7 +408,7 @@ pub fn verify_with_threads(
         key_enrollments: key_entries.len() as u64,
         consistent_since: None,
         older_than_since: None,
-        format: bundle.version,
+        bundle_version: bundle.version,
     };
     let mut devices = HashSet::new();
     let mut attestations = Vec::new();
@@ -497,13 +497,13 @@ pub fn verify_with_threads(
                     source,
                 })?
             };
-            verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(
-                |source| VerifyError::Inconsistent {
+            verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(|source| {
+                VerifyError::Inconsistent {
                     old: old.size,
                     new: size,
                     source,
-                },
-            )?;
+                }
+            })?;
             counts.consistent_since = Some(old.size);
         }
     }
@@ -957,7 +957,8 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
     let mut enrolled = HashSet::new();
     let mut needed = Vec::new();
     let mut needed_set = HashSet::new();
-    for (_, leaf) in &leaves {
+    // Key enrollments are needed only from before the range: a range from 0 holds them.
+    for (_, leaf) in leaves.iter().filter(|_| start > 0) {
         // Entries the server gives us may be anything: unreadable ones are bundled as
         // they are and the verifier names them.
         match LogEntry::from_leaf(leaf) {
@@ -993,7 +994,12 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
 
     let mut consistency = Vec::new();
     for old in &opts.since {
-        if old.size == 0 || old.size >= size || consistency.iter().any(|c: &ConsistencyEntry| c.old_size == old.size) {
+        if old.size == 0
+            || old.size >= size
+            || consistency
+                .iter()
+                .any(|c: &ConsistencyEntry| c.old_size == old.size)
+        {
             continue;
         }
         let proof = fetch_proof(

@@ -268,8 +268,8 @@ impl LogEntry {
     /// Parses leaf data (untrusted: size-limited, strict, no trailing bytes).
     pub fn from_leaf(b: &[u8]) -> Result<Self, LogError> {
         let mut cursor = std::io::Cursor::new(b);
-        let entry: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| LogError::BadEntry(cbor_error_text(&e)))?;
+        let entry: Self = ciborium::from_reader(&mut cursor)
+            .map_err(|e| LogError::BadEntry(cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(b.len()) {
             return Err(LogError::BadEntry("trailing bytes after the entry".into()));
         }
@@ -566,7 +566,11 @@ impl InclusionsResponse {
     pub fn to_proofs(&self) -> Result<Vec<(u64, Vec<Hash>)>, u64> {
         self.proofs
             .iter()
-            .map(|p| decode_hashes(&p.hashes).map(|h| (p.index, h)).ok_or(p.index))
+            .map(|p| {
+                decode_hashes(&p.hashes)
+                    .map(|h| (p.index, h))
+                    .ok_or(p.index)
+            })
             .collect()
     }
 }

@@ -477,7 +477,11 @@ mod tests {
                 Ok(p) => p,
                 Err(never) => match never {},
             };
-            assert!(proof.len() <= 2 * 13, "[{start},{end}) of {size}: {}", proof.len());
+            assert!(
+                proof.len() <= 2 * 13,
+                "[{start},{end}) of {size}: {}",
+                proof.len()
+            );
             assert!(c.1 <= 4 * 13, "[{start},{end}) of {size}: {} reads", c.1);
             let leaves = leaf_hashes(&mut t, start, end);
             assert_eq!(verify_range(start, end, size, &leaves, &proof, &r), Ok(()));
@@ -490,5 +494,4 @@ mod tests {
             );
         }
     }
-
 }

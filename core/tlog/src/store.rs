@@ -239,7 +239,8 @@ pub const ENROLLMENT_PREFIX: &[u8] = b"\x64kind\x6aenrollment";
 /// leaf [`LogEntry::to_leaf`] writes passes (tested); a leaf that passes is still decoded
 /// before it is used.
 pub fn is_enrollment_leaf(leaf: &[u8]) -> bool {
-    leaf.get(1..).is_some_and(|rest| rest.starts_with(ENROLLMENT_PREFIX))
+    leaf.get(1..)
+        .is_some_and(|rest| rest.starts_with(ENROLLMENT_PREFIX))
 }
 
 #[cfg(test)]

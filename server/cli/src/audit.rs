@@ -223,9 +223,7 @@ pub fn request(http: &client::Client, req: Request) -> Result<Response, BuildErr
 fn entries(v: serde_json::Value, path: &str) -> Result<Response, BuildError> {
     let page: EntriesResponse = client::typed(path, v).map_err(|e| BuildError::Fetch(e.0))?;
     page.decode().map(Response::Entries).map_err(|index| {
-        BuildError::Fetch(format!(
-            "the answer to {path}: entry {index} is not base64"
-        ))
+        BuildError::Fetch(format!("the answer to {path}: entry {index} is not base64"))
     })
 }
 

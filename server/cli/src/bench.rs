@@ -163,7 +163,9 @@ fn err(e: impl std::fmt::Display) -> CliError {
 pub fn run(args: BenchArgs) -> CliResult {
     if args.audit_pull_only {
         if args.audit_pull_entries == 0 {
-            return Err(CliError::new("--audit-pull-only needs --audit-pull-entries N"));
+            return Err(CliError::new(
+                "--audit-pull-only needs --audit-pull-entries N",
+            ));
         }
         let report = audit_pull::pull_only(args.audit_pull_entries, args.data.as_deref())?;
         match args.format.as_str() {

@@ -233,7 +233,11 @@ fn pull_and_verify_against_a_running_server() {
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     let r = env
         .client_with(&auditor)
-        .post("/v1/audit/proof/inclusions", "application/json", b"{\"size\":")
+        .post(
+            "/v1/audit/proof/inclusions",
+            "application/json",
+            b"{\"size\":",
+        )
         .expect("post");
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
 }
@@ -249,12 +253,15 @@ fn a_log_of_large_entries_is_served_in_byte_bounded_pages_and_pulls() {
             by: "admin".into(),
         })
         .collect();
-    transaction(env.server().store().as_ref(), |tx| -> Result<(), StoreError> {
-        for e in &big {
-            tx.append_log(e)?;
-        }
-        Ok(())
-    })
+    transaction(
+        env.server().store().as_ref(),
+        |tx| -> Result<(), StoreError> {
+            for e in &big {
+                tx.append_log(e)?;
+            }
+            Ok(())
+        },
+    )
     .expect("append");
     let auditor = env.token("auditor", None);
     let page = |q: &str| -> serde_json::Value {
@@ -293,7 +300,7 @@ fn a_log_of_large_entries_is_served_in_byte_bounded_pages_and_pulls() {
     ])
     .expect("pull of large entries");
     let key = std::fs::read_to_string(env.dir.path().join("log.vkey")).expect("vkey");
-    let s = verify_bundle(&std::fs::read(&out).expect("bundle"), key.trim(), None)
-        .expect("verifies");
+    let s =
+        verify_bundle(&std::fs::read(&out).expect("bundle"), key.trim(), None).expect("verifies");
     assert!(s.policy_changes >= 150, "{s:?}");
 }

@@ -29,11 +29,11 @@ use crate::audit_log::{
     self, ConsistencyQuery, EntriesQuery, EntriesResponse, InclusionQuery, LogError,
     MAX_ENTRIES_PER_REQUEST, ProofResponse,
 };
+use crate::store::{Role, StoreError, read_transaction};
 use pramaan_tlog::{
     EnrollmentsRequest, InclusionsRequest, InclusionsResponse, MAX_BATCH, MAX_PAGE_BYTES,
     PageQuery, RangeQuery,
 };
-use crate::store::{Role, StoreError, read_transaction};
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 

@@ -400,12 +400,9 @@ pub fn pull_only(n: u64, data: Option<&std::path::Path>) -> Result<PullOnlyRepor
     .map_err(err)?;
     let raw_read_seconds = started.elapsed().as_secs_f64();
 
-    let token = pramaan_server::server::create_token(
-        &dir.0,
-        pramaan_server::store::Role::Auditor,
-        None,
-    )
-    .map_err(err)?;
+    let token =
+        pramaan_server::server::create_token(&dir.0, pramaan_server::store::Role::Auditor, None)
+            .map_err(err)?;
     let http = Client::new(&running.url, Trust::Pin(running.pin), &token)?;
     eprintln!("pulling the whole log over HTTPS...");
     let (full, pull_seconds, pull_requests) = timed_pull(&http, &BuildOptions::default())?;
