@@ -5,9 +5,11 @@
 //! devices attesting in the range (with their inclusion proofs, in one batched request),
 //! and (with `--since`) the consistency proof from an earlier checkpoint, into one bundle
 //! file. `--since CP` alone pulls only what is new since CP; a CP larger than the log, of
-//! another log, or of the same size with another root is refused with what it may mean. `verify` needs no network and no trust in whoever handed over the file:
-//! only the log's public key (`DATA/log.vkey`). It prints what was verified, or exits
-//! non-zero naming the first entry that failed and why.
+//! another log, or of the same size with another root is refused with what it may mean.
+//! `verify` needs no network and no trust in whoever handed over the file: only the log's
+//! public key (`DATA/log.vkey`). It prints what was verified (and, given a checkpoint
+//! newer than the bundle, that the bundle is older), or exits non-zero naming the first
+//! entry that failed and why (or the range, when its one range proof fails).
 
 use std::path::{Path, PathBuf};
 
