@@ -866,7 +866,8 @@ fn fetch_entries(
     max_bytes: Option<u64>,
     progress: &dyn Fn(u64),
 ) -> Result<Vec<(u64, Vec<u8>)>, BuildError> {
-    let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0).min(1 << 24));
+    // The size comes from the server: reserve for at most a million entries up front.
+    let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0).min(1 << 20));
     let mut next = start;
     while next < end {
         let Response::Entries(page) = fetch(Request::Entries {

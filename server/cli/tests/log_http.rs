@@ -1,7 +1,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 //! The audit log through a real server over TLS: the server logs what it accepts (policy
 //! changes, enrollments, attestations, a revocation), an auditor runs
-//! `pramaan audit pull` against the four audit endpoints, and `pramaan audit verify`
+//! `pramaan audit pull` against the audit endpoints, and `pramaan audit verify`
 //! checks the bundle offline with `DATA/log.vkey`; later, after more attestations, a
 //! second pull with `--since` alone fetches only the new entries (with the enrollments
 //! they need) and proves the log only grew; the first, older bundle checked against the
