@@ -2,15 +2,22 @@
 //!
 //! Why a bundle: auditors work offline and must not have to trust the server or the
 //! person who handed them the file. A bundle carries a signed checkpoint, a contiguous
-//! range of entries each with its RFC 9162 inclusion proof against that checkpoint, the
-//! enrollment entries (with their own proofs) that hold the keys of every device whose
-//! attestations are in the range, and optionally consistency proofs from earlier tree
-//! sizes. [`verify_bundle`] checks the note signature, every proof, that the range has no
-//! gap, every enrollment's proof of possession and every attestation's ES256 signature
-//! under the enrolled key, and, given a checkpoint kept from earlier, that the log only
-//! grew since. The first failure is reported with the entry index and what failed.
+//! range of entries, ONE range proof that the range's leaves are the leaves `[start, end)`
+//! of that checkpoint's tree (format 2; format 1 bundles carried an RFC 9162 inclusion
+//! proof per entry and still verify), the enrollment entries (each with its inclusion
+//! proof) that hold the keys of every device whose attestations are in the range, and
+//! optionally consistency proofs from earlier tree sizes. [`verify_bundle`] checks the note
+//! signature, every proof, that the range has no gap, every enrollment's proof of
+//! possession and every attestation's ES256 signature under the enrolled key, and, given a
+//! checkpoint kept from earlier, that the log only grew since (or, for a checkpoint newer
+//! than the bundle, says so). The first failure is reported with the entry index and what
+//! failed (a range proof that fails names the range: it cannot tell which leaf changed).
 //!
-//! [`build_bundle`] assembles a bundle through a fetch callback that speaks the four audit
+//! Why one range proof: per-entry proofs cost one request and ~20 hashes per entry; the
+//! range proof is O(log n) hashes for the whole range, so a pull is paging through leaves
+//! and a verify is hashing them once.
+//!
+//! [`build_bundle`] assembles a bundle through a fetch callback that speaks the audit
 //! endpoints, so `pramaan audit pull` drives it over HTTPS and tests drive it straight
 //! from a local log store ([`build_bundle_from_store`]).
 
@@ -25,17 +32,23 @@ use uuid::Uuid;
 use crate::checkpoint::{Checkpoint, LogSigner, NoteError, VerifierKey};
 use crate::proof::{
     ProofError, hashes_from_bytes, hashes_to_bytes, verify_consistency, verify_inclusion,
+    verify_range,
 };
+use crate::semantics::Violation;
 use crate::tree::{Hash, leaf_hash};
-use crate::{LogEntry, LogError, LogStore, MAX_ENTRIES_PER_REQUEST};
+use crate::{LogEntry, LogError, LogStore, MAX_BATCH, MAX_PAGE_BYTES};
 
-/// Format version written into every bundle.
-pub const BUNDLE_VERSION: u32 = 1;
+/// Format version written into every bundle: one range proof for the range.
+pub const BUNDLE_VERSION: u32 = 2;
+
+/// The first format: an inclusion proof per entry (still verified).
+pub const BUNDLE_VERSION_1: u32 = 1;
 
 /// The file format (CBOR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
-    /// Format version, [`BUNDLE_VERSION`]; other versions are refused, not guessed at.
+    /// Format version, [`BUNDLE_VERSION`] or [`BUNDLE_VERSION_1`]; others are refused,
+    /// not guessed at.
     pub version: u32,
     /// The signed checkpoint note (C2SP signed note of a C2SP tlog-checkpoint).
     pub checkpoint: String,
@@ -43,12 +56,17 @@ pub struct Bundle {
     pub start: u64,
     /// End of the range (exclusive).
     pub end: u64,
-    /// Every entry of the range, in index order, each with its inclusion proof.
+    /// Every entry of the range, in index order (format 1: each with its inclusion proof;
+    /// format 2: without).
     pub entries: Vec<BundleEntry>,
     /// Enrollment entries outside the range that hold keys of devices attesting in it.
     pub enrollments: Vec<BundleEntry>,
     /// Consistency proofs from earlier tree sizes to the checkpoint's size.
     pub consistency: Vec<ConsistencyEntry>,
+    /// Format 2: the range proof of `[start, end)` (concatenated 32-byte hashes, as
+    /// [`crate::tree::range_path`] orders them); empty for an empty range and in format 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "serde_bytes")]
+    pub range_proof: Vec<u8>,
 }
 
 /// One leaf with its inclusion proof against the bundle's checkpoint.
@@ -59,8 +77,9 @@ pub struct BundleEntry {
     /// The leaf data: a [`LogEntry`] as CBOR.
     #[serde(with = "serde_bytes")]
     pub leaf: Vec<u8>,
-    /// Concatenated 32-byte hashes, leaf side first.
-    #[serde(with = "serde_bytes")]
+    /// Concatenated 32-byte hashes of its inclusion proof, leaf side first (empty for the
+    /// range's entries in format 2, which the range proof covers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "serde_bytes")]
     pub proof: Vec<u8>,
 }
 
@@ -83,14 +102,14 @@ impl Bundle {
     /// Parses a bundle file (untrusted).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, VerifyError> {
         let mut cursor = std::io::Cursor::new(bytes);
-        let b: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| VerifyError::Format(e.to_string()))?;
+        let b: Self = ciborium::from_reader(&mut cursor)
+            .map_err(|e| VerifyError::Format(crate::cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(bytes.len()) {
             return Err(VerifyError::Format(
                 "trailing bytes after the bundle".into(),
             ));
         }
-        if b.version != BUNDLE_VERSION {
+        if b.version != BUNDLE_VERSION && b.version != BUNDLE_VERSION_1 {
             return Err(VerifyError::Format(format!(
                 "unsupported bundle version {}",
                 b.version
@@ -140,6 +159,20 @@ pub enum VerifyError {
         /// Where the range says they end.
         end: u64,
     },
+    /// The range proof (format 2) does not lead to the checkpoint's root with the range's
+    /// leaves: an entry of the range or the proof was altered.
+    #[error(
+        "entries [{start}, {end}): the range proof does not match the checkpoint \
+         (an entry of the range or the proof was altered): {source}"
+    )]
+    RangeProof {
+        /// Start of the range.
+        start: u64,
+        /// End of the range (exclusive).
+        end: u64,
+        /// How the proof failed.
+        source: ProofError,
+    },
     /// An entry's inclusion proof does not lead to the checkpoint's root.
     #[error("entry {index}: inclusion proof: {source}")]
     Inclusion {
@@ -177,16 +210,27 @@ pub enum VerifyError {
     /// The earlier checkpoint does not parse or is not signed by the log key.
     #[error("earlier checkpoint: {0}")]
     Since(NoteError),
-    /// The earlier checkpoint is larger than this one: the log lost entries.
-    #[error(
-        "earlier checkpoint has {old} entries, more than this checkpoint's {new}: the log shrank"
-    )]
-    Shrank {
-        /// The earlier checkpoint's size.
-        old: u64,
-        /// This checkpoint's size.
-        new: u64,
+    /// The other checkpoint names another log.
+    #[error("the checkpoint given with --since is of log {other:?}, the bundle of log {origin:?}")]
+    OtherLog {
+        /// The other checkpoint's origin.
+        other: String,
+        /// The bundle's origin.
+        origin: String,
     },
+    /// The other checkpoint has the same size but another root: a fork.
+    #[error(
+        "the checkpoint given with --since and the bundle's have the same size {size} but \
+         different roots: two different logs of size {size} signed by the same key (a fork)"
+    )]
+    Fork {
+        /// The common size.
+        size: u64,
+    },
+    /// Entries that do not mean what a genuine log would ([`crate::semantics`]): each is
+    /// named with its index, although every proof and signature holds.
+    #[error("{} entr{} do not mean what the server would have written:{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" }, list_violations(.0))]
+    Meaning(Vec<Violation>),
     /// The bundle has no consistency proof from the earlier checkpoint's size.
     #[error("the bundle carries no consistency proof from size {old}; pull it with --since")]
     NoConsistencyProof {
@@ -239,6 +283,34 @@ pub struct Summary {
     pub key_enrollments: u64,
     /// Earlier tree size the log was shown consistent with.
     pub consistent_since: Option<u64>,
+    /// The size of the checkpoint given with `--since` when it is newer (larger) than the
+    /// bundle's: the bundle is older than that checkpoint, which is no alarm (an old bundle
+    /// checked against a checkpoint kept later); its own checks passed.
+    pub older_than_since: Option<u64>,
+    /// The bundle's format version.
+    pub bundle_version: u32,
+    /// What the replay of the entries found (no violation, else the bundle would not
+    /// have verified): how many verdicts were recomputed equal and how many could not be.
+    pub meaning: Meaning,
+}
+
+/// The semantic side of a verified bundle ([`crate::semantics::Report`] without the
+/// violations, which fail verification).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Meaning {
+    /// The range starts at entry 0: every input of every verdict is in the bundle.
+    pub complete: bool,
+    /// Verdicts recomputed from the logged inputs and found equal to the logged ones.
+    pub verdicts_recomputed: u64,
+    /// Verdicts not recomputed because an input precedes the range.
+    pub verdicts_inputs_before_range: u64,
+    /// Verdicts not recomputed because an input is in no entry (logs written before
+    /// verdict inputs were logged).
+    pub verdicts_inputs_not_logged: u64,
+}
+
+fn list_violations(v: &[Violation]) -> String {
+    v.iter().map(|v| format!("\n  {v}")).collect()
 }
 
 /// Verifies a bundle against the log key (C2SP verifier key text) and, if given, an
@@ -293,8 +365,12 @@ pub fn verify_with_threads(
         return Err(VerifyError::Truncated { found, end });
     }
 
-    // Inclusion proofs and decoding, in parallel.
-    let decoded = par_map(threads, &bundle.entries, |e| check_entry(e, &cp))?;
+    let decoded = if bundle.version == BUNDLE_VERSION_1 {
+        // Inclusion proofs and decoding, in parallel.
+        par_map(threads, &bundle.entries, |e| check_entry(e, &cp))?
+    } else {
+        check_range(bundle, &cp, threads)?
+    };
     let mut key_entries = Vec::new();
     let mut seen = HashSet::new();
     for e in &bundle.enrollments {
@@ -358,6 +434,9 @@ pub fn verify_with_threads(
         devices: 0,
         key_enrollments: key_entries.len() as u64,
         consistent_since: None,
+        older_than_since: None,
+        bundle_version: bundle.version,
+        meaning: Meaning::default(),
     };
     let mut devices = HashSet::new();
     let mut attestations = Vec::new();
@@ -415,38 +494,109 @@ pub fn verify_with_threads(
         })
     })?;
 
+    // What the entries mean: the replay, from the key enrollments through the range.
+    let report = crate::semantics::check(
+        key_entries.iter().map(|(i, e)| (*i, e)),
+        start,
+        decoded
+            .iter()
+            .enumerate()
+            .map(|(k, e)| (start + k as u64, e)),
+    );
+    if !report.violations.is_empty() {
+        return Err(VerifyError::Meaning(report.violations));
+    }
+    counts.meaning = Meaning {
+        complete: report.complete,
+        verdicts_recomputed: report.verdicts_recomputed,
+        verdicts_inputs_before_range: report.verdicts_inputs_before_range,
+        verdicts_inputs_not_logged: report.verdicts_inputs_not_logged,
+    };
+
     if let Some(old_note) = since {
         let old = vk.verify_checkpoint(old_note).map_err(VerifyError::Since)?;
-        if old.size > size {
-            return Err(VerifyError::Shrank {
-                old: old.size,
-                new: size,
+        if old.origin != cp.origin {
+            return Err(VerifyError::OtherLog {
+                other: old.origin,
+                origin: cp.origin,
             });
         }
-        let proof = if old.size == size || old.size == 0 {
-            Vec::new()
-        } else {
-            let c = bundle
-                .consistency
-                .iter()
-                .find(|c| c.old_size == old.size)
-                .ok_or(VerifyError::NoConsistencyProof { old: old.size })?;
-            hashes_from_bytes(&c.proof).map_err(|source| VerifyError::Inconsistent {
-                old: old.size,
-                new: size,
-                source,
-            })?
-        };
-        verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(|source| {
-            VerifyError::Inconsistent {
-                old: old.size,
-                new: size,
-                source,
+        if old.size > size {
+            // A checkpoint kept after this bundle was pulled: nothing to prove here.
+            counts.older_than_since = Some(old.size);
+        } else if old.size == size {
+            if old.root != cp.root {
+                return Err(VerifyError::Fork { size });
             }
-        })?;
-        counts.consistent_since = Some(old.size);
+            counts.consistent_since = Some(size);
+        } else {
+            let proof = if old.size == 0 {
+                Vec::new()
+            } else {
+                let c = bundle
+                    .consistency
+                    .iter()
+                    .find(|c| c.old_size == old.size)
+                    .ok_or(VerifyError::NoConsistencyProof { old: old.size })?;
+                hashes_from_bytes(&c.proof).map_err(|source| VerifyError::Inconsistent {
+                    old: old.size,
+                    new: size,
+                    source,
+                })?
+            };
+            verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(|source| {
+                VerifyError::Inconsistent {
+                    old: old.size,
+                    new: size,
+                    source,
+                }
+            })?;
+            counts.consistent_since = Some(old.size);
+        }
     }
     Ok(counts)
+}
+
+/// Format 2: hashes and decodes the range's leaves (in parallel) and checks them against
+/// the checkpoint's root with the one range proof. The proof is checked before any
+/// decoding failure is reported, so an altered leaf is reported as such.
+fn check_range(
+    bundle: &Bundle,
+    cp: &Checkpoint,
+    threads: usize,
+) -> Result<Vec<LogEntry>, VerifyError> {
+    let (start, end) = (bundle.start, bundle.end);
+    let hashed = par_map(threads, &bundle.entries, |e| {
+        if !e.proof.is_empty() {
+            return Err(VerifyError::Entry {
+                index: e.index,
+                reason: "carries an inclusion proof; a format 2 bundle proves its range \
+                         with the range proof"
+                    .into(),
+            });
+        }
+        Ok((leaf_hash(&e.leaf), LogEntry::from_leaf(&e.leaf)))
+    })?;
+    let range_err = |source| VerifyError::RangeProof { start, end, source };
+    let proof = hashes_from_bytes(&bundle.range_proof).map_err(range_err)?;
+    if start == end {
+        if !proof.is_empty() {
+            return Err(range_err(ProofError::WrongLength));
+        }
+    } else {
+        let leaves: Vec<Hash> = hashed.iter().map(|(h, _)| *h).collect();
+        verify_range(start, end, cp.size, &leaves, &proof, &cp.root).map_err(range_err)?;
+    }
+    hashed
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, e))| {
+            e.map_err(|err| VerifyError::Entry {
+                index: start.saturating_add(i as u64),
+                reason: err.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn check_entry(e: &BundleEntry, cp: &Checkpoint) -> Result<LogEntry, VerifyError> {
@@ -567,21 +717,39 @@ fn par_map<T: Sync, R: Send>(
 // ---- building ----
 
 /// One call to the audit API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// `GET /v1/audit/checkpoint`
     Checkpoint,
-    /// `GET /v1/audit/entries?start&end` (the server may answer fewer)
+    /// `GET /v1/audit/entries?start&end[&max_bytes]` (the server may answer fewer)
     Entries {
         /// First index.
         start: u64,
         /// End index (exclusive).
         end: u64,
+        /// Page budget of leaf bytes (the server's own when `None`).
+        max_bytes: Option<u64>,
     },
     /// `GET /v1/audit/proof/inclusion?index&size`
     Inclusion {
         /// Leaf index.
         index: u64,
+        /// Tree size the proof is for.
+        size: u64,
+    },
+    /// `POST /v1/audit/proof/inclusions` (at most [`MAX_BATCH`] indices)
+    Inclusions {
+        /// Tree size the proofs are for.
+        size: u64,
+        /// Leaf indices.
+        indices: Vec<u64>,
+    },
+    /// `GET /v1/audit/proof/range?start&end&size`
+    Range {
+        /// First index of the range.
+        start: u64,
+        /// End of the range (exclusive).
+        end: u64,
         /// Tree size the proof is for.
         size: u64,
     },
@@ -592,6 +760,13 @@ pub enum Request {
         /// Later tree size.
         new: u64,
     },
+    /// `POST /v1/audit/enrollments` (at most [`MAX_BATCH`] devices)
+    Enrollments {
+        /// Look at entries below this index.
+        before: u64,
+        /// The devices whose latest enrollment is wanted.
+        devices: Vec<Uuid>,
+    },
 }
 
 /// The answer to a [`Request`].
@@ -599,26 +774,28 @@ pub enum Request {
 pub enum Response {
     /// The signed checkpoint note.
     Checkpoint(String),
-    /// `(index, leaf data)` pairs in index order.
+    /// `(index, leaf data)` pairs in index order (entries and enrollments).
     Entries(Vec<(u64, Vec<u8>)>),
-    /// Proof hashes (inclusion or consistency).
+    /// Proof hashes (inclusion, range or consistency).
     Proof(Vec<Hash>),
+    /// `(index, inclusion proof)` pairs (batched inclusions).
+    Proofs(Vec<(u64, Vec<Hash>)>),
 }
 
 /// Why a bundle could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The fetch callback failed (network, HTTP status).
-    #[error("fetch failed: {0}")]
+    #[error("{0}")]
     Fetch(String),
     /// The answer does not match the request's kind.
-    #[error("server answered {what} with an unexpected response")]
+    #[error("the server answered {what} with something else")]
     Unexpected {
         /// Which request it was.
         what: &'static str,
     },
     /// The server's checkpoint note does not parse.
-    #[error("server's checkpoint: {0}")]
+    #[error("the server's checkpoint: {0}")]
     Checkpoint(NoteError),
     /// The requested range does not fit in the log.
     #[error("range [{start}, {end}) is not within the log's {size} entries")]
@@ -631,7 +808,7 @@ pub enum BuildError {
         size: u64,
     },
     /// The server skipped or repeated an entry.
-    #[error("server returned entry {found} where {want} was expected")]
+    #[error("the server returned entry {found} where {want} was expected")]
     OutOfOrder {
         /// The index expected next.
         want: u64,
@@ -641,6 +818,40 @@ pub enum BuildError {
     /// An earlier checkpoint file does not parse.
     #[error("earlier checkpoint: {0}")]
     Since(NoteError),
+    /// The earlier checkpoint names another log than the server's.
+    #[error(
+        "the earlier checkpoint is of log {since:?} but the server's is of log {origin:?}: \
+         this is another log"
+    )]
+    SinceOtherLog {
+        /// The earlier checkpoint's origin.
+        since: String,
+        /// The server's origin.
+        origin: String,
+    },
+    /// The earlier checkpoint is larger than the server's log.
+    #[error(
+        "the earlier checkpoint has {since} entries but the server's log has only {size}: \
+         the server may have been restored from an older backup or rolled back, this may be \
+         another log under the same name, or the log forked"
+    )]
+    SinceAhead {
+        /// The earlier checkpoint's size.
+        since: u64,
+        /// The server's size.
+        size: u64,
+    },
+    /// The server's log is not an extension of the earlier checkpoint's.
+    #[error(
+        "the server's log of {size} entries is not consistent with the earlier checkpoint of \
+         {since} entries: entries were rewritten, or this is a fork"
+    )]
+    SinceInconsistent {
+        /// The earlier checkpoint's size.
+        since: u64,
+        /// The server's size.
+        size: u64,
+    },
     /// The local log failed (building from a store).
     #[error(transparent)]
     Log(#[from] LogError),
@@ -649,12 +860,16 @@ pub enum BuildError {
 /// What to put in a bundle.
 #[derive(Default)]
 pub struct BuildOptions<'a> {
-    /// First entry; defaults to 0.
+    /// First entry; defaults to the smallest size in `since` (the entries new since that
+    /// checkpoint), else 0.
     pub start: Option<u64>,
     /// Exclusive; defaults to the checkpoint's size.
     pub end: Option<u64>,
-    /// Earlier tree sizes to include consistency proofs from.
-    pub since_sizes: Vec<u64>,
+    /// Earlier checkpoints (read with [`unverified_checkpoint`]): the bundle carries the
+    /// consistency proof from each one's size, checked against its root before writing.
+    pub since: Vec<Checkpoint>,
+    /// Page budget of leaf bytes per entries request (the server's own when `None`).
+    pub page_bytes: Option<u64>,
     /// Called with (entries done, entries total) as the pull proceeds.
     pub progress: Option<&'a dyn Fn(u64, u64)>,
 }
@@ -664,7 +879,8 @@ impl std::fmt::Debug for BuildOptions<'_> {
         f.debug_struct("BuildOptions")
             .field("start", &self.start)
             .field("end", &self.end)
-            .field("since_sizes", &self.since_sizes)
+            .field("since", &self.since)
+            .field("page_bytes", &self.page_bytes)
             .finish()
     }
 }
@@ -689,18 +905,22 @@ fn fetch_proof(fetch: &mut Fetch<'_>, req: Request) -> Result<Vec<Hash>, BuildEr
     }
 }
 
+/// Pages through `[start, end)`, each page bounded by the server's count and byte budgets.
 fn fetch_entries(
     fetch: &mut Fetch<'_>,
     start: u64,
     end: u64,
+    max_bytes: Option<u64>,
+    progress: &dyn Fn(u64),
 ) -> Result<Vec<(u64, Vec<u8>)>, BuildError> {
-    let mut out = Vec::new();
+    // The size comes from the server: reserve for at most a million entries up front.
+    let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0).min(1 << 20));
     let mut next = start;
     while next < end {
-        let page_end = end.min(next.saturating_add(MAX_ENTRIES_PER_REQUEST));
         let Response::Entries(page) = fetch(Request::Entries {
             start: next,
-            end: page_end,
+            end,
+            max_bytes,
         })?
         else {
             return Err(BuildError::Unexpected {
@@ -723,11 +943,41 @@ fn fetch_entries(
             out.push((index, data));
             next += 1;
         }
+        progress(next - start);
     }
     Ok(out)
 }
 
-/// Builds a bundle by calling the audit API through `fetch`.
+/// Checks the earlier checkpoints against the server's before anything is downloaded.
+fn check_since(cp: &Checkpoint, since: &[Checkpoint]) -> Result<(), BuildError> {
+    for old in since {
+        if old.origin != cp.origin {
+            return Err(BuildError::SinceOtherLog {
+                since: old.origin.clone(),
+                origin: cp.origin.clone(),
+            });
+        }
+        if old.size > cp.size {
+            return Err(BuildError::SinceAhead {
+                since: old.size,
+                size: cp.size,
+            });
+        }
+        if old.size == cp.size && old.root != cp.root {
+            return Err(BuildError::SinceInconsistent {
+                since: old.size,
+                size: cp.size,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a bundle (format 2) by calling the audit API through `fetch`: the checkpoint,
+/// the range's leaves page by page, one range proof, the key enrollments from before the
+/// range with their inclusion proofs (one batched request each per [`MAX_BATCH`]), and
+/// the consistency proofs from the `since` checkpoints (checked here, so a pull from a
+/// forked or rolled-back server fails instead of writing a bundle that cannot verify).
 pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bundle, BuildError> {
     let Response::Checkpoint(note) = fetch(Request::Checkpoint)? else {
         return Err(BuildError::Unexpected {
@@ -736,7 +986,10 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
     };
     let cp = unverified_checkpoint(&note).map_err(BuildError::Checkpoint)?;
     let size = cp.size;
-    let start = opts.start.unwrap_or(0);
+    check_since(&cp, &opts.since)?;
+    let start = opts
+        .start
+        .unwrap_or_else(|| opts.since.iter().map(|c| c.size).min().unwrap_or(0));
     let end = opts.end.unwrap_or(size);
     if start > end || end > size {
         return Err(BuildError::Range { start, end, size });
@@ -747,67 +1000,71 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
             p(done, total);
         }
     };
-    let leaves = fetch_entries(fetch, start, end)?;
-    let mut entries = Vec::with_capacity(leaves.len());
+    progress(0);
+    let leaves = fetch_entries(fetch, start, end, opts.page_bytes, &progress)?;
     let mut enrolled = HashSet::new();
     let mut needed = Vec::new();
-    for (done, (index, leaf)) in leaves.into_iter().enumerate() {
+    let mut needed_set = HashSet::new();
+    // Key enrollments are needed only from before the range: a range from 0 holds them.
+    for (_, leaf) in leaves.iter().filter(|_| start > 0) {
         // Entries the server gives us may be anything: unreadable ones are bundled as
         // they are and the verifier names them.
-        match LogEntry::from_leaf(&leaf) {
+        match LogEntry::from_leaf(leaf) {
             Ok(LogEntry::Enrollment { device_id, .. }) => {
                 enrolled.insert(device_id);
             }
             Ok(LogEntry::Attestation { device_id, .. })
-                if !enrolled.contains(&device_id) && !needed.contains(&device_id) =>
+                if !enrolled.contains(&device_id) && needed_set.insert(device_id) =>
             {
                 needed.push(device_id);
             }
             _ => {}
         }
-        let proof = fetch_proof(fetch, Request::Inclusion { index, size })?;
-        entries.push(BundleEntry {
+    }
+    let entries: Vec<BundleEntry> = leaves
+        .into_iter()
+        .map(|(index, leaf)| BundleEntry {
             index,
             leaf,
-            proof: hashes_to_bytes(&proof),
-        });
-        if done % 256 == 0 {
-            progress(done as u64);
-        }
-    }
-    progress(total);
-
-    // Enrollments precede attestations: look back from the range start, page by page.
-    let mut enrollments = Vec::new();
-    let mut missing: HashSet<Uuid> = needed.into_iter().collect();
-    let mut hi = start;
-    while !missing.is_empty() && hi > 0 {
-        let lo = hi.saturating_sub(MAX_ENTRIES_PER_REQUEST);
-        let page = fetch_entries(fetch, lo, hi)?;
-        for (index, leaf) in page.into_iter().rev() {
-            if let Ok(LogEntry::Enrollment { device_id, .. }) = LogEntry::from_leaf(&leaf)
-                && missing.remove(&device_id)
-            {
-                let proof = fetch_proof(fetch, Request::Inclusion { index, size })?;
-                enrollments.push(BundleEntry {
-                    index,
-                    leaf,
-                    proof: hashes_to_bytes(&proof),
-                });
-            }
-        }
-        hi = lo;
-    }
-    enrollments.sort_by_key(|e| e.index);
+            proof: Vec::new(),
+        })
+        .collect();
+    let range_proof = if start < end {
+        hashes_to_bytes(&fetch_proof(fetch, Request::Range { start, end, size })?)
+    } else {
+        Vec::new()
+    };
+    let enrollments = if start > 0 {
+        fetch_key_enrollments(fetch, start, size, &needed)?
+    } else {
+        Vec::new()
+    };
 
     let mut consistency = Vec::new();
-    for &old in &opts.since_sizes {
-        if old == 0 || old >= size {
+    for old in &opts.since {
+        if old.size == 0
+            || old.size >= size
+            || consistency
+                .iter()
+                .any(|c: &ConsistencyEntry| c.old_size == old.size)
+        {
             continue;
         }
-        let proof = fetch_proof(fetch, Request::Consistency { old, new: size })?;
+        let proof = fetch_proof(
+            fetch,
+            Request::Consistency {
+                old: old.size,
+                new: size,
+            },
+        )?;
+        verify_consistency(old.size, size, &old.root, &cp.root, &proof).map_err(|_| {
+            BuildError::SinceInconsistent {
+                since: old.size,
+                size,
+            }
+        })?;
         consistency.push(ConsistencyEntry {
-            old_size: old,
+            old_size: old.size,
             proof: hashes_to_bytes(&proof),
         });
     }
@@ -819,7 +1076,61 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
         entries,
         enrollments,
         consistency,
+        range_proof,
     })
+}
+
+/// The latest enrollment before `before` of each device in `devices`, with its inclusion
+/// proof in the tree of `size`: one enrollments request and one batched inclusions request
+/// per [`MAX_BATCH`] devices.
+fn fetch_key_enrollments(
+    fetch: &mut Fetch<'_>,
+    before: u64,
+    size: u64,
+    devices: &[Uuid],
+) -> Result<Vec<BundleEntry>, BuildError> {
+    let mut out: Vec<BundleEntry> = Vec::new();
+    for chunk in devices.chunks(MAX_BATCH) {
+        let Response::Entries(found) = fetch(Request::Enrollments {
+            before,
+            devices: chunk.to_vec(),
+        })?
+        else {
+            return Err(BuildError::Unexpected {
+                what: "an enrollments request",
+            });
+        };
+        // The server may answer anything: keep entries before the range, once each; the
+        // verifier checks what they are.
+        let mut found: Vec<(u64, Vec<u8>)> = found
+            .into_iter()
+            .filter(|(i, _)| *i < before && !out.iter().any(|e| e.index == *i))
+            .collect();
+        found.sort_by_key(|(i, _)| *i);
+        found.dedup_by_key(|(i, _)| *i);
+        if found.is_empty() {
+            continue;
+        }
+        let indices: Vec<u64> = found.iter().map(|(i, _)| *i).collect();
+        let Response::Proofs(proofs) = fetch(Request::Inclusions { size, indices })? else {
+            return Err(BuildError::Unexpected {
+                what: "an inclusions request",
+            });
+        };
+        let proofs: HashMap<u64, Vec<Hash>> = proofs.into_iter().collect();
+        for (index, leaf) in found {
+            let proof = proofs.get(&index).ok_or(BuildError::Unexpected {
+                what: "an inclusions request (a proof is missing)",
+            })?;
+            out.push(BundleEntry {
+                index,
+                leaf,
+                proof: hashes_to_bytes(proof),
+            });
+        }
+    }
+    out.sort_by_key(|e| e.index);
+    Ok(out)
 }
 
 /// Answers [`Request`]s from a local log (tests, benchmarks, and the server itself).
@@ -834,15 +1145,30 @@ where
 {
     Ok(match req {
         Request::Checkpoint => Response::Checkpoint(crate::checkpoint(store, signer)?),
-        Request::Entries { start, end } => {
-            let end = end.min(start.saturating_add(MAX_ENTRIES_PER_REQUEST));
-            Response::Entries(crate::entries(store, start, end)?)
-        }
+        Request::Entries {
+            start,
+            end,
+            max_bytes,
+        } => Response::Entries(crate::entries_page(
+            store,
+            start,
+            end,
+            max_bytes.unwrap_or(MAX_PAGE_BYTES),
+        )?),
         Request::Inclusion { index, size } => {
             Response::Proof(crate::inclusion_proof(store, index, size)?)
         }
+        Request::Inclusions { size, indices } => {
+            Response::Proofs(crate::inclusion_proofs(store, size, &indices)?)
+        }
+        Request::Range { start, end, size } => {
+            Response::Proof(crate::range_proof(store, start, end, size)?)
+        }
         Request::Consistency { old, new } => {
             Response::Proof(crate::consistency_proof(store, old, new)?)
+        }
+        Request::Enrollments { before, devices } => {
+            Response::Entries(crate::find_enrollments(store, before, &devices)?)
         }
     })
 }
@@ -861,11 +1187,9 @@ where
     build_bundle(&mut fetch, opts)
 }
 
-/// Reads `since` checkpoint files' sizes (unverified) for [`BuildOptions::since_sizes`].
-pub fn since_size(note: &str) -> Result<u64, BuildError> {
-    unverified_checkpoint(note)
-        .map(|c| c.size)
-        .map_err(BuildError::Since)
+/// Reads an earlier checkpoint file (unverified) for [`BuildOptions::since`].
+pub fn since_checkpoint(note: &str) -> Result<Checkpoint, BuildError> {
+    unverified_checkpoint(note).map_err(BuildError::Since)
 }
 
 #[cfg(test)]

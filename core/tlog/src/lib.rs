@@ -34,15 +34,24 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use checkpoint::{Checkpoint, LogSigner, MissingSignature, NoteError, VerifierKey};
-pub use proof::{ProofError, verify_consistency, verify_inclusion};
+pub use proof::{ProofError, verify_consistency, verify_inclusion, verify_range};
 pub use store::{
-    LogStore, append, append_leaf, checkpoint, consistency_proof, entries, inclusion_proof, root,
-    size,
+    LogStore, append, append_leaf, checkpoint, consistency_proof, entries, find_enrollments,
+    inclusion_proof, inclusion_proofs, range_proof, root, size,
 };
 pub use tree::{Hash, leaf_hash};
 
 /// Most entries one `GET /v1/audit/entries` answers; clients page.
 pub const MAX_ENTRIES_PER_REQUEST: u64 = 1000;
+
+/// Most leaf bytes one `GET /v1/audit/entries` answers (before base64), unless the client
+/// asks for less with `max_bytes`; a page always has at least one entry, so a leaf larger
+/// than this still gets through, alone.
+pub const MAX_PAGE_BYTES: u64 = 4 << 20;
+
+/// Most indices one `POST /v1/audit/proof/inclusions` and most devices one
+/// `POST /v1/audit/enrollments` accept.
+pub const MAX_BATCH: usize = 1000;
 
 /// Errors of the log.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +76,16 @@ pub enum LogError {
         /// The size asked for.
         requested: u64,
         /// The log's size.
+        size: u64,
+    },
+    /// A range proof was asked for an empty range or one past the tree.
+    #[error("range [{start}, {end}) is empty or not within tree size {size}")]
+    BadRange {
+        /// First index asked for.
+        start: u64,
+        /// End asked for (exclusive).
+        end: u64,
+        /// The tree size asked for.
         size: u64,
     },
     /// A consistency proof was asked from a larger to a smaller tree.
@@ -251,8 +270,8 @@ impl LogEntry {
     /// Parses leaf data (untrusted: size-limited, strict, no trailing bytes).
     pub fn from_leaf(b: &[u8]) -> Result<Self, LogError> {
         let mut cursor = std::io::Cursor::new(b);
-        let entry: Self =
-            ciborium::from_reader(&mut cursor).map_err(|e| LogError::BadEntry(e.to_string()))?;
+        let entry: Self = ciborium::from_reader(&mut cursor)
+            .map_err(|e| LogError::BadEntry(cbor_error_text(&e)))?;
         if usize::try_from(cursor.position()).ok() != Some(b.len()) {
             return Err(LogError::BadEntry("trailing bytes after the entry".into()));
         }
@@ -303,15 +322,35 @@ impl LogEntry {
     }
 }
 
+/// A CBOR decoding error in words (ciborium's own `Display` is its Debug text).
+pub fn cbor_error_text<T>(e: &ciborium::de::Error<T>) -> String {
+    match e {
+        ciborium::de::Error::Io(_) => "the data ends too early".into(),
+        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
+        ciborium::de::Error::Semantic(Some(at), msg) => format!("{msg} (at byte {at})"),
+        ciborium::de::Error::Semantic(None, msg) => msg.clone(),
+        ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".into(),
+    }
+}
+
 // ---- JSON shapes of the audit endpoints (design section 8) ----
 
-/// Query of `GET /v1/audit/entries?start&end`.
+/// Query of `GET /v1/audit/entries?start&end[&max_bytes]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntriesQuery {
     /// First index.
     pub start: u64,
     /// End index (exclusive).
     pub end: u64,
+}
+
+/// The optional page budget of `GET /v1/audit/entries`: `max_bytes` of leaf data (the
+/// server's [`MAX_PAGE_BYTES`] when absent or larger).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageQuery {
+    /// Most leaf bytes wanted in the page.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
 }
 
 /// Query of `GET /v1/audit/proof/inclusion?index&size`.
@@ -332,6 +371,53 @@ pub struct ConsistencyQuery {
     pub new: u64,
 }
 
+/// Query of `GET /v1/audit/proof/range?start&end&size`; the answer is a [`ProofResponse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeQuery {
+    /// First index of the range.
+    pub start: u64,
+    /// End of the range (exclusive).
+    pub end: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+}
+
+/// Body of `POST /v1/audit/proof/inclusions`: at most [`MAX_BATCH`] indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionsRequest {
+    /// Tree size the proofs are for.
+    pub size: u64,
+    /// Leaf indices.
+    pub indices: Vec<u64>,
+}
+
+/// One proof of a [`InclusionsResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedProof {
+    /// Leaf index.
+    pub index: u64,
+    /// Standard base64 of each 32-byte hash, leaf side first.
+    pub hashes: Vec<String>,
+}
+
+/// `POST /v1/audit/proof/inclusions` answer: `{proofs: [{index, hashes}]}` in the order
+/// asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionsResponse {
+    /// The proofs.
+    pub proofs: Vec<IndexedProof>,
+}
+
+/// Body of `POST /v1/audit/enrollments`: the latest enrollment entry before `before` of
+/// each of at most [`MAX_BATCH`] devices (the keys an incremental bundle needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentsRequest {
+    /// Look at entries below this index.
+    pub before: u64,
+    /// The devices.
+    pub devices: Vec<Uuid>,
+}
+
 /// One entry in `GET /v1/audit/entries`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryJson {
@@ -341,11 +427,15 @@ pub struct EntryJson {
     pub leaf_b64: String,
 }
 
-/// `GET /v1/audit/entries` answer: `{entries: [{index, leaf_b64}]}`.
+/// `GET /v1/audit/entries` answer: `{entries: [{index, leaf_b64}], next}`; also the
+/// answer of `POST /v1/audit/enrollments` (where `next` is `before`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntriesResponse {
     /// The entries, in index order (possibly fewer than asked for).
     pub entries: Vec<EntryJson>,
+    /// Where to continue: the index after the last entry given (`start` when none).
+    #[serde(default)]
+    pub next: u64,
 }
 
 /// Proof answers: `{hashes: [base64...]}`, leaf side first.
@@ -355,22 +445,93 @@ pub struct ProofResponse {
     pub hashes: Vec<String>,
 }
 
+/// Leaves read per query while filling a page.
+const PAGE_CHUNK: u64 = 128;
+
+/// One page of entries from `start`: at most [`MAX_ENTRIES_PER_REQUEST`], below `end`, and
+/// at most `max_bytes` (capped at [`MAX_PAGE_BYTES`]) of leaf data, but at least one entry
+/// (so a leaf larger than the budget still gets through, alone). Leaves are read a few at
+/// a time, so a page of huge leaves never reads far past its budget.
+pub fn entries_page<S>(
+    store: &mut S,
+    start: u64,
+    end: u64,
+    max_bytes: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, LogError>
+where
+    S: LogStore + ?Sized,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let budget = max_bytes.min(MAX_PAGE_BYTES);
+    let end = end.min(start.saturating_add(MAX_ENTRIES_PER_REQUEST));
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut bytes = 0u64;
+    let mut next = start;
+    while next < end {
+        let chunk = entries(store, next, end.min(next.saturating_add(PAGE_CHUNK)))?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (index, data) in chunk {
+            let len = data.len() as u64;
+            if !out.is_empty() && bytes.saturating_add(len) > budget {
+                return Ok(out);
+            }
+            bytes = bytes.saturating_add(len);
+            next = index + 1;
+            out.push((index, data));
+        }
+    }
+    Ok(out)
+}
+
 impl EntriesResponse {
-    /// Entries `[start, min(end, start + MAX_ENTRIES_PER_REQUEST))` from the store.
+    /// Entries from `start`: at most [`MAX_ENTRIES_PER_REQUEST`], up to `end`, and at most
+    /// [`MAX_PAGE_BYTES`] of leaf data (but at least one entry).
     pub fn load<S>(store: &mut S, q: EntriesQuery) -> Result<Self, LogError>
     where
         S: LogStore + ?Sized,
         S::Error: std::error::Error + Send + Sync + 'static,
     {
-        let end = q.end.min(q.start.saturating_add(MAX_ENTRIES_PER_REQUEST));
-        let entries = entries(store, q.start, end)?
+        Self::load_bounded(store, q, MAX_PAGE_BYTES)
+    }
+
+    /// [`Self::load`] with a page budget of `max_bytes` of leaf data (see
+    /// [`entries_page`]).
+    pub fn load_bounded<S>(store: &mut S, q: EntriesQuery, max_bytes: u64) -> Result<Self, LogError>
+    where
+        S: LogStore + ?Sized,
+        S::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let leaves = entries_page(store, q.start, q.end, max_bytes)?;
+        let next = leaves.last().map_or(q.start, |(i, _)| i + 1);
+        Ok(Self::from_leaves(leaves, next))
+    }
+
+    /// The entries as `(index, leaf)`; `Err(index)` names the first that is not base64.
+    pub fn decode(self) -> Result<Vec<(u64, Vec<u8>)>, u64> {
+        self.entries
             .into_iter()
-            .map(|(index, data)| EntryJson {
-                index,
-                leaf_b64: B64.encode(data),
+            .map(|e| {
+                B64.decode(&e.leaf_b64)
+                    .map(|leaf| (e.index, leaf))
+                    .map_err(|_| e.index)
             })
-            .collect();
-        Ok(Self { entries })
+            .collect()
+    }
+
+    /// Encodes `(index, leaf)` pairs (the enrollments answer).
+    pub fn from_leaves(leaves: Vec<(u64, Vec<u8>)>, next: u64) -> Self {
+        Self {
+            entries: leaves
+                .into_iter()
+                .map(|(index, data)| EntryJson {
+                    index,
+                    leaf_b64: B64.encode(data),
+                })
+                .collect(),
+            next,
+        }
     }
 }
 
@@ -384,11 +545,43 @@ impl ProofResponse {
 
     /// Decodes the hashes; `None` if one is not base64 of 32 bytes.
     pub fn to_hashes(&self) -> Option<Vec<Hash>> {
-        self.hashes
+        decode_hashes(&self.hashes)
+    }
+}
+
+impl InclusionsResponse {
+    /// Encodes `(index, proof)` pairs for the JSON answer.
+    pub fn from_proofs(proofs: &[(u64, Vec<Hash>)]) -> Self {
+        Self {
+            proofs: proofs
+                .iter()
+                .map(|(index, p)| IndexedProof {
+                    index: *index,
+                    hashes: ProofResponse::from_hashes(p).hashes,
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes the proofs; `Err(index)` names the first with a hash that is not base64 of
+    /// 32 bytes.
+    pub fn to_proofs(&self) -> Result<Vec<(u64, Vec<Hash>)>, u64> {
+        self.proofs
             .iter()
-            .map(|s| B64.decode(s).ok().and_then(|b| b.try_into().ok()))
+            .map(|p| {
+                decode_hashes(&p.hashes)
+                    .map(|h| (p.index, h))
+                    .ok_or(p.index)
+            })
             .collect()
     }
+}
+
+fn decode_hashes(hashes: &[String]) -> Option<Vec<Hash>> {
+    hashes
+        .iter()
+        .map(|s| B64.decode(s).ok().and_then(|b| b.try_into().ok()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -160,6 +160,60 @@ fn subproof_rec<S: NodeSource + ?Sized>(
     Ok(())
 }
 
+/// Range proof of the leaves `[start, end)` in the tree of `size` leaves: the hashes of
+/// the maximal subtrees of the RFC split that are disjoint from the range, left to right.
+///
+/// With the range's leaf hashes these recompute the root (see
+/// [`crate::proof::verify_range`]). Only the two boundary paths of the range are
+/// descended, so there are at most about 2 log2(size) hashes, and every hash but the right
+/// edge's is one complete-subtree read. Empty unless `start < end <= size` (the caller
+/// checks).
+pub fn range_path<S: NodeSource + ?Sized>(
+    src: &mut S,
+    start: u64,
+    end: u64,
+    size: u64,
+) -> Result<Vec<Hash>, S::Error> {
+    let mut out = Vec::new();
+    if start < end && end <= size {
+        range_rec(src, start, end, 0, size, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn range_rec<S: NodeSource + ?Sized>(
+    src: &mut S,
+    start: u64,
+    end: u64,
+    lo: u64,
+    hi: u64,
+    out: &mut Vec<Hash>,
+) -> Result<(), S::Error> {
+    if hi <= start || lo >= end {
+        out.push(subtree_hash(src, lo, hi)?);
+        return Ok(());
+    }
+    if start <= lo && hi <= end {
+        return Ok(());
+    }
+    // Partly inside the range, so at least two leaves wide.
+    let k = split_point(hi - lo);
+    range_rec(src, start, end, lo, lo + k, out)?;
+    range_rec(src, start, end, lo + k, hi, out)
+}
+
+/// `MTH` of consecutive leaf hashes (the RFC's recursion, over hashes already computed).
+pub fn hash_of_leaves(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split_point(n as u64) as usize;
+            node_hash(&hash_of_leaves(&leaves[..k]), &hash_of_leaves(&leaves[k..]))
+        }
+    }
+}
+
 /// A whole tree in memory, every complete subtree kept level by level (the same layout the
 /// SQLite store persists).
 #[derive(Debug, Clone, Default)]

@@ -1,22 +1,27 @@
 //! `pramaan audit pull` and `pramaan audit verify`: evidence an auditor checks offline.
 //!
-//! `pull` downloads a signed checkpoint, a range of log entries with their inclusion
-//! proofs, the enrollment entries that hold the keys of the devices attesting in the
-//! range, and (with `--since`) the consistency proof from an earlier checkpoint, into one
-//! bundle file. `verify` needs no network and no trust in whoever handed over the file:
-//! only the log's public key (`DATA/log.vkey`). It prints what was verified, or exits
-//! non-zero naming the first entry that failed and why.
+//! `pull` downloads a signed checkpoint, a range of log entries (in pages bounded by
+//! count and bytes) with one range proof, the enrollment entries that hold the keys of the
+//! devices attesting in the range (with their inclusion proofs, in one batched request),
+//! and (with `--since`) the consistency proof from an earlier checkpoint, into one bundle
+//! file. `--since CP` alone pulls only what is new since CP; a CP larger than the log, of
+//! another log, or of the same size with another root is refused with what it may mean.
+//! `verify` needs no network and no trust in whoever handed over the file: only the log's
+//! public key (`DATA/log.vkey`). It prints what was verified (and, given a checkpoint
+//! newer than the bundle, that the bundle is older), or exits non-zero naming the first
+//! entry that failed and why (or the range, when its one range proof fails).
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use clap::{Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::client::{self, ServerArgs};
 use super::{CliError, CliResult};
 use pramaan_tlog::bundle::{self, BuildError, BuildOptions, Request, Response};
-use pramaan_tlog::{EntriesResponse, ProofResponse};
+use pramaan_tlog::{
+    EnrollmentsRequest, EntriesResponse, InclusionsRequest, InclusionsResponse, ProofResponse,
+};
 
 /// `pramaan audit`: pull the log into an offline bundle, verify bundles.
 #[derive(Debug, Subcommand)]
@@ -29,14 +34,15 @@ pub enum AuditCmd {
         /// Where to write the bundle.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
-        /// First entry (default 0).
+        /// First entry (default: the size of the `--since` checkpoint, else 0).
         #[arg(long, value_name = "N")]
         start: Option<u64>,
         /// End of the range, exclusive (default: the checkpoint's size).
         #[arg(long, value_name = "N")]
         end: Option<u64>,
         /// A checkpoint kept from earlier: the bundle then carries the consistency proof
-        /// from its size, for `verify --since`. May be repeated.
+        /// from its size, for `verify --since`, and starts at its size unless `--start`
+        /// is given. May be repeated (the range then starts at the smallest).
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         since: Vec<PathBuf>,
         /// Also save the bundle's checkpoint here (keep it for the next `--since`).
@@ -132,11 +138,12 @@ fn pull(
     save_checkpoint: Option<&Path>,
 ) -> CliResult {
     let http = server.client()?;
-    let since_sizes = since
+    let since = since
         .iter()
         .map(|p| {
             let note = read_text(p)?;
-            bundle::since_size(&note).map_err(|e| CliError::new(format!("{}: {e}", p.display())))
+            bundle::since_checkpoint(&note)
+                .map_err(|e| CliError::new(format!("{}: {e}", p.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -153,7 +160,8 @@ fn pull(
     let opts = BuildOptions {
         start,
         end,
-        since_sizes,
+        since,
+        page_bytes: None,
         progress: Some(&progress),
     };
     let result = pull_bundle(&http, &opts);
@@ -193,27 +201,43 @@ pub fn request(http: &client::Client, req: Request) -> Result<Response, BuildErr
             .get_text("/v1/audit/checkpoint")
             .map(Response::Checkpoint)
             .map_err(fail),
-        Request::Entries { start, end } => {
+        Request::Entries {
+            start,
+            end,
+            max_bytes,
+        } => {
+            let mut path = format!("/v1/audit/entries?start={start}&end={end}");
+            if let Some(b) = max_bytes {
+                path.push_str(&format!("&max_bytes={b}"));
+            }
+            entries(http.get_json(&path).map_err(fail)?, &path)
+        }
+        Request::Enrollments { before, devices } => {
+            let path = "/v1/audit/enrollments";
             let v = http
-                .get_json(&format!("/v1/audit/entries?start={start}&end={end}"))
+                .post_json(path, &EnrollmentsRequest { before, devices })
                 .map_err(fail)?;
-            let page: EntriesResponse = serde_json::from_value(v)
-                .map_err(|e| BuildError::Fetch(format!("entries answer: {e}")))?;
-            let entries = page
-                .entries
-                .into_iter()
-                .map(|e| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(&e.leaf_b64)
-                        .map(|leaf| (e.index, leaf))
-                        .map_err(|_| BuildError::Fetch(format!("entry {} is not base64", e.index)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Response::Entries(entries))
+            entries(v, path)
         }
         Request::Inclusion { index, size } => proof(
             http,
             &format!("/v1/audit/proof/inclusion?index={index}&size={size}"),
+        ),
+        Request::Inclusions { size, indices } => {
+            let path = "/v1/audit/proof/inclusions";
+            let v = http
+                .post_json(path, &InclusionsRequest { size, indices })
+                .map_err(fail)?;
+            let p: InclusionsResponse = client::typed(path, v).map_err(fail)?;
+            p.to_proofs().map(Response::Proofs).map_err(|index| {
+                BuildError::Fetch(format!(
+                    "the answer to {path}: a hash of the proof of entry {index} is not base64 of 32 bytes"
+                ))
+            })
+        }
+        Request::Range { start, end, size } => proof(
+            http,
+            &format!("/v1/audit/proof/range?start={start}&end={end}&size={size}"),
         ),
         Request::Consistency { old, new } => proof(
             http,
@@ -222,13 +246,21 @@ pub fn request(http: &client::Client, req: Request) -> Result<Response, BuildErr
     }
 }
 
+fn entries(v: serde_json::Value, path: &str) -> Result<Response, BuildError> {
+    let page: EntriesResponse = client::typed(path, v).map_err(|e| BuildError::Fetch(e.0))?;
+    page.decode().map(Response::Entries).map_err(|index| {
+        BuildError::Fetch(format!("the answer to {path}: entry {index} is not base64"))
+    })
+}
+
 fn proof(http: &client::Client, path: &str) -> Result<Response, BuildError> {
     let v = http.get_json(path).map_err(|e| BuildError::Fetch(e.0))?;
-    let p: ProofResponse =
-        serde_json::from_value(v).map_err(|e| BuildError::Fetch(format!("proof answer: {e}")))?;
-    p.to_hashes()
-        .map(Response::Proof)
-        .ok_or_else(|| BuildError::Fetch(format!("{path}: a hash is not base64 of 32 bytes")))
+    let p: ProofResponse = client::typed(path, v).map_err(|e| BuildError::Fetch(e.0))?;
+    p.to_hashes().map(Response::Proof).ok_or_else(|| {
+        BuildError::Fetch(format!(
+            "the answer to {path}: a hash is not base64 of 32 bytes"
+        ))
+    })
 }
 
 fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> CliResult {
@@ -264,11 +296,41 @@ fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> 
                 "  devices:      {} (signatures checked against enrolled keys; {} enrollments from before the range)",
                 summary.devices, summary.key_enrollments
             );
-            match summary.consistent_since {
-                Some(old) => {
+            match (summary.consistent_since, summary.older_than_since) {
+                (Some(old), _) if old == summary.size => {
+                    println!("  consistency:  the checkpoint given is this very one")
+                }
+                (Some(old), _) => {
                     println!("  consistency:  the log of size {old} is a prefix of this one")
                 }
-                None => println!("  consistency:  not checked (give --since CHECKPOINT_FILE)"),
+                (None, Some(newer)) => println!(
+                    "  consistency:  bundle older than checkpoint (the checkpoint given has \
+                     {newer} entries, the bundle {}): nothing to check, no alarm",
+                    summary.size
+                ),
+                (None, None) => {
+                    println!("  consistency:  not checked (give --since CHECKPOINT_FILE)")
+                }
+            }
+            let m = &summary.meaning;
+            println!(
+                "  meaning:      no entry contradicts those before it; {} verdicts recomputed \
+                 from the logged inputs, all equal",
+                m.verdicts_recomputed
+            );
+            if m.verdicts_inputs_before_range > 0 {
+                println!(
+                    "                {} verdicts not recomputed: an input precedes the bundle's \
+                     range (pull from entry 0 to judge them)",
+                    m.verdicts_inputs_before_range
+                );
+            }
+            if m.verdicts_inputs_not_logged > 0 {
+                println!(
+                    "                {} verdicts not recomputed: an input is in no entry (written \
+                     before verdict inputs were logged)",
+                    m.verdicts_inputs_not_logged
+                );
             }
         }
     }
@@ -367,7 +429,7 @@ mod tests {
         std::fs::write(&file, bad.to_bytes()).expect("write");
         let err = verify(&file, &key, None, Format::Json).expect_err("tampered");
         assert!(
-            err.0.contains("NOT VERIFIED") && err.0.contains("entry 3"),
+            err.0.contains("NOT VERIFIED") && err.0.contains("range proof"),
             "{}",
             err.0
         );

@@ -133,12 +133,24 @@ pub fn run(args: ShowArgs) -> CliResult {
     let shown = Shown::build(&b, args.state_at, &filter);
     let rows: Vec<&Row> = shown.rows.iter().collect();
     let header = match &verified {
-        Some(s) => format!(
+        Some(s) if s.violations == 0 => format!(
             "{}: verified against the log key ({}, checkpoint size {}, root {}); entries [{}, {})",
             args.file.display(),
             s.origin,
             s.size,
             s.root,
+            b.start,
+            b.end
+        ),
+        Some(s) => format!(
+            "{}: proofs and signatures verify against the log key ({}, checkpoint size {}, \
+             root {}), but {} entries do not mean what the server would have written (see \
+             their problems): NOT a genuine log; entries [{}, {})",
+            args.file.display(),
+            s.origin,
+            s.size,
+            s.root,
+            s.violations,
             b.start,
             b.end
         ),
@@ -156,7 +168,8 @@ pub fn run(args: ShowArgs) -> CliResult {
         ShowFormat::Json => {
             let doc = json!({
                 "file": args.file.display().to_string(),
-                "verified_with_log_key": verified.is_some(),
+                "verified_with_log_key": verified.as_ref().is_some_and(|v| v.violations == 0),
+                "proofs_verified_with_log_key": verified.is_some(),
                 "start": b.start,
                 "end": b.end,
                 "entries": rows,
@@ -177,12 +190,42 @@ pub fn run(args: ShowArgs) -> CliResult {
     Ok(())
 }
 
-fn verify(file: &Path, b: &Bundle, key_path: &Path) -> Result<bundle::Summary, CliError> {
+/// What `--log-key` established about the bundle.
+struct Verified {
+    origin: String,
+    size: u64,
+    root: String,
+    /// Entries whose meaning the replay refutes: the bundle's proofs and signatures hold,
+    /// so `show` still lists it, each such entry with its problems.
+    violations: usize,
+}
+
+fn verify(file: &Path, b: &Bundle, key_path: &Path) -> Result<Verified, CliError> {
     let text = client::read_text(key_path)?;
     let vk = VerifierKey::parse(text.trim())
         .map_err(|e| CliError::new(format!("{}: {e}", key_path.display())))?;
-    bundle::verify(b, &vk, None)
-        .map_err(|e| CliError::new(format!("{}: NOT VERIFIED: {e}", file.display())))
+    let refused =
+        |e: &dyn std::fmt::Display| CliError::new(format!("{}: NOT VERIFIED: {e}", file.display()));
+    match bundle::verify(b, &vk, None) {
+        Ok(s) => Ok(Verified {
+            origin: s.origin,
+            size: s.size,
+            root: s.root,
+            violations: 0,
+        }),
+        Err(bundle::VerifyError::Meaning(v)) => {
+            let cp = vk
+                .verify_checkpoint(&b.checkpoint)
+                .map_err(|e| refused(&e))?;
+            Ok(Verified {
+                origin: cp.origin,
+                size: cp.size,
+                root: hex::encode(cp.root),
+                violations: v.len(),
+            })
+        }
+        Err(e) => Err(refused(&e)),
+    }
 }
 
 /// Unix seconds, or RFC 3339.

@@ -95,6 +95,11 @@ pub struct BenchArgs {
     /// With --flood: the policy's `[limits] offline_per_day`.
     #[arg(long, default_value_t = pramaan_core::model::DeviceLimits::default().offline_per_day, value_name = "N")]
     pub flood_offline_per_day: u32,
+    /// With --audit-pull-entries: no attestation load, only the auditor: a full pull of
+    /// the seeded log, its offline verify, then a `pull --since` of 1,000 new entries,
+    /// each with a baseline (the raw read of the leaves from SQLite).
+    #[arg(long, requires = "audit_pull_entries")]
+    pub audit_pull_only: bool,
 }
 
 /// Latency percentiles, milliseconds.
@@ -172,6 +177,24 @@ fn err(e: impl std::fmt::Display) -> CliError {
 
 /// Runs `pramaan bench` and prints its report.
 pub fn run(args: BenchArgs) -> CliResult {
+    if args.audit_pull_only {
+        if args.audit_pull_entries == 0 {
+            return Err(CliError::new(
+                "--audit-pull-only needs --audit-pull-entries N",
+            ));
+        }
+        let report = audit_pull::pull_only(args.audit_pull_entries, args.data.as_deref())?;
+        match args.format.as_str() {
+            "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+            "table" => audit_pull::print_pull_only(&report),
+            other => {
+                return Err(CliError::new(format!(
+                    "--format {other}: expected table or json"
+                )));
+            }
+        }
+        return Ok(());
+    }
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
     }

@@ -729,6 +729,7 @@ mod tests {
             entries: Vec::new(),
             enrollments: Vec::new(),
             consistency: Vec::new(),
+            range_proof: Vec::new(),
         };
         let e = inspect(&b.to_bytes()).expect_err("a bundle");
         assert!(e.to_string().contains("pramaan audit show"), "{e}");

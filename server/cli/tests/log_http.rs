@@ -1,16 +1,22 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 //! The audit log through a real server over TLS: the server logs what it accepts (policy
 //! changes, enrollments, attestations, a revocation), an auditor runs
-//! `pramaan audit pull` against the four audit endpoints, and `pramaan audit verify`
+//! `pramaan audit pull` against the audit endpoints, and `pramaan audit verify`
 //! checks the bundle offline with `DATA/log.vkey`; later, after more attestations, a
-//! second pull with `--since` proves the log only grew. A tampered bundle is refused with
-//! the entry named, and an IT token may not read the log.
+//! second pull with `--since` alone fetches only the new entries (with the enrollments
+//! they need) and proves the log only grew; the first, older bundle checked against the
+//! newer checkpoint passes and says it is older. A tampered bundle is refused, an earlier
+//! checkpoint that is larger than the log, of another log or of the same size with
+//! another root is refused by `pull` with what it may mean, and an IT token may not read
+//! the log. A log of ~60 KiB entries is served in byte-bounded pages and still pulls.
 
 use pramaan_testkit as common;
 
 use clap::Parser as _;
 use pramaan_cli::{self as cli, Cli};
+use pramaan_server::audit_log::LogEntry;
 use pramaan_server::audit_log::bundle::{Bundle, verify_bundle};
+use pramaan_server::store::{StoreError, transaction};
 
 fn run(args: &[&str]) -> Result<(), String> {
     let cli = Cli::try_parse_from(std::iter::once("pramaan").chain(args.iter().copied()))
@@ -89,16 +95,16 @@ fn pull_and_verify_against_a_running_server() {
         env.attest_ok(&mut a);
     }
     let out2 = env.dir.path().join("bundle2.cbor");
-    let start = old_size.to_string();
+    let kept2 = env.dir.path().join("checkpoint2.txt");
     let mut pull2 = vec!["audit", "pull"];
     pull2.extend(conn);
     pull2.extend([
         "--out",
         out2.to_str().unwrap(),
-        "--start",
-        start.as_str(),
         "--since",
         kept.to_str().unwrap(),
+        "--save-checkpoint",
+        kept2.to_str().unwrap(),
     ]);
     run(&pull2).expect("pull --since");
     let b2 = Bundle::from_bytes(&std::fs::read(&out2).expect("bundle")).expect("parse");
@@ -119,7 +125,61 @@ fn pull_and_verify_against_a_running_server() {
     ])
     .expect("verify --since");
 
-    // Tampering is refused, naming the entry.
+    // The first (older) bundle against the newer checkpoint: no "shrank" alarm.
+    let s = verify_bundle(
+        &bytes,
+        key.trim(),
+        Some(&std::fs::read_to_string(&kept2).expect("cp")),
+    )
+    .expect("older bundle verifies");
+    assert_eq!(s.older_than_since, Some(old_size + 2));
+    for format in ["text", "json"] {
+        run(&[
+            "audit",
+            "verify",
+            out.to_str().unwrap(),
+            "--log-key",
+            vkey.to_str().unwrap(),
+            "--since",
+            kept2.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+        .expect("verify an older bundle --since a newer checkpoint");
+    }
+
+    // Earlier checkpoints the server's log cannot extend: refused, saying what it may mean.
+    let note = std::fs::read_to_string(&kept2).expect("cp");
+    let lines: Vec<String> = note.lines().map(str::to_string).collect();
+    let size_now = old_size + 2;
+    let edited = |line: usize, value: String| {
+        let mut l = lines.clone();
+        l[line] = value;
+        let path = env.dir.path().join(format!("edited-{line}.txt"));
+        std::fs::write(&path, l.join("\n") + "\n").expect("write");
+        path
+    };
+    let cases = [
+        (edited(1, (size_now + 50).to_string()), "older backup"),
+        (edited(0, "another.example/log".into()), "another log"),
+        (edited(2, format!("{}Bwc=", "BwcH".repeat(10))), "fork"),
+    ];
+    for (path, meaning) in cases {
+        let mut p = vec!["audit", "pull"];
+        p.extend(conn);
+        let out3 = env.dir.path().join("bundle3.cbor");
+        p.extend([
+            "--out",
+            out3.to_str().unwrap(),
+            "--since",
+            path.to_str().unwrap(),
+        ]);
+        let err = run(&p).expect_err("must be refused");
+        assert!(err.contains(meaning), "{err}");
+        assert!(!err.contains("Semantic") && !err.contains("{ "), "{err}");
+    }
+
+    // Tampering is refused: the range proof no longer matches.
     let mut t = b2.clone();
     let last = t.entries.len() - 1;
     t.entries[last].leaf[30] ^= 1;
@@ -132,7 +192,10 @@ fn pull_and_verify_against_a_running_server() {
         vkey.to_str().unwrap(),
     ])
     .expect_err("tampered");
-    assert!(err.contains(&format!("entry {}", old_size + 1)), "{err}");
+    assert!(
+        err.contains("NOT VERIFIED") && err.contains("range proof"),
+        "{err}"
+    );
 
     // IT users may not read the audit log; bad ranges are 400s.
     let it = env.token("it", Some("GAD"));
@@ -151,4 +214,98 @@ fn pull_and_verify_against_a_running_server() {
         .get("/v1/audit/entries?start=0&end=100000")
         .expect("get");
     assert_eq!(r.status, 200);
+    for bad in [
+        "/v1/audit/proof/range?start=3&end=3&size=5",
+        "/v1/audit/proof/range?start=0&end=6&size=5",
+        "/v1/audit/proof/range?start=0&end=2&size=100000",
+    ] {
+        let r = env.client_with(&auditor).get(bad).expect("get");
+        assert_eq!(r.status, 400, "{bad}: {}", String::from_utf8_lossy(&r.body));
+    }
+    let too_many = serde_json::json!({"size": 3, "indices": vec![0; 1001]});
+    let r = env
+        .client_with(&auditor)
+        .post(
+            "/v1/audit/proof/inclusions",
+            "application/json",
+            too_many.to_string().as_bytes(),
+        )
+        .expect("post");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let r = env
+        .client_with(&auditor)
+        .post(
+            "/v1/audit/proof/inclusions",
+            "application/json",
+            b"{\"size\":",
+        )
+        .expect("post");
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[test]
+fn a_log_of_large_entries_is_served_in_byte_bounded_pages_and_pulls() {
+    let env = common::start();
+    // Large but meaningful entries (the server replays its log before it signs): API
+    // tokens with long labels, written now.
+    let now = common::now();
+    let big: Vec<LogEntry> = (0..150)
+        .map(|i| LogEntry::ApiTokenIssued {
+            at: now,
+            role: "auditor".into(),
+            department: None,
+            label: format!("{i}-{}", "p".repeat(60 << 10)),
+            token_hash: vec![0; 32],
+        })
+        .collect();
+    transaction(
+        env.server().store().as_ref(),
+        |tx| -> Result<(), StoreError> {
+            for e in &big {
+                tx.append_log(e)?;
+            }
+            Ok(())
+        },
+    )
+    .expect("append");
+    let auditor = env.token("auditor", None);
+    let page = |q: &str| -> serde_json::Value {
+        let r = env
+            .client_with(&auditor)
+            .get(&format!("/v1/audit/entries?{q}"))
+            .expect("get");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        serde_json::from_slice(&r.body).expect("json")
+    };
+    // The server's budget (4 MiB of leaf data): about 68 entries of 60 KiB, not 150.
+    let v = page("start=0&end=1000");
+    let n = v["entries"].as_array().expect("entries").len() as u64;
+    assert!((60..=70).contains(&n), "{n} entries");
+    assert_eq!(v["next"], n);
+    // A smaller budget asked for by the client; at least one entry even if it is larger.
+    let v = page("start=5&end=1000&max_bytes=130000");
+    assert_eq!(v["entries"].as_array().expect("entries").len(), 2);
+    assert_eq!(v["next"], 7);
+    let v = page("start=5&end=1000&max_bytes=1");
+    assert_eq!(v["entries"].as_array().expect("entries").len(), 1);
+
+    let pin = pramaan_core::transport::b64url(&env.server().pin);
+    let out = env.dir.path().join("big.cbor");
+    let server_arg = format!("--server={}", env.server().url);
+    let token_arg = format!("--token={auditor}");
+    let pin_arg = format!("--pin={pin}");
+    run(&[
+        "audit",
+        "pull",
+        server_arg.as_str(),
+        token_arg.as_str(),
+        pin_arg.as_str(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .expect("pull of large entries");
+    let key = std::fs::read_to_string(env.dir.path().join("log.vkey")).expect("vkey");
+    let s =
+        verify_bundle(&std::fs::read(&out).expect("bundle"), key.trim(), None).expect("verifies");
+    assert!(s.other_inputs >= 150, "{s:?}");
 }

@@ -2,8 +2,12 @@
 //!
 //! `GET /v1/audit/checkpoint` answers the signed note as `text/plain` (what witnesses and
 //! `pramaan audit verify --since` keep), `entries` the leaves as base64 in JSON pages of
-//! at most [`MAX_ENTRIES_PER_REQUEST`], and the two proof endpoints RFC 9162 proofs as
-//! base64 hashes. Everything is read through [`read_transaction`] (the store's read-only
+//! at most [`MAX_ENTRIES_PER_REQUEST`] entries and at most [`MAX_PAGE_BYTES`] of leaf data
+//! (or the client's smaller `max_bytes`; always at least one entry, and `next` says where
+//! to continue), and the proof endpoints RFC 9162 inclusion and consistency proofs, range
+//! proofs (one proof for a whole range of entries) and batched inclusion proofs as base64
+//! hashes. `POST /v1/audit/enrollments` finds the enrollment entries (the device keys) an
+//! incremental pull needs, so the auditor need not download the log before its range. Everything is read through [`read_transaction`] (the store's read-only
 //! snapshot, which does not wait for writers), so an auditor pulling a large bundle never
 //! stalls the group-commit writer; sizes past the log or indices past the size are 400s
 //! with the reason, never panics.
@@ -11,10 +15,12 @@
 //! Register with `.merge(audit::routes())` in the API router.
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use pramaan_core::api::RejectCode;
 use pramaan_tlog::LogStore;
 
@@ -24,23 +30,32 @@ use crate::audit_log::{
     MAX_ENTRIES_PER_REQUEST, ProofResponse,
 };
 use crate::store::{Role, StoreError, read_transaction};
+use pramaan_tlog::{
+    EnrollmentsRequest, InclusionsRequest, InclusionsResponse, MAX_BATCH, MAX_PAGE_BYTES,
+    PageQuery, RangeQuery,
+};
 
 const AUDITORS: &[Role] = &[Role::Auditor, Role::Admin];
 
-/// `GET /v1/audit/checkpoint`, `/v1/audit/entries`, `/v1/audit/proof/inclusion` and
-/// `/v1/audit/proof/consistency` (auditor and admin tokens).
+/// `GET /v1/audit/checkpoint`, `/v1/audit/entries`, `/v1/audit/proof/inclusion`,
+/// `/v1/audit/proof/consistency`, `/v1/audit/proof/range`, `POST /v1/audit/proof/inclusions`
+/// and `POST /v1/audit/enrollments` (auditor and admin tokens).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/audit/checkpoint", get(get_checkpoint))
         .route("/v1/audit/entries", get(get_entries))
         .route("/v1/audit/proof/inclusion", get(get_inclusion))
         .route("/v1/audit/proof/consistency", get(get_consistency))
+        .route("/v1/audit/proof/range", get(get_range))
+        .route("/v1/audit/proof/inclusions", post(post_inclusions))
+        .route("/v1/audit/enrollments", post(post_enrollments))
 }
 
 fn log_error(e: LogError) -> ApiError {
     match e {
         LogError::IndexOutOfRange { .. }
         | LogError::SizeOutOfRange { .. }
+        | LogError::BadRange { .. }
         | LogError::SizesOutOfOrder { .. } => ApiError::new(RejectCode::BadRange, e.to_string()),
         other => ApiError::internal(format!("audit log: {other}")),
     }
@@ -96,6 +111,7 @@ async fn get_entries(
     State(state): State<AppState>,
     auth: Auth,
     Query(q): Query<EntriesQuery>,
+    Query(page): Query<PageQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(AUDITORS)?;
     if q.start > q.end {
@@ -104,7 +120,11 @@ async fn get_entries(
             format!("start {} is after end {}", q.start, q.end),
         ));
     }
-    let page = with_log(&state, move |log, _| EntriesResponse::load(log, q)).await?;
+    let max_bytes = page.max_bytes.unwrap_or(MAX_PAGE_BYTES);
+    let page = with_log(&state, move |log, _| {
+        EntriesResponse::load_bounded(log, q, max_bytes)
+    })
+    .await?;
     debug_assert!(page.entries.len() as u64 <= MAX_ENTRIES_PER_REQUEST);
     Ok(json_response(&page))
 }
@@ -133,4 +153,67 @@ async fn get_consistency(
     })
     .await?;
     Ok(json_response(&ProofResponse::from_hashes(&proof)))
+}
+
+async fn get_range(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<RangeQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(AUDITORS)?;
+    let proof = with_log(&state, move |log, _| {
+        pramaan_tlog::range_proof(log, q.start, q.end, q.size)
+    })
+    .await?;
+    Ok(json_response(&ProofResponse::from_hashes(&proof)))
+}
+
+/// Reads a JSON body of type `T`; a body that is not one is a 400 naming why.
+fn json_body<T: for<'de> serde::Deserialize<'de>>(
+    b: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = b.map_err(|e| ApiError::new(RejectCode::Malformed, format!("body: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(RejectCode::Malformed, format!("JSON body: {e}")))
+}
+
+fn check_batch(what: &str, n: usize) -> Result<(), ApiError> {
+    if n > MAX_BATCH {
+        return Err(ApiError::new(
+            RejectCode::BadRange,
+            format!("{n} {what} asked for; at most {MAX_BATCH} per request"),
+        ));
+    }
+    Ok(())
+}
+
+async fn post_inclusions(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(AUDITORS)?;
+    let req: InclusionsRequest = json_body(body)?;
+    check_batch("indices", req.indices.len())?;
+    let proofs = with_log(&state, move |log, _| {
+        pramaan_tlog::inclusion_proofs(log, req.size, &req.indices)
+    })
+    .await?;
+    Ok(json_response(&InclusionsResponse::from_proofs(&proofs)))
+}
+
+async fn post_enrollments(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(AUDITORS)?;
+    let req: EnrollmentsRequest = json_body(body)?;
+    check_batch("devices", req.devices.len())?;
+    let before = req.before;
+    let found = with_log(&state, move |log, _| {
+        pramaan_tlog::find_enrollments(log, req.before, &req.devices)
+    })
+    .await?;
+    Ok(json_response(&EntriesResponse::from_leaves(found, before)))
 }

@@ -75,11 +75,16 @@ impl DemoDevice {
 
     /// A signed attestation token (COSE_Sign1, ES256, kid = device id).
     pub fn token(&self, seq: u64) -> Result<Vec<u8>, BenchError> {
+        self.token_at(seq, 1_790_000_000 + seq)
+    }
+
+    /// [`Self::token`] issued at `iat`.
+    pub fn token_at(&self, seq: u64, iat: u64) -> Result<Vec<u8>, BenchError> {
         let att = Attestation {
             device_id: self.device_id,
             nonce: Some(vec![(seq % 251) as u8; 32]),
             anchor: None,
-            iat: 1_790_000_000 + seq,
+            iat,
             seq,
             officer: self.officer_id.clone(),
             apps: vec![claims::AppFact {
@@ -110,14 +115,14 @@ impl DemoDevice {
         )?)
     }
 
-    /// An attestation entry with an affirming verdict.
+    /// An attestation entry with an affirming verdict, its token issued at `at`.
     pub fn attestation(&self, at: u64, seq: u64) -> Result<LogEntry, BenchError> {
         Ok(LogEntry::Attestation {
             at,
             department: "GAD".into(),
             officer_id: self.officer_id.clone(),
             device_id: self.device_id,
-            token: self.token(seq)?,
+            token: self.token_at(seq, at)?,
             verdict: pramaan_core::claims::Verdict::Affirming,
             failures: vec![],
             fresh_nonce: Some(true),

@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS audit_log_nodes (
 ) WITHOUT ROWID;
 ";
 
+/// A partial index of the enrollment leaves (those whose bytes 2..=17 are
+/// `pramaan_tlog::store::ENROLLMENT_PREFIX`, hex below), so an incremental pull finds the
+/// enrollments holding its devices' keys without reading the log (store migration 3).
+pub const ENROLLMENT_INDEX: &str = "CREATE INDEX IF NOT EXISTS audit_log_enrollments \
+     ON audit_log_leaves(idx) WHERE substr(data, 2, 16) = X'646b696e646a656e726f6c6c6d656e74'";
+
+/// The query [`ENROLLMENT_INDEX`] answers (the same literal, so SQLite uses the index).
+const ENROLLMENT_CANDIDATES: &str = "SELECT idx, data FROM audit_log_leaves \
+     WHERE substr(data, 2, 16) = X'646b696e646a656e726f6c6c6d656e74' \
+     AND idx >= ?1 AND idx < ?2 ORDER BY idx";
+
 fn sql_int(v: u64) -> Result<i64, StoreError> {
     to_i64("log index", v)
 }
@@ -142,6 +153,28 @@ impl LogStore for SqlNodes<'_> {
         let mut stmt = self.0.prepare_cached(
             "SELECT idx, data FROM audit_log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
         )?;
+        let end = end.min(i64::MAX as u64);
+        let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (i, d) = row?;
+            let i = u64::try_from(i)
+                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
+            out.push((i, d));
+        }
+        Ok(out)
+    }
+
+    /// Filtered by SQLite through the partial index [`ENROLLMENT_INDEX`] (only enrollment
+    /// rows are visited): the incremental pull's key lookup.
+    fn enrollment_candidates(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut stmt = self.0.prepare_cached(ENROLLMENT_CANDIDATES)?;
         let end = end.min(i64::MAX as u64);
         let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -329,5 +362,23 @@ mod tests {
             .expect("page");
         assert_eq!(page.entries.len(), 2);
         assert_eq!(page.entries[0].index, 3);
+    }
+
+    #[test]
+    fn the_enrollment_index_matches_the_tlog_prefix_and_is_used() {
+        let hex_prefix = hex::encode(pramaan_tlog::store::ENROLLMENT_PREFIX);
+        assert!(ENROLLMENT_INDEX.contains(&hex_prefix));
+        assert!(ENROLLMENT_CANDIDATES.contains(&hex_prefix));
+        let conn = Connection::open_in_memory().expect("db");
+        init_schema(&conn).expect("schema");
+        conn.execute_batch(ENROLLMENT_INDEX).expect("index");
+        let plan: String = conn
+            .query_row(
+                &format!("EXPLAIN QUERY PLAN {ENROLLMENT_CANDIDATES}"),
+                params![0, 10],
+                |r| r.get(3),
+            )
+            .expect("plan");
+        assert!(plan.contains("audit_log_enrollments"), "{plan}");
     }
 }

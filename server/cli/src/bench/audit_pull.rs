@@ -1,8 +1,12 @@
 //! `pramaan bench --audit-pull-entries N`: an auditor pulls a bundle of N log entries
-//! while the devices attest.
+//! while the devices attest; with `--audit-pull-only`, the pull alone ([`pull_only`]):
+//! a full pull of the log, the offline verify of that bundle, then an incremental
+//! `pull --since` of 1,000 new entries, each against a baseline of the same run (the raw
+//! read of the leaves from SQLite).
 //!
-//! Why: an auditor's pull is the heaviest reader the server has (one page request per
-//! thousand entries, then one inclusion-proof request per entry), and the store promises
+//! Why: an auditor's pull is the heaviest reader the server has (pages of up to a
+//! thousand entries bounded by bytes, one range proof, one batched request for the key
+//! enrollments' proofs), and the store promises
 //! that audit reads use a read-only snapshot that neither waits for the writer nor stalls
 //! it ([`pramaan_server::store::Store::with_read`]). This measures that promise from the
 //! outside: the same load alone and with the pull, over HTTPS, with an auditor token.
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 use pramaan_core::transport::Trust;
 use pramaan_server::audit_log::bench::DemoDevice;
 use pramaan_server::audit_log::bundle::{self, BuildError, BuildOptions, Request, Response};
-use pramaan_server::store::{LogEntry, Store, StoreError, transaction};
+use pramaan_server::store::{LogEntry, Store, StoreError, read_transaction, transaction};
 use serde::Serialize;
 
 use super::err;
@@ -76,6 +80,15 @@ fn entries(devices: &[DemoDevice], from: u64, to: u64, at: u64) -> Result<Vec<Lo
 /// store's transactions, `SEED_BATCH` at a time, signing on `threads` threads. Returns
 /// the range `[start, end)` of the attestation entries.
 pub fn seed(store: &dyn Store, n: u64, threads: usize) -> Result<(u64, u64), CliError> {
+    seed_devices(store, n, threads).map(|(range, _)| range)
+}
+
+/// [`seed`], also returning the devices (to attest again later).
+fn seed_devices(
+    store: &dyn Store,
+    n: u64,
+    threads: usize,
+) -> Result<((u64, u64), Vec<DemoDevice>), CliError> {
     let at = pramaan_server::api::now();
     let devices = (0..SEED_DEVICES)
         .map(|i| DemoDevice::generate(&format!("AUDIT{i:03}")).map_err(err))
@@ -91,9 +104,24 @@ pub fn seed(store: &dyn Store, n: u64, threads: usize) -> Result<(u64, u64), Cli
         Ok(())
     })
     .map_err(err)?;
+    let range = attest(store, &devices, 0, n, threads)?;
+    Ok((range, devices))
+}
+
+/// Appends attestations number `[from, to)` of `devices` (round robin); returns their
+/// range of log indices.
+fn attest(
+    store: &dyn Store,
+    devices: &[DemoDevice],
+    from: u64,
+    to: u64,
+    threads: usize,
+) -> Result<(u64, u64), CliError> {
+    let at = pramaan_server::api::now();
+    let n = to;
     let threads = threads.max(1) as u64;
     let mut range: Option<(u64, u64)> = None;
-    let mut done = 0u64;
+    let mut done = from;
     while done < n {
         let batch_end = n.min(done + SEED_BATCH);
         // Signing dominates; spread each batch over the cores.
@@ -104,7 +132,6 @@ pub fn seed(store: &dyn Store, n: u64, threads: usize) -> Result<(u64, u64), Cli
                 .map(|t| {
                     let from = (done + t * per).min(batch_end);
                     let to = (from + per).min(batch_end);
-                    let devices = &devices;
                     s.spawn(move || entries(devices, from, to, at))
                 })
                 .collect();
@@ -184,16 +211,16 @@ pub fn start(
                     window_closed = true;
                     return Err(BuildError::Fetch(WINDOW_CLOSED.into()));
                 }
+                let proves = match &req {
+                    Request::Range { start, end, .. } => end - start,
+                    _ => 0,
+                };
+                let is_page = matches!(&req, Request::Entries { start, .. } if *start >= range.0);
                 let resp = audit::request(&http, req)?;
                 requests += 1;
-                match (&req, &resp) {
-                    (Request::Entries { start, .. }, Response::Entries(page))
-                        if *start >= range.0 =>
-                    {
-                        downloaded += page.len() as u64;
-                    }
-                    (Request::Inclusion { index, .. }, _) if *index >= range.0 => proved += 1,
-                    _ => {}
+                proved += proves;
+                if let (true, Response::Entries(page)) = (is_page, &resp) {
+                    downloaded += page.len() as u64;
                 }
                 Ok(resp)
             };
@@ -258,5 +285,276 @@ impl Auditor {
             Err(e) => progress.error = Some(e.to_string()),
         }
         Ok(progress)
+    }
+}
+
+/// What `pramaan bench --audit-pull-only` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullOnlyReport {
+    /// Entries in the log at the full pull.
+    pub entries: u64,
+    /// Leaf bytes in the log at the full pull.
+    pub leaf_bytes: u64,
+    /// Seconds spent seeding (signing and appending; not a pull figure).
+    pub seed_seconds: f64,
+    /// Baseline: reading every leaf from SQLite in the server's process, seconds.
+    pub raw_read_seconds: f64,
+    /// Baseline: entries / raw_read_seconds.
+    pub raw_read_entries_per_sec: f64,
+    /// The full `pramaan audit pull` over HTTPS (loopback), seconds.
+    pub pull_seconds: f64,
+    /// entries / pull_seconds.
+    pub pull_entries_per_sec: f64,
+    /// HTTP requests of the full pull.
+    pub pull_requests: u64,
+    /// Size of the full bundle.
+    pub bundle_bytes: usize,
+    /// Offline verify of the full bundle (parse, range proof, every signature), seconds.
+    pub verify_seconds: f64,
+    /// entries / verify_seconds.
+    pub verify_entries_per_sec: f64,
+    /// Threads the verify ran on.
+    pub verify_threads: usize,
+    /// Baseline for the verify: ES256 verifications of one attestation token per second
+    /// on the same threads (the signature check every attestation entry needs).
+    pub es256_verify_per_sec: f64,
+    /// Entries appended after the full pull.
+    pub incremental_entries: u64,
+    /// The `pull --since` of them, seconds.
+    pub incremental_seconds: f64,
+    /// HTTP requests of the incremental pull.
+    pub incremental_requests: u64,
+    /// Key enrollments the incremental bundle carries.
+    pub incremental_key_enrollments: usize,
+    /// Size of the incremental bundle.
+    pub incremental_bundle_bytes: usize,
+    /// The incremental bundle verified with `--since` the full bundle's checkpoint.
+    pub incremental_verified: bool,
+}
+
+/// Entries appended for the incremental pull.
+const INCREMENT: u64 = 1000;
+
+/// Pulls through `http` as `pramaan audit pull` does; returns the bundle, the seconds and
+/// the requests made.
+fn timed_pull(
+    http: &Client,
+    opts: &BuildOptions<'_>,
+) -> Result<(bundle::Bundle, f64, u64), CliError> {
+    let mut requests = 0u64;
+    let started = Instant::now();
+    let b = bundle::build_bundle(
+        &mut |req| {
+            requests += 1;
+            audit::request(http, req)
+        },
+        opts,
+    )
+    .map_err(|e| CliError::new(format!("pull failed: {e}")))?;
+    Ok((b, started.elapsed().as_secs_f64(), requests))
+}
+
+/// Runs `pramaan bench --audit-pull-only`: a server of its own on loopback, `n`
+/// attestation entries seeded, then the figures of [`PullOnlyReport`].
+pub fn pull_only(n: u64, data: Option<&std::path::Path>) -> Result<PullOnlyReport, CliError> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let dir = match data {
+        Some(d) => super::TempDir(d.to_path_buf(), false),
+        None => super::TempDir(
+            std::env::temp_dir().join(format!(
+                "pramaan-bench-pull-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            )),
+            true,
+        ),
+    };
+    let init = pramaan_server::server::admin_init(&dir.0, "localhost").map_err(err)?;
+    let config = pramaan_server::config::Config {
+        listen: "127.0.0.1:0".parse().map_err(err)?,
+        rate_limit_per_sec: 0,
+        ..pramaan_server::config::Config::load(&dir.0).map_err(err)?
+    };
+    let running = pramaan_server::server::start_with_config(&dir.0, config).map_err(err)?;
+    let store = running.store();
+
+    eprintln!("seeding the audit log with {n} attestation entries...");
+    let started = Instant::now();
+    let (_, devices) = seed_devices(store.as_ref(), n, cores)?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+
+    eprintln!("baseline: reading every leaf from SQLite...");
+    let started = Instant::now();
+    let (entries, leaf_bytes) = read_transaction(store.as_ref(), |tx| {
+        let log = tx.log();
+        let size = log.size()?;
+        let mut bytes = 0u64;
+        let mut next = 0;
+        while next < size {
+            let chunk = log.leaves(next, next + 10_000)?;
+            bytes += chunk.iter().map(|(_, l)| l.len() as u64).sum::<u64>();
+            next += 10_000;
+        }
+        Ok::<_, StoreError>((size, bytes))
+    })
+    .map_err(err)?;
+    let raw_read_seconds = started.elapsed().as_secs_f64();
+
+    let token =
+        pramaan_server::server::create_token(&dir.0, pramaan_server::store::Role::Auditor, None)
+            .map_err(err)?;
+    let http = Client::new(&running.url, Trust::Pin(running.pin), &token)?;
+    eprintln!("pulling the whole log over HTTPS...");
+    let (full, pull_seconds, pull_requests) = timed_pull(&http, &BuildOptions::default())?;
+    let bytes = full.to_bytes();
+    let vkey = init.log_vkey.trim().to_string();
+    eprintln!("verifying the bundle offline...");
+    let started = Instant::now();
+    bundle::verify_bundle(&bytes, &vkey, None)
+        .map_err(|e| CliError::new(format!("the full bundle does not verify: {e}")))?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+    let bundle_bytes = bytes.len();
+    drop(bytes);
+    let es256_verify_per_sec = es256_ceiling(&devices[0], cores)?;
+    let cp = bundle::unverified_checkpoint(&full.checkpoint).map_err(err)?;
+    let cp_note = full.checkpoint.clone();
+    drop(full);
+
+    eprintln!("appending {INCREMENT} entries, then pull --since...");
+    attest(store.as_ref(), &devices, n, n + INCREMENT, cores)?;
+    let opts = BuildOptions {
+        since: vec![cp],
+        ..BuildOptions::default()
+    };
+    let (inc, incremental_seconds, incremental_requests) = timed_pull(&http, &opts)?;
+    let inc_bytes = inc.to_bytes();
+    let incremental_verified = match bundle::verify_bundle(&inc_bytes, &vkey, Some(&cp_note)) {
+        Ok(s) => s.consistent_since.is_some(),
+        Err(e) => {
+            log::error!("the incremental bundle does not verify: {e}");
+            false
+        }
+    };
+    let rate = |secs: f64, n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    Ok(PullOnlyReport {
+        entries,
+        leaf_bytes,
+        seed_seconds,
+        raw_read_seconds,
+        raw_read_entries_per_sec: rate(raw_read_seconds, entries),
+        pull_seconds,
+        pull_entries_per_sec: rate(pull_seconds, entries),
+        pull_requests,
+        bundle_bytes,
+        verify_seconds,
+        verify_entries_per_sec: rate(verify_seconds, entries),
+        verify_threads: cores,
+        es256_verify_per_sec,
+        incremental_entries: inc.end - inc.start,
+        incremental_seconds,
+        incremental_requests,
+        incremental_key_enrollments: inc.enrollments.len(),
+        incremental_bundle_bytes: inc_bytes.len(),
+        incremental_verified,
+    })
+}
+
+/// ES256 verifications per second of one of `device`'s attestation tokens (parse and
+/// verify, as the bundle verifier does per attestation) on `threads` threads for ~2 s.
+fn es256_ceiling(device: &DemoDevice, threads: usize) -> Result<f64, CliError> {
+    use pramaan_core::cose::Sign1;
+    let LogEntry::Enrollment { request, .. } = device.enrollment(0).map_err(err)? else {
+        return Err(CliError::new("the demo enrollment is not an enrollment"));
+    };
+    let msg = Sign1::parse(&request).map_err(err)?;
+    let req: pramaan_core::claims::EnrollRequest =
+        pramaan_core::claims::decode(msg.unverified_payload()).map_err(err)?;
+    let key = pramaan_core::keys::P256PublicKey::from_cose_key_bytes(&req.key).map_err(err)?;
+    let LogEntry::Attestation { token, .. } = device.attestation(0, 1).map_err(err)? else {
+        return Err(CliError::new("the demo attestation is not an attestation"));
+    };
+    let kid = device.device_id;
+    let window = Duration::from_secs(2);
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0u64;
+                    while started.elapsed() < window {
+                        let ok = Sign1::parse(&token)
+                            .map(|m| m.verify_es256(&key, Some(kid.as_bytes())).is_ok())
+                            .unwrap_or(false);
+                        n += u64::from(ok);
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Prints a [`PullOnlyReport`] for people.
+pub fn print_pull_only(r: &PullOnlyReport) {
+    println!(
+        "pramaan bench --audit-pull-only: {} entries, {:.1} MB of leaves (seeded in {:.1} s)",
+        r.entries,
+        r.leaf_bytes as f64 / 1e6,
+        r.seed_seconds
+    );
+    println!(
+        "  baseline: raw read of the leaves from SQLite   {:>8.2} s  {:>10.0} entries/s",
+        r.raw_read_seconds, r.raw_read_entries_per_sec
+    );
+    println!(
+        "  audit pull, whole log, HTTPS loopback        {:>8.2} s  {:>10.0} entries/s  ({} requests, bundle {:.1} MB)",
+        r.pull_seconds,
+        r.pull_entries_per_sec,
+        r.pull_requests,
+        r.bundle_bytes as f64 / 1e6
+    );
+    println!(
+        "  audit verify, offline, {} threads             {:>8.2} s  {:>10.0} entries/s",
+        r.verify_threads, r.verify_seconds, r.verify_entries_per_sec
+    );
+    println!(
+        "  baseline: ES256 verify of one token, {} threads            {:>10.0} /s",
+        r.verify_threads, r.es256_verify_per_sec
+    );
+    println!(
+        "  pull --since, {} new entries                {:>8.3} s  ({} requests, {} key enrollments, {} bytes, {})",
+        r.incremental_entries,
+        r.incremental_seconds,
+        r.incremental_requests,
+        r.incremental_key_enrollments,
+        r.incremental_bundle_bytes,
+        if r.incremental_verified {
+            "verified --since"
+        } else {
+            "NOT verified"
+        }
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_only_pulls_verifies_and_pulls_only_the_new_entries_since() {
+        let r = pull_only(1500, None).expect("bench");
+        // The seeded entries, their devices' enrollments and the admin token issued at init.
+        assert_eq!(r.entries, 1500 + SEED_DEVICES as u64 + 1);
+        assert!(r.leaf_bytes > 1500 * 300, "{}", r.leaf_bytes);
+        // Checkpoint, two pages, one range proof (no key enrollments: all in range).
+        assert_eq!(r.pull_requests, 4);
+        assert_eq!(r.incremental_entries, INCREMENT);
+        // Checkpoint, one page, range proof, enrollments, inclusions, consistency.
+        assert_eq!(r.incremental_requests, 6);
+        assert_eq!(r.incremental_key_enrollments, SEED_DEVICES);
+        assert!(r.incremental_verified);
+        assert!(r.pull_entries_per_sec > 0.0 && r.verify_entries_per_sec > 0.0);
     }
 }
