@@ -301,7 +301,13 @@ pub struct PullOnlyReport {
     pub raw_read_seconds: f64,
     /// Baseline: entries / raw_read_seconds.
     pub raw_read_entries_per_sec: f64,
-    /// The full `pramaan audit pull` over HTTPS (loopback), seconds.
+    /// The server's first checkpoint of the seeded log, seconds: its replay of every entry
+    /// (`checkpoints::Guard`) before it signs, as after a restart.
+    pub first_checkpoint_seconds: f64,
+    /// entries / first_checkpoint_seconds.
+    pub first_checkpoint_entries_per_sec: f64,
+    /// The full `pramaan audit pull` over HTTPS (loopback), seconds (the checkpoint is
+    /// already signed).
     pub pull_seconds: f64,
     /// entries / pull_seconds.
     pub pull_entries_per_sec: f64,
@@ -404,6 +410,10 @@ pub fn pull_only(n: u64, data: Option<&std::path::Path>) -> Result<PullOnlyRepor
         pramaan_server::server::create_token(&dir.0, pramaan_server::store::Role::Auditor, None)
             .map_err(err)?;
     let http = Client::new(&running.url, Trust::Pin(running.pin), &token)?;
+    eprintln!("the server's first checkpoint (it replays the whole log before signing)...");
+    let started = Instant::now();
+    http.get_text("/v1/audit/checkpoint")?;
+    let first_checkpoint_seconds = started.elapsed().as_secs_f64();
     eprintln!("pulling the whole log over HTTPS...");
     let (full, pull_seconds, pull_requests) = timed_pull(&http, &BuildOptions::default())?;
     let bytes = full.to_bytes();
@@ -442,6 +452,8 @@ pub fn pull_only(n: u64, data: Option<&std::path::Path>) -> Result<PullOnlyRepor
         seed_seconds,
         raw_read_seconds,
         raw_read_entries_per_sec: rate(raw_read_seconds, entries),
+        first_checkpoint_seconds,
+        first_checkpoint_entries_per_sec: rate(first_checkpoint_seconds, entries),
         pull_seconds,
         pull_entries_per_sec: rate(pull_seconds, entries),
         pull_requests,
@@ -507,6 +519,10 @@ pub fn print_pull_only(r: &PullOnlyReport) {
     println!(
         "  baseline: raw read of the leaves from SQLite   {:>8.2} s  {:>10.0} entries/s",
         r.raw_read_seconds, r.raw_read_entries_per_sec
+    );
+    println!(
+        "  first checkpoint (server replays the log)    {:>8.2} s  {:>10.0} entries/s",
+        r.first_checkpoint_seconds, r.first_checkpoint_entries_per_sec
     );
     println!(
         "  audit pull, whole log, HTTPS loopback        {:>8.2} s  {:>10.0} entries/s  ({} requests, bundle {:.1} MB)",
