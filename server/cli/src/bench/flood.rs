@@ -70,6 +70,11 @@ pub struct FloodReport {
     pub allowance_bytes: u64,
     /// Whether entries and bytes stayed within the allowance.
     pub within_allowance: bool,
+    /// Entries of the whole log an auditor pulled after the flood (`pramaan audit pull`'s
+    /// own code, over HTTPS).
+    pub pulled_entries: u64,
+    /// Whether that bundle verified offline (proofs, signatures, meaning).
+    pub pull_verified: bool,
 }
 
 /// The bench department's policy with these limits.
@@ -195,6 +200,14 @@ pub fn run_flood(
     let end_size = log_size()?;
     let leaves = read_transaction(store.as_ref(), |tx| tx.log().leaves(start_size, end_size))
         .map_err(err)?;
+    // An auditor then pulls the whole log and verifies it.
+    let auditor = crate::client::Client::new(&url, Trust::Pin(pin), init.admin_token.as_str())?;
+    let pulled = crate::audit::pull_bundle(&auditor, &Default::default())
+        .map_err(|e| CliError::new(format!("audit pull after the flood: {e}")))?;
+    let pull_verified =
+        pramaan_server::audit_log::bundle::verify(&pulled, &vkey_of(&init.log_vkey)?, None)
+            .map_err(|e| log::error!("the bundle pulled after the flood: {e}"))
+            .is_ok();
     running.shutdown();
     let log_bytes: u64 = leaves.iter().map(|(_, d)| d.len() as u64).sum();
     // Leaves are appended in acceptance order, as the token lengths were recorded.
@@ -228,7 +241,13 @@ pub fn run_flood(
         allowance_entries,
         allowance_bytes,
         within_allowance: entries <= allowance_entries && log_bytes <= allowance_bytes,
+        pulled_entries: pulled.end - pulled.start,
+        pull_verified,
     })
+}
+
+fn vkey_of(text: &str) -> Result<pramaan_server::audit_log::VerifierKey, CliError> {
+    pramaan_server::audit_log::VerifierKey::parse(text.trim()).map_err(err)
 }
 
 /// The report as a table.
@@ -261,6 +280,15 @@ pub fn print_flood(r: &FloodReport) {
         "  within the allowance     {}",
         if r.within_allowance { "yes" } else { "NO" }
     );
+    println!(
+        "  audit pull of the log    {} entries, {}",
+        r.pulled_entries,
+        if r.pull_verified {
+            "verified"
+        } else {
+            "NOT verified"
+        }
+    );
 }
 
 #[cfg(test)]
@@ -281,5 +309,8 @@ mod tests {
         assert!(r.token_bytes_max <= r.attest_body_limit, "{r:?}");
         assert!(r.leaf_overhead_max <= LEAF_OVERHEAD, "{r:?}");
         assert!(r.log_bytes_appended <= r.allowance_bytes, "{r:?}");
+        // The whole log still pulls and verifies (proofs, signatures, meaning).
+        assert!(r.pull_verified, "{r:?}");
+        assert!(r.pulled_entries >= r.log_entries_appended, "{r:?}");
     }
 }
