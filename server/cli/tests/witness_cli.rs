@@ -212,6 +212,37 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
     ba.checkpoint = cosigned_a.clone();
     std::fs::write(&bundle_a, ba.to_bytes()).expect("write");
     let log_key_path = a.data_dir().join("log.vkey");
+
+    // Without a witness, an auditor who kept fork A's checkpoint catches fork B too: a
+    // pull from B since it is refused, and B's bundle does not verify since it.
+    let cp_a_file = files.path().join("cp-a.txt");
+    std::fs::write(&cp_a_file, &note_a).expect("write");
+    let b_pin = pramaan_core::transport::b64url(&b.pin);
+    let since_b = files.path().join("since-b.cbor");
+    let err = run(&[
+        "audit",
+        "pull",
+        &format!("--server={}", b.url),
+        &format!("--token={admin}"),
+        &format!("--pin={b_pin}"),
+        "--since",
+        cp_a_file.to_str().unwrap(),
+        "--out",
+        since_b.to_str().unwrap(),
+    ])
+    .expect_err("a pull from fork B since fork A's checkpoint");
+    assert!(err.contains("fork"), "{err}");
+    let err = run(&[
+        "audit",
+        "verify",
+        bundle_b.to_str().unwrap(),
+        "--log-key",
+        log_key_path.to_str().unwrap(),
+        "--since",
+        cp_a_file.to_str().unwrap(),
+    ])
+    .expect_err("fork B's bundle since fork A's checkpoint");
+    assert!(err.contains("NOT VERIFIED"), "{err}");
     let verify = |file: &Path, witness: bool| {
         let mut args = vec![
             "audit",
