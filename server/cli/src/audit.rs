@@ -48,6 +48,11 @@ pub enum AuditCmd {
         /// Also save the bundle's checkpoint here (keep it for the next `--since`).
         #[arg(long, value_name = "FILE")]
         save_checkpoint: Option<PathBuf>,
+        /// Ask for pages of at most this many bytes of entries (the server's own bound,
+        /// 4 MiB, applies anyway; a page always holds at least one entry). For slow or
+        /// metered links.
+        #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+        page_bytes: Option<u64>,
     },
     /// Verify a bundle offline against the log's public key.
     Verify {
@@ -94,6 +99,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             end,
             since,
             save_checkpoint,
+            page_bytes,
         } => pull(
             &server,
             &out,
@@ -101,6 +107,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             end,
             &since,
             save_checkpoint.as_deref(),
+            page_bytes,
         ),
         AuditCmd::Verify {
             file,
@@ -136,6 +143,7 @@ fn pull(
     end: Option<u64>,
     since: &[PathBuf],
     save_checkpoint: Option<&Path>,
+    page_bytes: Option<u64>,
 ) -> CliResult {
     let http = server.client()?;
     let since = since
@@ -161,7 +169,7 @@ fn pull(
         start,
         end,
         since,
-        page_bytes: None,
+        page_bytes,
         progress: Some(&progress),
     };
     let result = pull_bundle(&http, &opts);

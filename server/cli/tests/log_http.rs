@@ -308,4 +308,25 @@ fn a_log_of_large_entries_is_served_in_byte_bounded_pages_and_pulls() {
     let s =
         verify_bundle(&std::fs::read(&out).expect("bundle"), key.trim(), None).expect("verifies");
     assert!(s.other_inputs >= 150, "{s:?}");
+
+    // The auditor may ask for smaller pages: the same bundle, in more requests.
+    let small = env.dir.path().join("small-pages.cbor");
+    run(&[
+        "audit",
+        "pull",
+        server_arg.as_str(),
+        token_arg.as_str(),
+        pin_arg.as_str(),
+        "--page-bytes",
+        "100000",
+        "--out",
+        small.to_str().unwrap(),
+    ])
+    .expect("pull in small pages");
+    assert_eq!(
+        std::fs::read(&small).expect("bundle"),
+        std::fs::read(&out).expect("bundle")
+    );
+    let err = run(&["audit", "pull", "--page-bytes", "0", "--out", "x"]).expect_err("zero");
+    assert!(err.contains("page-bytes"), "{err}");
 }
