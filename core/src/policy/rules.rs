@@ -25,7 +25,7 @@ pub enum EvidenceLevel {
 }
 
 /// IT's roster of one group: the handles of its members.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Roster {
     /// Platform name as in the policy (compared case-insensitively).
     pub platform: String,
@@ -33,9 +33,40 @@ pub struct Roster {
     pub group: String,
     /// Member handles as uploaded; compared ignoring case, spaces, dashes and parentheses.
     pub handles: BTreeSet<String>,
+    /// `handles` normalized for comparison, computed once per roster (not once per
+    /// attestation: the auditor's replay evaluates many attestations against one roster).
+    #[serde(skip)]
+    normalized: std::sync::OnceLock<BTreeSet<String>>,
 }
 
+/// Equal when platform, group and handles are (the normalized cache is not compared).
+impl PartialEq for Roster {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.platform, &self.group, &self.handles)
+            == (&other.platform, &other.group, &other.handles)
+    }
+}
+
+impl Eq for Roster {}
+
 impl Roster {
+    /// A roster of `handles` for one group.
+    pub fn new(platform: String, group: String, handles: BTreeSet<String>) -> Self {
+        Self {
+            platform,
+            group,
+            handles,
+            normalized: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether `handle` (already normalized) is listed.
+    pub(crate) fn lists(&self, handle: &str) -> bool {
+        self.normalized
+            .get_or_init(|| self.handles.iter().map(|h| normalize_handle(h)).collect())
+            .contains(handle)
+    }
+
     /// Groups `(platform, group, handle)` rows (from [`roster_from_csv`](super::csv::roster_from_csv)) by group.
     pub fn from_rows(rows: Vec<(String, String, String)>) -> Vec<Roster> {
         let mut by_group: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
@@ -47,11 +78,7 @@ impl Roster {
         }
         by_group
             .into_iter()
-            .map(|((platform, group), handles)| Roster {
-                platform,
-                group,
-                handles,
-            })
+            .map(|((platform, group), handles)| Roster::new(platform, group, handles))
             .collect()
     }
 }
@@ -535,11 +562,9 @@ fn check_r4(
             );
             continue;
         }
-        let listed = handles.iter().any(|(h, _)| {
-            matching
-                .iter()
-                .any(|r| r.handles.iter().any(|l| normalize_handle(l) == *h))
-        });
+        let listed = handles
+            .iter()
+            .any(|(h, _)| matching.iter().any(|r| r.lists(h)));
         if listed {
             evidence.push(GroupEvidence {
                 platform: group.platform.clone(),

@@ -444,11 +444,11 @@ fn r3_one_sanctioned_platform_is_enough() {
 }
 
 fn roster(handles: &[&str]) -> Roster {
-    Roster {
-        platform: "WhatsApp".into(),
-        group: "gad-officers".into(),
-        handles: handles.iter().map(|h| h.to_string()).collect(),
-    }
+    Roster::new(
+        "WhatsApp".into(),
+        "gad-officers".into(),
+        handles.iter().map(|h| h.to_string()).collect(),
+    )
 }
 
 #[test]
@@ -471,10 +471,7 @@ fn r4_roster_confirms_or_refuses_the_handle() {
     assert!(e.is_empty());
 
     // A roster of another group does not apply.
-    let other = Roster {
-        group: "other".into(),
-        ..roster(&[])
-    };
+    let other = Roster::new("WhatsApp".into(), "other".into(), Default::default());
     let (v, _, e) = eval(&p, &officer(), &d, &c, &[other]);
     assert_eq!(v, Verdict::Affirming);
     assert_eq!(e[0].level, EvidenceLevel::SelfDeclared);
@@ -1025,4 +1022,16 @@ fn device_limits_parse_default_and_validate() {
             p.validate()
         );
     }
+}
+
+/// A roster compares by platform, group and handles: its normalized cache, filled by the
+/// first evaluation, does not make it differ from an unused copy.
+#[test]
+fn roster_equality_ignores_the_normalized_cache() {
+    let used = roster(&["+91 (98000) 00001"]);
+    let fresh = used.clone();
+    assert!(used.lists("+919800000001"));
+    assert!(!used.lists("+919800000002"));
+    assert_eq!(used, fresh);
+    assert_ne!(used, roster(&["+919800000002"]));
 }

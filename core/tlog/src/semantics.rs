@@ -436,10 +436,12 @@ impl Replay {
                     .groups
                     .iter()
                     .filter(|(_, r)| !r.handles.is_empty())
-                    .map(|((platform, group), r)| Roster {
-                        platform: platform.clone(),
-                        group: group.clone(),
-                        handles: r.handles.iter().cloned().collect(),
+                    .map(|((platform, group), r)| {
+                        Roster::new(
+                            platform.clone(),
+                            group.clone(),
+                            r.handles.iter().cloned().collect(),
+                        )
                     })
                     .collect();
             }
