@@ -16,6 +16,7 @@ pub mod config;
 pub mod enroll;
 pub mod metrics;
 pub mod server;
+pub mod serving;
 pub mod status_list;
 pub mod store;
 pub mod tls;

@@ -24,7 +24,6 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use pramaan_core::ServerKey;
 use pramaan_core::fsutil::write_atomic;
@@ -82,6 +81,9 @@ pub enum ServerError {
     /// The tokio runtime or the server thread failed.
     #[error("runtime: {0}")]
     Runtime(String),
+    /// The HTTPS server could not be started.
+    #[error(transparent)]
+    Serve(#[from] crate::serving::ServeError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
@@ -414,8 +416,7 @@ pub struct Running {
     /// The server's data directory.
     pub data_dir: PathBuf,
     state: AppState,
-    handle: axum_server::Handle<SocketAddr>,
-    thread: Option<JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl Running {
@@ -443,17 +444,7 @@ impl Running {
     }
 
     fn stop(&mut self) {
-        self.handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop();
+        self.serving.stop();
     }
 }
 
@@ -548,35 +539,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         config,
     }));
     let app = api::router(state.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("pramaan-server")
-        .build()
-        .map_err(|e| ServerError::Runtime(e.to_string()))?;
-    // The tokio listener registers with the runtime's reactor.
-    let guard = rt.enter();
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    let server = axum_server::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_config)),
-    )
-    .map_err(|source| ServerError::Bind { addr, source })?
-    .handle(handle.clone());
-    drop(guard);
-
-    let thread = std::thread::Builder::new()
-        .name(format!("pramaan-server-{}", addr.port()))
-        .spawn(move || {
-            rt.block_on(async move {
-                if let Err(e) = server
-                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                    .await
-                {
-                    log::error!("server stopped: {e}");
-                }
-            });
-        })
-        .map_err(|e| ServerError::Runtime(e.to_string()))?;
+    let serving = crate::serving::serve(listener, tls_config, app, "pramaan-server", None)?;
     log::info!("listening on {addr} ({public_url})");
     Ok(Running {
         url,
@@ -586,7 +549,6 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         addr,
         data_dir: paths.dir,
         state,
-        handle,
-        thread: Some(thread),
+        serving,
     })
 }

@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -90,6 +89,9 @@ pub enum WitnessError {
     /// The tokio runtime or the server thread failed.
     #[error("runtime: {0}")]
     Runtime(String),
+    /// The HTTPS server could not be started.
+    #[error(transparent)]
+    Serve(#[from] crate::serving::ServeError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> WitnessError + '_ {
@@ -424,8 +426,7 @@ pub struct RunningWitness {
     pub pin: [u8; 32],
     /// The witness (tests read its state).
     pub witness: Arc<Witness>,
-    handle: axum_server::Handle<SocketAddr>,
-    thread: Option<JoinHandle<()>>,
+    serving: crate::serving::Serving,
 }
 
 impl RunningWitness {
@@ -443,17 +444,7 @@ impl RunningWitness {
     }
 
     fn stop(&mut self) {
-        self.handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for RunningWitness {
-    fn drop(&mut self) {
-        self.stop();
+        self.serving.stop();
     }
 }
 
@@ -485,39 +476,14 @@ pub fn start(
     };
     let url = format!("https://{shown}");
     let app = router(witness.clone());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("pramaan-witness")
-        .build()
-        .map_err(|e| WitnessError::Runtime(e.to_string()))?;
-    let guard = rt.enter();
-    let handle = axum_server::Handle::<SocketAddr>::new();
-    let server = axum_server::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls_config)),
-    )
-    .map_err(|source| WitnessError::Bind { addr, source })?
-    .handle(handle.clone());
-    drop(guard);
-    let thread = std::thread::Builder::new()
-        .name(format!("pramaan-witness-{}", addr.port()))
-        .spawn(move || {
-            rt.block_on(async move {
-                if let Err(e) = server.serve(app.into_make_service()).await {
-                    log::error!("witness stopped: {e}");
-                }
-            });
-        })
-        .map_err(|e| WitnessError::Runtime(e.to_string()))?;
+    let serving = crate::serving::serve(listener, tls_config, app, "pramaan-witness", Some(2))?;
     log::info!("witness listening on {addr}");
     Ok(RunningWitness {
         url,
         addr,
         pin,
         witness,
-        handle,
-        thread: Some(thread),
+        serving,
     })
 }
 

@@ -1,0 +1,103 @@
+//! One HTTPS server on a runtime thread of its own: what `pramaan serve` (the log and its
+//! API) and `pramaan witness serve` (a witness) share.
+//!
+//! Why a thread of its own: both are started the same way by the command and by tests
+//! (a real server over real TLS on loopback, in-process), and both stop the same way:
+//! stop accepting, let in-flight requests finish for up to two seconds, join the thread.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listener could not be handed to the runtime.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tokio runtime or its thread could not be started.
+    #[error("runtime: {0}")]
+    Runtime(String),
+}
+
+/// A server running on its thread; stopped (gracefully) when dropped.
+#[derive(Debug)]
+pub struct Serving {
+    handle: axum_server::Handle<SocketAddr>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Serves `app` over TLS (`tls`) on `listener`, on a multi-threaded tokio runtime of
+/// `workers` threads (`None`: one per core) named `name`. Handlers see the peer address
+/// (`ConnectInfo<SocketAddr>`).
+pub fn serve(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    app: axum::Router,
+    name: &str,
+    workers: Option<usize>,
+) -> Result<Serving, ServeError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Runtime(format!("the listener has no address: {source}")))?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    let rt = builder
+        .enable_all()
+        .thread_name(name)
+        .build()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    // The tokio listener registers with the runtime's reactor.
+    let guard = rt.enter();
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let server = axum_server::from_tcp_rustls(
+        listener,
+        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+    )
+    .map_err(|source| ServeError::Bind { addr, source })?
+    .handle(handle.clone());
+    drop(guard);
+    let what = name.to_string();
+    let thread = std::thread::Builder::new()
+        .name(format!("{name}-{}", addr.port()))
+        .spawn(move || {
+            rt.block_on(async move {
+                if let Err(e) = server
+                    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                    .await
+                {
+                    log::error!("{what} stopped: {e}");
+                }
+            });
+        })
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    Ok(Serving {
+        handle,
+        thread: Some(thread),
+    })
+}
+
+impl Serving {
+    /// Stops accepting, lets in-flight requests finish (up to 2 s), and joins the thread.
+    pub fn stop(&mut self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(2)));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
