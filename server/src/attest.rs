@@ -509,8 +509,11 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         fresh_nonce: Some(fresh),
         evidence: v.renewal.as_ref().map(|_| device.evidence_summary.clone()),
     };
-    let log_bytes = entry.to_leaf().len() as u64;
-    let log_index = tx.append_log(&entry)?;
+    // Encoded once: the leaf appended is the one measured for the log-growth metrics.
+    let leaf = entry.to_leaf();
+    let log_bytes = leaf.len() as u64;
+    let log_index =
+        pramaan_tlog::append_leaf(tx.log(), &leaf).map_err(crate::store::StoreError::from_log)?;
     tx.insert_attestation(&AttestationRow {
         device_id,
         seq: claims.seq,

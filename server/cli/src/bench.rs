@@ -320,6 +320,33 @@ impl Drop for TempDir {
     }
 }
 
+/// What every bench starts from: `data` (kept) or a fresh temporary directory named after
+/// `name` (removed at the end), initialized, and the configuration its server runs with
+/// (loopback, a free port, no per-address rate limit: one machine plays every device).
+fn bench_setup(
+    data: Option<&Path>,
+    name: &str,
+) -> Result<(TempDir, server::InitOutput, Config), CliError> {
+    let dir = match data {
+        Some(d) => TempDir(d.to_path_buf(), false),
+        None => TempDir(
+            std::env::temp_dir().join(format!(
+                "pramaan-{name}-{}-{}",
+                std::process::id(),
+                Uuid::new_v4().simple()
+            )),
+            true,
+        ),
+    };
+    let init = server::admin_init(&dir.0, "localhost").map_err(err)?;
+    let config = Config {
+        listen: "127.0.0.1:0".parse().map_err(err)?,
+        rate_limit_per_sec: 0,
+        ..Config::load(&dir.0).map_err(err)?
+    };
+    Ok((dir, init, config))
+}
+
 fn now() -> u64 {
     pramaan_server::api::now()
 }
@@ -683,23 +710,7 @@ pub fn run_bench(
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let dir = match data {
-        Some(d) => TempDir(d.to_path_buf(), false),
-        None => TempDir(
-            std::env::temp_dir().join(format!(
-                "pramaan-bench-{}-{}",
-                std::process::id(),
-                Uuid::new_v4().simple()
-            )),
-            true,
-        ),
-    };
-    let init = server::admin_init(&dir.0, "localhost").map_err(err)?;
-    let config = Config {
-        listen: "127.0.0.1:0".parse().map_err(err)?,
-        rate_limit_per_sec: 0,
-        ..Config::load(&dir.0).map_err(err)?
-    };
+    let (dir, init, config) = bench_setup(data, "bench")?;
     let running = server::start_with_config(&dir.0, config).map_err(err)?;
     let url = running.url.clone();
     let pin = running.pin;

@@ -118,6 +118,28 @@ pub fn build_bundle_from_db(
     bundle::build_bundle_from_store(&mut SqlNodes(conn), signer, opts)
 }
 
+/// `(idx, data)` rows of `sql` (a query of leaves with `?1 <= idx < ?2`, in index order).
+fn leaf_rows(
+    conn: &Connection,
+    sql: &str,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let end = end.min(i64::MAX as u64);
+    let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (i, d) = row?;
+        let i = u64::try_from(i)
+            .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
+        out.push((i, d));
+    }
+    Ok(out)
+}
+
 /// The log's rows on a SQLite connection (or transaction: it derefs to one).
 pub struct SqlNodes<'a>(pub &'a Connection);
 
@@ -150,21 +172,12 @@ impl LogStore for SqlNodes<'_> {
     }
 
     fn leaves(&mut self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut stmt = self.0.prepare_cached(
+        leaf_rows(
+            self.0,
             "SELECT idx, data FROM audit_log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-        )?;
-        let end = end.min(i64::MAX as u64);
-        let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (i, d) = row?;
-            let i = u64::try_from(i)
-                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
-            out.push((i, d));
-        }
-        Ok(out)
+            start,
+            end,
+        )
     }
 
     /// Filtered by SQLite through the partial index [`ENROLLMENT_INDEX`] (only enrollment
@@ -174,19 +187,7 @@ impl LogStore for SqlNodes<'_> {
         start: u64,
         end: u64,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let mut stmt = self.0.prepare_cached(ENROLLMENT_CANDIDATES)?;
-        let end = end.min(i64::MAX as u64);
-        let rows = stmt.query_map(params![sql_int(start.min(end))?, sql_int(end)?], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (i, d) = row?;
-            let i = u64::try_from(i)
-                .map_err(|_| StoreError::Corrupt(format!("negative leaf index {i}")))?;
-            out.push((i, d));
-        }
-        Ok(out)
+        leaf_rows(self.0, ENROLLMENT_CANDIDATES, start, end)
     }
 
     fn put_leaf(&mut self, index: u64, data: &[u8]) -> Result<(), StoreError> {

@@ -364,23 +364,7 @@ fn timed_pull(
 /// attestation entries seeded, then the figures of [`PullOnlyReport`].
 pub fn pull_only(n: u64, data: Option<&std::path::Path>) -> Result<PullOnlyReport, CliError> {
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let dir = match data {
-        Some(d) => super::TempDir(d.to_path_buf(), false),
-        None => super::TempDir(
-            std::env::temp_dir().join(format!(
-                "pramaan-bench-pull-{}-{}",
-                std::process::id(),
-                uuid::Uuid::new_v4().simple()
-            )),
-            true,
-        ),
-    };
-    let init = pramaan_server::server::admin_init(&dir.0, "localhost").map_err(err)?;
-    let config = pramaan_server::config::Config {
-        listen: "127.0.0.1:0".parse().map_err(err)?,
-        rate_limit_per_sec: 0,
-        ..pramaan_server::config::Config::load(&dir.0).map_err(err)?
-    };
+    let (dir, init, config) = super::bench_setup(data, "bench-pull")?;
     let running = pramaan_server::server::start_with_config(&dir.0, config).map_err(err)?;
     let store = running.store();
 

@@ -21,13 +21,11 @@ use pramaan_core::claims::{self, AttestResult, Attestation};
 use pramaan_core::cose::{self, DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::transport::{HttpsClient, Trust};
 use pramaan_server::auth::hash_secret;
-use pramaan_server::config::Config;
 use pramaan_server::server;
 use pramaan_server::store::read_transaction;
 use serde::Serialize;
-use uuid::Uuid;
 
-use super::{BenchDevice, POLICY, TempDir, enroll_all, err, facts, options};
+use super::{BenchDevice, POLICY, bench_setup, enroll_all, err, facts, options};
 use crate::CliError;
 
 /// Bytes a log leaf holds besides the device's token: the entry's framing, the server's
@@ -109,23 +107,7 @@ pub fn run_flood(
     offline_per_day: u32,
     data: Option<&Path>,
 ) -> Result<FloodReport, CliError> {
-    let dir = match data {
-        Some(d) => TempDir(d.to_path_buf(), false),
-        None => TempDir(
-            std::env::temp_dir().join(format!(
-                "pramaan-flood-{}-{}",
-                std::process::id(),
-                Uuid::new_v4().simple()
-            )),
-            true,
-        ),
-    };
-    let init = server::admin_init(&dir.0, "localhost").map_err(err)?;
-    let config = Config {
-        listen: "127.0.0.1:0".parse().map_err(err)?,
-        rate_limit_per_sec: 0,
-        ..Config::load(&dir.0).map_err(err)?
-    };
+    let (dir, init, config) = bench_setup(data, "flood")?;
     let limit = config.attest_body_limit();
     let running = server::start_with_config(&dir.0, config).map_err(err)?;
     let (url, pin) = (running.url.clone(), running.pin);
