@@ -241,6 +241,24 @@ fn pull_and_verify_against_a_running_server() {
         )
         .expect("post");
     assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    // The enrollment lookup is bounded the same way, and refuses what is not device ids.
+    let devices: Vec<String> = (0..1001u128)
+        .map(|i| uuid::Uuid::from_u128(i).to_string())
+        .collect();
+    for body in [
+        serde_json::json!({"before": 3, "devices": devices}),
+        serde_json::json!({"before": 3, "devices": ["not-a-uuid"]}),
+    ] {
+        let r = env
+            .client_with(&auditor)
+            .post(
+                "/v1/audit/enrollments",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+            .expect("post");
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    }
 }
 
 #[test]
