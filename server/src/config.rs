@@ -394,6 +394,27 @@ mod tests {
         assert!(matches!(err, Err(ConfigError::Env { .. })));
     }
 
+    #[test]
+    fn rate_limit_settings_come_from_the_environment() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "PRAMAAN_DEVICE_RATE" => Some("6".into()),
+            "PRAMAAN_DEVICE_BURST" => Some("12".into()),
+            "PRAMAAN_TRUSTED_PROXIES" => Some(" 10.0.0.0/8, ,fd00::1 ".into()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!((c.device_rate_per_min, c.device_rate_burst), (6, 12));
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "fd00::1"]);
+        let err = c.apply_env(|n| (n == "PRAMAAN_DEVICE_RATE").then(|| "-1".into()));
+        assert!(matches!(err, Err(ConfigError::Env { .. })));
+        let file: Config =
+            toml::from_str("trusted_proxies = [\"127.0.0.1\"]\ndevice_rate_per_min = 0\n")
+                .expect("parses");
+        assert_eq!(file.trusted_proxies, ["127.0.0.1"]);
+        assert_eq!(file.device_rate_per_min, 0);
+    }
+
     /// Separate limits per endpoint; an older file's single `body_limit_bytes` is a
     /// ceiling over both (its old default 65536 changes nothing).
     #[test]

@@ -176,6 +176,16 @@ fn challenges_make_no_database_write() {
     assert_eq!(nonce_rows(&env), rows + 1);
 }
 
+/// Sends an attestation of `dev` answering `nonce`: refused with 409 `code`, nothing
+/// changed.
+fn refused_nonce(env: &Env, dev: &Device, nonce: Vec<u8>, code: &str) {
+    let body = dev.attestation(Some(nonce), dev.seq + 1, now());
+    let before = env.counts();
+    let r = env.post_device("/v1/attest", &body);
+    assert_rejected(&r, 409, code);
+    assert_eq!(env.counts(), before);
+}
+
 /// Forged or altered nonces are unknown, expired ones expired, used ones reused; the
 /// nonce key survives a restart (a nonce issued before still works after).
 #[test]
@@ -184,23 +194,22 @@ fn nonces_are_refused_precisely_and_survive_a_restart() {
     env.seed();
     let mut dev = env.enroll("GAD-001");
     let key = NonceKey::load_or_create(&Paths::new(env.data_dir()).nonce_key()).expect("key");
-    let refused = |dev: &Device, nonce: Vec<u8>, code: &str| {
-        let body = dev.attestation(Some(nonce), dev.seq + 1, now());
-        let before = env.counts();
-        let r = env.post_device("/v1/attest", &body);
-        assert_rejected(&r, 409, code);
-        assert_eq!(env.counts(), before);
-    };
     // Altered: any changed byte (here a later expiry) breaks the MAC.
     let mut altered = dev.next_nonce.clone();
     altered[7] ^= 0x10;
-    refused(&dev, altered, "nonce_unknown");
+    refused_nonce(&env, &dev, altered, "nonce_unknown");
     // Another server's nonce (another key), and one never issued.
     let other = NonceKey::generate().expect("key");
-    refused(&dev, other.issue(600, now()).unwrap().0, "nonce_unknown");
-    refused(&dev, vec![7; 32], "nonce_unknown");
+    refused_nonce(
+        &env,
+        &dev,
+        other.issue(600, now()).unwrap().0,
+        "nonce_unknown",
+    );
+    refused_nonce(&env, &dev, vec![7; 32], "nonce_unknown");
     // Expired: issued with this server's key an hour ago for a minute.
-    refused(
+    refused_nonce(
+        &env,
         &dev,
         key.issue(60, now() - 3600).unwrap().0,
         "nonce_expired",
@@ -209,12 +218,37 @@ fn nonces_are_refused_precisely_and_survive_a_restart() {
     let used = dev.next_nonce.clone();
     let r = attest(&env, &mut dev);
     assert_eq!(r.status, 200, "{:?}", error_of(&r));
-    refused(&dev, used, "nonce_reused");
+    refused_nonce(&env, &dev, used, "nonce_reused");
     // A challenge issued before a restart is good after it.
     let pending = env.challenge();
     env.restart();
-    let body = dev.attestation(Some(pending), dev.seq + 1, now());
-    let r = env.post_device("/v1/attest", &body);
+    let r = env.post_device(
+        "/v1/attest",
+        &dev.attestation(Some(pending), dev.seq + 1, now()),
+    );
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+    let result: pramaan_core::claims::AttestResult = env.verify_answer(&r.body);
+    dev.seq += 1;
+    // A data directory without a nonce key (an older one) gets a new key on start; the
+    // nonces of the old key are unknown from then on.
+    env.stop();
+    let path = Paths::new(env.data_dir()).nonce_key();
+    std::fs::remove_file(&path).expect("remove nonce.key");
+    env.restart();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path)
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    refused_nonce(&env, &dev, result.next_nonce, "nonce_unknown");
+    let r = env.post_device(
+        "/v1/attest",
+        &dev.attestation(Some(env.challenge()), dev.seq + 1, now()),
+    );
     assert_eq!(r.status, 200, "{:?}", error_of(&r));
 }
 
@@ -259,4 +293,22 @@ fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
     assert!(statuses(&behind(&direct, "198.51.100.1"), 5).contains(&429));
     assert_eq!(statuses(&behind(&direct, "198.51.100.2"), 1), [429]);
     assert_eq!(statuses(&direct.device_client(), 1), [429]);
+}
+
+/// A `trusted_proxies` entry that is not an address or CIDR stops the server from
+/// starting, naming the entry.
+#[test]
+fn a_bad_trusted_proxy_is_refused_at_start() {
+    let mut env = start();
+    env.stop();
+    let config = pramaan_server::config::Config {
+        trusted_proxies: vec!["10.0.0.0/8".into(), "proxy.local".into()],
+        ..test_config()
+    };
+    let e = pramaan_server::server::start_with_config(env.data_dir(), config).expect_err("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("trusted_proxies") && text.contains("\"proxy.local\""),
+        "{text}"
+    );
 }
