@@ -728,6 +728,39 @@ mod tests {
     use std::io::Cursor;
 
     #[test]
+    fn extra_headers_that_would_break_the_request_are_refused() {
+        let client = || {
+            HttpsClient::new(
+                "https://127.0.0.1:1",
+                Trust::Pin([0; 32]),
+                Options::default(),
+            )
+            .expect("client")
+        };
+        assert!(
+            client()
+                .with_header("X-Forwarded-For", "198.51.100.1, 10.0.0.1")
+                .is_ok()
+        );
+        for (name, value) in [
+            ("", "x"),
+            ("X Forwarded", "x"),
+            ("X-A:", "x"),
+            ("X-A", "a\r\nX-Injected: 1"),
+            ("X-A", "a\nb"),
+        ] {
+            let e = client()
+                .with_header(name, value)
+                .map(|_| ())
+                .expect_err(name);
+            assert!(
+                matches!(e, TransportError::BadHeader(ref n) if n == name),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn parses_urls() {
         assert_eq!(
             ServerUrl::parse("https://example.org").expect("url"),

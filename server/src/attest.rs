@@ -893,6 +893,42 @@ platforms = ["desktop"]
         assert_eq!(e.code(), RejectCode::NonceReused);
     }
 
+    /// A nonce is taken once (its use is the only row), refused precisely otherwise, and
+    /// the uses of expired nonces are pruned (at most once a minute, by a later take).
+    #[test]
+    fn nonces_are_taken_once_and_expired_uses_pruned() {
+        let store = SqliteStore::in_memory().expect("store");
+        let key = NonceKey::generate().expect("key");
+        let t0 = 1_000_000;
+        let (a, _) = issue_nonce(&key, 10, t0).expect("issue");
+        let (b, _) = issue_nonce(&key, 600, t0).expect("issue");
+        let rows = || {
+            read_transaction(&store, |tx| tx.counts())
+                .expect("counts")
+                .nonces_used
+        };
+        assert_eq!(rows(), 0, "issuing writes nothing");
+        let take = |n: &[u8], at| transaction(&store, |tx| take_nonce(tx, &key, n, at));
+        take(&a, t0 + 1).expect("first use");
+        let code = |r: Result<(), AttestError>| r.expect_err("refused").code();
+        assert_eq!(code(take(&a, t0 + 2)), RejectCode::NonceReused);
+        assert_eq!(code(take(&a, t0 + 10)), RejectCode::NonceExpired);
+        let mut forged = b.clone();
+        forged[31] ^= 1;
+        assert_eq!(code(take(&forged, t0 + 2)), RejectCode::NonceUnknown);
+        assert_eq!(rows(), 1);
+        // A minute later a take prunes the use of `a` (expired), then records `b`'s.
+        take(&b, t0 + 70).expect("b");
+        assert_eq!(rows(), 1);
+        let hash_a = hash_secret(&a);
+        assert_eq!(
+            read_transaction(&store, |tx| tx.nonce(&hash_a)).expect("read"),
+            None
+        );
+        // Its replay is still refused, as expired.
+        assert_eq!(code(take(&a, t0 + 71)), RejectCode::NonceExpired);
+    }
+
     #[test]
     fn stateless_refusals_carry_their_codes() {
         let (store, signer, id, now) = setup();

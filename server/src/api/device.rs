@@ -12,6 +12,12 @@
 //!
 //! Enrollment is split the same way ([`crate::enroll`]): proof of possession and evidence
 //! outside the lock; the nonce, the one-time token and the writes in one transaction.
+//!
+//! A challenge is stateless ([`crate::nonce`]): one HMAC, no database write. Limits
+//! ([`crate::limits`]): challenges and enrollments are charged to the client address by
+//! the routes' middleware; an attestation is charged to its device once its signature
+//! verified, or to its address when it fails before that, and an address whose failures
+//! are spent is then heard only for devices that enrolled or verified recently.
 
 use axum::Router;
 use axum::body::Bytes;
