@@ -237,12 +237,6 @@ fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
     Ok((msg, device_id))
 }
 
-/// The device a token names (its `kid`), verifying nothing: only to pick a limiter
-/// before the work of [`verify`].
-pub fn kid_of(token: &[u8]) -> Option<Uuid> {
-    parse(token).ok().map(|(_, id)| id)
-}
-
 /// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
 /// read-only snapshot (which does not wait for writers). Call it outside any transaction
 /// of `store`: a store without a separate reader serves the read with a transaction.

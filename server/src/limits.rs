@@ -132,11 +132,6 @@ impl<K: Hash + Eq + Copy> KeyedLimiter<K> {
         self.check(key).is_err()
     }
 
-    /// Makes sure `key` has a bucket (taking nothing), so that [`Self::knows`] says yes.
-    pub fn touch(&self, key: K) {
-        let _ = self.with_bucket(key, |_, _| ());
-    }
-
     /// Whether `key` has a bucket (it was seen since the last turnover but one). A
     /// disabled limiter knows every key.
     pub fn knows(&self, key: K) -> bool {

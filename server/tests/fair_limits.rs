@@ -46,10 +46,11 @@ fn nonce_rows(env: &Env) -> i64 {
 
 /// A flood of challenges and of garbage attestations from one address is refused (429)
 /// once that address's allowance is spent, while enrolled devices behind the same address
-/// keep attesting: attestations are charged to their device, and failures to the address.
+/// keep attesting (also right after a restart): attestations are charged to their device,
+/// and failures to the address.
 #[test]
 fn a_flood_from_one_address_does_not_stop_other_devices_behind_it() {
-    let env = start_with(|c| {
+    let mut env = start_with(|c| {
         c.rate_limit_per_sec = 1;
         c.rate_limit_burst = 6;
         c.device_rate_per_min = 600;
@@ -97,16 +98,23 @@ fn a_flood_from_one_address_does_not_stop_other_devices_behind_it() {
             assert_eq!(r.status, 200, "{:?}", error_of(&r));
         }
     }
-    // A bad signature under a known device's kid is still judged (401), not a 429.
-    let r = env.post_device("/v1/attest", &forged_under(&a));
-    assert_rejected(&r, 401, "bad_signature");
-    // Garbage from the flooded address is refused without any work (the allowance
-    // refills at one a second: a few tries reach the refusal whatever the machine's load).
+    // Failures from the flooded address are still told to wait (the allowance refills
+    // at one a second: a few tries reach the refusal whatever the machine's load).
     let refused = (0..8)
-        .map(|_| env.post_device("/v1/attest", &unknown))
+        .map(|_| env.post_device("/v1/attest", &forged_under(&a)))
         .find(|r| r.status == 429)
-        .expect("garbage from the flooded address is refused");
+        .expect("failures from the flooded address are refused");
     assert_rejected(&refused, 429, "rate_limited");
+    assert!(refused.retry_after.is_some_and(|s| s >= 1));
+    // And a device there still attests after a restart (no memory of who verified).
+    env.restart();
+    let r = env.post_device("/v1/attest", &unknown);
+    assert_rejected(&r, 401, "unknown_device");
+    for _ in 0..40 {
+        env.post_device("/v1/attest", b"garbage");
+    }
+    let r = attest(&env, &mut a);
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
 }
 
 /// Each device has its own allowance: past it, 429 with Retry-After and nothing stored;

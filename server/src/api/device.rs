@@ -16,8 +16,8 @@
 //! A challenge is stateless ([`crate::nonce`]): one HMAC, no database write. Limits
 //! ([`crate::limits`]): challenges and enrollments are charged to the client address by
 //! the routes' middleware; an attestation is charged to its device once its signature
-//! verified, or to its address when it fails before that, and an address whose failures
-//! are spent is then heard only for devices that enrolled or verified recently.
+//! verified, or to its address when it fails before that (an address whose allowance for
+//! failures is spent gets 429 for its failures, never for its devices' genuine ones).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -120,8 +120,6 @@ fn enroll_blocking(
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;
-    // Known to the per-device limiter from now on (see `attest`).
-    state.limits.devices.touch(enrolled.device_id);
     log::info!(
         "enrolled device {} for officer {} ({})",
         enrolled.device_id,
@@ -149,20 +147,6 @@ async fn attest(
 ) -> Result<Response, ApiError> {
     let bytes = body_bytes(body, state.config.attest_body_limit())?;
     let addr = addr.map(|Extension(a)| a.0);
-    if let Some(addr) = addr
-        && let Err(limited) = state.limits.failures.check(addr)
-        && !attest::kid_of(&bytes).is_some_and(|id| state.limits.devices.knows(id))
-    {
-        // This address sent many attestations that failed: from it, only devices that
-        // recently verified (or enrolled) are still heard, so its garbage costs nothing
-        // and its other devices keep attesting.
-        return Err(ApiError::new(
-            RejectCode::RateLimited,
-            "too many failed attestations from this address; retry later",
-        )
-        .retry_after(limited.retry_after)
-        .cbor());
-    }
     let st = state.clone();
     let result = blocking(move || attest_blocking(&st, &bytes, addr))
         .await
@@ -180,9 +164,20 @@ fn attest_blocking(
     let verified = match attest::verify(state.store.as_ref(), bytes, &ctx) {
         Ok(v) => v,
         Err(e) => {
-            // Unsigned as far as we know: the address pays.
-            if let Some(addr) = addr {
-                let _ = state.limits.failures.take(addr);
+            // Unsigned as far as we know: the address pays, and once its allowance for
+            // failures is spent it is told to wait. Devices that sign are never refused
+            // for this (the checks above cost a parse and a read, or one ECDSA
+            // verification under a real kid: there is nothing cheaper to refuse first).
+            let sender_fault = !matches!(e.code(), RejectCode::Internal | RejectCode::Conflict);
+            if let Some(addr) = addr
+                && sender_fault
+                && let Err(limited) = state.limits.failures.take(addr)
+            {
+                return Err(ApiError::new(
+                    RejectCode::RateLimited,
+                    "too many failed attestations from this address; retry later",
+                )
+                .retry_after(limited.retry_after));
             }
             return Err(e.into());
         }
