@@ -353,6 +353,26 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// Prometheus gauges: keys each limiter remembers (bounded by its capacity).
+    pub fn gauges(&self) -> String {
+        let mut out = String::from(
+            "# HELP pramaan_rate_limit_keys Keys (address groups, devices) a rate limiter remembers.\n\
+             # TYPE pramaan_rate_limit_keys gauge\n",
+        );
+        for (name, len) in [
+            ("addresses", self.addresses.len()),
+            ("failures", self.failures.len()),
+            ("devices", self.devices.len()),
+        ] {
+            out.push_str(&format!(
+                "pramaan_rate_limit_keys{{limiter=\"{name}\"}} {len}\n"
+            ));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
@@ -428,6 +448,27 @@ mod tests {
         assert_eq!(l.take(address_group(ip("2001:db8::1"))), Ok(()));
         assert!(l.take(address_group(ip("2001:db8::2"))).is_err());
         assert_eq!(l.take(address_group(ip("2001:db8:0:1::2"))), Ok(()));
+    }
+
+    #[test]
+    fn gauges_count_the_keys_of_each_limiter() {
+        let limits = Limits::new(&crate::config::Config::default()).expect("limits");
+        limits.addresses.take(ip("192.0.2.1")).expect("allowed");
+        limits.addresses.take(ip("192.0.2.2")).expect("allowed");
+        limits.devices.take(uuid::Uuid::nil()).expect("allowed");
+        let text = limits.gauges();
+        assert!(
+            text.contains("pramaan_rate_limit_keys{limiter=\"addresses\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pramaan_rate_limit_keys{limiter=\"failures\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pramaan_rate_limit_keys{limiter=\"devices\"} 1\n"),
+            "{text}"
+        );
     }
 
     #[test]
