@@ -69,6 +69,10 @@ pub enum TransportError {
     /// The response body is over [`Options::max_response`]; holds the limit in bytes.
     #[error("response body over the {0}-byte limit")]
     TooLarge(usize),
+    /// An extra request header's name or value cannot be sent (empty name, or a
+    /// character that would end the header line); holds the name.
+    #[error("request header {0:?} cannot be sent: bad name or value")]
+    BadHeader(String),
 }
 
 impl TransportError {
@@ -230,6 +234,7 @@ pub struct HttpsClient {
     config: Arc<ClientConfig>,
     options: Options,
     bearer: Option<String>,
+    headers: Vec<(String, String)>,
     conn: Mutex<Option<BufReader<Stream>>>,
 }
 
@@ -283,6 +288,7 @@ impl HttpsClient {
             config: Arc::new(config),
             options,
             bearer: None,
+            headers: Vec::new(),
             conn: Mutex::new(None),
         })
     }
@@ -291,6 +297,24 @@ impl HttpsClient {
     pub fn with_bearer(mut self, token: impl Into<String>) -> Self {
         self.bearer = Some(token.into());
         self
+    }
+
+    /// Sends `name: value` with every request (e.g. `X-Forwarded-For` from a proxy, or
+    /// in tests). A name that is not a token or a value with a control character is
+    /// refused.
+    pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, TransportError> {
+        let name_ok = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let value_ok = value
+            .bytes()
+            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+        if !(name_ok && value_ok) {
+            return Err(TransportError::BadHeader(name.to_string()));
+        }
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(self)
     }
 
     /// The server URL it talks to.
@@ -453,6 +477,9 @@ impl HttpsClient {
             head.push_str("Authorization: Bearer ");
             head.push_str(token);
             head.push_str("\r\n");
+        }
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         let payload = match body {
             Some((ct, bytes)) => {
@@ -699,6 +726,39 @@ impl ServerCertVerifier for PinVerifier {
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn extra_headers_that_would_break_the_request_are_refused() {
+        let client = || {
+            HttpsClient::new(
+                "https://127.0.0.1:1",
+                Trust::Pin([0; 32]),
+                Options::default(),
+            )
+            .expect("client")
+        };
+        assert!(
+            client()
+                .with_header("X-Forwarded-For", "198.51.100.1, 10.0.0.1")
+                .is_ok()
+        );
+        for (name, value) in [
+            ("", "x"),
+            ("X Forwarded", "x"),
+            ("X-A:", "x"),
+            ("X-A", "a\r\nX-Injected: 1"),
+            ("X-A", "a\nb"),
+        ] {
+            let e = client()
+                .with_header(name, value)
+                .map(|_| ())
+                .expect_err(name);
+            assert!(
+                matches!(e, TransportError::BadHeader(ref n) if n == name),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn parses_urls() {

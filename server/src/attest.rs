@@ -24,8 +24,9 @@
 //!    shares the transaction with every write, so a rejection rolls back and changes
 //!    nothing; the caller answers only after its commit.
 //!
-//! Reads of the nonce and of `last_seq` only choose the precise error; acceptance is
-//! the store's conditional writes ([`Tx::consume_nonce`], [`Tx::advance_seq`]), which
+//! The nonce's MAC and expiry are checked without the store ([`crate::nonce`]); reads of
+//! `last_seq` only choose the precise error; acceptance is the store's conditional
+//! writes ([`Tx::use_nonce`], [`Tx::advance_seq`]), which
 //! succeed for exactly one of two racing requests whatever the backend's isolation.
 //!
 //! The order of the checks fixes which error a bad request gets and is part of the
@@ -44,7 +45,7 @@
 
 use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
-use pramaan_core::claims::{self, AttestResult, Attestation, Failure, NONCE_LEN, Verdict};
+use pramaan_core::claims::{self, AttestResult, Attestation, Failure, Verdict};
 use pramaan_core::cose::{self, Sign1};
 use pramaan_core::evidence::EvidenceSummary;
 use pramaan_core::keys::ServerKey;
@@ -53,7 +54,8 @@ use pramaan_core::policy::{
 };
 use uuid::Uuid;
 
-use crate::auth::{AuthError, hash_secret, random_bytes};
+use crate::auth::{AuthError, hash_secret};
+use crate::nonce::{NonceError, NonceKey};
 use crate::store::{AttestationRow, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction};
 use pramaan_core::model::DeviceLimits;
 
@@ -188,6 +190,19 @@ impl AttestError {
             NoPolicy => RejectCode::NoPolicy,
             Store(StoreError::Conflict(_)) => RejectCode::Conflict,
             Store(_) => RejectCode::Internal,
+        }
+    }
+}
+
+impl From<NonceError> for AttestError {
+    fn from(e: NonceError) -> Self {
+        match e {
+            NonceError::Unknown => AttestError::NonceUnknown,
+            NonceError::Expired => AttestError::NonceExpired,
+            // Issuing and checking touch no file: the random generator is all that fails.
+            NonceError::Rng | NonceError::Io { .. } | NonceError::BadKeyFile { .. } => {
+                AttestError::Rng
+            }
         }
     }
 }
@@ -356,6 +371,8 @@ pub struct Context {
     pub offline_window_secs: u64,
     /// Lifetime of the next nonce (config `nonce_ttl_secs`).
     pub nonce_ttl_secs: u64,
+    /// The key that stamps and checks nonces (`DIR/nonce.key`).
+    pub nonce_key: std::sync::Arc<NonceKey>,
     /// Google's revocation status list in force, if one is installed.
     pub status_list: Option<std::sync::Arc<crate::status_list::LoadedStatusList>>,
     /// The roots fresh evidence must chain to.
@@ -416,27 +433,28 @@ impl Outcome {
     }
 }
 
-/// Issues a fresh nonce inside `tx`; returns the nonce and its expiry.
-pub fn issue_nonce(tx: &mut dyn Tx, ttl: u64, now: u64) -> Result<(Vec<u8>, u64), AttestError> {
-    let nonce = random_bytes::<NONCE_LEN>()?;
-    let expires = now.saturating_add(ttl);
-    tx.insert_nonce(&hash_secret(&nonce), expires)?;
-    Ok((nonce.to_vec(), expires))
+/// Issues a fresh nonce (stateless: nothing is stored, [`crate::nonce`]); returns the
+/// nonce and its expiry.
+pub fn issue_nonce(key: &NonceKey, ttl: u64, now: u64) -> Result<(Vec<u8>, u64), AttestError> {
+    key.issue(ttl, now).map_err(AttestError::from)
 }
 
-/// Checks that `nonce` is a live, unused server nonce and consumes it (in `tx`).
-pub fn take_nonce(tx: &mut dyn Tx, nonce: &[u8], now: u64) -> Result<(), AttestError> {
-    let hash = hash_secret(nonce);
-    let row = tx.nonce(&hash)?.ok_or(AttestError::NonceUnknown)?;
-    if row.used {
-        return Err(AttestError::NonceReused);
+/// Checks that `nonce` is one of this server's (its MAC verifies), live and unused, and
+/// records its use (in `tx`). Once a minute this also forgets the uses of nonces that
+/// have expired (their replay is refused as expired by the check alone).
+pub fn take_nonce(
+    tx: &mut dyn Tx,
+    key: &NonceKey,
+    nonce: &[u8],
+    now: u64,
+) -> Result<(), AttestError> {
+    let expires = key.open(nonce, now)?;
+    if key.prune_due(now) {
+        tx.prune_nonces(now)?;
     }
-    if now >= row.expires {
-        return Err(AttestError::NonceExpired);
-    }
-    // The decision: one conditional write. `false` here means another transaction
-    // consumed it after the read above.
-    if !tx.consume_nonce(&hash, now)? {
+    // The decision: one conditional write (an insert that does nothing on a duplicate).
+    // `false` is a use recorded before, possibly by a concurrent transaction.
+    if !tx.use_nonce(&hash_secret(nonce), expires)? {
         return Err(AttestError::NonceReused);
     }
     Ok(())
@@ -473,7 +491,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     check_limits(tx, &device_id, &policy.limits, claims.nonce.is_none(), now)?;
     let fresh = match &claims.nonce {
         Some(nonce) => {
-            take_nonce(tx, nonce, now)?;
+            take_nonce(tx, &ctx.nonce_key, nonce, now)?;
             true
         }
         None => {
@@ -525,7 +543,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         failures: failures.clone(),
         log_index,
     })?;
-    let (next_nonce, _) = issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    let (next_nonce, _) = issue_nonce(&ctx.nonce_key, ctx.nonce_ttl_secs, now)?;
     if fresh {
         // A fresh challenge answered: the nonce sent back is the device's new anchor. An
         // offline delivery does not move it (the rest of the outbox names the old one).
@@ -673,7 +691,7 @@ mod tests {
     use super::*;
     use crate::store::{SqliteStore, transaction};
     use pramaan_core::catalog::Catalog;
-    use pramaan_core::claims::{Assurance, OsInfo, Platform};
+    use pramaan_core::claims::{Assurance, NONCE_LEN, OsInfo, Platform};
     use pramaan_core::keys::{Signer as _, SoftwareSigner};
 
     const POLICY: &str = r#"
@@ -781,11 +799,19 @@ platforms = ["desktop"]
         (store, signer, id, now)
     }
 
+    /// One nonce key for every test context (so their nonces check).
+    fn test_key() -> std::sync::Arc<NonceKey> {
+        static KEY: std::sync::OnceLock<std::sync::Arc<NonceKey>> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| std::sync::Arc::new(NonceKey::from_bytes(&[3; 32])))
+            .clone()
+    }
+
     fn context(now: u64) -> Context {
         Context {
             now,
             offline_window_secs: 3600,
             nonce_ttl_secs: 300,
+            nonce_key: test_key(),
             status_list: None,
             roots: std::sync::Arc::new(pramaan_core::evidence::Roots::builtin()),
         }
@@ -859,6 +885,42 @@ platforms = ["desktop"]
         assert_eq!(fresh.verdict, Verdict::Affirming, "{:?}", fresh.failures);
         let e = transaction(&store, |tx| decide(tx, &third, &ctx)).expect_err("reused");
         assert_eq!(e.code(), RejectCode::NonceReused);
+    }
+
+    /// A nonce is taken once (its use is the only row), refused precisely otherwise, and
+    /// the uses of expired nonces are pruned (at most once a minute, by a later take).
+    #[test]
+    fn nonces_are_taken_once_and_expired_uses_pruned() {
+        let store = SqliteStore::in_memory().expect("store");
+        let key = NonceKey::generate().expect("key");
+        let t0 = 1_000_000;
+        let (a, _) = issue_nonce(&key, 10, t0).expect("issue");
+        let (b, _) = issue_nonce(&key, 600, t0).expect("issue");
+        let rows = || {
+            read_transaction(&store, |tx| tx.counts())
+                .expect("counts")
+                .nonces_used
+        };
+        assert_eq!(rows(), 0, "issuing writes nothing");
+        let take = |n: &[u8], at| transaction(&store, |tx| take_nonce(tx, &key, n, at));
+        take(&a, t0 + 1).expect("first use");
+        let code = |r: Result<(), AttestError>| r.expect_err("refused").code();
+        assert_eq!(code(take(&a, t0 + 2)), RejectCode::NonceReused);
+        assert_eq!(code(take(&a, t0 + 10)), RejectCode::NonceExpired);
+        let mut forged = b.clone();
+        forged[31] ^= 1;
+        assert_eq!(code(take(&forged, t0 + 2)), RejectCode::NonceUnknown);
+        assert_eq!(rows(), 1);
+        // A minute later a take prunes the use of `a` (expired), then records `b`'s.
+        take(&b, t0 + 70).expect("b");
+        assert_eq!(rows(), 1);
+        let hash_a = hash_secret(&a);
+        assert_eq!(
+            read_transaction(&store, |tx| tx.nonce(&hash_a)).expect("read"),
+            None
+        );
+        // Its replay is still refused, as expired.
+        assert_eq!(code(take(&a, t0 + 71)), RejectCode::NonceExpired);
     }
 
     #[test]
@@ -935,9 +997,7 @@ platforms = ["desktop"]
             "{e}"
         );
         // Fresh ones fill the day's allowance; each answer's nonce is the next one's.
-        let mut nonce = transaction(&store, |tx| issue_nonce(tx, 300, t0))
-            .expect("nonce")
-            .0;
+        let mut nonce = issue_nonce(&test_key(), 300, t0).expect("nonce").0;
         let mut logged_bytes = 0;
         for i in 0..3 {
             let at = t0 + 10 + i;
@@ -963,9 +1023,7 @@ platforms = ["desktop"]
         assert!(logged_bytes > 0);
         // A day after the first ones, slots free up and a check-in is accepted again.
         let later = t0 + 86_400 + 1;
-        let fresh = transaction(&store, |tx| issue_nonce(tx, 300, later))
-            .expect("nonce")
-            .0;
+        let fresh = issue_nonce(&test_key(), 300, later).expect("nonce").0;
         let out = decide_at(&sign(Some(fresh), later), later).expect("accepted after the window");
         assert_eq!(out.log_index, start + 5);
         assert_eq!(log_size(), start + 6);

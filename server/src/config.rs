@@ -82,11 +82,22 @@ pub struct Config {
     /// nothing).
     #[serde(rename = "body_limit_bytes")]
     pub legacy_body_limit_bytes: Option<usize>,
-    /// Sustained device requests per second per client address; 0 disables
-    /// (`PRAMAAN_RATE_LIMIT`).
+    /// Sustained unsigned device requests (challenges, enrollments, attestations that
+    /// fail before their signature verifies) per second per client address (IPv6: per
+    /// /64); 0 disables (`PRAMAAN_RATE_LIMIT`).
     pub rate_limit_per_sec: u32,
     /// Burst allowance per client address (`PRAMAAN_RATE_BURST`).
     pub rate_limit_burst: u32,
+    /// Sustained verified attestations per minute per device (by its key id), whatever
+    /// its address; 0 disables (`PRAMAAN_DEVICE_RATE`). The policy's daily `[limits]`
+    /// apply as well.
+    pub device_rate_per_min: u32,
+    /// Burst allowance per device (`PRAMAAN_DEVICE_BURST`): an offline outbox delivered
+    /// at once must fit.
+    pub device_rate_burst: u32,
+    /// Proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client; from any
+    /// other peer the header is ignored (`PRAMAAN_TRUSTED_PROXIES`, comma-separated).
+    pub trusted_proxies: Vec<String>,
     /// Moved: the Pramaan iOS app ids are the department policy's `[evidence.apple]
     /// app_ids`. Kept only so that a file written by an older `admin init` (which has
     /// `apple_app_ids = []`) still loads; a non-empty list is refused with that advice.
@@ -158,6 +169,9 @@ impl Default for Config {
             legacy_body_limit_bytes: None,
             rate_limit_per_sec: 200,
             rate_limit_burst: 400,
+            device_rate_per_min: 60,
+            device_rate_burst: 60,
+            trusted_proxies: Vec::new(),
             legacy_apple_app_ids: Vec::new(),
             legacy_apple_allow_development: false,
             witnesses: Vec::new(),
@@ -252,6 +266,20 @@ impl Config {
         if let Some(v) = get("PRAMAAN_RATE_BURST") {
             self.rate_limit_burst = parse("PRAMAAN_RATE_BURST", v)?;
         }
+        if let Some(v) = get("PRAMAAN_DEVICE_RATE") {
+            self.device_rate_per_min = parse("PRAMAAN_DEVICE_RATE", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_DEVICE_BURST") {
+            self.device_rate_burst = parse("PRAMAAN_DEVICE_BURST", v)?;
+        }
+        if let Some(v) = get("PRAMAAN_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
         Ok(())
     }
 
@@ -305,8 +333,14 @@ impl Config {
              # device request bodies: the largest real ones are ~6 KB (with evidence)\n\
              enroll_body_limit_bytes = {}\n\
              attest_body_limit_bytes = {}\n\
+             # unsigned device requests per client address (IPv6: per /64)\n\
              rate_limit_per_sec = {}\n\
              rate_limit_burst = {}\n\
+             # verified attestations per device, whatever its address\n\
+             device_rate_per_min = {}\n\
+             device_rate_burst = {}\n\
+             # proxies whose X-Forwarded-For is believed, e.g. [\"10.0.0.0/8\"]\n\
+             trusted_proxies = []\n\
              # Evidence requirements (the Pramaan app's identity, boot state, patch level)\n\
              # are each department's policy: [evidence] in `pramaan policy set`.\n\
              # Witnesses that cosign each checkpoint (`pramaan witness init` prints key and pin):\n\
@@ -322,6 +356,8 @@ impl Config {
             d.attest_body_limit_bytes,
             d.rate_limit_per_sec,
             d.rate_limit_burst,
+            d.device_rate_per_min,
+            d.device_rate_burst,
         )
     }
 }
@@ -356,6 +392,27 @@ mod tests {
         assert_eq!(c.public_url_for(c.listen), "https://localhost:9000");
         let err = c.apply_env(|n| (n == "PRAMAAN_NONCE_TTL").then(|| "soon".into()));
         assert!(matches!(err, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn rate_limit_settings_come_from_the_environment() {
+        let mut c = Config::default();
+        c.apply_env(|n| match n {
+            "PRAMAAN_DEVICE_RATE" => Some("6".into()),
+            "PRAMAAN_DEVICE_BURST" => Some("12".into()),
+            "PRAMAAN_TRUSTED_PROXIES" => Some(" 10.0.0.0/8, ,fd00::1 ".into()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!((c.device_rate_per_min, c.device_rate_burst), (6, 12));
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "fd00::1"]);
+        let err = c.apply_env(|n| (n == "PRAMAAN_DEVICE_RATE").then(|| "-1".into()));
+        assert!(matches!(err, Err(ConfigError::Env { .. })));
+        let file: Config =
+            toml::from_str("trusted_proxies = [\"127.0.0.1\"]\ndevice_rate_per_min = 0\n")
+                .expect("parses");
+        assert_eq!(file.trusted_proxies, ["127.0.0.1"]);
+        assert_eq!(file.device_rate_per_min, 0);
     }
 
     /// Separate limits per endpoint; an older file's single `body_limit_bytes` is a

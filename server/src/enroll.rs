@@ -224,7 +224,7 @@ pub struct Enrolled {
 pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, EnrollError> {
     let req = &v.request;
     let now = ctx.now;
-    attest::take_nonce(tx, &req.nonce, now)?;
+    attest::take_nonce(tx, &ctx.nonce_key, &req.nonce, now)?;
     let token = tx
         .enroll_token(&v.token_hash)?
         .ok_or(EnrollError::UnknownToken)?;
@@ -302,7 +302,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         assurance: judgement.assurance,
         evidence: Some(v.summary.clone()),
     })?;
-    let (next_nonce, _) = attest::issue_nonce(tx, ctx.nonce_ttl_secs, now)?;
+    let (next_nonce, _) = attest::issue_nonce(&ctx.nonce_key, ctx.nonce_ttl_secs, now)?;
     // Enrollment answered a fresh challenge; the nonce sent back anchors offline work.
     tx.record_fresh(&device_id, now, &hash_secret(&next_nonce))?;
     Ok(Enrolled {

@@ -8,7 +8,8 @@
 //!
 //! Data directory layout (`pramaan admin init`):
 //! `server.key` (Ed25519 identity that signs device answers, 0600), `log.key` (Ed25519
-//! checkpoint key of the audit log, 0600), `tls/cert.pem` (leaf then CA), `tls/key.pem`
+//! checkpoint key of the audit log, 0600), `nonce.key` (HMAC key of the stateless server
+//! nonces, 0600; made on first start in older directories), `tls/cert.pem` (leaf then CA), `tls/key.pem`
 //! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
 //! audit log: its name is the log's origin), `config.toml`.
 //!
@@ -28,7 +29,7 @@ use std::sync::Arc;
 use pramaan_core::ServerKey;
 use pramaan_core::fsutil::write_atomic;
 
-use crate::api::{self, AppState, RateLimiter, Shared};
+use crate::api::{self, AppState, Shared};
 use crate::auth;
 use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
@@ -110,6 +111,10 @@ impl Paths {
     /// `server.key`: the server's Ed25519 signing key (mode 0600).
     pub fn server_key(&self) -> PathBuf {
         self.dir.join("server.key")
+    }
+    /// `nonce.key`: the key that stamps server nonces (mode 0600; [`crate::nonce`]).
+    pub fn nonce_key(&self) -> PathBuf {
+        self.dir.join("nonce.key")
     }
     /// `tls/`: the TLS certificates and key.
     pub fn tls_dir(&self) -> PathBuf {
@@ -252,6 +257,8 @@ pub fn admin_init_with_origin(
 
     let key = ServerKey::generate()?;
     key.save(&paths.server_key())?;
+    crate::nonce::NonceKey::load_or_create(&paths.nonce_key())
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
 
     let generated = tls::generate(host)?;
     write_atomic(&paths.tls_key(), generated.key_pem.as_bytes(), 0o600)
@@ -497,6 +504,11 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
     let key = ServerKey::load(&paths.server_key())?;
+    // Older data directories get their nonce key on first start.
+    let nonce_key = crate::nonce::NonceKey::load_or_create(&paths.nonce_key())
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let limits =
+        crate::limits::Limits::new(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
     let log_signer = load_log_signer(&paths, &config)?;
     let cert_pem = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
     let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
@@ -533,7 +545,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         public_url: public_url.clone(),
         pin,
         metrics: Metrics::new(),
-        limiter: RateLimiter::new(config.rate_limit_per_sec, config.rate_limit_burst),
+        limits,
+        nonce_key: Arc::new(nonce_key),
         log_signer,
         evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,

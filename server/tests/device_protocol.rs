@@ -286,11 +286,16 @@ fn nonce_reused_is_409_and_changes_nothing() {
 
 #[test]
 fn nonce_expired_is_409_and_changes_nothing() {
-    let env = start_with(|c| c.nonce_ttl_secs = 2);
+    let env = start();
     env.seed();
     let dev = env.enroll("GAD-001");
-    std::thread::sleep(std::time::Duration::from_millis(3100));
-    let body = dev.attestation(Some(dev.next_nonce.clone()), 1, now());
+    // A nonce of this server (its key) that expired a minute ago: no need to wait.
+    let key = pramaan_server::nonce::NonceKey::load_or_create(
+        &pramaan_server::server::Paths::new(env.data_dir()).nonce_key(),
+    )
+    .unwrap();
+    let (expired, _) = key.issue(60, now() - 120).unwrap();
+    let body = dev.attestation(Some(expired), 1, now());
     unchanged(&env, Some(&dev.id), || {
         let r = env.post_device("/v1/attest", &body);
         assert_rejected(&r, 409, "nonce_expired");

@@ -342,6 +342,7 @@ fn bench_setup(
     let config = Config {
         listen: "127.0.0.1:0".parse().map_err(err)?,
         rate_limit_per_sec: 0,
+        device_rate_per_min: 0,
         ..Config::load(&dir.0).map_err(err)?
     };
     Ok((dir, init, config))
@@ -543,6 +544,9 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 now: now(),
                 offline_window_secs: 0,
                 nonce_ttl_secs: 0,
+                nonce_key: std::sync::Arc::new(
+                    pramaan_server::nonce::NonceKey::generate().map_err(err)?,
+                ),
                 status_list: None,
                 roots: std::sync::Arc::new(pramaan_core::evidence::Roots::builtin()),
             };

@@ -57,7 +57,7 @@ fn admin_init_and_token_commands() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["server.key", "log.key", "tls/key.pem"] {
+        for f in ["server.key", "log.key", "nonce.key", "tls/key.pem"] {
             let mode = std::fs::metadata(data.join(f))
                 .unwrap()
                 .permissions()

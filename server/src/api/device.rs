@@ -12,11 +12,17 @@
 //!
 //! Enrollment is split the same way ([`crate::enroll`]): proof of possession and evidence
 //! outside the lock; the nonce, the one-time token and the writes in one transaction.
+//!
+//! A challenge is stateless ([`crate::nonce`]): one HMAC, no database write. Limits
+//! ([`crate::limits`]): challenges and enrollments are charged to the client address by
+//! the routes' middleware; an attestation is charged to its device once its signature
+//! verified, or to its address when it fails before that (an address whose allowance for
+//! failures is spent gets 429 for its failures, never for its devices' genuine ones).
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,19 +30,20 @@ use pramaan_core::api::RejectCode;
 use pramaan_core::claims::{self, Challenge, Receipt, Verdict};
 use pramaan_core::cose;
 
-use super::{ApiError, AppState, blocking, now};
+use super::{ApiError, AppState, ClientAddr, blocking, now};
 use crate::store::{grouped_transaction, transaction};
 use crate::{attest, enroll};
+use std::net::IpAddr;
 
-/// Expired nonces are kept this long (so a late answer says "expired", not "unknown").
-const NONCE_GRACE: u64 = 3600;
+/// The attestation endpoint (charged per device, not per address: [`crate::limits`]).
+pub const ATTEST_PATH: &str = "/v1/attest";
 
 /// The device endpoints: challenge, enroll, attest.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/challenge", get(challenge))
         .route("/v1/enroll", post(enroll))
-        .route("/v1/attest", post(attest))
+        .route(ATTEST_PATH, post(attest))
 }
 
 fn cbor_response(bytes: Vec<u8>) -> Response {
@@ -65,17 +72,11 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
     Ok(bytes)
 }
 
+/// A challenge costs one HMAC and writes nothing ([`crate::nonce`]).
 async fn challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let st = state.clone();
-    let (nonce, expires) = blocking(move || {
-        let now = now();
-        transaction(st.store.as_ref(), |tx| -> Result<_, ApiError> {
-            tx.prune_nonces(now.saturating_sub(NONCE_GRACE))?;
-            Ok(attest::issue_nonce(tx, st.config.nonce_ttl_secs, now)?)
-        })
-    })
-    .await
-    .map_err(ApiError::cbor)?;
+    let (nonce, expires) =
+        attest::issue_nonce(&state.nonce_key, state.config.nonce_ttl_secs, now())
+            .map_err(|e| ApiError::from(e).cbor())?;
     Ok(cbor_response(claims::encode(&Challenge { nonce, expires })))
 }
 
@@ -103,6 +104,7 @@ fn decision_context(state: &AppState) -> attest::Context {
         now: now(),
         offline_window_secs: state.config.offline_window_secs,
         nonce_ttl_secs: state.config.nonce_ttl_secs,
+        nonce_key: state.nonce_key.clone(),
         status_list: state.status_list.current(),
         roots: state.evidence_roots.clone(),
     }
@@ -140,20 +142,57 @@ fn enroll_blocking(
 
 async fn attest(
     State(state): State<AppState>,
+    addr: Option<Extension<ClientAddr>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let bytes = body_bytes(body, state.config.attest_body_limit())?;
+    let addr = addr.map(|Extension(a)| a.0);
     let st = state.clone();
-    let result = blocking(move || attest_blocking(&st, &bytes))
+    let result = blocking(move || attest_blocking(&st, &bytes, addr))
         .await
         .map_err(ApiError::cbor)?;
     state.metrics.verdict(result.0.as_str());
     Ok(result.1)
 }
 
-fn attest_blocking(state: &AppState, bytes: &[u8]) -> Result<(Verdict, Response), ApiError> {
+fn attest_blocking(
+    state: &AppState,
+    bytes: &[u8],
+    addr: Option<IpAddr>,
+) -> Result<(Verdict, Response), ApiError> {
     let ctx = decision_context(state);
-    let verified = attest::verify(state.store.as_ref(), bytes, &ctx)?;
+    let verified = match attest::verify(state.store.as_ref(), bytes, &ctx) {
+        Ok(v) => v,
+        Err(e) => {
+            // Unsigned as far as we know: the address pays, and once its allowance for
+            // failures is spent it is told to wait. Devices that sign are never refused
+            // for this (the checks above cost a parse and a read, or one ECDSA
+            // verification under a real kid: there is nothing cheaper to refuse first).
+            let sender_fault = !matches!(e.code(), RejectCode::Internal | RejectCode::Conflict);
+            if let Some(addr) = addr
+                && sender_fault
+                && let Err(limited) = state.limits.failures.take(addr)
+            {
+                return Err(ApiError::new(
+                    RejectCode::RateLimited,
+                    "too many failed attestations from this address; retry later",
+                )
+                .retry_after(limited.retry_after));
+            }
+            return Err(e.into());
+        }
+    };
+    // Signed by the device: the device pays, wherever it is.
+    if let Err(limited) = state.limits.devices.take(verified.device_id) {
+        return Err(ApiError::new(
+            RejectCode::RateLimited,
+            format!(
+                "too many attestations from this device; retry in {} s",
+                limited.retry_after
+            ),
+        )
+        .retry_after(limited.retry_after));
+    }
     // Group commit: concurrent attestations share one durable commit; each one's checks
     // and writes are isolated, and the answer is built only after the commit.
     let now = ctx.now;

@@ -1,7 +1,7 @@
 //! The HTTP API (design section 8): device endpoints ([`device`]), department IT and
 //! auditor endpoints ([`it`]), the revocation status list ([`evidence`]), and the shared
-//! plumbing: state, bearer authentication, per-address rate limiting for devices, body
-//! limits and metrics.
+//! plumbing: state, bearer authentication, the client address and rate limits of the
+//! device endpoints ([`crate::limits`]), body limits and metrics.
 //!
 //! Why the blocking helper: the store is synchronous (SQLite), so every storage call runs
 //! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
@@ -14,9 +14,8 @@ pub mod evidence;
 pub mod it;
 
 use pramaan_core::api::RejectCode;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -53,8 +52,10 @@ pub struct Shared {
     pub pin: [u8; 32],
     /// Counters and latencies served at `GET /metrics`.
     pub metrics: Metrics,
-    /// Per-address rate limit of the device endpoints.
-    pub limiter: RateLimiter,
+    /// Rate limits of the device endpoints: per device, per address ([`crate::limits`]).
+    pub limits: crate::limits::Limits,
+    /// The key that stamps and checks server nonces (`DIR/nonce.key`).
+    pub nonce_key: Arc<crate::nonce::NonceKey>,
     /// Signs audit-log checkpoints.
     pub log_signer: crate::audit_log::LogSigner,
     /// Trust roots for platform evidence (Google's and Apple's attestation roots).
@@ -190,64 +191,39 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// Per-address token buckets for the unauthenticated device endpoints.
-#[derive(Debug)]
-pub struct RateLimiter {
-    per_sec: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
+/// The client's address group ([`crate::limits::address_group`]) of a device request:
+/// the peer, or the client a trusted proxy names. Set by the device routes' middleware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
 
-impl RateLimiter {
-    /// `per_sec == 0` disables limiting.
-    pub fn new(per_sec: u32, burst: u32) -> Self {
-        Self {
-            per_sec: f64::from(per_sec),
-            burst: f64::from(burst.max(1)),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `ip`; false when the bucket is empty.
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        if self.per_sec <= 0.0 {
-            return true;
-        }
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return true;
-        };
-        let now = Instant::now();
-        if buckets.len() > 100_000 {
-            // Forget idle addresses rather than grow without bound.
-            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs() < 60);
-        }
-        let (tokens, last) = buckets.entry(ip).or_insert((self.burst, now));
-        let refill = now.duration_since(*last).as_secs_f64() * self.per_sec;
-        *tokens = (*tokens + refill).min(self.burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
+/// The device routes' middleware: finds the client's address (behind trusted proxies),
+/// passes it on, and charges it for the unsigned requests (challenge, enrollment).
+/// Attestations are charged in their handler: to their device once the signature
+/// verified, to the address only when they fail before that ([`device`]).
+async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    if let Some(ip) = ip
-        && !state.limiter.allow(ip)
-    {
-        return ApiError::new(
-            RejectCode::RateLimited,
-            "too many requests from this address; retry later",
-        )
-        .cbor()
-        .into_response();
+    if let Some(peer) = peer {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let group = crate::limits::address_group(state.limits.proxies.client(peer, forwarded));
+        req.extensions_mut().insert(ClientAddr(group));
+        if req.uri().path() != device::ATTEST_PATH
+            && let Err(limited) = state.limits.addresses.take(group)
+        {
+            return ApiError::new(
+                RejectCode::RateLimited,
+                "too many requests from this address; retry later",
+            )
+            .retry_after(limited.retry_after)
+            .cbor()
+            .into_response();
+        }
     }
     next.run(req).await
 }
@@ -282,6 +258,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         now(),
     ));
     text.push_str(&state.metrics.device_gauges(now()));
+    text.push_str(&state.limits.gauges());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -309,22 +286,4 @@ pub fn router(state: AppState) -> Router {
             record_metrics,
         ))
         .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limiter_refills_and_can_be_disabled() {
-        let ip: IpAddr = [127, 0, 0, 1].into();
-        let l = RateLimiter::new(1, 2);
-        assert!(l.allow(ip));
-        assert!(l.allow(ip));
-        assert!(!l.allow(ip));
-        let other: IpAddr = [10, 0, 0, 1].into();
-        assert!(l.allow(other));
-        let off = RateLimiter::new(0, 0);
-        assert!((0..1000).all(|_| off.allow(ip)));
-    }
 }

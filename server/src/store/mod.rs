@@ -12,7 +12,7 @@
 //! a read followed by a write inside one transaction is safe there; PostgreSQL at its
 //! default READ COMMITTED level is not, and two requests could both read "nonce unused"
 //! and both accept. So every check-then-act that guards a security property is one
-//! conditional statement whose answer is the decision ([`Tx::consume_nonce`],
+//! conditional statement whose answer is the decision ([`Tx::use_nonce`],
 //! [`Tx::use_enroll_token`], [`Tx::advance_seq`]), backed by a uniqueness constraint where
 //! one exists (one attestation per `(device, seq)`, one log leaf per index). Reads before
 //! them only choose the precise error code.
@@ -117,12 +117,14 @@ pub struct TokenRow {
     pub department: Option<String>,
 }
 
-/// A single-use server nonce.
+/// The recorded use of a server nonce (nonces themselves are not stored:
+/// [`crate::nonce`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NonceRow {
-    /// Expiry, seconds since the Unix epoch; valid while `now < expires`.
+    /// The nonce's expiry, seconds since the Unix epoch; the row may be pruned after it.
     pub expires: u64,
-    /// Already consumed by a request.
+    /// Used (always, for rows written since nonces are stateless; rows of an older
+    /// server may say unused: those nonces no longer verify and are pruned on expiry).
     pub used: bool,
 }
 
@@ -276,12 +278,13 @@ pub use crate::audit_log::LogEntry;
 /// 1. **Atomicity.** Everything done through one `Tx` commits together or not at all
 ///    (audit-log appends included: [`Tx::log`] reaches the log rows of *this*
 ///    transaction). A transaction that is not committed leaves no trace.
-/// 2. **Each check-then-act is one conditional write.** [`Tx::consume_nonce`],
+/// 2. **Each check-then-act is one conditional write.** [`Tx::use_nonce`],
 ///    [`Tx::use_enroll_token`] and [`Tx::advance_seq`] must be a single statement that
-///    both checks and changes (e.g. `UPDATE nonces SET used = 1 WHERE hash = ? AND used
-///    = 0 AND expires > ?`) and report whether it changed a row. When two transactions
+///    both checks and changes (e.g. `INSERT INTO nonces ... ON CONFLICT(hash) DO
+///    NOTHING`, `UPDATE enroll_tokens SET used = 1 WHERE hash = ? AND used = 0`) and
+///    report whether it changed a row. When two transactions
 ///    race, at most one may get `true`, whatever the isolation level, and the loser must
-///    see `false` (or an error), never `true`. Reads such as [`Tx::nonce`] are only used
+///    see `false` (or an error), never `true`. Reads such as [`Tx::enroll_token`] are only used
 ///    to pick the precise error code; the decision is the conditional write's answer.
 /// 3. **Uniqueness is a constraint.** One attestation per `(device_id, seq)`, one nonce,
 ///    token or enrollment token per hash, one log leaf per index and one node per
@@ -304,15 +307,14 @@ pub trait Tx {
     fn insert_token(&mut self, row: &TokenRow, now: u64) -> Result<(), StoreError>;
 
     // nonces
-    /// Stores a new unused nonce by its hash, valid while `now < expires` (seconds since
-    /// the Unix epoch).
-    fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError>;
-    /// The nonce's row, to choose an error code; never the basis of acceptance.
+    /// The recorded use of the nonce hashing to `hash`, if any (tests and tools; the
+    /// decision is [`Tx::use_nonce`]'s answer).
     fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError>;
-    /// Consumes the nonce if it exists, is unused and has not expired (`expires > now`),
-    /// in one conditional write. `true` when this call consumed it; `false` when it was
-    /// unknown, already used (by anyone, including a concurrent transaction) or expired.
-    fn consume_nonce(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError>;
+    /// Records that the nonce hashing to `hash` (valid while `now < expires`) was used,
+    /// in one conditional write: `true` when this call recorded it; `false` when it was
+    /// recorded before (by anyone, including a concurrent transaction). Nonces are
+    /// stateless ([`crate::nonce`]): only their use is stored, until they expire.
+    fn use_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<bool, StoreError>;
     /// Deletes nonces that expired before `before` (their rows serve no purpose any more).
     fn prune_nonces(&mut self, before: u64) -> Result<(), StoreError>;
 

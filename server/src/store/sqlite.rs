@@ -794,14 +794,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn insert_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO nonces(hash, expires, used) VALUES (?1, ?2, 0)",
-            params![&hash[..], to_i64("nonce expiry", expires)?],
-        )?;
-        Ok(())
-    }
-
     fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError> {
         Ok(self
             .tx
@@ -818,10 +810,11 @@ impl Tx for SqliteTx<'_> {
             .optional()?)
     }
 
-    fn consume_nonce(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError> {
+    fn use_nonce(&mut self, hash: &[u8; 32], expires: u64) -> Result<bool, StoreError> {
         let changed = self.tx.execute(
-            "UPDATE nonces SET used = 1 WHERE hash = ?1 AND used = 0 AND expires > ?2",
-            params![&hash[..], to_i64("now", now)?],
+            "INSERT INTO nonces(hash, expires, used) VALUES (?1, ?2, 1) \
+             ON CONFLICT(hash) DO NOTHING",
+            params![&hash[..], to_i64("nonce expiry", expires)?],
         )?;
         Ok(changed == 1)
     }
@@ -1409,7 +1402,7 @@ mod tests {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     grouped_transaction(store.as_ref(), move |tx| {
-                        tx.insert_nonce(&[i; 32], 10)?;
+                        assert!(tx.use_nonce(&[i; 32], 10)?);
                         if i % 2 == 1 {
                             return Err(StoreError::Corrupt("refused".into()));
                         }
@@ -1427,27 +1420,27 @@ mod tests {
             assert_eq!(found.is_some(), i % 2 == 0, "nonce {i}");
         }
         // A job sees what an earlier job of the same batch wrote.
-        let dup = grouped_transaction(store.as_ref(), |tx| tx.insert_nonce(&[0; 32], 10));
-        assert!(dup.is_err());
+        let dup = grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[0; 32], 10));
+        assert_eq!(dup.ok(), Some(false));
     }
 
     #[test]
     fn rollback_on_error_changes_nothing() {
         let store = SqliteStore::in_memory().expect("store");
         let r: Result<(), StoreError> = transaction(&store, |tx| {
-            tx.insert_nonce(&[1; 32], 10)?;
+            assert!(tx.use_nonce(&[1; 32], 10)?);
             Err(StoreError::Corrupt("reject".into()))
         });
         assert!(r.is_err());
         let found = transaction(&store, |tx| tx.nonce(&[1; 32])).expect("read");
         assert_eq!(found, None);
-        transaction(&store, |tx| tx.insert_nonce(&[2; 32], 10)).expect("insert");
+        transaction(&store, |tx| tx.use_nonce(&[2; 32], 10)).expect("insert");
         let found = transaction(&store, |tx| tx.nonce(&[2; 32])).expect("read");
         assert_eq!(
             found,
             Some(NonceRow {
                 expires: 10,
-                used: false
+                used: true
             })
         );
     }
@@ -1655,7 +1648,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ints.db");
         let store = SqliteStore::open(&path).expect("store");
-        let r = transaction(&store, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
+        let r = transaction(&store, |tx| tx.use_nonce(&[1; 32], u64::MAX));
         assert!(
             matches!(r, Err(StoreError::ValueOutOfRange { value, .. }) if value == u64::MAX),
             "{r:?}"

@@ -49,11 +49,12 @@ pub struct Env {
     pub dir: TempDir,
 }
 
-/// The server configuration of tests: loopback, any free port, no rate limit.
+/// The server configuration of tests: loopback, any free port, no rate limits.
 pub fn test_config() -> Config {
     Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         rate_limit_per_sec: 0,
+        device_rate_per_min: 0,
         ..Config::default()
     }
 }

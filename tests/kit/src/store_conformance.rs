@@ -247,41 +247,36 @@ pub fn tokens(factory: Factory<'_>) {
     assert!(is_conflict(&dup), "a token hash is unique: {dup:?}");
 }
 
-/// Nonces: consumed once; unknown or expired ones are not consumed; pruning.
+/// Nonce uses: recorded once (the second use is refused, an insert that does nothing on
+/// a duplicate); a use in a rolled-back transaction is undone; pruning by expiry.
 pub fn nonces(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
-    write(s, |tx| {
-        tx.insert_nonce(&[1; 32], LATER)?;
-        tx.insert_nonce(&[2; 32], NOW)?;
-        tx.insert_nonce(&[3; 32], NOW - 10)
-    });
+    assert_eq!(read(s, |tx| tx.nonce(&[1; 32])), None);
+    assert!(write(s, |tx| tx.use_nonce(&[1; 32], LATER)));
+    assert!(!write(s, |tx| tx.use_nonce(&[1; 32], LATER)));
+    // The second use changed nothing (not even the expiry it named).
+    assert!(!write(s, |tx| tx.use_nonce(&[1; 32], NOW)));
     let row = read(s, |tx| tx.nonce(&[1; 32])).expect("row");
-    assert_eq!((row.expires, row.used), (LATER, false));
-    // Consumed once, then never again.
-    assert!(write(s, |tx| tx.consume_nonce(&[1; 32], NOW)));
-    assert!(!write(s, |tx| tx.consume_nonce(&[1; 32], NOW)));
-    assert!(read(s, |tx| tx.nonce(&[1; 32])).expect("row").used);
-    // Expired (the expiry itself is too late) and unknown: false, nothing changes.
-    assert!(!write(s, |tx| tx.consume_nonce(&[2; 32], NOW)));
-    assert!(!write(s, |tx| tx.consume_nonce(&[3; 32], NOW)));
-    assert!(!read(s, |tx| tx.nonce(&[2; 32])).expect("row").used);
-    assert!(!write(s, |tx| tx.consume_nonce(&[9; 32], NOW)));
+    assert_eq!((row.expires, row.used), (LATER, true));
     assert_eq!(read(s, |tx| tx.nonce(&[9; 32])), None);
-    // A consume in a rolled-back transaction is undone.
+    // A use in a rolled-back transaction is undone: the nonce can still be used.
     let r: Result<(), StoreError> = transaction(s, |tx| {
-        assert!(tx.consume_nonce(&[2; 32], NOW - 100)?);
+        assert!(tx.use_nonce(&[2; 32], NOW)?);
         Err(StoreError::Corrupt("refused".into()))
     });
     assert!(r.is_err());
-    assert!(!read(s, |tx| tx.nonce(&[2; 32])).expect("row").used);
+    assert_eq!(read(s, |tx| tx.nonce(&[2; 32])), None);
+    write(s, |tx| {
+        assert!(tx.use_nonce(&[2; 32], NOW)?);
+        tx.use_nonce(&[3; 32], NOW - 10)
+    });
     // Pruning deletes what expired strictly before the bound.
     write(s, |tx| tx.prune_nonces(NOW));
     assert_eq!(read(s, |tx| tx.nonce(&[3; 32])), None);
     assert!(read(s, |tx| tx.nonce(&[2; 32])).is_some());
     assert!(read(s, |tx| tx.nonce(&[1; 32])).is_some());
-    let dup = transaction(s, |tx| tx.insert_nonce(&[1; 32], LATER));
-    assert!(is_conflict(&dup), "a nonce hash is unique: {dup:?}");
+    assert_eq!(read(s, |tx| tx.counts()).nonces_used, 2);
 }
 
 /// Enrollment tokens: used once; expired ones cannot be used.
@@ -778,7 +773,7 @@ pub fn log_append_and_read_see_only_committed_entries(factory: Factory<'_>) {
 pub fn read_transactions_cannot_write(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
     let s = store.as_ref();
-    let r = read_transaction(s, |tx| tx.insert_nonce(&[1; 32], LATER));
+    let r = read_transaction(s, |tx| tx.use_nonce(&[1; 32], LATER));
     assert!(r.is_err(), "a write in a read transaction: {r:?}");
     assert_eq!(read(s, |tx| tx.nonce(&[1; 32])), None);
     let r = read_transaction(s, |tx| tx.append_log(&entry(0)));
@@ -793,7 +788,7 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     let kept = device("GAD-001", NOW);
     write(s, |tx| {
         tx.insert_device(&kept)?;
-        tx.insert_nonce(&[7; 32], LATER)?;
+        tx.use_nonce(&[7; 32], LATER)?;
         tx.insert_enroll_token(&[8; 32], "GAD-001", LATER, false, "it", NOW)
     });
     let before = read(s, |tx| tx.counts());
@@ -807,8 +802,8 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
             },
             NOW,
         )?;
-        tx.insert_nonce(&[2; 32], LATER)?;
-        assert!(tx.consume_nonce(&[7; 32], NOW)?);
+        assert!(tx.use_nonce(&[2; 32], LATER)?);
+        assert!(!tx.use_nonce(&[7; 32], LATER)?);
         assert!(tx.use_enroll_token(&[8; 32], NOW)?);
         tx.upsert_officer(&officer("GAD-009", "GAD"), NOW)?;
         tx.set_policy("GAD", &policy(), "admin", NOW)?;
@@ -824,7 +819,7 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.counts()), before);
     assert_eq!(read(s, |tx| tx.token(&[1; 32])), None);
     assert_eq!(read(s, |tx| tx.nonce(&[2; 32])), None);
-    assert!(!read(s, |tx| tx.nonce(&[7; 32])).expect("row").used);
+    assert!(read(s, |tx| tx.nonce(&[7; 32])).expect("row").used);
     assert!(!read(s, |tx| tx.enroll_token(&[8; 32])).expect("row").used);
     assert_eq!(read(s, |tx| tx.officer("GAD-009")), None);
     assert_eq!(read(s, |tx| tx.policy("GAD")), None);
@@ -847,11 +842,9 @@ pub fn counts(factory: Factory<'_>) {
         tx.insert_device(&d)?;
         tx.insert_device(&device("GAD-002", NOW))?;
         tx.insert_attestation(&attestation(d.device_id, 1, 0))?;
-        for i in 0..4u8 {
-            tx.insert_nonce(&[i; 32], LATER)?;
-        }
-        tx.consume_nonce(&[0; 32], NOW)?;
-        tx.consume_nonce(&[1; 32], NOW)?;
+        tx.use_nonce(&[0; 32], LATER)?;
+        tx.use_nonce(&[1; 32], LATER)?;
+        tx.use_nonce(&[1; 32], LATER)?;
         tx.insert_enroll_token(&[9; 32], "GAD-001", LATER, false, "it", NOW)?;
         tx.insert_enroll_token(&[10; 32], "GAD-002", LATER, false, "it", NOW)?;
         tx.use_enroll_token(&[9; 32], NOW)?;
@@ -880,9 +873,9 @@ pub fn values_beyond_i64_are_refused(factory: Factory<'_>) {
     let d = device("GAD-001", NOW);
     write(s, |tx| tx.insert_device(&d));
     let before = read(s, |tx| tx.counts());
-    let r = transaction(s, |tx| tx.insert_nonce(&[1; 32], BEYOND_I64));
+    let r = transaction(s, |tx| tx.use_nonce(&[1; 32], BEYOND_I64));
     assert!(out_of_range(&r), "nonce expiry: {r:?}");
-    let r = transaction(s, |tx| tx.insert_nonce(&[1; 32], u64::MAX));
+    let r = transaction(s, |tx| tx.use_nonce(&[1; 32], u64::MAX));
     assert!(out_of_range(&r), "nonce expiry: {r:?}");
     let r = transaction(s, |tx| {
         tx.insert_enroll_token(&[2; 32], "GAD-001", BEYOND_I64, false, "it", NOW)
@@ -961,22 +954,15 @@ fn other(round: usize, shared: &Arc<dyn Store>, second: &Arc<dyn Store>) -> Arc<
     }
 }
 
-/// Two concurrent consumers of one nonce: exactly one succeeds.
+/// Two concurrent users of one nonce: exactly one succeeds.
 pub fn concurrent_nonce_is_consumed_once(factory: Factory<'_>) {
     let (dir, store) = open(factory);
     let second = factory(dir.path());
     for round in 0..RACE_ROUNDS {
         let h = hash(1, round);
-        write(store.as_ref(), |tx| tx.insert_nonce(&h, LATER));
         let other = other(round, &store, &second);
-        // As a handler does: read for the error code, then the conditional write decides.
-        let results = race(&store, &other, move |tx| {
-            let row = tx.nonce(&h)?;
-            if row.is_some_and(|r| r.used) {
-                return Ok(false);
-            }
-            tx.consume_nonce(&h, NOW)
-        });
+        // As a handler does: the conditional write (an insert of the use) decides.
+        let results = race(&store, &other, move |tx| tx.use_nonce(&h, LATER));
         assert_one_winner(&results, "nonce", round);
         assert!(read(store.as_ref(), |tx| tx.nonce(&h)).expect("row").used);
     }
