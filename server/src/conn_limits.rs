@@ -940,6 +940,64 @@ mod tests {
         assert_eq!(pa.groups(), 0);
     }
 
+    /// A response its client does not read is cut off by the minimum rate: not before
+    /// `body_grace + written / rate` from the answer, and counted once as `response`.
+    #[test]
+    fn a_response_read_too_slowly_is_cut_off() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+            socket.set_send_buffer_size(4096).expect("sndbuf");
+            socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+            let listener = socket.listen(1).expect("listen");
+            let client = tokio::net::TcpSocket::new_v4().expect("socket");
+            client.set_recv_buffer_size(4096).expect("rcvbuf");
+            let _never_reads = client
+                .connect(listener.local_addr().expect("addr"))
+                .await
+                .expect("connect");
+            let (server, peer) = listener.accept().await.expect("accept");
+            let stats = Arc::new(ConnStats::default());
+            let limits = ConnLimits {
+                body_grace: Duration::from_millis(300),
+                body_min_rate: 64 * 1024,
+                ..ConnLimits::default()
+            };
+            let slot = PerAddress::new(1, stats.clone())
+                .try_acquire(peer.ip())
+                .expect("slot");
+            let conn = Arc::new(ConnState::new());
+            let mut stream = LimitedStream::new(server, conn.clone(), limits, stats.clone(), slot);
+            let active = ActiveRequest::begin(conn);
+            let since = Instant::now();
+            active.responding();
+            let chunk = vec![0u8; 16 * 1024];
+            let mut written = 0u64;
+            let err = tokio::time::timeout(Duration::from_secs(30), async {
+                loop {
+                    let r = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, &chunk))
+                        .await;
+                    match r {
+                        Ok(n) => written += n as u64,
+                        Err(e) => return e,
+                    }
+                }
+            })
+            .await
+            .expect("never cut off");
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            assert!(since.elapsed() >= limits.body_grace + limits.allowance(written));
+            let again = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_flush(cx)).await;
+            assert!(again.is_err(), "stays closed");
+            assert_eq!(stats.closed(Limit::Response), 1);
+            drop(stream);
+            assert_eq!(stats.open(), 0, "the slot is released with the stream");
+        });
+    }
+
     #[test]
     fn allowance_is_bytes_over_rate() {
         let l = ConnLimits {

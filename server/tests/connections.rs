@@ -228,6 +228,26 @@ fn an_idle_connection_is_closed_after_its_requests() {
     );
 }
 
+/// After an answer, a request whose headers stop coming is closed by the 1-second header
+/// limit counted from its first byte, not by the 10-second idle limit.
+#[test]
+fn a_later_request_s_partial_headers_are_closed_by_the_header_limit() {
+    let env = server(|c| c.idle_timeout_secs = 10);
+    let mut tls = connect(&env);
+    assert!(healthz(&mut tls).starts_with("HTTP/1.1 200"));
+    let start = Instant::now();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .expect("write");
+    assert!(read_until_closed(&mut tls).is_empty(), "no answer to half a request");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+    let stats = &env.server().state().metrics.connections;
+    assert_eq!((stats.closed(Limit::Header), stats.closed(Limit::Idle)), (1, 0));
+}
+
 /// With a cap of 2, a third connection from 127.0.0.1 is refused while 127.0.0.2 still
 /// connects and is served; once one of the two closes, 127.0.0.1 connects again. The
 /// refusal is counted and `/metrics` shows it.
