@@ -951,7 +951,9 @@ mod tests {
         rt.block_on(async {
             let socket = tokio::net::TcpSocket::new_v4().expect("socket");
             socket.set_send_buffer_size(4096).expect("sndbuf");
-            socket.bind("127.0.0.1:0".parse().expect("addr")).expect("bind");
+            socket
+                .bind("127.0.0.1:0".parse().expect("addr"))
+                .expect("bind");
             let listener = socket.listen(1).expect("listen");
             let client = tokio::net::TcpSocket::new_v4().expect("socket");
             client.set_recv_buffer_size(4096).expect("rcvbuf");

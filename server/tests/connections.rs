@@ -238,14 +238,20 @@ fn a_later_request_s_partial_headers_are_closed_by_the_header_limit() {
     let start = Instant::now();
     tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
         .expect("write");
-    assert!(read_until_closed(&mut tls).is_empty(), "no answer to half a request");
+    assert!(
+        read_until_closed(&mut tls).is_empty(),
+        "no answer to half a request"
+    );
     let took = start.elapsed();
     assert!(
         took >= Duration::from_millis(500) && took < Duration::from_secs(5),
         "closed after {took:?}"
     );
     let stats = &env.server().state().metrics.connections;
-    assert_eq!((stats.closed(Limit::Header), stats.closed(Limit::Idle)), (1, 0));
+    assert_eq!(
+        (stats.closed(Limit::Header), stats.closed(Limit::Idle)),
+        (1, 0)
+    );
 }
 
 /// With a cap of 2, a third connection from 127.0.0.1 is refused while 127.0.0.2 still
