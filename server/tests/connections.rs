@@ -110,6 +110,38 @@ fn healthz(tls: &mut Tls) -> String {
     String::from_utf8(got).expect("text")
 }
 
+/// A client that connects and never starts the TLS handshake is closed by the 1-second
+/// handshake limit.
+#[test]
+fn a_stalled_handshake_is_closed() {
+    let env = server(|c| c.handshake_timeout_secs = 1);
+    let mut tcp = TcpStream::connect(env.server().addr).expect("tcp");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut b = [0u8; 16];
+    match tcp.read(&mut b) {
+        Ok(0) => {}
+        Ok(n) => panic!("{n} bytes before any ClientHello"),
+        Err(e) => assert!(
+            !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "still open: {e}"
+        ),
+    }
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+    // The socket closes as the handshake future is dropped, just before the count.
+    let stats = &env.server().state().metrics.connections;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while stats.closed(Limit::Handshake) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(stats.closed(Limit::Handshake), 1);
+}
+
 /// A client that sends a request line and then one header byte every 250 ms is closed
 /// within five times the 1-second header limit.
 #[test]
