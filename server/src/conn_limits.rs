@@ -18,11 +18,12 @@
 //! | connections per address | `per_address` (IPv6 by /64) | [`LimitAcceptor`] |
 //!
 //! Why the stream keeps the header and idle clocks rather than hyper's
-//! `header_read_timeout`: hyper 1.x starts that timer as soon as a connection goes idle, so
-//! it measures idle time and header time as one, and a 10-second header limit would also
-//! close every keep-alive connection after 10 seconds. The stream knows which phase its
-//! connection is in (the request middleware tells it) and applies the right clock; hyper's
-//! timer is still set, to `header + idle`, as a backstop.
+//! `header_read_timeout` (reachable through axum-server's `http_builder()`, and left off):
+//! hyper 1.x starts that timer as soon as a connection goes idle, so it measures idle time
+//! and header time as one, and a 10-second header limit would also close every keep-alive
+//! connection after 10 seconds; it also allocates and registers a new timer for every
+//! request. The stream knows which phase its connection is in (the request middleware
+//! tells it) and applies the right clock, with one timer per connection.
 //!
 //! Why a minimum rate for bodies rather than an inactivity limit per read: a client sending
 //! one byte every few seconds is never inactive for long, so an inactivity limit short
@@ -722,17 +723,20 @@ pub async fn limit_requests(State(rl): State<RequestLimits>, req: Request, next:
         .map(|c| ActiveRequest::begin(c.0.clone()));
     let outcome = Arc::new(BodyOutcome::default());
     let (parts, body) = req.into_parts();
-    if body.is_end_stream() {
+    let body = if body.is_end_stream() {
+        // Nothing to wait for (a GET): no clock needed.
         outcome.set(BodyOutcome::DONE);
-    }
-    let body = Body::new(MinRateBody {
-        inner: body,
-        start: Instant::now(),
-        limits: rl.limits,
-        received: 0,
-        deadline: Deadline::default(),
-        outcome: outcome.clone(),
-    });
+        body
+    } else {
+        Body::new(MinRateBody {
+            inner: body,
+            start: Instant::now(),
+            limits: rl.limits,
+            received: 0,
+            deadline: Deadline::default(),
+            outcome: outcome.clone(),
+        })
+    };
     let resp = match tokio::time::timeout(
         rl.limits.request,
         next.run(Request::from_parts(parts, body)),

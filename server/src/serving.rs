@@ -73,17 +73,13 @@ pub fn serve(
     let handle = axum_server::Handle::<SocketAddr>::new();
     let tls = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls)))
         .handshake_timeout(limits.handshake);
-    let mut server = axum_server::from_tcp(listener)
+    // hyper's own header_read_timeout stays off (as axum-server leaves it): the stream of
+    // `conn_limits` keeps the header and idle clocks (why, in its module doc).
+    let server = axum_server::from_tcp(listener)
         .map_err(|source| ServeError::Bind { addr, source })?
         .acceptor(LimitAcceptor::new(tls, limits, stats.clone()))
         .http1_only()
         .handle(handle.clone());
-    // A backstop only: hyper's header timer also runs while a connection is idle, so it
-    // is set past both clocks of `conn_limits` (which closes such connections first).
-    server
-        .http_builder()
-        .http1()
-        .header_read_timeout(limits.header.saturating_add(limits.idle));
     drop(guard);
     let app = app.layer(axum::middleware::from_fn_with_state(
         RequestLimits { limits, stats },
