@@ -48,6 +48,16 @@ pub enum ConfigError {
         /// Why it does not parse.
         reason: String,
     },
+    /// A `[connections]` value is zero or absurd.
+    #[error("[connections] {key} = {value}: {reason}")]
+    OutOfRange {
+        /// The key, e.g. `idle_timeout_secs`.
+        key: &'static str,
+        /// Its value.
+        value: u64,
+        /// The allowed range.
+        reason: String,
+    },
 }
 
 /// Everything the running server needs to know.
@@ -109,6 +119,137 @@ pub struct Config {
     /// `[[witnesses]]`: witnesses asked to cosign each new checkpoint (see
     /// [`WitnessConfig`]); none by default.
     pub witnesses: Vec<WitnessConfig>,
+    /// `[connections]`: timeouts and the per-address cap (see [`ConnectionsConfig`]).
+    pub connections: ConnectionsConfig,
+}
+
+/// `[connections]`: how long, how slowly and how many connections one client may hold
+/// (design section 8.1; why each, in `crate::conn_limits`).
+///
+/// ```toml
+/// [connections]
+/// handshake_timeout_secs = 10     # TLS handshake
+/// header_timeout_secs = 10        # a request's headers
+/// body_min_bytes_per_sec = 1024   # request and response bodies, after
+/// body_grace_secs = 10            # this floor
+/// request_timeout_secs = 60       # headers to answer (408 or 503)
+/// idle_timeout_secs = 60          # keep-alive between requests
+/// max_per_address = 64            # open at once per IPv4 address or IPv6 /64
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Longest TLS handshake, seconds (`PRAMAAN_HANDSHAKE_TIMEOUT`).
+    pub handshake_timeout_secs: u64,
+    /// Longest time to receive a request's headers, seconds (`PRAMAAN_HEADER_TIMEOUT`).
+    pub header_timeout_secs: u64,
+    /// Slowest accepted body, bytes per second (`PRAMAAN_BODY_MIN_RATE`).
+    pub body_min_bytes_per_sec: u64,
+    /// Time every body gets before the minimum rate applies, seconds
+    /// (`PRAMAAN_BODY_GRACE`).
+    pub body_grace_secs: u64,
+    /// Longest time from a request's headers to its answer, seconds
+    /// (`PRAMAAN_REQUEST_TIMEOUT`).
+    pub request_timeout_secs: u64,
+    /// Longest wait for the next request on a kept-alive connection, seconds
+    /// (`PRAMAAN_IDLE_TIMEOUT`).
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once from one IPv4 address or IPv6 /64
+    /// (`PRAMAAN_MAX_CONNECTIONS_PER_ADDRESS`). Behind a reverse proxy every client has
+    /// the proxy's address: raise it there.
+    pub max_per_address: u32,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        use crate::conn_limits as d;
+        Self {
+            handshake_timeout_secs: d::DEFAULT_HANDSHAKE_SECS,
+            header_timeout_secs: d::DEFAULT_HEADER_SECS,
+            body_min_bytes_per_sec: d::DEFAULT_BODY_MIN_RATE,
+            body_grace_secs: d::DEFAULT_BODY_GRACE_SECS,
+            request_timeout_secs: d::DEFAULT_REQUEST_SECS,
+            idle_timeout_secs: d::DEFAULT_IDLE_SECS,
+            max_per_address: d::DEFAULT_PER_ADDRESS,
+        }
+    }
+}
+
+impl ConnectionsConfig {
+    /// Refuses a zero or absurd value, naming the key and its allowed range: a zero
+    /// timeout would close every connection, a huge one is no limit at all.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        const HOUR: u64 = 3600;
+        let checks: [(&'static str, u64, u64, u64, &str); 7] = [
+            (
+                "handshake_timeout_secs",
+                self.handshake_timeout_secs,
+                1,
+                300,
+                "seconds",
+            ),
+            (
+                "header_timeout_secs",
+                self.header_timeout_secs,
+                1,
+                300,
+                "seconds",
+            ),
+            (
+                "body_min_bytes_per_sec",
+                self.body_min_bytes_per_sec,
+                16,
+                1 << 20,
+                "bytes per second",
+            ),
+            ("body_grace_secs", self.body_grace_secs, 1, 300, "seconds"),
+            (
+                "request_timeout_secs",
+                self.request_timeout_secs,
+                1,
+                HOUR,
+                "seconds",
+            ),
+            (
+                "idle_timeout_secs",
+                self.idle_timeout_secs,
+                1,
+                HOUR,
+                "seconds",
+            ),
+            (
+                "max_per_address",
+                u64::from(self.max_per_address),
+                1,
+                1_000_000,
+                "connections",
+            ),
+        ];
+        for (key, value, min, max, unit) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::OutOfRange {
+                    key,
+                    value,
+                    reason: format!("must be between {min} and {max} {unit}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The limits the server applies.
+    pub fn limits(&self) -> crate::conn_limits::ConnLimits {
+        use std::time::Duration;
+        crate::conn_limits::ConnLimits {
+            handshake: Duration::from_secs(self.handshake_timeout_secs),
+            header: Duration::from_secs(self.header_timeout_secs),
+            body_grace: Duration::from_secs(self.body_grace_secs),
+            body_min_rate: self.body_min_bytes_per_sec,
+            request: Duration::from_secs(self.request_timeout_secs),
+            idle: Duration::from_secs(self.idle_timeout_secs),
+            per_address: self.max_per_address,
+        }
+    }
 }
 
 /// One `[[witnesses]]` entry: a C2SP tlog-witness the log asks for cosignatures.
@@ -175,6 +316,7 @@ impl Default for Config {
             legacy_apple_app_ids: Vec::new(),
             legacy_apple_allow_development: false,
             witnesses: Vec::new(),
+            connections: ConnectionsConfig::default(),
         }
     }
 }
@@ -184,6 +326,7 @@ impl Config {
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
         let mut config = Self::from_file(&data_dir.join("config.toml"))?;
         config.apply_env(|name| std::env::var(name).ok())?;
+        config.connections.validate()?;
         Ok(config)
     }
 
@@ -280,6 +423,22 @@ impl Config {
                 .map(str::to_string)
                 .collect();
         }
+        let c = &mut self.connections;
+        for (name, field) in [
+            ("PRAMAAN_HANDSHAKE_TIMEOUT", &mut c.handshake_timeout_secs),
+            ("PRAMAAN_HEADER_TIMEOUT", &mut c.header_timeout_secs),
+            ("PRAMAAN_BODY_MIN_RATE", &mut c.body_min_bytes_per_sec),
+            ("PRAMAAN_BODY_GRACE", &mut c.body_grace_secs),
+            ("PRAMAAN_REQUEST_TIMEOUT", &mut c.request_timeout_secs),
+            ("PRAMAAN_IDLE_TIMEOUT", &mut c.idle_timeout_secs),
+        ] {
+            if let Some(v) = get(name) {
+                *field = parse(name, v)?;
+            }
+        }
+        if let Some(v) = get("PRAMAAN_MAX_CONNECTIONS_PER_ADDRESS") {
+            c.max_per_address = parse("PRAMAAN_MAX_CONNECTIONS_PER_ADDRESS", v)?;
+        }
         Ok(())
     }
 
@@ -347,7 +506,19 @@ impl Config {
              # [[witnesses]]\n\
              # url = \"https://witness.example:8444\"\n\
              # key = \"witness.example/w+<hex id>+<base64 key>\"\n\
-             # pin = \"<base64url SPKI pin>\"\n",
+             # pin = \"<base64url SPKI pin>\"\n\
+             \n\
+             # Connection limits (design section 8.1). Behind a reverse proxy every client has\n\
+             # the proxy's address: raise max_per_address there.\n\
+             [connections]\n\
+             handshake_timeout_secs = {}\n\
+             header_timeout_secs = {}\n\
+             # bodies (both ways) must keep up this rate once body_grace_secs have passed\n\
+             body_min_bytes_per_sec = {}\n\
+             body_grace_secs = {}\n\
+             request_timeout_secs = {}\n\
+             idle_timeout_secs = {}\n\
+             max_per_address = {}\n",
             d.listen,
             d.nonce_ttl_secs,
             d.enrollment_token_ttl_secs,
@@ -358,6 +529,13 @@ impl Config {
             d.rate_limit_burst,
             d.device_rate_per_min,
             d.device_rate_burst,
+            d.connections.handshake_timeout_secs,
+            d.connections.header_timeout_secs,
+            d.connections.body_min_bytes_per_sec,
+            d.connections.body_grace_secs,
+            d.connections.request_timeout_secs,
+            d.connections.idle_timeout_secs,
+            d.connections.max_per_address,
         )
     }
 }
@@ -435,6 +613,61 @@ mod tests {
         assert_eq!((c.enroll_body_limit(), c.attest_body_limit()), (4096, 4096));
         c.legacy_body_limit_bytes = None;
         assert_eq!(c.enroll_body_limit(), 20000);
+    }
+
+    /// `[connections]` loads from the file and the environment; a zero or absurd value is
+    /// refused naming the key and the range, from either source.
+    #[test]
+    fn connection_limits_are_configurable_and_validated() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[connections]\nidle_timeout_secs = 5\nmax_per_address = 8\n",
+        )
+        .expect("write");
+        let c = Config::from_file(&dir.path().join("config.toml")).expect("loads");
+        assert_eq!(c.connections.idle_timeout_secs, 5);
+        assert_eq!(c.connections.limits().per_address, 8);
+        assert_eq!(
+            c.connections.header_timeout_secs,
+            ConnectionsConfig::default().header_timeout_secs
+        );
+        assert_eq!(
+            ConnectionsConfig::default().limits(),
+            crate::conn_limits::ConnLimits::default()
+        );
+        assert!(ConnectionsConfig::default().validate().is_ok());
+        for (key, value) in [
+            ("header_timeout_secs", 0),
+            ("idle_timeout_secs", 0),
+            ("request_timeout_secs", 86_400),
+            ("body_min_bytes_per_sec", 0),
+            ("max_per_address", 0),
+        ] {
+            std::fs::write(
+                dir.path().join("config.toml"),
+                format!("[connections]\n{key} = {value}\n"),
+            )
+            .expect("write");
+            let err = Config::load(dir.path()).expect_err(key).to_string();
+            assert!(
+                err.starts_with(&format!("[connections] {key} = {value}: must be between")),
+                "{err}"
+            );
+        }
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "PRAMAAN_HEADER_TIMEOUT").then(|| "3".into()))
+            .expect("applies");
+        assert_eq!(c.connections.header_timeout_secs, 3);
+        c.apply_env(|n| (n == "PRAMAAN_BODY_MIN_RATE").then(|| "0".into()))
+            .expect("applies");
+        assert!(matches!(
+            c.connections.validate(),
+            Err(ConfigError::OutOfRange {
+                key: "body_min_bytes_per_sec",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod checkpoints;
 pub mod compliance;
 pub mod config;
+pub mod conn_limits;
 pub mod enroll;
 pub mod limits;
 pub mod metrics;

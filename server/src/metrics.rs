@@ -64,6 +64,9 @@ const HOUR: u64 = 3600;
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    /// Connections closed by each connection limit, and open now (kept by the serving
+    /// helper, rendered at `GET /metrics`).
+    pub connections: std::sync::Arc<crate::conn_limits::ConnStats>,
 }
 
 impl Metrics {

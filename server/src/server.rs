@@ -499,6 +499,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     // builder_with_provider does not need a process default, but other rustls users in the
     // same process might; installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    config.connections.validate()?;
     let paths = Paths::new(data_dir);
     if !paths.server_key().exists() || !paths.db().exists() {
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
@@ -552,7 +553,15 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         config,
     }));
     let app = api::router(state.clone());
-    let serving = crate::serving::serve(listener, tls_config, app, "pramaan-server", None)?;
+    let serving = crate::serving::serve(
+        listener,
+        tls_config,
+        app,
+        "pramaan-server",
+        None,
+        state.config.connections.limits(),
+        state.metrics.connections.clone(),
+    )?;
     log::info!("listening on {addr} ({public_url})");
     Ok(Running {
         url,

@@ -4,11 +4,20 @@
 //! Why a thread of its own: both are started the same way by the command and by tests
 //! (a real server over real TLS on loopback, in-process), and both stop the same way:
 //! stop accepting, let in-flight requests finish for up to two seconds, join the thread.
+//!
+//! Both serve HTTP/1.1 only (the TLS configuration offers only `http/1.1` by ALPN, and
+//! hyper's prior-knowledge HTTP/2 detection is turned off with it), under the connection
+//! limits of [`crate::conn_limits`]: the handshake, header, idle, body-rate and request
+//! clocks and the per-address cap.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+
+use crate::conn_limits::{ConnLimits, ConnStats, LimitAcceptor, RequestLimits, limit_requests};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +44,8 @@ pub struct Serving {
 }
 
 /// Serves `app` over TLS (`tls`) on `listener`, on a multi-threaded tokio runtime of
-/// `workers` threads (`None`: one per core) named `name`. Handlers see the peer address
+/// `workers` threads (`None`: one per core) named `name`, under `limits` (connections
+/// closed by each are counted in `stats`). Handlers see the peer address
 /// (`ConnectInfo<SocketAddr>`).
 pub fn serve(
     listener: TcpListener,
@@ -43,6 +53,8 @@ pub fn serve(
     app: axum::Router,
     name: &str,
     workers: Option<usize>,
+    limits: ConnLimits,
+    stats: Arc<ConnStats>,
 ) -> Result<Serving, ServeError> {
     let addr = listener
         .local_addr()
@@ -59,13 +71,20 @@ pub fn serve(
     // The tokio listener registers with the runtime's reactor.
     let guard = rt.enter();
     let handle = axum_server::Handle::<SocketAddr>::new();
-    let server = axum_server::from_tcp_rustls(
-        listener,
-        axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
-    )
-    .map_err(|source| ServeError::Bind { addr, source })?
-    .handle(handle.clone());
+    let tls = RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls)))
+        .handshake_timeout(limits.handshake);
+    // hyper's own header_read_timeout stays off (as axum-server leaves it): the stream of
+    // `conn_limits` keeps the header and idle clocks (why, in its module doc).
+    let server = axum_server::from_tcp(listener)
+        .map_err(|source| ServeError::Bind { addr, source })?
+        .acceptor(LimitAcceptor::new(tls, limits, stats.clone()))
+        .http1_only()
+        .handle(handle.clone());
     drop(guard);
+    let app = app.layer(axum::middleware::from_fn_with_state(
+        RequestLimits { limits, stats },
+        limit_requests,
+    ));
     let what = name.to_string();
     let thread = std::thread::Builder::new()
         .name(format!("{name}-{}", addr.port()))

@@ -476,7 +476,15 @@ pub fn start(
     };
     let url = format!("https://{shown}");
     let app = router(witness.clone());
-    let serving = crate::serving::serve(listener, tls_config, app, "pramaan-witness", Some(2))?;
+    let serving = crate::serving::serve(
+        listener,
+        tls_config,
+        app,
+        "pramaan-witness",
+        Some(2),
+        crate::conn_limits::ConnLimits::default(),
+        Arc::default(),
+    )?;
     log::info!("witness listening on {addr}");
     Ok(RunningWitness {
         url,

@@ -339,12 +339,15 @@ fn bench_setup(
         ),
     };
     let init = server::admin_init(&dir.0, "localhost").map_err(err)?;
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().map_err(err)?,
         rate_limit_per_sec: 0,
         device_rate_per_min: 0,
         ..Config::load(&dir.0).map_err(err)?
     };
+    // Every simulated device connects from loopback: the per-address cap would refuse
+    // all but the first 64 (and measure nothing).
+    config.connections.max_per_address = 1_000_000;
     Ok((dir, init, config))
 }
 

@@ -259,6 +259,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     ));
     text.push_str(&state.metrics.device_gauges(now()));
     text.push_str(&state.limits.gauges());
+    text.push_str(&state.metrics.connections.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
