@@ -122,7 +122,12 @@ pub struct BenchArgs {
     #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// With --server: trust it by the SHA-256 of its public key (base64url SPKI pin).
-    #[arg(long, env = "PRAMAAN_PIN", value_name = "B64URL", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        env = "PRAMAAN_PIN",
+        value_name = "B64URL",
+        allow_hyphen_values = true
+    )]
     pub pin: Option<String>,
     /// With --server: the department the simulated officers are imported into. Its
     /// policy is replaced by the bench policy unless --keep-policy: use a department of

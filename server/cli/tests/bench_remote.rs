@@ -56,10 +56,14 @@ impl Deployment {
     fn init() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap().to_string();
-        ok(pramaan(&["admin", "init", "--data", &data]).output().unwrap());
-        let admin = ok(pramaan(&["admin", "token", "--data", &data, "--role", "admin"])
+        ok(pramaan(&["admin", "init", "--data", &data])
             .output()
-            .unwrap())
+            .unwrap());
+        let admin = ok(
+            pramaan(&["admin", "token", "--data", &data, "--role", "admin"])
+                .output()
+                .unwrap(),
+        )
         .trim()
         .to_string();
         let mut d = Self {
@@ -193,7 +197,11 @@ fn ack_lines(path: &Path) -> Vec<(String, u64, u64)> {
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             assert_eq!(f.len(), 3, "ack line {l:?}");
-            (f[0].to_string(), f[1].parse().unwrap(), f[2].parse().unwrap())
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -210,7 +218,10 @@ fn wait_for_acks(path: &Path, n: usize, bench: &mut Child) -> usize {
             bench.try_wait().unwrap().is_none(),
             "the bench ended before {n} acknowledgements ({have})"
         );
-        assert!(Instant::now() < deadline, "only {have} of {n} acknowledgements");
+        assert!(
+            Instant::now() < deadline,
+            "only {have} of {n} acknowledgements"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -294,7 +305,10 @@ fn a_short_soak_samples_the_server_and_a_second_run_with_an_it_token_works() {
     assert_eq!(w["alive_at_end"], true, "{w}");
     assert!(w["verdict"].is_string(), "{w}");
     assert_eq!(first["consistency"]["listed"], 2, "{first}");
-    assert!(first["load_cpu"]["cpu_seconds"].as_f64().unwrap() > 0.0, "{first}");
+    assert!(
+        first["load_cpu"]["cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{first}"
+    );
 
     // Again, as IT of the department the first run made: new officers, no collision.
     let data = d.data().to_str().unwrap().to_string();

@@ -159,10 +159,7 @@ struct AckLog {
 impl AckLog {
     fn create(path: &Path) -> Result<Self, CliError> {
         let file = File::create(path).map_err(|e| {
-            CliError::new(format!(
-                "cannot create the ack log {}: {e}",
-                path.display()
-            ))
+            CliError::new(format!("cannot create the ack log {}: {e}", path.display()))
         })?;
         Ok(Self {
             file: Mutex::new(file),
@@ -259,10 +256,7 @@ pub fn run_remote(o: &RemoteOptions) -> Result<RemoteReport, CliError> {
         accepted: accepted.clone(),
     });
     let started_unix = super::now();
-    let ids: Vec<(Uuid, String)> = devices
-        .iter()
-        .map(|d| (d.id, d.officer.clone()))
-        .collect();
+    let ids: Vec<(Uuid, String)> = devices.iter().map(|d| (d.id, d.officer.clone())).collect();
     let mut handles = Vec::new();
     for (i, dev) in devices.into_iter().enumerate() {
         let shared = shared.clone();
@@ -298,14 +292,7 @@ pub fn run_remote(o: &RemoteOptions) -> Result<RemoteReport, CliError> {
         }
         _ => None,
     };
-    let consistency = check_compliance(
-        &url,
-        &o.trust,
-        &o.token,
-        &o.department,
-        &ids,
-        started_unix,
-    );
+    let consistency = check_compliance(&url, &o.trust, &o.token, &o.department, &ids, started_unix);
     let accepted = latencies.len() as u64;
     Ok(RemoteReport {
         server: url,
@@ -389,10 +376,7 @@ fn attest_once(client: &HttpsClient, dev: &BenchDevice) -> Attempt {
                 _ => Attempt::Failed("answer_mismatch".into(), None),
             }
         }
-        Ok(r) => Attempt::Failed(
-            rejection_code(&r),
-            r.retry_after.map(Duration::from_secs),
-        ),
+        Ok(r) => Attempt::Failed(rejection_code(&r), r.retry_after.map(Duration::from_secs)),
         Err(e) => Attempt::Failed(transport_reason(&e).into(), None),
     }
 }
@@ -434,7 +418,10 @@ fn device_loop(mut dev: BenchDevice, shared: &Shared, offset: Duration) -> Devic
     };
     while Instant::now() < deadline {
         if let Some(iv) = shared.interval {
-            sleep_until_deadline(next_send.saturating_duration_since(Instant::now()), deadline);
+            sleep_until_deadline(
+                next_send.saturating_duration_since(Instant::now()),
+                deadline,
+            );
             if Instant::now() >= deadline {
                 break;
             }

@@ -333,7 +333,10 @@ mod tests {
         ];
         let r = report(1, Duration::from_secs(10), samples, true);
         assert_eq!((r.baseline_at_secs, r.rss_baseline_kib), (10.0, 50_000));
-        assert_eq!((r.rss_growth_kib, r.rss_max_kib, r.fds_max), (400, 50_500, 21));
+        assert_eq!(
+            (r.rss_growth_kib, r.rss_max_kib, r.fds_max),
+            (400, 50_500, 21)
+        );
         assert_eq!(r.verdict, "flat");
         assert!((r.rss_growth_kib_per_min - 800.0).abs() < 1e-6);
     }
