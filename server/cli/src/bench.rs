@@ -8,6 +8,10 @@
 //! server adds. The load generator runs in the same process and shares the CPU, and each
 //! of its devices signs a fresh ES256 attestation per request answering the previous
 //! answer's nonce, exactly as a phone would.
+//!
+//! `--server URL` instead loads a server that is already running (a deployment, or a
+//! `pramaan serve` child in a crash or soak test): [`remote`], with [`watch`] for the load
+//! generator's CPU and the watched server's memory and descriptors.
 
 pub mod audit_pull;
 pub mod flood;
@@ -627,7 +631,7 @@ fn enroll_fleet(
         if r.status != 200 {
             return Err(CliError::new(format!(
                 "enrolling device {i}: {}",
-                crate::client::refusal(&r)
+                device_refusal(&r)
             )));
         }
         let msg = Sign1::parse(&r.body).map_err(err)?;
@@ -641,6 +645,15 @@ fn enroll_fleet(
         });
     }
     Ok(devices)
+}
+
+/// `server refused: 409 key_enrolled: <message>` from a device-API error answer (CBOR
+/// body), or the JSON reading of [`crate::client::refusal`].
+fn device_refusal(r: &pramaan_core::transport::Response) -> String {
+    match claims::decode::<claims::ErrorBody>(&r.body) {
+        Ok(b) => format!("server refused: {} {}: {}", r.status, b.error, b.message),
+        Err(_) => crate::client::refusal(r),
+    }
 }
 
 /// The server's cryptographic and policy work for one attestation, on every core: the

@@ -239,17 +239,30 @@ fn every_acknowledged_attestation_is_logged_once_across_three_sigkills() {
     let admin = d.admin.clone();
     let mut bench = d.bench(
         &admin,
-        &["--devices", "4", "--seconds", "20", "--ack-log", &ack_arg],
+        // Paced, so the bundle checked afterwards stays small (a few thousand entries).
+        &[
+            "--devices",
+            "4",
+            "--seconds",
+            "12",
+            "--rate",
+            "150",
+            "--ack-log",
+            &ack_arg,
+        ],
     );
+    let t = Instant::now();
     let mut seen = wait_for_acks(&acks, 10, &mut bench);
-    for _ in 0..3 {
+    for kill in 1..=3 {
         d.kill();
         std::thread::sleep(Duration::from_millis(200));
         d.start();
         // The devices reconnect on their own and are acknowledged again.
         seen = wait_for_acks(&acks, seen + 10, &mut bench);
+        eprintln!("kill {kill}: acknowledged again at {:?}", t.elapsed());
     }
     let report = finish(bench);
+    eprintln!("bench done at {:?}", t.elapsed());
     let lines = ack_lines(&acks);
     assert_eq!(report["accepted"], lines.len() as u64, "{report}");
     assert_eq!(report["ack_log_lines"], lines.len() as u64, "{report}");
@@ -267,6 +280,12 @@ fn every_acknowledged_attestation_is_logged_once_across_three_sigkills() {
     }
     // No (device, seq) is logged twice, acknowledged or not.
     assert!(logged.values().all(|v| v.len() == 1), "{logged:?}");
+    eprintln!(
+        "{} acknowledged, {} logged, checked at {:?}",
+        lines.len(),
+        logged.len(),
+        t.elapsed()
+    );
 }
 
 #[test]

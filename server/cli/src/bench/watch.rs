@@ -286,12 +286,17 @@ mod tests {
     #[test]
     fn own_cpu_time_is_read_and_grows_with_work() {
         let before = own_cpu_seconds().expect("/proc/self/stat");
+        // Spin until the kernel has counted a tick of it (10 ms of CPU; a busy machine
+        // may take longer to give it, hence the generous bound).
         let mut x = 0u64;
         let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(300) {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        let mut after = before;
+        while after <= before && start.elapsed() < Duration::from_secs(20) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            after = own_cpu_seconds().expect("/proc/self/stat");
         }
-        let after = own_cpu_seconds().expect("/proc/self/stat");
         assert!(after > before, "{before} -> {after}");
     }
 
