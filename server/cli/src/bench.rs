@@ -15,6 +15,7 @@
 
 pub mod audit_pull;
 pub mod flood;
+pub mod logcheck;
 pub mod remote;
 pub mod watch;
 
@@ -157,6 +158,11 @@ pub struct BenchArgs {
     /// With --watch-pid: seconds between samples.
     #[arg(long, default_value_t = 10, value_name = "S", requires = "watch_pid")]
     pub watch_every: u64,
+    /// With --server: the log's verifier key (DATA/log.vkey). After the load, pull the
+    /// whole log (the token must be admin or auditor), verify it, and check every
+    /// acknowledged attestation is in it once, at the index its answer gave.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub log_key: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -189,6 +195,10 @@ impl BenchArgs {
             watch: self
                 .watch_pid
                 .map(|pid| (pid, Duration::from_secs(self.watch_every))),
+            log_vkey: match &self.log_key {
+                Some(p) => Some(crate::client::read_text(p)?),
+                None => None,
+            },
         })
     }
 }
@@ -290,17 +300,22 @@ pub fn run(args: BenchArgs) -> CliResult {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
     }
     if let Some(server) = &args.server {
-        let report = remote::run_remote(&args.remote(server)?)?;
-        match args.format.as_str() {
-            "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
-            "table" => remote::print(&report),
-            other => {
-                return Err(CliError::new(format!(
-                    "--format {other}: expected table or json"
-                )));
-            }
+        if !matches!(args.format.as_str(), "json" | "table") {
+            return Err(CliError::new(format!(
+                "--format {}: expected table or json",
+                args.format
+            )));
         }
-        return Ok(());
+        let report = remote::run_remote(&args.remote(server)?)?;
+        if args.format == "json" {
+            println!("{}", serde_json::to_string_pretty(&report).map_err(err)?);
+        } else {
+            remote::print(&report);
+        }
+        return match report.problem() {
+            Some(p) => Err(CliError::new(p)),
+            None => Ok(()),
+        };
     }
     if args.flood {
         let report = flood::run_flood(

@@ -236,6 +236,7 @@ fn every_acknowledged_attestation_is_logged_once_across_three_sigkills() {
     let mut d = Deployment::init();
     let acks = d.data().join("acks.log");
     let ack_arg = acks.to_str().unwrap().to_string();
+    let vkey = d.data().join("log.vkey").to_str().unwrap().to_string();
     let admin = d.admin.clone();
     let mut bench = d.bench(
         &admin,
@@ -249,6 +250,8 @@ fn every_acknowledged_attestation_is_logged_once_across_three_sigkills() {
             "150",
             "--ack-log",
             &ack_arg,
+            "--log-key",
+            &vkey,
         ],
     );
     let t = Instant::now();
@@ -269,6 +272,11 @@ fn every_acknowledged_attestation_is_logged_once_across_three_sigkills() {
     // The kills were seen as failed requests, not as acknowledgements.
     assert!(report["failed"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["consistency"]["listed"], 4, "{report}");
+    // The bench's own check agrees (it pulled and verified the log after the load).
+    let log = &report["log"];
+    assert_eq!(log["verified"], true, "{log}");
+    assert_eq!(log["found"], lines.len() as u64, "{log}");
+    assert_eq!(log["duplicates"], 0, "{log}");
 
     let logged = d.pulled_attestations();
     for (device, seq, index) in &lines {

@@ -39,6 +39,7 @@ use pramaan_core::transport::{HttpsClient, Response, TransportError, Trust};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::logcheck::{self, LogCheck};
 use super::watch::{self, WatchReport, Watcher};
 use super::{BenchDevice, Fleet, Latency, enroll_fleet, facts, options, percentile};
 use crate::CliError;
@@ -71,6 +72,9 @@ pub struct RemoteOptions {
     pub ack_log: Option<PathBuf>,
     /// Process to sample (resident memory, descriptors) during the load, and how often.
     pub watch: Option<(u32, Duration)>,
+    /// The log's verifier key (`DATA/log.vkey`): after the load, pull the log, verify it
+    /// and find every acknowledged attestation in it ([`logcheck`]).
+    pub log_vkey: Option<String>,
 }
 
 /// The load generator's own CPU use during the load.
@@ -135,6 +139,31 @@ pub struct RemoteReport {
     pub watch: Option<WatchReport>,
     /// The compliance view after the load.
     pub consistency: Consistency,
+    /// The log after the load (`--log-key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogCheck>,
+}
+
+impl RemoteReport {
+    /// Why the run is a failure after all (printed after the report, non-zero exit): an
+    /// acknowledged attestation not in the log once, a log that does not verify, or a
+    /// device the compliance view does not show.
+    pub fn problem(&self) -> Option<String> {
+        if let Some(l) = &self.log
+            && !l.ok()
+        {
+            return Some(format!("the log check failed: {}", logcheck::summary(l)));
+        }
+        let c = &self.consistency;
+        if c.error.is_none() && !c.missing.is_empty() {
+            return Some(format!(
+                "the compliance view does not show {} of the {} devices as seen during the load",
+                c.devices - c.listed,
+                c.devices
+            ));
+        }
+        None
+    }
 }
 
 /// One device thread's results.
@@ -184,6 +213,8 @@ struct Shared {
     interval: Option<Duration>,
     ack: Option<AckLog>,
     accepted: Arc<AtomicU64>,
+    /// Every acknowledgement `(device, seq, log index)`, kept when the log is checked.
+    acks: Option<Mutex<Vec<(Uuid, u64, u64)>>>,
 }
 
 /// Checks the department id before it goes into a URL path and a TOML string.
@@ -254,6 +285,7 @@ pub fn run_remote(o: &RemoteOptions) -> Result<RemoteReport, CliError> {
         interval,
         ack,
         accepted: accepted.clone(),
+        acks: o.log_vkey.as_ref().map(|_| Mutex::new(Vec::new())),
     });
     let started_unix = super::now();
     let ids: Vec<(Uuid, String)> = devices.iter().map(|d| (d.id, d.officer.clone())).collect();
@@ -293,6 +325,14 @@ pub fn run_remote(o: &RemoteOptions) -> Result<RemoteReport, CliError> {
         _ => None,
     };
     let consistency = check_compliance(&url, &o.trust, &o.token, &o.department, &ids, started_unix);
+    let log = match (&o.log_vkey, &shared.acks) {
+        (Some(vkey), Some(acks)) => {
+            eprintln!("pulling and verifying the log...");
+            let acks = acks.lock().unwrap_or_else(|p| p.into_inner());
+            Some(logcheck::check_log(&url, &o.trust, &o.token, vkey, &acks))
+        }
+        _ => None,
+    };
     let accepted = latencies.len() as u64;
     Ok(RemoteReport {
         server: url,
@@ -318,6 +358,7 @@ pub fn run_remote(o: &RemoteOptions) -> Result<RemoteReport, CliError> {
         ack_log_lines: shared.ack.as_ref().map(|a| a.lines.load(Ordering::Relaxed)),
         watch,
         consistency,
+        log,
     })
 }
 
@@ -454,6 +495,13 @@ fn device_loop(mut dev: BenchDevice, shared: &Shared, offset: Duration) -> Devic
                 {
                     run.fail("ack_log_write");
                 }
+                if let Some(acks) = &shared.acks {
+                    acks.lock().unwrap_or_else(|p| p.into_inner()).push((
+                        dev.id,
+                        res.seq,
+                        res.log_index,
+                    ));
+                }
                 dev.nonce = res.next_nonce;
                 backoff = MIN_BACKOFF;
             }
@@ -550,6 +598,9 @@ pub fn print(r: &RemoteReport) {
     }
     if let Some(w) = &r.watch {
         watch::print(w);
+    }
+    if let Some(l) = &r.log {
+        println!("    log                {}", logcheck::summary(l));
     }
     let c = &r.consistency;
     match &c.error {
