@@ -8,9 +8,16 @@
 //! server adds. The load generator runs in the same process and shares the CPU, and each
 //! of its devices signs a fresh ES256 attestation per request answering the previous
 //! answer's nonce, exactly as a phone would.
+//!
+//! `--server URL` instead loads a server that is already running (a deployment, or a
+//! `pramaan serve` child in a crash or soak test): [`remote`], with [`watch`] for the load
+//! generator's CPU and the watched server's memory and descriptors.
 
 pub mod audit_pull;
 pub mod flood;
+pub mod logcheck;
+pub mod remote;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,7 +71,8 @@ static WHATSAPP_SIGNER: std::sync::LazyLock<Option<String>> = std::sync::LazyLoc
         .and_then(|p| p.android_signers.first().cloned())
 });
 
-/// `pramaan bench`: load a server of its own over TLS on loopback and measure it.
+/// `pramaan bench`: load a server of its own over TLS on loopback and measure it, or
+/// (with --server) load a server that is already running.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Simulated devices (one connection and one thread each).
@@ -100,6 +108,99 @@ pub struct BenchArgs {
     /// each with a baseline (the raw read of the leaves from SQLite).
     #[arg(long, requires = "audit_pull_entries")]
     pub audit_pull_only: bool,
+    /// Load this running server instead of one of its own (e.g. https://host:8443):
+    /// enrolls --devices simulated phones in --department with --token (admin, or IT of
+    /// that department) and loads it for --seconds; devices ride out server restarts.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["flood", "audit_pull_entries", "data"])]
+    pub server: Option<String>,
+    /// With --server: bearer token (admin, or IT of --department). Prefer the environment
+    /// variable: a token on the command line shows up in `ps`.
+    #[arg(
+        long,
+        env = "PRAMAAN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    pub token: Option<String>,
+    /// With --server: trust its certificate by this PEM file (e.g. DATA/tls/cert.pem).
+    #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// With --server: trust it by the SHA-256 of its public key (base64url SPKI pin).
+    #[arg(
+        long,
+        env = "PRAMAAN_PIN",
+        value_name = "B64URL",
+        allow_hyphen_values = true
+    )]
+    pub pin: Option<String>,
+    /// With --server: the department the simulated officers are imported into. Its
+    /// policy is replaced by the bench policy unless --keep-policy: use a department of
+    /// its own, not a real one.
+    #[arg(long, default_value = "BENCH", requires = "server")]
+    pub department: String,
+    /// With --server: do not set the bench policy (the department's own applies; it may
+    /// refuse software keys or limit the rate).
+    #[arg(long, requires = "server")]
+    pub keep_policy: bool,
+    /// With --server: total attestations per second to aim at, spread over the devices
+    /// (0 = each device as fast as it can).
+    #[arg(long, default_value_t = 0.0, value_name = "R", requires = "server")]
+    pub rate: f64,
+    /// With --server: write one line per acknowledged attestation, `DEVICE_ID SEQ
+    /// LOG_INDEX`, as each answer arrives (for checking against the log after a crash).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub ack_log: Option<PathBuf>,
+    /// With --server: sample this process's resident memory and open descriptors
+    /// (/proc/PID) during the load, print them and say whether they stayed flat.
+    #[arg(long, value_name = "PID", requires = "server")]
+    pub watch_pid: Option<u32>,
+    /// With --watch-pid: seconds between samples.
+    #[arg(long, default_value_t = 10, value_name = "S", requires = "watch_pid")]
+    pub watch_every: u64,
+    /// With --server: the log's verifier key (DATA/log.vkey). After the load, pull the
+    /// whole log (the token must be admin or auditor), verify it, and check every
+    /// acknowledged attestation is in it once, at the index its answer gave.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub log_key: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// The remote load these arguments ask for (with --server).
+    fn remote(&self, server: &str) -> Result<remote::RemoteOptions, CliError> {
+        let args = crate::client::ServerArgs {
+            server: server.to_string(),
+            token: self.token.clone().unwrap_or_default(),
+            ca: self.ca.clone(),
+            pin: self.pin.clone(),
+        };
+        if args.token.trim().is_empty() {
+            return Err(CliError::new(
+                "--server needs --token (or PRAMAAN_TOKEN): an admin token, or IT of --department",
+            ));
+        }
+        if self.watch_every == 0 {
+            return Err(CliError::new("--watch-every must be at least 1 second"));
+        }
+        Ok(remote::RemoteOptions {
+            server: server.to_string(),
+            trust: args.trust()?,
+            token: args.token.trim().to_string(),
+            department: self.department.clone(),
+            keep_policy: self.keep_policy,
+            devices: self.devices,
+            duration: Duration::from_secs(self.seconds),
+            rate: self.rate,
+            ack_log: self.ack_log.clone(),
+            watch: self
+                .watch_pid
+                .map(|pid| (pid, Duration::from_secs(self.watch_every))),
+            log_vkey: match &self.log_key {
+                Some(p) => Some(crate::client::read_text(p)?),
+                None => None,
+            },
+        })
+    }
 }
 
 /// Latency percentiles, milliseconds.
@@ -197,6 +298,24 @@ pub fn run(args: BenchArgs) -> CliResult {
     }
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
+    }
+    if let Some(server) = &args.server {
+        if !matches!(args.format.as_str(), "json" | "table") {
+            return Err(CliError::new(format!(
+                "--format {}: expected table or json",
+                args.format
+            )));
+        }
+        let report = remote::run_remote(&args.remote(server)?)?;
+        if args.format == "json" {
+            println!("{}", serde_json::to_string_pretty(&report).map_err(err)?);
+        } else {
+            remote::print(&report);
+        }
+        return match report.problem() {
+            Some(p) => Err(CliError::new(p)),
+            None => Ok(()),
+        };
     }
     if args.flood {
         let report = flood::run_flood(
@@ -407,26 +526,73 @@ fn enroll_all(
     admin: &str,
     n: usize,
 ) -> Result<Vec<BenchDevice>, CliError> {
-    let client = HttpsClient::new(url, Trust::Pin(pin), options())
+    enroll_fleet(url, &Trust::Pin(pin), admin, n, &Fleet::local())
+}
+
+/// Who the simulated devices are: their department, the prefix of their officer ids and
+/// whether the bench policy is set on the department first.
+struct Fleet {
+    /// The department the officers are imported into.
+    department: String,
+    /// Officer ids are this prefix and a five-digit number.
+    officer_prefix: String,
+    /// Set [`POLICY`] (for `department`) before enrolling.
+    set_policy: bool,
+}
+
+impl Fleet {
+    /// The in-process benches: department BENCH, officers B00000..., the bench policy.
+    fn local() -> Self {
+        Self {
+            department: "BENCH".into(),
+            officer_prefix: "B".into(),
+            set_policy: true,
+        }
+    }
+}
+
+/// [`POLICY`] for `department` (an id the caller checked: letters, digits, `-`, `_`).
+fn bench_policy(department: &str) -> String {
+    POLICY.replace(
+        "department = \"BENCH\"",
+        &format!("department = \"{department}\""),
+    )
+}
+
+/// Sets the policy (if asked), imports `n` officers and enrolls one simulated phone
+/// (software key) for each through the real protocol, with the bearer `token`.
+fn enroll_fleet(
+    url: &str,
+    trust: &Trust,
+    token: &str,
+    n: usize,
+    fleet: &Fleet,
+) -> Result<Vec<BenchDevice>, CliError> {
+    let client = HttpsClient::new(url, trust.clone(), options())
         .map_err(err)?
-        .with_bearer(admin);
-    let r = client
-        .put(
-            "/v1/departments/BENCH/policy",
-            "application/toml",
-            POLICY.as_bytes(),
-        )
-        .map_err(err)?;
-    if r.status != 200 {
-        return Err(CliError::new(format!(
-            "setting the policy: HTTP {}",
-            r.status
-        )));
+        .with_bearer(token);
+    let dept = &fleet.department;
+    if fleet.set_policy {
+        let r = client
+            .put(
+                &format!("/v1/departments/{dept}/policy"),
+                "application/toml",
+                bench_policy(dept).as_bytes(),
+            )
+            .map_err(err)?;
+        if r.status != 200 {
+            return Err(CliError::new(format!(
+                "setting the policy of {dept}: {}",
+                crate::client::refusal(&r)
+            )));
+        }
     }
     let mut csv = String::from("officer_id,name,designation,department,email,mobile,entitled\n");
     for i in 0..n {
+        let id = format!("{}{i:05}", fleet.officer_prefix);
         csv.push_str(&format!(
-            "B{i:05},Officer {i},Section Officer,BENCH,b{i:05}@gujarat.gov.in,+9198{i:08},true\n"
+            "{id},Officer {i},Section Officer,{dept},{}@gujarat.gov.in,+9198{i:08},true\n",
+            id.to_lowercase()
         ));
     }
     let r = client
@@ -434,13 +600,13 @@ fn enroll_all(
         .map_err(err)?;
     if r.status != 200 {
         return Err(CliError::new(format!(
-            "importing officers: HTTP {}",
-            r.status
+            "importing officers: {}",
+            crate::client::refusal(&r)
         )));
     }
     let mut devices = Vec::with_capacity(n);
     for i in 0..n {
-        let officer = format!("B{i:05}");
+        let officer = format!("{}{i:05}", fleet.officer_prefix);
         let r = client
             .post(
                 "/v1/enrollment-tokens",
@@ -450,6 +616,12 @@ fn enroll_all(
                     .as_bytes(),
             )
             .map_err(err)?;
+        if r.status != 200 {
+            return Err(CliError::new(format!(
+                "an enrollment token for {officer}: {}",
+                crate::client::refusal(&r)
+            )));
+        }
         let v: serde_json::Value = serde_json::from_slice(&r.body).map_err(err)?;
         let uri = EnrollmentUri::parse(v["uri"].as_str().unwrap_or_default()).map_err(err)?;
         let c: Challenge =
@@ -470,15 +642,15 @@ fn enroll_all(
         };
         let body = cose::sign_es256(&signer, b"", claims::encode(&req)).map_err(err)?;
         // The enrollment token goes in the header, outside the signed request.
-        let r = HttpsClient::new(url, Trust::Pin(pin), options())
+        let r = HttpsClient::new(url, trust.clone(), options())
             .map_err(err)?
             .with_bearer(uri.token.as_str())
             .post("/v1/enroll", DEVICE_CONTENT_TYPE, &body)
             .map_err(err)?;
         if r.status != 200 {
             return Err(CliError::new(format!(
-                "enrolling device {i}: HTTP {}",
-                r.status
+                "enrolling device {i}: {}",
+                device_refusal(&r)
             )));
         }
         let msg = Sign1::parse(&r.body).map_err(err)?;
@@ -492,6 +664,15 @@ fn enroll_all(
         });
     }
     Ok(devices)
+}
+
+/// `server refused: 409 key_enrolled: <message>` from a device-API error answer (CBOR
+/// body), or the JSON reading of [`crate::client::refusal`].
+fn device_refusal(r: &pramaan_core::transport::Response) -> String {
+    match claims::decode::<claims::ErrorBody>(&r.body) {
+        Ok(b) => format!("server refused: {} {}: {}", r.status, b.error, b.message),
+        Err(_) => crate::client::refusal(r),
+    }
 }
 
 /// The server's cryptographic and policy work for one attestation, on every core: the

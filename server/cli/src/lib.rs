@@ -59,7 +59,8 @@ pub enum Command {
     /// Run the verification server.
     Serve(serve::ServeArgs),
     #[cfg(feature = "server")]
-    /// Measure attestations per second over TLS against the crypto-only ceiling.
+    /// Measure attestations per second over TLS against the crypto-only ceiling, or
+    /// (--server URL) load, crash-test and soak a running server.
     Bench(bench::BenchArgs),
     /// Manage the registry of officers (who is entitled to a GR-funded phone).
     #[command(subcommand)]
