@@ -97,8 +97,10 @@ impl Deployment {
         let child = pramaan(&["serve", "--data"])
             .arg(self.data())
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
-            // One machine plays every device: no per-address limit.
+            // One machine plays every device, each as fast as it can: no per-address
+            // and no per-device allowance.
             .env("PRAMAAN_RATE_LIMIT", "0")
+            .env("PRAMAAN_DEVICE_RATE", "0")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

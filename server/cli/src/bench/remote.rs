@@ -387,7 +387,9 @@ fn transport_reason(e: &TransportError) -> &'static str {
         TransportError::Io(_) => "io",
         TransportError::Tls { .. } | TransportError::PinMismatch { .. } => "tls",
         TransportError::BadResponse(_) | TransportError::TooLarge(_) => "bad_response",
-        TransportError::BadUrl { .. } | TransportError::BadTrust(_) => "setup",
+        TransportError::BadUrl { .. }
+        | TransportError::BadTrust(_)
+        | TransportError::BadHeader(_) => "setup",
     }
 }
 
