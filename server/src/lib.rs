@@ -14,6 +14,7 @@ pub mod checkpoints;
 pub mod compliance;
 pub mod config;
 pub mod enroll;
+pub mod log_text;
 pub mod metrics;
 pub mod server;
 pub mod serving;
