@@ -154,3 +154,51 @@ fn metrics_need_an_auditor_or_admin_token_and_healthz_stays_open() {
     }
     assert_eq!(anyone.get("/healthz").expect("healthz").status, 200);
 }
+
+/// `n - s` for the P-256 order `n`, computed here independently of the core.
+fn other_s(s: &[u8]) -> [u8; 32] {
+    const N: [u8; 32] = [
+        0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63,
+        0x25, 0x51,
+    ];
+    let half = |b: &[u8]| {
+        (
+            u128::from_be_bytes(b[..16].try_into().unwrap()),
+            u128::from_be_bytes(b[16..32].try_into().unwrap()),
+        )
+    };
+    let (n, s) = (half(&N), half(s));
+    let (lo, borrow) = n.1.overflowing_sub(s.1);
+    let hi = n.0 - s.0 - u128::from(borrow);
+    let mut out = [0u8; 32];
+    out[..16].copy_from_slice(&hi.to_be_bytes());
+    out[16..].copy_from_slice(&lo.to_be_bytes());
+    out
+}
+
+#[test]
+fn an_attestation_with_a_high_s_is_refused_and_its_low_s_form_accepted() {
+    let env = start();
+    env.seed();
+    let mut device = env.enroll("GAD-001");
+    device.seq += 1;
+    let low = device.attestation(Some(device.next_nonce.clone()), device.seq, now());
+    // The signature is the COSE_Sign1's last element: its last 64 bytes are r || s.
+    let at = low.len() - 32;
+    assert!(pramaan_core::keys::is_low_s(&low[low.len() - 64..]));
+    let mut high = low.clone();
+    let flipped = other_s(&low[at..]);
+    high[at..].copy_from_slice(&flipped);
+    assert!(!pramaan_core::keys::is_low_s(&high[high.len() - 64..]));
+
+    let before = env.counts();
+    let r = env.post_device("/v1/attest", &high);
+    assert_rejected(&r, 401, "bad_signature");
+    let message = error_of(&r).expect("error body").message;
+    assert!(message.contains("high S"), "{message}");
+    assert_eq!(env.counts(), before, "a refused attestation changed state");
+
+    let r = env.post_device("/v1/attest", &low);
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+}
