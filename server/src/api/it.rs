@@ -5,9 +5,11 @@
 //! Who may do what: `it` reads and changes its own department only; `auditor` reads every
 //! department and changes nothing; `admin` does everything. An officer or device of a
 //! department the caller may not see is answered exactly as one that does not exist
-//! (`no_officer`, `no_device`), so IT cannot learn which ids exist elsewhere. Every change that is an input
-//! of a verdict is appended to the audit log in the same transaction as the change (so
-//! both commit or neither, and a refused request logs nothing): policy changes,
+//! (`no_officer`, `no_device`), so IT cannot learn which ids exist elsewhere.
+//!
+//! Every change that is an input of a verdict is appended to the audit log in the same
+//! transaction as the change (so both commit or neither, and a refused request logs
+//! nothing): policy changes,
 //! revocations, registry imports (the rows as upserted), rosters (the handles as stored),
 //! issued enrollment tokens (their SHA-256, never the token) and re-attestation requests.
 //! An auditor replaying the log then sees every input a verdict rested on. Endpoints that
