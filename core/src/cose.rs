@@ -72,6 +72,10 @@ pub enum CoseError {
     /// The signature does not verify under the given key.
     #[error("signature does not verify")]
     BadSignature,
+    /// An ES256 signature whose S is in the upper half of the group order: the other of
+    /// the two encodings of one signature. Devices must send the low one (design 4).
+    #[error("ES256 signature has a high S (the signer must send the low-S form, n - s)")]
+    HighS,
     /// The signer failed (e.g. the platform keystore refused); holds its message.
     #[error("signing failed: {0}")]
     Signing(String),
@@ -132,7 +136,24 @@ impl Sign1 {
     }
 
     /// Verifies an ES256 signature by `key`; `expected_kid` (if given) must equal the kid.
+    /// Only the low-S form is accepted ([`CoseError::HighS`]): what a server accepts
+    /// must have one encoding, so a copy with `n - s` is not a second valid token.
     pub fn verify_es256(
+        &self,
+        key: &P256PublicKey,
+        expected_kid: Option<&[u8]>,
+    ) -> Result<&[u8], CoseError> {
+        let payload = self.verify_es256_any_s(key, expected_kid)?;
+        if !keys::is_low_s(&self.msg.signature) {
+            return Err(CoseError::HighS);
+        }
+        Ok(payload)
+    }
+
+    /// [`Self::verify_es256`] that also accepts a high S: for tokens a log already holds
+    /// (the auditor's bundle verification and replay), which a server written before
+    /// low-S was required may have accepted. Never for deciding what to accept.
+    pub fn verify_es256_any_s(
         &self,
         key: &P256PublicKey,
         expected_kid: Option<&[u8]>,
@@ -244,6 +265,25 @@ mod tests {
             Ok(&b"payload"[..])
         );
         assert_eq!(parsed.verify_es256(&pk, None), Ok(&b"payload"[..]));
+    }
+
+    #[test]
+    fn a_high_s_copy_of_a_valid_token_is_refused_but_still_verifies_as_logged() {
+        let (signer, token) = es256_token();
+        let pk = signer.public_key().expect("pk");
+        let mut msg = coset::CoseSign1::from_tagged_slice(&token).expect("cose");
+        assert!(keys::is_low_s(&msg.signature), "sign_es256 sends the low S");
+        let s: [u8; 32] = msg.signature[32..].try_into().expect("32");
+        let high = keys::other_s(&s).expect("0 < s < n");
+        msg.signature[32..].copy_from_slice(&high);
+        let flipped = msg.to_tagged_vec().expect("encode");
+        let parsed = Sign1::parse(&flipped).expect("parse");
+        assert_eq!(parsed.verify_es256(&pk, None), Err(CoseError::HighS));
+        assert_eq!(
+            parsed.verify_es256_any_s(&pk, None),
+            Ok(&b"payload"[..]),
+            "the same signature in its other form"
+        );
     }
 
     #[test]

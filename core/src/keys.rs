@@ -148,13 +148,74 @@ pub trait Signer: Send + Sync {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
 }
 
-/// Signs and returns the COSE ES256 form of the signature (raw `r || s`).
+/// Signs and returns the COSE ES256 form of the signature (raw `r || s`), with a low S.
+///
+/// ECDSA signatures are malleable: `(r, s)` and `(r, n - s)` both verify. Android
+/// Keystore, the Secure Enclave and Java return either, half the time the high one; the
+/// server accepts only the low one ([`is_low_s`], design section 4), so the high one is
+/// replaced here by `n - s`, which verifies the same.
 pub fn sign_raw(signer: &dyn Signer, message: &[u8]) -> Result<Vec<u8>, KeyError> {
     let sig = signer.sign(message)?;
-    if sig.len() == 64 {
-        return Ok(sig);
+    let raw = match <[u8; 64]>::try_from(sig.as_slice()) {
+        Ok(raw) => raw,
+        Err(_) => der_to_raw(&sig)?,
+    };
+    to_low_s(raw).map(|raw| raw.to_vec())
+}
+
+/// The order `n` of the P-256 group, big-endian.
+const P256_N: [u8; 32] = [
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51,
+];
+
+/// `floor(n / 2)`: the largest low S.
+const P256_HALF_N: [u8; 32] = [
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8,
+];
+
+/// The S half of a raw `r || s` signature.
+fn s_of(raw: &[u8; 64]) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&raw[32..]);
+    s
+}
+
+/// Whether a raw `r || s` ES256 signature has `s <= n / 2` (is 64 bytes long at all).
+/// Equal-length big-endian byte strings compare as the numbers they encode.
+pub fn is_low_s(raw: &[u8]) -> bool {
+    <[u8; 64]>::try_from(raw).is_ok_and(|raw| s_of(&raw) <= P256_HALF_N)
+}
+
+/// `raw` with `s` replaced by `n - s` when `s` is above `n / 2`; an `s` at or above `n`
+/// is no signature at all and refused.
+fn to_low_s(mut raw: [u8; 64]) -> Result<[u8; 64], KeyError> {
+    let s = s_of(&raw);
+    if s <= P256_HALF_N {
+        return Ok(raw);
     }
-    der_to_raw(&sig).map(|raw| raw.to_vec())
+    raw[32..].copy_from_slice(&other_s(&s).ok_or(KeyError::BadSignature)?);
+    Ok(raw)
+}
+
+/// `n - s`: the S of the other encoding of the same signature; `None` unless `0 < s < n`.
+pub(crate) fn other_s(s: &[u8; 32]) -> Option<[u8; 32]> {
+    if *s >= P256_N || s.iter().all(|&b| b == 0) {
+        return None;
+    }
+    // Byte by byte from the least significant, with a borrow; s < n, so no borrow is
+    // left at the end.
+    let mut out = [0u8; 32];
+    let mut borrow = 0u16;
+    for i in (0..32).rev() {
+        let d = u16::from(P256_N[i])
+            .wrapping_sub(u16::from(s[i]))
+            .wrapping_sub(borrow);
+        out[i] = (d & 0xFF) as u8;
+        borrow = (d >> 15) & 1;
+    }
+    Some(out)
 }
 
 /// Converts a DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` to 64-byte
@@ -177,7 +238,13 @@ pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], KeyError> {
         if int[0] & 0x80 != 0 {
             return Err(KeyError::BadSignature); // negative
         }
-        let int = if int.len() == 33 { &int[1..] } else { int };
+        // 33 bytes only as 0x00 and a 32-byte number with its top bit set (checked
+        // above): any other first byte is a number beyond 256 bits, never dropped.
+        let int = match int.split_first() {
+            Some((0, tail)) if int.len() == 33 => tail,
+            _ if int.len() == 33 => return Err(KeyError::BadSignature),
+            _ => int,
+        };
         Ok((int, rest))
     }
     let (&tag, rest) = der.split_first().ok_or(KeyError::BadSignature)?;
@@ -427,10 +494,178 @@ mod tests {
             .expect("verifies");
     }
 
+    /// Minimal DER of one non-negative integer given big-endian (test side, by the rules).
+    fn der_int(n: &[u8]) -> Vec<u8> {
+        let start = n.iter().position(|&b| b != 0).unwrap_or(n.len() - 1);
+        let mut v = n[start..].to_vec();
+        if v[0] & 0x80 != 0 {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    }
+
+    fn der_sig(r: &[u8], s: &[u8]) -> Vec<u8> {
+        let mut body = der_int(r);
+        body.extend(der_int(s));
+        let mut out = vec![0x30, body.len() as u8];
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn a_33_byte_integer_must_start_with_a_zero() {
+        let mut big = vec![0x01];
+        big.extend([0x80; 32]);
+        let mut body = vec![0x02, 33];
+        body.extend(&big);
+        body.extend([0x02, 0x01, 0x01]);
+        let mut der = vec![0x30, body.len() as u8];
+        der.extend(&body);
+        assert!(matches!(der_to_raw(&der), Err(KeyError::BadSignature)));
+        // The same length with the one allowed first byte.
+        der[4] = 0x00;
+        let raw = der_to_raw(&der).expect("0x00 then a top bit set");
+        assert_eq!(raw[..32], [0x80; 32]);
+        // 0xFF first: negative, refused too.
+        der[4] = 0xFF;
+        assert!(der_to_raw(&der).is_err());
+    }
+
+    /// A platform signer that answers with a chosen encoding and S half.
+    struct PlatformSigner {
+        inner: SoftwareSigner,
+        der: bool,
+        high: bool,
+    }
+
+    impl Signer for PlatformSigner {
+        fn public_key(&self) -> Result<P256PublicKey, KeyError> {
+            self.inner.public_key()
+        }
+        fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+            let mut raw = <[u8; 64]>::try_from(self.inner.sign(message)?.as_slice())
+                .map_err(|_| KeyError::BadSignature)?;
+            // Flip to the wanted half: n - s is the other one.
+            if is_low_s(&raw) == self.high {
+                let flipped = n_minus_s(&raw);
+                raw[32..].copy_from_slice(&flipped);
+            }
+            Ok(if self.der {
+                der_sig(&raw[..32], &raw[32..])
+            } else {
+                raw.to_vec()
+            })
+        }
+    }
+
+    /// n - s by big integers in the test (independent of `to_low_s`).
+    fn n_minus_s(raw: &[u8; 64]) -> [u8; 32] {
+        let n = u128_pair(&P256_N);
+        let s = u128_pair(&raw[32..]);
+        let (lo, borrow) = n.1.overflowing_sub(s.1);
+        let hi = n.0 - s.0 - u128::from(borrow);
+        let mut out = [0u8; 32];
+        out[..16].copy_from_slice(&hi.to_be_bytes());
+        out[16..].copy_from_slice(&lo.to_be_bytes());
+        out
+    }
+
+    fn u128_pair(b: &[u8]) -> (u128, u128) {
+        let hi = u128::from_be_bytes(b[..16].try_into().expect("16"));
+        let lo = u128::from_be_bytes(b[16..32].try_into().expect("16"));
+        (hi, lo)
+    }
+
+    #[test]
+    fn sign_raw_turns_a_high_s_from_a_platform_signer_into_the_low_one() {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
+        let inner = SoftwareSigner::generate().expect("key");
+        let public = inner.public_key().expect("pk");
+        let inner_pkcs8 = inner.pkcs8.clone();
+        for (der, high) in [(false, true), (true, true), (false, false), (true, false)] {
+            let platform = PlatformSigner {
+                inner: SoftwareSigner::from_pkcs8(&inner_pkcs8).expect("key"),
+                der,
+                high,
+            };
+            for i in 0..8u8 {
+                let msg = [i; 20];
+                let given = platform.sign(&msg).expect("sign");
+                let out = sign_raw(&platform, &msg).expect("sign_raw");
+                assert!(is_low_s(&out), "der {der} high {high}: S not normalised");
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public.as_sec1())
+                    .verify(&msg, &out)
+                    .expect("the normalised signature verifies");
+                if !der {
+                    // Random k: another signature, so compare the shape only.
+                    assert_eq!(is_low_s(&given), !high);
+                }
+            }
+        }
+        assert!(!is_low_s(&[0u8; 63]));
+    }
+
+    #[test]
+    fn an_s_at_or_above_the_order_is_refused_not_wrapped() {
+        let mut raw = [1u8; 64];
+        raw[32..].copy_from_slice(&P256_N);
+        assert!(!is_low_s(&raw));
+        assert!(matches!(to_low_s(raw), Err(KeyError::BadSignature)));
+        raw[32..].copy_from_slice(&P256_HALF_N);
+        assert_eq!(to_low_s(raw).expect("n/2 is low"), raw);
+    }
+
     proptest! {
         #[test]
         fn der_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
             let _ = der_to_raw(&bytes);
+        }
+
+        #[test]
+        fn minimal_der_round_trips(r in any::<[u8; 32]>(), s in any::<[u8; 32]>()) {
+            let raw = der_to_raw(&der_sig(&r, &s)).expect("minimal DER parses");
+            prop_assert_eq!(&raw[..32], &r[..]);
+            prop_assert_eq!(&raw[32..], &s[..]);
+        }
+
+        #[test]
+        fn a_33_byte_integer_with_a_nonzero_first_byte_is_refused(
+            first in 1u8..=255,
+            tail in any::<[u8; 32]>(),
+            r_side in any::<bool>(),
+        ) {
+            let mut int = vec![0x02, 33, first];
+            int.extend(tail);
+            let one = [0x02, 0x01, 0x01];
+            let body: Vec<u8> = if r_side {
+                int.iter().chain(one.iter()).copied().collect()
+            } else {
+                one.iter().chain(int.iter()).copied().collect()
+            };
+            let mut der = vec![0x30, body.len() as u8];
+            der.extend(body);
+            prop_assert!(der_to_raw(&der).is_err());
+        }
+
+        #[test]
+        fn low_s_is_the_other_half_or_unchanged(r in any::<[u8; 32]>(), s in any::<[u8; 32]>()) {
+            let mut raw = [0u8; 64];
+            raw[..32].copy_from_slice(&r);
+            raw[32..].copy_from_slice(&s);
+            match to_low_s(raw) {
+                Ok(low) => {
+                    prop_assert!(is_low_s(&low));
+                    prop_assert_eq!(&low[..32], &r[..]);
+                    if s <= P256_HALF_N {
+                        prop_assert_eq!(low, raw);
+                    } else {
+                        prop_assert_eq!(&low[32..], &n_minus_s(&raw)[..]);
+                    }
+                }
+                Err(_) => prop_assert!(s >= P256_N),
+            }
         }
     }
 }

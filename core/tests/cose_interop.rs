@@ -18,7 +18,7 @@ use base64::Engine as _;
 use coset::{CborSerializable, CoseSign1, TaggedCborSerializable};
 use pramaan_core::claims::Attestation;
 use pramaan_core::cose::{CoseError, Sign1};
-use pramaan_core::keys::{P256PublicKey, Signer, SoftwareSigner};
+use pramaan_core::keys::{P256PublicKey, Signer, SoftwareSigner, is_low_s};
 use pramaan_testkit::{SimDevice, gad_claims};
 use ring::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use serde::Deserialize;
@@ -67,8 +67,19 @@ fn key_of(jwk: &Jwk) -> P256PublicKey {
 fn outcome(bytes: &[u8], key: &P256PublicKey) -> Result<Vec<u8>, CoseError> {
     let parsed = Sign1::parse(bytes)?;
     // The examples carry their kid in the unprotected header; Pramaan reads the protected
-    // one only, so no kid is expected here.
-    parsed.verify_es256(key, None).map(<[u8]>::to_vec)
+    // one only, so no kid is expected here. Their signer did not normalise S, so they are
+    // checked as a log's tokens are (either S); what the server accepts (low S only,
+    // design section 4) must agree with that except for a high S.
+    let any = parsed.verify_es256_any_s(key, None).map(<[u8]>::to_vec);
+    match (&any, parsed.verify_es256(key, None)) {
+        (Ok(_), Ok(_)) => assert!(is_low_s(parsed.signature())),
+        (Ok(_), Err(e)) => {
+            assert_eq!(e, CoseError::HighS);
+            assert!(!is_low_s(parsed.signature()));
+        }
+        (Err(lenient), strict) => assert_eq!(Some(lenient), strict.err().as_ref()),
+    }
+    any
 }
 
 #[test]

@@ -628,7 +628,7 @@ fn renew_evidence(
     log::info!(
         "device {}: fresh evidence: {}",
         device.device_id,
-        pramaan_core::policy::describe_evidence(fresh).escape_debug()
+        crate::log_text::untrusted(&pramaan_core::policy::describe_evidence(fresh))
     );
     tx.update_evidence(&device.device_id, fresh, judgement.assurance)?;
     device.evidence_summary = fresh.clone();

@@ -230,7 +230,11 @@ pub fn current(
         Signed::Note(note) => Ok(note),
         Signed::New(row) => Ok(witness(store, row, witnesses)),
         Signed::Refused(refusal, last) => {
-            log::error!("refusing to sign a checkpoint: {refusal}");
+            // The refusal quotes the entries' problems, which may quote device claims.
+            log::error!(
+                "refusing to sign a checkpoint: {}",
+                crate::log_text::untrusted(&refusal.to_string())
+            );
             metrics.checkpoint_refusal();
             match last {
                 Some(last) => Ok(last.note),

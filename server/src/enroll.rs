@@ -182,7 +182,7 @@ pub fn verify(
     };
     log::info!(
         "enrollment evidence: {}",
-        pramaan_core::policy::describe_evidence(&summary).escape_debug()
+        crate::log_text::untrusted(&pramaan_core::policy::describe_evidence(&summary))
     );
     Ok(Verified {
         request: req,

@@ -16,6 +16,7 @@ pub mod config;
 pub mod conn_limits;
 pub mod enroll;
 pub mod limits;
+pub mod log_text;
 pub mod metrics;
 pub mod nonce;
 pub mod server;

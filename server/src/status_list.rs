@@ -73,7 +73,10 @@ impl StatusListCache {
                 imported_at: r.imported_at,
             })),
             Err(e) => {
-                log::warn!("the stored revocation status list does not parse ({e}); ignored");
+                log::warn!(
+                    "the stored revocation status list does not parse ({}); ignored",
+                    crate::log_text::untrusted(&e.to_string())
+                );
                 None
             }
         });

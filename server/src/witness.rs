@@ -346,7 +346,12 @@ impl Witness {
             Ok(cp) => cp,
             Err(r) => {
                 if matches!(r, Refusal::Inconsistent(_) | Refusal::Conflict { .. }) {
-                    log::warn!("refused a checkpoint: {r}; the request was:\n{}", req.note);
+                    // The note is the caller's text: escaped, one line.
+                    log::warn!(
+                        "refused a checkpoint: {}; the request was: {}",
+                        crate::log_text::untrusted(&r.to_string()),
+                        crate::log_text::untrusted(&req.note)
+                    );
                 }
                 return Answer::refused(&r);
             }

@@ -281,7 +281,11 @@ pub fn collect_cosignatures(
     for w in witnesses {
         match w.cosign(note, proof) {
             Ok(cosigned) => out.push_str(&cosigned[note.len()..]),
-            Err(e) => log::warn!("no cosignature: {e}"),
+            // The witness's answer is another server's text.
+            Err(e) => log::warn!(
+                "no cosignature: {}",
+                crate::log_text::untrusted(&e.to_string())
+            ),
         }
     }
     out

@@ -323,7 +323,7 @@ fn connections_beyond_the_per_address_cap_are_refused() {
         }
     };
     assert!(healthz(&mut c).starts_with("HTTP/1.1 200"));
-    let metrics = healthz_metrics(&mut c);
+    let metrics = healthz_metrics(&mut c, &env.admin_token);
     assert!(
         metrics.contains("pramaan_connections_closed_total{limit=\"per_address\"} 1\n")
             || metrics.contains("pramaan_connections_closed_total{limit=\"per_address\"} 2\n"),
@@ -339,9 +339,12 @@ fn connections_beyond_the_per_address_cap_are_refused() {
     );
 }
 
-fn healthz_metrics(tls: &mut Tls) -> String {
-    tls.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .expect("write");
+/// `GET /metrics` with an admin token (it is not open to anyone).
+fn healthz_metrics(tls: &mut Tls, token: &str) -> String {
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    tls.write_all(request.as_bytes()).expect("write");
     String::from_utf8_lossy(&read_until_closed(tls)).to_string()
 }
 

@@ -238,7 +238,7 @@ fn with_limits(env: &Env, per_day: u32, offline: u32) {
 }
 
 fn metric(env: &Env, name: &str) -> Option<f64> {
-    let m = env.device_client().get("/metrics").expect("metrics");
+    let m = env.admin().get("/metrics").expect("metrics");
     String::from_utf8_lossy(&m.body)
         .lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())

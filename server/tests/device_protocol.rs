@@ -86,7 +86,7 @@ fn enrollment_and_attestation_end_to_end() {
     assert_eq!(v["devices"][0]["latest"]["verdict"], "warning");
 
     // Metrics saw the verdicts.
-    let m = env.device_client().get("/metrics").unwrap();
+    let m = env.admin().get("/metrics").unwrap();
     let text = String::from_utf8_lossy(&m.body).to_string();
     assert!(
         text.contains("pramaan_verdicts_total{status=\"warning\"} 2"),

@@ -55,7 +55,7 @@ fn refusal(r: &Response) -> (u16, String, String) {
 }
 
 fn metric(env: &Env, name: &str) -> i64 {
-    let r = env.device_client().get("/metrics").expect("metrics");
+    let r = env.admin().get("/metrics").expect("metrics");
     assert_eq!(r.status, 200);
     let body = text(&r);
     body.lines()

@@ -619,7 +619,7 @@ fn check_enrollment(request: &[u8]) -> Result<P256PublicKey, String> {
         claims::decode(msg.unverified_payload()).map_err(|e| format!("request payload: {e}"))?;
     let key =
         P256PublicKey::from_cose_key_bytes(&req.key).map_err(|e| format!("device key: {e}"))?;
-    msg.verify_es256(&key, None)
+    msg.verify_es256_any_s(&key, None)
         .map_err(|e| format!("proof of possession: {e}"))?;
     Ok(key)
 }
@@ -629,7 +629,7 @@ fn check_enrollment(request: &[u8]) -> Result<P256PublicKey, String> {
 fn check_attestation(token: &[u8], device_id: &Uuid, key: &P256PublicKey) -> Result<(), String> {
     let msg = Sign1::parse(token).map_err(|e| format!("token: {e}"))?;
     let payload = msg
-        .verify_es256(key, Some(device_id.as_bytes()))
+        .verify_es256_any_s(key, Some(device_id.as_bytes()))
         .map_err(|e| format!("device signature: {e}"))?;
     let att = Attestation::from_cbor(payload).map_err(|e| format!("claims: {e}"))?;
     if att.device_id != *device_id {

@@ -403,7 +403,7 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
                         .and_then(|k| {
                             Sign1::parse(request)
                                 .map_err(|e| e.to_string())?
-                                .verify_es256(&k, None)
+                                .verify_es256_any_s(&k, None)
                                 .map(|_| ())
                                 .map_err(|e| format!("proof of possession: {e}"))
                         });
@@ -449,7 +449,7 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
                 Some(Ok(key)) => Sign1::parse(token)
                     .map_err(|e| format!("token: {e}"))
                     .and_then(|m| {
-                        m.verify_es256(key, Some(device_id.as_bytes()))
+                        m.verify_es256_any_s(key, Some(device_id.as_bytes()))
                             .map(|_| ())
                             .map_err(|e| format!("device signature: {e}"))
                     }),

@@ -93,7 +93,10 @@ async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Res
             crate::checkpoints::CheckpointError::Store(s) => s.into(),
             // Refused with nothing earlier to serve, or unsignable: the reason, as a 500.
             other => {
-                log::error!("checkpoint: {other}");
+                log::error!(
+                    "checkpoint: {}",
+                    crate::log_text::untrusted(&other.to_string())
+                );
                 ApiError::internal(other.to_string())
             }
         })

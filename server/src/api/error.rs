@@ -71,13 +71,16 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if let StoreError::Conflict(detail) = &e {
             // A constraint refused the write: a concurrent request got there first.
-            log::warn!("storage conflict: {detail}");
+            log::warn!("storage conflict: {}", crate::log_text::untrusted(detail));
             return ApiError::new(
                 RejectCode::Conflict,
                 "a concurrent request changed the same record; nothing was recorded",
             );
         }
-        log::error!("storage failure: {e}");
+        log::error!(
+            "storage failure: {}",
+            crate::log_text::untrusted(&e.to_string())
+        );
         // The detail stays in the server log; the client learns only that it failed.
         ApiError::internal("storage failure; nothing was recorded")
     }

@@ -3,9 +3,13 @@
 //! token's department.
 //!
 //! Who may do what: `it` reads and changes its own department only; `auditor` reads every
-//! department and changes nothing; `admin` does everything. Every change that is an input
-//! of a verdict is appended to the audit log in the same transaction as the change (so
-//! both commit or neither, and a refused request logs nothing): policy changes,
+//! department and changes nothing; `admin` does everything. An officer or device of a
+//! department the caller may not see is answered exactly as one that does not exist
+//! (`no_officer`, `no_device`), so IT cannot learn which ids exist elsewhere.
+//!
+//! Every change that is an input of a verdict is appended to the audit log in the same
+//! transaction as the change (so both commit or neither, and a refused request logs
+//! nothing): policy changes,
 //! revocations, registry imports (the rows as upserted), rosters (the handles as stored),
 //! issued enrollment tokens (their SHA-256, never the token) and re-attestation requests.
 //! An auditor replaying the log then sees every input a verdict rested on. Endpoints that
@@ -87,7 +91,7 @@ impl From<ComplianceError> for ApiError {
                 format!("department {d} has no policy yet (PUT /v1/departments/{d}/policy)"),
             ),
             ComplianceError::Corrupt(m) => {
-                log::error!("compliance view: {m}");
+                log::error!("compliance view: {}", crate::log_text::untrusted(&m));
                 ApiError::internal("stored data is unreadable")
             }
         }
@@ -192,10 +196,10 @@ async fn get_officer(
     let auth2 = auth.clone();
     let value = blocking(move || {
         read_transaction(st.store.as_ref(), |tx| {
-            let officer = tx.officer(&id)?.ok_or_else(|| {
-                ApiError::new(RejectCode::UnknownOfficer, format!("no officer {id}"))
-            })?;
-            auth2.require_read(&officer.department)?;
+            let officer = tx
+                .officer(&id)?
+                .filter(|o| auth2.0.can_read(&o.department))
+                .ok_or_else(|| no_officer(&id))?;
             let devices = compliance::devices_with_latest(tx, &officer.officer_id)?;
             let evaluation = match compliance::load_policy(tx, &officer.department) {
                 Ok(policy) => {
@@ -292,9 +296,11 @@ async fn import_officers(
                 {
                     lines.push(RowError {
                         line,
+                        // Officer ids are one namespace: the row cannot be imported,
+                        // but the other department is not named.
                         reason: format!(
-                            "officer {} belongs to department {}, which is not yours",
-                            o.officer_id, existing.department
+                            "officer {} is registered in another department",
+                            o.officer_id
                         ),
                     });
                     continue;
@@ -487,18 +493,10 @@ async fn create_enrollment_token(
     let expires = blocking(move || {
         transaction(st.store.as_ref(), |tx| {
             let now = now();
-            let officer = tx.officer(&officer_id)?.ok_or_else(|| {
-                ApiError::new(
-                    RejectCode::UnknownOfficer,
-                    format!("no officer {officer_id}"),
-                )
-            })?;
-            if !principal.can_write(&officer.department) {
-                return Err(ApiError::new(
-                    RejectCode::Forbidden,
-                    format!("officer {officer_id} is not in your department"),
-                ));
-            }
+            let officer = tx
+                .officer(&officer_id)?
+                .filter(|o| principal.can_write(&o.department))
+                .ok_or_else(|| no_officer(&officer_id))?;
             if tx.policy(&officer.department)?.is_none() {
                 return Err(ApiError::new(
                     RejectCode::NoPolicy,
@@ -538,7 +536,7 @@ async fn create_enrollment_token(
     log::info!(
         "{} issued an enrollment token for officer {}",
         auth.0.label,
-        req.officer_id
+        crate::log_text::untrusted(&req.officer_id)
     );
     Ok(json_response(&EnrollTokenResponse {
         uri: uri.to_string(),
@@ -588,7 +586,7 @@ async fn revoke_device(
 }
 
 /// The unrevoked device `device_id` of a department `principal` may write to: `404`
-/// unknown, `403` another department's, `409` revoked.
+/// unknown or another department's (the same answer, see [`no_device`]), `409` revoked.
 fn active_device_to_write(
     tx: &mut dyn crate::store::Tx,
     principal: &crate::auth::Principal,
@@ -596,13 +594,8 @@ fn active_device_to_write(
 ) -> Result<crate::store::DeviceRow, ApiError> {
     let device = tx
         .device(device_id)?
-        .ok_or_else(|| ApiError::new(RejectCode::NotFound, format!("no device {device_id}")))?;
-    if !principal.can_write(&device.department) {
-        return Err(ApiError::new(
-            RejectCode::Forbidden,
-            format!("device {device_id} is not in your department"),
-        ));
-    }
+        .filter(|d| principal.can_write(&d.department))
+        .ok_or_else(|| no_device(device_id))?;
     if device.revoked {
         return Err(ApiError::new(
             RejectCode::AlreadyRevoked,
@@ -610,6 +603,22 @@ fn active_device_to_write(
         ));
     }
     Ok(device)
+}
+
+/// The answer for an officer id that does not exist, and also for one of a department
+/// the caller may not see: a `403` there would tell another department's IT which
+/// officer ids exist (the officer-existence oracle), so both get this same `404`.
+fn no_officer(officer_id: &str) -> ApiError {
+    ApiError::new(
+        RejectCode::UnknownOfficer,
+        format!("no officer {officer_id}"),
+    )
+}
+
+/// The answer for a device id that does not exist or is another department's, for the
+/// same reason as [`no_officer`].
+fn no_device(device_id: &Uuid) -> ApiError {
+    ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
 }
 
 /// `POST /v1/devices/{id}/reattest`: IT asks one device for fresh platform evidence at its

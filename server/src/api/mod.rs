@@ -251,7 +251,13 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Who may scrape `GET /metrics`: its verdict counts, rejection reasons and per-device
+/// log growth describe every department, so not IT (one department) and not anyone
+/// without a token. Prometheus sends a bearer token (`authorization: credentials_file`).
+const METRICS_READERS: &[Role] = &[Role::Auditor, Role::Admin];
+
+async fn metrics(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(METRICS_READERS)?;
     let mut text = state.metrics.render();
     text.push_str(&crate::metrics::status_list_gauges(
         state.status_list.current().as_deref(),
@@ -260,7 +266,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     text.push_str(&state.metrics.device_gauges(now()));
     text.push_str(&state.limits.gauges());
     text.push_str(&state.metrics.connections.render());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 async fn not_found() -> ApiError {

@@ -379,6 +379,60 @@ pub struct SqliteStore {
     writer: OnceLock<SyncSender<Job>>,
 }
 
+/// SQLite's files beside the database: the write-ahead log, its shared-memory index and a
+/// rollback journal (written only while a database leaves WAL mode).
+const SIDE_FILES: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Makes the database and its side files readable by their owner only (0600): they hold
+/// the registry, device keys, token hashes and the whole log, and another local user has
+/// no business reading them. The database is created 0600 before SQLite opens it, and
+/// SQLite gives the files it creates beside a database that database's mode, so the WAL
+/// and shared-memory files are 0600 too. A file an older version left readable is
+/// narrowed, with a warning naming it.
+#[cfg(unix)]
+fn owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |p: &Path, e: std::io::Error| StoreError::Backend(format!("{}: {e}", p.display()));
+    if !path.exists() {
+        // An empty file is a new database to SQLite. `create` without `truncate` never
+        // touches a file created meanwhile by another process.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io(path, e))?;
+    }
+    let mut files = vec![path.to_path_buf()];
+    files.extend(SIDE_FILES.iter().map(|s| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(s);
+        std::path::PathBuf::from(p)
+    }));
+    for file in files {
+        let mode = match std::fs::metadata(&file) {
+            Ok(m) => m.permissions().mode() & 0o777,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(&file, e)),
+        };
+        if mode != 0o600 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io(&file, e))?;
+            log::warn!(
+                "{} was readable beyond its owner (mode {mode:o}); now 0600",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn owner_only(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore").finish_non_exhaustive()
@@ -388,6 +442,7 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and its schema, audit log included.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        owner_only(path)?;
         let conn = Connection::open(path)?;
         let mut store = Self::setup(conn)?;
         let readers = (0..READERS)
@@ -1501,6 +1556,40 @@ mod tests {
         }
         release.send(()).expect("release");
         assert!(long.join().expect("join").is_ok());
+    }
+
+    #[cfg(unix)]
+    fn mode_of(path: &std::path::Path) -> Option<u32> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn database_wal_and_shm_are_owner_only_and_an_old_readable_database_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        // A new database, written to while open: the WAL and its index exist now.
+        let path = dir.path().join("pramaan.db");
+        let store = SqliteStore::open(&path).expect("open");
+        for name in ["pramaan.db", "pramaan.db-wal", "pramaan.db-shm"] {
+            assert_eq!(mode_of(&dir.path().join(name)), Some(0o600), "{name}");
+        }
+        drop(store);
+        // A database left world-readable by an older version is narrowed at open.
+        let old = dir.path().join("old.db");
+        Connection::open(&old)
+            .expect("conn")
+            .execute_batch("CREATE TABLE t (x INTEGER);")
+            .expect("create");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert_eq!(mode_of(&old), Some(0o644));
+        let store = SqliteStore::open(&old).expect("open old");
+        assert_eq!(mode_of(&old), Some(0o600));
+        assert_eq!(mode_of(&dir.path().join("old.db-wal")), Some(0o600));
+        drop(store);
     }
 
     #[test]

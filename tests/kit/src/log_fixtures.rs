@@ -238,7 +238,7 @@ pub fn bench(dir: &std::path::Path, opts: &BenchOptions) -> Result<BenchReport, 
             device_id, token, ..
         } = e
             && let (Ok(msg), Some(key)) = (cose::Sign1::parse(token), key_of(device_id))
-            && let Ok(p) = msg.verify_es256(&key, Some(device_id.as_bytes()))
+            && let Ok(p) = msg.verify_es256_any_s(&key, Some(device_id.as_bytes()))
         {
             n_sig += 1;
             payloads.push(p.to_vec());
