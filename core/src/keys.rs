@@ -177,6 +177,10 @@ pub fn der_to_raw(der: &[u8]) -> Result<[u8; 64], KeyError> {
         if int[0] & 0x80 != 0 {
             return Err(KeyError::BadSignature); // negative
         }
+        // 33 bytes only for a 32-byte value with its top bit set, after its zero byte.
+        if int.len() == 33 && int[0] != 0 {
+            return Err(KeyError::BadSignature);
+        }
         let int = if int.len() == 33 { &int[1..] } else { int };
         Ok((int, rest))
     }
@@ -396,6 +400,19 @@ mod tests {
         assert!(der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01, 0x00]).is_err());
         assert!(der_to_raw(&[0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]).is_err());
         assert!(der_to_raw(&[0x30, 0x06, 0x02, 0x01, 0x81, 0x02, 0x01, 0x01]).is_err());
+    }
+
+    #[test]
+    fn der_to_raw_refuses_a_33_byte_integer_without_its_zero() {
+        // Found by tests/fuzz (target der_signature): the first byte of a 33-byte r was
+        // dropped, so two different DER values gave one raw signature.
+        let mut der = vec![0x30, 0x46, 0x02, 0x21, 0x01];
+        der.extend_from_slice(&[0xff; 32]);
+        der.extend_from_slice(&[0x02, 0x21, 0x00]);
+        der.extend_from_slice(&[0xff; 32]);
+        assert!(der_to_raw(&der).is_err());
+        der[4] = 0x00;
+        assert_eq!(der_to_raw(&der).expect("minimal"), [0xff; 64]);
     }
 
     #[test]
