@@ -201,13 +201,13 @@ fn mutate(seed: &[u8], ops: &[Op]) -> Vec<u8> {
     v
 }
 
-/// Cases per target: 64 by default (fast under `cargo test`); PRAMAAN_FUZZ_CASES raises it
+/// Cases per target: 256 by default (fast under `cargo test`); PRAMAAN_FUZZ_CASES raises it
 /// (the search without libFuzzer, e.g. 100000 in a release build).
 fn cases() -> u32 {
     std::env::var("PRAMAAN_FUZZ_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(256)
 }
 
 #[test]
