@@ -516,6 +516,9 @@ mod tests {
 
     #[test]
     fn a_33_byte_integer_must_start_with_a_zero() {
+        // Found by tests/fuzz too (target der_signature, its input kept in
+        // tests/fuzz/regressions/): the first byte of a 33-byte integer used to be dropped,
+        // so two different DER values gave one raw signature.
         let mut big = vec![0x01];
         big.extend([0x80; 32]);
         let mut body = vec![0x02, 33];
