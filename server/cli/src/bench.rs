@@ -283,7 +283,7 @@ fn print_table(r: &BenchReport) {
     }
     let g = &r.r4_large_roster;
     println!(
-        "  R4, {} memberships vs {} roster handles: {} at decode in {:.3} ms; evaluated: first {:.2} ms, then p50 {:.3} ms, max {:.3} ms{}",
+        "  R4, {} memberships vs {} roster handles: {} at decode in {:.3} ms ({}); evaluated: first {:.2} ms, then p50 {:.3} ms, max {:.3} ms{}",
         g.memberships,
         g.roster_handles,
         if g.refused_at_decode {
@@ -292,6 +292,7 @@ fn print_table(r: &BenchReport) {
             "NOT refused"
         },
         g.refuse_ms,
+        g.refusal,
         g.first_evaluation_ms,
         g.evaluation_ms_p50,
         g.evaluation_ms_max,

@@ -34,8 +34,12 @@ pub struct RosterReport {
     pub memberships: usize,
     /// Handles on the roster.
     pub roster_handles: usize,
-    /// The decoder refuses the token (its `groups` is over the limit).
+    /// The decoder refuses the claims (before any rule runs).
     pub refused_at_decode: bool,
+    /// Why: the decoder's message (`groups` over its limit, or the whole message over
+    /// the decoders' size cap; a real body this large is refused earlier still, by the
+    /// endpoint's body limit).
+    pub refusal: String,
     /// Time to decode and refuse it, milliseconds (median).
     pub refuse_ms: f64,
     /// The first evaluation, which also normalizes the roster (once per roster version),
@@ -84,13 +88,17 @@ pub fn measure() -> Result<RosterReport, CliError> {
 
     let bytes = claims.to_cbor();
     let mut refuse = Vec::with_capacity(RUNS);
-    let mut refused_at_decode = true;
+    let mut refusal = None;
     for _ in 0..RUNS {
         let t = Instant::now();
         let r = Attestation::from_cbor(std::hint::black_box(&bytes));
         refuse.push(t.elapsed());
-        refused_at_decode &= matches!(r, Err(claims::ClaimsError::TooMany { .. }));
+        refusal = r.err();
     }
+    let refused_at_decode = matches!(
+        refusal,
+        Some(claims::ClaimsError::TooMany { .. } | claims::ClaimsError::TooLarge(_))
+    );
 
     // No key: evaluation does not look at it.
     let device = ceiling_device(id, Vec::new());
@@ -123,6 +131,7 @@ pub fn measure() -> Result<RosterReport, CliError> {
         memberships: MEMBERSHIPS,
         roster_handles: ROSTER_HANDLES,
         refused_at_decode,
+        refusal: refusal.map(|e| e.to_string()).unwrap_or_default(),
         refuse_ms: median(refuse),
         first_evaluation_ms: first_ms,
         evaluation_ms_p50: median(times),
