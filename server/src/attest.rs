@@ -17,9 +17,14 @@
 //!    state (the `ueid` is the `kid`'s device, `seq` is storable), and fresh evidence the
 //!    claims carry against the device's enrollment evidence. It runs outside the
 //!    writer's lock, so slow ECDSA and certificate checks do not serialize the server.
+//!    [`verify`] also evaluates rules R1..R5 on its snapshot (the department's policy and
+//!    rosters come parsed from the store's cache, [`crate::store::RulesCache`]), keeping
+//!    what the verdict depended on ([`Prejudged`]).
 //! 2. [`decide`] runs inside the caller's transaction (`&mut dyn Tx`): revoked, officer,
 //!    `seq` (a conditional write), `iat`, nonce or offline window (a conditional write),
-//!    policy R1..R5 with the department's rosters ([`evaluate`]), then the writes: the
+//!    policy R1..R5 with the department's rosters ([`evaluate`]; phase one's verdict when
+//!    the department's rules generation, the officer's row and the device's state read
+//!    here are those it used, else evaluated again here), then the writes: the
 //!    audit-log leaf, the attestation row and the next nonce. Every check precedes or
 //!    shares the transaction with every write, so a rejection rolls back and changes
 //!    nothing; the caller answers only after its commit.
@@ -279,8 +284,12 @@ fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
 }
 
 /// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
-/// read-only snapshot (which does not wait for writers). Call it outside any transaction
-/// of `store`: a store without a separate reader serves the read with a transaction.
+/// read-only snapshot (which does not wait for writers), and evaluates rules R1..R5 on
+/// that snapshot ([`Verified::prejudged`]; the officer and the department's parsed rules
+/// are read with the key, in one snapshot: two small reads, the rules from the store's
+/// cache, cheaper than a second snapshot after the signature check). Call it outside any
+/// transaction of `store`: a store without a separate reader serves the read with a
+/// transaction.
 pub fn verify(store: &dyn Store, token: &[u8], ctx: &Context) -> Result<Verified, AttestError> {
     let (msg, device_id) = parse(token)?;
     // One snapshot for the key and for what the rules need (officer, parsed policy and
