@@ -38,6 +38,18 @@ pub const NONCE_LEN: usize = 32;
 /// written earlier than its token's `iat` minus this (one constant for both).
 pub const MAX_FUTURE_SKEW: u64 = 300;
 
+/// Most entries of the attestation's `apps` list. A device reports the apps its policy
+/// names (a department picks a few messaging platforms); no real phone comes near it.
+pub const MAX_APPS: usize = 64;
+/// Most entries of the attestation's `groups` list: the policy's groups, a few per
+/// account. Bounds rule R4's work per attestation (each membership is one set lookup).
+pub const MAX_GROUPS: usize = 64;
+/// Most entries of the attestation's `email` list (accounts on the phone).
+pub const MAX_EMAILS: usize = 16;
+/// Most certificates of an Android key attestation chain (real ones have 3 to 5; the
+/// chain check refuses longer ones too).
+pub const MAX_CHAIN_CERTS: usize = 10;
+
 const KEY_EAT_PROFILE: i64 = 265;
 const KEY_UEID: i64 = 256;
 const KEY_NONCE: i64 = 10;
@@ -72,6 +84,18 @@ pub enum ClaimsError {
     /// A map key the protocol does not define; holds where (e.g. `apps[0].colour`).
     #[error("unknown claim key {0}")]
     UnknownKey(String),
+    /// A list the device sends has more entries than the protocol accepts ([`MAX_APPS`],
+    /// [`MAX_GROUPS`], [`MAX_EMAILS`], [`MAX_CHAIN_CERTS`]): refused before it is decoded
+    /// or evaluated, so a device cannot make the server's work per request unbounded.
+    #[error("claim `{list}` has {count} entries, more than the {limit} accepted")]
+    TooMany {
+        /// The list, e.g. `groups` or `evidence.chain`.
+        list: &'static str,
+        /// How many entries it has.
+        count: usize,
+        /// The most accepted.
+        limit: usize,
+    },
     /// `eat_profile` is not [`EAT_PROFILE`]; holds the one found.
     #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
     WrongProfile(String),
@@ -521,10 +545,30 @@ const DEVICE_KEYS: [&str; 3] = ["model", "os", "os_version"];
 /// Checks the keys inside the attestation claim `name` (the structures a device fills).
 fn check_nested(name: &str, value: &Value) -> Result<(), ClaimsError> {
     match name {
-        "apps" => check_list(value, &APP_KEYS, "apps"),
-        "groups" => check_list(value, &GROUP_KEYS, "groups"),
+        "apps" => {
+            check_count(value, "apps", MAX_APPS)?;
+            check_list(value, &APP_KEYS, "apps")
+        }
+        "groups" => {
+            check_count(value, "groups", MAX_GROUPS)?;
+            check_list(value, &GROUP_KEYS, "groups")
+        }
+        "email" => check_count(value, "email", MAX_EMAILS),
         "os" => check_map(value, &OS_KEYS, "os"),
         "evidence" => check_evidence(value, "evidence"),
+        _ => Ok(()),
+    }
+}
+
+/// The array `value` has at most `limit` entries (other shapes are left to the typed
+/// decoding, which names the claim).
+fn check_count(value: &Value, list: &'static str, limit: usize) -> Result<(), ClaimsError> {
+    match value {
+        Value::Array(items) if items.len() > limit => Err(ClaimsError::TooMany {
+            list,
+            count: items.len(),
+            limit,
+        }),
         _ => Ok(()),
     }
 }
@@ -568,6 +612,13 @@ fn check_evidence(value: &Value, at: &str) -> Result<(), ClaimsError> {
         (Value::Text(k), Value::Text(v)) if k == "type" => Some(v.as_str()),
         _ => None,
     });
+    if kind == Some("android_key_attestation")
+        && let Some((_, chain)) = entries
+            .iter()
+            .find(|(k, _)| matches!(k, Value::Text(k) if k == "chain"))
+    {
+        check_count(chain, "evidence.chain", MAX_CHAIN_CERTS)?;
+    }
     let known: &[&str] = match kind {
         Some("android_key_attestation") => &["type", "chain"],
         Some("apple_app_attest") => &["type", "attestation", "key_id", "client_data"],
@@ -835,6 +886,99 @@ pub(crate) mod tests {
             ClaimsError::UnknownKey("os.kernel".into()).to_string(),
             "unknown claim key os.kernel"
         );
+    }
+
+    /// Every list a device sends is bounded: at the limit it decodes, one more is refused
+    /// with an error naming the list, its count and the limit (a device reporting 950
+    /// group memberships gets a 400, not a quadratic rule evaluation).
+    #[test]
+    fn lists_beyond_their_limits_are_refused_naming_the_list() {
+        let a = sample();
+        let app = a.apps[0].clone();
+        let group = a.groups[0].clone();
+        for (list, limit) in [
+            ("apps", MAX_APPS),
+            ("groups", MAX_GROUPS),
+            ("email", MAX_EMAILS),
+        ] {
+            let at_limit = |n: usize| Attestation {
+                apps: if list == "apps" {
+                    vec![app.clone(); n]
+                } else {
+                    a.apps.clone()
+                },
+                groups: if list == "groups" {
+                    vec![group.clone(); n]
+                } else {
+                    a.groups.clone()
+                },
+                email: if list == "email" {
+                    vec!["x@gujarat.gov.in".into(); n]
+                } else {
+                    a.email.clone()
+                },
+                ..a.clone()
+            };
+            let ok = at_limit(limit);
+            assert_eq!(Attestation::from_cbor(&ok.to_cbor()), Ok(ok), "{list}");
+            let over = at_limit(limit + 1).to_cbor();
+            let e = Attestation::from_cbor(&over).expect_err(list);
+            assert_eq!(
+                e,
+                ClaimsError::TooMany {
+                    list,
+                    count: limit + 1,
+                    limit
+                }
+            );
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "claim `{list}` has {} entries, more than the {limit} accepted",
+                    limit + 1
+                )
+            );
+        }
+        // The case: 950 memberships.
+        let many = Attestation {
+            groups: vec![group; 950],
+            ..a.clone()
+        };
+        assert!(matches!(
+            Attestation::from_cbor(&many.to_cbor()),
+            Err(ClaimsError::TooMany {
+                list: "groups",
+                count: 950,
+                ..
+            })
+        ));
+        // An Android chain longer than any real one, in an attestation and an enrollment.
+        let chain = Evidence::AndroidKeyAttestation {
+            chain: vec![vec![0x30, 0x00]; MAX_CHAIN_CERTS + 1],
+        };
+        let with_chain = Attestation {
+            evidence: Some(chain.clone()),
+            ..a
+        };
+        let too_long = || ClaimsError::TooMany {
+            list: "evidence.chain",
+            count: MAX_CHAIN_CERTS + 1,
+            limit: MAX_CHAIN_CERTS,
+        };
+        assert_eq!(
+            Attestation::from_cbor(&with_chain.to_cbor()),
+            Err(too_long())
+        );
+        let req = EnrollRequest {
+            v: 1,
+            token_hash: enroll_token_hash("abc").to_vec(),
+            nonce: vec![1; 32],
+            key: vec![0xa1, 0x01, 0x02],
+            platform: Platform::Android,
+            device: DeviceInfo::default(),
+            evidence: Some(chain),
+        };
+        assert_eq!(EnrollRequest::from_cbor(&encode(&req)), Err(too_long()));
     }
 
     #[test]

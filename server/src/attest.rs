@@ -17,9 +17,14 @@
 //!    state (the `ueid` is the `kid`'s device, `seq` is storable), and fresh evidence the
 //!    claims carry against the device's enrollment evidence. It runs outside the
 //!    writer's lock, so slow ECDSA and certificate checks do not serialize the server.
+//!    [`verify`] also evaluates rules R1..R5 on its snapshot (the department's policy and
+//!    rosters come parsed from the store's cache, [`crate::store::RulesCache`]), keeping
+//!    what the verdict depended on ([`Prejudged`]).
 //! 2. [`decide`] runs inside the caller's transaction (`&mut dyn Tx`): revoked, officer,
 //!    `seq` (a conditional write), `iat`, nonce or offline window (a conditional write),
-//!    policy R1..R5 with the department's rosters ([`evaluate`]), then the writes: the
+//!    policy R1..R5 with the department's rosters ([`evaluate`]; phase one's verdict when
+//!    the department's rules generation, the officer's row and the device's state read
+//!    here are those it used, else evaluated again here), then the writes: the
 //!    audit-log leaf, the attestation row and the next nonce. Every check precedes or
 //!    shares the transaction with every write, so a rejection rolls back and changes
 //!    nothing; the caller answers only after its commit.
@@ -56,7 +61,9 @@ use uuid::Uuid;
 
 use crate::auth::{AuthError, hash_secret};
 use crate::nonce::{NonceError, NonceKey};
-use crate::store::{AttestationRow, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction};
+use crate::store::{
+    AttestationRow, DepartmentRules, DeviceRow, LogEntry, Store, StoreError, Tx, read_transaction,
+};
 use pramaan_core::model::DeviceLimits;
 
 /// Allowed clock skew of a device's `iat` ahead of the server, seconds (core's, which the
@@ -229,6 +236,60 @@ pub struct Verified {
     /// The fresh evidence the claims carry (re-attestation), checked against what the
     /// device's enrollment proved; `None` when they carry none.
     pub renewal: Option<EvidenceSummary>,
+    /// The rules already evaluated on phase one's snapshot ([`verify`] only), used by
+    /// [`decide`] if nothing they depended on changed since.
+    pub prejudged: Option<Prejudged>,
+}
+
+/// Rules R1..R5 evaluated in phase one, outside the writer, with everything the verdict
+/// depended on: [`decide`] uses it only when its own transaction reads the same (the
+/// department's rules generation, the officer's registry row, the device's state, the
+/// same clock and status list), and evaluates again otherwise. So the single writer does
+/// not pay for rule evaluation in the common case, and a policy, roster or registry
+/// change that commits between the two phases is still seen.
+#[derive(Debug, Clone)]
+pub struct Prejudged {
+    generation: u64,
+    department: String,
+    officer: Officer,
+    device: DeviceRow,
+    now: u64,
+    /// The status list in force then (compared by identity).
+    status_list: Option<std::sync::Arc<crate::status_list::LoadedStatusList>>,
+    evaluation: Evaluation,
+}
+
+impl Prejudged {
+    /// Whether `decide`'s transaction reads what this evaluation depended on.
+    fn still_holds(
+        &self,
+        rules: &DepartmentRules,
+        officer: &Officer,
+        device: &DeviceRow,
+        ctx: &Context,
+    ) -> bool {
+        let same_list = match (&self.status_list, &ctx.status_list) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        self.generation == rules.generation
+            && self.department == device.department
+            && self.now == ctx.now
+            && same_list
+            && self.officer == *officer
+            && same_state(&self.device, device)
+    }
+}
+
+/// The device's fields that [`evaluate`] reads ([`device_state`]) are equal.
+fn same_state(a: &DeviceRow, b: &DeviceRow) -> bool {
+    a.device_id == b.device_id
+        && a.platform == b.platform
+        && a.model == b.model
+        && a.revoked == b.revoked
+        && a.freshness.last_fresh_at == b.freshness.last_fresh_at
+        && a.evidence_summary == b.evidence_summary
 }
 
 fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
@@ -238,13 +299,49 @@ fn parse(token: &[u8]) -> Result<(Sign1, Uuid), AttestError> {
 }
 
 /// Phase one: verifies `token` against the key its `kid` names, read from `store` in a
-/// read-only snapshot (which does not wait for writers). Call it outside any transaction
-/// of `store`: a store without a separate reader serves the read with a transaction.
+/// read-only snapshot (which does not wait for writers), and evaluates rules R1..R5 on
+/// that snapshot ([`Verified::prejudged`]; the officer and the department's parsed rules
+/// are read with the key, in one snapshot: two small reads, the rules from the store's
+/// cache, cheaper than a second snapshot after the signature check). Call it outside any
+/// transaction of `store`: a store without a separate reader serves the read with a
+/// transaction.
 pub fn verify(store: &dyn Store, token: &[u8], ctx: &Context) -> Result<Verified, AttestError> {
     let (msg, device_id) = parse(token)?;
-    let device =
-        read_transaction(store, |tx| tx.device(&device_id))?.ok_or(AttestError::UnknownDevice)?;
-    verified(&msg, &device, token, ctx)
+    // One snapshot for the key and for what the rules need (officer, parsed policy and
+    // rosters, from the store's cache): the evaluation below runs outside the writer.
+    let (device, basis) = read_transaction(store, |tx| {
+        let Some(device) = tx.device(&device_id)? else {
+            return Err(AttestError::UnknownDevice);
+        };
+        let officer = tx.officer(&device.officer_id)?;
+        let rules = tx.department_rules(&device.department)?;
+        Ok((device, officer.zip(rules)))
+    })?;
+    let mut v = verified(&msg, &device, token, ctx)?;
+    if let Some((officer, rules)) = basis
+        && v.renewal.is_none()
+        && v.claims.officer == device.officer_id
+    {
+        let evaluation = evaluate(
+            &rules.policy,
+            &officer,
+            &device,
+            &v.claims,
+            &rules.rosters,
+            v.claims.nonce.is_some(),
+            &ctx.eval(),
+        );
+        v.prejudged = Some(Prejudged {
+            generation: rules.generation,
+            department: device.department.clone(),
+            officer,
+            device,
+            now: ctx.now,
+            status_list: ctx.status_list.clone(),
+            evaluation,
+        });
+    }
+    Ok(v)
 }
 
 /// Phase one with the device's row at hand (the benchmark's crypto-only ceiling): the
@@ -302,6 +399,7 @@ fn verified(
         payload: payload.to_vec(),
         token: token.to_vec(),
         renewal,
+        prejudged: None,
     })
 }
 
@@ -485,9 +583,12 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     let officer = tx
         .officer(&device.officer_id)?
         .ok_or(AttestError::UnknownOfficer)?;
-    let policy = tx
-        .policy(&device.department)?
+    // Parsed once per change of the department's policy or rosters, not per attestation
+    // (the store's cache, checked against the generation this transaction reads).
+    let rules = tx
+        .department_rules(&device.department)?
         .ok_or(AttestError::NoPolicy)?;
+    let policy = &rules.policy;
     check_limits(tx, &device_id, &policy.limits, claims.nonce.is_none(), now)?;
     let fresh = match &claims.nonce {
         Some(nonce) => {
@@ -500,22 +601,28 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         }
     };
     if let Some(fresh) = &v.renewal {
-        renew_evidence(tx, &mut device, &policy, fresh, ctx)?;
+        renew_evidence(tx, &mut device, policy, fresh, ctx)?;
     }
-    let rosters = Roster::from_rows(tx.roster_rows(&device.department)?);
+    // Phase one's evaluation if nothing it read has changed (the common case), else now.
+    // `fresh` is the claims' nonce's presence in both: a nonce that fails is refused above.
     let Evaluation {
         verdict,
         failures,
         reattest,
-    } = evaluate(
-        &policy,
-        &officer,
-        &device,
-        claims,
-        &rosters,
-        fresh,
-        &ctx.eval(),
-    );
+    } = match &v.prejudged {
+        Some(p) if v.renewal.is_none() && p.still_holds(&rules, &officer, &device, ctx) => {
+            p.evaluation.clone()
+        }
+        _ => evaluate(
+            policy,
+            &officer,
+            &device,
+            claims,
+            &rules.rosters,
+            fresh,
+            &ctx.eval(),
+        ),
+    };
     let entry = LogEntry::Attestation {
         at: now,
         department: device.department.clone(),
@@ -964,6 +1071,83 @@ platforms = ["desktop"]
         assert_eq!(
             verify_device(&device, &t, &ctx).expect_err("seq").code(),
             RejectCode::Malformed
+        );
+    }
+
+    /// The parsed policy and rosters are cached, and phase one evaluates the rules on its
+    /// snapshot; neither may hide a change: an attestation after a roster or policy
+    /// update is judged by the new one, also when its phase one ran before the update
+    /// committed (the writer's transaction sees another generation and evaluates again).
+    #[test]
+    fn a_policy_or_roster_change_is_seen_by_the_very_next_attestation() {
+        use pramaan_core::model::Rule;
+        let (store, signer, id, now) = setup();
+        let ctx = context(now);
+        let mut seq = 0;
+        let mut phase_one = || {
+            seq += 1;
+            let t = cose::sign_es256(&signer, id.as_bytes(), claims(id, seq, None, now).to_cbor())
+                .expect("sign");
+            verify(&store, &t, &ctx).expect("verifies")
+        };
+        let rules_of = |o: &Outcome| o.failures.iter().map(|f| f.rule).collect::<Vec<_>>();
+        let set_roster = |handles: &[&str]| {
+            let h: Vec<String> = handles.iter().map(|h| h.to_string()).collect();
+            transaction(&store, |tx| {
+                tx.set_roster("D", "WhatsApp", "d-officers", &h)
+            })
+            .expect("roster");
+        };
+        let decide_now = |v: &Verified| transaction(&store, |tx| decide(tx, v, &ctx));
+
+        let v = phase_one();
+        assert!(v.prejudged.is_some(), "phase one evaluated the rules");
+        let out = decide_now(&v).expect("accepted");
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+
+        // The roster no longer lists the device's handle: the next one fails R4.
+        set_roster(&["+919800000099"]);
+        let out = decide_now(&phase_one()).expect("accepted");
+        assert_eq!(rules_of(&out), vec![Rule::R4], "{:?}", out.failures);
+
+        // Phase one before the roster is fixed, the decision after: judged by the new one.
+        let early = phase_one();
+        assert_eq!(
+            early
+                .prejudged
+                .as_ref()
+                .map(|p| p.evaluation.failures.len()),
+            Some(1)
+        );
+        set_roster(&["+919800000001"]);
+        let out = decide_now(&early).expect("accepted");
+        assert!(out.failures.is_empty(), "{:?}", out.failures);
+
+        // The same for a policy change (now only nic.in addresses are official).
+        let early = phase_one();
+        let stricter = POLICY.replace("[\"gujarat.gov.in\"]", "[\"nic.in\"]");
+        let policy = Policy::load(&stricter, &Catalog::builtin()).expect("policy");
+        transaction(&store, |tx| tx.set_policy("D", &policy, "test", now)).expect("policy");
+        let out = decide_now(&early).expect("accepted");
+        assert!(rules_of(&out).contains(&Rule::R1), "{:?}", out.failures);
+        let out = decide_now(&phase_one()).expect("accepted");
+        assert!(rules_of(&out).contains(&Rule::R1), "{:?}", out.failures);
+
+        // And for the officer's registry row (the registry email moved).
+        let early = phase_one();
+        transaction(&store, |tx| {
+            let mut o = tx.officer("O1")?.expect("officer");
+            o.email = "o1@nic.in".into();
+            tx.upsert_officer(&o, now)
+        })
+        .expect("officer");
+        let out = decide_now(&early).expect("accepted");
+        assert!(
+            out.failures
+                .iter()
+                .any(|f| f.detail.contains("registry email o1@nic.in")),
+            "{:?}",
+            out.failures
         );
     }
 

@@ -105,8 +105,11 @@ pub fn department_report(
     ctx: &EvalContext<'_>,
 ) -> Result<ComplianceReport, ComplianceError> {
     let now = ctx.now;
-    let policy = load_policy(tx, department)?;
-    let rosters = Roster::from_rows(tx.roster_rows(department)?);
+    // The store's parsed copy (cached per generation, as for attestations).
+    let rules = tx
+        .department_rules(department)?
+        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))?;
+    let (policy, rosters) = (&rules.policy, &rules.rosters);
     let mut officers = Vec::new();
     let mut summary: BTreeMap<String, u64> = ComplianceStatus::ALL
         .iter()
@@ -114,7 +117,7 @@ pub fn department_report(
         .collect();
     for officer in tx.officers_of(department)? {
         let devices = devices_with_latest(tx, &officer.officer_id)?;
-        let (eval, last_seen) = evaluate(&policy, &officer, &devices, &rosters, ctx)?;
+        let (eval, last_seen) = evaluate(policy, &officer, &devices, rosters, ctx)?;
         *summary.entry(eval.status.as_str().to_string()).or_default() += 1;
         let line = OfficerCompliance {
             officer_id: officer.officer_id,

@@ -66,6 +66,18 @@ impl Facts {
 
     /// Rejects values the server would refuse anyway, so the officer hears it on the phone.
     pub fn validate(&self) -> Result<(), FactsError> {
+        use crate::claims::{MAX_APPS, MAX_EMAILS, MAX_GROUPS};
+        for (list, count, limit) in [
+            ("email accounts", self.emails.len(), MAX_EMAILS),
+            ("apps", self.apps.len(), MAX_APPS),
+            ("group memberships", self.groups.len(), MAX_GROUPS),
+        ] {
+            if count > limit {
+                return Err(FactsError::Invalid(format!(
+                    "{count} {list}, more than the {limit} an attestation may carry"
+                )));
+            }
+        }
         if let Some(app) = self.apps.iter().find(|a| a.id.trim().is_empty()) {
             return Err(FactsError::Invalid(format!(
                 "an app has an empty id (version {:?})",
@@ -154,6 +166,16 @@ handle = "+919800000001"
             Facts::from_toml("model = 3"),
             Err(FactsError::Toml(_))
         ));
+        let emails: Vec<String> = (0..=crate::claims::MAX_EMAILS)
+            .map(|i| format!("\"a{i}@gujarat.gov.in\""))
+            .collect();
+        let many = format!("platform = \"ios\"\nemails = [{}]\n", emails.join(", "));
+        assert_eq!(
+            Facts::from_toml(&many),
+            Err(FactsError::Invalid(
+                "17 email accounts, more than the 16 an attestation may carry".into()
+            ))
+        );
         let empty_app = "platform = \"ios\"\n[[apps]]\nid = \" \"\n";
         assert!(matches!(
             Facts::from_toml(empty_app),

@@ -291,10 +291,11 @@ pub fn verify_android(
     if chain.is_empty() {
         return Err(EvidenceError::Chain(super::x509::ChainError::Empty));
     }
-    if chain.len() > 10 {
+    if chain.len() > crate::claims::MAX_CHAIN_CERTS {
         return Err(EvidenceError::Malformed(format!(
-            "chain of {} certificates (at most 10)",
-            chain.len()
+            "chain of {} certificates (at most {})",
+            chain.len(),
+            crate::claims::MAX_CHAIN_CERTS
         )));
     }
     let certs = chain

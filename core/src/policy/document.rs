@@ -113,6 +113,24 @@ impl Policy {
         if self.platforms.is_empty() {
             return bad("no platforms: no device could ever pass rule R3".into());
         }
+        // A device reports one app per platform and one membership per group (two with
+        // a second account): a policy must leave its devices within the claims' limits.
+        if self.platforms.len() > crate::claims::MAX_APPS / 2 {
+            return bad(format!(
+                "{} platforms: at most {} (a device reports at most {} apps)",
+                self.platforms.len(),
+                crate::claims::MAX_APPS / 2,
+                crate::claims::MAX_APPS
+            ));
+        }
+        if self.groups.len() > crate::claims::MAX_GROUPS / 2 {
+            return bad(format!(
+                "{} groups: at most {} (a device reports at most {} group memberships)",
+                self.groups.len(),
+                crate::claims::MAX_GROUPS / 2,
+                crate::claims::MAX_GROUPS
+            ));
+        }
         let mut names = BTreeSet::new();
         for p in &self.platforms {
             if p.name.trim().is_empty() {

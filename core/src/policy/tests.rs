@@ -451,6 +451,41 @@ fn roster(handles: &[&str]) -> Roster {
     )
 }
 
+/// Issue 12's case: 950 reported memberships of the group against a 3,000-handle roster.
+/// The decoder refuses so many (`claims::MAX_GROUPS`), but the rule itself must still
+/// be right and cheap for them (set lookups): only a listed handle confirms, wherever it
+/// is among the memberships, and the roster is normalized once for every evaluation.
+#[test]
+fn r4_many_memberships_against_a_large_roster() {
+    let p = policy();
+    let d = device(None);
+    let listed: Vec<String> = (0..3000)
+        .map(|i| format!("+91 98{:03}-{:05}", i / 1000, i % 100_000))
+        .collect();
+    let big = Roster::new(
+        "WhatsApp".into(),
+        "gad-officers".into(),
+        listed.iter().cloned().collect(),
+    );
+    let unlisted = |i: usize| GroupFact {
+        platform: "WhatsApp".into(),
+        group: "gad-officers".into(),
+        member: true,
+        handle: format!("+9177{i:08}"),
+    };
+    let mut c = claims();
+    c.groups = (0..950).map(unlisted).collect();
+    let (v, f, e) = eval(&p, &officer(), &d, &c, std::slice::from_ref(&big));
+    assert_eq!(v, Verdict::Contraindicated);
+    assert_eq!(rules(&f), vec![Rule::R4]);
+    assert!(e.is_empty());
+    // The last membership is on the roster (spelled differently): confirmed.
+    c.groups[949].handle = "+919800202999".into();
+    let (v, f, e) = eval(&p, &officer(), &d, &c, std::slice::from_ref(&big));
+    assert_eq!((v, f), (Verdict::Affirming, vec![]));
+    assert_eq!(e[0].level, EvidenceLevel::RosterConfirmed);
+}
+
 #[test]
 fn r4_roster_confirms_or_refuses_the_handle() {
     let p = policy();
@@ -799,6 +834,14 @@ fn validate_refuses_what_evaluation_cannot_use() {
         (|p| p.platforms[0].android_signers.clear(), "repackaged"),
         (|p| p.groups.push(p.groups[0].clone()), "twice"),
         (|p| p.platforms.push(p.platforms[0].clone()), "twice"),
+        (
+            |p| p.groups = vec![p.groups[0].clone(); 33],
+            "33 groups: at most 32",
+        ),
+        (
+            |p| p.platforms = vec![p.platforms[0].clone(); 33],
+            "33 platforms: at most 32",
+        ),
     ];
     for (brk, phrase) in cases {
         let mut p = ok.clone();

@@ -14,9 +14,11 @@
 //! generator's CPU and the watched server's memory and descriptors.
 
 pub mod audit_pull;
+pub mod cpu;
 pub mod flood;
 pub mod logcheck;
 pub mod remote;
+pub mod roster;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -241,6 +243,13 @@ pub struct BenchReport {
     pub fraction_of_ceiling: f64,
     /// Size of one signed attestation, bytes.
     pub token_bytes: usize,
+    /// Where the load run's CPU went: the load generator's threads (same process, same
+    /// cores) and the server's (absent where the OS does not tell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<cpu::CpuSplit>,
+    /// Rule R4 with 950 memberships against a 3,000-handle roster: refused at decode,
+    /// and what the rule costs when evaluated.
+    pub r4_large_roster: roster::RosterReport,
     /// With `--audit-pull-entries`: the load measured again while an auditor pulls.
     /// The fields above are the run alone.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -381,6 +390,37 @@ fn print_table(r: &BenchReport) {
         r.fraction_of_ceiling * 100.0
     );
     println!("  attestation token    {:>10} bytes", r.token_bytes);
+    if let Some(c) = &r.cpu {
+        println!(
+            "  CPU during the load  server {:.2} s ({:.0} us per attestation, {:.0} % of {:.1} s available)   load generator {:.2} s",
+            c.server_cpu_seconds,
+            c.server_cpu_us_per_attestation,
+            c.server_share * 100.0,
+            c.available_cpu_seconds,
+            c.load_generator_cpu_seconds
+        );
+    }
+    let g = &r.r4_large_roster;
+    println!(
+        "  R4, {} memberships vs {} roster handles: {} at decode in {:.3} ms ({}); evaluated: first {:.2} ms, then p50 {:.3} ms, max {:.3} ms{}",
+        g.memberships,
+        g.roster_handles,
+        if g.refused_at_decode {
+            "refused"
+        } else {
+            "NOT refused"
+        },
+        g.refuse_ms,
+        g.refusal,
+        g.first_evaluation_ms,
+        g.evaluation_ms_p50,
+        g.evaluation_ms_max,
+        if g.verdict_right {
+            ""
+        } else {
+            " (WRONG VERDICT)"
+        }
+    );
     if let Some(a) = &r.audit_pull {
         print_audit_pull(a);
     }
@@ -675,6 +715,44 @@ fn device_refusal(r: &pramaan_core::transport::Response) -> String {
     }
 }
 
+/// The officer of the crypto-only ceiling (and of the R4 figure).
+fn ceiling_officer() -> Officer {
+    Officer {
+        officer_id: "B00000".into(),
+        name: "Officer".into(),
+        designation: String::new(),
+        department: "BENCH".into(),
+        email: "b00000@gujarat.gov.in".into(),
+        mobile: String::new(),
+        entitled: true,
+        gr_reference: None,
+        phone_model: None,
+        phone_purchased: None,
+    }
+}
+
+/// A device of [`ceiling_officer`] with the COSE key `public_key`.
+fn ceiling_device(id: Uuid, public_key: Vec<u8>) -> DeviceRow {
+    DeviceRow {
+        device_id: id,
+        officer_id: "B00000".into(),
+        department: "BENCH".into(),
+        platform: Platform::Android,
+        model: "Bench".into(),
+        public_key,
+        assurance: claims::Assurance::Software,
+        evidence: None,
+        evidence_summary: Default::default(),
+        freshness: Default::default(),
+        assert_counter: None,
+        reattest_requested: false,
+        revoked: false,
+        reason: None,
+        last_seq: None,
+        enrolled_at: 0,
+    }
+}
+
 /// The server's cryptographic and policy work for one attestation, on every core: the
 /// very functions `POST /v1/attest` runs ([`attest::verify_with_key`],
 /// [`attest::evaluate`], [`attest::Outcome::signed`]), without TLS, HTTP and the store.
@@ -694,36 +772,8 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                 facts(id, "B00000", Some(vec![1; 32]), 1).to_cbor(),
             )
             .map_err(err)?;
-            let officer = Officer {
-                officer_id: "B00000".into(),
-                name: "Officer".into(),
-                designation: String::new(),
-                department: "BENCH".into(),
-                email: "b00000@gujarat.gov.in".into(),
-                mobile: String::new(),
-                entitled: true,
-                gr_reference: None,
-                phone_model: None,
-                phone_purchased: None,
-            };
-            let device = DeviceRow {
-                device_id: id,
-                officer_id: officer.officer_id.clone(),
-                department: officer.department.clone(),
-                platform: Platform::Android,
-                model: "Bench".into(),
-                public_key: key.to_cose_key_bytes(),
-                assurance: claims::Assurance::Software,
-                evidence: None,
-                evidence_summary: Default::default(),
-                freshness: Default::default(),
-                assert_counter: None,
-                reattest_requested: false,
-                revoked: false,
-                reason: None,
-                last_seq: None,
-                enrolled_at: 0,
-            };
+            let officer = ceiling_officer();
+            let device = ceiling_device(id, key.to_cose_key_bytes());
             let ctx = attest::Context {
                 now: now(),
                 offline_window_secs: 0,
@@ -787,11 +837,26 @@ struct LoadRun {
     latencies: Vec<Duration>,
     failed: u64,
     elapsed: f64,
+    /// CPU seconds of the process over the run, and of its load threads (Linux).
+    cpu: Option<(f64, f64)>,
 }
 
 impl LoadRun {
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed
+    }
+
+    /// Where the run's CPU went, on `cores`.
+    fn cpu_split(&self, cores: usize) -> Option<cpu::CpuSplit> {
+        self.cpu.map(|(process, load)| {
+            cpu::CpuSplit::new(
+                process,
+                load,
+                cores,
+                self.elapsed,
+                self.latencies.len() as u64,
+            )
+        })
     }
 
     fn latency(&self) -> Latency {
@@ -813,17 +878,21 @@ fn run_load(
     pin: [u8; 32],
     duration: Duration,
 ) -> Result<(LoadRun, Vec<BenchDevice>), CliError> {
+    let process_cpu = cpu::process_cpu_seconds();
     let start = Instant::now();
     let deadline = start + duration;
     let mut handles = Vec::new();
     for mut dev in fleet {
         let url = url.to_string();
         handles.push(std::thread::spawn(
-            move || -> (Vec<Duration>, u64, BenchDevice) {
+            move || -> (Vec<Duration>, u64, BenchDevice, Option<f64>) {
                 let mut lat = Vec::new();
                 let mut failed = 0u64;
+                // This thread's CPU is the load generator's, not the server's.
+                let cpu_start = cpu::thread_cpu_seconds();
+                let used = || Some(cpu::thread_cpu_seconds()? - cpu_start?);
                 let Ok(client) = HttpsClient::new(&url, Trust::Pin(pin), options()) else {
-                    return (lat, 1, dev);
+                    return (lat, 1, dev, used());
                 };
                 while Instant::now() < deadline {
                     dev.seq += 1;
@@ -859,28 +928,36 @@ fn run_load(
                         }
                     }
                 }
-                (lat, failed, dev)
+                let cpu = used();
+                (lat, failed, dev, cpu)
             },
         ));
     }
     let mut latencies = Vec::new();
     let mut failed = 0;
     let mut fleet = Vec::with_capacity(handles.len());
+    let mut load_cpu = Some(0.0);
     for h in handles {
-        let (lat, f, dev) = h
+        let (lat, f, dev, cpu) = h
             .join()
             .map_err(|_| CliError::new("load thread panicked"))?;
         latencies.extend(lat);
         failed += f;
         fleet.push(dev);
+        load_cpu = load_cpu.zip(cpu).map(|(a, b)| a + b);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu = process_cpu
+        .zip(cpu::process_cpu_seconds())
+        .zip(load_cpu)
+        .map(|((before, after), load)| (after - before, load));
     latencies.sort();
     Ok((
         LoadRun {
             latencies,
             failed,
             elapsed,
+            cpu,
         },
         fleet,
     ))
@@ -914,6 +991,13 @@ pub fn run_bench(
         .map_err(err)?
         .len()
     };
+
+    eprintln!(
+        "measuring rule R4 with {} memberships against {} roster handles...",
+        roster::MEMBERSHIPS,
+        roster::ROSTER_HANDLES
+    );
+    let r4_large_roster = roster::measure()?;
 
     eprintln!("measuring the crypto-only ceiling...");
     let (ceiling, per_core) = crypto_ceiling(cores, Duration::from_secs(2).min(duration))?;
@@ -979,6 +1063,8 @@ pub fn run_bench(
         crypto_per_core_per_sec: per_core,
         fraction_of_ceiling: if ceiling > 0.0 { rate / ceiling } else { 0.0 },
         token_bytes,
+        cpu: alone.cpu_split(cores),
+        r4_large_roster,
         audit_pull,
     })
 }

@@ -30,9 +30,12 @@ pub mod sqlite;
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
 use pramaan_core::evidence::EvidenceSummary;
-use pramaan_core::policy::{Officer, Policy};
+use pramaan_core::policy::{Officer, Policy, Roster};
 use pramaan_tlog::LogStore;
 use uuid::Uuid;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub use sqlite::SqliteStore;
 
@@ -268,6 +271,91 @@ pub struct Counts {
     pub log_entries: u64,
 }
 
+/// A department's policy and rosters as the rules take them (parsed, the rosters with
+/// their normalized handles), read at one [`Tx::department_generation`].
+#[derive(Debug)]
+pub struct DepartmentRules {
+    /// The department's generation when these were read.
+    pub generation: u64,
+    /// The department's policy.
+    pub policy: Policy,
+    /// Its rosters, one per group ([`Roster::from_rows`]).
+    pub rosters: Vec<Roster>,
+}
+
+impl DepartmentRules {
+    /// Reads the department's rules in `tx` (no cache): `None` without a policy.
+    pub fn read(tx: &mut dyn Tx, department: &str) -> Result<Option<Self>, StoreError> {
+        let generation = tx.department_generation(department)?;
+        let Some(policy) = tx.policy(department)? else {
+            return Ok(None);
+        };
+        let rosters = Roster::from_rows(tx.roster_rows(department)?);
+        Ok(Some(Self {
+            generation,
+            policy,
+            rosters,
+        }))
+    }
+}
+
+/// Parsed policies and rosters per department, so that an attestation neither parses its
+/// policy's JSON nor reads and normalizes the rosters again (issue 12: they were, for
+/// every attestation).
+///
+/// Why a generation and not invalidation by the writer: an entry is used only when its
+/// generation equals the one the caller's transaction reads
+/// ([`Tx::department_generation`], bumped in the same transaction as every policy or
+/// roster change). So an update is seen by the very next transaction that starts after
+/// it committed, whichever process made it (several servers on one database, issue 13),
+/// a restart starts empty, and a stale entry is only ever a miss, never an answer.
+#[derive(Debug, Default)]
+pub struct RulesCache {
+    entries: Mutex<HashMap<String, Arc<DepartmentRules>>>,
+}
+
+/// Most departments a [`RulesCache`] holds; past it, it starts over (a state has a few
+/// dozen departments, so this only bounds a store full of invented ones).
+const MAX_CACHED_DEPARTMENTS: usize = 1024;
+
+impl RulesCache {
+    /// The department's rules as `tx` sees them: the cached entry if its generation is
+    /// the one `tx` reads, else read from `tx` (and cached). `None` without a policy.
+    pub fn get(
+        &self,
+        tx: &mut dyn Tx,
+        department: &str,
+    ) -> Result<Option<Arc<DepartmentRules>>, StoreError> {
+        let generation = tx.department_generation(department)?;
+        if let Some(hit) = self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .get(department)
+            .filter(|e| e.generation == generation)
+        {
+            return Ok(Some(hit.clone()));
+        }
+        let Some(rules) = DepartmentRules::read(tx, department)? else {
+            return Ok(None);
+        };
+        let rules = Arc::new(rules);
+        let mut entries = self.entries.lock().map_err(|_| StoreError::Poisoned)?;
+        if entries.len() >= MAX_CACHED_DEPARTMENTS && !entries.contains_key(department) {
+            entries.clear();
+        }
+        // A concurrent reader may have cached a newer generation: keep the newer one
+        // (generations only grow).
+        match entries.get(department) {
+            Some(e) if e.generation > rules.generation => {}
+            _ => {
+                entries.insert(department.to_string(), rules.clone());
+            }
+        }
+        Ok(Some(rules))
+    }
+}
+
 /// One entry to append to the audit log, in the backend's own form.
 pub use crate::audit_log::LogEntry;
 
@@ -355,6 +443,17 @@ pub trait Tx {
         by: &str,
         now: u64,
     ) -> Result<(), StoreError>;
+    /// The department's generation: a number that every change of its policy or rosters
+    /// ([`Tx::set_policy`], [`Tx::set_roster`]) increases in the same transaction (0 for
+    /// a department never changed). Caches of parsed rules are keyed by it.
+    fn department_generation(&mut self, department: &str) -> Result<u64, StoreError>;
+    /// The department's policy and rosters, parsed, as this transaction sees them; `None`
+    /// without a policy. A backend reads them with [`DepartmentRules::read`] or serves
+    /// them from a [`RulesCache`] (the same answer, without the parsing).
+    fn department_rules(
+        &mut self,
+        department: &str,
+    ) -> Result<Option<Arc<DepartmentRules>>, StoreError>;
     /// `(platform, group, handle)` rows of the department, sorted.
     fn roster_rows(
         &mut self,

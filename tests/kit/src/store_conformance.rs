@@ -92,6 +92,7 @@ macro_rules! store_conformance_tests {
             assert_counter_advances_only,
             status_list_round_trip,
             checkpoints_are_all_kept,
+            department_rules_follow_every_change,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -564,6 +565,75 @@ pub fn rosters(factory: Factory<'_>) {
         vec![row("a-group", "+9")]
     );
     assert!(read(s, |tx| tx.roster_rows("HOME")).is_empty());
+}
+
+/// A department's generation grows with every policy and roster change (committed ones
+/// only), and its parsed rules ([`Tx::department_rules`], cached or not) are always the
+/// committed ones, also through a second handle to the same database (another server).
+pub fn department_rules_follow_every_change(factory: Factory<'_>) {
+    let (dir, store) = open(factory);
+    let other = factory(dir.path());
+    let s = store.as_ref();
+    let generation = |st: &dyn Store| read(st, |tx| tx.department_generation("GAD"));
+    let seen = |st: &dyn Store| {
+        read(st, |tx| {
+            Ok(tx.department_rules("GAD")?.map(|r| {
+                (
+                    r.generation,
+                    r.policy.check_in_hours,
+                    r.rosters
+                        .iter()
+                        .flat_map(|r| r.handles.iter().cloned())
+                        .collect::<Vec<_>>(),
+                )
+            }))
+        })
+    };
+    assert_eq!(generation(s), 0);
+    assert_eq!(seen(s), None, "no policy, no rules");
+    let p = policy();
+    write(s, |tx| tx.set_policy("GAD", &p, "admin", NOW));
+    let g1 = generation(s);
+    assert!(g1 > 0);
+    assert_eq!(seen(s), Some((g1, p.check_in_hours, vec![])));
+    write(other.as_ref(), |tx| {
+        tx.set_roster("GAD", "WhatsApp", "g", &["+1".to_string()])
+    });
+    let g2 = generation(s);
+    assert!(g2 > g1);
+    assert_eq!(
+        seen(s),
+        Some((g2, p.check_in_hours, vec!["+1".to_string()]))
+    );
+    // Another department's change does not move this one's.
+    write(s, |tx| {
+        tx.set_roster("REV", "WhatsApp", "g", &["+9".to_string()])
+    });
+    assert_eq!(generation(s), g2);
+    // A rolled-back change leaves the generation and the rules as they were.
+    let changed = Policy {
+        check_in_hours: p.check_in_hours + 24,
+        ..p.clone()
+    };
+    let r = transaction(s, |tx| -> Result<(), StoreError> {
+        tx.set_policy("GAD", &changed, "admin", LATER)?;
+        Err(StoreError::Conflict("rolled back".into()))
+    });
+    assert!(r.is_err());
+    assert_eq!(
+        seen(s),
+        Some((g2, p.check_in_hours, vec!["+1".to_string()]))
+    );
+    write(other.as_ref(), |tx| {
+        tx.set_policy("GAD", &changed, "admin", LATER)
+    });
+    let g3 = generation(s);
+    assert!(g3 > g2);
+    assert_eq!(
+        write(s, |tx| tx.department_rules("GAD")).map(|r| (r.generation, r.policy.check_in_hours)),
+        Some((g3, changed.check_in_hours)),
+        "a write transaction sees it too"
+    );
 }
 
 /// Devices: insert, find by id and officer, revoke.

@@ -83,20 +83,31 @@ fn flood_policy(per_day: u32, offline_per_day: u32) -> String {
     )
 }
 
-/// One padding e-mail account (a legitimate claim, ~60 bytes).
-fn address(i: usize) -> String {
-    format!("{}-{i:05}@gujarat.gov.in", "x".repeat(40))
+/// One padding e-mail account of about `len` bytes (a claim the server accepts).
+fn address(i: usize, len: usize) -> String {
+    format!("{}-{i:02}@gujarat.gov.in", "x".repeat(len))
 }
 
-/// How many padding accounts bring `claims` to just under `limit` bytes once signed (a
-/// token is the claims plus ~100 bytes of COSE; 300 bytes are kept spare for the claims
-/// that vary between attestations: seq, nonce or anchor).
-fn padding_for(claims: &Attestation, limit: usize) -> usize {
-    let mut c = claims.clone();
-    while c.to_cbor().len() + 300 < limit {
-        c.email.push(address(c.email.len()));
+/// Padding accounts that bring `claims` to just under `limit` bytes once signed (a token
+/// is the claims plus ~100 bytes of COSE; 300 bytes are kept spare for the claims that
+/// vary between attestations: seq, nonce or anchor). The protocol accepts at most
+/// `MAX_EMAILS` accounts, so the padding is as many as remain, each as long as needed.
+fn padding_for(claims: &Attestation, limit: usize) -> Vec<String> {
+    let count = claims::MAX_EMAILS.saturating_sub(claims.email.len());
+    let with = |len: usize| -> (Vec<String>, usize) {
+        let padding: Vec<String> = (0..count).map(|i| address(i, len)).collect();
+        let mut c = claims.clone();
+        c.email.extend(padding.iter().cloned());
+        let size = c.to_cbor().len();
+        (padding, size)
+    };
+    let mut len = 0;
+    for step in [64, 1] {
+        while count > 0 && with(len + step).1 + 300 < limit {
+            len += step;
+        }
     }
-    c.email.len() - claims.email.len()
+    with(len).0
 }
 
 /// Floods for `duration` from one device against a policy of `per_day` attestations
@@ -137,9 +148,7 @@ pub fn run_flood(
     let client = HttpsClient::new(&url, Trust::Pin(pin), options()).map_err(err)?;
     // The receipt's nonce anchors offline attestations until a fresh answer moves it.
     let mut anchor = hash_secret(&dev.nonce).to_vec();
-    let padding: Vec<String> = (0..padding_for(&facts(dev.id, &dev.officer, None, 1), limit))
-        .map(address)
-        .collect();
+    let padding = padding_for(&facts(dev.id, &dev.officer, None, 1), limit);
     let mut token_lens = Vec::new();
     let (mut requests, mut accepted, mut refused_quota, mut refused_other) = (0u64, 0, 0, 0);
     let start = Instant::now();
