@@ -22,7 +22,7 @@
 //! directory made before `log.key` existed keeps signing checkpoints with `server.key`
 //! (its published `log.vkey` stays valid) and says so at startup.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,19 +70,8 @@ pub enum ServerError {
     /// generator failed.
     #[error("{0}")]
     Invalid(String),
-    /// The listen address cannot be bound (in use, or not this machine's).
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The tokio runtime or the server thread failed.
-    #[error("runtime: {0}")]
-    Runtime(String),
-    /// The HTTPS server could not be started.
+    /// The listen address cannot be bound (in use, or not this machine's), or the runtime
+    /// or its thread could not be started.
     #[error(transparent)]
     Serve(#[from] crate::serving::ServeError),
 }
@@ -444,7 +433,7 @@ impl Running {
 
     /// Blocks until Ctrl-C (or SIGTERM), then shuts down (`pramaan serve`).
     pub fn wait_for_signal(mut self) -> Result<(), ServerError> {
-        wait_for_shutdown_signal()?;
+        crate::serving::wait_for_shutdown_signal()?;
         log::info!("shutting down");
         self.stop();
         Ok(())
@@ -453,37 +442,6 @@ impl Running {
     fn stop(&mut self) {
         self.serving.stop();
     }
-}
-
-/// Blocks until Ctrl-C (or SIGTERM on Unix): how `pramaan serve` and `pramaan witness
-/// serve` wait before shutting down.
-pub fn wait_for_shutdown_signal() -> Result<(), ServerError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| ServerError::Runtime(e.to_string()))?;
-    rt.block_on(async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    });
-    Ok(())
 }
 
 /// Starts the server of `data_dir` on `listen` (port 0 picks a free port), with the
@@ -518,19 +476,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let store = Arc::new(SqliteStore::open(&paths.db())?);
     store.start_group_commit()?;
 
-    let listener = TcpListener::bind(config.listen).map_err(|source| ServerError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: config.listen,
-        source,
-    })?;
-    let url = Config::default().public_url_for(if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    });
+    let (listener, addr) = crate::serving::bind(config.listen)?;
+    let url = Config::default().public_url_for(crate::serving::local_address(addr));
     let public_url = config.public_url_for(addr);
 
     let status_list = crate::status_list::StatusListCache::load(store.as_ref())?;

@@ -36,6 +36,59 @@ pub enum ServeError {
     Runtime(String),
 }
 
+/// Binds `listen` (port 0 picks a free port) and returns the listener with the address
+/// it got, for [`serve`].
+pub fn bind(listen: SocketAddr) -> Result<(TcpListener, SocketAddr), ServeError> {
+    let bind_err = |source| ServeError::Bind {
+        addr: listen,
+        source,
+    };
+    let listener = TcpListener::bind(listen).map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
+    Ok((listener, addr))
+}
+
+/// Where a client on this machine reaches a server bound to `bound`: an unspecified
+/// address (`0.0.0.0`, `::`) as `127.0.0.1`.
+pub fn local_address(bound: SocketAddr) -> SocketAddr {
+    if bound.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], bound.port()))
+    } else {
+        bound
+    }
+}
+
+/// Blocks until Ctrl-C (or SIGTERM on Unix): how `pramaan serve` and `pramaan witness
+/// serve` wait before shutting down.
+pub fn wait_for_shutdown_signal() -> Result<(), ServeError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ServeError::Runtime(e.to_string()))?;
+    rt.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    });
+    Ok(())
+}
+
 /// A server running on its thread; stopped (gracefully) when dropped.
 #[derive(Debug)]
 pub struct Serving {

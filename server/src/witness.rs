@@ -18,7 +18,7 @@
 //! origin the size and root hash (hex) last cosigned.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -77,19 +77,8 @@ pub enum WitnessError {
     /// The TLS certificate or key cannot be made or loaded.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
-    /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The tokio runtime or the server thread failed.
-    #[error("runtime: {0}")]
-    Runtime(String),
-    /// The HTTPS server could not be started.
+    /// The listen address cannot be bound, or the runtime or its thread could not be
+    /// started.
     #[error(transparent)]
     Serve(#[from] crate::serving::ServeError),
 }
@@ -442,8 +431,7 @@ impl RunningWitness {
 
     /// Blocks until Ctrl-C or SIGTERM, then shuts down (`pramaan witness serve`).
     pub fn wait_for_signal(mut self) -> Result<(), WitnessError> {
-        crate::server::wait_for_shutdown_signal()
-            .map_err(|e| WitnessError::Runtime(e.to_string()))?;
+        crate::serving::wait_for_shutdown_signal()?;
         self.stop();
         Ok(())
     }
@@ -466,20 +454,8 @@ pub fn start(
     let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
     let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
     let tls_config = tls::server_config(&cert_pem, &key_pem, &paths.cert())?;
-    let listener = TcpListener::bind(listen).map_err(|source| WitnessError::Bind {
-        addr: listen,
-        source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| WitnessError::Bind {
-        addr: listen,
-        source,
-    })?;
-    let shown = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    };
-    let url = format!("https://{shown}");
+    let (listener, addr) = crate::serving::bind(listen)?;
+    let url = format!("https://{}", crate::serving::local_address(addr));
     let app = router(witness.clone());
     let serving = crate::serving::serve(
         listener,

@@ -38,6 +38,7 @@ use super::client::{Client, encode};
 use super::compliance::{Report, fetch_report, render_table};
 use super::{CliError, CliResult};
 use pramaan_server::server::{self, ServerError};
+use pramaan_server::serving::ServeError;
 use pramaan_server::store::Role;
 
 /// The demo department's policy.
@@ -221,7 +222,7 @@ fn start(data: &Path, listen: Option<SocketAddr>) -> Result<server::Running, Cli
         None => {
             let preferred = SocketAddr::from(([127, 0, 0, 1], 8443));
             match server::start(data, preferred) {
-                Err(ServerError::Bind { .. }) => {
+                Err(ServerError::Serve(ServeError::Bind { .. })) => {
                     eprintln!("port 8443 is taken; using a free port instead");
                     server::start(data, SocketAddr::from(([127, 0, 0, 1], 0)))
                         .map_err(err("starting the server"))
