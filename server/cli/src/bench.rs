@@ -218,6 +218,17 @@ pub struct Latency {
     pub max_ms: f64,
 }
 
+/// The report's latency line: `p50 1.00 ms   p90 ...   max ... ms`.
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms
+        )
+    }
+}
+
 /// What `pramaan bench` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
@@ -376,10 +387,7 @@ fn print_table(r: &BenchReport) {
         "    throughput         {:>10.0} attestations/s",
         r.attestations_per_sec
     );
-    println!(
-        "    latency            p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        r.latency.p50_ms, r.latency.p90_ms, r.latency.p99_ms, r.latency.max_ms
-    );
+    println!("    latency            {}", r.latency);
     println!("  crypto-only ceiling (verify + decode + policy + sign):");
     println!(
         "    all cores          {:>10.0} /s   per core {:.0} /s",
@@ -441,13 +449,7 @@ fn print_audit_pull(a: &AuditPullReport) {
         a.attestations_per_sec_with_pull, a.accepted_with_pull, a.failed_with_pull
     );
     println!("    change             {:>+10.1} %", a.change_percent);
-    println!(
-        "    latency            p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        a.latency_with_pull.p50_ms,
-        a.latency_with_pull.p90_ms,
-        a.latency_with_pull.p99_ms,
-        a.latency_with_pull.max_ms
-    );
+    println!("    latency            {}", a.latency_with_pull);
     let state = if p.complete {
         match p.bundle_verified {
             Some(true) => "complete, verified".to_string(),

@@ -11,16 +11,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use pramaan_core::transport::{HttpsClient, Options, Trust};
+use pramaan_testkit::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pramaan");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `pramaan ARGS` with no PRAMAAN_* variable from the test's environment.
 fn pramaan(args: &[&str]) -> Command {

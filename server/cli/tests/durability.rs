@@ -12,14 +12,6 @@ use pramaan_core::transport::{HttpsClient, Trust};
 use pramaan_server::server;
 use pramaan_server::store::transaction;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn answered_attestations_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();

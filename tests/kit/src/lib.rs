@@ -30,6 +30,15 @@ use pramaan_server::store::{Counts, DeviceRow, transaction};
 use tempfile::TempDir;
 use uuid::Uuid;
 
+/// A loopback port free right now (for a `pramaan serve` child given `--listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local address")
+        .port()
+}
+
 /// Seconds since the Unix epoch, now.
 pub fn now() -> u64 {
     SystemTime::now()

@@ -584,10 +584,7 @@ pub fn print(r: &RemoteReport) {
         "    throughput         {:>10.0} attestations/s",
         r.attestations_per_sec
     );
-    println!(
-        "    latency            p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms",
-        r.latency.p50_ms, r.latency.p90_ms, r.latency.p99_ms, r.latency.max_ms
-    );
+    println!("    latency            {}", r.latency);
     match &r.load_cpu {
         Some(c) => println!(
             "    load generator CPU {:>10.2} cores ({:.0} % of {} cores, {:.1} CPU s)",
