@@ -35,15 +35,18 @@ use crate::store::{grouped_transaction, transaction};
 use crate::{attest, enroll};
 use std::net::IpAddr;
 
-/// The attestation endpoint (charged per device, not per address: [`crate::limits`]).
-pub const ATTEST_PATH: &str = "/v1/attest";
-
-/// The device endpoints: challenge, enroll, attest.
-pub fn routes() -> Router<AppState> {
+/// The device endpoints: challenge, enroll, attest. The unsigned two are charged to
+/// their client address ([`super::charge_address`]); an attestation is charged in
+/// the attestation handler, to its device once its signature verified.
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/challenge", get(challenge))
         .route("/v1/enroll", post(enroll))
-        .route(ATTEST_PATH, post(attest))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::charge_address,
+        ))
+        .route("/v1/attest", post(attest))
 }
 
 fn cbor_response(bytes: Vec<u8>) -> Response {

@@ -200,7 +200,9 @@ pub struct ClientAddr(pub IpAddr);
 /// passes it on, and charges it for the unsigned requests (challenge, enrollment).
 /// Attestations are charged in their handler: to their device once the signature
 /// verified, to the address only when they fail before that ([`device`]).
-async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Resolves the client address of a device request (the peer, or through a trusted
+/// proxy) and hands it to the handlers and [`charge_address`] as [`ClientAddr`].
+async fn client_address(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -213,17 +215,28 @@ async fn rate_limit(State(state): State<AppState>, mut req: Request, next: Next)
             .filter_map(|v| v.to_str().ok());
         let group = crate::limits::address_group(state.limits.proxies.client(peer, forwarded));
         req.extensions_mut().insert(ClientAddr(group));
-        if req.uri().path() != device::ATTEST_PATH
-            && let Err(limited) = state.limits.addresses.take(group)
-        {
-            return ApiError::new(
-                RejectCode::RateLimited,
-                "too many requests from this address; retry later",
-            )
-            .retry_after(limited.retry_after)
-            .cbor()
-            .into_response();
-        }
+    }
+    next.run(req).await
+}
+
+/// Charges an unsigned device request (challenge, enrollment) to its client address.
+/// Attestations are charged by their handler instead: to the device once the signature
+/// verified, to the address only when it did not.
+pub(crate) async fn charge_address(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ClientAddr(group)) = req.extensions().get::<ClientAddr>().copied()
+        && let Err(limited) = state.limits.addresses.take(group)
+    {
+        return ApiError::new(
+            RejectCode::RateLimited,
+            "too many requests from this address; retry later",
+        )
+        .retry_after(limited.retry_after)
+        .cbor()
+        .into_response();
     }
     next.run(req).await
 }
@@ -275,9 +288,12 @@ async fn not_found() -> ApiError {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let device = device::routes()
+    let device = device::routes(&state)
         .layer(DefaultBodyLimit::max(state.config.device_body_limit()))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit));
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            client_address,
+        ));
     let it = it::routes().layer(DefaultBodyLimit::max(IT_BODY_LIMIT));
     Router::new()
         .route("/healthz", get(healthz))
