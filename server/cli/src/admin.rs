@@ -52,18 +52,18 @@ pub fn run(cmd: AdminCmd) -> CliResult {
         } => {
             let out = server::admin_init_with_origin(&data, &host, log_origin.as_deref())
                 .map_err(|e| CliError::new(e.to_string()))?;
-            println!("Initialized {}", out.data_dir.display());
-            println!(
+            outln!("Initialized {}", out.data_dir.display());
+            outln!(
                 "TLS certificate: {} (CA: {})",
                 out.cert_path.display(),
                 out.ca_path.display()
             );
-            println!("SPKI pin:        {}", out.pin_b64url);
-            println!("Log origin:      {}", out.log_origin);
-            println!("Log key:         {}", out.log_vkey);
-            println!();
-            println!("Admin token (shown once, store it safely):");
-            println!("{}", out.admin_token);
+            outln!("SPKI pin:        {}", out.pin_b64url);
+            outln!("Log origin:      {}", out.log_origin);
+            outln!("Log key:         {}", out.log_vkey);
+            outln!();
+            outln!("Admin token (shown once, store it safely):");
+            outln!("{}", out.admin_token);
             Ok(())
         }
         AdminCmd::Token {
@@ -73,7 +73,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
         } => {
             let token = server::create_token(&data, role, department.as_deref())
                 .map_err(|e| CliError::new(e.to_string()))?;
-            println!("{token}");
+            outln!("{token}");
             Ok(())
         }
     }

@@ -122,7 +122,7 @@ pub fn run(cmd: AuditCmd) -> CliResult {
             verify(&file, &log_key, since.as_deref(), format)?;
             if let Some(line) = witnessed {
                 match format {
-                    Format::Text => println!("{line}"),
+                    Format::Text => outln!("{line}"),
                     Format::Json => eprintln!("{}", line.trim_start()),
                 }
             }
@@ -181,7 +181,7 @@ fn pull(
         pramaan_core::fsutil::write_atomic(path, b.checkpoint.as_bytes(), 0o644)
             .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
     }
-    println!(
+    outln!(
         "wrote {}: entries [{}, {}), {} key enrollments, {} consistency proofs",
         out.display(),
         b.start,
@@ -281,16 +281,17 @@ fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> 
         Format::Json => {
             let text = serde_json::to_string_pretty(&summary)
                 .map_err(|e| CliError::new(format!("encoding the summary: {e}")))?;
-            println!("{text}");
+            outln!("{text}");
         }
         Format::Text => {
-            println!("{}: verified", file.display());
-            println!("  log:          {}", summary.origin);
-            println!(
+            outln!("{}: verified", file.display());
+            outln!("  log:          {}", summary.origin);
+            outln!(
                 "  checkpoint:   size {}, root {}",
-                summary.size, summary.root
+                summary.size,
+                summary.root
             );
-            println!(
+            outln!(
                 "  entries:      [{}, {}) = {} ({} enrollments, {} attestations, {} revocations, {} policy changes)",
                 summary.start,
                 summary.end,
@@ -300,41 +301,42 @@ fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> 
                 summary.revocations,
                 summary.policy_changes
             );
-            println!(
+            outln!(
                 "  devices:      {} (signatures checked against enrolled keys; {} enrollments from before the range)",
-                summary.devices, summary.key_enrollments
+                summary.devices,
+                summary.key_enrollments
             );
             match (summary.consistent_since, summary.older_than_since) {
                 (Some(old), _) if old == summary.size => {
-                    println!("  consistency:  the checkpoint given is this very one")
+                    outln!("  consistency:  the checkpoint given is this very one")
                 }
                 (Some(old), _) => {
-                    println!("  consistency:  the log of size {old} is a prefix of this one")
+                    outln!("  consistency:  the log of size {old} is a prefix of this one")
                 }
-                (None, Some(newer)) => println!(
+                (None, Some(newer)) => outln!(
                     "  consistency:  bundle older than checkpoint (the checkpoint given has \
                      {newer} entries, the bundle {}): nothing to check, no alarm",
                     summary.size
                 ),
                 (None, None) => {
-                    println!("  consistency:  not checked (give --since CHECKPOINT_FILE)")
+                    outln!("  consistency:  not checked (give --since CHECKPOINT_FILE)")
                 }
             }
             let m = &summary.meaning;
-            println!(
+            outln!(
                 "  meaning:      no entry contradicts those before it; {} verdicts recomputed \
                  from the logged inputs, all equal",
                 m.verdicts_recomputed
             );
             if m.verdicts_inputs_before_range > 0 {
-                println!(
+                outln!(
                     "                {} verdicts not recomputed: an input precedes the bundle's \
                      range (pull from entry 0 to judge them)",
                     m.verdicts_inputs_before_range
                 );
             }
             if m.verdicts_inputs_not_logged > 0 {
-                println!(
+                outln!(
                     "                {} verdicts not recomputed: an input is in no entry (written \
                      before verdict inputs were logged)",
                     m.verdicts_inputs_not_logged

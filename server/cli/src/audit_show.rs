@@ -175,16 +175,16 @@ pub fn run(args: ShowArgs) -> CliResult {
                 "entries": rows,
                 "report": shown.report,
             });
-            println!("{}", pretty(&doc));
+            outln!("{}", pretty(&doc));
         }
         ShowFormat::Csv => {
             eprintln!("{header}");
-            print!("{}", csv(&rows));
+            out!("{}", csv(&rows));
         }
         ShowFormat::Table => {
-            println!("{header}");
-            print!("{}", table(&rows));
-            println!("{}", report_lines(&shown.report));
+            outln!("{header}");
+            out!("{}", table(&rows));
+            outln!("{}", report_lines(&shown.report));
         }
     }
     Ok(())
@@ -746,18 +746,18 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                 "rosters": s.rosters,
                 "status_list": s.status_list,
             });
-            println!("{}", pretty(&doc));
+            outln!("{}", pretty(&doc));
             Ok(())
         }
         ShowFormat::Table => {
-            println!("{header}");
-            println!("State in force at entry {n} (after entries before it):");
+            outln!("{header}");
+            outln!("State in force at entry {n} (after entries before it):");
             if let Some(note) = note {
-                println!("  note: {note}");
+                outln!("  note: {note}");
             }
-            println!("Policies:");
+            outln!("Policies:");
             for p in &s.policies {
-                println!(
+                outln!(
                     "  {} (entry {}): {}",
                     text(&p["department"]),
                     p["set_at_entry"],
@@ -766,9 +766,9 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                         .map_or(String::new(), text)
                 );
             }
-            println!("Registry:");
+            outln!("Registry:");
             for o in &s.registry {
-                println!(
+                outln!(
                     "  {} {} ({}, {}){}{} (entry {})",
                     text(&o["officer_id"]),
                     text(&o["name"]),
@@ -786,13 +786,13 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                     o["imported_at_entry"]
                 );
             }
-            println!("Rosters:");
+            outln!("Rosters:");
             for r in &s.rosters {
                 let handles: Vec<String> = r["handles"]
                     .as_array()
                     .map(|a| a.iter().map(text).collect())
                     .unwrap_or_default();
-                println!(
+                outln!(
                     "  {} {}/{} (entry {}): {}",
                     text(&r["department"]),
                     text(&r["platform"]),
@@ -802,20 +802,20 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                 );
             }
             match &s.status_list {
-                Some(l) => println!(
+                Some(l) => outln!(
                     "Status list: fetched {}, installed at entry {}, {} s old at entry {n}",
                     text(&l["fetched"]),
                     l["installed_at_entry"],
                     l["age_seconds"]
                 ),
-                None => println!("Status list: none installed"),
+                None => outln!("Status list: none installed"),
             }
-            println!("Entry {n}:");
-            print!("{}", table(&[&s.row]));
+            outln!("Entry {n}:");
+            out!("{}", table(&[&s.row]));
             if let Some((v, f, r)) = &s.verdicts {
-                println!("  logged:     {}", semantics::describe_verdict(*v, f));
+                outln!("  logged:     {}", semantics::describe_verdict(*v, f));
                 match r {
-                    Recomputed::Verdict(rv, rf) => println!(
+                    Recomputed::Verdict(rv, rf) => outln!(
                         "  recomputed: {}{}",
                         semantics::describe_verdict(*rv, rf),
                         if rv == v && rf == f {
@@ -824,7 +824,7 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                             " (DIFFERS)"
                         }
                     ),
-                    other => println!(
+                    other => outln!(
                         "  recomputed: not possible: {}",
                         text(&recomputed_json((*v, f), other)["why_not"])
                     ),

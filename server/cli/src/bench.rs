@@ -306,7 +306,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         }
         let report = audit_pull::pull_only(args.audit_pull_entries, args.data.as_deref())?;
         match args.format.as_str() {
-            "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+            "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
             "table" => audit_pull::print_pull_only(&report),
             other => {
                 return Err(CliError::new(format!(
@@ -328,7 +328,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         }
         let report = remote::run_remote(&args.remote(server)?)?;
         if args.format == "json" {
-            println!("{}", serde_json::to_string_pretty(&report).map_err(err)?);
+            outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?);
         } else {
             remote::print(&report);
         }
@@ -345,7 +345,7 @@ pub fn run(args: BenchArgs) -> CliResult {
             args.data.as_deref(),
         )?;
         match args.format.as_str() {
-            "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+            "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
             "table" => flood::print_flood(&report),
             other => {
                 return Err(CliError::new(format!(
@@ -362,7 +362,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         args.audit_pull_entries,
     )?;
     match args.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+        "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
         "table" => print_table(&report),
         other => {
             return Err(CliError::new(format!(
@@ -374,32 +374,36 @@ pub fn run(args: BenchArgs) -> CliResult {
 }
 
 fn print_table(r: &BenchReport) {
-    println!(
+    outln!(
         "pramaan bench: {} devices, {:.1} s, {} cores (load generator in the same process)",
-        r.devices, r.seconds, r.cores
+        r.devices,
+        r.seconds,
+        r.cores
     );
-    println!("  server (TLS + verify + policy + SQLite fsync + audit log + signed answer):");
-    println!(
+    outln!("  server (TLS + verify + policy + SQLite fsync + audit log + signed answer):");
+    outln!(
         "    accepted           {:>10}   failed {}",
-        r.accepted, r.failed
+        r.accepted,
+        r.failed
     );
-    println!(
+    outln!(
         "    throughput         {:>10.0} attestations/s",
         r.attestations_per_sec
     );
-    println!("    latency            {}", r.latency);
-    println!("  crypto-only ceiling (verify + decode + policy + sign):");
-    println!(
+    outln!("    latency            {}", r.latency);
+    outln!("  crypto-only ceiling (verify + decode + policy + sign):");
+    outln!(
         "    all cores          {:>10.0} /s   per core {:.0} /s",
-        r.crypto_ceiling_per_sec, r.crypto_per_core_per_sec
+        r.crypto_ceiling_per_sec,
+        r.crypto_per_core_per_sec
     );
-    println!(
+    outln!(
         "  server / ceiling     {:>10.1} %",
         r.fraction_of_ceiling * 100.0
     );
-    println!("  attestation token    {:>10} bytes", r.token_bytes);
+    outln!("  attestation token    {:>10} bytes", r.token_bytes);
     if let Some(c) = &r.cpu {
-        println!(
+        outln!(
             "  CPU during the load  server {:.2} s ({:.0} us per attestation, {:.0} % of {:.1} s available)   load generator {:.2} s",
             c.server_cpu_seconds,
             c.server_cpu_us_per_attestation,
@@ -409,7 +413,7 @@ fn print_table(r: &BenchReport) {
         );
     }
     let g = &r.r4_large_roster;
-    println!(
+    outln!(
         "  R4, {} memberships vs {} roster handles: {} at decode in {:.3} ms ({}); evaluated: first {:.2} ms, then p50 {:.3} ms, max {:.3} ms{}",
         g.memberships,
         g.roster_handles,
@@ -436,20 +440,24 @@ fn print_table(r: &BenchReport) {
 
 fn print_audit_pull(a: &AuditPullReport) {
     let p = &a.pull;
-    println!(
+    outln!(
         "  with an auditor pulling entries [{}, {}) ({} seeded) over HTTPS:",
-        a.range_start, a.range_end, a.entries_seeded
+        a.range_start,
+        a.range_end,
+        a.entries_seeded
     );
-    println!(
+    outln!(
         "    throughput alone   {:>10.0} attestations/s",
         a.attestations_per_sec_alone
     );
-    println!(
+    outln!(
         "    with the pull      {:>10.0} attestations/s   accepted {}   failed {}",
-        a.attestations_per_sec_with_pull, a.accepted_with_pull, a.failed_with_pull
+        a.attestations_per_sec_with_pull,
+        a.accepted_with_pull,
+        a.failed_with_pull
     );
-    println!("    change             {:>+10.1} %", a.change_percent);
-    println!("    latency            {}", a.latency_with_pull);
+    outln!("    change             {:>+10.1} %", a.change_percent);
+    outln!("    latency            {}", a.latency_with_pull);
     let state = if p.complete {
         match p.bundle_verified {
             Some(true) => "complete, verified".to_string(),
@@ -460,7 +468,7 @@ fn print_audit_pull(a: &AuditPullReport) {
     } else {
         "stopped when the load window closed".to_string()
     };
-    println!(
+    outln!(
         "    pull               {} of {} entries with proofs ({} downloaded) in {:.1} s = {:.0} entries/s, {} requests; {state}",
         p.entries_proved,
         p.entries_requested,

@@ -292,7 +292,7 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
             let v = fetch_json(&client, department)?;
             let pretty = serde_json::to_string_pretty(&v)
                 .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
-            println!("{pretty}");
+            outln!("{pretty}");
         }
         Format::Csv => {
             let path = match department {
@@ -302,12 +302,12 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
             let csv = client
                 .get_text(&path)
                 .map_err(|e| hint_department(e, department))?;
-            print!("{csv}");
+            out!("{csv}");
         }
         Format::Table => {
             let report = Report::from_api(&fetch_report(&client, department)?);
             let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", render_table(&report, colour));
+            out!("{}", render_table(&report, colour));
         }
     }
     Ok(())

@@ -373,59 +373,60 @@ pub fn run(cmd: DemoCmd) -> CliResult {
     }
 
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    println!();
-    print!("{}", render_table(&report, colour));
-    println!(
+    outln!();
+    out!("{}", render_table(&report, colour));
+    outln!(
         "Every device above is simulated: a desktop agent with a software key (DEVICE \
          desktop/software), accepted only because the demo policy lists desktop and \
          software assurance. Under a real department's policy a desktop agent is \
          noncompliant: it is not the official phone."
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "Dashboard:      {}/#department={DEPARTMENT}  (sign in with a token below; the \
          certificate is self-signed, so the browser warns once)",
         running.url
     );
-    println!("Admin token:    {}", init.admin_token);
-    println!("GAD IT token:   {it_token}");
-    println!("Auditor token:  {auditor_token}");
-    println!("SPKI pin:       {}", init.pin_b64url);
-    println!("CA certificate: {}", init.ca_path.display());
-    println!("Log key:        {}", init.log_vkey);
-    println!();
-    println!("Try, in another terminal:");
+    outln!("Admin token:    {}", init.admin_token);
+    outln!("GAD IT token:   {it_token}");
+    outln!("Auditor token:  {auditor_token}");
+    outln!("SPKI pin:       {}", init.pin_b64url);
+    outln!("CA certificate: {}", init.ca_path.display());
+    outln!("Log key:        {}", init.log_vkey);
+    outln!();
+    outln!("Try, in another terminal:");
     if let Ok(exe) = std::env::current_exe() {
-        println!("  alias pramaan={}", exe.display());
+        outln!("  alias pramaan={}", exe.display());
     }
-    println!(
+    outln!(
         "  export PRAMAAN_SERVER={} PRAMAAN_PIN={}",
-        running.url, init.pin_b64url
+        running.url,
+        init.pin_b64url
     );
-    println!("  export PRAMAAN_TOKEN={it_token}");
-    println!("  pramaan compliance --department GAD");
-    println!("  pramaan compliance --department GAD --format csv");
-    println!("  pramaan enroll-token --officer GAD-014 --png gad-014.png");
-    println!("  # enroll GAD-014's phone with the desktop agent (same core as the phone):");
-    println!(
+    outln!("  export PRAMAAN_TOKEN={it_token}");
+    outln!("  pramaan compliance --department GAD");
+    outln!("  pramaan compliance --department GAD --format csv");
+    outln!("  pramaan enroll-token --officer GAD-014 --png gad-014.png");
+    outln!("  # enroll GAD-014's phone with the desktop agent (same core as the phone):");
+    outln!(
         "  pramaan device enroll \"$(pramaan enroll-token --officer GAD-014 --no-qr | head -1)\" \\"
     );
-    println!("      --state /tmp/gad-014 --facts {}", try_facts.display());
-    println!(
+    outln!("      --state /tmp/gad-014 --facts {}", try_facts.display());
+    outln!(
         "  pramaan device attest --state /tmp/gad-014 --facts {}",
         try_facts.display()
     );
-    println!("  pramaan officers import my-registry.csv");
+    outln!("  pramaan officers import my-registry.csv");
     if cmd.data.is_none() {
-        println!("(the data directory is temporary and is removed when the demo stops)");
+        outln!("(the data directory is temporary and is removed when the demo stops)");
     }
 
     if cmd.no_wait {
         running.shutdown();
         return Ok(());
     }
-    println!();
-    println!("Serving until Ctrl-C.");
+    outln!();
+    outln!("Serving until Ctrl-C.");
     running
         .wait_for_signal()
         .map_err(err("waiting for Ctrl-C"))?;

@@ -102,7 +102,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             let facts = read_facts(&a.facts)?;
             let agent = open_agent(&a.state)?;
             let e = agent.enroll(&a.uri, &facts, None).map_err(err)?;
-            println!(
+            outln!(
                 "enrolled: device {} officer {} department {} assurance {}",
                 e.device_id,
                 e.officer_id,
@@ -123,7 +123,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
                     .map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
             }
             match a.format {
-                Format::Json => println!("{}", check_in_json(&outcome)),
+                Format::Json => outln!("{}", check_in_json(&outcome)),
                 Format::Text => print_check_in(&outcome),
             }
             Ok(())
@@ -132,7 +132,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             let agent = open_agent(&a.state)?;
             let s = agent.status().map_err(err)?;
             match a.format {
-                Format::Json => println!("{}", status_json(&s)),
+                Format::Json => outln!("{}", status_json(&s)),
                 Format::Text => print_status(&s),
             }
             Ok(())
@@ -213,7 +213,7 @@ fn status_json(s: &AgentStatus) -> serde_json::Value {
 
 fn print_failures(f: &[Failure]) {
     for f in f {
-        println!("  {}: {}", f.rule.as_str(), f.detail);
+        outln!("  {}: {}", f.rule.as_str(), f.detail);
     }
 }
 
@@ -226,9 +226,9 @@ fn print_check_in(c: &CheckIn) {
             ..
         } => {
             if *flushed > 0 {
-                println!("delivered {flushed} queued attestation(s) first");
+                outln!("delivered {flushed} queued attestation(s) first");
             }
-            println!(
+            outln!(
                 "attestation {seq}: {} (log index {})",
                 result.status.as_str(),
                 result.log_index
@@ -241,7 +241,7 @@ fn print_check_in(c: &CheckIn) {
             local,
             ..
         } => {
-            println!(
+            outln!(
                 "server unreachable: attestation {seq} queued ({pending} waiting); on this device: {}",
                 local.verdict.as_str()
             );
@@ -252,26 +252,26 @@ fn print_check_in(c: &CheckIn) {
 
 fn print_status(s: &AgentStatus) {
     if !s.enrolled {
-        println!("not enrolled ({} queued)", s.pending);
+        outln!("not enrolled ({} queued)", s.pending);
         return;
     }
-    println!(
+    outln!(
         "device {} officer {} department {} server {}",
         s.device_id.map(|d| d.to_string()).unwrap_or_default(),
         s.officer_id.as_deref().unwrap_or_default(),
         s.department.as_deref().unwrap_or_default(),
         s.server.as_deref().unwrap_or_default()
     );
-    println!("last seq {}, {} queued", s.last_seq, s.pending);
+    outln!("last seq {}, {} queued", s.last_seq, s.pending);
     match &s.last_result {
         Some(r) => {
-            println!("last result: seq {} {}", r.seq, r.status.as_str());
+            outln!("last result: seq {} {}", r.seq, r.status.as_str());
             print_failures(&r.failures);
         }
-        None => println!("no result from the server yet"),
+        None => outln!("no result from the server yet"),
     }
     if let Some(l) = &s.last_local {
-        println!(
+        outln!(
             "last local evaluation: seq {} {}",
             l.seq,
             l.verdict.as_str()

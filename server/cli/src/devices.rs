@@ -53,7 +53,7 @@ pub fn run(cmd: DevicesCmd) -> CliResult {
                     reason: reason.trim().to_string(),
                 },
             )?;
-            println!("device {id} revoked: {}", reason.trim());
+            outln!("device {id} revoked: {}", reason.trim());
             Ok(())
         }
     }

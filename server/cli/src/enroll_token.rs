@@ -91,10 +91,10 @@ pub fn run(cmd: EnrollTokenCmd) -> CliResult {
         },
     )?;
     let uri = answer.uri.as_str();
-    println!("{uri}");
-    println!("expires {}", rfc3339(answer.expires));
+    outln!("{uri}");
+    outln!("expires {}", rfc3339(answer.expires));
     if !cmd.no_qr {
-        println!("{}", terminal_qr(uri)?);
+        outln!("{}", terminal_qr(uri)?);
     }
     if let Some(png) = &cmd.png {
         write_png(uri, png)?;

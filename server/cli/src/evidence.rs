@@ -224,7 +224,7 @@ fn unmet_error(department: &str, what: &str, unmet: &[String]) -> CliError {
 
 fn print(value: &Json) -> CliResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| fail(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

@@ -13,6 +13,9 @@
 
 use clap::{Parser, Subcommand};
 
+#[macro_use]
+pub mod out;
+
 #[cfg(feature = "server")]
 pub mod admin;
 pub mod audit;

@@ -8,10 +8,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = pramaan_cli::Cli::parse();
-    match pramaan_cli::run(cli) {
+    let result = pramaan_cli::run(cli);
+    // Output already written is flushed first, so a failure's reason comes after it.
+    let written = pramaan_cli::out::finish();
+    match result.map_err(|e| e.to_string()).and(written) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pramaan: {e:#}");
+            eprintln!("pramaan: {e}");
             ExitCode::FAILURE
         }
     }

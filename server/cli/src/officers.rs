@@ -52,7 +52,7 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
             let client = server.client()?;
             let answer = client.send("POST", "/v1/officers/import", "text/csv", &body)?;
             let report: ImportReport = typed("/v1/officers/import", answer)?;
-            println!(
+            outln!(
                 "imported {} officer(s) from {}",
                 report.imported,
                 file.display()

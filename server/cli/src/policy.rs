@@ -70,7 +70,7 @@ pub fn run(cmd: PolicyCmd) -> CliResult {
             client.send("PUT", &path, content_type, text.as_bytes())?;
             let platforms: Vec<&str> = policy.platforms.iter().map(|p| p.name.as_str()).collect();
             let groups: Vec<&str> = policy.groups.iter().map(|g| g.id.as_str()).collect();
-            println!(
+            outln!(
                 "policy of {} set: platforms [{}], groups [{}], check-in every {} h",
                 policy.department,
                 platforms.join(", "),

@@ -73,7 +73,7 @@ pub fn run(cmd: RosterCmd) -> CliResult {
             );
             let answer = client.send("PUT", &path, "text/csv", text.as_bytes())?;
             let stored = typed::<RosterReport>(&path, answer)?.handles;
-            println!("roster of {department}/{group} set: {stored} handle(s)");
+            outln!("roster of {department}/{group} set: {stored} handle(s)");
             Ok(())
         }
     }

@@ -88,7 +88,7 @@ pub fn run(cmd: TokenCmd) -> CliResult {
                 Format::Json => pretty(&report),
                 Format::Text => format!("{}\n{}", summary_line(&report), pretty(&report)),
             };
-            println!("{out}");
+            outln!("{out}");
             if key.is_some() && report["signature_verified"] != true {
                 return Err(CliError::new(format!(
                     "{}: the signature does NOT verify with the given key: {}",

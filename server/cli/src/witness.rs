@@ -57,14 +57,14 @@ pub fn run(cmd: WitnessCmd) -> CliResult {
         WitnessCmd::Init { data, name, host } => {
             let out =
                 witness::init(&data, &name, &host).map_err(|e| CliError::new(e.to_string()))?;
-            println!("Initialized witness {}", data.display());
-            println!(
+            outln!("Initialized witness {}", data.display());
+            outln!(
                 "TLS certificate: {} (CA: {})",
                 out.cert_path.display(),
                 out.ca_path.display()
             );
-            println!("SPKI pin:        {}", out.pin_b64url);
-            println!("Witness key:     {}", out.vkey);
+            outln!("SPKI pin:        {}", out.pin_b64url);
+            outln!("Witness key:     {}", out.vkey);
             Ok(())
         }
         WitnessCmd::Serve {

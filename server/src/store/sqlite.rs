@@ -72,7 +72,9 @@ pub type Migration = fn(&rusqlite::Transaction<'_>) -> Result<(), StoreError>;
 
 /// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
 /// Append only; never edit a released one.
-pub const MIGRATIONS: &[Migration] = &[migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5];
+pub const MIGRATIONS: &[Migration] = &[
+    migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5, migrate_v6,
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: u64 = MIGRATIONS.len() as u64;
@@ -163,6 +165,26 @@ fn migrate_v5(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
              department TEXT PRIMARY KEY,
              generation INTEGER NOT NULL
          );",
+    )?;
+    Ok(())
+}
+
+/// Version 6: the department IT console (issue "the department IT console"): bearer
+/// tokens get a name, who made them, an optional expiry and a revocation; enrollment
+/// tokens can be cancelled; officers can be retired (the row stays: the log and old
+/// reports name them); devices are listed by department.
+fn migrate_v6(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "ALTER TABLE tokens ADD COLUMN name TEXT;
+         ALTER TABLE tokens ADD COLUMN created_by TEXT;
+         ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+         ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+         ALTER TABLE tokens ADD COLUMN revoked_by TEXT;
+         ALTER TABLE enrollment_tokens ADD COLUMN cancelled_at INTEGER;
+         ALTER TABLE enrollment_tokens ADD COLUMN cancelled_by TEXT;
+         ALTER TABLE officers ADD COLUMN retired_at INTEGER;
+         CREATE INDEX devices_department ON devices(department);
+         CREATE INDEX enrollment_tokens_officer ON enrollment_tokens(officer_id);",
     )?;
     Ok(())
 }

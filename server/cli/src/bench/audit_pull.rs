@@ -494,36 +494,41 @@ fn es256_ceiling(device: &DemoDevice, threads: usize) -> Result<f64, CliError> {
 
 /// Prints a [`PullOnlyReport`] for people.
 pub fn print_pull_only(r: &PullOnlyReport) {
-    println!(
+    outln!(
         "pramaan bench --audit-pull-only: {} entries, {:.1} MB of leaves (seeded in {:.1} s)",
         r.entries,
         r.leaf_bytes as f64 / 1e6,
         r.seed_seconds
     );
-    println!(
+    outln!(
         "  baseline: raw read of the leaves from SQLite   {:>8.2} s  {:>10.0} entries/s",
-        r.raw_read_seconds, r.raw_read_entries_per_sec
+        r.raw_read_seconds,
+        r.raw_read_entries_per_sec
     );
-    println!(
+    outln!(
         "  first checkpoint (server replays the log)    {:>8.2} s  {:>10.0} entries/s",
-        r.first_checkpoint_seconds, r.first_checkpoint_entries_per_sec
+        r.first_checkpoint_seconds,
+        r.first_checkpoint_entries_per_sec
     );
-    println!(
+    outln!(
         "  audit pull, whole log, HTTPS loopback        {:>8.2} s  {:>10.0} entries/s  ({} requests, bundle {:.1} MB)",
         r.pull_seconds,
         r.pull_entries_per_sec,
         r.pull_requests,
         r.bundle_bytes as f64 / 1e6
     );
-    println!(
+    outln!(
         "  audit verify, offline, {} threads             {:>8.2} s  {:>10.0} entries/s",
-        r.verify_threads, r.verify_seconds, r.verify_entries_per_sec
+        r.verify_threads,
+        r.verify_seconds,
+        r.verify_entries_per_sec
     );
-    println!(
+    outln!(
         "  baseline: ES256 verify of one token, {} threads            {:>10.0} /s",
-        r.verify_threads, r.es256_verify_per_sec
+        r.verify_threads,
+        r.es256_verify_per_sec
     );
-    println!(
+    outln!(
         "  pull --since, {} new entries                {:>8.3} s  ({} requests, {} key enrollments, {} bytes, {})",
         r.incremental_entries,
         r.incremental_seconds,

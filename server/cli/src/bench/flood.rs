@@ -243,35 +243,44 @@ fn vkey_of(text: &str) -> Result<pramaan_server::audit_log::VerifierKey, CliErro
 
 /// The report as a table.
 pub fn print_flood(r: &FloodReport) {
-    println!(
+    outln!(
         "pramaan bench --flood: one device, as fast as it can, for {:.1} s",
         r.seconds
     );
-    println!(
+    outln!(
         "  policy [limits]          attestations_per_day = {}, offline_per_day = {}",
-        r.attestations_per_day, r.offline_per_day
+        r.attestations_per_day,
+        r.offline_per_day
     );
-    println!(
+    outln!(
         "  requests                 {} ({:.0}/s), tokens up to {} B (limit {} B)",
-        r.requests, r.requests_per_sec, r.token_bytes_max, r.attest_body_limit
+        r.requests,
+        r.requests_per_sec,
+        r.token_bytes_max,
+        r.attest_body_limit
     );
-    println!(
+    outln!(
         "  accepted                 {}\n  refused quota_exceeded   {}\n  refused otherwise        {}",
-        r.accepted, r.refused_quota, r.refused_other
+        r.accepted,
+        r.refused_quota,
+        r.refused_other
     );
-    println!(
+    outln!(
         "  log entries appended     {} (allowance {} a day)",
-        r.log_entries_appended, r.allowance_entries
+        r.log_entries_appended,
+        r.allowance_entries
     );
-    println!(
+    outln!(
         "  log bytes appended       {} (allowance {} a day; leaf overhead up to {} B)",
-        r.log_bytes_appended, r.allowance_bytes, r.leaf_overhead_max
+        r.log_bytes_appended,
+        r.allowance_bytes,
+        r.leaf_overhead_max
     );
-    println!(
+    outln!(
         "  within the allowance     {}",
         if r.within_allowance { "yes" } else { "NO" }
     );
-    println!(
+    outln!(
         "  audit pull of the log    {} entries, {}",
         r.pulled_entries,
         if r.pull_verified {

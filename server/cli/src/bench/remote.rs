@@ -561,7 +561,7 @@ fn check_compliance(
 
 /// The report as a table.
 pub fn print(r: &RemoteReport) {
-    println!(
+    outln!(
         "pramaan bench --server {}: {} devices in {}, {:.1} s{}",
         r.server,
         r.devices,
@@ -573,42 +573,46 @@ pub fn print(r: &RemoteReport) {
             String::new()
         }
     );
-    println!(
+    outln!(
         "    accepted           {:>10}   failed {}",
-        r.accepted, r.failed
+        r.accepted,
+        r.failed
     );
     for (reason, n) in &r.failures {
-        println!("      {reason:<24} {n:>8}");
+        outln!("      {reason:<24} {n:>8}");
     }
-    println!(
+    outln!(
         "    throughput         {:>10.0} attestations/s",
         r.attestations_per_sec
     );
-    println!("    latency            {}", r.latency);
+    outln!("    latency            {}", r.latency);
     match &r.load_cpu {
-        Some(c) => println!(
+        Some(c) => outln!(
             "    load generator CPU {:>10.2} cores ({:.0} % of {} cores, {:.1} CPU s)",
-            c.cores_used, c.percent_of_machine, r.cores, c.cpu_seconds
+            c.cores_used,
+            c.percent_of_machine,
+            r.cores,
+            c.cpu_seconds
         ),
-        None => println!("    load generator CPU  unavailable (no /proc/self/stat)"),
+        None => outln!("    load generator CPU  unavailable (no /proc/self/stat)"),
     }
     if let Some(n) = r.ack_log_lines {
-        println!("    ack log            {n:>10} lines");
+        outln!("    ack log            {n:>10} lines");
     }
     if let Some(w) = &r.watch {
         watch::print(w);
     }
     if let Some(l) = &r.log {
-        println!("    log                {}", logcheck::summary(l));
+        outln!("    log                {}", logcheck::summary(l));
     }
     let c = &r.consistency;
     match &c.error {
-        Some(e) => println!("    compliance view    not read: {e}"),
-        None if c.missing.is_empty() => println!(
+        Some(e) => outln!("    compliance view    not read: {e}"),
+        None if c.missing.is_empty() => outln!(
             "    compliance view    lists all {} devices, seen during the load",
             c.devices
         ),
-        None => println!(
+        None => outln!(
             "    compliance view    lists {} of {} devices; missing or not seen: {}",
             c.listed,
             c.devices,

@@ -251,12 +251,13 @@ pub fn verdict(
 
 /// The samples as an aligned table, then the verdict.
 pub fn print(w: &WatchReport) {
-    println!(
+    outln!(
         "  server process {} every {:.0} s:   seconds   rss MiB   fds   accepted",
-        w.pid, w.interval_secs
+        w.pid,
+        w.interval_secs
     );
     for s in &w.samples {
-        println!(
+        outln!(
             "                                {:>7.0}   {:>7.1}   {:>3}   {:>8}",
             s.at_secs,
             s.rss_kib as f64 / 1024.0,
@@ -264,7 +265,7 @@ pub fn print(w: &WatchReport) {
             s.accepted
         );
     }
-    println!(
+    outln!(
         "    from {:.0} s to the end: rss {:.1} -> {:.1} MiB ({:+.1} MiB, {:+.0} KiB/min, max {:.1}), fds {} -> {} (max {})",
         w.baseline_at_secs,
         w.rss_baseline_kib as f64 / 1024.0,
@@ -276,7 +277,7 @@ pub fn print(w: &WatchReport) {
         w.fds_end,
         w.fds_max
     );
-    println!("    verdict            {}", w.verdict);
+    outln!("    verdict            {}", w.verdict);
 }
 
 #[cfg(test)]

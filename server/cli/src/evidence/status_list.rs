@@ -86,7 +86,7 @@ pub fn run(cmd: StatusListCmd) -> CliResult {
                     local.len()
                 );
             }
-            println!(
+            outln!(
                 "installed Google's revocation status list: {} entries, fetched {} ({} old when installed)",
                 installed.entries,
                 rfc3339(installed.fetched_at),
@@ -97,10 +97,10 @@ pub fn run(cmd: StatusListCmd) -> CliResult {
         StatusListCmd::Show { server } => {
             let client = server.client()?;
             let info: StatusListInfo = typed(PATH, client.get_json(PATH)?)?;
-            println!("entries:  {}", info.entries);
-            println!("fetched:  {}", rfc3339(info.fetched_at));
-            println!("age:      {}", days(info.age_days));
-            println!("imported: {}", rfc3339(info.imported_at));
+            outln!("entries:  {}", info.entries);
+            outln!("fetched:  {}", rfc3339(info.fetched_at));
+            outln!("age:      {}", days(info.age_days));
+            outln!("imported: {}", rfc3339(info.imported_at));
             Ok(())
         }
     }
