@@ -50,7 +50,10 @@ pub fn routes() -> Router<AppState> {
             put(put_policy).get(get_policy),
         )
         .route("/v1/departments/{d}/groups/{g}/roster", put(put_roster))
-        .route("/v1/enrollment-tokens", post(create_enrollment_token))
+        .route(
+            "/v1/enrollment-tokens",
+            post(create_enrollment_token).get(super::credentials::list_enrollment_tokens),
+        )
         .route("/v1/devices/{id}/revoke", post(revoke_device))
         .route("/v1/devices/{id}/reattest", post(request_reattest))
 }
@@ -484,6 +487,11 @@ async fn create_enrollment_token(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let req: EnrollTokenRequest = json_body(b)?;
+    let ttl = match req.ttl_secs {
+        Some(secs) => pramaan_core::api::check_enroll_token_ttl(secs)
+            .map_err(|e| ApiError::new(RejectCode::Malformed, e))?,
+        None => state.config.enrollment_token_ttl_secs,
+    };
     let token = new_secret()?;
     let hash = hash_secret(token.as_bytes());
     let st = state.clone();
@@ -506,7 +514,7 @@ async fn create_enrollment_token(
                     ),
                 ));
             }
-            let expires = now.saturating_add(st.config.enrollment_token_ttl_secs);
+            let expires = now.saturating_add(ttl);
             tx.insert_enroll_token(
                 &hash,
                 &officer_id,
@@ -534,8 +542,9 @@ async fn create_enrollment_token(
         pin: state.pin,
     };
     log::info!(
-        "{} issued an enrollment token for officer {}",
+        "{} issued enrollment token {} for officer {}, expires at {expires}",
         auth.0.label,
+        crate::credentials::enroll_token_id(&hash),
         crate::log_text::untrusted(&req.officer_id)
     );
     Ok(json_response(&EnrollTokenResponse {

@@ -26,7 +26,9 @@ use pramaan_core::keys::{Signer, SoftwareSigner};
 use pramaan_core::transport::{HttpsClient, Options, Response, Trust};
 use pramaan_server::config::Config;
 use pramaan_server::server::{self, Running};
-use pramaan_server::store::{Counts, DeviceRow, transaction};
+use pramaan_server::store::{
+    Counts, DeviceRow, LogEntry, StoreError, read_transaction, transaction,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -251,6 +253,17 @@ impl Env {
             })
             .expect("query");
         rows.map(|r| r.expect("row")).collect()
+    }
+
+    /// The audit log's entries as stored, in order.
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        read_transaction(self.server().store().as_ref(), |tx| {
+            pramaan_tlog::entries(tx.log(), 0, u64::MAX / 2).map_err(StoreError::from_log)
+        })
+        .expect("entries")
+        .into_iter()
+        .map(|(_, data)| LogEntry::from_leaf(&data).expect("a leaf parses"))
+        .collect()
     }
 
     /// Row counts of the server's store.
