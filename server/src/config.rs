@@ -408,8 +408,8 @@ impl Config {
             self.enrollment_token_ttl_secs = parse(ENROLL_TOKEN_TTL_ENV, v)?;
         } else if let Some(v) = get(OLD_ENROLL_TOKEN_TTL_ENV) {
             log::warn!(
-                "{OLD_ENROLL_TOKEN_TTL_ENV} is deprecated (too close to PRAMAAN_TOKEN, the \
-                 bearer token): rename it {ENROLL_TOKEN_TTL_ENV}"
+                "PRAMAAN_TOKEN_TTL is deprecated (too close to PRAMAAN_TOKEN, the bearer \
+                 token): rename it PRAMAAN_ENROLL_TOKEN_TTL"
             );
             self.enrollment_token_ttl_secs = parse(OLD_ENROLL_TOKEN_TTL_ENV, v)?;
         }

@@ -16,7 +16,6 @@
 use pramaan_core::api::{EnrollTokenInfo, EnrollTokenState, TokenInfo};
 
 use crate::auth::{self, Role, TokenId};
-use crate::log_text::untrusted;
 use crate::store::{EnrollTokenListing, LogEntry, StoreError, TokenRow, Tx};
 
 /// Who changes credentials from the command line on the data directory (`created_by`,
@@ -194,21 +193,19 @@ pub fn mint(tx: &mut dyn Tx, spec: &NewToken<'_>, now: u64) -> Result<Minted, Cr
     Err(CredentialError::Rng)
 }
 
-/// Logs a minted token (after its transaction committed): id, name, role, department, by.
+/// Logs a minted token (after its transaction committed): id, name, role, department,
+/// by whom, expiry; never the token.
 pub fn log_minted(row: &TokenRow) {
+    let id = TokenId::of(&row.hash);
+    let role = row.role;
+    let expires = row
+        .expires_at
+        .map_or_else(|| "never".to_string(), |e| e.to_string());
     log::info!(
-        "{} minted {} token {} ({}){}{}",
-        untrusted(row.created_by.as_deref().unwrap_or("?")),
-        row.role,
-        TokenId::of(&row.hash),
-        untrusted(row.name.as_deref().unwrap_or("")),
-        row.department
-            .as_deref()
-            .map(|d| format!(" for department {}", untrusted(d)))
-            .unwrap_or_default(),
-        row.expires_at
-            .map(|e| format!(", expires at {e}"))
-            .unwrap_or_default(),
+        "{} minted {role} token {id} named {} for department {}, expires {expires}",
+        crate::log_text::untrusted(row.created_by.as_deref().unwrap_or("?")),
+        crate::log_text::untrusted(row.name.as_deref().unwrap_or("")),
+        crate::log_text::untrusted(row.department.as_deref().unwrap_or("-")),
     );
 }
 
@@ -285,16 +282,13 @@ pub fn revoke(
 
 /// Logs a revocation (after its transaction committed).
 pub fn log_revoked(row: &TokenRow, by: &str) {
+    let id = TokenId::of(&row.hash);
+    let role = row.role;
     log::info!(
-        "{} revoked {} token {} ({}){}",
-        untrusted(by),
-        row.role,
-        TokenId::of(&row.hash),
-        untrusted(row.name.as_deref().unwrap_or("")),
-        row.department
-            .as_deref()
-            .map(|d| format!(" of department {}", untrusted(d)))
-            .unwrap_or_default(),
+        "{} revoked {role} token {id} named {} of department {}",
+        crate::log_text::untrusted(by),
+        crate::log_text::untrusted(row.name.as_deref().unwrap_or("")),
+        crate::log_text::untrusted(row.department.as_deref().unwrap_or("-")),
     );
 }
 
@@ -390,12 +384,12 @@ pub fn cancel_enroll(
 
 /// Logs a cancellation (after its transaction committed).
 pub fn log_cancelled(t: &EnrollTokenListing, by: &str) {
+    let id = enroll_token_id(&t.row.hash);
     log::info!(
-        "{} cancelled enrollment token {} of officer {} (department {})",
-        untrusted(by),
-        enroll_token_id(&t.row.hash),
-        untrusted(&t.row.officer_id),
-        untrusted(&t.department),
+        "{} cancelled enrollment token {id} of officer {} (department {})",
+        crate::log_text::untrusted(by),
+        crate::log_text::untrusted(&t.row.officer_id),
+        crate::log_text::untrusted(&t.department),
     );
 }
 

@@ -541,10 +541,10 @@ async fn create_enrollment_token(
         token,
         pin: state.pin,
     };
+    let id = crate::credentials::enroll_token_id(&hash);
     log::info!(
-        "{} issued enrollment token {} for officer {}, expires at {expires}",
+        "{} issued enrollment token {id} for officer {}, expires at {expires}",
         auth.0.label,
-        crate::credentials::enroll_token_id(&hash),
         crate::log_text::untrusted(&req.officer_id)
     );
     Ok(json_response(&EnrollTokenResponse {
