@@ -238,15 +238,7 @@ fn cancelled_enrollment_token_is_410_and_changes_nothing() {
     let env = start();
     env.seed();
     let token = env.enrollment_token("GAD-001");
-    let id = hex::encode(&pramaan_core::claims::enroll_token_hash(&token)[..8]);
-    let r = env
-        .admin()
-        .post(
-            &format!("/v1/enrollment-tokens/{id}/cancel"),
-            "application/json",
-            b"{}",
-        )
-        .unwrap();
+    let r = env.cancel_enrollment_token(&token);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let signer = SoftwareSigner::generate().unwrap();
     let nonce = env.challenge();
@@ -268,15 +260,8 @@ fn cancelled_enrollment_token_is_410_and_changes_nothing() {
         issued.is_some() && cancelled > issued,
         "{issued:?} {cancelled:?}"
     );
-    // A token cannot be cancelled twice, nor once used.
-    let r = env
-        .admin()
-        .post(
-            &format!("/v1/enrollment-tokens/{id}/cancel"),
-            "application/json",
-            b"{}",
-        )
-        .unwrap();
+    // A token cannot be cancelled twice; other tokens still enroll.
+    let r = env.cancel_enrollment_token(&token);
     assert_eq!(r.status, 410);
     assert!(String::from_utf8_lossy(&r.body).contains("token_cancelled"));
     let mut dev = env.enroll("GAD-002");

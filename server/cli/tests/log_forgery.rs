@@ -304,15 +304,7 @@ fn a_cancellation_verifies_and_an_enrollment_forged_after_it_is_named_by_audit_v
     let mut env = common::start();
     env.seed();
     let cancelled = env.enrollment_token("GAD-002");
-    let id = hex::encode(&pramaan_core::claims::enroll_token_hash(&cancelled)[..8]);
-    let r = env
-        .admin()
-        .post(
-            &format!("/v1/enrollment-tokens/{id}/cancel"),
-            "application/json",
-            b"{}",
-        )
-        .expect("cancel");
+    let r = env.cancel_enrollment_token(&cancelled);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     env.enroll("GAD-001");
     env.stop();

@@ -196,6 +196,19 @@ impl Env {
         v["uri"].as_str().expect("uri").to_string()
     }
 
+    /// Cancels the enrollment token `token` as the admin (`POST
+    /// /v1/enrollment-tokens/{id}/cancel`, the id as the server lists it).
+    pub fn cancel_enrollment_token(&self, token: &str) -> Response {
+        let id = pramaan_server::credentials::enroll_token_id(&claims::enroll_token_hash(token));
+        self.admin()
+            .post(
+                &format!("/v1/enrollment-tokens/{id}/cancel"),
+                "application/json",
+                b"{}",
+            )
+            .expect("cancel")
+    }
+
     /// A new enrollment token (the URI's token) for `officer_id`.
     pub fn enrollment_token(&self, officer_id: &str) -> String {
         let uri = EnrollmentUri::parse(&self.enrollment_uri(officer_id)).expect("parse uri");
