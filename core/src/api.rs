@@ -363,6 +363,35 @@ pub struct TokenInfo {
     pub revoked_by: Option<String>,
 }
 
+/// `POST /v1/tokens` body (an admin mints a bearer token over the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintTokenRequest {
+    /// `it`, `auditor` or `admin`.
+    pub role: String,
+    /// The department of an IT token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Mint an IT token for a department with no policy or officer yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_department: bool,
+    /// A readable name (default `<role>[-<department>]-<date>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Life in seconds; absent: never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// `POST /v1/tokens` answer: the token, shown this once, and how it is listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintedToken {
+    /// The bearer token itself; the server keeps only its hash.
+    pub token: String,
+    /// The token as `GET /v1/tokens` lists it.
+    pub info: TokenInfo,
+}
+
 /// `GET /v1/tokens` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenList {

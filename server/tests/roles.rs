@@ -78,6 +78,14 @@ fn every_endpoint_by_every_role() {
             allowed: &[Who::Admin],
         },
         Call {
+            name: "mint a bearer token",
+            method: "POST",
+            path: "/v1/tokens".into(),
+            content_type: "application/json",
+            body: br#"{"role":"auditor","name":"matrix"}"#.to_vec(),
+            allowed: &[Who::Admin],
+        },
+        Call {
             name: "revoke a bearer token",
             method: "POST",
             path: format!("/v1/tokens/{spare_id}/revoke"),
@@ -684,4 +692,44 @@ fn enrollment_tokens_are_listed_and_cancelled_by_their_department() {
     );
     let r = post(&it_gad, "/v1/enrollment-tokens/nothex/cancel");
     assert_eq!(r.status, 400);
+}
+
+#[test]
+fn an_admin_mints_a_token_over_the_api() {
+    let env = start();
+    env.seed();
+    let mint = |body: &str| {
+        env.admin()
+            .post("/v1/tokens", "application/json", body.as_bytes())
+            .unwrap()
+    };
+    let r = mint(r#"{"role":"it","department":"gad"}"#);
+    assert_eq!(r.status, 404);
+    assert!(
+        json(&r)["message"]
+            .as_str()
+            .unwrap()
+            .contains("GAD, not gad?")
+    );
+    assert_eq!(mint(r#"{"role":"it"}"#).status, 400);
+    assert_eq!(mint(r#"{"role":"root"}"#).status, 400);
+    assert_eq!(mint(r#"{"role":"auditor","extra":1}"#).status, 400);
+    let r = mint(r#"{"role":"it","department":"GAD","name":"laptop-17","expires_in_secs":3600}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let minted: pramaan_core::api::MintedToken = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(minted.info.id, id_of(&minted.token).to_string());
+    assert_eq!(minted.info.name.as_deref(), Some("laptop-17"));
+    let admin_label = format!("admin:{}", id_of(&env.admin_token));
+    assert_eq!(
+        minted.info.created_by.as_deref(),
+        Some(admin_label.as_str())
+    );
+    assert_eq!(minted.info.expires_at, Some(minted.info.created_at + 3600));
+    let r = env
+        .client_with(&minted.token)
+        .get("/v1/compliance")
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let r = mint(r#"{"role":"it","department":"NEW","new_department":true}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }

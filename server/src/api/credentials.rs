@@ -1,5 +1,5 @@
-//! Credential endpoints (design section 8): bearer tokens listed and revoked by admins
-//! (`GET /v1/tokens`, `POST /v1/tokens/{id}/revoke`), enrollment tokens listed by anyone
+//! Credential endpoints (design section 8): bearer tokens minted, listed and revoked by
+//! admins (`POST /v1/tokens`, `GET /v1/tokens`, `POST /v1/tokens/{id}/revoke`), enrollment tokens listed by anyone
 //! who may read the department and cancelled by whoever may change it (`GET
 //! /v1/enrollment-tokens`, `POST /v1/enrollment-tokens/{id}/cancel`). The rules live in
 //! [`crate::credentials`], shared with the command line's `--data` mode.
@@ -11,10 +11,14 @@
 //! that does not exist.
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use pramaan_core::api::{EnrollTokenList, EnrollTokenState, RejectCode, TokenList};
+use pramaan_core::api::{
+    EnrollTokenList, EnrollTokenState, MintTokenRequest, MintedToken, RejectCode, TokenList,
+};
 use serde::Deserialize;
 
 use super::{ApiError, AppState, Auth, blocking, json_response, now};
@@ -33,7 +37,7 @@ const WRITERS: &[Role] = &[Role::It, Role::Admin];
 /// the IT routes' `POST` ([`list_enrollment_tokens`] is routed there).
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/tokens", get(list_tokens))
+        .route("/v1/tokens", get(list_tokens).post(mint_token))
         .route("/v1/tokens/{id}/revoke", post(revoke_token))
         .route(
             "/v1/enrollment-tokens/{id}/cancel",
@@ -72,6 +76,44 @@ async fn list_tokens(State(state): State<AppState>, auth: Auth) -> Result<Respon
     let rows = blocking(move || Ok(read_transaction(st.store.as_ref(), |tx| tx.tokens())?)).await?;
     Ok(json_response(&TokenList {
         tokens: rows.iter().map(credentials::token_info).collect(),
+    }))
+}
+
+async fn mint_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(ADMINS)?;
+    let req: MintTokenRequest = super::it::json_body(b)?;
+    let role: Role = req
+        .role
+        .parse()
+        .map_err(|e: String| ApiError::new(RejectCode::Malformed, e))?;
+    let st = state.clone();
+    let by = auth.0.label.clone();
+    let now = now();
+    let minted = blocking(move || {
+        Ok(transaction(st.store.as_ref(), |tx| {
+            credentials::mint(
+                tx,
+                &credentials::NewToken {
+                    role,
+                    department: req.department.as_deref(),
+                    name: req.name.as_deref(),
+                    expires_in: req.expires_in_secs,
+                    new_department: req.new_department,
+                    by: &by,
+                },
+                now,
+            )
+        })?)
+    })
+    .await?;
+    credentials::log_minted(&minted.row);
+    Ok(json_response(&MintedToken {
+        info: credentials::token_info(&minted.row),
+        token: minted.secret,
     }))
 }
 

@@ -77,7 +77,8 @@ fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
         .map_err(|_| ApiError::new(RejectCode::Malformed, "body is not UTF-8 text"))
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(
+/// A JSON body as `T`: `413` over the limit, `400 malformed` naming what does not parse.
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let bytes = body(b)?;
