@@ -470,6 +470,10 @@ pub struct EnrollTokenResponse {
     pub expires: u64,
     /// The officer it is for.
     pub officer_id: String,
+    /// Its public id (first 16 hex digits of its SHA-256), for `pramaan enroll-token
+    /// cancel`; empty from servers before ids.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
 }
 
 /// `POST /v1/devices/{id}/revoke` body.

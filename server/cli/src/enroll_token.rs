@@ -235,6 +235,13 @@ fn run_issue(officer: &str, cmd: &EnrollTokenCmd) -> CliResult {
     if !cmd.no_qr {
         outln!("{}", terminal_qr(uri)?);
     }
+    if !answer.id.is_empty() {
+        eprintln!(
+            "token id {} (`pramaan enroll-token cancel {}` withdraws it)",
+            for_terminal(&answer.id),
+            for_terminal(&answer.id)
+        );
+    }
     if let Some(png) = &cmd.png {
         write_png(uri, png)?;
         eprintln!("QR code written to {}", png.display());

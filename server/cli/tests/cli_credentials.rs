@@ -230,7 +230,7 @@ fn enroll_token_list_and_cancel() {
     env.seed();
     let it = env.token("it", Some("GAD"));
     let auditor = env.token("auditor", None);
-    let out = ok(&run_as(
+    let o = run_as(
         &env,
         &it,
         &[
@@ -241,12 +241,18 @@ fn enroll_token_list_and_cancel() {
             "2h",
             "--no-qr",
         ],
-    ));
+    );
+    let out = ok(&o);
     let uri = out.lines().next().unwrap();
     let token = pramaan_core::enroll_uri::EnrollmentUri::parse(uri)
         .unwrap()
         .token;
     let id = hex::encode(&pramaan_server::auth::hash_secret(token.as_bytes())[..8]);
+    assert!(
+        text(&o.stderr).contains(&format!("enroll-token cancel {id}")),
+        "{}",
+        text(&o.stderr)
+    );
     let err = fails(&run_as(
         &env,
         &it,

@@ -552,6 +552,7 @@ async fn create_enrollment_token(
         uri: uri.to_string(),
         expires,
         officer_id: req.officer_id,
+        id,
     }))
 }
 
