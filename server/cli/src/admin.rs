@@ -91,54 +91,34 @@ pub enum TokensCmd {
     },
 }
 
-/// Where `admin tokens` works: the data directory, or a server's API.
+/// Where `admin tokens` works: the data directory, or a server's API (the usual server
+/// options, optional here: with `--data` none is needed).
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("server", |a| a.required(false).default_value("").hide_default_value(true)),
+    mut_arg("token", |a| a.required(false).default_value("").hide_default_value(true))
+)]
 pub struct TokensAt {
     /// Work on this data directory's database directly (no server needed; a running one
-    /// sees the change on its next request). Without it, the API is used.
+    /// sees the change on its next request). Without it, the API is used with an admin
+    /// token.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Server URL (without --data).
-    #[arg(long, env = "PRAMAAN_SERVER", value_name = "URL")]
-    server: Option<String>,
-    /// An admin bearer token (without --data). Prefer the environment variable.
-    #[arg(
-        long,
-        env = "PRAMAAN_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    token: Option<String>,
-    /// Trust the server's certificate by this PEM file.
-    #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
-    ca: Option<PathBuf>,
-    /// Trust the server by its SPKI pin (base64url).
-    #[arg(
-        long,
-        env = "PRAMAAN_PIN",
-        value_name = "B64URL",
-        allow_hyphen_values = true
-    )]
-    pin: Option<String>,
+    /// How to reach and trust the server (without --data).
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 impl TokensAt {
     /// The API client, when no `--data` was given.
-    fn client(self) -> Result<super::client::Client, CliError> {
-        let (Some(server), Some(token)) = (self.server, self.token) else {
+    fn client(&self) -> Result<super::client::Client, CliError> {
+        if self.server.server.trim().is_empty() || self.server.token.trim().is_empty() {
             return Err(CliError::new(
                 "give --data DIR (the server's data directory), or --server URL with an admin \
                  --token (or PRAMAAN_SERVER and PRAMAAN_TOKEN)",
             ));
-        };
-        ServerArgs {
-            server,
-            token,
-            ca: self.ca,
-            pin: self.pin,
         }
-        .client()
+        self.server.client()
     }
 }
 
