@@ -95,6 +95,8 @@ pub enum RejectCode {
     TokenUsed,
     /// 410: the enrollment token expired.
     TokenExpired,
+    /// 410: IT cancelled the enrollment token.
+    TokenCancelled,
     /// 413: the body is over the limit.
     TooLarge,
     /// 429: too many requests from this client.
@@ -109,7 +111,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 40] = [
+    pub const ALL: [RejectCode; 41] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -146,6 +148,7 @@ impl RejectCode {
         RejectCode::CounterNotIncreasing,
         RejectCode::TokenUsed,
         RejectCode::TokenExpired,
+        RejectCode::TokenCancelled,
         RejectCode::TooLarge,
         RejectCode::RateLimited,
         RejectCode::QuotaExceeded,
@@ -165,7 +168,7 @@ impl RejectCode {
             NoPolicy | NonceUnknown | NonceReused | NonceExpired | SeqNotIncreasing
             | OfflineTooOld | AlreadyRevoked | Conflict | KeyEnrolled | DeviceLimit
             | OfflineNotChained | OfflineRunExceeded | CounterNotIncreasing => 409,
-            TokenUsed | TokenExpired => 410,
+            TokenUsed | TokenExpired | TokenCancelled => 410,
             TooLarge => 413,
             RateLimited | QuotaExceeded => 429,
             Internal => 500,
@@ -212,6 +215,7 @@ impl RejectCode {
             CounterNotIncreasing => "counter_not_increasing",
             TokenUsed => "token_used",
             TokenExpired => "token_expired",
+            TokenCancelled => "token_cancelled",
             TooLarge => "too_large",
             RateLimited => "rate_limited",
             QuotaExceeded => "quota_exceeded",
@@ -304,6 +308,157 @@ pub struct EnrollTokenRequest {
     /// otherwise the old one must be revoked first).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_additional: bool,
+    /// The token's life, seconds, within [`ENROLL_TOKEN_TTL_MIN`]..=[`ENROLL_TOKEN_TTL_MAX`];
+    /// absent: the server's `enrollment_token_ttl_secs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+}
+
+/// Shortest life of an enrollment token, seconds (5 minutes: time to scan a QR code).
+pub const ENROLL_TOKEN_TTL_MIN: u64 = 5 * 60;
+/// Longest life of an enrollment token, seconds (30 days: an unused token is a secret
+/// lying around).
+pub const ENROLL_TOKEN_TTL_MAX: u64 = 30 * 86_400;
+
+/// Checks an enrollment token's life against [`ENROLL_TOKEN_TTL_MIN`] and
+/// [`ENROLL_TOKEN_TTL_MAX`]; the error says the bounds.
+pub fn check_enroll_token_ttl(secs: u64) -> Result<u64, String> {
+    if (ENROLL_TOKEN_TTL_MIN..=ENROLL_TOKEN_TTL_MAX).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "an enrollment token lives between 5 minutes and 30 days ({ENROLL_TOKEN_TTL_MIN}..={ENROLL_TOKEN_TTL_MAX} s), not {secs} s"
+        ))
+    }
+}
+
+/// A bearer token as `GET /v1/tokens` and `pramaan admin tokens list` show it: never its
+/// secret or hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// Public id: the first 8 hex digits of the token's SHA-256 (its log label is
+    /// `role:id`).
+    pub id: String,
+    /// Readable name (`it-GAD-2026-11-29`); absent for tokens made before names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `it`, `auditor` or `admin`.
+    pub role: String,
+    /// The department of an IT token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Who made it (a token label, or `admin-cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Refused from this time on; absent: never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// When it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+    /// Who revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+}
+
+/// `POST /v1/tokens` body (an admin mints a bearer token over the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintTokenRequest {
+    /// `it`, `auditor` or `admin`.
+    pub role: String,
+    /// The department of an IT token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// Mint an IT token for a department with no policy or officer yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new_department: bool,
+    /// A readable name (default `<role>[-<department>]-<date>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Life in seconds; absent: never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u64>,
+}
+
+/// `POST /v1/tokens` answer: the token, shown this once, and how it is listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MintedToken {
+    /// The bearer token itself; the server keeps only its hash.
+    pub token: String,
+    /// The token as `GET /v1/tokens` lists it.
+    pub info: TokenInfo,
+}
+
+/// `GET /v1/tokens` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenList {
+    /// Every bearer token, oldest first.
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// Where an enrollment token stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollTokenState {
+    /// Unused, uncancelled and unexpired: whoever holds it can enroll.
+    Outstanding,
+    /// It enrolled a device.
+    Used,
+    /// IT cancelled it.
+    Cancelled,
+    /// Its time ran out unused.
+    Expired,
+}
+
+impl EnrollTokenState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Outstanding => "outstanding",
+            Self::Used => "used",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// An enrollment token as `GET /v1/enrollment-tokens` lists it (never the token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollTokenInfo {
+    /// Public id: the first 16 hex digits of the token's SHA-256 (the audit log's
+    /// `EnrollTokenIssued` entry records the whole hash).
+    pub id: String,
+    /// The officer it enrolls a phone for.
+    pub officer_id: String,
+    /// The officer's department.
+    pub department: String,
+    /// Where it stands.
+    pub state: EnrollTokenState,
+    /// Issue time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Label of the token that issued it.
+    pub created_by: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires: u64,
+    /// May enroll a second active device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_additional: bool,
+    /// When it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<u64>,
+    /// Who cancelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
+}
+
+/// `GET /v1/enrollment-tokens` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollTokenList {
+    /// The tokens, newest first.
+    pub tokens: Vec<EnrollTokenInfo>,
 }
 
 /// `POST /v1/enrollment-tokens` answer.
@@ -315,6 +470,10 @@ pub struct EnrollTokenResponse {
     pub expires: u64,
     /// The officer it is for.
     pub officer_id: String,
+    /// Its public id (first 16 hex digits of its SHA-256), for `pramaan enroll-token
+    /// cancel`; empty from servers before ids.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
 }
 
 /// `POST /v1/devices/{id}/revoke` body.

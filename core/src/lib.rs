@@ -13,6 +13,7 @@ pub mod agent;
 pub mod api;
 pub mod claims;
 pub mod cose;
+pub mod duration;
 pub mod encoding;
 pub mod enroll_uri;
 pub mod evidence;

@@ -18,6 +18,11 @@ pub const DEFAULT_ENROLL_BODY_LIMIT: usize = 16 * 1024;
 /// Default `attest_body_limit_bytes`: 12 KiB.
 pub const DEFAULT_ATTEST_BODY_LIMIT: usize = 12 * 1024;
 
+/// The variable that sets the default life of an enrollment token, seconds.
+pub const ENROLL_TOKEN_TTL_ENV: &str = "PRAMAAN_ENROLL_TOKEN_TTL";
+/// Its older name, still read (with a deprecation warning) when the new one is unset.
+pub const OLD_ENROLL_TOKEN_TTL_ENV: &str = "PRAMAAN_TOKEN_TTL";
+
 /// Configuration errors.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -73,7 +78,10 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Life of a server nonce, seconds (`PRAMAAN_NONCE_TTL`).
     pub nonce_ttl_secs: u64,
-    /// Life of an enrollment token, seconds (`PRAMAAN_TOKEN_TTL`).
+    /// Default life of an enrollment token, seconds, 300 (5 minutes) to 2592000 (30 days)
+    /// (`PRAMAAN_ENROLL_TOKEN_TTL`; the older `PRAMAAN_TOKEN_TTL`, too close to the
+    /// `PRAMAAN_TOKEN` that holds a bearer token, is still read, with a warning). IT may
+    /// choose another life per token (`pramaan enroll-token --ttl`).
     pub enrollment_token_ttl_secs: u64,
     /// How old an offline attestation may be, seconds (`PRAMAAN_OFFLINE_WINDOW`).
     pub offline_window_secs: u64,
@@ -327,6 +335,14 @@ impl Config {
         let mut config = Self::from_file(&data_dir.join("config.toml"))?;
         config.apply_env(|name| std::env::var(name).ok())?;
         config.connections.validate()?;
+        pramaan_core::api::check_enroll_token_ttl(config.enrollment_token_ttl_secs).map_err(
+            |reason| ConfigError::Invalid {
+                path: data_dir.join("config.toml").display().to_string(),
+                reason: format!(
+                    "enrollment_token_ttl_secs (or PRAMAAN_ENROLL_TOKEN_TTL): {reason}"
+                ),
+            },
+        )?;
         Ok(config)
     }
 
@@ -388,8 +404,14 @@ impl Config {
         if let Some(v) = get("PRAMAAN_NONCE_TTL") {
             self.nonce_ttl_secs = parse("PRAMAAN_NONCE_TTL", v)?;
         }
-        if let Some(v) = get("PRAMAAN_TOKEN_TTL") {
-            self.enrollment_token_ttl_secs = parse("PRAMAAN_TOKEN_TTL", v)?;
+        if let Some(v) = get(ENROLL_TOKEN_TTL_ENV) {
+            self.enrollment_token_ttl_secs = parse(ENROLL_TOKEN_TTL_ENV, v)?;
+        } else if let Some(v) = get(OLD_ENROLL_TOKEN_TTL_ENV) {
+            log::warn!(
+                "PRAMAAN_TOKEN_TTL is deprecated (too close to PRAMAAN_TOKEN, the bearer \
+                 token): rename it PRAMAAN_ENROLL_TOKEN_TTL"
+            );
+            self.enrollment_token_ttl_secs = parse(OLD_ENROLL_TOKEN_TTL_ENV, v)?;
         }
         if let Some(v) = get("PRAMAAN_OFFLINE_WINDOW") {
             self.offline_window_secs = parse("PRAMAAN_OFFLINE_WINDOW", v)?;
@@ -487,6 +509,7 @@ impl Config {
              listen = \"{}\"\n\
              # public_url = \"https://{host}:8443\"\n\
              nonce_ttl_secs = {}\n\
+             # default life of an enrollment token (300 to 2592000 s; per token: --ttl)\n\
              enrollment_token_ttl_secs = {}\n\
              offline_window_secs = {}\n\
              # device request bodies: the largest real ones are ~6 KB (with evidence)\n\
@@ -561,12 +584,23 @@ mod tests {
         let mut c = Config::default();
         c.apply_env(|n| match n {
             "PRAMAAN_LISTEN" => Some("0.0.0.0:9000".into()),
-            "PRAMAAN_TOKEN_TTL" => Some("1".into()),
+            "PRAMAAN_ENROLL_TOKEN_TTL" => Some("1".into()),
             _ => None,
         })
         .expect("applies");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.enrollment_token_ttl_secs, 1);
+        // The old name still works, and the new one wins over it.
+        c.apply_env(|n| (n == "PRAMAAN_TOKEN_TTL").then(|| "7200".into()))
+            .expect("old name");
+        assert_eq!(c.enrollment_token_ttl_secs, 7200);
+        c.apply_env(|n| match n {
+            "PRAMAAN_TOKEN_TTL" => Some("7200".into()),
+            "PRAMAAN_ENROLL_TOKEN_TTL" => Some("3600".into()),
+            _ => None,
+        })
+        .expect("both");
+        assert_eq!(c.enrollment_token_ttl_secs, 3600);
         assert_eq!(c.public_url_for(c.listen), "https://localhost:9000");
         let err = c.apply_env(|n| (n == "PRAMAAN_NONCE_TTL").then(|| "soon".into()));
         assert!(matches!(err, Err(ConfigError::Env { .. })));

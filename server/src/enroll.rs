@@ -87,6 +87,9 @@ pub enum EnrollError {
     /// The enrollment token expired.
     #[error("the enrollment token has expired")]
     TokenExpired,
+    /// IT cancelled the enrollment token.
+    #[error("the enrollment token was cancelled by IT; ask IT for a new QR code")]
+    TokenCancelled,
     /// The token's officer left the registry.
     #[error("the token's officer is no longer in the registry")]
     UnknownOfficer,
@@ -119,6 +122,7 @@ impl EnrollError {
             UnknownToken => RejectCode::UnknownToken,
             TokenUsed => RejectCode::TokenUsed,
             TokenExpired => RejectCode::TokenExpired,
+            TokenCancelled => RejectCode::TokenCancelled,
             UnknownOfficer => RejectCode::UnknownOfficer,
             NoPolicy => RejectCode::NoPolicy,
             Nonce(e) => e.code(),
@@ -231,6 +235,9 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
     if token.used {
         return Err(EnrollError::TokenUsed);
     }
+    if token.cancelled_at.is_some() {
+        return Err(EnrollError::TokenCancelled);
+    }
     if now >= token.expires {
         return Err(EnrollError::TokenExpired);
     }
@@ -289,9 +296,14 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
         enrolled_at: now,
     })?;
     // The decision: one conditional write; `false` is a concurrent enrollment that used
-    // the token since the read above.
+    // the token, or a cancellation, since the read above.
     if !tx.use_enroll_token(&v.token_hash, now)? {
-        return Err(EnrollError::TokenUsed);
+        return Err(
+            match tx.enroll_token(&v.token_hash)?.and_then(|t| t.cancelled_at) {
+                Some(_) => EnrollError::TokenCancelled,
+                None => EnrollError::TokenUsed,
+            },
+        );
     }
     tx.append_log(&LogEntry::Enrollment {
         at: now,

@@ -14,6 +14,7 @@ pub mod checkpoints;
 pub mod compliance;
 pub mod config;
 pub mod conn_limits;
+pub mod credentials;
 pub mod enroll;
 pub mod limits;
 pub mod log_text;

@@ -32,8 +32,9 @@ use pramaan_core::fsutil::write_atomic;
 use crate::api::{self, AppState, Shared};
 use crate::auth;
 use crate::config::{Config, ConfigError};
+use crate::credentials;
 use crate::metrics::Metrics;
-use crate::store::{Role, SqliteStore, StoreError, TokenRow, transaction};
+use crate::store::{Role, SqliteStore, StoreError, transaction};
 use crate::tls::{self, TlsError};
 
 /// Why the server could not be set up or started.
@@ -70,6 +71,9 @@ pub enum ServerError {
     /// generator failed.
     #[error("{0}")]
     Invalid(String),
+    /// A credential change refused (unknown department, last admin token, ...).
+    #[error(transparent)]
+    Credential(#[from] crate::credentials::CredentialError),
     /// The listen address cannot be bound (in use, or not this machine's), or the runtime
     /// or its thread could not be started.
     #[error(transparent)]
@@ -267,7 +271,18 @@ pub fn admin_init_with_origin(
         .map_err(io_err(&paths.log_vkey()))?;
 
     let store = SqliteStore::open(&paths.db())?;
-    let admin_token = insert_token(&store, Role::Admin, None)?;
+    let admin_token = insert_token(
+        &store,
+        &credentials::NewToken {
+            role: Role::Admin,
+            department: None,
+            name: Some("first-admin"),
+            expires_in: None,
+            new_department: false,
+            by: credentials::ADMIN_CLI,
+        },
+    )?
+    .secret;
     log::info!("initialized {}", paths.dir.display());
     Ok(InitOutput {
         admin_token,
@@ -281,65 +296,80 @@ pub fn admin_init_with_origin(
     })
 }
 
-/// Mints a bearer token: stores its hash and appends an `ApiTokenIssued` log entry (the
-/// hash and the label the token's requests are logged under, never the token) in the same
-/// transaction.
+/// Mints a bearer token offline (by [`credentials::ADMIN_CLI`]) on an open store: stores
+/// its hash and appends an `ApiTokenIssued` log entry in the same transaction.
 fn insert_token(
     store: &SqliteStore,
-    role: Role,
-    department: Option<&str>,
-) -> Result<String, ServerError> {
-    let token = auth::new_secret().map_err(|e| ServerError::Invalid(e.to_string()))?;
-    let row = TokenRow {
-        hash: auth::hash_secret(token.as_bytes()),
-        role,
-        department: department.map(str::to_string),
-    };
-    // The label its requests carry in logs and `by` fields (one definition: auth's).
-    let label = auth::principal_from(Some(row.clone()), &row.hash)
-        .map_err(|e| ServerError::Invalid(format!("token: {e}")))?
-        .label;
+    spec: &credentials::NewToken<'_>,
+) -> Result<credentials::Minted, ServerError> {
     let now = api::now();
-    let entry = crate::store::LogEntry::ApiTokenIssued {
-        at: now,
-        role: role.to_string(),
-        department: row.department.clone(),
-        label,
-        token_hash: row.hash.to_vec(),
-    };
-    transaction(store, |tx| {
-        tx.insert_token(&row, now)?;
-        tx.append_log(&entry)
-    })?;
-    Ok(token)
+    let minted = transaction(store, |tx| credentials::mint(tx, spec, now))?;
+    credentials::log_minted(&minted.row);
+    Ok(minted)
 }
 
-/// `pramaan admin token`: a new bearer token (IT tokens need a department).
+/// The store of an initialized data directory.
+fn open_store(data_dir: &Path) -> Result<SqliteStore, ServerError> {
+    let paths = Paths::new(data_dir);
+    if !paths.db().exists() {
+        return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
+    }
+    Ok(SqliteStore::open(&paths.db())?)
+}
+
+/// A new bearer token that never expires, named by default, for a department the caller
+/// knows exists (demo, benchmarks, tests; IT tokens need a department). `pramaan admin
+/// token` goes through [`create_token_with`], which checks the department.
 pub fn create_token(
     data_dir: &Path,
     role: Role,
     department: Option<&str>,
 ) -> Result<String, ServerError> {
-    let department = department.map(str::trim).filter(|d| !d.is_empty());
-    match (role, department) {
-        (Role::It, None) => {
-            return Err(ServerError::Invalid(
-                "an it token needs --department".into(),
-            ));
-        }
-        (Role::Auditor | Role::Admin, Some(_)) => {
-            return Err(ServerError::Invalid(format!(
-                "a {role} token covers every department; drop --department"
-            )));
-        }
-        _ => {}
-    }
-    let paths = Paths::new(data_dir);
-    if !paths.db().exists() {
-        return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
-    }
-    let store = SqliteStore::open(&paths.db())?;
-    insert_token(&store, role, department)
+    let spec = credentials::NewToken {
+        role,
+        department,
+        name: None,
+        expires_in: None,
+        new_department: true,
+        by: credentials::ADMIN_CLI,
+    };
+    Ok(create_token_with(data_dir, &spec)?.secret)
+}
+
+/// `pramaan admin token`: a new bearer token as `spec` says (name, expiry, department
+/// checked unless `new_department`).
+pub fn create_token_with(
+    data_dir: &Path,
+    spec: &credentials::NewToken<'_>,
+) -> Result<credentials::Minted, ServerError> {
+    insert_token(&open_store(data_dir)?, spec)
+}
+
+/// `pramaan admin tokens list --data DIR`: every bearer token (never a hash or secret).
+/// Reads the database directly, also while a server runs on it.
+pub fn list_tokens(data_dir: &Path) -> Result<Vec<pramaan_core::api::TokenInfo>, ServerError> {
+    let store = open_store(data_dir)?;
+    let rows = crate::store::read_transaction(&store, |tx| tx.tokens())?;
+    Ok(rows.iter().map(credentials::token_info).collect())
+}
+
+/// `pramaan admin tokens revoke ID --data DIR`: revokes a bearer token directly in the
+/// database (by [`credentials::ADMIN_CLI`]); a running server refuses it on its next
+/// request (nothing is cached).
+pub fn revoke_token(
+    data_dir: &Path,
+    id: auth::TokenId,
+) -> Result<pramaan_core::api::TokenInfo, ServerError> {
+    let store = open_store(data_dir)?;
+    let now = api::now();
+    let row = transaction(&store, |tx| {
+        credentials::revoke(tx, id, credentials::ADMIN_CLI, now)
+    })?;
+    credentials::log_revoked(&row, credentials::ADMIN_CLI);
+    let mut info = credentials::token_info(&row);
+    info.revoked_at = Some(now);
+    info.revoked_by = Some(credentials::ADMIN_CLI.into());
+    Ok(info)
 }
 
 /// The checkpoint signer of a data directory: `log.key` under the origin `log.vkey`

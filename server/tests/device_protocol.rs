@@ -10,6 +10,7 @@ use pramaan_core::claims::{AttestResult, Verdict};
 use pramaan_core::cose;
 use pramaan_core::keys::SoftwareSigner;
 use pramaan_core::policy::Rule;
+use pramaan_server::store::LogEntry;
 use uuid::Uuid;
 
 #[test]
@@ -230,6 +231,41 @@ fn enrollment_token_expired_is_410_and_changes_nothing() {
         let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
         assert_rejected(&r, 410, "token_expired");
     });
+}
+
+#[test]
+fn cancelled_enrollment_token_is_410_and_changes_nothing() {
+    let env = start();
+    env.seed();
+    let token = env.enrollment_token("GAD-001");
+    let r = env.cancel_enrollment_token(&token);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    unchanged(&env, None, || {
+        let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
+        assert_rejected(&r, 410, "token_cancelled");
+    });
+    // The cancellation is in the audit log, linked to the issuance by the token's hash.
+    let hash = pramaan_core::claims::enroll_token_hash(&token).to_vec();
+    let entries = env.log_entries();
+    let issued = entries.iter().position(
+        |e| matches!(e, LogEntry::EnrollTokenIssued { token_hash, .. } if *token_hash == hash),
+    );
+    let cancelled = entries.iter().position(|e| {
+        matches!(e, LogEntry::EnrollTokenCancelled { token_hash, officer_id, .. }
+            if *token_hash == hash && officer_id == "GAD-001")
+    });
+    assert!(
+        issued.is_some() && cancelled > issued,
+        "{issued:?} {cancelled:?}"
+    );
+    // A token cannot be cancelled twice; other tokens still enroll.
+    let r = env.cancel_enrollment_token(&token);
+    assert_eq!(r.status, 410);
+    assert!(String::from_utf8_lossy(&r.body).contains("token_cancelled"));
+    let mut dev = env.enroll("GAD-002");
+    env.attest_ok(&mut dev);
 }
 
 #[test]

@@ -28,10 +28,7 @@ fn leaves(env: &Env) -> Vec<Vec<u8>> {
 }
 
 fn log(env: &Env) -> Vec<LogEntry> {
-    leaves(env)
-        .iter()
-        .map(|l| LogEntry::from_leaf(l).expect("a leaf parses"))
-        .collect()
+    env.log_entries()
 }
 
 /// The entries appended since the log had `before` entries.

@@ -43,6 +43,9 @@ const SERVER_MADE: &[&str] = &[
     "addr",
     "public_url",
     "e",
+    "id",
+    "role",
+    "expires",
 ];
 
 /// Messages whose `{e}` is an I/O, join or store error of the server's own files and

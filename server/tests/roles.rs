@@ -6,7 +6,10 @@
 use pramaan_testkit as common;
 
 use common::*;
-use pramaan_core::transport::Response;
+use pramaan_core::api::{EnrollTokenList, EnrollTokenState, TokenList};
+use pramaan_core::transport::{HttpsClient, Response};
+use pramaan_server::auth::{TokenId, hash_secret};
+use pramaan_server::credentials::NewToken;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -32,6 +35,7 @@ struct Call {
 const HIDDEN_FROM_OTHER_DEPARTMENTS: &[&str] = &[
     "officer GAD-001",
     "enrollment token GAD-002",
+    "cancel GAD enrollment token",
     "ask GAD device for fresh evidence",
     "revoke GAD device",
 ];
@@ -60,7 +64,51 @@ fn every_endpoint_by_every_role() {
     let gad_row = "officer_id,name,designation,department,email,mobile,entitled\n\
         GAD-003,D. Mehta,Section Officer,GAD,d.mehta@gujarat.gov.in,+919800000004,true\n";
     let roster = ROSTER_GAD;
+    let spare = env.token("it", Some("REV"));
+    let spare_id = TokenId::of(&hash_secret(spare.as_bytes()));
+    let outstanding = env.enrollment_token("GAD-002");
+    let outstanding_id = hex::encode(&hash_secret(outstanding.as_bytes())[..8]);
     let calls = vec![
+        Call {
+            name: "list bearer tokens",
+            method: "GET",
+            path: "/v1/tokens".into(),
+            content_type: "",
+            body: vec![],
+            allowed: &[Who::Admin],
+        },
+        Call {
+            name: "mint a bearer token",
+            method: "POST",
+            path: "/v1/tokens".into(),
+            content_type: "application/json",
+            body: br#"{"role":"auditor","name":"matrix"}"#.to_vec(),
+            allowed: &[Who::Admin],
+        },
+        Call {
+            name: "revoke a bearer token",
+            method: "POST",
+            path: format!("/v1/tokens/{spare_id}/revoke"),
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+            allowed: &[Who::Admin],
+        },
+        Call {
+            name: "list GAD enrollment tokens",
+            method: "GET",
+            path: "/v1/enrollment-tokens?department=GAD&all=true".into(),
+            content_type: "",
+            body: vec![],
+            allowed: readers,
+        },
+        Call {
+            name: "cancel GAD enrollment token",
+            method: "POST",
+            path: format!("/v1/enrollment-tokens/{outstanding_id}/cancel"),
+            content_type: "application/json",
+            body: b"{}".to_vec(),
+            allowed: gad_writers,
+        },
         Call {
             name: "compliance GAD",
             method: "GET",
@@ -369,4 +417,319 @@ fn the_database_never_holds_a_bearer_token_or_an_unused_enrollment_token() {
     assert!(contains(&pramaan_server::auth::hash_secret(
         env.admin_token.as_bytes()
     )));
+}
+
+fn json(r: &Response) -> serde_json::Value {
+    serde_json::from_slice(&r.body)
+        .unwrap_or_else(|_| panic!("{} {}", r.status, String::from_utf8_lossy(&r.body)))
+}
+
+fn post(client: &HttpsClient, path: &str) -> Response {
+    client
+        .post(path, "application/json", b"{}")
+        .expect("request")
+}
+
+fn id_of(token: &str) -> TokenId {
+    TokenId::of(&hash_secret(token.as_bytes()))
+}
+
+#[test]
+fn a_revoked_bearer_token_is_refused_on_its_next_request() {
+    let env = start();
+    env.seed();
+    let it = env.token("it", Some("GAD"));
+    let it_client = env.client_with(&it);
+    let r = it_client.get("/v1/compliance").unwrap();
+    assert_eq!(r.status, 200);
+
+    // Listed by id, name and who made it; never a hash or a secret.
+    let r = env.admin().get("/v1/tokens").unwrap();
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    for secret in [&it, &env.admin_token] {
+        assert!(!text.contains(secret.as_str()), "{text}");
+        assert!(
+            !text.contains(&hex::encode(hash_secret(secret.as_bytes()))),
+            "{text}"
+        );
+    }
+    let list: TokenList = serde_json::from_slice(&r.body).unwrap();
+    let row = list
+        .tokens
+        .iter()
+        .find(|t| t.id == id_of(&it).to_string())
+        .expect("listed");
+    assert_eq!(
+        (row.role.as_str(), row.department.as_deref(), row.revoked_at),
+        ("it", Some("GAD"), None)
+    );
+    assert!(
+        row.name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("it-GAD-")),
+        "{row:?}"
+    );
+    assert_eq!(row.created_by.as_deref(), Some("admin-cli"));
+
+    // Revoked by the admin: refused on the very next request, saying so.
+    let r = post(&env.admin(), &format!("/v1/tokens/{}/revoke", id_of(&it)));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = it_client.get("/v1/compliance").unwrap();
+    assert_eq!(r.status, 401);
+    assert!(json(&r)["message"].as_str().unwrap().contains("revoked"));
+    let list: TokenList =
+        serde_json::from_slice(&env.admin().get("/v1/tokens").unwrap().body).unwrap();
+    let row = list
+        .tokens
+        .iter()
+        .find(|t| t.id == id_of(&it).to_string())
+        .unwrap();
+    let admin_label = format!("admin:{}", id_of(&env.admin_token));
+    assert_eq!(row.revoked_by.as_deref(), Some(admin_label.as_str()));
+    assert!(row.revoked_at.is_some());
+
+    // Again: 409; an unknown id: 404; not an id: 400.
+    let r = post(&env.admin(), &format!("/v1/tokens/{}/revoke", id_of(&it)));
+    assert_eq!(
+        (r.status, json(&r)["error"].as_str()),
+        (409, Some("already_revoked"))
+    );
+    let r = post(&env.admin(), "/v1/tokens/00000000/revoke");
+    assert_eq!(r.status, 404);
+    let r = post(&env.admin(), "/v1/tokens/xyz/revoke");
+    assert_eq!(r.status, 400);
+
+    // The last usable admin token cannot be revoked, and keeps working.
+    let r = post(
+        &env.admin(),
+        &format!("/v1/tokens/{}/revoke", id_of(&env.admin_token)),
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        json(&r)["message"]
+            .as_str()
+            .unwrap()
+            .contains("last usable admin token")
+    );
+    assert_eq!(env.admin().get("/v1/tokens").unwrap().status, 200);
+    // With a second admin token it can go.
+    let second = env.token("admin", None);
+    let r = post(
+        &env.client_with(&second),
+        &format!("/v1/tokens/{}/revoke", id_of(&env.admin_token)),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(env.admin().get("/v1/tokens").unwrap().status, 401);
+}
+
+#[test]
+fn a_revocation_on_the_data_directory_reaches_the_running_server() {
+    let env = start();
+    let auditor = env.token("auditor", None);
+    let client = env.client_with(&auditor);
+    assert_eq!(client.get("/v1/audit/checkpoint").unwrap().status, 200);
+    let info = pramaan_server::server::revoke_token(env.dir.path(), id_of(&auditor)).unwrap();
+    assert_eq!(info.revoked_by.as_deref(), Some("admin-cli"));
+    let r = client.get("/v1/audit/checkpoint").unwrap();
+    assert_eq!(r.status, 401);
+    assert!(json(&r)["message"].as_str().unwrap().contains("revoked"));
+    // The only admin token cannot be revoked offline either.
+    let e =
+        pramaan_server::server::revoke_token(env.dir.path(), id_of(&env.admin_token)).unwrap_err();
+    assert!(e.to_string().contains("last usable admin token"), "{e}");
+}
+
+#[test]
+fn an_expired_bearer_token_is_refused() {
+    let env = start();
+    let minted = pramaan_server::server::create_token_with(
+        env.dir.path(),
+        &NewToken {
+            role: "auditor".parse().unwrap(),
+            department: None,
+            name: Some("short-lived"),
+            expires_in: Some(1),
+            new_department: false,
+            by: "admin-cli",
+        },
+    )
+    .unwrap();
+    assert_eq!(minted.row.expires_at, Some(minted.row.created_at + 1));
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let r = env
+        .client_with(&minted.secret)
+        .get("/v1/audit/checkpoint")
+        .unwrap();
+    assert_eq!(r.status, 401);
+    assert!(json(&r)["message"].as_str().unwrap().contains("expired"));
+    // A token that expires later still works.
+    let later = pramaan_server::server::create_token_with(
+        env.dir.path(),
+        &NewToken {
+            role: "auditor".parse().unwrap(),
+            department: None,
+            name: None,
+            expires_in: Some(3600),
+            new_department: false,
+            by: "admin-cli",
+        },
+    )
+    .unwrap();
+    let r = env
+        .client_with(&later.secret)
+        .get("/v1/audit/checkpoint")
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn an_it_token_for_an_unknown_department_is_refused_unless_new() {
+    let env = start();
+    env.seed();
+    let spec = |department, new_department| NewToken {
+        role: "it".parse().unwrap(),
+        department: Some(department),
+        name: None,
+        expires_in: None,
+        new_department,
+        by: "admin-cli",
+    };
+    let e = pramaan_server::server::create_token_with(env.dir.path(), &spec("gad", false))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("GAD, not gad?"), "{e}");
+    assert!(e.contains("Known departments: GAD, REV"), "{e}");
+    let before = env.log_entries().len();
+    assert!(
+        pramaan_server::server::create_token_with(env.dir.path(), &spec("NOSUCH", false)).is_err()
+    );
+    assert_eq!(env.log_entries().len(), before, "a refusal logs nothing");
+    assert!(pramaan_server::server::create_token_with(env.dir.path(), &spec("GAD", false)).is_ok());
+    assert!(pramaan_server::server::create_token_with(env.dir.path(), &spec("NEW", true)).is_ok());
+}
+
+#[test]
+fn enrollment_tokens_are_listed_and_cancelled_by_their_department() {
+    let env = start();
+    env.seed();
+    let it_gad = env.client_with(&env.token("it", Some("GAD")));
+    let it_rev = env.client_with(&env.token("it", Some("REV")));
+    let auditor = env.client_with(&env.token("auditor", None));
+    let issue = |officer: &str, ttl: Option<u64>| {
+        let mut body = serde_json::json!({ "officer_id": officer });
+        if let Some(t) = ttl {
+            body["ttl_secs"] = t.into();
+        }
+        it_gad
+            .post(
+                "/v1/enrollment-tokens",
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+            .unwrap()
+    };
+    // Per-token life, bounded.
+    let r = issue("GAD-001", Some(7200));
+    assert_eq!(r.status, 200);
+    let v = json(&r);
+    let expires = v["expires"].as_u64().unwrap();
+    assert!((now() + 7190..=now() + 7200).contains(&expires), "{v}");
+    let token = pramaan_core::enroll_uri::EnrollmentUri::parse(v["uri"].as_str().unwrap())
+        .unwrap()
+        .token;
+    let id = hex::encode(&hash_secret(token.as_bytes())[..8]);
+    for bad in [60, 31 * 86_400] {
+        let r = issue("GAD-001", Some(bad));
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(
+            json(&r)["message"]
+                .as_str()
+                .unwrap()
+                .contains("5 minutes and 30 days")
+        );
+    }
+    assert_eq!(issue("GAD-002", None).status, 200);
+
+    let list = |client: &HttpsClient, query: &str| {
+        let r = client
+            .get(&format!("/v1/enrollment-tokens{query}"))
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let text = String::from_utf8_lossy(&r.body).to_string();
+        assert!(!text.contains(&token), "never the token");
+        serde_json::from_slice::<EnrollTokenList>(&r.body).unwrap()
+    };
+    let mine = list(&it_gad, "");
+    assert_eq!(mine.tokens.len(), 2);
+    assert_eq!(mine.tokens[1].id, id, "newest first");
+    assert_eq!(mine.tokens[1].state, EnrollTokenState::Outstanding);
+    assert_eq!(list(&auditor, "?department=GAD").tokens.len(), 2);
+    assert_eq!(list(&auditor, "?department=REV").tokens.len(), 0);
+    assert_eq!(
+        it_rev
+            .get("/v1/enrollment-tokens?department=GAD")
+            .unwrap()
+            .status,
+        403
+    );
+    assert_eq!(list(&it_rev, "").tokens.len(), 0);
+
+    // Cancelled by GAD's IT, not by REV's (404, as if absent) nor the auditor (403).
+    let path = format!("/v1/enrollment-tokens/{id}/cancel");
+    assert_eq!(post(&it_rev, &path).status, 404);
+    assert_eq!(post(&auditor, &path).status, 403);
+    let r = post(&it_gad, &path);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(list(&it_gad, "").tokens.len(), 1, "no longer outstanding");
+    let all = list(&it_gad, "?all=true");
+    let t = all.tokens.iter().find(|t| t.id == id).unwrap();
+    assert_eq!(t.state, EnrollTokenState::Cancelled);
+    assert!(
+        t.cancelled_by
+            .as_deref()
+            .is_some_and(|b| b.starts_with("it:"))
+    );
+    let r = post(&it_gad, "/v1/enrollment-tokens/nothex/cancel");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn an_admin_mints_a_token_over_the_api() {
+    let env = start();
+    env.seed();
+    let mint = |body: &str| {
+        env.admin()
+            .post("/v1/tokens", "application/json", body.as_bytes())
+            .unwrap()
+    };
+    let r = mint(r#"{"role":"it","department":"gad"}"#);
+    assert_eq!(r.status, 404);
+    assert!(
+        json(&r)["message"]
+            .as_str()
+            .unwrap()
+            .contains("GAD, not gad?")
+    );
+    assert_eq!(mint(r#"{"role":"it"}"#).status, 400);
+    assert_eq!(mint(r#"{"role":"root"}"#).status, 400);
+    assert_eq!(mint(r#"{"role":"auditor","extra":1}"#).status, 400);
+    let r = mint(r#"{"role":"it","department":"GAD","name":"laptop-17","expires_in_secs":3600}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let minted: pramaan_core::api::MintedToken = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(minted.info.id, id_of(&minted.token).to_string());
+    assert_eq!(minted.info.name.as_deref(), Some("laptop-17"));
+    let admin_label = format!("admin:{}", id_of(&env.admin_token));
+    assert_eq!(
+        minted.info.created_by.as_deref(),
+        Some(admin_label.as_str())
+    );
+    assert_eq!(minted.info.expires_at, Some(minted.info.created_at + 3600));
+    let r = env
+        .client_with(&minted.token)
+        .get("/v1/compliance")
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let r = mint(r#"{"role":"it","department":"NEW","new_department":true}"#);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }

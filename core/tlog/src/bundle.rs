@@ -451,6 +451,7 @@ pub fn verify_with_threads(
             LogEntry::RegistryImport { .. }
             | LogEntry::RosterSet { .. }
             | LogEntry::EnrollTokenIssued { .. }
+            | LogEntry::EnrollTokenCancelled { .. }
             | LogEntry::ApiTokenIssued { .. }
             | LogEntry::StatusListInstalled { .. }
             | LogEntry::ReattestRequested { .. } => counts.other_inputs += 1,

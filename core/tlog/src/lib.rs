@@ -221,6 +221,21 @@ pub enum LogEntry {
         /// Label of the IT or admin token that issued it.
         by: String,
     },
+    /// An enrollment token cancelled by IT before it was used: from this entry on it
+    /// enrolls nothing (an enrollment with it after this is a forgery).
+    EnrollTokenCancelled {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The officer's department.
+        department: String,
+        /// The officer it was issued for.
+        officer_id: String,
+        /// SHA-256 of the token text, as its `EnrollTokenIssued` entry records it.
+        #[serde(with = "serde_bytes")]
+        token_hash: Vec<u8>,
+        /// Label of the IT or admin token that cancelled it.
+        by: String,
+    },
     /// An API (bearer) token created for IT, auditors or admins. Never the token.
     ApiTokenIssued {
         /// When, seconds since the Unix epoch.
@@ -288,6 +303,7 @@ impl LogEntry {
             LogEntry::RegistryImport { .. } => "registry_import",
             LogEntry::RosterSet { .. } => "roster_set",
             LogEntry::EnrollTokenIssued { .. } => "enroll_token_issued",
+            LogEntry::EnrollTokenCancelled { .. } => "enroll_token_cancelled",
             LogEntry::ApiTokenIssued { .. } => "api_token_issued",
             LogEntry::StatusListInstalled { .. } => "status_list_installed",
             LogEntry::ReattestRequested { .. } => "reattest_requested",
@@ -304,6 +320,7 @@ impl LogEntry {
             | LogEntry::RegistryImport { at, .. }
             | LogEntry::RosterSet { at, .. }
             | LogEntry::EnrollTokenIssued { at, .. }
+            | LogEntry::EnrollTokenCancelled { at, .. }
             | LogEntry::ApiTokenIssued { at, .. }
             | LogEntry::StatusListInstalled { at, .. }
             | LogEntry::ReattestRequested { at, .. } => *at,
@@ -659,6 +676,13 @@ mod tests {
                 at: 6,
                 department: "D".into(),
                 device_id: Uuid::from_u128(2),
+                by: "it".into(),
+            },
+            LogEntry::EnrollTokenCancelled {
+                at: 7,
+                department: "D".into(),
+                officer_id: "o".into(),
+                token_hash: vec![7; 32],
                 by: "it".into(),
             },
         ] {

@@ -80,6 +80,8 @@ pub enum ViolationKind {
     EnrollTokenReused,
     /// An enrollment accepted after its token expired.
     EnrollTokenExpired,
+    /// An enrollment accepted with a token IT had cancelled.
+    EnrollTokenCancelled,
     /// A second active device enrolled with a token that does not allow one.
     DeviceLimit,
     /// The logged verdict or failures differ from the recomputed ones.
@@ -224,6 +226,8 @@ struct IssuedToken {
     expires: u64,
     allow_additional: bool,
     used_at: Option<u64>,
+    /// The entry that cancelled it.
+    cancelled_at: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -460,8 +464,16 @@ impl Replay {
                         expires: *expires,
                         allow_additional: *allow_additional,
                         used_at: None,
+                        cancelled_at: None,
                     },
                 );
+            }
+            LogEntry::EnrollTokenCancelled { token_hash, .. } => {
+                // A cancellation of a token issued before the range is not a finding; one
+                // of a token never issued in a complete replay changes nothing either way.
+                if let Some(t) = self.enroll_tokens.get_mut(token_hash) {
+                    t.cancelled_at.get_or_insert(index);
+                }
             }
             LogEntry::StatusListInstalled {
                 at, fetched_at, json, ..
@@ -537,6 +549,7 @@ impl Replay {
             if let Some(t) = self.enroll_tokens.get_mut(&req.token_hash) {
                 let issued = (t.index, t.officer_id.clone());
                 let (expires, allow_additional) = (t.expires, t.allow_additional);
+                let cancelled = t.cancelled_at;
                 let used = t.used_at.replace(index);
                 let at = entry.at();
                 if at >= expires {
@@ -578,6 +591,16 @@ impl Replay {
                         index,
                         ViolationKind::EnrollTokenReused,
                         format!("the enrollment token was already used at entry {u}"),
+                    );
+                }
+                if let Some(c) = cancelled {
+                    self.violation(
+                        index,
+                        ViolationKind::EnrollTokenCancelled,
+                        format!(
+                            "device {device_id} enrolled with an enrollment token (entry {}) that was cancelled at entry {c}",
+                            issued.0
+                        ),
                     );
                 }
             }

@@ -772,3 +772,46 @@ fn enrollment_tokens_expire_and_limit_devices_as_the_server_does() {
             .contains("does not allow an additional device")
     );
 }
+
+#[test]
+fn an_enrollment_with_a_cancelled_token_is_flagged() {
+    let h = honest();
+    let mut log = h.log;
+    let at = log.last_at() + 10;
+    for token in ["kept", "cancelled"] {
+        log.push(LogEntry::EnrollTokenIssued {
+            at,
+            department: "GAD".into(),
+            officer_id: "GAD-002".into(),
+            token_hash: claims::enroll_token_hash(token).to_vec(),
+            expires: at + 3600,
+            allow_additional: true,
+            by: "it".into(),
+        });
+    }
+    let c = log.push(LogEntry::EnrollTokenCancelled {
+        at,
+        department: "GAD".into(),
+        officer_id: "GAD-002".into(),
+        token_hash: claims::enroll_token_hash("cancelled").to_vec(),
+        by: "it".into(),
+    });
+    // The cancellation itself and an enrollment with the other token are genuine.
+    log.push(Dev::new(&h.b.officer).enrollment(at, "kept"));
+    let report = check_all(&log.entries);
+    assert!(report.is_clean(), "{:#?}", report.violations);
+    // An enrollment with the cancelled token after its cancellation is a forgery.
+    let i = log.push(Dev::new(&h.b.officer).enrollment(at, "cancelled"));
+    let report = check_all(&log.entries);
+    assert_eq!(
+        found(&report),
+        BTreeSet::from([(i, ViolationKind::EnrollTokenCancelled)])
+    );
+    assert!(
+        report.violations[0]
+            .message
+            .contains(&format!("cancelled at entry {c}")),
+        "{}",
+        report.violations[0]
+    );
+}

@@ -282,7 +282,8 @@ impl Filter {
         let officer_ok = self.officer.as_deref().is_none_or(|o| match e {
             LogEntry::Enrollment { officer_id, .. }
             | LogEntry::Attestation { officer_id, .. }
-            | LogEntry::EnrollTokenIssued { officer_id, .. } => officer_id == o,
+            | LogEntry::EnrollTokenIssued { officer_id, .. }
+            | LogEntry::EnrollTokenCancelled { officer_id, .. } => officer_id == o,
             LogEntry::RegistryImport { officers, .. } => officers.iter().any(|x| x.officer_id == o),
             _ => false,
         });
@@ -542,6 +543,20 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
                 } else {
                     ""
                 },
+                hex::encode(token_hash)
+            );
+        }
+        LogEntry::EnrollTokenCancelled {
+            department,
+            officer_id,
+            token_hash,
+            by,
+            ..
+        } => {
+            r.officer = Some(officer_id.clone());
+            r.department = Some(department.clone());
+            r.summary = format!(
+                "cancelled by {by}, token sha256 {}",
                 hex::encode(token_hash)
             );
         }

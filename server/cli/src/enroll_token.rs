@@ -1,4 +1,7 @@
-//! `pramaan enroll-token --officer ID [--png FILE]`: a one-time enrollment token.
+//! `pramaan enroll-token --officer ID [--ttl 2h] [--png FILE]`: a one-time enrollment
+//! token; `pramaan enroll-token list [--department D] [--all]` and `pramaan enroll-token
+//! cancel ID`: the tokens not used yet, and withdrawing one (a QR code printed for the
+//! wrong officer, or lost).
 //!
 //! Department IT hands each officer a `pramaan://enroll?...` URI bound to them; the phone
 //! scans it. So this prints the URI (first line of stdout, for scripts), when it expires,
@@ -9,20 +12,40 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-use pramaan_core::api::{EnrollTokenRequest, EnrollTokenResponse};
+use clap::{Args, Subcommand};
+use pramaan_core::api::{
+    EnrollTokenInfo, EnrollTokenList, EnrollTokenRequest, EnrollTokenResponse,
+};
+use pramaan_core::text::for_terminal;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
 use super::client::ServerArgs;
 use super::{CliError, CliResult};
 
-/// `pramaan enroll-token`.
+/// `pramaan enroll-token`: issue one (`--officer ID`), or `list` / `cancel ID`.
+///
+/// The server options are global, so they may stand before or after `list` / `cancel`
+/// and come from the same environment variables either way.
 #[derive(Debug, Args)]
+#[command(
+    subcommand_negates_reqs = true,
+    mut_arg("server", |a| a.global(true).required(false)),
+    mut_arg("token", |a| a.global(true).required(false)),
+    mut_arg("ca", |a| a.global(true)),
+    mut_arg("pin", |a| a.global(true))
+)]
 pub struct EnrollTokenCmd {
+    /// List or cancel tokens instead of issuing one.
+    #[command(subcommand)]
+    pub action: Option<EnrollTokenAction>,
     /// Officer the token is for (officer_id in the registry).
-    #[arg(long, value_name = "ID")]
-    pub officer: String,
+    #[arg(long, value_name = "ID", required = true)]
+    pub officer: Option<String>,
+    /// How long the token stays valid: 5m to 30d, e.g. 2h, 3d (default: the server's
+    /// enrollment_token_ttl_secs, 72 hours unless changed).
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
     /// Also write the QR code as a PNG image to FILE.
     #[arg(long, value_name = "FILE")]
     pub png: Option<PathBuf>,
@@ -36,6 +59,27 @@ pub struct EnrollTokenCmd {
     /// How to reach and trust the server.
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+/// `pramaan enroll-token list|cancel`.
+#[derive(Debug, Subcommand)]
+pub enum EnrollTokenAction {
+    /// Outstanding tokens (unused, uncancelled, unexpired), newest first; with --all,
+    /// every token and its state (used, expired, cancelled).
+    List {
+        /// The department (IT: its own by default; auditors and admins: every one).
+        #[arg(long)]
+        department: Option<String>,
+        /// Also used, expired and cancelled tokens.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Cancel an outstanding token: it can no longer enroll a phone (recorded in the
+    /// audit log).
+    Cancel {
+        /// The token's id (16 hex digits, as `list` shows).
+        id: String,
+    },
 }
 
 /// The QR code of `text` drawn for a terminal (dark modules light, so it reads on a dark
@@ -82,12 +126,107 @@ pub fn rfc3339_opt(secs: u64) -> Option<String> {
 
 /// Runs `pramaan enroll-token`.
 pub fn run(cmd: EnrollTokenCmd) -> CliResult {
+    match (&cmd.action, &cmd.officer) {
+        (Some(EnrollTokenAction::List { department, all }), _) => {
+            list(department.as_deref(), *all, &cmd.server)
+        }
+        (Some(EnrollTokenAction::Cancel { id }), _) => cancel(id, &cmd.server),
+        (None, Some(officer)) => run_issue(officer, &cmd),
+        (None, None) => Err(CliError::new(
+            "give --officer ID to issue a token, or `list` / `cancel ID`",
+        )),
+    }
+}
+
+fn list(department: Option<&str>, all: bool, server: &ServerArgs) -> CliResult {
+    let client = server.client()?;
+    let mut query = Vec::new();
+    if let Some(d) = department {
+        query.push(format!("department={}", super::client::encode(d)));
+    }
+    if all {
+        query.push("all=true".to_string());
+    }
+    let path = if query.is_empty() {
+        "/v1/enrollment-tokens".to_string()
+    } else {
+        format!("/v1/enrollment-tokens?{}", query.join("&"))
+    };
+    let list: EnrollTokenList = super::client::typed(&path, client.get_json(&path)?)?;
+    outln!(
+        "ID                STATE        OFFICER          DEPARTMENT  ISSUED                BY               EXPIRES"
+    );
+    for t in &list.tokens {
+        print_row(t);
+    }
+    if list.tokens.is_empty() {
+        eprintln!(
+            "no {}enrollment tokens",
+            if all { "" } else { "outstanding " }
+        );
+    }
+    Ok(())
+}
+
+fn print_row(t: &EnrollTokenInfo) {
+    let state = match (&t.cancelled_at, &t.cancelled_by) {
+        (Some(_), Some(by)) => format!("{} by {}", t.state.as_str(), for_terminal(by)),
+        _ => t.state.as_str().to_string(),
+    };
+    outln!(
+        "{:<17} {:<12} {:<16} {:<11} {:<21} {:<16} {}{}",
+        for_terminal(&t.id),
+        state,
+        for_terminal(&t.officer_id),
+        for_terminal(&t.department),
+        rfc3339(t.created_at),
+        for_terminal(&t.created_by),
+        rfc3339(t.expires),
+        if t.allow_additional {
+            "  (may enroll a second device)"
+        } else {
+            ""
+        }
+    );
+}
+
+fn cancel(id: &str, server: &ServerArgs) -> CliResult {
+    let id = id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(CliError::new(format!(
+            "\"{}\" is not an enrollment token id (16 hex digits, as `pramaan enroll-token list` shows)",
+            for_terminal(id)
+        )));
+    }
+    let client = server.client()?;
+    let path = format!("/v1/enrollment-tokens/{id}/cancel");
+    let t: EnrollTokenInfo = client.post_typed(&path, &serde_json::json!({}))?;
+    outln!(
+        "enrollment token {} of officer {} cancelled: it can no longer enroll a phone",
+        for_terminal(&t.id),
+        for_terminal(&t.officer_id)
+    );
+    Ok(())
+}
+
+fn run_issue(officer: &str, cmd: &EnrollTokenCmd) -> CliResult {
+    let ttl_secs = cmd
+        .ttl
+        .as_deref()
+        .map(|t| {
+            pramaan_core::duration::parse_duration(t)
+                .map_err(|e| e.to_string())
+                .and_then(pramaan_core::api::check_enroll_token_ttl)
+                .map_err(|e| CliError::new(format!("--ttl: {e}")))
+        })
+        .transpose()?;
     let client = cmd.server.client()?;
     let answer: EnrollTokenResponse = client.post_typed(
         "/v1/enrollment-tokens",
         &EnrollTokenRequest {
-            officer_id: cmd.officer.clone(),
+            officer_id: officer.to_string(),
             allow_additional: cmd.allow_second_device,
+            ttl_secs,
         },
     )?;
     let uri = answer.uri.as_str();
@@ -95,6 +234,13 @@ pub fn run(cmd: EnrollTokenCmd) -> CliResult {
     outln!("expires {}", rfc3339(answer.expires));
     if !cmd.no_qr {
         outln!("{}", terminal_qr(uri)?);
+    }
+    if !answer.id.is_empty() {
+        eprintln!(
+            "token id {} (`pramaan enroll-token cancel {}` withdraws it)",
+            for_terminal(&answer.id),
+            for_terminal(&answer.id)
+        );
     }
     if let Some(png) = &cmd.png {
         write_png(uri, png)?;

@@ -71,7 +71,8 @@ fn admin_init_and_token_commands() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
 
-    // Tokens: the token alone on stdout; IT needs a department.
+    // Tokens: the token alone on stdout; IT needs a department, one that exists unless
+    // --new-department (this one has no policy or officer yet).
     let out = pramaan(&[
         "admin",
         "token",
@@ -81,6 +82,24 @@ fn admin_init_and_token_commands() {
         "it",
         "--department",
         "GAD",
+    ]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no department GAD") && err.contains("--new-department"),
+        "{err}"
+    );
+    let out = pramaan(&[
+        "admin",
+        "token",
+        "--data",
+        data_s,
+        "--role",
+        "it",
+        "--department",
+        "GAD",
+        "--new-department",
     ]);
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();

@@ -298,3 +298,81 @@ fn audit_show_prints_the_inputs_in_force_and_a_verdict_recomputed_equal_to_the_l
     assert_eq!(v["recomputed"]["verdict"], "contraindicated", "{v}");
     assert_eq!(v["recomputed"]["equal"], true, "{v}");
 }
+
+#[test]
+fn a_cancellation_verifies_and_an_enrollment_forged_after_it_is_named_by_audit_verify() {
+    let mut env = common::start();
+    env.seed();
+    let cancelled = env.enrollment_token("GAD-002");
+    let r = env.cancel_enrollment_token(&cancelled);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    env.enroll("GAD-001");
+    env.stop();
+    let dir = env.data_dir().to_path_buf();
+    let vkey = dir.join("log.vkey");
+    let out_dir = tempfile::tempdir().expect("dir");
+    let verify = |conn: &rusqlite::Connection, name: &str| {
+        let bundle =
+            audit_log::build_bundle_from_db(conn, &log_signer(&dir), &BuildOptions::default())
+                .expect("bundle");
+        let file = out_dir.path().join(name);
+        std::fs::write(&file, bundle.to_bytes()).expect("write");
+        let args = ["--log-key", vkey.to_str().unwrap()];
+        let verified = pramaan(&[&["audit", "verify", file.to_str().unwrap()], &args[..]].concat());
+        let shown = pramaan(&[&["audit", "show", file.to_str().unwrap()], &args[..]].concat());
+        (verified, text(&shown))
+    };
+
+    // The honest log with the cancellation verifies, and `audit show` prints it.
+    let mut conn = rusqlite::Connection::open(dir.join("pramaan.db")).expect("db");
+    let (o, shown) = verify(&conn, "honest.cbor");
+    assert!(o.status.success(), "{}", text(&o));
+    let mut lines = shown
+        .lines()
+        .skip_while(|l| !l.contains("enroll_token_cancelled"));
+    let (row, summary) = (lines.next(), lines.next());
+    assert!(row.is_some_and(|l| l.contains("GAD-002")), "{shown}");
+    assert!(
+        summary.is_some_and(|l| l.contains("cancelled by admin:")),
+        "{shown}"
+    );
+
+    // A device enrolled with the cancelled token, written into the database and signed
+    // with the log's own key: named by its index.
+    let honest = entries(&conn);
+    let mut forged = honest
+        .iter()
+        .find(|e| matches!(e, LogEntry::Enrollment { .. }))
+        .expect("an enrollment")
+        .clone();
+    if let LogEntry::Enrollment {
+        at,
+        officer_id,
+        device_id,
+        request,
+        ..
+    } = &mut forged
+    {
+        *at += 1;
+        *officer_id = "GAD-002".into();
+        *device_id = uuid::Uuid::new_v4();
+        let signer = pramaan_core::keys::SoftwareSigner::generate().expect("key");
+        *request = common::enroll_request(&signer, &cancelled, &[7; 32]);
+    }
+    let index = honest.len();
+    let tx = conn.transaction().expect("tx");
+    audit_log::append(&tx, &forged).expect("append");
+    tx.commit().expect("commit");
+    let (o, _) = verify(&conn, "forged.cbor");
+    let said = text(&o);
+    assert!(!o.status.success(), "a forged log verified:\n{said}");
+    let named: Vec<&str> = said
+        .lines()
+        .filter(|l| l.trim_start().starts_with("entry "))
+        .collect();
+    assert_eq!(named.len(), 1, "{said}");
+    assert!(
+        named[0].contains(&format!("entry {index}:")) && named[0].contains("cancelled at entry"),
+        "{said}"
+    );
+}

@@ -50,7 +50,10 @@ pub fn routes() -> Router<AppState> {
             put(put_policy).get(get_policy),
         )
         .route("/v1/departments/{d}/groups/{g}/roster", put(put_roster))
-        .route("/v1/enrollment-tokens", post(create_enrollment_token))
+        .route(
+            "/v1/enrollment-tokens",
+            post(create_enrollment_token).get(super::credentials::list_enrollment_tokens),
+        )
         .route("/v1/devices/{id}/revoke", post(revoke_device))
         .route("/v1/devices/{id}/reattest", post(request_reattest))
 }
@@ -74,7 +77,8 @@ fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
         .map_err(|_| ApiError::new(RejectCode::Malformed, "body is not UTF-8 text"))
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(
+/// A JSON body as `T`: `413` over the limit, `400 malformed` naming what does not parse.
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<T, ApiError> {
     let bytes = body(b)?;
@@ -484,6 +488,11 @@ async fn create_enrollment_token(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let req: EnrollTokenRequest = json_body(b)?;
+    let ttl = match req.ttl_secs {
+        Some(secs) => pramaan_core::api::check_enroll_token_ttl(secs)
+            .map_err(|e| ApiError::new(RejectCode::Malformed, e))?,
+        None => state.config.enrollment_token_ttl_secs,
+    };
     let token = new_secret()?;
     let hash = hash_secret(token.as_bytes());
     let st = state.clone();
@@ -506,7 +515,7 @@ async fn create_enrollment_token(
                     ),
                 ));
             }
-            let expires = now.saturating_add(st.config.enrollment_token_ttl_secs);
+            let expires = now.saturating_add(ttl);
             tx.insert_enroll_token(
                 &hash,
                 &officer_id,
@@ -533,8 +542,9 @@ async fn create_enrollment_token(
         token,
         pin: state.pin,
     };
+    let id = crate::credentials::enroll_token_id(&hash);
     log::info!(
-        "{} issued an enrollment token for officer {}",
+        "{} issued enrollment token {id} for officer {}, expires at {expires}",
         auth.0.label,
         crate::log_text::untrusted(&req.officer_id)
     );
@@ -542,6 +552,7 @@ async fn create_enrollment_token(
         uri: uri.to_string(),
         expires,
         officer_id: req.officer_id,
+        id,
     }))
 }
 

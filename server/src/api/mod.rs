@@ -7,6 +7,7 @@
 //! on tokio's blocking pool and the async workers stay free for TLS and HTTP.
 
 pub mod audit;
+pub mod credentials;
 pub mod dashboard;
 pub mod device;
 pub mod error;
@@ -187,7 +188,9 @@ impl FromRequestParts<AppState> for Auth {
         let store = state.store.clone();
         let row =
             blocking(move || Ok(read_transaction(store.as_ref(), |tx| tx.token(&hash))?)).await?;
-        Ok(Auth(auth::principal_from(row, &hash)?))
+        // Read on every request, never cached: a revocation or expiry applies to the
+        // very next request.
+        Ok(Auth(auth::principal_from(row, &hash, now())?))
     }
 }
 
@@ -302,6 +305,7 @@ pub fn router(state: AppState) -> Router {
         .merge(it)
         .merge(dashboard::routes())
         .merge(audit::routes())
+        .merge(credentials::routes())
         .merge(evidence::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -112,12 +112,55 @@ pub use crate::auth::Role;
 /// A bearer token's row (the secret itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
-    /// SHA-256 of the token's secret ([`crate::auth::hash_secret`]).
+    /// SHA-256 of the token's secret ([`crate::auth::hash_secret`]). Its first 4 bytes
+    /// are the token's public id ([`crate::auth::TokenId`]), unique among tokens.
     pub hash: [u8; 32],
     /// What the token may do.
     pub role: Role,
     /// The only department an IT token may act on; `None` for auditor and admin tokens.
     pub department: Option<String>,
+    /// A readable name (`it-GAD-2026-11-29`); `None` for tokens made before names.
+    pub name: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Who made it: the label of the admin token that asked, or `admin-cli` offline;
+    /// `None` for tokens made before this was recorded.
+    pub created_by: Option<String>,
+    /// Refused from this time on (`now >= expires_at`); `None`: never expires.
+    pub expires_at: Option<u64>,
+    /// When it was revoked; refused from then on.
+    pub revoked_at: Option<u64>,
+    /// Who revoked it (a token label, or `admin-cli`).
+    pub revoked_by: Option<String>,
+}
+
+impl TokenRow {
+    /// A new token's row: no name, creator, expiry or revocation.
+    pub fn new(hash: [u8; 32], role: Role, department: Option<String>, created_at: u64) -> Self {
+        Self {
+            hash,
+            role,
+            department,
+            name: None,
+            created_at,
+            created_by: None,
+            expires_at: None,
+            revoked_at: None,
+            revoked_by: None,
+        }
+    }
+}
+
+/// Bounds of a hash prefix, for looking rows up by their public id (the first bytes of
+/// their SHA-256): every hash `h` with `lo <= h <= hi` starts with the prefix. A backend
+/// answers it from the hash's primary key.
+pub fn hash_prefix_bounds(prefix: &[u8]) -> ([u8; 32], [u8; 32]) {
+    let mut lo = [0u8; 32];
+    let mut hi = [0xffu8; 32];
+    let n = prefix.len().min(32);
+    lo[..n].copy_from_slice(&prefix[..n]);
+    hi[..n].copy_from_slice(&prefix[..n]);
+    (lo, hi)
 }
 
 /// The recorded use of a server nonce (nonces themselves are not stored:
@@ -142,6 +185,26 @@ pub struct EnrollTokenRow {
     pub used: bool,
     /// IT allows this enrollment although the officer has an active device already.
     pub allow_additional: bool,
+    /// SHA-256 of the token; its first 8 bytes in hex are the token's public id, the one
+    /// the audit log's `EnrollTokenIssued` entry records in full.
+    pub hash: [u8; 32],
+    /// Label of the IT or admin token that issued it.
+    pub created_by: String,
+    /// Issue time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// When IT cancelled it; a cancelled token never enrolls.
+    pub cancelled_at: Option<u64>,
+    /// Who cancelled it (a token label).
+    pub cancelled_by: Option<String>,
+}
+
+/// An enrollment token as listed for IT: its row and its officer's department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollTokenListing {
+    /// The token.
+    pub row: EnrollTokenRow,
+    /// The department of the token's officer (as the registry says now).
+    pub department: String,
 }
 
 /// An enrolled device.
@@ -391,8 +454,17 @@ pub trait Tx {
     // bearer tokens
     /// The bearer token whose secret hashes to `hash`.
     fn token(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError>;
-    /// Stores a new bearer token; `now` is its creation time (seconds since the Unix epoch).
-    fn insert_token(&mut self, row: &TokenRow, now: u64) -> Result<(), StoreError>;
+    /// Stores a new bearer token (a duplicate hash is [`StoreError::Conflict`]).
+    fn insert_token(&mut self, row: &TokenRow) -> Result<(), StoreError>;
+    /// Every bearer token, oldest first (revoked and expired ones included).
+    fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError>;
+    /// The bearer tokens whose hash starts with `prefix` (a public id), at most `limit`.
+    fn tokens_by_prefix(&mut self, prefix: &[u8], limit: u64) -> Result<Vec<TokenRow>, StoreError>;
+    /// Revokes the token hashing to `hash`, in one conditional write: it must exist, not
+    /// be revoked already, and, if it is an admin token, another admin token must stay
+    /// usable (unrevoked and unexpired at `now`), so that no revocation, nor two racing
+    /// ones, leaves the server without an admin. `true` when this call revoked it.
+    fn revoke_token(&mut self, hash: &[u8; 32], by: &str, now: u64) -> Result<bool, StoreError>;
 
     // nonces
     /// The recorded use of the nonce hashing to `hash`, if any (tests and tools; the
@@ -422,9 +494,35 @@ pub trait Tx {
     ) -> Result<(), StoreError>;
     /// The token's row, to choose an error code; never the basis of acceptance.
     fn enroll_token(&mut self, hash: &[u8; 32]) -> Result<Option<EnrollTokenRow>, StoreError>;
-    /// Marks the token used if it exists, is unused and has not expired (`expires > now`),
-    /// in one conditional write; `true` when this call used it.
+    /// Marks the token used if it exists, is unused, uncancelled and has not expired
+    /// (`expires > now`), in one conditional write; `true` when this call used it.
     fn use_enroll_token(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError>;
+    /// The enrollment tokens whose hash starts with `prefix` (a public id), at most
+    /// `limit`, with their officer's department (tokens of officers no longer in the
+    /// registry are left out).
+    fn enroll_tokens_by_prefix(
+        &mut self,
+        prefix: &[u8],
+        limit: u64,
+    ) -> Result<Vec<EnrollTokenListing>, StoreError>;
+    /// The enrollment tokens of the department's officers (every department with
+    /// `None`), newest first, at most `limit`: with `all`, every token; otherwise only
+    /// the outstanding ones (unused, uncancelled, `expires > now`).
+    fn enroll_tokens_of(
+        &mut self,
+        department: Option<&str>,
+        all: bool,
+        now: u64,
+        limit: u64,
+    ) -> Result<Vec<EnrollTokenListing>, StoreError>;
+    /// Cancels the token if it is still outstanding (unused, uncancelled, `expires >
+    /// now`), in one conditional write; `true` when this call cancelled it.
+    fn cancel_enroll_token(
+        &mut self,
+        hash: &[u8; 32],
+        by: &str,
+        now: u64,
+    ) -> Result<bool, StoreError>;
 
     // registry, policies, rosters
     /// The registry entry of `officer_id`.
@@ -433,6 +531,8 @@ pub trait Tx {
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
     /// Adds or replaces the officer's registry entry.
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
+    /// Every department that has a policy or an officer in the registry, sorted.
+    fn departments(&mut self) -> Result<Vec<String>, StoreError>;
     /// The department's policy, parsed by the backend.
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError>;
     /// Replaces the department's policy; `by` names who set it.

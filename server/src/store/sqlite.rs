@@ -35,9 +35,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{
-    AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenRow, Finisher,
-    Freshness, Job, NonceRow, Role, RulesCache, StatusListRow, Store, StoreError, TokenRow, Tx,
-    to_i64,
+    AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenListing,
+    EnrollTokenRow, Finisher, Freshness, Job, NonceRow, Role, RulesCache, StatusListRow, Store,
+    StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
 use pramaan_core::evidence::EvidenceSummary;
@@ -872,6 +872,115 @@ fn officer_from_json(json: &str) -> Result<Officer, StoreError> {
 
 /// The log rows of this transaction: the algorithms are `pramaan_tlog`'s, the SQL is
 /// [`SqlNodes`]'s (which borrows the transaction's connection for each call).
+/// The columns [`raw_token`] reads, in its order.
+const TOKEN_COLUMNS: &str = "hash, role, department, created_at, name, created_by, expires_at, \
+                             revoked_at, revoked_by";
+
+/// A `tokens` row as stored, before its values are parsed.
+struct RawToken {
+    hash: Vec<u8>,
+    role: String,
+    department: Option<String>,
+    created_at: u64,
+    name: Option<String>,
+    created_by: Option<String>,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+    revoked_by: Option<String>,
+}
+
+fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
+    Ok(RawToken {
+        hash: r.get(0)?,
+        role: r.get(1)?,
+        department: r.get(2)?,
+        created_at: col_u64(r, 3, "token created_at")?,
+        name: r.get(4)?,
+        created_by: r.get(5)?,
+        expires_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+        revoked_by: r.get(8)?,
+    })
+}
+
+impl RawToken {
+    fn into_row(self) -> Result<TokenRow, StoreError> {
+        Ok(TokenRow {
+            hash: hash_arr(self.hash)?,
+            role: self.role.parse::<Role>().map_err(StoreError::Corrupt)?,
+            department: self.department,
+            name: self.name,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            expires_at: self
+                .expires_at
+                .map(|v| to_u64("token expires_at", v))
+                .transpose()?,
+            revoked_at: self
+                .revoked_at
+                .map(|v| to_u64("token revoked_at", v))
+                .transpose()?,
+            revoked_by: self.revoked_by,
+        })
+    }
+}
+
+/// The columns of `enrollment_tokens AS t` that [`raw_enroll_token`] reads, in its order
+/// (a department column follows).
+const ENROLL_TOKEN_COLUMNS: &str = "t.hash, t.officer_id, t.expires, t.used, t.allow_additional, \
+                                    t.created_by, t.created_at, t.cancelled_at, t.cancelled_by";
+
+/// An `enrollment_tokens` row (and its officer's department) before parsing.
+struct RawEnrollToken {
+    hash: Vec<u8>,
+    officer_id: String,
+    expires: u64,
+    used: bool,
+    allow_additional: bool,
+    created_by: String,
+    created_at: u64,
+    cancelled_at: Option<i64>,
+    cancelled_by: Option<String>,
+    department: Option<String>,
+}
+
+fn raw_enroll_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEnrollToken> {
+    Ok(RawEnrollToken {
+        hash: r.get(0)?,
+        officer_id: r.get(1)?,
+        expires: col_u64(r, 2, "enrollment token expiry")?,
+        used: r.get(3)?,
+        allow_additional: r.get(4)?,
+        created_by: r.get(5)?,
+        created_at: col_u64(r, 6, "enrollment token created_at")?,
+        cancelled_at: r.get(7)?,
+        cancelled_by: r.get(8)?,
+        department: r.get(9)?,
+    })
+}
+
+impl RawEnrollToken {
+    fn into_row(self) -> Result<EnrollTokenListing, StoreError> {
+        Ok(EnrollTokenListing {
+            row: EnrollTokenRow {
+                officer_id: self.officer_id,
+                expires: self.expires,
+                used: self.used,
+                allow_additional: self.allow_additional,
+                hash: hash_arr(self.hash)?,
+                created_by: self.created_by,
+                created_at: self.created_at,
+                cancelled_at: self
+                    .cancelled_at
+                    .map(|v| to_u64("enrollment token cancelled_at", v))
+                    .transpose()?,
+                cancelled_by: self.cancelled_by,
+            },
+            department: self.department.unwrap_or_default(),
+        })
+    }
+}
+
 impl NodeSource for SqliteTx<'_> {
     type Error = StoreError;
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
@@ -903,35 +1012,80 @@ impl LogStore for SqliteTx<'_> {
 
 impl Tx for SqliteTx<'_> {
     fn token(&mut self, hash: &[u8; 32]) -> Result<Option<TokenRow>, StoreError> {
-        let row: Option<(Vec<u8>, String, Option<String>)> = self
+        let raw = self
             .tx
-            .prepare_cached("SELECT hash, role, department FROM tokens WHERE hash = ?1")?
-            .query_row(params![&hash[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"
+            ))?
+            .query_row(params![&hash[..]], raw_token)
             .optional()?;
-        row.map(|(h, role, department)| {
-            Ok(TokenRow {
-                hash: hash_arr(h)?,
-                role: role.parse::<Role>().map_err(StoreError::Corrupt)?,
-                department,
-            })
-        })
-        .transpose()
+        raw.map(RawToken::into_row).transpose()
     }
 
-    fn insert_token(&mut self, row: &TokenRow, now: u64) -> Result<(), StoreError> {
+    fn insert_token(&mut self, row: &TokenRow) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
-                "INSERT INTO tokens(hash, role, department, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO tokens(hash, role, department, created_at, name, created_by, \
+                 expires_at, revoked_at, revoked_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 &row.hash[..],
                 row.role.as_str(),
                 row.department,
-                to_i64("created_at", now)?
+                to_i64("created_at", row.created_at)?,
+                row.name,
+                row.created_by,
+                row.expires_at
+                    .map(|v| to_i64("expires_at", v))
+                    .transpose()?,
+                row.revoked_at
+                    .map(|v| to_i64("revoked_at", v))
+                    .transpose()?,
+                row.revoked_by,
             ])?;
         Ok(())
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRow>, StoreError> {
+        let raws = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, hash"
+            ))?
+            .query_map([], raw_token)?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawToken::into_row).collect()
+    }
+
+    fn tokens_by_prefix(&mut self, prefix: &[u8], limit: u64) -> Result<Vec<TokenRow>, StoreError> {
+        let (lo, hi) = super::hash_prefix_bounds(prefix);
+        let raws = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash >= ?1 AND hash <= ?2 \
+                 ORDER BY hash LIMIT ?3"
+            ))?
+            .query_map(
+                params![&lo[..], &hi[..], to_i64("limit", limit)?],
+                raw_token,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawToken::into_row).collect()
+    }
+
+    fn revoke_token(&mut self, hash: &[u8; 32], by: &str, now: u64) -> Result<bool, StoreError> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE tokens SET revoked_at = ?2, revoked_by = ?3 \
+                 WHERE hash = ?1 AND revoked_at IS NULL \
+                 AND (role != 'admin' OR EXISTS (SELECT 1 FROM tokens AS other \
+                      WHERE other.role = 'admin' AND other.hash != ?1 \
+                      AND other.revoked_at IS NULL \
+                      AND (other.expires_at IS NULL OR other.expires_at > ?2)))",
+            )?
+            .execute(params![&hash[..], to_i64("now", now)?, by])?;
+        Ok(changed == 1)
     }
 
     fn nonce(&mut self, hash: &[u8; 32]) -> Result<Option<NonceRow>, StoreError> {
@@ -987,25 +1141,90 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn enroll_token(&mut self, hash: &[u8; 32]) -> Result<Option<EnrollTokenRow>, StoreError> {
-        Ok(self
+        let raw = self
             .tx
-            .prepare_cached(
-                "SELECT officer_id, expires, used, allow_additional FROM enrollment_tokens \
-                 WHERE hash = ?1",
-            )?
-            .query_row(params![&hash[..]], |r| {
-                Ok(EnrollTokenRow {
-                    officer_id: r.get(0)?,
-                    expires: col_u64(r, 1, "enrollment token expiry")?,
-                    used: r.get(2)?,
-                    allow_additional: r.get(3)?,
-                })
-            })
-            .optional()?)
+            .prepare_cached(&format!(
+                "SELECT {ENROLL_TOKEN_COLUMNS}, NULL FROM enrollment_tokens AS t WHERE hash = ?1"
+            ))?
+            .query_row(params![&hash[..]], raw_enroll_token)
+            .optional()?;
+        raw.map(|r| r.into_row().map(|l| l.row)).transpose()
     }
 
     fn use_enroll_token(&mut self, hash: &[u8; 32], now: u64) -> Result<bool, StoreError> {
-        let changed = self.tx.prepare_cached("UPDATE enrollment_tokens SET used = 1 WHERE hash = ?1 AND used = 0 AND expires > ?2")?.execute(params![&hash[..], to_i64("now", now)?])?;
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE enrollment_tokens SET used = 1 WHERE hash = ?1 AND used = 0 \
+                 AND cancelled_at IS NULL AND expires > ?2",
+            )?
+            .execute(params![&hash[..], to_i64("now", now)?])?;
+        Ok(changed == 1)
+    }
+
+    fn enroll_tokens_by_prefix(
+        &mut self,
+        prefix: &[u8],
+        limit: u64,
+    ) -> Result<Vec<EnrollTokenListing>, StoreError> {
+        let (lo, hi) = super::hash_prefix_bounds(prefix);
+        let raws = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {ENROLL_TOKEN_COLUMNS}, o.department FROM enrollment_tokens AS t \
+                 JOIN officers AS o ON o.officer_id = t.officer_id \
+                 WHERE t.hash >= ?1 AND t.hash <= ?2 ORDER BY t.hash LIMIT ?3"
+            ))?
+            .query_map(
+                params![&lo[..], &hi[..], to_i64("limit", limit)?],
+                raw_enroll_token,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawEnrollToken::into_row).collect()
+    }
+
+    fn enroll_tokens_of(
+        &mut self,
+        department: Option<&str>,
+        all: bool,
+        now: u64,
+        limit: u64,
+    ) -> Result<Vec<EnrollTokenListing>, StoreError> {
+        let raws = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {ENROLL_TOKEN_COLUMNS}, o.department FROM enrollment_tokens AS t \
+                 JOIN officers AS o ON o.officer_id = t.officer_id \
+                 WHERE (?1 IS NULL OR o.department = ?1) \
+                 AND (?2 OR (t.used = 0 AND t.cancelled_at IS NULL AND t.expires > ?3)) \
+                 ORDER BY t.created_at DESC, t.hash LIMIT ?4"
+            ))?
+            .query_map(
+                params![
+                    department,
+                    all,
+                    to_i64("now", now)?,
+                    to_i64("limit", limit)?
+                ],
+                raw_enroll_token,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(RawEnrollToken::into_row).collect()
+    }
+
+    fn cancel_enroll_token(
+        &mut self,
+        hash: &[u8; 32],
+        by: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE enrollment_tokens SET cancelled_at = ?2, cancelled_by = ?3 \
+                 WHERE hash = ?1 AND used = 0 AND cancelled_at IS NULL AND expires > ?2",
+            )?
+            .execute(params![&hash[..], to_i64("now", now)?, by])?;
         Ok(changed == 1)
     }
 
@@ -1035,6 +1254,17 @@ impl Tx for SqliteTx<'_> {
              ON CONFLICT(officer_id) DO UPDATE SET department = excluded.department, \
              row_json = excluded.row_json, updated_at = excluded.updated_at")?.execute(params![officer.officer_id, officer.department, json, to_i64("updated_at", now)?])?;
         Ok(())
+    }
+
+    fn departments(&mut self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT department FROM policies UNION SELECT department FROM officers \
+                 ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?)
     }
 
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError> {

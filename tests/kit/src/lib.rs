@@ -26,7 +26,9 @@ use pramaan_core::keys::{Signer, SoftwareSigner};
 use pramaan_core::transport::{HttpsClient, Options, Response, Trust};
 use pramaan_server::config::Config;
 use pramaan_server::server::{self, Running};
-use pramaan_server::store::{Counts, DeviceRow, transaction};
+use pramaan_server::store::{
+    Counts, DeviceRow, LogEntry, StoreError, read_transaction, transaction,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -194,6 +196,19 @@ impl Env {
         v["uri"].as_str().expect("uri").to_string()
     }
 
+    /// Cancels the enrollment token `token` as the admin (`POST
+    /// /v1/enrollment-tokens/{id}/cancel`, the id as the server lists it).
+    pub fn cancel_enrollment_token(&self, token: &str) -> Response {
+        let id = pramaan_server::credentials::enroll_token_id(&claims::enroll_token_hash(token));
+        self.admin()
+            .post(
+                &format!("/v1/enrollment-tokens/{id}/cancel"),
+                "application/json",
+                b"{}",
+            )
+            .expect("cancel")
+    }
+
     /// A new enrollment token (the URI's token) for `officer_id`.
     pub fn enrollment_token(&self, officer_id: &str) -> String {
         let uri = EnrollmentUri::parse(&self.enrollment_uri(officer_id)).expect("parse uri");
@@ -251,6 +266,17 @@ impl Env {
             })
             .expect("query");
         rows.map(|r| r.expect("row")).collect()
+    }
+
+    /// The audit log's entries as stored, in order.
+    pub fn log_entries(&self) -> Vec<LogEntry> {
+        read_transaction(self.server().store().as_ref(), |tx| {
+            pramaan_tlog::entries(tx.log(), 0, u64::MAX / 2).map_err(StoreError::from_log)
+        })
+        .expect("entries")
+        .into_iter()
+        .map(|(_, data)| LogEntry::from_leaf(&data).expect("a leaf parses"))
+        .collect()
     }
 
     /// Row counts of the server's store.

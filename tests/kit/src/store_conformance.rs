@@ -70,8 +70,10 @@ macro_rules! store_conformance_tests {
     (@checks $($then:tt)*) => {
         $crate::store_conformance_tests!($($then)*;
             tokens,
+            token_lifecycle,
             nonces,
             enrollment_tokens,
+            enrollment_token_lifecycle,
             officers,
             policy_round_trip,
             rosters,
@@ -224,19 +226,11 @@ fn hash(tag: u8, round: usize) -> [u8; 32] {
 /// Bearer tokens: stored by hash, found by hash, role and department kept.
 pub fn tokens(factory: Factory<'_>) {
     let (_dir, store) = open(factory);
-    let it = TokenRow {
-        hash: [1; 32],
-        role: Role::It,
-        department: Some("GAD".into()),
-    };
-    let auditor = TokenRow {
-        hash: [2; 32],
-        role: Role::Auditor,
-        department: None,
-    };
+    let it = TokenRow::new([1; 32], Role::It, Some("GAD".into()), NOW);
+    let auditor = TokenRow::new([2; 32], Role::Auditor, None, NOW);
     write(store.as_ref(), |tx| {
-        tx.insert_token(&it, NOW)?;
-        tx.insert_token(&auditor, NOW)
+        tx.insert_token(&it)?;
+        tx.insert_token(&auditor)
     });
     assert_eq!(
         read(store.as_ref(), |tx| tx.token(&[1; 32])),
@@ -244,8 +238,76 @@ pub fn tokens(factory: Factory<'_>) {
     );
     assert_eq!(read(store.as_ref(), |tx| tx.token(&[2; 32])), Some(auditor));
     assert_eq!(read(store.as_ref(), |tx| tx.token(&[3; 32])), None);
-    let dup = transaction(store.as_ref(), |tx| tx.insert_token(&it, NOW));
+    let dup = transaction(store.as_ref(), |tx| tx.insert_token(&it));
     assert!(is_conflict(&dup), "a token hash is unique: {dup:?}");
+}
+
+/// Bearer token lifecycle: name, creator and expiry kept; listed oldest first; found by
+/// a hash prefix (the public id); revoked once, and never the last usable admin token,
+/// an expired admin token not counting as usable.
+pub fn token_lifecycle(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let mut h1 = [1; 32];
+    h1[4] = 9;
+    let named = TokenRow {
+        name: Some("it-GAD-1".into()),
+        created_by: Some("admin:00000000".into()),
+        expires_at: Some(LATER),
+        ..TokenRow::new(h1, Role::It, Some("GAD".into()), NOW + 1)
+    };
+    let admin_a = TokenRow::new([2; 32], Role::Admin, None, NOW);
+    let admin_expired = TokenRow {
+        expires_at: Some(NOW),
+        ..TokenRow::new([3; 32], Role::Admin, None, NOW)
+    };
+    let admin_b = TokenRow::new([4; 32], Role::Admin, None, NOW + 2);
+    write(s, |tx| {
+        tx.insert_token(&named)?;
+        tx.insert_token(&admin_a)?;
+        tx.insert_token(&admin_expired)
+    });
+    assert_eq!(read(s, |tx| tx.token(&h1)), Some(named.clone()));
+    let listed = read(s, |tx| tx.tokens());
+    assert_eq!(
+        listed.iter().map(|t| t.hash[0]).collect::<Vec<_>>(),
+        vec![2, 3, 1],
+        "oldest first"
+    );
+    let by_prefix = read(s, |tx| tx.tokens_by_prefix(&[1, 1, 1, 1], 5));
+    assert_eq!(by_prefix, vec![named.clone()]);
+    assert_eq!(read(s, |tx| tx.tokens_by_prefix(&[1, 1, 1, 2], 5)), vec![]);
+    assert_eq!(read(s, |tx| tx.tokens_by_prefix(&[0xff; 4], 5)), vec![]);
+    // Revoked once; the row says when and by whom.
+    assert!(write(s, |tx| tx.revoke_token(&h1, "admin:x", NOW + 5)));
+    assert!(!write(s, |tx| tx.revoke_token(&h1, "admin:y", NOW + 6)));
+    let row = read(s, |tx| tx.token(&h1)).expect("row");
+    assert_eq!(
+        (row.revoked_at, row.revoked_by.as_deref()),
+        (Some(NOW + 5), Some("admin:x"))
+    );
+    assert!(
+        !write(s, |tx| tx.revoke_token(&[9; 32], "admin:x", NOW)),
+        "unknown"
+    );
+    // The only usable admin token (the other one expired) stays.
+    assert!(!write(s, |tx| tx.revoke_token(
+        &[2; 32],
+        "admin:x",
+        NOW + 5
+    )));
+    assert_eq!(
+        read(s, |tx| tx.token(&[2; 32])).expect("row").revoked_at,
+        None
+    );
+    // With a second usable admin token, one of them can go, then not the other.
+    write(s, |tx| tx.insert_token(&admin_b));
+    assert!(write(s, |tx| tx.revoke_token(&[2; 32], "admin:x", NOW + 5)));
+    assert!(!write(s, |tx| tx.revoke_token(
+        &[4; 32],
+        "admin:x",
+        NOW + 5
+    )));
 }
 
 /// Nonce uses: recorded once (the second use is refused, an insert that does nothing on
@@ -323,6 +385,88 @@ pub fn enrollment_tokens(factory: Factory<'_>) {
             .expect("row")
             .allow_additional
     );
+}
+
+/// Enrollment token lifecycle: listed by department (outstanding by default, every one
+/// with `all`), found by a hash prefix, cancelled once and only while outstanding; a
+/// cancelled token cannot be used; departments are those of policies and officers.
+pub fn enrollment_token_lifecycle(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    write(s, |tx| {
+        tx.upsert_officer(&officer("GAD-001", "GAD"), NOW)?;
+        tx.upsert_officer(&officer("REV-001", "REV"), NOW)?;
+        tx.set_policy("GAD", &policy(), "admin", NOW)?;
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, false, "it:a", NOW)?;
+        tx.insert_enroll_token(&[2; 32], "GAD-001", LATER, true, "it:a", NOW + 1)?;
+        tx.insert_enroll_token(&[3; 32], "GAD-001", NOW, false, "it:a", NOW - 60)?;
+        tx.insert_enroll_token(&[4; 32], "REV-001", LATER, false, "it:b", NOW + 2)?;
+        tx.use_enroll_token(&[2; 32], NOW)
+    });
+    assert_eq!(
+        read(s, |tx| tx.departments()),
+        vec!["GAD".to_string(), "REV".to_string()]
+    );
+    let ids = |all: bool, d: Option<&str>| {
+        read(s, |tx| tx.enroll_tokens_of(d, all, NOW, 100))
+            .iter()
+            .map(|t| (t.row.hash[0], t.department.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(false, Some("GAD")), vec![(1, "GAD".to_string())]);
+    assert_eq!(
+        ids(true, Some("GAD")),
+        vec![
+            (2, "GAD".to_string()),
+            (1, "GAD".to_string()),
+            (3, "GAD".to_string())
+        ],
+        "newest first"
+    );
+    assert_eq!(ids(false, None).len(), 2);
+    assert_eq!(
+        read(s, |tx| tx.enroll_tokens_of(None, true, NOW, 1)).len(),
+        1
+    );
+    let found = read(s, |tx| tx.enroll_tokens_by_prefix(&[4, 4, 4, 4], 2));
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (
+            found[0].row.officer_id.as_str(),
+            found[0].department.as_str()
+        ),
+        ("REV-001", "REV")
+    );
+    assert_eq!(found[0].row.created_by, "it:b");
+    // Cancelled once, only while outstanding.
+    assert!(
+        !write(s, |tx| tx.cancel_enroll_token(&[2; 32], "it:a", NOW)),
+        "used"
+    );
+    assert!(
+        !write(s, |tx| tx.cancel_enroll_token(&[3; 32], "it:a", NOW)),
+        "expired"
+    );
+    assert!(write(s, |tx| tx.cancel_enroll_token(
+        &[1; 32],
+        "it:a",
+        NOW + 3
+    )));
+    assert!(!write(s, |tx| tx.cancel_enroll_token(
+        &[1; 32],
+        "it:a",
+        NOW + 4
+    )));
+    let row = read(s, |tx| tx.enroll_token(&[1; 32])).expect("row");
+    assert_eq!(
+        (row.cancelled_at, row.cancelled_by.as_deref(), row.used),
+        (Some(NOW + 3), Some("it:a"), false)
+    );
+    assert!(
+        !write(s, |tx| tx.use_enroll_token(&[1; 32], NOW + 5)),
+        "cancelled"
+    );
+    assert_eq!(ids(false, Some("GAD")), vec![]);
 }
 
 /// A device key is enrolled once: found by its hash, revoked or not; a second device
@@ -864,14 +1008,7 @@ pub fn rollback_leaves_nothing(factory: Factory<'_>) {
     let before = read(s, |tx| tx.counts());
     let gone = device("GAD-002", NOW);
     let r: Result<(), StoreError> = transaction(s, |tx| {
-        tx.insert_token(
-            &TokenRow {
-                hash: [1; 32],
-                role: Role::Admin,
-                department: None,
-            },
-            NOW,
-        )?;
+        tx.insert_token(&TokenRow::new([1; 32], Role::Admin, None, NOW))?;
         assert!(tx.use_nonce(&[2; 32], LATER)?);
         assert!(!tx.use_nonce(&[7; 32], LATER)?);
         assert!(tx.use_enroll_token(&[8; 32], NOW)?);
