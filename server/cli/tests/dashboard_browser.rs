@@ -374,6 +374,13 @@ fn officer_page_shows_devices_and_revokes_from_it() {
     assert!(!b.visible(&format!("{card} .revoke-form")).unwrap());
     b.click(&format!("{card} .revoke-open")).unwrap();
     assert!(b.visible(&format!("{card} .revoke-reason")).unwrap());
+    // The empty reason keeps the form from submitting (the browser's own check).
+    let missing = b
+        .eval(&format!(
+            "document.querySelector(\"{card} .revoke-reason\").validity.valueMissing"
+        ))
+        .unwrap();
+    assert_eq!(missing, true);
     b.click(&format!("{card} .revoke-form button[type=submit]"))
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
