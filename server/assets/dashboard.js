@@ -174,7 +174,18 @@
     return departments.length ? departments[0] : '';
   }
 
+  // The status filter offers every status the server counts (the summary names them
+  // all, zero included), so a status the server adds needs no change here.
+  function fillStatusFilter(report) {
+    const select = $('filter-status');
+    const have = new Set([...select.options].map((o) => o.value));
+    for (const status of Object.keys(report.summary || {})) {
+      if (!have.has(status)) select.appendChild(el('option', { value: status, text: status.replace('_', ' ') }));
+    }
+  }
+
   function renderSummary(report) {
+    fillStatusFilter(report);
     const ul = $('summary');
     ul.replaceChildren();
     for (const [status, n] of Object.entries(report.summary || {})) {
@@ -269,6 +280,7 @@
       $('department-title').textContent = 'Department ' + page.department;
       $('generated').textContent = page.generated_at ? 'as of ' + fmtTime(page.generated_at) : '';
       renderSummary(page);
+      $('filter-status').value = s.status;
       renderTable(page);
       renderPager(page);
       document.body.dataset.state = 'loaded';
@@ -567,8 +579,8 @@
       showError('');
       if (await signIn()) route();
     });
-    $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); applyFilters(); });
     let typing = null;
+    $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); clearTimeout(typing); applyFilters(); });
     $('search').addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(applyFilters, 400); });
     for (const id of ['filter-status', 'filter-platform', 'filter-assurance']) $(id).addEventListener('change', applyFilters);
     $('department-picker').addEventListener('change', () => {

@@ -524,7 +524,7 @@ fn auditor_picks_departments_at_phone_width_and_links_do_not_sign_in() {
 
     // Phone width (412 px): nothing overflows the page sideways, the controls are there.
     b.viewport(412, 915, true).unwrap();
-    b.eval("location.reload()").unwrap();
+    b.reload().unwrap();
     b.wait_for(
         "document.body.dataset.state === 'officer'",
         "the officer page at 412 px",

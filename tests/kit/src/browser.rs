@@ -206,12 +206,31 @@ impl Browser {
         Ok(())
     }
 
-    /// Loads `url` and waits until the document has loaded.
+    /// Loads `url` and waits until the new document has loaded.
     pub fn navigate(&mut self, url: &str) -> Result<(), BrowserError> {
+        self.mark_document()?;
         self.command("Page.navigate", json!({"url": url}))?;
+        self.wait_for_new_document()
+    }
+
+    /// Reloads the page and waits until the new document has loaded.
+    pub fn reload(&mut self) -> Result<(), BrowserError> {
+        self.mark_document()?;
+        self.command("Page.reload", json!({}))?;
+        self.wait_for_new_document()
+    }
+
+    // The old document carries a mark the new one lacks, so that a wait cannot be
+    // satisfied by the page that is being left.
+    fn mark_document(&mut self) -> Result<(), BrowserError> {
+        self.eval("window.__pramaanOldDocument = true")?;
+        Ok(())
+    }
+
+    fn wait_for_new_document(&mut self) -> Result<(), BrowserError> {
         self.wait_for(
-            "document.readyState === 'complete' && location.href !== 'about:blank'",
-            "the page to load",
+            "window.__pramaanOldDocument === undefined && document.readyState === 'complete'",
+            "the new page to load",
         )?;
         Ok(())
     }
