@@ -249,6 +249,13 @@ pub struct OfficerCompliance {
     pub name: String,
     /// Designation from the registry.
     pub designation: String,
+    /// Email from the registry (the dashboard searches it).
+    #[serde(default)]
+    pub email: String,
+    /// The group handles (phone numbers, `@usernames`) that the device the status is
+    /// based on reported in its latest claims (the dashboard searches them).
+    #[serde(default)]
+    pub handles: Vec<String>,
     /// Entitled to the GR-funded phone (rule R2 applies).
     pub entitled: bool,
     /// The officer's status (design section 6).
@@ -297,6 +304,45 @@ pub struct ComplianceReport {
     pub officers: Vec<OfficerCompliance>,
     /// Officers per status (every status present, zero included).
     pub summary: BTreeMap<String, u64>,
+}
+
+/// `GET /v1/compliance` with `page` or `per_page`: the department's report with
+/// `officers` holding one page of the officers that match the query (the summary still
+/// counts the whole department).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompliancePage {
+    /// The report, `officers` cut to the page.
+    #[serde(flatten)]
+    pub report: ComplianceReport,
+    /// Officers in the department.
+    pub total: u64,
+    /// Officers matching the search and filters.
+    pub matched: u64,
+    /// This page, from 1.
+    pub page: u64,
+    /// Officers per page.
+    pub per_page: u64,
+    /// Pages of matched officers (at least 1).
+    pub pages: u64,
+}
+
+/// `GET /v1/whoami`: who the bearer token is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    /// `it`, `auditor` or `admin`.
+    pub role: String,
+    /// The department of an IT token; `None` for auditors and admins.
+    pub department: Option<String>,
+    /// The token's public label (as in logs), never the token.
+    pub label: String,
+}
+
+/// `GET /v1/departments`: the departments the caller may read that have a policy or
+/// officers (IT: its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Departments {
+    /// Department ids, sorted.
+    pub departments: Vec<String>,
 }
 
 /// `POST /v1/enrollment-tokens` body.

@@ -98,6 +98,25 @@ pub fn evaluate(
     ))
 }
 
+/// The distinct, non-empty group handles in the latest claims of `device_id` (the device
+/// an officer's status is based on), in the order reported.
+fn reported_handles(devices: &[DeviceWithLatest], device_id: Option<&uuid::Uuid>) -> Vec<String> {
+    let Some(claims) = devices
+        .iter()
+        .find(|d| Some(&d.device.device_id) == device_id)
+        .and_then(|d| d.latest.as_ref().map(|(_, claims)| claims))
+    else {
+        return Vec::new();
+    };
+    let mut handles: Vec<String> = Vec::new();
+    for g in &claims.groups {
+        if !g.handle.is_empty() && !handles.contains(&g.handle) {
+            handles.push(g.handle.clone());
+        }
+    }
+    handles
+}
+
 /// The view of every registered officer of `department` at `ctx.now`.
 pub fn department_report(
     tx: &mut dyn Tx,
@@ -118,11 +137,14 @@ pub fn department_report(
     for officer in tx.officers_of(department)? {
         let devices = devices_with_latest(tx, &officer.officer_id)?;
         let (eval, last_seen) = evaluate(policy, &officer, &devices, rosters, ctx)?;
+        let handles = reported_handles(&devices, eval.device_id.as_ref());
         *summary.entry(eval.status.as_str().to_string()).or_default() += 1;
         let line = OfficerCompliance {
             officer_id: officer.officer_id,
             name: officer.name,
             designation: officer.designation,
+            email: officer.email,
+            handles,
             entitled: officer.entitled,
             status: eval.status,
             failures: eval.failures,

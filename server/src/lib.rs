@@ -20,6 +20,7 @@ pub mod limits;
 pub mod log_text;
 pub mod metrics;
 pub mod nonce;
+pub mod report_query;
 pub mod server;
 pub mod serving;
 pub mod status_list;

@@ -126,6 +126,30 @@ fn every_endpoint_by_every_role() {
             allowed: readers,
         },
         Call {
+            name: "compliance GAD page",
+            method: "GET",
+            path: "/v1/compliance?department=GAD&q=patel&status=not_enrolled,compliant&sort=name&page=1&per_page=10".into(),
+            content_type: "",
+            body: vec![],
+            allowed: readers,
+        },
+        Call {
+            name: "departments",
+            method: "GET",
+            path: "/v1/departments".into(),
+            content_type: "",
+            body: vec![],
+            allowed: &ALL,
+        },
+        Call {
+            name: "whoami",
+            method: "GET",
+            path: "/v1/whoami".into(),
+            content_type: "",
+            body: vec![],
+            allowed: &ALL,
+        },
+        Call {
             name: "officer GAD-001",
             method: "GET",
             path: "/v1/officers/GAD-001".into(),
@@ -352,6 +376,68 @@ fn it_reads_only_its_department_and_auditors_never_write() {
     assert!(
         pramaan_server::server::create_token(env.dir.path(), "it".parse().unwrap(), None).is_err()
     );
+}
+
+/// The department picker and "signed in as": auditors and admins list every department,
+/// IT only its own (never another's name); whoami tells each token its role and
+/// department, and neither answers without a valid token.
+#[test]
+fn departments_and_whoami_answer_for_the_token_only() {
+    let env = start();
+    env.seed();
+    let json = |client: &pramaan_core::transport::HttpsClient, path: &str| {
+        let r = client.get(path).unwrap();
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
+    };
+    let it_gad_token = env.token("it", Some("GAD"));
+    let it_gad = env.client_with(&it_gad_token);
+    let auditor = env.client_with(&env.token("auditor", None));
+    let everyone = serde_json::json!({"departments": ["GAD", "REV"]});
+    assert_eq!(json(&auditor, "/v1/departments"), everyone);
+    assert_eq!(json(&env.admin(), "/v1/departments"), everyone);
+    // IT: its own only, REV is not even named.
+    let own = json(&it_gad, "/v1/departments");
+    assert_eq!(own, serde_json::json!({"departments": ["GAD"]}));
+    assert!(!own.to_string().contains("REV"));
+
+    let me = json(&it_gad, "/v1/whoami");
+    assert_eq!(
+        (me["role"].as_str(), me["department"].as_str()),
+        (Some("it"), Some("GAD"))
+    );
+    let label = me["label"].as_str().unwrap();
+    assert!(label.starts_with("it:") && label.len() == 11, "{me}");
+    assert!(
+        !me.to_string().contains(&it_gad_token),
+        "the token is never echoed"
+    );
+    let me = json(&auditor, "/v1/whoami");
+    assert_eq!(me["role"], "auditor");
+    assert!(me["department"].is_null(), "{me}");
+    assert_eq!(json(&env.admin(), "/v1/whoami")["role"], "admin");
+
+    for path in ["/v1/departments", "/v1/whoami"] {
+        assert_eq!(env.device_client().get(path).unwrap().status, 401, "{path}");
+        assert_eq!(
+            env.client_with("bm90LWEtdG9rZW4").get(path).unwrap().status,
+            401
+        );
+    }
+    // Paging another department's report is refused like the report itself.
+    let r = it_gad
+        .get("/v1/compliance?department=REV&page=1&per_page=10")
+        .unwrap();
+    assert_eq!(r.status, 403);
+    let r = it_gad
+        .get("/v1/compliance?department=REV&format=csv&q=desai")
+        .unwrap();
+    assert_eq!(r.status, 403);
 }
 
 #[test]

@@ -12,6 +12,23 @@
 //! inline script and style (`script-src 'self'`): even if an officer's name in the registry
 //! held markup, it could not run (the script also only ever sets `textContent`).
 //! `/dashboard/log-key` serves the audit log's public (verifier) key for display.
+//!
+//! The token is typed or pasted into the sign-in form, never taken from a link: a
+//! `#token=` fragment is cleared from the address bar unread and the page says sign-in
+//! links are not accepted (tokens in links end up in chats, histories and screenshots).
+//!
+//! What the page asks the API for (design section 8): `GET /v1/whoami` (the role,
+//! department and token label it shows), `GET /v1/departments` (the picker, for auditors
+//! and admins), `GET /v1/compliance?department=&q=&status=&platform=&assurance=&sort=
+//! &order=&page=&per_page=50` (one page of the list: search, filters, sort and pages are
+//! the server's, [`crate::report_query`], so a department of 100,000 officers sends 50
+//! rows), the same query with `format=csv` and no page for the export (downloaded as a
+//! Blob named `D-compliance-YYYY-MM-DD.csv`), `GET /v1/officers/{id}` for the officer
+//! page (`#officer=ID`; the list's state is in the fragment too, so the back button
+//! returns to it) and `POST /v1/devices/{id}/revoke` from it (IT and admins; a reason is
+//! required). Times are shown in IST (Asia/Kolkata, UTC+05:30). At phone width (412 px)
+//! the page does not scroll sideways: tables scroll inside their own box.
+//! `server/cli/tests/dashboard_browser.rs` drives all of it in headless Chromium.
 
 use axum::Router;
 use axum::extract::State;

@@ -24,7 +24,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use pramaan_core::api::{
-    EnrollTokenRequest, EnrollTokenResponse, ImportReport, RejectCode, RevokeRequest, RosterReport,
+    Departments, EnrollTokenRequest, EnrollTokenResponse, ImportReport, RejectCode, RevokeRequest,
+    RosterReport, WhoAmI,
 };
 use pramaan_core::catalog::Catalog;
 use pramaan_core::enroll_uri::EnrollmentUri;
@@ -36,6 +37,7 @@ use uuid::Uuid;
 use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, eval_context, json_response, now};
 use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
+use crate::report_query::{QueryParams, ReportQuery};
 use crate::store::{LogEntry, Role, read_transaction, transaction};
 
 /// The department IT, auditor and admin routes (`/v1/compliance`, `/v1/officers/...`,
@@ -43,6 +45,8 @@ use crate::store::{LogEntry, Role, read_transaction, transaction};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/compliance", get(get_compliance))
+        .route("/v1/departments", get(get_departments))
+        .route("/v1/whoami", get(whoami))
         .route("/v1/officers/import", post(import_officers))
         .route("/v1/officers/{id}", get(get_officer))
         .route(
@@ -106,6 +110,8 @@ impl From<ComplianceError> for ApiError {
 struct ComplianceQuery {
     department: Option<String>,
     format: Option<String>,
+    #[serde(flatten)]
+    view: QueryParams,
 }
 
 async fn get_compliance(
@@ -135,6 +141,8 @@ async fn get_compliance(
             ));
         }
     };
+    let query = ReportQuery::parse(&q.view)
+        .map_err(|e| ApiError::new(RejectCode::Malformed, e.to_string()))?;
     let st = state.clone();
     let report = blocking(move || {
         let list = st.status_list.current();
@@ -145,15 +153,44 @@ async fn get_compliance(
     })
     .await?;
     if csv {
+        // The export: every matched row, in the asked order (no page cut).
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            compliance::to_csv(&report),
+            compliance::to_csv(&query.select(report)),
         )
             .into_response())
+    } else if let Some(paging) = query.paging {
+        Ok(json_response(&query.page(report, paging)))
     } else {
-        Ok(json_response(&report))
+        Ok(json_response(&query.select(report)))
     }
+}
+
+/// `GET /v1/departments`: the department picker's list. Auditors and admins get every
+/// department with a policy or officers; IT gets its own (whatever it holds).
+async fn get_departments(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    let departments = match (auth.0.role, &auth.0.department) {
+        (Role::It, Some(own)) => vec![own.clone()],
+        (Role::It, None) => Vec::new(),
+        (Role::Auditor | Role::Admin, _) => {
+            let st = state.clone();
+            blocking(move || Ok(read_transaction(st.store.as_ref(), |tx| tx.departments())?))
+                .await?
+        }
+    };
+    Ok(json_response(&Departments { departments }))
+}
+
+/// `GET /v1/whoami`: the role, department and public label of the bearer token (the
+/// dashboard's "signed in as"); any valid token may ask.
+async fn whoami(auth: Auth) -> Response {
+    json_response(&WhoAmI {
+        role: auth.0.role.to_string(),
+        department: auth.0.department.clone(),
+        label: auth.0.label.clone(),
+    })
 }
 
 #[derive(Debug, Serialize)]

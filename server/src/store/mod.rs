@@ -527,6 +527,9 @@ pub trait Tx {
     // registry, policies, rosters
     /// The registry entry of `officer_id`.
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError>;
+    /// Every department with a policy or registered officers, sorted (the dashboard's
+    /// department picker).
+    fn departments(&mut self) -> Result<Vec<String>, StoreError>;
     /// Every officer of the department.
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
     /// Adds or replaces the officer's registry entry.

@@ -1237,6 +1237,17 @@ impl Tx for SqliteTx<'_> {
         json.as_deref().map(officer_from_json).transpose()
     }
 
+    fn departments(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT department FROM policies UNION SELECT DISTINCT department FROM officers \
+             ORDER BY 1",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT row_json FROM officers WHERE department = ?1 ORDER BY officer_id",

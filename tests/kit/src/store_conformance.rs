@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             enrollment_tokens,
             enrollment_token_lifecycle,
             officers,
+            departments_have_a_policy_or_officers,
             policy_round_trip,
             rosters,
             devices,
@@ -657,6 +658,23 @@ pub fn officers(factory: Factory<'_>) {
     assert_eq!(read(s, |tx| tx.officer("GAD-002")), Some(moved.clone()));
     assert_eq!(read(s, |tx| tx.officers_of("GAD")), vec![b]);
     assert_eq!(read(s, |tx| tx.officers_of("REV")), vec![moved, c]);
+}
+
+/// The departments listed are those with a policy or an officer, each once, sorted.
+pub fn departments_have_a_policy_or_officers(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    assert_eq!(read(s, |tx| tx.departments()), Vec::<String>::new());
+    write(s, |tx| {
+        tx.upsert_officer(&officer("REV-001", "REV"), NOW)?;
+        tx.upsert_officer(&officer("REV-002", "REV"), NOW)?;
+        tx.set_policy("GAD", &policy(), "admin", NOW)?;
+        tx.upsert_officer(&officer("GAD-001", "GAD"), NOW)
+    });
+    assert_eq!(read(s, |tx| tx.departments()), vec!["GAD", "REV"]);
+    // Policy only, officers only: both count.
+    write(s, |tx| tx.set_policy("AGR", &policy(), "admin", NOW));
+    assert_eq!(read(s, |tx| tx.departments()), vec!["AGR", "GAD", "REV"]);
 }
 
 /// A department's policy comes back as the typed value it was stored as.
