@@ -534,8 +534,6 @@ pub trait Tx {
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
     /// Adds or replaces the officer's registry entry.
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
-    /// Every department that has a policy or an officer in the registry, sorted.
-    fn departments(&mut self) -> Result<Vec<String>, StoreError>;
     /// The department's policy, parsed by the backend.
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError>;
     /// Replaces the department's policy; `by` names who set it.

@@ -1267,17 +1267,6 @@ impl Tx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn departments(&mut self) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached(
-                "SELECT department FROM policies UNION SELECT department FROM officers \
-                 ORDER BY 1",
-            )?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?)
-    }
-
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError> {
         let json: Option<String> = self
             .tx
