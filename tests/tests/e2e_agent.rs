@@ -501,9 +501,7 @@ fn desktop_cli_enrolls_attests_and_reports() {
     let server = pramaan_testkit::start();
     server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("agent");
-    let facts = dir.path().join("facts.toml");
-    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    let (state, facts) = desktop_files(dir.path());
     let out = dir.path().join("token.cose");
     let run = cli;
     let s = state.to_str().expect("utf8");
@@ -609,6 +607,13 @@ fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
     assert_eq!(agent.status().expect("status").word(), "revoked");
 }
 
+/// The desktop agent's state directory (not created) and a compliant GAD facts file in `dir`.
+fn desktop_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let facts = dir.join("facts.toml");
+    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    (dir.join("agent"), facts)
+}
+
 /// Runs `pramaan ARGS` in this process; the error's message on failure.
 fn cli(args: &[&str]) -> Result<(), String> {
     use clap::Parser;
@@ -680,9 +685,7 @@ fn desktop_status_shows_the_revocation_with_reason_and_next_step() {
     let server = pramaan_testkit::start();
     server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("agent");
-    let facts = dir.path().join("facts.toml");
-    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    let (state, facts) = desktop_files(dir.path());
     let (s, f) = (state.to_str().expect("utf8"), facts.to_str().expect("utf8"));
     cli(&[
         "device",

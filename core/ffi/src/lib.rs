@@ -954,6 +954,13 @@ mod tests {
         let f = Facts::from(r);
         assert_eq!(f.apps[0].signer, None);
         assert!(facts_from_toml("platform = 1".into()).is_err());
+        // A mistyped key is refused, naming the key meant.
+        match facts_from_toml("platform = \"ios\"\nscreen_lok = true\n".into()) {
+            Err(ApiError::InvalidInput { detail }) => {
+                assert!(detail.contains("\"screen_lock\""), "{detail}")
+            }
+            other => panic!("a typo must be refused: {other:?}"),
+        }
     }
 
     #[test]
