@@ -15,6 +15,29 @@ pub use crate::claims::ErrorBody;
 use crate::model::{Assurance, ComplianceStatus, Failure, Platform};
 use crate::policy::{GroupEvidence, RowError};
 
+/// The message of a [`RejectCode::Revoked`] refusal; IT's reason, when it gave one,
+/// follows after `": "`. The device's own revocation is the one thing it may learn about
+/// itself, and the agent shows the reason to the officer ([`revocation_reason`]).
+pub const REVOKED_MESSAGE: &str = "this device was revoked by department IT";
+
+/// The refusal message of a revoked device, with IT's reason if any.
+pub fn revoked_message(reason: Option<&str>) -> String {
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => format!("{REVOKED_MESSAGE}: {r}"),
+        None => REVOKED_MESSAGE.to_string(),
+    }
+}
+
+/// IT's reason in a [`RejectCode::Revoked`] message written by [`revoked_message`];
+/// `None` when there is none (or the message is another server's wording).
+pub fn revocation_reason(message: &str) -> Option<&str> {
+    message
+        .strip_prefix(REVOKED_MESSAGE)?
+        .strip_prefix(": ")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+}
+
 /// Why a request was refused: the `error` field of every error body, with its HTTP status.
 ///
 /// One code means one thing and has one status (design section 5 item 6 for devices).
@@ -580,6 +603,20 @@ pub struct StatusListInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_revocation_reason_survives_the_refusal_message() {
+        assert_eq!(revoked_message(None), REVOKED_MESSAGE);
+        assert_eq!(revoked_message(Some("  ")), REVOKED_MESSAGE);
+        let m = revoked_message(Some("phone reported lost"));
+        assert_eq!(
+            m,
+            "this device was revoked by department IT: phone reported lost"
+        );
+        assert_eq!(revocation_reason(&m), Some("phone reported lost"));
+        assert_eq!(revocation_reason(REVOKED_MESSAGE), None);
+        assert_eq!(revocation_reason("this device has been revoked"), None);
+    }
 
     #[test]
     fn codes_round_trip_and_are_distinct() {

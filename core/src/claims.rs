@@ -101,8 +101,10 @@ pub enum ClaimsError {
     WrongProfile(String),
 }
 
-/// One app the device reports (rule R3).
+/// One app the device reports (rule R3). Unknown keys are refused, as everywhere the
+/// device fills in (the facts file included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AppFact {
     /// Android package name or iOS bundle id.
     pub id: String,
@@ -121,8 +123,10 @@ fn default_true() -> bool {
     true
 }
 
-/// Membership of one messaging group, as the device reports it (rule R4).
+/// Membership of one messaging group, as the device reports it (rule R4). Unknown keys
+/// are refused, as everywhere the device fills in (the facts file included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GroupFact {
     /// Platform name as in the policy (compared case-insensitively).
     pub platform: String,

@@ -146,6 +146,13 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> Result<P256PublicKey, KeyError>;
     /// Signs `message` (hashing it with SHA-256 first): raw `r || s` or DER.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+    /// Called once the server has accepted the enrollment of this key, before the agent
+    /// saves its state: a signer whose key lives in a file ([`KeyFile`]) writes it now,
+    /// so a refused or failed enrollment leaves no key behind. Keys held by the platform
+    /// (Keystore, Secure Enclave) have nothing to do.
+    fn keep(&self) -> Result<(), KeyError> {
+        Ok(())
+    }
 }
 
 /// Signs and returns the COSE ES256 form of the signature (raw `r || s`), with a low S.
@@ -338,6 +345,58 @@ impl Signer for SoftwareSigner {
             .sign(&self.rng, message)
             .map(|s| s.as_ref().to_vec())
             .map_err(|_| KeyError::Signer("ring ECDSA signing failed".into()))
+    }
+}
+
+/// The desktop agent's device key in a file (`STATE/device.key`, mode 0600).
+///
+/// A key that is not on disk yet is generated in memory and written only by
+/// [`Signer::keep`], which the agent calls after the server accepted the enrollment; a
+/// key on disk is loaded. So an enrollment that fails leaves no `device.key` behind, and
+/// commands run on a directory that never enrolled (`device status`) write nothing.
+#[derive(Debug)]
+pub struct KeyFile {
+    signer: SoftwareSigner,
+    path: std::path::PathBuf,
+    on_disk: bool,
+}
+
+impl KeyFile {
+    /// Loads the key at `path`, or generates one in memory if there is none.
+    pub fn open(path: &Path) -> Result<Self, KeyError> {
+        let on_disk = path.exists();
+        let signer = if on_disk {
+            SoftwareSigner::load(path)?
+        } else {
+            SoftwareSigner::generate()?
+        };
+        Ok(Self {
+            signer,
+            path: path.to_path_buf(),
+            on_disk,
+        })
+    }
+
+    /// Whether the key is in its file (loaded from it; a new key only after `keep`).
+    pub fn on_disk(&self) -> bool {
+        self.on_disk || self.path.exists()
+    }
+}
+
+impl Signer for KeyFile {
+    fn public_key(&self) -> Result<P256PublicKey, KeyError> {
+        self.signer.public_key()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.signer.sign(message)
+    }
+
+    fn keep(&self) -> Result<(), KeyError> {
+        if self.on_disk {
+            return Ok(());
+        }
+        self.signer.save(&self.path)
     }
 }
 

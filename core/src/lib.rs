@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod keys;
 pub mod model;
 pub mod policy;
+pub mod suggest;
 pub mod text;
 pub mod transport;
 

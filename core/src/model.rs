@@ -466,6 +466,20 @@ impl ComplianceStatus {
     }
 }
 
+/// The one place the protocol's verdict becomes the word IT and the officer use: the
+/// agent, `pramaan device`, the phone library and the compliance report all say
+/// `compliant`, `warning` or `noncompliant`; `affirming` and `contraindicated` stay on
+/// the wire and in the audit log (design section 5).
+impl From<Verdict> for ComplianceStatus {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Affirming => ComplianceStatus::Compliant,
+            Verdict::Warning => ComplianceStatus::Warning,
+            Verdict::Contraindicated => ComplianceStatus::Noncompliant,
+        }
+    }
+}
+
 impl std::fmt::Display for ComplianceStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -506,5 +520,18 @@ mod tests {
             &[Platform::Android, Platform::Ios, Platform::Desktop],
             |p| p.as_str(),
         );
+    }
+
+    #[test]
+    fn verdicts_become_the_officers_words() {
+        let words: Vec<&str> = [
+            Verdict::Affirming,
+            Verdict::Warning,
+            Verdict::Contraindicated,
+        ]
+        .into_iter()
+        .map(|v| ComplianceStatus::from(v).as_str())
+        .collect();
+        assert_eq!(words, ["compliant", "warning", "noncompliant"]);
     }
 }

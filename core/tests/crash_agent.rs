@@ -73,6 +73,7 @@ fn enrolled_state(dir: &Path) {
         dropped: 0,
         reattest_requested: false,
         retry_at: 0,
+        revoked: None,
     }
     .save(dir)
     .expect("save state");

@@ -99,9 +99,9 @@ pub enum AttestError {
     /// `seq` does not fit the store's integers (at or above 2^63).
     #[error("seq {0} is beyond the largest this server records ({MAX_SEQ})")]
     SeqTooLarge(u64),
-    /// The device was revoked.
-    #[error("this device has been revoked")]
-    Revoked,
+    /// The device was revoked; holds IT's reason, which the device is told (it is its own).
+    #[error("{}", pramaan_core::api::revoked_message(.0.as_deref()))]
+    Revoked(Option<String>),
     /// The claims' officer is not the device's.
     #[error("the claims name another officer than the one the device is enrolled for")]
     OfficerMismatch,
@@ -180,7 +180,7 @@ impl AttestError {
             StoredKey(_) | Rng => RejectCode::Internal,
             BadSignature(_) => RejectCode::BadSignature,
             UeidMismatch => RejectCode::UeidMismatch,
-            Revoked => RejectCode::Revoked,
+            Revoked(_) => RejectCode::Revoked,
             OfficerMismatch => RejectCode::OfficerMismatch,
             SeqNotIncreasing { .. } => RejectCode::SeqNotIncreasing,
             IatInFuture => RejectCode::IatInFuture,
@@ -566,7 +566,7 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
     let now = ctx.now;
     let mut device = tx.device(&device_id)?.ok_or(AttestError::UnknownDevice)?;
     if device.revoked {
-        return Err(AttestError::Revoked);
+        return Err(AttestError::Revoked(device.reason.clone()));
     }
     if claims.officer != device.officer_id {
         return Err(AttestError::OfficerMismatch);

@@ -422,6 +422,14 @@ fn revoked_device_is_403_and_changes_nothing() {
     unchanged(&env, Some(&dev.id), || {
         let r = env.post_device("/v1/attest", &body);
         assert_rejected(&r, 403, "revoked");
+        // The device is told IT's reason: it is its own revocation.
+        let err: pramaan_core::claims::ErrorBody = pramaan_core::claims::decode(&r.body).unwrap();
+        assert_eq!(
+            pramaan_core::api::revocation_reason(&err.message),
+            Some("phone lost"),
+            "{}",
+            err.message
+        );
     });
     let r = env.admin().get("/v1/compliance?department=GAD").unwrap();
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();

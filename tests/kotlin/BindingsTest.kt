@@ -3,7 +3,8 @@
 // (java.security P-256 key, SHA256withECDSA => DER signatures, SPKI public key), so the
 // DER -> raw and SPKI -> SEC1 edges of the core are exercised from Kotlin.
 //
-// Usage: BindingsTestKt <enrollment-uri> <state-dir>   (run by tests/tests/bindings_kotlin.rs)
+// Usage: BindingsTestKt <enrollment-uri> <state-dir> [revoked]
+//   (run by tests/tests/bindings_kotlin.rs; `revoked`: the second run, after IT revoked it)
 
 import gov.gujarat.pramaan.Agent
 import gov.gujarat.pramaan.ApiException
@@ -24,10 +25,27 @@ import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 
-class JavaSigner : Signer {
-    private val pair: KeyPair = KeyPairGenerator.getInstance("EC").run {
-        initialize(ECGenParameterSpec("secp256r1"))
-        generateKeyPair()
+// The key outlives the process, as a Keystore key does: kept next to the state directory
+// (never inside it: the state directory is the core's).
+class JavaSigner(stateDir: String) : Signer {
+    private val pair: KeyPair = run {
+        val priv = java.io.File("$stateDir.pkcs8")
+        val pub = java.io.File("$stateDir.spki")
+        val kf = java.security.KeyFactory.getInstance("EC")
+        if (priv.exists()) {
+            KeyPair(
+                kf.generatePublic(java.security.spec.X509EncodedKeySpec(pub.readBytes())),
+                kf.generatePrivate(java.security.spec.PKCS8EncodedKeySpec(priv.readBytes())),
+            )
+        } else {
+            KeyPairGenerator.getInstance("EC").run {
+                initialize(ECGenParameterSpec("secp256r1"))
+                generateKeyPair()
+            }.also {
+                priv.writeBytes(it.private.encoded)
+                pub.writeBytes(it.public.encoded)
+            }
+        }
     }
     var derSignatures = 0
 
@@ -72,13 +90,31 @@ class ThrowingFacts : DeviceFacts {
     override fun facts(): DeviceFactsRecord = throw IllegalStateException("PackageManager unavailable")
 }
 
+/** Second run, after IT revoked the device: the officer is told so, with IT's reason. */
+fun revoked(stateDir: String, signer: JavaSigner) {
+    val agent = Agent(stateDir, signer)
+    val facts = Facts(listOf("a.shah@gujarat.gov.in"))
+    val e = assertFailsWith<ApiException.Revoked> { agent.checkIn(facts) }
+    assertEquals("phone reported lost", e.reason)
+    val status = agent.status()
+    assertEquals("revoked", status.word)
+    assertEquals("phone reported lost", status.revoked?.reason)
+    assertTrue(status.hint!!.contains("new QR code"), status.hint)
+    println("KOTLIN REVOKED OK")
+}
+
 fun main(args: Array<String>) {
     val uri = args[0]
     val stateDir = args[1]
-    val signer = JavaSigner()
+    val signer = JavaSigner(stateDir)
+    if (args.size > 2 && args[2] == "revoked") {
+        return revoked(stateDir, signer)
+    }
     val facts = Facts(listOf("a.shah@gujarat.gov.in"))
     val agent = Agent(stateDir, signer)
     assertEquals(false, agent.status().enrolled)
+    assertEquals("not enrolled", agent.status().word)
+    assertTrue(agent.status().hint!!.contains("new QR code"))
     assertFailsWith<ApiException.NotEnrolled> { agent.checkIn(facts) }
 
     val info = agent.enroll(uri, facts, null)
@@ -93,18 +129,27 @@ fun main(args: Array<String>) {
     assertEquals(1UL, result.seq)
     assertEquals(Status.WARNING, result.status, "software key on Android: R5 warning only")
     assertTrue(result.failures.all { it.rule == Rule.R5 }, result.failures.toString())
-    // No `else`: the enum makes this `when` exhaustive, so a new verdict fails to compile.
+    // No `else`: the enum makes this `when` exhaustive, so a new status fails to compile.
     val shown = when (result.status) {
-        Status.AFFIRMING -> "compliant"
+        Status.COMPLIANT -> "compliant"
         Status.WARNING -> "warning"
-        Status.CONTRAINDICATED -> "not compliant"
+        Status.NONCOMPLIANT -> "noncompliant"
     }
     assertEquals("warning", shown)
+    assertEquals("warning", agent.status().word)
 
     facts.emails = listOf("a.shah@gujarat.gov.in", "asha@gmail.com")
     val second = agent.checkIn(facts)
-    assertEquals(Status.CONTRAINDICATED, second.result?.status)
-    assertTrue(second.result!!.failures.any { it.rule == Rule.R1 && it.detail.contains("gmail.com") })
+    assertEquals(Status.NONCOMPLIANT, second.result?.status)
+    assertEquals("noncompliant", agent.status().word)
+    val r1 = second.result!!.failures.first { it.rule == Rule.R1 && it.detail.contains("gmail.com") }
+    // Every failure carries the officer's next step.
+    assertEquals(
+        "remove the account asha@gmail.com from this phone; only official email (gujarat.gov.in, nic.in) may be on it",
+        r1.hint,
+    )
+    assertTrue(second.result!!.failures.all { it.hint.isNotEmpty() })
+    assertTrue(second.local.failures.all { it.hint.isNotEmpty() })
     assertTrue(second.local.failures.any { it.rule == Rule.R1 })
 
     // A throwing platform callback becomes an ApiException, not a crash.

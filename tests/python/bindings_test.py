@@ -90,6 +90,8 @@ def main():
     evidence = PyEvidence()
     agent = p.Agent.with_evidence(state, signer, evidence)
     assert not agent.status().enrolled
+    assert agent.status().word == "not enrolled"
+    assert "new QR code" in agent.status().hint
     try:
         agent.check_in(facts)
         raise AssertionError("check-in before enrollment must fail")
@@ -112,12 +114,18 @@ def main():
     assert not first.result.reattest
     # Software key on iOS: R5 warning only.
     assert first.result.status == p.Status.WARNING, first.result
+    assert agent.status().word == "warning", agent.status()
     assert all(f.rule == p.Rule.R5 for f in first.result.failures), first.result.failures
 
     facts.emails = ["b.patel@gujarat.gov.in", "bhavin@yahoo.com"]
     second = agent.check_in(facts)
-    assert second.result.status == p.Status.CONTRAINDICATED, second.result
-    assert any(f.rule == p.Rule.R1 and "yahoo.com" in f.detail for f in second.result.failures)
+    assert second.result.status == p.Status.NONCOMPLIANT, second.result
+    assert agent.status().word == "noncompliant", agent.status()
+    r1 = [f for f in second.result.failures if f.rule == p.Rule.R1 and "yahoo.com" in f.detail]
+    assert r1, second.result.failures
+    # Every failure carries the officer's next step.
+    assert r1[0].hint.startswith("remove the account bhavin@yahoo.com from this phone"), r1[0]
+    assert all(f.hint for f in second.result.failures + second.local.failures)
 
     # A signer that throws gives an ApiError, never a crash.
     broken = p.Agent(state, BrokenSigner())

@@ -1,6 +1,7 @@
 //! Kotlin bindings on the JVM: build the cdylib, generate the Kotlin bindings, compile them
 //! with `tests/kotlin/BindingsTest.kt` (a java.security signer returning DER, a facts
-//! provider) and run it against a real server; then check what the server stored.
+//! provider) and run it against a real server; then check what the server stored, revoke
+//! the device and run it again: the app is told it was revoked, with IT's reason.
 //!
 //! Tools: kotlinc (`$KOTLINC`, `$KOTLIN_HOME/bin`, PATH, or `~/.cache/pramaan/kotlin-*`),
 //! java, and JNA (`$JNA_JAR`, default `/usr/share/java/jna.jar`). Missing tools fail the
@@ -90,21 +91,25 @@ fn kotlin_agent_enrolls_and_checks_in() {
     let uri = server.enrollment_uri("GAD-001");
     let state = work.path().join("state");
     let lib_dir = lib.parent().expect("lib dir");
-    let out = Command::new(&java)
-        .arg(format!("-Djna.library.path={}", lib_dir.display()))
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}:{}:{}",
-            jar.display(),
-            jna.display(),
-            kotlin_lib.join("kotlin-stdlib.jar").display(),
-            kotlin_lib.join("kotlin-test.jar").display()
-        ))
-        .arg("BindingsTestKt")
-        .arg(&uri)
-        .arg(&state)
-        .output()
-        .expect("java runs");
+    let run = |extra: &[&str]| {
+        Command::new(&java)
+            .arg(format!("-Djna.library.path={}", lib_dir.display()))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}:{}:{}",
+                jar.display(),
+                jna.display(),
+                kotlin_lib.join("kotlin-stdlib.jar").display(),
+                kotlin_lib.join("kotlin-test.jar").display()
+            ))
+            .arg("BindingsTestKt")
+            .arg(&uri)
+            .arg(&state)
+            .args(extra)
+            .output()
+            .expect("java runs")
+    };
+    let out = run(&[]);
 
     // The server stored both check-ins of that device, signed with the DER-producing key.
     let device_id = bindings_device_id(&out, "KOTLIN OK");
@@ -115,4 +120,15 @@ fn kotlin_agent_enrolls_and_checks_in() {
     );
     let officer = server.officer("GAD-001").to_string();
     assert!(officer.contains("android"), "{officer}");
+
+    // IT revokes the device: the app is refused as revoked, and its status says so,
+    // with IT's reason and the next step.
+    server.revoke(&device_id, "phone reported lost");
+    let out = run(&["revoked"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("KOTLIN REVOKED OK"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -95,6 +95,12 @@ fn swift_bindings_generate_and_parse() {
         "public var status: Status",
         "public var rule: Rule",
         "public var assurance: Assurance",
+        // The officer's words and next steps (issue 11).
+        "case compliant",
+        "case noncompliant",
+        "public var hint: String",
+        "public var revoked: RevocationInfo?",
+        "case Revoked(",
     ] {
         assert!(
             swift_text.contains(decl),

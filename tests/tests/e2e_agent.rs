@@ -498,19 +498,12 @@ fn wrong_pin_is_refused_before_anything_is_sent() {
 
 #[test]
 fn desktop_cli_enrolls_attests_and_reports() {
-    use clap::Parser;
     let server = pramaan_testkit::start();
     server.seed();
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("agent");
-    let facts = dir.path().join("facts.toml");
-    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    let (state, facts) = desktop_files(dir.path());
     let out = dir.path().join("token.cose");
-    let run = |args: &[&str]| {
-        let mut argv = vec!["pramaan"];
-        argv.extend_from_slice(args);
-        pramaan_cli::run(pramaan_cli::Cli::parse_from(argv))
-    };
+    let run = cli;
     let s = state.to_str().expect("utf8");
     let f = facts.to_str().expect("utf8");
     run(&[
@@ -589,20 +582,145 @@ fn refused_nonce_is_replaced_once_and_revocation_is_reported() {
     assert_eq!(seqs, vec![2]);
 
     // IT revokes the device: the next check-in is refused for good, with the reason.
-    let r = server
-        .admin()
-        .post(
-            &format!("/v1/devices/{}/revoke", e.device_id),
-            "application/json",
-            br#"{"reason":"phone lost"}"#,
-        )
-        .expect("revoke");
-    assert!(r.is_success(), "revoke: HTTP {}", r.status);
+    server.revoke(&e.device_id, "phone lost");
     match agent.check_in(&compliant()) {
-        Err(AgentError::Rejected { status: 403, .. }) => {}
-        other => panic!("a revoked device must be refused with 403: {other:?}"),
+        Err(AgentError::Revoked { reason }) => assert_eq!(reason.as_deref(), Some("phone lost")),
+        other => panic!("a revoked device must be refused as revoked: {other:?}"),
     }
-    assert_eq!(agent.status().expect("status").pending, 0);
+    // The agent remembers it: its status says revoked, with IT's reason and what to do.
+    let status = agent.status().expect("status");
+    assert_eq!(status.pending, 0);
+    assert_eq!(status.word(), "revoked");
+    assert_eq!(
+        status.revoked.as_ref().and_then(|r| r.reason.as_deref()),
+        Some("phone lost")
+    );
+    assert_eq!(
+        status.hint(),
+        Some(pramaan_core::policy::remedy::NEW_QR_CODE)
+    );
+    // Still revoked on the next try (and said again).
+    assert!(matches!(
+        agent.check_in(&compliant()),
+        Err(AgentError::Revoked { .. })
+    ));
+    assert_eq!(agent.status().expect("status").word(), "revoked");
+}
+
+/// The desktop agent's state directory (not created) and a compliant GAD facts file in `dir`.
+fn desktop_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let facts = dir.join("facts.toml");
+    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    (dir.join("agent"), facts)
+}
+
+/// Runs `pramaan ARGS` in this process; the error's message on failure.
+fn cli(args: &[&str]) -> Result<(), String> {
+    use clap::Parser;
+    let mut argv = vec!["pramaan"];
+    argv.extend_from_slice(args);
+    pramaan_cli::run(pramaan_cli::Cli::parse_from(argv)).map_err(|e| e.0)
+}
+
+/// Every path under `dir` (relative), sorted; empty when `dir` does not exist.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for item in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = item.path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            walk(root, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// `pramaan device enroll` refused by the server (an expired token) or unable to reach
+/// it: no `device.key`, no state, no outbox, no directory that was not there before.
+#[test]
+fn a_failed_desktop_enrollment_leaves_the_state_directory_as_it_was() {
+    let mut server = pramaan_testkit::start_with(|c| c.enrollment_token_ttl_secs = 0);
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let facts = dir.path().join("facts.toml");
+    std::fs::write(&facts, facts_toml(&gad_facts())).expect("facts");
+    let f = facts.to_str().expect("utf8");
+    let fresh = dir.path().join("fresh");
+    let used = dir.path().join("used");
+    std::fs::create_dir(&used).expect("mkdir");
+    std::fs::write(used.join("notes.txt"), b"mine").expect("write");
+
+    let expired = server.enrollment_uri("GAD-001");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for state in [&fresh, &used] {
+        let before = tree(state);
+        let s = state.to_str().expect("utf8");
+        let e = cli(&["device", "enroll", &expired, "--state", s, "--facts", f])
+            .expect_err("an expired token is refused");
+        assert!(e.contains("token_expired"), "{e}");
+        assert_eq!(tree(state), before, "{e}");
+    }
+
+    let unreachable = server.enrollment_uri("GAD-002");
+    server.stop();
+    for state in [&fresh, &used] {
+        let before = tree(state);
+        let s = state.to_str().expect("utf8");
+        cli(&["device", "enroll", &unreachable, "--state", s, "--facts", f])
+            .expect_err("the server is down");
+        assert_eq!(tree(state), before);
+        // Asking for the status of a directory that never enrolled writes nothing either.
+        cli(&["device", "status", "--state", s]).expect("status");
+        assert_eq!(tree(state), before);
+    }
+    assert!(!fresh.exists());
+}
+
+/// `pramaan device status` after IT revoked the device: the word, IT's reason, and the
+/// next step; the JSON says the same.
+#[test]
+fn desktop_status_shows_the_revocation_with_reason_and_next_step() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (state, facts) = desktop_files(dir.path());
+    let (s, f) = (state.to_str().expect("utf8"), facts.to_str().expect("utf8"));
+    cli(&[
+        "device",
+        "enroll",
+        &server.enrollment_uri("GAD-001"),
+        "--state",
+        s,
+        "--facts",
+        f,
+    ])
+    .expect("enroll");
+    cli(&["device", "attest", "--state", s, "--facts", f]).expect("attest");
+    let device_id = pramaan_core::agent::State::load(&state)
+        .expect("load")
+        .expect("enrolled")
+        .device_id;
+    server.revoke(&device_id, "left the department");
+    let e = cli(&["device", "attest", "--state", s, "--facts", f]).expect_err("revoked");
+    assert!(
+        e.contains("revoked by department IT: left the department")
+            && e.contains("ask IT for a new QR code"),
+        "{e}"
+    );
+    let signer = pramaan_core::keys::KeyFile::open(&state.join("device.key")).expect("key");
+    let status = Agent::open(&state, Arc::new(signer))
+        .expect("open")
+        .status()
+        .expect("status");
+    assert_eq!(status.word(), "revoked");
+    assert_eq!(
+        status.revoked.and_then(|r| r.reason).as_deref(),
+        Some("left the department")
+    );
+    cli(&["device", "status", "--state", s, "--format", "json"]).expect("status json");
+    cli(&["device", "status", "--state", s]).expect("status text");
 }
 
 #[test]

@@ -66,6 +66,7 @@ fn main() {
         dropped: 0,
         reattest_requested: false,
         retry_at: 0,
+        revoked: None,
     };
     state.save(dir.path()).expect("save");
     let facts = Facts {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use pramaan_core::agent::{self, AgentError, CheckIn, Facts, FactsProvider, LocalEvaluation};
 use pramaan_core::claims::{self, AppFact, AttestResult, GroupFact, Platform};
 use pramaan_core::keys::{self, KeyError, P256PublicKey};
-use pramaan_core::policy;
+use pramaan_core::policy::{self, ComplianceStatus};
 
 /// The one error the platform sees. Variants say what the app should do about it.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -52,6 +52,14 @@ pub enum ApiError {
     Network {
         /// The transport's reason (connection, TLS, timeout).
         detail: String,
+    },
+    /// Department IT revoked this device: show the reason, and tell the officer to ask IT
+    /// for a new QR code ([`AgentStatus::hint`] says so too). Recorded: `status()` reports
+    /// it until an accepted check-in (IT reinstated the device).
+    #[error("revoked by department IT{}", match reason { Some(r) => format!(": {r}"), None => String::new() })]
+    Revoked {
+        /// IT's reason, if the server gave one.
+        reason: Option<String>,
     },
     /// The server refused (HTTP status and its error code).
     #[error("server refused ({status} {code}): {detail}")]
@@ -103,6 +111,7 @@ impl From<AgentError> for ApiError {
             AgentError::Transport(_) => ApiError::Network { detail },
             AgentError::Key(KeyError::Signer(d)) => ApiError::Platform { detail: d },
             AgentError::Key(_) => ApiError::InvalidInput { detail },
+            AgentError::Revoked { reason } => ApiError::Revoked { reason },
             AgentError::Rejected {
                 status,
                 code,
@@ -313,27 +322,34 @@ impl From<KeyEvidence> for claims::Evidence {
     }
 }
 
-/// Verdict of an attestation, named as in the EAR draft (pramaan-core's `Verdict`).
+/// The result of an attestation in the officer's words, as IT sees it in the compliance
+/// report (the protocol's `affirming` / `contraindicated` stay on the wire; core maps
+/// them once, `ComplianceStatus::from(Verdict)`).
 ///
 /// An enum rather than a string so Kotlin `when` and Swift `switch` are checked for
-/// exhaustiveness: a new verdict breaks the app's build instead of falling through.
+/// exhaustiveness: a new status breaks the app's build instead of falling through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum Status {
     /// Every rule passed.
-    Affirming,
+    Compliant,
     /// Only R2 or R5 failed (e.g. a software key), or the attestation was delivered late
     /// from the offline queue: shown to the officer, not counted as non-compliant.
     Warning,
     /// R1, R3 or R4 failed: the device is not compliant.
-    Contraindicated,
+    Noncompliant,
 }
 
 impl From<claims::Verdict> for Status {
     fn from(v: claims::Verdict) -> Self {
-        match v {
-            claims::Verdict::Affirming => Status::Affirming,
-            claims::Verdict::Warning => Status::Warning,
-            claims::Verdict::Contraindicated => Status::Contraindicated,
+        match ComplianceStatus::from(v) {
+            ComplianceStatus::Compliant => Status::Compliant,
+            ComplianceStatus::Warning => Status::Warning,
+            // A verdict is never stale, not enrolled or revoked: those are the officer's
+            // standing over time, not one attestation's result.
+            ComplianceStatus::Noncompliant
+            | ComplianceStatus::Stale
+            | ComplianceStatus::NotEnrolled
+            | ComplianceStatus::Revoked => Status::Noncompliant,
         }
     }
 }
@@ -389,15 +405,19 @@ impl From<claims::Assurance> for Assurance {
 pub struct RuleFailure {
     /// Which rule failed.
     pub rule: Rule,
-    /// Human-readable reason, to show the officer what to fix.
+    /// Human-readable reason: what is wrong.
     pub detail: String,
+    /// What the officer can do about it ("install WhatsApp from the Play Store", "ask IT
+    /// to add +919800000101 to the roster of group gad-officers on WhatsApp").
+    pub hint: String,
 }
 
-fn failures(f: &[claims::Failure]) -> Vec<RuleFailure> {
+fn failures(f: &[claims::Failure], ctx: &agent::AgentStatus) -> Vec<RuleFailure> {
     f.iter()
         .map(|f| RuleFailure {
             rule: f.rule.into(),
             detail: f.detail.clone(),
+            hint: ctx.remedy(f),
         })
         .collect()
 }
@@ -419,12 +439,13 @@ pub struct ServerResult {
     pub reattest: bool,
 }
 
-impl From<&AttestResult> for ServerResult {
-    fn from(r: &AttestResult) -> Self {
+impl ServerResult {
+    /// The server's answer, its failures with hints under the enrolled policy (`ctx`).
+    fn new(r: &AttestResult, ctx: &agent::AgentStatus) -> Self {
         Self {
             seq: r.seq,
             status: r.status.into(),
-            failures: failures(&r.failures),
+            failures: failures(&r.failures, ctx),
             log_index: r.log_index,
             iat: r.iat,
             reattest: r.reattest,
@@ -445,13 +466,14 @@ pub struct LocalResult {
     pub failures: Vec<RuleFailure>,
 }
 
-impl From<&LocalEvaluation> for LocalResult {
-    fn from(l: &LocalEvaluation) -> Self {
+impl LocalResult {
+    /// The device's evaluation, its failures with hints under the enrolled policy.
+    fn new(l: &LocalEvaluation, ctx: &agent::AgentStatus) -> Self {
         Self {
             seq: l.seq,
             at: l.at,
             status: l.verdict.into(),
-            failures: failures(&l.failures),
+            failures: failures(&l.failures, ctx),
         }
     }
 }
@@ -511,6 +533,23 @@ pub struct AgentStatus {
     pub assurance: Option<Assurance>,
     /// The server asked for fresh platform evidence at the next online check-in.
     pub reattest_requested: bool,
+    /// The officer's word for the device now: `compliant`, `warning`, `noncompliant`,
+    /// `revoked`, `not enrolled` or `unknown` (enrolled, never checked in).
+    pub word: String,
+    /// Department IT revoked this device (the server said so at the last contact).
+    pub revoked: Option<RevocationInfo>,
+    /// What to do when the device cannot check in at all (not enrolled, revoked): "ask
+    /// IT for a new QR code ...". Failures carry their own hints.
+    pub hint: Option<String>,
+}
+
+/// The server's word that department IT revoked this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct RevocationInfo {
+    /// When the agent learnt it, seconds since the Unix epoch.
+    pub at: u64,
+    /// IT's reason, if the server gave one.
+    pub reason: Option<String>,
 }
 
 /// Adapts the platform's signer to the core trait; converts DER signatures to raw and an
@@ -641,7 +680,8 @@ impl Agent {
     /// Signs and sends an attestation (queued offline if the server is unreachable).
     pub fn check_in(&self, facts: Arc<dyn DeviceFacts>) -> Result<CheckInResult, ApiError> {
         let outcome = self.inner.check_in(&ForeignFacts(facts))?;
-        let pending = u64::try_from(self.inner.pending()?).unwrap_or(u64::MAX);
+        let ctx = self.inner.status()?;
+        let pending = u64::try_from(ctx.pending).unwrap_or(u64::MAX);
         Ok(match &outcome {
             CheckIn::Delivered {
                 seq,
@@ -652,8 +692,8 @@ impl Agent {
             } => CheckInResult {
                 seq: *seq,
                 delivered: true,
-                result: Some(result.into()),
-                local: local.into(),
+                result: Some(ServerResult::new(result, &ctx)),
+                local: LocalResult::new(local, &ctx),
                 pending,
                 token: token.clone(),
             },
@@ -663,7 +703,7 @@ impl Agent {
                 seq: *seq,
                 delivered: false,
                 result: None,
-                local: local.into(),
+                local: LocalResult::new(local, &ctx),
                 pending,
                 token: token.clone(),
             },
@@ -684,14 +724,20 @@ impl Agent {
     pub fn status(&self) -> Result<AgentStatus, ApiError> {
         let s = self.inner.status()?;
         Ok(AgentStatus {
+            word: s.word().to_string(),
+            revoked: s.revoked.as_ref().map(|r| RevocationInfo {
+                at: r.at,
+                reason: r.reason.clone(),
+            }),
+            hint: s.hint().map(str::to_string),
             enrolled: s.enrolled,
             device_id: s.device_id.map(|d| d.to_string()),
-            officer_id: s.officer_id,
-            department: s.department,
-            server: s.server,
+            officer_id: s.officer_id.clone(),
+            department: s.department.clone(),
+            server: s.server.clone(),
             last_seq: s.last_seq,
-            last_result: s.last_result.as_ref().map(Into::into),
-            last_local: s.last_local.as_ref().map(Into::into),
+            last_result: s.last_result.as_ref().map(|r| ServerResult::new(r, &s)),
+            last_local: s.last_local.as_ref().map(|l| LocalResult::new(l, &s)),
             pending: u64::try_from(s.pending).unwrap_or(u64::MAX),
             assurance: s.assurance.map(Into::into),
             reattest_requested: s.reattest_requested,
@@ -809,10 +855,31 @@ mod tests {
             message: "device revoked".into(),
         });
         assert!(matches!(e, ApiError::Rejected { status: 403, .. }));
+        let e = ApiError::from(AgentError::Revoked {
+            reason: Some("phone lost".into()),
+        });
+        assert!(matches!(&e, ApiError::Revoked { reason: Some(r) } if r == "phone lost"));
+        assert_eq!(e.to_string(), "revoked by department IT: phone lost");
+    }
+
+    /// What the hints are computed under: an enrolled agent's status with the policy.
+    fn enrolled_status() -> agent::AgentStatus {
+        agent::AgentStatus {
+            enrolled: true,
+            platform: Some(Platform::Android),
+            policy: Some(
+                policy::Policy::from_toml(
+                    "department = \"GAD\"\nemail_domains = [\"gujarat.gov.in\"]\n[[platforms]]\nname = \"WhatsApp\"\nandroid_package = \"com.whatsapp\"\n[[groups]]\nplatform = \"WhatsApp\"\nid = \"gad-officers\"\n",
+                )
+                .expect("policy"),
+            ),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn core_verdicts_rules_and_assurance_cross_as_enums() {
+        let ctx = enrolled_status();
         let result = AttestResult {
             device_id: uuid::Uuid::from_u128(1),
             seq: 7,
@@ -826,27 +893,35 @@ mod tests {
             iat: 1_700_000_000,
             reattest: false,
         };
-        let r = ServerResult::from(&result);
+        let r = ServerResult::new(&result, &ctx);
         assert_eq!(r.status, Status::Warning);
         assert_eq!(
             r.failures,
             vec![RuleFailure {
                 rule: Rule::R5,
                 detail: "no screen lock is set".into(),
+                hint: "set a screen lock (PIN, pattern or password) in the phone's settings".into(),
             }]
         );
-        let local = LocalResult::from(&LocalEvaluation {
-            seq: 7,
-            at: 1,
-            verdict: claims::Verdict::Contraindicated,
-            failures: vec![claims::Failure {
-                rule: policy::Rule::R1,
-                detail: "gmail.com".into(),
-            }],
-        });
-        assert_eq!(local.status, Status::Contraindicated);
-        assert_eq!(local.failures[0].rule, Rule::R1);
-        assert_eq!(Status::from(claims::Verdict::Affirming), Status::Affirming);
+        let local = LocalResult::new(
+            &LocalEvaluation {
+                seq: 7,
+                at: 1,
+                verdict: claims::Verdict::Contraindicated,
+                failures: vec![claims::Failure {
+                    rule: policy::Rule::R4,
+                    detail: "handle +919800000101 is not on IT's roster of the WhatsApp group gad-officers".into(),
+                }],
+            },
+            &ctx,
+        );
+        assert_eq!(local.status, Status::Noncompliant);
+        assert_eq!(local.failures[0].rule, Rule::R4);
+        assert_eq!(
+            local.failures[0].hint,
+            "ask IT to add +919800000101 to the roster of group gad-officers on WhatsApp"
+        );
+        assert_eq!(Status::from(claims::Verdict::Affirming), Status::Compliant);
         let rules = [
             (policy::Rule::R1, Rule::R1),
             (policy::Rule::R2, Rule::R2),
@@ -879,6 +954,13 @@ mod tests {
         let f = Facts::from(r);
         assert_eq!(f.apps[0].signer, None);
         assert!(facts_from_toml("platform = 1".into()).is_err());
+        // A mistyped key is refused, naming the key meant.
+        match facts_from_toml("platform = \"ios\"\nscreen_lok = true\n".into()) {
+            Err(ApiError::InvalidInput { detail }) => {
+                assert!(detail.contains("\"screen_lock\""), "{detail}")
+            }
+            other => panic!("a typo must be refused: {other:?}"),
+        }
     }
 
     #[test]
@@ -904,7 +986,15 @@ mod tests {
             Arc::new(Soft(SoftwareSigner::generate().expect("key"))),
         )
         .expect("opens");
-        assert!(!agent.status().expect("status").enrolled);
+        let status = agent.status().expect("status");
+        assert!(!status.enrolled);
+        assert_eq!(status.word, "not enrolled");
+        assert_eq!(
+            status.hint.as_deref(),
+            Some(policy::remedy::NEW_QR_CODE),
+            "an unenrolled phone is told to ask IT for a QR code"
+        );
+        assert_eq!(status.revoked, None);
         assert_eq!(agent.pending_count().expect("count"), 0);
     }
 }

@@ -12,7 +12,12 @@ use crate::claims::{AppFact, GroupFact, OsInfo, Platform};
 use super::AgentError;
 
 /// One snapshot of the device as the platform layer sees it.
+///
+/// Unknown keys are refused at every level (here and in [`AppFact`] and [`GroupFact`]):
+/// a mistyped `screen_lok = true` silently read as "no screen lock" would tell the
+/// officer to fix what is not broken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Facts {
     /// The platform the agent runs on.
     pub platform: Platform,
@@ -48,15 +53,57 @@ pub enum FactsError {
     /// Not TOML, or a field of the wrong type; holds the parser's message.
     #[error("facts file is not valid: {0}")]
     Toml(String),
+    /// A key the facts file does not have (a typo, or a key of another version).
+    #[error(
+        "facts file: unknown key {key:?} on line {line}{}",
+        match suggestion {
+            Some(s) => format!(" (did you mean {s:?}?)"),
+            None => String::new(),
+        }
+    )]
+    UnknownKey {
+        /// The key as written.
+        key: String,
+        /// The line it is on (1-based).
+        line: usize,
+        /// The known key it is closest to, if one is close.
+        suggestion: Option<String>,
+    },
     /// A value the server would refuse (an app without id, a group without platform or id).
     #[error("facts: {0}")]
     Invalid(String),
 }
 
+impl FactsError {
+    /// The parser's error, as [`FactsError::UnknownKey`] when it is serde's "unknown
+    /// field `k`, expected one of `a`, `b`" (the key, its line and the closest of the
+    /// expected keys), as [`FactsError::Toml`] otherwise.
+    fn from_toml(e: &toml::de::Error, text: &str) -> Self {
+        let unknown = e
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'));
+        let Some((key, expected)) = unknown else {
+            return FactsError::Toml(e.to_string());
+        };
+        // The expected names are the backquoted words after the key.
+        let known = expected.split('`').skip(1).step_by(2);
+        let line = e
+            .span()
+            .and_then(|s| text.get(..s.start))
+            .map_or(1, |before| before.matches('\n').count() + 1);
+        FactsError::UnknownKey {
+            key: key.to_string(),
+            line,
+            suggestion: crate::suggest::closest(key, known).map(str::to_string),
+        }
+    }
+}
+
 impl Facts {
     /// Parses the facts file of design section 9.
     pub fn from_toml(text: &str) -> Result<Self, FactsError> {
-        let mut facts: Facts = toml::from_str(text).map_err(|e| FactsError::Toml(e.to_string()))?;
+        let mut facts: Facts = toml::from_str(text).map_err(|e| FactsError::from_toml(&e, text))?;
         if facts.os_name.trim().is_empty() {
             facts.os_name = facts.platform.as_str().to_string();
         }
@@ -184,5 +231,34 @@ handle = "+919800000001"
         for junk in ["", "[[", "\u{0}", "platform = [1]"] {
             assert!(Facts::from_toml(junk).is_err());
         }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level_with_a_suggestion() {
+        let typo = SAMPLE.replace("screen_lock = true", "screen_lok = true");
+        let err = Facts::from_toml(&typo).expect_err("typo refused");
+        assert_eq!(
+            err,
+            FactsError::UnknownKey {
+                key: "screen_lok".into(),
+                line: 6,
+                suggestion: Some("screen_lock".into()),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "facts file: unknown key \"screen_lok\" on line 6 (did you mean \"screen_lock\"?)"
+        );
+        let in_app = SAMPLE.replace("version = \"2.26.1\"", "versoin = \"2.26.1\"");
+        assert!(matches!(
+            Facts::from_toml(&in_app),
+            Err(FactsError::UnknownKey { key, suggestion: Some(s), .. })
+                if key == "versoin" && s == "version"
+        ));
+        let in_group = SAMPLE.replace("member = true", "member = true\nkernel = \"6.1\"");
+        assert!(matches!(
+            Facts::from_toml(&in_group),
+            Err(FactsError::UnknownKey { key, suggestion: None, .. }) if key == "kernel"
+        ));
     }
 }

@@ -44,12 +44,13 @@ use crate::claims::{
 use crate::cose::{self, CoseError, DEVICE_CONTENT_TYPE, Sign1};
 use crate::enroll_uri::{EnrollmentUri, UriError};
 use crate::keys::{KeyError, Signer};
+use crate::model::{ComplianceStatus, Platform, Policy};
 use crate::policy::{self, DeviceState, Officer};
 use crate::transport::{self, HttpsClient, Response, TransportError, Trust};
 
 pub use facts::{Facts, FactsError, FactsProvider};
 pub use outbox::{Outbox, OutboxError};
-pub use state::{LocalEvaluation, State, StateError};
+pub use state::{LocalEvaluation, Revocation, State, StateError};
 
 /// A stored nonce older than this is not used; the agent asks for a fresh one (the
 /// server's nonces live 10 minutes; one minute of margin for clock and transit).
@@ -82,6 +83,13 @@ pub enum AgentError {
     /// Signing failed, or a server answer's COSE_Sign1 did not verify.
     #[error(transparent)]
     Cose(#[from] CoseError),
+    /// The server refused the device as revoked by department IT; holds IT's reason if the
+    /// server gave one. The agent has recorded it ([`AgentStatus::revoked`]).
+    #[error("{}; {}", crate::api::revoked_message(.reason.as_deref()), policy::remedy::NEW_QR_CODE)]
+    Revoked {
+        /// IT's reason, if any.
+        reason: Option<String>,
+    },
     /// The server answered with an error body.
     #[error("the server refused ({status} {code}): {message}")]
     Rejected {
@@ -189,8 +197,8 @@ impl CheckIn {
     }
 }
 
-/// What the agent knows about itself.
-#[derive(Debug, Clone, PartialEq)]
+/// What the agent knows about itself (the default: not enrolled, nothing queued).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentStatus {
     /// Whether `state.json` exists; every `Option` below is `None` when not.
     pub enrolled: bool,
@@ -216,6 +224,46 @@ pub struct AgentStatus {
     pub dropped: u64,
     /// The server asked for fresh platform evidence at the next online check-in.
     pub reattest_requested: bool,
+    /// Department IT revoked this device (the server said so at the last contact).
+    pub revoked: Option<Revocation>,
+    /// The enrolled platform (what the hints name: Play Store or App Store).
+    pub platform: Option<Platform>,
+    /// The department policy from enrollment (what the hints name: groups, domains, apps).
+    pub policy: Option<Policy>,
+}
+
+impl AgentStatus {
+    /// The officer's word for the device now: `revoked`, `not enrolled`, or the last
+    /// server result's (else the device's own evaluation's) `compliant`, `warning` or
+    /// `noncompliant`; `unknown` before any check-in.
+    pub fn word(&self) -> &'static str {
+        if !self.enrolled {
+            return "not enrolled";
+        }
+        if self.revoked.is_some() {
+            return ComplianceStatus::Revoked.as_str();
+        }
+        self.last_result
+            .as_ref()
+            .map(|r| r.status)
+            .or(self.last_local.as_ref().map(|l| l.verdict))
+            .map_or("unknown", |v| ComplianceStatus::from(v).as_str())
+    }
+
+    /// What to do about the device as a whole, when it cannot check in: enroll (again)
+    /// with a new QR code when it is not enrolled or was revoked.
+    pub fn hint(&self) -> Option<&'static str> {
+        (!self.enrolled || self.revoked.is_some()).then_some(policy::remedy::NEW_QR_CODE)
+    }
+
+    /// The officer's next step for `failure` ([`policy::remedy`] under the enrolled
+    /// policy and platform).
+    pub fn remedy(&self, failure: &Failure) -> String {
+        match &self.policy {
+            Some(p) => policy::remedy(failure, p, self.platform.unwrap_or(Platform::Android)),
+            None => policy::remedy::NEW_QR_CODE.into(),
+        }
+    }
 }
 
 /// Where platform evidence comes from: the phone's platform layer (Android Keystore key
@@ -323,7 +371,8 @@ fn rejected(resp: &Response) -> AgentError {
 }
 
 impl Agent {
-    /// Opens the agent on `state_dir` (created if missing) with default transport options.
+    /// Opens the agent on `state_dir` with default transport options. Nothing is written
+    /// until an enrollment succeeds (the directory is created then if missing).
     pub fn open(state_dir: &Path, signer: Arc<dyn Signer>) -> Result<Self, AgentError> {
         Self::open_with(state_dir, signer, transport::Options::default())
     }
@@ -334,10 +383,8 @@ impl Agent {
         signer: Arc<dyn Signer>,
         options: transport::Options,
     ) -> Result<Self, AgentError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StateError::Io {
-            path: state_dir.display().to_string(),
-            source,
-        })?;
+        // Nothing is created here: the directory, `state.json` and the outbox appear when
+        // an enrollment succeeds, so a failed one leaves the directory as it was.
         let outbox = Outbox::open(state_dir)?;
         // Fail early on a corrupt state file rather than at the first check-in.
         State::load(state_dir)?;
@@ -455,6 +502,13 @@ impl Agent {
                 None
             }
         };
+        // Accepted: only now does anything reach the state directory (the key first,
+        // if its signer keeps it in a file, then the state naming it).
+        std::fs::create_dir_all(&self.dir).map_err(|source| StateError::Io {
+            path: self.dir.display().to_string(),
+            source,
+        })?;
+        self.signer.keep()?;
         let st = State {
             version: state::STATE_VERSION,
             device_id: receipt.device_id,
@@ -478,6 +532,7 @@ impl Agent {
             dropped: 0,
             reattest_requested: false,
             retry_at: 0,
+            revoked: None,
         };
         st.save(&self.dir)?;
         log::info!(
@@ -563,11 +618,7 @@ impl Agent {
                     retried = true;
                 }
                 Delivery::Refused { status, body } => {
-                    return Err(AgentError::Rejected {
-                        status,
-                        code: body.error,
-                        message: body.message,
-                    });
+                    return Err(self.refused(&mut st, status, body));
                 }
             }
         }
@@ -603,18 +654,8 @@ impl Agent {
         let pending = self.outbox.len()?;
         Ok(match State::load(&self.dir)? {
             None => AgentStatus {
-                enrolled: false,
-                device_id: None,
-                officer_id: None,
-                department: None,
-                server: None,
-                assurance: None,
-                last_seq: 0,
-                last_result: None,
-                last_local: None,
                 pending,
-                dropped: 0,
-                reattest_requested: false,
+                ..AgentStatus::default()
             },
             Some(st) => AgentStatus {
                 enrolled: true,
@@ -629,6 +670,9 @@ impl Agent {
                 pending,
                 dropped: st.dropped,
                 reattest_requested: st.reattest_requested,
+                revoked: st.revoked,
+                platform: Some(st.platform),
+                policy: Some(st.policy),
             },
         })
     }
@@ -808,8 +852,38 @@ impl Agent {
             st.reattest_requested = result.reattest;
         }
         st.nonce_received_at = now();
+        // Accepted: whatever was revoked has been reinstated.
+        st.revoked = None;
         st.save(&self.dir)?;
         Ok(())
+    }
+
+    /// A refusal for good: recorded and returned as [`AgentError::Revoked`] when the
+    /// server says department IT revoked this device, as [`AgentError::Rejected`] else.
+    fn refused(&self, st: &mut State, status: u16, body: ErrorBody) -> AgentError {
+        if status != 403 || body.error != RejectCode::Revoked.as_str() {
+            return AgentError::Rejected {
+                status,
+                code: body.error,
+                message: body.message,
+            };
+        }
+        // IT's text, shown to the officer: bounded, and without control characters.
+        let reason = crate::api::revocation_reason(&body.message).map(|r| {
+            r.chars()
+                .filter(|c| !crate::text::is_unsafe_char(*c))
+                .take(500)
+                .collect::<String>()
+        });
+        log::warn!("the server refused this device as revoked by department IT");
+        st.revoked = Some(Revocation {
+            at: now(),
+            reason: reason.clone(),
+        });
+        if let Err(e) = st.save(&self.dir) {
+            return e.into();
+        }
+        AgentError::Revoked { reason }
     }
 
     /// Remembers not to send before `secs` from now (a 429's `Retry-After`; at most a day,
@@ -862,11 +936,7 @@ impl Agent {
                     if status == 401 || status == 403 {
                         // Unknown or revoked device: the rest would meet the same fate,
                         // but IT may reinstate it; keep them and say why.
-                        return Err(AgentError::Rejected {
-                            status,
-                            code: body.error,
-                            message: body.message,
-                        });
+                        return Err(self.refused(st, status, body));
                     }
                 }
                 Delivery::Wait { code, secs } => {
@@ -1029,6 +1099,47 @@ mod tests {
             .push(50, b"x")
             .expect("push");
         assert_eq!(agent.check_in(&facts()).expect("check in").seq(), 51);
+    }
+
+    #[test]
+    fn a_failed_enrollment_leaves_the_state_directory_as_it_was() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        // Nothing listens on port 1.
+        let uri = EnrollmentUri {
+            server: "https://127.0.0.1:1".into(),
+            token: "tok".into(),
+            pin: [9; 32],
+        }
+        .to_string();
+        let options = transport::Options {
+            attempts: 1,
+            connect_timeout: std::time::Duration::from_millis(500),
+            ..Default::default()
+        };
+        // A directory that does not exist yet, and one holding someone's file.
+        let fresh = parent.path().join("fresh");
+        let used = parent.path().join("used");
+        std::fs::create_dir(&used).expect("mkdir");
+        std::fs::write(used.join("notes.txt"), b"keep me").expect("write");
+        let names = |dir: &Path| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        for dir in [&fresh, &used] {
+            let before = names(dir);
+            let key = Arc::new(crate::keys::KeyFile::open(&dir.join("device.key")).expect("key"));
+            let agent = Agent::open_with(dir, key.clone(), options.clone()).expect("open");
+            assert!(!agent.status().expect("status").enrolled);
+            let err = agent.enroll(&uri, &facts(), None).expect_err("unreachable");
+            assert!(err.is_transient(), "{err}");
+            assert_eq!(names(dir), before, "{}", dir.display());
+            assert!(!key.on_disk());
+        }
+        assert!(!fresh.exists());
     }
 
     #[test]

@@ -45,14 +45,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Opens (and creates) `state_dir/outbox`.
+    /// Opens `state_dir/outbox`. Nothing is created until the first [`Outbox::push`]:
+    /// opening an agent that never enrolls leaves its state directory as it was.
     pub fn open(state_dir: &Path) -> Result<Self, OutboxError> {
-        let dir = state_dir.join(OUTBOX_DIR);
-        std::fs::create_dir_all(&dir).map_err(|source| OutboxError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir: state_dir.join(OUTBOX_DIR),
+        })
     }
 
     fn io(&self, source: std::io::Error) -> OutboxError {
@@ -64,6 +62,7 @@ impl Outbox {
 
     /// Durably adds the signed token for `seq`.
     pub fn push(&self, seq: u64, token: &[u8]) -> Result<Entry, OutboxError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.io(e))?;
         let path = self.dir.join(format!("{seq:020}{SUFFIX}"));
         fsutil::write_atomic(&path, token, 0o600).map_err(|e| self.io(e))?;
         Ok(Entry { seq, path })
@@ -72,7 +71,13 @@ impl Outbox {
     /// Entries in delivery (sequence) order. Stray temporary files are removed.
     pub fn list(&self) -> Result<Vec<Entry>, OutboxError> {
         let mut entries = Vec::new();
-        for item in std::fs::read_dir(&self.dir).map_err(|e| self.io(e))? {
+        let items = match std::fs::read_dir(&self.dir) {
+            Ok(items) => items,
+            // Nothing was ever queued.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(entries),
+            Err(e) => return Err(self.io(e)),
+        };
+        for item in items {
             let item = item.map_err(|e| self.io(e))?;
             let name = item.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -138,6 +143,11 @@ mod tests {
     fn keeps_sequence_order_and_ignores_junk() {
         let dir = tempfile::tempdir().expect("tempdir");
         let ob = Outbox::open(dir.path()).expect("open");
+        assert_eq!(ob.len().expect("empty before the first push"), 0);
+        assert!(
+            !dir.path().join(OUTBOX_DIR).exists(),
+            "opening creates nothing"
+        );
         for seq in [10u64, 2, 33, 1_000_000_000_000] {
             ob.push(seq, &seq.to_be_bytes()).expect("push");
         }

@@ -106,6 +106,20 @@ pub struct State {
     /// since the epoch) check-ins are queued without contacting it. 0: none.
     #[serde(default)]
     pub retry_at: u64,
+    /// The server refused this device as revoked by department IT (the last answer it
+    /// gave); cleared by a later accepted attestation (IT reinstated it).
+    #[serde(default)]
+    pub revoked: Option<Revocation>,
+}
+
+/// The server's word that department IT revoked this device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When the agent learnt it, seconds since the Unix epoch.
+    pub at: u64,
+    /// IT's reason, if the server gave one.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// What the agent computed on the device for a check-in (the officer's to-do list).
@@ -233,6 +247,7 @@ pub(crate) mod tests {
             dropped: 0,
             reattest_requested: false,
             retry_at: 0,
+            revoked: None,
         }
     }
 

@@ -6,7 +6,8 @@
 //!
 //! Five rooms: [`document`] parses, resolves and validates a department's policy file,
 //! [`rules`] evaluates R1..R5, [`evidence`] judges a device's platform evidence against
-//! the policy's `[evidence]` requirements (part of R2), [`csv`] reads the registry and roster uploads, [`catalog`]
+//! the policy's `[evidence]` requirements (part of R2), [`remedy`] turns a failure into
+//! the officer's next step, [`csv`] reads the registry and roster uploads, [`catalog`]
 //! holds the known messaging platforms. The types they share live in [`crate::model`] and
 //! are re-exported here, so `pramaan_core::policy::{Policy, Rule, Officer}` keep working.
 
@@ -14,12 +15,14 @@ pub mod catalog;
 pub mod csv;
 pub mod document;
 pub mod evidence;
+pub mod remedy;
 pub mod rules;
 
 pub use crate::model::{ComplianceStatus, GroupSpec, Officer, PlatformSpec, Policy, Rule};
 pub use csv::{RowError, officer_rows_from_csv, officers_from_csv, roster_from_csv};
 pub use document::PolicyError;
 pub use evidence::{EvidenceJudgement, StatusListView, judge_evidence};
+pub use remedy::{FailureKind, remedy};
 pub use rules::{
     Accepted, DeviceProof, DeviceState, EvalContext, Evaluation, EvidenceLevel, GroupEvidence,
     Roster, describe_evidence, evaluate_attestation, evaluate_attestation_judged, evaluate_officer,

@@ -755,11 +755,7 @@ pub fn evaluate_officer(
             proof: Some(best.proof),
         };
     }
-    let status = match best.verdict {
-        Verdict::Affirming => ComplianceStatus::Compliant,
-        Verdict::Warning => ComplianceStatus::Warning,
-        Verdict::Contraindicated => ComplianceStatus::Noncompliant,
-    };
+    let status = ComplianceStatus::from(best.verdict);
     let mut failures = best.failures;
     if !best.fresh_nonce {
         // Offline deliveries prove facts the phone signed, not that the phone reached the

@@ -1078,3 +1078,86 @@ fn roster_equality_ignores_the_normalized_cache() {
     assert_eq!(used, fresh);
     assert_ne!(used, roster(&["+919800000002"]));
 }
+
+/// Every failure the rules and the evidence judgement write is recognised by
+/// [`FailureKind::of`], and every kind is written by some case: a change of wording in
+/// the rules fails here instead of losing the officer's hint.
+#[test]
+fn every_failure_the_rules_write_has_its_own_hint() {
+    use std::collections::HashSet;
+    let p = policy();
+    let mut failures: Vec<Failure> = Vec::new();
+    let mut attest =
+        |c: &Attestation, d: &DeviceState<'_>, o: &Officer, p: &Policy, r: &[Roster]| {
+            failures.extend(evaluate_attestation(p, o, d, c, r, true, &ctx()).1);
+        };
+    let d = device(None);
+    let mut c = claims();
+    c.email = vec!["x@gmail.com".into(), "not-an-email".into()];
+    attest(&c, &d, &officer(), &p, &[]);
+    let mut c = claims();
+    c.apps.clear();
+    c.lock = false;
+    c.groups.clear();
+    attest(&c, &d, &officer(), &p, &[]);
+    let mut c = claims();
+    c.apps[0].signer = Some(TG_SIGNER.into());
+    c.groups[0].handle = String::new();
+    attest(&c, &d, &officer(), &p, &[roster(&["+919800000009"])]);
+    attest(&claims(), &d, &officer(), &p, &[roster(&["+919800000009"])]);
+    let mut o = officer();
+    o.phone_model = Some("Galaxy S23".into());
+    attest(&claims(), &d, &o, &p, &[]);
+    let mut desktop = device(None);
+    desktop.platform = Platform::Desktop;
+    attest(&claims(), &desktop, &officer(), &p, &[]);
+    let mut bare = device(None);
+    bare.evidence = &NO_EVIDENCE;
+    attest(&claims(), &bare, &officer(), &p, &[]);
+    let mut lenient = policy();
+    lenient.evidence.assurance = crate::model::Assurance::Software;
+    attest(&claims(), &bare, &officer(), &lenient, &[]);
+    static OLD: std::sync::LazyLock<crate::evidence::EvidenceSummary> =
+        std::sync::LazyLock::new(|| crate::evidence::EvidenceSummary {
+            checked_at: NOW - 90 * 86_400,
+            ..EVIDENCE.clone()
+        });
+    let mut old = device(None);
+    old.evidence = &OLD;
+    attest(&claims(), &old, &officer(), &p, &[]);
+
+    let c = claims();
+    let officer_failures = |devices: &[DeviceState<'_>]| {
+        evaluate_officer(&p, &officer(), devices, &[], &ctx()).failures
+    };
+    let mut revoked = device(accepted(&c, NOW, true));
+    revoked.revoked = true;
+    let mut offline = device(accepted(&c, NOW, false));
+    offline.last_fresh_at = None;
+    for devices in [
+        vec![],
+        vec![revoked],
+        vec![device(None)],
+        vec![device(accepted(&c, NOW - 5 * 86_400, true))],
+        vec![offline],
+    ] {
+        failures.extend(officer_failures(&devices));
+    }
+
+    let mut seen = HashSet::new();
+    for f in &failures {
+        let kind = FailureKind::of(f);
+        assert!(
+            !matches!(kind, FailureKind::Other(_)),
+            "not recognised: {f:?}"
+        );
+        let hint = remedy(f, &p, Platform::Android);
+        assert!(!hint.is_empty() && hint != f.detail, "{f:?}: {hint}");
+        seen.insert(kind);
+    }
+    let missing: Vec<FailureKind> = FailureKind::ALL
+        .into_iter()
+        .filter(|k| !seen.contains(k))
+        .collect();
+    assert!(missing.is_empty(), "kinds no case produced: {missing:?}");
+}

@@ -1,16 +1,20 @@
 //! `pramaan device enroll|attest|status`: the desktop agent (design section 9).
 //!
 //! The same core agent as on the phone, with a software P-256 key in `STATE/device.key`
-//! (mode 0600) and facts from a TOML file instead of the platform layer. It exists so
-//! that the whole protocol can be exercised from a shell and a CI job.
+//! (mode 0600, written only when an enrollment succeeds) and facts from a TOML file
+//! instead of the platform layer. It exists so that the whole protocol can be exercised
+//! from a shell and a CI job. It speaks the officer's words (compliant, warning,
+//! noncompliant, revoked) with a next step under every failure.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use pramaan_core::agent::{Agent, AgentStatus, CheckIn, Facts, LocalEvaluation};
-use pramaan_core::claims::{AttestResult, Failure};
-use pramaan_core::keys::SoftwareSigner;
+use pramaan_core::claims::{AttestResult, Failure, Verdict};
+use pramaan_core::keys::KeyFile;
+use pramaan_core::policy::ComplianceStatus;
+use pramaan_core::text::for_terminal;
 
 use super::{CliError, CliResult};
 
@@ -78,21 +82,29 @@ pub enum Format {
     Json,
 }
 
+/// An agent's error for the terminal: it may quote the server (a refusal's message, IT's
+/// revocation reason), so control and bidi characters are escaped.
 fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::new(e.to_string())
+    CliError::new(for_terminal(&e.to_string()))
 }
 
+/// Opens the agent on `state`. Nothing is written: the directory, `device.key` and the
+/// state appear only when an enrollment succeeds ([`KeyFile`]).
 fn open_agent(state: &Path) -> Result<Agent, CliError> {
-    std::fs::create_dir_all(state)
-        .map_err(|e| CliError::new(format!("state directory {}: {e}", state.display())))?;
-    let signer = SoftwareSigner::load_or_generate(&state.join(KEY_FILE)).map_err(err)?;
+    let signer = KeyFile::open(&state.join(KEY_FILE)).map_err(err)?;
     Agent::open(state, Arc::new(signer)).map_err(err)
 }
 
 fn read_facts(path: &Path) -> Result<Facts, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::new(format!("facts file {}: {e}", path.display())))?;
-    Facts::from_toml(&text).map_err(|e| CliError::new(format!("{}: {e}", path.display())))
+    Facts::from_toml(&text).map_err(|e| {
+        CliError::new(format!(
+            "{}: {}",
+            path.display(),
+            for_terminal(&e.to_string())
+        ))
+    })
 }
 
 /// Runs one `device` command.
@@ -105,12 +117,9 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             outln!(
                 "enrolled: device {} officer {} department {} assurance {}",
                 e.device_id,
-                e.officer_id,
-                e.department,
-                serde_json::to_value(e.assurance)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                for_terminal(&e.officer_id),
+                for_terminal(&e.department),
+                e.assurance.as_str()
             );
             Ok(())
         }
@@ -118,13 +127,14 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             let facts = read_facts(&a.facts)?;
             let agent = open_agent(&a.state)?;
             let outcome = agent.check_in(&facts).map_err(err)?;
+            let status = agent.status().map_err(err)?;
             if let Some(out) = &a.out {
                 std::fs::write(out, outcome.token())
                     .map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
             }
             match a.format {
-                Format::Json => outln!("{}", check_in_json(&outcome)),
-                Format::Text => print_check_in(&outcome),
+                Format::Json => outln!("{}", check_in_json(&outcome, &status)),
+                Format::Text => print_check_in(&outcome, &status),
             }
             Ok(())
         }
@@ -140,33 +150,38 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
     }
 }
 
-fn failures_json(f: &[Failure]) -> serde_json::Value {
+/// The officer's word for a verdict (`compliant`, `warning`, `noncompliant`).
+fn word(v: Verdict) -> &'static str {
+    ComplianceStatus::from(v).as_str()
+}
+
+fn failures_json(f: &[Failure], s: &AgentStatus) -> serde_json::Value {
     f.iter()
-        .map(|f| serde_json::json!({"rule": f.rule.as_str(), "detail": f.detail}))
+        .map(|f| serde_json::json!({"rule": f.rule.as_str(), "detail": f.detail, "hint": s.remedy(f)}))
         .collect()
 }
 
-fn result_json(r: &AttestResult) -> serde_json::Value {
+fn result_json(r: &AttestResult, s: &AgentStatus) -> serde_json::Value {
     serde_json::json!({
         "device_id": r.device_id.to_string(),
         "seq": r.seq,
-        "status": r.status.as_str(),
-        "failures": failures_json(&r.failures),
+        "status": word(r.status),
+        "failures": failures_json(&r.failures, s),
         "log_index": r.log_index,
         "iat": r.iat,
     })
 }
 
-fn local_json(l: &LocalEvaluation) -> serde_json::Value {
+fn local_json(l: &LocalEvaluation, s: &AgentStatus) -> serde_json::Value {
     serde_json::json!({
         "seq": l.seq,
         "at": l.at,
-        "status": l.verdict.as_str(),
-        "failures": failures_json(&l.failures),
+        "status": word(l.verdict),
+        "failures": failures_json(&l.failures, s),
     })
 }
 
-fn check_in_json(c: &CheckIn) -> serde_json::Value {
+fn check_in_json(c: &CheckIn, s: &AgentStatus) -> serde_json::Value {
     match c {
         CheckIn::Delivered {
             seq,
@@ -177,8 +192,8 @@ fn check_in_json(c: &CheckIn) -> serde_json::Value {
         } => serde_json::json!({
             "delivered": true,
             "seq": seq,
-            "result": result_json(result),
-            "local": local_json(local),
+            "result": result_json(result, s),
+            "local": local_json(local, s),
             "flushed": flushed,
         }),
         CheckIn::Queued {
@@ -190,7 +205,7 @@ fn check_in_json(c: &CheckIn) -> serde_json::Value {
             "delivered": false,
             "seq": seq,
             "pending": pending,
-            "local": local_json(local),
+            "local": local_json(local, s),
         }),
     }
 }
@@ -198,26 +213,30 @@ fn check_in_json(c: &CheckIn) -> serde_json::Value {
 fn status_json(s: &AgentStatus) -> serde_json::Value {
     serde_json::json!({
         "enrolled": s.enrolled,
+        "status": s.word(),
+        "hint": s.hint(),
+        "revoked": s.revoked.as_ref().map(|r| serde_json::json!({"at": r.at, "reason": r.reason})),
         "device_id": s.device_id.map(|d| d.to_string()),
         "officer_id": s.officer_id,
         "department": s.department,
         "server": s.server,
-        "assurance": s.assurance.and_then(|a| serde_json::to_value(a).ok()),
+        "assurance": s.assurance.map(|a| a.as_str()),
         "last_seq": s.last_seq,
-        "last_result": s.last_result.as_ref().map(result_json),
-        "last_local": s.last_local.as_ref().map(local_json),
+        "last_result": s.last_result.as_ref().map(|r| result_json(r, s)),
+        "last_local": s.last_local.as_ref().map(|l| local_json(l, s)),
         "pending": s.pending,
         "dropped": s.dropped,
     })
 }
 
-fn print_failures(f: &[Failure]) {
+fn print_failures(f: &[Failure], s: &AgentStatus) {
     for f in f {
-        outln!("  {}: {}", f.rule.as_str(), f.detail);
+        outln!("  {}: {}", f.rule.as_str(), for_terminal(&f.detail));
+        outln!("      what to do: {}", for_terminal(&s.remedy(f)));
     }
 }
 
-fn print_check_in(c: &CheckIn) {
+fn print_check_in(c: &CheckIn, s: &AgentStatus) {
     match c {
         CheckIn::Delivered {
             seq,
@@ -230,10 +249,10 @@ fn print_check_in(c: &CheckIn) {
             }
             outln!(
                 "attestation {seq}: {} (log index {})",
-                result.status.as_str(),
+                word(result.status),
                 result.log_index
             );
-            print_failures(&result.failures);
+            print_failures(&result.failures, s);
         }
         CheckIn::Queued {
             seq,
@@ -243,9 +262,9 @@ fn print_check_in(c: &CheckIn) {
         } => {
             outln!(
                 "server unreachable: attestation {seq} queued ({pending} waiting); on this device: {}",
-                local.verdict.as_str()
+                word(local.verdict)
             );
-            print_failures(&local.failures);
+            print_failures(&local.failures, s);
         }
     }
 }
@@ -253,29 +272,40 @@ fn print_check_in(c: &CheckIn) {
 fn print_status(s: &AgentStatus) {
     if !s.enrolled {
         outln!("not enrolled ({} queued)", s.pending);
+        if let Some(hint) = s.hint() {
+            outln!("what to do: {hint}");
+        }
         return;
     }
     outln!(
         "device {} officer {} department {} server {}",
         s.device_id.map(|d| d.to_string()).unwrap_or_default(),
-        s.officer_id.as_deref().unwrap_or_default(),
-        s.department.as_deref().unwrap_or_default(),
-        s.server.as_deref().unwrap_or_default()
+        for_terminal(s.officer_id.as_deref().unwrap_or_default()),
+        for_terminal(s.department.as_deref().unwrap_or_default()),
+        for_terminal(s.server.as_deref().unwrap_or_default())
     );
+    if let Some(r) = &s.revoked {
+        outln!(
+            "revoked by department IT{}",
+            r.reason
+                .as_deref()
+                .map(|reason| format!(": {}", for_terminal(reason)))
+                .unwrap_or_default()
+        );
+        if let Some(hint) = s.hint() {
+            outln!("what to do: {hint}");
+        }
+    }
     outln!("last seq {}, {} queued", s.last_seq, s.pending);
     match &s.last_result {
         Some(r) => {
-            outln!("last result: seq {} {}", r.seq, r.status.as_str());
-            print_failures(&r.failures);
+            outln!("last result: seq {} {}", r.seq, word(r.status));
+            print_failures(&r.failures, s);
         }
         None => outln!("no result from the server yet"),
     }
     if let Some(l) = &s.last_local {
-        outln!(
-            "last local evaluation: seq {} {}",
-            l.seq,
-            l.verdict.as_str()
-        );
-        print_failures(&l.failures);
+        outln!("last local evaluation: seq {} {}", l.seq, word(l.verdict));
+        print_failures(&l.failures, s);
     }
 }

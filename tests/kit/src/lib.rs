@@ -180,6 +180,21 @@ impl Env {
         seed(&self.admin());
     }
 
+    /// Revokes `device_id` as IT does, with `reason` (`POST /v1/devices/{id}/revoke`).
+    pub fn revoke(&self, device_id: &uuid::Uuid, reason: &str) {
+        let r = self
+            .admin()
+            .post(
+                &format!("/v1/devices/{device_id}/revoke"),
+                "application/json",
+                serde_json::json!({ "reason": reason })
+                    .to_string()
+                    .as_bytes(),
+            )
+            .expect("revoke");
+        assert!(r.is_success(), "revoke: HTTP {}", r.status);
+    }
+
     /// A new enrollment URI for `officer_id`.
     pub fn enrollment_uri(&self, officer_id: &str) -> String {
         let r = self
