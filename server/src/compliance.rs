@@ -50,7 +50,7 @@ pub fn devices_with_latest(
     for device in tx.devices_of_officer(officer_id)? {
         let latest = match tx.latest_attestation(&device.device_id)? {
             Some(row) => {
-                let claims = Attestation::from_cbor(&row.claims)
+                let claims = Attestation::from_stored_cbor(&row.claims)
                     .map_err(|e| ComplianceError::Corrupt(format!("stored claims: {e}")))?;
                 Some((row, claims))
             }

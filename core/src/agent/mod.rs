@@ -432,6 +432,8 @@ impl Agent {
             },
             evidence,
         };
+        req.check_text()
+            .map_err(|e| AgentError::Facts(e.to_string()))?;
         let signed = cose::sign_es256(self.signer.as_ref(), b"", claims::encode(&req))?;
         let resp = client.post("/v1/enroll", DEVICE_CONTENT_TYPE, &signed)?;
         if !resp.is_success() {
@@ -723,6 +725,11 @@ impl Agent {
             lock: facts.screen_lock,
             evidence,
         };
+        // The server refuses control and bidirectional-formatting characters in claims:
+        // say so here, before a sequence number is spent.
+        claims
+            .check_text()
+            .map_err(|e| AgentError::Facts(e.to_string()))?;
         let (verdict, failures) = Self::evaluate_locally(st, &claims);
         let local = LocalEvaluation {
             seq,

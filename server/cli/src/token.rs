@@ -258,7 +258,7 @@ fn summary_line(report: &Json) -> String {
 
 /// Tries each protocol decoder; the first that accepts the payload names it.
 fn decode_payload(payload: &[u8]) -> (&'static str, &'static str, Json) {
-    if let Ok(a) = Attestation::from_cbor(payload) {
+    if let Ok(a) = Attestation::from_stored_cbor(payload) {
         return (
             "attestation",
             "device attestation, EAT claims set (POST /v1/attest)",
