@@ -22,6 +22,7 @@ use ciborium::Value;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use crate::encoding::cbor_error_text;
 use crate::model::Policy;
 pub use crate::model::{Assurance, Failure, Platform, Verdict};
 
@@ -498,9 +499,10 @@ impl EnrollRequest {
                 other => return Err(ClaimsError::UnknownKey(other.to_string())),
             }
         }
+        // ciborium's value error prints as Debug text: take its message.
         let req: Self = value
             .deserialized()
-            .map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+            .map_err(|ciborium::value::Error::Custom(m)| ClaimsError::Cbor(m))?;
         req.check_text()?;
         Ok(req)
     }
@@ -581,7 +583,8 @@ pub use crate::encoding::cbor_encode as encode;
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClaimsError> {
     check_size(bytes)?;
     let mut cursor = Cursor::new(bytes);
-    let msg = ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+    let msg =
+        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(cbor_error_text(&e)))?;
     check_trailing(bytes, &cursor)?;
     Ok(msg)
 }
@@ -605,7 +608,7 @@ fn read_value(bytes: &[u8]) -> Result<Value, ClaimsError> {
     check_size(bytes)?;
     let mut cursor = Cursor::new(bytes);
     let value: Value =
-        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(cbor_error_text(&e)))?;
     check_trailing(bytes, &cursor)?;
     Ok(value)
 }
