@@ -20,7 +20,7 @@ pub enum PolicyError {
     #[error(
         "platform {name:?} gives only a name and is not in the platform catalog \
          (it knows {}; `pramaan platforms list` shows them)",
-        known.join(", ")
+        known.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
     )]
     UnknownPlatform {
         /// The name the policy gave.
