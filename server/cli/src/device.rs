@@ -11,6 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use pramaan_core::agent::{Agent, AgentStatus, CheckIn, Facts, LocalEvaluation};
 use pramaan_core::claims::{AttestResult, Failure};
 use pramaan_core::keys::SoftwareSigner;
+use pramaan_core::text::for_terminal;
 
 use super::{CliError, CliResult};
 
@@ -105,8 +106,8 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             outln!(
                 "enrolled: device {} officer {} department {} assurance {}",
                 e.device_id,
-                e.officer_id,
-                e.department,
+                for_terminal(&e.officer_id),
+                for_terminal(&e.department),
                 serde_json::to_value(e.assurance)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
@@ -123,7 +124,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
                     .map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
             }
             match a.format {
-                Format::Json => outln!("{}", check_in_json(&outcome)),
+                Format::Json => outln!("{}", crate::out::pretty_json(&check_in_json(&outcome))),
                 Format::Text => print_check_in(&outcome),
             }
             Ok(())
@@ -132,7 +133,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             let agent = open_agent(&a.state)?;
             let s = agent.status().map_err(err)?;
             match a.format {
-                Format::Json => outln!("{}", status_json(&s)),
+                Format::Json => outln!("{}", crate::out::pretty_json(&status_json(&s))),
                 Format::Text => print_status(&s),
             }
             Ok(())
@@ -213,7 +214,7 @@ fn status_json(s: &AgentStatus) -> serde_json::Value {
 
 fn print_failures(f: &[Failure]) {
     for f in f {
-        outln!("  {}: {}", f.rule.as_str(), f.detail);
+        outln!("  {}: {}", f.rule.as_str(), for_terminal(&f.detail));
     }
 }
 
@@ -258,9 +259,9 @@ fn print_status(s: &AgentStatus) {
     outln!(
         "device {} officer {} department {} server {}",
         s.device_id.map(|d| d.to_string()).unwrap_or_default(),
-        s.officer_id.as_deref().unwrap_or_default(),
-        s.department.as_deref().unwrap_or_default(),
-        s.server.as_deref().unwrap_or_default()
+        for_terminal(s.officer_id.as_deref().unwrap_or_default()),
+        for_terminal(s.department.as_deref().unwrap_or_default()),
+        for_terminal(s.server.as_deref().unwrap_or_default())
     );
     outln!("last seq {}, {} queued", s.last_seq, s.pending);
     match &s.last_result {

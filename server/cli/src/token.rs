@@ -116,7 +116,7 @@ fn read_input(file: &std::path::Path) -> Result<Vec<u8>, InspectError> {
 }
 
 fn pretty(v: &Json) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    crate::out::pretty_json(v)
 }
 
 /// Parses `input` as COSE_Sign1: the raw bytes first, then (for text input) as hex,
