@@ -1045,15 +1045,7 @@ pub(crate) mod tests {
             Attestation::from_cbor(&with_chain.to_cbor()),
             Err(too_long())
         );
-        let req = EnrollRequest {
-            v: 1,
-            token_hash: enroll_token_hash("abc").to_vec(),
-            nonce: vec![1; 32],
-            key: vec![0xa1, 0x01, 0x02],
-            platform: Platform::Android,
-            device: DeviceInfo::default(),
-            evidence: Some(chain),
-        };
+        let req = android_enroll_request(DeviceInfo::default(), Some(chain));
         assert_eq!(EnrollRequest::from_cbor(&encode(&req)), Err(too_long()));
     }
 
@@ -1174,6 +1166,19 @@ pub(crate) mod tests {
         assert_eq!(Attestation::from_cbor(&a.to_cbor()), Ok(a));
     }
 
+    /// An Android enrollment request for `device` with `evidence` (other fields fixed).
+    fn android_enroll_request(device: DeviceInfo, evidence: Option<Evidence>) -> EnrollRequest {
+        EnrollRequest {
+            v: 1,
+            token_hash: enroll_token_hash("abc").to_vec(),
+            nonce: vec![1; 32],
+            key: vec![0xa1, 0x01, 0x02],
+            platform: Platform::Android,
+            device,
+            evidence,
+        }
+    }
+
     #[test]
     fn enroll_requests_refuse_control_characters_in_the_device_description() {
         for (claim, device) in [
@@ -1199,15 +1204,7 @@ pub(crate) mod tests {
                 },
             ),
         ] {
-            let req = EnrollRequest {
-                v: 1,
-                token_hash: enroll_token_hash("abc").to_vec(),
-                nonce: vec![1; 32],
-                key: vec![0xa1, 0x01, 0x02],
-                platform: Platform::Android,
-                device,
-                evidence: None,
-            };
+            let req = android_enroll_request(device, None);
             let err = EnrollRequest::from_cbor(&encode(&req));
             assert!(
                 matches!(&err, Err(ClaimsError::UnsafeText { claim: c, .. }) if c == claim),
