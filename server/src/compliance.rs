@@ -272,17 +272,23 @@ mod tests {
         .to_string()
     }
 
-    #[test]
-    fn officers_without_devices_are_not_enrolled_and_counted() {
+    /// GAD's report at time 100 with `officers` in the registry and no device.
+    fn report_of(officers: &[Officer]) -> ComplianceReport {
         let store = SqliteStore::in_memory().expect("store");
-        let report = transaction(&store, |tx| {
+        transaction(&store, |tx| {
             let policy: Policy = serde_json::from_str(&policy_json()).expect("policy");
             tx.set_policy("GAD", &policy, "test", 1)?;
-            tx.upsert_officer(&officer("GAD-001", true), 1)?;
-            tx.upsert_officer(&officer("GAD-002", false), 1)?;
+            for o in officers {
+                tx.upsert_officer(o, 1)?;
+            }
             department_report(tx, "GAD", &EvalContext::at(100))
         })
-        .expect("report");
+        .expect("report")
+    }
+
+    #[test]
+    fn officers_without_devices_are_not_enrolled_and_counted() {
+        let report = report_of(&[officer("GAD-001", true), officer("GAD-002", false)]);
         assert_eq!(report.officers.len(), 2);
         assert!(
             report
@@ -302,21 +308,13 @@ mod tests {
 
     #[test]
     fn csv_cells_typed_by_people_or_devices_cannot_be_formulas() {
-        let store = SqliteStore::in_memory().expect("store");
-        let report = transaction(&store, |tx| {
-            let policy: Policy = serde_json::from_str(&policy_json()).expect("policy");
-            tx.set_policy("GAD", &policy, "test", 1)?;
-            let mut o = officer("GAD-001", true);
-            o.name = "=HYPERLINK(\"http://x.example\",\"click\")".into();
-            o.designation = "@SUM(A1:A9)".into();
-            tx.upsert_officer(&o, 1)?;
-            let mut o = officer("GAD-002", true);
-            o.name = "+91 98".into();
-            o.designation = "-Deputy\u{1b}[2J".into();
-            tx.upsert_officer(&o, 1)?;
-            department_report(tx, "GAD", &EvalContext::at(100))
-        })
-        .expect("report");
+        let mut first = officer("GAD-001", true);
+        first.name = "=HYPERLINK(\"http://x.example\",\"click\")".into();
+        first.designation = "@SUM(A1:A9)".into();
+        let mut second = officer("GAD-002", true);
+        second.name = "+91 98".into();
+        second.designation = "-Deputy\u{1b}[2J".into();
+        let report = report_of(&[first, second]);
         let csv = to_csv(&report);
         let rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
             .records()
