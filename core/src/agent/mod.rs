@@ -983,6 +983,35 @@ mod tests {
     }
 
     #[test]
+    fn facts_with_control_or_bidi_characters_are_refused_before_signing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (agent, _) = offline_agent(dir.path());
+        let before = agent.status().expect("status");
+        for bad in [
+            "emails = [\"x@\u{202E}ni.vog\"]",
+            "os_version = \"15\\u001b[2J\"",
+        ] {
+            let facts = Facts::from_toml(&format!(
+                "platform = \"desktop\"\nmodel = \"Test\"\nscreen_lock = true\n{bad}\n"
+            ))
+            .expect("the file itself parses");
+            let err = agent.check_in(&facts).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(
+                    |e| e.starts_with("device facts: claim `") && e.contains("bidirectional")
+                ),
+                "{err:?}"
+            );
+        }
+        // Nothing was signed, numbered or queued.
+        let after = agent.status().expect("status");
+        assert_eq!(
+            (after.last_seq, after.pending),
+            (before.last_seq, before.pending)
+        );
+    }
+
+    #[test]
     fn offline_check_ins_queue_signed_tokens_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (agent, signer) = offline_agent(dir.path());

@@ -1065,6 +1065,16 @@ platforms = ["desktop"]
     }
 
     #[test]
+    fn csv_fields_are_quoted_and_neutralized() {
+        assert_eq!(csv_field("GAD-001"), "GAD-001");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+91 98"), "'+91 98");
+        assert_eq!(csv_field("-1,2"), "\"'-1,2\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("a\u{1b}[2J\nb"), "a\\u{001B}[2J\\u{000A}b");
+    }
+
+    #[test]
     fn entries_are_decoded_signatures_checked_and_forgeries_named() {
         let dir = tempfile::tempdir().expect("dir");
         let (b, _, d) = bundle(dir.path());
