@@ -46,7 +46,7 @@ pub enum AdminCmd {
 /// then set up a department (an IT token, its policy and registry) and issue a phone's
 /// enrollment token. Every line is a command that works as printed once the placeholders
 /// in capitals are filled in.
-pub fn next_steps(out: &server::InitOutput) -> String {
+pub fn next_steps(out: &server::InitOutput, host: &str) -> String {
     let data = out.data_dir.display();
     let ca = out.cert_path.display();
     format!(
@@ -54,8 +54,8 @@ pub fn next_steps(out: &server::InitOutput) -> String {
          \x20 1. Start the server (keep it running):\n\
          \x20      pramaan serve --data {data}\n\
          \x20 2. In another terminal, reach it with the admin token:\n\
-         \x20      export PRAMAAN_SERVER=https://localhost:8443 PRAMAAN_CA={ca}\n\
-         \x20      export PRAMAAN_TOKEN=ADMIN-TOKEN   (the admin token printed last)\n\
+         \x20      export PRAMAAN_SERVER=https://{host}:8443 PRAMAAN_CA={ca}\n\
+         \x20      export PRAMAAN_TOKEN=ADMIN-TOKEN   # the admin token printed last\n\
          \x20 3. Give department IT its own token (its work is confined to its department):\n\
          \x20      pramaan admin token --data {data} --role it --department DEPT\n\
          \x20 4. Set the department's policy and import its registry of officers:\n\
@@ -87,7 +87,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             outln!("Log origin:      {}", out.log_origin);
             outln!("Log key:         {}", out.log_vkey);
             outln!();
-            out!("{}", next_steps(&out));
+            out!("{}", next_steps(&out, &host));
             // The token stays the last line (scripts take it with `tail -1`).
             outln!();
             outln!("Admin token (shown once, store it safely):");
