@@ -167,7 +167,9 @@ pub fn fetch_json(
 
 /// Only IT tokens imply their department; say which flag the others need.
 fn hint_department(e: CliError, department: Option<&str>) -> CliError {
-    if department.is_none() && e.0.contains("department_required") {
+    // A server that already names the flag says it once.
+    if department.is_none() && e.0.contains("department_required") && !e.0.contains("--department")
+    {
         CliError::new(format!(
             "{e} (auditor and admin tokens cover every department: give --department D)"
         ))

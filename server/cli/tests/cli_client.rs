@@ -401,6 +401,11 @@ fn bad_token_and_missing_trust_fail_clearly_without_leaking_the_token() {
         err.contains("400 department_required") && err.contains("--department D"),
         "{err}"
     );
+    assert_eq!(
+        err.matches("cover every department").count(),
+        1,
+        "said once: {err}"
+    );
 
     // No way to trust the server.
     let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
