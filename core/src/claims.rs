@@ -22,6 +22,7 @@ use ciborium::Value;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use crate::encoding::cbor_error_text;
 use crate::model::Policy;
 pub use crate::model::{Assurance, Failure, Platform, Verdict};
 
@@ -99,6 +100,33 @@ pub enum ClaimsError {
     /// `eat_profile` is not [`EAT_PROFILE`]; holds the one found.
     #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
     WrongProfile(String),
+    /// A text claim holds a control or bidirectional-formatting character
+    /// ([`crate::text::is_unsafe_char`]): a terminal escape, a forged line in IT's table, a
+    /// domain that reads backwards. Names the claim (`os.version`, `apps[1].id`).
+    #[error(
+        "claim `{claim}` holds the control or bidirectional-formatting character U+{code:04X} \
+         (character {index}); such characters are refused"
+    )]
+    UnsafeText {
+        /// The claim's path, e.g. `groups[0].handle`.
+        claim: String,
+        /// Index of the character, counted in characters.
+        index: usize,
+        /// The character's code point.
+        code: u32,
+    },
+}
+
+/// Refuses `s` when it holds an unsafe character, naming `claim` (built only then).
+fn safe_text(s: &str, claim: impl FnOnce() -> String) -> Result<(), ClaimsError> {
+    match crate::text::first_unsafe_char(s) {
+        None => Ok(()),
+        Some((index, c)) => Err(ClaimsError::UnsafeText {
+            claim: claim(),
+            index,
+            code: u32::from(c),
+        }),
+    }
 }
 
 /// One app the device reports (rule R3). Unknown keys are refused, as everywhere the
@@ -211,9 +239,19 @@ impl Attestation {
         write_value(&Value::Map(entries))
     }
 
-    /// Decodes a claims set: required claims must be present, unknown keys (at any depth)
-    /// are refused.
+    /// Decodes a claims set a device sends: required claims must be present, unknown keys
+    /// (at any depth) are refused, and so is a text claim with a control or
+    /// bidirectional-formatting character ([`Attestation::check_text`]).
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
+        let claims = Self::from_stored_cbor(bytes)?;
+        claims.check_text()?;
+        Ok(claims)
+    }
+
+    /// Decodes a claims set as [`Attestation::from_cbor`] does but without the text check:
+    /// for claims the server already stored (accepted before the check existed) and for a
+    /// token being inspected, whose text is escaped when shown, never trusted.
+    pub fn from_stored_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
         let Value::Map(entries) = read_value(bytes)? else {
             return Err(ClaimsError::NotAMap);
         };
@@ -313,6 +351,31 @@ impl Attestation {
             lock: lock.ok_or(ClaimsError::Missing("lock"))?,
             evidence,
         })
+    }
+
+    /// Refuses any text claim holding a control or bidirectional-formatting character
+    /// (every string a device fills: officer, apps, groups, email, os), naming the first.
+    /// The server checks on decoding; the agent checks before it signs.
+    pub fn check_text(&self) -> Result<(), ClaimsError> {
+        safe_text(&self.officer, || "officer".into())?;
+        for (i, a) in self.apps.iter().enumerate() {
+            safe_text(&a.id, || format!("apps[{i}].id"))?;
+            if let Some(signer) = &a.signer {
+                safe_text(signer, || format!("apps[{i}].signer"))?;
+            }
+            safe_text(&a.version, || format!("apps[{i}].version"))?;
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            safe_text(&g.platform, || format!("groups[{i}].platform"))?;
+            safe_text(&g.group, || format!("groups[{i}].group"))?;
+            safe_text(&g.handle, || format!("groups[{i}].handle"))?;
+        }
+        for (i, e) in self.email.iter().enumerate() {
+            safe_text(e, || format!("email[{i}]"))?;
+        }
+        safe_text(&self.os.name, || "os.name".into())?;
+        safe_text(&self.os.version, || "os.version".into())?;
+        safe_text(&self.os.patch, || "os.patch".into())
     }
 }
 
@@ -440,9 +503,21 @@ impl EnrollRequest {
                 other => return Err(ClaimsError::UnknownKey(other.to_string())),
             }
         }
-        value
+        // ciborium's value error prints as Debug text: take its message.
+        let req: Self = value
             .deserialized()
-            .map_err(|e| ClaimsError::Cbor(e.to_string()))
+            .map_err(|ciborium::value::Error::Custom(m)| ClaimsError::Cbor(m))?;
+        req.check_text()?;
+        Ok(req)
+    }
+
+    /// Refuses a device description holding a control or bidirectional-formatting
+    /// character (`device.model`, `device.os`, `device.os_version`), naming the claim.
+    pub fn check_text(&self) -> Result<(), ClaimsError> {
+        let d = &self.device;
+        safe_text(&d.model, || "device.model".into())?;
+        safe_text(&d.os, || "device.os".into())?;
+        safe_text(&d.os_version, || "device.os_version".into())
     }
 }
 
@@ -512,7 +587,8 @@ pub use crate::encoding::cbor_encode as encode;
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ClaimsError> {
     check_size(bytes)?;
     let mut cursor = Cursor::new(bytes);
-    let msg = ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+    let msg =
+        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(cbor_error_text(&e)))?;
     check_trailing(bytes, &cursor)?;
     Ok(msg)
 }
@@ -536,7 +612,7 @@ fn read_value(bytes: &[u8]) -> Result<Value, ClaimsError> {
     check_size(bytes)?;
     let mut cursor = Cursor::new(bytes);
     let value: Value =
-        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(e.to_string()))?;
+        ciborium::from_reader(&mut cursor).map_err(|e| ClaimsError::Cbor(cbor_error_text(&e)))?;
     check_trailing(bytes, &cursor)?;
     Ok(value)
 }
@@ -973,15 +1049,7 @@ pub(crate) mod tests {
             Attestation::from_cbor(&with_chain.to_cbor()),
             Err(too_long())
         );
-        let req = EnrollRequest {
-            v: 1,
-            token_hash: enroll_token_hash("abc").to_vec(),
-            nonce: vec![1; 32],
-            key: vec![0xa1, 0x01, 0x02],
-            platform: Platform::Android,
-            device: DeviceInfo::default(),
-            evidence: Some(chain),
-        };
+        let req = android_enroll_request(DeviceInfo::default(), Some(chain));
         assert_eq!(EnrollRequest::from_cbor(&encode(&req)), Err(too_long()));
     }
 
@@ -1050,6 +1118,103 @@ pub(crate) mod tests {
             Attestation::from_cbor(&seq_neg),
             Err(ClaimsError::Invalid("lock"))
         );
+    }
+
+    #[test]
+    fn control_and_bidi_characters_in_any_text_claim_are_refused_naming_it() {
+        type Edit = fn(&mut Attestation, String);
+        let cases: [(&str, Edit); 11] = [
+            ("officer", |a, s| a.officer = s),
+            ("apps[1].id", |a, s| a.apps[1].id = s),
+            ("apps[0].signer", |a, s| a.apps[0].signer = Some(s)),
+            ("apps[1].version", |a, s| a.apps[1].version = s),
+            ("groups[0].platform", |a, s| a.groups[0].platform = s),
+            ("groups[1].group", |a, s| a.groups[1].group = s),
+            ("groups[0].handle", |a, s| a.groups[0].handle = s),
+            ("email[1]", |a, s| a.email[1] = s),
+            ("os.name", |a, s| a.os.name = s),
+            ("os.version", |a, s| a.os.version = s),
+            ("os.patch", |a, s| a.os.patch = s),
+        ];
+        for (claim, edit) in cases {
+            for (bad, code) in [
+                ("15\u{1b}[2J\u{1b}[H\ncompliant", 0x1b),
+                ("x@\u{202E}ni.vog", 0x202e),
+                ("a\u{2066}b", 0x2066),
+            ] {
+                let mut a = sample();
+                edit(&mut a, bad.to_string());
+                let err = Attestation::from_cbor(&a.to_cbor());
+                assert!(
+                    matches!(&err, Err(ClaimsError::UnsafeText { claim: c, code: k, .. })
+                        if c == claim && *k == code),
+                    "{claim}: {err:?}"
+                );
+                // The stored-claims decoder reads it (the server shows it escaped).
+                assert_eq!(Attestation::from_stored_cbor(&a.to_cbor()), Ok(a.clone()));
+            }
+        }
+        let msg = ClaimsError::UnsafeText {
+            claim: "os.version".into(),
+            index: 2,
+            code: 0x1b,
+        }
+        .to_string();
+        assert!(
+            msg.contains("`os.version`") && msg.contains("U+001B"),
+            "{msg}"
+        );
+        // Non-ASCII text that is not a control or formatting character is fine.
+        let mut a = sample();
+        a.os.version = "१५ (ગુજરાતી)".into();
+        assert_eq!(Attestation::from_cbor(&a.to_cbor()), Ok(a));
+    }
+
+    /// An Android enrollment request for `device` with `evidence` (other fields fixed).
+    fn android_enroll_request(device: DeviceInfo, evidence: Option<Evidence>) -> EnrollRequest {
+        EnrollRequest {
+            v: 1,
+            token_hash: enroll_token_hash("abc").to_vec(),
+            nonce: vec![1; 32],
+            key: vec![0xa1, 0x01, 0x02],
+            platform: Platform::Android,
+            device,
+            evidence,
+        }
+    }
+
+    #[test]
+    fn enroll_requests_refuse_control_characters_in_the_device_description() {
+        for (claim, device) in [
+            (
+                "device.model",
+                DeviceInfo {
+                    model: "Pixel\u{1b}[2J".into(),
+                    ..DeviceInfo::default()
+                },
+            ),
+            (
+                "device.os",
+                DeviceInfo {
+                    os: "and\u{202E}roid".into(),
+                    ..DeviceInfo::default()
+                },
+            ),
+            (
+                "device.os_version",
+                DeviceInfo {
+                    os_version: "15\n".into(),
+                    ..DeviceInfo::default()
+                },
+            ),
+        ] {
+            let req = android_enroll_request(device, None);
+            let err = EnrollRequest::from_cbor(&encode(&req));
+            assert!(
+                matches!(&err, Err(ClaimsError::UnsafeText { claim: c, .. }) if c == claim),
+                "{claim}: {err:?}"
+            );
+        }
     }
 
     #[test]

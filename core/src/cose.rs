@@ -28,6 +28,15 @@ pub enum Alg {
     EdDsa,
 }
 
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Alg::Es256 => "ES256",
+            Alg::EdDsa => "EdDSA",
+        })
+    }
+}
+
 impl Alg {
     fn iana(self) -> iana::Algorithm {
         match self {
@@ -53,11 +62,11 @@ pub enum CoseError {
     #[error("algorithm must be in the protected header only")]
     UnprotectedAlg,
     /// Another algorithm than the one the caller expects.
-    #[error("algorithm {found} where {expected:?} was expected")]
+    #[error("algorithm {found} where {expected} was expected")]
     WrongAlg {
         /// The algorithm the caller asked to verify with.
         expected: Alg,
-        /// The header's algorithm, as coset prints it.
+        /// The header's algorithm: its IANA name, or the label as sent.
         found: String,
     },
     /// A `crit` header parameter is present (none is supported).
@@ -187,7 +196,14 @@ impl Sign1 {
             Some(other) => {
                 return Err(CoseError::WrongAlg {
                     expected,
-                    found: format!("{other:?}"),
+                    found: match other {
+                        // The IANA name as coset's enum spells it (`ES384`, `EdDSA`).
+                        RegisteredLabelWithPrivate::Assigned(a) => format!("{a:?}"),
+                        RegisteredLabelWithPrivate::PrivateUse(n) => {
+                            format!("{n} (private use)")
+                        }
+                        RegisteredLabelWithPrivate::Text(t) => format!("{t:?}"),
+                    },
                 });
             }
         }
@@ -342,13 +358,19 @@ mod tests {
         let (_, token) = es256_token();
         // ES256 token presented as EdDSA.
         let parsed = Sign1::parse(&token).expect("parse");
+        let err = parsed.verify_eddsa(&[0; 32], None);
         assert!(matches!(
-            parsed.verify_eddsa(&[0; 32], None),
+            err,
             Err(CoseError::WrongAlg {
                 expected: Alg::EdDsa,
                 ..
             })
         ));
+        // Said in words, not as Rust debug text.
+        assert_eq!(
+            err.err().map(|e| e.to_string()).as_deref(),
+            Some("algorithm ES256 where EdDSA was expected")
+        );
         // EdDSA token presented as ES256.
         let key = ServerKey::generate().expect("key");
         let ed = Sign1::parse(&sign_eddsa(&key, b"", b"x".to_vec())).expect("parse");

@@ -40,6 +40,18 @@ pub fn spki_pin(cert_der: &[u8]) -> Result<[u8; 32], EncodingError> {
     Ok(out)
 }
 
+/// A CBOR decoding error in words: ciborium's own `Display` is its Debug text
+/// (`Semantic(None, "...")`), which must not reach a device, IT or an auditor.
+pub fn cbor_error_text<T>(e: &ciborium::de::Error<T>) -> String {
+    match e {
+        ciborium::de::Error::Io(_) => "the data ends too early".into(),
+        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
+        ciborium::de::Error::Semantic(Some(at), msg) => format!("{msg} (at byte {at})"),
+        ciborium::de::Error::Semantic(None, msg) => msg.clone(),
+        ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".into(),
+    }
+}
+
 /// Encodes any serde value as CBOR.
 pub fn cbor_encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut out = Vec::new();

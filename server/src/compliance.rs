@@ -13,6 +13,7 @@ use pramaan_core::claims::Attestation;
 use pramaan_core::policy::{
     Accepted, ComplianceStatus, EvalContext, Evaluation, Officer, Policy, Roster, evaluate_officer,
 };
+use pramaan_core::text::csv_cell;
 
 use crate::store::{AttestationRow, DeviceRow, StoreError, Tx};
 
@@ -25,6 +26,15 @@ pub enum ComplianceError {
     /// The department has no policy yet, so nobody can be evaluated.
     #[error("department {0} has no policy")]
     NoPolicy(String),
+    /// No department `asked`, but the caller may read `suggestion`, which differs only in
+    /// case.
+    #[error("no department {asked}; did you mean {suggestion}?")]
+    NoDepartment {
+        /// The id as the request gave it.
+        asked: String,
+        /// The department meant, as stored.
+        suggestion: String,
+    },
     /// A stored attestation or row does not decode.
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
@@ -50,7 +60,7 @@ pub fn devices_with_latest(
     for device in tx.devices_of_officer(officer_id)? {
         let latest = match tx.latest_attestation(&device.device_id)? {
             Some(row) => {
-                let claims = Attestation::from_cbor(&row.claims)
+                let claims = Attestation::from_stored_cbor(&row.claims)
                     .map_err(|e| ComplianceError::Corrupt(format!("stored claims: {e}")))?;
                 Some((row, claims))
             }
@@ -61,10 +71,49 @@ pub fn devices_with_latest(
     Ok(out)
 }
 
-/// The department's policy.
+impl ComplianceError {
+    /// "no department `asked`; did you mean `suggestion`?"
+    pub fn no_department(asked: &str, suggestion: &str) -> Self {
+        ComplianceError::NoDepartment {
+            asked: asked.to_string(),
+            suggestion: suggestion.to_string(),
+        }
+    }
+}
+
+/// The department's policy. Without one, a department that differs only in case and has
+/// a policy is suggested ([`similar_department`]); callers have checked that the caller
+/// may read `department`, and auditors and admins (the only ones who reach here with
+/// another department's id) may read every department.
 pub fn load_policy(tx: &mut dyn Tx, department: &str) -> Result<Policy, ComplianceError> {
-    tx.policy(department)?
-        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))
+    match tx.policy(department)? {
+        Some(policy) => Ok(policy),
+        None => Err(no_policy(tx, department)?),
+    }
+}
+
+/// Why `department` has no policy: [`ComplianceError::NoDepartment`] when one in another
+/// case has ([`similar_department`]), else [`ComplianceError::NoPolicy`].
+pub fn no_policy(tx: &mut dyn Tx, department: &str) -> Result<ComplianceError, StoreError> {
+    Ok(match similar_department(tx, department)? {
+        Some(meant) => ComplianceError::no_department(department, &meant),
+        None => ComplianceError::NoPolicy(department.to_string()),
+    })
+}
+
+/// A department with a policy whose id is `department` in upper or lower case (`GAD`
+/// for `gad`): department ids are codes written in one case, so these two forms find
+/// the department a caller meant without listing every department.
+pub fn similar_department(tx: &mut dyn Tx, department: &str) -> Result<Option<String>, StoreError> {
+    for candidate in [
+        department.to_ascii_uppercase(),
+        department.to_ascii_lowercase(),
+    ] {
+        if candidate != department && tx.policy(&candidate)?.is_some() {
+            return Ok(Some(candidate));
+        }
+    }
+    Ok(None)
 }
 
 /// Evaluates one officer with core's rules.
@@ -125,9 +174,9 @@ pub fn department_report(
 ) -> Result<ComplianceReport, ComplianceError> {
     let now = ctx.now;
     // The store's parsed copy (cached per generation, as for attestations).
-    let rules = tx
-        .department_rules(department)?
-        .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))?;
+    let Some(rules) = tx.department_rules(department)? else {
+        return Err(no_policy(tx, department)?);
+    };
     let (policy, rosters) = (&rules.policy, &rules.rosters);
     let mut officers = Vec::new();
     let mut summary: BTreeMap<String, u64> = ComplianceStatus::ALL
@@ -168,7 +217,9 @@ pub fn department_report(
 
 /// The report as CSV: `officer_id,name,designation,entitled,status,failures,device_id,
 /// last_seen,platform,assurance,device_evidence,evidence_at` (failures joined as
-/// `R1: detail; R4: detail`).
+/// `R1: detail; R4: detail`). Every text cell a device, the registry or IT typed goes
+/// through [`csv_cell`]: a name or failure detail starting with `=`, `+`, `-` or `@` is
+/// text in a spreadsheet, never a formula.
 pub fn to_csv(report: &ComplianceReport) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record([
@@ -193,17 +244,17 @@ pub fn to_csv(report: &ComplianceReport) -> String {
             .collect::<Vec<_>>()
             .join("; ");
         let _ = w.write_record([
-            o.officer_id.as_str(),
-            o.name.as_str(),
-            o.designation.as_str(),
+            &*csv_cell(&o.officer_id),
+            &*csv_cell(&o.name),
+            &*csv_cell(&o.designation),
             if o.entitled { "true" } else { "false" },
             o.status.as_str(),
-            failures.as_str(),
+            &*csv_cell(&failures),
             &o.device_id.map(|d| d.to_string()).unwrap_or_default(),
             &o.last_seen.map(|t| t.to_string()).unwrap_or_default(),
             o.platform.map(|p| p.as_str()).unwrap_or_default(),
             o.assurance.map(|a| a.as_str()).unwrap_or_default(),
-            o.device_evidence.as_deref().unwrap_or_default(),
+            &*csv_cell(o.device_evidence.as_deref().unwrap_or_default()),
             &o.evidence_at.map(|t| t.to_string()).unwrap_or_default(),
         ]);
     }
@@ -243,17 +294,23 @@ mod tests {
         .to_string()
     }
 
-    #[test]
-    fn officers_without_devices_are_not_enrolled_and_counted() {
+    /// GAD's report at time 100 with `officers` in the registry and no device.
+    fn report_of(officers: &[Officer]) -> ComplianceReport {
         let store = SqliteStore::in_memory().expect("store");
-        let report = transaction(&store, |tx| {
+        transaction(&store, |tx| {
             let policy: Policy = serde_json::from_str(&policy_json()).expect("policy");
             tx.set_policy("GAD", &policy, "test", 1)?;
-            tx.upsert_officer(&officer("GAD-001", true), 1)?;
-            tx.upsert_officer(&officer("GAD-002", false), 1)?;
+            for o in officers {
+                tx.upsert_officer(o, 1)?;
+            }
             department_report(tx, "GAD", &EvalContext::at(100))
         })
-        .expect("report");
+        .expect("report")
+    }
+
+    #[test]
+    fn officers_without_devices_are_not_enrolled_and_counted() {
+        let report = report_of(&[officer("GAD-001", true), officer("GAD-002", false)]);
         assert_eq!(report.officers.len(), 2);
         assert!(
             report
@@ -269,6 +326,57 @@ mod tests {
         let csv = to_csv(&report);
         assert!(csv.starts_with("officer_id,name,designation,entitled,status"));
         assert!(csv.contains("GAD-001,Officer GAD-001,Deputy Secretary,true,not_enrolled,R2: "));
+    }
+
+    #[test]
+    fn csv_cells_typed_by_people_or_devices_cannot_be_formulas() {
+        let mut first = officer("GAD-001", true);
+        first.name = "=HYPERLINK(\"http://x.example\",\"click\")".into();
+        first.designation = "@SUM(A1:A9)".into();
+        let mut second = officer("GAD-002", true);
+        second.name = "+91 98".into();
+        second.designation = "-Deputy\u{1b}[2J".into();
+        let report = report_of(&[first, second]);
+        let csv = to_csv(&report);
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+            .records()
+            .map(|r| r.expect("record").iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(rows[0][1], "'=HYPERLINK(\"http://x.example\",\"click\")");
+        assert_eq!(rows[0][2], "'@SUM(A1:A9)");
+        assert_eq!(rows[1][1], "'+91 98");
+        assert_eq!(rows[1][2], "'-Deputy\\u{001B}[2J");
+        // Nothing a spreadsheet evaluates, nothing a terminal acts on, in any cell.
+        for row in &rows {
+            for cell in row {
+                assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell:?} in {csv}");
+                assert!(pramaan_core::text::first_unsafe_char(cell).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_department_in_another_case_is_suggested() {
+        let store = SqliteStore::in_memory().expect("store");
+        let found = transaction(&store, |tx| {
+            let policy: Policy = serde_json::from_str(&policy_json()).expect("policy");
+            tx.set_policy("GAD", &policy, "test", 1)?;
+            let gad = load_policy(tx, "gad").err().map(|e| e.to_string());
+            let mixed = load_policy(tx, "gAd").err().map(|e| e.to_string());
+            let none = load_policy(tx, "HD").err().map(|e| e.to_string());
+            Ok::<_, StoreError>((gad, mixed, none, load_policy(tx, "GAD").is_ok()))
+        })
+        .expect("tx");
+        assert_eq!(
+            found.0.as_deref(),
+            Some("no department gad; did you mean GAD?")
+        );
+        assert_eq!(
+            found.1.as_deref(),
+            Some("no department gAd; did you mean GAD?")
+        );
+        assert_eq!(found.2.as_deref(), Some("department HD has no policy"));
+        assert!(found.3);
     }
 
     #[test]

@@ -727,3 +727,75 @@ fn fresh_evidence_without_a_nonce_is_400_and_changes_nothing() {
         assert_rejected(&r, 400, "malformed");
     });
 }
+
+#[test]
+fn control_and_bidi_characters_in_claims_are_400_naming_the_claim_and_change_nothing() {
+    use pramaan_core::claims::{self, Attestation, DeviceInfo, EnrollRequest, Platform};
+    use pramaan_core::keys::Signer as _;
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    // The example: a clear-screen, a cursor-home and a forged "compliant" line;
+    // a right-to-left override that shows a domain backwards; a C1 control.
+    type Edit = fn(&mut Attestation);
+    let cases: [(&str, Edit); 4] = [
+        ("os.version", |a| {
+            a.os.version = "15\u{1b}[2J\u{1b}[H".into()
+        }),
+        ("groups[0].handle", |a| {
+            a.groups[0].handle = "+919800000001\nGAD-009  compliant".into()
+        }),
+        ("email[0]", |a| {
+            a.email[0] = "x@\u{202E}ni.vog.tarajug".into()
+        }),
+        ("apps[0].version", |a| {
+            a.apps[0].version = "2.26\u{9b}31m".into()
+        }),
+    ];
+    for (claim, edit) in cases {
+        let mut c = claims_for(dev.id, &dev.officer, Some(dev.next_nonce.clone()), 1, now());
+        edit(&mut c);
+        let body = cose::sign_es256(&dev.signer, dev.id.as_bytes(), c.to_cbor()).unwrap();
+        unchanged(&env, Some(&dev.id), || {
+            let r = env.post_device("/v1/attest", &body);
+            assert_rejected(&r, 400, "malformed");
+            let message = error_of(&r).expect("error body").message;
+            assert!(message.contains(&format!("`{claim}`")), "{message}");
+            // The refusal does not echo the character back.
+            assert!(
+                !message.contains(['\u{1b}', '\u{202E}', '\u{9b}', '\n']),
+                "{message}"
+            );
+        });
+    }
+    // Nothing was consumed: the same nonce and seq 1 are accepted with clean claims.
+    assert_eq!(env.attest_ok(&mut dev).seq, 1);
+
+    // Enrollment: the device's own description is refused the same way, and the
+    // enrollment token stays unused.
+    let token = env.enrollment_token("GAD-002");
+    let signer = SoftwareSigner::generate().unwrap();
+    let nonce = env.challenge();
+    let req = EnrollRequest {
+        v: 1,
+        token_hash: claims::enroll_token_hash(&token).to_vec(),
+        nonce: nonce.clone(),
+        key: signer.public_key().unwrap().to_cose_key_bytes(),
+        platform: Platform::Android,
+        device: DeviceInfo {
+            model: "Pixel 8\u{1b}]0;pwned\u{7}".into(),
+            os: "android".into(),
+            os_version: "15".into(),
+        },
+        evidence: None,
+    };
+    let body = cose::sign_es256(&signer, b"", claims::encode(&req)).unwrap();
+    unchanged(&env, None, || {
+        let r = env.post_enroll(&token, &body);
+        assert_rejected(&r, 400, "malformed");
+        let message = error_of(&r).expect("error body").message;
+        assert!(message.contains("`device.model`"), "{message}");
+    });
+    let r = env.post_enroll(&token, &enroll_request(&signer, &token, &nonce));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
+}

@@ -166,6 +166,14 @@ fn every_endpoint_by_every_role() {
             allowed: readers,
         },
         Call {
+            name: "policy GAD read by query",
+            method: "GET",
+            path: "/v1/policy?department=GAD".into(),
+            content_type: "",
+            body: vec![],
+            allowed: readers,
+        },
+        Call {
             name: "officers import GAD row",
             method: "POST",
             path: "/v1/officers/import".into(),
@@ -347,6 +355,13 @@ fn it_reads_only_its_department_and_auditors_never_write() {
         200
     );
     assert_eq!(auditor.get("/v1/compliance").unwrap().status, 400);
+    // Likewise the policy: IT's own without naming it, auditors must name one.
+    let r = it_gad.get("/v1/policy").unwrap();
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["department"], "GAD");
+    assert_eq!(auditor.get("/v1/policy").unwrap().status, 400);
+    assert_eq!(it_gad.get("/v1/policy?department=REV").unwrap().status, 403);
     let r = auditor
         .put(
             "/v1/departments/REV/policy",

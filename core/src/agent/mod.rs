@@ -479,6 +479,8 @@ impl Agent {
             },
             evidence,
         };
+        req.check_text()
+            .map_err(|e| AgentError::Facts(e.to_string()))?;
         let signed = cose::sign_es256(self.signer.as_ref(), b"", claims::encode(&req))?;
         let resp = client.post("/v1/enroll", DEVICE_CONTENT_TYPE, &signed)?;
         if !resp.is_success() {
@@ -767,6 +769,11 @@ impl Agent {
             lock: facts.screen_lock,
             evidence,
         };
+        // The server refuses control and bidirectional-formatting characters in claims:
+        // say so here, before a sequence number is spent.
+        claims
+            .check_text()
+            .map_err(|e| AgentError::Facts(e.to_string()))?;
         let (verdict, failures) = Self::evaluate_locally(st, &claims);
         let local = LocalEvaluation {
             seq,
@@ -1043,6 +1050,35 @@ mod tests {
             agent.enroll("http://nope", &facts(), None),
             Err(AgentError::Uri(_))
         ));
+    }
+
+    #[test]
+    fn facts_with_control_or_bidi_characters_are_refused_before_signing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (agent, _) = offline_agent(dir.path());
+        let before = agent.status().expect("status");
+        for bad in [
+            "emails = [\"x@\u{202E}ni.vog\"]",
+            "os_version = \"15\\u001b[2J\"",
+        ] {
+            let facts = Facts::from_toml(&format!(
+                "platform = \"desktop\"\nmodel = \"Test\"\nscreen_lock = true\n{bad}\n"
+            ))
+            .expect("the file itself parses");
+            let err = agent.check_in(&facts).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(
+                    |e| e.starts_with("device facts: claim `") && e.contains("bidirectional")
+                ),
+                "{err:?}"
+            );
+        }
+        // Nothing was signed, numbered or queued.
+        let after = agent.status().expect("status");
+        assert_eq!(
+            (after.last_seq, after.pending),
+            (before.last_seq, before.pending)
+        );
     }
 
     #[test]

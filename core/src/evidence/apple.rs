@@ -102,8 +102,12 @@ fn parse_auth_data(a: &[u8], attested: bool) -> Result<AuthData<'_>, EvidenceErr
 }
 
 fn cbor_map(bytes: &[u8], what: &str) -> Result<Vec<(Value, Value)>, EvidenceError> {
-    let value: Value = ciborium::de::from_reader(bytes)
-        .map_err(|e| EvidenceError::Malformed(format!("{what} is not CBOR: {e}")))?;
+    let value: Value = ciborium::de::from_reader(bytes).map_err(|e| {
+        EvidenceError::Malformed(format!(
+            "{what} is not CBOR: {}",
+            crate::encoding::cbor_error_text(&e)
+        ))
+    })?;
     match value {
         Value::Map(m) => Ok(m),
         _ => Err(EvidenceError::Malformed(format!(

@@ -123,6 +123,11 @@ impl Catalog {
     pub fn entries(&self) -> &[CatalogEntry] {
         &self.entries
     }
+
+    /// Every entry's name, in file order (for messages that list what is known).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.spec.name.as_str())
+    }
 }
 
 /// A SHA-256 digest as Pramaan writes it: exactly 64 lowercase hex digits.

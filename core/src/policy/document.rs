@@ -15,9 +15,19 @@ pub enum PolicyError {
     /// Not JSON, or a field of the wrong type; holds the parser's message.
     #[error("policy is not valid JSON: {0}")]
     Json(String),
-    /// A platform given by name only that the catalog does not know; holds the name.
-    #[error("platform {0:?} gives only a name and is not in the platform catalog")]
-    UnknownPlatform(String),
+    /// A platform given by name only that the catalog does not know; holds the name and
+    /// the names the catalog knows, so the fix is in the message.
+    #[error(
+        "platform {name:?} gives only a name and is not in the platform catalog \
+         (it knows {}; `pramaan platforms list` shows them)",
+        known.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownPlatform {
+        /// The name the policy gave.
+        name: String,
+        /// Every name the catalog knows, in its order.
+        known: Vec<String>,
+    },
     /// Parsed, but unusable (unknown key, empty list, bad digest...); holds the first problem.
     #[error("invalid policy: {0}")]
     Invalid(String),
@@ -74,7 +84,10 @@ impl Policy {
             }
             let found = catalog
                 .find(&spec.name)
-                .ok_or_else(|| PolicyError::UnknownPlatform(spec.name.clone()))?;
+                .ok_or_else(|| PolicyError::UnknownPlatform {
+                    name: spec.name.clone(),
+                    known: catalog.names().map(str::to_string).collect(),
+                })?;
             // Keep the policy's spelling of the name: its groups refer to it.
             let name = std::mem::take(&mut spec.name);
             *spec = PlatformSpec {
@@ -88,6 +101,7 @@ impl Policy {
     /// Checks what evaluation relies on; the message names the first problem found.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let bad = |m: String| Err(PolicyError::Invalid(m));
+        self.validate_text()?;
         if self.department.trim().is_empty() {
             return bad("department is empty".into());
         }
@@ -187,6 +201,50 @@ impl Policy {
         }
         self.validate_evidence()?;
         self.validate_limits()
+    }
+
+    /// Refuses control and bidirectional-formatting characters in every string of the
+    /// policy (department, names, domains, platform identifiers, group ids): they reach
+    /// IT's terminal, the dashboard and the officer's phone in failure details.
+    fn validate_text(&self) -> Result<(), PolicyError> {
+        let mut fields: Vec<(String, &str)> = vec![
+            ("department".into(), &self.department),
+            ("name".into(), &self.name),
+        ];
+        for (i, d) in self.email_domains.iter().enumerate() {
+            fields.push((format!("email_domains[{i}]"), d));
+        }
+        for (i, p) in self.platforms.iter().enumerate() {
+            fields.push((format!("platforms[{i}].name"), &p.name));
+            for (key, v) in [
+                ("android_package", &p.android_package),
+                ("ios_bundle", &p.ios_bundle),
+                ("ios_url_scheme", &p.ios_url_scheme),
+            ] {
+                if let Some(v) = v {
+                    fields.push((format!("platforms[{i}].{key}"), v));
+                }
+            }
+            for (j, d) in p.android_signers.iter().enumerate() {
+                fields.push((format!("platforms[{i}].android_signers[{j}]"), d));
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            fields.push((format!("groups[{i}].platform"), &g.platform));
+            fields.push((format!("groups[{i}].id"), &g.id));
+            fields.push((format!("groups[{i}].name"), &g.name));
+        }
+        for (field, value) in fields {
+            if let Some((index, c)) = crate::text::first_unsafe_char(value) {
+                return Err(PolicyError::Invalid(format!(
+                    "{field} holds the control or bidirectional-formatting character \
+                     U+{:04X} (character {index}): {}",
+                    u32::from(c),
+                    crate::text::for_terminal(value)
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the `[limits]` section: each limit admits at least one attestation a day,

@@ -889,8 +889,48 @@ id = "gad-alerts"
         Policy::parse(&unknown)
             .expect("parses")
             .resolve(&Catalog::builtin()),
-        Err(PolicyError::UnknownPlatform("Nope".into()))
+        Err(PolicyError::UnknownPlatform {
+            name: "Nope".into(),
+            known: Catalog::builtin().names().map(str::to_string).collect(),
+        })
     );
+    let sandes = text.replace("name = \"Telegram\"", "name = \"Sandes\"");
+    let msg = Policy::load(&sandes, &Catalog::builtin())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        msg.contains("\"Sandes\"") && msg.contains("WhatsApp") && msg.contains("Telegram"),
+        "the message lists the catalog's names: {msg}"
+    );
+}
+
+#[test]
+fn control_and_bidi_characters_in_policy_strings_are_refused() {
+    let text = "department = \"GAD\"\nemail_domains = [\"gujarat.gov.in\"]\n\
+                [[platforms]]\nname = \"WhatsApp\"\n\
+                [[groups]]\nplatform = \"WhatsApp\"\nid = \"gad-officers\"\n";
+    assert!(Policy::load(text, &Catalog::builtin()).is_ok());
+    for (from, to, field) in [
+        ("\"GAD\"", "\"GAD\\u001b[2J\"", "department"),
+        (
+            "id = \"gad-officers\"",
+            "id = \"gad\\u202eofficers\"",
+            "groups[0].id",
+        ),
+        (
+            "department = \"GAD\"",
+            "department = \"GAD\"\nname = \"General\\nAdministration\"",
+            "name",
+        ),
+    ] {
+        let bad = text.replacen(from, to, 1);
+        let err = Policy::load(&bad, &Catalog::builtin());
+        assert!(
+            matches!(&err, Err(PolicyError::Invalid(m)) if m.starts_with(field) && m.contains("U+")),
+            "{field}: {err:?}"
+        );
+    }
 }
 
 const HEADER: &str = "officer_id,name,designation,department,email,mobile,entitled";

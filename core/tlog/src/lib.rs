@@ -339,16 +339,7 @@ impl LogEntry {
     }
 }
 
-/// A CBOR decoding error in words (ciborium's own `Display` is its Debug text).
-pub fn cbor_error_text<T>(e: &ciborium::de::Error<T>) -> String {
-    match e {
-        ciborium::de::Error::Io(_) => "the data ends too early".into(),
-        ciborium::de::Error::Syntax(at) => format!("malformed CBOR at byte {at}"),
-        ciborium::de::Error::Semantic(Some(at), msg) => format!("{msg} (at byte {at})"),
-        ciborium::de::Error::Semantic(None, msg) => msg.clone(),
-        ciborium::de::Error::RecursionLimitExceeded => "CBOR nested too deeply".into(),
-    }
-}
+pub use pramaan_core::encoding::cbor_error_text;
 
 // ---- JSON shapes of the audit endpoints (design section 8) ----
 

@@ -122,6 +122,31 @@ impl TokensAt {
     }
 }
 
+/// What to do after `admin init`, with the paths it wrote: serve, use the admin token,
+/// then set up a department (an IT token, its policy and registry) and issue a phone's
+/// enrollment token. Every line is a command that works as printed once the placeholders
+/// in capitals are filled in.
+pub fn next_steps(out: &server::InitOutput, host: &str) -> String {
+    let data = out.data_dir.display();
+    let ca = out.cert_path.display();
+    format!(
+        "Next steps:\n\
+         \x20 1. Start the server (keep it running):\n\
+         \x20      pramaan serve --data {data}\n\
+         \x20 2. In another terminal, reach it with the admin token:\n\
+         \x20      export PRAMAAN_SERVER=https://{host}:8443 PRAMAAN_CA={ca}\n\
+         \x20      export PRAMAAN_TOKEN=ADMIN-TOKEN   # the admin token printed last\n\
+         \x20 3. Give department IT its own token (its work is confined to its department):\n\
+         \x20      pramaan admin token --data {data} --role it --department DEPT\n\
+         \x20 4. Set the department's policy and import its registry of officers:\n\
+         \x20      pramaan policy set POLICY.toml\n\
+         \x20      pramaan officers import OFFICERS.csv\n\
+         \x20 5. Issue an officer's enrollment QR code (the phone scans it):\n\
+         \x20      pramaan enroll-token --officer OFFICER-ID --png OFFICER-ID.png\n\
+         \x20 Then `pramaan compliance --department DEPT` shows who is compliant.\n"
+    )
+}
+
 /// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
@@ -141,6 +166,9 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             outln!("SPKI pin:        {}", out.pin_b64url);
             outln!("Log origin:      {}", out.log_origin);
             outln!("Log key:         {}", out.log_vkey);
+            outln!();
+            out!("{}", next_steps(&out, &host));
+            // The token stays the last line (scripts take it with `tail -1`).
             outln!();
             outln!("Admin token (shown once, store it safely):");
             outln!("{}", out.admin_token);

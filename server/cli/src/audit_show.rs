@@ -21,6 +21,7 @@ use pramaan_core::claims::{Attestation, Failure, Verdict};
 use pramaan_core::cose::Sign1;
 use pramaan_core::model::Policy;
 use pramaan_core::policy::describe_evidence;
+use pramaan_core::text::{csv_cell, for_terminal};
 use pramaan_tlog::LogEntry;
 use pramaan_tlog::bundle::{self, Bundle};
 use pramaan_tlog::checkpoint::VerifierKey;
@@ -796,7 +797,7 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
                     },
                     o["phone_model"]
                         .as_str()
-                        .map(|m| format!(", phone {m}"))
+                        .map(|m| format!(", phone {}", for_terminal(m)))
                         .unwrap_or_default(),
                     o["imported_at_entry"]
                 );
@@ -850,12 +851,14 @@ fn print_state(n: u64, s: &StateAt, format: ShowFormat, header: &str) -> CliResu
     }
 }
 
+/// A logged value as table text, escaped: the log holds what devices and IT sent.
 fn text(v: &Json) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+    let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    for_terminal(&s).into_owned()
 }
 
 fn pretty(v: &Json) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    crate::out::pretty_json(v)
 }
 
 fn failures_text(f: &[Failure]) -> String {
@@ -866,18 +869,21 @@ fn failures_text(f: &[Failure]) -> String {
 }
 
 fn table(rows: &[&Row]) -> String {
+    // Every cell and line below holds logged text (from devices, the registry, IT):
+    // escaped, so a terminal shows it and does not act on it.
+    let esc = |s: &str| for_terminal(s).into_owned();
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
             [
                 r.index.to_string(),
-                r.time.clone(),
-                r.kind.clone(),
-                r.officer.clone().unwrap_or_default(),
-                r.department.clone().unwrap_or_default(),
-                r.device.clone().unwrap_or_default(),
+                esc(&r.time),
+                esc(&r.kind),
+                esc(r.officer.as_deref().unwrap_or_default()),
+                esc(r.department.as_deref().unwrap_or_default()),
+                esc(r.device.as_deref().unwrap_or_default()),
                 r.seq.map(|s| s.to_string()).unwrap_or_default(),
-                r.verdict.clone().unwrap_or_default(),
+                esc(r.verdict.as_deref().unwrap_or_default()),
             ]
         })
         .collect();
@@ -904,15 +910,18 @@ fn table(rows: &[&Row]) -> String {
     for (r, c) in rows.iter().zip(&cells) {
         out.push_str(&line(c));
         out.push('\n');
-        out.push_str(&format!("    {}\n", r.summary));
+        out.push_str(&format!("    {}\n", esc(&r.summary)));
         if !r.failures.is_empty() {
-            out.push_str(&format!("    failures: {}\n", failures_text(&r.failures)));
+            out.push_str(&format!(
+                "    failures: {}\n",
+                esc(&failures_text(&r.failures))
+            ));
         }
         if let Some(s) = &r.signature {
-            out.push_str(&format!("    signature: {s}\n"));
+            out.push_str(&format!("    signature: {}\n", esc(s)));
         }
         for p in &r.problems {
-            out.push_str(&format!("    PROBLEM: {p}\n"));
+            out.push_str(&format!("    PROBLEM: {}\n", esc(p)));
         }
     }
     out
@@ -934,12 +943,15 @@ fn report_lines(r: &semantics::Report) -> String {
     out
 }
 
-/// RFC 4180 field: quoted when it holds a comma, quote or line break.
+/// RFC 4180 field: quoted when it holds a comma, quote or line break; neutralized first
+/// by [`csv_cell`] (a cell a spreadsheet would evaluate as a formula gets a leading `'`,
+/// control and bidirectional characters are escaped).
 fn csv_field(s: &str) -> String {
+    let s = csv_cell(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
 }
 
@@ -1065,6 +1077,16 @@ platforms = ["desktop"]
         let key = dir.join("log.vkey");
         std::fs::write(&key, format!("{}\n", signer.verifier_key())).expect("write");
         (b, key, d)
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_neutralized() {
+        assert_eq!(csv_field("GAD-001"), "GAD-001");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+91 98"), "'+91 98");
+        assert_eq!(csv_field("-1,2"), "\"'-1,2\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("a\u{1b}[2J\nb"), "a\\u{001B}[2J\\u{000A}b");
     }
 
     #[test]

@@ -125,16 +125,13 @@ pub struct BenchArgs {
         allow_hyphen_values = true
     )]
     pub token: Option<String>,
-    /// With --server: trust its certificate by this PEM file (e.g. DATA/tls/cert.pem).
-    #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
+    /// With --server: trust its certificate by this PEM file (e.g. DATA/tls/cert.pem); or
+    /// set PRAMAAN_CA. Either flag overrides both variables.
+    #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-    /// With --server: trust it by the SHA-256 of its public key (base64url SPKI pin).
-    #[arg(
-        long,
-        env = "PRAMAAN_PIN",
-        value_name = "B64URL",
-        allow_hyphen_values = true
-    )]
+    /// With --server: trust it by the SHA-256 of its public key (base64url SPKI pin); or
+    /// set PRAMAAN_PIN.
+    #[arg(long, value_name = "B64URL", allow_hyphen_values = true)]
     pub pin: Option<String>,
     /// With --server: the department the simulated officers are imported into. Its
     /// policy is replaced by the bench policy unless --keep-policy: use a department of

@@ -7,6 +7,11 @@
 //! commands to their own job and keeps the bearer token out of every `Debug` output and
 //! every error message (the token is a secret: it is never printed, not even in part).
 //!
+//! Flags override the environment: `--server` and `--token` over `PRAMAAN_SERVER` and
+//! `PRAMAAN_TOKEN` (clap), and either of `--ca` / `--pin` over both `PRAMAAN_CA` and
+//! `PRAMAAN_PIN`, so `--ca FILE` in a shell that exports a pin uses the file instead of
+//! failing with "not both" ([`ServerArgs::trust`]).
+//!
 //! A non-2xx answer with the API's JSON error body `{error, message}` becomes
 //! `server refused: 403 forbidden: not allowed to read department GAD`; a 401 adds a hint
 //! about the token, since that is nearly always the cause.
@@ -14,6 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use pramaan_core::text::for_terminal;
 use pramaan_core::transport::{HttpsClient, Options, Response, TransportError, Trust};
 use serde_json::Value;
 
@@ -36,17 +42,13 @@ pub struct ServerArgs {
     )]
     pub token: String,
     /// Trust the server's certificate by this PEM file (e.g. DATA/tls/cert.pem written by
-    /// `pramaan admin init`). Give this or --pin.
-    #[arg(long, env = "PRAMAAN_CA", value_name = "FILE")]
+    /// `pramaan admin init`). Give this or --pin, or set PRAMAAN_CA or PRAMAAN_PIN; either
+    /// flag overrides both variables.
+    #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// Trust the server by the SHA-256 of its public key (SPKI pin, base64url, as printed
     /// by `pramaan admin init` and inside enrollment URIs). Give this or --ca.
-    #[arg(
-        long,
-        env = "PRAMAAN_PIN",
-        value_name = "B64URL",
-        allow_hyphen_values = true
-    )]
+    #[arg(long, value_name = "B64URL", allow_hyphen_values = true)]
     pub pin: Option<String>,
 }
 
@@ -63,12 +65,26 @@ impl std::fmt::Debug for ServerArgs {
 }
 
 impl ServerArgs {
-    /// How to trust the server: exactly one of `--ca` and `--pin`.
+    /// How to trust the server: exactly one of `--ca` and `--pin`; without either flag,
+    /// exactly one of `PRAMAAN_CA` and `PRAMAAN_PIN`.
     pub fn trust(&self) -> Result<Trust, CliError> {
-        match (&self.ca, &self.pin) {
-            (Some(_), Some(_)) => Err(CliError::new(
-                "give either --ca (PRAMAAN_CA) or --pin (PRAMAAN_PIN), not both",
+        self.trust_with_env(|name| std::env::var(name).ok())
+    }
+
+    /// [`ServerArgs::trust`] with the environment read through `env`. A flag wins: given
+    /// `--ca` or `--pin`, neither variable is read.
+    pub fn trust_with_env(&self, env: impl Fn(&str) -> Option<String>) -> Result<Trust, CliError> {
+        let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let (ca, pin) = match (&self.ca, &self.pin) {
+            (None, None) => (set("PRAMAAN_CA").map(PathBuf::from), set("PRAMAAN_PIN")),
+            (ca, pin) => (ca.clone(), pin.clone()),
+        };
+        match (&ca, &pin) {
+            (Some(_), Some(_)) if self.ca.is_none() => Err(CliError::new(
+                "PRAMAAN_CA and PRAMAAN_PIN are both set: unset one, or give --ca or --pin \
+                 (a flag overrides both)",
             )),
+            (Some(_), Some(_)) => Err(CliError::new("give either --ca or --pin, not both")),
             (None, None) => Err(CliError::new(
                 "no way to trust the server: give --ca FILE (e.g. DATA/tls/cert.pem) or \
                  --pin B64URL (printed by `pramaan admin init`), or set PRAMAAN_CA / PRAMAAN_PIN",
@@ -195,6 +211,14 @@ pub fn refusal(resp: &Response) -> String {
                 .unwrap_or("")
                 .to_string();
             Some((code, message))
+        })
+        // The server's words are escaped whole (a newline included): they come from the
+        // other side of the connection and may quote what a device sent.
+        .map(|(code, message)| {
+            (
+                for_terminal(&code).into_owned(),
+                for_terminal(&message).into_owned(),
+            )
         });
     let mut line = match parsed {
         Some((code, message)) if message.is_empty() => {
@@ -204,6 +228,7 @@ pub fn refusal(resp: &Response) -> String {
         None => {
             let text = String::from_utf8_lossy(&resp.body);
             let text: String = text.trim().chars().take(200).collect();
+            let text = for_terminal(&text);
             let reason = http::StatusCode::from_u16(resp.status)
                 .ok()
                 .and_then(|s| s.canonical_reason())
@@ -339,6 +364,24 @@ mod tests {
     }
 
     #[test]
+    fn refusal_escapes_what_the_server_sent() {
+        let r = resp(
+            400,
+            r#"{"error":"malformed\u001b[2J","message":"bad\nGAD-009 compliant \u202e"}"#,
+        );
+        let line = refusal(&r);
+        assert_eq!(
+            line,
+            "server refused: 400 malformed\\u{001B}[2J: bad\\u{000A}GAD-009 compliant \\u{202E}"
+        );
+        let r = resp(502, "proxy \u{1b}[31merror");
+        assert_eq!(
+            refusal(&r),
+            "server refused: 502 bad gateway: proxy \\u{001B}[31merror"
+        );
+    }
+
+    #[test]
     fn success_passes_and_empty_body_is_null() {
         let r = check(resp(200, "")).map_err(|e| e.to_string());
         assert!(r.is_ok());
@@ -366,24 +409,76 @@ mod tests {
     #[test]
     fn trust_needs_exactly_one_of_ca_and_pin() {
         let pin = pramaan_core::encoding::b64url(&[7u8; 32]);
-        assert!(matches!(args(None, Some(&pin)).trust(), Ok(Trust::Pin(p)) if p == [7u8; 32]));
+        assert!(
+            matches!(args(None, Some(&pin)).trust_with_env(|_| None), Ok(Trust::Pin(p)) if p == [7u8; 32])
+        );
         let both = args(Some("/x.pem"), Some(&pin))
-            .trust()
+            .trust_with_env(|_| None)
             .err()
             .map(|e| e.to_string());
         assert!(both.is_some_and(|e| e.contains("not both")));
-        let none = args(None, None).trust().err().map(|e| e.to_string());
+        let none = args(None, None)
+            .trust_with_env(|_| None)
+            .err()
+            .map(|e| e.to_string());
         assert!(none.is_some_and(|e| e.contains("--ca") && e.contains("--pin")));
         let bad = args(None, Some("short"))
-            .trust()
+            .trust_with_env(|_| None)
             .err()
             .map(|e| e.to_string());
         assert!(bad.is_some_and(|e| e.contains("--pin")));
         let missing = args(Some("/nonexistent/ca.pem"), None)
-            .trust()
+            .trust_with_env(|_| None)
             .err()
             .map(|e| e.to_string());
         assert!(missing.is_some_and(|e| e.contains("/nonexistent/ca.pem")));
+    }
+
+    #[test]
+    fn a_flag_overrides_the_environment() {
+        let pin = pramaan_core::encoding::b64url(&[7u8; 32]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "PEM").unwrap_or_else(|e| panic!("{e}"));
+        let ca_s = ca.to_str().unwrap_or_default().to_string();
+        // PRAMAAN_PIN set in the shell, --ca on the command line: the CA file is used.
+        let env_pin = |name: &str| (name == "PRAMAAN_PIN").then(|| pin.clone());
+        assert!(matches!(
+            args(Some(&ca_s), None).trust_with_env(env_pin),
+            Ok(Trust::CaPem(p)) if p == b"PEM"
+        ));
+        // PRAMAAN_CA set, --pin given: the pin is used (the CA file is not even read).
+        let env_ca = |name: &str| (name == "PRAMAAN_CA").then(|| "/nonexistent.pem".to_string());
+        assert!(matches!(
+            args(None, Some(&pin)).trust_with_env(env_ca),
+            Ok(Trust::Pin(p)) if p == [7u8; 32]
+        ));
+        // Without flags the environment is read; both variables set is an error that
+        // says how to choose.
+        assert!(matches!(
+            args(None, None).trust_with_env(env_pin),
+            Ok(Trust::Pin(_))
+        ));
+        let both = |name: &str| match name {
+            "PRAMAAN_CA" => Some(ca_s.clone()),
+            "PRAMAAN_PIN" => Some(pin.clone()),
+            _ => None,
+        };
+        let err = args(None, None)
+            .trust_with_env(both)
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("both set") && e.contains("flag")));
+        // An empty variable counts as unset.
+        let empty = |name: &str| match name {
+            "PRAMAAN_CA" => Some(String::new()),
+            "PRAMAAN_PIN" => Some(pin.clone()),
+            _ => None,
+        };
+        assert!(matches!(
+            args(None, None).trust_with_env(empty),
+            Ok(Trust::Pin(_))
+        ));
     }
 
     #[test]

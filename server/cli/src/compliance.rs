@@ -8,6 +8,10 @@
 //! the server's CSV export unchanged; only the table is rendered here, by
 //! [`render_table`], which `pramaan demo` uses too so both show the same thing.
 //!
+//! Every string in the table came from a device, the registry or the server and goes
+//! through [`for_terminal`]: a model or handle holding `ESC [2J` shows as `\u{001B}[2J`,
+//! one officer per line, and cannot clear IT's screen or print a forged "compliant" line.
+//!
 //! The server's JSON is deserialized into `pramaan_core::api::ComplianceReport`, the type
 //! the server serializes: no guessing of key names, and an answer of another shape is a
 //! clear error. Unknown extra fields are ignored, so a newer server never breaks it.
@@ -18,6 +22,7 @@ use std::io::IsTerminal as _;
 use clap::{Args, ValueEnum};
 use pramaan_core::api::{ComplianceReport, OfficerCompliance};
 use pramaan_core::policy::ComplianceStatus;
+use pramaan_core::text::for_terminal;
 
 use super::client::{Client, ServerArgs, encode};
 use super::enroll_token::rfc3339;
@@ -162,7 +167,9 @@ pub fn fetch_json(
 
 /// Only IT tokens imply their department; say which flag the others need.
 fn hint_department(e: CliError, department: Option<&str>) -> CliError {
-    if department.is_none() && e.0.contains("department_required") {
+    // A server that already names the flag says it once.
+    if department.is_none() && e.0.contains("department_required") && !e.0.contains("--department")
+    {
         CliError::new(format!(
             "{e} (auditor and admin tokens cover every department: give --department D)"
         ))
@@ -208,8 +215,8 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
         .iter()
         .map(|r| {
             [
-                r.officer_id.clone(),
-                r.name.clone(),
+                for_terminal(&r.officer_id).into_owned(),
+                for_terminal(&r.name).into_owned(),
                 r.status.as_str().to_string(),
                 r.last_seen.clone().unwrap_or_else(|| "-".into()),
                 r.device.clone().unwrap_or_else(|| "-".into()),
@@ -229,7 +236,7 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
     let indent: usize = widths.iter().map(|w| w + 2).sum();
     let mut out = String::new();
     if let Some(d) = &report.department {
-        out.push_str(&format!("Department {d}\n"));
+        out.push_str(&format!("Department {}\n", for_terminal(d)));
     }
     for (i, h) in headers.iter().enumerate().take(COLS) {
         out.push_str(&pad(h, widths[i] + 2));
@@ -275,11 +282,13 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
     out
 }
 
+/// A failure as shown: device and registry text in the detail is escaped, so it can
+/// neither move the cursor nor start a line of its own.
 fn failure_text(rule: &str, detail: &str) -> String {
     if detail.is_empty() {
-        rule.to_string()
+        for_terminal(rule).into_owned()
     } else {
-        format!("{rule}: {detail}")
+        format!("{}: {}", for_terminal(rule), for_terminal(detail))
     }
 }
 
@@ -290,9 +299,7 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
     match cmd.format {
         Format::Json => {
             let v = fetch_json(&client, department)?;
-            let pretty = serde_json::to_string_pretty(&v)
-                .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
-            outln!("{pretty}");
+            outln!("{}", super::out::pretty_json(&v));
         }
         Format::Csv => {
             let path = match department {
@@ -386,6 +393,45 @@ mod tests {
         assert!(t.contains("3 officer(s): compliant 1, warning 0, noncompliant 1"));
         assert!(!t.contains('\x1b'));
         assert!(render_table(&r, true).contains("\x1b[32mcompliant\x1b[0m"));
+    }
+
+    #[test]
+    fn device_and_registry_text_is_escaped_one_line_per_officer() {
+        // The example: a model, handle and email holding a clear-screen, a
+        // cursor-home and a forged "compliant" line, as a server answer could carry them
+        // (stored before the server refused such claims, or from a hostile server).
+        let forged = "\u{1b}[2J\u{1b}[H\nGAD-009  Forged Officer  compliant";
+        let mut bad = officer(
+            "GAD-002",
+            &format!("Bhavesh{forged}"),
+            "noncompliant",
+            json!([{"rule": "R2", "detail": format!("model Pixel{forged} is not the GR phone")},
+                   {"rule": "R4", "detail": format!("handle +91{forged} is not on the roster")},
+                   {"rule": "R1", "detail": "x@\u{202E}ni.vog.tarajug is not official"}]),
+        );
+        bad["officer_id"] = json!("GAD-002\u{9b}31m");
+        let v = json!({"department": "GAD", "generated_at": 1, "summary": {},
+                       "officers": [officer("GAD-001", "Asha Shah", "compliant", json!([])), bad]});
+        let report: ComplianceReport = serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"));
+        let t = render_table(&Report::from_api(&report), false);
+        for c in ['\u{1b}', '\u{9b}', '\u{202E}', '\r'] {
+            assert!(!t.contains(c), "{c:?} reached the table:\n{t}");
+        }
+        assert!(t.contains("\\u{001B}[2J\\u{001B}[H\\u{000A}GAD-009"), "{t}");
+        assert!(t.contains("x@\\u{202E}ni.vog.tarajug"), "{t}");
+        // One line per officer (a second or third failure continues under the failing
+        // rules column, never at the start of a line), and no line starts with the
+        // forged officer.
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[2].starts_with("GAD-001 "), "{t}");
+        assert!(lines[3].starts_with("GAD-002\\u{009B}31m "), "{t}");
+        assert!(
+            lines[4].starts_with(' ') && lines[5].starts_with(' '),
+            "{t}"
+        );
+        assert!(!lines.iter().any(|l| l.starts_with("GAD-009")), "{t}");
+        assert_eq!(lines[6], "");
+        assert!(lines[7].starts_with("2 officer(s)"), "{t}");
     }
 
     /// A status name as printed in the table.

@@ -381,18 +381,20 @@ pub fn run(cmd: DemoCmd) -> CliResult {
          software assurance. Under a real department's policy a desktop agent is \
          noncompliant: it is not the official phone."
     );
+    if cmd.no_wait {
+        // The server stops now and a temporary data directory goes with it: print only
+        // what is still there once this returns.
+        running.shutdown();
+        print_after_exit(cmd.data.as_deref(), &init, &it_token, &auditor_token);
+        return Ok(());
+    }
     outln!();
     outln!(
         "Dashboard:      {}/#department={DEPARTMENT}  (sign in with a token below; the \
          certificate is self-signed, so the browser warns once)",
         running.url
     );
-    outln!("Admin token:    {}", init.admin_token);
-    outln!("GAD IT token:   {it_token}");
-    outln!("Auditor token:  {auditor_token}");
-    outln!("SPKI pin:       {}", init.pin_b64url);
-    outln!("CA certificate: {}", init.ca_path.display());
-    outln!("Log key:        {}", init.log_vkey);
+    print_credentials(&init, &it_token, &auditor_token);
     outln!();
     outln!("Try, in another terminal:");
     if let Ok(exe) = std::env::current_exe() {
@@ -421,10 +423,6 @@ pub fn run(cmd: DemoCmd) -> CliResult {
         outln!("(the data directory is temporary and is removed when the demo stops)");
     }
 
-    if cmd.no_wait {
-        running.shutdown();
-        return Ok(());
-    }
     outln!();
     outln!("Serving until Ctrl-C.");
     running
@@ -432,6 +430,44 @@ pub fn run(cmd: DemoCmd) -> CliResult {
         .map_err(err("waiting for Ctrl-C"))?;
     eprintln!("stopped");
     Ok(())
+}
+
+/// The tokens, pin, CA and log key of the demo's data directory.
+fn print_credentials(init: &server::InitOutput, it_token: &str, auditor_token: &str) {
+    outln!("Admin token:    {}", init.admin_token);
+    outln!("GAD IT token:   {it_token}");
+    outln!("Auditor token:  {auditor_token}");
+    outln!("SPKI pin:       {}", init.pin_b64url);
+    outln!("CA certificate: {}", init.ca_path.display());
+    outln!("Log key:        {}", init.log_vkey);
+}
+
+/// `--no-wait`: the server has stopped. A kept data directory (`--data`) still holds the
+/// demo and its tokens, and `pramaan serve` brings it back; a temporary one is gone, and
+/// so is everything that named it.
+fn print_after_exit(
+    data: Option<&Path>,
+    init: &server::InitOutput,
+    it_token: &str,
+    auditor_token: &str,
+) {
+    outln!();
+    match data {
+        Some(dir) => {
+            outln!(
+                "The demo server has stopped; its data is kept in {}.",
+                dir.display()
+            );
+            outln!("Serve it again with:");
+            outln!("  pramaan serve --data {}", dir.display());
+            outln!("These stay valid for it:");
+            print_credentials(init, it_token, auditor_token);
+        }
+        None => outln!(
+            "The demo server has stopped and its temporary data directory was removed \
+             (give --data DIR to keep it, or run `pramaan demo` without --no-wait to try it)."
+        ),
+    }
 }
 
 #[cfg(test)]

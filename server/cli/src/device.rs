@@ -133,7 +133,10 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
                     .map_err(|e| CliError::new(format!("{}: {e}", out.display())))?;
             }
             match a.format {
-                Format::Json => outln!("{}", check_in_json(&outcome, &status)),
+                Format::Json => outln!(
+                    "{}",
+                    crate::out::pretty_json(&check_in_json(&outcome, &status))
+                ),
                 Format::Text => print_check_in(&outcome, &status),
             }
             Ok(())
@@ -142,7 +145,7 @@ pub fn run(cmd: DeviceCmd) -> CliResult {
             let agent = open_agent(&a.state)?;
             let s = agent.status().map_err(err)?;
             match a.format {
-                Format::Json => outln!("{}", status_json(&s)),
+                Format::Json => outln!("{}", crate::out::pretty_json(&status_json(&s))),
                 Format::Text => print_status(&s),
             }
             Ok(())

@@ -9,6 +9,12 @@
 //! straight off a terminal; `--png` also writes it as an image for printing or mailing.
 //! The URI is a secret until used (whoever scans it first enrolls as that officer): it is
 //! shown to the one who asked for it, never logged.
+//!
+//! The PNG is captioned under the code with the officer (id and name) and the expiry in
+//! IST, ISO 8601: a printed QR code handed out of a stack must say whose it is and until
+//! when it works. The caption is drawn with the 8x8 bitmap font of `font8x8` (its ASCII
+//! table; other characters show as `?`), below the code's quiet zone, so the code itself
+//! is the same image as without a caption.
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +26,7 @@ use pramaan_core::text::for_terminal;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 
-use super::client::ServerArgs;
+use super::client::{ServerArgs, encode};
 use super::{CliError, CliResult};
 
 /// `pramaan enroll-token`: issue one (`--officer ID`), or `list` / `cancel ID`.
@@ -95,14 +101,113 @@ pub fn terminal_qr(text: &str) -> Result<String, CliError> {
         .build())
 }
 
-/// Writes the QR code of `text` as a PNG (at least 400x400 pixels).
-pub fn write_png(text: &str, path: &Path) -> Result<(), CliError> {
+/// The QR code of `text` as an image (at least 400x400 pixels, quiet zone included).
+pub fn qr_image(text: &str) -> Result<image::GrayImage, CliError> {
     let code = QrCode::new(text.as_bytes())
         .map_err(|e| CliError::new(format!("cannot make a QR code: {e}")))?;
-    let img = code
+    Ok(code
         .render::<image::Luma<u8>>()
         .min_dimensions(400, 400)
-        .build();
+        .build())
+}
+
+/// Scale of the caption's 8x8 glyphs (16 pixels a character: legible when printed).
+const CAPTION_SCALE: u32 = 2;
+/// Space around and between caption lines, pixels.
+const CAPTION_GAP: u32 = 8;
+/// Longest caption line drawn, in characters (a longer one is cut with `...`).
+const CAPTION_MAX_CHARS: usize = 48;
+
+/// `qr` with `caption` drawn under it, one line each, black on white, centred; the image
+/// is widened (the code centred) when a line is wider than the code.
+pub fn captioned(qr: &image::GrayImage, caption: &[String]) -> image::GrayImage {
+    let glyph = 8 * CAPTION_SCALE;
+    let lines: Vec<Vec<u8>> = caption.iter().map(|l| caption_bytes(l)).collect();
+    let widest = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let text_width = u32::try_from(widest).unwrap_or(0) * glyph + 2 * CAPTION_GAP;
+    let width = qr.width().max(text_width);
+    let rows = u32::try_from(lines.len()).unwrap_or(0);
+    let height = qr.height() + rows * (glyph + CAPTION_GAP) + CAPTION_GAP;
+    let mut img = image::GrayImage::from_pixel(width, height, image::Luma([255]));
+    let left = (width - qr.width()) / 2;
+    for (x, y, p) in qr.enumerate_pixels() {
+        img.put_pixel(left + x, y, *p);
+    }
+    let mut top = qr.height();
+    for line in &lines {
+        let line_width = u32::try_from(line.len()).unwrap_or(0) * glyph;
+        let mut x0 = (width - line_width) / 2;
+        for &b in line {
+            let rows = font8x8::legacy::BASIC_LEGACY[usize::from(b)];
+            for (gy, bits) in (0u32..).zip(rows) {
+                for gx in 0..8u32 {
+                    if bits & (1 << gx) == 0 {
+                        continue;
+                    }
+                    for dy in 0..CAPTION_SCALE {
+                        for dx in 0..CAPTION_SCALE {
+                            img.put_pixel(
+                                x0 + gx * CAPTION_SCALE + dx,
+                                top + gy * CAPTION_SCALE + dy,
+                                image::Luma([0]),
+                            );
+                        }
+                    }
+                }
+            }
+            x0 += glyph;
+        }
+        top += glyph + CAPTION_GAP;
+    }
+    img
+}
+
+/// A caption line as the font's ASCII codes: printable ASCII kept, anything else `?`,
+/// cut to [`CAPTION_MAX_CHARS`].
+fn caption_bytes(line: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = line
+        .chars()
+        .map(|c| match u8::try_from(c) {
+            Ok(b) if (0x20..0x7f).contains(&b) => b,
+            _ => b'?',
+        })
+        .collect();
+    if out.len() > CAPTION_MAX_CHARS {
+        out.truncate(CAPTION_MAX_CHARS - 3);
+        out.extend_from_slice(b"...");
+    }
+    out
+}
+
+/// The caption of an officer's enrollment QR code: who it is for, and until when.
+pub fn caption(officer_id: &str, name: Option<&str>, expires: u64) -> Vec<String> {
+    let who = match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(n) => format!("{officer_id} {n}"),
+        None => officer_id.to_string(),
+    };
+    vec![who, format!("valid until {}", ist(expires))]
+}
+
+/// A time (Unix seconds) in ISO 8601 at India Standard Time (`+05:30`), as officers read
+/// it; RFC 3339 UTC if the offset cannot be applied.
+pub fn ist(secs: u64) -> String {
+    let ist = time::UtcOffset::from_hms(5, 30, 0).ok();
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .zip(ist)
+        .and_then(|(t, off)| {
+            t.to_offset(off)
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map(|t| format!("{t} IST"))
+        .unwrap_or_else(|| rfc3339(secs))
+}
+
+/// Writes the QR code of `text` as a PNG, `caption` under it.
+pub fn write_png(text: &str, caption: &[String], path: &Path) -> Result<(), CliError> {
+    let img = captioned(&qr_image(text)?, caption);
     img.save_with_format(path, image::ImageFormat::Png)
         .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
 }
@@ -243,7 +348,13 @@ fn run_issue(officer: &str, cmd: &EnrollTokenCmd) -> CliResult {
         );
     }
     if let Some(png) = &cmd.png {
-        write_png(uri, png)?;
+        // The officer's name for the caption; the id alone if it cannot be read.
+        let name = client
+            .get_json(&format!("/v1/officers/{}", encode(&answer.officer_id)))
+            .ok()
+            .and_then(|v| v["officer"]["name"].as_str().map(str::to_string));
+        let caption = caption(&answer.officer_id, name.as_deref(), answer.expires);
+        write_png(uri, &caption, png)?;
         eprintln!("QR code written to {}", png.display());
     }
     Ok(())
@@ -261,11 +372,65 @@ mod tests {
         assert!(qr.contains('▀') || qr.contains('▄') || qr.contains('█'));
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("qr.png");
-        assert!(write_png(uri, &path).is_ok());
+        let cap = caption("GAD-014", Some("Asha Shah"), 1_790_000_000);
+        assert!(write_png(uri, &cap, &path).is_ok());
         let bytes = std::fs::read(&path).unwrap_or_default();
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
         let img = image::open(&path).map_err(|e| e.to_string());
         assert!(img.is_ok_and(|i| i.width() >= 400));
+    }
+
+    #[test]
+    fn png_caption_names_the_officer_and_expiry_under_an_unchanged_code() {
+        let uri = "pramaan://enroll?v=1&server=https%3A%2F%2Flocalhost%3A8443&token=abc&pin=def";
+        let cap = caption("GAD-014", Some("Asha Shah"), 1_790_000_000);
+        assert_eq!(cap[0], "GAD-014 Asha Shah");
+        assert_eq!(cap[1], "valid until 2026-09-21T19:43:20+05:30 IST");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("qr.png");
+        assert!(write_png(uri, &cap, &path).is_ok());
+        let png = image::open(&path)
+            .map(|i| i.to_luma8())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let qr = qr_image(uri).unwrap_or_else(|e| panic!("{e}"));
+        // Two caption lines of 16-pixel glyphs below the code; wide enough for the
+        // longer line, the code centred.
+        assert_eq!(png.height(), qr.height() + 2 * (16 + 8) + 8);
+        assert!(png.width() >= qr.width());
+        assert!(png.width() >= 41 * 16, "{}", png.width());
+        let left = (png.width() - qr.width()) / 2;
+        // The code is pixel for pixel the code without a caption.
+        assert!(
+            qr.enumerate_pixels()
+                .all(|(x, y, p)| png.get_pixel(left + x, y) == p),
+            "the QR code is changed by its caption"
+        );
+        // Each caption line has ink, and as much as its glyphs have.
+        let ink = |top: u32| {
+            (top..top + 16)
+                .flat_map(|y| (0..png.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| png.get_pixel(x, y).0[0] == 0)
+                .count()
+        };
+        let glyph_ink = |s: &str| -> usize {
+            caption_bytes(s)
+                .iter()
+                .map(|&b| {
+                    font8x8::legacy::BASIC_LEGACY[usize::from(b)]
+                        .iter()
+                        .map(|r| r.count_ones() as usize)
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
+                * 4
+        };
+        assert_eq!(ink(qr.height()), glyph_ink(&cap[0]));
+        assert_eq!(ink(qr.height() + 24), glyph_ink(&cap[1]));
+        assert!(ink(qr.height()) > 0);
+        // Characters the font lacks become '?', long lines are cut.
+        assert_eq!(caption_bytes("ગુ x"), b"?? x".to_vec());
+        assert_eq!(caption_bytes(&"x".repeat(60)).len(), CAPTION_MAX_CHARS);
+        assert_eq!(caption("GAD-1", None, 0)[0], "GAD-1");
     }
 
     #[test]

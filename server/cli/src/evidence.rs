@@ -39,6 +39,7 @@ use pramaan_core::evidence::{
 use pramaan_core::model::{Platform, Policy};
 use pramaan_core::policy::catalog::Catalog;
 use pramaan_core::policy::{StatusListView, judge_evidence};
+use pramaan_core::text::for_terminal;
 use ring::digest::{SHA256, digest};
 use serde_json::{Value as Json, json};
 
@@ -198,7 +199,7 @@ fn judge(
     let unmet: Vec<String> = j
         .failures
         .iter()
-        .map(|f| format!("{}: {}", f.rule.as_str(), f.detail))
+        .map(|f| format!("{}: {}", f.rule.as_str(), for_terminal(&f.detail)))
         .collect();
     let value = json!({
         "department": policy.department,
@@ -223,8 +224,7 @@ fn unmet_error(department: &str, what: &str, unmet: &[String]) -> CliError {
 }
 
 fn print(value: &Json) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| fail(e.to_string()))?;
-    outln!("{text}");
+    outln!("{}", crate::out::pretty_json(value));
     Ok(())
 }
 

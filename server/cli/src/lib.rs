@@ -31,6 +31,7 @@ pub mod devices;
 pub mod enroll_token;
 pub mod evidence;
 pub mod officers;
+pub mod platforms;
 pub mod policy;
 pub mod roster;
 #[cfg(feature = "server")]
@@ -68,9 +69,12 @@ pub enum Command {
     /// Manage the registry of officers (who is entitled to a GR-funded phone).
     #[command(subcommand)]
     Officers(officers::OfficersCmd),
-    /// Set a department's policy (email domains, platforms, groups).
+    /// Set or show a department's policy (email domains, platforms, groups).
     #[command(subcommand)]
     Policy(policy::PolicyCmd),
+    /// List the built-in catalog of messaging platforms a policy may name.
+    #[command(subcommand)]
+    Platforms(platforms::PlatformsCmd),
     /// Upload a communication group's roster of handles.
     #[command(subcommand)]
     Roster(roster::RosterCmd),
@@ -133,6 +137,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Bench(args) => bench::run(args),
         Command::Officers(cmd) => officers::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Platforms(cmd) => platforms::run(cmd),
         Command::Roster(cmd) => roster::run(cmd),
         Command::EnrollToken(cmd) => enroll_token::run(cmd),
         Command::Compliance(cmd) => compliance::run(cmd),

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     match result.map_err(|e| e.to_string()).and(written) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pramaan: {e}");
+            // The reason may quote a server, a device or a file: escaped line by line, so
+            // it can neither steer the terminal nor pass for another command's output.
+            let lines: Vec<_> = e.lines().map(pramaan_core::text::for_terminal).collect();
+            eprintln!("pramaan: {}", lines.join("\n"));
             ExitCode::FAILURE
         }
     }

@@ -7,6 +7,13 @@
 //! saying it has seen enough, so the exit status stays 0). Any other write error (a full
 //! disk behind `> file`) is kept and reported by [`finish`], so it still fails the
 //! command.
+//!
+//! JSON that reaches a terminal goes through [`pretty_json`]: the serializer escapes
+//! control characters inside strings but passes bidirectional overrides, C1 controls and
+//! DEL as they are; written as `\uXXXX` escapes instead they cannot steer the terminal or
+//! reorder what IT reads, and the document still parses to the same value. Plain text
+//! from a device, the registry or the server goes through
+//! [`pramaan_core::text::for_terminal`].
 
 use std::fmt;
 use std::io::{ErrorKind, Write};
@@ -65,6 +72,36 @@ pub fn finish() -> Result<(), String> {
     }
 }
 
+/// `v` pretty-printed, with every unsafe character ([`pramaan_core::text::is_unsafe_char`])
+/// written as a JSON `\uXXXX` escape: the same JSON value, safe for a terminal.
+pub fn pretty_json(v: &serde_json::Value) -> String {
+    let text = match serde_json::to_string_pretty(v) {
+        Ok(t) => t,
+        Err(e) => return format!("{{\"error\": \"cannot print JSON: {e}\"}}"),
+    };
+    if !text
+        .chars()
+        .any(|c| c != '\n' && pramaan_core::text::is_unsafe_char(c))
+    {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        // Outside strings the pretty printer writes only newlines and spaces; inside them
+        // the serializer already escaped C0 controls, so every other unsafe character is
+        // inside a string, where a `\uXXXX` escape means the same character.
+        if c != '\n' && pramaan_core::text::is_unsafe_char(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `outln!` that survives a closed pipe (see the module docs).
 macro_rules! outln {
     () => {
@@ -80,4 +117,33 @@ macro_rules! out {
     ($($arg:tt)*) => {
         $crate::out::emit(format_args!($($arg)*), false)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_json_escapes_what_a_terminal_would_act_on_and_keeps_the_value() {
+        let v = serde_json::json!({
+            "model": "Pixel\u{1b}[2J\u{1b}[H",
+            "email": "x@\u{202E}ni.vog",
+            "c1": "\u{9b}31m\u{7f}",
+            "plain": "ગુજરાત",
+        });
+        let text = pretty_json(&v);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && pramaan_core::text::is_unsafe_char(c)),
+            "{text}"
+        );
+        assert!(
+            text.contains("\\u202e") && text.contains("\\u001b"),
+            "{text}"
+        );
+        assert!(text.contains("ગુજરાત"));
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(back, v);
+    }
 }

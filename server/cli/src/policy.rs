@@ -1,4 +1,5 @@
-//! `pramaan policy set FILE.toml [--department D]`: set a department's policy.
+//! `pramaan policy set FILE.toml [--department D]`: set a department's policy;
+//! `pramaan policy show [--department D] [--format toml|json]`: print the one in force.
 //!
 //! The file is parsed, resolved against the built-in platform catalog and validated here
 //! first with the same core code the server runs, so a typo is reported with its reason
@@ -6,14 +7,19 @@
 //! logs the change). The department comes from the file; `--department` is a guard: when
 //! given it must match the file (setting GAD's policy from HD's file by a slip of the
 //! finger is refused).
+//!
+//! `show` prints the policy as the server holds it, platforms resolved from the catalog
+//! (packages and signing digests written out): TOML that `policy set` takes back, or JSON.
+//! Its strings are escaped for the terminal (a policy is refused with control characters,
+//! but one stored before that check is shown, not obeyed).
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use pramaan_core::catalog::Catalog;
 use pramaan_core::policy::Policy;
 
-use super::client::{ServerArgs, encode, read_text};
+use super::client::{ServerArgs, encode, read_text, typed};
 use super::{CliError, CliResult};
 
 /// `pramaan policy set`.
@@ -32,6 +38,49 @@ pub enum PolicyCmd {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Print a department's policy as the server holds it (platforms filled in from the
+    /// catalog): TOML that `policy set` accepts, or JSON.
+    Show {
+        /// The department; an IT token's own when omitted (auditors and admins name one).
+        #[arg(long, value_name = "D")]
+        department: Option<String>,
+        /// toml (default) or json.
+        #[arg(long, value_enum, default_value_t = ShowFormat::Toml)]
+        format: ShowFormat,
+        /// How to reach and trust the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// How `policy show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    /// The policy file format (design section 6).
+    Toml,
+    /// The same fields as JSON.
+    Json,
+}
+
+/// The policy as `format`, escaped for a terminal.
+pub fn render(policy: &Policy, format: ShowFormat) -> Result<String, CliError> {
+    match format {
+        ShowFormat::Toml => {
+            let text = toml::to_string(policy)
+                .map_err(|e| CliError::new(format!("cannot write the policy as TOML: {e}")))?;
+            // TOML escapes control characters in strings; bidirectional ones pass: each
+            // line is escaped on its own, so the file's line structure stays.
+            Ok(text
+                .lines()
+                .map(|l| pramaan_core::text::for_terminal(l).into_owned() + "\n")
+                .collect())
+        }
+        ShowFormat::Json => {
+            let v = serde_json::to_value(policy)
+                .map_err(|e| CliError::new(format!("cannot write the policy as JSON: {e}")))?;
+            Ok(super::out::pretty_json(&v) + "\n")
+        }
+    }
 }
 
 /// Parses and checks the policy text and decides the department it applies to.
@@ -79,6 +128,20 @@ pub fn run(cmd: PolicyCmd) -> CliResult {
             );
             Ok(())
         }
+        PolicyCmd::Show {
+            department,
+            format,
+            server,
+        } => {
+            let client = server.client()?;
+            let path = match &department {
+                Some(d) => format!("/v1/policy?department={}", encode(d)),
+                None => "/v1/policy".to_string(),
+            };
+            let policy: Policy = typed(&path, client.get_json(&path)?)?;
+            out!("{}", render(&policy, format)?);
+            Ok(())
+        }
     }
 }
 
@@ -105,6 +168,19 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("does not match"), "{err}");
+    }
+
+    #[test]
+    fn show_renders_toml_that_loads_back_and_json() {
+        let (p, _) = check(POLICY, None).unwrap_or_else(|e| panic!("{e}"));
+        let toml = render(&p, ShowFormat::Toml).unwrap_or_else(|e| panic!("{e}"));
+        assert!(toml.contains("department = \"GAD\""), "{toml}");
+        let back =
+            Policy::load(&toml, &Catalog::builtin()).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+        assert_eq!(back, p);
+        let json = render(&p, ShowFormat::Json).unwrap_or_else(|e| panic!("{e}"));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(v["department"], "GAD");
     }
 
     #[test]

@@ -86,7 +86,12 @@ pub fn run(cmd: TokenCmd) -> CliResult {
                 .map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
             let out = match format {
                 Format::Json => pretty(&report),
-                Format::Text => format!("{}\n{}", summary_line(&report), pretty(&report)),
+                // The summary quotes the token's own header: escaped like the JSON.
+                Format::Text => format!(
+                    "{}\n{}",
+                    pramaan_core::text::for_terminal(&summary_line(&report)),
+                    pretty(&report)
+                ),
             };
             outln!("{out}");
             if key.is_some() && report["signature_verified"] != true {
@@ -116,7 +121,7 @@ fn read_input(file: &std::path::Path) -> Result<Vec<u8>, InspectError> {
 }
 
 fn pretty(v: &Json) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    crate::out::pretty_json(v)
 }
 
 /// Parses `input` as COSE_Sign1: the raw bytes first, then (for text input) as hex,
@@ -170,7 +175,7 @@ fn device_key(arg: &str) -> Result<P256PublicKey, InspectError> {
     let bytes = pramaan_core::encoding::b64url_decode(compact.trim_end_matches('='))
         .map_err(|_| {
             InspectError::Key(
-                "neither a readable file nor base64url text of a COSE_Key (the public_key that GET /v1/officers/{id} prints)"
+                "neither a readable file nor base64url text of a COSE_Key (a device's public_key, as the officer's record on the server shows it)"
                     .into(),
             )
         })?;
@@ -258,7 +263,7 @@ fn summary_line(report: &Json) -> String {
 
 /// Tries each protocol decoder; the first that accepts the payload names it.
 fn decode_payload(payload: &[u8]) -> (&'static str, &'static str, Json) {
-    if let Ok(a) = Attestation::from_cbor(payload) {
+    if let Ok(a) = Attestation::from_stored_cbor(payload) {
         return (
             "attestation",
             "device attestation, EAT claims set (POST /v1/attest)",
@@ -498,6 +503,23 @@ mod tests {
         assert!(r["note"].as_str().expect("note").contains("NOT verified"));
         assert!(summary_line(&r).contains("signature NOT verified"));
         assert!(summary_line(&r).starts_with("attestation (device attestation"));
+    }
+
+    #[test]
+    fn a_token_with_terminal_escapes_is_decoded_and_shown_escaped() {
+        // The server refuses such claims; a token given to inspect is still read, and
+        // what it claims is shown, never obeyed.
+        let mut a = attestation();
+        a.os.version = "15\u{1b}[2J\u{1b}[H".into();
+        a.email[0] = "x@\u{202E}ni.vog".into();
+        let token = device_token(a.to_cbor(), a.device_id.as_bytes());
+        let r = inspect(&token).expect("inspects");
+        assert_eq!(r["kind"], "attestation");
+        let shown = pretty(&r);
+        assert!(!shown.contains(['\u{1b}', '\u{202E}']), "{shown}");
+        assert!(shown.contains("15\\u001b[2J\\u001b[H"), "{shown}");
+        let back: Json = serde_json::from_str(&shown).expect("still JSON");
+        assert_eq!(back["payload"]["os"]["version"], "15\u{1b}[2J\u{1b}[H");
     }
 
     #[test]

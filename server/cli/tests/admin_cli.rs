@@ -54,6 +54,20 @@ fn admin_init_and_token_commands() {
         "{origin}"
     );
     assert!(vkey.starts_with(&format!("{origin}+")), "{vkey}");
+    // The next steps name the commands, with the paths init wrote.
+    for step in [
+        format!("pramaan serve --data {data_s}"),
+        format!(
+            "PRAMAAN_SERVER=https://pramaan.example:8443 PRAMAAN_CA={}",
+            data.join("tls/cert.pem").display()
+        ),
+        format!("pramaan admin token --data {data_s} --role it --department"),
+        "pramaan policy set POLICY.toml".into(),
+        "pramaan officers import OFFICERS.csv".into(),
+        "pramaan enroll-token --officer".into(),
+    ] {
+        assert!(stdout.contains(&step), "{step} missing: {stdout}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

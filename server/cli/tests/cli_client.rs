@@ -6,7 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test code: a failed expectation is the test failing
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -263,8 +263,18 @@ fn enroll_token_prints_uri_qr_and_writes_a_png() {
     );
     let bytes = std::fs::read(&png).expect("png written");
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-    let img = image::load_from_memory(&bytes).expect("decodes");
+    let img = image::load_from_memory(&bytes).expect("decodes").to_luma8();
     assert!(img.width() >= 400);
+    // Captioned under the code: the officer and the expiry drawn in the bottom rows
+    // (below the code's white quiet zone).
+    let ink = |rows: std::ops::Range<u32>| {
+        rows.flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0[0] < 128)
+            .count()
+    };
+    let h = img.height();
+    assert!(ink(h - 56..h - 32) > 100, "officer line drawn");
+    assert!(ink(h - 32..h - 8) > 100, "expiry line drawn");
     let err = fails(&env.run(&["enroll-token", "--officer", "NOBODY"]));
     assert!(err.contains("server refused: 404 unknown_officer"), "{err}");
 }
@@ -390,6 +400,11 @@ fn bad_token_and_missing_trust_fail_clearly_without_leaking_the_token() {
     assert!(
         err.contains("400 department_required") && err.contains("--department D"),
         "{err}"
+    );
+    assert_eq!(
+        err.matches("cover every department").count(),
+        1,
+        "said once: {err}"
     );
 
     // No way to trust the server.
@@ -583,4 +598,238 @@ fn evidence_help_lists_every_command_and_the_default_fetch_time() {
     let text = ok(&help);
     assert!(text.contains("modification time"), "{text}");
     assert!(text.contains("--server"), "{text}");
+}
+
+/// `pramaan ARGS | head -1` with the admin's environment: head's output and pramaan's
+/// exit status and standard error.
+fn piped_into_head(env: &Env, args: &[&str]) -> (String, std::process::ExitStatus, String) {
+    let mut pramaan = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(args)
+        .env("PRAMAAN_SERVER", &env.running.url)
+        .env("PRAMAAN_TOKEN", &env.init.admin_token)
+        .env("PRAMAAN_PIN", &env.init.pin_b64url)
+        .env_remove("PRAMAAN_CA")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pramaan");
+    let head = Command::new("head")
+        .arg("-1")
+        .stdin(pramaan.stdout.take().expect("stdout"))
+        .output()
+        .expect("run head");
+    let out = pramaan.wait_with_output().expect("wait");
+    (
+        String::from_utf8_lossy(&head.stdout).into_owned(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn output_piped_into_head_exits_zero_without_a_panic() {
+    let env = Env::new();
+    env.department();
+    // Enough officers that the output is far larger than a pipe's buffer: head has
+    // gone long before pramaan has written it all.
+    let mut csv = String::from(OFFICERS);
+    for i in 0..3000 {
+        csv.push_str(&format!(
+            "GAD-{i:05},Officer Number {i},Under Secretary,GAD,officer.{i}@gujarat.gov.in,+9198250{i:05},true\n"
+        ));
+    }
+    ok(&env.run(&["officers", "import", path(&env.file("many.csv", &csv))]));
+    for args in [
+        &["compliance", "--department", "GAD", "--format", "json"][..],
+        &["compliance", "--department", "GAD"][..],
+        &["compliance", "--department", "GAD", "--format", "csv"][..],
+        &["--help"][..],
+    ] {
+        let (first, status, err) = piped_into_head(&env, args);
+        assert!(
+            status.success(),
+            "pramaan {args:?} | head -1: {status}\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        assert_eq!(first.lines().count(), 1, "{first}");
+    }
+    // What each printed first: the JSON's opening brace, the table's department line.
+    assert_eq!(
+        piped_into_head(
+            &env,
+            &["compliance", "--department", "GAD", "--format", "json"]
+        )
+        .0,
+        "{\n"
+    );
+    assert_eq!(
+        piped_into_head(&env, &["compliance", "--department", "GAD"]).0,
+        "Department GAD\n"
+    );
+}
+
+#[test]
+fn flags_override_the_environment() {
+    let env = Env::new();
+    env.department();
+    let cert = env.init.cert_path.to_str().expect("utf-8").to_string();
+    let wrong_pin = pramaan_core::transport::b64url(&[0u8; 32]);
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pramaan"));
+        c.args(["compliance", "--department", "GAD", "--format", "json"])
+            .args(args)
+            .env_remove("PRAMAAN_CA")
+            .env_remove("PRAMAAN_PIN");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().expect("run")
+    };
+    // Every variable names something else; every flag wins over it.
+    let out = run(
+        &[
+            ("PRAMAAN_SERVER", "https://127.0.0.1:1"),
+            ("PRAMAAN_TOKEN", "not-the-token"),
+            ("PRAMAAN_PIN", &wrong_pin),
+        ],
+        &[
+            "--server",
+            &env.running.url,
+            "--token",
+            &env.init.admin_token,
+            "--ca",
+            &cert,
+        ],
+    );
+    assert!(ok(&out).contains("\"department\": \"GAD\""));
+    // --pin over PRAMAAN_CA naming a file that is not there.
+    let out = run(
+        &[
+            ("PRAMAAN_SERVER", &env.running.url),
+            ("PRAMAAN_TOKEN", &env.init.admin_token),
+            ("PRAMAAN_CA", "/nonexistent/ca.pem"),
+        ],
+        &["--pin", &env.init.pin_b64url],
+    );
+    ok(&out);
+    // Without a flag, the environment decides: the wrong pin is used and refused.
+    let out = run(
+        &[
+            ("PRAMAAN_SERVER", &env.running.url),
+            ("PRAMAAN_TOKEN", &env.init.admin_token),
+            ("PRAMAAN_PIN", &wrong_pin),
+        ],
+        &[],
+    );
+    fails(&out);
+}
+
+#[test]
+fn a_department_in_another_case_is_suggested_only_to_who_may_read_it() {
+    let env = Env::new();
+    env.department();
+    // Admins and auditors read every department: the one meant is suggested.
+    let err = fails(&env.run(&["compliance", "--department", "gad"]));
+    assert!(
+        err.contains("404 not_found: no department gad; did you mean GAD?"),
+        "{err}"
+    );
+    let auditor = env.token(Role::Auditor, None);
+    let err = fails(&env.run_as(&auditor, &["policy", "show", "--department", "Gad"]));
+    assert!(
+        err.contains("no department Gad; did you mean GAD?"),
+        "{err}"
+    );
+    // IT of GAD mistyping its own department.
+    let it = env.token(Role::It, Some("GAD"));
+    let err = fails(&env.run_as(&it, &["compliance", "--department", "gad"]));
+    assert!(
+        err.contains("no department gad; did you mean GAD?"),
+        "{err}"
+    );
+    // IT of another department learns nothing about GAD.
+    let hd = env.token(Role::It, Some("HD"));
+    let err = fails(&env.run_as(&hd, &["compliance", "--department", "gad"]));
+    assert!(err.contains("403 forbidden"), "{err}");
+    assert!(
+        !err.contains("GAD") && !err.contains("did you mean"),
+        "{err}"
+    );
+    // A department that does not exist in any case: no suggestion, a command to run.
+    let err = fails(&env.run(&["compliance", "--department", "HD"]));
+    assert!(
+        err.contains("department HD has no policy yet") && err.contains("`pramaan policy set"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("/v1/"),
+        "hints name commands, not API paths: {err}"
+    );
+}
+
+#[test]
+fn policy_show_prints_the_policy_in_force_and_platforms_list_the_catalog() {
+    let env = Env::new();
+    env.department();
+    // IT without --department: its own department's policy, as TOML that loads back.
+    let it = env.token(Role::It, Some("GAD"));
+    let toml = ok(&env.run_as(&it, &["policy", "show"]));
+    assert!(toml.contains("department = \"GAD\""), "{toml}");
+    let shown =
+        pramaan_core::policy::Policy::load(&toml, &pramaan_core::catalog::Catalog::builtin())
+            .expect("the shown policy loads");
+    assert_eq!(shown.department, "GAD");
+    assert!(
+        shown
+            .platforms
+            .iter()
+            .any(|p| p.name == "WhatsApp" && !p.android_signers.is_empty()),
+        "{toml}"
+    );
+    let json = ok(&env.run_as(&it, &["policy", "show", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["department"], "GAD");
+    // Auditors and admins name the department.
+    let err = fails(&env.run(&["policy", "show"]));
+    assert!(
+        err.contains("department_required") && err.contains("--department D"),
+        "{err}"
+    );
+    ok(&env.run(&["policy", "show", "--department", "GAD"]));
+    // IT may not read another department's policy.
+    let err = fails(&env.run_as(&it, &["policy", "show", "--department", "HD"]));
+    assert!(err.contains("403 forbidden"), "{err}");
+
+    // The catalog, offline.
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["platforms", "list"])
+        .output()
+        .expect("run");
+    let list = ok(&out);
+    assert!(
+        list.lines().next().is_some_and(|l| l.starts_with("NAME")),
+        "{list}"
+    );
+    let whatsapp = list
+        .lines()
+        .find(|l| l.starts_with("WhatsApp "))
+        .expect("WhatsApp row");
+    assert!(whatsapp.contains("com.whatsapp") && whatsapp.contains("net.whatsapp.WhatsApp"));
+    assert!(
+        list.contains("Sandes (GIMS, Government of India)"),
+        "{list}"
+    );
+    // A policy naming a platform the catalog lacks is refused with the names it knows.
+    let sandes = env.file(
+        "sandes.toml",
+        &POLICY.replacen("name = \"WhatsApp\"", "name = \"Sandes\"", 1),
+    );
+    let err = fails(&env.run(&["policy", "set", path(&sandes)]));
+    assert!(
+        err.contains("\"Sandes\"")
+            && err.contains("\"Sandes (GIMS, Government of India)\"")
+            && err.contains("pramaan platforms list"),
+        "{err}"
+    );
 }

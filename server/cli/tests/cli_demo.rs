@@ -49,14 +49,6 @@ fn demo_no_wait_prints_compliant_and_failing_officers() {
         stdout.contains("20 officer(s): compliant 10, warning 2, noncompliant 4, stale 0, not_enrolled 3, revoked 1"),
         "{stdout}"
     );
-    for what in [
-        "Dashboard:",
-        "Admin token:",
-        "SPKI pin:",
-        "pramaan compliance",
-    ] {
-        assert!(stdout.contains(what), "{what} missing: {stdout}");
-    }
     // The temporary data directory is gone.
     let data = stderr
         .lines()
@@ -64,6 +56,50 @@ fn demo_no_wait_prints_compliant_and_failing_officers() {
         .map(|s| s.trim_end_matches(')').to_string())
         .expect("data dir named on stderr");
     assert!(!Path::new(&data).exists(), "{data} left behind");
+    // --no-wait prints only what still exists: the server has exited and its data
+    // directory is gone, so no URL, command, token or path that needs them.
+    assert!(stdout.contains("The demo server has stopped"), "{stdout}");
+    for gone in [
+        "Dashboard:",
+        "Admin token:",
+        "export PRAMAAN_SERVER",
+        "pramaan compliance --department",
+        "https://",
+        data.as_str(),
+    ] {
+        assert!(!stdout.contains(gone), "{gone} printed: {stdout}");
+    }
+}
+
+#[test]
+fn demo_no_wait_with_data_prints_how_to_serve_it_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("kept");
+    let out = Command::new(env!("CARGO_BIN_EXE_pramaan"))
+        .args(["demo", "--no-wait", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run pramaan demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(data.is_dir(), "the kept data directory is there");
+    assert!(
+        stdout.contains(&format!("pramaan serve --data {}", data.display())),
+        "{stdout}"
+    );
+    for what in [
+        "Admin token:",
+        "GAD IT token:",
+        "SPKI pin:",
+        "CA certificate:",
+    ] {
+        assert!(stdout.contains(what), "{what} missing: {stdout}");
+    }
+    assert!(
+        !stdout.contains("Dashboard:") && !stdout.contains("https://"),
+        "{stdout}"
+    );
 }
 
 #[test]

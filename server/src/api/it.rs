@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/whoami", get(whoami))
         .route("/v1/officers/import", post(import_officers))
         .route("/v1/officers/{id}", get(get_officer))
+        .route("/v1/policy", get(get_own_policy))
         .route(
             "/v1/departments/{d}/policy",
             put(put_policy).get(get_policy),
@@ -96,8 +97,14 @@ impl From<ComplianceError> for ApiError {
             ComplianceError::Store(s) => s.into(),
             ComplianceError::NoPolicy(d) => ApiError::new(
                 RejectCode::NotFound,
-                format!("department {d} has no policy yet (PUT /v1/departments/{d}/policy)"),
+                format!(
+                    "department {d} has no policy yet: its IT or an admin sets one with \
+                     `pramaan policy set POLICY.toml`"
+                ),
             ),
+            e @ ComplianceError::NoDepartment { .. } => {
+                ApiError::new(RejectCode::NotFound, e.to_string())
+            }
             ComplianceError::Corrupt(m) => {
                 log::error!("compliance view: {}", crate::log_text::untrusted(&m));
                 ApiError::internal("stored data is unreadable")
@@ -120,16 +127,7 @@ async fn get_compliance(
     Query(q): Query<ComplianceQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(READERS)?;
-    let department = match (q.department, &auth.0.department) {
-        (Some(d), _) => d,
-        (None, Some(own)) => own.clone(),
-        (None, None) => {
-            return Err(ApiError::new(
-                RejectCode::DepartmentRequired,
-                "give ?department=D",
-            ));
-        }
-    };
+    let department = auth.department(q.department)?;
     auth.require_read(&department)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
@@ -263,7 +261,7 @@ async fn get_officer(
                         "evidence_at": eval.proof.as_ref().map(|p| p.evidence_at),
                     }))
                 }
-                Err(ComplianceError::NoPolicy(_)) => None,
+                Err(ComplianceError::NoPolicy(_) | ComplianceError::NoDepartment { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
             let devices: Vec<DeviceJson> = devices
@@ -375,6 +373,23 @@ async fn import_officers(
         rejected.len()
     );
     Ok(json_response(&ImportReport { imported, rejected }))
+}
+
+#[derive(Debug, Deserialize)]
+struct DepartmentQuery {
+    department: Option<String>,
+}
+
+/// `GET /v1/policy[?department=D]`: the policy of the named department, or of an IT
+/// token's own (what `pramaan policy show` asks without `--department`).
+async fn get_own_policy(
+    state: State<AppState>,
+    auth: Auth,
+    Query(q): Query<DepartmentQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    let department = auth.department(q.department)?;
+    get_policy(state, auth, Path(department)).await
 }
 
 async fn get_policy(
@@ -547,7 +562,8 @@ async fn create_enrollment_token(
                 return Err(ApiError::new(
                     RejectCode::NoPolicy,
                     format!(
-                        "department {} has no policy yet; set it before enrolling devices",
+                        "department {} has no policy yet: set one with `pramaan policy set \
+                         POLICY.toml` before enrolling devices",
                         officer.department
                     ),
                 ));

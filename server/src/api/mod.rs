@@ -155,10 +155,12 @@ impl Auth {
         if self.0.can_read(department) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                RejectCode::Forbidden,
-                format!("not allowed to read department {department}"),
-            ))
+            Err(self.misspelt_own(department).unwrap_or_else(|| {
+                ApiError::new(
+                    RejectCode::Forbidden,
+                    format!("not allowed to read department {department}"),
+                )
+            }))
         }
     }
 
@@ -167,10 +169,35 @@ impl Auth {
         if self.0.can_write(department) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                RejectCode::Forbidden,
-                format!("not allowed to change department {department}"),
-            ))
+            Err(self.misspelt_own(department).unwrap_or_else(|| {
+                ApiError::new(
+                    RejectCode::Forbidden,
+                    format!("not allowed to change department {department}"),
+                )
+            }))
+        }
+    }
+
+    /// IT naming its own department in another case (`gad` for `GAD`): "did you mean",
+    /// which tells it nothing it does not know. Any other department stays forbidden,
+    /// without a hint of whether it exists.
+    fn misspelt_own(&self, department: &str) -> Option<ApiError> {
+        let own = self.0.department.as_deref()?;
+        (self.0.role == Role::It && own != department && own.eq_ignore_ascii_case(department))
+            .then(|| crate::compliance::ComplianceError::no_department(department, own).into())
+    }
+
+    /// The department a request is about: the one it names (`?department=D`), else an IT
+    /// token's own; auditor and admin tokens must name one.
+    pub fn department(&self, asked: Option<String>) -> Result<String, ApiError> {
+        match (asked, &self.0.department) {
+            (Some(d), _) => Ok(d),
+            (None, Some(own)) => Ok(own.clone()),
+            (None, None) => Err(ApiError::new(
+                RejectCode::DepartmentRequired,
+                "auditor and admin tokens cover every department: name one \
+                 (`--department D` on the command line, `?department=D` in the API)",
+            )),
         }
     }
 }
