@@ -345,6 +345,9 @@ pub struct RosterReport {
     pub group: String,
     /// Handles now on the roster (duplicates counted once).
     pub handles: u64,
+    /// Rows of the upload dropped because they repeat a handle (after normalization).
+    #[serde(default)]
+    pub duplicates: u64,
 }
 
 /// `PUT /v1/evidence/status-list` answer: the revocation status list now in force.

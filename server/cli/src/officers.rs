@@ -57,7 +57,7 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
                 report.imported,
                 file.display()
             );
-            for RowError { line, reason } in &report.rejected {
+            for RowError { line, reason, .. } in &report.rejected {
                 // Line 0: refused for the whole file's scope (e.g. another department's
                 // officer), the reason names the officer.
                 if *line == 0 {
@@ -98,10 +98,7 @@ mod tests {
             r,
             Ok(ImportReport {
                 imported: 3,
-                rejected: vec![RowError {
-                    line: 4,
-                    reason: "entitled must be true or false".into()
-                }]
+                rejected: vec![RowError::new(4, "entitled must be true or false")]
             })
         );
         // The answer is the server's type: another shape is refused, not guessed at.

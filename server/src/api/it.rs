@@ -282,27 +282,27 @@ async fn import_officers(
             for (line, o) in &officers {
                 let line = *line;
                 if !principal.can_write(&o.department) {
-                    lines.push(RowError {
+                    lines.push(RowError::new(
                         line,
-                        reason: format!(
+                        format!(
                             "officer {}: department {} is not yours",
                             o.officer_id, o.department
                         ),
-                    });
+                    ));
                     continue;
                 }
                 if let Some(existing) = tx.officer(&o.officer_id)?
                     && !principal.can_write(&existing.department)
                 {
-                    lines.push(RowError {
+                    // Officer ids are one namespace: the row cannot be imported, but
+                    // the other department is not named.
+                    lines.push(RowError::new(
                         line,
-                        // Officer ids are one namespace: the row cannot be imported,
-                        // but the other department is not named.
-                        reason: format!(
+                        format!(
                             "officer {} is registered in another department",
                             o.officer_id
                         ),
-                    });
+                    ));
                     continue;
                 }
                 accepted.push(o);
@@ -400,16 +400,24 @@ async fn put_policy(
     })))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct RosterQuery {
+    /// Accept a roster with no handle (empties the group's roster).
+    #[serde(default)]
+    allow_empty: bool,
+}
+
 async fn put_roster(
     State(state): State<AppState>,
     auth: Auth,
     Path((d, g)): Path<(String, String)>,
+    Query(q): Query<RosterQuery>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     auth.require_write(&d)?;
     let text = text_body(b)?;
-    let rows = roster_from_csv(&text).map_err(|errors| {
+    let parsed = roster_from_csv(&text).map_err(|errors| {
         let detail = errors
             .iter()
             .map(ToString::to_string)
@@ -417,6 +425,16 @@ async fn put_roster(
             .join("; ");
         ApiError::new(RejectCode::InvalidRoster, detail)
     })?;
+    let (rows, duplicates) = (parsed.rows, parsed.duplicates);
+    if rows.is_empty() && !q.allow_empty {
+        return Err(ApiError::new(
+            RejectCode::InvalidRoster,
+            format!(
+                "the roster lists no handle and would empty the roster of {g:?}; \
+                 `pramaan roster set --allow-empty` (?allow_empty=true) if that is meant"
+            ),
+        ));
+    }
     if let Some((_, other, _)) = rows.iter().find(|(_, group, _)| *group != g) {
         return Err(ApiError::new(
             RejectCode::InvalidRoster,
@@ -474,6 +492,7 @@ async fn put_roster(
         platform,
         group: g,
         handles: count as u64,
+        duplicates,
     }))
 }
 
