@@ -97,6 +97,9 @@ pub enum RejectCode {
     TokenExpired,
     /// 413: the body is over the limit.
     TooLarge,
+    /// 422: a registry import with rejected rows, refused whole (all or nothing); the
+    /// body is the import report with every row error. Nothing was written or logged.
+    RowsRejected,
     /// 429: too many requests from this client.
     RateLimited,
     /// 429: the device reached its department policy's `[limits]` (attestations or
@@ -109,7 +112,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 40] = [
+    pub const ALL: [RejectCode; 41] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -147,6 +150,7 @@ impl RejectCode {
         RejectCode::TokenUsed,
         RejectCode::TokenExpired,
         RejectCode::TooLarge,
+        RejectCode::RowsRejected,
         RejectCode::RateLimited,
         RejectCode::QuotaExceeded,
         RejectCode::Internal,
@@ -167,6 +171,7 @@ impl RejectCode {
             | OfflineNotChained | OfflineRunExceeded | CounterNotIncreasing => 409,
             TokenUsed | TokenExpired => 410,
             TooLarge => 413,
+            RowsRejected => 422,
             RateLimited | QuotaExceeded => 429,
             Internal => 500,
         }
@@ -213,6 +218,7 @@ impl RejectCode {
             TokenUsed => "token_used",
             TokenExpired => "token_expired",
             TooLarge => "too_large",
+            RowsRejected => "rows_rejected",
             RateLimited => "rate_limited",
             QuotaExceeded => "quota_exceeded",
             Internal => "internal",
@@ -327,11 +333,35 @@ pub struct RevokeRequest {
 /// `POST /v1/officers/import` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
-    /// Rows saved (added or updated).
+    /// Rows written: added, updated, moved and reinstated (0 in a dry run and in a
+    /// refused import).
     pub imported: u64,
-    /// Every refused row with its reason. Line 0: refused for the whole file's scope (for
-    /// example another department's officer); the reason names the officer.
+    /// Every refused row with its line, field and reason. Line 0: refused for the whole
+    /// file's scope (for example another department's officer); the reason names the
+    /// officer.
     pub rejected: Vec<RowError>,
+    /// New officers.
+    #[serde(default)]
+    pub added: u64,
+    /// Officers whose row changed (same department).
+    #[serde(default)]
+    pub updated: u64,
+    /// Officers whose row is already exactly as imported (not written again).
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Officers moved to another department by their row (admin; devices follow).
+    #[serde(default)]
+    pub moved: u64,
+    /// Retired officers imported again, so serving again.
+    #[serde(default)]
+    pub reinstated: u64,
+    /// What was accepted but looks wrong (an email off the department policy's
+    /// `email_domains`).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Only validated and counted (`?dry_run=true`): nothing was written or logged.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `PUT /v1/departments/{d}/groups/{g}/roster` answer.

@@ -503,6 +503,7 @@ fn officer_row(r: &CsvRow<'_>, today: time::Date) -> Result<Officer, Fault> {
         gr_reference,
         phone_model,
         phone_purchased,
+        retired_at: None,
     })
 }
 

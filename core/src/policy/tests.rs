@@ -90,6 +90,7 @@ fn officer() -> Officer {
         gr_reference: None,
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 

@@ -51,6 +51,7 @@ fn officer(id: &str, dept: &str, phone_model: Option<&str>) -> Officer {
         gr_reference: None,
         phone_model: phone_model.map(Into::into),
         phone_purchased: None,
+        retired_at: None,
     }
 }
 

@@ -738,6 +738,7 @@ fn ceiling_officer() -> Officer {
         gr_reference: None,
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 

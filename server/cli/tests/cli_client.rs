@@ -160,23 +160,41 @@ GAD-004,Nilesh Shah,JS,GAD,nilesh.shah@gujarat.gov.in,+919825010004,yes
     let out = env.run(&["officers", "import", path(&csv)]);
     let err = fails(&out);
     assert!(
-        stdout(&out).contains("imported 2 officer(s)"),
+        stdout(&out).contains("refused (nothing written)"),
         "{}",
         stdout(&out)
     );
     assert!(
-        err.contains("line 3:") && err.contains("not-an-email"),
+        err.contains("line 3: email:") && err.contains("not-an-email"),
         "{err}"
     );
-    assert!(err.contains("line 4:") && err.contains("entitled"), "{err}");
+    assert!(err.contains("line 4: entitled:"), "{err}");
     assert!(
-        err.contains("2 row(s)") && err.contains("rejected"),
+        err.contains("2 row(s)") && err.contains("nothing was imported"),
         "{err}"
     );
-    // The good rows were saved; --allow-rejected turns the same report into success.
-    let again = env.run(&["officers", "import", "--allow-rejected", path(&csv)]);
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(!json.contains("GAD-004"), "all or nothing: {json}");
+    // A dry run reports what would happen and writes nothing.
+    let dry = env.run(&["officers", "import", "--dry-run", path(&csv)]);
+    fails(&dry);
+    assert!(
+        stdout(&dry).contains("dry run (nothing written)")
+            && stdout(&dry).contains("2 added, 0 updated"),
+        "{}",
+        stdout(&dry)
+    );
+    // --partial writes the good rows; with --allow-rejected that is a success.
+    let again = env.run(&[
+        "officers",
+        "import",
+        "--partial",
+        "--allow-rejected",
+        path(&csv),
+    ]);
     ok(&again);
     assert!(stderr(&again).contains("line 3:"));
+    assert!(stdout(&again).contains("2 added"), "{}", stdout(&again));
     let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
     assert!(
         json.contains("GAD-004") && !json.contains("GAD-003"),
