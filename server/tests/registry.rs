@@ -189,6 +189,14 @@ fn retire_leaves_the_report_revokes_devices_and_import_reinstates() {
     // Twice: refused.
     let r = post_json(&it_gad, "/v1/officers/GAD-001/retire", retire);
     assert_eq!(r.status, 409);
+    // No enrollment token for a retired officer.
+    let r = post_json(
+        &it_gad,
+        "/v1/enrollment-tokens",
+        json!({"officer_id": "GAD-001"}),
+    );
+    assert_eq!(r.status, 409, "{}", body(&r));
+    assert!(body(&r)["message"].as_str().unwrap().contains("retired"));
     // The cancelled token is marked so in the store (part 1 refuses it at enrollment).
     let cancelled: i64 = {
         let db = rusqlite::Connection::open(env.data_dir().join("pramaan.db")).unwrap();

@@ -892,6 +892,14 @@ async fn create_enrollment_token(
                 .officer(&officer_id)?
                 .filter(|o| principal.can_write(&o.department))
                 .ok_or_else(|| no_officer(&officer_id))?;
+            if officer.retired_at.is_some() {
+                return Err(ApiError::new(
+                    RejectCode::Conflict,
+                    format!(
+                        "officer {officer_id} is retired; import the officer's registry row again to reinstate"
+                    ),
+                ));
+            }
             if tx.policy(&officer.department)?.is_none() {
                 return Err(ApiError::new(
                     RejectCode::NoPolicy,
