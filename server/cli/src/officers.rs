@@ -16,7 +16,10 @@
 //! Exit status: non-zero when rows were rejected (unless `--allow-rejected` with
 //! `--partial`) or the import was refused.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
@@ -77,6 +80,52 @@ pub enum OfficersCmd {
         #[command(flatten)]
         server: ServerArgs,
     },
+}
+
+/// While a long import runs and stderr is a terminal: `  12 s, waiting for the server`
+/// every 5 s on stderr, rewritten in place; stopped (and the line cleared) when dropped.
+struct Progress(Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>);
+
+impl Progress {
+    fn start(started: Instant) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut shown = false;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let secs = started.elapsed().as_secs();
+                if secs >= 5 && secs % 5 == 0 {
+                    eprint!("\r  {secs} s, waiting for the server");
+                    shown = true;
+                    std::thread::sleep(Duration::from_millis(800));
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Self(Some((stop, handle)))
+    }
+
+    /// Tells the ticker to stop (the caller is about to print).
+    fn stop(&self) {
+        if let Some((stop, _)) = &self.0 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.0.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
 }
 
 /// How long to wait for the answer to an upload of `bytes`: 30 s and one more second per
@@ -201,9 +250,11 @@ fn import(
         wait.as_secs()
     );
     let started = Instant::now();
+    let ticker = Progress::start(started);
     let resp = client
         .send_raw("POST", &path, "text/csv", &body)
         .map_err(|e| {
+            ticker.stop();
             if e.is_timeout() {
                 CliError::new(format!(
                     "no answer from {} within {} s: the server may still be importing {}. \
@@ -220,6 +271,7 @@ fn import(
                 client.unreachable(e)
             }
         })?;
+    drop(ticker);
     let elapsed = started.elapsed();
     let refused = resp.status == 422;
     if !resp.is_success() && !refused {

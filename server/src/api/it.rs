@@ -525,15 +525,15 @@ async fn import_officers(
         }
     })
     .await?;
+    let verb = if report.dry_run {
+        "checked (dry run)"
+    } else {
+        "imported"
+    };
+    let took = started.elapsed();
     log::info!(
-        "{} {} officer rows in {:.2?}: {} written, {} added, {} updated, {} unchanged, {} moved, {} reinstated, {} rejected",
+        "{} {verb} officer rows in {took:.2?}: {} written, {} added, {} updated, {} unchanged, {} moved, {} reinstated, {} rejected",
         auth.0.label,
-        if report.dry_run {
-            "checked (dry run)"
-        } else {
-            "imported"
-        },
-        started.elapsed(),
         report.imported,
         report.added,
         report.updated,
