@@ -559,6 +559,34 @@ struct MoveRequest {
     department: String,
 }
 
+/// `raw` trimmed: `400 malformed` when empty, longer than `max` characters or holding a
+/// control or direction character (it is logged and shown to IT).
+fn required_text(what: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!("a {what} is required"),
+        ));
+    }
+    if text.chars().count() > max {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!("the {what} is longer than {max} characters"),
+        ));
+    }
+    if let Some((_, c)) = pramaan_core::text::first_unsafe_char(text) {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!(
+                "the {what} holds the control or direction character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// `POST /v1/officers/{id}/retire {"reason": R}` (IT of the officer's department, admin):
 /// the officer leaves the compliance report, the active devices are revoked with the
 /// reason, outstanding enrollment tokens cancelled, one `officer_retired` log entry.
@@ -570,19 +598,7 @@ async fn retire_officer(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let req: RetireRequest = json_body(b)?;
-    let reason = req.reason.trim().to_string();
-    if reason.is_empty() {
-        return Err(ApiError::new(RejectCode::Malformed, "a reason is required"));
-    }
-    if let Some((_, c)) = pramaan_core::text::first_unsafe_char(&reason) {
-        return Err(ApiError::new(
-            RejectCode::Malformed,
-            format!(
-                "the reason holds the control character U+{:04X}",
-                u32::from(c)
-            ),
-        ));
-    }
+    let reason = required_text("reason", &req.reason, 1000)?;
     let st = state.clone();
     let principal = auth.0.clone();
     let r = reason.clone();
@@ -646,19 +662,11 @@ async fn move_officer(
 ) -> Result<Response, ApiError> {
     auth.require(&[Role::Admin])?;
     let req: MoveRequest = json_body(b)?;
-    let to = req.department.trim().to_string();
-    if to.is_empty() || to.chars().count() > pramaan_core::policy::csv::limits::DEPARTMENT {
-        return Err(ApiError::new(
-            RejectCode::Malformed,
-            "department: 1 to 64 characters",
-        ));
-    }
-    if pramaan_core::text::first_unsafe_char(&to).is_some() {
-        return Err(ApiError::new(
-            RejectCode::Malformed,
-            "department holds a control character",
-        ));
-    }
+    let to = required_text(
+        "department",
+        &req.department,
+        pramaan_core::policy::csv::limits::DEPARTMENT,
+    )?;
     let st = state.clone();
     let principal = auth.0.clone();
     let officer_id = id.clone();
