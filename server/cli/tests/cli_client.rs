@@ -602,3 +602,53 @@ fn evidence_help_lists_every_command_and_the_default_fetch_time() {
     assert!(text.contains("modification time"), "{text}");
     assert!(text.contains("--server"), "{text}");
 }
+
+#[test]
+fn officers_retire_and_move_from_the_command_line() {
+    let env = Env::new();
+    env.department();
+    let rev = env.file("rev.toml", pramaan_testkit::POLICY_REV);
+    ok(&env.run(&["policy", "set", path(&rev)]));
+    let it = env.token(Role::It, Some("GAD"));
+    let out = ok(&env.run_as(
+        &it,
+        &[
+            "officers",
+            "retire",
+            "GAD-003",
+            "--reason",
+            "superannuation",
+        ],
+    ));
+    assert!(
+        out.contains("officer GAD-003 retired: 0 device(s) revoked"),
+        "{out}"
+    );
+    let err = fails(&env.run_as(&it, &["officers", "retire", "GAD-003", "--reason", "again"]));
+    assert!(
+        err.contains("409") && err.contains("retired already"),
+        "{err}"
+    );
+    // Moving is for admins.
+    let err = fails(&env.run_as(&it, &["officers", "move", "GAD-002", "--to", "REV"]));
+    assert!(err.contains("403"), "{err}");
+    let out = ok(&env.run(&["officers", "move", "GAD-002", "--to", "REV"]));
+    assert!(out.contains("moved from GAD to REV"), "{out}");
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(
+        json.contains("GAD-001") && !json.contains("GAD-002") && !json.contains("GAD-003"),
+        "{json}"
+    );
+    // The registry file again, as a dry run: one unchanged, one moved back, one reinstated.
+    let officers = env.file("officers.csv", OFFICERS);
+    let out = ok(&env.run(&["officers", "import", "--dry-run", path(&officers)]));
+    assert!(
+        out.contains("0 added, 0 updated, 1 unchanged, 1 moved, 1 reinstated, 0 rejected"),
+        "{out}"
+    );
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(
+        !json.contains("GAD-003"),
+        "a dry run writes nothing: {json}"
+    );
+}
