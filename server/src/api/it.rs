@@ -66,16 +66,15 @@ pub fn routes() -> Router<AppState> {
 const READERS: &[Role] = &[Role::It, Role::Auditor, Role::Admin];
 const WRITERS: &[Role] = &[Role::It, Role::Admin];
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    match body {
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body_within(b, IT_BODY_LIMIT)
+}
+
+/// The body of a route whose limit is `limit` (named in the `413`).
+fn body_within(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    match b {
         Ok(b) => Ok(b),
         Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            // The limit of the route refused (the import has its own).
-            let limit = if rej.body_text().contains(&IMPORT_BODY_LIMIT.to_string()) {
-                IMPORT_BODY_LIMIT
-            } else {
-                IT_BODY_LIMIT
-            };
             Err(ApiError::too_large(limit))
         }
         Err(rej) => Err(ApiError::new(RejectCode::Malformed, rej.body_text())),
@@ -83,7 +82,10 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let bytes = body(b)?;
+    utf8(body(b)?)
+}
+
+fn utf8(bytes: Bytes) -> Result<String, ApiError> {
     String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(RejectCode::Malformed, "body is not UTF-8 text"))
 }
@@ -476,7 +478,7 @@ async fn import_officers(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
-    let text = text_body(b)?;
+    let text = utf8(body_within(b, IMPORT_BODY_LIMIT)?)?;
     let started = std::time::Instant::now();
     let (officers, parse_errors) = officer_rows_from_csv(&text);
     drop(text);
