@@ -122,6 +122,9 @@ pub enum RejectCode {
     TokenCancelled,
     /// 413: the body is over the limit.
     TooLarge,
+    /// 422: a registry import with rejected rows, refused whole (all or nothing); the
+    /// body is the import report with every row error. Nothing was written or logged.
+    RowsRejected,
     /// 429: too many requests from this client.
     RateLimited,
     /// 429: the device reached its department policy's `[limits]` (attestations or
@@ -173,6 +176,7 @@ impl RejectCode {
         RejectCode::TokenExpired,
         RejectCode::TokenCancelled,
         RejectCode::TooLarge,
+        RejectCode::RowsRejected,
         RejectCode::RateLimited,
         RejectCode::QuotaExceeded,
         RejectCode::Internal,
@@ -193,6 +197,7 @@ impl RejectCode {
             | OfflineNotChained | OfflineRunExceeded | CounterNotIncreasing => 409,
             TokenUsed | TokenExpired | TokenCancelled => 410,
             TooLarge => 413,
+            RowsRejected => 422,
             RateLimited | QuotaExceeded => 429,
             Internal => 500,
         }
@@ -240,6 +245,7 @@ impl RejectCode {
             TokenExpired => "token_expired",
             TokenCancelled => "token_cancelled",
             TooLarge => "too_large",
+            RowsRejected => "rows_rejected",
             RateLimited => "rate_limited",
             QuotaExceeded => "quota_exceeded",
             Internal => "internal",
@@ -555,11 +561,35 @@ pub struct RevokeRequest {
 /// `POST /v1/officers/import` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
-    /// Rows saved (added or updated).
+    /// Rows written: added, updated, moved and reinstated (0 in a dry run and in a
+    /// refused import).
     pub imported: u64,
-    /// Every refused row with its reason. Line 0: refused for the whole file's scope (for
-    /// example another department's officer); the reason names the officer.
+    /// Every refused row with its line, field and reason. Line 0: refused for the whole
+    /// file's scope (for example another department's officer); the reason names the
+    /// officer.
     pub rejected: Vec<RowError>,
+    /// New officers.
+    #[serde(default)]
+    pub added: u64,
+    /// Officers whose row changed (same department).
+    #[serde(default)]
+    pub updated: u64,
+    /// Officers whose row is already exactly as imported (not written again).
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Officers moved to another department by their row (admin; devices follow).
+    #[serde(default)]
+    pub moved: u64,
+    /// Retired officers imported again, so serving again.
+    #[serde(default)]
+    pub reinstated: u64,
+    /// What was accepted but looks wrong (an email off the department policy's
+    /// `email_domains`).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Only validated and counted (`?dry_run=true`): nothing was written or logged.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `PUT /v1/departments/{d}/groups/{g}/roster` answer.
@@ -573,6 +603,9 @@ pub struct RosterReport {
     pub group: String,
     /// Handles now on the roster (duplicates counted once).
     pub handles: u64,
+    /// Rows of the upload dropped because they repeat a handle (after normalization).
+    #[serde(default)]
+    pub duplicates: u64,
 }
 
 /// `PUT /v1/evidence/status-list` answer: the revocation status list now in force.

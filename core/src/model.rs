@@ -409,7 +409,7 @@ pub struct Officer {
     pub department: String,
     /// Official email; R1 requires it among the device's email accounts.
     pub email: String,
-    /// Mobile number as in the registry (not validated); may be empty.
+    /// Mobile number in E.164 (`+919800000001`); may be empty.
     pub mobile: String,
     /// Entitled to the GR-funded smartphone (rule R2 applies).
     pub entitled: bool,
@@ -419,9 +419,15 @@ pub struct Officer {
     /// Model of the GR-funded phone; a device of another model is an R2 warning.
     #[serde(default)]
     pub phone_model: Option<String>,
-    /// Purchase date of that phone as given in the registry (free text, not interpreted).
+    /// Purchase date of that phone, `YYYY-MM-DD` (the CSV also takes `DD/MM/YYYY`).
     #[serde(default)]
     pub phone_purchased: Option<String>,
+    /// When the officer was retired (`pramaan officers retire`), seconds since the Unix
+    /// epoch; `None` while serving. Kept by the store, never read from a registry CSV; a
+    /// retired officer leaves the compliance report, and importing the id again
+    /// reinstates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<u64>,
 }
 
 /// An officer's compliance (design section 6).

@@ -5,7 +5,10 @@
 //! custom rustls verifier that the common blocking clients do not let us plug in. What is
 //! here is the least HTTP/1.1 that Pramaan speaks: one request at a time over one kept-alive
 //! connection, `Content-Length` or chunked bodies, a response size cap, timeouts, and
-//! bounded retries with backoff for connection failures. rustls uses the ring provider
+//! bounded retries with backoff for connection failures. A non-idempotent request (POST)
+//! is sent once: it is retried only when no connection could be made (nothing was sent),
+//! never after a timeout, where the server may still be working on it (a registry import
+//! re-posted three times while the server went on importing). rustls uses the ring provider
 //! only; the certificate check happens in the handshake, so a wrong pin is refused before
 //! a single byte of the request is sent.
 
@@ -80,6 +83,21 @@ impl TransportError {
     pub fn is_transient(&self) -> bool {
         matches!(self, TransportError::Connect { .. } | TransportError::Io(_))
     }
+
+    /// Whether the server did not answer within the I/O timeout: the request may have
+    /// arrived and may still be processed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, TransportError::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+        ))
+    }
+}
+
+/// Whether `method` may be sent again after a failure without changing its effect
+/// (RFC 9110 section 9.2.2). POST is not.
+pub fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
 }
 
 /// How the client decides to trust the server.
@@ -347,7 +365,9 @@ impl HttpsClient {
         self.request("PUT", path, Some((content_type, body)))
     }
 
-    /// Sends one request; connection failures are retried with exponential backoff.
+    /// Sends one request; connection failures are retried with exponential backoff. A
+    /// non-idempotent request ([`is_idempotent`]) is retried only when no connection could
+    /// be made: once bytes may have reached the server, the failure is reported.
     pub fn request(
         &self,
         method: &str,
@@ -358,7 +378,12 @@ impl HttpsClient {
         let mut attempt = 1;
         loop {
             match self.request_once(method, path, body) {
-                Err(e) if e.is_transient() && attempt < self.options.attempts => {
+                Err(e)
+                    if e.is_transient()
+                        && (is_idempotent(method)
+                            || matches!(e, TransportError::Connect { .. }))
+                        && attempt < self.options.attempts =>
+                {
                     log::debug!(
                         "{method} {path}: attempt {attempt} failed ({e}); retrying in {delay:?}"
                     );
@@ -379,14 +404,19 @@ impl HttpsClient {
     ) -> Result<Response, TransportError> {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         // A kept-alive connection may have been closed by the server: if the request on it
-        // fails, try once on a fresh connection before reporting.
-        if let Some(mut stream) = guard.take()
-            && let Ok((resp, keep)) = self.exchange(&mut stream, method, path, body)
-        {
-            if keep {
-                *guard = Some(stream);
+        // fails, try once on a fresh connection before reporting, unless it timed out and
+        // is not idempotent (the server may have it and still be working on it).
+        if let Some(mut stream) = guard.take() {
+            match self.exchange(&mut stream, method, path, body) {
+                Ok((resp, keep)) => {
+                    if keep {
+                        *guard = Some(stream);
+                    }
+                    return Ok(resp);
+                }
+                Err(e) if e.is_timeout() && !is_idempotent(method) => return Err(e),
+                Err(_) => {}
             }
-            return Ok(resp);
         }
         let mut stream = self.connect()?;
         let (resp, keep) = self.exchange(&mut stream, method, path, body)?;
@@ -758,6 +788,52 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    /// A server that accepts connections and never answers: a POST is sent once (the
+    /// server may be working on it), a GET is tried `attempts` times.
+    #[test]
+    fn post_is_not_sent_again_after_a_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(s); // open, silent
+            }
+        });
+        let options = Options {
+            io_timeout: Duration::from_millis(200),
+            backoff: Duration::from_millis(1),
+            attempts: 3,
+            ..Options::default()
+        };
+        let client = HttpsClient::new(
+            &format!("https://127.0.0.1:{port}"),
+            Trust::Pin([0; 32]),
+            options,
+        )
+        .expect("client");
+        let e = client
+            .post("/v1/officers/import", "text/csv", b"officer_id\n")
+            .expect_err("no answer");
+        assert!(e.is_timeout(), "{e:?}");
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "POST sent once"
+        );
+        let e = client.get("/v1/compliance").expect_err("no answer");
+        assert!(e.is_timeout(), "{e:?}");
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            4,
+            "GET tried three times"
+        );
+        assert!(!is_idempotent("POST") && is_idempotent("PUT") && is_idempotent("GET"));
     }
 
     #[test]

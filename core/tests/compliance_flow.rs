@@ -104,7 +104,9 @@ fn department_compliance_from_uploaded_files() {
         .collect();
 
     let rosters = Roster::from_rows(
-        policy::roster_from_csv(&data("gad-officers-roster.csv")).expect("roster"),
+        policy::roster_from_csv(&data("gad-officers-roster.csv"))
+            .expect("roster")
+            .rows,
     );
     assert_eq!(rosters.len(), 1);
 

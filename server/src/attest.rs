@@ -877,6 +877,7 @@ platforms = ["desktop"]
                     gr_reference: None,
                     phone_model: None,
                     phone_purchased: None,
+                    retired_at: None,
                 },
                 now,
             )?;

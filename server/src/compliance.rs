@@ -279,6 +279,7 @@ mod tests {
             gr_reference: None,
             phone_model: None,
             phone_purchased: None,
+            retired_at: None,
         }
     }
 

@@ -233,20 +233,23 @@ fn refused_changes_append_nothing() {
     // A registry whose every row is refused (bad rows, another department's rows).
     let bad_rows = "officer_id,name,designation,department,email,mobile,entitled\n\
                     GAD-009,,Deputy Secretary,GAD,x@gujarat.gov.in,+919800000009,maybe\n";
-    let r = ok_json(
-        env.admin()
-            .post("/v1/officers/import", "text/csv", bad_rows.as_bytes())
-            .unwrap(),
-    );
-    assert_eq!(r["imported"], 0, "{r}");
+    // Refused whole (all or nothing), and also with ?partial=true (no good row).
+    for path in ["/v1/officers/import", "/v1/officers/import?partial=true"] {
+        let r = env
+            .admin()
+            .post(path, "text/csv", bad_rows.as_bytes())
+            .unwrap();
+        let v: Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(v["imported"], 0, "{path}: {v}");
+    }
     let foreign = "officer_id,name,designation,department,email,mobile,entitled\n\
                    REV-002,D. Mehta,Deputy Collector,REV,d.mehta@gujarat.gov.in,+919800000004,true\n";
-    let r = ok_json(
-        it_gad
-            .post("/v1/officers/import", "text/csv", foreign.as_bytes())
-            .unwrap(),
-    );
-    assert_eq!(r["imported"], 0, "{r}");
+    let r = it_gad
+        .post("/v1/officers/import", "text/csv", foreign.as_bytes())
+        .unwrap();
+    assert_eq!(r.status, 422);
+    let v: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["imported"], 0, "{v}");
 
     let refused: Vec<(&str, Response)> = vec![
         (

@@ -303,8 +303,10 @@ fn every_endpoint_by_every_role() {
                 if who == Who::Auditor {
                     assert_eq!(r.status, 403, "{} by {who:?}: {text}", call.name);
                 } else {
-                    assert_eq!(r.status, 200, "{text}");
+                    // All or nothing: refused whole with the row's error.
+                    assert_eq!(r.status, 422, "{text}");
                     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                    assert_eq!(v["error"], "rows_rejected", "{text}");
                     assert_eq!(v["imported"], 0, "{text}");
                     assert_eq!(v["rejected"][0]["line"], 2, "{text}");
                     assert_eq!(env.counts(), before);
@@ -456,7 +458,7 @@ fn departments_and_whoami_answer_for_the_token_only() {
 }
 
 #[test]
-fn import_reports_rejected_rows_with_lines_and_keeps_the_good_ones() {
+fn import_is_all_or_nothing_unless_partial() {
     let env = start();
     env.seed();
     let csv = "officer_id,name,designation,department,email,mobile,entitled\n\
@@ -464,20 +466,40 @@ fn import_reports_rejected_rows_with_lines_and_keeps_the_good_ones() {
         GAD-011,F. Rao,Section Officer,GAD,not-an-email,+919800000011,true\n\
         GAD-012,G. Iyer,Section Officer,GAD,g.iyer@gujarat.gov.in,+919800000012,maybe\n";
     let before = env.counts();
+    // Default: one bad row refuses the file; every row error comes back with its field.
     let r = env
         .admin()
         .post("/v1/officers/import", "text/csv", csv.as_bytes())
         .unwrap();
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 422);
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(v["imported"], 1, "{v}");
-    let lines: Vec<u64> = v["rejected"]
+    assert_eq!(
+        (v["error"].as_str(), v["imported"].as_u64()),
+        (Some("rows_rejected"), Some(0)),
+        "{v}"
+    );
+    assert_eq!(v["added"], 1, "what the good rows would have done: {v}");
+    let errors: Vec<(u64, &str)> = v["rejected"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["line"].as_u64().unwrap())
+        .map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap()))
         .collect();
-    assert_eq!(lines, vec![3, 4], "{v}");
+    assert_eq!(errors, vec![(3, "email"), (4, "entitled")], "{v}");
+    assert_eq!(env.counts(), before, "nothing written, nothing logged");
+    // ?partial=true: the good row is written, the others reported.
+    let r = env
+        .admin()
+        .post(
+            "/v1/officers/import?partial=true",
+            "text/csv",
+            csv.as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["imported"], 1, "{v}");
+    assert_eq!(v["rejected"].as_array().unwrap().len(), 2, "{v}");
     assert_eq!(env.counts().officers, before.officers + 1);
 }
 

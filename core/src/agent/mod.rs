@@ -694,6 +694,7 @@ impl Agent {
             gr_reference: None,
             phone_model: None,
             phone_purchased: None,
+            retired_at: None,
         };
         let device = DeviceState {
             device_id: st.device_id,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::evidence::{EvidenceJudgement, StatusListView, judge_evidence};
+use super::phone::normalize_handle;
 use crate::claims::Attestation;
 use crate::evidence::EvidenceSummary;
 use crate::model::{
@@ -31,7 +32,8 @@ pub struct Roster {
     pub platform: String,
     /// Group id as in the policy's [`GroupSpec::id`](crate::model::GroupSpec::id).
     pub group: String,
-    /// Member handles as uploaded; compared ignoring case, spaces, dashes and parentheses.
+    /// Member handles as uploaded; compared as [`normalize_handle`] writes them (phone
+    /// numbers in E.164, other handles ignoring case, spaces, dashes and parentheses).
     pub handles: BTreeSet<String>,
     /// `handles` normalized for comparison, computed once per roster (not once per
     /// attestation: the auditor's replay evaluates many attestations against one roster).
@@ -327,7 +329,7 @@ fn fail(failures: &mut Vec<Failure>, rule: Rule, detail: String) {
 }
 
 /// Whether `domain` is `allowed` or a subdomain of it (ASCII case-insensitive).
-fn domain_allowed(domain: &str, allowed: &str) -> bool {
+pub(crate) fn domain_allowed(domain: &str, allowed: &str) -> bool {
     let domain = domain.trim().to_ascii_lowercase();
     let allowed = allowed.trim().trim_start_matches('.').to_ascii_lowercase();
     if allowed.is_empty() {
@@ -494,15 +496,6 @@ fn check_r3(
             fail(failures, Rule::R3, detail);
         }
     }
-}
-
-/// Handles compare trimmed and case-insensitively, ignoring the spaces, dashes and
-/// parentheses people put in phone numbers ("+91 98000-00001" is "+919800000001").
-fn normalize_handle(h: &str) -> String {
-    h.chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '(' | ')'))
-        .collect::<String>()
-        .to_lowercase()
 }
 
 fn check_r4(

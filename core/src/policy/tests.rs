@@ -90,6 +90,7 @@ fn officer() -> Officer {
         gr_reference: None,
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 
@@ -537,6 +538,36 @@ fn r4_roster_confirms_or_refuses_the_handle() {
     assert!(f[0].detail.contains("no handle"), "{f:?}");
 }
 
+/// Issue 11: the phone reports `9800000001` (no country code), IT's roster says
+/// `+919800000001`; one normalizer makes them one number, both ways round.
+#[test]
+fn r4_matches_a_national_number_against_e164_both_ways() {
+    let p = policy();
+    let d = device(None);
+    for (reported, listed) in [
+        ("9800000001", "+919800000001"),
+        ("09800000001", "+919800000001"),
+        ("+919800000001", "9800000001"),
+        ("+91 98000 00001", "919800000001"),
+    ] {
+        let mut c = claims();
+        c.groups[0].handle = reported.into();
+        let (v, f, e) = eval(&p, &officer(), &d, &c, &[roster(&[listed])]);
+        assert_eq!(
+            (v, f),
+            (Verdict::Affirming, vec![]),
+            "{reported} vs {listed}"
+        );
+        assert_eq!(e[0].level, EvidenceLevel::RosterConfirmed);
+    }
+    // Another number is still refused.
+    let mut c = claims();
+    c.groups[0].handle = "9800000002".into();
+    let (v, f, _) = eval(&p, &officer(), &d, &c, &[roster(&["+919800000001"])]);
+    assert_eq!(v, Verdict::Contraindicated);
+    assert_eq!(rules(&f), vec![Rule::R4]);
+}
+
 #[test]
 fn offline_delivery_is_capped_at_warning() {
     let c = claims();
@@ -942,11 +973,11 @@ fn officers_csv_good_and_bad_rows_with_lines() {
          GAD-001,A. Shah,Deputy Secretary,GAD,a.shah@gujarat.gov.in,+919800000001,yes,GR-17,Pixel 8,2025-01-10\n\
          GAD-002,\"Patel, B.\",Under Secretary,GAD,b.patel@gujarat.gov.in,+919800000002,0,,,\n\
          \n\
-         GAD-003,C,US,GAD,c@gujarat.gov.in,1,maybe,,,\r\n\
-         GAD-004,D,US,GAD,not-an-email,1,true,,,\n\
-         GAD-001,Dup,US,GAD,dup@gujarat.gov.in,1,TRUE,,,\n\
-         GAD-005,E,US,GAD,e@gujarat.gov.in,1\n\
-         ,F,US,GAD,f@gujarat.gov.in,1,false,,,\n"
+         GAD-003,C,US,GAD,c@gujarat.gov.in,9800000103,maybe,,,\r\n\
+         GAD-004,D,US,GAD,not-an-email,9800000104,true,,,\n\
+         GAD-001,Dup,US,GAD,dup@gujarat.gov.in,9800000101,TRUE,,,\n\
+         GAD-005,E,US,GAD,e@gujarat.gov.in,9800000105\n\
+         ,F,US,GAD,f@gujarat.gov.in,9800000106,false,,,\n"
     );
     let (officers, errors) = officers_from_csv(&text);
     assert_eq!(officers.len(), 2, "{errors:?}");
@@ -976,8 +1007,8 @@ fn line_numbers_follow_every_line_ending() {
         let text = [
             HEADER,
             "",
-            "X-1,N,D,GAD,n@nic.in,1,maybe",
-            "X-2,N,D,GAD,bad,1,1",
+            "X-1,N,D,GAD,n@nic.in,9800000101,maybe",
+            "X-2,N,D,GAD,bad,9800000102,1",
         ]
         .join(nl);
         let (_, e) = officers_from_csv(&text);
@@ -988,10 +1019,10 @@ fn line_numbers_follow_every_line_ending() {
 
 #[test]
 fn officers_csv_without_optional_columns_and_bad_headers() {
-    let (o, e) = officers_from_csv(&format!("{HEADER}\nX-1,N,D,GAD,n@nic.in,1,1\n"));
+    let (o, e) = officers_from_csv(&format!("{HEADER}\nX-1,N,D,GAD,n@nic.in,9800000101,1\n"));
     assert_eq!((o.len(), e.len()), (1, 0));
     assert_eq!(o[0].gr_reference, None);
-    let (o, e) = officers_from_csv("X-1,N,D,GAD,n@nic.in,1,1\n");
+    let (o, e) = officers_from_csv("X-1,N,D,GAD,n@nic.in,9800000101,1\n");
     assert!(o.is_empty());
     assert_eq!(e[0].line, 1);
     assert!(e[0].reason.contains("unknown column"), "{e:?}");
@@ -1005,7 +1036,8 @@ fn officers_csv_without_optional_columns_and_bad_headers() {
 #[test]
 fn roster_csv_all_or_nothing() {
     let rows = roster_from_csv("platform,group,handle\nWhatsApp,gad-officers,+919800000001\nWhatsApp, gad-officers ,+919800000002\n")
-        .expect("good roster");
+        .expect("good roster")
+        .rows;
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].1, "gad-officers", "fields are trimmed");
     let rosters = Roster::from_rows(rows);
@@ -1022,6 +1054,201 @@ fn roster_csv_all_or_nothing() {
     assert!(errors[0].reason.contains("group is empty"));
     let errors = roster_from_csv("handle\n+91\n").expect_err("bad header");
     assert_eq!(errors[0].line, 1);
+}
+
+fn one_row(row: &str) -> Result<Officer, RowError> {
+    let today = time::Date::from_calendar_date(2026, time::Month::November, 29).expect("date");
+    let text = format!("{HEADER},gr_reference,phone_model,phone_purchased\n{row}\n");
+    let (mut ok, mut bad) = officer_rows_from_csv_at(&text, today);
+    match (ok.pop(), bad.pop()) {
+        (Some((_, o)), None) => Ok(o),
+        (None, Some(e)) => Err(e),
+        other => panic!("one row, one answer: {other:?}"),
+    }
+}
+
+const GOOD: &str = "GAD-9,Asha Shah,DS,GAD,a@gujarat.gov.in,9800000101,yes,GR-1,Pixel 8,";
+
+#[test]
+fn purchase_dates_are_real_days_not_in_the_future() {
+    for (written, stored) in [
+        ("2025-02-28", "2025-02-28"),
+        ("28/02/2025", "2025-02-28"),
+        ("28-02-2025", "2025-02-28"),
+        ("29/02/2024", "2024-02-29"),
+        ("2026-11-29", "2026-11-29"),
+    ] {
+        let o = one_row(&format!("{GOOD}{written}")).expect(written);
+        assert_eq!(o.phone_purchased.as_deref(), Some(stored), "{written}");
+    }
+    for bad in [
+        "31/02/2025",
+        "29/02/2025",
+        "2025-13-01",
+        "00/01/2025",
+        "2026-11-30",
+        "01/01/2099",
+        "last year",
+        "2025/02/28",
+        "2025-02-28T00:00",
+    ] {
+        let e = one_row(&format!("{GOOD}{bad}")).expect_err(bad);
+        assert_eq!(e.field.as_deref(), Some("phone_purchased"), "{bad}: {e:?}");
+    }
+    assert!(
+        one_row(&format!("{GOOD}31/02/2025"))
+            .expect_err("no such day")
+            .reason
+            .contains("not a day of the calendar")
+    );
+    assert!(
+        one_row(&format!("{GOOD}2026-11-30"))
+            .expect_err("tomorrow")
+            .reason
+            .contains("in the future")
+    );
+}
+
+#[test]
+fn registry_mobiles_are_stored_in_e164() {
+    for written in [
+        "9800000101",
+        "09800000101",
+        "919800000101",
+        "+91 98000 00101",
+    ] {
+        let row = GOOD.replace("9800000101", &format!("\"{written}\""));
+        let o = one_row(&row).expect(written);
+        assert_eq!(o.mobile, "+919800000101", "{written}");
+    }
+    let e = one_row(&GOOD.replace("9800000101", "not-a-phone")).expect_err("not a phone");
+    assert_eq!(e.field.as_deref(), Some("mobile"));
+    assert!(e.reason.contains("not a phone number"), "{e:?}");
+    // An empty mobile stays allowed (the registry may not know it).
+    assert_eq!(
+        one_row(&GOOD.replace("9800000101", ""))
+            .expect("empty")
+            .mobile,
+        ""
+    );
+}
+
+#[test]
+fn registry_fields_have_limits() {
+    let long = |n: usize| "x".repeat(n);
+    let cases: [(String, &str); 8] = [
+        (GOOD.replace("GAD-9", &long(65)), "officer_id"),
+        (GOOD.replace("GAD-9", &"9".repeat(5000)), "officer_id"),
+        (GOOD.replace("GAD-9", "GAD 9"), "officer_id"),
+        (GOOD.replace("Asha Shah", &long(201)), "name"),
+        (
+            GOOD.replace(",DS,", &format!(",{},", long(201))),
+            "designation",
+        ),
+        (
+            GOOD.replace("a@gujarat", &format!("{}@gujarat", long(250))),
+            "email",
+        ),
+        (GOOD.replace("GR-1", &long(101)), "gr_reference"),
+        (GOOD.replace("Pixel 8", &long(101)), "phone_model"),
+    ];
+    for (row, field) in &cases {
+        let e = one_row(row).expect_err(field);
+        assert_eq!(e.field.as_deref(), Some(*field), "{e:?}");
+        assert!(
+            e.reason.contains("at most") || e.reason.contains("letters, digits"),
+            "{e:?}"
+        );
+    }
+    // At the limits they pass.
+    let at = GOOD
+        .replace("GAD-9", &format!("G./_-{}", long(59)))
+        .replace("Asha Shah", &long(200))
+        .replace("GR-1", &long(100));
+    assert!(one_row(&at).is_ok());
+    // A 100,000-character name is refused, not stored.
+    let e = one_row(&GOOD.replace("Asha Shah", &long(100_000))).expect_err("huge name");
+    assert!(e.reason.contains("100000 characters"), "{e:?}");
+}
+
+#[test]
+fn registry_fields_refuse_unsafe_characters() {
+    for (row, field) in [
+        (GOOD.replace("Asha Shah", "Asha \u{1b}[2J Shah"), "name"),
+        (GOOD.replace("Asha Shah", "Asha \u{202e}hahS"), "name"),
+        (GOOD.replace(",DS,", ",D\u{7}S,"), "designation"),
+        (GOOD.replace("Pixel 8", "Pixel\u{2066}8"), "phone_model"),
+        (GOOD.replace("GR-1", "GR\u{9b}1"), "gr_reference"),
+    ] {
+        let e = one_row(&row).expect_err(field);
+        assert_eq!(e.field.as_deref(), Some(field), "{e:?}");
+        assert!(e.reason.contains("control or direction character"), "{e:?}");
+    }
+}
+
+#[test]
+fn email_off_the_policy_domains_is_a_warning() {
+    let o = one_row(&GOOD.replace("a@gujarat.gov.in", "asha@gmail.com")).expect("accepted");
+    let domains = vec!["gujarat.gov.in".to_string(), "nic.in".to_string()];
+    let w = email_domain_warning(&o, &domains).expect("warned");
+    assert!(w.contains("asha@gmail.com") && w.contains("R1"), "{w}");
+    let ok = one_row(GOOD).expect("accepted");
+    assert_eq!(email_domain_warning(&ok, &domains), None);
+    let sub = one_row(&GOOD.replace("a@gujarat.gov.in", "a@gad.gujarat.gov.in")).expect("ok");
+    assert_eq!(email_domain_warning(&sub, &domains), None);
+}
+
+#[test]
+fn roster_handles_normalized_and_duplicates_counted_once() {
+    let r = roster_from_csv(
+        "platform,group,handle\n\
+         WhatsApp,g,9800000101\n\
+         WhatsApp,g,+919800000101\n\
+         WhatsApp,g,\"+91 98000 00101\"\n\
+         WhatsApp,g,+919800000102\n\
+         Telegram,t, @Asha \n\
+         Telegram,t,@asha\n",
+    )
+    .expect("roster");
+    assert_eq!(
+        r.rows,
+        vec![
+            ("WhatsApp".into(), "g".into(), "+919800000101".into()),
+            ("WhatsApp".into(), "g".into(), "+919800000102".into()),
+            ("Telegram".into(), "t".into(), "@Asha".into()),
+        ]
+    );
+    assert_eq!(r.duplicates, 3);
+    // Header only: an empty roster (the server refuses it unless asked).
+    let empty = roster_from_csv("platform,group,handle\n").expect("parses");
+    assert!(empty.rows.is_empty());
+}
+
+#[test]
+fn registry_import_is_linear_in_lines() {
+    // Line numbers of far rows are right (counted on from the previous row).
+    let mut text = format!("{HEADER}\n");
+    for i in 0..3000 {
+        text.push_str(&format!("X-{i},N,D,GAD,n@nic.in,9800000101,1\r\n"));
+        if i % 7 == 0 {
+            text.push_str("\r\n");
+        }
+    }
+    text.push_str("X-bad,N,D,GAD,n@nic.in,9800000101,maybe\n");
+    let (ok, bad) = officer_rows_from_csv(&text);
+    assert_eq!(ok.len(), 3000);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        bad[0].line,
+        1 + 3000 + 3000_usize.div_ceil(7) + 1,
+        "{bad:?}"
+    );
+    assert_eq!(
+        ok[2999].0,
+        1 + 3000 + 3000_usize.div_ceil(7),
+        "{:?}",
+        ok[2999]
+    );
 }
 
 proptest::proptest! {

@@ -56,6 +56,7 @@ platforms = ["desktop"]
             gr_reference: None,
             phone_model: None,
             phone_purchased: None,
+            retired_at: None,
         })
         .collect();
     entries.push(LogEntry::RegistryImport {

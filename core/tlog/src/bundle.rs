@@ -454,7 +454,14 @@ pub fn verify_with_threads(
             | LogEntry::EnrollTokenCancelled { .. }
             | LogEntry::ApiTokenIssued { .. }
             | LogEntry::StatusListInstalled { .. }
-            | LogEntry::ReattestRequested { .. } => counts.other_inputs += 1,
+            | LogEntry::ReattestRequested { .. }
+            | LogEntry::OfficerMoved { .. } => counts.other_inputs += 1,
+            LogEntry::OfficerRetired { devices, .. } => {
+                counts.other_inputs += 1;
+                for device_id in devices {
+                    revoked.entry(*device_id).or_insert(index);
+                }
+            }
             LogEntry::Attestation {
                 device_id, token, ..
             } => {

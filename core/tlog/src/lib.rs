@@ -263,6 +263,42 @@ pub enum LogEntry {
         /// Label of the admin token that installed it.
         by: String,
     },
+    /// An officer retired (`pramaan officers retire`): the registry row stays, marked
+    /// retired; the officer leaves the compliance report; the listed devices (the active
+    /// ones) are revoked with `reason` and outstanding enrollment tokens cancelled, in the
+    /// same transaction as this entry. A later registry import of the id reinstates it.
+    OfficerRetired {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The officer's department.
+        department: String,
+        /// The retired officer.
+        officer_id: String,
+        /// IT's reason, as given (also the devices' revocation reason).
+        reason: String,
+        /// The devices revoked by the retirement.
+        devices: Vec<Uuid>,
+        /// Label of the IT or admin token that retired the officer.
+        by: String,
+    },
+    /// An officer moved to another department (`pramaan officers move`, or an admin's
+    /// registry import row with another department). The officer's devices follow (their
+    /// department changes in the same transaction); outstanding enrollment tokens are
+    /// cancelled.
+    OfficerMoved {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The officer.
+        officer_id: String,
+        /// The department the officer left.
+        from: String,
+        /// The department the officer joined.
+        to: String,
+        /// The devices (revoked ones included) now of department `to`.
+        devices: Vec<Uuid>,
+        /// Label of the admin token that moved the officer.
+        by: String,
+    },
     /// IT asked a device for fresh evidence at its next check-in.
     ReattestRequested {
         /// When, seconds since the Unix epoch.
@@ -307,6 +343,8 @@ impl LogEntry {
             LogEntry::ApiTokenIssued { .. } => "api_token_issued",
             LogEntry::StatusListInstalled { .. } => "status_list_installed",
             LogEntry::ReattestRequested { .. } => "reattest_requested",
+            LogEntry::OfficerRetired { .. } => "officer_retired",
+            LogEntry::OfficerMoved { .. } => "officer_moved",
         }
     }
 
@@ -323,7 +361,9 @@ impl LogEntry {
             | LogEntry::EnrollTokenCancelled { at, .. }
             | LogEntry::ApiTokenIssued { at, .. }
             | LogEntry::StatusListInstalled { at, .. }
-            | LogEntry::ReattestRequested { at, .. } => *at,
+            | LogEntry::ReattestRequested { at, .. }
+            | LogEntry::OfficerRetired { at, .. }
+            | LogEntry::OfficerMoved { at, .. } => *at,
         }
     }
 

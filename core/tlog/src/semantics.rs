@@ -413,10 +413,47 @@ impl Replay {
                     .insert(department.clone(), PolicyInForce { index, policy });
             }
             LogEntry::RegistryImport { officers, .. } => {
+                // An imported row replaces the officer's (a retired officer is reinstated).
                 for o in officers {
                     self.inputs
                         .registry
                         .insert(o.officer_id.clone(), (index, o.clone()));
+                }
+            }
+            LogEntry::OfficerRetired {
+                officer_id,
+                devices,
+                at,
+                ..
+            } => {
+                if let Some((_, o)) = self.inputs.registry.get_mut(officer_id) {
+                    o.retired_at = Some(*at);
+                }
+                // The retirement revokes the listed devices, as revocations would.
+                for device_id in devices {
+                    if let Some(d) = self.devices.get_mut(device_id) {
+                        d.revoked_at.get_or_insert(index);
+                        if let Some(active) = self.active.get_mut(&d.officer_id) {
+                            active.retain(|(id, _)| id != device_id);
+                        }
+                    }
+                }
+            }
+            LogEntry::OfficerMoved {
+                officer_id,
+                to,
+                devices,
+                ..
+            } => {
+                if let Some((row, o)) = self.inputs.registry.get_mut(officer_id) {
+                    *row = index;
+                    o.department = to.clone();
+                }
+                // The devices follow: later entries about them name department `to`.
+                for device_id in devices {
+                    if let Some(d) = self.devices.get_mut(device_id) {
+                        d.department = to.clone();
+                    }
                 }
             }
             LogEntry::RosterSet {

@@ -51,6 +51,7 @@ fn officer(id: &str, dept: &str, phone_model: Option<&str>) -> Officer {
         gr_reference: None,
         phone_model: phone_model.map(Into::into),
         phone_purchased: None,
+        retired_at: None,
     }
 }
 
@@ -814,4 +815,61 @@ fn an_enrollment_with_a_cancelled_token_is_flagged() {
         "{}",
         report.violations[0]
     );
+}
+
+/// Issue 11: a move relabels the officer's devices (a later revocation in the new
+/// department is no relabelling), a retirement revokes the devices it lists (a later
+/// attestation of one is after its revocation), and the registry in force follows both.
+#[test]
+fn moves_and_retirements_are_followed_by_the_replay() {
+    let h = honest();
+    let mut log = h.log;
+    let at = log.last_at() + 10;
+    let moved = log.push(LogEntry::OfficerMoved {
+        at,
+        officer_id: "GAD-002".into(),
+        from: "GAD".into(),
+        to: "REV".into(),
+        devices: vec![h.b.id],
+        by: "admin".into(),
+    });
+    let revoked = log.push(LogEntry::Revocation {
+        at: at + 1,
+        department: "REV".into(),
+        device_id: h.b.id,
+        reason: "lost".into(),
+        by: "it@REV".into(),
+    });
+    let retired = log.push(LogEntry::OfficerRetired {
+        at: at + 2,
+        department: "GAD".into(),
+        officer_id: "GAD-001".into(),
+        reason: "superannuation".into(),
+        devices: vec![h.a.id],
+        by: "it@GAD".into(),
+    });
+    let report = check_all(&log.entries);
+    let found = found(&report);
+    for i in [moved, revoked, retired] {
+        assert!(
+            !found.iter().any(|(at, _)| *at == i),
+            "entry {i}: {:#?}",
+            report.violations
+        );
+    }
+    let after = log.attest(&h.a, &h.a.claims(10, at + 100, true), at + 101);
+    let found = self::found(&check_all(&log.entries));
+    assert!(
+        found.contains(&(after, ViolationKind::AfterRevocation)),
+        "{found:?}"
+    );
+    // The registry in force: GAD-002 in REV, GAD-001 retired.
+    let mut replay = Replay::new(true);
+    for (i, e) in log.entries.iter().enumerate() {
+        replay.step(i as u64, e);
+    }
+    let registry = replay.registry();
+    let row = |id: &str| registry.iter().find(|(_, o)| o.officer_id == id).unwrap().1;
+    assert_eq!(row("GAD-002").department, "REV");
+    assert_eq!(row("GAD-001").retired_at, Some(at + 2));
 }

@@ -284,7 +284,9 @@ impl Filter {
             LogEntry::Enrollment { officer_id, .. }
             | LogEntry::Attestation { officer_id, .. }
             | LogEntry::EnrollTokenIssued { officer_id, .. }
-            | LogEntry::EnrollTokenCancelled { officer_id, .. } => officer_id == o,
+            | LogEntry::EnrollTokenCancelled { officer_id, .. }
+            | LogEntry::OfficerRetired { officer_id, .. }
+            | LogEntry::OfficerMoved { officer_id, .. } => officer_id == o,
             LogEntry::RegistryImport { officers, .. } => officers.iter().any(|x| x.officer_id == o),
             _ => false,
         });
@@ -293,6 +295,15 @@ impl Filter {
             && self.from.is_none_or(|f| e.at() >= f)
             && self.to.is_none_or(|t| e.at() <= t)
     }
+}
+
+/// ` (ID, ID)` of the devices a retirement or move names, or nothing.
+fn id_list(devices: &[uuid::Uuid]) -> String {
+    if devices.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = devices.iter().map(ToString::to_string).collect();
+    format!(" ({})", ids.join(", "))
 }
 
 /// The decoded bundle: a row per listed entry, the replay's report (over every entry)
@@ -505,6 +516,38 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
                 } else {
                     String::new()
                 }
+            );
+        }
+        LogEntry::OfficerRetired {
+            department,
+            officer_id,
+            reason,
+            devices,
+            by,
+            ..
+        } => {
+            r.officer = Some(officer_id.clone());
+            r.department = Some(department.clone());
+            r.summary = format!(
+                "retired by {by}: {reason}; {} device(s) revoked{}",
+                devices.len(),
+                id_list(devices)
+            );
+        }
+        LogEntry::OfficerMoved {
+            officer_id,
+            from,
+            to,
+            devices,
+            by,
+            ..
+        } => {
+            r.officer = Some(officer_id.clone());
+            r.department = Some(to.clone());
+            r.summary = format!(
+                "moved by {by} from {from} to {to}; {} device(s) follow{}",
+                devices.len(),
+                id_list(devices)
             );
         }
         LogEntry::RosterSet {
@@ -1040,6 +1083,7 @@ platforms = ["desktop"]
                 gr_reference: None,
                 phone_model: None,
                 phone_purchased: None,
+                retired_at: None,
             }],
             by: "it".into(),
         });

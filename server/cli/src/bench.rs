@@ -17,6 +17,7 @@ pub mod audit_pull;
 pub mod cpu;
 pub mod flood;
 pub mod logcheck;
+pub mod registry;
 pub mod remote;
 pub mod roster;
 pub mod watch;
@@ -99,6 +100,20 @@ pub struct BenchArgs {
     /// what reached the audit log with the policy's allowance.
     #[arg(long)]
     pub flood: bool,
+    /// Instead of the load: time `POST /v1/officers/import` of --baseline M new officers,
+    /// then N new ones, then the same N again (all unchanged), and print the ratio of
+    /// per-row times (about 1 when the import is linear). N defaults to 100,000.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000",
+          conflicts_with_all = ["flood", "audit_pull_entries", "server"])]
+    pub registry: Option<u64>,
+    /// With --registry: the baseline's rows.
+    #[arg(
+        long,
+        value_name = "M",
+        default_value_t = 10_000,
+        requires = "registry"
+    )]
+    pub baseline: u64,
     /// With --flood: the policy's `[limits] attestations_per_day`.
     #[arg(long, default_value_t = pramaan_core::model::DeviceLimits::default().attestations_per_day, value_name = "N")]
     pub flood_per_day: u32,
@@ -333,6 +348,19 @@ pub fn run(args: BenchArgs) -> CliResult {
             Some(p) => Err(CliError::new(p)),
             None => Ok(()),
         };
+    }
+    if let Some(n) = args.registry {
+        let report = registry::run_registry(n, args.baseline, args.data.as_deref())?;
+        match args.format.as_str() {
+            "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
+            "table" => registry::print_registry(&report),
+            other => {
+                return Err(CliError::new(format!(
+                    "--format {other}: expected table or json"
+                )));
+            }
+        }
+        return Ok(());
     }
     if args.flood {
         let report = flood::run_flood(
@@ -735,6 +763,7 @@ fn ceiling_officer() -> Officer {
         gr_reference: None,
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 

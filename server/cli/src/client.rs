@@ -109,6 +109,23 @@ impl ServerArgs {
         }
         Client::new(&self.server, self.trust()?, &self.token)
     }
+
+    /// [`ServerArgs::client`] waiting up to `io_timeout` for each read and write (a large
+    /// upload's answer comes later than the default 30 s allows).
+    pub fn client_waiting(&self, io_timeout: std::time::Duration) -> Result<Client, CliError> {
+        let mut client = self.client()?;
+        client.http = HttpsClient::new(
+            &self.server,
+            self.trust()?,
+            Options {
+                io_timeout,
+                ..Options::default()
+            },
+        )
+        .map_err(|e| CliError::new(e.to_string()))?
+        .with_bearer(self.token.trim());
+        Ok(client)
+    }
 }
 
 /// An authenticated client of the IT / auditor / admin API.
@@ -186,7 +203,20 @@ impl Client {
         json_body(path, &check(resp)?)
     }
 
-    fn unreachable(&self, e: TransportError) -> CliError {
+    /// Sends `body` once and hands back the answer whatever its status, for commands that
+    /// read an error answer's body (the import's row errors) or a timeout themselves.
+    pub fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Response, TransportError> {
+        self.http.request(method, path, Some((content_type, body)))
+    }
+
+    /// The error for a transport failure talking to this server.
+    pub fn unreachable(&self, e: TransportError) -> CliError {
         CliError::new(format!("cannot talk to {}: {e}", self.server))
     }
 }

@@ -519,7 +519,10 @@ mod tests {
         assert!(rows.iter().filter(|o| o.entitled).all(|o| {
             o.gr_reference.as_deref() == Some("GAD GR CEL/102009/686/GH") && o.phone_model.is_some()
         }));
-        assert_eq!(super::super::roster::check(ROSTER, GROUP).ok(), Some(20));
+        assert_eq!(
+            super::super::roster::check(ROSTER, GROUP, false).ok(),
+            Some(20)
+        );
         for (id, _) in DEVICES {
             assert!(officers.contains_key(id), "{id}");
         }

@@ -1,111 +1,352 @@
-//! `pramaan officers import FILE.csv`: upload the department's registry of officers.
+//! `pramaan officers import|retire|move`: the department's registry of officers.
 //!
 //! The registry decides who is entitled to a GR-funded phone (rule R2), so an upload with
-//! a bad row must say exactly which row and why: the server upserts the good rows and
-//! reports each rejected one; this command prints the count and every rejection as
-//! `line N: reason` (N is the line in the file, header = line 1).
+//! a bad row must say exactly which row and why. An import is all or nothing: one rejected
+//! row and nothing is written (the server answers `422 rows_rejected` with every row
+//! error, printed here as `line N: field: reason`); `--partial` writes the good rows;
+//! `--dry-run` only reports what would happen. Every mode prints the counts (added,
+//! updated, unchanged, moved, reinstated, rejected) and the warnings (an email off the
+//! department policy's domains).
 //!
-//! Exit status: a partial import is reported as a failure (non-zero) so a script notices,
-//! although the accepted rows are saved; `--allow-rejected` makes it exit 0 in that case.
-//! Nothing is checked locally first: the server runs the same core parser and is the one
-//! authority on what was stored.
+//! A large file takes the server a while: the client waits longer the larger the upload,
+//! prints the upload's size and, at the end, the time it took, and never sends the file
+//! twice. When no answer comes in time, the server may still be importing: the message
+//! says how to find out instead of trying again.
+//!
+//! Exit status: non-zero when rows were rejected (unless `--allow-rejected` with
+//! `--partial`) or the import was refused.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
+use pramaan_core::api::ImportReport;
 use pramaan_core::policy::RowError;
+use serde_json::{Value, json};
 
-use super::client::{ServerArgs, read_file, typed};
+use super::client::{ServerArgs, encode, read_file, refusal, typed};
 use super::{CliError, CliResult};
 
-/// `pramaan officers import`.
+/// `pramaan officers`.
 #[derive(Debug, Subcommand)]
 pub enum OfficersCmd {
     /// Upload a registry CSV (upsert by officer_id). Columns:
     /// officer_id,name,designation,department,email,mobile,entitled
-    /// [,gr_reference,phone_model,phone_purchased]. Prints the number imported and every
-    /// rejected row as "line N: reason". Accepted rows are saved even when some are
-    /// rejected; the exit status is then 1 unless --allow-rejected is given.
+    /// [,gr_reference,phone_model,phone_purchased]. All or nothing: with a rejected row
+    /// nothing is imported (every rejected row is listed as "line N: field: reason").
     Import {
         /// The registry CSV file (UTF-8, with the header row).
         file: PathBuf,
-        /// Exit 0 even when some rows were rejected (they are still listed on stderr).
+        /// Import the good rows even when some are rejected (they are listed on stderr).
+        #[arg(long)]
+        partial: bool,
+        /// Only check the file against the registry: report what would be added, updated,
+        /// unchanged, moved and reinstated, and the rejected rows; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// With --partial: exit 0 even when some rows were rejected.
         #[arg(long)]
         allow_rejected: bool,
         /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Retire an officer: the officer leaves the compliance report, the officer's active
+    /// devices are revoked with the reason and outstanding enrollment tokens cancelled.
+    /// Importing the officer's row again reinstates the officer.
+    Retire {
+        /// The officer id.
+        officer_id: String,
+        /// Why (kept in the audit log and as the devices' revocation reason).
+        #[arg(long)]
+        reason: String,
+        /// How to reach and trust the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Move an officer to another department (admin token). The officer's devices follow:
+    /// the new department's IT can revoke them, the old one no longer can. Outstanding
+    /// enrollment tokens are cancelled.
+    Move {
+        /// The officer id.
+        officer_id: String,
+        /// The department the officer joins (it must have a policy).
+        #[arg(long, value_name = "DEPT")]
+        to: String,
+        /// How to reach and trust the server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
-pub use pramaan_core::api::ImportReport;
+/// While a long import runs and stderr is a terminal: `  12 s, waiting for the server`
+/// every 5 s on stderr, rewritten in place; stopped (and the line cleared) when dropped.
+struct Progress(Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>);
+
+impl Progress {
+    fn start(started: Instant) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut shown = false;
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let secs = started.elapsed().as_secs();
+                if secs >= 5 && secs % 5 == 0 {
+                    eprint!("\r  {secs} s, waiting for the server");
+                    shown = true;
+                    std::thread::sleep(Duration::from_millis(800));
+                }
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        Self(Some((stop, handle)))
+    }
+
+    /// Tells the ticker to stop (the caller is about to print).
+    fn stop(&self) {
+        if let Some((stop, _)) = &self.0 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.0.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
+}
+
+/// How long to wait for the answer to an upload of `bytes`: 30 s and one more second per
+/// 64 KiB (a 100,000-row registry of about 11 MB: about 3 minutes), since the server
+/// answers only when every row is checked and written.
+pub fn upload_timeout(bytes: usize) -> Duration {
+    Duration::from_secs(30 + (bytes / (64 * 1024)) as u64)
+}
+
+/// `12.3 MB` / `850 kB` / `512 bytes`.
+fn size_text(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{:.0} kB", b as f64 / 1e3),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The counts line of a report.
+pub fn counts_text(r: &ImportReport) -> String {
+    format!(
+        "{} added, {} updated, {} unchanged, {} moved, {} reinstated, {} rejected",
+        r.added,
+        r.updated,
+        r.unchanged,
+        r.moved,
+        r.reinstated,
+        r.rejected.len()
+    )
+}
+
+fn print_rejections(rejected: &[RowError]) {
+    for e in rejected {
+        let field = e
+            .field
+            .as_deref()
+            .map(|f| format!("{f}: "))
+            .unwrap_or_default();
+        // Line 0: refused for the whole file's scope (e.g. another department's officer),
+        // the reason names the officer.
+        if e.line == 0 {
+            eprintln!("rejected: {field}{}", e.reason);
+        } else {
+            eprintln!("line {}: {field}{}", e.line, e.reason);
+        }
+    }
+}
 
 /// Runs one `officers` command.
 pub fn run(cmd: OfficersCmd) -> CliResult {
     match cmd {
         OfficersCmd::Import {
             file,
+            partial,
+            dry_run,
             allow_rejected,
             server,
+        } => import(&file, partial, dry_run, allow_rejected, &server),
+        OfficersCmd::Retire {
+            officer_id,
+            reason,
+            server,
         } => {
-            let body = read_file(&file)?;
             let client = server.client()?;
-            let answer = client.send("POST", "/v1/officers/import", "text/csv", &body)?;
-            let report: ImportReport = typed("/v1/officers/import", answer)?;
+            let path = format!("/v1/officers/{}/retire", encode(&officer_id));
+            let v = client.post_json(&path, &json!({ "reason": reason }))?;
+            let devices = v["devices_revoked"].as_array().map_or(0, Vec::len);
             outln!(
-                "imported {} officer(s) from {}",
-                report.imported,
-                file.display()
+                "officer {officer_id} retired: {devices} device(s) revoked, {} enrollment token(s) cancelled (log entry {})",
+                v["enrollment_tokens_cancelled"].as_u64().unwrap_or(0),
+                v["log_index"]
             );
-            for RowError { line, reason } in &report.rejected {
-                // Line 0: refused for the whole file's scope (e.g. another department's
-                // officer), the reason names the officer.
-                if *line == 0 {
-                    eprintln!("rejected: {reason}");
-                } else {
-                    eprintln!("line {line}: {reason}");
-                }
-            }
-            if report.rejected.is_empty() || allow_rejected {
-                Ok(())
-            } else {
-                let saved = if report.imported == 0 {
-                    "nothing was imported"
-                } else {
-                    "the other rows were saved"
-                };
-                Err(CliError::new(format!(
-                    "{} row(s) of {} rejected (listed above; {saved})",
-                    report.rejected.len(),
-                    file.display()
-                )))
-            }
+            Ok(())
+        }
+        OfficersCmd::Move {
+            officer_id,
+            to,
+            server,
+        } => {
+            let client = server.client()?;
+            let path = format!("/v1/officers/{}/move", encode(&officer_id));
+            let v = client.post_json(&path, &json!({ "department": to }))?;
+            let devices = v["devices"].as_array().map_or(0, Vec::len);
+            outln!(
+                "officer {officer_id} moved from {} to {to}: {devices} device(s) follow, {} enrollment token(s) cancelled (log entry {})",
+                v["from"].as_str().unwrap_or("?"),
+                v["enrollment_tokens_cancelled"].as_u64().unwrap_or(0),
+                v["log_index"]
+            );
+            Ok(())
         }
     }
+}
+
+fn import(
+    file: &std::path::Path,
+    partial: bool,
+    dry_run: bool,
+    allow_rejected: bool,
+    server: &ServerArgs,
+) -> CliResult {
+    let body = read_file(file)?;
+    let wait = upload_timeout(body.len());
+    let client = server.client_waiting(wait)?;
+    let mut query = Vec::new();
+    if partial {
+        query.push("partial=true");
+    }
+    if dry_run {
+        query.push("dry_run=true");
+    }
+    let path = if query.is_empty() {
+        "/v1/officers/import".to_string()
+    } else {
+        format!("/v1/officers/import?{}", query.join("&"))
+    };
+    eprintln!(
+        "uploading {} ({}){}; waiting up to {} s for the answer",
+        file.display(),
+        size_text(body.len()),
+        if dry_run { " for a dry run" } else { "" },
+        wait.as_secs()
+    );
+    let started = Instant::now();
+    let ticker = Progress::start(started);
+    let resp = client
+        .send_raw("POST", &path, "text/csv", &body)
+        .map_err(|e| {
+            ticker.stop();
+            if e.is_timeout() {
+                CliError::new(format!(
+                    "no answer from {} within {} s: the server may still be importing {}. \
+                     It was sent once and is not sent again. Check before retrying: \
+                     `pramaan officers import --dry-run {}` reports the rows already \
+                     stored as unchanged, and `pramaan audit pull` shows a registry_import \
+                     entry once the import is committed",
+                    client.server(),
+                    wait.as_secs(),
+                    file.display(),
+                    file.display()
+                ))
+            } else {
+                client.unreachable(e)
+            }
+        })?;
+    drop(ticker);
+    let elapsed = started.elapsed();
+    let refused = resp.status == 422;
+    if !resp.is_success() && !refused {
+        return Err(CliError::new(refusal(&resp)));
+    }
+    let v: Value = serde_json::from_slice(&resp.body)
+        .map_err(|e| CliError::new(format!("the answer to {path} is not JSON: {e}")))?;
+    let report: ImportReport = typed(&path, v)?;
+    let verb = if dry_run {
+        "dry run (nothing written)"
+    } else if refused {
+        "refused (nothing written)"
+    } else {
+        "imported"
+    };
+    outln!(
+        "{verb}: {} of {} in {:.1} s: {}",
+        if dry_run || refused {
+            "would change"
+        } else {
+            "wrote"
+        },
+        file.display(),
+        elapsed.as_secs_f64(),
+        counts_text(&report)
+    );
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    print_rejections(&report.rejected);
+    if report.rejected.is_empty() || (partial && allow_rejected && !dry_run) {
+        return Ok(());
+    }
+    let what = if refused {
+        "nothing was imported (all or nothing); fix them, or import the good rows with --partial"
+    } else if dry_run {
+        "a real import would be refused unless --partial"
+    } else if report.imported == 0 {
+        "nothing was imported"
+    } else {
+        "the other rows were saved"
+    };
+    Err(CliError::new(format!(
+        "{} row(s) of {} rejected (listed above; {what})",
+        report.rejected.len(),
+        file.display()
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn report_reads_count_and_rejections() {
-        let v = json!({"imported": 3, "rejected": [{"line": 4, "reason": "entitled must be true or false"}]});
+        let v = json!({"imported": 3, "rejected": [{"line": 4, "field": "entitled", "reason": "entitled must be true or false"}], "added": 2, "updated": 1});
         let r: Result<ImportReport, String> =
             typed("/v1/officers/import", v).map_err(|e| e.to_string());
+        let r = r.expect("report");
+        assert_eq!((r.imported, r.added, r.updated, r.unchanged), (3, 2, 1, 0));
+        assert_eq!(r.rejected[0].field.as_deref(), Some("entitled"));
         assert_eq!(
-            r,
-            Ok(ImportReport {
-                imported: 3,
-                rejected: vec![RowError {
-                    line: 4,
-                    reason: "entitled must be true or false".into()
-                }]
-            })
+            counts_text(&r),
+            "2 added, 1 updated, 0 unchanged, 0 moved, 0 reinstated, 1 rejected"
         );
         // The answer is the server's type: another shape is refused, not guessed at.
         assert!(typed::<ImportReport>("/v1/officers/import", json!({"upserted": 2})).is_err());
         assert!(typed::<ImportReport>("/v1/officers/import", json!({"ok": true})).is_err());
+    }
+
+    #[test]
+    fn the_wait_grows_with_the_upload() {
+        assert_eq!(upload_timeout(0), Duration::from_secs(30));
+        assert_eq!(upload_timeout(11_000_000), Duration::from_secs(30 + 167));
+        assert_eq!(size_text(11_000_000), "11.0 MB");
+        assert_eq!(size_text(2_500), "2 kB");
     }
 }

@@ -5,7 +5,10 @@
 //! `platform,group,handle` (design section 6). It is checked here with the core's parser
 //! so a malformed row is reported as `line N: reason` before anything is sent, and every
 //! row must name the group given on the command line (a roster of another group uploaded
-//! by mistake would silently fail every officer).
+//! by mistake would silently fail every officer). Phone-number handles are sent as
+//! written and stored in E.164 (`9800000101` is `+919800000101`); a handle listed twice
+//! is stored once and the duplicates are counted. A file with the header and no rows
+//! would empty the roster: refused unless `--allow-empty` says that is meant.
 
 use std::path::PathBuf;
 
@@ -30,14 +33,18 @@ pub enum RosterCmd {
         group: String,
         /// The roster CSV file.
         file: PathBuf,
+        /// Accept a file with no handles: the group's roster is emptied (R4 goes back to
+        /// `self_declared` for it). Without this flag such a file is refused.
+        #[arg(long)]
+        allow_empty: bool,
         /// How to reach and trust the server.
         #[command(flatten)]
         server: ServerArgs,
     },
 }
 
-/// Checks the roster locally; returns the number of handles.
-pub fn check(text: &str, group: &str) -> Result<usize, CliError> {
+/// Checks the roster locally; returns the number of distinct handles.
+pub fn check(text: &str, group: &str, allow_empty: bool) -> Result<usize, CliError> {
     let rows = roster_from_csv(text).map_err(|errors| {
         let lines: Vec<String> = errors
             .iter()
@@ -45,12 +52,18 @@ pub fn check(text: &str, group: &str) -> Result<usize, CliError> {
             .collect();
         CliError::new(format!("roster refused:\n{}", lines.join("\n")))
     })?;
-    if let Some((_, g, h)) = rows.iter().find(|(_, g, _)| g != group) {
+    if let Some((_, g, h)) = rows.rows.iter().find(|(_, g, _)| g != group) {
         return Err(CliError::new(format!(
             "the file has a row for group {g:?} (handle {h}) but --group is {group:?}"
         )));
     }
-    Ok(rows.len())
+    if rows.rows.is_empty() && !allow_empty {
+        return Err(CliError::new(
+            "the file lists no handle: it would empty the roster of the group; \
+             give --allow-empty if that is meant",
+        ));
+    }
+    Ok(rows.rows.len())
 }
 
 /// Runs one `roster` command.
@@ -60,20 +73,30 @@ pub fn run(cmd: RosterCmd) -> CliResult {
             department,
             group,
             file,
+            allow_empty,
             server,
         } => {
             let text = read_text(&file)?;
             // Checked here first, so a bad file is refused before any request.
-            check(&text, &group).map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
+            check(&text, &group, allow_empty)
+                .map_err(|e| CliError::new(format!("{}: {e}", file.display())))?;
             let client = server.client()?;
             let path = format!(
-                "/v1/departments/{}/groups/{}/roster",
+                "/v1/departments/{}/groups/{}/roster{}",
                 encode(&department),
-                encode(&group)
+                encode(&group),
+                if allow_empty { "?allow_empty=true" } else { "" }
             );
             let answer = client.send("PUT", &path, "text/csv", text.as_bytes())?;
-            let stored = typed::<RosterReport>(&path, answer)?.handles;
-            outln!("roster of {department}/{group} set: {stored} handle(s)");
+            let report = typed::<RosterReport>(&path, answer)?;
+            outln!(
+                "roster of {department}/{group} set: {} handle(s){}",
+                report.handles,
+                match report.duplicates {
+                    0 => String::new(),
+                    n => format!(" ({n} duplicate row(s) dropped)"),
+                }
+            );
             Ok(())
         }
     }
@@ -86,8 +109,8 @@ mod tests {
     #[test]
     fn rows_must_match_the_group() {
         let csv = "platform,group,handle\nWhatsApp,gad-officers,+919800000001\nWhatsApp,gad-officers,+919800000002\n";
-        assert_eq!(check(csv, "gad-officers").ok(), Some(2));
-        let err = check(csv, "other")
+        assert_eq!(check(csv, "gad-officers", false).ok(), Some(2));
+        let err = check(csv, "other", false)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -95,5 +118,18 @@ mod tests {
             err.contains("gad-officers") && err.contains("other"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn empty_roster_only_when_asked_and_duplicates_once() {
+        let header = "platform,group,handle\n";
+        let err = check(header, "g", false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("--allow-empty"), "{err}");
+        assert_eq!(check(header, "g", true).ok(), Some(0));
+        let dup = "platform,group,handle\nWhatsApp,g,9800000101\nWhatsApp,g,+919800000101\n";
+        assert_eq!(check(dup, "g", false).ok(), Some(1));
     }
 }

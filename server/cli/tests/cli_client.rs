@@ -160,23 +160,41 @@ GAD-004,Nilesh Shah,JS,GAD,nilesh.shah@gujarat.gov.in,+919825010004,yes
     let out = env.run(&["officers", "import", path(&csv)]);
     let err = fails(&out);
     assert!(
-        stdout(&out).contains("imported 2 officer(s)"),
+        stdout(&out).contains("refused (nothing written)"),
         "{}",
         stdout(&out)
     );
     assert!(
-        err.contains("line 3:") && err.contains("not-an-email"),
+        err.contains("line 3: email:") && err.contains("not-an-email"),
         "{err}"
     );
-    assert!(err.contains("line 4:") && err.contains("entitled"), "{err}");
+    assert!(err.contains("line 4: entitled:"), "{err}");
     assert!(
-        err.contains("2 row(s)") && err.contains("rejected"),
+        err.contains("2 row(s)") && err.contains("nothing was imported"),
         "{err}"
     );
-    // The good rows were saved; --allow-rejected turns the same report into success.
-    let again = env.run(&["officers", "import", "--allow-rejected", path(&csv)]);
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(!json.contains("GAD-004"), "all or nothing: {json}");
+    // A dry run reports what would happen and writes nothing.
+    let dry = env.run(&["officers", "import", "--dry-run", path(&csv)]);
+    fails(&dry);
+    assert!(
+        stdout(&dry).contains("dry run (nothing written)")
+            && stdout(&dry).contains("2 added, 0 updated"),
+        "{}",
+        stdout(&dry)
+    );
+    // --partial writes the good rows; with --allow-rejected that is a success.
+    let again = env.run(&[
+        "officers",
+        "import",
+        "--partial",
+        "--allow-rejected",
+        path(&csv),
+    ]);
     ok(&again);
     assert!(stderr(&again).contains("line 3:"));
+    assert!(stdout(&again).contains("2 added"), "{}", stdout(&again));
     let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
     assert!(
         json.contains("GAD-004") && !json.contains("GAD-003"),
@@ -831,5 +849,55 @@ fn policy_show_prints_the_policy_in_force_and_platforms_list_the_catalog() {
             && err.contains("\"Sandes (GIMS, Government of India)\"")
             && err.contains("pramaan platforms list"),
         "{err}"
+    );
+}
+
+#[test]
+fn officers_retire_and_move_from_the_command_line() {
+    let env = Env::new();
+    env.department();
+    let rev = env.file("rev.toml", pramaan_testkit::POLICY_REV);
+    ok(&env.run(&["policy", "set", path(&rev)]));
+    let it = env.token(Role::It, Some("GAD"));
+    let out = ok(&env.run_as(
+        &it,
+        &[
+            "officers",
+            "retire",
+            "GAD-003",
+            "--reason",
+            "superannuation",
+        ],
+    ));
+    assert!(
+        out.contains("officer GAD-003 retired: 0 device(s) revoked"),
+        "{out}"
+    );
+    let err = fails(&env.run_as(&it, &["officers", "retire", "GAD-003", "--reason", "again"]));
+    assert!(
+        err.contains("409") && err.contains("retired already"),
+        "{err}"
+    );
+    // Moving is for admins.
+    let err = fails(&env.run_as(&it, &["officers", "move", "GAD-002", "--to", "REV"]));
+    assert!(err.contains("403"), "{err}");
+    let out = ok(&env.run(&["officers", "move", "GAD-002", "--to", "REV"]));
+    assert!(out.contains("moved from GAD to REV"), "{out}");
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(
+        json.contains("GAD-001") && !json.contains("GAD-002") && !json.contains("GAD-003"),
+        "{json}"
+    );
+    // The registry file again, as a dry run: one unchanged, one moved back, one reinstated.
+    let officers = env.file("officers.csv", OFFICERS);
+    let out = ok(&env.run(&["officers", "import", "--dry-run", path(&officers)]));
+    assert!(
+        out.contains("0 added, 0 updated, 1 unchanged, 1 moved, 1 reinstated, 0 rejected"),
+        "{out}"
+    );
+    let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
+    assert!(
+        !json.contains("GAD-003"),
+        "a dry run writes nothing: {json}"
     );
 }

@@ -19,7 +19,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -34,7 +34,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{ApiError, AppState, Auth, IT_BODY_LIMIT, blocking, eval_context, json_response, now};
+use super::{
+    ApiError, AppState, Auth, IMPORT_BODY_LIMIT, IT_BODY_LIMIT, blocking, eval_context,
+    json_response, now,
+};
 use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
 use crate::report_query::{QueryParams, ReportQuery};
@@ -45,10 +48,15 @@ use crate::store::{LogEntry, Role, read_transaction, transaction};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/compliance", get(get_compliance))
+        .route(
+            "/v1/officers/import",
+            post(import_officers).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/v1/officers/{id}", get(get_officer))
+        .route("/v1/officers/{id}/retire", post(retire_officer))
+        .route("/v1/officers/{id}/move", post(move_officer))
         .route("/v1/departments", get(get_departments))
         .route("/v1/whoami", get(whoami))
-        .route("/v1/officers/import", post(import_officers))
-        .route("/v1/officers/{id}", get(get_officer))
         .route("/v1/policy", get(get_own_policy))
         .route(
             "/v1/departments/{d}/policy",
@@ -66,18 +74,26 @@ pub fn routes() -> Router<AppState> {
 const READERS: &[Role] = &[Role::It, Role::Auditor, Role::Admin];
 const WRITERS: &[Role] = &[Role::It, Role::Admin];
 
-fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    match body {
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body_within(b, IT_BODY_LIMIT)
+}
+
+/// The body of a route whose limit is `limit` (named in the `413`).
+fn body_within(b: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    match b {
         Ok(b) => Ok(b),
         Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Err(ApiError::too_large(IT_BODY_LIMIT))
+            Err(ApiError::too_large(limit))
         }
         Err(rej) => Err(ApiError::new(RejectCode::Malformed, rej.body_text())),
     }
 }
 
 fn text_body(b: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
-    let bytes = body(b)?;
+    utf8(body(b)?)
+}
+
+fn utf8(bytes: Bytes) -> Result<String, ApiError> {
     String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::new(RejectCode::Malformed, "body is not UTF-8 text"))
 }
@@ -302,77 +318,447 @@ async fn get_officer(
     Ok(json_response(&value))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct ImportQuery {
+    /// Commit the good rows although some are rejected (the old behaviour).
+    #[serde(default)]
+    partial: bool,
+    /// Validate and count only: nothing is written or logged.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// What one good registry row would do to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowChange {
+    Added,
+    Updated,
+    Unchanged,
+    /// To another department (from the stored one).
+    Moved,
+    Reinstated,
+}
+
+/// An import classified against the store: each good row's change, rows refused for
+/// the caller's scope, and warnings. Computed by [`plan_import`] alike for a dry run
+/// (in a read transaction) and for a real import (in its write transaction).
+struct ImportPlan {
+    rows: Vec<(Officer, RowChange, Option<String>)>,
+    scope_errors: Vec<RowError>,
+    warnings: Vec<String>,
+}
+
+impl ImportPlan {
+    fn report(&self, mut rejected: Vec<RowError>, dry_run: bool) -> ImportReport {
+        let count = |c: RowChange| self.rows.iter().filter(|(_, r, _)| *r == c).count() as u64;
+        rejected.extend(self.scope_errors.iter().cloned());
+        rejected.sort_by_key(|e| e.line);
+        ImportReport {
+            imported: 0,
+            rejected,
+            added: count(RowChange::Added),
+            updated: count(RowChange::Updated),
+            unchanged: count(RowChange::Unchanged),
+            moved: count(RowChange::Moved),
+            reinstated: count(RowChange::Reinstated),
+            warnings: self.warnings.clone(),
+            dry_run,
+        }
+    }
+}
+
+/// Classifies every parsed row against the store (one indexed read per row, one policy
+/// read per department: linear in the file). Refuses rows of departments the caller may
+/// not write, and rows of officers registered in such a department (an IT token cannot
+/// move another department's officer by importing it; an admin can: reported as moved).
+fn plan_import(
+    tx: &mut dyn crate::store::Tx,
+    principal: &crate::auth::Principal,
+    officers: &[(usize, Officer)],
+) -> Result<ImportPlan, ApiError> {
+    let mut plan = ImportPlan {
+        rows: Vec::with_capacity(officers.len()),
+        scope_errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut domains: std::collections::HashMap<String, Option<Vec<String>>> =
+        std::collections::HashMap::new();
+    for (line, o) in officers {
+        let line = *line;
+        if !principal.can_write(&o.department) {
+            plan.scope_errors.push(RowError {
+                line,
+                field: Some("department".into()),
+                reason: format!(
+                    "officer {}: department {} is not yours",
+                    o.officer_id, o.department
+                ),
+            });
+            continue;
+        }
+        let existing = tx.officer(&o.officer_id)?;
+        let (change, from) = match existing {
+            None => (RowChange::Added, None),
+            Some(e) if !principal.can_write(&e.department) => {
+                // Officer ids are one namespace: the row cannot be imported, but the
+                // other department is not named.
+                plan.scope_errors.push(RowError {
+                    line,
+                    field: Some("officer_id".into()),
+                    reason: format!(
+                        "officer {} is registered in another department",
+                        o.officer_id
+                    ),
+                });
+                continue;
+            }
+            Some(e) if e.department != o.department => (RowChange::Moved, Some(e.department)),
+            Some(e) if e.retired_at.is_some() => (RowChange::Reinstated, None),
+            Some(e) if e == *o => (RowChange::Unchanged, None),
+            Some(_) => (RowChange::Updated, None),
+        };
+        let allowed = match domains.get(&o.department) {
+            Some(d) => d,
+            None => {
+                let d = tx.policy(&o.department)?.map(|p| p.email_domains);
+                domains.entry(o.department.clone()).or_insert(d)
+            }
+        };
+        if let Some(allowed) = allowed
+            && let Some(w) = pramaan_core::policy::email_domain_warning(o, allowed)
+        {
+            plan.warnings.push(format!("line {line}: {w}"));
+        }
+        plan.rows.push((o.clone(), change, from));
+    }
+    Ok(plan)
+}
+
+/// Why an import's write transaction did not commit: an error, or the all-or-nothing
+/// refusal of a file with rejected rows (its report goes back to the caller).
+enum ImportAbort {
+    Api(ApiError),
+    Refused(ImportReport),
+}
+
+impl From<ApiError> for ImportAbort {
+    fn from(e: ApiError) -> Self {
+        ImportAbort::Api(e)
+    }
+}
+
+impl From<crate::store::StoreError> for ImportAbort {
+    fn from(e: crate::store::StoreError) -> Self {
+        ImportAbort::Api(e.into())
+    }
+}
+
+/// The `422 rows_rejected` answer: the import report with the error code and message, so
+/// a client reads every row error from it.
+fn rows_rejected(report: &ImportReport) -> Response {
+    let code = RejectCode::RowsRejected;
+    let mut body = serde_json::to_value(report).unwrap_or_else(|_| json!({}));
+    if let Some(map) = body.as_object_mut() {
+        map.insert("error".into(), json!(code.as_str()));
+        map.insert(
+            "message".into(),
+            json!(format!(
+                "{} row(s) rejected; nothing was imported (all or nothing: fix the rows, or \
+                 import the good ones with `pramaan officers import --partial`)",
+                report.rejected.len()
+            )),
+        );
+    }
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, json_response(&body)).into_response();
+    resp.extensions_mut()
+        .insert(super::error::RejectReason(code));
+    resp
+}
+
+/// Moves `officer_id` from `from` to `to` (devices follow, outstanding enrollment tokens
+/// cancelled) and logs it, in the caller's transaction: the one path of `POST
+/// /v1/officers/{id}/move` and of an admin's import row with another department.
+fn move_and_log(
+    tx: &mut dyn crate::store::Tx,
+    officer_id: &str,
+    from: &str,
+    to: &str,
+    principal: &crate::auth::Principal,
+    now: u64,
+) -> Result<(crate::store::OfficerChange, u64), ApiError> {
+    let change = tx
+        .move_officer(officer_id, to, &principal.label, now)?
+        .ok_or_else(|| no_officer(officer_id))?;
+    let index = tx.append_log(&LogEntry::OfficerMoved {
+        at: now,
+        officer_id: officer_id.to_string(),
+        from: from.to_string(),
+        to: to.to_string(),
+        devices: change.devices.clone(),
+        by: principal.label.clone(),
+    })?;
+    Ok((change, index))
+}
+
+/// `POST /v1/officers/import[?partial=true][?dry_run=true]`: the registry CSV.
+///
+/// All or nothing by default: a rejected row (parse or scope) refuses the whole file with
+/// `422 rows_rejected` and the report of every row error; nothing is written or logged.
+/// `partial=true` writes the good rows. `dry_run=true` classifies and reports without
+/// writing. Rows already stored exactly as imported are counted unchanged and not written
+/// again; a row moving an officer to another department (admin) goes through
+/// [`Tx::move_officer`](crate::store::Tx::move_officer) like `POST
+/// /v1/officers/{id}/move`, logged as its own entry.
 async fn import_officers(
     State(state): State<AppState>,
     auth: Auth,
+    Query(q): Query<ImportQuery>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
-    let text = text_body(b)?;
-    let (officers, mut rejected) = officer_rows_from_csv(&text);
+    let text = utf8(body_within(b, IMPORT_BODY_LIMIT)?)?;
+    let started = std::time::Instant::now();
+    let (officers, parse_errors) = officer_rows_from_csv(&text);
+    drop(text);
     let st = state.clone();
     let principal = auth.0.clone();
-    let (imported, rejected) = blocking(move || {
-        transaction(st.store.as_ref(), |tx| {
+    let refuse_all = !q.partial;
+    let dry_run = q.dry_run;
+    let report = blocking(move || {
+        if dry_run {
+            let plan = read_transaction(st.store.as_ref(), |tx| {
+                plan_import(tx, &principal, &officers)
+            })?;
+            return Ok::<_, ApiError>(plan.report(parse_errors, true));
+        }
+        let outcome = transaction(st.store.as_ref(), |tx| {
+            let plan = plan_import(tx, &principal, &officers)?;
+            let mut report = plan.report(parse_errors.clone(), false);
+            if refuse_all && !report.rejected.is_empty() {
+                // Nothing written: the transaction is rolled back by the error.
+                return Err(ImportAbort::Refused(report));
+            }
             let now = now();
-            let mut imported = 0u64;
-            let mut accepted: Vec<&Officer> = Vec::new();
-            let mut lines: Vec<RowError> = Vec::new();
-            for (line, o) in &officers {
-                let line = *line;
-                if !principal.can_write(&o.department) {
-                    lines.push(RowError {
-                        line,
-                        reason: format!(
-                            "officer {}: department {} is not yours",
-                            o.officer_id, o.department
-                        ),
-                    });
-                    continue;
+            let mut written = Vec::new();
+            for (o, change, from) in plan.rows {
+                if let (RowChange::Moved, Some(from)) = (change, from) {
+                    move_and_log(tx, &o.officer_id, &from, &o.department, &principal, now)?;
                 }
-                if let Some(existing) = tx.officer(&o.officer_id)?
-                    && !principal.can_write(&existing.department)
-                {
-                    lines.push(RowError {
-                        line,
-                        // Officer ids are one namespace: the row cannot be imported,
-                        // but the other department is not named.
-                        reason: format!(
-                            "officer {} is registered in another department",
-                            o.officer_id
-                        ),
-                    });
-                    continue;
+                if change != RowChange::Unchanged {
+                    tx.upsert_officer(&o, now)?;
+                    written.push(o);
                 }
-                accepted.push(o);
             }
-            for o in &accepted {
-                tx.upsert_officer(o, now)?;
-                imported += 1;
-            }
-            if !accepted.is_empty() {
+            report.imported = written.len() as u64;
+            if !written.is_empty() {
                 tx.append_log(&LogEntry::RegistryImport {
                     at: now,
-                    officers: accepted.into_iter().cloned().collect(),
+                    officers: written,
                     by: principal.label.clone(),
                 })?;
             }
-            Ok::<_, ApiError>((imported, lines))
-        })
-        .map(|(imported, scope_errors)| {
-            let mut all = std::mem::take(&mut rejected);
-            all.extend(scope_errors);
-            all.sort_by_key(|e| e.line);
-            (imported, all)
+            Ok(report)
+        });
+        match outcome {
+            Ok(r) | Err(ImportAbort::Refused(r)) => Ok(r),
+            Err(ImportAbort::Api(e)) => Err(e),
+        }
+    })
+    .await?;
+    let verb = if report.dry_run {
+        "checked (dry run)"
+    } else {
+        "imported"
+    };
+    let took = started.elapsed();
+    log::info!(
+        "{} {verb} officer rows in {took:.2?}: {} written, {} added, {} updated, {} unchanged, {} moved, {} reinstated, {} rejected",
+        auth.0.label,
+        report.imported,
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.moved,
+        report.reinstated,
+        report.rejected.len()
+    );
+    if refuse_all && !report.dry_run && !report.rejected.is_empty() {
+        return Ok(rows_rejected(&report));
+    }
+    Ok(json_response(&report))
+}
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetireRequest {
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveRequest {
+    department: String,
+}
+
+/// `raw` trimmed: `400 malformed` when empty, longer than `max` characters or holding a
+/// control or direction character (it is logged and shown to IT).
+fn required_text(what: &str, raw: &str, max: usize) -> Result<String, ApiError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!("a {what} is required"),
+        ));
+    }
+    if text.chars().count() > max {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!("the {what} is longer than {max} characters"),
+        ));
+    }
+    if let Some((_, c)) = pramaan_core::text::first_unsafe_char(text) {
+        return Err(ApiError::new(
+            RejectCode::Malformed,
+            format!(
+                "the {what} holds the control or direction character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// `POST /v1/officers/{id}/retire {"reason": R}` (IT of the officer's department, admin):
+/// the officer leaves the compliance report, the active devices are revoked with the
+/// reason, outstanding enrollment tokens cancelled, one `officer_retired` log entry.
+async fn retire_officer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(WRITERS)?;
+    let req: RetireRequest = json_body(b)?;
+    let reason = required_text("reason", &req.reason, 1000)?;
+    let st = state.clone();
+    let principal = auth.0.clone();
+    let r = reason.clone();
+    let officer_id = id.clone();
+    let (department, change, log_index) = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let officer = tx
+                .officer(&officer_id)?
+                .filter(|o| principal.can_write(&o.department))
+                .ok_or_else(|| no_officer(&officer_id))?;
+            if officer.retired_at.is_some() {
+                return Err(ApiError::new(
+                    RejectCode::Conflict,
+                    format!("officer {officer_id} is retired already"),
+                ));
+            }
+            let now = now();
+            let change = tx
+                .retire_officer(&officer_id, &r, &principal.label, now)?
+                .ok_or_else(|| no_officer(&officer_id))?;
+            let index = tx.append_log(&LogEntry::OfficerRetired {
+                at: now,
+                department: officer.department.clone(),
+                officer_id: officer_id.clone(),
+                reason: r.clone(),
+                devices: change.devices.clone(),
+                by: principal.label.clone(),
+            })?;
+            Ok((officer.department, change, index))
         })
     })
     .await?;
     log::info!(
-        "{} imported {imported} officer row(s), rejected {}",
+        "{} retired officer {} of {} ({} device(s) revoked, {} enrollment token(s) cancelled)",
         auth.0.label,
-        rejected.len()
+        crate::log_text::untrusted(&id),
+        crate::log_text::untrusted(&department),
+        change.devices.len(),
+        change.tokens_cancelled
     );
-    Ok(json_response(&ImportReport { imported, rejected }))
+    Ok(json_response(&json!({
+        "officer_id": id,
+        "department": department,
+        "retired": true,
+        "reason": reason,
+        "devices_revoked": change.devices,
+        "enrollment_tokens_cancelled": change.tokens_cancelled,
+        "log_index": log_index,
+    })))
+}
+
+/// `POST /v1/officers/{id}/move {"department": D}` (admin only): the officer and every
+/// device of the officer change department in one transaction (so the new department's
+/// IT can revoke them and the old cannot), outstanding enrollment tokens are cancelled,
+/// one `officer_moved` log entry records from and to.
+async fn move_officer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth.require(&[Role::Admin])?;
+    let req: MoveRequest = json_body(b)?;
+    let to = required_text(
+        "department",
+        &req.department,
+        pramaan_core::policy::csv::limits::DEPARTMENT,
+    )?;
+    let st = state.clone();
+    let principal = auth.0.clone();
+    let officer_id = id.clone();
+    let dest = to.clone();
+    let (from, change, log_index) = blocking(move || {
+        transaction(st.store.as_ref(), |tx| {
+            let officer = tx
+                .officer(&officer_id)?
+                .ok_or_else(|| no_officer(&officer_id))?;
+            if officer.department == dest {
+                return Err(ApiError::new(
+                    RejectCode::Conflict,
+                    format!("officer {officer_id} is in department {dest} already"),
+                ));
+            }
+            if tx.policy(&dest)?.is_none() {
+                return Err(ApiError::new(
+                    RejectCode::NoPolicy,
+                    format!(
+                        "department {dest} has no policy yet; set it (`pramaan policy set`) before moving officers to it"
+                    ),
+                ));
+            }
+            let (change, index) = move_and_log(
+                tx,
+                &officer_id,
+                &officer.department,
+                &dest,
+                &principal,
+                now(),
+            )?;
+            Ok((officer.department, change, index))
+        })
+    })
+    .await?;
+    log::info!(
+        "{} moved officer {} from {} to {} ({} device(s) follow)",
+        auth.0.label,
+        crate::log_text::untrusted(&id),
+        crate::log_text::untrusted(&from),
+        crate::log_text::untrusted(&to),
+        change.devices.len()
+    );
+    Ok(json_response(&json!({
+        "officer_id": id,
+        "from": from,
+        "to": to,
+        "devices": change.devices,
+        "enrollment_tokens_cancelled": change.tokens_cancelled,
+        "log_index": log_index,
+    })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -456,16 +842,24 @@ async fn put_policy(
     })))
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct RosterQuery {
+    /// Accept a roster with no handle (empties the group's roster).
+    #[serde(default)]
+    allow_empty: bool,
+}
+
 async fn put_roster(
     State(state): State<AppState>,
     auth: Auth,
     Path((d, g)): Path<(String, String)>,
+    Query(q): Query<RosterQuery>,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     auth.require_write(&d)?;
     let text = text_body(b)?;
-    let rows = roster_from_csv(&text).map_err(|errors| {
+    let parsed = roster_from_csv(&text).map_err(|errors| {
         let detail = errors
             .iter()
             .map(ToString::to_string)
@@ -473,6 +867,16 @@ async fn put_roster(
             .join("; ");
         ApiError::new(RejectCode::InvalidRoster, detail)
     })?;
+    let (rows, duplicates) = (parsed.rows, parsed.duplicates);
+    if rows.is_empty() && !q.allow_empty {
+        return Err(ApiError::new(
+            RejectCode::InvalidRoster,
+            format!(
+                "the roster lists no handle and would empty the roster of {g:?}; \
+                 `pramaan roster set --allow-empty` (?allow_empty=true) if that is meant"
+            ),
+        ));
+    }
     if let Some((_, other, _)) = rows.iter().find(|(_, group, _)| *group != g) {
         return Err(ApiError::new(
             RejectCode::InvalidRoster,
@@ -530,6 +934,7 @@ async fn put_roster(
         platform,
         group: g,
         handles: count as u64,
+        duplicates,
     }))
 }
 
@@ -558,6 +963,14 @@ async fn create_enrollment_token(
                 .officer(&officer_id)?
                 .filter(|o| principal.can_write(&o.department))
                 .ok_or_else(|| no_officer(&officer_id))?;
+            if officer.retired_at.is_some() {
+                return Err(ApiError::new(
+                    RejectCode::Conflict,
+                    format!(
+                        "officer {officer_id} is retired; import the officer's registry row again to reinstate"
+                    ),
+                ));
+            }
             if tx.policy(&officer.department)?.is_none() {
                 return Err(ApiError::new(
                     RejectCode::NoPolicy,

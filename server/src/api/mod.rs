@@ -34,8 +34,12 @@ use crate::metrics::Metrics;
 use crate::store::{Role, Store, read_transaction};
 pub use error::{ApiError, RejectReason};
 
-/// Largest body accepted by the IT endpoints (registry CSVs can be large).
+/// Largest body accepted by the IT endpoints but the registry import.
 pub const IT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Largest registry CSV accepted by `POST /v1/officers/import`: 100,000 officers take
+/// about 11 MB; this leaves room for long names and designations.
+pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Everything a handler needs.
 pub struct Shared {

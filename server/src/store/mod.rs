@@ -174,6 +174,16 @@ pub struct NonceRow {
     pub used: bool,
 }
 
+/// What retiring or moving an officer changed besides the registry row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OfficerChange {
+    /// Retire: the devices revoked (those that were active). Move: every device of the
+    /// officer, now of the new department. In enrollment order.
+    pub devices: Vec<Uuid>,
+    /// Outstanding enrollment tokens cancelled.
+    pub tokens_cancelled: u64,
+}
+
 /// A one-time enrollment token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollTokenRow {
@@ -525,15 +535,40 @@ pub trait Tx {
     ) -> Result<bool, StoreError>;
 
     // registry, policies, rosters
-    /// The registry entry of `officer_id`.
+    /// The registry entry of `officer_id`, a retired one included (with its
+    /// `retired_at`).
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError>;
     /// Every department with a policy or registered officers, sorted (the dashboard's
     /// department picker).
     fn departments(&mut self) -> Result<Vec<String>, StoreError>;
-    /// Every officer of the department.
+    /// Every serving officer of the department (retired ones are left out: they leave
+    /// the compliance report and its counts).
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError>;
-    /// Adds or replaces the officer's registry entry.
+    /// Adds or replaces the officer's registry entry; a retired officer is reinstated
+    /// (`retired_at` cleared). The officer's devices are not touched: a change of
+    /// department goes through [`Tx::move_officer`] first.
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError>;
+    /// Retires the officer: sets `retired_at = now`, revokes every active device of the
+    /// officer with `reason` and cancels the officer's outstanding enrollment tokens
+    /// (unused, not cancelled; `cancelled_at = now`, `cancelled_by = by`). Returns what it
+    /// changed; an unknown officer changes nothing and returns `None`.
+    fn retire_officer(
+        &mut self,
+        officer_id: &str,
+        reason: &str,
+        by: &str,
+        now: u64,
+    ) -> Result<Option<OfficerChange>, StoreError>;
+    /// Moves the officer to department `to`: the registry row and every device of the
+    /// officer (revoked ones included) change department, outstanding enrollment tokens
+    /// are cancelled as by [`Tx::retire_officer`]. An unknown officer: `None`.
+    fn move_officer(
+        &mut self,
+        officer_id: &str,
+        to: &str,
+        by: &str,
+        now: u64,
+    ) -> Result<Option<OfficerChange>, StoreError>;
     /// The department's policy, parsed by the backend.
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError>;
     /// Replaces the department's policy; `by` names who set it.

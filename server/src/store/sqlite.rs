@@ -36,8 +36,8 @@ use uuid::Uuid;
 
 use super::{
     AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenListing,
-    EnrollTokenRow, Finisher, Freshness, Job, NonceRow, Role, RulesCache, StatusListRow, Store,
-    StoreError, TokenRow, Tx, to_i64,
+    EnrollTokenRow, Finisher, Freshness, Job, NonceRow, OfficerChange, Role, RulesCache,
+    StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
 use pramaan_core::evidence::EvidenceSummary;
@@ -688,6 +688,49 @@ struct SqliteTx<'c> {
 
 impl SqliteTx<'_> {
     /// Increases the department's generation (in this transaction).
+    /// The officer's device ids in enrollment order; `active_only`: unrevoked ones.
+    fn officer_device_ids(
+        &mut self,
+        officer_id: &str,
+        active_only: bool,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let sql = if active_only {
+            "SELECT device_id FROM devices WHERE officer_id = ?1 AND revoked = 0 \
+             ORDER BY enrolled_at, device_id"
+        } else {
+            "SELECT device_id FROM devices WHERE officer_id = ?1 ORDER BY enrolled_at, device_id"
+        };
+        let ids = self
+            .tx
+            .prepare_cached(sql)?
+            .query_map(params![officer_id], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.iter()
+            .map(|b| {
+                Uuid::from_slice(b)
+                    .map_err(|_| StoreError::Corrupt("device id not 16 bytes".into()))
+            })
+            .collect()
+    }
+
+    /// Cancels the officer's outstanding enrollment tokens (unused, not cancelled yet);
+    /// returns how many.
+    fn cancel_enroll_tokens_of(
+        &mut self,
+        officer_id: &str,
+        by: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached(
+                "UPDATE enrollment_tokens SET cancelled_at = ?2, cancelled_by = ?3 \
+                 WHERE officer_id = ?1 AND used = 0 AND cancelled_at IS NULL",
+            )?
+            .execute(params![officer_id, now, by])?;
+        Ok(n as u64)
+    }
+
     fn bump_generation(&mut self, department: &str) -> Result<(), StoreError> {
         self.changed_rules = true;
         self.tx
@@ -1229,12 +1272,19 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn officer(&mut self, officer_id: &str) -> Result<Option<Officer>, StoreError> {
-        let json: Option<String> = self
+        let row: Option<(String, Option<i64>)> = self
             .tx
-            .prepare_cached("SELECT row_json FROM officers WHERE officer_id = ?1")?
-            .query_row(params![officer_id], |r| r.get(0))
+            .prepare_cached("SELECT row_json, retired_at FROM officers WHERE officer_id = ?1")?
+            .query_row(params![officer_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        json.as_deref().map(officer_from_json).transpose()
+        let Some((json, retired_at)) = row else {
+            return Ok(None);
+        };
+        let mut officer = officer_from_json(&json)?;
+        officer.retired_at = retired_at
+            .map(|t| to_u64("officers.retired_at", t))
+            .transpose()?;
+        Ok(Some(officer))
     }
 
     fn departments(&mut self) -> Result<Vec<String>, StoreError> {
@@ -1250,7 +1300,8 @@ impl Tx for SqliteTx<'_> {
 
     fn officers_of(&mut self, department: &str) -> Result<Vec<Officer>, StoreError> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT row_json FROM officers WHERE department = ?1 ORDER BY officer_id",
+            "SELECT row_json FROM officers WHERE department = ?1 AND retired_at IS NULL \
+             ORDER BY officer_id",
         )?;
         let rows = stmt
             .query_map(params![department], |r| r.get::<_, String>(0))?
@@ -1259,12 +1310,79 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn upsert_officer(&mut self, officer: &Officer, now: u64) -> Result<(), StoreError> {
-        let json = serde_json::to_string(officer)
+        // The row as imported: `retired_at` lives in its column, never in the JSON.
+        let row = Officer {
+            retired_at: None,
+            ..officer.clone()
+        };
+        let json = serde_json::to_string(&row)
             .map_err(|e| StoreError::Corrupt(format!("officer: {e}")))?;
         self.tx.prepare_cached("INSERT INTO officers(officer_id, department, row_json, updated_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT(officer_id) DO UPDATE SET department = excluded.department, \
-             row_json = excluded.row_json, updated_at = excluded.updated_at")?.execute(params![officer.officer_id, officer.department, json, to_i64("updated_at", now)?])?;
+             row_json = excluded.row_json, updated_at = excluded.updated_at, retired_at = NULL")?.execute(params![officer.officer_id, officer.department, json, to_i64("updated_at", now)?])?;
         Ok(())
+    }
+
+    fn retire_officer(
+        &mut self,
+        officer_id: &str,
+        reason: &str,
+        by: &str,
+        now: u64,
+    ) -> Result<Option<OfficerChange>, StoreError> {
+        let now_i = to_i64("now", now)?;
+        let changed = self
+            .tx
+            .prepare_cached(
+                "UPDATE officers SET retired_at = ?2, updated_at = ?2 WHERE officer_id = ?1",
+            )?
+            .execute(params![officer_id, now_i])?;
+        if changed == 0 {
+            return Ok(None);
+        }
+        let devices = self.officer_device_ids(officer_id, true)?;
+        self.tx
+            .prepare_cached(
+                "UPDATE devices SET revoked = 1, reason = ?2 WHERE officer_id = ?1 AND revoked = 0",
+            )?
+            .execute(params![officer_id, reason])?;
+        let tokens_cancelled = self.cancel_enroll_tokens_of(officer_id, by, now_i)?;
+        Ok(Some(OfficerChange {
+            devices,
+            tokens_cancelled,
+        }))
+    }
+
+    fn move_officer(
+        &mut self,
+        officer_id: &str,
+        to: &str,
+        by: &str,
+        now: u64,
+    ) -> Result<Option<OfficerChange>, StoreError> {
+        let now_i = to_i64("now", now)?;
+        let Some(mut officer) = self.officer(officer_id)? else {
+            return Ok(None);
+        };
+        officer.department = to.to_string();
+        officer.retired_at = None;
+        let json = serde_json::to_string(&officer)
+            .map_err(|e| StoreError::Corrupt(format!("officer: {e}")))?;
+        self.tx
+            .prepare_cached(
+                "UPDATE officers SET department = ?2, row_json = ?3, updated_at = ?4 \
+                 WHERE officer_id = ?1",
+            )?
+            .execute(params![officer_id, to, json, now_i])?;
+        let devices = self.officer_device_ids(officer_id, false)?;
+        self.tx
+            .prepare_cached("UPDATE devices SET department = ?2 WHERE officer_id = ?1")?
+            .execute(params![officer_id, to])?;
+        let tokens_cancelled = self.cancel_enroll_tokens_of(officer_id, by, now_i)?;
+        Ok(Some(OfficerChange {
+            devices,
+            tokens_cancelled,
+        }))
     }
 
     fn policy(&mut self, department: &str) -> Result<Option<Policy>, StoreError> {

@@ -496,7 +496,7 @@ fn roster_csv(data: &[u8]) -> Outcome {
     };
     let r = roster_from_csv(text);
     if let Ok(rows) = &r {
-        let _ = pramaan_core::policy::Roster::from_rows(rows.clone());
+        let _ = pramaan_core::policy::Roster::from_rows(rows.rows.clone());
     }
     Outcome::of(&r)
 }

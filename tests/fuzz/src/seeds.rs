@@ -93,6 +93,7 @@ fn officer(id: &str) -> Officer {
         gr_reference: None,
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 

@@ -76,6 +76,7 @@ macro_rules! store_conformance_tests {
             enrollment_token_lifecycle,
             officers,
             departments_have_a_policy_or_officers,
+            officers_retire_and_move,
             policy_round_trip,
             rosters,
             devices,
@@ -148,6 +149,7 @@ fn officer(id: &str, department: &str) -> Officer {
         gr_reference: Some("GR-2026-1".into()),
         phone_model: None,
         phone_purchased: None,
+        retired_at: None,
     }
 }
 
@@ -675,6 +677,104 @@ pub fn departments_have_a_policy_or_officers(factory: Factory<'_>) {
     // Policy only, officers only: both count.
     write(s, |tx| tx.set_policy("AGR", &policy(), "admin", NOW));
     assert_eq!(read(s, |tx| tx.departments()), vec!["AGR", "GAD", "REV"]);
+}
+
+/// Retiring keeps the row (with `retired_at`) but leaves `officers_of`, revokes the
+/// active devices with the reason and cancels outstanding enrollment tokens (once);
+/// an upsert reinstates. Moving changes the department of the row and of every device
+/// of the officer and cancels tokens. Unknown officers change nothing.
+pub fn officers_retire_and_move(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let a = officer("GAD-001", "GAD");
+    let b = officer("GAD-002", "GAD");
+    let old = device("GAD-001", NOW - 10);
+    let active = device("GAD-001", NOW);
+    let other = device("GAD-002", NOW);
+    write(s, |tx| {
+        tx.upsert_officer(&a, NOW)?;
+        tx.upsert_officer(&b, NOW)?;
+        for d in [&old, &active, &other] {
+            tx.insert_device(d)?;
+        }
+        tx.revoke_device(&old.device_id, "lost")?;
+        tx.insert_enroll_token(&[1; 32], "GAD-001", LATER, false, "it@GAD", NOW)?;
+        tx.insert_enroll_token(&[2; 32], "GAD-001", LATER, false, "it@GAD", NOW)?;
+        tx.insert_enroll_token(&[3; 32], "GAD-002", LATER, false, "it@GAD", NOW)?;
+        tx.use_enroll_token(&[2; 32], NOW).map(|_| ())
+    });
+    let change = write(s, |tx| {
+        tx.retire_officer("GAD-001", "retired", "it@GAD", LATER)
+    })
+    .expect("known officer");
+    assert_eq!(
+        change.devices,
+        vec![active.device_id],
+        "the active devices only"
+    );
+    assert_eq!(change.tokens_cancelled, 1, "the unused token only");
+    let row = read(s, |tx| tx.officer("GAD-001")).expect("the row stays");
+    assert_eq!(row.retired_at, Some(LATER));
+    assert_eq!(read(s, |tx| tx.officers_of("GAD")), vec![b.clone()]);
+    let d = read(s, |tx| tx.device(&active.device_id)).expect("device");
+    assert!(d.revoked);
+    assert_eq!(d.reason.as_deref(), Some("retired"));
+    let d = read(s, |tx| tx.device(&old.device_id)).expect("device");
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("lost"),
+        "an older revocation is kept"
+    );
+    assert!(
+        !read(s, |tx| tx.device(&other.device_id))
+            .expect("device")
+            .revoked
+    );
+    assert_eq!(
+        write(s, |tx| tx.retire_officer("NOBODY", "x", "it@GAD", LATER)),
+        None
+    );
+    // An upsert of the row reinstates.
+    write(s, |tx| tx.upsert_officer(&a, LATER + 1));
+    assert_eq!(read(s, |tx| tx.officer("GAD-001")), Some(a.clone()));
+    assert_eq!(
+        read(s, |tx| tx.officers_of("GAD")),
+        vec![a.clone(), b.clone()]
+    );
+    // A move: the row and every device of the officer, revoked ones included.
+    let change = write(s, |tx| {
+        tx.move_officer("GAD-001", "REV", "admin", LATER + 2)
+    })
+    .expect("known officer");
+    let mut ids = vec![old.device_id, active.device_id];
+    ids.sort_by_key(|id| if *id == old.device_id { 0 } else { 1 });
+    assert_eq!(change.devices, ids, "in enrollment order");
+    assert_eq!(change.tokens_cancelled, 0, "cancelled already");
+    assert_eq!(
+        read(s, |tx| tx.officer("GAD-001")).map(|o| o.department),
+        Some("REV".into())
+    );
+    assert_eq!(read(s, |tx| tx.officers_of("GAD")), vec![b]);
+    assert_eq!(read(s, |tx| tx.officers_of("REV")).len(), 1);
+    for id in [old.device_id, active.device_id] {
+        assert_eq!(
+            read(s, |tx| tx.device(&id)).expect("device").department,
+            "REV"
+        );
+    }
+    assert_eq!(
+        read(s, |tx| tx.device(&other.device_id))
+            .expect("device")
+            .department,
+        "GAD"
+    );
+    assert_eq!(
+        write(s, |tx| tx.move_officer("NOBODY", "REV", "admin", LATER)),
+        None
+    );
+    let change =
+        write(s, |tx| tx.move_officer("GAD-002", "REV", "admin", LATER)).expect("known officer");
+    assert_eq!(change.tokens_cancelled, 1);
 }
 
 /// A department's policy comes back as the typed value it was stored as.
