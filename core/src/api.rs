@@ -137,7 +137,7 @@ pub enum RejectCode {
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 41] = [
+    pub const ALL: [RejectCode; 42] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,

@@ -16,8 +16,8 @@ pub mod catalog;
 pub mod csv;
 pub mod document;
 pub mod evidence;
-pub mod remedy;
 pub mod phone;
+pub mod remedy;
 pub mod rules;
 
 pub use crate::model::{ComplianceStatus, GroupSpec, Officer, PlatformSpec, Policy, Rule};
@@ -27,8 +27,8 @@ pub use csv::{
 };
 pub use document::PolicyError;
 pub use evidence::{EvidenceJudgement, StatusListView, judge_evidence};
-pub use remedy::{FailureKind, remedy};
 pub use phone::{normalize_handle, normalize_mobile};
+pub use remedy::{FailureKind, remedy};
 pub use rules::{
     Accepted, DeviceProof, DeviceState, EvalContext, Evaluation, EvidenceLevel, GroupEvidence,
     Roster, describe_evidence, evaluate_attestation, evaluate_attestation_judged, evaluate_officer,
