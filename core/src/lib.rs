@@ -21,6 +21,7 @@ pub mod keys;
 pub mod model;
 pub mod policy;
 pub mod text;
+pub mod times;
 pub mod transport;
 
 pub use claims::{Attestation, ClaimsError};
