@@ -162,13 +162,21 @@ fn decoded(row: AttestationRow) -> Result<(AttestationRow, Attestation), Complia
     Ok((row, claims))
 }
 
+/// A device as stored, with its latest accepted attestation (claims not yet decoded).
+type StoredDevice = (DeviceRow, Option<AttestationRow>);
+
+/// Departments with fewer officers are evaluated on the calling thread: below this,
+/// starting threads costs more than it saves.
+const PARALLEL_FROM: usize = 2_000;
+
 /// The view of every registered officer of `department` at `ctx.now`.
 ///
 /// Three reads for the whole department, whatever its size: the parsed rules (cached per
 /// generation), the officers, and every device of theirs with its latest attestation
-/// ([`Tx::department_devices`]); each device's claims are decoded once and everything
-/// else is evaluated in memory. (Two queries per officer made a 100,000-officer report
-/// take tens of seconds; `pramaan bench --console` measures it.)
+/// ([`Tx::department_devices`]). Then, in memory and spread over the cores for a large
+/// department, each device's claims are decoded once and each officer is evaluated. (Two
+/// queries per officer made a 100,000-officer report take tens of seconds; `pramaan bench
+/// --console` measures it.)
 pub fn department_report(
     tx: &mut dyn Tx,
     department: &str,
@@ -179,28 +187,73 @@ pub fn department_report(
     let rules = tx
         .department_rules(department)?
         .ok_or_else(|| ComplianceError::NoPolicy(department.to_string()))?;
-    let (policy, rosters) = (&rules.policy, &rules.rosters);
     let registry = tx.officers_of(department)?;
-    let mut by_officer: HashMap<String, Vec<DeviceWithLatest>> = HashMap::new();
+    let mut by_officer: HashMap<String, Vec<StoredDevice>> = HashMap::with_capacity(registry.len());
     for (device, latest) in tx.department_devices(department)? {
-        let latest = latest.map(decoded).transpose()?;
         by_officer
             .entry(device.officer_id.clone())
             .or_default()
-            .push(DeviceWithLatest { device, latest });
+            .push((device, latest));
     }
-    let mut officers = Vec::with_capacity(registry.len());
+    let work: Vec<(Officer, Vec<StoredDevice>)> = registry
+        .into_iter()
+        .map(|o| {
+            let devices = by_officer.remove(&o.officer_id).unwrap_or_default();
+            (o, devices)
+        })
+        .collect();
+    let evaluate_all = |part: Vec<(Officer, Vec<StoredDevice>)>| {
+        part.into_iter()
+            .map(|(officer, devices)| {
+                let devices = devices
+                    .into_iter()
+                    .map(|(device, latest)| {
+                        Ok(DeviceWithLatest {
+                            device,
+                            latest: latest.map(decoded).transpose()?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, ComplianceError>>()?;
+                Ok(evaluate(&rules.policy, &officer, &devices, &rules.rosters, ctx).line(officer))
+            })
+            .collect::<Result<Vec<_>, ComplianceError>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let officers = if work.len() < PARALLEL_FROM || threads < 2 {
+        evaluate_all(work)?
+    } else {
+        let per = work.len().div_ceil(threads);
+        let mut parts = Vec::with_capacity(threads);
+        let mut rest = work;
+        while rest.len() > per {
+            let tail = rest.split_off(per);
+            parts.push(rest);
+            rest = tail;
+        }
+        parts.push(rest);
+        let evaluate_all = &evaluate_all;
+        let lines = std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .into_iter()
+                .map(|part| s.spawn(move || evaluate_all(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(ComplianceError::Corrupt("a report thread panicked".into()))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        lines.into_iter().flatten().collect()
+    };
     let mut summary: BTreeMap<String, u64> = ComplianceStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_string(), 0))
         .collect();
-    for officer in registry {
-        let devices = by_officer.remove(&officer.officer_id).unwrap_or_default();
-        let evaluated = evaluate(policy, &officer, &devices, rosters, ctx);
-        *summary
-            .entry(evaluated.evaluation.status.as_str().to_string())
-            .or_default() += 1;
-        officers.push(evaluated.line(officer));
+    for line in &officers {
+        *summary.entry(line.status.as_str().to_string()).or_default() += 1;
     }
     Ok(ComplianceReport {
         department: department.to_string(),
@@ -208,6 +261,74 @@ pub fn department_report(
         officers,
         summary,
     })
+}
+
+/// How long a cached department report may be served while nothing it depends on
+/// changed: statuses also change with time alone (a check-in window runs out), so a
+/// report is rebuilt at least once per this many seconds.
+pub const REPORT_CACHE_SECS: u64 = 60;
+
+/// Most departments whose report a [`ReportCache`] holds; past it, it starts over (a
+/// 100,000-officer report takes tens of megabytes).
+const MAX_CACHED_REPORTS: usize = 8;
+
+/// What a cached report was built from. Every input of a verdict is appended to the audit
+/// log in the transaction that changes it (design section 7: registry, policy, rosters,
+/// enrollments, attestations, revocations, status lists), so an unchanged log size and
+/// department generation mean unchanged inputs; the time bucket bounds how old its
+/// clock gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReportKey {
+    generation: u64,
+    log_size: u64,
+    bucket: u64,
+}
+
+/// The last report built per department, served again while its [`ReportKey`] holds.
+///
+/// Why: department IT's dashboard pages, sorts and filters one report (and refreshes it);
+/// building a 100,000-officer report takes most of a second, and repeating it for every
+/// page request while nothing changed is waste. A key read in the caller's own
+/// transaction (not an invalidation by writers) makes it right with several servers on
+/// one database: any change anywhere moves the log, and a stale entry is only a miss.
+#[derive(Debug, Default)]
+pub struct ReportCache {
+    entries: std::sync::Mutex<HashMap<String, (ReportKey, std::sync::Arc<ComplianceReport>)>>,
+}
+
+impl ReportCache {
+    /// The department's report at `ctx.now` as `tx` sees the store: the cached one if
+    /// built from the same inputs within the same [`REPORT_CACHE_SECS`] bucket, else
+    /// [`department_report`] (and cached).
+    pub fn report(
+        &self,
+        tx: &mut dyn Tx,
+        department: &str,
+        ctx: &EvalContext<'_>,
+    ) -> Result<std::sync::Arc<ComplianceReport>, ComplianceError> {
+        let key = ReportKey {
+            generation: tx.department_generation(department)?,
+            log_size: tx.log().size()?,
+            bucket: ctx.now / REPORT_CACHE_SECS,
+        };
+        let poisoned = || ComplianceError::Corrupt("the report cache lock is poisoned".into());
+        if let Some((_, hit)) = self
+            .entries
+            .lock()
+            .map_err(|_| poisoned())?
+            .get(department)
+            .filter(|(k, _)| *k == key)
+        {
+            return Ok(hit.clone());
+        }
+        let report = std::sync::Arc::new(department_report(tx, department, ctx)?);
+        let mut entries = self.entries.lock().map_err(|_| poisoned())?;
+        if entries.len() >= MAX_CACHED_REPORTS && !entries.contains_key(department) {
+            entries.clear();
+        }
+        entries.insert(department.to_string(), (key, report.clone()));
+        Ok(report)
+    }
 }
 
 /// The report as CSV: `officer_id,name,designation,entitled,status,failures,device_id,

@@ -323,3 +323,96 @@ fn bulk_report_agrees_with_the_officer_view() {
         format!("Officer {}", listed.devices[0].officer_id)
     );
 }
+
+/// The report cache serves the same report while nothing it depends on changed, and a
+/// new one after any logged change, a policy change or when the time bucket passes.
+#[test]
+fn report_cache_is_reused_only_while_nothing_changed() {
+    use pramaan_server::compliance::{REPORT_CACHE_SECS, ReportCache};
+    use pramaan_server::store::LogEntry;
+    use std::sync::Arc;
+    let store = gad_store();
+    write(&store, |tx| {
+        tx.upsert_officer(&officer("GAD-001", true), NOW)
+    });
+    let cache = ReportCache::default();
+    let at = |now: u64| {
+        transaction(&store, |tx| {
+            cache
+                .report(tx, "GAD", &EvalContext::at(now))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .expect("report")
+    };
+    let first = at(NOW);
+    assert!(
+        Arc::ptr_eq(&first, &at(NOW + 1)),
+        "nothing changed: served again"
+    );
+    // A new officer without a log entry is not seen (every real change is logged) ...
+    write(&store, |tx| {
+        tx.upsert_officer(&officer("GAD-002", true), NOW)
+    });
+    assert_eq!(at(NOW + 2).officers.len(), 1);
+    // ... and is once the log moves.
+    write(&store, |tx| {
+        tx.append_log(&LogEntry::PolicyChange {
+            at: NOW,
+            department: "REV".into(),
+            policy_json: "{}".into(),
+            by: "test".into(),
+        })
+        .map(|_| ())
+    });
+    let second = at(NOW + 3);
+    assert!(!Arc::ptr_eq(&first, &second));
+    assert_eq!(second.officers.len(), 2);
+    // The clock alone: the next bucket rebuilds.
+    let later = at(NOW + REPORT_CACHE_SECS + 1);
+    assert!(!Arc::ptr_eq(&second, &later));
+    assert_eq!(later.generated_at, NOW + REPORT_CACHE_SECS + 1);
+    // A policy change (department generation) rebuilds.
+    let policy = Policy::load(POLICY_GAD, &Catalog::builtin()).expect("policy");
+    write(&store, |tx| tx.set_policy("GAD", &policy, "test", NOW));
+    assert!(!Arc::ptr_eq(&later, &at(NOW + REPORT_CACHE_SECS + 2)));
+}
+
+/// A department large enough to be evaluated on several threads gives every officer once,
+/// in registry order, each line as the officer view computes it.
+#[test]
+fn a_large_department_is_evaluated_in_parallel_in_order() {
+    let store = gad_store();
+    let n = 2_600u64;
+    write(&store, |tx| {
+        for i in 0..n {
+            let id = format!("GAD-{i:05}");
+            tx.upsert_officer(&officer(&id, i % 10 != 3), NOW)?;
+            if i % 2 == 0 {
+                let d = device(&id, NOW - 7200);
+                tx.insert_device(&d)?;
+                tx.insert_attestation(&attested(&d, 1, NOW - 60))?;
+            }
+        }
+        Ok(())
+    });
+    let r = report(&store);
+    let ids: Vec<String> = r.officers.iter().map(|o| o.officer_id.clone()).collect();
+    let expected: Vec<String> = (0..n).map(|i| format!("GAD-{i:05}")).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(r.summary.values().sum::<u64>(), n);
+    for line in r.officers.iter().step_by(97) {
+        let view = transaction(&store, |tx| {
+            let officer = tx.officer(&line.officer_id)?.expect("officer");
+            officer_view(tx, officer, &EvalContext::at(NOW))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .expect("view");
+        let s = view.compliance.expect("status");
+        assert_eq!(
+            (s.status, s.device_id, s.last_seen, &s.failures),
+            (line.status, line.device_id, line.last_seen, &line.failures),
+            "{}",
+            line.officer_id
+        );
+    }
+}

@@ -305,10 +305,7 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
     let department = cmd.department.as_deref();
     match cmd.format {
         Format::Json => {
-            let v = fetch_json(&client, department)?;
-            let pretty = serde_json::to_string_pretty(&v)
-                .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
-            outln!("{pretty}");
+            crate::out::json(&fetch_json(&client, department)?)?;
         }
         Format::Csv => {
             let path = match department {

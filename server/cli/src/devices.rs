@@ -216,11 +216,7 @@ pub fn run(cmd: DevicesCmd) -> CliResult {
             }
             let v = client.get_json(&path)?;
             match format {
-                ListFormat::Json => {
-                    let pretty = serde_json::to_string_pretty(&v)
-                        .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
-                    outln!("{pretty}");
-                }
+                ListFormat::Json => crate::out::json(&v)?,
                 ListFormat::Table => out!("{}", render_table(&typed(&path, v)?)),
                 ListFormat::Csv => out!("{}", to_csv(&typed(&path, v)?)?),
             }

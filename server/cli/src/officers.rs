@@ -262,11 +262,7 @@ pub fn run(cmd: OfficersCmd) -> CliResult {
             let path = format!("/v1/officers/{}", encode(id.trim()));
             let v = client.get_json(&path)?;
             match format {
-                ShowFormat::Json => {
-                    let pretty = serde_json::to_string_pretty(&v)
-                        .map_err(|e| CliError::new(format!("cannot print JSON: {e}")))?;
-                    outln!("{pretty}");
-                }
+                ShowFormat::Json => crate::out::json(&v)?,
                 ShowFormat::Table => {
                     let view: OfficerView = typed(&path, v)?;
                     out!("{}", render_officer(&view, now()));

@@ -65,6 +65,14 @@ pub fn finish() -> Result<(), String> {
     }
 }
 
+/// Prints `value` as pretty JSON and a newline (every `--format json`).
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), crate::CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| crate::CliError::new(format!("cannot print JSON: {e}")))?;
+    emit(format_args!("{text}"), true);
+    Ok(())
+}
+
 /// `outln!` that survives a closed pipe (see the module docs).
 macro_rules! outln {
     () => {

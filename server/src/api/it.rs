@@ -113,16 +113,7 @@ async fn get_compliance(
     Query(q): Query<ComplianceQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(READERS)?;
-    let department = match (q.department, &auth.0.department) {
-        (Some(d), _) => d,
-        (None, Some(own)) => own.clone(),
-        (None, None) => {
-            return Err(ApiError::new(
-                RejectCode::DepartmentRequired,
-                "give ?department=D",
-            ));
-        }
-    };
+    let department = requested_department(&auth, q.department)?;
     auth.require_read(&department)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
@@ -139,7 +130,7 @@ async fn get_compliance(
         let list = st.status_list.current();
         let ctx = eval_context(list.as_deref());
         Ok(read_transaction(st.store.as_ref(), |tx| {
-            compliance::department_report(tx, &department, &ctx)
+            st.reports.report(tx, &department, &ctx)
         })?)
     })
     .await?;
@@ -151,7 +142,7 @@ async fn get_compliance(
         )
             .into_response())
     } else {
-        Ok(json_response(&report))
+        Ok(json_response(&*report))
     }
 }
 
