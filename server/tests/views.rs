@@ -102,6 +102,15 @@ fn report(store: &SqliteStore) -> pramaan_core::api::ComplianceReport {
     .expect("report")
 }
 
+fn view_of(store: &SqliteStore, id: &str) -> pramaan_core::api::OfficerView {
+    transaction(store, |tx| {
+        let officer = tx.officer(id)?.expect("officer");
+        officer_view(tx, officer, &EvalContext::at(NOW))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .expect("view")
+}
+
 fn line<'a>(
     r: &'a pramaan_core::api::ComplianceReport,
     id: &str,
@@ -165,12 +174,7 @@ fn last_seen_after_re_enrollment_is_the_new_device_s() {
     assert_eq!(o.status, ComplianceStatus::Compliant);
     assert_eq!(o.last_seen, Some(NOW - 400));
     // The officer view says the same, and each device has its own last check-in.
-    let view = transaction(&store, |tx| {
-        let officer = tx.officer("GAD-001")?.expect("officer");
-        officer_view(tx, officer, &EvalContext::at(NOW))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
-    })
-    .expect("view");
+    let view = view_of(&store, "GAD-001");
     let status = view.compliance.expect("status");
     assert_eq!(status.last_seen, Some(NOW - 400));
     assert_eq!(status.active_devices, 1);
@@ -274,12 +278,7 @@ fn bulk_report_agrees_with_the_officer_view() {
     let r = report(&store);
     assert_eq!(r.officers.len(), 40);
     for line in &r.officers {
-        let view = transaction(&store, |tx| {
-            let officer = tx.officer(&line.officer_id)?.expect("officer");
-            officer_view(tx, officer, &EvalContext::at(NOW))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .expect("view");
+        let view = view_of(&store, &line.officer_id);
         let s = view.compliance.expect("status");
         assert_eq!(
             (
@@ -401,12 +400,7 @@ fn a_large_department_is_evaluated_in_parallel_in_order() {
     assert_eq!(ids, expected);
     assert_eq!(r.summary.values().sum::<u64>(), n);
     for line in r.officers.iter().step_by(97) {
-        let view = transaction(&store, |tx| {
-            let officer = tx.officer(&line.officer_id)?.expect("officer");
-            officer_view(tx, officer, &EvalContext::at(NOW))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .expect("view");
+        let view = view_of(&store, &line.officer_id);
         let s = view.compliance.expect("status");
         assert_eq!(
             (s.status, s.device_id, s.last_seen, &s.failures),
