@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::claims::ErrorBody;
-use crate::model::{Assurance, ComplianceStatus, Failure, Platform};
+use crate::evidence::EvidenceSummary;
+use crate::model::{Assurance, ComplianceStatus, Failure, Officer, Platform, Verdict};
 use crate::policy::{GroupEvidence, RowError};
 
 /// The message of a [`RejectCode::Revoked`] refusal; IT's reason, when it gave one,
@@ -309,6 +310,10 @@ pub struct OfficerCompliance {
     /// When that evidence was checked (enrollment or re-attestation), Unix seconds.
     #[serde(default)]
     pub evidence_at: Option<u64>,
+    /// The officer's unrevoked devices: more than one is flagged (a second phone must be
+    /// allowed by IT's enrollment token, and is worth a look).
+    #[serde(default)]
+    pub active_devices: u32,
 }
 
 impl OfficerCompliance {
@@ -372,6 +377,202 @@ pub struct WhoAmI {
 pub struct Departments {
     /// Department ids, sorted.
     pub departments: Vec<String>,
+}
+
+/// One accepted attestation of a device, for the officer view (`recent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentResult {
+    /// The device's sequence number.
+    pub seq: u64,
+    /// When the server accepted it, Unix seconds.
+    pub received_at: u64,
+    /// The verdict recorded with it.
+    pub verdict: Verdict,
+    /// The rules it failed.
+    pub failures: Vec<Failure>,
+    /// Its leaf in the audit log.
+    pub log_index: u64,
+    /// It answered a fresh server challenge (`false`: an offline delivery).
+    pub fresh_nonce: bool,
+}
+
+/// The latest accepted attestation of a device (`latest` in the officer view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestResult {
+    /// The device's sequence number.
+    pub seq: u64,
+    /// When the device says it signed, Unix seconds.
+    pub iat: u64,
+    /// When the server accepted it, Unix seconds.
+    pub received_at: u64,
+    /// It answered a fresh server challenge.
+    pub fresh_nonce: bool,
+    /// The verdict recorded with it.
+    pub verdict: Verdict,
+    /// The rules it failed.
+    pub failures: Vec<Failure>,
+    /// Its leaf in the audit log.
+    pub log_index: u64,
+}
+
+/// One device of an officer (`GET /v1/officers/{id}`, `devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerDevice {
+    /// Server-assigned device id.
+    pub device_id: Uuid,
+    /// The platform it enrolled as.
+    pub platform: Platform,
+    /// The model it reported (not verified).
+    pub model: String,
+    /// The model its platform evidence attested, if any.
+    pub attested_model: Option<String>,
+    /// The assurance recorded when the evidence was last checked.
+    pub assurance: Assurance,
+    /// What the device's evidence proved.
+    pub evidence: EvidenceSummary,
+    /// Whole days since the evidence was checked, at the server's clock.
+    pub evidence_age_days: u64,
+    /// When it last answered a fresh server challenge, Unix seconds.
+    pub last_fresh_at: Option<u64>,
+    /// Offline check-ins accepted since then.
+    pub offline_run: u32,
+    /// The device public key (COSE_Key, base64url).
+    pub public_key: String,
+    /// Revoked by IT.
+    pub revoked: bool,
+    /// Why, as IT gave it.
+    pub reason: Option<String>,
+    /// Enrollment time, Unix seconds.
+    pub enrolled_at: u64,
+    /// Sequence number of the last accepted attestation.
+    pub last_seq: Option<u64>,
+    /// When its latest accepted attestation was received, Unix seconds.
+    pub last_check_in: Option<u64>,
+    /// Its latest accepted attestation.
+    pub latest: Option<LatestResult>,
+    /// Up to 10 latest accepted attestations, newest first.
+    pub recent: Vec<RecentResult>,
+}
+
+/// The officer's status in the officer view (`compliance`): the report's line without
+/// the registry fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerStatus {
+    /// The officer's status (design section 6).
+    pub status: ComplianceStatus,
+    /// The failing rules with their detail.
+    pub failures: Vec<Failure>,
+    /// Group memberships and how strongly each is established.
+    pub evidence: Vec<GroupEvidence>,
+    /// The device the status rests on.
+    pub device_id: Option<Uuid>,
+    /// When that device last checked in, Unix seconds.
+    pub last_seen: Option<u64>,
+    /// Its platform.
+    pub platform: Option<Platform>,
+    /// The assurance its evidence earns under the current policy.
+    pub assurance: Option<Assurance>,
+    /// What its platform evidence proved, in one line.
+    pub device_evidence: Option<String>,
+    /// When that evidence was checked, Unix seconds.
+    pub evidence_at: Option<u64>,
+    /// The officer's unrevoked devices.
+    #[serde(default)]
+    pub active_devices: u32,
+}
+
+/// `GET /v1/officers/{id}`: the registry row, the status and every device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerView {
+    /// The registry row.
+    pub officer: Officer,
+    /// Every device, revoked ones included, oldest enrollment first.
+    pub devices: Vec<OfficerDevice>,
+    /// The status; `None` while the department has no policy.
+    pub compliance: Option<OfficerStatus>,
+}
+
+/// One device of `GET /v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceListEntry {
+    /// Server-assigned device id.
+    pub device_id: Uuid,
+    /// The officer it was enrolled for.
+    pub officer_id: String,
+    /// The officer's name from the registry.
+    pub officer_name: String,
+    /// The platform it enrolled as.
+    pub platform: Platform,
+    /// The model it reported.
+    pub model: String,
+    /// The assurance recorded when its evidence was last checked.
+    pub assurance: Assurance,
+    /// Enrollment time, Unix seconds.
+    pub enrolled_at: u64,
+    /// When its latest accepted attestation was received, Unix seconds.
+    pub last_check_in: Option<u64>,
+    /// Revoked by IT.
+    pub revoked: bool,
+    /// Why, as IT gave it.
+    pub reason: Option<String>,
+    /// When its evidence was checked, Unix seconds.
+    pub evidence_at: u64,
+    /// Whole days since then, at the server's clock.
+    pub evidence_age_days: u64,
+}
+
+/// `GET /v1/devices?department=D&status=S`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// The department listed.
+    pub department: String,
+    /// When the list was made, Unix seconds.
+    pub generated_at: u64,
+    /// The devices, by officer id then enrollment time.
+    pub devices: Vec<DeviceListEntry>,
+}
+
+/// Which devices `GET /v1/devices` lists (`status=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatusFilter {
+    /// Unrevoked devices (the default).
+    #[default]
+    Active,
+    /// Revoked devices.
+    Revoked,
+    /// Every device.
+    All,
+}
+
+impl DeviceStatusFilter {
+    /// The wire name: `active`, `revoked` or `all`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatusFilter::Active => "active",
+            DeviceStatusFilter::Revoked => "revoked",
+            DeviceStatusFilter::All => "all",
+        }
+    }
+
+    /// Whether a device that is `revoked` or not is listed.
+    pub fn admits(self, revoked: bool) -> bool {
+        match self {
+            DeviceStatusFilter::Active => !revoked,
+            DeviceStatusFilter::Revoked => revoked,
+            DeviceStatusFilter::All => true,
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceStatusFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Active, Self::Revoked, Self::All]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("status {s:?} (expected active, revoked or all)"))
+    }
 }
 
 /// `POST /v1/enrollment-tokens` body.

@@ -23,6 +23,7 @@ pub mod model;
 pub mod policy;
 pub mod suggest;
 pub mod text;
+pub mod times;
 pub mod transport;
 
 pub use claims::{Attestation, ClaimsError};

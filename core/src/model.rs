@@ -442,21 +442,26 @@ pub enum ComplianceStatus {
     Noncompliant,
     /// `stale`: enrolled, but no attestation within `check_in_hours` (or none at all).
     Stale,
-    /// `not_enrolled`: no device enrolled.
+    /// `not_enrolled`: entitled to the GR-funded phone, and no device enrolled.
     NotEnrolled,
-    /// `revoked`: every enrolled device is revoked.
+    /// `revoked`: entitled, and every enrolled device is revoked.
     Revoked,
+    /// `not_entitled`: not entitled to the GR-funded phone and no active device: nothing
+    /// is expected of the officer (an unentitled officer with an active device is
+    /// evaluated like any other, on rules R1, R3, R4 and R5).
+    NotEntitled,
 }
 
 impl ComplianceStatus {
     /// Every status, in the order reports count them (design section 6).
-    pub const ALL: [ComplianceStatus; 6] = [
+    pub const ALL: [ComplianceStatus; 7] = [
         ComplianceStatus::Compliant,
         ComplianceStatus::Warning,
         ComplianceStatus::Noncompliant,
         ComplianceStatus::Stale,
         ComplianceStatus::NotEnrolled,
         ComplianceStatus::Revoked,
+        ComplianceStatus::NotEntitled,
     ];
 
     /// The wire name (`not_enrolled` for [`ComplianceStatus::NotEnrolled`]).
@@ -468,6 +473,7 @@ impl ComplianceStatus {
             ComplianceStatus::Stale => "stale",
             ComplianceStatus::NotEnrolled => "not_enrolled",
             ComplianceStatus::Revoked => "revoked",
+            ComplianceStatus::NotEntitled => "not_entitled",
         }
     }
 }

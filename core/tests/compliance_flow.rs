@@ -189,7 +189,7 @@ fn department_compliance_from_uploaded_files() {
     assert!(results["GAD-002"].failures[0].detail.contains("repackaged"));
     assert_eq!(status("GAD-003"), ComplianceStatus::NotEnrolled);
     assert_eq!(failed_rules("GAD-003"), vec![Rule::R2]);
-    assert_eq!(status("GAD-004"), ComplianceStatus::NotEnrolled);
+    assert_eq!(status("GAD-004"), ComplianceStatus::NotEntitled);
     assert!(
         results["GAD-004"].failures.is_empty(),
         "not entitled: R2 does not apply"

@@ -26,5 +26,6 @@ pub mod serving;
 pub mod status_list;
 pub mod store;
 pub mod tls;
+pub mod views;
 pub mod witness;
 pub mod witness_client;

@@ -212,18 +212,17 @@ impl ReportQuery {
 
     /// The report with `officers` the matched ones in the asked order (every one: the
     /// CSV export).
-    pub fn select(&self, mut report: ComplianceReport) -> ComplianceReport {
-        report.officers.retain(|o| self.matches(o));
-        self.sort_officers(&mut report.officers);
-        report
+    pub fn select(&self, report: &ComplianceReport) -> ComplianceReport {
+        let officers = self.chosen(report).into_iter().cloned().collect();
+        Self::with_officers(report, officers)
     }
 
     /// The answer with paging: the matched officers of the asked page, with the counts.
     /// A page past the last is empty (the counts say how many pages there are).
-    pub fn page(&self, report: ComplianceReport, paging: Paging) -> CompliancePage {
+    pub fn page(&self, report: &ComplianceReport, paging: Paging) -> CompliancePage {
         let total = report.officers.len() as u64;
-        let mut report = self.select(report);
-        let matched = report.officers.len() as u64;
+        let chosen = self.chosen(report);
+        let matched = chosen.len() as u64;
         let pages = matched.div_ceil(paging.per_page).max(1);
         let skip = paging
             .page
@@ -231,9 +230,10 @@ impl ReportQuery {
             .saturating_mul(paging.per_page);
         let skip = usize::try_from(skip).unwrap_or(usize::MAX);
         let take = usize::try_from(paging.per_page).unwrap_or(usize::MAX);
-        report.officers = report.officers.into_iter().skip(skip).take(take).collect();
+        // Only the page's lines are copied out of the (shared, cached) report.
+        let officers = chosen.into_iter().skip(skip).take(take).cloned().collect();
         CompliancePage {
-            report,
+            report: Self::with_officers(report, officers),
             total,
             matched,
             page: paging.page,
@@ -242,9 +242,31 @@ impl ReportQuery {
         }
     }
 
-    fn sort_officers(&self, officers: &mut [OfficerCompliance]) {
+    /// The officers that match, in the asked order, borrowed from the report.
+    fn chosen<'r>(&self, report: &'r ComplianceReport) -> Vec<&'r OfficerCompliance> {
+        let mut chosen: Vec<&OfficerCompliance> =
+            report.officers.iter().filter(|o| self.matches(o)).collect();
+        self.sort_officers(&mut chosen);
+        chosen
+    }
+
+    /// The report's department, time and summary with these officers.
+    fn with_officers(
+        report: &ComplianceReport,
+        officers: Vec<OfficerCompliance>,
+    ) -> ComplianceReport {
+        ComplianceReport {
+            department: report.department.clone(),
+            generated_at: report.generated_at,
+            officers,
+            summary: report.summary.clone(),
+        }
+    }
+
+    fn sort_officers(&self, officers: &mut [&OfficerCompliance]) {
         let rank = |s: ComplianceStatus| ComplianceStatus::ALL.iter().position(|x| *x == s);
-        let by_id = |a: &OfficerCompliance, b: &OfficerCompliance| a.officer_id.cmp(&b.officer_id);
+        let by_id =
+            |a: &&OfficerCompliance, b: &&OfficerCompliance| a.officer_id.cmp(&b.officer_id);
         let direct = |ord: Ordering| if self.descending { ord.reverse() } else { ord };
         match self.sort {
             SortKey::OfficerId => officers.sort_by(|a, b| direct(by_id(a, b))),
@@ -294,6 +316,7 @@ mod tests {
             assurance: last_seen.map(|_| Assurance::Hardware),
             device_evidence: None,
             evidence_at: None,
+            active_devices: u32::from(last_seen.is_some()),
         }
     }
 
@@ -334,7 +357,7 @@ mod tests {
 
     fn ids(pairs: &[(&str, &str)]) -> Vec<String> {
         let q = ReportQuery::parse(&params(pairs)).expect("query");
-        q.select(report())
+        q.select(&report())
             .officers
             .into_iter()
             .map(|o| o.officer_id)
@@ -388,7 +411,7 @@ mod tests {
     fn pages_cut_the_matched_officers_and_count_them() {
         let q = ReportQuery::parse(&params(&[("per_page", "2"), ("page", "2")])).expect("q");
         let paging = q.paging.expect("paging");
-        let page = q.page(report(), paging);
+        let page = q.page(&report(), paging);
         assert_eq!((page.total, page.matched, page.pages), (5, 5, 3));
         let got: Vec<_> = page
             .report
@@ -399,12 +422,12 @@ mod tests {
         assert_eq!(got, ["GAD-0003", "GAD-0004"]);
         // Past the last page: empty, the counts still right.
         let q = ReportQuery::parse(&params(&[("per_page", "2"), ("page", "9")])).expect("q");
-        let page = q.page(report(), q.paging.expect("paging"));
+        let page = q.page(&report(), q.paging.expect("paging"));
         assert!(page.report.officers.is_empty());
         assert_eq!((page.matched, page.pages), (5, 3));
         // Nothing matched: one empty page.
         let q = ReportQuery::parse(&params(&[("page", "1"), ("q", "zzz")])).expect("q");
-        let page = q.page(report(), q.paging.expect("paging"));
+        let page = q.page(&report(), q.paging.expect("paging"));
         assert_eq!(
             (page.matched, page.pages, page.per_page),
             (0, 1, DEFAULT_PER_PAGE)

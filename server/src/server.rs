@@ -517,6 +517,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         status_list,
         witnesses,
         checkpoint_guard: crate::checkpoints::Guard::new(),
+        reports: crate::compliance::ReportCache::default(),
         store,
         kid: api::server_kid(&key),
         key,

@@ -34,6 +34,7 @@ struct Call {
 /// id that does not exist, never a `403` that would say the id exists.
 const HIDDEN_FROM_OTHER_DEPARTMENTS: &[&str] = &[
     "officer GAD-001",
+    "devices GAD",
     "enrollment token GAD-002",
     "cancel GAD enrollment token",
     "ask GAD device for fresh evidence",
@@ -153,6 +154,14 @@ fn every_endpoint_by_every_role() {
             name: "officer GAD-001",
             method: "GET",
             path: "/v1/officers/GAD-001".into(),
+            content_type: "",
+            body: vec![],
+            allowed: readers,
+        },
+        Call {
+            name: "devices GAD",
+            method: "GET",
+            path: "/v1/devices?department=GAD&status=all".into(),
             content_type: "",
             body: vec![],
             allowed: readers,
@@ -393,6 +402,113 @@ fn it_reads_only_its_department_and_auditors_never_write() {
     assert!(
         pramaan_server::server::create_token(env.dir.path(), "it".parse().unwrap(), None).is_err()
     );
+}
+
+/// `GET /v1/devices`: IT lists its own department (by default), auditors and admins name
+/// one; another department is, to IT, exactly an unknown one; the filter is checked.
+#[test]
+fn devices_list_by_role_and_department() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    env.attest_ok(&mut dev);
+    let rev = env.enroll("REV-001");
+    let it_gad = env.client_with(&env.token("it", Some("GAD")));
+    let it_rev = env.client_with(&env.token("it", Some("REV")));
+    let auditor = env.client_with(&env.token("auditor", None));
+    let json = |r: pramaan_core::transport::Response| -> (u16, serde_json::Value) {
+        (r.status, serde_json::from_slice(&r.body).unwrap())
+    };
+    // IT, own department by default: GAD's device with its fields.
+    let (status, v) = json(it_gad.get("/v1/devices").unwrap());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["department"], "GAD");
+    let devices = v["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1, "{v}");
+    let d = &devices[0];
+    assert_eq!(d["device_id"], dev.id.to_string());
+    assert_eq!(d["officer_id"], "GAD-001");
+    assert_eq!(d["officer_name"], "A. Shah");
+    assert_eq!(d["platform"], "android");
+    assert_eq!(d["revoked"], false);
+    assert!(d["last_check_in"].as_u64().is_some(), "{d}");
+    assert_eq!(d["evidence_age_days"], 0);
+    for key in ["model", "assurance", "enrolled_at", "reason", "evidence_at"] {
+        assert!(d.get(key).is_some(), "{key} missing: {d}");
+    }
+    // IT of REV asking for GAD gets exactly what an unknown department gets.
+    let (s_other, other) = json(it_rev.get("/v1/devices?department=GAD").unwrap());
+    let (s_none, none) = json(it_rev.get("/v1/devices?department=GAX").unwrap());
+    assert_eq!((s_other, s_none), (404, 404));
+    assert_eq!(other["error"], none["error"]);
+    assert_eq!(
+        other["message"].as_str().unwrap().replace("GAD", "GAX"),
+        none["message"].as_str().unwrap()
+    );
+    // Its own department is listed.
+    let (status, v) = json(it_rev.get("/v1/devices").unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(v["devices"][0]["device_id"], rev.id.to_string());
+    // Auditors name the department; the status filter is checked.
+    assert_eq!(auditor.get("/v1/devices").unwrap().status, 400);
+    let (status, v) = json(
+        auditor
+            .get("/v1/devices?department=REV&status=all")
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, v["devices"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+    let (status, v) = json(
+        auditor
+            .get("/v1/devices?department=GAD&status=revoked")
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, v["devices"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (status, v) = json(
+        auditor
+            .get("/v1/devices?department=GAD&status=lost")
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, &v["error"]),
+        (400, &serde_json::json!("malformed"))
+    );
+}
+
+/// `GET /v1/officers/{id}` gives per device the last check-in, the evidence age and the
+/// recent results, newest first.
+#[test]
+fn officer_view_has_recent_results_per_device() {
+    let env = start();
+    env.seed();
+    let mut dev = env.enroll("GAD-001");
+    for _ in 0..12 {
+        env.attest_ok(&mut dev);
+    }
+    let v = env.officer("GAD-001");
+    let d = &v["devices"][0];
+    let recent = d["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 10, "{d}");
+    let seqs: Vec<u64> = recent.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (3..=12).rev().collect::<Vec<u64>>());
+    for key in [
+        "received_at",
+        "verdict",
+        "failures",
+        "log_index",
+        "fresh_nonce",
+    ] {
+        assert!(recent[0].get(key).is_some(), "{key} missing: {}", recent[0]);
+    }
+    assert_eq!(d["last_check_in"], recent[0]["received_at"]);
+    assert_eq!(d["evidence_age_days"], 0);
+    assert_eq!(v["compliance"]["last_seen"], recent[0]["received_at"]);
+    assert_eq!(v["compliance"]["active_devices"], 1);
 }
 
 /// The department picker and "signed in as": auditors and admins list every department,

@@ -344,12 +344,13 @@ impl From<claims::Verdict> for Status {
         match ComplianceStatus::from(v) {
             ComplianceStatus::Compliant => Status::Compliant,
             ComplianceStatus::Warning => Status::Warning,
-            // A verdict is never stale, not enrolled or revoked: those are the officer's
+            // A verdict is never stale, not enrolled, not entitled or revoked: those are the officer's
             // standing over time, not one attestation's result.
             ComplianceStatus::Noncompliant
             | ComplianceStatus::Stale
             | ComplianceStatus::NotEnrolled
-            | ComplianceStatus::Revoked => Status::Noncompliant,
+            | ComplianceStatus::Revoked
+            | ComplianceStatus::NotEntitled => Status::Noncompliant,
         }
     }
 }

@@ -625,9 +625,11 @@ fn describe_age(secs: u64) -> String {
 ///
 /// The verdict is based on the best unrevoked device with an accepted attestation: fresh
 /// evidence ranks above stale evidence, then affirming > warning > contraindicated, then the
-/// most recent. Without such a device the officer is `revoked` (every device revoked),
-/// `stale` (enrolled, never checked in) or `not_enrolled`; R2 failures are reported only
-/// for entitled officers, except staleness, which is always explained.
+/// most recent. Without an unrevoked device an officer not entitled to the GR-funded
+/// phone is `not_entitled` (nothing expected, no failure); an entitled one is `revoked`
+/// (every device revoked) or `not_enrolled` (none), with an R2 failure. With unrevoked
+/// devices none of which ever checked in, the officer is `stale`. An unentitled officer
+/// with an unrevoked device is held to R1, R3, R4 and R5 like any other.
 pub fn evaluate_officer(
     policy: &Policy,
     officer: &Officer,
@@ -638,20 +640,26 @@ pub fn evaluate_officer(
     let now = ctx.now;
     let window = u64::from(policy.check_in_hours).saturating_mul(3600);
     let active: Vec<&DeviceState<'_>> = devices.iter().filter(|d| !d.revoked).collect();
+    if active.is_empty() && !officer.entitled {
+        // Nothing is expected of an officer without the GR-funded phone: a revoked
+        // device of theirs is history, not a failure.
+        return Evaluation {
+            status: ComplianceStatus::NotEntitled,
+            failures: Vec::new(),
+            evidence: Vec::new(),
+            device_id: None,
+            proof: None,
+        };
+    }
     if active.is_empty() {
         if devices.is_empty() {
-            let failures = if officer.entitled {
-                vec![Failure {
+            return Evaluation {
+                status: ComplianceStatus::NotEnrolled,
+                failures: vec![Failure {
                     rule: Rule::R2,
                     detail: "entitled to the government-funded phone but no device is enrolled"
                         .into(),
-                }]
-            } else {
-                Vec::new()
-            };
-            return Evaluation {
-                status: ComplianceStatus::NotEnrolled,
-                failures,
+                }],
                 evidence: Vec::new(),
                 device_id: None,
                 proof: None,
@@ -660,20 +668,15 @@ pub fn evaluate_officer(
         let last = devices
             .iter()
             .max_by_key(|d| d.latest.map(|a| a.received_at).unwrap_or(0));
-        let failures = if officer.entitled {
-            vec![Failure {
+        return Evaluation {
+            status: ComplianceStatus::Revoked,
+            failures: vec![Failure {
                 rule: Rule::R2,
                 detail: format!(
                     "every enrolled device ({}) is revoked; the official phone must be enrolled again",
                     devices.len()
                 ),
-            }]
-        } else {
-            Vec::new()
-        };
-        return Evaluation {
-            status: ComplianceStatus::Revoked,
-            failures,
+            }],
             evidence: Vec::new(),
             device_id: last.map(|d| d.device_id),
             proof: last.map(|d| DeviceProof::of(d, &d.judge(policy, ctx))),

@@ -708,21 +708,33 @@ fn officer_stale_after_check_in_window() {
 
 #[test]
 fn officer_not_enrolled_and_not_entitled() {
+    assert_eq!(ComplianceStatus::NotEntitled.as_str(), "not_entitled");
     let p = policy();
     let ev = evaluate_officer(&p, &officer(), &[], &[], &ctx());
     assert_eq!(ev.status, ComplianceStatus::NotEnrolled);
     assert_eq!(rules(&ev.failures), vec![Rule::R2]);
     assert_eq!(ev.device_id, None);
 
+    // Not entitled and no device: its own status, nobody to chase.
     let mut o = officer();
     o.entitled = false;
     let ev = evaluate_officer(&p, &o, &[], &[], &ctx());
-    assert_eq!(ev.status, ComplianceStatus::NotEnrolled);
+    assert_eq!(ev.status, ComplianceStatus::NotEntitled);
     assert!(
         ev.failures.is_empty(),
         "R2 does not apply: {:?}",
         ev.failures
     );
+    // Not entitled and every device revoked: still not_entitled (no phone is owed).
+    let c = claims();
+    let mut gone = device(accepted(&c, NOW, true));
+    gone.revoked = true;
+    let ev = evaluate_officer(&p, &o, std::slice::from_ref(&gone), &[], &ctx());
+    assert_eq!(ev.status, ComplianceStatus::NotEntitled);
+    assert!(ev.failures.is_empty() && ev.device_id.is_none());
+    // The same device revoked for an entitled officer is `revoked`.
+    let ev = evaluate_officer(&p, &officer(), std::slice::from_ref(&gone), &[], &ctx());
+    assert_eq!(ev.status, ComplianceStatus::Revoked);
     // A non-entitled officer with a device is still held to R1, R3-R5.
     let mut c = claims();
     c.lock = false;
@@ -1280,6 +1292,7 @@ fn statuses_serialize_snake_case() {
         ComplianceStatus::Stale,
         ComplianceStatus::NotEnrolled,
         ComplianceStatus::Revoked,
+        ComplianceStatus::NotEntitled,
     ] {
         assert_eq!(
             serde_json::to_string(&s).expect("json"),

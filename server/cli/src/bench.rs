@@ -14,6 +14,7 @@
 //! generator's CPU and the watched server's memory and descriptors.
 
 pub mod audit_pull;
+pub mod console;
 pub mod cpu;
 pub mod flood;
 pub mod logcheck;
@@ -104,15 +105,16 @@ pub struct BenchArgs {
     /// then N new ones, then the same N again (all unchanged), and print the ratio of
     /// per-row times (about 1 when the import is linear). N defaults to 100,000.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000",
-          conflicts_with_all = ["flood", "audit_pull_entries", "server"])]
+          conflicts_with_all = ["flood", "audit_pull_entries", "server", "console"])]
     pub registry: Option<u64>,
-    /// With --registry: the baseline's rows.
-    #[arg(
-        long,
-        value_name = "M",
-        default_value_t = 10_000,
-        requires = "registry"
-    )]
+    /// Instead of the load: the department report of a department of N officers (and
+    /// of --baseline officers), over TLS, cold and warm, and an officer page; prints ms
+    /// and the per-officer ratio (1 = linear). Seeded straight through the store.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100000",
+          conflicts_with_all = ["flood", "audit_pull_entries"])]
+    pub console: Option<u64>,
+    /// With --registry or --console: the baseline (rows imported, officers reported).
+    #[arg(long, value_name = "M", default_value_t = 10_000)]
     pub baseline: u64,
     /// With --flood: the policy's `[limits] attestations_per_day`.
     #[arg(long, default_value_t = pramaan_core::model::DeviceLimits::default().attestations_per_day, value_name = "N")]
@@ -128,7 +130,7 @@ pub struct BenchArgs {
     /// Load this running server instead of one of its own (e.g. https://host:8443):
     /// enrolls --devices simulated phones in --department with --token (admin, or IT of
     /// that department) and loads it for --seconds; devices ride out server restarts.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["flood", "audit_pull_entries", "data"])]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["flood", "audit_pull_entries", "data", "console"])]
     pub server: Option<String>,
     /// With --server: bearer token (admin, or IT of --department). Prefer the environment
     /// variable: a token on the command line shows up in `ps`.
@@ -308,8 +310,29 @@ fn err(e: impl std::fmt::Display) -> CliError {
     CliError::new(e.to_string())
 }
 
+/// Prints `report` as `--format` asks: JSON, or the table `print_table` writes.
+fn print_as<T: Serialize>(format: &str, report: &T, print_table: impl FnOnce(&T)) -> CliResult {
+    match format {
+        "json" => crate::out::json(report),
+        "table" => {
+            print_table(report);
+            Ok(())
+        }
+        other => Err(CliError::new(format!(
+            "--format {other}: expected table or json"
+        ))),
+    }
+}
+
 /// Runs `pramaan bench` and prints its report.
 pub fn run(args: BenchArgs) -> CliResult {
+    let format = args.format.as_str();
+    // Refused before a long run, not after it.
+    if !matches!(format, "json" | "table") {
+        return Err(CliError::new(format!(
+            "--format {format}: expected table or json"
+        )));
+    }
     if args.audit_pull_only {
         if args.audit_pull_entries == 0 {
             return Err(CliError::new(
@@ -317,33 +340,18 @@ pub fn run(args: BenchArgs) -> CliResult {
             ));
         }
         let report = audit_pull::pull_only(args.audit_pull_entries, args.data.as_deref())?;
-        match args.format.as_str() {
-            "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
-            "table" => audit_pull::print_pull_only(&report),
-            other => {
-                return Err(CliError::new(format!(
-                    "--format {other}: expected table or json"
-                )));
-            }
-        }
-        return Ok(());
+        return print_as(format, &report, audit_pull::print_pull_only);
+    }
+    if let Some(n) = args.console {
+        let report = console::run_console(n, args.baseline, args.data.as_deref())?;
+        return print_as(format, &report, console::print_console);
     }
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
     }
     if let Some(server) = &args.server {
-        if !matches!(args.format.as_str(), "json" | "table") {
-            return Err(CliError::new(format!(
-                "--format {}: expected table or json",
-                args.format
-            )));
-        }
         let report = remote::run_remote(&args.remote(server)?)?;
-        if args.format == "json" {
-            outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?);
-        } else {
-            remote::print(&report);
-        }
+        print_as(format, &report, remote::print)?;
         return match report.problem() {
             Some(p) => Err(CliError::new(p)),
             None => Ok(()),
@@ -369,16 +377,7 @@ pub fn run(args: BenchArgs) -> CliResult {
             args.flood_offline_per_day,
             args.data.as_deref(),
         )?;
-        match args.format.as_str() {
-            "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
-            "table" => flood::print_flood(&report),
-            other => {
-                return Err(CliError::new(format!(
-                    "--format {other}: expected table or json"
-                )));
-            }
-        }
-        return Ok(());
+        return print_as(format, &report, flood::print_flood);
     }
     let report = run_bench(
         args.devices,
@@ -386,16 +385,7 @@ pub fn run(args: BenchArgs) -> CliResult {
         args.data.as_deref(),
         args.audit_pull_entries,
     )?;
-    match args.format.as_str() {
-        "json" => outln!("{}", serde_json::to_string_pretty(&report).map_err(err)?),
-        "table" => print_table(&report),
-        other => {
-            return Err(CliError::new(format!(
-                "--format {other}: expected table or json"
-            )));
-        }
-    }
-    Ok(())
+    print_as(format, &report, print_table)
 }
 
 fn print_table(r: &BenchReport) {

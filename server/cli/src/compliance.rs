@@ -72,6 +72,8 @@ pub struct Row {
     pub device: Option<String>,
     /// Age of that device's evidence ("3 d", "5 h") at the report's time.
     pub evidence_age: Option<String>,
+    /// The officer's unrevoked devices (a second one is flagged: `2!`).
+    pub active_devices: u32,
 }
 
 /// A department's compliance as the server reported it, ready to print.
@@ -111,6 +113,7 @@ impl Row {
                 .map(|f| (f.rule.as_str().to_string(), f.detail.clone()))
                 .collect(),
             last_seen: o.last_seen.map(rfc3339),
+            active_devices: o.active_devices,
         }
     }
 }
@@ -178,11 +181,13 @@ fn hint_department(e: CliError, department: Option<&str>) -> CliError {
     }
 }
 
-fn width(s: &str) -> usize {
+/// The width of `s` in characters (table alignment).
+pub(crate) fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-fn pad(s: &str, w: usize) -> String {
+/// `s` padded with spaces to `w` characters.
+pub(crate) fn pad(s: &str, w: usize) -> String {
     let mut out = s.to_string();
     out.extend(std::iter::repeat_n(' ', w.saturating_sub(width(s))));
     out
@@ -193,14 +198,14 @@ fn colour(status: ComplianceStatus) -> &'static str {
         ComplianceStatus::Compliant => "\x1b[32m",
         ComplianceStatus::Warning | ComplianceStatus::Stale => "\x1b[33m",
         ComplianceStatus::Noncompliant | ComplianceStatus::Revoked => "\x1b[31m",
-        ComplianceStatus::NotEnrolled => "\x1b[2m",
+        ComplianceStatus::NotEnrolled | ComplianceStatus::NotEntitled => "\x1b[2m",
     }
 }
 
 /// The aligned table followed by the counts per status. `colour` adds ANSI colours to
 /// the status column (only for terminals).
 pub fn render_table(report: &Report, use_colour: bool) -> String {
-    const COLS: usize = 6;
+    const COLS: usize = 7;
     let headers = [
         "OFFICER",
         "NAME",
@@ -208,6 +213,7 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
         "LAST SEEN",
         "DEVICE",
         "EVIDENCE AGE",
+        "ACTIVE",
         "FAILING RULES",
     ];
     let cells: Vec<[String; COLS]> = report
@@ -221,6 +227,7 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
                 r.last_seen.clone().unwrap_or_else(|| "-".into()),
                 r.device.clone().unwrap_or_else(|| "-".into()),
                 r.evidence_age.clone().unwrap_or_else(|| "-".into()),
+                active_cell(r.active_devices),
             ]
         })
         .collect();
@@ -282,6 +289,15 @@ pub fn render_table(report: &Report, use_colour: bool) -> String {
     out
 }
 
+/// The ACTIVE column: the count of unrevoked devices, flagged with `!` past one.
+fn active_cell(n: u32) -> String {
+    if n > 1 {
+        format!("{n}!")
+    } else {
+        n.to_string()
+    }
+}
+
 /// A failure as shown: device and registry text in the detail is escaped, so it can
 /// neither move the cursor nor start a line of its own.
 fn failure_text(rule: &str, detail: &str) -> String {
@@ -298,8 +314,7 @@ pub fn run(cmd: ComplianceCmd) -> CliResult {
     let department = cmd.department.as_deref();
     match cmd.format {
         Format::Json => {
-            let v = fetch_json(&client, department)?;
-            outln!("{}", super::out::pretty_json(&v));
+            crate::out::json(&fetch_json(&client, department)?)?;
         }
         Format::Csv => {
             let path = match department {
@@ -339,6 +354,7 @@ mod tests {
     fn sample() -> ComplianceReport {
         let mut first = officer("GAD001", "Asha Shah", "compliant", json!([]));
         first["last_seen"] = json!(0);
+        first["active_devices"] = json!(2);
         let v = json!({
             "department": "GAD",
             "generated_at": 1,
@@ -391,6 +407,10 @@ mod tests {
         // The second failure is on its own line, under the failing-rules column.
         assert_eq!(lines[4].find("R3:"), Some(failing_col), "{t}");
         assert!(t.contains("3 officer(s): compliant 1, warning 0, noncompliant 1"));
+        // A second active device is flagged in its own column.
+        let active_col = header.find("ACTIVE").unwrap_or(0);
+        assert!(lines[2][active_col..].starts_with("2! "), "{t}");
+        assert!(lines[3][active_col..].starts_with("0 "), "{t}");
         assert!(!t.contains('\x1b'));
         assert!(render_table(&r, true).contains("\x1b[32mcompliant\x1b[0m"));
     }

@@ -212,22 +212,7 @@ pub fn write_png(text: &str, caption: &[String], path: &Path) -> Result<(), CliE
         .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Renders a time (Unix seconds) as RFC 3339 UTC, or the number itself if it is out of
-/// the calendar's range.
-pub fn rfc3339(secs: u64) -> String {
-    rfc3339_opt(secs).unwrap_or_else(|| secs.to_string())
-}
-
-/// RFC 3339 UTC of a time in Unix seconds; `None` when it is out of the calendar's range.
-pub fn rfc3339_opt(secs: u64) -> Option<String> {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-}
+pub use pramaan_core::times::{rfc3339, rfc3339_opt};
 
 /// Runs `pramaan enroll-token`.
 pub fn run(cmd: EnrollTokenCmd) -> CliResult {

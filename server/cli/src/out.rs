@@ -102,6 +102,15 @@ pub fn pretty_json(v: &serde_json::Value) -> String {
     out
 }
 
+/// Prints `value` as pretty JSON and a newline (every `--format json`), unsafe characters
+/// escaped as [`pretty_json`] does.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), crate::CliError> {
+    let v = serde_json::to_value(value)
+        .map_err(|e| crate::CliError::new(format!("cannot print JSON: {e}")))?;
+    emit(format_args!("{}", pretty_json(&v)), true);
+    Ok(())
+}
+
 /// `outln!` that survives a closed pipe (see the module docs).
 macro_rules! outln {
     () => {

@@ -1,5 +1,5 @@
-//! The client commands (`officers import`, `policy set`, `roster set`, `enroll-token`,
-//! `compliance`, `devices revoke`, `evidence status-list`) run as the built `pramaan` binary against a real
+//! The client commands (`officers import|show`, `policy set`, `roster set`, `enroll-token`,
+//! `compliance`, `devices revoke|list`, `evidence status-list`) run as the built `pramaan` binary against a real
 //! server started in-process over TLS, the way department IT runs them: what is checked
 //! is what a user sees (stdout, stderr, exit status), not internal values.
 
@@ -332,7 +332,8 @@ fn compliance_in_table_json_and_csv() {
     };
     assert!(line("GAD-001").contains(" compliant "), "{table}");
     assert!(line("GAD-002").contains("noncompliant") && line("GAD-002").contains("R1:"));
-    assert!(line("GAD-003").contains("not_enrolled"));
+    // GAD-003 is not entitled to the GR-funded phone and has none.
+    assert!(line("GAD-003").contains("not_entitled"), "{table}");
     // Columns line up: the status starts at the same offset on every line.
     let header = table
         .lines()
@@ -344,11 +345,11 @@ fn compliance_in_table_json_and_csv() {
         assert!(
             l[col..].starts_with("compliant")
                 || l[col..].starts_with("noncompliant")
-                || l[col..].starts_with("not_enrolled"),
+                || l[col..].starts_with("not_entitled"),
             "{l}"
         );
     }
-    assert!(table.contains("3 officer(s): compliant 1, warning 0, noncompliant 1, stale 0, not_enrolled 1, revoked 0"), "{table}");
+    assert!(table.contains("3 officer(s): compliant 1, warning 0, noncompliant 1, stale 0, not_enrolled 0, revoked 0, not_entitled 1"), "{table}");
 
     let json = ok(&env.run(&["compliance", "--department", "GAD", "--format", "json"]));
     let v: serde_json::Value = serde_json::from_str(&json).expect("json");
@@ -369,7 +370,191 @@ fn compliance_in_table_json_and_csv() {
             .is_some_and(|h| h.contains("officer_id") && h.contains("status")),
         "{csv}"
     );
+    // Files get ISO 8601 UTC times (the JSON keeps Unix seconds).
+    let gad1 = csv
+        .lines()
+        .find(|l| l.starts_with("GAD-001,"))
+        .expect("GAD-001 row");
+    let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+    let cells: Vec<&str> = gad1.split(',').collect();
+    for name in ["last_seen", "evidence_at"] {
+        let i = header.iter().position(|h| *h == name).expect(name);
+        assert!(
+            time::OffsetDateTime::parse(cells[i], &time::format_description::well_known::Rfc3339)
+                .is_ok_and(|t| t.offset().is_utc())
+                && cells[i].ends_with('Z'),
+            "{name}: {gad1}"
+        );
+    }
+    let gad1_json = officers
+        .iter()
+        .find(|o| o["officer_id"] == "GAD-001")
+        .expect("GAD-001");
+    assert!(gad1_json["last_seen"].is_u64(), "{gad1_json}");
+    assert_eq!(gad1_json["active_devices"], 1);
     assert_eq!(lines.count(), 3, "{csv}");
+}
+
+#[test]
+fn officers_show_prints_registry_status_devices_and_recent_results() {
+    let env = Env::new();
+    env.department();
+    let first = enroll(
+        &env,
+        "GAD-002",
+        &compliant_facts("hema.desai@gmail.com", "+919825010002"),
+    );
+    let id = first.to_string();
+    ok(&env.run(&["devices", "revoke", &id, "--reason", "reported lost"]));
+    let out = ok(&env.run(&["officers", "show", "GAD-002"]));
+    assert!(out.starts_with("Officer GAD-002  Hemaben Desai\n"), "{out}");
+    for want in [
+        "designation     Principal Secretary",
+        "email           hema.desai@gujarat.gov.in",
+        "entitled        yes",
+        "Status: revoked",
+        "R2: every enrolled device (1) is revoked",
+        "What to do: enroll the official phone again: pramaan enroll-token --officer GAD-002",
+        "Devices (1):",
+        "REVOKED: reported lost",
+        "recent results (newest first):",
+    ] {
+        assert!(out.contains(want), "{want:?} missing:\n{out}");
+    }
+    let device_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with(&id))
+        .expect("device line");
+    assert!(device_line.contains("desktop"), "{device_line}");
+    // Its one check-in, with the R1 failure it had, at an RFC 3339 time.
+    let result = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("seq 1 "))
+        .expect("result line");
+    assert!(
+        result.contains("contraindicated") && result.contains("R1:"),
+        "{result}"
+    );
+    assert!(result.contains("Z  "), "{result}");
+    assert!(out.contains("last check-in 20"), "{out}");
+    // JSON is the server's answer.
+    let json = ok(&env.run(&["officers", "show", "GAD-002", "--format", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["devices"][0]["recent"][0]["seq"], 1);
+    assert_eq!(v["compliance"]["status"], "revoked");
+    // Unknown officers and IT of another department get the same refusal.
+    let err = fails(&env.run(&["officers", "show", "GAD-404"]));
+    assert!(err.contains("404 unknown_officer"), "{err}");
+    let rev = env.token(Role::It, Some("REV"));
+    let err = fails(&env.run_as(&rev, &["officers", "show", "GAD-002"]));
+    assert!(err.contains("404 unknown_officer"), "{err}");
+    // An officer without a device is told how to enroll one.
+    let out = ok(&env.run(&["officers", "show", "GAD-001"]));
+    assert!(out.contains("Status: not_enrolled"), "{out}");
+    assert!(
+        out.contains("pramaan enroll-token --officer GAD-001"),
+        "{out}"
+    );
+    assert!(out.contains("Devices (0):"), "{out}");
+}
+
+#[test]
+fn devices_list_in_table_json_and_csv() {
+    let env = Env::new();
+    env.department();
+    let kept = enroll(
+        &env,
+        "GAD-001",
+        &compliant_facts("rajesh.patel@gujarat.gov.in", "+919825010001"),
+    );
+    let lost = enroll(
+        &env,
+        "GAD-002",
+        &compliant_facts("hema.desai@gujarat.gov.in", "+919825010002"),
+    );
+    ok(&env.run(&[
+        "devices",
+        "revoke",
+        &lost.to_string(),
+        "--reason",
+        "=cmd|' /C calc'!A0",
+    ]));
+    let it = env.token(Role::It, Some("GAD"));
+    // IT's own department, active devices by default.
+    let table = ok(&env.run_as(&it, &["devices", "list"]));
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("DEVICE"))
+        .expect("header");
+    for col in [
+        "OFFICER",
+        "NAME",
+        "PLATFORM",
+        "MODEL",
+        "ASSURANCE",
+        "ENROLLED",
+        "LAST CHECK-IN",
+        "EVIDENCE AGE",
+        "STATE",
+    ] {
+        assert!(header.contains(col), "{col}: {header}");
+    }
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&kept.to_string()))
+        .expect("kept device");
+    assert!(
+        row.contains("GAD-001") && row.contains("Rajesh Patel") && row.contains("active"),
+        "{row}"
+    );
+    assert!(!table.contains(&lost.to_string()), "{table}");
+    assert!(table.contains("1 device(s)"), "{table}");
+    // Revoked ones on request, with the reason.
+    let revoked = ok(&env.run_as(&it, &["devices", "list", "--status", "revoked"]));
+    assert!(
+        revoked.contains(&lost.to_string()) && revoked.contains("revoked: =cmd"),
+        "{revoked}"
+    );
+    // JSON: the server's answer.
+    let json = ok(&env.run_as(
+        &it,
+        &["devices", "list", "--status", "all", "--format", "json"],
+    ));
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["devices"].as_array().map(Vec::len), Some(2), "{v}");
+    // CSV: RFC 3339 times, formula cells neutralized.
+    let csv = ok(&env.run_as(
+        &it,
+        &["devices", "list", "--status", "all", "--format", "csv"],
+    ));
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "device_id,officer_id,officer_name,platform,model,assurance,enrolled_at,last_check_in,revoked,reason,evidence_at,evidence_age_days"
+        )
+    );
+    let lost_row = csv
+        .lines()
+        .find(|l| l.starts_with(&lost.to_string()))
+        .expect("lost row");
+    assert!(
+        lost_row.contains(",true,'=cmd|' /C calc'!A0,"),
+        "{lost_row}"
+    );
+    assert!(lost_row.contains("Z,"), "{lost_row}");
+    // Auditors name the department; IT of another department is refused as for an
+    // unknown one.
+    let auditor = env.token(Role::Auditor, None);
+    let err = fails(&env.run_as(&auditor, &["devices", "list"]));
+    assert!(err.contains("department_required"), "{err}");
+    ok(&env.run_as(&auditor, &["devices", "list", "--department", "GAD"]));
+    let rev = env.token(Role::It, Some("REV"));
+    let err = fails(&env.run_as(&rev, &["devices", "list", "--department", "GAD"]));
+    assert!(
+        err.contains("404 not_found") && err.contains("no department GAD"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -45,8 +45,10 @@ fn demo_no_wait_prints_compliant_and_failing_officers() {
     assert!(line("GAD-012").contains("roster"));
     assert!(line("GAD-014").contains("not_enrolled"));
     assert!(line("GAD-018").contains("revoked"));
+    // GAD-019 is not entitled to the GR-funded phone and has none: its own status.
+    assert!(line("GAD-019").contains("not_entitled"), "{stdout}");
     assert!(
-        stdout.contains("20 officer(s): compliant 10, warning 2, noncompliant 4, stale 0, not_enrolled 3, revoked 1"),
+        stdout.contains("20 officer(s): compliant 10, warning 2, noncompliant 4, stale 0, not_enrolled 2, revoked 1, not_entitled 1"),
         "{stdout}"
     );
     // The temporary data directory is gone.

@@ -24,13 +24,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use pramaan_core::api::{
-    Departments, EnrollTokenRequest, EnrollTokenResponse, ImportReport, RejectCode, RevokeRequest,
-    RosterReport, WhoAmI,
+    Departments, DeviceStatusFilter, EnrollTokenRequest, EnrollTokenResponse, ImportReport,
+    RejectCode, RevokeRequest, RosterReport, WhoAmI,
 };
 use pramaan_core::catalog::Catalog;
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::policy::{Officer, Policy, RowError, officer_rows_from_csv, roster_from_csv};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -42,9 +42,10 @@ use crate::auth::{hash_secret, new_secret};
 use crate::compliance::{self, ComplianceError};
 use crate::report_query::{QueryParams, ReportQuery};
 use crate::store::{LogEntry, Role, read_transaction, transaction};
+use crate::views;
 
 /// The department IT, auditor and admin routes (`/v1/compliance`, `/v1/officers/...`,
-/// `/v1/departments/...`, `/v1/enrollment-tokens`, `/v1/devices/{id}/revoke`).
+/// `/v1/departments/...`, `/v1/enrollment-tokens`, `/v1/devices`, `/v1/devices/{id}/...`).
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/compliance", get(get_compliance))
@@ -67,6 +68,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/enrollment-tokens",
             post(create_enrollment_token).get(super::credentials::list_enrollment_tokens),
         )
+        .route("/v1/devices", get(get_devices))
         .route("/v1/devices/{id}/revoke", post(revoke_device))
         .route("/v1/devices/{id}/reattest", post(request_reattest))
 }
@@ -162,7 +164,7 @@ async fn get_compliance(
         let list = st.status_list.current();
         let ctx = eval_context(list.as_deref());
         Ok(read_transaction(st.store.as_ref(), |tx| {
-            compliance::department_report(tx, &department, &ctx)
+            st.reports.report(tx, &department, &ctx)
         })?)
     })
     .await?;
@@ -171,13 +173,13 @@ async fn get_compliance(
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            compliance::to_csv(&query.select(report)),
+            compliance::to_csv(&query.select(&report)),
         )
             .into_response())
     } else if let Some(paging) = query.paging {
-        Ok(json_response(&query.page(report, paging)))
+        Ok(json_response(&query.page(&report, paging)))
     } else {
-        Ok(json_response(&query.select(report)))
+        Ok(json_response(&query.select(&report)))
     }
 }
 
@@ -207,40 +209,8 @@ async fn whoami(auth: Auth) -> Response {
     })
 }
 
-#[derive(Debug, Serialize)]
-struct LatestJson {
-    seq: u64,
-    iat: u64,
-    received_at: u64,
-    fresh_nonce: bool,
-    verdict: pramaan_core::claims::Verdict,
-    failures: Vec<pramaan_core::claims::Failure>,
-    log_index: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct DeviceJson {
-    device_id: Uuid,
-    platform: pramaan_core::claims::Platform,
-    model: String,
-    attested_model: Option<String>,
-    /// The assurance recorded when the evidence was last checked.
-    assurance: pramaan_core::claims::Assurance,
-    /// What the device's evidence proved.
-    evidence: pramaan_core::evidence::EvidenceSummary,
-    /// When it last answered a fresh server challenge.
-    last_fresh_at: Option<u64>,
-    /// Offline check-ins accepted since then.
-    offline_run: u32,
-    /// The device public key (COSE_Key, base64url).
-    public_key: String,
-    revoked: bool,
-    reason: Option<String>,
-    enrolled_at: u64,
-    last_seq: Option<u64>,
-    latest: Option<LatestJson>,
-}
-
+/// `GET /v1/officers/{id}`: the registry row, the status and every device with its
+/// recent results ([`crate::views::officer_view`]).
 async fn get_officer(
     State(state): State<AppState>,
     auth: Auth,
@@ -249,73 +219,57 @@ async fn get_officer(
     auth.require(READERS)?;
     let st = state.clone();
     let auth2 = auth.clone();
-    let value = blocking(move || {
+    let view = blocking(move || {
         read_transaction(st.store.as_ref(), |tx| {
             let officer = tx
                 .officer(&id)?
                 .filter(|o| auth2.0.can_read(&o.department))
                 .ok_or_else(|| no_officer(&id))?;
-            let devices = compliance::devices_with_latest(tx, &officer.officer_id)?;
-            let evaluation = match compliance::load_policy(tx, &officer.department) {
-                Ok(policy) => {
-                    let rosters = pramaan_core::policy::Roster::from_rows(
-                        tx.roster_rows(&officer.department)?,
-                    );
-                    let list = st.status_list.current();
-                    let ctx = eval_context(list.as_deref());
-                    let (eval, last_seen) =
-                        compliance::evaluate(&policy, &officer, &devices, &rosters, &ctx)?;
-                    Some(json!({
-                        "status": eval.status,
-                        "failures": eval.failures,
-                        "evidence": eval.evidence,
-                        "device_id": eval.device_id,
-                        "last_seen": last_seen,
-                        "platform": eval.proof.as_ref().map(|p| p.platform),
-                        "assurance": eval.proof.as_ref().map(|p| p.assurance),
-                        "device_evidence": eval.proof.as_ref().map(|p| p.evidence.clone()),
-                        "evidence_at": eval.proof.as_ref().map(|p| p.evidence_at),
-                    }))
-                }
-                Err(ComplianceError::NoPolicy(_) | ComplianceError::NoDepartment { .. }) => None,
-                Err(e) => return Err(e.into()),
-            };
-            let devices: Vec<DeviceJson> = devices
-                .into_iter()
-                .map(|d| DeviceJson {
-                    device_id: d.device.device_id,
-                    platform: d.device.platform,
-                    model: d.device.model,
-                    attested_model: d.device.evidence_summary.attested_model.clone(),
-                    assurance: d.device.assurance,
-                    last_fresh_at: d.device.freshness.last_fresh_at,
-                    offline_run: d.device.freshness.offline_run,
-                    evidence: d.device.evidence_summary,
-                    public_key: pramaan_core::encoding::b64url(&d.device.public_key),
-                    revoked: d.device.revoked,
-                    reason: d.device.reason,
-                    enrolled_at: d.device.enrolled_at,
-                    last_seq: d.device.last_seq,
-                    latest: d.latest.map(|(row, _)| LatestJson {
-                        seq: row.seq,
-                        iat: row.iat,
-                        received_at: row.received_at,
-                        fresh_nonce: row.fresh_nonce,
-                        verdict: row.verdict,
-                        failures: row.failures,
-                        log_index: row.log_index,
-                    }),
-                })
-                .collect();
-            Ok(json!({
-                "officer": officer,
-                "devices": devices,
-                "compliance": evaluation,
-            }))
+            let list = st.status_list.current();
+            let ctx = eval_context(list.as_deref());
+            Ok(views::officer_view(tx, officer, &ctx)?)
         })
     })
     .await?;
-    Ok(json_response(&value))
+    Ok(json_response(&view))
+}
+
+#[derive(Debug, Deserialize)]
+struct DevicesQuery {
+    department: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /v1/devices?department=D&status=active|revoked|all`: the department's devices
+/// ([`crate::views::device_list`]). A department IT may not read is answered exactly as
+/// one that does not exist ([`no_department`]).
+async fn get_devices(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Response, ApiError> {
+    auth.require(READERS)?;
+    let department = auth.department(q.department)?;
+    let filter = match q.status.as_deref() {
+        None => DeviceStatusFilter::default(),
+        Some(s) => s
+            .parse::<DeviceStatusFilter>()
+            .map_err(|e| ApiError::new(RejectCode::Malformed, e))?,
+    };
+    if !auth.0.can_read(&department) {
+        return Err(no_department(&department));
+    }
+    let st = state.clone();
+    let list = blocking(move || {
+        read_transaction(st.store.as_ref(), |tx| {
+            if !views::department_known(tx, &department)? {
+                return Err(no_department(&department));
+            }
+            Ok(views::device_list(tx, &department, filter, now())?)
+        })
+    })
+    .await?;
+    Ok(json_response(&list))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1096,6 +1050,12 @@ fn no_officer(officer_id: &str) -> ApiError {
 /// same reason as [`no_officer`].
 fn no_device(device_id: &Uuid) -> ApiError {
     ApiError::new(RejectCode::NotFound, format!("no device {device_id}"))
+}
+
+/// The answer for a department that does not exist, and also for one the caller may not
+/// read, for the same reason as [`no_officer`].
+fn no_department(department: &str) -> ApiError {
+    ApiError::new(RejectCode::NotFound, format!("no department {department}"))
 }
 
 /// `POST /v1/devices/{id}/reattest`: IT asks one device for fresh platform evidence at its

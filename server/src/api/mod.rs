@@ -71,6 +71,8 @@ pub struct Shared {
     pub witnesses: Vec<crate::witness_client::WitnessEndpoint>,
     /// The server's replay of its own log, checked before each new checkpoint.
     pub checkpoint_guard: crate::checkpoints::Guard,
+    /// The last department reports built, served again while nothing changed.
+    pub reports: crate::compliance::ReportCache,
 }
 
 impl std::fmt::Debug for Shared {

@@ -663,6 +663,23 @@ pub trait Tx {
         &mut self,
         device_id: &Uuid,
     ) -> Result<Option<AttestationRow>, StoreError>;
+    /// The device's accepted attestations with the highest `seq`, newest first, at most
+    /// `limit` (the officer view's recent results). A backend reads only those rows from
+    /// its `(device_id, seq)` key, whatever the device's history.
+    fn recent_attestations(
+        &mut self,
+        device_id: &Uuid,
+        limit: u32,
+    ) -> Result<Vec<AttestationRow>, StoreError>;
+    /// Every device of the officers registered in `department` and not retired (the
+    /// officer's current department decides, not the one recorded at enrollment), each
+    /// with its latest accepted attestation, by officer id then enrollment time. The
+    /// department report's bulk read: one query for the whole department instead of two
+    /// per officer.
+    fn department_devices(
+        &mut self,
+        department: &str,
+    ) -> Result<Vec<(DeviceRow, Option<AttestationRow>)>, StoreError>;
     /// When the device's `n`-th latest accepted attestation (by `seq`; 1 is the latest)
     /// was received; `None` when it has fewer than `n` (or `n` is 0). The policy's
     /// per-device limit is "the `n`-th latest is outside the last 24 hours"; a backend

@@ -778,6 +778,9 @@ const DEVICE_COLS: &str = "device_id, officer_id, department, platform, model, a
      evidence_summary, last_fresh_at, anchor_hash, anchor_at, offline_run, assert_counter, \
      reattest_requested";
 
+/// How many columns [`DEVICE_COLS`] names.
+const DEVICE_COL_COUNT: usize = 21;
+
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok(RawDevice {
         device_id: r.get(0)?,
@@ -878,6 +881,21 @@ impl RawDevice {
             enrolled_at: to_u64("enrolled_at", self.enrolled_at)?,
         })
     }
+}
+
+/// The attestation columns `seq, iat, received_at, fresh_nonce, claims, verdict,
+/// failures, log_index` of a row, starting at column `at`.
+fn attestation_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<RawAttestation> {
+    Ok(RawAttestation {
+        seq: r.get(at)?,
+        iat: r.get(at + 1)?,
+        received_at: r.get(at + 2)?,
+        fresh_nonce: r.get(at + 3)?,
+        claims: r.get(at + 4)?,
+        verdict: r.get(at + 5)?,
+        failures: r.get(at + 6)?,
+        log_index: r.get(at + 7)?,
+    })
 }
 
 struct RawAttestation {
@@ -1671,19 +1689,68 @@ impl Tx for SqliteTx<'_> {
                  FROM attestations WHERE device_id = ?1 ORDER BY seq DESC LIMIT 1",
             )?
             .query_row(params![&device_id.as_bytes()[..]], |r| {
-                Ok(RawAttestation {
-                    seq: r.get(0)?,
-                    iat: r.get(1)?,
-                    received_at: r.get(2)?,
-                    fresh_nonce: r.get(3)?,
-                    claims: r.get(4)?,
-                    verdict: r.get(5)?,
-                    failures: r.get(6)?,
-                    log_index: r.get(7)?,
-                })
+                attestation_from_row(r, 0)
             })
             .optional()?;
         raw.map(|r| r.into_row(*device_id)).transpose()
+    }
+
+    fn recent_attestations(
+        &mut self,
+        device_id: &Uuid,
+        limit: u32,
+    ) -> Result<Vec<AttestationRow>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT seq, iat, received_at, fresh_nonce, claims, verdict, failures, log_index \
+             FROM attestations WHERE device_id = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?;
+        let raws = stmt
+            .query_map(params![&device_id.as_bytes()[..], i64::from(limit)], |r| {
+                attestation_from_row(r, 0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter().map(|r| r.into_row(*device_id)).collect()
+    }
+
+    fn department_devices(
+        &mut self,
+        department: &str,
+    ) -> Result<Vec<(DeviceRow, Option<AttestationRow>)>, StoreError> {
+        let device_cols = DEVICE_COLS
+            .split(", ")
+            .map(|c| format!("d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // The latest attestation is found per device from the `(device_id, seq)` key
+        // (MAX(seq) is one index lookup), not by scanning the department's history.
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {device_cols}, a.seq, a.iat, a.received_at, a.fresh_nonce, a.claims, \
+             a.verdict, a.failures, a.log_index \
+             FROM officers o JOIN devices d ON d.officer_id = o.officer_id \
+             LEFT JOIN attestations a ON a.device_id = d.device_id \
+               AND a.seq = (SELECT MAX(seq) FROM attestations WHERE device_id = d.device_id) \
+             WHERE o.department = ?1 AND o.retired_at IS NULL \
+             ORDER BY o.officer_id, d.enrolled_at, d.device_id"
+        ))?;
+        let raws = stmt
+            .query_map(params![department], |r| {
+                let device = device_from_row(r)?;
+                let has_latest = r.get::<_, Option<i64>>(DEVICE_COL_COUNT)?.is_some();
+                let latest = if has_latest {
+                    Some(attestation_from_row(r, DEVICE_COL_COUNT)?)
+                } else {
+                    None
+                };
+                Ok((device, latest))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter()
+            .map(|(device, latest)| {
+                let device = device.into_row()?;
+                let latest = latest.map(|a| a.into_row(device.device_id)).transpose()?;
+                Ok((device, latest))
+            })
+            .collect()
     }
 
     fn nth_latest_received_at(
@@ -1912,6 +1979,75 @@ mod tests {
         // A job sees what an earlier job of the same batch wrote.
         let dup = grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[0; 32], 10));
         assert_eq!(dup.ok(), Some(false));
+    }
+
+    /// The department report's bulk read leaves out retired officers' devices (the
+    /// officer row stays, `retired_at` set; migration 6).
+    #[test]
+    fn department_devices_leave_out_retired_officers() {
+        let store = SqliteStore::in_memory().expect("store");
+        let officer = |id: &str| Officer {
+            officer_id: id.into(),
+            name: id.into(),
+            designation: String::new(),
+            department: "GAD".into(),
+            email: String::new(),
+            mobile: String::new(),
+            entitled: true,
+            gr_reference: None,
+            phone_model: None,
+            phone_purchased: None,
+            retired_at: None,
+        };
+        let device = |officer_id: &str, n: u8| DeviceRow {
+            device_id: Uuid::from_u128(u128::from(n)),
+            officer_id: officer_id.into(),
+            department: "GAD".into(),
+            platform: Platform::Desktop,
+            model: "desk".into(),
+            public_key: {
+                use pramaan_core::keys::Signer as _;
+                pramaan_core::keys::SoftwareSigner::generate()
+                    .and_then(|k| k.public_key())
+                    .map(|k| k.to_cose_key_bytes())
+                    .expect("key")
+            },
+            assurance: Assurance::Software,
+            evidence: None,
+            evidence_summary: EvidenceSummary::none(1),
+            freshness: Freshness::default(),
+            assert_counter: None,
+            reattest_requested: false,
+            revoked: false,
+            reason: None,
+            last_seq: None,
+            enrolled_at: 1,
+        };
+        transaction(&store, |tx| {
+            tx.upsert_officer(&officer("GAD-001"), 1)?;
+            tx.upsert_officer(&officer("GAD-002"), 1)?;
+            tx.insert_device(&device("GAD-001", 1))?;
+            tx.insert_device(&device("GAD-002", 2))
+        })
+        .expect("seed");
+        let ids = |store: &SqliteStore| -> Vec<String> {
+            transaction(store, |tx| tx.department_devices("GAD"))
+                .expect("read")
+                .into_iter()
+                .map(|(d, _)| d.officer_id)
+                .collect()
+        };
+        assert_eq!(ids(&store), vec!["GAD-001", "GAD-002"]);
+        store
+            .conn
+            .lock()
+            .expect("conn")
+            .execute(
+                "UPDATE officers SET retired_at = 5 WHERE officer_id = 'GAD-001'",
+                [],
+            )
+            .expect("retire");
+        assert_eq!(ids(&store), vec!["GAD-002"]);
     }
 
     #[test]

@@ -97,6 +97,8 @@ macro_rules! store_conformance_tests {
             status_list_round_trip,
             checkpoints_are_all_kept,
             department_rules_follow_every_change,
+            recent_attestations_are_bounded,
+            department_devices_in_bulk,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -992,6 +994,95 @@ pub fn attestations(factory: Factory<'_>) {
     let dup = transaction(s, |tx| tx.insert_attestation(&attestation(id, 2, 9)));
     assert!(is_conflict(&dup), "(device, seq) is unique: {dup:?}");
     assert_eq!(read(s, |tx| tx.counts()).attestations, 3);
+}
+
+/// `recent_attestations`: newest first by `seq` (rows inserted out of order), at most the
+/// limit, only the device's own.
+pub fn recent_attestations_are_bounded(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let d = device("GAD-001", NOW);
+    let other = device("GAD-002", NOW);
+    let id = d.device_id;
+    write(s, |tx| {
+        tx.insert_device(&d)?;
+        tx.insert_device(&other)?;
+        for seq in [3, 1, 12, 7, 2, 5, 4, 11, 6, 9, 8, 10] {
+            tx.insert_attestation(&attestation(id, seq, seq))?;
+        }
+        tx.insert_attestation(&attestation(other.device_id, 99, 99))
+    });
+    assert_eq!(read(s, |tx| tx.recent_attestations(&id, 0)), Vec::new());
+    let ten = read(s, |tx| tx.recent_attestations(&id, 10));
+    let seqs: Vec<u64> = ten.iter().map(|a| a.seq).collect();
+    assert_eq!(seqs, vec![12, 11, 10, 9, 8, 7, 6, 5, 4, 3]);
+    assert_eq!(ten[0], attestation(id, 12, 12), "typed as stored");
+    assert_eq!(read(s, |tx| tx.recent_attestations(&id, 50)).len(), 12);
+    assert_eq!(
+        read(s, |tx| tx.recent_attestations(&Uuid::new_v4(), 10)),
+        Vec::new()
+    );
+}
+
+/// `department_devices`: every device of the department's officers (by the officer's
+/// current department), each with its highest-`seq` attestation or none, ordered by
+/// officer then enrollment; other departments' devices never appear.
+pub fn department_devices_in_bulk(factory: Factory<'_>) {
+    let (_dir, store) = open(factory);
+    let s = store.as_ref();
+    let a_old = device("GAD-001", NOW);
+    let a_new = device("GAD-001", NOW + 10);
+    let b = device("GAD-002", NOW + 5);
+    let never = device("GAD-003", NOW + 1);
+    let elsewhere = device("REV-001", NOW);
+    write(s, |tx| {
+        for (id, dep) in [
+            ("GAD-001", "GAD"),
+            ("GAD-002", "GAD"),
+            ("GAD-003", "GAD"),
+            ("REV-001", "REV"),
+        ] {
+            tx.upsert_officer(&officer(id, dep), NOW)?;
+        }
+        for d in [&a_new, &never, &b, &a_old, &elsewhere] {
+            tx.insert_device(d)?;
+        }
+        tx.insert_attestation(&attestation(a_old.device_id, 2, 0))?;
+        tx.insert_attestation(&attestation(a_old.device_id, 9, 1))?;
+        tx.insert_attestation(&attestation(a_old.device_id, 4, 2))?;
+        tx.insert_attestation(&attestation(a_new.device_id, 1, 3))?;
+        tx.insert_attestation(&attestation(b.device_id, 7, 4))?;
+        tx.insert_attestation(&attestation(elsewhere.device_id, 8, 5))?;
+        tx.revoke_device(&a_old.device_id, "replaced")
+    });
+    let got = read(s, |tx| tx.department_devices("GAD"));
+    let ids: Vec<Uuid> = got.iter().map(|(d, _)| d.device_id).collect();
+    assert_eq!(
+        ids,
+        vec![
+            a_old.device_id,
+            a_new.device_id,
+            b.device_id,
+            never.device_id
+        ],
+        "by officer, then enrollment time"
+    );
+    assert!(
+        got[0].0.revoked,
+        "revoked devices are listed, typed as stored"
+    );
+    let latest: Vec<Option<u64>> = got.iter().map(|(_, a)| a.as_ref().map(|a| a.seq)).collect();
+    assert_eq!(latest, vec![Some(9), Some(1), Some(7), None]);
+    assert_eq!(got[2].1, Some(attestation(b.device_id, 7, 4)));
+    assert_eq!(read(s, |tx| tx.department_devices("NONE")), Vec::new());
+    // An officer moved to another department takes the listing of their devices along.
+    write(s, |tx| tx.upsert_officer(&officer("GAD-002", "REV"), LATER));
+    let rev: Vec<Uuid> = read(s, |tx| tx.department_devices("REV"))
+        .iter()
+        .map(|(d, _)| d.device_id)
+        .collect();
+    assert_eq!(rev, vec![b.device_id, elsewhere.device_id]);
+    assert_eq!(read(s, |tx| tx.department_devices("GAD")).len(), 3);
 }
 
 /// What the policy's per-device limits read: when the `n`-th latest attestation (by
