@@ -389,6 +389,10 @@
     return t;
   }
 
+  // One attestation's verdict in the words of the report (the protocol's AR4SI names,
+  // affirming and contraindicated, stay on the wire and in the log).
+  const VERDICT_WORDS = { affirming: 'compliant', warning: 'warning', contraindicated: 'noncompliant' };
+
   function resultsTable(results) {
     const body = el('tbody');
     for (const r of results) {
@@ -397,7 +401,8 @@
       body.appendChild(el('tr', { 'data-seq': String(r.seq) }, [
         el('td', { text: String(r.seq) }),
         timeCell(r.received_at),
-        el('td', { text: String(r.verdict) + (r.fresh_nonce === false ? ' (offline)' : '') }),
+        el('td', { 'data-verdict': String(r.verdict) }, [badge(VERDICT_WORDS[r.verdict] || String(r.verdict)),
+          r.fresh_nonce === false ? ' (offline)' : '']),
         failures,
         el('td', { text: r.log_index === undefined ? '—' : String(r.log_index) }),
       ]));

@@ -345,7 +345,10 @@ fn officer_page_shows_devices_and_revokes_from_it() {
         ))
         .unwrap();
     assert!(results.as_u64().unwrap() >= 1, "results shown");
-    assert!(text(&mut b, &format!("{card} table.results tbody")).contains("affirming"));
+    // The verdict in the report's words, never the protocol's AR4SI name.
+    let verdicts = text(&mut b, &format!("{card} table.results tbody"));
+    assert!(verdicts.contains("compliant"), "{verdicts}");
+    assert!(!verdicts.contains("affirming"), "{verdicts}");
 
     // Back returns to the list as it was (the filter kept).
     b.back().unwrap();

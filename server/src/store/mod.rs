@@ -516,7 +516,8 @@ pub trait Tx {
         limit: u64,
     ) -> Result<Vec<EnrollTokenListing>, StoreError>;
     /// The enrollment tokens of the department's officers (every department with
-    /// `None`), newest first, at most `limit`: with `all`, every token; otherwise only
+    /// `None`), newest first (tokens of one second in the reverse of
+    /// their issue), at most `limit`: with `all`, every token; otherwise only
     /// the outstanding ones (unused, uncancelled, `expires > now`).
     fn enroll_tokens_of(
         &mut self,

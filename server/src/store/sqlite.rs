@@ -1258,7 +1258,7 @@ impl Tx for SqliteTx<'_> {
                  JOIN officers AS o ON o.officer_id = t.officer_id \
                  WHERE (?1 IS NULL OR o.department = ?1) \
                  AND (?2 OR (t.used = 0 AND t.cancelled_at IS NULL AND t.expires > ?3)) \
-                 ORDER BY t.created_at DESC, t.hash LIMIT ?4"
+                 ORDER BY t.created_at DESC, t.rowid DESC LIMIT ?4"
             ))?
             .query_map(
                 params![
