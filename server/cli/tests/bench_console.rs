@@ -40,6 +40,8 @@ fn console_bench_reports_both_departments_and_the_ratios() {
             "compliance_warm_ms",
             "build_ms",
             "officer_ms",
+            "first_page_cold_ms",
+            "first_page_warm_ms",
         ] {
             assert!(
                 d[figure].as_f64().is_some_and(|ms| ms > 0.0),
