@@ -409,14 +409,24 @@ fn revoked_device_is_403_and_changes_nothing() {
     env.seed();
     let mut dev = env.enroll("GAD-001");
     env.attest_ok(&mut dev);
-    let r = env
-        .admin()
-        .post(
-            &format!("/v1/devices/{}/revoke", dev.id),
-            "application/json",
-            br#"{"reason":"phone lost"}"#,
-        )
-        .unwrap();
+    let device_id = dev.id;
+    let revoke = |reason: &str| {
+        env.admin()
+            .post(
+                &format!("/v1/devices/{device_id}/revoke"),
+                "application/json",
+                serde_json::json!({ "reason": reason }).to_string().as_bytes(),
+            )
+            .unwrap()
+    };
+    // A reason is logged, shown to IT and sent to the device: no escape sequence, no
+    // direction override, not blank; refused and nothing revoked.
+    for bad in ["lost\u{1b}[2J", "\u{202e}tsol", "   "] {
+        let r = revoke(bad);
+        assert_eq!(r.status, 400, "{bad:?}: {}", String::from_utf8_lossy(&r.body));
+    }
+    env.attest_ok(&mut dev);
+    let r = revoke("phone lost");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let body = dev.attestation(Some(dev.next_nonce.clone()), dev.seq + 1, now());
     unchanged(&env, Some(&dev.id), || {

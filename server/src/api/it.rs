@@ -554,6 +554,9 @@ struct MoveRequest {
     department: String,
 }
 
+/// The longest reason (retirement, revocation) accepted, in characters.
+const MAX_REASON: usize = 1000;
+
 /// `raw` trimmed: `400 malformed` when empty, longer than `max` characters or holding a
 /// control or direction character (it is logged and shown to IT).
 fn required_text(what: &str, raw: &str, max: usize) -> Result<String, ApiError> {
@@ -593,7 +596,7 @@ async fn retire_officer(
 ) -> Result<Response, ApiError> {
     auth.require(WRITERS)?;
     let req: RetireRequest = json_body(b)?;
-    let reason = required_text("reason", &req.reason, 1000)?;
+    let reason = required_text("reason", &req.reason, MAX_REASON)?;
     let st = state.clone();
     let principal = auth.0.clone();
     let r = reason.clone();
@@ -986,10 +989,8 @@ async fn revoke_device(
     let device_id = Uuid::parse_str(id.trim())
         .map_err(|_| ApiError::new(RejectCode::Malformed, format!("{id:?} is not a device id")))?;
     let req: RevokeRequest = json_body(b)?;
-    let reason = req.reason.trim().to_string();
-    if reason.is_empty() {
-        return Err(ApiError::new(RejectCode::Malformed, "a reason is required"));
-    }
+    // Logged, shown to IT and sent to the revoked device: checked like a retirement's.
+    let reason = required_text("reason", &req.reason, MAX_REASON)?;
     let st = state.clone();
     let principal = auth.0.clone();
     let r = reason.clone();
