@@ -415,7 +415,9 @@ fn revoked_device_is_403_and_changes_nothing() {
             .post(
                 &format!("/v1/devices/{device_id}/revoke"),
                 "application/json",
-                serde_json::json!({ "reason": reason }).to_string().as_bytes(),
+                serde_json::json!({ "reason": reason })
+                    .to_string()
+                    .as_bytes(),
             )
             .unwrap()
     };
@@ -423,7 +425,12 @@ fn revoked_device_is_403_and_changes_nothing() {
     // direction override, not blank; refused and nothing revoked.
     for bad in ["lost\u{1b}[2J", "\u{202e}tsol", "   "] {
         let r = revoke(bad);
-        assert_eq!(r.status, 400, "{bad:?}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            400,
+            "{bad:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     env.attest_ok(&mut dev);
     let r = revoke("phone lost");
