@@ -5,6 +5,15 @@
 //! copied from a terminal matches the one in a spreadsheet. JSON answers keep Unix
 //! seconds as typed numbers (design section 6); only text meant for reading is formatted.
 
+/// This machine's clock as Unix seconds (0 if it reads before 1970): the one reading of
+/// "now" the agent, the server and the command line share.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time, or the number itself when it is outside the
 /// calendar's range (a stored value is never dropped from a report).
 pub fn rfc3339(secs: u64) -> String {

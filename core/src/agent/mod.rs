@@ -32,7 +32,6 @@ pub mod state;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use uuid::Uuid;
 
@@ -344,12 +343,7 @@ enum Delivery {
     },
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+use crate::times::now;
 
 fn error_body(resp: &Response) -> ErrorBody {
     claims::decode::<ErrorBody>(&resp.body).unwrap_or_else(|_| ErrorBody {

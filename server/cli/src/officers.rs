@@ -35,19 +35,11 @@ use clap::{Subcommand, ValueEnum};
 use pramaan_core::api::{ImportReport, OfficerDevice, OfficerStatus, OfficerView};
 use pramaan_core::policy::{ComplianceStatus, RowError};
 use pramaan_core::text::for_terminal;
-use pramaan_core::times::{age_days, rfc3339};
+use pramaan_core::times::{age_days, now, rfc3339};
 use serde_json::{Value, json};
 
 use super::client::{ServerArgs, encode, read_file, refusal, typed};
 use super::{CliError, CliResult};
-
-/// Seconds since the Unix epoch on this machine (evidence ages).
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// What IT does about an officer in `status` (with `active` unrevoked devices).
 pub fn hint(officer_id: &str, status: &OfficerStatus) -> Vec<String> {

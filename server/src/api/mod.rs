@@ -17,7 +17,7 @@ pub mod it;
 use pramaan_core::api::RejectCode;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
@@ -123,12 +123,7 @@ pub fn json_response<T: serde::Serialize>(value: &T) -> Response {
 }
 
 /// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use pramaan_core::times::now;
 
 /// Runs blocking work (storage) off the async workers.
 pub async fn blocking<R: Send + 'static>(
