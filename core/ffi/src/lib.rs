@@ -6,7 +6,9 @@
 //! types. The platform supplies two foreign traits: [`Signer`] (Android Keystore /
 //! StrongBox, Secure Enclave: the key never leaves the hardware) and [`DeviceFacts`]
 //! (PackageManager, AccountManager, URL schemes). Adapters here turn them into the core's
-//! [`keys::Signer`] and [`FactsProvider`].
+//! [`keys::Signer`] and [`FactsProvider`]. What the apps show and when they check in is
+//! decided here too, not in Kotlin or Swift: the status screen (`screen`), the check-in
+//! plan (`plan`) and the apps to probe and groups to confirm (`catalog`).
 //!
 //! Nothing here may panic: uniffi would turn a panic into an opaque exception on the
 //! platform side, so every failure is an [`ApiError`] with a readable reason instead.
