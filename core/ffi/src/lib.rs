@@ -21,6 +21,9 @@
 // The namespace stays `pramaan_core`: it names the generated Kotlin file and Python module.
 uniffi::setup_scaffolding!("pramaan_core");
 
+mod enrollment;
+pub use enrollment::{EnrollLink, EnrollmentPreview, parse_enroll_link};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
