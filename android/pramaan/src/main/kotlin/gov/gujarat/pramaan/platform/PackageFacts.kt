@@ -1,62 +1,89 @@
-// Device facts from Android APIs: installed messaging apps with the SHA-256 of their
-// signing certificate (rule R3: a repackaged app has another signer), official email
-// accounts from AccountManager (R1), screen lock from KeyguardManager (R5). Group
-// membership (R4) is what the officer confirms in the app; it is passed in.
+// Reads the device facts from Android APIs into the plain records of logic/FactsMapping.kt,
+// which decides what the check-in reports:
+//  - sanctioned apps: PackageManager.getPackageInfo(name, GET_SIGNING_CERTIFICATES) for
+//    each catalog package (declared in the app's <queries>, else invisible since API 30);
+//    the signing-certificate history, or all current signers of a multi-signer APK;
+//  - screen lock: KeyguardManager.isDeviceSecure;
+//  - model, Android version, security patch level: Build;
+//  - emails and group handles: what the officer confirmed (ConfirmScreen), passed in.
 //
-// Not compiled in this repository's CI (no Android SDK); syntax is checked with
-// tree-sitter-kotlin by tests/tests/bindings_swift.rs.
+// Not compiled in this repository's CI (no Android SDK).
 package gov.gujarat.pramaan.platform
 
 import android.accounts.AccountManager
 import android.app.KeyguardManager
 import android.content.Context
+import android.content.pm.PackageInfo
 import android.content.pm.PackageManager
 import android.os.Build
-import gov.gujarat.pramaan.AppRecord
+import gov.gujarat.pramaan.AppProbe
 import gov.gujarat.pramaan.DeviceFacts
 import gov.gujarat.pramaan.DeviceFactsRecord
-import gov.gujarat.pramaan.DevicePlatform
-import gov.gujarat.pramaan.GroupRecord
-import java.security.MessageDigest
+import gov.gujarat.pramaan.logic.Confirmed
+import gov.gujarat.pramaan.logic.InstalledPackage
+import gov.gujarat.pramaan.logic.PhoneInfo
+import gov.gujarat.pramaan.logic.androidPackages
+import gov.gujarat.pramaan.logic.deviceFacts
 
 class PackageFacts(
     private val context: Context,
-    private val packages: List<String>,
-    private val groups: () -> List<GroupRecord>,
+    private val probes: () -> List<AppProbe>,
+    private val confirmed: () -> Confirmed,
 ) : DeviceFacts {
     override fun facts(): DeviceFactsRecord {
-        val keyguard = context.getSystemService(KeyguardManager::class.java)
-        return DeviceFactsRecord(
-            platform = DevicePlatform.ANDROID,
-            model = Build.MODEL,
-            osName = "android",
-            osVersion = Build.VERSION.RELEASE,
-            patchLevel = Build.VERSION.SECURITY_PATCH,
-            screenLock = keyguard?.isDeviceSecure ?: false,
-            emails = AccountManager.get(context).accounts
-                .map { it.name }
-                .filter { it.contains('@') },
-            apps = packages.map { app(it) },
-            groups = groups(),
-        )
+        val apps = probes()
+        return deviceFacts(phoneInfo(context), apps, installedPackages(context, androidPackages(apps)), confirmed())
     }
-
-    private fun app(name: String): AppRecord {
-        val pm = context.packageManager
-        return try {
-            val info = pm.getPackageInfo(name, PackageManager.GET_SIGNING_CERTIFICATES)
-            val cert = info.signingInfo?.apkContentsSigners?.firstOrNull()?.toByteArray()
-            AppRecord(
-                id = name,
-                signer = cert?.let { sha256Hex(it) },
-                version = info.versionName ?: "",
-                present = true,
-            )
-        } catch (e: PackageManager.NameNotFoundException) {
-            AppRecord(id = name, signer = null, version = "", present = false)
-        }
-    }
-
-    private fun sha256Hex(bytes: ByteArray): String =
-        MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { "%02x".format(it) }
 }
+
+/** Build and KeyguardManager, as plain data. */
+fun phoneInfo(context: Context): PhoneInfo {
+    val keyguard = context.getSystemService(KeyguardManager::class.java)
+    return PhoneInfo(
+        model = Build.MODEL.orEmpty(),
+        osVersion = Build.VERSION.RELEASE.orEmpty(),
+        patchLevel = Build.VERSION.SECURITY_PATCH.orEmpty(),
+        screenLock = keyguard?.isDeviceSecure ?: false,
+    )
+}
+
+/** The packages of [names] that are installed, with their signing certificates. */
+fun installedPackages(context: Context, names: List<String>): List<InstalledPackage> =
+    names.mapNotNull { name -> packageInfo(context.packageManager, name)?.let { toInstalled(name, it) } }
+
+private fun packageInfo(pm: PackageManager, name: String): PackageInfo? = try {
+    if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.TIRAMISU) {
+        pm.getPackageInfo(
+            name,
+            PackageManager.PackageInfoFlags.of(PackageManager.GET_SIGNING_CERTIFICATES.toLong()),
+        )
+    } else {
+        @Suppress("DEPRECATION")
+        pm.getPackageInfo(name, PackageManager.GET_SIGNING_CERTIFICATES)
+    }
+} catch (e: PackageManager.NameNotFoundException) {
+    null
+}
+
+private fun toInstalled(name: String, info: PackageInfo): InstalledPackage {
+    val signing = info.signingInfo
+    val multiple = signing?.hasMultipleSigners() ?: false
+    val certs = when {
+        signing == null -> emptyList()
+        multiple -> signing.apkContentsSigners.orEmpty().toList()
+        else -> signing.signingCertificateHistory.orEmpty().toList()
+    }
+    return InstalledPackage(
+        packageName = name,
+        versionName = info.versionName,
+        signingCertificates = certs.map { it.toByteArray() },
+        hasMultipleSigners = multiple,
+    )
+}
+
+/**
+ * Email accounts Android lets this app see (since Android 8 only those the user made
+ * visible to it): they pre-fill the confirmation screen, where the officer adds the rest.
+ */
+fun visibleEmailAccounts(context: Context): List<String> =
+    AccountManager.get(context).accounts.map { it.name }.filter { '@' in it }.distinct()

@@ -65,6 +65,12 @@ private val messenger = probe("Messenger", "org.example.messenger", cert("publis
 
 private fun failure(rule: Rule, detail: String, hint: String) = RuleFailure(rule, detail, hint)
 
+/** The core's hint as the screen shows it: a sentence (capital first, full stop). */
+private fun sentence(hint: String): String {
+    val s = hint.replaceFirstChar { it.uppercaseChar() }
+    return if (s.endsWith('.') || s.endsWith('!') || s.endsWith('?')) s else "$s."
+}
+
 private fun serverResult(status: Status, vararg failures: RuleFailure) = ServerResult(
     seq = 4uL,
     status = status,
@@ -246,8 +252,8 @@ fun previewConfirmEnrollAgainstTheServer(uri: String, agent: Agent) {
     val screen = agent.screen(now)
     assertEquals(Tone.BAD, screen.tone)
     val item = screen.items.single { it.rule == Rule.R3 }
-    assertTrue(item.action.startsWith("uninstall this copy and install"), item.action)
-    assertEquals(server.failures.first { it.rule == Rule.R3 }.hint, item.action)
+    assertTrue(item.action.startsWith("Uninstall this copy and install"), item.action)
+    assertEquals(sentence(server.failures.first { it.rule == Rule.R3 }.hint), item.action)
     assertTrue(screen.canCheckIn)
     assertFalse(screen.canEnroll)
 
@@ -508,7 +514,7 @@ fun eachRuleFailureHasItsItem() {
         }
         val item = s.items.single()
         assertEquals(f.rule, item.rule)
-        assertEquals(f.hint, item.action, "${f.rule}: the action is the core's hint")
+        assertEquals(sentence(f.hint), item.action, "${f.rule}: the action is the core's hint")
         assertTrue(item.problem.isNotBlank(), "${f.rule}")
         assertFalse(s.summary.contains("R${f.rule.ordinal + 1}"), "no rule numbers for officers: ${s.summary}")
         assertFalse(s.summary.contains("affirming") || s.summary.contains("contraindicated"), s.summary)
@@ -526,7 +532,7 @@ fun twoFailuresAreTwoThingsToFix() {
         NOW,
     )
     assertEquals("2 things to fix", s.title)
-    assertEquals(listOf(r1.hint, r4.hint), s.items.map { it.action })
+    assertEquals(listOf(sentence(r1.hint), sentence(r4.hint)), s.items.map { it.action })
 }
 
 fun theServersAnswerWinsOverTheLocalOne() {
