@@ -6,8 +6,8 @@
 //! M failed`; this test wants `0 failed`, at least as many passed as the file has tests,
 //! and a zero exit code.
 //!
-//! Also checks that the logic imports no Android, AndroidX or Google class, so what is
-//! tested here is all there is to it (the Android-API files live in `platform/` and `app/`).
+//! That the logic imports no Android, AndroidX or Google class (so what is tested here is
+//! all there is to it) is `platform_checks.rs`'s job.
 //!
 //! Tools as in `bindings_kotlin.rs`: kotlinc, java, JNA. Missing tools fail the test when
 //! `CI=true` and skip it otherwise.
@@ -39,38 +39,6 @@ fn logic_dir() -> PathBuf {
 
 fn test_dir() -> PathBuf {
     workspace_root().join("android/pramaan/src/test/kotlin/gov/gujarat/pramaan/logic")
-}
-
-/// The import lines of a Kotlin source that name a platform package.
-fn platform_imports(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("import "))
-        .filter(|l| {
-            let name = l.trim_start_matches("import ").trim();
-            ["android.", "androidx.", "com.google."]
-                .iter()
-                .any(|p| name.starts_with(p))
-        })
-        .map(str::to_string)
-        .collect()
-}
-
-#[test]
-fn logic_imports_no_platform_framework() {
-    assert_eq!(
-        platform_imports("import androidx.work.WorkManager\nimport java.io.File\n"),
-        vec!["import androidx.work.WorkManager".to_string()],
-        "the check finds a platform import"
-    );
-    for f in kotlin_files(&logic_dir())
-        .into_iter()
-        .chain(kotlin_files(&test_dir()))
-    {
-        let text = std::fs::read_to_string(&f).expect("read");
-        let found = platform_imports(&text);
-        assert!(found.is_empty(), "{}: {found:?}", f.display());
-    }
 }
 
 #[test]

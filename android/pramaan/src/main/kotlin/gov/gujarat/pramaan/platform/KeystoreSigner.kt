@@ -6,7 +6,7 @@
 // Attestation: a key made with `createKey(challenge)` carries Key Attestation bound to that
 // challenge (the server's enrollment nonce), which KeystoreEvidence sends at enrollment. A
 // key first made by `publicKey()` has no challenge, and so no evidence (the core then
-// enrolls it as a software key). See ../../../../../../../README.md, "Key attestation".
+// enrolls it as a software key). See android/README.md, "Key attestation".
 //
 // Not compiled in this repository's CI (no Android SDK); syntax is checked with
 // tree-sitter-kotlin, and every binding name used is checked against the generated file.
