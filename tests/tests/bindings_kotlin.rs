@@ -8,7 +8,6 @@
 //! test when `CI=true` and skip it otherwise.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use pramaan_tests::{
