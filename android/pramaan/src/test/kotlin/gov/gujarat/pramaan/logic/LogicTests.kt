@@ -212,7 +212,7 @@ fun enrollmentErrorsAreInTheOfficersWords() {
 }
 
 /** Preview against the real server, confirm, enroll; the preview then says the code is used. */
-fun previewConfirmEnrollAgainstTheServer(uri: String, agent: Agent) {
+fun previewConfirmEnrollAgainstTheServer(uri: String, agent: Agent, otherStateDir: String) {
     val state = startEnrollment(uri, NOW, agent::previewEnrollment)
     val confirm = assertIs<EnrollState.Confirm>(state, state.toString())
     assertEquals(
@@ -238,8 +238,15 @@ fun previewConfirmEnrollAgainstTheServer(uri: String, agent: Agent) {
     val info = agent.enroll(confirm.uri, facts, null)
     assertEquals("GAD-001", info.officerId)
 
+    // This phone scans the code again: it is enrolled already.
     val again = assertIs<EnrollState.Failed>(startEnrollment(uri, NOW, agent::previewEnrollment))
-    assertTrue(again.error.message.startsWith("This QR code has already been used."), again.error.message)
+    assertTrue(again.error.message.startsWith("This phone is already enrolled."), again.error.message)
+    // Another phone scans the same code: the server says it has been used.
+    Agent(otherStateDir, JavaSigner()).use { other ->
+        val used = assertIs<EnrollState.Failed>(startEnrollment(uri, NOW, other::previewEnrollment))
+        assertEquals("This QR code has already been used. Ask department IT for a new one.", used.error.message)
+        assertFalse(other.status().enrolled)
+    }
 
     // The check-in reports the mapped facts; the server finds the repackaged app (R3) and
     // the screen says what to do about it, in the core's words.
@@ -684,7 +691,7 @@ fun main(args: Array<String>) {
         "garbage is not an enrollment code" to { garbageIsNotAnEnrollmentCode(uri) },
         "expiry is said in units the officer reads" to ::expiryIsSaidInUnitsTheOfficerReads,
         "enrollment errors are in the officer's words" to ::enrollmentErrorsAreInTheOfficersWords,
-        "preview, confirm, enroll against the server" to { previewConfirmEnrollAgainstTheServer(uri, agent) },
+        "preview, confirm, enroll against the server" to { previewConfirmEnrollAgainstTheServer(uri, agent, args[1] + "-other") },
         "sha256 is lowercase hex" to ::sha256IsLowercaseHex,
         "genuine signer is reported" to ::genuineSignerIsReported,
         "repackaged app reports its own signer" to ::repackagedAppReportsItsOwnSigner,
