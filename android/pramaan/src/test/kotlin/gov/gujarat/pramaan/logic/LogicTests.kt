@@ -48,7 +48,7 @@ import kotlin.test.fail
 
 // ---------------------------------------------------------------- fixtures
 
-/** A fixed "now" for the pure tests: 2026-11-29 10:00:00 UTC. */
+/** A fixed "now" for the pure tests: 2026-11-30 10:00:00 UTC. */
 private const val NOW: ULong = 1_796_032_800uL
 
 private fun cert(name: String): ByteArray = "certificate of $name".toByteArray()
