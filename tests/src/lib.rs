@@ -86,6 +86,45 @@ pub fn generate_bindings(lib: &Path, language: &str, out_dir: &Path) {
     );
 }
 
+/// Finds kotlinc: `$KOTLINC`, PATH, `$KOTLIN_HOME/bin`, or the newest
+/// `~/.cache/pramaan/*/bin/kotlinc`.
+pub fn kotlinc() -> Option<PathBuf> {
+    if let Some(p) = find_tool("KOTLINC", "kotlinc") {
+        return Some(p);
+    }
+    if let Some(home) = std::env::var_os("KOTLIN_HOME") {
+        let p = PathBuf::from(home).join("bin/kotlinc");
+        if p.exists() {
+            return Some(p);
+        }
+    }
+    let cache = PathBuf::from(std::env::var_os("HOME")?).join(".cache/pramaan");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/kotlinc"))
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// The Kotlin distribution's `lib/` (kotlin-stdlib.jar, kotlin-test.jar) beside `kotlinc`.
+pub fn kotlin_lib(kotlinc: &Path) -> PathBuf {
+    kotlinc
+        .parent()
+        .and_then(|b| b.parent())
+        .expect("kotlin home")
+        .join("lib")
+}
+
+/// The JNA jar: `$JNA_JAR`, default `/usr/share/java/jna.jar` (Debian's libjna-java).
+pub fn jna_jar() -> PathBuf {
+    std::env::var_os("JNA_JAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"))
+}
+
 /// Finds an executable: `$ENV_VAR`, then PATH.
 pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env_var).map(PathBuf::from)

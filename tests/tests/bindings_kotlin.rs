@@ -8,37 +8,12 @@
 //! test when `CI=true` and skip it otherwise.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use pramaan_tests::{bindings_device_id, build_cdylib, find_tool, generate_bindings, require_tool};
-
-fn kotlinc() -> Option<PathBuf> {
-    if let Some(p) = find_tool("KOTLINC", "kotlinc") {
-        return Some(p);
-    }
-    if let Some(home) = std::env::var_os("KOTLIN_HOME") {
-        let p = PathBuf::from(home).join("bin/kotlinc");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    let cache = PathBuf::from(std::env::var_os("HOME")?).join(".cache/pramaan");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin/kotlinc"))
-        .filter(|p| p.exists())
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn jna_jar() -> PathBuf {
-    std::env::var_os("JNA_JAR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"))
-}
+use pramaan_tests::{
+    bindings_device_id, build_cdylib, find_tool, generate_bindings, jna_jar, kotlin_lib, kotlinc,
+    require_tool,
+};
 
 #[test]
 fn kotlin_agent_enrolls_and_checks_in() {
@@ -52,11 +27,7 @@ fn kotlin_agent_enrolls_and_checks_in() {
         return;
     }
     let (kotlinc, java) = (kotlinc.expect("kotlinc"), java.expect("java"));
-    let kotlin_lib = kotlinc
-        .parent()
-        .and_then(|b| b.parent())
-        .expect("kotlin home")
-        .join("lib");
+    let kotlin_lib = kotlin_lib(&kotlinc);
 
     let lib = build_cdylib();
     let work = tempfile::tempdir().expect("tempdir");
