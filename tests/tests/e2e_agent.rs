@@ -761,3 +761,97 @@ fn an_answer_that_does_not_verify_is_not_taken_as_delivered() {
     );
     assert_eq!(agent.status().expect("status").pending, 0);
 }
+
+/// A device key that the platform layer may replace before enrollment, as Android's
+/// Keystore layer does: a key is attested only with the challenge it was made with.
+struct ReplaceableKey(std::sync::Mutex<SoftwareSigner>);
+
+impl pramaan_core::keys::Signer for ReplaceableKey {
+    fn public_key(
+        &self,
+    ) -> Result<pramaan_core::keys::P256PublicKey, pramaan_core::keys::KeyError> {
+        self.0.lock().unwrap().public_key()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, pramaan_core::keys::KeyError> {
+        self.0.lock().unwrap().sign(message)
+    }
+}
+
+/// Android's evidence at enrollment: makes a new device key "with the challenge" and
+/// records which challenge and which key.
+struct KeyMakingEvidence {
+    key: Arc<ReplaceableKey>,
+    made: std::sync::Mutex<Vec<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl pramaan_core::agent::EvidenceSource for KeyMakingEvidence {
+    fn key_evidence(
+        &self,
+        challenge: &[u8],
+        _device_key: &pramaan_core::keys::P256PublicKey,
+    ) -> Result<Option<pramaan_core::claims::Evidence>, AgentError> {
+        let fresh = SoftwareSigner::generate().expect("key");
+        let sec1 = pramaan_core::keys::Signer::public_key(&fresh)
+            .expect("public key")
+            .as_sec1()
+            .to_vec();
+        *self.key.0.lock().unwrap() = fresh;
+        self.made.lock().unwrap().push((challenge.to_vec(), sec1));
+        Ok(None)
+    }
+
+    fn fresh_evidence(
+        &self,
+        _challenge: &[u8],
+    ) -> Result<Option<pramaan_core::claims::Evidence>, AgentError> {
+        Ok(None)
+    }
+}
+
+/// The platform layer makes the device key while giving enrollment evidence (Android):
+/// the agent enrolls the key made then, not the one it saw before, and signs with it, so
+/// the enrollment is accepted and later check-ins verify against the enrolled key.
+#[test]
+fn a_device_key_made_during_key_evidence_is_the_one_enrolled() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = Arc::new(ReplaceableKey(std::sync::Mutex::new(
+        SoftwareSigner::generate().expect("key"),
+    )));
+    let before = pramaan_core::keys::Signer::public_key(key.as_ref())
+        .expect("key")
+        .as_sec1()
+        .to_vec();
+    let source = Arc::new(KeyMakingEvidence {
+        key: key.clone(),
+        made: std::sync::Mutex::new(Vec::new()),
+    });
+    let phone = Agent::open_with(dir.path(), key.clone(), options())
+        .expect("agent")
+        .with_evidence(source.clone());
+    phone
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls with the key made during key evidence");
+    let made = source.made.lock().unwrap().clone();
+    assert_eq!(made.len(), 1, "asked once, at enrollment");
+    assert_ne!(made[0].1, before, "a new key was made");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("state"))
+            .expect("json");
+    assert_eq!(
+        state["public_key"],
+        made[0]
+            .1
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+        "the state names the key made with the challenge"
+    );
+    let CheckIn::Delivered { result, .. } = phone.check_in(&compliant()).expect("check in") else {
+        panic!("the server is up")
+    };
+    // Delivered at all: the server verified the check-in against the enrolled key.
+    assert_eq!(result.seq, 1);
+}

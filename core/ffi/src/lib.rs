@@ -163,6 +163,9 @@ pub trait EvidenceProvider: Send + Sync {
     /// device key's attestation chain, the key made with `challenge` as attestation
     /// challenge; iOS: `attestKey` over SHA-256(`challenge` || COSE_Key of the device
     /// key), see [`KeyEvidence::AppleAppAttest`]). `None` if there is none.
+    /// Android makes the device key here, with `challenge` (a key can be attested only
+    /// with the challenge it was made with): the core reads `Signer::public_key` again
+    /// after this call and enrolls the key it then returns.
     fn key_evidence(
         &self,
         challenge: Vec<u8>,

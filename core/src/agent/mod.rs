@@ -285,6 +285,9 @@ pub trait EvidenceSource: Send + Sync {
     /// Evidence for the device key at enrollment, bound to `challenge` (Android: the
     /// device key's attestation chain, made with `challenge` as attestation challenge;
     /// iOS: `attestKey` over `challenge || COSE_Key(device key)`). `None`: none to give.
+    /// It may replace the not-yet-enrolled device key (Android can attest a key only with
+    /// the challenge it was made with): the agent reads the signer's public key again
+    /// after this call and enrolls that one.
     fn key_evidence(
         &self,
         challenge: &[u8],
@@ -473,6 +476,11 @@ impl Agent {
             Some(e) => Some(e),
             None => self.evidence.key_evidence(&challenge.nonce, &public_key)?,
         };
+        // Read the key again: the evidence source may have replaced it (Android attests a
+        // key only with the challenge it was made with, so its platform layer makes the
+        // device key now, with this nonce). The request names, and is signed by, the key
+        // the evidence is for.
+        let public_key = self.signer.public_key()?;
         let req = EnrollRequest {
             v: 1,
             token_hash: claims::enroll_token_hash(&uri.token).to_vec(),

@@ -1,8 +1,9 @@
 // The core's EvidenceProvider on Android: Key Attestation certificate chains.
-//  - keyEvidence (enrollment): the device key's chain, when that key was made with the
-//    server's nonce as attestation challenge (KeystoreSigner.createKey); otherwise none,
-//    and the server records a software key (a chain bound to another challenge would only
-//    fail its check).
+//  - keyEvidence (enrollment): makes the device key now, with the server's nonce as its
+//    attestation challenge (KeystoreSigner.createKey; a key can be attested only with the
+//    challenge it was made with), and returns its chain. The core reads the signer's
+//    public key again after this call and enrolls the key made here. The core calls it
+//    only before enrollment, so no enrolled key is ever replaced.
 //  - freshEvidence (the server's re-attestation request): a new short-lived key attested
 //    with the server's challenge, its chain sent, the key deleted: the chain proves the
 //    phone's state now (boot state, patch level, Pramaan app's signer) on the same
@@ -30,8 +31,11 @@ class KeystoreEvidence(
     override fun keyEvidence(challenge: ByteArray, deviceKeySec1: ByteArray): KeyEvidence? {
         val made = signer.keyChallenge
         if (made == null || !made.contentEquals(challenge)) {
-            Log.w(TAG, "the device key was not made with this enrollment's challenge: no key attestation")
-            return null
+            try {
+                signer.createKey(challenge)
+            } catch (e: ProviderException) {
+                throw ApiException.Platform("Keystore could not make the device key: ${e.javaClass.simpleName}")
+            }
         }
         val chain = signer.certificateChain()
         if (chain.size < 2) {

@@ -3,10 +3,11 @@
 // SubjectPublicKeyInfo DER and `sign()` a DER ECDSA signature over SHA-256 of the message;
 // the Rust core converts both at its edge.
 //
-// Attestation: a key made with `createKey(challenge)` carries Key Attestation bound to that
-// challenge (the server's enrollment nonce), which KeystoreEvidence sends at enrollment. A
-// key first made by `publicKey()` has no challenge, and so no evidence (the core then
-// enrolls it as a software key). See android/README.md, "Key attestation".
+// Attestation: at enrollment KeystoreEvidence.keyEvidence remakes the key with
+// `createKey(challenge)`, the server's enrollment nonce as attestation challenge, and sends
+// its chain; the core then reads `publicKey()` again and enrolls that key. A key made
+// earlier by `publicKey()` (before the nonce is known) is replaced then. See
+// android/README.md, "Key attestation".
 //
 // Not compiled in this repository's CI (no Android SDK); syntax is checked with
 // tree-sitter-kotlin, and every binding name used is checked against the generated file.
