@@ -1,0 +1,143 @@
+// Background check-ins with BGTaskScheduler: one BGAppRefreshTask
+// (`gov.gujarat.pramaan.checkin`, listed in Info.plist
+// `BGTaskSchedulerPermittedIdentifiers`), scheduled from the core's `CheckInPlan`.
+//
+// When the task runs it asks the core for the plan at that moment and does what it says
+// (check in, send the queued check-ins, or nothing), then submits the next request
+// (`Scheduling.nextRequest`: the due time, the server's Retry-After, a retry in 15
+// minutes, or none once revoked or not enrolled). iOS decides when, or whether, the task
+// really runs (battery, usage, Low Power Mode, a force-quit app): the plan's time is a
+// request, not a promise; the app also checks in when it comes to the foreground.
+//
+// The core's calls are synchronous and cannot be interrupted half-way; on expiration
+// the task is marked finished and the next request submitted, and the running call ends
+// by itself (a check-in that did not reach the server is in the core's durable outbox).
+//
+// Not compiled here (no Swift toolchain); syntax and binding names are checked.
+import BackgroundTasks
+import Foundation
+import PramaanCore
+import PramaanLogic
+import os
+
+public final class BackgroundCheckIn: @unchecked Sendable {
+    // @unchecked: `agent` and `facts` are thread-safe (the core serialises its state);
+    // the rest is immutable.
+    private let agent: Agent
+    private let facts: DeviceFacts
+    private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "checkin")
+
+    public init(agent: Agent, facts: DeviceFacts) {
+        self.agent = agent
+        self.facts = facts
+    }
+
+    /// Registers the task handler. Must run before the app finishes launching
+    /// (`application(_:didFinishLaunchingWithOptions:)`), once.
+    public func register() {
+        let registered = BGTaskScheduler.shared.register(
+            forTaskWithIdentifier: Scheduling.taskIdentifier, using: nil
+        ) { [weak self] task in
+            guard let self, let refresh = task as? BGAppRefreshTask else {
+                task.setTaskCompleted(success: false)
+                return
+            }
+            self.handle(refresh)
+        }
+        if !registered {
+            log.error("BGTaskScheduler refused \(Scheduling.taskIdentifier, privacy: .public): is it in Info.plist?")
+        }
+    }
+
+    /// Submits (or cancels) the next request per the core's plan now.
+    public func scheduleNext() {
+        let now = Self.now()
+        do {
+            let plan = try agent.plan(now: now)
+            apply(Scheduling.nextRequest(for: plan, now: now), reason: plan.reason)
+        } catch {
+            // No plan (storage failed): keep a request so the app tries again later.
+            log.error("no check-in plan: \(String(describing: error), privacy: .public)")
+            apply(.submit(earliestBeginDate: Date(timeIntervalSinceNow: TimeInterval(Scheduling.minimumDelay))), reason: "retry")
+        }
+    }
+
+    private func apply(_ request: ScheduleRequest, reason: String) {
+        switch request {
+        case .cancel:
+            BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: Scheduling.taskIdentifier)
+            log.info("background check-ins stopped: \(reason, privacy: .public)")
+        case let .submit(earliestBeginDate):
+            let request = BGAppRefreshTaskRequest(identifier: Scheduling.taskIdentifier)
+            request.earliestBeginDate = earliestBeginDate
+            do {
+                try BGTaskScheduler.shared.submit(request)
+                log.info("next background check-in after \(earliestBeginDate, privacy: .public): \(reason, privacy: .public)")
+            } catch {
+                // Simulator, Background App Refresh off, too many pending requests.
+                log.error("could not schedule a background check-in: \(error.localizedDescription, privacy: .public)")
+            }
+        }
+    }
+
+    /// Does what the plan says, once, on a background queue.
+    private func handle(_ task: BGAppRefreshTask) {
+        let finished = Once()
+        task.expirationHandler = { [weak self] in
+            guard finished.claim() else { return }
+            self?.log.info("background check-in expired before it finished")
+            self?.scheduleNext()
+            task.setTaskCompleted(success: false)
+        }
+        DispatchQueue.global(qos: .utility).async { [weak self] in
+            guard let self else {
+                if finished.claim() { task.setTaskCompleted(success: false) }
+                return
+            }
+            let success = self.runOnce()
+            self.scheduleNext()
+            if finished.claim() { task.setTaskCompleted(success: success) }
+        }
+    }
+
+    /// One round: the plan's work. Returns whether it went as the plan wanted.
+    @discardableResult
+    public func runOnce() -> Bool {
+        do {
+            let plan = try agent.plan(now: Self.now())
+            switch Scheduling.work(for: plan) {
+            case .checkIn:
+                let result = try agent.checkIn(facts: facts)
+                log.info("check-in \(result.seq) \(result.delivered ? "delivered" : "queued", privacy: .public)")
+            case .flushOutbox:
+                let sent = try agent.flushOutbox()
+                log.info("sent \(sent) queued check-ins")
+            case .nothing, .stop:
+                log.info("no check-in: \(plan.reason, privacy: .public)")
+            }
+            return true
+        } catch {
+            log.error("background check-in failed: \(String(describing: error), privacy: .public)")
+            return false
+        }
+    }
+
+    static func now() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970))
+    }
+}
+
+/// Lets exactly one of two racing paths (work done, expiration) complete the task.
+private final class Once: @unchecked Sendable {
+    // @unchecked: `done` is only touched under `lock`.
+    private let lock = NSLock()
+    private var done = false
+
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
+    }
+}

@@ -1,0 +1,70 @@
+// The core's `DeviceFacts` on iOS: what the phone can observe, read fresh at each
+// enrollment and check-in, turned into the core's record by `FactsMapping` (plain Swift).
+//
+// - Sanctioned apps: `UIApplication.canOpenURL` on each app's URL scheme. iOS answers
+//   only for schemes listed in Info.plist `LSApplicationQueriesSchemes` (every scheme of
+//   the catalog is), and never says which version or who signed it.
+// - Model: the hardware identifier from `uname` ("iPhone15,2"), not the marketing name.
+// - Screen lock: `LAContext.canEvaluatePolicy(.deviceOwnerAuthentication)`, true when a
+//   passcode is set (Face ID / Touch ID need one).
+// - Emails and group handles: iOS lets no app read the phone's accounts, so they are what
+//   the officer confirmed on the confirm screen (`AccountsStore`).
+//
+// UIApplication is main-thread only; the core calls `facts()` on the thread running the
+// check-in (a background one), so the probes hop to the main queue.
+//
+// Not compiled here (no Swift toolchain); syntax and binding names are checked.
+import Foundation
+import LocalAuthentication
+import PramaanCore
+import PramaanLogic
+import UIKit
+
+public final class DeviceFactsProvider: DeviceFacts, @unchecked Sendable {
+    // @unchecked: immutable after init (the closure reads the policy from the agent).
+    private let accounts: AccountsStore
+    private let sanctioned: @Sendable () -> [AppProbe]?
+
+    /// `sanctioned` gives the enrolled policy's apps (nil before enrollment: the whole
+    /// catalog is probed).
+    public init(accounts: AccountsStore, sanctioned: @escaping @Sendable () -> [AppProbe]?) {
+        self.accounts = accounts
+        self.sanctioned = sanctioned
+    }
+
+    public func facts() throws -> DeviceFactsRecord {
+        let apps = FactsMapping.appsToProbe(policy: sanctioned(), catalog: appCatalog())
+        let schemes = apps.compactMap(\.iosUrlScheme)
+        let (installed, osVersion) = onMain { () -> (Set<String>, String) in
+            let found = schemes.filter { scheme in
+                guard let url = FactsMapping.probeURL(scheme: scheme) else { return false }
+                return UIApplication.shared.canOpenURL(url)
+            }
+            return (Set(found.map { $0.lowercased() }), UIDevice.current.systemVersion)
+        }
+        let device = DeviceSnapshot(
+            model: Self.hardwareModel(), osVersion: osVersion, screenLock: Self.passcodeSet())
+        return FactsMapping.record(
+            device: device, apps: apps, installedSchemes: installed, accounts: accounts.load())
+    }
+
+    /// `utsname.machine`, e.g. "iPhone15,2".
+    static func hardwareModel() -> String {
+        var info = utsname()
+        uname(&info)
+        let machine = withUnsafeBytes(of: &info.machine) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        return machine.isEmpty ? "iPhone" : machine
+    }
+
+    /// A passcode (and so any biometry) protects the phone.
+    static func passcodeSet() -> Bool {
+        var error: NSError?
+        return LAContext().canEvaluatePolicy(.deviceOwnerAuthentication, error: &error)
+    }
+
+    private func onMain<T>(_ body: () -> T) -> T {
+        Thread.isMainThread ? body() : DispatchQueue.main.sync(execute: body)
+    }
+}
