@@ -21,6 +21,9 @@ import PramaanLogic
 import os
 
 public final class BackgroundCheckIn: @unchecked Sendable {
+    /// The task's identifier, as listed in Info.plist `BGTaskSchedulerPermittedIdentifiers`.
+    public static let taskIdentifier = "gov.gujarat.pramaan.checkin"
+
     // @unchecked: `agent` and `facts` are thread-safe (the core serialises its state);
     // the rest is immutable.
     private let agent: Agent
@@ -36,7 +39,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     /// (`application(_:didFinishLaunchingWithOptions:)`), once.
     public func register() {
         let registered = BGTaskScheduler.shared.register(
-            forTaskWithIdentifier: Scheduling.taskIdentifier, using: nil
+            forTaskWithIdentifier: Self.taskIdentifier, using: nil
         ) { [weak self] task in
             guard let self, let refresh = task as? BGAppRefreshTask else {
                 task.setTaskCompleted(success: false)
@@ -45,7 +48,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
             self.handle(refresh)
         }
         if !registered {
-            log.error("BGTaskScheduler refused \(Scheduling.taskIdentifier, privacy: .public): is it in Info.plist?")
+            log.error("BGTaskScheduler refused \(Self.taskIdentifier, privacy: .public): is it in Info.plist?")
         }
     }
 
@@ -65,10 +68,10 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     private func apply(_ request: ScheduleRequest, reason: String) {
         switch request {
         case .cancel:
-            BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: Scheduling.taskIdentifier)
+            BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: Self.taskIdentifier)
             log.info("background check-ins stopped: \(reason, privacy: .public)")
         case let .submit(earliestBeginDate):
-            let request = BGAppRefreshTaskRequest(identifier: Scheduling.taskIdentifier)
+            let request = BGAppRefreshTaskRequest(identifier: Self.taskIdentifier)
             request.earliestBeginDate = earliestBeginDate
             do {
                 try BGTaskScheduler.shared.submit(request)

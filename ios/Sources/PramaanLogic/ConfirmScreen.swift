@@ -21,7 +21,7 @@ public struct EmailRow: Equatable, Sendable {
 }
 
 /// One group row: the group's name and the handle the officer gives for it.
-public struct GroupRow: Equatable, Sendable {
+public struct GroupRow: Equatable, Identifiable, Sendable {
     public let platform: String
     public let group: String
     /// The group's display name from the policy ("GAD officers").
@@ -29,6 +29,8 @@ public struct GroupRow: Equatable, Sendable {
     public let member: Bool
     public let handle: String
     public let error: String?
+    /// "platform/group", unique within a policy.
+    public var id: String { ConfirmScreen.key(platform: platform, group: group) }
 }
 
 /// The confirm screen's state for what the officer typed.

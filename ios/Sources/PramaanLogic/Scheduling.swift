@@ -32,8 +32,6 @@ public enum ScheduleRequest: Equatable, Sendable {
 }
 
 public enum Scheduling {
-    /// The BGTaskScheduler identifier (Info.plist `BGTaskSchedulerPermittedIdentifiers`).
-    public static let taskIdentifier = "gov.gujarat.pramaan.checkin"
     /// iOS does not run app refresh more often than about every 15 minutes; asking for
     /// sooner only wastes the request. The core's `period_secs` is never below it either.
     public static let minimumDelay: UInt64 = 15 * 60

@@ -1,0 +1,194 @@
+// The app's state: the core's agent, the status screen it computes, the enrollment steps
+// and the confirm screen. The core's calls are synchronous (file and network I/O), so
+// every one runs off the main thread (`offMain`); results are published on it.
+//
+// Not compiled here (no Swift toolchain); syntax and binding names are checked.
+import Foundation
+import Pramaan
+import PramaanCore
+import PramaanLogic
+import os
+
+@MainActor
+final class AppModel: ObservableObject {
+    /// The status screen, from `Agent.screen(now:)`.
+    @Published private(set) var screen: StatusScreen?
+    /// The enrolled policy (email domains and groups to confirm), nil before enrollment.
+    @Published private(set) var policy: PolicySummary?
+    /// The enrollment sheet's step; nil when the sheet is closed.
+    @Published var enrollment: EnrollmentStep?
+    /// The confirm screen is shown (after enrollment, or from the status screen).
+    @Published var confirming = false
+    @Published private(set) var busy = false
+    /// A failure to show in an alert.
+    @Published var alert: OfficerMessage?
+
+    let agent: Agent?
+    let accounts: AccountsStore
+    let facts: DeviceFactsProvider?
+    let background: BackgroundCheckIn?
+    private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "app")
+
+    init() {
+        let dir = Self.stateDirectory()
+        let accounts = AccountsStore(directory: dir)
+        self.accounts = accounts
+        do {
+            let agent = try Agent.withEvidence(
+                stateDir: dir.path, signer: SecureEnclaveSigner(), evidence: AppAttestEvidence())
+            let facts = DeviceFactsProvider(accounts: accounts) {
+                (try? agent.policySummary())?.apps
+            }
+            self.agent = agent
+            self.facts = facts
+            self.background = BackgroundCheckIn(agent: agent, facts: facts)
+        } catch {
+            log.error("the agent did not open: \(String(describing: error), privacy: .public)")
+            self.agent = nil
+            self.facts = nil
+            self.background = nil
+            self.alert = EnrollmentFlow.message(for: error, during: .checkIn)
+        }
+    }
+
+    /// Application Support/pramaan, created on first use, kept out of backups: the device
+    /// key lives in this phone's Secure Enclave, so the state is useless anywhere else.
+    static func stateDirectory() -> URL {
+        let base =
+            FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask).first
+            ?? FileManager.default.temporaryDirectory
+        var dir = base.appendingPathComponent("pramaan", isDirectory: true)
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var values = URLResourceValues()
+        values.isExcludedFromBackup = true
+        try? dir.setResourceValues(values)
+        return dir
+    }
+
+    static func now() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970))
+    }
+
+    /// Runs a core call off the main thread.
+    private func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await Task.detached(priority: .userInitiated) { try work() }.value
+    }
+
+    // MARK: status
+
+    func refresh() async {
+        guard let agent else { return }
+        do {
+            let now = Self.now()
+            let screen = try await offMain { try agent.screen(now: now) }
+            let policy = try await offMain { try agent.policySummary() }
+            self.screen = screen
+            self.policy = policy
+        } catch {
+            alert = EnrollmentFlow.message(for: error, during: .checkIn)
+        }
+    }
+
+    /// On every return to the foreground: do what the plan says is due (iOS may not have
+    /// run the background task), refresh the screen, and ask for the next background run.
+    func cameToForeground() {
+        Task {
+            if let agent, let facts {
+                let now = Self.now()
+                if let plan = try? await offMain({ try agent.plan(now: now) }) {
+                    switch Scheduling.work(for: plan) {
+                    case .checkIn: _ = try? await offMain { try agent.checkIn(facts: facts) }
+                    case .flushOutbox: _ = try? await offMain { try agent.flushOutbox() }
+                    case .nothing, .stop: break
+                    }
+                }
+            }
+            await refresh()
+            background?.scheduleNext()
+        }
+    }
+
+    /// The "Check in now" button.
+    func checkInNow() {
+        guard let agent, let facts, !busy else { return }
+        busy = true
+        Task {
+            defer { busy = false }
+            do {
+                _ = try await offMain { try agent.checkIn(facts: facts) }
+            } catch {
+                alert = EnrollmentFlow.message(for: error, during: .checkIn)
+            }
+            await refresh()
+            background?.scheduleNext()
+        }
+    }
+
+    // MARK: enrollment
+
+    func startEnrollment() {
+        enrollment = .scanning
+    }
+
+    /// A `pramaan://enroll` or universal link opened the app.
+    func open(_ url: URL) {
+        scanned(url.absoluteString)
+    }
+
+    /// A QR code's text or an opened link: parse it, then ask the server whom it is for.
+    func scanned(_ text: String) {
+        let step = EnrollmentFlow.scanned(text)
+        enrollment = step
+        guard case let .previewing(link) = step, let agent else { return }
+        Task {
+            do {
+                let preview = try await offMain { try agent.previewEnrollment(uri: link.uri) }
+                enrollment = .confirming(
+                    EnrollmentFlow.confirmation(link: link, preview: preview, now: Self.now()))
+            } catch {
+                enrollment = .failed(EnrollmentFlow.message(for: error, during: .preview))
+            }
+        }
+    }
+
+    /// The officer confirmed the officer and department shown.
+    func confirmEnrollment(_ confirmation: EnrollConfirmation) {
+        guard let agent, let facts, confirmation.canConfirm else { return }
+        enrollment = .enrolling(confirmation)
+        Task {
+            do {
+                // Evidence: the agent asks AppAttestEvidence, bound to the server's nonce.
+                let info = try await offMain {
+                    try agent.enroll(uri: confirmation.link.uri, facts: facts, evidence: nil)
+                }
+                await refresh()
+                // The sheet goes on to the confirm screen (EnrollView's `.enrolled`).
+                enrollment = .enrolled(info)
+            } catch {
+                enrollment = .failed(EnrollmentFlow.message(for: error, during: .enroll))
+            }
+        }
+    }
+
+    func closeEnrollment() {
+        enrollment = nil
+    }
+
+    // MARK: confirm screen
+
+    /// Saves what the officer confirmed, then checks in with it (the first check-in after
+    /// enrollment).
+    func saveAccounts(_ confirmed: ConfirmedAccounts) {
+        do {
+            try accounts.save(confirmed)
+        } catch {
+            alert = OfficerMessage(
+                title: "Pramaan could not save your accounts",
+                body: "Free some storage on the phone and try again.", canRetry: true)
+            return
+        }
+        confirming = false
+        enrollment = nil
+        checkInNow()
+    }
+}
