@@ -21,6 +21,14 @@
 // The namespace stays `pramaan_core`: it names the generated Kotlin file and Python module.
 uniffi::setup_scaffolding!("pramaan_core");
 
+mod catalog;
+mod plan;
+mod screen;
+
+pub use catalog::{AppProbe, GroupToConfirm, PolicySummary, app_catalog};
+pub use plan::{CheckInPlan, PlanAction, plan_check_in};
+pub use screen::{ScreenItem, StatusScreen, Tone, status_screen};
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -370,6 +378,18 @@ pub enum Rule {
     R5,
 }
 
+impl From<Rule> for policy::Rule {
+    fn from(r: Rule) -> Self {
+        match r {
+            Rule::R1 => policy::Rule::R1,
+            Rule::R2 => policy::Rule::R2,
+            Rule::R3 => policy::Rule::R3,
+            Rule::R4 => policy::Rule::R4,
+            Rule::R5 => policy::Rule::R5,
+        }
+    }
+}
+
 impl From<policy::Rule> for Rule {
     fn from(r: policy::Rule) -> Self {
         match r {
@@ -542,6 +562,14 @@ pub struct AgentStatus {
     /// What to do when the device cannot check in at all (not enrolled, revoked): "ask
     /// IT for a new QR code ...". Failures carry their own hints.
     pub hint: Option<String>,
+    /// When the last check-in was made (delivered or queued), Unix seconds.
+    pub last_check_in_at: Option<u64>,
+    /// The server's `Retry-After` deadline, Unix seconds; 0 when none.
+    pub retry_at: u64,
+    /// The enrolled policy's `check_in_hours`; 0 when not enrolled.
+    pub check_in_hours: u32,
+    /// The enrolled policy's `limits.attestations_per_day`; 0 when not enrolled.
+    pub attestations_per_day: u32,
 }
 
 /// The server's word that department IT revoked this device.
@@ -742,6 +770,10 @@ impl Agent {
             pending: u64::try_from(s.pending).unwrap_or(u64::MAX),
             assurance: s.assurance.map(Into::into),
             reattest_requested: s.reattest_requested,
+            last_check_in_at: s.last_check_in_at,
+            retry_at: s.retry_at,
+            check_in_hours: s.check_in_hours,
+            attestations_per_day: s.attestations_per_day,
         })
     }
 }

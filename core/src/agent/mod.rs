@@ -28,6 +28,8 @@
 
 pub mod facts;
 pub mod outbox;
+pub mod plan;
+pub mod screen;
 pub mod state;
 
 use std::path::{Path, PathBuf};
@@ -229,6 +231,15 @@ pub struct AgentStatus {
     pub platform: Option<Platform>,
     /// The department policy from enrollment (what the hints name: groups, domains, apps).
     pub policy: Option<Policy>,
+    /// When the last check-in was made (the last local evaluation's time, whether the
+    /// attestation was delivered or queued), seconds since the epoch.
+    pub last_check_in_at: Option<u64>,
+    /// The server's `Retry-After` deadline (seconds since the epoch); 0 when none.
+    pub retry_at: u64,
+    /// The enrolled policy's `check_in_hours` (0 when not enrolled).
+    pub check_in_hours: u32,
+    /// The enrolled policy's `limits.attestations_per_day` (0 when not enrolled).
+    pub attestations_per_day: u32,
 }
 
 impl AgentStatus {
@@ -655,6 +666,10 @@ impl Agent {
             },
             Some(st) => AgentStatus {
                 enrolled: true,
+                last_check_in_at: st.last_local.as_ref().map(|l| l.at),
+                retry_at: st.retry_at,
+                check_in_hours: st.policy.check_in_hours,
+                attestations_per_day: st.policy.limits.attestations_per_day,
                 device_id: Some(st.device_id),
                 officer_id: Some(st.officer_id),
                 department: Some(st.department),
