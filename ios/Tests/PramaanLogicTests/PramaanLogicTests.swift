@@ -1,0 +1,189 @@
+// XCTest cases of the plain-Swift logic, for a Mac with Xcode:
+//   xcodebuild test -scheme Pramaan-Package -destination 'platform=iOS Simulator,name=iPhone 15'
+// (the xcframework has iOS slices only, so the tests run on the simulator).
+//
+// NOT RUN on this project's machines (no Swift toolchain): only their syntax is checked.
+// The same behaviour is tested on the JVM for the Android app's Kotlin logic.
+import Foundation
+import PramaanCore
+import XCTest
+
+@testable import PramaanLogic
+
+final class FactsMappingTests: XCTestCase {
+    private let whatsapp = AppProbe(
+        platform: "WhatsApp", androidPackage: "com.whatsapp", androidSigners: [],
+        iosBundle: "net.whatsapp.WhatsApp", iosUrlScheme: "whatsapp")
+    private let business = AppProbe(
+        platform: "WhatsApp Business", androidPackage: "com.whatsapp.w4b", androidSigners: [],
+        iosBundle: "net.whatsapp.WhatsAppSMB", iosUrlScheme: nil)
+    private let signal = AppProbe(
+        platform: "Signal", androidPackage: "org.thoughtcrime.securesms", androidSigners: [],
+        iosBundle: "org.whispersystems.signal", iosUrlScheme: "sgnl")
+    private let device = DeviceSnapshot(model: "iPhone15,2", osVersion: "17.5", screenLock: true)
+
+    func testOnlyAppsWithABundleAndASchemeAreProbed() {
+        let probed = FactsMapping.appsToProbe(policy: nil, catalog: [whatsapp, business, signal, whatsapp])
+        XCTAssertEqual(probed.map(\.platform), ["WhatsApp", "Signal"])
+        // The policy's apps win over the catalog once enrolled.
+        XCTAssertEqual(FactsMapping.appsToProbe(policy: [signal], catalog: [whatsapp]).map(\.platform), ["Signal"])
+    }
+
+    func testInstalledAndMissingApps() {
+        let record = FactsMapping.record(
+            device: device, apps: [whatsapp, signal], installedSchemes: ["whatsapp"],
+            accounts: ConfirmedAccounts())
+        XCTAssertEqual(record.platform, .ios)
+        XCTAssertEqual(record.osName, "ios")
+        XCTAssertEqual(record.patchLevel, "")
+        XCTAssertTrue(record.screenLock)
+        XCTAssertEqual(
+            record.apps,
+            [
+                AppRecord(id: "net.whatsapp.WhatsApp", signer: nil, version: "", present: true),
+                AppRecord(id: "org.whispersystems.signal", signer: nil, version: "", present: false),
+            ])
+    }
+
+    func testEmailsAndGroupsFromTheConfirmScreen() {
+        let accounts = ConfirmedAccounts(
+            emails: [" Asha@Gujarat.gov.in ", "asha@gujarat.gov.in", "", "asha@gmail.com"],
+            groups: [
+                ConfirmedGroup(platform: "WhatsApp", group: "gad-officers", member: true, handle: " +919800000101 "),
+                ConfirmedGroup(platform: "WhatsApp", group: "gad-all", member: false, handle: "stale"),
+            ],
+            confirmed: true)
+        let record = FactsMapping.record(device: device, apps: [], installedSchemes: [], accounts: accounts)
+        XCTAssertEqual(record.emails, ["asha@gujarat.gov.in", "asha@gmail.com"])
+        XCTAssertEqual(
+            record.groups,
+            [
+                GroupRecord(platform: "WhatsApp", group: "gad-officers", member: true, handle: "+919800000101"),
+                GroupRecord(platform: "WhatsApp", group: "gad-all", member: false, handle: ""),
+            ])
+    }
+
+    func testProbeURLRefusesWhatIsNotAScheme() {
+        XCTAssertEqual(FactsMapping.probeURL(scheme: "whatsapp")?.absoluteString, "whatsapp://")
+        XCTAssertNil(FactsMapping.probeURL(scheme: "1tg"))
+        XCTAssertNil(FactsMapping.probeURL(scheme: "tg://x"))
+        XCTAssertNil(FactsMapping.probeURL(scheme: ""))
+    }
+}
+
+final class ConfirmScreenTests: XCTestCase {
+    private let groups = [GroupToConfirm(platform: "WhatsApp", group: "gad-officers", name: "GAD officers")]
+
+    func testOfficialAndOtherAddresses() {
+        let form = ConfirmScreen.form(
+            emailDomains: ["gujarat.gov.in"], groups: [],
+            emails: ["a@gad.gujarat.gov.in", "b@gmail.com", "not an address", "c@evilgujarat.gov.in"],
+            handles: [:])
+        XCTAssertEqual(form.emails.map(\.official), [true, false, false, false])
+        XCTAssertNil(form.emails[1].error)
+        XCTAssertNotNil(form.emails[1].warning)
+        XCTAssertNotNil(form.emails[2].error)
+        XCTAssertFalse(form.canSave)
+    }
+
+    func testAMemberNeedsAHandleWithoutHiddenCharacters() {
+        let key = ConfirmScreen.key(platform: "WhatsApp", group: "gad-officers")
+        var form = ConfirmScreen.form(
+            emailDomains: ["gujarat.gov.in"], groups: groups, emails: [], handles: [key: (member: true, handle: " ")])
+        XCTAssertNotNil(form.groups[0].error)
+        XCTAssertFalse(form.canSave)
+        form = ConfirmScreen.form(
+            emailDomains: ["gujarat.gov.in"], groups: groups, emails: [],
+            handles: [key: (member: true, handle: "+91980\u{202E}0000101")])
+        XCTAssertNotNil(form.groups[0].error)
+        form = ConfirmScreen.form(
+            emailDomains: ["gujarat.gov.in"], groups: groups, emails: ["a@gujarat.gov.in"],
+            handles: [key: (member: true, handle: "+919800000101")])
+        XCTAssertTrue(form.canSave)
+        XCTAssertEqual(
+            form.accounts.groups,
+            [ConfirmedGroup(platform: "WhatsApp", group: "gad-officers", member: true, handle: "+919800000101")])
+    }
+
+    func testTooManyEmails() {
+        let emails = (0..<17).map { "o\($0)@gujarat.gov.in" }
+        let form = ConfirmScreen.form(emailDomains: ["gujarat.gov.in"], groups: [], emails: emails, handles: [:])
+        XCTAssertFalse(form.errors.isEmpty)
+        XCTAssertFalse(form.canSave)
+    }
+}
+
+final class SchedulingTests: XCTestCase {
+    private func plan(_ action: PlanAction, at: UInt64) -> CheckInPlan {
+        CheckInPlan(action: action, at: at, periodSecs: 3600, needsNetwork: true, reason: "test")
+    }
+
+    func testEachActionMapsToWorkAndTheNextRequest() {
+        let now: UInt64 = 1_800_000_000
+        XCTAssertEqual(Scheduling.work(for: plan(.checkInNow, at: now)), .checkIn)
+        XCTAssertEqual(Scheduling.work(for: plan(.flushOutbox, at: now)), .flushOutbox)
+        XCTAssertEqual(Scheduling.work(for: plan(.wait, at: now + 7200)), .nothing)
+        XCTAssertEqual(Scheduling.work(for: plan(.stop, at: 0)), .stop)
+        XCTAssertEqual(
+            Scheduling.nextRequest(for: plan(.wait, at: now + 7200), now: now),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 7200))))
+        // Never sooner than iOS would run it.
+        XCTAssertEqual(
+            Scheduling.nextRequest(for: plan(.wait, at: now + 60), now: now),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 900))))
+        XCTAssertEqual(
+            Scheduling.nextRequest(for: plan(.checkInNow, at: now), now: now),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 900))))
+        XCTAssertEqual(Scheduling.nextRequest(for: plan(.stop, at: 0), now: now), .cancel)
+    }
+}
+
+final class AppAttestBindingTests: XCTestCase {
+    func testClientDataIsTheNonceThenTheCoseKey() throws {
+        var sec1 = Data([0x04])
+        sec1.append(Data(repeating: 0x11, count: 32))
+        sec1.append(Data(repeating: 0x22, count: 32))
+        let nonce = Data(repeating: 0xAB, count: 32)
+        let clientData = try AppAttestBinding.clientData(challenge: nonce, deviceKeySec1: sec1)
+        XCTAssertEqual(clientData.count, 32 + 77)
+        XCTAssertEqual(clientData.prefix(32), nonce)
+        XCTAssertEqual(
+            [UInt8](clientData[32..<42]), [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20])
+        XCTAssertThrowsError(try AppAttestBinding.coseKey(sec1: Data(repeating: 0x04, count: 33)))
+    }
+}
+
+final class EnrollmentFlowTests: XCTestCase {
+    func testGarbageIsNotAnEnrollmentCode() {
+        guard case let .failed(message) = EnrollmentFlow.scanned("https://example.com/hello") else {
+            return XCTFail("a random link must not parse")
+        }
+        XCTAssertEqual(message.title, "This is not a Pramaan enrollment code")
+    }
+
+    func testRefusalsInTheOfficersWords() {
+        let used = EnrollmentFlow.message(
+            for: ApiError.Rejected(status: 410, code: "token_used", detail: "enrollment token already used"),
+            during: .enroll)
+        XCTAssertEqual(used.title, "This QR code can no longer be used")
+        XCTAssertFalse(used.canRetry)
+        let revoked = EnrollmentFlow.message(for: ApiError.Revoked(reason: "phone lost"), during: .checkIn)
+        XCTAssertTrue(revoked.body.contains("phone lost"))
+        XCTAssertTrue(EnrollmentFlow.message(for: ApiError.Network(detail: "timeout"), during: .preview).canRetry)
+    }
+
+    func testTheConfirmationNamesTheOfficerAndDepartment() {
+        let link = EnrollLink(
+            uri: "pramaan://enroll?v=1", server: "https://gad.pramaan.gujarat.gov.in",
+            host: "gad.pramaan.gujarat.gov.in", pin: "pin")
+        let preview = EnrollmentPreview(
+            officerId: "GAD-0042", officerName: "Asha Patel", department: "GAD",
+            departmentName: "General Administration Department",
+            server: "https://gad.pramaan.gujarat.gov.in", expiresAt: 2_000)
+        let c = EnrollmentFlow.confirmation(link: link, preview: preview, now: 1_000)
+        XCTAssertEqual(c.question, "Enroll this phone for Asha Patel (GAD-0042), General Administration Department?")
+        XCTAssertTrue(c.details.hasPrefix("Server gad.pramaan.gujarat.gov.in."))
+        XCTAssertTrue(c.canConfirm)
+        XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, now: 2_000).canConfirm)
+    }
+}
