@@ -38,10 +38,10 @@ public final class AppAttestEvidence: EvidenceProvider, @unchecked Sendable {
         guard service.isSupported else { return nil }
         let clientData = try AppAttestBinding.clientData(challenge: challenge, deviceKeySec1: deviceKeySec1)
         let hash = Data(SHA256.hash(data: clientData))
-        let keyId = try wait("App Attest key") { done in
+        let keyId: String = try wait("App Attest key") { done in
             service.generateKey { keyId, error in done(keyId, error) }
         }
-        let attestation = try wait("App Attest attestation") { done in
+        let attestation: Data = try wait("App Attest attestation") { done in
             service.attestKey(keyId, clientDataHash: hash) { object, error in done(object, error) }
         }
         guard let keyIdData = Data(base64Encoded: keyId) else {
@@ -58,7 +58,7 @@ public final class AppAttestEvidence: EvidenceProvider, @unchecked Sendable {
             let keyId = String(data: stored, encoding: .utf8)
         else { return nil }
         let hash = Data(SHA256.hash(data: challenge))
-        let assertion = try wait("App Attest assertion") { done in
+        let assertion: Data = try wait("App Attest assertion") { done in
             service.generateAssertion(keyId, clientDataHash: hash) { object, error in done(object, error) }
         }
         return .appleAssertion(assertion: assertion)

@@ -75,7 +75,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
             request.earliestBeginDate = earliestBeginDate
             do {
                 try BGTaskScheduler.shared.submit(request)
-                log.info("next background check-in after \(earliestBeginDate, privacy: .public): \(reason, privacy: .public)")
+                log.info("next background check-in after \(earliestBeginDate.description, privacy: .public): \(reason, privacy: .public)")
             } catch {
                 // Simulator, Background App Refresh off, too many pending requests.
                 log.error("could not schedule a background check-in: \(error.localizedDescription, privacy: .public)")
