@@ -25,7 +25,6 @@ final class AppModel: ObservableObject {
 
     let agent: Agent?
     let accounts: AccountsStore
-    let facts: DeviceFactsProvider?
     let background: BackgroundCheckIn?
     private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "app")
 
@@ -36,16 +35,11 @@ final class AppModel: ObservableObject {
         do {
             let agent = try Agent.withEvidence(
                 stateDir: dir.path, signer: SecureEnclaveSigner(), evidence: AppAttestEvidence())
-            let facts = DeviceFactsProvider(accounts: accounts) {
-                (try? agent.policySummary())?.apps
-            }
             self.agent = agent
-            self.facts = facts
-            self.background = BackgroundCheckIn(agent: agent, facts: facts)
+            self.background = BackgroundCheckIn(agent: agent, accounts: accounts)
         } catch {
             log.error("the agent did not open: \(String(describing: error), privacy: .public)")
             self.agent = nil
-            self.facts = nil
             self.background = nil
             self.alert = EnrollmentFlow.message(for: error, during: .checkIn)
         }
@@ -69,9 +63,15 @@ final class AppModel: ObservableObject {
         UInt64(max(0, Date().timeIntervalSince1970))
     }
 
-    /// Runs a core call off the main thread.
+    /// Runs a core call on a Dispatch queue: the core blocks on file and network I/O (and
+    /// App Attest waits for Apple), which must tie up neither the main thread nor Swift
+    /// concurrency's few cooperative threads.
     private func offMain<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Task.detached(priority: .userInitiated) { try work() }.value
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try work() })
+            }
+        }
     }
 
     // MARK: status
@@ -93,11 +93,15 @@ final class AppModel: ObservableObject {
     /// run the background task), refresh the screen, and ask for the next background run.
     func cameToForeground() {
         Task {
-            if let agent, let facts {
+            if let agent {
                 let now = Self.now()
+                let accounts = self.accounts
                 if let plan = try? await offMain({ try agent.plan(now: now) }) {
                     switch Scheduling.work(for: plan) {
-                    case .checkIn: _ = try? await offMain { try agent.checkIn(facts: facts) }
+                    case .checkIn:
+                        _ = try? await offMain {
+                            try agent.checkIn(facts: DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts))
+                        }
                     case .flushOutbox: _ = try? await offMain { try agent.flushOutbox() }
                     case .nothing, .stop: break
                     }
@@ -110,12 +114,15 @@ final class AppModel: ObservableObject {
 
     /// The "Check in now" button.
     func checkInNow() {
-        guard let agent, let facts, !busy else { return }
+        guard let agent, !busy else { return }
         busy = true
+        let accounts = self.accounts
         Task {
             defer { busy = false }
             do {
-                _ = try await offMain { try agent.checkIn(facts: facts) }
+                _ = try await offMain {
+                    try agent.checkIn(facts: DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts))
+                }
             } catch {
                 alert = EnrollmentFlow.message(for: error, during: .checkIn)
             }
@@ -153,8 +160,9 @@ final class AppModel: ObservableObject {
 
     /// The officer confirmed the officer and department shown.
     func confirmEnrollment(_ confirmation: EnrollConfirmation) {
-        guard let agent, let facts, confirmation.canConfirm else { return }
+        guard let agent, confirmation.canConfirm else { return }
         enrollment = .enrolling(confirmation)
+        let facts = DeviceFactsProvider(accounts: accounts, sanctioned: nil)
         Task {
             do {
                 // Evidence: the agent asks AppAttestEvidence, bound to the server's nonce.

@@ -24,15 +24,15 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     /// The task's identifier, as listed in Info.plist `BGTaskSchedulerPermittedIdentifiers`.
     public static let taskIdentifier = "gov.gujarat.pramaan.checkin"
 
-    // @unchecked: `agent` and `facts` are thread-safe (the core serialises its state);
-    // the rest is immutable.
+    // @unchecked: `agent` is thread-safe (the core serialises its state); the rest is
+    // immutable.
     private let agent: Agent
-    private let facts: DeviceFacts
+    private let accounts: AccountsStore
     private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "checkin")
 
-    public init(agent: Agent, facts: DeviceFacts) {
+    public init(agent: Agent, accounts: AccountsStore) {
         self.agent = agent
-        self.facts = facts
+        self.accounts = accounts
     }
 
     /// Registers the task handler. Must run before the app finishes launching
@@ -52,8 +52,14 @@ public final class BackgroundCheckIn: @unchecked Sendable {
         }
     }
 
-    /// Submits (or cancels) the next request per the core's plan now.
+    /// Submits (or cancels) the next request per the core's plan, from a background queue
+    /// (callable from the main thread: the plan waits for the agent's lock, which a
+    /// running check-in holds while it reads facts on the main thread).
     public func scheduleNext() {
+        DispatchQueue.global(qos: .utility).async { [weak self] in self?.scheduleNextNow() }
+    }
+
+    private func scheduleNextNow() {
         let now = Self.now()
         do {
             let plan = try agent.plan(now: now)
@@ -98,7 +104,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
                 return
             }
             let success = self.runOnce()
-            self.scheduleNext()
+            self.scheduleNextNow()
             if finished.claim() { task.setTaskCompleted(success: success) }
         }
     }
@@ -110,6 +116,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
             let plan = try agent.plan(now: Self.now())
             switch Scheduling.work(for: plan) {
             case .checkIn:
+                let facts = DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts)
                 let result = try agent.checkIn(facts: facts)
                 log.info("check-in \(result.seq) \(result.delivered ? "delivered" : "queued", privacy: .public)")
             case .flushOutbox:

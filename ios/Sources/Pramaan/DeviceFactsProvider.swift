@@ -21,19 +21,27 @@ import PramaanLogic
 import UIKit
 
 public final class DeviceFactsProvider: DeviceFacts, @unchecked Sendable {
-    // @unchecked: immutable after init (the closure reads the policy from the agent).
+    // @unchecked: immutable after init.
     private let accounts: AccountsStore
-    private let sanctioned: @Sendable () -> [AppProbe]?
+    private let sanctioned: [AppProbe]?
 
-    /// `sanctioned` gives the enrolled policy's apps (nil before enrollment: the whole
-    /// catalog is probed).
-    public init(accounts: AccountsStore, sanctioned: @escaping @Sendable () -> [AppProbe]?) {
+    /// `sanctioned`: the enrolled policy's apps (nil before enrollment: the whole catalog
+    /// is probed). Use `forNextCall(agent:accounts:)` rather than reading them in
+    /// `facts()`: the core holds the agent's lock while it asks for facts, so calling
+    /// back into the agent from there would deadlock.
+    public init(accounts: AccountsStore, sanctioned: [AppProbe]?) {
         self.accounts = accounts
         self.sanctioned = sanctioned
     }
 
+    /// A provider for the next enrollment or check-in, with the policy's apps read now,
+    /// before the core's call.
+    public static func forNextCall(agent: Agent, accounts: AccountsStore) -> DeviceFactsProvider {
+        DeviceFactsProvider(accounts: accounts, sanctioned: (try? agent.policySummary())?.apps)
+    }
+
     public func facts() throws -> DeviceFactsRecord {
-        let apps = FactsMapping.appsToProbe(policy: sanctioned(), catalog: appCatalog())
+        let apps = FactsMapping.appsToProbe(policy: sanctioned, catalog: appCatalog())
         let schemes = apps.compactMap(\.iosUrlScheme)
         let (installed, osVersion) = onMain { () -> (Set<String>, String) in
             let found = schemes.filter { scheme in
