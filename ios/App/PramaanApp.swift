@@ -16,12 +16,9 @@ struct PramaanApp: App {
         WindowGroup {
             StatusView()
                 .environmentObject(delegate.model)
-                // pramaan://enroll?... (CFBundleURLTypes) and the universal link
-                // https://<department host>/.../enroll?... (associated domains).
+                // pramaan://enroll?... (CFBundleURLTypes) and, in the SwiftUI life cycle, the
+                // universal link https://<department host>/.../enroll?... (associated domains).
                 .onOpenURL { url in delegate.model.open(url) }
-                .onContinueUserActivity(NSUserActivityTypeBrowsingWeb) { activity in
-                    if let url = activity.webpageURL { delegate.model.open(url) }
-                }
         }
         .onChange(of: scenePhase) { phase in
             if phase == .active { delegate.model.cameToForeground() }
