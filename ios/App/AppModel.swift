@@ -22,6 +22,8 @@ final class AppModel: ObservableObject {
     @Published private(set) var busy = false
     /// A failure to show in an alert.
     @Published var alert: OfficerMessage?
+    /// Why the agent could not open (the status screen shows it instead of a status).
+    @Published private(set) var startupProblem: OfficerMessage?
 
     let agent: Agent?
     let accounts: AccountsStore
@@ -41,7 +43,7 @@ final class AppModel: ObservableObject {
             log.error("the agent did not open: \(String(describing: error), privacy: .public)")
             self.agent = nil
             self.background = nil
-            self.alert = EnrollmentFlow.message(for: error, during: .checkIn)
+            self.startupProblem = EnrollmentFlow.message(for: error, during: .checkIn)
         }
     }
 

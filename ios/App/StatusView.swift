@@ -33,6 +33,11 @@ struct StatusView: View {
                         if let next = screen.nextStep { Text(next).bold() }
                     }
                     actions(screen)
+                } else if let problem = model.startupProblem {
+                    Section {
+                        Text(problem.title).font(.title2).bold()
+                        Text(problem.body)
+                    }
                 } else {
                     ProgressView()
                 }
