@@ -14,7 +14,7 @@ public struct EnrollConfirmation: Equatable {
     public let preview: EnrollmentPreview
     /// "Enroll this phone for Asha Patel (GAD-0042), General Administration Department?"
     public let question: String
-    /// "Server gad.pramaan.gujarat.gov.in. This QR code is valid until 30 Nov 2026, 18:00."
+    /// "Server: gad.pramaan.gujarat.gov.in. This QR code expires in 3 days."
     public let details: String
     /// False when the token has expired since it was scanned (the button is disabled).
     public let canConfirm: Bool
@@ -51,46 +51,68 @@ public enum EnrollmentStep: Equatable {
 }
 
 public enum EnrollmentFlow {
+    /// Longest QR or link text looked at; IT's links are a few hundred characters.
+    public static let maxLink = 4096
+
     /// The step after scanning or opening `text`.
     public static func scanned(_ text: String) -> EnrollmentStep {
+        guard text.count <= maxLink else {
+            return .failed(
+                message(for: ApiError.InvalidInput(detail: "link longer than \(maxLink) characters"), during: .link))
+        }
         do {
-            return .previewing(try parseEnrollLink(text: text))
+            return .previewing(try parseEnrollLink(text: text.trimmingCharacters(in: .whitespacesAndNewlines)))
         } catch {
             return .failed(message(for: error, during: .link))
         }
     }
 
-    /// The confirmation screen for `preview`, as of `now` (Unix seconds).
-    public static func confirmation(
-        link: EnrollLink, preview: EnrollmentPreview, now: UInt64,
-        locale: Locale = .current, timeZone: TimeZone = .current
-    ) -> EnrollConfirmation {
-        let department =
-            preview.departmentName.isEmpty ? preview.department : preview.departmentName
-        let officer =
-            preview.officerName.isEmpty
-            ? preview.officerId : "\(preview.officerName) (\(preview.officerId))"
-        let expired = preview.expiresAt <= now
-        let validity =
-            expired
-            ? "This QR code has expired: ask department IT for a new one."
-            : "This QR code is valid until \(formatDate(preview.expiresAt, locale: locale, timeZone: timeZone))."
+    /// The confirmation screen for `preview`, as of `now` (Unix seconds). The same
+    /// question as on Android: "Enroll this phone for <name> (<id>), <department>?".
+    public static func confirmation(link: EnrollLink, preview: EnrollmentPreview, now: UInt64) -> EnrollConfirmation {
+        let name = oneLine(preview.officerName, max: 80)
+        let id = oneLine(preview.officerId, max: 40)
+        let departmentName = oneLine(preview.departmentName, max: 80)
+        let department = departmentName.isEmpty ? oneLine(preview.department, max: 40) : departmentName
         return EnrollConfirmation(
             link: link,
             preview: preview,
-            question: "Enroll this phone for \(officer), \(department)?",
-            details: "Server \(link.host). \(validity)",
-            canConfirm: !expired)
+            question: "Enroll this phone for \(name.isEmpty ? "an unnamed officer" : name) (\(id)), \(department)?",
+            details: "Server: \(oneLine(link.host, max: 100)). \(expiryText(expiresAt: preview.expiresAt, now: now))",
+            canConfirm: preview.expiresAt > now)
     }
 
-    /// "30 Nov 2026 at 18:00" in the officer's locale.
-    public static func formatDate(_ unix: UInt64, locale: Locale, timeZone: TimeZone) -> String {
-        let f = DateFormatter()
-        f.locale = locale
-        f.timeZone = timeZone
-        f.dateStyle = .medium
-        f.timeStyle = .short
-        return f.string(from: Date(timeIntervalSince1970: TimeInterval(unix)))
+    /// "This QR code expires in 3 days" (or hours, minutes), or that it has expired.
+    public static func expiryText(expiresAt: UInt64, now: UInt64) -> String {
+        if expiresAt <= now { return "This QR code has expired. Ask department IT for a new one." }
+        let left = expiresAt - now
+        let (n, unit): (UInt64, String) =
+            left >= 172_800 ? (left / 86_400, "days")
+            : left >= 7_200 ? (left / 3_600, "hours")
+            : left >= 120 ? (left / 60, "minutes")
+            : (0, "")
+        return unit.isEmpty ? "This QR code expires in a minute." : "This QR code expires in \(n) \(unit)."
+    }
+
+    /// Server-sent text made safe for one line on screen: control and direction
+    /// characters dropped, whitespace collapsed, at most `max` characters.
+    public static func oneLine(_ text: String, max: Int = 200) -> String {
+        var out = ""
+        var lastSpace = true
+        for scalar in text.unicodeScalars {
+            if CharacterSet.whitespacesAndNewlines.contains(scalar) {
+                if !lastSpace { out.append(" ") }
+                lastSpace = true
+            } else if ConfirmScreen.isUnsafe(scalar) || scalar.properties.generalCategory == .format {
+                continue
+            } else {
+                out.unicodeScalars.append(scalar)
+                lastSpace = false
+            }
+        }
+        let cleaned = out.trimmingCharacters(in: .whitespaces)
+        guard cleaned.count > max else { return cleaned }
+        return String(cleaned.prefix(max - 1)).trimmingCharacters(in: .whitespaces) + "…"
     }
 
     /// What the officer was doing when an error came.
@@ -98,106 +120,98 @@ public enum EnrollmentFlow {
         case link, preview, enroll, checkIn
     }
 
-    /// An error from the core (or the platform) in the officer's words.
+    /// An error from the core (or the platform) in the officer's words: the same
+    /// sentences as the Android app's Messages.kt, never the raw detail (that is for the
+    /// log, for IT).
     public static func message(for error: Error, during stage: Stage) -> OfficerMessage {
+        let enrolling = stage != .checkIn
         guard let api = error as? ApiError else {
             return OfficerMessage(
-                title: "Something went wrong",
-                body: "\(error.localizedDescription) Try again; if it keeps happening, tell department IT.",
-                canRetry: true)
+                title: "Something went wrong", body: "Something went wrong. Show IT this message.", canRetry: false)
         }
         switch api {
+        case .InvalidInput where enrolling:
+            return OfficerMessage(
+                title: "Not a Pramaan enrollment code",
+                body: "This is not a Pramaan enrollment code. Scan the QR code department IT gave you.",
+                canRetry: false)
+        case .InvalidInput:
+            return OfficerMessage(
+                title: "Could not read this phone's details",
+                body: "This phone's details could not be read. Try again; if it keeps failing, show IT this message.",
+                canRetry: true)
+        case .AlreadyEnrolled:
+            return OfficerMessage(
+                title: "Already enrolled",
+                body: enrolling
+                    ? "This phone is already enrolled. To enroll it again, ask department IT first."
+                    : "This phone is already enrolled.",
+                canRetry: false)
         case .NotEnrolled:
             return OfficerMessage(
-                title: "This phone is not enrolled",
-                body: "Scan the enrollment QR code department IT gave you.",
-                canRetry: false)
-        case let .AlreadyEnrolled(deviceId):
-            return OfficerMessage(
-                title: "This phone is already enrolled",
-                body: "It is enrolled as device \(deviceId). To enroll it again, delete Pramaan, install it again and scan a new QR code.",
-                canRetry: false)
-        case let .InvalidInput(detail):
-            if stage == .link {
-                return OfficerMessage(
-                    title: "This is not a Pramaan enrollment code",
-                    body: "\(sentence(detail)) Scan the QR code department IT gave you for this phone.",
-                    canRetry: true)
-            }
-            return OfficerMessage(
-                title: "Pramaan could not use this information",
-                body: sentence(detail),
+                title: "Not enrolled",
+                body: "This phone is not enrolled. Ask department IT for a QR code and scan it.",
                 canRetry: false)
         case .Network:
             return OfficerMessage(
-                title: "Could not reach the Pramaan server",
-                body: stage == .checkIn
-                    ? "The check-in is saved and will be sent when the phone is online."
-                    : "Check that the phone is online and try again.",
+                title: "No connection",
+                body: "Could not reach the department's server. Check the internet connection and try again.",
                 canRetry: true)
         case let .Revoked(reason):
-            let why = reason.map { " Reason: \($0)." } ?? ""
+            let r = oneLine(reason ?? "")
             return OfficerMessage(
                 title: "Revoked by department IT",
-                body: "Department IT revoked this phone.\(why) Ask department IT for a new QR code.",
+                body: "Department IT revoked this phone\(r.isEmpty ? "." : ": \(r).") Ask department IT for a new QR code.",
                 canRetry: false)
-        case let .Rejected(status, code, detail):
-            return rejected(status: status, code: code, detail: detail)
-        case let .Platform(detail):
+        case let .Rejected(status, code, _):
+            return rejected(status: status, code: code)
+        case .Platform:
             return OfficerMessage(
-                title: "The phone's security hardware refused",
-                body: "\(sentence(detail)) Restart the phone and try again; if it keeps happening, tell department IT.",
+                title: "Secure key storage did not answer",
+                body: "The phone's secure key storage did not answer. Restart the phone and try again; if it keeps failing, show IT this message.",
                 canRetry: true)
         case .Storage:
             return OfficerMessage(
-                title: "Pramaan could not save its data",
-                body: "Free some storage on the phone and try again.",
+                title: "Could not save",
+                body: "Pramaan could not save its data. Free some storage space and try again.",
                 canRetry: true)
-        case let .Internal(detail):
+        case .Internal:
             return OfficerMessage(
-                title: "Something went wrong",
-                body: "\(sentence(detail)) Try again; if it keeps happening, tell department IT.",
+                title: "Answer not checked",
+                body: "The server's answer could not be checked. Try again later; if it keeps failing, show IT this message.",
                 canRetry: true)
         }
     }
 
-    /// `text` as a sentence: capitalised, ending in a full stop.
-    static func sentence(_ text: String) -> String {
-        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let first = t.first else { return "" }
-        let capital = first.uppercased() + t.dropFirst()
-        return capital.hasSuffix(".") || capital.hasSuffix("?") || capital.hasSuffix("!")
-            ? capital : capital + "."
-    }
-
-    /// The server's refusals an officer can act on, by the server's error code.
-    static func rejected(status: UInt16, code: String, detail: String) -> OfficerMessage {
+    /// A server refusal, by its machine-readable code (core/src/api.rs `RejectCode`).
+    static func rejected(status: UInt16, code: String) -> OfficerMessage {
+        func refused(_ title: String, _ body: String, retry: Bool = false) -> OfficerMessage {
+            OfficerMessage(title: title, body: body, canRetry: retry)
+        }
         switch code {
-        case "token_used", "token_expired", "token_cancelled", "unknown_token":
-            return OfficerMessage(
-                title: "This QR code can no longer be used",
-                body: "It was already used, has expired or was cancelled. Ask department IT for a new QR code.",
-                canRetry: false)
+        case "token_expired":
+            return refused("QR code expired", "This QR code has expired. Ask department IT for a new one.")
+        case "token_used":
+            return refused("QR code already used", "This QR code has already been used. Ask department IT for a new one.")
+        case "token_cancelled":
+            return refused("QR code cancelled", "Department IT cancelled this QR code. Ask them for a new one.")
+        case "unknown_token", "unauthorized":
+            return refused("Unknown QR code", "The server does not know this QR code. Ask department IT for a new one.")
+        case "unknown_officer":
+            return refused(
+                "Unknown officer", "The server does not know the officer this QR code was made for. Ask department IT.")
         case "device_limit":
-            return OfficerMessage(
-                title: "You already have an enrolled phone",
-                body: "Ask department IT to retire your old phone, or for a QR code that allows a second one.",
-                canRetry: false)
-        case "key_enrolled", "key_revoked":
-            return OfficerMessage(
-                title: "This phone's key cannot enroll again",
-                body: "Delete Pramaan, install it again, and scan a new QR code from department IT.",
-                canRetry: false)
+            return refused(
+                "Too many phones",
+                "You have enrolled as many phones as the department allows. Ask department IT to remove an old one.")
         case "rate_limited", "quota_exceeded":
-            return OfficerMessage(
-                title: "Too many attempts",
-                body: "The server asked Pramaan to wait. It will try again by itself later.",
-                canRetry: true)
+            return refused("Server busy", "The server is busy. Pramaan will try again later.", retry: true)
+        case "revoked", "key_revoked":
+            return refused("Revoked by department IT", "Department IT revoked this phone. Ask department IT for a new QR code.")
         default:
-            return OfficerMessage(
-                title: "The server refused (\(status))",
-                body: "\(sentence(detail)) Tell department IT: error \(code).",
-                canRetry: status >= 500)
+            return refused(
+                "The server refused", "The server refused (\(status)). Show IT this message: \(oneLine(code, max: 40)).",
+                retry: status >= 500)
         }
     }
 }

@@ -158,17 +158,22 @@ final class EnrollmentFlowTests: XCTestCase {
         guard case let .failed(message) = EnrollmentFlow.scanned("https://example.com/hello") else {
             return XCTFail("a random link must not parse")
         }
-        XCTAssertEqual(message.title, "This is not a Pramaan enrollment code")
+        XCTAssertEqual(
+            message.body, "This is not a Pramaan enrollment code. Scan the QR code department IT gave you.")
+        guard case .failed = EnrollmentFlow.scanned(String(repeating: "a", count: 5000)) else {
+            return XCTFail("an overlong text must not reach the parser")
+        }
     }
 
     func testRefusalsInTheOfficersWords() {
         let used = EnrollmentFlow.message(
             for: ApiError.Rejected(status: 410, code: "token_used", detail: "enrollment token already used"),
             during: .enroll)
-        XCTAssertEqual(used.title, "This QR code can no longer be used")
+        XCTAssertEqual(used.body, "This QR code has already been used. Ask department IT for a new one.")
         XCTAssertFalse(used.canRetry)
-        let revoked = EnrollmentFlow.message(for: ApiError.Revoked(reason: "phone lost"), during: .checkIn)
-        XCTAssertTrue(revoked.body.contains("phone lost"))
+        let revoked = EnrollmentFlow.message(for: ApiError.Revoked(reason: "phone\nlost"), during: .checkIn)
+        XCTAssertEqual(
+            revoked.body, "Department IT revoked this phone: phone lost. Ask department IT for a new QR code.")
         XCTAssertTrue(EnrollmentFlow.message(for: ApiError.Network(detail: "timeout"), during: .preview).canRetry)
     }
 
@@ -177,13 +182,13 @@ final class EnrollmentFlowTests: XCTestCase {
             uri: "pramaan://enroll?v=1", server: "https://gad.pramaan.gujarat.gov.in",
             host: "gad.pramaan.gujarat.gov.in", pin: "pin")
         let preview = EnrollmentPreview(
-            officerId: "GAD-0042", officerName: "Asha Patel", department: "GAD",
+            officerId: "GAD-0042", officerName: "Asha \u{202E}Patel", department: "GAD",
             departmentName: "General Administration Department",
-            server: "https://gad.pramaan.gujarat.gov.in", expiresAt: 2_000)
+            server: "https://gad.pramaan.gujarat.gov.in", expiresAt: 1_000 + 3 * 86_400)
         let c = EnrollmentFlow.confirmation(link: link, preview: preview, now: 1_000)
         XCTAssertEqual(c.question, "Enroll this phone for Asha Patel (GAD-0042), General Administration Department?")
-        XCTAssertTrue(c.details.hasPrefix("Server gad.pramaan.gujarat.gov.in."))
+        XCTAssertEqual(c.details, "Server: gad.pramaan.gujarat.gov.in. This QR code expires in 3 days.")
         XCTAssertTrue(c.canConfirm)
-        XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, now: 2_000).canConfirm)
+        XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, now: 1_000 + 3 * 86_400).canConfirm)
     }
 }
