@@ -40,9 +40,9 @@ final class AppModel: ObservableObject {
             self.agent = agent
             self.background = BackgroundCheckIn(agent: agent, accounts: accounts)
         } catch {
-            log.error("the agent did not open: \(String(describing: error), privacy: .public)")
             self.agent = nil
             self.background = nil
+            log.error("the agent did not open: \(String(describing: error), privacy: .public)")
             self.startupProblem = EnrollmentFlow.message(for: error, during: .checkIn)
         }
     }
