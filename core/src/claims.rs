@@ -548,6 +548,49 @@ pub struct Receipt {
     pub server_key: Option<Vec<u8>>,
 }
 
+/// `POST /v1/enroll/preview` request: what an enrollment token is for, asked before
+/// enrolling. The token travels in the body (the request is not signed and not logged);
+/// the server consumes nothing.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollPreviewRequest {
+    /// The enrollment token as the link carries it.
+    pub token: String,
+}
+
+impl std::fmt::Debug for EnrollPreviewRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A bearer secret until used: never in diagnostics.
+        f.debug_struct("EnrollPreviewRequest")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/enroll/preview` answer (plain CBOR over the pinned channel): whom the token
+/// enrolls, for the officer to check before confirming.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollPreview {
+    /// The officer the token was issued for.
+    pub officer_id: String,
+    /// The officer's name as in the registry.
+    pub officer_name: String,
+    /// The officer's department code.
+    pub department: String,
+    /// The department's full name (the policy's `name`; may be empty).
+    pub department_name: String,
+    /// When the token expires, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+impl EnrollPreview {
+    /// Refuses control and bidirectional characters in what the officer will be shown.
+    pub fn check_text(&self) -> Result<(), ClaimsError> {
+        safe_text(&self.officer_id, || "officer_id".into())?;
+        safe_text(&self.officer_name, || "officer_name".into())?;
+        safe_text(&self.department, || "department".into())?;
+        safe_text(&self.department_name, || "department_name".into())
+    }
+}
+
 /// Answer to an attestation (signed by the server).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttestResult {

@@ -22,10 +22,12 @@
 uniffi::setup_scaffolding!("pramaan_core");
 
 mod catalog;
+mod enrollment;
 mod plan;
 mod screen;
 
 pub use catalog::{AppProbe, GroupToConfirm, PolicySummary, app_catalog};
+pub use enrollment::{EnrollLink, EnrollmentPreview, parse_enroll_link};
 pub use plan::{CheckInPlan, PlanAction, plan_check_in};
 pub use screen::{ScreenItem, StatusScreen, Tone, status_screen};
 

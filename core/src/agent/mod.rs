@@ -29,6 +29,7 @@
 pub mod facts;
 pub mod outbox;
 pub mod plan;
+pub mod preview;
 pub mod screen;
 pub mod state;
 
@@ -51,6 +52,7 @@ use crate::transport::{self, HttpsClient, Response, TransportError, Trust};
 
 pub use facts::{Facts, FactsError, FactsProvider};
 pub use outbox::{Outbox, OutboxError};
+pub use preview::EnrollmentPreview;
 pub use state::{LocalEvaluation, Revocation, State, StateError};
 
 /// A stored nonce older than this is not used; the agent asks for a fresh one (the
