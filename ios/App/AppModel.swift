@@ -12,7 +12,7 @@ import os
 @MainActor
 final class AppModel: ObservableObject {
     /// The status screen, from `Agent.screen(now:)`.
-    @Published private(set) var screen: StatusScreen?
+    @Published private(set) var page: StatusScreen?
     /// The enrolled policy (email domains and groups to confirm), nil before enrollment.
     @Published private(set) var policy: PolicySummary?
     /// The enrollment sheet's step; nil when the sheet is closed.
@@ -43,7 +43,7 @@ final class AppModel: ObservableObject {
             self.agent = nil
             self.background = nil
             log.error("the agent did not open: \(String(describing: error), privacy: .public)")
-            self.startupProblem = EnrollmentFlow.message(for: error, during: .checkIn)
+            self.startupProblem = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
         }
     }
 
@@ -61,7 +61,7 @@ final class AppModel: ObservableObject {
         return dir
     }
 
-    static func now() -> UInt64 {
+    static func unixTime() -> UInt64 {
         UInt64(max(0, Date().timeIntervalSince1970))
     }
 
@@ -81,13 +81,13 @@ final class AppModel: ObservableObject {
     func refresh() async {
         guard let agent else { return }
         do {
-            let now = Self.now()
-            let screen = try await offMain { try agent.screen(now: now) }
+            let time = Self.unixTime()
+            let page = try await offMain { try agent.screen(now: time) }
             let policy = try await offMain { try agent.policySummary() }
-            self.screen = screen
+            self.page = page
             self.policy = policy
         } catch {
-            alert = EnrollmentFlow.message(for: error, during: .checkIn)
+            alert = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
         }
     }
 
@@ -96,16 +96,16 @@ final class AppModel: ObservableObject {
     func cameToForeground() {
         Task {
             if let agent {
-                let now = Self.now()
+                let time = Self.unixTime()
                 let accounts = self.accounts
-                if let plan = try? await offMain({ try agent.plan(now: now) }) {
-                    switch Scheduling.work(for: plan) {
-                    case .checkIn:
+                if let next = try? await offMain({ try agent.plan(now: time) }) {
+                    switch Scheduling.work(for: next) {
+                    case .sendCheckIn:
                         _ = try? await offMain {
                             try agent.checkIn(facts: DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts))
                         }
-                    case .flushOutbox: _ = try? await offMain { try agent.flushOutbox() }
-                    case .nothing, .stop: break
+                    case .sendQueued: _ = try? await offMain { try agent.flushOutbox() }
+                    case .nothing, .stopped: break
                     }
                 }
             }
@@ -115,7 +115,7 @@ final class AppModel: ObservableObject {
     }
 
     /// The "Check in now" button.
-    func checkInNow() {
+    func checkInTapped() {
         guard let agent, !busy else { return }
         busy = true
         let accounts = self.accounts
@@ -126,7 +126,7 @@ final class AppModel: ObservableObject {
                     try agent.checkIn(facts: DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts))
                 }
             } catch {
-                alert = EnrollmentFlow.message(for: error, during: .checkIn)
+                alert = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
             }
             await refresh()
             background?.scheduleNext()
@@ -145,17 +145,17 @@ final class AppModel: ObservableObject {
     }
 
     /// A QR code's text or an opened link: parse it, then ask the server whom it is for.
-    func scanned(_ text: String) {
-        let step = EnrollmentFlow.scanned(text)
+    func scanned(_ payload: String) {
+        let step = EnrollmentFlow.scanned(payload)
         enrollment = step
         guard case let .previewing(link) = step, let agent else { return }
         Task {
             do {
                 let preview = try await offMain { try agent.previewEnrollment(uri: link.uri) }
                 enrollment = .confirming(
-                    EnrollmentFlow.confirmation(link: link, preview: preview, now: Self.now()))
+                    EnrollmentFlow.confirmation(link: link, preview: preview, time: Self.unixTime()))
             } catch {
-                enrollment = .failed(EnrollmentFlow.message(for: error, during: .preview))
+                enrollment = .failed(EnrollmentFlow.officerMessage(for: error, during: .preview))
             }
         }
     }
@@ -164,18 +164,18 @@ final class AppModel: ObservableObject {
     func confirmEnrollment(_ confirmation: EnrollConfirmation) {
         guard let agent, confirmation.canConfirm else { return }
         enrollment = .enrolling(confirmation)
-        let facts = DeviceFactsProvider(accounts: accounts, sanctioned: nil)
+        let provider = DeviceFactsProvider(accounts: accounts, sanctioned: nil)
         Task {
             do {
                 // Evidence: the agent asks AppAttestEvidence, bound to the server's nonce.
                 let info = try await offMain {
-                    try agent.enroll(uri: confirmation.link.uri, facts: facts, evidence: nil)
+                    try agent.enroll(uri: confirmation.link.uri, facts: provider, evidence: nil)
                 }
                 await refresh()
-                // The sheet goes on to the confirm screen (EnrollView's `.enrolled`).
-                enrollment = .enrolled(info)
+                // The sheet goes on to the confirm screen (EnrollView's `.accepted`).
+                enrollment = .accepted(info)
             } catch {
-                enrollment = .failed(EnrollmentFlow.message(for: error, during: .enroll))
+                enrollment = .failed(EnrollmentFlow.officerMessage(for: error, during: .enrolling))
             }
         }
     }
@@ -193,12 +193,12 @@ final class AppModel: ObservableObject {
             try accounts.save(confirmed)
         } catch {
             alert = OfficerMessage(
-                title: "Pramaan could not save your accounts",
+                heading: "Pramaan could not save your accounts",
                 body: "Free some storage on the phone and try again.", canRetry: true)
             return
         }
         confirming = false
         enrollment = nil
-        checkInNow()
+        checkInTapped()
     }
 }

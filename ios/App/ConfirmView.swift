@@ -9,35 +9,35 @@ import PramaanLogic
 import SwiftUI
 
 struct ConfirmView: View {
-    @EnvironmentObject private var model: AppModel
+    @EnvironmentObject private var app: AppModel
     let intro: String?
 
-    @State private var emails: [EmailField] = []
-    @State private var members: [String: Bool] = [:]
-    @State private var handles: [String: String] = [:]
+    @State private var fields: [EmailField] = []
+    @State private var memberships: [String: Bool] = [:]
+    @State private var typedHandles: [String: String] = [:]
     @State private var loaded = false
 
     var body: some View {
         Form {
-            if let policy = model.policy {
+            if let policy = app.policy {
                 let form = currentForm(policy)
                 if let intro {
                     Section { Text(intro) }
                 }
                 Section {
-                    ForEach($emails) { $field in
-                        TextField("name@\(policy.emailDomains.first ?? "gujarat.gov.in")", text: $field.text)
+                    ForEach($fields) { $field in
+                        TextField("name@\(policy.emailDomains.first ?? "gujarat.gov.in")", text: $field.typed)
                             .keyboardType(.emailAddress)
                             .textInputAutocapitalization(.never)
                             .autocorrectionDisabled()
                     }
-                    .onDelete { emails.remove(atOffsets: $0) }
-                    Button("Add an email account") { emails.append(EmailField(text: "")) }
-                    ForEach(form.emails, id: \.address) { row in
+                    .onDelete { fields.remove(atOffsets: $0) }
+                    Button("Add an email account") { fields.append(EmailField(typed: "")) }
+                    ForEach(form.emailRows, id: \.address) { row in
                         if let error = row.error {
                             Text(error).font(.footnote).foregroundStyle(.red)
-                        } else if let warning = row.warning {
-                            Text("\(row.address): \(warning)").font(.footnote).foregroundStyle(.orange)
+                        } else if let caution = row.caution {
+                            Text("\(row.address): \(caution)").font(.footnote).foregroundStyle(.orange)
                         }
                     }
                 } header: {
@@ -45,14 +45,16 @@ struct ConfirmView: View {
                 } footer: {
                     Text("Official addresses end in \(policy.emailDomains.joined(separator: ", ")).")
                 }
-                ForEach(form.groups) { row in
-                    let key = ConfirmScreen.key(platform: row.platform, group: row.group)
-                    Section(row.name) {
-                        Toggle("I am a member", isOn: binding(members, key, default: false) { members[key] = $0 })
-                        if row.member {
-                            TextField("Your \(row.platform) number or user name", text: binding(handles, key, default: "") { handles[key] = $0 })
-                                .textInputAutocapitalization(.never)
-                                .autocorrectionDisabled()
+                ForEach(form.groupRows) { row in
+                    Section(row.displayName) {
+                        Toggle("I am a member", isOn: binding(memberships, row.id, fallback: false) { memberships[row.id] = $0 })
+                        if row.isMember {
+                            TextField(
+                                "Your \(row.platformName) number or user name",
+                                text: binding(typedHandles, row.id, fallback: "") { typedHandles[row.id] = $0 }
+                            )
+                            .textInputAutocapitalization(.never)
+                            .autocorrectionDisabled()
                         }
                         if let error = row.error {
                             Text(error).font(.footnote).foregroundStyle(.red)
@@ -63,7 +65,7 @@ struct ConfirmView: View {
                     Text(error).foregroundStyle(.red)
                 }
                 Section {
-                    Button("Save and check in") { model.saveAccounts(form.accounts) }
+                    Button("Save and check in") { app.saveAccounts(form.accounts) }
                         .disabled(!form.canSave)
                 }
             } else {
@@ -75,36 +77,36 @@ struct ConfirmView: View {
     }
 
     private func currentForm(_ policy: PolicySummary) -> ConfirmForm {
-        var typed: [String: (member: Bool, handle: String)] = [:]
-        for g in policy.groups {
-            let key = ConfirmScreen.key(platform: g.platform, group: g.group)
-            typed[key] = (member: members[key] ?? false, handle: handles[key] ?? "")
+        var answers: [String: (isMember: Bool, officerHandle: String)] = [:]
+        for wanted in policy.groups {
+            let key = ConfirmScreen.key(platformName: wanted.platform, groupId: wanted.group)
+            answers[key] = (isMember: memberships[key] ?? false, officerHandle: typedHandles[key] ?? "")
         }
         return ConfirmScreen.form(
-            emailDomains: policy.emailDomains, groups: policy.groups, emails: emails.map(\.text),
-            handles: typed)
+            domains: policy.emailDomains, toConfirm: policy.groups, typed: fields.map(\.typed),
+            answers: answers)
     }
 
     /// What was confirmed before, so the screen edits rather than starts over.
     private func load() {
         guard !loaded else { return }
         loaded = true
-        let saved = model.accounts.load()
-        emails = (saved.emails.isEmpty ? [""] : saved.emails).map { EmailField(text: $0) }
-        for g in saved.groups {
-            let key = ConfirmScreen.key(platform: g.platform, group: g.group)
-            members[key] = g.member
-            handles[key] = g.handle
+        let saved = app.accounts.load()
+        fields = (saved.addresses.isEmpty ? [""] : saved.addresses).map { EmailField(typed: $0) }
+        for answer in saved.answers {
+            let key = ConfirmScreen.key(platformName: answer.platformName, groupId: answer.groupId)
+            memberships[key] = answer.isMember
+            typedHandles[key] = answer.officerHandle
         }
     }
 
-    private func binding<T>(_ values: [String: T], _ key: String, default value: T, set: @escaping (T) -> Void) -> Binding<T> {
-        Binding(get: { values[key] ?? value }, set: set)
+    private func binding<T>(_ values: [String: T], _ key: String, fallback: T, set: @escaping (T) -> Void) -> Binding<T> {
+        Binding(get: { values[key] ?? fallback }, set: set)
     }
 }
 
 /// One email text field; its own identity keeps editing and deleting rows stable.
 private struct EmailField: Identifiable {
     let id = UUID()
-    var text: String
+    var typed: String
 }

@@ -10,7 +10,7 @@ import PramaanLogic
 import SwiftUI
 
 struct EnrollView: View {
-    @EnvironmentObject private var model: AppModel
+    @EnvironmentObject private var app: AppModel
 
     var body: some View {
         NavigationStack {
@@ -20,7 +20,7 @@ struct EnrollView: View {
                 .navigationBarTitleDisplayMode(.inline)
                 .toolbar {
                     ToolbarItem(placement: .cancellationAction) {
-                        Button("Cancel") { model.closeEnrollment() }
+                        Button("Cancel") { app.closeEnrollment() }
                     }
                 }
         }
@@ -28,14 +28,14 @@ struct EnrollView: View {
 
     @ViewBuilder
     private var content: some View {
-        switch model.enrollment {
+        switch app.enrollment {
         case .none, .scanning:
             VStack(spacing: 16) {
                 QRScannerView(
-                    onCode: { text in model.scanned(text) },
-                    onFailure: { reason in
-                        model.enrollment = .failed(
-                            OfficerMessage(title: "The camera is not available", body: reason, canRetry: true))
+                    onCode: { payload in app.scanned(payload) },
+                    onFailure: { cause in
+                        app.enrollment = .failed(
+                            OfficerMessage(heading: "The camera is not available", body: cause, canRetry: true))
                     }
                 )
                 .frame(maxWidth: .infinity, minHeight: 320)
@@ -55,10 +55,10 @@ struct EnrollView: View {
             VStack(alignment: .leading, spacing: 16) {
                 Text(confirmation.question).font(.title3).bold()
                 Text(confirmation.details).foregroundStyle(.secondary)
-                Button("Enroll this phone") { model.confirmEnrollment(confirmation) }
+                Button("Enroll this phone") { app.confirmEnrollment(confirmation) }
                     .buttonStyle(.borderedProminent)
                     .disabled(!confirmation.canConfirm)
-                Button("This is not me", role: .cancel) { model.closeEnrollment() }
+                Button("This is not me", role: .cancel) { app.closeEnrollment() }
                 Spacer()
             }
         case let .enrolling(confirmation):
@@ -67,18 +67,18 @@ struct EnrollView: View {
                 Text("Enrolling with \(confirmation.link.host)… This can take a minute.")
                     .multilineTextAlignment(.center)
             }
-        case .enrolled:
+        case .accepted:
             // Straight on to the confirm screen; saving it makes the first check-in.
             ConfirmView(intro: "This phone is enrolled. Now confirm the email accounts on it and your handle in each department group.")
-        case let .failed(message):
+        case let .failed(failure):
             VStack(alignment: .leading, spacing: 16) {
-                Text(message.title).font(.title3).bold()
-                Text(message.body)
-                if message.canRetry {
-                    Button("Try again") { model.startEnrollment() }
+                Text(failure.heading).font(.title3).bold()
+                Text(failure.body)
+                if failure.canRetry {
+                    Button("Try again") { app.startEnrollment() }
                         .buttonStyle(.borderedProminent)
                 }
-                Button("Close", role: .cancel) { model.closeEnrollment() }
+                Button("Close", role: .cancel) { app.closeEnrollment() }
                 Spacer()
             }
         }

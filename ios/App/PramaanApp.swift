@@ -15,13 +15,13 @@ struct PramaanApp: App {
     var body: some Scene {
         WindowGroup {
             StatusView()
-                .environmentObject(delegate.model)
+                .environmentObject(delegate.appModel)
                 // pramaan://enroll?... (CFBundleURLTypes) and, in the SwiftUI life cycle, the
                 // universal link https://<department host>/.../enroll?... (associated domains).
-                .onOpenURL { url in delegate.model.open(url) }
+                .onOpenURL { url in delegate.appModel.open(url) }
         }
         .onChange(of: scenePhase) { phase in
-            if phase == .active { delegate.model.cameToForeground() }
+            if phase == .active { delegate.appModel.cameToForeground() }
         }
     }
 }
@@ -29,14 +29,14 @@ struct PramaanApp: App {
 /// Owns the model so the background task handler can be registered before launch ends,
 /// as BGTaskScheduler requires.
 final class AppDelegate: NSObject, UIApplicationDelegate {
-    @MainActor lazy var model = AppModel()
+    @MainActor lazy var appModel = AppModel()
 
     @MainActor
     func application(
         _ application: UIApplication,
         didFinishLaunchingWithOptions launchOptions: [UIApplication.LaunchOptionsKey: Any]? = nil
     ) -> Bool {
-        model.background?.register()
+        appModel.background?.register()
         return true
     }
 }

@@ -9,16 +9,16 @@ import PramaanLogic
 import SwiftUI
 
 struct StatusView: View {
-    @EnvironmentObject private var model: AppModel
+    @EnvironmentObject private var app: AppModel
 
     var body: some View {
         NavigationStack {
             List {
-                if let screen = model.screen {
-                    header(screen)
-                    if !screen.items.isEmpty {
+                if let page = app.page {
+                    header(page)
+                    if !page.items.isEmpty {
                         Section("What to fix") {
-                            ForEach(Array(screen.items.enumerated()), id: \.offset) { _, item in
+                            ForEach(Array(page.items.enumerated()), id: \.offset) { _, item in
                                 VStack(alignment: .leading, spacing: 4) {
                                     Text(item.problem).font(.body)
                                     Text(item.action).font(.callout).foregroundStyle(.secondary)
@@ -28,47 +28,47 @@ struct StatusView: View {
                         }
                     }
                     Section {
-                        Text(screen.lastCheckIn)
-                        if let queued = screen.queued { Text(queued) }
-                        if let next = screen.nextStep { Text(next).bold() }
+                        Text(page.lastCheckIn)
+                        if let waiting = page.queued { Text(waiting) }
+                        if let step = page.nextStep { Text(step).bold() }
                     }
-                    actions(screen)
-                } else if let problem = model.startupProblem {
+                    actions(page)
+                } else if let trouble = app.startupProblem {
                     Section {
-                        Text(problem.title).font(.title2).bold()
-                        Text(problem.body)
+                        Text(trouble.heading).font(.title2).bold()
+                        Text(trouble.body)
                     }
                 } else {
                     ProgressView()
                 }
             }
             .navigationTitle("Pramaan")
-            .refreshable { await model.refresh() }
-            .task { await model.refresh() }
-            .sheet(isPresented: enrollmentShown) { EnrollView().environmentObject(model) }
-            .sheet(isPresented: $model.confirming) {
-                NavigationStack { ConfirmView(intro: nil) }.environmentObject(model)
+            .refreshable { await app.refresh() }
+            .task { await app.refresh() }
+            .sheet(isPresented: enrollmentShown) { EnrollView().environmentObject(app) }
+            .sheet(isPresented: $app.confirming) {
+                NavigationStack { ConfirmView(intro: nil) }.environmentObject(app)
             }
             .alert(
-                model.alert?.title ?? "", isPresented: alertShown, presenting: model.alert
+                app.alert?.heading ?? "", isPresented: alertShown, presenting: app.alert
             ) { _ in
-                Button("OK", role: .cancel) { model.alert = nil }
-            } message: { message in
-                Text(message.body)
+                Button("OK", role: .cancel) { app.alert = nil }
+            } message: { shown in
+                Text(shown.body)
             }
         }
     }
 
-    private func header(_ screen: StatusScreen) -> some View {
+    private func header(_ page: StatusScreen) -> some View {
         Section {
             HStack(alignment: .top, spacing: 12) {
-                Image(systemName: StatusStyle.symbol(screen.tone))
+                Image(systemName: StatusStyle.symbol(page.tone))
                     .font(.largeTitle)
-                    .foregroundStyle(color(screen.tone))
+                    .foregroundStyle(color(page.tone))
                     .accessibilityHidden(true)
                 VStack(alignment: .leading, spacing: 4) {
-                    Text(screen.title).font(.title2).bold()
-                    Text(screen.summary)
+                    Text(page.title).font(.title2).bold()
+                    Text(page.summary)
                 }
             }
             .padding(.vertical, 4)
@@ -77,30 +77,30 @@ struct StatusView: View {
     }
 
     @ViewBuilder
-    private func actions(_ screen: StatusScreen) -> some View {
+    private func actions(_ page: StatusScreen) -> some View {
         Section {
-            if screen.canCheckIn {
+            if page.canCheckIn {
                 Button {
-                    model.checkInNow()
+                    app.checkInTapped()
                 } label: {
                     HStack {
                         Text("Check in now")
-                        if model.busy { Spacer(); ProgressView() }
+                        if app.busy { Spacer(); ProgressView() }
                     }
                 }
-                .disabled(model.busy)
+                .disabled(app.busy)
             }
-            if screen.canEnroll {
-                Button("Scan QR code") { model.startEnrollment() }
+            if page.canEnroll {
+                Button("Scan QR code") { app.startEnrollment() }
             }
-            if model.policy != nil {
-                Button("Confirm email accounts and groups") { model.confirming = true }
+            if app.policy != nil {
+                Button("Confirm email accounts and groups") { app.confirming = true }
             }
         }
     }
 
-    private func color(_ tone: Tone) -> Color {
-        switch StatusStyle.colorName(tone) {
+    private func color(_ level: Tone) -> Color {
+        switch StatusStyle.colorName(level) {
         case "green": return .green
         case "orange": return .orange
         case "red": return .red
@@ -110,13 +110,13 @@ struct StatusView: View {
 
     private var enrollmentShown: Binding<Bool> {
         Binding(
-            get: { model.enrollment != nil },
-            set: { shown in if !shown { model.closeEnrollment() } })
+            get: { app.enrollment != nil },
+            set: { shown in if !shown { app.closeEnrollment() } })
     }
 
     private var alertShown: Binding<Bool> {
         Binding(
-            get: { model.alert != nil },
-            set: { shown in if !shown { model.alert = nil } })
+            get: { app.alert != nil },
+            set: { shown in if !shown { app.alert = nil } })
     }
 }

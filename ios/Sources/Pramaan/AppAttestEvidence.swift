@@ -36,56 +36,56 @@ public final class AppAttestEvidence: EvidenceProvider, @unchecked Sendable {
         // Not supported (simulator, old hardware): enroll without evidence; the server
         // records a software key and rule R5 says so.
         guard service.isSupported else { return nil }
-        let clientData = try AppAttestBinding.clientData(challenge: challenge, deviceKeySec1: deviceKeySec1)
-        let hash = Data(SHA256.hash(data: clientData))
-        let keyId: String = try wait("App Attest key") { done in
-            service.generateKey { keyId, error in done(keyId, error) }
+        let bound = try AppAttestBinding.boundClientData(nonce: challenge, deviceKey: deviceKeySec1)
+        let hash = Data(SHA256.hash(data: bound))
+        let appAttestKey: String = try waitFor("App Attest key") { done in
+            service.generateKey { identifier, error in done(identifier, error) }
         }
-        let attestation: Data = try wait("App Attest attestation") { done in
-            service.attestKey(keyId, clientDataHash: hash) { object, error in done(object, error) }
+        let attestationObject: Data = try waitFor("App Attest attestation") { done in
+            service.attestKey(appAttestKey, clientDataHash: hash) { object, error in done(object, error) }
         }
-        guard let keyIdData = Data(base64Encoded: keyId) else {
+        guard let rawKeyId = Data(base64Encoded: appAttestKey) else {
             throw ApiError.Platform(detail: "App Attest returned a key id that is not base64")
         }
-        try Keychain.write(Data(keyId.utf8), account: account)
-        return .appleAppAttest(attestation: attestation, keyId: keyIdData, clientData: clientData)
+        try Keychain.store(Data(appAttestKey.utf8), account: account)
+        return .appleAppAttest(attestation: attestationObject, keyId: rawKeyId, clientData: bound)
     }
 
     public func freshEvidence(challenge: Data) throws -> KeyEvidence? {
         let service = DCAppAttestService.shared
         guard service.isSupported,
-            let stored = try Keychain.read(account: account),
-            let keyId = String(data: stored, encoding: .utf8)
+            let stored = try Keychain.load(account: account),
+            let appAttestKey = String(data: stored, encoding: .utf8)
         else { return nil }
         let hash = Data(SHA256.hash(data: challenge))
-        let assertion: Data = try wait("App Attest assertion") { done in
-            service.generateAssertion(keyId, clientDataHash: hash) { object, error in done(object, error) }
+        let assertionObject: Data = try waitFor("App Attest assertion") { done in
+            service.generateAssertion(appAttestKey, clientDataHash: hash) { object, error in done(object, error) }
         }
-        return .appleAssertion(assertion: assertion)
+        return .appleAssertion(assertion: assertionObject)
     }
 
     /// Runs `start` and waits for its completion handler, at most `timeout`.
-    private func wait<T>(_ what: String, _ start: (@escaping (T?, Error?) -> Void) -> Void) throws -> T {
+    private func waitFor<T>(_ what: String, _ start: (@escaping (T?, Error?) -> Void) -> Void) throws -> T {
         let semaphore = DispatchSemaphore(value: 0)
         let box = ResultBox<T>()
-        start { value, error in
-            box.set(value, error)
+        start { outcome, error in
+            box.set(outcome, error)
             semaphore.signal()
         }
         guard semaphore.wait(timeout: .now() + timeout) == .success else {
             throw ApiError.Network(detail: "\(what): Apple's servers did not answer in time")
         }
-        let (value, error) = box.get()
+        let (outcome, error) = box.get()
         if let error = error as? DCError, error.code == .serverUnavailable {
             throw ApiError.Network(detail: "\(what): Apple's App Attest service is unavailable")
         }
         if let error {
             throw ApiError.Platform(detail: "\(what): \(error.localizedDescription)")
         }
-        guard let value else {
+        guard let outcome else {
             throw ApiError.Platform(detail: "\(what): no result")
         }
-        return value
+        return outcome
     }
 }
 
@@ -93,19 +93,19 @@ public final class AppAttestEvidence: EvidenceProvider, @unchecked Sendable {
 private final class ResultBox<T>: @unchecked Sendable {
     // @unchecked: every access holds `lock`.
     private let lock = NSLock()
-    private var value: T?
-    private var error: Error?
+    private var stored: T?
+    private var failure: Error?
 
-    func set(_ value: T?, _ error: Error?) {
+    func set(_ outcome: T?, _ error: Error?) {
         lock.lock()
         defer { lock.unlock() }
-        self.value = value
-        self.error = error
+        stored = outcome
+        failure = error
     }
 
     func get() -> (T?, Error?) {
         lock.lock()
         defer { lock.unlock() }
-        return (value, error)
+        return (stored, failure)
     }
 }

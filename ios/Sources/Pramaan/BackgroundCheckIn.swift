@@ -45,7 +45,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
                 task.setTaskCompleted(success: false)
                 return
             }
-            self.handle(refresh)
+            self.perform(refresh)
         }
         if !registered {
             log.error("BGTaskScheduler refused \(Self.taskIdentifier, privacy: .public): is it in Info.plist?")
@@ -60,28 +60,28 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     }
 
     private func scheduleNextNow() {
-        let now = Self.now()
+        let time = Self.unixTime()
         do {
-            let plan = try agent.plan(now: now)
-            apply(Scheduling.nextRequest(for: plan, now: now), reason: plan.reason)
+            let next = try agent.plan(now: time)
+            apply(Scheduling.nextRequest(for: next, time: time), why: next.reason)
         } catch {
             // No plan (storage failed): keep a request so the app tries again later.
             log.error("no check-in plan: \(String(describing: error), privacy: .public)")
-            apply(.submit(earliestBeginDate: Date(timeIntervalSinceNow: TimeInterval(Scheduling.minimumDelay))), reason: "retry")
+            apply(.submit(earliestBeginDate: Date(timeIntervalSinceNow: TimeInterval(Scheduling.minimumDelay))), why: "retry")
         }
     }
 
-    private func apply(_ request: ScheduleRequest, reason: String) {
+    private func apply(_ request: ScheduleRequest, why: String) {
         switch request {
         case .cancel:
             BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: Self.taskIdentifier)
-            log.info("background check-ins stopped: \(reason, privacy: .public)")
+            log.info("background check-ins stopped: \(why, privacy: .public)")
         case let .submit(earliestBeginDate):
             let request = BGAppRefreshTaskRequest(identifier: Self.taskIdentifier)
             request.earliestBeginDate = earliestBeginDate
             do {
                 try BGTaskScheduler.shared.submit(request)
-                log.info("next background check-in after \(earliestBeginDate.description, privacy: .public): \(reason, privacy: .public)")
+                log.info("next background check-in after \(earliestBeginDate.description, privacy: .public): \(why, privacy: .public)")
             } catch {
                 // Simulator, Background App Refresh off, too many pending requests.
                 log.error("could not schedule a background check-in: \(error.localizedDescription, privacy: .public)")
@@ -90,7 +90,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     }
 
     /// Does what the plan says, once, on a background queue.
-    private func handle(_ task: BGAppRefreshTask) {
+    private func perform(_ task: BGAppRefreshTask) {
         let finished = Once()
         task.expirationHandler = { [weak self] in
             guard finished.claim() else { return }
@@ -113,17 +113,17 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     @discardableResult
     public func runOnce() -> Bool {
         do {
-            let plan = try agent.plan(now: Self.now())
-            switch Scheduling.work(for: plan) {
-            case .checkIn:
-                let facts = DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts)
-                let result = try agent.checkIn(facts: facts)
-                log.info("check-in \(result.seq) \(result.delivered ? "delivered" : "queued", privacy: .public)")
-            case .flushOutbox:
+            let next = try agent.plan(now: Self.unixTime())
+            switch Scheduling.work(for: next) {
+            case .sendCheckIn:
+                let provider = DeviceFactsProvider.forNextCall(agent: agent, accounts: accounts)
+                let outcome = try agent.checkIn(facts: provider)
+                log.info("check-in \(outcome.seq) \(outcome.delivered ? "delivered" : "queued", privacy: .public)")
+            case .sendQueued:
                 let sent = try agent.flushOutbox()
                 log.info("sent \(sent) queued check-ins")
-            case .nothing, .stop:
-                log.info("no check-in: \(plan.reason, privacy: .public)")
+            case .nothing, .stopped:
+                log.info("no check-in: \(next.reason, privacy: .public)")
             }
             return true
         } catch {
@@ -132,7 +132,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
         }
     }
 
-    static func now() -> UInt64 {
+    static func unixTime() -> UInt64 {
         UInt64(max(0, Date().timeIntervalSince1970))
     }
 }

@@ -41,9 +41,9 @@ public final class DeviceFactsProvider: DeviceFacts, @unchecked Sendable {
     }
 
     public func facts() throws -> DeviceFactsRecord {
-        let apps = FactsMapping.appsToProbe(policy: sanctioned, catalog: appCatalog())
-        let schemes = apps.compactMap(\.iosUrlScheme)
-        let (installed, osVersion) = onMain { () -> (Set<String>, String) in
+        let wanted = FactsMapping.appsToProbe(policy: sanctioned, catalog: appCatalog())
+        let schemes = wanted.compactMap(\.iosUrlScheme)
+        let (installed, systemVersion) = onMain { () -> (Set<String>, String) in
             let found = schemes.filter { scheme in
                 guard let url = FactsMapping.probeURL(scheme: scheme) else { return false }
                 return UIApplication.shared.canOpenURL(url)
@@ -51,9 +51,9 @@ public final class DeviceFactsProvider: DeviceFacts, @unchecked Sendable {
             return (Set(found.map { $0.lowercased() }), UIDevice.current.systemVersion)
         }
         let device = DeviceSnapshot(
-            model: Self.hardwareModel(), osVersion: osVersion, screenLock: Self.passcodeSet())
+            hardwareModel: Self.hardwareModel(), systemVersion: systemVersion, passcodeSet: Self.passcodeSet())
         return FactsMapping.record(
-            device: device, apps: apps, installedSchemes: installed, accounts: accounts.load())
+            device: device, probes: wanted, installedSchemes: installed, accounts: accounts.load())
     }
 
     /// `utsname.machine`, e.g. "iPhone15,2".

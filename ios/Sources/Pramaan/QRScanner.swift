@@ -102,13 +102,13 @@ public final class QRScannerController: UIViewController, AVCaptureMetadataOutpu
         from connection: AVCaptureConnection
     ) {
         guard !reported,
-            let code = metadataObjects.compactMap({ $0 as? AVMetadataMachineReadableCodeObject }).first,
-            code.type == .qr,
-            let text = code.stringValue
+            let found = metadataObjects.compactMap({ $0 as? AVMetadataMachineReadableCodeObject }).first,
+            found.type == .qr,
+            let scanned = found.stringValue
         else { return }
         reported = true
         let session = self.session
         sessionQueue.async { session.stopRunning() }
-        onCode?(text)
+        onCode?(scanned)
     }
 }

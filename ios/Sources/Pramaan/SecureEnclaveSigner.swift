@@ -49,7 +49,7 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
             throw ApiError.Platform(detail: "this device has no Secure Enclave")
         }
         let key: SecureEnclave.P256.Signing.PrivateKey
-        if let stored = try Keychain.read(account: account) {
+        if let stored = try Keychain.load(account: account) {
             do {
                 key = try SecureEnclave.P256.Signing.PrivateKey(dataRepresentation: stored)
             } catch {
@@ -68,7 +68,7 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
             } catch {
                 throw ApiError.Platform(detail: "the Secure Enclave could not make a key: \(error.localizedDescription)")
             }
-            try Keychain.write(key.dataRepresentation, account: account)
+            try Keychain.store(key.dataRepresentation, account: account)
         }
         cached = key
         return key
@@ -82,7 +82,7 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
 enum Keychain {
     static let service = "gov.gujarat.pramaan"
 
-    static func read(account: String) throws -> Data? {
+    static func load(account: String) throws -> Data? {
         let query: [String: Any] = [
             kSecClass as String: kSecClassGenericPassword,
             kSecAttrService as String: service,
@@ -91,8 +91,8 @@ enum Keychain {
             kSecMatchLimit as String: kSecMatchLimitOne,
         ]
         var item: CFTypeRef?
-        let status = SecItemCopyMatching(query as CFDictionary, &item)
-        switch status {
+        let osStatus = SecItemCopyMatching(query as CFDictionary, &item)
+        switch osStatus {
         case errSecSuccess:
             guard let data = item as? Data else {
                 throw ApiError.Storage(detail: "Keychain item \(account) is not data")
@@ -101,11 +101,11 @@ enum Keychain {
         case errSecItemNotFound:
             return nil
         default:
-            throw ApiError.Storage(detail: "Keychain read \(account): OSStatus \(status)")
+            throw ApiError.Storage(detail: "Keychain read \(account): OSStatus \(osStatus)")
         }
     }
 
-    static func write(_ data: Data, account: String) throws {
+    static func store(_ data: Data, account: String) throws {
         let query: [String: Any] = [
             kSecClass as String: kSecClassGenericPassword,
             kSecAttrService as String: service,
@@ -115,9 +115,9 @@ enum Keychain {
         var add = query
         add[kSecValueData as String] = data
         add[kSecAttrAccessible as String] = kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly
-        let status = SecItemAdd(add as CFDictionary, nil)
-        guard status == errSecSuccess else {
-            throw ApiError.Storage(detail: "Keychain write \(account): OSStatus \(status)")
+        let osStatus = SecItemAdd(add as CFDictionary, nil)
+        guard osStatus == errSecSuccess else {
+            throw ApiError.Storage(detail: "Keychain write \(account): OSStatus \(osStatus)")
         }
     }
 }

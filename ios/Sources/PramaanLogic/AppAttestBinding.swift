@@ -31,12 +31,12 @@ public enum AppAttestBinding {
         return Data(out)
     }
 
-    /// `challenge || COSE_Key(device key)`: its SHA-256 is the clientDataHash passed to
+    /// `nonce || COSE_Key(device key)`: its SHA-256 is the clientDataHash passed to
     /// `DCAppAttestService.attestKey`, and it is sent as the evidence's `clientData`.
-    public static func clientData(challenge: Data, deviceKeySec1: Data) throws -> Data {
-        guard !challenge.isEmpty else {
+    public static func boundClientData(nonce: Data, deviceKey: Data) throws -> Data {
+        guard !nonce.isEmpty else {
             throw ApiError.InvalidInput(detail: "the server's challenge is empty")
         }
-        return challenge + (try coseKey(sec1: deviceKeySec1))
+        return nonce + (try coseKey(sec1: deviceKey))
     }
 }

@@ -9,6 +9,9 @@
 import Foundation
 import PramaanCore
 
+// Names here differ from the bindings' (`platform`, `group`, `handle`, `emails`...) on
+// purpose: the binding-name check matches names without scopes.
+
 /// One email row on the confirm screen.
 public struct EmailRow: Equatable, Sendable {
     public let address: String
@@ -16,40 +19,42 @@ public struct EmailRow: Equatable, Sendable {
     public let official: Bool
     /// Why the row cannot be saved, or nil.
     public let error: String?
-    /// "Not an official address: rule R1 will fail while it is on this phone", or nil.
-    public let warning: String?
+    /// "Not an official address: rule R1 will fail ...", or nil.
+    public let caution: String?
 }
 
 /// One group row: the group's name and the handle the officer gives for it.
 public struct GroupRow: Equatable, Identifiable, Sendable {
-    public let platform: String
-    public let group: String
-    /// The group's display name from the policy ("GAD officers").
-    public let name: String
-    public let member: Bool
-    public let handle: String
+    public let platformName: String
+    public let groupId: String
+    /// "GAD officers on WhatsApp".
+    public let displayName: String
+    public let isMember: Bool
+    public let officerHandle: String
     public let error: String?
     /// "platform/group", unique within a policy.
-    public var id: String { ConfirmScreen.key(platform: platform, group: group) }
+    public var id: String { ConfirmScreen.key(platformName: platformName, groupId: groupId) }
 }
 
 /// The confirm screen's state for what the officer typed.
 public struct ConfirmForm: Equatable, Sendable {
-    public let emails: [EmailRow]
-    public let groups: [GroupRow]
+    public let emailRows: [EmailRow]
+    public let groupRows: [GroupRow]
     /// Form-wide problems ("At most 16 email accounts").
     public let errors: [String]
     /// The Save button is enabled.
     public var canSave: Bool {
-        errors.isEmpty && emails.allSatisfy { $0.error == nil } && groups.allSatisfy { $0.error == nil }
+        errors.isEmpty && emailRows.allSatisfy { $0.error == nil } && groupRows.allSatisfy { $0.error == nil }
     }
 
     /// What to store, once `canSave`.
     public var accounts: ConfirmedAccounts {
         ConfirmedAccounts(
-            emails: emails.map(\.address),
-            groups: groups.map {
-                ConfirmedGroup(platform: $0.platform, group: $0.group, member: $0.member, handle: $0.handle)
+            addresses: emailRows.map(\.address),
+            answers: groupRows.map {
+                ConfirmedGroup(
+                    platformName: $0.platformName, groupId: $0.groupId, isMember: $0.isMember,
+                    officerHandle: $0.officerHandle)
             },
             confirmed: true)
     }
@@ -61,68 +66,69 @@ public enum ConfirmScreen {
     public static let maxLength = 254
 
     /// Validates what the officer typed against the enrolled policy's email domains and
-    /// groups. `handles` maps "platform/group" to (member, handle); groups not in it
-    /// start as "not a member".
+    /// groups. `answers` maps `key(platformName:groupId:)` to (member?, handle); groups
+    /// not in it start as "not a member".
     public static func form(
-        emailDomains: [String],
-        groups: [GroupToConfirm],
-        emails: [String],
-        handles: [String: (member: Bool, handle: String)]
+        domains: [String],
+        toConfirm: [GroupToConfirm],
+        typed: [String],
+        answers: [String: (isMember: Bool, officerHandle: String)]
     ) -> ConfirmForm {
         var errors: [String] = []
-        let typed = emails.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
-        let normalized = FactsMapping.normalizedEmails(typed)
-        if Set(typed.map { $0.lowercased() }).count > FactsMapping.maxEmails {
+        let entered = typed.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        if Set(entered.map { $0.lowercased() }).count > FactsMapping.maxEmails {
             errors.append("At most \(FactsMapping.maxEmails) email accounts can be reported.")
         }
-        let emailRows = normalized.map { address -> EmailRow in
+        let emailRows = FactsMapping.normalizedEmails(entered).map { address -> EmailRow in
             let error = emailError(address)
-            let official = error == nil && isOfficial(address, domains: emailDomains)
+            let official = error == nil && isOfficial(address, domains: domains)
             return EmailRow(
                 address: address,
                 official: official,
                 error: error,
-                warning: error == nil && !official
+                caution: error == nil && !official
                     ? "Not an official address: rule R1 will fail while this account is on the phone."
                     : nil)
         }
-        let groupRows = groups.map { g -> GroupRow in
-            let entry = handles[key(platform: g.platform, group: g.group)] ?? (member: false, handle: "")
-            let handle = entry.handle.trimmingCharacters(in: .whitespacesAndNewlines)
+        let groupRows = toConfirm.map { wanted -> GroupRow in
+            let answer =
+                answers[key(platformName: wanted.platform, groupId: wanted.group)]
+                ?? (isMember: false, officerHandle: "")
+            let given = answer.officerHandle.trimmingCharacters(in: .whitespacesAndNewlines)
+            let shown = displayName(wanted)
             var error: String?
-            if entry.member {
-                if handle.isEmpty {
-                    error = "Enter your \(g.platform) handle (phone number or user name) for \(displayName(g))."
-                } else {
-                    error = textError(handle, what: "The handle")
-                }
+            if answer.isMember {
+                error =
+                    given.isEmpty
+                    ? "Enter your \(wanted.platform) handle (phone number or user name) for \(shown)."
+                    : entryError(given, what: "The handle")
             }
             return GroupRow(
-                platform: g.platform, group: g.group, name: displayName(g),
-                member: entry.member, handle: entry.member ? handle : "", error: error)
+                platformName: wanted.platform, groupId: wanted.group, displayName: shown,
+                isMember: answer.isMember, officerHandle: answer.isMember ? given : "", error: error)
         }
-        return ConfirmForm(emails: emailRows, groups: groupRows, errors: errors)
+        return ConfirmForm(emailRows: emailRows, groupRows: groupRows, errors: errors)
     }
 
-    /// The key of a group in `form`'s `handles`.
-    public static func key(platform: String, group: String) -> String {
-        "\(platform)/\(group)"
+    /// The key of a group in `form`'s `answers`.
+    public static func key(platformName: String, groupId: String) -> String {
+        "\(platformName)/\(groupId)"
     }
 
     /// Whether `address` is on one of `domains` or a subdomain of one
     /// (`a@gad.gujarat.gov.in` is on `gujarat.gov.in`).
     public static func isOfficial(_ address: String, domains: [String]) -> Bool {
-        guard let at = address.lastIndex(of: "@") else { return false }
-        let domain = address[address.index(after: at)...].lowercased()
+        guard let atSign = address.lastIndex(of: "@") else { return false }
+        let domainPart = address[address.index(after: atSign)...].lowercased()
         return domains.contains { d in
             let d = d.lowercased()
-            return domain == d || domain.hasSuffix("." + d)
+            return domainPart == d || domainPart.hasSuffix("." + d)
         }
     }
 
     /// Why `address` is not an email address the server would take, or nil.
     public static func emailError(_ address: String) -> String? {
-        if let e = textError(address, what: "The address") { return e }
+        if let e = entryError(address, what: "The address") { return e }
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
             !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
@@ -133,13 +139,13 @@ public enum ConfirmScreen {
         return nil
     }
 
-    /// Why `text` cannot be reported, or nil: too long, or a control or
+    /// Why `entry` cannot be reported, or nil: too long, or a control or
     /// bidirectional-formatting character (the server refuses those, design section 5).
-    public static func textError(_ text: String, what: String) -> String? {
-        if text.count > maxLength {
+    public static func entryError(_ entry: String, what: String) -> String? {
+        if entry.count > maxLength {
             return "\(what) is longer than \(maxLength) characters."
         }
-        if text.unicodeScalars.contains(where: isUnsafe) {
+        if entry.unicodeScalars.contains(where: isUnsafe) {
             return "\(what) contains an invisible control or direction character: type it again."
         }
         return nil
@@ -147,8 +153,8 @@ public enum ConfirmScreen {
 
     /// The core's `text::is_unsafe_char`: C0, DEL, C1, and the bidirectional marks,
     /// embeddings, overrides and isolates, and the line and paragraph separators.
-    public static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
+    public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: return true
         case 0x061C, 0x200E, 0x200F, 0x2028, 0x2029: return true
         case 0x202A...0x202E, 0x2066...0x2069: return true
@@ -156,7 +162,7 @@ public enum ConfirmScreen {
         }
     }
 
-    static func displayName(_ g: GroupToConfirm) -> String {
-        g.name.isEmpty ? "\(g.group) on \(g.platform)" : "\(g.name) on \(g.platform)"
+    static func displayName(_ wanted: GroupToConfirm) -> String {
+        wanted.name.isEmpty ? "\(wanted.group) on \(wanted.platform)" : "\(wanted.name) on \(wanted.platform)"
     }
 }

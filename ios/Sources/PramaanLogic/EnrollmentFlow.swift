@@ -22,14 +22,16 @@ public struct EnrollConfirmation: Equatable {
 
 /// A failure in the officer's words: what happened and what to do.
 public struct OfficerMessage: Equatable, Sendable {
-    public let title: String
+    /// A short heading ("QR code already used"). Named apart from the bindings' `title`
+    /// so the binding-name check (scope-free) still sees the core's.
+    public let heading: String
     public let body: String
     /// Trying the same thing again may work (network, rate limit); otherwise the
     /// officer needs something from department IT.
     public let canRetry: Bool
 
-    public init(title: String, body: String, canRetry: Bool) {
-        self.title = title
+    public init(heading: String, body: String, canRetry: Bool) {
+        self.heading = heading
         self.body = body
         self.canRetry = canRetry
     }
@@ -46,7 +48,7 @@ public enum EnrollmentStep: Equatable {
     /// Enrolling (key evidence, the server's receipt).
     case enrolling(EnrollConfirmation)
     /// Enrolled: next, the officer confirms emails and group handles.
-    case enrolled(EnrollmentInfo)
+    case accepted(EnrollmentInfo)
     case failed(OfficerMessage)
 }
 
@@ -55,37 +57,37 @@ public enum EnrollmentFlow {
     public static let maxLink = 4096
 
     /// The step after scanning or opening `text`.
-    public static func scanned(_ text: String) -> EnrollmentStep {
-        guard text.count <= maxLink else {
+    public static func scanned(_ payload: String) -> EnrollmentStep {
+        guard payload.count <= maxLink else {
             return .failed(
-                message(for: ApiError.InvalidInput(detail: "link longer than \(maxLink) characters"), during: .link))
+                officerMessage(for: ApiError.InvalidInput(detail: "link longer than \(maxLink) characters"), during: .link))
         }
         do {
-            return .previewing(try parseEnrollLink(text: text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            return .previewing(try parseEnrollLink(text: payload.trimmingCharacters(in: .whitespacesAndNewlines)))
         } catch {
-            return .failed(message(for: error, during: .link))
+            return .failed(officerMessage(for: error, during: .link))
         }
     }
 
-    /// The confirmation screen for `preview`, as of `now` (Unix seconds). The same
+    /// The confirmation screen for `preview`, as of `time` (Unix seconds). The same
     /// question as on Android: "Enroll this phone for <name> (<id>), <department>?".
-    public static func confirmation(link: EnrollLink, preview: EnrollmentPreview, now: UInt64) -> EnrollConfirmation {
-        let name = oneLine(preview.officerName, max: 80)
-        let id = oneLine(preview.officerId, max: 40)
-        let departmentName = oneLine(preview.departmentName, max: 80)
-        let department = departmentName.isEmpty ? oneLine(preview.department, max: 40) : departmentName
+    public static func confirmation(link: EnrollLink, preview: EnrollmentPreview, time: UInt64) -> EnrollConfirmation {
+        let officer = oneLine(preview.officerName, max: 80)
+        let officerCode = oneLine(preview.officerId, max: 40)
+        let fullName = oneLine(preview.departmentName, max: 80)
+        let dept = fullName.isEmpty ? oneLine(preview.department, max: 40) : fullName
         return EnrollConfirmation(
             link: link,
             preview: preview,
-            question: "Enroll this phone for \(name.isEmpty ? "an unnamed officer" : name) (\(id)), \(department)?",
-            details: "Server: \(oneLine(link.host, max: 100)). \(expiryText(expiresAt: preview.expiresAt, now: now))",
-            canConfirm: preview.expiresAt > now)
+            question: "Enroll this phone for \(officer.isEmpty ? "an unnamed officer" : officer) (\(officerCode)), \(dept)?",
+            details: "Server: \(oneLine(link.host, max: 100)). \(expiryText(expiry: preview.expiresAt, time: time))",
+            canConfirm: preview.expiresAt > time)
     }
 
     /// "This QR code expires in 3 days" (or hours, minutes), or that it has expired.
-    public static func expiryText(expiresAt: UInt64, now: UInt64) -> String {
-        if expiresAt <= now { return "This QR code has expired. Ask department IT for a new one." }
-        let left = expiresAt - now
+    public static func expiryText(expiry: UInt64, time: UInt64) -> String {
+        if expiry <= time { return "This QR code has expired. Ask department IT for a new one." }
+        let left = expiry - time
         let (n, unit): (UInt64, String) =
             left >= 172_800 ? (left / 86_400, "days")
             : left >= 7_200 ? (left / 3_600, "hours")
@@ -96,10 +98,10 @@ public enum EnrollmentFlow {
 
     /// Server-sent text made safe for one line on screen: control and direction
     /// characters dropped, whitespace collapsed, at most `max` characters.
-    public static func oneLine(_ text: String, max: Int = 200) -> String {
+    public static func oneLine(_ raw: String, max: Int = 200) -> String {
         var out = ""
         var lastSpace = true
-        for scalar in text.unicodeScalars {
+        for scalar in raw.unicodeScalars {
             if CharacterSet.whitespacesAndNewlines.contains(scalar) {
                 if !lastSpace { out.append(" ") }
                 lastSpace = true
@@ -117,78 +119,78 @@ public enum EnrollmentFlow {
 
     /// What the officer was doing when an error came.
     public enum Stage: Sendable {
-        case link, preview, enroll, checkIn
+        case link, preview, enrolling, checkingIn
     }
 
     /// An error from the core (or the platform) in the officer's words: the same
     /// sentences as the Android app's Messages.kt, never the raw detail (that is for the
     /// log, for IT).
-    public static func message(for error: Error, during stage: Stage) -> OfficerMessage {
-        let enrolling = stage != .checkIn
+    public static func officerMessage(for error: Error, during stage: Stage) -> OfficerMessage {
+        let enrolling = stage != .checkingIn
         guard let api = error as? ApiError else {
             return OfficerMessage(
-                title: "Something went wrong", body: "Something went wrong. Show IT this message.", canRetry: false)
+                heading: "Something went wrong", body: "Something went wrong. Show IT this message.", canRetry: false)
         }
         switch api {
         case .InvalidInput where enrolling:
             return OfficerMessage(
-                title: "Not a Pramaan enrollment code",
+                heading: "Not a Pramaan enrollment code",
                 body: "This is not a Pramaan enrollment code. Scan the QR code department IT gave you.",
                 canRetry: false)
         case .InvalidInput:
             return OfficerMessage(
-                title: "Could not read this phone's details",
+                heading: "Could not read this phone's details",
                 body: "This phone's details could not be read. Try again; if it keeps failing, show IT this message.",
                 canRetry: true)
         case .AlreadyEnrolled:
             return OfficerMessage(
-                title: "Already enrolled",
+                heading: "Already enrolled",
                 body: enrolling
                     ? "This phone is already enrolled. To enroll it again, ask department IT first."
                     : "This phone is already enrolled.",
                 canRetry: false)
         case .NotEnrolled:
             return OfficerMessage(
-                title: "Not enrolled",
+                heading: "Not enrolled",
                 body: "This phone is not enrolled. Ask department IT for a QR code and scan it.",
                 canRetry: false)
         case .Network:
             return OfficerMessage(
-                title: "No connection",
+                heading: "No connection",
                 body: "Could not reach the department's server. Check the internet connection and try again.",
                 canRetry: true)
-        case let .Revoked(reason):
-            let r = oneLine(reason ?? "")
+        case let .Revoked(itReason):
+            let r = oneLine(itReason ?? "")
             return OfficerMessage(
-                title: "Revoked by department IT",
+                heading: "Revoked by department IT",
                 body: "Department IT revoked this phone\(r.isEmpty ? "." : ": \(r).") Ask department IT for a new QR code.",
                 canRetry: false)
-        case let .Rejected(status, code, _):
-            return rejected(status: status, code: code)
+        case let .Rejected(httpStatus, errorCode, _):
+            return rejected(httpStatus: httpStatus, errorCode: errorCode)
         case .Platform:
             return OfficerMessage(
-                title: "Secure key storage did not answer",
+                heading: "Secure key storage did not answer",
                 body: "The phone's secure key storage did not answer. Restart the phone and try again; if it keeps failing, show IT this message.",
                 canRetry: true)
         case .Storage:
             return OfficerMessage(
-                title: "Could not save",
+                heading: "Could not save",
                 body: "Pramaan could not save its data. Free some storage space and try again.",
                 canRetry: true)
         case .Internal:
             return OfficerMessage(
-                title: "Answer not checked",
+                heading: "Answer not checked",
                 body: "The server's answer could not be checked. Try again later; if it keeps failing, show IT this message.",
                 canRetry: true)
         }
     }
 
     /// A server refusal, by its machine-readable code (core/src/api.rs `RejectCode`).
-    static func rejected(status: UInt16, code: String) -> OfficerMessage {
-        func refused(_ title: String, _ body: String, retry: Bool = false) -> OfficerMessage {
-            OfficerMessage(title: title, body: body, canRetry: retry)
+    static func rejected(httpStatus: UInt16, errorCode: String) -> OfficerMessage {
+        func refused(_ heading: String, _ body: String, retry: Bool = false) -> OfficerMessage {
+            OfficerMessage(heading: heading, body: body, canRetry: retry)
         }
-        switch code {
+        switch errorCode {
         case "token_expired":
             return refused("QR code expired", "This QR code has expired. Ask department IT for a new one.")
         case "token_used":
@@ -210,8 +212,8 @@ public enum EnrollmentFlow {
             return refused("Revoked by department IT", "Department IT revoked this phone. Ask department IT for a new QR code.")
         default:
             return refused(
-                "The server refused", "The server refused (\(status)). Show IT this message: \(oneLine(code, max: 40)).",
-                retry: status >= 500)
+                "The server refused", "The server refused (\(httpStatus)). Show IT this message: \(oneLine(errorCode, max: 40)).",
+                retry: httpStatus >= 500)
         }
     }
 }

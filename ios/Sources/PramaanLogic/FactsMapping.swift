@@ -14,50 +14,56 @@
 import Foundation
 import PramaanCore
 
+// Field and parameter names here differ from the bindings' record fields (`model`,
+// `platform`, `handle`...) on purpose: the binding-name check matches names without
+// scopes, and a declaration of the same name would hide a change of the core's record.
+
 /// The device itself, as the platform layer read it.
 public struct DeviceSnapshot: Equatable, Sendable {
     /// Hardware model identifier from `utsname.machine` ("iPhone15,2").
-    public var model: String
+    public var hardwareModel: String
     /// `UIDevice.current.systemVersion` ("17.5.1").
-    public var osVersion: String
+    public var systemVersion: String
     /// `LAContext.canEvaluatePolicy(.deviceOwnerAuthentication)`: a passcode is set.
-    public var screenLock: Bool
+    public var passcodeSet: Bool
 
-    public init(model: String, osVersion: String, screenLock: Bool) {
-        self.model = model
-        self.osVersion = osVersion
-        self.screenLock = screenLock
+    public init(hardwareModel: String, systemVersion: String, passcodeSet: Bool) {
+        self.hardwareModel = hardwareModel
+        self.systemVersion = systemVersion
+        self.passcodeSet = passcodeSet
     }
 }
 
 /// One messaging group the officer confirmed (or declined) on the confirm screen.
 public struct ConfirmedGroup: Codable, Equatable, Sendable {
-    public var platform: String
-    public var group: String
+    /// The messaging platform's name as in the policy ("WhatsApp").
+    public var platformName: String
+    /// The group's id as in the policy.
+    public var groupId: String
     /// The officer says they are a member.
-    public var member: Bool
+    public var isMember: Bool
     /// The officer's handle there (phone number, user name), matched against IT's roster.
-    public var handle: String
+    public var officerHandle: String
 
-    public init(platform: String, group: String, member: Bool, handle: String) {
-        self.platform = platform
-        self.group = group
-        self.member = member
-        self.handle = handle
+    public init(platformName: String, groupId: String, isMember: Bool, officerHandle: String) {
+        self.platformName = platformName
+        self.groupId = groupId
+        self.isMember = isMember
+        self.officerHandle = officerHandle
     }
 }
 
 /// What the officer confirmed about accounts iOS does not let an app read.
 public struct ConfirmedAccounts: Codable, Equatable, Sendable {
     /// Email accounts on this phone, as typed and confirmed.
-    public var emails: [String]
-    public var groups: [ConfirmedGroup]
+    public var addresses: [String]
+    public var answers: [ConfirmedGroup]
     /// Whether the officer has been through the confirm screen at all.
     public var confirmed: Bool
 
-    public init(emails: [String] = [], groups: [ConfirmedGroup] = [], confirmed: Bool = false) {
-        self.emails = emails
-        self.groups = groups
+    public init(addresses: [String] = [], answers: [ConfirmedGroup] = [], confirmed: Bool = false) {
+        self.addresses = addresses
+        self.answers = answers
         self.confirmed = confirmed
     }
 }
@@ -73,16 +79,15 @@ public enum FactsMapping {
     /// policy, else the built-in catalog; only those with both an iOS bundle id (what
     /// the facts report) and a URL scheme (the only way to look), each bundle once.
     public static func appsToProbe(policy: [AppProbe]?, catalog: [AppProbe]) -> [AppProbe] {
-        let source = policy ?? catalog
         var seen = Set<String>()
         var out: [AppProbe] = []
-        for app in source {
-            guard let bundle = app.iosBundle, !bundle.isEmpty,
-                let scheme = app.iosUrlScheme, !scheme.isEmpty,
+        for probe in policy ?? catalog {
+            guard let bundle = probe.iosBundle, !bundle.isEmpty,
+                let scheme = probe.iosUrlScheme, !scheme.isEmpty,
                 !seen.contains(bundle)
             else { continue }
             seen.insert(bundle)
-            out.append(app)
+            out.append(probe)
         }
         return Array(out.prefix(maxApps))
     }
@@ -97,12 +102,12 @@ public enum FactsMapping {
         return URL(string: "\(scheme.lowercased())://")
     }
 
-    /// Emails trimmed, lowercased and de-duplicated in the order typed; empty entries
+    /// Addresses trimmed, lowercased and de-duplicated in the order typed; empty entries
     /// dropped; at most `maxEmails`.
-    public static func normalizedEmails(_ emails: [String]) -> [String] {
+    public static func normalizedEmails(_ addresses: [String]) -> [String] {
         var seen = Set<String>()
         var out: [String] = []
-        for raw in emails {
+        for raw in addresses {
             let e = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
             guard !e.isEmpty, !seen.contains(e) else { continue }
             seen.insert(e)
@@ -115,34 +120,34 @@ public enum FactsMapping {
     /// answered true for (lowercased).
     public static func record(
         device: DeviceSnapshot,
-        apps: [AppProbe],
+        probes: [AppProbe],
         installedSchemes: Set<String>,
         accounts: ConfirmedAccounts
     ) -> DeviceFactsRecord {
-        let appRecords: [AppRecord] = apps.compactMap { app in
-            guard let bundle = app.iosBundle, let scheme = app.iosUrlScheme else { return nil }
+        let appRecords: [AppRecord] = probes.compactMap { probe in
+            guard let bundle = probe.iosBundle, let scheme = probe.iosUrlScheme else { return nil }
             return AppRecord(
                 id: bundle,
                 signer: nil,
                 version: "",
                 present: installedSchemes.contains(scheme.lowercased()))
         }
-        let groups = accounts.groups.prefix(maxGroups).map { g in
+        let groupRecords = accounts.answers.prefix(maxGroups).map { answer in
             GroupRecord(
-                platform: g.platform,
-                group: g.group,
-                member: g.member,
-                handle: g.member ? g.handle.trimmingCharacters(in: .whitespacesAndNewlines) : "")
+                platform: answer.platformName,
+                group: answer.groupId,
+                member: answer.isMember,
+                handle: answer.isMember ? answer.officerHandle.trimmingCharacters(in: .whitespacesAndNewlines) : "")
         }
         return DeviceFactsRecord(
             platform: .ios,
-            model: device.model,
+            model: device.hardwareModel,
             osName: "ios",
-            osVersion: device.osVersion,
+            osVersion: device.systemVersion,
             patchLevel: "",
-            screenLock: device.screenLock,
-            emails: normalizedEmails(accounts.emails),
+            screenLock: device.passcodeSet,
+            emails: normalizedEmails(accounts.addresses),
             apps: Array(appRecords.prefix(maxApps)),
-            groups: Array(groups))
+            groups: Array(groupRecords))
     }
 }

@@ -12,15 +12,19 @@ import Foundation
 import PramaanCore
 
 /// What the background task does when it runs, from the plan made at that moment.
+///
+/// The case names differ from the bindings' (`PlanAction`, `Agent.checkIn`) on purpose:
+/// the binding-name check matches names without scopes, so declaring `checkIn` here would
+/// hide a change of the core's `checkIn` from it.
 public enum BackgroundWork: Equatable, Sendable {
     /// Sign and send a check-in (queued if offline).
-    case checkIn
+    case sendCheckIn
     /// Only send the queued check-ins.
-    case flushOutbox
+    case sendQueued
     /// Nothing is due yet.
     case nothing
     /// Never run again until the officer enrolls (revoked or not enrolled).
-    case stop
+    case stopped
 }
 
 /// The next BGAppRefreshTask request, or none.
@@ -36,29 +40,29 @@ public enum Scheduling {
     /// sooner only wastes the request. The core's `period_secs` is never below it either.
     public static let minimumDelay: UInt64 = 15 * 60
 
-    /// What to do now under `plan`.
-    public static func work(for plan: CheckInPlan) -> BackgroundWork {
-        switch plan.action {
-        case .checkInNow: return .checkIn
-        case .flushOutbox: return .flushOutbox
+    /// What to do now under `checkInPlan`.
+    public static func work(for checkInPlan: CheckInPlan) -> BackgroundWork {
+        switch checkInPlan.action {
+        case .checkInNow: return .sendCheckIn
+        case .flushOutbox: return .sendQueued
         case .wait: return .nothing
-        case .stop: return .stop
+        case .stop: return .stopped
         }
     }
 
-    /// The request to submit after acting (or deciding not to) under `plan`, at `now`
-    /// (Unix seconds). A wait until the due time or the server's Retry-After asks for
-    /// exactly that time; work still due after a run (the phone was offline, the task
+    /// The request to submit after acting (or deciding not to) under `checkInPlan`, at
+    /// `time` (Unix seconds). A wait until the due time or the server's Retry-After asks
+    /// for exactly that time; work still due after a run (the phone was offline, the task
     /// expired) is retried after `minimumDelay`; stop cancels.
-    public static func nextRequest(for plan: CheckInPlan, now: UInt64) -> ScheduleRequest {
-        switch plan.action {
+    public static func nextRequest(for checkInPlan: CheckInPlan, time: UInt64) -> ScheduleRequest {
+        switch checkInPlan.action {
         case .stop:
             return .cancel
         case .wait:
-            let at = max(plan.at, now &+ minimumDelay)
-            return .submit(earliestBeginDate: date(at))
+            let due = max(checkInPlan.at, time &+ minimumDelay)
+            return .submit(earliestBeginDate: date(due))
         case .checkInNow, .flushOutbox:
-            return .submit(earliestBeginDate: date(now &+ minimumDelay))
+            return .submit(earliestBeginDate: date(time &+ minimumDelay))
         }
     }
 

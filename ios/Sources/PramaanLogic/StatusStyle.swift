@@ -8,8 +8,8 @@ import PramaanCore
 
 public enum StatusStyle {
     /// The SF Symbol shown beside the title.
-    public static func symbol(_ tone: Tone) -> String {
-        switch tone {
+    public static func symbol(_ level: Tone) -> String {
+        switch level {
         case .good: return "checkmark.shield.fill"
         case .attention: return "exclamationmark.triangle.fill"
         case .bad: return "xmark.shield.fill"
@@ -18,8 +18,8 @@ public enum StatusStyle {
     }
 
     /// The colour, by name: the view maps it to a SwiftUI `Color`.
-    public static func colorName(_ tone: Tone) -> String {
-        switch tone {
+    public static func colorName(_ level: Tone) -> String {
+        switch level {
         case .good: return "green"
         case .attention: return "orange"
         case .bad: return "red"

@@ -20,7 +20,7 @@ final class FactsMappingTests: XCTestCase {
     private let signal = AppProbe(
         platform: "Signal", androidPackage: "org.thoughtcrime.securesms", androidSigners: [],
         iosBundle: "org.whispersystems.signal", iosUrlScheme: "sgnl")
-    private let device = DeviceSnapshot(model: "iPhone15,2", osVersion: "17.5", screenLock: true)
+    private let device = DeviceSnapshot(hardwareModel: "iPhone15,2", systemVersion: "17.5", passcodeSet: true)
 
     func testOnlyAppsWithABundleAndASchemeAreProbed() {
         let probed = FactsMapping.appsToProbe(policy: nil, catalog: [whatsapp, business, signal, whatsapp])
@@ -31,7 +31,7 @@ final class FactsMappingTests: XCTestCase {
 
     func testInstalledAndMissingApps() {
         let record = FactsMapping.record(
-            device: device, apps: [whatsapp, signal], installedSchemes: ["whatsapp"],
+            device: device, probes: [whatsapp, signal], installedSchemes: ["whatsapp"],
             accounts: ConfirmedAccounts())
         XCTAssertEqual(record.platform, .ios)
         XCTAssertEqual(record.osName, "ios")
@@ -47,13 +47,13 @@ final class FactsMappingTests: XCTestCase {
 
     func testEmailsAndGroupsFromTheConfirmScreen() {
         let accounts = ConfirmedAccounts(
-            emails: [" Asha@Gujarat.gov.in ", "asha@gujarat.gov.in", "", "asha@gmail.com"],
-            groups: [
-                ConfirmedGroup(platform: "WhatsApp", group: "gad-officers", member: true, handle: " +919800000101 "),
-                ConfirmedGroup(platform: "WhatsApp", group: "gad-all", member: false, handle: "stale"),
+            addresses: [" Asha@Gujarat.gov.in ", "asha@gujarat.gov.in", "", "asha@gmail.com"],
+            answers: [
+                ConfirmedGroup(platformName: "WhatsApp", groupId: "gad-officers", isMember: true, officerHandle: " +919800000101 "),
+                ConfirmedGroup(platformName: "WhatsApp", groupId: "gad-all", isMember: false, officerHandle: "stale"),
             ],
             confirmed: true)
-        let record = FactsMapping.record(device: device, apps: [], installedSchemes: [], accounts: accounts)
+        let record = FactsMapping.record(device: device, probes: [], installedSchemes: [], accounts: accounts)
         XCTAssertEqual(record.emails, ["asha@gujarat.gov.in", "asha@gmail.com"])
         XCTAssertEqual(
             record.groups,
@@ -76,65 +76,66 @@ final class ConfirmScreenTests: XCTestCase {
 
     func testOfficialAndOtherAddresses() {
         let form = ConfirmScreen.form(
-            emailDomains: ["gujarat.gov.in"], groups: [],
-            emails: ["a@gad.gujarat.gov.in", "b@gmail.com", "not an address", "c@evilgujarat.gov.in"],
-            handles: [:])
-        XCTAssertEqual(form.emails.map(\.official), [true, false, false, false])
-        XCTAssertNil(form.emails[1].error)
-        XCTAssertNotNil(form.emails[1].warning)
-        XCTAssertNotNil(form.emails[2].error)
+            domains: ["gujarat.gov.in"], toConfirm: [],
+            typed: ["a@gad.gujarat.gov.in", "b@gmail.com", "not an address", "c@evilgujarat.gov.in"],
+            answers: [:])
+        XCTAssertEqual(form.emailRows.map(\.official), [true, false, false, false])
+        XCTAssertNil(form.emailRows[1].error)
+        XCTAssertNotNil(form.emailRows[1].caution)
+        XCTAssertNotNil(form.emailRows[2].error)
         XCTAssertFalse(form.canSave)
     }
 
     func testAMemberNeedsAHandleWithoutHiddenCharacters() {
-        let key = ConfirmScreen.key(platform: "WhatsApp", group: "gad-officers")
+        let key = ConfirmScreen.key(platformName: "WhatsApp", groupId: "gad-officers")
         var form = ConfirmScreen.form(
-            emailDomains: ["gujarat.gov.in"], groups: groups, emails: [], handles: [key: (member: true, handle: " ")])
-        XCTAssertNotNil(form.groups[0].error)
+            domains: ["gujarat.gov.in"], toConfirm: groups, typed: [],
+            answers: [key: (isMember: true, officerHandle: " ")])
+        XCTAssertNotNil(form.groupRows[0].error)
         XCTAssertFalse(form.canSave)
         form = ConfirmScreen.form(
-            emailDomains: ["gujarat.gov.in"], groups: groups, emails: [],
-            handles: [key: (member: true, handle: "+91980\u{202E}0000101")])
-        XCTAssertNotNil(form.groups[0].error)
+            domains: ["gujarat.gov.in"], toConfirm: groups, typed: [],
+            answers: [key: (isMember: true, officerHandle: "+91980\u{202E}0000101")])
+        XCTAssertNotNil(form.groupRows[0].error)
         form = ConfirmScreen.form(
-            emailDomains: ["gujarat.gov.in"], groups: groups, emails: ["a@gujarat.gov.in"],
-            handles: [key: (member: true, handle: "+919800000101")])
+            domains: ["gujarat.gov.in"], toConfirm: groups, typed: ["a@gujarat.gov.in"],
+            answers: [key: (isMember: true, officerHandle: "+919800000101")])
         XCTAssertTrue(form.canSave)
         XCTAssertEqual(
-            form.accounts.groups,
-            [ConfirmedGroup(platform: "WhatsApp", group: "gad-officers", member: true, handle: "+919800000101")])
+            form.accounts.answers,
+            [ConfirmedGroup(platformName: "WhatsApp", groupId: "gad-officers", isMember: true, officerHandle: "+919800000101")])
     }
 
     func testTooManyEmails() {
-        let emails = (0..<17).map { "o\($0)@gujarat.gov.in" }
-        let form = ConfirmScreen.form(emailDomains: ["gujarat.gov.in"], groups: [], emails: emails, handles: [:])
+        let typed = (0..<17).map { "o\($0)@gujarat.gov.in" }
+        let form = ConfirmScreen.form(domains: ["gujarat.gov.in"], toConfirm: [], typed: typed, answers: [:])
         XCTAssertFalse(form.errors.isEmpty)
         XCTAssertFalse(form.canSave)
     }
 }
 
 final class SchedulingTests: XCTestCase {
-    private func plan(_ action: PlanAction, at: UInt64) -> CheckInPlan {
-        CheckInPlan(action: action, at: at, periodSecs: 3600, needsNetwork: true, reason: "test")
+    private func makePlan(_ action: PlanAction, due: UInt64) -> CheckInPlan {
+        CheckInPlan(action: action, at: due, periodSecs: 3600, needsNetwork: true, reason: "test")
     }
 
     func testEachActionMapsToWorkAndTheNextRequest() {
-        let now: UInt64 = 1_800_000_000
-        XCTAssertEqual(Scheduling.work(for: plan(.checkInNow, at: now)), .checkIn)
-        XCTAssertEqual(Scheduling.work(for: plan(.flushOutbox, at: now)), .flushOutbox)
-        XCTAssertEqual(Scheduling.work(for: plan(.wait, at: now + 7200)), .nothing)
-        XCTAssertEqual(Scheduling.work(for: plan(.stop, at: 0)), .stop)
+        let time: UInt64 = 1_800_000_000
+        XCTAssertEqual(Scheduling.work(for: makePlan(.checkInNow, due: time)), .sendCheckIn)
+        XCTAssertEqual(Scheduling.work(for: makePlan(.flushOutbox, due: time)), .sendQueued)
+        XCTAssertEqual(Scheduling.work(for: makePlan(.wait, due: time + 7200)), .nothing)
+        XCTAssertEqual(Scheduling.work(for: makePlan(.stop, due: 0)), .stopped)
         XCTAssertEqual(
-            Scheduling.nextRequest(for: plan(.wait, at: now + 7200), now: now),
-            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 7200))))
+            Scheduling.nextRequest(for: makePlan(.wait, due: time + 7200), time: time),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(time + 7200))))
         // Never sooner than iOS would run it.
         XCTAssertEqual(
-            Scheduling.nextRequest(for: plan(.wait, at: now + 60), now: now),
-            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 900))))
+            Scheduling.nextRequest(for: makePlan(.wait, due: time + 60), time: time),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(time + 900))))
         XCTAssertEqual(
-            Scheduling.nextRequest(for: plan(.checkInNow, at: now), now: now),
-            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(now + 900))))
-        XCTAssertEqual(Scheduling.nextRequest(for: plan(.stop, at: 0), now: now), .cancel)
+            Scheduling.nextRequest(for: makePlan(.checkInNow, due: time), time: time),
+            .submit(earliestBeginDate: Date(timeIntervalSince1970: TimeInterval(time + 900))))
+        XCTAssertEqual(Scheduling.nextRequest(for: makePlan(.stop, due: 0), time: time), .cancel)
     }
 }
 
@@ -144,37 +145,37 @@ final class AppAttestBindingTests: XCTestCase {
         sec1.append(Data(repeating: 0x11, count: 32))
         sec1.append(Data(repeating: 0x22, count: 32))
         let nonce = Data(repeating: 0xAB, count: 32)
-        let clientData = try AppAttestBinding.clientData(challenge: nonce, deviceKeySec1: sec1)
-        XCTAssertEqual(clientData.count, 32 + 77)
-        XCTAssertEqual(clientData.prefix(32), nonce)
+        let bound = try AppAttestBinding.boundClientData(nonce: nonce, deviceKey: sec1)
+        XCTAssertEqual(bound.count, 32 + 77)
+        XCTAssertEqual(bound.prefix(32), nonce)
         XCTAssertEqual(
-            [UInt8](clientData[32..<42]), [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20])
+            [UInt8](bound[32..<42]), [0xA5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21, 0x58, 0x20])
         XCTAssertThrowsError(try AppAttestBinding.coseKey(sec1: Data(repeating: 0x04, count: 33)))
     }
 }
 
 final class EnrollmentFlowTests: XCTestCase {
     func testGarbageIsNotAnEnrollmentCode() {
-        guard case let .failed(message) = EnrollmentFlow.scanned("https://example.com/hello") else {
+        guard case let .failed(failure) = EnrollmentFlow.scanned("https://example.com/hello") else {
             return XCTFail("a random link must not parse")
         }
         XCTAssertEqual(
-            message.body, "This is not a Pramaan enrollment code. Scan the QR code department IT gave you.")
+            failure.body, "This is not a Pramaan enrollment code. Scan the QR code department IT gave you.")
         guard case .failed = EnrollmentFlow.scanned(String(repeating: "a", count: 5000)) else {
             return XCTFail("an overlong text must not reach the parser")
         }
     }
 
     func testRefusalsInTheOfficersWords() {
-        let used = EnrollmentFlow.message(
+        let used = EnrollmentFlow.officerMessage(
             for: ApiError.Rejected(status: 410, code: "token_used", detail: "enrollment token already used"),
-            during: .enroll)
+            during: .enrolling)
         XCTAssertEqual(used.body, "This QR code has already been used. Ask department IT for a new one.")
         XCTAssertFalse(used.canRetry)
-        let revoked = EnrollmentFlow.message(for: ApiError.Revoked(reason: "phone\nlost"), during: .checkIn)
+        let revoked = EnrollmentFlow.officerMessage(for: ApiError.Revoked(reason: "phone\nlost"), during: .checkingIn)
         XCTAssertEqual(
             revoked.body, "Department IT revoked this phone: phone lost. Ask department IT for a new QR code.")
-        XCTAssertTrue(EnrollmentFlow.message(for: ApiError.Network(detail: "timeout"), during: .preview).canRetry)
+        XCTAssertTrue(EnrollmentFlow.officerMessage(for: ApiError.Network(detail: "timeout"), during: .preview).canRetry)
     }
 
     func testTheConfirmationNamesTheOfficerAndDepartment() {
@@ -185,10 +186,10 @@ final class EnrollmentFlowTests: XCTestCase {
             officerId: "GAD-0042", officerName: "Asha \u{202E}Patel", department: "GAD",
             departmentName: "General Administration Department",
             server: "https://gad.pramaan.gujarat.gov.in", expiresAt: 1_000 + 3 * 86_400)
-        let c = EnrollmentFlow.confirmation(link: link, preview: preview, now: 1_000)
+        let c = EnrollmentFlow.confirmation(link: link, preview: preview, time: 1_000)
         XCTAssertEqual(c.question, "Enroll this phone for Asha Patel (GAD-0042), General Administration Department?")
         XCTAssertEqual(c.details, "Server: gad.pramaan.gujarat.gov.in. This QR code expires in 3 days.")
         XCTAssertTrue(c.canConfirm)
-        XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, now: 1_000 + 3 * 86_400).canConfirm)
+        XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, time: 1_000 + 3 * 86_400).canConfirm)
     }
 }
