@@ -2,7 +2,7 @@
 //
 // At enrollment, `keyEvidence` makes an App Attest key (`generateKey`) and attests it
 // over SHA-256(client_data), where client_data = the server's nonce || COSE_Key of the
-// Secure Enclave device key (`AppAttestBinding.clientData`): App Attest cannot attest
+// Secure Enclave device key (`AppAttestBinding.boundClientData`): App Attest cannot attest
 // the Secure Enclave key itself, so the attestation vouches for the app instance that
 // holds both, and the server checks the bound key is the one enrolling. The App Attest
 // key id is kept in the Keychain. When the server asks for fresh evidence,
