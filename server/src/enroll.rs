@@ -13,10 +13,14 @@
 //! 2. [`decide`] runs inside the caller's transaction: the nonce and the one-time token
 //!    (decided by the store's conditional writes), the officer and the policy, then the
 //!    device row, the log entry and the next nonce. A refusal rolls everything back.
+//!
+//! The token checks alone ([`token_for`]) also answer the enrollment preview
+//! ([`preview`]): the app shows the officer whom a QR code enrolls before enrolling, with
+//! the same refusals an enrollment would meet, and nothing consumed.
 
 use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
-use pramaan_core::claims::{self, Assurance, EnrollRequest, NONCE_LEN};
+use pramaan_core::claims::{self, Assurance, EnrollPreview, EnrollRequest, NONCE_LEN};
 use pramaan_core::cose::Sign1;
 use pramaan_core::evidence::Roots;
 use pramaan_core::policy::Policy;
@@ -24,8 +28,9 @@ use uuid::Uuid;
 
 use crate::attest::{self, AttestError, Context};
 use crate::auth::hash_secret;
-use crate::store::{DeviceRow, Freshness, LogEntry, StoreError, Tx, key_hash};
+use crate::store::{DeviceRow, EnrollTokenRow, Freshness, LogEntry, StoreError, Tx, key_hash};
 use pramaan_core::evidence::EvidenceSummary;
+use pramaan_core::model::Officer;
 use subtle::ConstantTimeEq as _;
 
 /// Why an enrollment was refused; each variant has one [`RejectCode`].
@@ -197,6 +202,76 @@ pub fn verify(
     })
 }
 
+/// What a one-time enrollment token would enroll: the token, its officer and the
+/// department's policy.
+#[derive(Debug, Clone)]
+pub struct TokenFor {
+    /// The token's row.
+    pub token: EnrollTokenRow,
+    /// The officer it was issued for.
+    pub officer: Officer,
+    /// The officer's department's policy.
+    pub policy: Policy,
+}
+
+/// The token checks of an enrollment, read-only: known, not used, not cancelled, not
+/// expired at `now`, its officer in the registry (and serving) and the department's
+/// policy there. [`decide`] runs them before it writes; [`preview`] runs them alone.
+pub fn token_for(
+    tx: &mut dyn Tx,
+    token_hash: &[u8; 32],
+    now: u64,
+) -> Result<TokenFor, EnrollError> {
+    let token = tx
+        .enroll_token(token_hash)?
+        .ok_or(EnrollError::UnknownToken)?;
+    if token.used {
+        return Err(EnrollError::TokenUsed);
+    }
+    if token.cancelled_at.is_some() {
+        return Err(EnrollError::TokenCancelled);
+    }
+    if now >= token.expires {
+        return Err(EnrollError::TokenExpired);
+    }
+    // Retiring an officer cancels their tokens; a retired officer is refused here too, so
+    // no token outlives its officer's service whatever the order of events.
+    let officer = tx
+        .officer(&token.officer_id)?
+        .filter(|o| o.retired_at.is_none())
+        .ok_or(EnrollError::UnknownOfficer)?;
+    let policy = tx
+        .policy(&officer.department)?
+        .ok_or(EnrollError::NoPolicy)?;
+    Ok(TokenFor {
+        token,
+        officer,
+        policy,
+    })
+}
+
+/// What `POST /v1/enroll/preview` answers: whom `token` enrolls, checked exactly as an
+/// enrollment checks it ([`token_for`]), consuming and writing nothing. `token` is the
+/// token's text (surrounding spaces ignored, as the enrollment's header is).
+pub fn preview(tx: &mut dyn Tx, token: &str, now: u64) -> Result<EnrollPreview, EnrollError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(EnrollError::NoToken);
+    }
+    let TokenFor {
+        token,
+        officer,
+        policy,
+    } = token_for(tx, &claims::enroll_token_hash(token), now)?;
+    Ok(EnrollPreview {
+        officer_id: officer.officer_id,
+        officer_name: officer.name,
+        department: officer.department,
+        department_name: policy.name,
+        expires_at: token.expires,
+    })
+}
+
 /// An accepted enrollment: recorded, logged, and what the receipt says.
 #[derive(Debug, Clone)]
 pub struct Enrolled {
@@ -229,24 +304,11 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Enrolled, 
     let req = &v.request;
     let now = ctx.now;
     attest::take_nonce(tx, &ctx.nonce_key, &req.nonce, now)?;
-    let token = tx
-        .enroll_token(&v.token_hash)?
-        .ok_or(EnrollError::UnknownToken)?;
-    if token.used {
-        return Err(EnrollError::TokenUsed);
-    }
-    if token.cancelled_at.is_some() {
-        return Err(EnrollError::TokenCancelled);
-    }
-    if now >= token.expires {
-        return Err(EnrollError::TokenExpired);
-    }
-    let officer = tx
-        .officer(&token.officer_id)?
-        .ok_or(EnrollError::UnknownOfficer)?;
-    let policy = tx
-        .policy(&officer.department)?
-        .ok_or(EnrollError::NoPolicy)?;
+    let TokenFor {
+        token,
+        officer,
+        policy,
+    } = token_for(tx, &v.token_hash, now)?;
     let key_hash = key_hash(&req.key)?;
     if let Some(existing) = tx.device_by_key(&key_hash)? {
         return Err(if existing.revoked {

@@ -14,16 +14,24 @@ import gov.gujarat.pramaan.DeviceFacts
 import gov.gujarat.pramaan.DeviceFactsRecord
 import gov.gujarat.pramaan.DevicePlatform
 import gov.gujarat.pramaan.GroupRecord
+import gov.gujarat.pramaan.PlanAction
 import gov.gujarat.pramaan.Rule
 import gov.gujarat.pramaan.Signer
 import gov.gujarat.pramaan.Status
+import gov.gujarat.pramaan.Tone
+import gov.gujarat.pramaan.appCatalog
+import gov.gujarat.pramaan.planCheckIn
+import gov.gujarat.pramaan.statusScreen
 import java.security.KeyPair
 import java.security.KeyPairGenerator
 import java.security.spec.ECGenParameterSpec
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
+import kotlin.test.assertNull
 import kotlin.test.assertTrue
+
+fun nowSecs(): ULong = (System.currentTimeMillis() / 1000).toULong()
 
 // The key outlives the process, as a Keystore key does: kept next to the state directory
 // (never inside it: the state directory is the core's).
@@ -100,6 +108,12 @@ fun revoked(stateDir: String, signer: JavaSigner) {
     assertEquals("revoked", status.word)
     assertEquals("phone reported lost", status.revoked?.reason)
     assertTrue(status.hint!!.contains("new QR code"), status.hint)
+    val screen = agent.screen(nowSecs())
+    assertEquals(Tone.BLOCKED, screen.tone)
+    assertEquals("Revoked by department IT", screen.title)
+    assertTrue(screen.summary.contains("phone reported lost"), screen.summary)
+    assertTrue(screen.canEnroll && !screen.canCheckIn)
+    assertEquals(PlanAction.STOP, agent.plan(nowSecs()).action)
     println("KOTLIN REVOKED OK")
 }
 
@@ -116,6 +130,11 @@ fun main(args: Array<String>) {
     assertEquals("not enrolled", agent.status().word)
     assertTrue(agent.status().hint!!.contains("new QR code"))
     assertFailsWith<ApiException.NotEnrolled> { agent.checkIn(facts) }
+    assertEquals("Not enrolled", agent.screen(nowSecs()).title)
+    assertNull(agent.policySummary())
+    val whatsapp = appCatalog().first { it.platform == "WhatsApp" }
+    assertEquals("com.whatsapp", whatsapp.androidPackage)
+    assertEquals("whatsapp", whatsapp.iosUrlScheme)
 
     val info = agent.enroll(uri, facts, null)
     assertEquals("GAD-001", info.officerId)
@@ -155,8 +174,35 @@ fun main(args: Array<String>) {
     // A throwing platform callback becomes an ApiException, not a crash.
     assertFailsWith<ApiException> { agent.checkIn(ThrowingFacts()) }
 
+    // The status screen and the check-in plan, from the agent and from a record.
+    val now = nowSecs()
+    val screen = agent.screen(now)
+    assertEquals(Tone.BAD, screen.tone)
+    assertEquals("${second.result!!.failures.size} things to fix", screen.title)
+    assertTrue(screen.items.any { it.rule == Rule.R1 && it.action.startsWith("Remove the account asha@gmail.com") }, screen.items.toString())
+    assertEquals("Last check-in just now, accepted by the server", screen.lastCheckIn)
+    val toneShown = when (screen.tone) {
+        Tone.GOOD -> "green"
+        Tone.ATTENTION -> "amber"
+        Tone.BAD -> "red"
+        Tone.BLOCKED -> "grey"
+    }
+    assertEquals("red", toneShown)
+    val plan = agent.plan(now)
+    assertEquals(PlanAction.WAIT, plan.action, plan.reason)
+    assertTrue(plan.at > now && plan.periodSecs >= 900UL && plan.needsNetwork, plan.toString())
+    val later = agent.status().copy(pending = 2UL)
+    assertEquals(PlanAction.FLUSH_OUTBOX, planCheckIn(later, now).action)
+    assertEquals("2 check-ins waiting to be sent", statusScreen(later, now).queued)
+    assertEquals(PlanAction.CHECK_IN_NOW, planCheckIn(later, now + plan.periodSecs).action)
+    val policy = assertNotNull(agent.policySummary())
+    assertEquals("GAD", policy.department)
+    assertTrue(policy.emailDomains.contains("gujarat.gov.in"), policy.toString())
+
     val status = agent.status()
     assertEquals(2UL, status.lastSeq)
+    assertEquals(status.lastCheckInAt, status.lastLocal?.at)
+    assertTrue(status.checkInHours > 0u && status.attestationsPerDay > 0u, status.toString())
     assertEquals(0UL, agent.pendingCount())
     assertTrue(signer.derSignatures >= 3, "enrollment and two check-ins signed in DER")
     println("KOTLIN OK device=${info.deviceId} seq=${status.lastSeq}")

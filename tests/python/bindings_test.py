@@ -9,6 +9,7 @@ Usage: bindings_test.py <bindings-dir> <enrollment-uri> <state-dir>
 """
 
 import sys
+import time
 
 sys.path.insert(0, sys.argv[1])
 
@@ -135,8 +136,24 @@ def main():
     except p.ApiError:
         pass
 
+    # The status screen and the check-in plan, from the agent and from a record.
+    now = int(time.time())
+    screen = agent.screen(now)
+    assert screen.tone == p.Tone.BAD, screen
+    assert screen.title == f"{len(second.result.failures)} things to fix", screen
+    assert screen.last_check_in == "Last check-in just now, accepted by the server", screen
+    plan = agent.plan(now)
+    assert plan.action == p.PlanAction.WAIT and plan.at > now, plan
+    record = agent.status()
+    record.pending = 3
+    assert p.plan_check_in(record, now).action == p.PlanAction.FLUSH_OUTBOX
+    assert p.status_screen(record, now).queued == "3 check-ins waiting to be sent"
+    assert agent.policy_summary().department == "GAD"
+    assert any(a.ios_url_scheme == "whatsapp" for a in p.app_catalog())
+
     status = agent.status()
     assert status.last_seq == 2, status
+    assert status.last_check_in_at == status.last_local.at, status
     assert agent.pending_count() == 0
     assert signer.der_signatures >= 3
     print(f"PYTHON OK device={info.device_id} seq={status.last_seq}")

@@ -109,3 +109,138 @@ impl Agent {
             .map(PolicySummary::from))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::soft_agent;
+    use pramaan_core::agent::State;
+    use pramaan_core::claims::{Assurance, Platform};
+
+    #[test]
+    fn the_catalog_is_the_built_in_one() {
+        let apps = app_catalog();
+        assert_eq!(apps.len(), Catalog::builtin().entries().len());
+        assert!(apps.len() >= 3);
+        let whatsapp = apps
+            .iter()
+            .find(|a| a.platform == "WhatsApp")
+            .expect("WhatsApp is in the catalog");
+        assert_eq!(whatsapp.android_package.as_deref(), Some("com.whatsapp"));
+        assert_eq!(
+            whatsapp.ios_bundle.as_deref(),
+            Some("net.whatsapp.WhatsApp")
+        );
+        assert_eq!(whatsapp.ios_url_scheme.as_deref(), Some("whatsapp"));
+        assert!(
+            whatsapp.android_signers.contains(
+                &"3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into()
+            )
+        );
+        for a in &apps {
+            // What the Android app's `<queries>` and signature check rely on.
+            if a.android_package.is_some() {
+                assert!(!a.android_signers.is_empty(), "{}", a.platform);
+            }
+            assert!(
+                a.android_signers
+                    .iter()
+                    .all(|s| pramaan_core::policy::catalog::is_sha256_hex(s)),
+                "{}",
+                a.platform
+            );
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::from_toml(
+            "department = \"GAD\"\nname = \"General Administration Department\"\ncheck_in_hours = 12\nemail_domains = [\"gujarat.gov.in\", \"gad.gujarat.gov.in\"]\n[[platforms]]\nname = \"WhatsApp\"\nandroid_package = \"com.whatsapp\"\nandroid_signers = [\"3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44\"]\nios_bundle = \"net.whatsapp.WhatsApp\"\nios_url_scheme = \"whatsapp\"\n[[groups]]\nplatform = \"WhatsApp\"\nid = \"gad-officers\"\nname = \"GAD officers\"\n[[groups]]\nplatform = \"WhatsApp\"\nid = \"gad-all\"\n",
+        )
+        .expect("policy")
+    }
+
+    #[test]
+    fn the_summary_names_what_the_officer_confirms() {
+        let s = PolicySummary::from(&policy());
+        assert_eq!(s.department, "GAD");
+        assert_eq!(s.department_name, "General Administration Department");
+        assert_eq!(s.email_domains, ["gujarat.gov.in", "gad.gujarat.gov.in"]);
+        assert_eq!(s.check_in_hours, 12);
+        assert_eq!(
+            s.groups,
+            vec![
+                GroupToConfirm {
+                    platform: "WhatsApp".into(),
+                    group: "gad-officers".into(),
+                    name: "GAD officers".into(),
+                },
+                GroupToConfirm {
+                    platform: "WhatsApp".into(),
+                    group: "gad-all".into(),
+                    name: String::new(),
+                },
+            ]
+        );
+        assert_eq!(
+            s.apps,
+            vec![AppProbe {
+                platform: "WhatsApp".into(),
+                android_package: Some("com.whatsapp".into()),
+                android_signers: vec![
+                    "3987d043d10aefaf5a8710b3671418fe57e0e19b653c9df82558feb5ffce5d44".into()
+                ],
+                ios_bundle: Some("net.whatsapp.WhatsApp".into()),
+                ios_url_scheme: Some("whatsapp".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn the_agent_summarizes_its_enrolled_policy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let agent = soft_agent(dir.path());
+        assert_eq!(agent.policy_summary().expect("summary"), None);
+        State {
+            version: pramaan_core::agent::state::STATE_VERSION,
+            device_id: uuid::Uuid::from_u128(7),
+            officer_id: "GAD-001".into(),
+            department: "GAD".into(),
+            server: "https://127.0.0.1:1".into(),
+            pin: "AAAA".into(),
+            server_key: None,
+            public_key: hex::encode([4; 65]),
+            platform: Platform::Android,
+            model: "Pixel 8".into(),
+            assurance: Assurance::Hardware,
+            evidence: Default::default(),
+            policy: policy(),
+            next_nonce: None,
+            nonce_received_at: 0,
+            anchor: None,
+            last_seq: 0,
+            last_result: None,
+            last_local: None,
+            dropped: 0,
+            reattest_requested: false,
+            retry_at: 0,
+            revoked: None,
+        }
+        .save(dir.path())
+        .expect("save");
+        assert_eq!(
+            agent.policy_summary().expect("summary"),
+            Some(PolicySummary::from(&policy()))
+        );
+        let status = agent.status().expect("status");
+        assert_eq!(
+            (status.check_in_hours, status.attestations_per_day),
+            (12, 96)
+        );
+        let screen = agent.screen(1_795_000_000).expect("screen");
+        assert_eq!(screen.title, "Not checked in yet");
+        assert_eq!(
+            agent.plan(1_795_000_000).expect("plan").action,
+            crate::PlanAction::CheckInNow
+        );
+    }
+}

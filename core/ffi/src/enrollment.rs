@@ -113,6 +113,60 @@ mod tests {
         assert!(!format!("{a:?}").contains("SeCrEt"), "token not in Debug");
     }
 
+    /// A software key behind the platform's `Signer` trait.
+    struct Soft(pramaan_core::keys::SoftwareSigner);
+
+    impl crate::Signer for Soft {
+        fn public_key(&self) -> Result<Vec<u8>, ApiError> {
+            pramaan_core::keys::Signer::public_key(&self.0)
+                .map(|k| k.as_sec1().to_vec())
+                .map_err(|e| ApiError::Platform {
+                    detail: e.to_string(),
+                })
+        }
+        fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+            pramaan_core::keys::Signer::sign(&self.0, &m).map_err(|e| ApiError::Platform {
+                detail: e.to_string(),
+            })
+        }
+    }
+
+    #[test]
+    fn the_platform_previews_a_scanned_link_and_sees_refusals_as_codes() {
+        let env = pramaan_testkit::start();
+        env.seed();
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("state");
+        let key = pramaan_core::keys::SoftwareSigner::generate().expect("key");
+        let agent =
+            Agent::new(dir.display().to_string(), std::sync::Arc::new(Soft(key))).expect("agent");
+        let link = parse_enroll_link(env.enrollment_uri("GAD-002")).expect("link");
+        assert_eq!(link.host, "127.0.0.1");
+        let p = agent.preview_enrollment(link.uri.clone()).expect("preview");
+        assert_eq!(
+            (
+                p.officer_id.as_str(),
+                p.officer_name.as_str(),
+                p.department.as_str()
+            ),
+            ("GAD-002", "B. Patel", "GAD")
+        );
+        assert_eq!(p.department_name, "General Administration Department");
+        assert_eq!(p.server, link.server);
+        assert!(p.expires_at > pramaan_core::times::now());
+        let token = pramaan_core::enroll_uri::EnrollmentUri::parse(&link.uri)
+            .expect("canonical")
+            .token;
+        assert_eq!(env.cancel_enrollment_token(&token).status, 200);
+        match agent.preview_enrollment(link.uri) {
+            Err(ApiError::Rejected { status, code, .. }) => {
+                assert_eq!((status, code.as_str()), (410, "token_cancelled"))
+            }
+            other => panic!("a cancelled token must be refused: {other:?}"),
+        }
+        assert!(!dir.exists(), "a preview writes nothing");
+    }
+
     #[test]
     fn bad_links_say_why_without_the_token() {
         for text in [

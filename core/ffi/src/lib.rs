@@ -6,7 +6,9 @@
 //! types. The platform supplies two foreign traits: [`Signer`] (Android Keystore /
 //! StrongBox, Secure Enclave: the key never leaves the hardware) and [`DeviceFacts`]
 //! (PackageManager, AccountManager, URL schemes). Adapters here turn them into the core's
-//! [`keys::Signer`] and [`FactsProvider`].
+//! [`keys::Signer`] and [`FactsProvider`]. What the apps show and when they check in is
+//! decided here too, not in Kotlin or Swift: the status screen (`screen`), the check-in
+//! plan (`plan`) and the apps to probe and groups to confirm (`catalog`).
 //!
 //! Nothing here may panic: uniffi would turn a panic into an opaque exception on the
 //! platform side, so every failure is an [`ApiError`] with a readable reason instead.
@@ -998,30 +1000,70 @@ mod tests {
         }
     }
 
+    /// A platform signer over a software key (SEC1 public key, raw signatures).
+    struct Soft(SoftwareSigner);
+
+    impl Signer for Soft {
+        fn public_key(&self) -> Result<Vec<u8>, ApiError> {
+            keys::Signer::public_key(&self.0)
+                .map(|k| k.as_sec1().to_vec())
+                .map_err(|e| ApiError::Platform {
+                    detail: e.to_string(),
+                })
+        }
+        fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+            keys::Signer::sign(&self.0, &m).map_err(|e| ApiError::Platform {
+                detail: e.to_string(),
+            })
+        }
+    }
+
+    /// An agent on `dir` with a fresh software key (the other modules' tests use it too).
+    pub(crate) fn soft_agent(dir: &std::path::Path) -> Arc<Agent> {
+        Agent::new(
+            dir.display().to_string(),
+            Arc::new(Soft(SoftwareSigner::generate().expect("key"))),
+        )
+        .expect("opens")
+    }
+
+    /// The status record of an unenrolled phone, as an app would build it.
+    pub(crate) fn unenrolled_record() -> AgentStatus {
+        AgentStatus {
+            enrolled: false,
+            device_id: None,
+            officer_id: None,
+            department: None,
+            server: None,
+            last_seq: 0,
+            last_result: None,
+            last_local: None,
+            pending: 0,
+            assurance: None,
+            reattest_requested: false,
+            word: "not enrolled".into(),
+            revoked: None,
+            hint: None,
+            last_check_in_at: None,
+            retry_at: 0,
+            check_in_hours: 0,
+            attestations_per_day: 0,
+        }
+    }
+
     #[test]
     fn ffi_agent_reports_not_enrolled() {
         let dir = tempfile::tempdir().expect("tempdir");
-        struct Soft(SoftwareSigner);
-        impl Signer for Soft {
-            fn public_key(&self) -> Result<Vec<u8>, ApiError> {
-                keys::Signer::public_key(&self.0)
-                    .map(|k| k.as_sec1().to_vec())
-                    .map_err(|e| ApiError::Platform {
-                        detail: e.to_string(),
-                    })
-            }
-            fn sign(&self, m: Vec<u8>) -> Result<Vec<u8>, ApiError> {
-                keys::Signer::sign(&self.0, &m).map_err(|e| ApiError::Platform {
-                    detail: e.to_string(),
-                })
-            }
-        }
-        let agent = Agent::new(
-            dir.path().display().to_string(),
-            Arc::new(Soft(SoftwareSigner::generate().expect("key"))),
-        )
-        .expect("opens");
+        let agent = soft_agent(dir.path());
         let status = agent.status().expect("status");
+        assert_eq!(
+            AgentStatus {
+                hint: None,
+                ..status.clone()
+            },
+            unenrolled_record(),
+            "every new field is empty before enrollment"
+        );
         assert!(!status.enrolled);
         assert_eq!(status.word, "not enrolled");
         assert_eq!(

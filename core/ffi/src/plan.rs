@@ -83,3 +83,74 @@ impl Agent {
         Ok(plan_check_in(self.status()?, now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{soft_agent, unenrolled_record};
+
+    const NOW: u64 = 1_795_000_000;
+
+    #[test]
+    fn every_field_of_the_record_reaches_the_plan() {
+        let enrolled = AgentStatus {
+            enrolled: true,
+            last_check_in_at: Some(NOW - 3600),
+            check_in_hours: 24,
+            attestations_per_day: 96,
+            ..unenrolled_record()
+        };
+        let p = plan_check_in(enrolled.clone(), NOW);
+        assert_eq!(
+            p,
+            CheckInPlan {
+                action: PlanAction::Wait,
+                at: NOW + 7 * 3600,
+                period_secs: 8 * 3600,
+                needs_network: true,
+                reason: "last check-in 1 hour ago; next in 7 hours".into(),
+            }
+        );
+        let pending = AgentStatus {
+            pending: 2,
+            ..enrolled.clone()
+        };
+        assert_eq!(plan_check_in(pending, NOW).action, PlanAction::FlushOutbox);
+        let reattest = AgentStatus {
+            reattest_requested: true,
+            ..enrolled.clone()
+        };
+        assert_eq!(plan_check_in(reattest, NOW).action, PlanAction::CheckInNow);
+        let retry = AgentStatus {
+            retry_at: NOW + 60,
+            reattest_requested: true,
+            ..enrolled.clone()
+        };
+        let p = plan_check_in(retry, NOW);
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 60));
+        let limited = AgentStatus {
+            attestations_per_day: 2,
+            ..enrolled.clone()
+        };
+        assert_eq!(plan_check_in(limited, NOW).period_secs, 86_400);
+        let revoked = AgentStatus {
+            revoked: Some(crate::RevocationInfo {
+                at: NOW,
+                reason: None,
+            }),
+            ..enrolled
+        };
+        assert_eq!(plan_check_in(revoked, NOW).action, PlanAction::Stop);
+    }
+
+    #[test]
+    fn an_unenrolled_agent_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = soft_agent(dir.path()).plan(NOW).expect("plan");
+        assert_eq!(
+            (p.action, p.at, p.needs_network),
+            (PlanAction::Stop, 0, false)
+        );
+        assert!(p.period_secs >= 900);
+    }
+}

@@ -146,3 +146,107 @@ impl Agent {
         Ok(status_screen(self.status()?, now))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{soft_agent, unenrolled_record};
+    use crate::{LocalResult, RevocationInfo, ServerResult};
+
+    const NOW: u64 = 1_795_000_000;
+
+    /// An enrolled phone's record as the Kotlin tests build it: the server answered
+    /// `status` with `failures` an hour ago.
+    fn answered(status: Status, failures: Vec<RuleFailure>) -> AgentStatus {
+        AgentStatus {
+            enrolled: true,
+            device_id: Some("00000000-0000-0000-0000-000000000001".into()),
+            officer_id: Some("GAD-001".into()),
+            department: Some("GAD".into()),
+            server: Some("https://gad.example".into()),
+            last_seq: 2,
+            last_result: Some(ServerResult {
+                seq: 2,
+                status,
+                failures: failures.clone(),
+                log_index: 1,
+                iat: NOW - 3600,
+                reattest: false,
+            }),
+            last_local: Some(LocalResult {
+                seq: 2,
+                at: NOW - 3600,
+                status,
+                failures,
+            }),
+            word: "compliant".into(),
+            last_check_in_at: Some(NOW - 3600),
+            check_in_hours: 24,
+            attestations_per_day: 96,
+            ..unenrolled_record()
+        }
+    }
+
+    #[test]
+    fn a_record_built_by_the_app_draws_the_screen() {
+        let s = status_screen(
+            answered(
+                Status::Warning,
+                vec![RuleFailure {
+                    rule: Rule::R5,
+                    detail: "no screen lock is set".into(),
+                    hint: "set a screen lock (PIN, pattern or password) in the phone's settings"
+                        .into(),
+                }],
+            ),
+            NOW,
+        );
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Warning: screen lock and device key");
+        assert_eq!(
+            s.items,
+            vec![ScreenItem {
+                rule: Rule::R5,
+                problem: "Screen lock and device key: no screen lock is set".into(),
+                action: "Set a screen lock (PIN, pattern or password) in the phone's settings."
+                    .into(),
+            }]
+        );
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 hour ago, accepted by the server"
+        );
+        let s = status_screen(answered(Status::Compliant, vec![]), NOW);
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Good, "Compliant"));
+        let s = status_screen(
+            answered(
+                Status::Noncompliant,
+                vec![RuleFailure {
+                    rule: Rule::R3,
+                    detail: "no sanctioned messaging app is installed".into(),
+                    hint: "install WhatsApp from the Play Store".into(),
+                }],
+            ),
+            NOW,
+        );
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Bad, "1 thing to fix"));
+        assert_eq!(s.items[0].rule, Rule::R3);
+        let mut revoked = answered(Status::Compliant, vec![]);
+        revoked.revoked = Some(RevocationInfo {
+            at: NOW,
+            reason: Some("phone lost".into()),
+        });
+        let s = status_screen(revoked, NOW);
+        assert_eq!(s.tone, Tone::Blocked);
+        assert!(s.summary.contains("(phone lost)"), "{}", s.summary);
+        assert_eq!((s.can_check_in, s.can_enroll), (false, true));
+    }
+
+    #[test]
+    fn the_agent_draws_its_own_screen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = soft_agent(dir.path()).screen(NOW).expect("screen");
+        assert_eq!(s, status_screen(unenrolled_record(), NOW));
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Blocked, "Not enrolled"));
+    }
+}

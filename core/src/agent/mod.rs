@@ -1058,10 +1058,71 @@ mod tests {
         let status = agent.status().expect("status");
         assert!(!status.enrolled);
         assert_eq!(status.pending, 0);
+        assert_eq!(
+            (
+                status.last_check_in_at,
+                status.retry_at,
+                status.check_in_hours,
+                status.attestations_per_day
+            ),
+            (None, 0, 0, 0)
+        );
         assert!(matches!(
             agent.enroll("http://nope", &facts(), None),
             Err(AgentError::Uri(_))
         ));
+    }
+
+    #[test]
+    fn status_carries_what_the_screen_and_the_plan_need() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (agent, _) = offline_agent(dir.path());
+        let before = agent.status().expect("status");
+        assert_eq!(before.last_check_in_at, None);
+        assert_eq!(
+            (before.check_in_hours, before.attestations_per_day),
+            (24, 96)
+        );
+        let t0 = now();
+        let queued = agent.check_in(&facts()).expect("queued");
+        let status = agent.status().expect("status");
+        assert_eq!(status.last_check_in_at, Some(queued.local().at));
+        assert!(status.last_check_in_at.is_some_and(|at| at >= t0));
+        assert_eq!(status.retry_at, 0);
+        // Queued, not accepted: the screen says so and the plan sends it.
+        let t = now();
+        let screen = screen::screen(&status.screen_input(), t);
+        assert_eq!(screen.tone, screen::Tone::Bad, "R1 and R5 fail locally");
+        assert_eq!(
+            screen.queued.as_deref(),
+            Some("1 check-in waiting to be sent")
+        );
+        assert!(
+            screen.last_check_in.ends_with(", waiting to be sent"),
+            "{}",
+            screen.last_check_in
+        );
+        let p = plan::plan(&status.plan_input(), t);
+        assert_eq!(p.action, plan::PlanAction::FlushOutbox);
+        // The policy's numbers and the server's deadline come from the state file.
+        let mut st = State::load(dir.path()).expect("load").expect("state");
+        st.policy.check_in_hours = 6;
+        st.policy.limits.attestations_per_day = 10;
+        st.retry_at = t + 600;
+        st.save(dir.path()).expect("save");
+        let status = agent.status().expect("status");
+        assert_eq!(
+            (
+                status.check_in_hours,
+                status.attestations_per_day,
+                status.retry_at
+            ),
+            (6, 10, t + 600)
+        );
+        assert_eq!(
+            plan::plan(&status.plan_input(), t).action,
+            plan::PlanAction::Wait
+        );
     }
 
     #[test]

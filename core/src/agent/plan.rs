@@ -193,3 +193,294 @@ impl super::AgentStatus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_795_000_000;
+    const HOUR: u64 = 3600;
+
+    /// Enrolled under the default policy (24 h, 96 a day), checked in `ago` seconds ago.
+    fn enrolled(ago: u64) -> PlanInput {
+        PlanInput {
+            enrolled: true,
+            last_check_in_at: Some(NOW - ago),
+            check_in_hours: 24,
+            attestations_per_day: 96,
+            ..PlanInput::default()
+        }
+    }
+
+    #[test]
+    fn period_is_a_third_of_the_window_within_floor_cap_and_allowance() {
+        assert_eq!(period_secs(24, 96), 8 * HOUR);
+        assert_eq!(period_secs(6, 96), 2 * HOUR);
+        // Floor: 15 minutes (an hour's third is 20 minutes; the allowance 30).
+        assert_eq!(period_secs(1, 1000), 20 * 60);
+        assert_eq!(period_secs(0, 0), MIN_PERIOD_SECS);
+        assert_eq!(period_secs(0, 1_000_000), MIN_PERIOD_SECS);
+        // Allowance: 96 a day allows one every 30 minutes at half use.
+        assert_eq!(period_secs(1, 96), 30 * 60);
+        // Cap: 12 hours.
+        assert_eq!(period_secs(72, 96), MAX_PERIOD_SECS);
+        assert_eq!(period_secs(u32::MAX, 0), MAX_PERIOD_SECS);
+        // The allowance wins over the cap: 1 a day means every 48 hours.
+        assert_eq!(period_secs(72, 1), 48 * HOUR);
+        assert_eq!(period_secs(24, 3), 16 * HOUR);
+        assert_eq!(period_secs(24, 4), 12 * HOUR);
+        for h in [0, 1, 2, 24, 1000, u32::MAX] {
+            for a in [0, 1, 2, 96, u32::MAX] {
+                let p = period_secs(h, a);
+                assert!(p >= MIN_PERIOD_SECS, "{h} {a}");
+                if a > 0 {
+                    // Never more than half the allowance a day.
+                    assert!(86_400 / p <= u64::from(a) / 2 + 1, "{h} {a} {p}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn not_enrolled_or_revoked_stops() {
+        let p = plan(&PlanInput::default(), NOW);
+        assert_eq!(p.action, PlanAction::Stop);
+        assert_eq!(p.at, 0);
+        assert!(!p.needs_network);
+        assert!(p.reason.starts_with("not enrolled"), "{}", p.reason);
+        assert!(p.period_secs >= MIN_PERIOD_SECS);
+        // Revoked stops even with everything else asking for a check-in.
+        let p = plan(
+            &PlanInput {
+                revoked: true,
+                reattest_requested: true,
+                pending: 4,
+                last_check_in_at: None,
+                ..enrolled(0)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Stop, 0));
+        assert!(
+            p.reason.starts_with("revoked by department IT"),
+            "{}",
+            p.reason
+        );
+    }
+
+    #[test]
+    fn the_server_s_retry_after_is_waited_for_and_capped() {
+        let p = plan(
+            &PlanInput {
+                retry_at: NOW + 600,
+                reattest_requested: true,
+                pending: 2,
+                ..enrolled(30 * HOUR)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 600));
+        assert!(p.needs_network);
+        // 2026-11-18T11:06:40Z + 10 minutes.
+        assert_eq!(p.reason, "the server asked to wait until 11:16 UTC");
+        // Boundary: at retry_at the wait is over.
+        let p = plan(
+            &PlanInput {
+                retry_at: NOW,
+                ..enrolled(30 * HOUR)
+            },
+            NOW,
+        );
+        assert_eq!(p.action, PlanAction::CheckInNow);
+        // A garbage deadline is followed for one day at most.
+        let p = plan(
+            &PlanInput {
+                retry_at: u64::MAX,
+                ..enrolled(0)
+            },
+            NOW,
+        );
+        assert_eq!(
+            (p.action, p.at),
+            (PlanAction::Wait, NOW + MAX_RETRY_WAIT_SECS)
+        );
+        assert_eq!(
+            p.reason,
+            "the server asked to wait until 2026-11-19 11:06 UTC"
+        );
+        let p = plan(
+            &PlanInput {
+                retry_at: u64::MAX,
+                ..enrolled(0)
+            },
+            u64::MAX - 5,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Wait, u64::MAX));
+    }
+
+    #[test]
+    fn reattestation_and_first_check_in_are_now() {
+        let p = plan(
+            &PlanInput {
+                reattest_requested: true,
+                ..enrolled(60)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::CheckInNow, NOW));
+        assert!(p.needs_network);
+        assert!(p.reason.contains("fresh proof"), "{}", p.reason);
+        let p = plan(
+            &PlanInput {
+                last_check_in_at: None,
+                ..enrolled(0)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::CheckInNow, NOW));
+        assert_eq!(p.reason, "never checked in");
+    }
+
+    #[test]
+    fn due_is_last_check_in_plus_period() {
+        // 8 h period: at exactly 8 h it is due, a second before it waits.
+        let p = plan(&enrolled(8 * HOUR), NOW);
+        assert_eq!((p.action, p.at), (PlanAction::CheckInNow, NOW));
+        assert_eq!(p.reason, "due: last check-in 8 hours ago");
+        assert_eq!(p.period_secs, 8 * HOUR);
+        let p = plan(&enrolled(9 * HOUR), NOW);
+        assert_eq!(p.reason, "due: last check-in 9 hours ago");
+        let p = plan(&enrolled(8 * HOUR - 1), NOW);
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 1));
+        assert!(p.needs_network);
+        let p = plan(&enrolled(2 * HOUR), NOW);
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 6 * HOUR));
+        assert_eq!(p.reason, "last check-in 2 hours ago; next in 6 hours");
+    }
+
+    #[test]
+    fn queued_check_ins_are_flushed_before_due() {
+        let p = plan(
+            &PlanInput {
+                pending: 1,
+                ..enrolled(HOUR)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::FlushOutbox, NOW));
+        assert!(p.needs_network);
+        assert_eq!(p.reason, "1 check-in waiting to be sent");
+        let p = plan(
+            &PlanInput {
+                pending: 3,
+                ..enrolled(HOUR)
+            },
+            NOW,
+        );
+        assert_eq!(p.reason, "3 check-ins waiting to be sent");
+        // When due, a check-in (it flushes the queue first anyway).
+        let p = plan(
+            &PlanInput {
+                pending: 3,
+                ..enrolled(8 * HOUR)
+            },
+            NOW,
+        );
+        assert_eq!(p.action, PlanAction::CheckInNow);
+    }
+
+    #[test]
+    fn garbage_values_do_not_overflow_or_stall() {
+        // Clock before the last check-in: wait one period from now, not until then.
+        let p = plan(
+            &PlanInput {
+                last_check_in_at: Some(NOW + 30 * 86_400),
+                ..enrolled(0)
+            },
+            NOW,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 8 * HOUR));
+        assert!(
+            p.reason.contains("after this phone's clock"),
+            "{}",
+            p.reason
+        );
+        let p = plan(
+            &PlanInput {
+                last_check_in_at: Some(u64::MAX),
+                ..enrolled(0)
+            },
+            u64::MAX - 1,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Wait, u64::MAX));
+        // A clock at 0 (unset) with a check-in at 0: waits one period.
+        let p = plan(
+            &PlanInput {
+                last_check_in_at: Some(0),
+                ..enrolled(0)
+            },
+            0,
+        );
+        assert_eq!((p.action, p.at), (PlanAction::Wait, 8 * HOUR));
+        // No policy numbers (0): the floor period.
+        let p = plan(
+            &PlanInput {
+                check_in_hours: 0,
+                attestations_per_day: 0,
+                ..enrolled(10 * 60)
+            },
+            NOW,
+        );
+        assert_eq!(p.period_secs, MIN_PERIOD_SECS);
+        assert_eq!((p.action, p.at), (PlanAction::Wait, NOW + 5 * 60));
+        // Every extreme at once: no panic, a sane plan.
+        for now in [0, 1, NOW, u64::MAX] {
+            for last in [None, Some(0), Some(NOW), Some(u64::MAX)] {
+                for retry in [0, NOW, u64::MAX] {
+                    let p = plan(
+                        &PlanInput {
+                            enrolled: true,
+                            revoked: false,
+                            retry_at: retry,
+                            reattest_requested: false,
+                            last_check_in_at: last,
+                            pending: u64::MAX,
+                            check_in_hours: u32::MAX,
+                            attestations_per_day: u32::MAX,
+                        },
+                        now,
+                    );
+                    assert!(p.at >= now, "{now} {last:?} {retry}: {p:?}");
+                    assert!(p.period_secs >= MIN_PERIOD_SECS);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_agent_status_feeds_the_plan() {
+        let st = crate::agent::AgentStatus {
+            enrolled: true,
+            retry_at: 5,
+            reattest_requested: true,
+            last_check_in_at: Some(7),
+            pending: 2,
+            check_in_hours: 12,
+            attestations_per_day: 10,
+            ..crate::agent::AgentStatus::default()
+        };
+        assert_eq!(
+            st.plan_input(),
+            PlanInput {
+                enrolled: true,
+                revoked: false,
+                retry_at: 5,
+                reattest_requested: true,
+                last_check_in_at: Some(7),
+                pending: 2,
+                check_in_hours: 12,
+                attestations_per_day: 10,
+            }
+        );
+    }
+}

@@ -309,12 +309,18 @@ pub fn screen(input: &ScreenInput, now: u64) -> Screen {
             } else {
                 format!("{} to fix", count(n, "thing", "things"))
             };
-            s.summary = if from_server {
-                "Department IT counts this phone as not compliant until this is fixed."
+            let (it, is) = if n > 1 {
+                ("these", "are")
             } else {
-                "This phone does not meet your department's rules yet: fix this, then check in."
-            }
-            .to_string();
+                ("this", "is")
+            };
+            s.summary = if from_server {
+                format!("Department IT counts this phone as not compliant until {it} {is} fixed.")
+            } else {
+                format!(
+                    "This phone does not meet your department's rules yet: fix {it}, then check in."
+                )
+            };
         }
     }
     s
@@ -350,6 +356,528 @@ impl super::AgentStatus {
             last_check_in_at: self.last_check_in_at,
             pending: u64::try_from(self.pending).unwrap_or(u64::MAX),
             check_in_hours: self.check_in_hours,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::{AgentStatus, LocalEvaluation, Revocation};
+    use crate::claims::{AttestResult, Failure, Platform};
+    use crate::policy::Policy;
+
+    const NOW: u64 = 1_795_000_000;
+    const HOUR: u64 = 3600;
+
+    fn policy() -> Policy {
+        Policy::from_toml(
+            "department = \"GAD\"\nemail_domains = [\"gujarat.gov.in\"]\n[[platforms]]\nname = \"WhatsApp\"\nandroid_package = \"com.whatsapp\"\n[[groups]]\nplatform = \"WhatsApp\"\nid = \"gad-officers\"\n",
+        )
+        .expect("policy")
+    }
+
+    fn enrolled() -> AgentStatus {
+        AgentStatus {
+            enrolled: true,
+            platform: Some(Platform::Android),
+            check_in_hours: 24,
+            attestations_per_day: 96,
+            policy: Some(policy()),
+            ..AgentStatus::default()
+        }
+    }
+
+    fn failure(rule: Rule, detail: &str) -> Failure {
+        Failure {
+            rule,
+            detail: detail.into(),
+        }
+    }
+
+    /// Enrolled, checked in `ago` seconds before `NOW`, the server answered `verdict`
+    /// with `failures` (the device's own view agreeing).
+    fn answered(verdict: Verdict, failures: Vec<Failure>, ago: u64) -> AgentStatus {
+        let at = NOW - ago;
+        AgentStatus {
+            last_seq: 4,
+            last_result: Some(AttestResult {
+                device_id: uuid::Uuid::from_u128(1),
+                seq: 4,
+                status: verdict,
+                failures: failures.clone(),
+                log_index: 9,
+                next_nonce: vec![0; 16],
+                iat: at,
+                reattest: false,
+            }),
+            last_local: Some(LocalEvaluation {
+                seq: 4,
+                at,
+                verdict,
+                failures,
+            }),
+            last_check_in_at: Some(at),
+            ..enrolled()
+        }
+    }
+
+    fn draw(s: &AgentStatus) -> Screen {
+        screen(&s.screen_input(), NOW)
+    }
+
+    fn one_item(s: &Screen) -> (&str, &str) {
+        assert_eq!(s.items.len(), 1, "{s:#?}");
+        (s.items[0].problem.as_str(), s.items[0].action.as_str())
+    }
+
+    #[test]
+    fn compliant_and_accepted() {
+        let s = draw(&answered(Verdict::Affirming, vec![], 2 * HOUR));
+        assert_eq!(s.tone, Tone::Good);
+        assert_eq!(s.title, "Compliant");
+        assert_eq!(s.summary, "This phone meets every rule of your department.");
+        assert!(s.items.is_empty());
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 2 hours ago, accepted by the server"
+        );
+        assert_eq!(s.queued, None);
+        assert_eq!(s.next_step, None);
+        assert!(s.can_check_in);
+        assert!(!s.can_enroll);
+    }
+
+    #[test]
+    fn r1_private_email() {
+        let s = draw(&answered(
+            Verdict::Contraindicated,
+            vec![failure(
+                Rule::R1,
+                "email asha@gmail.com is not on a government domain (gujarat.gov.in)",
+            )],
+            60,
+        ));
+        assert_eq!(s.tone, Tone::Bad);
+        assert_eq!(s.title, "1 thing to fix");
+        assert_eq!(
+            s.summary,
+            "Department IT counts this phone as not compliant until this is fixed."
+        );
+        assert_eq!(
+            one_item(&s),
+            (
+                "Official email: email asha@gmail.com is not on a government domain (gujarat.gov.in)",
+                "Remove the account asha@gmail.com from this phone; only official email (gujarat.gov.in) may be on it."
+            )
+        );
+        assert_eq!(s.items[0].rule, Rule::R1);
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 minute ago, accepted by the server"
+        );
+        assert!(s.can_check_in);
+    }
+
+    #[test]
+    fn r2_another_phone() {
+        let s = draw(&answered(
+            Verdict::Warning,
+            vec![failure(
+                Rule::R2,
+                "the registry records the government-funded phone as \"Pixel 8\", but this device is \"Pixel 6\" (reported)",
+            )],
+            5 * 60,
+        ));
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Warning: official phone");
+        assert_eq!(
+            s.summary,
+            "This phone still counts as compliant, but department IT sees this: fix it when you can."
+        );
+        assert_eq!(
+            one_item(&s),
+            (
+                "Official phone: the registry records the government-funded phone as \"Pixel 8\", but this device is \"Pixel 6\" (reported)",
+                "Use the government-funded phone the registry records, or ask IT to correct the registry."
+            )
+        );
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 5 minutes ago, accepted by the server"
+        );
+    }
+
+    #[test]
+    fn r3_no_sanctioned_app() {
+        let s = draw(&answered(
+            Verdict::Contraindicated,
+            vec![failure(
+                Rule::R3,
+                "no sanctioned messaging app is installed; the department uses WhatsApp (com.whatsapp)",
+            )],
+            0,
+        ));
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Bad, "1 thing to fix"));
+        assert_eq!(
+            one_item(&s),
+            (
+                "Messaging app: no sanctioned messaging app is installed; the department uses WhatsApp (com.whatsapp)",
+                "Install WhatsApp from the Play Store."
+            )
+        );
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in just now, accepted by the server"
+        );
+    }
+
+    #[test]
+    fn r4_group_and_two_things_to_fix() {
+        let s = draw(&answered(
+            Verdict::Contraindicated,
+            vec![
+                failure(Rule::R4, "not a member of the WhatsApp group gad-officers"),
+                failure(
+                    Rule::R4,
+                    "handle +919800000101 is not on IT's roster of the WhatsApp group gad-officers",
+                ),
+            ],
+            3 * 86_400 - 1,
+        ));
+        assert_eq!(s.tone, Tone::Bad);
+        assert_eq!(s.title, "2 things to fix");
+        assert_eq!(
+            s.summary,
+            "Department IT counts this phone as not compliant until these are fixed."
+        );
+        assert_eq!(s.items.len(), 2);
+        assert_eq!(
+            s.items[0].problem,
+            "Department group: not a member of the WhatsApp group gad-officers"
+        );
+        assert_eq!(
+            s.items[0].action,
+            "Join group gad-officers on WhatsApp; if you cannot, ask IT to add you."
+        );
+        assert_eq!(
+            s.items[1].action,
+            "Ask IT to add +919800000101 to the roster of group gad-officers on WhatsApp."
+        );
+        assert!(s.items.iter().all(|i| i.rule == Rule::R4));
+        // Two days old, older than the policy's 24 hours: IT sees it as not checked in.
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 2 days ago, accepted by the server. IT will see this phone as not checked in: check in now"
+        );
+    }
+
+    #[test]
+    fn r5_screen_lock() {
+        let s = draw(&answered(
+            Verdict::Warning,
+            vec![failure(Rule::R5, "no screen lock is set")],
+            HOUR,
+        ));
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Warning: screen lock and device key");
+        assert_eq!(
+            one_item(&s),
+            (
+                "Screen lock and device key: no screen lock is set",
+                "Set a screen lock (PIN, pattern or password) in the phone's settings."
+            )
+        );
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 hour ago, accepted by the server"
+        );
+    }
+
+    #[test]
+    fn warnings_without_failures_and_several_warnings() {
+        let late = draw(&answered(Verdict::Warning, vec![], HOUR));
+        assert_eq!(late.title, "Warning: checked in offline");
+        assert!(late.summary.contains("late"), "{}", late.summary);
+        let two = draw(&answered(
+            Verdict::Warning,
+            vec![
+                failure(Rule::R5, "no screen lock is set"),
+                failure(
+                    Rule::R5,
+                    "the device key is not shown to be hardware-backed: software key",
+                ),
+            ],
+            HOUR,
+        ));
+        assert_eq!(two.title, "Warning: 2 things to check");
+        assert_eq!(two.tone, Tone::Attention);
+    }
+
+    #[test]
+    fn the_server_s_answer_wins_over_the_device_s_own() {
+        // The device cannot see IT's rosters: it found nothing wrong, the server did.
+        let mut st = answered(
+            Verdict::Contraindicated,
+            vec![failure(
+                Rule::R4,
+                "handle +919800000101 is not on IT's roster of the WhatsApp group gad-officers",
+            )],
+            HOUR,
+        );
+        if let Some(l) = st.last_local.as_mut() {
+            l.verdict = Verdict::Affirming;
+            l.failures.clear();
+        }
+        let s = draw(&st);
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Bad, "1 thing to fix"));
+        assert_eq!(s.items[0].rule, Rule::R4);
+    }
+
+    #[test]
+    fn revoked_with_and_without_a_reason() {
+        let mut st = answered(Verdict::Affirming, vec![], HOUR);
+        st.revoked = Some(Revocation {
+            at: NOW,
+            reason: Some("phone reported lost".into()),
+        });
+        let s = draw(&st);
+        assert_eq!(s.tone, Tone::Blocked);
+        assert_eq!(s.title, "Revoked by department IT");
+        assert_eq!(
+            s.summary,
+            "Department IT revoked this phone (phone reported lost); it no longer counts as your official phone."
+        );
+        assert_eq!(
+            s.next_step.as_deref(),
+            Some("Ask IT for a new QR code and enroll this phone with it.")
+        );
+        assert!(s.items.is_empty());
+        assert!(!s.can_check_in);
+        assert!(s.can_enroll);
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 hour ago, accepted by the server"
+        );
+        for reason in [None, Some("   ".to_string())] {
+            st.revoked = Some(Revocation { at: NOW, reason });
+            let s = draw(&st);
+            assert_eq!(
+                s.summary,
+                "Department IT revoked this phone; it no longer counts as your official phone."
+            );
+            assert_eq!((s.can_check_in, s.can_enroll), (false, true));
+        }
+    }
+
+    #[test]
+    fn not_enrolled() {
+        let s = draw(&AgentStatus::default());
+        assert_eq!(s.tone, Tone::Blocked);
+        assert_eq!(s.title, "Not enrolled");
+        assert_eq!(
+            s.summary,
+            "This phone is not enrolled with department IT, so it cannot check in."
+        );
+        assert_eq!(s.last_check_in, "Never checked in");
+        assert_eq!(
+            s.next_step.as_deref(),
+            Some("Ask IT for a new QR code and enroll this phone with it.")
+        );
+        assert_eq!(s.queued, None);
+        assert_eq!((s.can_check_in, s.can_enroll), (false, true));
+    }
+
+    #[test]
+    fn enrolled_and_never_checked_in() {
+        let s = draw(&enrolled());
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Not checked in yet");
+        assert_eq!(s.last_check_in, "Never checked in");
+        assert!(s.items.is_empty());
+        assert_eq!(s.next_step, None);
+        assert_eq!((s.can_check_in, s.can_enroll), (true, false));
+    }
+
+    #[test]
+    fn queued_check_ins_the_server_has_not_seen() {
+        let st = AgentStatus {
+            last_seq: 3,
+            last_local: Some(LocalEvaluation {
+                seq: 3,
+                at: NOW - 5 * 60,
+                verdict: Verdict::Affirming,
+                failures: vec![],
+            }),
+            last_check_in_at: Some(NOW - 5 * 60),
+            pending: 3,
+            ..enrolled()
+        };
+        let s = draw(&st);
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Compliant on this phone");
+        assert_eq!(s.queued.as_deref(), Some("3 check-ins waiting to be sent"));
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 5 minutes ago, waiting to be sent"
+        );
+        // One queued after an accepted one: the server's answer still speaks, the newer
+        // check-in is waiting.
+        let mut st = answered(Verdict::Affirming, vec![], 3 * HOUR);
+        st.last_local = Some(LocalEvaluation {
+            seq: 5,
+            at: NOW - 60,
+            verdict: Verdict::Affirming,
+            failures: vec![],
+        });
+        st.last_check_in_at = Some(NOW - 60);
+        st.pending = 1;
+        let s = draw(&st);
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Good, "Compliant"));
+        assert_eq!(s.queued.as_deref(), Some("1 check-in waiting to be sent"));
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 minute ago, waiting to be sent"
+        );
+        // Queued, then dropped by the server: not confirmed.
+        st.pending = 0;
+        assert_eq!(
+            draw(&st).last_check_in,
+            "Last check-in 1 minute ago, not confirmed by the server"
+        );
+        // Noncompliant on the device alone.
+        let st = AgentStatus {
+            last_local: Some(LocalEvaluation {
+                seq: 1,
+                at: NOW,
+                verdict: Verdict::Contraindicated,
+                failures: vec![failure(Rule::R5, "no screen lock is set")],
+            }),
+            last_check_in_at: Some(NOW),
+            pending: 1,
+            ..enrolled()
+        };
+        let s = draw(&st);
+        assert_eq!((s.tone, s.title.as_str()), (Tone::Bad, "1 thing to fix"));
+        assert_eq!(
+            s.summary,
+            "This phone does not meet your department's rules yet: fix this, then check in."
+        );
+    }
+
+    #[test]
+    fn stale_check_in_is_overdue() {
+        let s = draw(&answered(Verdict::Affirming, vec![], 30 * HOUR));
+        assert_eq!(s.tone, Tone::Attention);
+        assert_eq!(s.title, "Check-in overdue");
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in 1 day ago, accepted by the server. IT will see this phone as not checked in: check in now"
+        );
+        // Exactly at the window: not yet.
+        let s = draw(&answered(Verdict::Affirming, vec![], 24 * HOUR));
+        assert_eq!(s.title, "Compliant");
+        assert!(!s.last_check_in.contains("IT will see"));
+        // Unknown window (0): never claims it.
+        let mut st = answered(Verdict::Affirming, vec![], 300 * HOUR);
+        st.check_in_hours = 0;
+        assert_eq!(draw(&st).title, "Compliant");
+        // A last check-in ahead of the clock is "just now", not a panic or overflow.
+        let mut st = answered(Verdict::Affirming, vec![], 0);
+        st.last_check_in_at = Some(u64::MAX);
+        if let Some(r) = st.last_result.as_mut() {
+            r.iat = u64::MAX;
+        }
+        let s = draw(&st);
+        assert_eq!(s.title, "Compliant");
+        assert_eq!(
+            s.last_check_in,
+            "Last check-in just now, accepted by the server"
+        );
+    }
+
+    #[test]
+    fn hostile_text_stays_one_safe_bounded_line() {
+        let evil = format!(
+            "\u{1b}[2J\u{1b}]0;owned\u{7}fake\nline\r\u{202E}moc.elgoog\u{2066}\u{2028}{}",
+            "x".repeat(10 * 1024)
+        );
+        let mut st = answered(
+            Verdict::Contraindicated,
+            vec![failure(Rule::R3, &evil)],
+            HOUR,
+        );
+        st.revoked = None;
+        let s = draw(&st);
+        let (problem, action) = one_item(&s);
+        for text in [problem, action] {
+            assert!(
+                text.chars().all(|c| !crate::text::is_unsafe_char(c)),
+                "{text:?}"
+            );
+            assert!(
+                text.chars().count() <= MAX_TEXT_CHARS + 40,
+                "{}",
+                text.len()
+            );
+        }
+        assert!(
+            problem.starts_with("Messaging app: \\u{001B}[2J"),
+            "{problem}"
+        );
+        assert!(problem.ends_with('…'));
+        // IT's reason, from the server, likewise.
+        st.revoked = Some(Revocation {
+            at: NOW,
+            reason: Some(evil.clone()),
+        });
+        let s = draw(&st);
+        assert!(s.summary.chars().all(|c| !crate::text::is_unsafe_char(c)));
+        assert!(s.summary.chars().count() < MAX_TEXT_CHARS + 120);
+        // A hint from the server (through the phone library's record) too.
+        let input = ScreenInput {
+            enrolled: true,
+            server: Some(Outcome {
+                seq: 1,
+                at: NOW,
+                verdict: Verdict::Contraindicated,
+                failures: vec![FailureText {
+                    rule: Rule::R1,
+                    detail: "ok".into(),
+                    hint: evil,
+                }],
+            }),
+            ..ScreenInput::default()
+        };
+        let s = screen(&input, NOW);
+        assert!(
+            s.items[0]
+                .action
+                .chars()
+                .all(|c| !crate::text::is_unsafe_char(c))
+        );
+        assert!(s.items[0].action.chars().count() <= MAX_TEXT_CHARS + 2);
+    }
+
+    #[test]
+    fn every_rule_has_words_without_jargon() {
+        for rule in [Rule::R1, Rule::R2, Rule::R3, Rule::R4, Rule::R5] {
+            let w = rule_words(rule);
+            assert!(!w.contains(rule.as_str()), "{w}");
+        }
+        let all = [
+            draw(&AgentStatus::default()),
+            draw(&enrolled()),
+            draw(&answered(Verdict::Affirming, vec![], 0)),
+            draw(&answered(Verdict::Warning, vec![], 0)),
+            draw(&answered(Verdict::Contraindicated, vec![], 0)),
+        ];
+        for s in all {
+            for text in [&s.title, &s.summary, &s.last_check_in] {
+                for jargon in ["affirming", "contraindicated", "attestation", "R1", "R5"] {
+                    assert!(!text.contains(jargon), "{jargon} in {text:?}");
+                }
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Device endpoints (design section 5): challenge, enrollment, attestation, over HTTP.
+//! Device endpoints (design section 5): challenge, enrollment (and its read-only
+//! preview), attestation, over HTTP.
 //!
 //! Why this file is thin for attestation: the decision itself (parse, key, ES256, claims,
 //! then revoked / seq / nonce / window / policy / writes / log in one transaction) is
@@ -27,21 +28,25 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use pramaan_core::api::RejectCode;
-use pramaan_core::claims::{self, Challenge, Receipt, Verdict};
+use pramaan_core::claims::{self, Challenge, EnrollPreviewRequest, Receipt, Verdict};
 use pramaan_core::cose;
 
 use super::{ApiError, AppState, ClientAddr, blocking, now};
-use crate::store::{grouped_transaction, transaction};
+use crate::store::{grouped_transaction, read_transaction, transaction};
 use crate::{attest, enroll};
 use std::net::IpAddr;
 
-/// The device endpoints: challenge, enroll, attest. The unsigned two are charged to
-/// their client address ([`super::charge_address`]); an attestation is charged in
-/// the attestation handler, to its device once its signature verified.
+/// The device endpoints: challenge, enroll (and its preview), attest. The unsigned three
+/// are charged to their client address ([`super::charge_address`]); an attestation is
+/// charged in the attestation handler, to its device once its signature verified.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/v1/challenge", get(challenge))
         .route("/v1/enroll", post(enroll))
+        .route(
+            pramaan_core::agent::preview::PREVIEW_PATH,
+            post(enroll_preview),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::charge_address,
@@ -99,6 +104,44 @@ async fn enroll(
     blocking(move || enroll_blocking(&st, &bytes, token.as_deref()))
         .await
         .map_err(ApiError::cbor)
+}
+
+/// The largest enrollment preview body: a CBOR map holding one token (tens of bytes).
+pub const PREVIEW_BODY_LIMIT: usize = 4096;
+
+/// `POST /v1/enroll/preview`: whom a token enrolls (officer, department, expiry), with
+/// the refusals an enrollment would meet, consuming nothing. Read-only, so not in the
+/// audit log; the token is named in the debug log by its id only.
+async fn enroll_preview(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let bytes = body_bytes(body, PREVIEW_BODY_LIMIT)?;
+    let st = state.clone();
+    blocking(move || preview_blocking(&st, &bytes))
+        .await
+        .map_err(ApiError::cbor)
+}
+
+fn preview_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError> {
+    let req: EnrollPreviewRequest = claims::decode(bytes).map_err(|e| {
+        ApiError::new(
+            RejectCode::Malformed,
+            format!("enrollment preview request: {e}"),
+        )
+    })?;
+    let id = crate::credentials::enroll_token_id(&claims::enroll_token_hash(&req.token));
+    let now = now();
+    let preview = read_transaction(state.store.as_ref(), |tx| {
+        enroll::preview(tx, &req.token, now)
+    })
+    .inspect_err(|e| log::debug!("enrollment preview of token {id} refused: {e}"))?;
+    log::debug!(
+        "enrollment preview of token {id}: officer {} ({})",
+        preview.officer_id,
+        preview.department
+    );
+    Ok(cbor_response(claims::encode(&preview)))
 }
 
 /// The server's settings and clock for one enrollment or attestation decision.

@@ -310,14 +310,16 @@ pub(crate) fn enroll_uri() -> Vec<Vec<u8>> {
         ("https://10.0.0.5:8443/pramaan", "t0ken"),
     ]
     .iter()
-    .map(|(server, token)| {
-        EnrollmentUri {
+    .flat_map(|(server, token)| {
+        let uri = EnrollmentUri {
             server: (*server).into(),
             token: (*token).into(),
             pin: [0xa5; 32],
         }
-        .to_string()
-        .into_bytes()
+        .to_string();
+        // And the same query behind a universal link.
+        let universal = uri.replacen("pramaan://enroll", "https://links.example.in/p/enroll", 1);
+        [uri.into_bytes(), universal.into_bytes()]
     })
     .collect()
 }
