@@ -24,32 +24,85 @@ final class AppModel: ObservableObject {
     @Published var alert: OfficerMessage?
     /// Why the agent could not open (the status screen shows it instead of a status).
     @Published private(set) var startupProblem: OfficerMessage?
+    /// Revoked: enrolling again needs a fresh start (asked before scanning).
+    @Published var askStartOver = false
+    /// A link or QR text that arrived while revoked, used after starting over.
+    private var pendingPayload: String?
 
-    let agent: Agent?
+    let holder: AgentHolder
     let accounts: AccountsStore
-    let background: BackgroundCheckIn?
+    let background: BackgroundCheckIn
+    private let directory: URL
     private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "app")
+
+    /// The agent in use (nil when it could not open).
+    var agent: Agent? { holder.current }
 
     init() {
         let dir = Self.stateDirectory()
+        let holder = AgentHolder()
         let accounts = AccountsStore(directory: dir)
+        self.directory = dir
+        self.holder = holder
         self.accounts = accounts
+        self.background = BackgroundCheckIn(holder: holder, accounts: accounts)
         do {
-            let agent = try Agent.withEvidence(
-                stateDir: dir.path, signer: SecureEnclaveSigner(), evidence: AppAttestEvidence())
-            self.agent = agent
-            self.background = BackgroundCheckIn(agent: agent, accounts: accounts)
+            holder.replace(with: try Self.openAgent(in: dir))
         } catch {
-            self.agent = nil
-            self.background = nil
             log.error("the agent did not open: \(String(describing: error), privacy: .public)")
-            self.startupProblem = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
+            startupProblem = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
         }
+    }
+
+    /// Opens the core's agent on `dir` with the Secure Enclave key and App Attest. On a
+    /// new installation the keys a previous one left in the Keychain are forgotten first.
+    nonisolated static func openAgent(in dir: URL) throws -> Agent {
+        if InstallationMarker.claim(in: dir) {
+            try DeviceKeys.forgetAll()
+        }
+        return try Agent.withEvidence(
+            stateDir: dir.path, signer: SecureEnclaveSigner(), evidence: AppAttestEvidence())
+    }
+
+    /// Revoked by IT: forget this phone's enrollment, keys, queued check-ins and
+    /// confirmed accounts, open a fresh agent, and go on to scan IT's new QR code.
+    func startOver() {
+        askStartOver = false
+        let dir = directory
+        background.cancelPending()
+        holder.replace(with: nil)
+        page = nil
+        policy = nil
+        Task {
+            do {
+                let fresh = try await offMain { () -> Agent in
+                    try FileManager.default.removeItem(at: dir)
+                    return try Self.openAgent(in: Self.stateDirectory())
+                }
+                holder.replace(with: fresh)
+                startupProblem = nil
+            } catch {
+                startupProblem = EnrollmentFlow.officerMessage(for: error, during: .enrolling)
+                return
+            }
+            await refresh()
+            if let payload = pendingPayload {
+                pendingPayload = nil
+                scanned(payload)
+            } else {
+                enrollment = .scanning
+            }
+        }
+    }
+
+    /// Enrolled but revoked: the screen is blocked while a policy is still recorded.
+    private var needsStartOver: Bool {
+        page?.tone == .blocked && policy != nil
     }
 
     /// Application Support/pramaan, created on first use, kept out of backups: the device
     /// key lives in this phone's Secure Enclave, so the state is useless anywhere else.
-    static func stateDirectory() -> URL {
+    nonisolated static func stateDirectory() -> URL {
         let base =
             FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask).first
             ?? FileManager.default.temporaryDirectory
@@ -110,7 +163,7 @@ final class AppModel: ObservableObject {
                 }
             }
             await refresh()
-            background?.scheduleNext()
+            background.scheduleNext()
         }
     }
 
@@ -129,14 +182,18 @@ final class AppModel: ObservableObject {
                 alert = EnrollmentFlow.officerMessage(for: error, during: .checkingIn)
             }
             await refresh()
-            background?.scheduleNext()
+            background.scheduleNext()
         }
     }
 
     // MARK: enrollment
 
     func startEnrollment() {
-        enrollment = .scanning
+        if needsStartOver {
+            askStartOver = true
+        } else {
+            enrollment = .scanning
+        }
     }
 
     /// A `pramaan://enroll` or universal link opened the app.
@@ -146,6 +203,11 @@ final class AppModel: ObservableObject {
 
     /// A QR code's text or an opened link: parse it, then ask the server whom it is for.
     func scanned(_ payload: String) {
+        if needsStartOver {
+            pendingPayload = payload
+            askStartOver = true
+            return
+        }
         let step = EnrollmentFlow.scanned(payload)
         enrollment = step
         guard case let .previewing(link) = step, let agent else { return }

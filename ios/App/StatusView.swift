@@ -49,6 +49,14 @@ struct StatusView: View {
             .sheet(isPresented: $app.confirming) {
                 NavigationStack { ConfirmView(intro: nil) }.environmentObject(app)
             }
+            .confirmationDialog(
+                "Enroll this phone again?", isPresented: $app.askStartOver, titleVisibility: .visible
+            ) {
+                Button("Start over and scan the new QR code", role: .destructive) { app.startOver() }
+                Button("Cancel", role: .cancel) {}
+            } message: {
+                Text("Department IT revoked this phone. Starting over deletes its old enrollment, key and check-ins waiting to be sent; then scan the new QR code from department IT.")
+            }
             .alert(
                 app.alert?.heading ?? "", isPresented: alertShown, presenting: app.alert
             ) { _ in

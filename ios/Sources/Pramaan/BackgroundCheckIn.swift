@@ -24,14 +24,13 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     /// The task's identifier, as listed in Info.plist `BGTaskSchedulerPermittedIdentifiers`.
     public static let taskIdentifier = "gov.gujarat.pramaan.checkin"
 
-    // @unchecked: `agent` is thread-safe (the core serialises its state); the rest is
-    // immutable.
-    private let agent: Agent
+    // @unchecked: `holder` is thread-safe; the rest is immutable.
+    private let holder: AgentHolder
     private let accounts: AccountsStore
     private let log = Logger(subsystem: "gov.gujarat.pramaan", category: "checkin")
 
-    public init(agent: Agent, accounts: AccountsStore) {
-        self.agent = agent
+    public init(holder: AgentHolder, accounts: AccountsStore) {
+        self.holder = holder
         self.accounts = accounts
     }
 
@@ -59,8 +58,14 @@ public final class BackgroundCheckIn: @unchecked Sendable {
         DispatchQueue.global(qos: .utility).async { [weak self] in self?.scheduleNextNow() }
     }
 
+    /// Cancels the pending request (the officer is starting over).
+    public func cancelPending() {
+        BGTaskScheduler.shared.cancel(taskRequestWithIdentifier: Self.taskIdentifier)
+    }
+
     private func scheduleNextNow() {
         let time = Self.unixTime()
+        guard let agent = holder.current else { return }
         do {
             let next = try agent.plan(now: time)
             apply(Scheduling.nextRequest(for: next, time: time), why: next.reason)
@@ -112,6 +117,7 @@ public final class BackgroundCheckIn: @unchecked Sendable {
     /// One round: the plan's work. Returns whether it went as the plan wanted.
     @discardableResult
     public func runOnce() -> Bool {
+        guard let agent = holder.current else { return false }
         do {
             let next = try agent.plan(now: Self.unixTime())
             switch Scheduling.work(for: next) {
@@ -134,6 +140,30 @@ public final class BackgroundCheckIn: @unchecked Sendable {
 
     static func unixTime() -> UInt64 {
         UInt64(max(0, Date().timeIntervalSince1970))
+    }
+}
+
+/// The agent in use, shared by the app and the background task, replaced when the
+/// officer starts over after a revocation.
+public final class AgentHolder: @unchecked Sendable {
+    // @unchecked: `agent` is only touched under `lock`.
+    private let lock = NSLock()
+    private var agent: Agent?
+
+    public init(_ agent: Agent? = nil) {
+        self.agent = agent
+    }
+
+    public var current: Agent? {
+        lock.lock()
+        defer { lock.unlock() }
+        return agent
+    }
+
+    public func replace(with fresh: Agent?) {
+        lock.lock()
+        defer { lock.unlock() }
+        agent = fresh
     }
 }
 

@@ -75,6 +75,17 @@ public final class SecureEnclaveSigner: Signer, @unchecked Sendable {
     }
 }
 
+/// The device's Pramaan keys as a whole.
+public enum DeviceKeys {
+    /// Forgets the Secure Enclave key's handle and the App Attest key id. For a fresh
+    /// installation (iOS keeps Keychain items across a reinstall, and the server refuses
+    /// a key it enrolled or revoked before) and when the officer starts over after a
+    /// revocation. Signers already made keep their cached key: make new ones.
+    public static func forgetAll() throws {
+        try Keychain.removeAll()
+    }
+}
+
 /// Generic-password Keychain items of this app, this device only, readable after the
 /// first unlock (background check-ins). Holds the Secure Enclave key's handle and the App
 /// Attest key id: neither is a secret that works on another phone, but neither belongs in
@@ -102,6 +113,17 @@ enum Keychain {
             return nil
         default:
             throw ApiError.Storage(detail: "Keychain read \(account): OSStatus \(osStatus)")
+        }
+    }
+
+    static func removeAll() throws {
+        let query: [String: Any] = [
+            kSecClass as String: kSecClassGenericPassword,
+            kSecAttrService as String: service,
+        ]
+        let osStatus = SecItemDelete(query as CFDictionary)
+        guard osStatus == errSecSuccess || osStatus == errSecItemNotFound else {
+            throw ApiError.Storage(detail: "Keychain delete: OSStatus \(osStatus)")
         }
     }
 

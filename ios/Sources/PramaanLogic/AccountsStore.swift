@@ -30,3 +30,22 @@ public struct AccountsStore: Sendable {
         try data.write(to: url, options: [.atomic, .completeFileProtectionUntilFirstUserAuthentication])
     }
 }
+
+/// Whether this state directory is a new installation's: a marker file written once.
+///
+/// Why: iOS keeps an app's Keychain items when it is deleted and installed again, but not
+/// its files. A fresh installation must not reuse the old device key (the server refuses
+/// a key it enrolled or revoked before), so the app forgets the keys when the marker is
+/// missing.
+public enum InstallationMarker {
+    static let fileName = "installation"
+
+    /// True the first time it is called for `directory` (and writes the marker).
+    public static func claim(in directory: URL) -> Bool {
+        let marker = directory.appendingPathComponent(fileName)
+        if FileManager.default.fileExists(atPath: marker.path) { return false }
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try? Data(UUID().uuidString.utf8).write(to: marker, options: .atomic)
+        return true
+    }
+}
