@@ -193,3 +193,20 @@ final class EnrollmentFlowTests: XCTestCase {
         XCTAssertFalse(EnrollmentFlow.confirmation(link: link, preview: preview, time: 1_000 + 3 * 86_400).canConfirm)
     }
 }
+
+final class StorageTests: XCTestCase {
+    func testConfirmedAccountsRoundTripAndTheInstallationMarker() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = AccountsStore(directory: dir)
+        XCTAssertEqual(store.load(), ConfirmedAccounts())
+        let saved = ConfirmedAccounts(
+            addresses: ["a@gujarat.gov.in"],
+            answers: [ConfirmedGroup(platformName: "WhatsApp", groupId: "g", isMember: true, officerHandle: "+91")],
+            confirmed: true)
+        try store.save(saved)
+        XCTAssertEqual(store.load(), saved)
+        XCTAssertTrue(InstallationMarker.claim(in: dir))
+        XCTAssertFalse(InstallationMarker.claim(in: dir))
+    }
+}
