@@ -855,3 +855,56 @@ fn a_device_key_made_during_key_evidence_is_the_one_enrolled() {
     // Delivered at all: the server verified the check-in against the enrolled key.
     assert_eq!(result.seq, 1);
 }
+
+/// A platform facts provider that asks the agent while it reads the facts (Android's
+/// reads the enrolled policy's apps to know which packages to look for).
+struct AsksTheAgent {
+    agent: std::sync::OnceLock<Arc<Agent>>,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl pramaan_core::agent::FactsProvider for AsksTheAgent {
+    fn facts(&self) -> Result<Facts, AgentError> {
+        if let Some(agent) = self.agent.get() {
+            agent.status()?;
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(compliant())
+    }
+}
+
+/// Enrollment and check-in ask the facts provider outside the agent's lock: a provider
+/// that calls back into the agent (as the Android and iOS layers do) does not deadlock.
+#[test]
+fn a_facts_provider_may_ask_the_agent_while_it_is_asked() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let uri = server.enrollment_uri("GAD-001");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let phone = Arc::new(agent(dir.path()));
+    let facts = Arc::new(AsksTheAgent {
+        agent: std::sync::OnceLock::new(),
+        asked: std::sync::atomic::AtomicUsize::new(0),
+    });
+    assert!(facts.agent.set(phone.clone()).is_ok());
+    let (done, wait) = std::sync::mpsc::channel();
+    let worker = {
+        let (phone, facts) = (phone.clone(), facts.clone());
+        std::thread::spawn(move || {
+            phone.enroll(&uri, facts.as_ref(), None).expect("enrolls");
+            let outcome = phone.check_in(facts.as_ref()).expect("checks in");
+            done.send(matches!(outcome, CheckIn::Delivered { .. }))
+                .expect("send");
+        })
+    };
+    let delivered = wait
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("enroll and check-in finish: no deadlock when the provider asks the agent");
+    worker.join().expect("worker");
+    assert!(delivered);
+    assert_eq!(
+        facts.asked.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "asked the agent once per call"
+    );
+}

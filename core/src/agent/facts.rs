@@ -160,7 +160,8 @@ impl Facts {
 
 /// Source of device facts: the platform layer on a phone, a file on the desktop.
 pub trait FactsProvider: Send + Sync {
-    /// A snapshot of the device now; called at every check-in.
+    /// A snapshot of the device now; called at every check-in. Called outside the
+    /// agent's lock, so it may ask the agent (its status, the enrolled policy's apps).
     fn facts(&self) -> Result<Facts, AgentError>;
 }
 

@@ -328,7 +328,10 @@ pub struct Agent {
     evidence: Arc<dyn EvidenceSource>,
     options: transport::Options,
     outbox: Outbox,
-    /// Serializes operations of this process on the state directory.
+    /// Serializes operations of this process on the state directory. The facts provider
+    /// is asked outside it, since a platform's provider may call back into the agent
+    /// (`status`, the enrolled policy's apps); the signer and the evidence source are
+    /// asked under it and must not call the agent.
     lock: Mutex<()>,
 }
 
@@ -459,12 +462,14 @@ impl Agent {
         facts: &dyn FactsProvider,
         evidence: Option<Evidence>,
     ) -> Result<Enrollment, AgentError> {
+        // The facts first, outside the lock: the platform's provider may call back into
+        // this agent (its status, the enrolled policy's apps) while it reads them.
+        let facts = facts.facts()?;
         let _g = self.guard();
         if let Some(st) = State::load(&self.dir)? {
             return Err(AgentError::AlreadyEnrolled(st.device_id));
         }
         let uri = EnrollmentUri::parse(uri)?;
-        let facts = facts.facts()?;
         facts.validate()?;
         let public_key = self.signer.public_key()?;
         // The token travels in the Authorization header, outside the signed request (which
@@ -569,9 +574,11 @@ impl Agent {
     /// One check-in: evaluate locally, deliver queued attestations, then this one; queue it
     /// if the server cannot be reached.
     pub fn check_in(&self, facts: &dyn FactsProvider) -> Result<CheckIn, AgentError> {
+        // The facts first, outside the lock: the platform's provider may call back into
+        // this agent (its status, the enrolled policy's apps) while it reads them.
+        let facts = facts.facts()?;
         let _g = self.guard();
         let mut st = self.enrolled_state()?;
-        let facts = facts.facts()?;
         facts.validate()?;
         if now() < st.retry_at {
             log::info!(
