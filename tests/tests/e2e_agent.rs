@@ -908,3 +908,65 @@ fn a_facts_provider_may_ask_the_agent_while_it_is_asked() {
         "asked the agent once per call"
     );
 }
+
+/// Revoked by IT, the officer scans IT's new QR code: the preview answers, the old key
+/// is refused (a revoked device's key never enrolls again) and nothing changes; with a
+/// new key the phone enrolls as a new device, its revoked check-ins dropped. A phone that
+/// was not revoked still refuses a second enrollment.
+#[test]
+fn a_revoked_phone_enrolls_again_with_a_new_qr_code_and_a_new_key() {
+    let server = pramaan_testkit::start();
+    server.seed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = Arc::new(ReplaceableKey(std::sync::Mutex::new(
+        SoftwareSigner::generate().expect("key"),
+    )));
+    let phone = Agent::open_with(dir.path(), key.clone(), options()).expect("agent");
+    let first = phone
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls");
+    assert!(matches!(
+        phone.preview_enrollment(&server.enrollment_uri("GAD-001")),
+        Err(AgentError::AlreadyEnrolled(_))
+    ));
+    server.revoke(&first.device_id, "phone reported lost");
+    assert!(matches!(
+        phone.check_in(&compliant()),
+        Err(AgentError::Revoked { .. })
+    ));
+    assert!(phone.status().expect("status").revoked.is_some());
+
+    let again = server.enrollment_uri("GAD-001");
+    let preview = phone
+        .preview_enrollment(&again)
+        .expect("a revoked phone may preview");
+    assert_eq!(preview.preview.officer_id, "GAD-001");
+    // The same (revoked) key: refused, and the revoked state stays as it was.
+    let state_before = std::fs::read(dir.path().join("state.json")).expect("state");
+    match phone.enroll(&again, &compliant(), None) {
+        Err(AgentError::Rejected { code, .. }) => assert_eq!(code, "key_revoked"),
+        other => panic!("the revoked key must be refused: {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("state.json")).expect("state"),
+        state_before
+    );
+    // A new key (the platform makes one; Android does it while giving key evidence).
+    *key.0.lock().unwrap() = SoftwareSigner::generate().expect("key");
+    let second = phone
+        .enroll(&server.enrollment_uri("GAD-001"), &compliant(), None)
+        .expect("enrolls again");
+    assert_ne!(second.device_id, first.device_id);
+    let status = phone.status().expect("status");
+    assert!(status.revoked.is_none(), "{status:?}");
+    assert_eq!(status.device_id, Some(second.device_id));
+    assert_eq!(status.pending, 0);
+    let CheckIn::Delivered { result, .. } = phone.check_in(&compliant()).expect("check in") else {
+        panic!("the server is up")
+    };
+    assert_eq!(result.seq, 1);
+    assert!(matches!(
+        phone.enroll(&server.enrollment_uri("GAD-001"), &compliant(), None),
+        Err(AgentError::AlreadyEnrolled(id)) if id == second.device_id
+    ));
+}

@@ -455,7 +455,10 @@ impl Agent {
         Ok(HttpsClient::new(&st.server, trust, self.options.clone())?)
     }
 
-    /// Enrolls with the server named in `uri` (design section 5 items 1-3).
+    /// Enrolls with the server named in `uri` (design section 5 items 1-3). An enrolled
+    /// phone is refused ([`AgentError::AlreadyEnrolled`]) unless department IT revoked
+    /// it: then IT's new QR code enrolls it again, as a new device, and the revoked
+    /// enrollment and its queued check-ins are dropped once the server accepted.
     pub fn enroll(
         &self,
         uri: &str,
@@ -466,9 +469,15 @@ impl Agent {
         // this agent (its status, the enrolled policy's apps) while it reads them.
         let facts = facts.facts()?;
         let _g = self.guard();
-        if let Some(st) = State::load(&self.dir)? {
-            return Err(AgentError::AlreadyEnrolled(st.device_id));
-        }
+        // A phone IT revoked enrolls again with IT's new QR code (and a new key: the
+        // server refuses a revoked device's key); any other enrolled phone is refused.
+        let replaces = match State::load(&self.dir)? {
+            Some(st) if st.revoked.is_none() => {
+                return Err(AgentError::AlreadyEnrolled(st.device_id));
+            }
+            Some(st) => Some(st.device_id),
+            None => None,
+        };
         let uri = EnrollmentUri::parse(uri)?;
         facts.validate()?;
         let public_key = self.signer.public_key()?;
@@ -531,6 +540,14 @@ impl Agent {
             source,
         })?;
         self.signer.keep()?;
+        if let Some(old) = replaces {
+            // The revoked enrollment's queued check-ins name its device: the server
+            // refuses them, so they go with it.
+            for entry in self.outbox.list()? {
+                self.outbox.remove(&entry)?;
+            }
+            log::info!("re-enrolled: device {old}, revoked by IT, is replaced");
+        }
         let st = State {
             version: state::STATE_VERSION,
             device_id: receipt.device_id,

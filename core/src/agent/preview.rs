@@ -30,11 +30,13 @@ pub struct EnrollmentPreview {
 impl Agent {
     /// Asks the server named in `uri` what its token is for, without enrolling: nothing
     /// is consumed on the server and nothing is written here. Refused like
-    /// [`Agent::enroll`]: a bad link ([`AgentError::Uri`]), an enrolled device
-    /// ([`AgentError::AlreadyEnrolled`]), a token the server will not enroll (unknown,
+    /// [`Agent::enroll`]: a bad link ([`AgentError::Uri`]), an enrolled device that IT
+    /// did not revoke ([`AgentError::AlreadyEnrolled`]), a token the server will not enroll (unknown,
     /// used, expired, cancelled: [`AgentError::Rejected`] with the server's code).
     pub fn preview_enrollment(&self, uri: &str) -> Result<EnrollmentPreview, AgentError> {
-        if let Some(st) = State::load(&self.dir)? {
+        if let Some(st) = State::load(&self.dir)?
+            && st.revoked.is_none()
+        {
             return Err(AgentError::AlreadyEnrolled(st.device_id));
         }
         let uri = EnrollmentUri::parse(uri)?;
