@@ -1,0 +1,308 @@
+"""Do the Android and iOS platform files call only names the generated bindings declare?
+
+The Android-API Kotlin and the iOS Swift files cannot be compiled here (no Android SDK, no
+Swift compiler), so nothing would notice when the core's FFI surface changes under them:
+a renamed method, a removed record field, a new enum case name. This checker is the cheap
+stand-in for the compiler's name resolution, without types:
+
+1. it collects every name a platform file *uses* (call targets, member names after `.`,
+   type references, named-argument labels, enum cases in patterns, Kotlin imports from the
+   bindings' package), with tree-sitter;
+2. it subtracts the names declared in the checked files themselves and in the project's own
+   plain-logic files (`--own`): classes, functions, properties, parameters, enum entries,
+   locals; the names a Kotlin file imports explicitly from a package other than the
+   bindings' (`import android.content.Context` resolves `Context`); a few keywords the
+   grammars parse as identifiers (`this`, `it`, `true`...); and the allow list
+   (`--allow`: the platform's and the language's library names the files use);
+3. every name left must be declared (non-private) in the generated bindings file.
+
+Also, for Kotlin: a wildcard import of the bindings' package is an error (it would hide
+which names come from the bindings), and every segment of an explicit import from that
+package must be declared in the bindings. And a name of the allow list that the bindings
+declare is an error: the allow list would hide its removal from the core.
+
+What it cannot see: names are matched without scopes or types, so a member name that both
+the bindings and the platform's own classes declare (`status`, `title`...) is accepted
+whichever one a use means; the compiler on a developer's machine remains the last word.
+
+Usage:
+  check_binding_names.py --lang kotlin|swift --bindings GENERATED --allow ALLOWLIST
+                         [--own FILE...] [--print-unknown] FILE...
+Exit 0 when every name is known, 1 otherwise (each unknown name is listed with file:line),
+2 on a usage or parse error. `--print-unknown` prints the unknown names, one per line and
+sorted, and exits 0 (to seed or regenerate an allow list).
+"""
+
+import argparse
+import os
+import sys
+
+import tree_sitter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_syntax import SWIFT_DOC_ATTR, language  # noqa: E402
+
+# Parsed as identifiers by the grammars but keywords (or compiler-provided) in the language.
+KOTLIN_KEYWORDS = {"this", "super", "it", "true", "false", "null", "class", "field", "_"}
+SWIFT_KEYWORDS = {"self", "Self", "super", "true", "false", "nil", "_", "init"}
+
+PLATFORM = {"kotlin": "an Android API?", "swift": "an iOS API?"}
+
+
+def text(src, node):
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def ident(src, node):
+    """An identifier's name: `platform` and platform are the same name in both languages."""
+    return text(src, node).strip("`")
+
+
+def children_with_fields(node):
+    for i, child in enumerate(node.children):
+        yield child, node.field_name_for_child(i)
+
+
+def modifiers_text(src, node):
+    """The declaration's modifier keywords (`private`, `internal`, `public`...)."""
+    out = set()
+    for child in node.children:
+        if child.type == "modifiers":
+            for m in child.children:
+                out.update(text(src, m).split())
+    return out
+
+
+HIDDEN = {"private", "fileprivate", "internal"}
+
+
+class Names:
+    """What one file declares and uses."""
+
+    def __init__(self):
+        self.declared = set()  # every declaration, locals included
+        self.surface = set()  # declarations visible to other modules (for the bindings)
+        self.uses = []  # (name, line)
+        self.imports = []  # Kotlin: (dotted name, is_wildcard, alias, line)
+        self.package = None  # Kotlin package
+
+
+# --- Kotlin (tree-sitter-kotlin 1.x: every name is an `identifier` node) -----------------
+
+KOTLIN_DECL_FIELD_NAME = {"class_declaration", "object_declaration", "companion_object", "function_declaration"}
+KOTLIN_DECL_CHILD = {
+    "class_parameter",
+    "parameter",
+    "variable_declaration",
+    "enum_entry",
+    "type_parameter",
+    "catch_block",
+}
+KOTLIN_DECLS = KOTLIN_DECL_FIELD_NAME | {"type_alias", "property_declaration", "enum_entry", "class_parameter"}
+KOTLIN_BODIES = {"function_body", "lambda_literal", "getter", "setter", "anonymous_initializer", "block"}
+
+
+def kotlin_walk(src, node, names, hidden=False, in_body=False):
+    if node.type == "package_header":
+        names.package = text(src, node).split(None, 1)[-1].strip().rstrip(";")
+        return
+    if node.type == "import":
+        qualified = None
+        alias = None
+        for child in node.children:
+            if child.type == "qualified_identifier":
+                qualified = text(src, child)
+            elif child.type == "identifier":
+                alias = text(src, child)
+        wildcard = text(src, node).replace(" ", "").rstrip(";").endswith(".*")
+        if qualified:
+            names.imports.append((qualified, wildcard, alias, node.start_point[0] + 1))
+        return
+    if node.type in KOTLIN_DECLS and not hidden:
+        hidden = bool(modifiers_text(src, node) & HIDDEN)
+    for child, field in children_with_fields(node):
+        if child.type == "identifier":
+            name = ident(src, child)
+            is_decl = (node.type in KOTLIN_DECL_FIELD_NAME and field == "name") or (
+                node.type == "type_alias" and field == "type"
+            ) or node.type in KOTLIN_DECL_CHILD
+            if is_decl:
+                names.declared.add(name)
+                # A type parameter (`T`, `R`) is no name another file can call.
+                if not hidden and not in_body and node.type != "type_parameter":
+                    names.surface.add(name)
+            else:
+                names.uses.append((name, child.start_point[0] + 1))
+        else:
+            # Parameters of a function are part of its signature, not of its body.
+            kotlin_walk(src, child, names, hidden, in_body or child.type in KOTLIN_BODIES)
+
+
+# --- Swift (tree-sitter-swift 0.7) ------------------------------------------------------
+
+SWIFT_TYPE_DECLS = {"class_declaration", "protocol_declaration", "typealias_declaration", "associatedtype_declaration"}
+SWIFT_FUNC_DECLS = {"function_declaration", "protocol_function_declaration"}
+SWIFT_PARAMS = {"parameter", "lambda_parameter"}
+SWIFT_DECLS = SWIFT_TYPE_DECLS | SWIFT_FUNC_DECLS | {
+    "property_declaration",
+    "protocol_property_declaration",
+    "init_declaration",
+    "subscript_declaration",
+}
+SWIFT_BODIES = {"function_body", "lambda_literal", "computed_property", "statements"}
+
+
+def binds(node):
+    return any(c.type == "value_binding_pattern" for c in node.children)
+
+
+def swift_walk(src, node, names, hidden=False, in_body=False, binding=False):
+    if node.type == "import_declaration":
+        return
+    if node.type in SWIFT_DECLS and not hidden:
+        hidden = bool(modifiers_text(src, node) & HIDDEN)
+    if node.type == "pattern" and binds(node):
+        binding = True
+    if node.type in ("switch_entry", "catch_block"):
+        binding = False
+    named = [c for c in node.children if c.is_named]
+    for child, field in children_with_fields(node):
+        if child.type in ("simple_identifier", "type_identifier"):
+            name = ident(src, child)
+            is_decl = (
+                (node.type in SWIFT_TYPE_DECLS and field == "name" and child.type == "type_identifier")
+                or (node.type in SWIFT_FUNC_DECLS and field == "name")
+                or field == "bound_identifier"
+                or (node.type in SWIFT_PARAMS and field in ("name", "external_name"))
+                or (node.type == "enum_entry" and field == "name")
+                or node.type == "enum_type_parameters"
+                or node.type == "type_parameter"
+                # `case .revoked(let info)` binds through bound_identifier; in
+                # `catch let ApiError.Platform(detail)` the `let` binds a lone name.
+                or (node.type == "pattern" and binding and len(named) == 1)
+            )
+            if is_decl:
+                names.declared.add(name)
+                if not hidden and not in_body and node.type != "type_parameter" and name != "_":
+                    names.surface.add(name)
+            elif not name.startswith("$"):
+                names.uses.append((name, child.start_point[0] + 1))
+        else:
+            swift_walk(src, child, names, hidden, in_body or child.type in SWIFT_BODIES, binding)
+
+
+def collect(parser, lang, path):
+    with open(path, "rb") as f:
+        src = f.read()
+    if lang == "swift":
+        src = SWIFT_DOC_ATTR.sub(b"", src)
+    tree = parser.parse(src)
+    if tree.root_node.has_error:
+        print(f"{path}: does not parse (see check_syntax.py {lang} {path})", file=sys.stderr)
+        sys.exit(2)
+    names = Names()
+    if lang == "kotlin":
+        kotlin_walk(src, tree.root_node, names)
+    else:
+        swift_walk(src, tree.root_node, names)
+    return names
+
+
+def read_allow(path):
+    allow = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                allow.add(line)
+    return allow
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lang", choices=["kotlin", "swift"], required=True)
+    ap.add_argument("--bindings", required=True, help="the generated Kotlin or Swift bindings file")
+    ap.add_argument("--allow", required=True, help="allow list: one name a line, # comments")
+    ap.add_argument("--own", nargs="*", default=[], help="the project's own logic files (declarations only)")
+    ap.add_argument("--print-unknown", action="store_true", help="print the unknown names and exit 0")
+    ap.add_argument("files", nargs="*")
+    args = ap.parse_args()
+
+    parser = tree_sitter.Parser(language(args.lang))
+    bindings = collect(parser, args.lang, args.bindings)
+    surface = bindings.surface
+    allow = read_allow(args.allow)
+    keywords = KOTLIN_KEYWORDS if args.lang == "kotlin" else SWIFT_KEYWORDS
+
+    checked = [(p, collect(parser, args.lang, p)) for p in args.files]
+    own = [collect(parser, args.lang, p) for p in args.own]
+    declared = set()
+    own_packages = set()
+    for n in own + [n for _, n in checked]:
+        declared |= n.declared
+        if n.package:
+            own_packages.add(n.package)
+    package = bindings.package or ""
+
+    errors = []  # (path, line, message)
+    unknown = set()
+    for path, n in checked:
+        resolved = set()
+        for dotted, wildcard, alias, line in n.imports:
+            if alias:
+                resolved.add(alias)
+            if not (package and (dotted == package or dotted.startswith(package + "."))):
+                if not wildcard:
+                    resolved.add(alias or dotted.rsplit(".", 1)[-1])
+                continue
+            rest = dotted[len(package) + 1 :]
+            if not rest:
+                errors.append((path, line, f"wildcard import `{package}.*`: import each binding name explicitly"))
+                continue
+            if any(dotted == p or dotted.startswith(p + ".") for p in own_packages if p != package):
+                continue
+            for segment in rest.split("."):
+                if segment not in surface:
+                    unknown.add(segment)
+                    errors.append(
+                        (path, line, f"`import {dotted}`: `{segment}` is not in the generated bindings (the core's surface changed?)")
+                    )
+                    break
+        reported = set()
+        for name, line in n.uses:
+            if name in keywords or name in declared or name in resolved or name in allow or name in surface:
+                continue
+            unknown.add(name)
+            if name in reported:
+                continue
+            reported.add(name)
+            errors.append(
+                (
+                    path,
+                    line,
+                    f"`{name}` is not in the generated bindings (the core's surface changed?) "
+                    f"nor in {args.allow} ({PLATFORM[args.lang]})",
+                )
+            )
+
+    if args.print_unknown:
+        for name in sorted(unknown):
+            print(name)
+        return 0
+
+    for name in sorted(allow & surface):
+        errors.append(
+            (args.allow, 0, f"`{name}` is declared in the generated bindings: take it out of the allow list, "
+             "or its removal from the core would go unnoticed")
+        )
+    for path, line, message in errors:
+        print(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+    if errors:
+        print(f"{len(errors)} problem(s) in {len(checked)} {args.lang} file(s)", file=sys.stderr)
+        return 1
+    print(f"ok: {len(checked)} {args.lang} file(s) use only names the bindings or {args.allow} declare")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
