@@ -16,6 +16,11 @@ stand-in for the compiler's name resolution, without types:
    (`--allow`: the platform's and the language's library names the files use);
 3. every name left must be declared (non-private) in the generated bindings file.
 
+A platform class that implements one of the bindings' foreign traits (`Signer`,
+`DeviceFacts`, `EvidenceProvider`) must declare each of its requirements, and a Kotlin or
+Swift `override` counts as a use of the name it overrides: the compiler's "does not
+conform" and "overrides nothing" when the core adds or renames a trait method.
+
 Also, for Kotlin: a wildcard import of the bindings' package is an error (it would hide
 which names come from the bindings), and every segment of an explicit import from that
 package must be declared in the bindings. And a name of the allow list that the bindings
@@ -23,7 +28,9 @@ declare is an error: the allow list would hide its removal from the core.
 
 What it cannot see: names are matched without scopes or types, so a member name that both
 the bindings and the platform's own classes declare (`status`, `title`...) is accepted
-whichever one a use means; the compiler on a developer's machine remains the last word.
+whichever one a use means (on success the checker lists those names); a Swift protocol
+method implemented without `override` is checked only through the conformance rule above.
+The compiler on a developer's machine remains the last word.
 
 Usage:
   check_binding_names.py --lang kotlin|swift --bindings GENERATED --allow ALLOWLIST
@@ -39,8 +46,10 @@ import sys
 
 import tree_sitter
 
+# check_syntax.py beside this file; no __pycache__ left in the source tree.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_syntax import SWIFT_DOC_ATTR, language  # noqa: E402
+from check_syntax import SWIFT_DOC_ATTR, language, problems  # noqa: E402
 
 # Parsed as identifiers by the grammars but keywords (or compiler-provided) in the language.
 KOTLIN_KEYWORDS = {"this", "super", "it", "true", "false", "null", "class", "field", "_"}
@@ -85,6 +94,8 @@ class Names:
         self.uses = []  # (name, line)
         self.imports = []  # Kotlin: (dotted name, is_wildcard, alias, line)
         self.package = None  # Kotlin package
+        self.protocols = {}  # interface/protocol name -> requirement names
+        self.types = {}  # class name -> ((path, line), supertypes, member names)
 
 
 # --- Kotlin (tree-sitter-kotlin 1.x: every name is an `identifier` node) -----------------
@@ -102,7 +113,7 @@ KOTLIN_DECLS = KOTLIN_DECL_FIELD_NAME | {"type_alias", "property_declaration", "
 KOTLIN_BODIES = {"function_body", "lambda_literal", "getter", "setter", "anonymous_initializer", "block"}
 
 
-def kotlin_walk(src, node, names, hidden=False, in_body=False):
+def kotlin_walk(src, node, names, hidden=False, in_body=False, overriding=False):
     if node.type == "package_header":
         names.package = text(src, node).split(None, 1)[-1].strip().rstrip(";")
         return
@@ -118,15 +129,23 @@ def kotlin_walk(src, node, names, hidden=False, in_body=False):
         if qualified:
             names.imports.append((qualified, wildcard, alias, node.start_point[0] + 1))
         return
-    if node.type in KOTLIN_DECLS and not hidden:
-        hidden = bool(modifiers_text(src, node) & HIDDEN)
+    if node.type in KOTLIN_DECLS:
+        modifiers = modifiers_text(src, node)
+        hidden = hidden or bool(modifiers & HIDDEN)
+        # `override fun publicKey()` names the supertype's member (the bindings' `Signer`,
+        # Android's `onCreate`): a use, which must resolve like any other.
+        overriding = "override" in modifiers
+    elif node.type != "variable_declaration":
+        overriding = False
     for child, field in children_with_fields(node):
         if child.type == "identifier":
             name = ident(src, child)
             is_decl = (node.type in KOTLIN_DECL_FIELD_NAME and field == "name") or (
                 node.type == "type_alias" and field == "type"
             ) or node.type in KOTLIN_DECL_CHILD
-            if is_decl:
+            if is_decl and overriding:
+                names.uses.append((name, child.start_point[0] + 1))
+            elif is_decl:
                 names.declared.add(name)
                 # A type parameter (`T`, `R`) is no name another file can call.
                 if not hidden and not in_body and node.type != "type_parameter":
@@ -135,7 +154,7 @@ def kotlin_walk(src, node, names, hidden=False, in_body=False):
                 names.uses.append((name, child.start_point[0] + 1))
         else:
             # Parameters of a function are part of its signature, not of its body.
-            kotlin_walk(src, child, names, hidden, in_body or child.type in KOTLIN_BODIES)
+            kotlin_walk(src, child, names, hidden, in_body or child.type in KOTLIN_BODIES, overriding)
 
 
 # --- Swift (tree-sitter-swift 0.7) ------------------------------------------------------
@@ -156,11 +175,17 @@ def binds(node):
     return any(c.type == "value_binding_pattern" for c in node.children)
 
 
-def swift_walk(src, node, names, hidden=False, in_body=False, binding=False):
+def swift_walk(src, node, names, hidden=False, in_body=False, binding=False, overriding=False):
     if node.type == "import_declaration":
         return
-    if node.type in SWIFT_DECLS and not hidden:
-        hidden = bool(modifiers_text(src, node) & HIDDEN)
+    if node.type in SWIFT_DECLS:
+        modifiers = modifiers_text(src, node)
+        hidden = hidden or bool(modifiers & HIDDEN)
+        # `override func viewDidLoad()` names the superclass's member: a use. (A protocol
+        # requirement such as `Signer.sign` is met without `override`: not seen.)
+        overriding = "override" in modifiers
+    elif node.type != "pattern":
+        overriding = False
     if node.type == "pattern" and binds(node):
         binding = True
     if node.type in ("switch_entry", "catch_block"):
@@ -181,14 +206,126 @@ def swift_walk(src, node, names, hidden=False, in_body=False, binding=False):
                 # `catch let ApiError.Platform(detail)` the `let` binds a lone name.
                 or (node.type == "pattern" and binding and len(named) == 1)
             )
-            if is_decl:
+            if is_decl and overriding and field in ("name", "bound_identifier"):
+                names.uses.append((name, child.start_point[0] + 1))
+            elif is_decl:
                 names.declared.add(name)
                 if not hidden and not in_body and node.type != "type_parameter" and name != "_":
                     names.surface.add(name)
             elif not name.startswith("$"):
                 names.uses.append((name, child.start_point[0] + 1))
         else:
-            swift_walk(src, child, names, hidden, in_body or child.type in SWIFT_BODIES, binding)
+            swift_walk(src, child, names, hidden, in_body or child.type in SWIFT_BODIES, binding, overriding)
+
+
+# --- conformance to the bindings' foreign traits --------------------------------------------
+#
+# A platform class implementing a bindings protocol (`Signer`, `DeviceFacts`,
+# `EvidenceProvider`) must declare every requirement: when the core adds or renames a
+# method of a foreign trait, the compiler would say "does not conform"; so does this.
+
+
+def last_type_name(src, node):
+    """`Foo` of a user_type `a.b.Foo` (or of a bare identifier)."""
+    names = [c for c in node.children if c.type in ("identifier", "type_identifier")]
+    return ident(src, names[-1]) if names else ident(src, node)
+
+
+def kotlin_protocols(src, node, out):
+    """Kotlin interfaces of the bindings: name -> names of their abstract members."""
+    if node.type == "class_declaration" and any(c.type == "interface" for c in node.children):
+        name = node.child_by_field_name("name")
+        body = next((c for c in node.children if c.type == "class_body"), None)
+        if name is not None and body is not None and not (modifiers_text(src, node) & HIDDEN):
+            reqs = set()
+            for m in body.children:
+                if m.type == "function_declaration" and not any(c.type == "function_body" for c in m.children):
+                    reqs.add(ident(src, m.child_by_field_name("name")))
+            out[ident(src, name)] = reqs
+    for c in node.children:
+        kotlin_protocols(src, c, out)
+
+
+def swift_protocols(src, node, out):
+    """Swift protocols of the bindings: name -> names of their requirements."""
+    if node.type == "protocol_declaration" and not (modifiers_text(src, node) & HIDDEN):
+        name = node.child_by_field_name("name")
+        body = node.child_by_field_name("body")
+        if name is not None and body is not None:
+            reqs = set()
+            for m in body.children:
+                if m.type == "protocol_function_declaration":
+                    reqs.add(ident(src, m.child_by_field_name("name")))
+                elif m.type == "protocol_property_declaration":
+                    reqs.update(ident(src, b) for b in bound_names(m))
+            out[ident(src, name)] = reqs
+    for c in node.children:
+        swift_protocols(src, c, out)
+
+
+def bound_names(node):
+    found = []
+    for i, c in enumerate(node.children):
+        if node.field_name_for_child(i) == "bound_identifier":
+            found.append(c)
+        elif c.type == "pattern":
+            found.extend(bound_names(c))
+    return found
+
+
+def kotlin_types(src, node, path, out):
+    """Kotlin classes and objects: key -> (line, supertypes, member names)."""
+    if node.type in ("class_declaration", "object_declaration", "object_literal"):
+        name = node.child_by_field_name("name")
+        key = ident(src, name) if name is not None else f"object at {path}:{node.start_point[0] + 1}"
+        supers, members = set(), set()
+        for c in node.children:
+            if c.type == "delegation_specifiers":
+                for spec in c.children:
+                    # `Signer by other` delegates the members: nothing to check.
+                    plain = [t for t in spec.children if t.type == "user_type"]
+                    if spec.type == "delegation_specifier" and plain:
+                        supers.add(last_type_name(src, plain[0]))
+            elif c.type == "primary_constructor":
+                for param in c.children[0].children if c.children else []:
+                    if param.type == "class_parameter":
+                        members.update(ident(src, i) for i in param.children if i.type == "identifier")
+            elif c.type == "class_body":
+                for m in c.children:
+                    if m.type == "function_declaration":
+                        members.add(ident(src, m.child_by_field_name("name")))
+                    elif m.type == "property_declaration":
+                        for v in m.children:
+                            if v.type == "variable_declaration":
+                                members.update(ident(src, i) for i in v.children if i.type == "identifier")
+        line0, s0, m0 = out.get(key, ((path, node.start_point[0] + 1), set(), set()))
+        out[key] = (line0, s0 | supers, m0 | members)
+    for c in node.children:
+        kotlin_types(src, c, path, out)
+
+
+def swift_types(src, node, path, out):
+    """Swift classes, structs, enums and extensions: type name -> (line, supertypes, members)."""
+    if node.type == "class_declaration":
+        name = node.child_by_field_name("name")
+        if name is not None:
+            key = last_type_name(src, name) if name.type == "user_type" else ident(src, name)
+            supers, members = set(), set()
+            for i, c in enumerate(node.children):
+                if c.type == "inheritance_specifier":
+                    for t in c.children:
+                        if t.type == "user_type":
+                            supers.add(last_type_name(src, t))
+                elif node.field_name_for_child(i) == "body":
+                    for m in c.children:
+                        if m.type == "function_declaration":
+                            members.add(ident(src, m.child_by_field_name("name")))
+                        elif m.type == "property_declaration":
+                            members.update(ident(src, b) for b in bound_names(m))
+            line0, s0, m0 = out.get(key, ((path, node.start_point[0] + 1), set(), set()))
+            out[key] = (line0, s0 | supers, m0 | members)
+    for c in node.children:
+        swift_types(src, c, path, out)
 
 
 def collect(parser, lang, path):
@@ -197,14 +334,21 @@ def collect(parser, lang, path):
     if lang == "swift":
         src = SWIFT_DOC_ATTR.sub(b"", src)
     tree = parser.parse(src)
-    if tree.root_node.has_error:
-        print(f"{path}: does not parse (see check_syntax.py {lang} {path})", file=sys.stderr)
+    # The same test as check_syntax.py (which tolerates the grammars' zero-width quirks).
+    found = []
+    problems(tree.root_node, found)
+    if found:
+        print(f"{path}: does not parse: {', '.join(found[:3])}", file=sys.stderr)
         sys.exit(2)
     names = Names()
     if lang == "kotlin":
         kotlin_walk(src, tree.root_node, names)
+        kotlin_protocols(src, tree.root_node, names.protocols)
+        kotlin_types(src, tree.root_node, path, names.types)
     else:
         swift_walk(src, tree.root_node, names)
+        swift_protocols(src, tree.root_node, names.protocols)
+        swift_types(src, tree.root_node, path, names.types)
     return names
 
 
@@ -285,6 +429,21 @@ def main():
                 )
             )
 
+    # Conformances: a Swift extension may add the members in another file, so merge by name.
+    types = {}
+    for n in own + [n for _, n in checked]:
+        for key, (where, supers, members) in n.types.items():
+            w0, s0, m0 = types.get(key, (where, set(), set()))
+            types[key] = (w0, s0 | supers, m0 | members)
+    for key, ((path, line), supers, members) in sorted(types.items()):
+        for proto in sorted(supers):
+            for req in sorted(bindings.protocols.get(proto, set()) - members):
+                unknown.add(req)
+                errors.append(
+                    (path, line, f"`{key}` implements the bindings' `{proto}` but declares no `{req}` "
+                     "(the core's trait changed?)")
+                )
+
     if args.print_unknown:
         for name in sorted(unknown):
             print(name)
@@ -301,6 +460,13 @@ def main():
         print(f"{len(errors)} problem(s) in {len(checked)} {args.lang} file(s)", file=sys.stderr)
         return 1
     print(f"ok: {len(checked)} {args.lang} file(s) use only names the bindings or {args.allow} declare")
+    used = {name for _, n in checked for name, _ in n.uses}
+    shadowed = sorted(used & declared & surface)
+    if shadowed:
+        print(
+            "note: declared both by the bindings and by these files, so checked by name only: "
+            + ", ".join(shadowed)
+        )
     return 0
 
 

@@ -183,39 +183,61 @@ fn regenerate(check: &Check<'_>, files: &[PathBuf], platform: &str, rel: &str) {
     eprintln!("wrote {rel}");
 }
 
-/// `bindings` with the declaration of `checkIn` renamed, as a core change would leave it.
-fn without_check_in(bindings: &Path, lang: &str, out: &Path) {
+/// `bindings` with two declarations renamed, as a change of the core would leave them:
+/// the method `checkIn` (platform files call it) and the foreign trait `Signer`'s
+/// `publicKey` (platform files implement it).
+fn renamed_bindings(bindings: &Path, lang: &str, out: &Path) {
     let text = std::fs::read_to_string(bindings).expect("bindings");
-    let renamed = match lang {
-        "kotlin" => text
-            .replace("fun `checkIn`(", "fun `checkInRenamed`(")
-            .replace("fun checkIn(", "fun checkInRenamed("),
-        _ => text.replace("func checkIn(", "func checkInRenamed("),
-    };
-    assert_ne!(
-        renamed,
-        text,
-        "no checkIn declaration in {}",
-        bindings.display()
-    );
+    let mut renamed = text.clone();
+    for name in ["checkIn", "publicKey"] {
+        let before = renamed.clone();
+        renamed = match lang {
+            "kotlin" => renamed
+                .replace(&format!("fun `{name}`("), &format!("fun `{name}Renamed`("))
+                .replace(&format!("fun {name}("), &format!("fun {name}Renamed(")),
+            _ => renamed.replace(&format!("func {name}("), &format!("func {name}Renamed(")),
+        };
+        assert_ne!(
+            renamed,
+            before,
+            "no {name} declaration in {}",
+            bindings.display()
+        );
+    }
     std::fs::write(out, renamed).expect("write");
 }
 
-const KOTLIN_USES_CHECK_IN: &str = "\
+/// Calls `checkIn` and implements `Signer`, with no name but the bindings' and `ByteArray`.
+const KOTLIN_FIXTURE: &str = "\
 package gov.gujarat.pramaan.platform
 
 import gov.gujarat.pramaan.Agent
 import gov.gujarat.pramaan.CheckInResult
 import gov.gujarat.pramaan.DeviceFacts
+import gov.gujarat.pramaan.Signer
 
 fun checkInOnce(agent: Agent, facts: DeviceFacts): CheckInResult = agent.checkIn(facts)
+
+class FixedSigner(private val key: ByteArray) : Signer {
+    override fun publicKey(): ByteArray = key
+    override fun sign(message: ByteArray): ByteArray = message
+}
 ";
 
-const SWIFT_USES_CHECK_IN: &str = "\
+/// The same in Swift, with `Data`.
+const SWIFT_FIXTURE: &str = "\
+import Foundation
 import PramaanCore
 
 func checkInOnce(agent: Agent, facts: DeviceFacts) throws -> CheckInResult {
     try agent.checkIn(facts: facts)
+}
+
+final class FixedSigner: Signer {
+    let key: Data
+    init(key: Data) { self.key = key }
+    func publicKey() throws -> Data { key }
+    func sign(message: Data) throws -> Data { message }
 }
 ";
 
@@ -268,16 +290,23 @@ fn platform_files_call_only_names_the_bindings_declare() {
         regenerate(&swift, &swift_files, "iOS", "ios/platform-api.txt");
     }
 
-    // The checker catches a name the core no longer declares: `checkIn` renamed in a copy
-    // of the bindings fails a file that calls it (a fixture, so this holds before the apps
-    // exist) and every real platform file that calls it.
+    // The checker catches a change of the core: with `checkIn` and `Signer.publicKey`
+    // renamed in a copy of the bindings, it fails a file that calls the one and implements
+    // the other (a fixture, so this holds before the apps exist), naming both; and so every
+    // real platform file that calls `checkIn` or implements `Signer`.
+    let fixture_allow = work.path().join("fixture-allow.txt");
+    std::fs::write(&fixture_allow, "ByteArray\nData\n").expect("write");
     for (check, files, fixture, name) in [
-        (&kotlin, &kotlin_files, KOTLIN_USES_CHECK_IN, "CheckIn.kt"),
-        (&swift, &swift_files, SWIFT_USES_CHECK_IN, "CheckIn.swift"),
+        (&kotlin, &kotlin_files, KOTLIN_FIXTURE, "Fixture.kt"),
+        (&swift, &swift_files, SWIFT_FIXTURE, "Fixture.swift"),
     ] {
         let fixture_path = work.path().join(name);
         std::fs::write(&fixture_path, fixture).expect("write");
-        let (ok, report) = check.run(std::slice::from_ref(&fixture_path), &[]);
+        let as_written = Check {
+            allow: &fixture_allow,
+            ..*check
+        };
+        let (ok, report) = as_written.run(std::slice::from_ref(&fixture_path), &[]);
         assert!(
             ok,
             "the {} fixture must pass as written:\n{report}",
@@ -285,9 +314,10 @@ fn platform_files_call_only_names_the_bindings_declare() {
         );
 
         let renamed = work.path().join(format!("renamed-{name}"));
-        without_check_in(check.bindings, check.lang, &renamed);
+        renamed_bindings(check.bindings, check.lang, &renamed);
         let broken = Check {
             bindings: &renamed,
+            allow: &fixture_allow,
             ..*check
         };
         let mut all = files.clone();
@@ -295,20 +325,27 @@ fn platform_files_call_only_names_the_bindings_declare() {
         let (ok, report) = broken.run(&all, &[]);
         assert!(
             !ok,
-            "{} check passed without `checkIn`:\n{report}",
+            "{} check passed with renamed bindings:\n{report}",
             check.lang
         );
         for f in &all {
-            let calls = std::fs::read_to_string(f)
-                .expect("read")
-                .contains(".checkIn(");
-            if calls {
-                let line = report
+            let text = std::fs::read_to_string(f).expect("read");
+            let named = |what: &str| {
+                report
                     .lines()
-                    .find(|l| l.starts_with(&relative(f)) && l.contains("`checkIn`"));
+                    .any(|l| l.starts_with(&relative(f)) && l.contains(what))
+            };
+            if text.contains(".checkIn(") {
                 assert!(
-                    line.is_some(),
-                    "{} calls checkIn but the check against renamed bindings does not name it:\n{report}",
+                    named("`checkIn` is not in the generated bindings"),
+                    "{} calls checkIn but the check against renamed bindings does not say so:\n{report}",
+                    f.display()
+                );
+            }
+            if text.contains(": Signer {") {
+                assert!(
+                    named("declares no `publicKeyRenamed`"),
+                    "{} implements Signer but the check against renamed bindings does not say so:\n{report}",
                     f.display()
                 );
             }
