@@ -10,10 +10,14 @@ stand-in for the compiler's name resolution, without types:
    bindings' package), with tree-sitter;
 2. it subtracts the names declared in the checked files themselves and in the project's own
    plain-logic files (`--own`): classes, functions, properties, parameters, enum entries,
-   locals; the names a Kotlin file imports explicitly from a package other than the
-   bindings' (`import android.content.Context` resolves `Context`); a few keywords the
-   grammars parse as identifiers (`this`, `it`, `true`...); and the allow list
-   (`--allow`: the platform's and the language's library names the files use);
+   locals. A name after a `.` is subtracted only by declarations reachable that way (not
+   by locals, parameters or private members), and when called only by callable ones (not
+   by properties or plain enum cases): `agent.checkIn(..)` stays checked beside a
+   `private fun checkIn()` or an `enum Step { case checkIn }`. Also subtracted: the names
+   a Kotlin file imports explicitly from a package other than the bindings'
+   (`import android.content.Context` resolves `Context`); a few keywords the grammars
+   parse as identifiers (`this`, `it`, `true`...); and the allow list (`--allow`: the
+   platform's and the language's library names the files use);
 3. every name left must be declared (non-private) in the generated bindings file.
 
 A platform class that implements one of the bindings' foreign traits (`Signer`,
@@ -34,7 +38,7 @@ The compiler on a developer's machine remains the last word.
 
 Usage:
   check_binding_names.py --lang kotlin|swift --bindings GENERATED --allow ALLOWLIST
-                         [--own FILE...] [--print-unknown] FILE...
+                         [--own FILE...] [--print-unknown] -- FILE...
 Exit 0 when every name is known, 1 otherwise (each unknown name is listed with file:line),
 2 on a usage or parse error. `--print-unknown` prints the unknown names, one per line and
 sorted, and exits 0 (to seed or regenerate an allow list).
@@ -90,12 +94,35 @@ class Names:
 
     def __init__(self):
         self.declared = set()  # every declaration, locals included
+        # Declarations reachable as `x.name` (no locals, nothing private), by kind: what can
+        # be called (`x.name(..)`: functions, types, enum cases with values) and what can be
+        # read (`x.name`: properties, types, enum cases).
+        self.members = {"call": set(), "value": set()}
         self.surface = set()  # declarations visible to other modules (for the bindings)
-        self.uses = []  # (name, line)
+        self.uses = []  # (name, line, None | "call" | "value": after a `.`, called or not)
         self.imports = []  # Kotlin: (dotted name, is_wildcard, alias, line)
         self.package = None  # Kotlin package
         self.protocols = {}  # interface/protocol name -> requirement names
         self.types = {}  # class name -> ((path, line), supertypes, member names)
+
+
+def member_kinds(decl_type, decl):
+    """What a member declaration can be used as (see Names.members)."""
+    if decl_type in ("function_declaration", "protocol_function_declaration"):
+        return ("call",)
+    if decl_type in ("class_declaration", "object_declaration", "protocol_declaration", "companion_object", "type_alias", "typealias_declaration"):
+        return ("call", "value")
+    if decl_type == "enum_entry" and any(c.type in ("enum_type_parameters", "value_arguments") for c in decl.children):
+        return ("call", "value")
+    return ("value",)
+
+
+def use_kind(member_access_node):
+    """For `x.name`: "call" when it is called (`x.name(..)`), else "value"."""
+    parent = member_access_node.parent
+    if parent is not None and parent.type == "call_expression" and parent.children[0] == member_access_node:
+        return "call"
+    return "value"
 
 
 # --- Kotlin (tree-sitter-kotlin 1.x: every name is an `identifier` node) -----------------
@@ -143,15 +170,25 @@ def kotlin_walk(src, node, names, hidden=False, in_body=False, overriding=False)
             is_decl = (node.type in KOTLIN_DECL_FIELD_NAME and field == "name") or (
                 node.type == "type_alias" and field == "type"
             ) or node.type in KOTLIN_DECL_CHILD
+            member_use = None
+            # `this.name` is a member of these files, private ones too: a bare use.
+            if node.type == "navigation_expression" and child != node.children[0] and node.children[0].type != "this_expression":
+                member_use = use_kind(node)
             if is_decl and overriding:
-                names.uses.append((name, child.start_point[0] + 1))
+                kind = "call" if node.type == "function_declaration" else "value"
+                names.uses.append((name, child.start_point[0] + 1, kind))
             elif is_decl:
                 names.declared.add(name)
+                decl = node.parent if node.type == "variable_declaration" else node
+                # Only the declaration's own `private` (a private class's members are reached by `.`).
+                if not in_body and "private" not in modifiers_text(src, decl):
+                    for kind in member_kinds(decl.type, decl):
+                        names.members[kind].add(name)
                 # A type parameter (`T`, `R`) is no name another file can call.
                 if not hidden and not in_body and node.type != "type_parameter":
                     names.surface.add(name)
             else:
-                names.uses.append((name, child.start_point[0] + 1))
+                names.uses.append((name, child.start_point[0] + 1, member_use))
         else:
             # Parameters of a function are part of its signature, not of its body.
             kotlin_walk(src, child, names, hidden, in_body or child.type in KOTLIN_BODIES, overriding)
@@ -186,10 +223,13 @@ def swift_walk(src, node, names, hidden=False, in_body=False, binding=False, ove
         overriding = "override" in modifiers
     elif node.type != "pattern":
         overriding = False
-    if node.type == "pattern" and binds(node):
-        binding = True
-    if node.type in ("switch_entry", "catch_block"):
+    # Names in a pattern are bound (declared) under `let`/`var` (`let (n, unit) = ...`,
+    # `if case let .a(q) = z`, `catch let ApiError.Platform(detail)`) and in a `for` item;
+    # otherwise a lone name in a pattern is an enum case (`case .good:`), a use.
+    if node.type in ("statements", "lambda_literal", "function_body", "computed_property", "switch_entry", "catch_block"):
         binding = False
+    if binds(node):
+        binding = True
     named = [c for c in node.children if c.is_named]
     for child, field in children_with_fields(node):
         if child.type in ("simple_identifier", "type_identifier"):
@@ -206,16 +246,35 @@ def swift_walk(src, node, names, hidden=False, in_body=False, binding=False, ove
                 # `catch let ApiError.Platform(detail)` the `let` binds a lone name.
                 or (node.type == "pattern" and binding and len(named) == 1)
             )
+            member_use = None
+            target = node.parent.child_by_field_name("target") if node.parent is not None else None
+            if field == "suffix" and target is not None and target.type != "self_expression":
+                member_use = use_kind(node.parent)  # navigation_suffix in navigation_expression
+            elif node.type == "prefix_expression" and node.children[0].type == ".":
+                member_use = use_kind(node)  # `.checkIn` (implicit member), not `!done`
             if is_decl and overriding and field in ("name", "bound_identifier"):
-                names.uses.append((name, child.start_point[0] + 1))
+                kind = "call" if node.type in SWIFT_FUNC_DECLS else "value"
+                names.uses.append((name, child.start_point[0] + 1, kind))
             elif is_decl:
                 names.declared.add(name)
+                decl = node.parent if node.type == "pattern" and node.parent is not None else node
+                if not in_body and not (modifiers_text(src, decl) & {"private", "fileprivate"}):
+                    for kind in member_kinds(decl.type, decl):
+                        names.members[kind].add(name)
                 if not hidden and not in_body and node.type != "type_parameter" and name != "_":
                     names.surface.add(name)
             elif not name.startswith("$"):
-                names.uses.append((name, child.start_point[0] + 1))
+                names.uses.append((name, child.start_point[0] + 1, member_use))
         else:
-            swift_walk(src, child, names, hidden, in_body or child.type in SWIFT_BODIES, binding, overriding)
+            swift_walk(
+                src,
+                child,
+                names,
+                hidden,
+                in_body or child.type in SWIFT_BODIES,
+                binding or (node.type == "for_statement" and field == "item"),
+                overriding,
+            )
 
 
 # --- conformance to the bindings' foreign traits --------------------------------------------
@@ -381,15 +440,19 @@ def main():
     checked = [(p, collect(parser, args.lang, p)) for p in args.files]
     own = [collect(parser, args.lang, p) for p in args.own]
     declared = set()
+    members = {"call": set(), "value": set()}
     own_packages = set()
     for n in own + [n for _, n in checked]:
         declared |= n.declared
+        for kind in members:
+            members[kind] |= n.members[kind]
         if n.package:
             own_packages.add(n.package)
     package = bindings.package or ""
 
     errors = []  # (path, line, message)
     unknown = set()
+    shadowed = set()
     for path, n in checked:
         resolved = set()
         for dotted, wildcard, alias, line in n.imports:
@@ -413,8 +476,15 @@ def main():
                     )
                     break
         reported = set()
-        for name, line in n.uses:
-            if name in keywords or name in declared or name in resolved or name in allow or name in surface:
+        for name, line, member_use in n.uses:
+            # `x.name` cannot mean a local or a private member of these files (they are
+            # reached bare), and `x.name(..)` no property or plain enum case: so
+            # `agent.checkIn(..)` is checked even where a file has its own
+            # `private fun checkIn()` or `enum Step { case checkIn }`.
+            own_decl = name in (members[member_use] if member_use else declared)
+            if own_decl and name in surface:
+                shadowed.add(name)
+            if name in keywords or own_decl or name in resolved or name in allow or name in surface:
                 continue
             unknown.add(name)
             if name in reported:
@@ -460,12 +530,10 @@ def main():
         print(f"{len(errors)} problem(s) in {len(checked)} {args.lang} file(s)", file=sys.stderr)
         return 1
     print(f"ok: {len(checked)} {args.lang} file(s) use only names the bindings or {args.allow} declare")
-    used = {name for _, n in checked for name, _ in n.uses}
-    shadowed = sorted(used & declared & surface)
     if shadowed:
         print(
             "note: declared both by the bindings and by these files, so checked by name only: "
-            + ", ".join(shadowed)
+            + ", ".join(sorted(shadowed))
         )
     return 0
 

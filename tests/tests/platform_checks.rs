@@ -342,7 +342,10 @@ fn platform_files_call_only_names_the_bindings_declare() {
                     f.display()
                 );
             }
-            if text.contains(": Signer {") {
+            let implements_signer = [": Signer {", ": Signer,", ", Signer {", ", Signer,"]
+                .iter()
+                .any(|p| text.contains(p));
+            if implements_signer {
                 assert!(
                     named("declares no `publicKeyRenamed`"),
                     "{} implements Signer but the check against renamed bindings does not say so:\n{report}",
