@@ -355,6 +355,29 @@ fn platform_files_call_only_names_the_bindings_declare() {
         }
     }
 
+    // A wildcard import of the bindings' package hides which names come from them, and an
+    // import of a name they do not declare is as wrong as a call; a binding name in the
+    // allow list would hide its removal from the core.
+    let wildcard = work.path().join("Wildcard.kt");
+    std::fs::write(
+        &wildcard,
+        "package gov.gujarat.pramaan.app\n\nimport gov.gujarat.pramaan.*\nimport gov.gujarat.pramaan.NoSuchRecord\n",
+    )
+    .expect("write");
+    let bad_allow = work.path().join("bad-allow.txt");
+    std::fs::write(&bad_allow, "# a binding name:\ncheckIn\n").expect("write");
+    let with_bad_allow = Check {
+        allow: &bad_allow,
+        ..kotlin
+    };
+    let (ok, report) = with_bad_allow.run(&[wildcard], &[]);
+    assert!(
+        !ok && report.contains("wildcard import `gov.gujarat.pramaan.*`")
+            && report.contains("`NoSuchRecord` is not in the generated bindings")
+            && report.contains("`checkIn` is declared in the generated bindings"),
+        "{report}"
+    );
+
     // The real files against the real bindings.
     for (check, files) in [(&kotlin, &kotlin_files), (&swift, &swift_files)] {
         assert!(
