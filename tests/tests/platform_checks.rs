@@ -388,7 +388,10 @@ fn platform_files_call_only_names_the_bindings_declare() {
         let (ok, report) = check.run(files, &[]);
         assert!(
             ok,
-            "{} platform files use names the bindings do not declare:\n{report}",
+            "{} platform files use names the bindings do not declare:\n{report}\n\
+             (a core change: fix the platform file; a platform or library name: regenerate \
+             the allow list with PRAMAAN_UPDATE_PLATFORM_API=1 cargo test -p pramaan-tests \
+             --test platform_checks platform_files, and review its diff)",
             check.lang
         );
     }
