@@ -39,6 +39,9 @@ fn check(python: &Path, language: &str, files: &[PathBuf]) -> (bool, String) {
     )
 }
 
+/// Build output a local Gradle, SwiftPM or Xcode run leaves in the tree (not sources).
+const BUILD_DIRS: &[&str] = &["build", ".build", ".gradle", "DerivedData"];
+
 fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -46,7 +49,11 @@ fn files_with_ext(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
-            files_with_ext(&p, ext, out);
+            let name = e.file_name();
+            let name = name.to_str().unwrap_or("");
+            if !BUILD_DIRS.contains(&name) && !name.ends_with(".xcframework") {
+                files_with_ext(&p, ext, out);
+            }
         } else if p.extension().is_some_and(|x| x == ext) {
             out.push(p);
         }
