@@ -135,11 +135,16 @@ fn preview_blocking(state: &AppState, bytes: &[u8]) -> Result<Response, ApiError
     let preview = read_transaction(state.store.as_ref(), |tx| {
         enroll::preview(tx, &req.token, now)
     })
-    .inspect_err(|e| log::debug!("enrollment preview of token {id} refused: {e}"))?;
+    .inspect_err(|e| {
+        log::debug!(
+            "enrollment preview of token {id} refused: {}",
+            crate::log_text::untrusted(&e.to_string())
+        )
+    })?;
     log::debug!(
         "enrollment preview of token {id}: officer {} ({})",
-        preview.officer_id,
-        preview.department
+        crate::log_text::untrusted(&preview.officer_id),
+        crate::log_text::untrusted(&preview.department)
     );
     Ok(cbor_response(claims::encode(&preview)))
 }
