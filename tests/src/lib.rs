@@ -125,6 +125,89 @@ pub fn jna_jar() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/share/java/jna.jar"))
 }
 
+/// Kotlin on the JVM against the host-built core, as the Kotlin bindings tests use it:
+/// kotlinc, java and JNA, the core built as a cdylib and its Kotlin bindings generated.
+pub struct KotlinJvm {
+    kotlinc: PathBuf,
+    java: PathBuf,
+    jna: PathBuf,
+    kotlin_lib: PathBuf,
+    core_lib: PathBuf,
+    generated: PathBuf,
+}
+
+impl KotlinJvm {
+    /// Finds the tools, builds the cdylib and generates the bindings into `work/gen`.
+    /// `None` when a tool is missing (reported by [`require_tool`]: a failure under CI).
+    pub fn setup(work: &Path) -> Option<Self> {
+        let kotlinc = kotlinc();
+        let java = find_tool("JAVA", "java");
+        let jna = jna_jar();
+        if !require_tool("kotlinc", kotlinc.is_some())
+            || !require_tool("java", java.is_some())
+            || !require_tool("JNA (/usr/share/java/jna.jar)", jna.exists())
+        {
+            return None;
+        }
+        let (kotlinc, java) = (kotlinc?, java?);
+        let core_lib = build_cdylib();
+        let gen_dir = work.join("gen");
+        generate_bindings(&core_lib, "kotlin", &gen_dir);
+        let generated = gen_dir.join("gov/gujarat/pramaan/pramaan_core.kt");
+        assert!(generated.exists(), "no {}", generated.display());
+        Some(Self {
+            kotlin_lib: kotlin_lib(&kotlinc),
+            kotlinc,
+            java,
+            jna,
+            core_lib,
+            generated,
+        })
+    }
+
+    /// Compiles the generated bindings with `sources` into `jar` in one kotlinc call;
+    /// panics with kotlinc's errors when it fails.
+    pub fn compile(&self, sources: &[PathBuf], jar: &Path) {
+        let out = Command::new(&self.kotlinc)
+            .arg(&self.generated)
+            .args(sources)
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                self.jna.display(),
+                self.kotlin_lib.join("kotlin-test.jar").display()
+            ))
+            .arg("-d")
+            .arg(jar)
+            .output()
+            .expect("kotlinc runs");
+        assert!(
+            out.status.success(),
+            "kotlinc failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `main_class` from `jar` with `args`, loading the host-built core through JNA.
+    pub fn run(&self, jar: &Path, main_class: &str, args: &[&std::ffi::OsStr]) -> Output {
+        let lib_dir = self.core_lib.parent().expect("lib dir");
+        Command::new(&self.java)
+            .arg(format!("-Djna.library.path={}", lib_dir.display()))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}:{}:{}",
+                jar.display(),
+                self.jna.display(),
+                self.kotlin_lib.join("kotlin-stdlib.jar").display(),
+                self.kotlin_lib.join("kotlin-test.jar").display()
+            ))
+            .arg(main_class)
+            .args(args)
+            .output()
+            .expect("java runs")
+    }
+}
+
 /// Finds an executable: `$ENV_VAR`, then PATH.
 pub fn find_tool(env_var: &str, name: &str) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env_var).map(PathBuf::from)

@@ -14,12 +14,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use pramaan_tests::{
-    build_cdylib, find_tool, generate_bindings, jna_jar, kotlin_lib, kotlinc, require_tool,
-    workspace_root,
-};
+use pramaan_tests::{KotlinJvm, workspace_root};
 
 fn kotlin_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -43,24 +39,10 @@ fn test_dir() -> PathBuf {
 
 #[test]
 fn android_logic_runs_on_the_jvm() {
-    let kotlinc = kotlinc();
-    let java = find_tool("JAVA", "java");
-    let jna = jna_jar();
-    if !require_tool("kotlinc", kotlinc.is_some())
-        || !require_tool("java", java.is_some())
-        || !require_tool("JNA (/usr/share/java/jna.jar)", jna.exists())
-    {
-        return;
-    }
-    let (kotlinc, java) = (kotlinc.expect("kotlinc"), java.expect("java"));
-    let kotlin_lib = kotlin_lib(&kotlinc);
-
-    let lib = build_cdylib();
     let work = tempfile::tempdir().expect("tempdir");
-    let gen_dir = work.path().join("gen");
-    generate_bindings(&lib, "kotlin", &gen_dir);
-    let generated = gen_dir.join("gov/gujarat/pramaan/pramaan_core.kt");
-    assert!(generated.exists(), "no {}", generated.display());
+    let Some(kotlin) = KotlinJvm::setup(work.path()) else {
+        return;
+    };
 
     let tests = kotlin_files(&test_dir());
     let declared: usize = tests
@@ -75,46 +57,19 @@ fn android_logic_runs_on_the_jvm() {
     assert!(declared >= 20, "only {declared} tests listed in main");
 
     let jar = work.path().join("logic.jar");
-    let out = Command::new(&kotlinc)
-        .arg(&generated)
-        .args(kotlin_files(&logic_dir()))
-        .args(&tests)
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}",
-            jna.display(),
-            kotlin_lib.join("kotlin-test.jar").display()
-        ))
-        .arg("-d")
-        .arg(&jar)
-        .output()
-        .expect("kotlinc runs");
-    assert!(
-        out.status.success(),
-        "kotlinc failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut sources = kotlin_files(&logic_dir());
+    sources.extend(tests);
+    kotlin.compile(&sources, &jar);
 
     let server = pramaan_testkit::start();
     server.seed();
     let uri = server.enrollment_uri("GAD-001");
     let state = work.path().join("state");
-    let lib_dir = lib.parent().expect("lib dir");
-    let out = Command::new(&java)
-        .arg(format!("-Djna.library.path={}", lib_dir.display()))
-        .arg("-cp")
-        .arg(format!(
-            "{}:{}:{}:{}",
-            jar.display(),
-            jna.display(),
-            kotlin_lib.join("kotlin-stdlib.jar").display(),
-            kotlin_lib.join("kotlin-test.jar").display()
-        ))
-        .arg("gov.gujarat.pramaan.logic.LogicTestsKt")
-        .arg(&uri)
-        .arg(&state)
-        .output()
-        .expect("java runs");
+    let out = kotlin.run(
+        &jar,
+        "gov.gujarat.pramaan.logic.LogicTestsKt",
+        &[uri.as_ref(), state.as_os_str()],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary = stdout
