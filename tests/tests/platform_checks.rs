@@ -530,6 +530,7 @@ fn build_scripts_are_shellcheck_clean() {
     let mut scripts = vec![
         workspace_root().join(".ci/run"),
         workspace_root().join("tests/fuzz/run"),
+        workspace_root().join("tests/postgres/cluster"),
     ];
     for rel in ["android/build-rust.sh", "ios/build-xcframework.sh"] {
         scripts.extend(required_file(rel));

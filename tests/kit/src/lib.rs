@@ -7,6 +7,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod log_fixtures;
+pub mod postgres;
 pub mod real_evidence;
 pub mod store_conformance;
 
