@@ -26,6 +26,7 @@
 //! Secrets never reach the database: bearer tokens, enrollment tokens and nonces are stored
 //! as their SHA-256 ([`crate::auth::hash_secret`]).
 
+pub mod postgres;
 pub mod sqlite;
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
@@ -37,6 +38,7 @@ use uuid::Uuid;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Storage failures. Never caused by the client, they answer 500, except where a handler
