@@ -86,7 +86,8 @@ pub enum StoreError {
     SchemaTooNew {
         /// The database's `meta.schema_version`.
         found: u64,
-        /// The newest version this binary knows ([`sqlite::SCHEMA_VERSION`]).
+        /// The newest version this binary knows for that backend
+        /// ([`sqlite::SCHEMA_VERSION`], [`postgres::SCHEMA_VERSION`]).
         supported: u64,
     },
 }

@@ -43,6 +43,20 @@ pub(crate) struct PgConn {
     /// A transaction was begun and not yet ended: such a connection is never lent again
     /// (a panic in a transaction leaves it so).
     pub(crate) in_tx: bool,
+    /// An error said the connection is gone (see [`connection_lost`]), although the
+    /// driver may not have noticed the socket closing yet.
+    pub(crate) lost: bool,
+}
+
+/// Whether `e` means the connection is gone: closed, a connection exception (SQLSTATE
+/// class 08), or the server ending the session (57P01 admin shutdown, as
+/// `pg_terminate_backend` and a fast shutdown send; 57P02 crash; 57P03 starting up).
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let c = c.code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+        })
 }
 
 impl PgConn {
@@ -51,25 +65,49 @@ impl PgConn {
             client,
             stmts: HashMap::new(),
             in_tx: false,
+            lost: false,
         }
     }
 
-    /// Whether an idle connection may be lent: open, and no transaction left on it.
+    /// Whether a connection may be lent again: open, and no transaction left on it.
     pub(crate) fn usable(&self) -> bool {
-        !self.in_tx && !self.client.is_closed()
+        !self.in_tx && !self.lost && !self.client.is_closed()
+    }
+
+    /// Whether the connection is gone (the error that said so was seen, or the driver
+    /// knows).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost || self.client.is_closed()
+    }
+
+    /// `r`, noting a lost connection.
+    fn note<T>(&mut self, r: Result<T, postgres::Error>) -> Result<T, StoreError> {
+        r.map_err(|e| {
+            if connection_lost(&e) {
+                self.lost = true;
+            }
+            StoreError::from(e)
+        })
     }
 
     /// Begins a transaction with `sql` (one simple query: BEGIN and, for writers, the
     /// lock).
     pub(crate) fn begin(&mut self, sql: &str) -> Result<(), StoreError> {
         self.in_tx = true;
-        self.client.batch_execute(sql)?;
-        Ok(())
+        let r = self.client.batch_execute(sql);
+        self.note(r)
+    }
+
+    /// Runs `sql` by the simple protocol outside the [`Tx`] (locks, savepoints).
+    pub(crate) fn simple(&mut self, sql: &str) -> Result<(), StoreError> {
+        let r = self.client.batch_execute(sql);
+        self.note(r)
     }
 
     /// Commits the open transaction.
     pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
-        self.client.batch_execute("COMMIT")?;
+        let r = self.client.batch_execute("COMMIT");
+        self.note(r)?;
         self.in_tx = false;
         Ok(())
     }
@@ -123,6 +161,14 @@ impl<'c> PgTx<'c> {
     fn track<T>(&mut self, r: Result<T, postgres::Error>) -> Result<T, StoreError> {
         r.map_err(|e| {
             self.failed = true;
+            if connection_lost(&e) {
+                self.conn.lost = true;
+            }
+            // "cached plan must not change result type": another instance changed the
+            // schema under a prepared statement; prepare them again from now on.
+            if e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED) {
+                self.conn.stmts.clear();
+            }
             StoreError::from(e)
         })
     }
