@@ -333,7 +333,26 @@ fn tls_is_verified_against_the_given_ca() {
     std::fs::write(&other_ca, other.cert.pem()).expect("write");
     let err = PostgresStore::open(&url, Some(&other_ca)).expect_err("another CA is refused");
     let text = err.to_string();
-    assert!(text.contains("certificate"), "{text}");
+    eprintln!("another CA: {text}");
+    assert!(text.contains("invalid peer certificate"), "{text}");
+
+    // The certificate must name the host connected to: the same server (and CA), reached
+    // at its address under a name its certificate does not hold, is refused.
+    let (port, db) = {
+        let cfg: postgres::Config = url.parse().expect("url");
+        (cfg.get_ports()[0], db_name(&url))
+    };
+    let misnamed = format!(
+        "host=not-the-database.example hostaddr=127.0.0.1 port={port} user=pramaan dbname={db}"
+    );
+    let err = PostgresStore::open(&misnamed, Some(&ca)).expect_err("a wrong name is refused");
+    let text = err.to_string();
+    assert!(text.contains("certificate not valid for name"), "{text}");
+
+    // A URL that asks for TLS without a CA is refused, not downgraded.
+    let err =
+        PostgresStore::open(&format!("{url}?sslmode=require"), None).expect_err("TLS without a CA");
+    assert!(err.to_string().contains("sslmode=require"), "{err}");
 
     let missing = dir.path().join("missing.pem");
     let err = PostgresStore::open(&url, Some(&missing)).expect_err("missing CA");

@@ -326,10 +326,16 @@ impl PostgresStore {
                 config.ssl_mode(postgres::config::SslMode::Require);
                 Some(tls::connector(ca)?)
             }
-            None => {
-                config.ssl_mode(postgres::config::SslMode::Disable);
-                None
+            // A URL that asks for TLS is not quietly downgraded: without a CA to verify
+            // the server by, there is no TLS here, so it is refused.
+            None if config.get_ssl_mode() == postgres::config::SslMode::Require => {
+                return Err(StoreError::Backend(format!(
+                    "the database URL {shown_url} requires TLS (sslmode=require) but no CA \
+                     was given to verify the server by (database_ca, PRAMAAN_DATABASE_CA)"
+                )));
             }
+            // `prefer` (the default) falls back to a plain connection without a connector.
+            None => None,
         };
         let connector = Arc::new(Connector {
             config,
@@ -811,6 +817,34 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("host=h user=u"), "host=h user=u");
+    }
+
+    proptest::proptest! {
+        /// Whatever the password, neither URL form shows it after redaction (and nothing
+        /// panics on the way).
+        #[test]
+        fn no_password_survives_redaction(
+            password in "Zq[A-Za-z0-9!$*()+,;~._-]{4,24}",
+            user in "[a-z]{1,8}",
+        ) {
+            let forms = [
+                format!("postgres://{user}:{password}@db.example:5432/pramaan"),
+                format!("postgres://{user}@db.example/pramaan?password={password}&sslmode=require"),
+                format!("host=db.example user={user} password={password} dbname=pramaan"),
+                format!("host=db.example user={user} password = '{password}' dbname=pramaan"),
+            ];
+            for url in forms {
+                let shown = redact_url(&url);
+                proptest::prop_assert!(!shown.contains(&password), "{}", shown);
+                proptest::prop_assert!(shown.contains("***"), "{}", shown);
+                proptest::prop_assert!(shown.contains("db.example"), "{}", shown);
+            }
+        }
+
+        #[test]
+        fn redaction_never_panics(text in "\\PC{0,64}") {
+            let _ = redact_url(&text);
+        }
     }
 
     #[test]
