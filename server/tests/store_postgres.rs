@@ -24,7 +24,14 @@ use pramaan_testkit::postgres::{Cluster, cluster, database_for, fresh_database};
 /// two instances on one database.
 fn open(dir: &Path) -> Arc<dyn Store> {
     let Some(cluster) = cluster() else {
-        // SKIP printed by `cluster()`; no check of this binary can run without one.
+        // No check of this binary can run without a cluster. Written past the test
+        // harness's capture, so that the SKIP is seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: no PostgreSQL test cluster ({}); the PostgreSQL store tests did not run",
+            pramaan_testkit::postgres::URL_ENV
+        );
         std::process::exit(0);
     };
     let url = database_for(&cluster, &dir.display().to_string());
