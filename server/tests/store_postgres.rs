@@ -296,6 +296,12 @@ fn two_instances_append_one_log_sequence() {
     }
     let pg_rate = n as f64 / took.as_secs_f64();
 
+    let one = Arc::new(PostgresStore::open(&fresh_database(&cluster), None).expect("one"));
+    one.start_group_commit().expect("writer");
+    let (single, single_took) =
+        append_concurrently(&[one as Arc<dyn Store>], 2 * threads, per_thread);
+    let single_rate = single.len() as f64 / single_took.as_secs_f64();
+
     let dir = tempfile::tempdir().expect("dir");
     let sqlite = Arc::new(SqliteStore::open(&dir.path().join("p.db")).expect("sqlite"));
     sqlite.start_group_commit().expect("writer");
@@ -303,7 +309,8 @@ fn two_instances_append_one_log_sequence() {
     let sq_rate = sq.len() as f64 / sq_took.as_secs_f64();
     eprintln!(
         "appends/s through group commit, {} threads: PostgreSQL two instances {pg_rate:.0} \
-         ({n} in {took:.2?}), SQLite one instance {sq_rate:.0} ({} in {sq_took:.2?})",
+         ({n} in {took:.2?}), PostgreSQL one instance {single_rate:.0}, SQLite one instance \
+         {sq_rate:.0} ({} in {sq_took:.2?})",
         2 * threads,
         sq.len()
     );
