@@ -449,3 +449,54 @@ fn a_killed_connection_fails_one_request_and_the_next_works() {
     assert!(grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[6; 32], 10)).expect("grouped"));
     assert!(transaction(store.as_ref(), |tx| tx.use_nonce(&[7; 32], 10)).expect("write"));
 }
+
+/// The write lock across instances: while one instance's write transaction holds it, the
+/// other instance's reads go on (and see only committed state), and its write waits,
+/// then appends after the first one's entry instead of colliding with it.
+#[test]
+fn a_writer_of_one_instance_holds_the_other_instances_writers_but_not_its_readers() {
+    use std::sync::mpsc::channel;
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let a: Arc<dyn Store> = Arc::new(PostgresStore::open(&url, None).expect("a"));
+    let b: Arc<dyn Store> = Arc::new(PostgresStore::open(&url, None).expect("b"));
+    transaction(a.as_ref(), |tx| tx.append_log(&entry(0))).expect("first entry");
+    let (held_tx, held) = channel::<()>();
+    let (release_tx, release) = channel::<()>();
+    let holder = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            transaction(a.as_ref(), |tx| {
+                let i = tx.append_log(&entry(1))?;
+                let _ = held_tx.send(());
+                let _ = release.recv_timeout(Duration::from_secs(20));
+                Ok::<_, StoreError>(i)
+            })
+        })
+    };
+    held.recv_timeout(Duration::from_secs(10))
+        .expect("a holds the lock");
+    let started = Instant::now();
+    let size = read_transaction(b.as_ref(), |tx| tx.log().size()).expect("b reads");
+    assert_eq!(size, 1, "b saw only committed entries");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "b's read waited"
+    );
+    let (done_tx, done) = channel();
+    let waiter = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            let r = transaction(b.as_ref(), |tx| tx.append_log(&entry(2)));
+            let _ = done_tx.send(());
+            r
+        })
+    };
+    assert!(
+        done.recv_timeout(Duration::from_millis(500)).is_err(),
+        "b's write did not wait for a's lock"
+    );
+    release_tx.send(()).expect("release");
+    assert_eq!(holder.join().expect("a").expect("a commits"), 1);
+    assert_eq!(waiter.join().expect("b").expect("b commits after a"), 2);
+}
