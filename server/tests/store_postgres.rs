@@ -412,7 +412,39 @@ fn a_killed_connection_fails_one_request_and_the_next_works() {
     let store = Arc::new(PostgresStore::open(&url, None).expect("open"));
     store.start_group_commit().expect("writer");
     grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[1; 32], 10)).expect("warm writer");
-    read_transaction(store.as_ref(), |tx| tx.counts()).expect("warm reader");
+    // Several idle connections in each pool (concurrent reads and writes open them), so
+    // that a request after the kill finds more than one dead connection.
+    let warm: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                if i % 3 == 0 {
+                    transaction(store.as_ref(), |tx| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        tx.counts()
+                    })
+                } else {
+                    read_transaction(store.as_ref(), |tx| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        tx.counts()
+                    })
+                }
+            })
+        })
+        .collect();
+    for w in warm {
+        w.join().expect("warm").expect("warm request");
+    }
+    let connections = || -> i64 {
+        admin(&cluster)
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&db],
+            )
+            .expect("count")
+            .get(0)
+    };
+    assert!(connections() >= 6, "{} connections", connections());
     let kill = || {
         let n: i64 = admin(&cluster)
             .query(

@@ -389,25 +389,28 @@ impl PostgresStore {
     }
 
     /// A connection of `pool` with a transaction begun by `begin` (see [`PgConn::begin`]).
-    /// A connection found closed when beginning is replaced once (nothing ran on it).
+    /// A connection found lost when beginning (nothing ran on it) is discarded and the
+    /// next one tried: after a database restart every idle connection is dead, and they
+    /// are all replaced by the one request that finds them, up to the pool's size (then a
+    /// new connection is opened, or the connection error returned).
     fn begun<'p>(
         &self,
         pool: &'p Pool<PgConn>,
         begin: &str,
     ) -> Result<super::pool::Lent<'p, PgConn>, StoreError> {
-        let mut retried = false;
+        let mut attempts = 0;
         loop {
             let mut conn = pool.take(PgConn::usable)?;
             match conn.begin(begin) {
                 Ok(()) => return Ok(conn),
                 Err(e) => {
-                    let closed = conn.is_lost();
+                    let lost = conn.is_lost();
                     conn.discard();
-                    if !closed || retried {
+                    attempts += 1;
+                    if !lost || attempts > pool.size() {
                         return Err(e);
                     }
-                    log::warn!("a database connection was closed; opening a new one");
-                    retried = true;
+                    log::warn!("a database connection was closed; trying another");
                 }
             }
         }
