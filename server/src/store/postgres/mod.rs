@@ -850,6 +850,64 @@ mod tests {
         }
     }
 
+    /// The enrollment leaves are found through the partial index (the query's predicate
+    /// is the index's), and they are exactly the leaves `pramaan_tlog` calls enrollments.
+    #[test]
+    fn enrollment_candidates_use_the_partial_index() {
+        use crate::store::{read_transaction, transaction};
+        let Some(cluster) = pramaan_testkit::postgres::cluster() else {
+            return;
+        };
+        let url = pramaan_testkit::postgres::fresh_database(&cluster);
+        let store = PostgresStore::open(&url, None).expect("open");
+        let mut enrollment = vec![0xa5];
+        enrollment.extend_from_slice(pramaan_tlog::store::ENROLLMENT_PREFIX);
+        enrollment.extend_from_slice(b"rest");
+        let leaves: Vec<Vec<u8>> = (0..12u8)
+            .map(|i| {
+                if i % 4 == 1 {
+                    let mut e = enrollment.clone();
+                    e.push(i);
+                    e
+                } else {
+                    vec![0xa5, i, i]
+                }
+            })
+            .collect();
+        transaction(&store, |tx| {
+            for l in &leaves {
+                pramaan_tlog::append_leaf(tx.log(), l).map_err(StoreError::from_log)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .expect("append");
+        let found = read_transaction(&store, |tx| tx.log().enrollment_candidates(2, 12))
+            .expect("candidates");
+        let expected: Vec<(u64, Vec<u8>)> = (2..12u64)
+            .map(|i| (i, leaves[i as usize].clone()))
+            .filter(|(_, l)| pramaan_tlog::store::is_enrollment_leaf(l))
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(found.len(), 2);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        client
+            .batch_execute("SET enable_seqscan = off")
+            .expect("planner setting");
+        let plan: Vec<String> = client
+            .query(
+                &format!("EXPLAIN {}", tx::ENROLLMENT_CANDIDATES),
+                &[&0i64, &10i64],
+            )
+            .expect("explain")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("audit_log_enrollments")),
+            "{plan:?}"
+        );
+    }
+
     #[test]
     fn the_write_lock_and_the_enrollment_index_are_what_the_docs_say() {
         assert_eq!(WRITE_LOCK.to_be_bytes(), *b"pramaan\0");
