@@ -532,3 +532,26 @@ fn a_writer_of_one_instance_holds_the_other_instances_writers_but_not_its_reader
     assert_eq!(holder.join().expect("a").expect("a commits"), 1);
     assert_eq!(waiter.join().expect("b").expect("b commits after a"), 2);
 }
+
+/// The store may be dropped anywhere, also on an async runtime's thread (the server's
+/// state is released there when its last task ends): a driver connection owns a runtime
+/// of its own, and dropping that inside another runtime would panic.
+#[test]
+fn the_store_can_be_dropped_on_a_runtime_thread() {
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    let store = Arc::new(PostgresStore::open(&url, None).expect("open"));
+    store.start_group_commit().expect("writer");
+    grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[1; 32], 10)).expect("grouped");
+    read_transaction(store.as_ref(), |tx| tx.counts()).expect("read");
+    transaction(store.as_ref(), |tx| tx.use_nonce(&[2; 32], 10)).expect("write");
+    rt.block_on(async move {
+        tokio::spawn(async move { drop(store) })
+            .await
+            .expect("dropped on a worker thread without a panic");
+    });
+}

@@ -36,9 +36,61 @@ use crate::store::{
 /// Query parameters.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// A driver client that may be dropped on any thread.
+///
+/// Why: the blocking `postgres::Client` drives its connection on a runtime of its own and
+/// blocks on it to say goodbye when dropped, and blocking on a runtime inside another
+/// one's thread panics (and, during an unwind, aborts). The server's state, and with it
+/// the store and its pooled connections, may be released on an async runtime's thread;
+/// there the client is handed to a short-lived plain thread to be closed.
+pub(crate) struct Client(Option<postgres::Client>);
+
+impl std::ops::Deref for Client {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        // Some from `PgConn::new` until `drop`, the only place that empties it.
+        #[allow(clippy::expect_used)]
+        self.0.as_ref().expect("a client is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        #[allow(clippy::expect_used)]
+        self.0.as_mut().expect("a client is present until dropped")
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return; // not a runtime's thread: `client` is dropped here
+        }
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(client)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pramaan-pg-close".into())
+            .spawn(move || {
+                if let Ok(mut s) = theirs.lock() {
+                    drop(s.take());
+                }
+            });
+        if spawned.is_err() {
+            // No thread to close it on: left open (the server closes it when this
+            // process ends) rather than panicking here.
+            if let Some(c) = slot.lock().ok().and_then(|mut s| s.take()) {
+                std::mem::forget(c);
+            }
+        }
+    }
+}
+
 /// A connection, its prepared statements, and whether a transaction is open on it.
 pub(crate) struct PgConn {
-    pub(crate) client: postgres::Client,
+    pub(crate) client: Client,
     stmts: HashMap<String, Statement>,
     /// A transaction was begun and not yet ended: such a connection is never lent again
     /// (a panic in a transaction leaves it so).
@@ -62,7 +114,7 @@ pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
 impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> Self {
         Self {
-            client,
+            client: Client(Some(client)),
             stmts: HashMap::new(),
             in_tx: false,
             lost: false,
