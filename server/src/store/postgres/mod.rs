@@ -276,6 +276,11 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A PostgreSQL database shared by every server instance.
+///
+/// Its calls block (the driver runs each connection on a runtime of its own): call it
+/// from a blocking thread (`api::blocking`, the writer thread), never from an async task
+/// on a runtime worker, where the driver's `block_on` panics. Dropping it is safe on any
+/// thread.
 pub struct PostgresStore {
     /// The URL without its password, for Debug and logs.
     shown_url: String,
