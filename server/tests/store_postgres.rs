@@ -555,3 +555,70 @@ fn the_store_can_be_dropped_on_a_runtime_thread() {
             .expect("dropped on a worker thread without a panic");
     });
 }
+
+/// Rows altered outside the server are refused as corrupt, never read as something else
+/// and never a panic: a negative integer, an unknown platform, a device id or a log hash
+/// of the wrong length, failures that are not JSON.
+#[test]
+fn rows_altered_outside_the_server_are_corrupt() {
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let store = PostgresStore::open(&url, None).expect("open");
+    let id = uuid::Uuid::new_v4();
+    let mut db = direct(&url);
+    db.batch_execute(
+        "INSERT INTO nonces(hash, expires, used) VALUES (decode(repeat('02', 32), 'hex'), -5, TRUE);
+         INSERT INTO audit_log_leaves(idx, data) VALUES (0, '\\xa0');
+         INSERT INTO audit_log_nodes(level, idx, hash) VALUES (0, 0, '\\x0102');",
+    )
+    .expect("raw rows");
+    let device = |id: &[u8], platform: &str, officer: &str| {
+        direct(&url)
+            .execute(
+                "INSERT INTO devices(device_id, officer_id, department, platform, model, \
+                 public_key, assurance, enrolled_at) \
+                 VALUES ($1, $2, 'GAD', $3, 'm', '\\x00', 'hardware', 1)",
+                &[&id, &officer, &platform],
+            )
+            .expect("raw device");
+    };
+    device(id.as_bytes(), "Nokia", "GAD-001");
+    device(&[1, 2, 3], "ios", "GAD-002");
+    let ok_id = uuid::Uuid::new_v4();
+    device(ok_id.as_bytes(), "ios", "GAD-003");
+    db.execute(
+        "INSERT INTO attestations(device_id, seq, iat, received_at, fresh_nonce, claims, \
+         verdict, failures, log_index) VALUES ($1, 1, 1, 1, TRUE, '\\x00', 'compliant', \
+         'not json', 0)",
+        &[&&ok_id.as_bytes()[..]],
+    )
+    .expect("raw attestation");
+    let corrupt = |r: Result<String, StoreError>, what: &str| {
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{what}: {r:?}");
+    };
+    let s = &store;
+    corrupt(
+        read_transaction(s, |tx| tx.nonce(&[2; 32]).map(|r| format!("{r:?}"))),
+        "negative expiry",
+    );
+    corrupt(
+        read_transaction(s, |tx| tx.device(&id).map(|r| format!("{r:?}"))),
+        "unknown platform",
+    );
+    corrupt(
+        read_transaction(s, |tx| {
+            tx.devices_of_officer("GAD-002").map(|r| format!("{r:?}"))
+        }),
+        "device id of 3 bytes",
+    );
+    corrupt(
+        read_transaction(s, |tx| {
+            tx.latest_attestation(&ok_id).map(|r| format!("{r:?}"))
+        }),
+        "failures not JSON",
+    );
+    corrupt(
+        read_transaction(s, |tx| tx.log().node(0, 0).map(|r| format!("{r:?}"))),
+        "a log hash of 2 bytes",
+    );
+}
