@@ -75,6 +75,21 @@ const MAX_BATCH: usize = 256;
 /// How long a connection attempt may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Settings of every session, before the URL's own `options` (which may override them).
+///
+/// Why: every writer of every instance waits for [`WRITE_LOCK`], so a session that holds
+/// it and goes silent (its instance hung, or cut off by the network: not killed, which
+/// closes its socket at once) would stop every write of the deployment until the server
+/// noticed, by default after two hours of TCP silence. A transaction of this store is
+/// never idle for long (no request waits on the network inside one), so the server ends a
+/// session idle in a transaction for a minute, and probes a silent peer after 30 s.
+const SESSION_OPTIONS: &str = "-c idle_in_transaction_session_timeout=60000 \
+     -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
+
+/// The client's TCP keepalive idle time unless the URL sets one (the driver's default is
+/// two hours): a database that vanished is noticed within a minute or so.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
 /// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
 /// Append only; never edit a released one.
 pub const MIGRATIONS: &[&str] = &[SCHEMA_V1];
@@ -325,6 +340,14 @@ impl PostgresStore {
             .map(|p| String::from_utf8_lossy(p).into_owned());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let options = match config.get_options() {
+            Some(own) => format!("{SESSION_OPTIONS} {own}"),
+            None => SESSION_OPTIONS.to_string(),
+        };
+        config.options(&options);
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVE_IDLE);
         }
         let tls = match ca {
             Some(ca) => {
@@ -914,6 +937,36 @@ mod tests {
             plan.iter().any(|l| l.contains("audit_log_enrollments")),
             "{plan:?}"
         );
+    }
+
+    /// Every session gets the store's settings ([`SESSION_OPTIONS`]), and the URL's own
+    /// options still apply.
+    #[test]
+    fn sessions_carry_the_store_settings_and_the_urls_own() {
+        let Some(cluster) = pramaan_testkit::postgres::cluster() else {
+            return;
+        };
+        let url = pramaan_testkit::postgres::fresh_database(&cluster);
+        let show = |store: &PostgresStore, name: &str| -> String {
+            let mut conn = store.connector.connect().expect("connect");
+            conn.client
+                .query_one(&format!("SHOW {name}"), &[])
+                .expect("show")
+                .get(0)
+        };
+        let store = PostgresStore::open(&url, None).expect("open");
+        assert_eq!(show(&store, "idle_in_transaction_session_timeout"), "1min");
+        assert_eq!(show(&store, "tcp_keepalives_idle"), "30");
+        let own = PostgresStore::open(
+            &format!(
+                "{url}?options=-c%20application_name%3Dpramaan-a%20-c%20tcp_keepalives_idle%3D45"
+            ),
+            None,
+        )
+        .expect("open with options");
+        assert_eq!(show(&own, "application_name"), "pramaan-a");
+        assert_eq!(show(&own, "tcp_keepalives_idle"), "45");
+        assert_eq!(show(&own, "idle_in_transaction_session_timeout"), "1min");
     }
 
     #[test]
