@@ -29,7 +29,10 @@
 //! restart, a failover, `pg_terminate_backend`) is discarded and replaced: the requests
 //! in flight on it fail, the next ones work. A transaction whose BEGIN fails on a
 //! connection found closed is retried once on a new connection (nothing ran yet).
-//! Each connection keeps its prepared statements ([`tx::PgConn`]).
+//! Each connection keeps its prepared statements ([`tx::PgConn`]). Every session ends a
+//! transaction left idle for a minute and probes a silent peer after 30 s
+//! ([`SESSION_OPTIONS`]), so that an instance that hangs or is cut off while holding the
+//! write lock stops the deployment's writes for about a minute, not for hours.
 //!
 //! # Migrations
 //!
