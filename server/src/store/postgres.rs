@@ -27,7 +27,9 @@ impl PostgresStore {
     /// missing migrations, and refuses a database of a newer schema.
     pub fn open(url: &str, ca: Option<&Path>) -> Result<Self, StoreError> {
         let _ = (url, ca);
-        Err(StoreError::Backend("the PostgreSQL backend is not built yet".into()))
+        Err(StoreError::Backend(
+            "the PostgreSQL backend is not built yet".into(),
+        ))
     }
 
     /// Starts the group-commit writer thread (as [`super::SqliteStore::start_group_commit`]).
@@ -46,6 +48,8 @@ impl Store for PostgresStore {
         &self,
         _f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        Err(StoreError::Backend("the PostgreSQL backend is not built yet".into()))
+        Err(StoreError::Backend(
+            "the PostgreSQL backend is not built yet".into(),
+        ))
     }
 }
