@@ -620,6 +620,16 @@ impl Running {
     }
 }
 
+/// Stops the server before the state is released: the runtime's tasks hold clones of the
+/// state, so the last one is then dropped here, never on a runtime thread (a PostgreSQL
+/// store's blocking connections may not be dropped inside an async context: that
+/// panics, and aborts the process during unwinding).
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts the server of `data_dir` on `listen` (port 0 picks a free port), with the
 /// directory's configuration (`config.toml`, `PRAMAAN_*`).
 pub fn start(data_dir: &Path, listen: SocketAddr) -> Result<Running, ServerError> {

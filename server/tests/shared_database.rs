@@ -87,11 +87,7 @@ fn a_status_list_installed_through_one_instance_is_in_force_on_the_other() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(seen["fetched_at"], fetched, "{seen}");
-    assert_eq!(
-        seen["entries"].as_object().map(|e| e.len()),
-        Some(1),
-        "{seen}"
-    );
+    assert_eq!(seen["entries"], 1, "{seen}");
 
     // And back: a newer list installed through the second reaches the first.
     let r = install(&second, NEWER_LIST, fetched + 60);
@@ -104,12 +100,7 @@ fn a_status_list_installed_through_one_instance_is_in_force_on_the_other() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(
-        list_in_force(&first).unwrap()["entries"]
-            .as_object()
-            .map(|e| e.len()),
-        Some(2)
-    );
+    assert_eq!(list_in_force(&first).unwrap()["entries"], 2);
 }
 
 /// A phone enrolled through one instance checks in through either; a nonce used on one
@@ -120,7 +111,7 @@ fn a_device_enrolled_through_one_instance_checks_in_through_the_other() {
     let Some((first, second)) = two_instances() else {
         return;
     };
-    let mut device = first.enroll("GAD-0001");
+    let mut device = first.enroll("GAD-001");
     let on_second = second.attest_ok(&mut device);
     assert_eq!(on_second.seq, 1);
     let first_result = first.attest_ok(&mut device);
@@ -162,7 +153,7 @@ fn a_nonce_is_single_use_across_instances() {
     let Some((first, second)) = two_instances() else {
         return;
     };
-    let device = first.enroll("GAD-0001");
+    let device = first.enroll("GAD-001");
     let nonce = device.next_nonce.clone();
     let body = device.attestation(Some(nonce.clone()), 1, now());
     let r = second.post_device("/v1/attest", &body);

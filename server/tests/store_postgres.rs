@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use pramaan_server::audit_log::{LogEntry, leaf_hash, tree, verify_inclusion};
 use pramaan_server::store::postgres::{PostgresStore, SCHEMA_VERSION, redact_url};
 use pramaan_server::store::{
-    SqliteStore, Store, StoreError, TokenRow, grouped_transaction, read_transaction,
-    transaction,
+    SqliteStore, Store, StoreError, TokenRow, grouped_transaction, read_transaction, transaction,
 };
 use pramaan_testkit::postgres::{Cluster, cluster, database_for, fresh_database};
 
@@ -176,7 +175,10 @@ fn group_commit_isolates_refused_and_failed_jobs() {
         match i % 3 {
             0 => assert_eq!(r.ok(), Some(i as u8), "job {i}"),
             1 => assert!(matches!(r, Err(StoreError::Corrupt(_))), "job {i}: {r:?}"),
-            _ => assert!(matches!(r, Err(StoreError::CommitFailed(_))), "job {i}: {r:?}"),
+            _ => assert!(
+                matches!(r, Err(StoreError::CommitFailed(_))),
+                "job {i}: {r:?}"
+            ),
         }
     }
     for i in 0u8..24 {
@@ -217,10 +219,8 @@ fn append_concurrently(
                     (0..per_thread)
                         .map(|i| {
                             let at = (s * 1_000_000 + t * 10_000) as u64 + i;
-                            grouped_transaction(store.as_ref(), move |tx| {
-                                tx.append_log(&entry(at))
-                            })
-                            .expect("acknowledged append")
+                            grouped_transaction(store.as_ref(), move |tx| tx.append_log(&entry(at)))
+                                .expect("acknowledged append")
                         })
                         .collect::<Vec<_>>()
                 })
@@ -253,7 +253,11 @@ fn two_instances_append_one_log_sequence() {
     let n = (2 * threads) as u64 * per_thread;
     assert_eq!(indices.len() as u64, n);
     indices.sort_unstable();
-    assert_eq!(indices, (0..n).collect::<Vec<_>>(), "one sequence, no index twice");
+    assert_eq!(
+        indices,
+        (0..n).collect::<Vec<_>>(),
+        "one sequence, no index twice"
+    );
     for store in [&a, &b] {
         let (size, leaves) = read_transaction(store.as_ref(), |tx| {
             Ok::<_, StoreError>((tx.log().size()?, tx.log().leaves(0, n + 10)?))
@@ -404,7 +408,11 @@ fn a_killed_connection_fails_one_request_and_the_next_works() {
     assert!(grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[5; 32], 10)).expect("grouped"));
     kill();
     // Killed while idle: the next request of each kind still works (retried once).
-    assert!(read_transaction(store.as_ref(), |tx| tx.nonce(&[5; 32])).expect("read").is_some());
+    assert!(
+        read_transaction(store.as_ref(), |tx| tx.nonce(&[5; 32]))
+            .expect("read")
+            .is_some()
+    );
     assert!(grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[6; 32], 10)).expect("grouped"));
     assert!(transaction(store.as_ref(), |tx| tx.use_nonce(&[7; 32], 10)).expect("write"));
 }

@@ -98,7 +98,10 @@ impl<C> Pool<C> {
                     }
                 };
             }
-            state = self.returned.wait(state).map_err(|_| StoreError::Poisoned)?;
+            state = self
+                .returned
+                .wait(state)
+                .map_err(|_| StoreError::Poisoned)?;
         }
     }
 
@@ -203,8 +206,12 @@ mod tests {
 
     #[test]
     fn a_failed_open_frees_its_slot() {
-        let pool: Pool<u8> = Pool::on_demand(1, Box::new(|| Err(StoreError::Backend("down".into()))));
+        let pool: Pool<u8> =
+            Pool::on_demand(1, Box::new(|| Err(StoreError::Backend("down".into()))));
         assert!(pool.take(|_| true).is_err());
-        assert!(pool.take(|_| true).is_err(), "the slot was freed, not leaked");
+        assert!(
+            pool.take(|_| true).is_err(),
+            "the slot was freed, not leaked"
+        );
     }
 }

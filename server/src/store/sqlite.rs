@@ -34,16 +34,16 @@ use pramaan_tlog::tree::NodeSource;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{
-    AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenListing,
-    EnrollTokenRow, Finisher, Job, NonceRow, OfficerChange, RulesCache,
-    StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
-};
 use super::pool::Pool;
 use super::rows::{
     CHECKPOINT_COLS, DEVICE_COL_COUNT, DEVICE_COLS, ENROLL_TOKEN_COLUMNS, RawAttestation,
     RawCheckpoint, RawDevice, RawEnrollToken, RawToken, TOKEN_COLUMNS, checkpoint_row,
     officer_from_json, to_u64,
+};
+use super::{
+    AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenListing,
+    EnrollTokenRow, Finisher, Job, NonceRow, OfficerChange, RulesCache, StatusListRow, Store,
+    StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
 use pramaan_core::evidence::EvidenceSummary;

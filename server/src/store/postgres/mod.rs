@@ -747,10 +747,10 @@ fn password_value_start(text: &str) -> Option<usize> {
 
 /// An error text about `url` with the URL's password (if any) scrubbed.
 fn scrub_password(url: &str, text: &str) -> String {
-    let password = url
-        .parse::<postgres::Config>()
-        .ok()
-        .and_then(|c| c.get_password().map(|p| String::from_utf8_lossy(p).into_owned()));
+    let password = url.parse::<postgres::Config>().ok().and_then(|c| {
+        c.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    });
     let text = match password {
         Some(p) if !p.is_empty() => text.replace(&p, "***"),
         _ => text.to_string(),

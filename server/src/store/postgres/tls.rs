@@ -26,12 +26,11 @@ pub(super) fn connector(ca: &Path) -> Result<MakeRustlsConnect, StoreError> {
             StoreError::Backend(format!("the database CA file {shown}: a certificate: {e}"))
         })?;
     }
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| StoreError::Backend(format!("TLS to the database: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| StoreError::Backend(format!("TLS to the database: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
 }

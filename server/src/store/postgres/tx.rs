@@ -314,7 +314,9 @@ fn tokens_of(rows: &[postgres::Row]) -> Result<Vec<TokenRow>, StoreError> {
 }
 
 fn enroll_tokens_of(rows: &[postgres::Row]) -> Result<Vec<EnrollTokenListing>, StoreError> {
-    rows.iter().map(|r| raw_enroll_token(r)?.into_row()).collect()
+    rows.iter()
+        .map(|r| raw_enroll_token(r)?.into_row())
+        .collect()
 }
 
 fn checkpoint_of(r: &postgres::Row) -> Result<CheckpointRow, StoreError> {
@@ -1044,7 +1046,8 @@ impl Tx for PgTx<'_> {
         else {
             return Ok(None);
         };
-        let (Some(first), Some(last)) = (col::<Option<i64>>(&ends, 0)?, col::<Option<i64>>(&ends, 1)?)
+        let (Some(first), Some(last)) =
+            (col::<Option<i64>>(&ends, 0)?, col::<Option<i64>>(&ends, 1)?)
         else {
             return Ok(None);
         };
