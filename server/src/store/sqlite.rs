@@ -1641,7 +1641,8 @@ fn raw_checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCheckpoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{grouped_transaction, transaction};
+    use crate::store::{Freshness, grouped_transaction, transaction};
+    use pramaan_core::claims::Platform;
 
     #[test]
     fn group_commit_isolates_refused_jobs_and_sees_earlier_ones() {

@@ -436,7 +436,6 @@ impl PostgresStore {
                     finishers.push((fin, kept || !keep));
                 }
             }
-            drop(tx);
             conn.commit()
         })();
         if let Err(e) = &result {
