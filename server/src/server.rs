@@ -698,7 +698,10 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         state.config.connections.limits(),
         state.metrics.connections.clone(),
     )?;
-    log::info!("listening on {addr} ({public_url}), store: {store_label}");
+    log::info!(
+        "listening on {addr} ({public_url}), store: {}",
+        crate::log_text::untrusted(&store_label)
+    );
     Ok(Running {
         store_label,
         url,
