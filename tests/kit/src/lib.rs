@@ -79,8 +79,8 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
     tweak(&mut config);
     // Initialized on the store the server will run on (SQLite unless `tweak` names a
     // database), whatever PRAMAAN_DATABASE_URL the environment holds.
-    let init = server::admin_init_with_config(dir.path(), "localhost", None, &config)
-        .expect("admin init");
+    let init =
+        server::admin_init_with_config(dir.path(), "localhost", None, &config).expect("admin init");
     let server = server::start_with_config(dir.path(), config.clone()).expect("start");
     assert_eq!(server.pin, init.pin);
     Env {
