@@ -569,18 +569,14 @@ impl PostgresStore {
     }
 }
 
-/// The writer thread: takes every job queued while the previous batch committed, runs
-/// them as one batch on its own connection (opened again when closed).
+/// The writer thread: for each batch, waits for a first job, begins a transaction and
+/// takes the write lock, and only then collects every other job queued (up to
+/// [`MAX_BATCH`]), so that the jobs that arrived while another instance held the lock
+/// join this batch instead of waiting for one more lock and COMMIT each. Runs on its own
+/// connection (opened again when lost).
 fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiver<Job>) {
     let mut conn: Option<PgConn> = None;
     while let Ok(first) = recv.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match recv.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
         let Some(store) = store.upgrade() else {
             return;
         };
@@ -604,6 +600,13 @@ fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiv
                 }
             }
         })();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match recv.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         match begun {
             Ok(mut c) => {
                 let (finishers, committed) = store.run_batch(&mut c, batch);
