@@ -274,8 +274,12 @@ fn sign_if_consistent(
         };
         return Ok(Signed::Refused(refusal, last));
     }
+    // Another writer signed this size, or a larger one the log still holds, since the
+    // fast path read (another request, or another instance on the same database): serve
+    // it. Refusing it as a shrunk log would be a false alarm.
     if let Some(last) = &last
-        && last.size == size
+        && last.size >= size
+        && last.size <= actual
     {
         return Ok(Signed::Note(last.note.clone()));
     }
@@ -488,6 +492,36 @@ mod tests {
             Ok::<_, CheckpointError>(())
         })
         .expect("tx");
+    }
+
+    /// Two writers on one log (two requests, or two instances on one PostgreSQL
+    /// database): one checked size 3, the other signed size 5 before the first reached
+    /// the writer. The first serves the newer note; nothing is refused or signed again.
+    #[test]
+    fn a_larger_checkpoint_signed_meanwhile_is_served_not_refused() {
+        let store = SqliteStore::in_memory().expect("store");
+        let signer = LogSigner::new("t/log".into(), ServerKey::generate().expect("k"));
+        let m = Metrics::new();
+        let (guard_a, guard_b) = (Guard::new(), Guard::new());
+        append(&store, 3);
+        assert_eq!(guard_a.check_up_to(&store, 3).expect("check"), Ok(()));
+        append(&store, 2);
+        let five = current(&store, &signer, &m, &[], &guard_b, 10).expect("cp");
+        let served =
+            transaction(&store, |tx| sign_if_consistent(tx, &signer, 3, 11)).expect("sign");
+        let Signed::Note(note) = served else {
+            panic!("expected the stored note of size 5");
+        };
+        assert_eq!(note, five);
+        assert_eq!(stored(&store).len(), 1);
+        assert!(m.render().contains("pramaan_checkpoint_refusals_total 0\n"));
+        // A log that really shrank below the signed size is still refused.
+        let refused =
+            transaction(&store, |tx| sign_if_consistent(tx, &signer, 6, 12)).expect("sign");
+        assert!(matches!(
+            refused,
+            Signed::Refused(Refusal::Shrank { last: 6, size: 5 }, _)
+        ));
     }
 
     /// An entry written behind the server's back that is not even an entry: the server

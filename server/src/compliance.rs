@@ -349,12 +349,16 @@ const MAX_CACHED_REPORTS: usize = 8;
 /// log in the transaction that changes it (design section 7: registry, policy, rosters,
 /// enrollments, attestations, revocations, status lists), so an unchanged log size and
 /// department generation mean unchanged inputs; the time bucket bounds how old its
-/// clock gets.
+/// clock gets. The status list is the caller's copy (each instance follows the stored one
+/// a moment after it changes), so its fetch time is part of the key too: a report built
+/// after another instance installed a list but before this one took it up is not served
+/// once it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ReportKey {
     generation: u64,
     log_size: u64,
     bucket: u64,
+    status_list_fetched_at: Option<u64>,
 }
 
 /// The last report built per department, served again while its [`ReportKey`] holds.
@@ -383,6 +387,7 @@ impl ReportCache {
             generation: tx.department_generation(department)?,
             log_size: tx.log().size()?,
             bucket: ctx.now / REPORT_CACHE_SECS,
+            status_list_fetched_at: ctx.status_list.as_ref().map(|l| l.fetched_at),
         };
         let poisoned = || ComplianceError::Corrupt("the report cache lock is poisoned".into());
         if let Some((_, hit)) = self

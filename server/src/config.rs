@@ -6,7 +6,7 @@
 //! without restating the rest.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -65,8 +65,16 @@ pub enum ConfigError {
     },
 }
 
+/// The variable naming the PostgreSQL database (over `database_url` in `config.toml`).
+pub const DATABASE_URL_ENV: &str = "PRAMAAN_DATABASE_URL";
+/// The variable naming the PEM CA of the database's TLS certificate (over `database_ca`).
+pub const DATABASE_CA_ENV: &str = "PRAMAAN_DATABASE_CA";
+
 /// Everything the running server needs to know.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Its `Debug` shows `database_url` only through [`crate::store::postgres::redact_url`]:
+/// the URL may carry the database password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on (`PRAMAAN_LISTEN`).
@@ -129,6 +137,73 @@ pub struct Config {
     pub witnesses: Vec<WitnessConfig>,
     /// `[connections]`: timeouts and the per-address cap (see [`ConnectionsConfig`]).
     pub connections: ConnectionsConfig,
+    /// The PostgreSQL database shared by every instance of a deployment, as a URL
+    /// (`postgresql://pramaan:PASSWORD@db.example/pramaan`) or `key=value` string
+    /// (`PRAMAAN_DATABASE_URL`). Unset: the embedded SQLite `DIR/pramaan.db`. Never shown
+    /// unredacted (it may carry a password).
+    pub database_url: Option<String>,
+    /// The PEM file of the CA that signed the database server's certificate
+    /// (`PRAMAAN_DATABASE_CA`): given, the connection is TLS and the certificate and host
+    /// name are verified; unset, no TLS (a database on the same machine or private link).
+    pub database_ca: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field but the database URL as derived; the URL redacted.
+        let Self {
+            listen,
+            host,
+            public_url,
+            nonce_ttl_secs,
+            enrollment_token_ttl_secs,
+            offline_window_secs,
+            enroll_body_limit_bytes,
+            attest_body_limit_bytes,
+            legacy_body_limit_bytes,
+            rate_limit_per_sec,
+            rate_limit_burst,
+            device_rate_per_min,
+            device_rate_burst,
+            trusted_proxies,
+            legacy_apple_app_ids,
+            legacy_apple_allow_development,
+            witnesses,
+            connections,
+            database_url,
+            database_ca,
+        } = self;
+        f.debug_struct("Config")
+            .field("listen", listen)
+            .field("host", host)
+            .field("public_url", public_url)
+            .field("nonce_ttl_secs", nonce_ttl_secs)
+            .field("enrollment_token_ttl_secs", enrollment_token_ttl_secs)
+            .field("offline_window_secs", offline_window_secs)
+            .field("enroll_body_limit_bytes", enroll_body_limit_bytes)
+            .field("attest_body_limit_bytes", attest_body_limit_bytes)
+            .field("legacy_body_limit_bytes", legacy_body_limit_bytes)
+            .field("rate_limit_per_sec", rate_limit_per_sec)
+            .field("rate_limit_burst", rate_limit_burst)
+            .field("device_rate_per_min", device_rate_per_min)
+            .field("device_rate_burst", device_rate_burst)
+            .field("trusted_proxies", trusted_proxies)
+            .field("legacy_apple_app_ids", legacy_apple_app_ids)
+            .field(
+                "legacy_apple_allow_development",
+                legacy_apple_allow_development,
+            )
+            .field("witnesses", witnesses)
+            .field("connections", connections)
+            .field(
+                "database_url",
+                &database_url
+                    .as_deref()
+                    .map(crate::store::postgres::redact_url),
+            )
+            .field("database_ca", database_ca)
+            .finish()
+    }
 }
 
 /// `[connections]`: how long, how slowly and how many connections one client may hold
@@ -325,6 +400,8 @@ impl Default for Config {
             legacy_apple_allow_development: false,
             witnesses: Vec::new(),
             connections: ConnectionsConfig::default(),
+            database_url: None,
+            database_ca: None,
         }
     }
 }
@@ -461,6 +538,13 @@ impl Config {
         if let Some(v) = get("PRAMAAN_MAX_CONNECTIONS_PER_ADDRESS") {
             c.max_per_address = parse("PRAMAAN_MAX_CONNECTIONS_PER_ADDRESS", v)?;
         }
+        // An empty value unsets (back to SQLite, or to no TLS): `PRAMAAN_DATABASE_URL=`.
+        if let Some(v) = get(DATABASE_URL_ENV) {
+            self.database_url = Some(v.trim().to_string()).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = get(DATABASE_CA_ENV) {
+            self.database_ca = Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty());
+        }
         Ok(())
     }
 
@@ -530,6 +614,11 @@ impl Config {
              # url = \"https://witness.example:8444\"\n\
              # key = \"witness.example/w+<hex id>+<base64 key>\"\n\
              # pin = \"<base64url SPKI pin>\"\n\
+             # Several instances on one PostgreSQL database (docs/deploy.md); unset: the\n\
+             # embedded SQLite pramaan.db. A URL with a password belongs in\n\
+             # PRAMAAN_DATABASE_URL, or in this file readable by the server alone.\n\
+             # database_url = \"postgresql://pramaan@db.example:5432/pramaan\"\n\
+             # database_ca = \"/etc/pramaan/db-ca.pem\"   # TLS to the database, verified\n\
              \n\
              # Connection limits (design section 8.1). Behind a reverse proxy every client has\n\
              # the proxy's address: raise max_per_address there.\n\
@@ -702,6 +791,51 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// The database comes from the file, the environment wins, an empty variable unsets
+    /// (back to SQLite); the password never shows in `Debug`.
+    #[test]
+    fn database_url_and_ca_from_file_and_environment() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "database_url = \"postgresql://pramaan:s3cret-pw@db.example/pramaan\"\n\
+             database_ca = \"/etc/pramaan/db-ca.pem\"\n",
+        )
+        .expect("write");
+        let mut c = Config::from_file(&path).expect("loads");
+        assert_eq!(
+            c.database_url.as_deref(),
+            Some("postgresql://pramaan:s3cret-pw@db.example/pramaan")
+        );
+        assert_eq!(
+            c.database_ca.as_deref(),
+            Some(Path::new("/etc/pramaan/db-ca.pem"))
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
+        assert!(shown.contains("db.example"), "{shown}");
+        c.apply_env(|n| match n {
+            DATABASE_URL_ENV => Some(" host=db2 user=pramaan password=other-pw ".into()),
+            DATABASE_CA_ENV => Some("/tmp/ca.pem".into()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!(
+            c.database_url.as_deref(),
+            Some("host=db2 user=pramaan password=other-pw")
+        );
+        assert_eq!(c.database_ca.as_deref(), Some(Path::new("/tmp/ca.pem")));
+        assert!(!format!("{c:?}").contains("other-pw"));
+        c.apply_env(|n| match n {
+            DATABASE_URL_ENV | DATABASE_CA_ENV => Some(String::new()),
+            _ => None,
+        })
+        .expect("applies");
+        assert_eq!((c.database_url, c.database_ca), (None, None));
+        assert_eq!(Config::default().database_url, None);
     }
 
     #[test]

@@ -13,6 +13,14 @@
 //! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
 //! audit log: its name is the log's origin), `config.toml`.
 //!
+//! The store is SQLite `pramaan.db` unless the configuration names a PostgreSQL database
+//! (`database_url`, `PRAMAAN_DATABASE_URL`; [`open_configured_store`]): then every
+//! instance of a deployment runs on a copy of the same data directory (the keys above,
+//! `tls/`, `config.toml`) and the same database, and `pramaan.db` is not used. Why a copy
+//! and not a second `admin init`: the keys are the deployment's identity (devices pin the
+//! TLS certificate and check receipts against `server.key`, auditors hold `log.vkey`), so
+//! `admin init` refuses a database that already holds a deployment.
+//!
 //! Why a separate checkpoint key: a checkpoint is the server's word on the whole log, and
 //! the identity key signs every device answer; keeping them apart means a receipt can
 //! never pass for a checkpoint signature, and the log key can be guarded (and later
@@ -34,7 +42,9 @@ use crate::auth;
 use crate::config::{Config, ConfigError};
 use crate::credentials;
 use crate::metrics::Metrics;
-use crate::store::{Role, SqliteStore, StoreError, transaction};
+use crate::store::{
+    PostgresStore, Role, SqliteStore, Store, StoreError, read_transaction, transaction,
+};
 use crate::tls::{self, TlsError};
 
 /// Why the server could not be set up or started.
@@ -55,6 +65,21 @@ pub enum ServerError {
     /// The directory (named) has no server: run `pramaan admin init` first.
     #[error("{0} is not an initialized data directory (run `pramaan admin init --data DIR`)")]
     NotInitialized(String),
+    /// The configured PostgreSQL database (named, redacted) holds no deployment: it has
+    /// no bearer token, so `admin init` never ran on it.
+    #[error(
+        "the database {0} holds no deployment (no bearer token): run `pramaan admin init` \
+         with this database once, then copy that data directory to every instance \
+         (docs/deploy.md)"
+    )]
+    DatabaseNotInitialized(String),
+    /// `admin init` was pointed at a PostgreSQL database (named, redacted) that already
+    /// holds a deployment: a second set of keys would fork it.
+    #[error(
+        "the database {0} is already initialized (it holds tokens or log entries): copy the \
+         data directory of the first instance to this machine instead, see docs/deploy.md"
+    )]
+    DatabaseAlreadyInitialized(String),
     /// The server's Ed25519 identity key (`server.key`) cannot be made or loaded.
     #[error("server key: {0}")]
     Key(#[from] pramaan_core::KeyError),
@@ -196,11 +221,17 @@ pub struct InitOutput {
     pub ca_path: PathBuf,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The store it set up ([`store_label`]: a database URL's password hidden).
+    pub store_label: String,
+    /// Whether that store is a PostgreSQL database (shared by several instances).
+    pub shared_database: bool,
 }
 
 /// `pramaan admin init`: creates the data directory, keys, TLS, database and the first
 /// admin token, with the default log origin ([`unique_log_origin`]). Refuses to touch a
-/// directory that already holds a server.
+/// directory that already holds a server. The database is the one the directory's
+/// configuration names ([`Config::load`]: a `config.toml` already there, or
+/// `PRAMAAN_DATABASE_URL`), SQLite `pramaan.db` by default.
 pub fn admin_init(data_dir: &Path, host: &str) -> Result<InitOutput, ServerError> {
     admin_init_with_origin(data_dir, host, None)
 }
@@ -212,6 +243,22 @@ pub fn admin_init_with_origin(
     data_dir: &Path,
     host: &str,
     origin: Option<&str>,
+) -> Result<InitOutput, ServerError> {
+    let config = Config::load(data_dir)?;
+    admin_init_with_config(data_dir, host, origin, &config)
+}
+
+/// [`admin_init_with_origin`] on the database `config` names (only `database_url` and
+/// `database_ca` are read). With PostgreSQL the database is migrated, and refused before
+/// any file is written if it already holds a deployment (tokens or log entries:
+/// [`ServerError::DatabaseAlreadyInitialized`]); the URL is not written into
+/// `config.toml` (it may carry a password): each instance gets it from its own
+/// `PRAMAAN_DATABASE_URL` or `config.toml`.
+pub fn admin_init_with_config(
+    data_dir: &Path,
+    host: &str,
+    origin: Option<&str>,
+    config: &Config,
 ) -> Result<InitOutput, ServerError> {
     let host = host.trim();
     if host.is_empty() || host.contains(['/', ' ', '+']) {
@@ -230,17 +277,31 @@ pub fn admin_init_with_origin(
         None => unique_log_origin(host, &log_key),
     };
     let signer = log_signer(&origin, ServerKey::from_pkcs8(log_pkcs8.as_ref())?)?;
-    for p in [
+    let mut existing = vec![
         paths.server_key(),
         paths.log_key(),
         paths.tls_key(),
         paths.cert(),
-        paths.db(),
-    ] {
+    ];
+    if config.database_url.is_none() {
+        existing.push(paths.db());
+    }
+    for p in existing {
         if p.exists() {
             return Err(ServerError::Exists(p.display().to_string()));
         }
     }
+    // PostgreSQL: migrated, and refused if taken, before any file is written. (SQLite's
+    // file is made below, with the directory.)
+    let label = store_label(&paths, config);
+    let postgres = match &config.database_url {
+        Some(_) => {
+            let store = open_configured_store(&paths, config, false)?;
+            read_transaction(store.as_ref(), |tx| refuse_a_deployment(tx, &label))?;
+            Some(store)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(paths.tls_dir()).map_err(io_err(&paths.tls_dir()))?;
     #[cfg(unix)]
     {
@@ -270,19 +331,26 @@ pub fn admin_init_with_origin(
     write_atomic(&paths.log_vkey(), format!("{log_vkey}\n").as_bytes(), 0o644)
         .map_err(io_err(&paths.log_vkey()))?;
 
-    let store = SqliteStore::open(&paths.db())?;
-    let admin_token = insert_token(
-        &store,
-        &credentials::NewToken {
-            role: Role::Admin,
-            department: None,
-            name: Some("first-admin"),
-            expires_in: None,
-            new_department: false,
-            by: credentials::ADMIN_CLI,
-        },
-    )?
-    .secret;
+    let store = match postgres {
+        Some(store) => store,
+        None => open_configured_store(&paths, config, false)?,
+    };
+    let spec = credentials::NewToken {
+        role: Role::Admin,
+        department: None,
+        name: Some("first-admin"),
+        expires_in: None,
+        new_department: false,
+        by: credentials::ADMIN_CLI,
+    };
+    // Checked again in the minting transaction: of two `admin init`s racing on one
+    // PostgreSQL database (writers are serialized there), the second is refused.
+    let minted = transaction(store.as_ref(), |tx| {
+        refuse_a_deployment(tx, &label)?;
+        credentials::mint(tx, &spec, api::now()).map_err(ServerError::from)
+    })?;
+    credentials::log_minted(&minted.row);
+    let admin_token = minted.secret;
     log::info!("initialized {}", paths.dir.display());
     Ok(InitOutput {
         admin_token,
@@ -293,13 +361,24 @@ pub fn admin_init_with_origin(
         cert_path: paths.cert(),
         ca_path: paths.ca(),
         data_dir: paths.dir,
+        store_label: label,
+        shared_database: config.database_url.is_some(),
     })
+}
+
+/// [`ServerError::DatabaseAlreadyInitialized`] if the store holds a deployment: a bearer
+/// token or a log entry.
+fn refuse_a_deployment(tx: &mut dyn crate::store::Tx, label: &str) -> Result<(), ServerError> {
+    if !tx.tokens()?.is_empty() || tx.log().size()? > 0 {
+        return Err(ServerError::DatabaseAlreadyInitialized(label.to_string()));
+    }
+    Ok(())
 }
 
 /// Mints a bearer token offline (by [`credentials::ADMIN_CLI`]) on an open store: stores
 /// its hash and appends an `ApiTokenIssued` log entry in the same transaction.
 fn insert_token(
-    store: &SqliteStore,
+    store: &dyn Store,
     spec: &credentials::NewToken<'_>,
 ) -> Result<credentials::Minted, ServerError> {
     let now = api::now();
@@ -308,13 +387,78 @@ fn insert_token(
     Ok(minted)
 }
 
-/// The store of an initialized data directory.
-fn open_store(data_dir: &Path) -> Result<SqliteStore, ServerError> {
-    let paths = Paths::new(data_dir);
-    if !paths.db().exists() {
+/// Which store `config` names, for logs and errors: `SQLite DIR/pramaan.db`, or
+/// `PostgreSQL URL` with the URL's password replaced ([`crate::store::postgres::redact_url`]).
+pub fn store_label(paths: &Paths, config: &Config) -> String {
+    match &config.database_url {
+        Some(url) => format!("PostgreSQL {}", crate::store::postgres::redact_url(url)),
+        None => format!("SQLite {}", paths.db().display()),
+    }
+}
+
+/// Opens the store `config` names: the PostgreSQL database of `database_url` (over TLS
+/// verified against `database_ca` when set; migrated, refused if newer than this binary),
+/// else SQLite `DIR/pramaan.db` (made if missing). With `group_commit`, the writer
+/// thread that batches device transactions is started (the server; offline commands
+/// write one transaction and need none). Initialization is the caller's check
+/// ([`open_initialized_store`]).
+pub fn open_configured_store(
+    paths: &Paths,
+    config: &Config,
+    group_commit: bool,
+) -> Result<Arc<dyn Store>, ServerError> {
+    match &config.database_url {
+        Some(url) => {
+            let store = Arc::new(PostgresStore::open(url, config.database_ca.as_deref())?);
+            if group_commit {
+                store.start_group_commit()?;
+            }
+            Ok(store)
+        }
+        None => {
+            let store = Arc::new(SqliteStore::open(&paths.db())?);
+            if group_commit {
+                store.start_group_commit()?;
+            }
+            Ok(store)
+        }
+    }
+}
+
+/// The store of an initialized data directory (keys present; SQLite: `pramaan.db`
+/// present; PostgreSQL: the database holds a bearer token, as `admin init` leaves it).
+pub fn open_initialized_store(
+    paths: &Paths,
+    config: &Config,
+    group_commit: bool,
+) -> Result<Arc<dyn Store>, ServerError> {
+    if !paths.server_key().exists() {
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
-    Ok(SqliteStore::open(&paths.db())?)
+    if config.database_url.is_none() && !paths.db().exists() {
+        return Err(ServerError::NotInitialized(format!(
+            "{} (no pramaan.db, and no database_url in config.toml or {} names a \
+             PostgreSQL database)",
+            paths.dir.display(),
+            crate::config::DATABASE_URL_ENV
+        )));
+    }
+    let store = open_configured_store(paths, config, group_commit)?;
+    if config.database_url.is_some()
+        && read_transaction(store.as_ref(), |tx| tx.tokens())?.is_empty()
+    {
+        return Err(ServerError::DatabaseNotInitialized(store_label(
+            paths, config,
+        )));
+    }
+    Ok(store)
+}
+
+/// The store of an initialized data directory, as its configuration names it (offline
+/// `admin` commands).
+fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
+    let config = Config::load(data_dir)?;
+    open_initialized_store(&Paths::new(data_dir), &config, false)
 }
 
 /// A new bearer token that never expires, named by default, for a department the caller
@@ -342,14 +486,14 @@ pub fn create_token_with(
     data_dir: &Path,
     spec: &credentials::NewToken<'_>,
 ) -> Result<credentials::Minted, ServerError> {
-    insert_token(&open_store(data_dir)?, spec)
+    insert_token(open_store(data_dir)?.as_ref(), spec)
 }
 
 /// `pramaan admin tokens list --data DIR`: every bearer token (never a hash or secret).
 /// Reads the database directly, also while a server runs on it.
 pub fn list_tokens(data_dir: &Path) -> Result<Vec<pramaan_core::api::TokenInfo>, ServerError> {
     let store = open_store(data_dir)?;
-    let rows = crate::store::read_transaction(&store, |tx| tx.tokens())?;
+    let rows = read_transaction(store.as_ref(), |tx| tx.tokens())?;
     Ok(rows.iter().map(credentials::token_info).collect())
 }
 
@@ -362,7 +506,7 @@ pub fn revoke_token(
 ) -> Result<pramaan_core::api::TokenInfo, ServerError> {
     let store = open_store(data_dir)?;
     let now = api::now();
-    let row = transaction(&store, |tx| {
+    let row = transaction(store.as_ref(), |tx| {
         credentials::revoke(tx, id, credentials::ADMIN_CLI, now)
     })?;
     credentials::log_revoked(&row, credentials::ADMIN_CLI);
@@ -441,6 +585,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The server's data directory.
     pub data_dir: PathBuf,
+    /// Which store it runs on ([`store_label`]: the database URL's password hidden).
+    pub store_label: String,
     state: AppState,
     serving: crate::serving::Serving,
 }
@@ -474,6 +620,16 @@ impl Running {
     }
 }
 
+/// Stops the server before the state is released: the runtime's tasks hold clones of the
+/// state, so the last one is then dropped here, never on a runtime thread (a PostgreSQL
+/// store's blocking connections may not be dropped inside an async context: that
+/// panics, and aborts the process during unwinding).
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// Starts the server of `data_dir` on `listen` (port 0 picks a free port), with the
 /// directory's configuration (`config.toml`, `PRAMAAN_*`).
 pub fn start(data_dir: &Path, listen: SocketAddr) -> Result<Running, ServerError> {
@@ -489,7 +645,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let _ = rustls::crypto::ring::default_provider().install_default();
     config.connections.validate()?;
     let paths = Paths::new(data_dir);
-    if !paths.server_key().exists() || !paths.db().exists() {
+    if !paths.server_key().exists() {
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
     let key = ServerKey::load(&paths.server_key())?;
@@ -503,8 +659,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
     let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
     let tls_config = tls::server_config(&cert_pem, &key_pem, &paths.cert())?;
-    let store = Arc::new(SqliteStore::open(&paths.db())?);
-    store.start_group_commit()?;
+    let store_label = store_label(&paths, &config);
+    let store = open_initialized_store(&paths, &config, true)?;
 
     let (listener, addr) = crate::serving::bind(config.listen)?;
     let url = Config::default().public_url_for(crate::serving::local_address(addr));
@@ -530,6 +686,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,
     }));
+    // Another instance on the same database may install a newer list.
+    crate::status_list::follow(Arc::downgrade(&state.0));
     let app = api::router(state.clone());
     let serving = crate::serving::serve(
         listener,
@@ -540,8 +698,9 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         state.config.connections.limits(),
         state.metrics.connections.clone(),
     )?;
-    log::info!("listening on {addr} ({public_url})");
+    log::info!("listening on {addr} ({public_url}), store: {store_label}");
     Ok(Running {
+        store_label,
         url,
         public_url,
         pin,

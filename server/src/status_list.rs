@@ -5,8 +5,16 @@
 //! keybox passes only while the list is recent), and parsing ~30 KiB of JSON per
 //! attestation would be waste. The list is stored (so it survives restarts and is the
 //! same for every reader), parsed once when installed or at start, and shared.
+//!
+//! Several server instances on one PostgreSQL database each hold their own copy, so a
+//! list installed through one must reach the others without a restart: [`follow`] checks
+//! the stored row's dates every [`FOLLOW_INTERVAL`] and parses it again only when they
+//! changed (a list in force at most that long after its installation anywhere). Whether
+//! an offered list is older than the one in force is decided against the stored row, in
+//! the installing transaction, not against this instance's copy.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::Duration;
 
 use pramaan_core::evidence::{StatusList, StatusListError};
 use pramaan_core::policy::StatusListView;
@@ -57,35 +65,76 @@ pub enum StatusListLoadError {
     Store(#[from] StoreError),
 }
 
+/// How often [`follow`] looks for a list installed through another instance.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
+
 /// The installed list, shared by every request.
 #[derive(Debug, Default)]
-pub struct StatusListCache(RwLock<Option<Arc<LoadedStatusList>>>);
+pub struct StatusListCache {
+    current: RwLock<Option<Arc<LoadedStatusList>>>,
+    /// `(fetched_at, imported_at)` of the stored row last read, parsed or not (a row that
+    /// does not parse is warned about once, not every [`FOLLOW_INTERVAL`]).
+    seen: RwLock<Option<(u64, u64)>>,
+}
 
 impl StatusListCache {
     /// Loads the stored list, if any. A stored list that no longer parses is logged and
     /// ignored (expired keyboxes then fail until a good list is installed).
     pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let row = read_transaction(store, |tx| tx.status_list())?;
-        let loaded = row.and_then(|r| match StatusList::from_json(&r.json) {
-            Ok(list) => Some(Arc::new(LoadedStatusList {
-                list,
-                fetched_at: r.fetched_at,
-                imported_at: r.imported_at,
-            })),
+        let cache = Self::default();
+        cache.refresh(store)?;
+        Ok(cache)
+    }
+
+    /// The list in force, if one is installed.
+    pub fn current(&self) -> Option<Arc<LoadedStatusList>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the stored row and puts it in force if its dates differ from the row last
+    /// seen (another instance installed a list); `true` if the list in force changed.
+    pub fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
+        let Some(row) = read_transaction(store, |tx| tx.status_list())? else {
+            return Ok(false);
+        };
+        let stamp = (row.fetched_at, row.imported_at);
+        if *self.seen.read().unwrap_or_else(|p| p.into_inner()) == Some(stamp) {
+            return Ok(false);
+        }
+        *self.seen.write().unwrap_or_else(|p| p.into_inner()) = Some(stamp);
+        match StatusList::from_json(&row.json) {
+            Ok(list) => {
+                self.put(Arc::new(LoadedStatusList {
+                    list,
+                    fetched_at: row.fetched_at,
+                    imported_at: row.imported_at,
+                }));
+                Ok(true)
+            }
             Err(e) => {
                 log::warn!(
                     "the stored revocation status list does not parse ({}); ignored",
                     crate::log_text::untrusted(&e.to_string())
                 );
-                None
+                Ok(false)
             }
-        });
-        Ok(Self(RwLock::new(loaded)))
+        }
     }
 
-    /// The list in force, if one is installed.
-    pub fn current(&self) -> Option<Arc<LoadedStatusList>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// Puts `loaded` in force unless the list in force is newer (a refresh that read the
+    /// row just before this instance installed a newer one must not turn it back).
+    fn put(&self, loaded: Arc<LoadedStatusList>) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        let stamp = |l: &LoadedStatusList| (l.fetched_at, l.imported_at);
+        if current
+            .as_deref()
+            .is_none_or(|c| stamp(c) <= stamp(&loaded))
+        {
+            *current = Some(loaded);
+        }
     }
 
     /// Parses `json`, stores it, appends a `StatusListInstalled` log entry (the JSON as
@@ -102,16 +151,18 @@ impl StatusListCache {
         if fetched_at > now.saturating_add(300) {
             return Err(StatusListLoadError::FromTheFuture);
         }
-        if let Some(current) = self.current()
-            && current.fetched_at > fetched_at
-        {
-            return Err(StatusListLoadError::Older {
-                installed: current.fetched_at,
-                offered: fetched_at,
-            });
-        }
         let list = StatusList::from_json(json)?;
         transaction(store, |tx| {
+            // The stored row, not this instance's copy: another instance may have
+            // installed a newer list a moment ago.
+            if let Some(stored) = tx.status_list()?
+                && stored.fetched_at > fetched_at
+            {
+                return Err(StatusListLoadError::Older {
+                    installed: stored.fetched_at,
+                    offered: fetched_at,
+                });
+            }
             tx.set_status_list(&StatusListRow {
                 json: json.to_string(),
                 fetched_at,
@@ -122,18 +173,48 @@ impl StatusListCache {
                 fetched_at,
                 json: json.to_string(),
                 by: by.to_string(),
-            })
+            })?;
+            Ok(())
         })?;
         let loaded = Arc::new(LoadedStatusList {
             list,
             fetched_at,
             imported_at: now,
         });
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(loaded.clone());
+        *self.seen.write().unwrap_or_else(|p| p.into_inner()) = Some((fetched_at, now));
+        self.put(loaded.clone());
         log::info!(
             "revocation status list installed: {} entries, fetched at {fetched_at}",
             loaded.list.len()
         );
         Ok(loaded)
+    }
+}
+
+/// Keeps `shared`'s status list in step with the store: a thread that calls
+/// [`StatusListCache::refresh`] every [`FOLLOW_INTERVAL`] until the server's state is
+/// dropped. A store failure is logged and retried at the next interval (the list in
+/// force stays).
+pub fn follow(shared: Weak<crate::api::Shared>) {
+    let spawned = std::thread::Builder::new()
+        .name("pramaan-status-list".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(FOLLOW_INTERVAL);
+                let Some(state) = shared.upgrade() else {
+                    return;
+                };
+                match state.status_list.refresh(state.store.as_ref()) {
+                    Ok(true) => log::info!(
+                        "revocation status list installed elsewhere now in force (fetched at {})",
+                        state.status_list.current().map_or(0, |l| l.fetched_at)
+                    ),
+                    Ok(false) => {}
+                    Err(e) => log::warn!("checking the stored revocation status list: {e}"),
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the status list follower: {e}");
     }
 }

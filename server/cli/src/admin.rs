@@ -25,9 +25,12 @@ use pramaan_server::store::Role;
 
 /// `pramaan admin init|token`.
 #[derive(Debug, Subcommand)]
+#[command(after_help = super::serve::DATABASE_HELP)]
 pub enum AdminCmd {
     /// Create keys, self-signed TLS (local CA + server certificate), the database and the
-    /// first admin token.
+    /// first admin token. With PRAMAAN_DATABASE_URL: once per deployment (a database that
+    /// already holds one is refused); copy the directory to the other instances.
+    #[command(after_help = super::serve::DATABASE_HELP)]
     Init {
         /// Data directory to create.
         #[arg(long, env = "PRAMAAN_DATA")]
@@ -42,6 +45,7 @@ pub enum AdminCmd {
         log_origin: Option<String>,
     },
     /// Create a bearer token; prints the token alone on stdout.
+    #[command(after_help = super::serve::DATABASE_HELP)]
     Token {
         /// The server's data directory (made by `pramaan admin init`).
         #[arg(long, env = "PRAMAAN_DATA")]
@@ -166,6 +170,15 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             outln!("SPKI pin:        {}", out.pin_b64url);
             outln!("Log origin:      {}", out.log_origin);
             outln!("Log key:         {}", out.log_vkey);
+            outln!("Store:           {}", out.store_label);
+            if out.shared_database {
+                outln!(
+                    "Other instances: copy {} to each (keys, tls/, config.toml; mode 0700) and \
+                     run `pramaan serve` there with the same PRAMAAN_DATABASE_URL \
+                     (docs/deploy.md); never run `admin init` again on this database.",
+                    out.data_dir.display()
+                );
+            }
             outln!();
             out!("{}", next_steps(&out, &host));
             // The token stays the last line (scripts take it with `tail -1`).

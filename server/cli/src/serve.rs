@@ -9,8 +9,17 @@ use super::{CliError, CliResult};
 use pramaan_server::config::Config;
 use pramaan_server::server;
 
+/// What `pramaan serve --help` and `pramaan admin --help` say about the database.
+pub const DATABASE_HELP: &str = "\
+Database: SQLite DIR/pramaan.db by default. Several instances share one PostgreSQL \
+database: set PRAMAAN_DATABASE_URL (or database_url in DIR/config.toml), e.g. \
+postgresql://pramaan:PASSWORD@db.example:5432/pramaan, and PRAMAAN_DATABASE_CA (or \
+database_ca) to the PEM CA of the database's certificate for verified TLS. Each instance \
+runs on a copy of the data directory of the one `pramaan admin init` (docs/deploy.md).";
+
 /// `pramaan serve`.
 #[derive(Debug, Args)]
+#[command(after_help = DATABASE_HELP)]
 pub struct ServeArgs {
     /// Data directory made by `pramaan admin init`.
     #[arg(long, env = "PRAMAAN_DATA")]
@@ -29,10 +38,11 @@ pub fn run(args: ServeArgs) -> CliResult {
     let running =
         server::start_with_config(&args.data, config).map_err(|e| CliError::new(e.to_string()))?;
     eprintln!(
-        "pramaan: serving {} on {} (pin {})",
+        "pramaan: serving {} on {} (pin {}), store: {}",
         running.public_url,
         running.addr,
-        pramaan_core::encoding::b64url(&running.pin)
+        pramaan_core::encoding::b64url(&running.pin),
+        running.store_label
     );
     running
         .wait_for_signal()

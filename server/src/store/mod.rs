@@ -26,7 +26,9 @@
 //! Secrets never reach the database: bearer tokens, enrollment tokens and nonces are stored
 //! as their SHA-256 ([`crate::auth::hash_secret`]).
 
+mod pool;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};

@@ -25,19 +25,25 @@
 
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use pramaan_core::claims::{Assurance, Failure, Platform, Verdict};
+use pramaan_core::claims::Assurance;
 use pramaan_core::policy::{Officer, Policy};
 use pramaan_tlog::LogStore;
 use pramaan_tlog::tree::NodeSource;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
+use super::pool::Pool;
+use super::rows::{
+    CHECKPOINT_COLS, DEVICE_COL_COUNT, DEVICE_COLS, ENROLL_TOKEN_COLUMNS, RawAttestation,
+    RawCheckpoint, RawDevice, RawEnrollToken, RawToken, TOKEN_COLUMNS, checkpoint_row,
+    officer_from_json, to_u64,
+};
 use super::{
     AttestationRow, CheckpointRow, Counts, DepartmentRules, DeviceRow, EnrollTokenListing,
-    EnrollTokenRow, Finisher, Freshness, Job, NonceRow, OfficerChange, Role, RulesCache,
-    StatusListRow, Store, StoreError, TokenRow, Tx, to_i64,
+    EnrollTokenRow, Finisher, Job, NonceRow, OfficerChange, RulesCache, StatusListRow, Store,
+    StoreError, TokenRow, Tx, to_i64,
 };
 use crate::audit_log::{Hash, SqlNodes};
 use pramaan_core::evidence::EvidenceSummary;
@@ -328,86 +334,6 @@ CREATE TABLE IF NOT EXISTS attestations (
 );
 "#;
 
-/// Idle read-only connections. A read takes one out and gives it back when done, waiting
-/// only while every one is in use, so a long read never holds up a short one while
-/// another connection is idle.
-#[derive(Default)]
-struct ReaderPool {
-    idle: Mutex<Vec<Connection>>,
-    /// Signalled when a connection comes back.
-    returned: Condvar,
-    /// Connections the pool owns (idle or lent); fixed when the store opens.
-    size: usize,
-}
-
-impl ReaderPool {
-    fn new(conns: Vec<Connection>) -> Self {
-        Self {
-            size: conns.len(),
-            idle: Mutex::new(conns),
-            returned: Condvar::new(),
-        }
-    }
-
-    fn take(&self) -> Result<Lent<'_>, StoreError> {
-        let mut idle = self.idle.lock().map_err(|_| StoreError::Poisoned)?;
-        loop {
-            if let Some(conn) = idle.pop() {
-                return Ok(Lent {
-                    pool: self,
-                    conn: Some(conn),
-                });
-            }
-            idle = self.returned.wait(idle).map_err(|_| StoreError::Poisoned)?;
-        }
-    }
-
-    fn give_back(&self, conn: Connection) {
-        match self.idle.lock() {
-            Ok(mut idle) => idle.push(conn),
-            // A poisoned pool is never used again (take fails); dropping closes the
-            // connection.
-            Err(_) => return,
-        }
-        self.returned.notify_one();
-    }
-}
-
-/// A connection lent by the [`ReaderPool`]; returned when dropped.
-struct Lent<'p> {
-    pool: &'p ReaderPool,
-    /// Always `Some` until dropped.
-    conn: Option<Connection>,
-}
-
-impl std::ops::Deref for Lent<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        // `conn` is Some from `take` until `drop`, the only place that empties it.
-        #[allow(clippy::expect_used)]
-        self.conn
-            .as_ref()
-            .expect("a lent connection is present until dropped")
-    }
-}
-
-impl std::ops::DerefMut for Lent<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        #[allow(clippy::expect_used)]
-        self.conn
-            .as_mut()
-            .expect("a lent connection is present until dropped")
-    }
-}
-
-impl Drop for Lent<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.give_back(conn);
-        }
-    }
-}
-
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -415,7 +341,7 @@ pub struct SqliteStore {
     /// readers see the last committed state). Several, so that an auditor pulling a large
     /// bundle does not queue the device-key and bearer-token lookups of every other
     /// request behind it. Empty for in-memory stores.
-    readers: ReaderPool,
+    readers: Pool<Connection>,
     /// Queue of the group-commit writer, once [`SqliteStore::start_group_commit`] ran.
     writer: OnceLock<SyncSender<Job>>,
     /// Parsed policies and rosters, shared by the writer and the readers.
@@ -500,7 +426,7 @@ impl SqliteStore {
                 Ok(reader)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        store.readers = ReaderPool::new(readers);
+        store.readers = Pool::fixed(readers);
         Ok(store)
     }
 
@@ -519,7 +445,7 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             conn: Mutex::new(conn),
-            readers: ReaderPool::default(),
+            readers: Pool::fixed(Vec::new()),
             writer: OnceLock::new(),
             rules: RulesCache::default(),
         })
@@ -612,10 +538,10 @@ impl Store for SqliteStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        if self.readers.size == 0 {
+        if self.readers.size() == 0 {
             return self.with_tx(f);
         }
-        let mut conn = self.readers.take()?;
+        let mut conn = self.readers.take(|_| true)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let mut wrapped = SqliteTx {
             tx,
@@ -743,11 +669,6 @@ impl SqliteTx<'_> {
     }
 }
 
-/// A stored integer as `u64`: a negative one is corrupt (this store never writes one).
-fn to_u64(what: &'static str, v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is negative")))
-}
-
 /// [`to_u64`] inside a rusqlite row mapper.
 fn col_u64(r: &rusqlite::Row<'_>, idx: usize, what: &'static str) -> rusqlite::Result<u64> {
     let v: i64 = r.get(idx)?;
@@ -759,27 +680,6 @@ fn col_u64(r: &rusqlite::Row<'_>, idx: usize, what: &'static str) -> rusqlite::R
         )
     })
 }
-
-fn parse_assurance(s: &str) -> Result<Assurance, StoreError> {
-    s.parse().map_err(StoreError::Corrupt)
-}
-
-fn parse_verdict(s: &str) -> Result<Verdict, StoreError> {
-    s.parse().map_err(StoreError::Corrupt)
-}
-
-fn hash_arr(v: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    v.try_into()
-        .map_err(|_| StoreError::Corrupt("hash is not 32 bytes".into()))
-}
-
-const DEVICE_COLS: &str = "device_id, officer_id, department, platform, model, attested_model, \
-     public_key, assurance, evidence, revoked, reason, last_seq, enrolled_at, key_hash, \
-     evidence_summary, last_fresh_at, anchor_hash, anchor_at, offline_run, assert_counter, \
-     reattest_requested";
-
-/// How many columns [`DEVICE_COLS`] names.
-const DEVICE_COL_COUNT: usize = 21;
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     Ok(RawDevice {
@@ -806,83 +706,6 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawDevice> {
     })
 }
 
-struct RawDevice {
-    device_id: Vec<u8>,
-    officer_id: String,
-    department: String,
-    platform: String,
-    model: String,
-    attested_model: Option<String>,
-    public_key: Vec<u8>,
-    assurance: String,
-    evidence: Option<Vec<u8>>,
-    revoked: bool,
-    reason: Option<String>,
-    last_seq: Option<i64>,
-    enrolled_at: i64,
-    evidence_summary: Option<String>,
-    last_fresh_at: Option<i64>,
-    anchor_hash: Option<Vec<u8>>,
-    anchor_at: Option<i64>,
-    offline_run: i64,
-    assert_counter: Option<i64>,
-    reattest_requested: bool,
-}
-
-impl RawDevice {
-    fn into_row(self) -> Result<DeviceRow, StoreError> {
-        Ok(DeviceRow {
-            device_id: Uuid::from_slice(&self.device_id)
-                .map_err(|_| StoreError::Corrupt("device_id".into()))?,
-            officer_id: self.officer_id,
-            department: self.department,
-            platform: self
-                .platform
-                .parse::<Platform>()
-                .map_err(StoreError::Corrupt)?,
-            model: self.model,
-            public_key: self.public_key,
-            assurance: parse_assurance(&self.assurance)?,
-            evidence: self.evidence,
-            evidence_summary: match self.evidence_summary {
-                Some(json) => serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("evidence summary: {e}")))?,
-                // Enrolled before summaries were kept: nothing proved that can be judged.
-                None => EvidenceSummary {
-                    attested_model: self.attested_model,
-                    checked_at: to_u64("enrolled_at", self.enrolled_at)?,
-                    ..EvidenceSummary::default()
-                },
-            },
-            freshness: Freshness {
-                last_fresh_at: self
-                    .last_fresh_at
-                    .map(|t| to_u64("last_fresh_at", t))
-                    .transpose()?,
-                anchor: match (self.anchor_hash, self.anchor_at) {
-                    (Some(h), Some(at)) => Some((
-                        <[u8; 32]>::try_from(h.as_slice())
-                            .map_err(|_| StoreError::Corrupt("anchor_hash".into()))?,
-                        to_u64("anchor_at", at)?,
-                    )),
-                    _ => None,
-                },
-                offline_run: u32::try_from(self.offline_run)
-                    .map_err(|_| StoreError::Corrupt("offline_run".into()))?,
-            },
-            assert_counter: self
-                .assert_counter
-                .map(|c| u32::try_from(c).map_err(|_| StoreError::Corrupt("assert_counter".into())))
-                .transpose()?,
-            reattest_requested: self.reattest_requested,
-            revoked: self.revoked,
-            reason: self.reason,
-            last_seq: self.last_seq.map(|s| to_u64("last_seq", s)).transpose()?,
-            enrolled_at: to_u64("enrolled_at", self.enrolled_at)?,
-        })
-    }
-}
-
 /// The attestation columns `seq, iat, received_at, fresh_nonce, claims, verdict,
 /// failures, log_index` of a row, starting at column `at`.
 fn attestation_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<RawAttestation> {
@@ -898,58 +721,8 @@ fn attestation_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Ra
     })
 }
 
-struct RawAttestation {
-    seq: i64,
-    iat: i64,
-    received_at: i64,
-    fresh_nonce: bool,
-    claims: Vec<u8>,
-    verdict: String,
-    failures: String,
-    log_index: i64,
-}
-
-impl RawAttestation {
-    fn into_row(self, device_id: Uuid) -> Result<AttestationRow, StoreError> {
-        let failures: Vec<Failure> = serde_json::from_str(&self.failures)
-            .map_err(|e| StoreError::Corrupt(format!("attestation failures: {e}")))?;
-        Ok(AttestationRow {
-            device_id,
-            seq: to_u64("seq", self.seq)?,
-            iat: to_u64("iat", self.iat)?,
-            received_at: to_u64("received_at", self.received_at)?,
-            fresh_nonce: self.fresh_nonce,
-            claims: self.claims,
-            verdict: parse_verdict(&self.verdict)?,
-            failures,
-            log_index: to_u64("log_index", self.log_index)?,
-        })
-    }
-}
-
-fn officer_from_json(json: &str) -> Result<Officer, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("officer row: {e}")))
-}
-
 /// The log rows of this transaction: the algorithms are `pramaan_tlog`'s, the SQL is
 /// [`SqlNodes`]'s (which borrows the transaction's connection for each call).
-/// The columns [`raw_token`] reads, in its order.
-const TOKEN_COLUMNS: &str = "hash, role, department, created_at, name, created_by, expires_at, \
-                             revoked_at, revoked_by";
-
-/// A `tokens` row as stored, before its values are parsed.
-struct RawToken {
-    hash: Vec<u8>,
-    role: String,
-    department: Option<String>,
-    created_at: u64,
-    name: Option<String>,
-    created_by: Option<String>,
-    expires_at: Option<i64>,
-    revoked_at: Option<i64>,
-    revoked_by: Option<String>,
-}
-
 fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
     Ok(RawToken {
         hash: r.get(0)?,
@@ -962,47 +735,6 @@ fn raw_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawToken> {
         revoked_at: r.get(7)?,
         revoked_by: r.get(8)?,
     })
-}
-
-impl RawToken {
-    fn into_row(self) -> Result<TokenRow, StoreError> {
-        Ok(TokenRow {
-            hash: hash_arr(self.hash)?,
-            role: self.role.parse::<Role>().map_err(StoreError::Corrupt)?,
-            department: self.department,
-            name: self.name,
-            created_at: self.created_at,
-            created_by: self.created_by,
-            expires_at: self
-                .expires_at
-                .map(|v| to_u64("token expires_at", v))
-                .transpose()?,
-            revoked_at: self
-                .revoked_at
-                .map(|v| to_u64("token revoked_at", v))
-                .transpose()?,
-            revoked_by: self.revoked_by,
-        })
-    }
-}
-
-/// The columns of `enrollment_tokens AS t` that [`raw_enroll_token`] reads, in its order
-/// (a department column follows).
-const ENROLL_TOKEN_COLUMNS: &str = "t.hash, t.officer_id, t.expires, t.used, t.allow_additional, \
-                                    t.created_by, t.created_at, t.cancelled_at, t.cancelled_by";
-
-/// An `enrollment_tokens` row (and its officer's department) before parsing.
-struct RawEnrollToken {
-    hash: Vec<u8>,
-    officer_id: String,
-    expires: u64,
-    used: bool,
-    allow_additional: bool,
-    created_by: String,
-    created_at: u64,
-    cancelled_at: Option<i64>,
-    cancelled_by: Option<String>,
-    department: Option<String>,
 }
 
 fn raw_enroll_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEnrollToken> {
@@ -1018,28 +750,6 @@ fn raw_enroll_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawEnrollToken> {
         cancelled_by: r.get(8)?,
         department: r.get(9)?,
     })
-}
-
-impl RawEnrollToken {
-    fn into_row(self) -> Result<EnrollTokenListing, StoreError> {
-        Ok(EnrollTokenListing {
-            row: EnrollTokenRow {
-                officer_id: self.officer_id,
-                expires: self.expires,
-                used: self.used,
-                allow_additional: self.allow_additional,
-                hash: hash_arr(self.hash)?,
-                created_by: self.created_by,
-                created_at: self.created_at,
-                cancelled_at: self
-                    .cancelled_at
-                    .map(|v| to_u64("enrollment token cancelled_at", v))
-                    .transpose()?,
-                cancelled_by: self.cancelled_by,
-            },
-            department: self.department.unwrap_or_default(),
-        })
-    }
 }
 
 impl NodeSource for SqliteTx<'_> {
@@ -1924,31 +1634,15 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-const CHECKPOINT_COLS: &str = "size, root, note, signed_at";
-
-type RawCheckpoint = (i64, Vec<u8>, String, i64);
-
 fn raw_checkpoint(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCheckpoint> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
-fn checkpoint_row(
-    (size, root, note, signed_at): RawCheckpoint,
-) -> Result<CheckpointRow, StoreError> {
-    Ok(CheckpointRow {
-        size: to_u64("checkpoint size", size)?,
-        root: root
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("checkpoint root is not 32 bytes".into()))?,
-        note,
-        signed_at: to_u64("signed_at", signed_at)?,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{grouped_transaction, transaction};
+    use crate::store::{Freshness, grouped_transaction, transaction};
+    use pramaan_core::claims::Platform;
 
     #[test]
     fn group_commit_isolates_refused_jobs_and_sees_earlier_ones() {

@@ -93,6 +93,49 @@ pub fn start() -> Env {
     start_with(|_| {})
 }
 
+/// A fresh deployment on the PostgreSQL database `url` (TLS verified against `ca` when
+/// given; [`postgres::fresh_database`] makes one): `admin init` on it, then a server with
+/// the test configuration and `tweak`. The database is written into the data directory's
+/// `config.toml` as a deployment would, so the offline `admin` commands ([`Env::token`])
+/// and copies of the directory ([`Env::another_instance`]) find it.
+pub fn start_on_database(url: &str, ca: Option<&Path>, tweak: impl FnOnce(&mut Config)) -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Top-level keys, so after the template's first (comment) line, before any table.
+    let mut db = format!("database_url = {url:?}\n");
+    if let Some(ca) = ca {
+        db.push_str(&format!("database_ca = {:?}\n", ca.display().to_string()));
+    }
+    let file = Config::template("localhost").replacen('\n', &format!("\n{db}"), 1);
+    std::fs::write(dir.path().join("config.toml"), file).expect("config.toml");
+    let mut config = test_config();
+    config.database_url = Some(url.to_string());
+    config.database_ca = ca.map(Path::to_path_buf);
+    let init =
+        server::admin_init_with_config(dir.path(), "localhost", None, &config).expect("admin init");
+    tweak(&mut config);
+    let server = server::start_with_config(dir.path(), config.clone()).expect("start");
+    assert_eq!(server.pin, init.pin);
+    Env {
+        running: Some(server),
+        config,
+        admin_token: init.admin_token,
+        dir,
+    }
+}
+
+/// The files of a data directory that every instance of a deployment shares (docs/deploy.md):
+/// keys, TLS and configuration, never `pramaan.db`.
+pub const INSTANCE_FILES: [&str; 8] = [
+    "server.key",
+    "nonce.key",
+    "log.key",
+    "log.vkey",
+    "config.toml",
+    "tls/cert.pem",
+    "tls/key.pem",
+    "tls/ca.pem",
+];
+
 /// Fast transport options for tests (no long retries when the server is down).
 pub fn options() -> Options {
     Options {
@@ -144,6 +187,28 @@ impl Env {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("server does not restart on {}: {last:?}", config.listen);
+    }
+
+    /// Another instance of this deployment, as an operator makes one: a copy of the data
+    /// directory's [`INSTANCE_FILES`] (modes kept), started with the same configuration
+    /// (so the same database) on a port of its own. Shares the admin token.
+    pub fn another_instance(&self) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("tls")).expect("tls dir");
+        for name in INSTANCE_FILES {
+            std::fs::copy(self.dir.path().join(name), dir.path().join(name))
+                .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+        }
+        let mut config = self.config.clone();
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = server::start_with_config(dir.path(), config.clone()).expect("start");
+        assert_eq!(server.pin, self.server().pin, "the same TLS identity");
+        Env {
+            running: Some(server),
+            config,
+            admin_token: self.admin_token.clone(),
+            dir,
+        }
     }
 
     /// Starts it again on the same data with `config` (stopping it first if running).
