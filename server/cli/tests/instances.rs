@@ -7,13 +7,16 @@
 //! bundle pulled from any instance verifies, and the checkpoints of different instances
 //! are consistent with each other); nonces, enrollment tokens and seq are single-use
 //! whichever instances the two uses reach at the same moment; and an instance killed with
-//! SIGKILL under load loses nothing it acknowledged while the others keep accepting.
+//! SIGKILL under load loses nothing it acknowledged while the others keep accepting. A
+//! witness configured for the deployment cosigns the checkpoints of every instance (they
+//! are one log to it), and `audit verify` requires its cosignature on each bundle.
 //!
 //! Needs the PostgreSQL test cluster (`pramaan_testkit::postgres::cluster`: a SKIP line
 //! without one outside CI, a failure under `CI=true`); each test has its own database.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Barrier;
@@ -106,11 +109,62 @@ struct Deployment {
     admin: String,
     ports: Vec<u16>,
     servers: Vec<Option<Child>>,
+    witness: Option<Witness>,
+}
+
+/// A witness of the deployment's log (`pramaan witness init` and `witness serve`), named
+/// in the data directory's `config.toml`: every instance offers it its new checkpoints.
+struct Witness {
+    dir: tempfile::TempDir,
+    server: Child,
+}
+
+impl Witness {
+    /// Starts a witness of the log of `data` and names it in `data/config.toml`.
+    fn start(data: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        ok(pramaan(&["witness", "init", "--data"])
+            .arg(dir.path())
+            .args(["--name", "audit.test/witness"])
+            .output()
+            .unwrap());
+        let port = free_port();
+        let server = pramaan(&["witness", "serve", "--data"])
+            .arg(dir.path())
+            .arg("--log-key")
+            .arg(data.join("log.vkey"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn pramaan witness serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the witness did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let key = std::fs::read_to_string(dir.path().join("witness.vkey")).unwrap();
+        let section = format!(
+            "\n[[witnesses]]\nurl = \"https://127.0.0.1:{port}\"\nkey = \"{}\"\nca = {:?}\n",
+            key.trim(),
+            dir.path().join("tls/ca.pem")
+        );
+        let config = data.join("config.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+        text.push_str(&section);
+        std::fs::write(&config, text).unwrap();
+        Self { dir, server }
+    }
+
+    fn vkey(&self) -> PathBuf {
+        self.dir.path().join("witness.vkey")
+    }
 }
 
 impl Deployment {
-    /// `admin init` (which migrates the database), an admin token, and `n` instances.
-    fn start(db: Database, n: usize) -> Self {
+    /// `admin init` (which migrates the database), an admin token, a witness (when
+    /// `witnessed`), and `n` instances.
+    fn start(db: Database, n: usize, witnessed: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap().to_string();
         ok(db
@@ -131,7 +185,11 @@ impl Deployment {
             admin,
             ports: (0..n).map(|_| free_port()).collect(),
             servers: (0..n).map(|_| None).collect(),
+            witness: None,
         };
+        if witnessed {
+            d.witness = Some(Witness::start(d.data()));
+        }
         for i in 0..n {
             d.spawn(i);
         }
@@ -281,7 +339,8 @@ impl Deployment {
 
     /// `pramaan audit pull` of the whole log from instance `i` with the consistency
     /// proof from the checkpoint `since` (kept from any instance), its checkpoint saved;
-    /// then `pramaan audit verify --since`. Returns the bundle and its checkpoint.
+    /// then `pramaan audit verify --since` (and `--witness-key`: the witness's
+    /// cosignature required). Returns the bundle and its checkpoint.
     fn pull_verified(&self, i: usize, since: &Path, name: &str) -> (PathBuf, PathBuf) {
         let bundle = self.file(&format!("{name}.bundle"));
         let cp = self.file(&format!("{name}.checkpoint"));
@@ -304,6 +363,11 @@ impl Deployment {
             .arg(self.vkey())
             .arg("--since")
             .arg(since)
+            .args(
+                self.witness
+                    .iter()
+                    .flat_map(|w| [OsString::from("--witness-key"), w.vkey().into()]),
+            )
             .args(["--format", "json"])
             .output()
             .unwrap());
@@ -314,6 +378,14 @@ impl Deployment {
             .nth(1)
             .and_then(|l| l.parse::<u64>().ok())
             .expect("a checkpoint's second line is its size");
+        if self.witness.is_some() {
+            let note = std::fs::read_to_string(&cp).unwrap();
+            assert!(
+                note.lines()
+                    .any(|l| l.starts_with("\u{2014} audit.test/witness ")),
+                "instance {i} serves a checkpoint the witness cosigned:\n{note}"
+            );
+        }
         assert_eq!(
             summary["consistent_since"], since_size,
             "instance {i}: the checkpoint given is a prefix of its log: {summary}"
@@ -401,6 +473,10 @@ impl Drop for Deployment {
     fn drop(&mut self) {
         for i in 0..self.servers.len() {
             self.kill(i);
+        }
+        if let Some(w) = &mut self.witness {
+            let _ = w.server.kill();
+            let _ = w.server.wait();
         }
     }
 }
@@ -628,12 +704,12 @@ fn single_use_across_instances(d: &Deployment) -> Vec<(String, u64, u64)> {
 
 /// `n` instances, a bench on each at once, the single-use races meanwhile, then the log
 /// from every instance.
-fn instances_share_one_log(n: usize, tls: bool) {
+fn instances_share_one_log(n: usize, tls: bool, witnessed: bool) {
     let Some(cluster) = cluster() else {
         return;
     };
     let t = Instant::now();
-    let d = Deployment::start(Database::fresh(&cluster, tls), n);
+    let d = Deployment::start(Database::fresh(&cluster, tls), n, witnessed);
     eprintln!("{n} instances up at {:?}", t.elapsed());
     let mut raced = single_use_across_instances(&d);
     eprintln!("single-use races done at {:?}", t.elapsed());
@@ -689,13 +765,13 @@ fn instances_share_one_log(n: usize, tls: bool) {
 }
 
 #[test]
-fn two_instances_over_tls_to_the_database_share_one_log_and_single_use() {
-    instances_share_one_log(2, true);
+fn two_witnessed_instances_over_tls_to_the_database_share_one_log_and_single_use() {
+    instances_share_one_log(2, true, true);
 }
 
 #[test]
 fn three_instances_share_one_log_and_single_use() {
-    instances_share_one_log(3, false);
+    instances_share_one_log(3, false, false);
 }
 
 #[test]
@@ -704,7 +780,7 @@ fn an_instance_killed_under_load_loses_nothing_and_the_other_keeps_accepting() {
         return;
     };
     let t = Instant::now();
-    let mut d = Deployment::start(Database::fresh(&cluster, true), 2);
+    let mut d = Deployment::start(Database::fresh(&cluster, true), 2, false);
     // Instance 1 dies under load: its bench cannot pull the log from it afterwards.
     let mut survivor = d.bench(0, true);
     let mut victim = d.bench(1, false);
