@@ -321,6 +321,16 @@ fn witness(store: &dyn Store, row: CheckpointRow, witnesses: &[WitnessEndpoint])
     if witnesses.is_empty() {
         return row.note;
     }
+    // A larger checkpoint signed meanwhile (by another instance on the same database, or
+    // a concurrent request) is offered by its signer; offering this one after it would
+    // meet a witness already past it (a 409 the client would report as a fork). The
+    // race remains between two offers in flight at once: one of them then gets no
+    // cosignature, and the next checkpoint gets them again.
+    if let Ok(Some(latest)) = read_transaction(store, |tx| tx.latest_checkpoint())
+        && latest.size > row.size
+    {
+        return row.note;
+    }
     let mut proof = |old: u64, new: u64| {
         read_transaction(store, |tx| {
             pramaan_tlog::consistency_proof(tx.log(), old, new).map_err(StoreError::from_log)

@@ -406,6 +406,25 @@ impl Default for Config {
     }
 }
 
+/// The TOML parser's `message` without the lines of the file it quotes, when the file
+/// names a database: the `database_url` line may hold a password.
+fn without_quoted_lines(message: &str, file: &str) -> String {
+    if !file.contains("database_url") {
+        return message.to_string();
+    }
+    // The quoted lines look like `12 | text`, their markers like `   |     ^`.
+    let quoted = |l: &str| {
+        let t = l.trim_start();
+        let digits = t.chars().take_while(char::is_ascii_digit).count();
+        t[digits..].trim_start().starts_with('|')
+    };
+    message
+        .lines()
+        .filter(|l| !quoted(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 impl Config {
     /// Reads `DIR/config.toml` (if any) and applies the environment.
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
@@ -437,7 +456,7 @@ impl Config {
         };
         let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            reason: without_quoted_lines(&e.to_string(), &text),
         })?;
         if !config.legacy_apple_app_ids.is_empty() || config.legacy_apple_allow_development {
             return Err(ConfigError::Invalid {
@@ -836,6 +855,18 @@ mod tests {
         .expect("applies");
         assert_eq!((c.database_url, c.database_ca), (None, None));
         assert_eq!(Config::default().database_url, None);
+
+        // A file the parser refuses: its message never quotes the URL's line.
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:1\"\ndatabase_url = \"postgresql://p:s3cret-pw@db/p\n",
+        )
+        .expect("write");
+        let err = Config::from_file(&path)
+            .expect_err("unterminated")
+            .to_string();
+        assert!(!err.contains("s3cret-pw"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -621,9 +621,10 @@ impl Running {
 }
 
 /// Stops the server before the state is released: the runtime's tasks hold clones of the
-/// state, so the last one is then dropped here, never on a runtime thread (a PostgreSQL
-/// store's blocking connections may not be dropped inside an async context: that
-/// panics, and aborts the process during unwinding).
+/// state, so the last one (and with it the store and its database connections) is then
+/// dropped here, on the caller's thread after the runtime has stopped, never on a runtime
+/// thread while the server winds down (a blocking PostgreSQL client closed inside an
+/// async context panicked, and a panic while unwinding aborts the process).
 impl Drop for Running {
     fn drop(&mut self) {
         self.stop();
@@ -698,7 +699,10 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         state.config.connections.limits(),
         state.metrics.connections.clone(),
     )?;
-    log::info!("listening on {addr} ({public_url}), store: {store_label}");
+    log::info!(
+        "listening on {addr} ({public_url}), store: {}",
+        crate::log_text::untrusted(&store_label)
+    );
     Ok(Running {
         store_label,
         url,

@@ -205,16 +205,26 @@ pub fn follow(shared: Weak<crate::api::Shared>) {
                     return;
                 };
                 match state.status_list.refresh(state.store.as_ref()) {
-                    Ok(true) => log::info!(
-                        "revocation status list installed elsewhere now in force (fetched at {})",
-                        state.status_list.current().map_or(0, |l| l.fetched_at)
-                    ),
+                    Ok(true) => {
+                        let fetched_at = state.status_list.current().map_or(0, |l| l.fetched_at);
+                        log::info!(
+                            "a revocation status list installed through another instance is in \
+                             force (fetched at {fetched_at})"
+                        );
+                    }
                     Ok(false) => {}
-                    Err(e) => log::warn!("checking the stored revocation status list: {e}"),
+                    // A store error may quote a stored value.
+                    Err(e) => log::warn!(
+                        "checking the stored revocation status list: {}",
+                        crate::log_text::untrusted(&e.to_string())
+                    ),
                 }
             }
         });
     if let Err(e) = spawned {
-        log::error!("cannot start the status list follower: {e}");
+        log::error!(
+            "cannot start the status list follower: {}",
+            crate::log_text::untrusted(&e.to_string())
+        );
     }
 }

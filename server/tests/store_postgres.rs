@@ -24,7 +24,14 @@ use pramaan_testkit::postgres::{Cluster, cluster, database_for, fresh_database};
 /// two instances on one database.
 fn open(dir: &Path) -> Arc<dyn Store> {
     let Some(cluster) = cluster() else {
-        // SKIP printed by `cluster()`; no check of this binary can run without one.
+        // No check of this binary can run without a cluster. Written past the test
+        // harness's capture, so that the SKIP is seen.
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP: no PostgreSQL test cluster ({}); the PostgreSQL store tests did not run",
+            pramaan_testkit::postgres::URL_ENV
+        );
         std::process::exit(0);
     };
     let url = database_for(&cluster, &dir.display().to_string());
@@ -289,6 +296,12 @@ fn two_instances_append_one_log_sequence() {
     }
     let pg_rate = n as f64 / took.as_secs_f64();
 
+    let one = Arc::new(PostgresStore::open(&fresh_database(&cluster), None).expect("one"));
+    one.start_group_commit().expect("writer");
+    let (single, single_took) =
+        append_concurrently(&[one as Arc<dyn Store>], 2 * threads, per_thread);
+    let single_rate = single.len() as f64 / single_took.as_secs_f64();
+
     let dir = tempfile::tempdir().expect("dir");
     let sqlite = Arc::new(SqliteStore::open(&dir.path().join("p.db")).expect("sqlite"));
     sqlite.start_group_commit().expect("writer");
@@ -296,7 +309,8 @@ fn two_instances_append_one_log_sequence() {
     let sq_rate = sq.len() as f64 / sq_took.as_secs_f64();
     eprintln!(
         "appends/s through group commit, {} threads: PostgreSQL two instances {pg_rate:.0} \
-         ({n} in {took:.2?}), SQLite one instance {sq_rate:.0} ({} in {sq_took:.2?})",
+         ({n} in {took:.2?}), PostgreSQL one instance {single_rate:.0}, SQLite one instance \
+         {sq_rate:.0} ({} in {sq_took:.2?})",
         2 * threads,
         sq.len()
     );
@@ -333,7 +347,26 @@ fn tls_is_verified_against_the_given_ca() {
     std::fs::write(&other_ca, other.cert.pem()).expect("write");
     let err = PostgresStore::open(&url, Some(&other_ca)).expect_err("another CA is refused");
     let text = err.to_string();
-    assert!(text.contains("certificate"), "{text}");
+    eprintln!("another CA: {text}");
+    assert!(text.contains("invalid peer certificate"), "{text}");
+
+    // The certificate must name the host connected to: the same server (and CA), reached
+    // at its address under a name its certificate does not hold, is refused.
+    let (port, db) = {
+        let cfg: postgres::Config = url.parse().expect("url");
+        (cfg.get_ports()[0], db_name(&url))
+    };
+    let misnamed = format!(
+        "host=not-the-database.example hostaddr=127.0.0.1 port={port} user=pramaan dbname={db}"
+    );
+    let err = PostgresStore::open(&misnamed, Some(&ca)).expect_err("a wrong name is refused");
+    let text = err.to_string();
+    assert!(text.contains("certificate not valid for name"), "{text}");
+
+    // A URL that asks for TLS without a CA is refused, not downgraded.
+    let err =
+        PostgresStore::open(&format!("{url}?sslmode=require"), None).expect_err("TLS without a CA");
+    assert!(err.to_string().contains("sslmode=require"), "{err}");
 
     let missing = dir.path().join("missing.pem");
     let err = PostgresStore::open(&url, Some(&missing)).expect_err("missing CA");
@@ -379,7 +412,39 @@ fn a_killed_connection_fails_one_request_and_the_next_works() {
     let store = Arc::new(PostgresStore::open(&url, None).expect("open"));
     store.start_group_commit().expect("writer");
     grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[1; 32], 10)).expect("warm writer");
-    read_transaction(store.as_ref(), |tx| tx.counts()).expect("warm reader");
+    // Several idle connections in each pool (concurrent reads and writes open them), so
+    // that a request after the kill finds more than one dead connection.
+    let warm: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                if i % 3 == 0 {
+                    transaction(store.as_ref(), |tx| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        tx.counts()
+                    })
+                } else {
+                    read_transaction(store.as_ref(), |tx| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        tx.counts()
+                    })
+                }
+            })
+        })
+        .collect();
+    for w in warm {
+        w.join().expect("warm").expect("warm request");
+    }
+    let connections = || -> i64 {
+        admin(&cluster)
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1",
+                &[&db],
+            )
+            .expect("count")
+            .get(0)
+    };
+    assert!(connections() >= 6, "{} connections", connections());
     let kill = || {
         let n: i64 = admin(&cluster)
             .query(
@@ -415,4 +480,145 @@ fn a_killed_connection_fails_one_request_and_the_next_works() {
     );
     assert!(grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[6; 32], 10)).expect("grouped"));
     assert!(transaction(store.as_ref(), |tx| tx.use_nonce(&[7; 32], 10)).expect("write"));
+}
+
+/// The write lock across instances: while one instance's write transaction holds it, the
+/// other instance's reads go on (and see only committed state), and its write waits,
+/// then appends after the first one's entry instead of colliding with it.
+#[test]
+fn a_writer_of_one_instance_holds_the_other_instances_writers_but_not_its_readers() {
+    use std::sync::mpsc::channel;
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let a: Arc<dyn Store> = Arc::new(PostgresStore::open(&url, None).expect("a"));
+    let b: Arc<dyn Store> = Arc::new(PostgresStore::open(&url, None).expect("b"));
+    transaction(a.as_ref(), |tx| tx.append_log(&entry(0))).expect("first entry");
+    let (held_tx, held) = channel::<()>();
+    let (release_tx, release) = channel::<()>();
+    let holder = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            transaction(a.as_ref(), |tx| {
+                let i = tx.append_log(&entry(1))?;
+                let _ = held_tx.send(());
+                let _ = release.recv_timeout(Duration::from_secs(20));
+                Ok::<_, StoreError>(i)
+            })
+        })
+    };
+    held.recv_timeout(Duration::from_secs(10))
+        .expect("a holds the lock");
+    let started = Instant::now();
+    let size = read_transaction(b.as_ref(), |tx| tx.log().size()).expect("b reads");
+    assert_eq!(size, 1, "b saw only committed entries");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "b's read waited"
+    );
+    let (done_tx, done) = channel();
+    let waiter = {
+        let b = b.clone();
+        std::thread::spawn(move || {
+            let r = transaction(b.as_ref(), |tx| tx.append_log(&entry(2)));
+            let _ = done_tx.send(());
+            r
+        })
+    };
+    assert!(
+        done.recv_timeout(Duration::from_millis(500)).is_err(),
+        "b's write did not wait for a's lock"
+    );
+    release_tx.send(()).expect("release");
+    assert_eq!(holder.join().expect("a").expect("a commits"), 1);
+    assert_eq!(waiter.join().expect("b").expect("b commits after a"), 2);
+}
+
+/// The store may be dropped anywhere, also on an async runtime's thread (the server's
+/// state is released there when its last task ends): a driver connection owns a runtime
+/// of its own, and dropping that inside another runtime would panic.
+#[test]
+fn the_store_can_be_dropped_on_a_runtime_thread() {
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    let store = Arc::new(PostgresStore::open(&url, None).expect("open"));
+    store.start_group_commit().expect("writer");
+    grouped_transaction(store.as_ref(), |tx| tx.use_nonce(&[1; 32], 10)).expect("grouped");
+    read_transaction(store.as_ref(), |tx| tx.counts()).expect("read");
+    transaction(store.as_ref(), |tx| tx.use_nonce(&[2; 32], 10)).expect("write");
+    rt.block_on(async move {
+        tokio::spawn(async move { drop(store) })
+            .await
+            .expect("dropped on a worker thread without a panic");
+    });
+}
+
+/// Rows altered outside the server are refused as corrupt, never read as something else
+/// and never a panic: a negative integer, an unknown platform, a device id or a log hash
+/// of the wrong length, failures that are not JSON.
+#[test]
+fn rows_altered_outside_the_server_are_corrupt() {
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let store = PostgresStore::open(&url, None).expect("open");
+    let id = uuid::Uuid::new_v4();
+    let mut db = direct(&url);
+    db.batch_execute(
+        "INSERT INTO nonces(hash, expires, used) VALUES (decode(repeat('02', 32), 'hex'), -5, TRUE);
+         INSERT INTO audit_log_leaves(idx, data) VALUES (0, '\\xa0');
+         INSERT INTO audit_log_nodes(level, idx, hash) VALUES (0, 0, '\\x0102');",
+    )
+    .expect("raw rows");
+    let device = |id: &[u8], platform: &str, officer: &str| {
+        direct(&url)
+            .execute(
+                "INSERT INTO devices(device_id, officer_id, department, platform, model, \
+                 public_key, assurance, enrolled_at) \
+                 VALUES ($1, $2, 'GAD', $3, 'm', '\\x00', 'hardware', 1)",
+                &[&id, &officer, &platform],
+            )
+            .expect("raw device");
+    };
+    device(id.as_bytes(), "Nokia", "GAD-001");
+    device(&[1, 2, 3], "ios", "GAD-002");
+    let ok_id = uuid::Uuid::new_v4();
+    device(ok_id.as_bytes(), "ios", "GAD-003");
+    db.execute(
+        "INSERT INTO attestations(device_id, seq, iat, received_at, fresh_nonce, claims, \
+         verdict, failures, log_index) VALUES ($1, 1, 1, 1, TRUE, '\\x00', 'compliant', \
+         'not json', 0)",
+        &[&&ok_id.as_bytes()[..]],
+    )
+    .expect("raw attestation");
+    let corrupt = |r: Result<String, StoreError>, what: &str| {
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{what}: {r:?}");
+    };
+    let s = &store;
+    corrupt(
+        read_transaction(s, |tx| tx.nonce(&[2; 32]).map(|r| format!("{r:?}"))),
+        "negative expiry",
+    );
+    corrupt(
+        read_transaction(s, |tx| tx.device(&id).map(|r| format!("{r:?}"))),
+        "unknown platform",
+    );
+    corrupt(
+        read_transaction(s, |tx| {
+            tx.devices_of_officer("GAD-002").map(|r| format!("{r:?}"))
+        }),
+        "device id of 3 bytes",
+    );
+    corrupt(
+        read_transaction(s, |tx| {
+            tx.latest_attestation(&ok_id).map(|r| format!("{r:?}"))
+        }),
+        "failures not JSON",
+    );
+    corrupt(
+        read_transaction(s, |tx| tx.log().node(0, 0).map(|r| format!("{r:?}"))),
+        "a log hash of 2 bytes",
+    );
 }

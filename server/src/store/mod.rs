@@ -86,7 +86,8 @@ pub enum StoreError {
     SchemaTooNew {
         /// The database's `meta.schema_version`.
         found: u64,
-        /// The newest version this binary knows ([`sqlite::SCHEMA_VERSION`]).
+        /// The newest version this binary knows for that backend
+        /// ([`sqlite::SCHEMA_VERSION`], [`postgres::SCHEMA_VERSION`]).
         supported: u64,
     },
 }
@@ -459,11 +460,17 @@ pub use crate::audit_log::LogEntry;
 /// 4. **Log appends are serialized.** Two transactions must not both append leaf `n`:
 ///    the leaf-index constraint (3) makes the second fail; a backend that lets both get
 ///    that far (e.g. PostgreSQL) must serialize appenders (a lock on the log) so that
-///    appends do not fail routinely.
+///    appends do not fail routinely. PostgreSQL serializes every write transaction of
+///    every server instance with one advisory lock ([`postgres::WRITE_LOCK`]).
 /// 5. **Integers fit or are refused.** `u64` values above `i64::MAX` are refused with
 ///    [`StoreError::ValueOutOfRange`], never clamped or wrapped.
 /// 6. **Rows read are typed and validated.** A stored value that does not parse (unknown
 ///    platform, policy JSON that no longer loads) is [`StoreError::Corrupt`].
+/// 7. **An error ends the transaction.** After a `Tx` method returns an error, the caller
+///    returns an error too (or refuses its job), never a commit: in PostgreSQL a failed
+///    statement aborts the whole transaction. A backend where that is so refuses to
+///    report a commit for a transaction, or a group-commit job, in which a statement
+///    failed (the job's finisher sees `false`; [`Store::with_tx`] returns an error).
 pub trait Tx {
     // bearer tokens
     /// The bearer token whose secret hashes to `hash`.

@@ -75,9 +75,12 @@ pub fn test_config() -> Config {
 /// A fresh server (port 0) with `config` tweaks.
 pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
     let dir = tempfile::tempdir().expect("tempdir");
-    let init = server::admin_init(dir.path(), "localhost").expect("admin init");
     let mut config = test_config();
     tweak(&mut config);
+    // Initialized on the store the server will run on (SQLite unless `tweak` names a
+    // database), whatever PRAMAAN_DATABASE_URL the environment holds.
+    let init =
+        server::admin_init_with_config(dir.path(), "localhost", None, &config).expect("admin init");
     let server = server::start_with_config(dir.path(), config.clone()).expect("start");
     assert_eq!(server.pin, init.pin);
     Env {

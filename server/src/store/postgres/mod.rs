@@ -35,8 +35,9 @@
 //!
 //! [`MIGRATIONS`] are this backend's own (v1 is the whole schema SQLite reached at its
 //! version 6); `meta.schema_version` records them as in SQLite. Each step runs in its own
-//! transaction under [`WRITE_LOCK`], re-reading the version, so two instances starting
-//! together migrate once; a database of a newer schema is refused untouched.
+//! transaction while [`WRITE_LOCK`] is held, re-reading the version, so two instances
+//! starting together migrate once ([`migrate`] says why the lock is the session's there);
+//! a database of a newer schema is refused untouched.
 //!
 //! Secrets: a database URL may carry a password; it is shown only through [`redact_url`],
 //! and scrubbed from every error this module makes at connect time.
@@ -217,9 +218,11 @@ CREATE INDEX audit_log_enrollments ON audit_log_leaves(idx)
 impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> Self {
         // SQLSTATE class 23: integrity constraint violation (unique, check, not null...).
+        // The driver's own text is only "db error": the server's message is its source.
+        let text = with_causes(&e);
         match e.code() {
-            Some(code) if code.code().starts_with("23") => StoreError::Conflict(e.to_string()),
-            _ => StoreError::Backend(e.to_string()),
+            Some(code) if code.code().starts_with("23") => StoreError::Conflict(text),
+            _ => StoreError::Backend(text),
         }
     }
 }
@@ -273,6 +276,11 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A PostgreSQL database shared by every server instance.
+///
+/// Its calls block (the driver runs each connection on a runtime of its own): call it
+/// from a blocking thread (`api::blocking`, the writer thread), never from an async task
+/// on a runtime worker, where the driver's `block_on` panics. Dropping it is safe on any
+/// thread.
 pub struct PostgresStore {
     /// The URL without its password, for Debug and logs.
     shown_url: String,
@@ -323,10 +331,16 @@ impl PostgresStore {
                 config.ssl_mode(postgres::config::SslMode::Require);
                 Some(tls::connector(ca)?)
             }
-            None => {
-                config.ssl_mode(postgres::config::SslMode::Disable);
-                None
+            // A URL that asks for TLS is not quietly downgraded: without a CA to verify
+            // the server by, there is no TLS here, so it is refused.
+            None if config.get_ssl_mode() == postgres::config::SslMode::Require => {
+                return Err(StoreError::Backend(format!(
+                    "the database URL {shown_url} requires TLS (sslmode=require) but no CA \
+                     was given to verify the server by (database_ca, PRAMAAN_DATABASE_CA)"
+                )));
             }
+            // `prefer` (the default) falls back to a plain connection without a connector.
+            None => None,
         };
         let connector = Arc::new(Connector {
             config,
@@ -348,13 +362,14 @@ impl PostgresStore {
         {
             let mut conn = store.writers.take(PgConn::usable)?;
             let migrated = migrate(&mut conn, MIGRATIONS);
-            if migrated.is_err() || conn.in_tx {
+            if migrated.is_err() || !conn.usable() {
                 conn.discard();
             }
             migrated?;
         }
+        let version = SCHEMA_VERSION;
         log::info!(
-            "PostgreSQL store at {} (schema version {SCHEMA_VERSION})",
+            "PostgreSQL store at {} (schema version {version})",
             crate::log_text::untrusted(&store.shown_url)
         );
         Ok(store)
@@ -379,25 +394,28 @@ impl PostgresStore {
     }
 
     /// A connection of `pool` with a transaction begun by `begin` (see [`PgConn::begin`]).
-    /// A connection found closed when beginning is replaced once (nothing ran on it).
+    /// A connection found lost when beginning (nothing ran on it) is discarded and the
+    /// next one tried: after a database restart every idle connection is dead, and they
+    /// are all replaced by the one request that finds them, up to the pool's size (then a
+    /// new connection is opened, or the connection error returned).
     fn begun<'p>(
         &self,
         pool: &'p Pool<PgConn>,
         begin: &str,
     ) -> Result<super::pool::Lent<'p, PgConn>, StoreError> {
-        let mut retried = false;
+        let mut attempts = 0;
         loop {
             let mut conn = pool.take(PgConn::usable)?;
             match conn.begin(begin) {
                 Ok(()) => return Ok(conn),
                 Err(e) => {
-                    let closed = conn.client.is_closed();
+                    let lost = conn.is_lost();
                     conn.discard();
-                    if !closed || retried {
+                    attempts += 1;
+                    if !lost || attempts > pool.size() {
                         return Err(e);
                     }
-                    log::warn!("a database connection was closed; opening a new one");
-                    retried = true;
+                    log::warn!("a database connection was closed; trying another");
                 }
             }
         }
@@ -410,8 +428,10 @@ impl PostgresStore {
         let mut finishers = Vec::with_capacity(batch.len());
         let result = (|| -> Result<(), StoreError> {
             let mut tx = PgTx::new(conn, &self.rules);
-            for job in batch {
-                tx.simple("SAVEPOINT job")?;
+            // Ending one job's savepoint and opening the next one's share a round trip.
+            tx.simple("SAVEPOINT job")?;
+            let mut jobs = batch.into_iter().peekable();
+            while let Some(job) = jobs.next() {
                 tx.failed = false;
                 let outcome =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
@@ -426,11 +446,15 @@ impl PostgresStore {
                 // A statement that failed aborted the transaction: the job's writes
                 // cannot be kept even if it says so (PostgreSQL, unlike SQLite).
                 let kept = keep && !tx.failed;
-                if kept {
-                    tx.simple("RELEASE job")?;
+                let end = if kept {
+                    "RELEASE job"
                 } else {
-                    tx.simple("ROLLBACK TO job")?;
-                    tx.simple("RELEASE job")?;
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                if jobs.peek().is_some() {
+                    tx.simple(&format!("{end}; SAVEPOINT job"))?;
+                } else {
+                    tx.simple(end)?;
                 }
                 if let Some(fin) = fin {
                     finishers.push((fin, kept || !keep));
@@ -439,7 +463,10 @@ impl PostgresStore {
             conn.commit()
         })();
         if let Err(e) = &result {
-            log::error!("group commit failed: {e}");
+            log::error!(
+                "group commit failed: {}",
+                crate::log_text::untrusted(&e.to_string())
+            );
             conn.abandon();
         }
         (finishers, result.is_ok())
@@ -482,7 +509,7 @@ impl Store for PostgresStore {
                 Err(e)
             }
         };
-        if conn.in_tx || conn.client.is_closed() {
+        if !conn.usable() {
             conn.discard();
         }
         end
@@ -499,7 +526,7 @@ impl Store for PostgresStore {
         };
         // Read-only: nothing to commit; ending the transaction ends the snapshot.
         conn.rollback();
-        if conn.in_tx || conn.client.is_closed() {
+        if !conn.usable() {
             conn.discard();
         }
         result.map(|_| ())
@@ -526,7 +553,7 @@ impl PostgresStore {
     fn run_alone(&self, job: Job) -> Result<(), StoreError> {
         let mut conn = self.begun(&self.writers, &begin_write())?;
         let (finishers, committed) = self.run_batch(&mut conn, vec![job]);
-        if conn.in_tx || conn.client.is_closed() {
+        if !conn.usable() {
             conn.discard();
         }
         for (f, kept) in finishers {
@@ -566,8 +593,11 @@ fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiv
                 };
                 match c.begin(&begin_write()) {
                     Ok(()) => return Ok(c),
-                    Err(e) if c.client.is_closed() && !retried => {
-                        log::warn!("the writer's database connection was closed ({e}); reopening");
+                    Err(e) if c.is_lost() && !retried => {
+                        log::warn!(
+                            "the writer's database connection was closed ({}); reopening",
+                            crate::log_text::untrusted(&e.to_string())
+                        );
                         retried = true;
                     }
                     Err(e) => return Err(e),
@@ -577,7 +607,7 @@ fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiv
         match begun {
             Ok(mut c) => {
                 let (finishers, committed) = store.run_batch(&mut c, batch);
-                if !c.in_tx && !c.client.is_closed() {
+                if c.usable() {
                     conn = Some(c);
                 }
                 for (f, kept) in finishers {
@@ -587,7 +617,10 @@ fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiv
             Err(e) => {
                 // The jobs never ran: dropping them drops their answer channels, so each
                 // caller gets "the writer dropped the request" (nothing was recorded).
-                log::error!("the group commit could not begin: {e}");
+                log::error!(
+                    "the group commit could not begin: {}",
+                    crate::log_text::untrusted(&e.to_string())
+                );
                 drop(batch);
             }
         }
@@ -618,51 +651,62 @@ fn schema_version(client: &mut postgres::Client) -> Result<u64, StoreError> {
 
 /// Brings the database to the last of `migrations`, or refuses one that is newer (before
 /// touching anything). Returns the version it is at.
+///
+/// The write lock is held for the session while migrating, and each step's transaction
+/// begins after it was granted. Why not the transaction-scoped lock: a transaction that
+/// waits for an advisory lock does not see the catalog changes committed meanwhile (its
+/// catalog caches are refreshed when a transaction starts or a table lock is taken, not
+/// when an advisory lock is granted), so the instance that waited would not find the
+/// tables the other one just created, and would create them again.
 fn migrate(conn: &mut PgConn, migrations: &[&str]) -> Result<u64, StoreError> {
     let latest = migrations.len() as u64;
-    let too_new = |found: u64| StoreError::SchemaTooNew {
-        found,
-        supported: latest,
-    };
     let found = schema_version(&mut conn.client)?;
     if found > latest {
-        return Err(too_new(found));
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest,
+        });
     }
-    for (i, step) in migrations
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(found).unwrap_or(usize::MAX))
-    {
+    if found == latest {
+        return Ok(latest);
+    }
+    conn.simple(&format!("SELECT pg_advisory_lock({WRITE_LOCK})"))?;
+    let result = migrate_locked(conn, migrations);
+    if conn.in_tx {
+        conn.rollback();
+    }
+    let unlocked = conn.simple(&format!("SELECT pg_advisory_unlock({WRITE_LOCK})"));
+    let version = result?;
+    unlocked?;
+    Ok(version)
+}
+
+/// [`migrate`]'s steps, the write lock held: each in its own transaction, re-reading the
+/// version (another instance may have migrated since it was first read).
+fn migrate_locked(conn: &mut PgConn, migrations: &[&str]) -> Result<u64, StoreError> {
+    let latest = migrations.len() as u64;
+    for (i, step) in migrations.iter().enumerate() {
         let version = i as u64 + 1;
-        conn.begin(&begin_write())?;
-        let applied = (|| -> Result<bool, StoreError> {
-            // Another instance may have migrated since the version was read.
-            let now = schema_version(&mut conn.client)?;
-            if now > latest {
-                return Err(too_new(now));
-            }
-            if now >= version {
-                return Ok(false);
-            }
-            conn.client.batch_execute(step)?;
-            conn.client.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', $1) \
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                &[&version.to_string()],
-            )?;
-            Ok(true)
-        })();
-        match applied {
-            Ok(true) => {
-                conn.commit()?;
-                log::info!("PostgreSQL schema migrated to version {version}");
-            }
-            Ok(false) => conn.rollback(),
-            Err(e) => {
-                conn.rollback();
-                return Err(e);
-            }
+        conn.begin("BEGIN")?;
+        let now = schema_version(&mut conn.client)?;
+        if now > latest {
+            return Err(StoreError::SchemaTooNew {
+                found: now,
+                supported: latest,
+            });
         }
+        if now >= version {
+            conn.rollback();
+            continue;
+        }
+        conn.client.batch_execute(step)?;
+        conn.client.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', $1) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            &[&version.to_string()],
+        )?;
+        conn.commit()?;
+        log::info!("PostgreSQL schema migrated to version {version}");
     }
     Ok(latest)
 }
@@ -781,6 +825,92 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("host=h user=u"), "host=h user=u");
+    }
+
+    proptest::proptest! {
+        /// Whatever the password, neither URL form shows it after redaction (and nothing
+        /// panics on the way).
+        #[test]
+        fn no_password_survives_redaction(
+            password in "Zq[A-Za-z0-9!$*()+,;~._-]{4,24}",
+            user in "[a-z]{1,8}",
+        ) {
+            let forms = [
+                format!("postgres://{user}:{password}@db.example:5432/pramaan"),
+                format!("postgres://{user}@db.example/pramaan?password={password}&sslmode=require"),
+                format!("host=db.example user={user} password={password} dbname=pramaan"),
+                format!("host=db.example user={user} password = '{password}' dbname=pramaan"),
+            ];
+            for url in forms {
+                let shown = redact_url(&url);
+                proptest::prop_assert!(!shown.contains(&password), "{}", shown);
+                proptest::prop_assert!(shown.contains("***"), "{}", shown);
+                proptest::prop_assert!(shown.contains("db.example"), "{}", shown);
+            }
+        }
+
+        #[test]
+        fn redaction_never_panics(text in "\\PC{0,64}") {
+            let _ = redact_url(&text);
+        }
+    }
+
+    /// The enrollment leaves are found through the partial index (the query's predicate
+    /// is the index's), and they are exactly the leaves `pramaan_tlog` calls enrollments.
+    #[test]
+    fn enrollment_candidates_use_the_partial_index() {
+        use crate::store::{read_transaction, transaction};
+        let Some(cluster) = pramaan_testkit::postgres::cluster() else {
+            return;
+        };
+        let url = pramaan_testkit::postgres::fresh_database(&cluster);
+        let store = PostgresStore::open(&url, None).expect("open");
+        let mut enrollment = vec![0xa5];
+        enrollment.extend_from_slice(pramaan_tlog::store::ENROLLMENT_PREFIX);
+        enrollment.extend_from_slice(b"rest");
+        let leaves: Vec<Vec<u8>> = (0..12u8)
+            .map(|i| {
+                if i % 4 == 1 {
+                    let mut e = enrollment.clone();
+                    e.push(i);
+                    e
+                } else {
+                    vec![0xa5, i, i]
+                }
+            })
+            .collect();
+        transaction(&store, |tx| {
+            for l in &leaves {
+                pramaan_tlog::append_leaf(tx.log(), l).map_err(StoreError::from_log)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .expect("append");
+        let found = read_transaction(&store, |tx| tx.log().enrollment_candidates(2, 12))
+            .expect("candidates");
+        let expected: Vec<(u64, Vec<u8>)> = (2..12u64)
+            .map(|i| (i, leaves[i as usize].clone()))
+            .filter(|(_, l)| pramaan_tlog::store::is_enrollment_leaf(l))
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(found.len(), 2);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        client
+            .batch_execute("SET enable_seqscan = off")
+            .expect("planner setting");
+        let plan: Vec<String> = client
+            .query(
+                &format!("EXPLAIN {}", tx::ENROLLMENT_CANDIDATES),
+                &[&0i64, &10i64],
+            )
+            .expect("explain")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("audit_log_enrollments")),
+            "{plan:?}"
+        );
     }
 
     #[test]

@@ -36,40 +36,130 @@ use crate::store::{
 /// Query parameters.
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// A driver client that may be dropped on any thread.
+///
+/// Why: the blocking `postgres::Client` drives its connection on a runtime of its own and
+/// blocks on it to say goodbye when dropped, and blocking on a runtime inside another
+/// one's thread panics (and, during an unwind, aborts). The server's state, and with it
+/// the store and its pooled connections, may be released on an async runtime's thread;
+/// there the client is handed to a short-lived plain thread to be closed.
+pub(crate) struct Client(Option<postgres::Client>);
+
+impl std::ops::Deref for Client {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        // Some from `PgConn::new` until `drop`, the only place that empties it.
+        #[allow(clippy::expect_used)]
+        self.0.as_ref().expect("a client is present until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Client {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        #[allow(clippy::expect_used)]
+        self.0.as_mut().expect("a client is present until dropped")
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let Some(client) = self.0.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return; // not a runtime's thread: `client` is dropped here
+        }
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(client)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name("pramaan-pg-close".into())
+            .spawn(move || {
+                if let Ok(mut s) = theirs.lock() {
+                    drop(s.take());
+                }
+            });
+        if spawned.is_err() {
+            // No thread to close it on: left open (the server closes it when this
+            // process ends) rather than panicking here.
+            if let Some(c) = slot.lock().ok().and_then(|mut s| s.take()) {
+                std::mem::forget(c);
+            }
+        }
+    }
+}
+
 /// A connection, its prepared statements, and whether a transaction is open on it.
 pub(crate) struct PgConn {
-    pub(crate) client: postgres::Client,
+    pub(crate) client: Client,
     stmts: HashMap<String, Statement>,
     /// A transaction was begun and not yet ended: such a connection is never lent again
     /// (a panic in a transaction leaves it so).
     pub(crate) in_tx: bool,
+    /// An error said the connection is gone (see [`connection_lost`]), although the
+    /// driver may not have noticed the socket closing yet.
+    pub(crate) lost: bool,
+}
+
+/// Whether `e` means the connection is gone: closed, a connection exception (SQLSTATE
+/// class 08), or the server ending the session (57P01 admin shutdown, as
+/// `pg_terminate_backend` and a fast shutdown send; 57P02 crash; 57P03 starting up).
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let c = c.code();
+            c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
+        })
 }
 
 impl PgConn {
     pub(crate) fn new(client: postgres::Client) -> Self {
         Self {
-            client,
+            client: Client(Some(client)),
             stmts: HashMap::new(),
             in_tx: false,
+            lost: false,
         }
     }
 
-    /// Whether an idle connection may be lent: open, and no transaction left on it.
+    /// Whether a connection may be lent again: open, and no transaction left on it.
     pub(crate) fn usable(&self) -> bool {
-        !self.in_tx && !self.client.is_closed()
+        !self.in_tx && !self.lost && !self.client.is_closed()
+    }
+
+    /// Whether the connection is gone (the error that said so was seen, or the driver
+    /// knows).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost || self.client.is_closed()
+    }
+
+    /// `r`, noting a lost connection.
+    fn note<T>(&mut self, r: Result<T, postgres::Error>) -> Result<T, StoreError> {
+        r.map_err(|e| {
+            if connection_lost(&e) {
+                self.lost = true;
+            }
+            StoreError::from(e)
+        })
     }
 
     /// Begins a transaction with `sql` (one simple query: BEGIN and, for writers, the
     /// lock).
     pub(crate) fn begin(&mut self, sql: &str) -> Result<(), StoreError> {
         self.in_tx = true;
-        self.client.batch_execute(sql)?;
-        Ok(())
+        let r = self.client.batch_execute(sql);
+        self.note(r)
+    }
+
+    /// Runs `sql` by the simple protocol outside the [`Tx`] (locks, savepoints).
+    pub(crate) fn simple(&mut self, sql: &str) -> Result<(), StoreError> {
+        let r = self.client.batch_execute(sql);
+        self.note(r)
     }
 
     /// Commits the open transaction.
     pub(crate) fn commit(&mut self) -> Result<(), StoreError> {
-        self.client.batch_execute("COMMIT")?;
+        let r = self.client.batch_execute("COMMIT");
+        self.note(r)?;
         self.in_tx = false;
         Ok(())
     }
@@ -123,6 +213,14 @@ impl<'c> PgTx<'c> {
     fn track<T>(&mut self, r: Result<T, postgres::Error>) -> Result<T, StoreError> {
         r.map_err(|e| {
             self.failed = true;
+            if connection_lost(&e) {
+                self.conn.lost = true;
+            }
+            // "cached plan must not change result type": another instance changed the
+            // schema under a prepared statement; prepare them again from now on.
+            if e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED) {
+                self.conn.stmts.clear();
+            }
             StoreError::from(e)
         })
     }
