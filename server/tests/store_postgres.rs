@@ -622,3 +622,30 @@ fn rows_altered_outside_the_server_are_corrupt() {
         "a log hash of 2 bytes",
     );
 }
+
+/// A transaction left idle is ended by the server (so a silent instance cannot keep the
+/// write lock; the default of a minute is checked in the module's tests), and the URL's
+/// own `options` come after the store's, so an operator can change it: here a timeout of
+/// 300 ms ends a transaction that sat idle for a second, cleanly, and the next one works.
+#[test]
+fn a_session_idle_in_a_transaction_is_ended_and_the_url_may_tune_it() {
+    let Some(cluster) = cluster() else { return };
+    let url = fresh_database(&cluster);
+    let tuned = PostgresStore::open(
+        &format!("{url}?options=-c%20idle_in_transaction_session_timeout%3D300"),
+        None,
+    )
+    .expect("open tuned");
+    let r = transaction(&tuned, |tx| {
+        assert!(tx.use_nonce(&[1; 32], 10)?);
+        std::thread::sleep(Duration::from_millis(1200));
+        tx.use_nonce(&[2; 32], 10)
+    });
+    assert!(matches!(r, Err(StoreError::Backend(_))), "{r:?}");
+    assert_eq!(
+        read_transaction(&tuned, |tx| tx.nonce(&[1; 32])).expect("read"),
+        None,
+        "the ended transaction kept nothing"
+    );
+    assert!(transaction(&tuned, |tx| tx.use_nonce(&[3; 32], 10)).expect("the next one works"));
+}

@@ -29,7 +29,10 @@
 //! restart, a failover, `pg_terminate_backend`) is discarded and replaced: the requests
 //! in flight on it fail, the next ones work. A transaction whose BEGIN fails on a
 //! connection found closed is retried once on a new connection (nothing ran yet).
-//! Each connection keeps its prepared statements ([`tx::PgConn`]).
+//! Each connection keeps its prepared statements ([`tx::PgConn`]). Every session ends a
+//! transaction left idle for a minute and probes a silent peer after 30 s
+//! ([`SESSION_OPTIONS`]), so that an instance that hangs or is cut off while holding the
+//! write lock stops the deployment's writes for about a minute, not for hours.
 //!
 //! # Migrations
 //!
@@ -74,6 +77,21 @@ const MAX_BATCH: usize = 256;
 
 /// How long a connection attempt may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of every session, before the URL's own `options` (which may override them).
+///
+/// Why: every writer of every instance waits for [`WRITE_LOCK`], so a session that holds
+/// it and goes silent (its instance hung, or cut off by the network: not killed, which
+/// closes its socket at once) would stop every write of the deployment until the server
+/// noticed, by default after two hours of TCP silence. A transaction of this store is
+/// never idle for long (no request waits on the network inside one), so the server ends a
+/// session idle in a transaction for a minute, and probes a silent peer after 30 s.
+const SESSION_OPTIONS: &str = "-c idle_in_transaction_session_timeout=60000 \
+     -c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3";
+
+/// The client's TCP keepalive idle time unless the URL sets one (the driver's default is
+/// two hours): a database that vanished is noticed within a minute or so.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 
 /// Every migration, in order: entry `i` brings a database from version `i` to `i + 1`.
 /// Append only; never edit a released one.
@@ -326,6 +344,14 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        let options = match config.get_options() {
+            Some(own) => format!("{SESSION_OPTIONS} {own}"),
+            None => SESSION_OPTIONS.to_string(),
+        };
+        config.options(&options);
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
         let tls = match ca {
             Some(ca) => {
                 config.ssl_mode(postgres::config::SslMode::Require);
@@ -569,18 +595,14 @@ impl PostgresStore {
     }
 }
 
-/// The writer thread: takes every job queued while the previous batch committed, runs
-/// them as one batch on its own connection (opened again when closed).
+/// The writer thread: for each batch, waits for a first job, begins a transaction and
+/// takes the write lock, and only then collects every other job queued (up to
+/// [`MAX_BATCH`]), so that the jobs that arrived while another instance held the lock
+/// join this batch instead of waiting for one more lock and COMMIT each. Runs on its own
+/// connection (opened again when lost).
 fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiver<Job>) {
     let mut conn: Option<PgConn> = None;
     while let Ok(first) = recv.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match recv.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
         let Some(store) = store.upgrade() else {
             return;
         };
@@ -604,6 +626,13 @@ fn writer_loop(store: &Weak<PostgresStore>, connector: &Connector, recv: &Receiv
                 }
             }
         })();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match recv.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         match begun {
             Ok(mut c) => {
                 let (finishers, committed) = store.run_batch(&mut c, batch);
@@ -911,6 +940,36 @@ mod tests {
             plan.iter().any(|l| l.contains("audit_log_enrollments")),
             "{plan:?}"
         );
+    }
+
+    /// Every session gets the store's settings ([`SESSION_OPTIONS`]), and the URL's own
+    /// options still apply.
+    #[test]
+    fn sessions_carry_the_store_settings_and_the_urls_own() {
+        let Some(cluster) = pramaan_testkit::postgres::cluster() else {
+            return;
+        };
+        let url = pramaan_testkit::postgres::fresh_database(&cluster);
+        let show = |store: &PostgresStore, name: &str| -> String {
+            let mut conn = store.connector.connect().expect("connect");
+            conn.client
+                .query_one(&format!("SHOW {name}"), &[])
+                .expect("show")
+                .get(0)
+        };
+        let store = PostgresStore::open(&url, None).expect("open");
+        assert_eq!(show(&store, "idle_in_transaction_session_timeout"), "1min");
+        assert_eq!(show(&store, "tcp_keepalives_idle"), "30");
+        let own = PostgresStore::open(
+            &format!(
+                "{url}?options=-c%20application_name%3Dpramaan-a%20-c%20tcp_keepalives_idle%3D45"
+            ),
+            None,
+        )
+        .expect("open with options");
+        assert_eq!(show(&own, "application_name"), "pramaan-a");
+        assert_eq!(show(&own, "tcp_keepalives_idle"), "45");
+        assert_eq!(show(&own, "idle_in_transaction_session_timeout"), "1min");
     }
 
     #[test]

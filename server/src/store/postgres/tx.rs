@@ -101,10 +101,13 @@ pub(crate) struct PgConn {
 }
 
 /// Whether `e` means the connection is gone: closed, a connection exception (SQLSTATE
-/// class 08), or the server ending the session (57P01 admin shutdown, as
-/// `pg_terminate_backend` and a fast shutdown send; 57P02 crash; 57P03 starting up).
+/// class 08), or the server ending the session (any FATAL error, such as 57P01 admin
+/// shutdown, as `pg_terminate_backend` and a fast shutdown send, or 25P03 idle in a
+/// transaction too long; 57P02 crash; 57P03 starting up).
 pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
     e.is_closed()
+        || e.as_db_error()
+            .is_some_and(|d| matches!(d.severity(), "FATAL" | "PANIC"))
         || e.code().is_some_and(|c| {
             let c = c.code();
             c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
