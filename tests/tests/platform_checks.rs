@@ -531,6 +531,7 @@ fn build_scripts_are_shellcheck_clean() {
         workspace_root().join(".ci/run"),
         workspace_root().join("tests/fuzz/run"),
         workspace_root().join("tests/postgres/cluster"),
+        workspace_root().join("tests/postgres/bench-instances"),
     ];
     for rel in ["android/build-rust.sh", "ios/build-xcframework.sh"] {
         scripts.extend(required_file(rel));
