@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pramaan_core::transport::{HttpsClient, Options, Trust};
+use pramaan_testkit::bench_acks::{ack_lines, finish, ok, wait_for_acks};
 use pramaan_testkit::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pramaan");
@@ -25,16 +26,6 @@ fn pramaan(args: &[&str]) -> Command {
         }
     }
     c
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A data directory made by `pramaan admin init`, and `pramaan serve` on it.
@@ -183,47 +174,6 @@ impl Drop for Deployment {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// The acknowledgement log's lines: `(device, seq, log index)`.
-fn ack_lines(path: &Path) -> Vec<(String, u64, u64)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            assert_eq!(f.len(), 3, "ack line {l:?}");
-            (
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Waits until the ack log holds at least `n` lines (the bench is acknowledged again).
-fn wait_for_acks(path: &Path, n: usize, bench: &mut Child) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let have = ack_lines(path).len();
-        if have >= n {
-            return have;
-        }
-        assert!(
-            bench.try_wait().unwrap().is_none(),
-            "the bench ended before {n} acknowledgements ({have})"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "only {have} of {n} acknowledgements"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn finish(bench: Child) -> serde_json::Value {
-    let out = bench.wait_with_output().unwrap();
-    serde_json::from_str(&ok(out)).unwrap()
 }
 
 #[test]

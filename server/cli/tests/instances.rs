@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use pramaan_core::cose::{DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::keys::SoftwareSigner;
 use pramaan_core::transport::{HttpsClient, Options, Response, Trust};
+use pramaan_testkit::bench_acks::{ack_lines, finish, ok, wait_for_acks};
 use pramaan_testkit::postgres::{Cluster, cluster, fresh_database};
 use pramaan_testkit::{Device, anchor_of, enroll_request, error_of, free_port, now, seed};
 
@@ -53,16 +54,6 @@ fn pramaan(args: &[&str]) -> Command {
         }
     }
     c
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The database every instance shares: its URL, and the CA to verify it by (TLS) or none.
@@ -538,48 +529,6 @@ fn only_winner(what: &str, answers: &[Response], codes: &[&str]) -> usize {
     }
     eprintln!("{what}: {summary:?}");
     winners[0]
-}
-
-/// The acknowledgement log's lines: `(device, seq, log index)`.
-fn ack_lines(path: &Path) -> Vec<(String, u64, u64)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            assert_eq!(f.len(), 3, "ack line {l:?}");
-            (
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Waits until the ack log holds at least `n` lines while `bench` runs.
-fn wait_for_acks(path: &Path, n: usize, bench: &mut Child) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let have = ack_lines(path).len();
-        if have >= n {
-            return have;
-        }
-        assert!(
-            bench.try_wait().unwrap().is_none(),
-            "the bench ended before {n} acknowledgements ({have})"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "only {have} of {n} acknowledgements"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A bench's JSON report; it must have exited 0.
-fn finish(bench: Child) -> serde_json::Value {
-    let out = bench.wait_with_output().unwrap();
-    serde_json::from_str(&ok(out)).unwrap()
 }
 
 /// Asserts a bench's report: accepted = its ack log's lines, and (when it checked the

@@ -806,6 +806,21 @@ pub trait Store: Send + Sync {
     }
 }
 
+/// Hands `job` to a group-commit writer thread's queue, waiting while it is full (a
+/// backend's [`Store::submit`] once its writer runs).
+pub(crate) fn queue_for_writer(
+    writer: &std::sync::mpsc::SyncSender<Job>,
+    job: Job,
+) -> Result<(), StoreError> {
+    use std::sync::mpsc::TrySendError;
+    let stopped = || StoreError::CommitFailed("the writer has stopped".into());
+    match writer.try_send(job) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(job)) => writer.send(job).map_err(|_| stopped()),
+        Err(TrySendError::Disconnected(_)) => Err(stopped()),
+    }
+}
+
 /// Reads through [`Store::with_read`] (a committed snapshot, no wait for writers).
 pub fn read_transaction<R, E: From<StoreError>>(
     store: &dyn Store,

@@ -24,7 +24,7 @@
 //! ([`StoreError::ValueOutOfRange`]) and a negative stored value is corrupt.
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use pramaan_core::claims::Assurance;
@@ -557,15 +557,7 @@ impl Store for SqliteStore {
         let Some(writer) = self.writer.get() else {
             return run_alone(self, job);
         };
-        match writer.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job)) => writer
-                .send(job)
-                .map_err(|_| StoreError::CommitFailed("the writer has stopped".into())),
-            Err(TrySendError::Disconnected(_)) => {
-                Err(StoreError::CommitFailed("the writer has stopped".into()))
-            }
-        }
+        super::queue_for_writer(writer, job)
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 #![warn(missing_docs)]
 
+pub mod bench_acks;
 pub mod browser;
 pub mod fixtures;
 pub mod log_fixtures;

@@ -49,7 +49,7 @@ mod tls;
 mod tx;
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -562,15 +562,7 @@ impl Store for PostgresStore {
         let Some(writer) = self.writer.get() else {
             return self.run_alone(job);
         };
-        match writer.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(job)) => writer
-                .send(job)
-                .map_err(|_| StoreError::CommitFailed("the writer has stopped".into())),
-            Err(TrySendError::Disconnected(_)) => {
-                Err(StoreError::CommitFailed("the writer has stopped".into()))
-            }
-        }
+        super::queue_for_writer(writer, job)
     }
 }
 
