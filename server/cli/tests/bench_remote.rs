@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pramaan_core::transport::{HttpsClient, Options, Trust};
-use pramaan_testkit::bench_acks::{ack_lines, finish, ok, wait_for_acks};
+use pramaan_testkit::bench_acks::{ack_lines, finish, logged_attestations, ok, wait_for_acks};
 use pramaan_testkit::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pramaan");
@@ -154,19 +154,7 @@ impl Deployment {
             .arg(&key)
             .output()
             .unwrap());
-        let doc: serde_json::Value = serde_json::from_str(&shown).unwrap();
-        assert_eq!(doc["verified_with_log_key"], true, "{}", doc["report"]);
-        let mut map: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
-        for e in doc["entries"].as_array().unwrap() {
-            if e["kind"] == "attestation" {
-                let device = e["device"].as_str().unwrap().to_string();
-                let seq = e["seq"].as_u64().unwrap();
-                map.entry((device, seq))
-                    .or_default()
-                    .push(e["index"].as_u64().unwrap());
-            }
-        }
-        map
+        logged_attestations(&shown)
     }
 }
 

@@ -27,7 +27,7 @@ use pramaan_core::cose::{DEVICE_CONTENT_TYPE, Sign1};
 use pramaan_core::enroll_uri::EnrollmentUri;
 use pramaan_core::keys::SoftwareSigner;
 use pramaan_core::transport::{HttpsClient, Options, Response, Trust};
-use pramaan_testkit::bench_acks::{ack_lines, finish, ok, wait_for_acks};
+use pramaan_testkit::bench_acks::{ack_lines, finish, logged_attestations, ok, wait_for_acks};
 use pramaan_testkit::postgres::{Cluster, cluster, fresh_database};
 use pramaan_testkit::{Device, anchor_of, enroll_request, error_of, free_port, now, seed};
 
@@ -392,19 +392,7 @@ impl Deployment {
             .arg(self.vkey())
             .output()
             .unwrap());
-        let doc: serde_json::Value = serde_json::from_str(&shown).unwrap();
-        assert_eq!(doc["verified_with_log_key"], true, "{}", doc["report"]);
-        let mut map: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
-        for e in doc["entries"].as_array().unwrap() {
-            if e["kind"] == "attestation" {
-                let device = e["device"].as_str().unwrap().to_string();
-                let seq = e["seq"].as_u64().unwrap();
-                map.entry((device, seq))
-                    .or_default()
-                    .push(e["index"].as_u64().unwrap());
-            }
-        }
-        map
+        logged_attestations(&shown)
     }
 
     /// Verifies a device-API answer with the server's key and decodes it.

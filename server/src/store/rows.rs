@@ -21,6 +21,18 @@ pub(crate) fn to_u64(what: &'static str, v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v} is negative")))
 }
 
+/// A database's schema version from its stored `meta.schema_version` (0 when absent);
+/// a value that is not a number is [`StoreError::Corrupt`] (the database is refused).
+pub(crate) fn parse_schema_version(stored: Option<String>) -> Result<u64, StoreError> {
+    match stored {
+        None => Ok(0),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("schema_version {v:?}"))),
+    }
+}
+
 pub(crate) fn parse_assurance(s: &str) -> Result<Assurance, StoreError> {
     s.parse().map_err(StoreError::Corrupt)
 }

@@ -212,13 +212,7 @@ pub fn schema_version(conn: &Connection) -> Result<u64, StoreError> {
             |r| r.get(0),
         )
         .optional()?;
-    match v {
-        None => Ok(0),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("schema_version {v:?}"))),
-    }
+    super::rows::parse_schema_version(v)
 }
 
 /// Brings the database to the last of `migrations`, or refuses one that is newer.

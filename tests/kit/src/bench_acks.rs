@@ -2,6 +2,7 @@
 //! log as it grows, and its JSON report at the end (the remote bench and several-instance
 //! tests both drive benches this way).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
@@ -58,4 +59,23 @@ pub fn wait_for_acks(path: &Path, n: usize, bench: &mut Child) -> usize {
 pub fn finish(bench: Child) -> serde_json::Value {
     let out = bench.wait_with_output().unwrap();
     serde_json::from_str(&ok(out)).unwrap()
+}
+
+/// The attestation entries of `pramaan audit show --format json --log-key K BUNDLE`'s
+/// output, `(device, seq) -> log indices`, asserting the bundle verified with the log key
+/// (an entry logged twice has two indices).
+pub fn logged_attestations(shown: &str) -> BTreeMap<(String, u64), Vec<u64>> {
+    let doc: serde_json::Value = serde_json::from_str(shown).unwrap();
+    assert_eq!(doc["verified_with_log_key"], true, "{}", doc["report"]);
+    let mut map: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
+    for e in doc["entries"].as_array().unwrap() {
+        if e["kind"] == "attestation" {
+            let device = e["device"].as_str().unwrap().to_string();
+            let seq = e["seq"].as_u64().unwrap();
+            map.entry((device, seq))
+                .or_default()
+                .push(e["index"].as_u64().unwrap());
+        }
+    }
+    map
 }

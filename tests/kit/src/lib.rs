@@ -82,6 +82,11 @@ pub fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
     // database), whatever PRAMAAN_DATABASE_URL the environment holds.
     let init =
         server::admin_init_with_config(dir.path(), "localhost", None, &config).expect("admin init");
+    started(dir, config, init)
+}
+
+/// The server of `dir` started with `config`, just after `init` made the directory.
+fn started(dir: TempDir, config: Config, init: server::InitOutput) -> Env {
     let server = server::start_with_config(dir.path(), config.clone()).expect("start");
     assert_eq!(server.pin, init.pin);
     Env {
@@ -117,14 +122,7 @@ pub fn start_on_database(url: &str, ca: Option<&Path>, tweak: impl FnOnce(&mut C
     let init =
         server::admin_init_with_config(dir.path(), "localhost", None, &config).expect("admin init");
     tweak(&mut config);
-    let server = server::start_with_config(dir.path(), config.clone()).expect("start");
-    assert_eq!(server.pin, init.pin);
-    Env {
-        running: Some(server),
-        config,
-        admin_token: init.admin_token,
-        dir,
-    }
+    started(dir, config, init)
 }
 
 /// The files of a data directory that every instance of a deployment shares (docs/deploy.md):

@@ -661,13 +661,7 @@ fn schema_version(client: &mut postgres::Client) -> Result<u64, StoreError> {
         .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])?
         .map(|r| r.try_get(0))
         .transpose()?;
-    match v {
-        None => Ok(0),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("schema_version {v:?}"))),
-    }
+    crate::store::rows::parse_schema_version(v)
 }
 
 /// Brings the database to the last of `migrations`, or refuses one that is newer (before
