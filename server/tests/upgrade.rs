@@ -57,20 +57,8 @@ fn sqlite_versions() -> Vec<u64> {
 
 /// A copy of fixture directory `name` in a fresh temporary directory.
 fn copy_fixture(name: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for e in std::fs::read_dir(from).expect("read fixture") {
-            let e = e.expect("entry");
-            let target = to.join(e.file_name());
-            if e.file_type().expect("type").is_dir() {
-                copy(&e.path(), &target);
-            } else {
-                std::fs::copy(e.path(), &target).expect("copy");
-            }
-        }
-    }
     let dir = tempfile::tempdir().expect("tempdir");
-    copy(&fixtures().join(name), dir.path());
+    kit::copy_dir(&fixtures().join(name), dir.path());
     dir
 }
 
