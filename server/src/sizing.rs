@@ -1,5 +1,6 @@
-//! What a SQLite data directory's database takes on disk, table by table (issue 15:
-//! sizing, `pramaan bench --sizing`, docs/sizing.md).
+//! What a data directory's database takes on disk, table by table (issue 15: sizing,
+//! `pramaan bench --sizing`, docs/sizing.md): SQLite ([`sqlite_usage`]) and PostgreSQL
+//! ([`postgres_usage`]).
 //!
 //! Why measured and not computed from row sizes: a row costs its payload plus B-tree
 //! pages, indexes and page slack, and the log's tree keeps interior node hashes beside
@@ -31,6 +32,9 @@ pub enum SizingError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The PostgreSQL database could not be read.
+    #[error("measuring the database: {0}")]
+    Store(#[from] crate::store::StoreError),
     /// A page count or size SQLite reported is negative (a corrupt file).
     #[error("measuring {path}: SQLite reported a negative size")]
     Negative {
@@ -116,6 +120,25 @@ pub fn sqlite_usage(db: &Path) -> Result<DiskUsage, SizingError> {
         tables,
         free_bytes,
         wal_folded: busy == 0,
+    })
+}
+
+/// Measures a PostgreSQL database: each table's `pg_total_relation_size` (indexes and
+/// TOAST included). Dead rows not yet vacuumed count, as they take disk; there is no
+/// freelist or WAL share to report (`free_bytes` 0, `wal_folded` true).
+pub fn postgres_usage(store: &crate::store::PostgresStore) -> Result<DiskUsage, SizingError> {
+    let mut tables = BTreeMap::new();
+    for (name, bytes) in store.table_bytes()? {
+        let bytes = u64::try_from(bytes).map_err(|_| SizingError::Negative {
+            path: format!("table {name}"),
+        })?;
+        tables.insert(name, bytes);
+    }
+    Ok(DiskUsage {
+        file_bytes: tables.values().sum(),
+        tables,
+        free_bytes: 0,
+        wal_folded: true,
     })
 }
 

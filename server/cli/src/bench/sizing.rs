@@ -24,8 +24,8 @@ use std::path::Path;
 use pramaan_core::cose::DEVICE_CONTENT_TYPE;
 use pramaan_core::transport::{HttpsClient, Trust};
 use pramaan_server::server::{self, Paths};
-use pramaan_server::sizing::{DiskUsage, sqlite_usage};
-use pramaan_server::store::Role;
+use pramaan_server::sizing::{DiskUsage, postgres_usage, sqlite_usage};
+use pramaan_server::store::{PostgresStore, Role};
 use serde::Serialize;
 
 use super::{CliError, bench_setup, enroll_all, err, options};
@@ -119,6 +119,9 @@ pub struct Projection {
 /// What `pramaan bench --sizing` measured and projects.
 #[derive(Debug, Clone, Serialize)]
 pub struct SizingReport {
+    /// The store measured: SQLite (file pages, WAL folded) or PostgreSQL
+    /// (`pg_total_relation_size` of each table).
+    pub backend: String,
     /// Simulated phones.
     pub devices: u64,
     /// Days of check-ins simulated (one per phone per day).
@@ -160,21 +163,20 @@ pub fn run_sizing(
             "--sizing needs --devices and --days of at least 1",
         ));
     }
-    if std::env::var_os(pramaan_server::config::DATABASE_URL_ENV).is_some() {
-        return Err(CliError::new(format!(
-            "--sizing measures a SQLite server of its own: unset {}",
-            pramaan_server::config::DATABASE_URL_ENV
-        )));
-    }
     let (dir, init, config) = bench_setup(data, "sizing")?;
-    if config.database_url.is_some() {
-        return Err(CliError::new(
-            "--sizing measures SQLite: --data names a directory whose config.toml names a database",
-        ));
-    }
     let db = Paths::new(&dir.0).db();
+    // PostgreSQL when the configuration names a database (`admin init` above refused
+    // one that already holds a deployment): measured through a store of its own.
+    let postgres = match &config.database_url {
+        Some(url) => Some(PostgresStore::open(url, config.database_ca.as_deref()).map_err(err)?),
+        None => None,
+    };
     let measure = || -> Result<(DiskUsage, Measure), CliError> {
-        let u = sqlite_usage(&db).map_err(err)?;
+        let u = match &postgres {
+            Some(store) => postgres_usage(store),
+            None => sqlite_usage(&db),
+        }
+        .map_err(err)?;
         if !u.wal_folded {
             log::warn!("the WAL was not folded entirely: the figures may be a few pages short");
         }
@@ -259,6 +261,12 @@ pub fn run_sizing(
         })
         .collect();
     Ok(SizingReport {
+        backend: if postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+        .to_string(),
         devices: devices as u64,
         days,
         attestations,
@@ -321,13 +329,14 @@ fn human(n: f64) -> String {
 /// The report as a table.
 pub fn print_sizing(r: &SizingReport) {
     outln!(
-        "pramaan bench --sizing: {} phones, {} days of daily check-ins ({} attestations, {} checkpoints), SQLite",
+        "pramaan bench --sizing: {} phones, {} days of daily check-ins ({} attestations, {} checkpoints), {}",
         r.devices,
         r.days,
         r.attestations,
-        r.checkpoints
+        r.checkpoints,
+        r.backend
     );
-    outln!("  database (WAL folded)         file        grows   of which log   nonces (bounded)");
+    outln!("  database                      total        grows   of which log   nonces (bounded)");
     for (name, m) in [
         ("empty (admin init)", &r.empty),
         ("after the enrollments", &r.enrolled),
@@ -401,6 +410,7 @@ mod tests {
     #[test]
     fn a_small_sizing_run_gives_consistent_figures() {
         let r = run_sizing(20, 3, None).expect("sizing");
+        assert_eq!(r.backend, "SQLite");
         assert_eq!((r.attestations, r.checkpoints), (60, 3));
         let (a, e) = (r.per_attestation, r.per_enrollment);
         assert!(a.log_bytes > 0.0 && a.db_bytes >= a.log_bytes, "{a:?}");
@@ -442,6 +452,28 @@ mod tests {
         assert!((ratio - 10.0).abs() < 0.001, "{ratio}");
         let json = serde_json::to_value(&r).expect("json");
         assert_eq!(json["years"][0]["officers"], 1000);
+    }
+
+    #[test]
+    fn a_postgres_database_is_measured_table_by_table() {
+        let Some(cluster) = pramaan_testkit::postgres::cluster() else {
+            return;
+        };
+        let url = pramaan_testkit::postgres::fresh_database(&cluster);
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The data directory names the database, as a deployment's does.
+        let config = pramaan_server::config::Config::template("localhost").replacen(
+            '\n',
+            &format!("\ndatabase_url = {url:?}\n"),
+            1,
+        );
+        std::fs::write(dir.path().join("config.toml"), config).expect("config.toml");
+        let r = run_sizing(5, 2, Some(dir.path())).expect("sizing on PostgreSQL");
+        assert_eq!(r.backend, "PostgreSQL");
+        assert!(!dir.path().join("pramaan.db").exists());
+        let a = r.per_attestation;
+        assert!(a.log_bytes > 0.0 && a.db_bytes >= a.log_bytes, "{a:?}");
+        assert!(r.loaded.growing_bytes > r.empty.growing_bytes, "{r:?}");
     }
 
     #[test]
