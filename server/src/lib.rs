@@ -23,6 +23,7 @@ pub mod nonce;
 pub mod report_query;
 pub mod server;
 pub mod serving;
+pub mod sizing;
 pub mod status_list;
 pub mod store;
 pub mod tls;

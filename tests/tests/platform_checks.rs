@@ -532,6 +532,8 @@ fn build_scripts_are_shellcheck_clean() {
         workspace_root().join("tests/fuzz/run"),
         workspace_root().join("tests/postgres/cluster"),
         workspace_root().join("tests/postgres/bench-instances"),
+        workspace_root().join("server/tests/fixtures/schema/make-sqlite.sh"),
+        workspace_root().join("server/tests/fixtures/schema/update-current.sh"),
     ];
     for rel in ["android/build-rust.sh", "ios/build-xcframework.sh"] {
         scripts.extend(required_file(rel));

@@ -21,6 +21,7 @@ pub mod logcheck;
 pub mod registry;
 pub mod remote;
 pub mod roster;
+pub mod sizing;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -174,6 +175,15 @@ pub struct BenchArgs {
     /// With --watch-pid: seconds between samples.
     #[arg(long, default_value_t = 10, value_name = "S", requires = "watch_pid")]
     pub watch_every: u64,
+    /// Instead of the load: measure the disk an attestation and an enrollment take (the
+    /// database and the audit log, against the empty database of the same run) with
+    /// --devices phones checking in once a day for --days days, and project the disk
+    /// needed per year for 1,000, 10,000 and 100,000 officers (docs/sizing.md).
+    #[arg(long, conflicts_with_all = ["flood", "audit_pull_entries", "server", "console", "registry"])]
+    pub sizing: bool,
+    /// With --sizing: days of daily check-ins to simulate (one check-in per device each).
+    #[arg(long, default_value_t = 7, value_name = "D")]
+    pub days: u64,
     /// With --server: the log's verifier key (DATA/log.vkey). After the load, pull the
     /// whole log (the token must be admin or auditor), verify it, and check every
     /// acknowledged attestation is in it once, at the index its answer gave.
@@ -348,6 +358,10 @@ pub fn run(args: BenchArgs) -> CliResult {
     }
     if args.devices == 0 || args.seconds == 0 {
         return Err(CliError::new("--devices and --seconds must be at least 1"));
+    }
+    if args.sizing {
+        let report = sizing::run_sizing(args.devices, args.days, args.data.as_deref())?;
+        return print_as(format, &report, sizing::print_sizing);
     }
     if let Some(server) = &args.server {
         let report = remote::run_remote(&args.remote(server)?)?;
@@ -576,6 +590,33 @@ struct BenchDevice {
     officer: String,
     nonce: Vec<u8>,
     seq: u64,
+}
+
+impl BenchDevice {
+    /// The device's next check-in (its seq advanced): a fresh attestation answering the
+    /// last nonce the server gave it, signed as a phone signs it.
+    fn next_check_in(&mut self) -> Result<Vec<u8>, CliError> {
+        self.seq += 1;
+        let claims = facts(self.id, &self.officer, Some(self.nonce.clone()), self.seq);
+        cose::sign_es256(&self.signer, self.id.as_bytes(), claims.to_cbor()).map_err(err)
+    }
+
+    /// Takes the next nonce of an accepted check-in's answer; false for any other answer.
+    fn took_answer(&mut self, r: &pramaan_core::transport::Response) -> bool {
+        if r.status != 200 {
+            return false;
+        }
+        let next = Sign1::parse(&r.body)
+            .ok()
+            .and_then(|m| claims::decode::<AttestResult>(m.unverified_payload()).ok());
+        match next {
+            Some(res) => {
+                self.nonce = res.next_nonce;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 fn options() -> Options {
@@ -921,37 +962,18 @@ fn run_load(
                     return (lat, 1, dev, used());
                 };
                 while Instant::now() < deadline {
-                    dev.seq += 1;
-                    let claims = facts(dev.id, &dev.officer, Some(dev.nonce.clone()), dev.seq);
-                    let Ok(body) =
-                        cose::sign_es256(&dev.signer, dev.id.as_bytes(), claims.to_cbor())
-                    else {
+                    let Ok(body) = dev.next_check_in() else {
                         failed += 1;
                         continue;
                     };
                     let t = Instant::now();
                     let r = client.post("/v1/attest", DEVICE_CONTENT_TYPE, &body);
                     let elapsed = t.elapsed();
-                    match r {
-                        Ok(r) if r.status == 200 => {
-                            let next = Sign1::parse(&r.body).ok().and_then(|m| {
-                                claims::decode::<AttestResult>(m.unverified_payload()).ok()
-                            });
-                            match next {
-                                Some(res) => {
-                                    dev.nonce = res.next_nonce;
-                                    lat.push(elapsed);
-                                }
-                                None => {
-                                    failed += 1;
-                                    break;
-                                }
-                            }
-                        }
-                        _ => {
-                            failed += 1;
-                            break;
-                        }
+                    if r.is_ok_and(|r| dev.took_answer(&r)) {
+                        lat.push(elapsed);
+                    } else {
+                        failed += 1;
+                        break;
                     }
                 }
                 let cpu = used();

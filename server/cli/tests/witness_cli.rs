@@ -27,19 +27,6 @@ fn run(args: &[&str]) -> Result<(), String> {
     cli::run(cli).map_err(|e| e.0)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// A log as its server serves it: the checkpoint and consistency proofs.
 struct LogSide {
     http: HttpsClient,
@@ -111,7 +98,7 @@ fn a_witness_refuses_a_forked_log_and_audit_verify_requires_its_cosignature() {
     // A backup of its data directory becomes a second server: fork B.
     a.stop();
     let b_dir = tempfile::tempdir().expect("dir");
-    copy_dir(a.data_dir(), b_dir.path());
+    pramaan_testkit::copy_dir(a.data_dir(), b_dir.path());
     a.restart();
     let b = server::start_with_config(b_dir.path(), common::test_config()).expect("start B");
 

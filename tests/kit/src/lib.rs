@@ -125,6 +125,33 @@ pub fn start_on_database(url: &str, ca: Option<&Path>, tweak: impl FnOnce(&mut C
     started(dir, config, init)
 }
 
+/// Copies the directory `from` into `to` (made if missing), files and subdirectories.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A server started with `config` on an existing data directory (a copied fixture made
+/// by an earlier release, say); `admin_token` is a token valid on it (minted with
+/// [`server::create_token`]).
+pub fn start_existing(dir: TempDir, config: Config, admin_token: String) -> Env {
+    let server = server::start_with_config(dir.path(), config.clone()).expect("start");
+    Env {
+        running: Some(server),
+        config,
+        admin_token,
+        dir,
+    }
+}
+
 /// The files of a data directory that every instance of a deployment shares (docs/deploy.md):
 /// keys, TLS and configuration, never `pramaan.db`.
 pub const INSTANCE_FILES: [&str; 8] = [

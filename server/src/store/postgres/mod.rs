@@ -401,6 +401,31 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Bytes of each table of the database's current schema, its indexes and TOAST
+    /// included (`pg_total_relation_size`), for `pramaan bench --sizing`
+    /// ([`crate::sizing::postgres_usage`]).
+    pub fn table_bytes(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut conn = self.readers.take(PgConn::usable)?;
+        let rows = conn.client.query(
+            "SELECT c.relname::text, pg_total_relation_size(c.oid) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND n.nspname = current_schema()",
+            &[],
+        );
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                conn.discard();
+                return Err(e.into());
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push((row.try_get(0)?, row.try_get(1)?));
+        }
+        Ok(out)
+    }
+
     /// Starts the group-commit writer (as [`super::SqliteStore::start_group_commit`]):
     /// jobs given to [`Store::submit`] are collected while a commit is in progress and
     /// committed together under one [`WRITE_LOCK`], one COMMIT for many answers. The
