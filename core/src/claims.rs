@@ -519,6 +519,52 @@ impl EnrollRequest {
         safe_text(&d.os, || "device.os".into())?;
         safe_text(&d.os_version, || "device.os_version".into())
     }
+
+    /// Decodes an enroll request as the audit log keeps it, for the auditor's replay and
+    /// the bundle's key check. The first release's agents sent the enrollment token itself
+    /// (`token`) where later ones send its SHA-256 (`token_hash`), and its log kept those
+    /// requests whole: such a request reads with `token_hash` derived from its token
+    /// ([`enroll_token_hash`], the hash its issuance is logged under), so logs of every
+    /// release replay. Exactly one of the two must be there.
+    pub fn from_logged_cbor(bytes: &[u8]) -> Result<Self, ClaimsError> {
+        /// The request of any release: `token` or `token_hash`.
+        #[derive(Deserialize)]
+        struct Logged {
+            v: u32,
+            #[serde(default, with = "serde_bytes")]
+            token_hash: Option<Vec<u8>>,
+            #[serde(default)]
+            token: Option<String>,
+            #[serde(with = "serde_bytes")]
+            nonce: Vec<u8>,
+            #[serde(with = "serde_bytes")]
+            key: Vec<u8>,
+            platform: Platform,
+            device: DeviceInfo,
+            #[serde(default)]
+            evidence: Option<Evidence>,
+        }
+        let logged: Logged = decode(bytes)?;
+        let token_hash = match (logged.token_hash, logged.token) {
+            (Some(hash), None) => hash,
+            (None, Some(token)) => enroll_token_hash(&token).to_vec(),
+            (Some(_), Some(_)) => {
+                return Err(ClaimsError::Cbor(
+                    "an enroll request carries both `token` and `token_hash`".into(),
+                ));
+            }
+            (None, None) => return Err(ClaimsError::Cbor("missing field `token_hash`".into())),
+        };
+        Ok(Self {
+            v: logged.v,
+            token_hash,
+            nonce: logged.nonce,
+            key: logged.key,
+            platform: logged.platform,
+            device: logged.device,
+            evidence: logged.evidence,
+        })
+    }
 }
 
 /// Answer to an enrollment (signed by the server).
@@ -1094,6 +1140,44 @@ pub(crate) mod tests {
         );
         let req = android_enroll_request(DeviceInfo::default(), Some(chain));
         assert_eq!(EnrollRequest::from_cbor(&encode(&req)), Err(too_long()));
+    }
+
+    #[test]
+    fn logged_enroll_requests_of_every_release_read_with_their_token_hash() {
+        let req = android_enroll_request(DeviceInfo::default(), None);
+        assert_eq!(
+            EnrollRequest::from_logged_cbor(&encode(&req)),
+            Ok(req.clone())
+        );
+        // The first release's request carried the token itself: its hash is derived.
+        let Value::Map(top) = to_value(&req) else {
+            panic!("not a map")
+        };
+        let with_token = |keep_hash: bool| {
+            let mut entries: Vec<(Value, Value)> = top
+                .iter()
+                .filter(|(k, _)| keep_hash || *k != Value::from("token_hash"))
+                .cloned()
+                .collect();
+            entries.push(("token".into(), Value::from("tok-1")));
+            let mut bytes = Vec::new();
+            ciborium::into_writer(&Value::Map(entries), &mut bytes).expect("encode");
+            bytes
+        };
+        let old = EnrollRequest::from_logged_cbor(&with_token(false)).expect("first release");
+        assert_eq!(old.token_hash, enroll_token_hash("tok-1").to_vec());
+        assert_eq!((old.key, old.nonce), (req.key.clone(), req.nonce.clone()));
+        // A device's own request never reads that way, and neither both nor none do.
+        assert!(EnrollRequest::from_cbor(&with_token(false)).is_err());
+        assert!(EnrollRequest::from_logged_cbor(&with_token(true)).is_err());
+        let without: Vec<(Value, Value)> = top
+            .iter()
+            .filter(|(k, _)| *k != Value::from("token_hash"))
+            .cloned()
+            .collect();
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&Value::Map(without), &mut bytes).expect("encode");
+        assert!(EnrollRequest::from_logged_cbor(&bytes).is_err());
     }
 
     #[test]

@@ -184,27 +184,10 @@ fn read_everything(store: &dyn Store, published: &[(String, Checkpoint)]) -> Raw
     .expect("read every kind of row")
 }
 
-/// SQLite schema versions whose logs this release's auditor cannot read (a known break,
-/// reported with issue 15): the release that wrote schema version 1 (aadd94d) logged
-/// enrollment requests without `token_hash`, which `EnrollRequest` now requires, so the
-/// semantic replay refuses entry 1: `audit verify` fails on such a log and a server
-/// upgraded from it serves no checkpoint (500, "does not decode ... token_hash"). The test
-/// checks the break is still exactly that; once it is fixed it fails here: empty the list.
-const UNREADABLE_LOGS: &[u64] = &[1];
-
-/// What the known break of [`UNREADABLE_LOGS`] says.
-const UNREADABLE_BECAUSE: &str = "missing field `token_hash`";
-
 /// Builds a bundle of the whole log with the server's bundle builder (signed with the
 /// fixture's throw-away `log.key`), consistent since the first published checkpoint, and
-/// verifies it as an auditor would: `log.vkey`, `--since`, semantic replay. With
-/// `readable` false, checks it fails for the known reason ([`UNREADABLE_LOGS`]).
-fn verify_whole_log(
-    store: &dyn Store,
-    dir: &Path,
-    published: &[(String, Checkpoint)],
-    readable: bool,
-) {
+/// verifies it as an auditor would: `log.vkey`, `--since`, semantic replay.
+fn verify_whole_log(store: &dyn Store, dir: &Path, published: &[(String, Checkpoint)]) {
     let paths = Paths::new(dir);
     let vkey_text = std::fs::read_to_string(paths.log_vkey()).expect("log.vkey");
     let vkey = VerifierKey::parse(&vkey_text).expect("verifier key");
@@ -228,11 +211,6 @@ fn verify_whole_log(
     .expect("read")
     .expect("build the bundle");
     let verified = bundle::verify_bundle(&built.to_bytes(), &vkey_text, Some(first_note));
-    if !readable {
-        let e = verified.expect_err("a log of UNREADABLE_LOGS verifies: empty the list");
-        assert!(e.to_string().contains(UNREADABLE_BECAUSE), "{e}");
-        return;
-    }
     let summary = verified.unwrap_or_else(|e| panic!("the migrated log does not verify: {e}"));
     let (_, last) = &published[1];
     assert!(summary.size >= last.size, "{summary:?}");
@@ -247,26 +225,14 @@ fn verify_whole_log(
 
 /// Starts the server on the migrated directory (`config`), enrolls and checks in a new
 /// device, and checks the checkpoint it signs extends the last one the old server
-/// published. With `readable` false, checks the checkpoint is refused for the known
-/// reason ([`UNREADABLE_LOGS`]) while devices still enroll and check in.
-fn serve_after_upgrade(
-    dir: tempfile::TempDir,
-    config: Config,
-    published: &[(String, Checkpoint)],
-    readable: bool,
-) {
+/// published.
+fn serve_after_upgrade(dir: tempfile::TempDir, config: Config, published: &[(String, Checkpoint)]) {
     let admin = server::create_token(dir.path(), Role::Admin, None).expect("admin token");
     let env = kit::start_existing(dir, config, admin);
     let mut device = env.enroll("GAD-017");
     env.attest_ok(&mut device);
     env.attest_ok(&mut device);
     let r = env.admin().get("/v1/audit/checkpoint").expect("checkpoint");
-    if !readable {
-        let body = String::from_utf8_lossy(&r.body);
-        assert_eq!(r.status, 500, "{body}");
-        assert!(body.contains("token_hash"), "{body}");
-        return;
-    }
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let vkey_text = std::fs::read_to_string(Paths::new(env.data_dir()).log_vkey()).expect("vkey");
     let vkey = VerifierKey::parse(&vkey_text).expect("verifier key");
@@ -310,7 +276,6 @@ fn every_schema_version_has_a_fixture() {
 fn every_sqlite_fixture_migrates_keeps_its_rows_and_log_and_serves() {
     for version in sqlite_versions() {
         let name = format!("sqlite-v{version}");
-        let readable = !UNREADABLE_LOGS.contains(&version);
         println!("{name}");
         let dir = copy_fixture(&name);
         let paths = Paths::new(dir.path());
@@ -354,9 +319,9 @@ fn every_sqlite_fixture_migrates_keeps_its_rows_and_log_and_serves() {
             );
             let read = read_everything(&store, &published);
             assert_eq!(read, raw, "{name}: every row reads after the migration");
-            verify_whole_log(&store, dir.path(), &published, readable);
+            verify_whole_log(&store, dir.path(), &published);
         }
-        serve_after_upgrade(dir, kit::test_config(), &published, readable);
+        serve_after_upgrade(dir, kit::test_config(), &published);
     }
 }
 
@@ -404,7 +369,7 @@ fn the_postgres_fixture_loads_migrates_keeps_its_rows_and_log_and_serves() {
             );
             let read = read_everything(&store, &published);
             assert_eq!(read, raw, "{name}: every row reads after the migration");
-            verify_whole_log(&store, dir.path(), &published, true);
+            verify_whole_log(&store, dir.path(), &published);
         }
         // The directory names its database as a deployment's does (config.toml).
         let config_path = dir.path().join("config.toml");
@@ -416,6 +381,6 @@ fn the_postgres_fixture_loads_migrates_keeps_its_rows_and_log_and_serves() {
         .expect("config.toml");
         let mut config = kit::test_config();
         config.database_url = Some(url);
-        serve_after_upgrade(dir, config, &published, true);
+        serve_after_upgrade(dir, config, &published);
     }
 }

@@ -623,8 +623,8 @@ fn check_entry(e: &BundleEntry, cp: &Checkpoint) -> Result<LogEntry, VerifyError
 /// Checks an enroll request's self-signature; returns the enrolled key.
 fn check_enrollment(request: &[u8]) -> Result<P256PublicKey, String> {
     let msg = Sign1::parse(request).map_err(|e| format!("request: {e}"))?;
-    let req: EnrollRequest =
-        claims::decode(msg.unverified_payload()).map_err(|e| format!("request payload: {e}"))?;
+    let req = EnrollRequest::from_logged_cbor(msg.unverified_payload())
+        .map_err(|e| format!("request payload: {e}"))?;
     let key =
         P256PublicKey::from_cose_key_bytes(&req.key).map_err(|e| format!("device key: {e}"))?;
     msg.verify_es256_any_s(&key, None)

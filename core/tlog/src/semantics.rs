@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use pramaan_core::claims::{self, Attestation, EnrollRequest, MAX_FUTURE_SKEW};
+use pramaan_core::claims::{Attestation, EnrollRequest, MAX_FUTURE_SKEW};
 use pramaan_core::cose::Sign1;
 use pramaan_core::evidence::status_list::StatusList;
 use pramaan_core::evidence::{EvidenceKind, EvidenceSummary};
@@ -1052,5 +1052,5 @@ pub fn decode_claims(token: &[u8]) -> Result<Attestation, String> {
 /// The payload of an enroll request, its signature not checked.
 pub fn decode_request(request: &[u8]) -> Result<EnrollRequest, String> {
     let msg = Sign1::parse(request).map_err(|e| format!("not a COSE_Sign1: {e}"))?;
-    claims::decode(msg.unverified_payload()).map_err(|e| format!("payload: {e}"))
+    EnrollRequest::from_logged_cbor(msg.unverified_payload()).map_err(|e| format!("payload: {e}"))
 }
