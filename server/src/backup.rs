@@ -1047,3 +1047,64 @@ fn check_published<'a>(
     }
     Ok(newest)
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A server's shared lock keeps a restore out, several servers share the directory,
+    /// and a restore's exclusive lock keeps a server from starting.
+    #[test]
+    fn the_serve_lock_keeps_servers_and_restores_apart() {
+        let dir = tempfile::tempdir().expect("dir");
+        let paths = Paths::new(dir.path());
+        let first = ServeLock::shared(&paths).expect("a server");
+        let second = ServeLock::shared(&paths).expect("another instance");
+        assert!(ServeLock::exclusive(&paths).expect("lock").is_none());
+        drop(first);
+        assert!(ServeLock::exclusive(&paths).expect("lock").is_none());
+        drop(second);
+        let restoring = ServeLock::exclusive(&paths)
+            .expect("lock")
+            .expect("no server runs");
+        let refused = ServeLock::shared(&paths).expect_err("a restore runs");
+        assert!(refused.to_string().contains("is being restored"), "{refused}");
+        drop(restoring);
+        ServeLock::shared(&paths).expect("restore finished");
+    }
+
+    /// What a restore unpacks must be what the manifest lists, in order, and nothing else.
+    #[test]
+    fn a_manifest_naming_unknown_or_missing_files_is_refused() {
+        let sum = |name: &str| FileSum {
+            name: name.into(),
+            size: 1,
+            sha256: String::new(),
+        };
+        let mut m = Manifest {
+            format: FORMAT_VERSION,
+            pramaan_version: "0".into(),
+            created_at: 0,
+            schema_version: 0,
+            log_size: 0,
+            log_root: String::new(),
+            checkpoint: None,
+            files: [DATABASE, "server.key", "tls/cert.pem", "tls/key.pem"]
+                .into_iter()
+                .map(sum)
+                .collect(),
+        };
+        check_file_list(&m).expect("a complete list");
+        m.files.push(sum("../../etc/passwd"));
+        assert!(check_file_list(&m).expect_err("unknown").contains("unknown file"));
+        m.files.pop();
+        m.files.push(sum("server.key"));
+        assert!(check_file_list(&m).expect_err("twice").contains("twice"));
+        m.files.pop();
+        m.files.remove(1);
+        assert!(check_file_list(&m).expect_err("missing").contains("no server.key"));
+        m.files.swap(0, 1);
+        assert!(check_file_list(&m).expect_err("order").contains("first"));
+    }
+}
