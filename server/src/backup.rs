@@ -300,12 +300,6 @@ pub fn backup(
     fs::rename(&tmp, out).map_err(io_err(out))?;
     sync_dir(out_dir).map_err(io_err(out_dir))?;
     let bytes = fs::metadata(out).map_err(io_err(out))?.len();
-    log::info!(
-        "backup of {} written to {} ({} log entries)",
-        data_dir.display(),
-        out.display(),
-        manifest.log_size
-    );
     Ok(BackupSummary {
         file: out.to_path_buf(),
         bytes,
@@ -371,17 +365,28 @@ fn describe_copy(copy: &Path) -> Result<(u64, u64, Hash, Option<CheckpointRow>),
     };
     let (size, root, checkpoint) = {
         let store = SqliteStore::open(copy)?;
-        read_transaction(&store, |tx| {
-            let size = tx.log().size()?;
-            let root = pramaan_tlog::root(tx.log(), size).map_err(StoreError::from_log)?;
-            Ok::<_, StoreError>((size, root, tx.latest_checkpoint()?))
-        })?
+        let (size, root) = log_head(&store)?;
+        let latest = read_transaction(&store, |tx| tx.latest_checkpoint())?;
+        (size, root, latest)
     };
     let conn = Connection::open(copy).map_err(StoreError::from)?;
     let _mode: String = conn
         .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
         .map_err(StoreError::from)?;
     Ok((schema, size, root, checkpoint))
+}
+
+/// The log's size and root in `store`.
+fn log_head(store: &SqliteStore) -> Result<(u64, Hash), StoreError> {
+    let size = read_transaction(store, |tx| tx.log().size())?;
+    Ok((size, root_at(store, size)?))
+}
+
+/// The root of the log's first `size` entries in `store`.
+fn root_at(store: &SqliteStore, size: u64) -> Result<Hash, StoreError> {
+    read_transaction(store, |tx| {
+        pramaan_tlog::root(tx.log(), size).map_err(StoreError::from_log)
+    })
 }
 
 /// SHA-256 (hex) and length of a file, streamed.
@@ -776,12 +781,6 @@ pub fn restore(
     }
     work.keep = true;
     sync_dir(parent).map_err(io_err(parent))?;
-    log::info!(
-        "restored {} from {} ({} log entries)",
-        data_dir.display(),
-        from.display(),
-        manifest.log_size
-    );
     Ok(RestoreSummary {
         data_dir: data_dir.to_path_buf(),
         moved_aside,
@@ -842,11 +841,7 @@ fn check_copy(staged: &Paths, m: &Manifest) -> Result<(VerifierKey, u64), CopyCh
     let vkey =
         VerifierKey::parse(&signer.verifier_key()).map_err(|e| bad(format!("its log key: {e}")))?;
     let store = SqliteStore::open(&staged.db())?;
-    let (size, root) = read_transaction(&store, |tx| {
-        let size = tx.log().size()?;
-        let root = pramaan_tlog::root(tx.log(), size).map_err(StoreError::from_log)?;
-        Ok::<_, StoreError>((size, root))
-    })?;
+    let (size, root) = log_head(&store)?;
     if size != m.log_size || hex::encode(root) != m.log_root {
         return Err(bad(format!(
             "its log has {size} entries, the manifest says {} (or another root)",
@@ -918,9 +913,7 @@ fn check_stored_checkpoint(
             row.size
         )));
     }
-    let root = read_transaction(store, |tx| {
-        pramaan_tlog::root(tx.log(), row.size).map_err(StoreError::from_log)
-    })?;
+    let root = root_at(store, row.size)?;
     if root != row.root {
         return Err(bad(format!(
             "its stored checkpoint of size {} does not match its tree (the log's root at \
@@ -961,10 +954,11 @@ fn replaced_dir_checkpoint(
         Ok(row) => row,
         Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(None),
         Err(e) => {
+            // The path and SQLite's message may carry any bytes: escaped.
             log::warn!(
-                "cannot read the checkpoints of {} ({e}): pass the newest published \
-                 checkpoint with --published",
-                target.db().display()
+                "cannot read the checkpoints of {}: pass the newest published checkpoint \
+                 with --published",
+                crate::log_text::untrusted(&format!("{} ({e})", target.db().display()))
             );
             return Ok(None);
         }
@@ -1032,9 +1026,7 @@ fn check_published<'a>(
                 "the backup is older than a published checkpoint ({log_size} < {size} entries)"
             )));
         }
-        let root = read_transaction(store, |tx| {
-            pramaan_tlog::root(tx.log(), size).map_err(StoreError::from_log)
-        })?;
+        let root = root_at(store, size)?;
         if root != p.checkpoint.root {
             return Err(refuse(format!(
                 "the backup's log of {log_size} entries has another root at {size} entries \
@@ -1069,7 +1061,10 @@ mod tests {
             .expect("lock")
             .expect("no server runs");
         let refused = ServeLock::shared(&paths).expect_err("a restore runs");
-        assert!(refused.to_string().contains("is being restored"), "{refused}");
+        assert!(
+            refused.to_string().contains("is being restored"),
+            "{refused}"
+        );
         drop(restoring);
         ServeLock::shared(&paths).expect("restore finished");
     }
@@ -1097,13 +1092,21 @@ mod tests {
         };
         check_file_list(&m).expect("a complete list");
         m.files.push(sum("../../etc/passwd"));
-        assert!(check_file_list(&m).expect_err("unknown").contains("unknown file"));
+        assert!(
+            check_file_list(&m)
+                .expect_err("unknown")
+                .contains("unknown file")
+        );
         m.files.pop();
         m.files.push(sum("server.key"));
         assert!(check_file_list(&m).expect_err("twice").contains("twice"));
         m.files.pop();
         m.files.remove(1);
-        assert!(check_file_list(&m).expect_err("missing").contains("no server.key"));
+        assert!(
+            check_file_list(&m)
+                .expect_err("missing")
+                .contains("no server.key")
+        );
         m.files.swap(0, 1);
         assert!(check_file_list(&m).expect_err("order").contains("first"));
     }
