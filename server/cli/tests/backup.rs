@@ -344,6 +344,26 @@ fn an_older_backup_is_refused_over_a_newer_published_checkpoint() {
     );
     assert!(!fresh.exists());
 
+    // A fork: the old copy grown past the published size with other entries. Large
+    // enough, but its root at the published size is not the published one.
+    let fork = w.join("fork");
+    ok(restore(&old, &fork, &[]));
+    for _ in 0..3 {
+        add_entry(&fork);
+    }
+    let forked = w.join("forked.pramaan");
+    backup(&fork, &forked);
+    for target in [&data, &w.join("fresh2")] {
+        let err = refused(restore(&forked, target, &[&published]));
+        assert!(
+            err.contains("refusing to restore")
+                && err.contains(&format!("has another root at {} entries", size_of(&newer))),
+            "{err}"
+        );
+    }
+    assert_eq!(snapshot(&data), before);
+    assert!(!w.join("fresh2").exists());
+
     // A backup that holds the published checkpoint is accepted, both ways.
     let new = w.join("new.pramaan");
     backup(&data, &new);
