@@ -400,6 +400,26 @@ fn a_published_checkpoint_the_backup_holds_is_stored_on_restore() {
     let note = server.checkpoint(&admin, &cp);
     server.stop();
     let restored = w.join("restored");
+    // A file that is no checkpoint of this log is refused, not ignored.
+    let junk = w.join("junk");
+    std::fs::write(&junk, "example.org/log\n5\nAAAA\n").unwrap();
+    let err = refused(restore(&b, &restored, &[&cp, &junk]));
+    assert!(
+        err.contains("not a checkpoint of this backup's log") && err.contains(s(&junk)),
+        "{err}"
+    );
+    // Over another deployment's directory, whose checkpoints are of another log.
+    let other = w.join("other");
+    let other_admin = init(&other);
+    let mut other_server = Server::start(&other);
+    other_server.checkpoint(&other_admin, &w.join("other.cp"));
+    other_server.stop();
+    let before = snapshot(&other);
+    let err = refused(restore(&b, &other, &[]));
+    assert!(err.contains("it is another log"), "{err}");
+    assert_eq!(snapshot(&other), before);
+    assert!(!restored.exists());
+
     let out = ok(restore(&b, &restored, &[&cp]));
     assert!(out.contains("stored, so the server never signs"), "{out}");
     let mut server = Server::start(&restored);
