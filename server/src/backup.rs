@@ -1001,7 +1001,7 @@ fn published_file(path: &Path, vkey: &VerifierKey) -> Result<Published, BackupEr
         checkpoint,
         note,
         signed_at: None,
-        source: format!("in {}", path.display()),
+        source: format!("in the file {}", path.display()),
     })
 }
 
