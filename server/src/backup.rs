@@ -540,7 +540,7 @@ pub fn unpack(r: impl Read, into: &Path) -> Result<Manifest, String> {
             if m.format != FORMAT_VERSION {
                 return Err(format!(
                     "backup format {} (this pramaan reads format {FORMAT_VERSION}): restore \
-                     it with the pramaan version that made it ({})",
+                     it with the pramaan version that made it ({:?})",
                     m.format, m.pramaan_version
                 ));
             }
@@ -823,7 +823,7 @@ fn check_copy(staged: &Paths, m: &Manifest) -> Result<(VerifierKey, u64), CopyCh
         if found > sqlite::SCHEMA_VERSION {
             return Err(bad(format!(
                 "its database has schema version {found}, newer than the {} this pramaan \
-                 knows: restore it with the pramaan version that made it ({})",
+                 knows: restore it with the pramaan version that made it ({:?})",
                 sqlite::SCHEMA_VERSION,
                 m.pramaan_version
             )));

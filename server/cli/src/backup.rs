@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use pramaan_core::text::for_terminal;
 use pramaan_core::times::rfc3339;
 use pramaan_server::backup;
 
@@ -37,7 +38,7 @@ pub fn run_backup(data: &Path, out: &Path) -> CliResult {
     outln!(
         "  schema version {}, pramaan {}, made {}",
         m.schema_version,
-        m.pramaan_version,
+        for_terminal(&m.pramaan_version),
         rfc3339(m.created_at)
     );
     outln!(
@@ -74,7 +75,7 @@ pub fn run_restore(from: &Path, data: &Path, published: &[PathBuf]) -> CliResult
         s.data_dir.display(),
         from.display(),
         rfc3339(m.created_at),
-        m.pramaan_version
+        for_terminal(&m.pramaan_version)
     );
     outln!(
         "  checked: every file's SHA-256, the database's integrity, log.vkey against the \
