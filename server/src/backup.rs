@@ -72,6 +72,16 @@ const OPTIONAL: [&str; 5] = [
     "config.toml",
     "tls/ca.pem",
 ];
+/// Files of a data directory a backup leaves out: SQLite's side files (the copy is made
+/// from the database with its WAL) and the lock of running servers. Every other file of a
+/// data directory must be in [`REQUIRED`] or [`OPTIONAL`] (a test checks it), so a file
+/// added to the directory later is not silently left out of backups.
+const LEFT_OUT: [&str; 4] = [
+    "pramaan.db-wal",
+    "pramaan.db-shm",
+    "pramaan.db-journal",
+    "serve.lock",
+];
 /// Files readable by their owner only when restored: private keys, and the database
 /// (token hashes, officers' records), as `pramaan admin init` leaves them.
 const OWNER_ONLY: [&str; 5] = [
@@ -85,6 +95,8 @@ const OWNER_ONLY: [&str; 5] = [
 const MAX_SMALL_FILE: u64 = 1 << 20;
 /// Largest checkpoint file `--published` reads.
 const MAX_CHECKPOINT_FILE: u64 = 64 << 10;
+/// Files of a data directory listed at most (for what a backup did not copy).
+const MAX_LISTED: usize = 1000;
 /// Stored checkpoints read per query while checking a copy.
 const CHECKPOINT_PAGE: u64 = 1000;
 
@@ -208,6 +220,9 @@ pub struct BackupSummary {
     pub manifest: Manifest,
     /// SHA-256 of the manifest (hex): the checksum over the whole.
     pub checksum: String,
+    /// Files of the data directory that are not a server's and were not copied (the
+    /// operator's own, or a newer pramaan's), by path inside it.
+    pub not_copied: Vec<String>,
 }
 
 /// What `pramaan admin restore` did.
@@ -256,6 +271,11 @@ pub fn backup(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Listed before anything of ours is written (`--out` may be inside DIR).
+    let not_copied = files_in(&paths.dir)?
+        .into_iter()
+        .filter(|f| !is_known(f))
+        .collect();
     let work = WorkDir::create(out_dir, ".pramaan-backup")?;
     let copy = work.path.join(DATABASE);
     copy_database(&paths.db(), &copy, progress)?;
@@ -305,7 +325,38 @@ pub fn backup(
         bytes,
         manifest,
         checksum,
+        not_copied,
     })
+}
+
+/// Whether `name` (a path inside a data directory) is one a backup copies or leaves out
+/// on purpose.
+fn is_known(name: &str) -> bool {
+    name == DATABASE
+        || REQUIRED.contains(&name)
+        || OPTIONAL.contains(&name)
+        || LEFT_OUT.contains(&name)
+}
+
+/// Every file under `dir` (at most [`MAX_LISTED`]), as paths inside it (`tls/key.pem`).
+fn files_in(dir: &Path) -> Result<Vec<String>, BackupError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).map_err(io_err(&d))? {
+            let p = e.map_err(io_err(&d))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                files.push(rel.to_string_lossy().into_owned());
+                if files.len() >= MAX_LISTED {
+                    return Ok(files);
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// `VACUUM INTO` the source's snapshot (see the module doc for why), reporting the copy's
@@ -1067,6 +1118,26 @@ mod tests {
         );
         drop(restoring);
         ServeLock::shared(&paths).expect("restore finished");
+    }
+
+    /// Every file a server's data directory holds after `admin init` and a run is backed up
+    /// or deliberately left out: a new file must be added to one list or the other.
+    #[test]
+    fn every_file_of_a_data_directory_is_backed_up_or_left_out_on_purpose() {
+        let dir = tempfile::tempdir().expect("dir");
+        crate::server::admin_init(dir.path(), "localhost").expect("init");
+        let running =
+            crate::server::start(dir.path(), "127.0.0.1:0".parse().expect("addr")).expect("up");
+        let files = files_in(dir.path()).expect("list");
+        running.shutdown();
+        assert!(files.iter().any(|f| f == "serve.lock"), "{files:?}");
+        for f in &files {
+            assert!(
+                is_known(f),
+                "{f} is new in a data directory: add it to OPTIONAL (backed up) or \
+                 LEFT_OUT in server/src/backup.rs"
+            );
+        }
     }
 
     /// What a restore unpacks must be what the manifest lists, in order, and nothing else.

@@ -50,6 +50,16 @@ pub fn run_backup(data: &Path, out: &Path) -> CliResult {
             .join(", ")
     );
     outln!("  checksum (SHA-256 of its manifest): {}", s.checksum);
+    if !s.not_copied.is_empty() {
+        outln!(
+            "  not copied (not a server's files): {}",
+            s.not_copied
+                .iter()
+                .map(|f| for_terminal(f))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     outln!(
         "It holds the server's private keys (server.key, log.key, tls/key.pem): it is \
          mode 0600; keep it as safe as the data directory itself, off this machine \

@@ -432,8 +432,13 @@ fn a_live_directory_is_refused_and_left_untouched() {
     let w = work.path();
     let data = w.join("data");
     init(&data);
+    std::fs::write(data.join("notes.txt"), "the operator's own").unwrap();
     let b = w.join("b.pramaan");
-    backup(&data, &b);
+    let said = backup(&data, &b);
+    assert!(
+        said.contains("not copied (not a server's files): notes.txt"),
+        "{said}"
+    );
     let server = Server::start(&data);
     let before = snapshot(&data);
     let listing = names(w);
