@@ -46,9 +46,9 @@ use std::path::{Path, PathBuf};
 
 use pramaan_core::fsutil::sync_dir;
 use pramaan_tlog::{Checkpoint, Hash, VerifierKey};
+use ring::digest::{Context, SHA256, digest};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::server::{Paths, ServeLock, ServerError};
@@ -313,7 +313,7 @@ pub fn backup(
     };
     let manifest_json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| ServerError::Invalid(format!("manifest: {e}")))?;
-    let checksum = hex::encode(Sha256::digest(&manifest_json));
+    let checksum = hex::encode(digest(&SHA256, &manifest_json));
 
     let tmp = work.path.join("archive.tar");
     write_archive(&tmp, &manifest, &manifest_json, &checksum, &files)?;
@@ -443,12 +443,12 @@ fn root_at(store: &SqliteStore, size: u64) -> Result<Hash, StoreError> {
 /// SHA-256 (hex) and length of a file, streamed.
 fn hash_file(path: &Path) -> Result<(u64, String), BackupError> {
     let mut f = File::open(path).map_err(io_err(path))?;
-    let mut h = Sha256::new();
+    let mut h = Context::new(&SHA256);
     let n = io::copy(&mut f, &mut HashWriter(&mut h)).map_err(io_err(path))?;
-    Ok((n, hex::encode(h.finalize())))
+    Ok((n, hex::encode(h.finish())))
 }
 
-struct HashWriter<'a>(&'a mut Sha256);
+struct HashWriter<'a>(&'a mut Context);
 
 impl Write for HashWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -596,7 +596,7 @@ pub fn unpack(r: impl Read, into: &Path) -> Result<Manifest, String> {
                 ));
             }
             check_file_list(&m)?;
-            manifest = Some((m, hex::encode(Sha256::digest(&bytes))));
+            manifest = Some((m, hex::encode(digest(&SHA256, &bytes))));
             continue;
         };
         if name == MANIFEST_SUM {
@@ -635,7 +635,7 @@ pub fn unpack(r: impl Read, into: &Path) -> Result<Manifest, String> {
             fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
         let mut out = open_private(&path).map_err(|e| e.to_string())?;
-        let mut h = Sha256::new();
+        let mut h = Context::new(&SHA256);
         let mut tee = Tee {
             file: &mut out,
             hash: &mut h,
@@ -645,7 +645,7 @@ pub fn unpack(r: impl Read, into: &Path) -> Result<Manifest, String> {
         if n != size {
             return Err(format!("{name} is truncated ({n} of {size} bytes)"));
         }
-        if hex::encode(h.finalize()) != expected.sha256 {
+        if hex::encode(h.finish()) != expected.sha256 {
             return Err(format!(
                 "{name} does not match its SHA-256 (damaged or altered)"
             ));
@@ -711,7 +711,7 @@ fn read_small(r: &mut impl Read, size: u64, what: &str) -> Result<Vec<u8>, Strin
 
 struct Tee<'a> {
     file: &'a mut File,
-    hash: &'a mut Sha256,
+    hash: &'a mut Context,
 }
 
 impl Write for Tee<'_> {
