@@ -11,7 +11,8 @@
 //! checkpoint key of the audit log, 0600), `nonce.key` (HMAC key of the stateless server
 //! nonces, 0600; made on first start in older directories), `tls/cert.pem` (leaf then CA), `tls/key.pem`
 //! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
-//! audit log: its name is the log's origin), `config.toml`.
+//! audit log: its name is the log's origin), `config.toml`, `serve.lock` (held by running
+//! servers: [`ServeLock`]).
 //!
 //! The store is SQLite `pramaan.db` unless the configuration names a PostgreSQL database
 //! (`database_url`, `PRAMAAN_DATABASE_URL`; [`open_configured_store`]): then every
@@ -166,6 +167,67 @@ impl Paths {
     /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
+    }
+    /// `serve.lock`: held shared by every `pramaan serve` on the directory, exclusive by
+    /// `pramaan admin restore` ([`ServeLock`]).
+    pub fn serve_lock(&self) -> PathBuf {
+        self.dir.join("serve.lock")
+    }
+}
+
+/// A lock on a data directory's `serve.lock`, released when dropped (or when the process
+/// ends, however it ends: the operating system drops it).
+///
+/// Why: `pramaan admin restore` replaces a data directory, which must never happen under
+/// a running server (it would keep writing to the old database, and sign checkpoints of
+/// a log the directory no longer holds). Every server holds the lock shared (several
+/// instances may share one directory), restore takes it exclusive and refuses when it
+/// cannot.
+#[derive(Debug)]
+pub struct ServeLock {
+    _file: std::fs::File,
+}
+
+impl ServeLock {
+    /// The shared lock a server holds while it runs; refused while a restore holds it.
+    pub fn shared(paths: &Paths) -> Result<Self, ServerError> {
+        let file = Self::open(paths)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(Self { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Invalid(format!(
+                "{} is being restored (`pramaan admin restore` holds {}): start the \
+                 server when it has finished",
+                paths.dir.display(),
+                paths.serve_lock().display()
+            ))),
+            Err(std::fs::TryLockError::Error(source)) => Err(ServerError::Io {
+                path: paths.serve_lock().display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// The exclusive lock of a restore: `Ok(None)` if a server holds the directory.
+    pub fn exclusive(paths: &Paths) -> Result<Option<Self>, ServerError> {
+        let file = Self::open(paths)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => Err(ServerError::Io {
+                path: paths.serve_lock().display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    fn open(paths: &Paths) -> Result<std::fs::File, ServerError> {
+        let path = paths.serve_lock();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(&path))
     }
 }
 
@@ -520,7 +582,7 @@ pub fn revoke_token(
 /// names (which must be that key's). A directory made before `log.key` existed keeps
 /// signing with `server.key` under the origin it published (or `<host>/pramaan-log`
 /// without a `log.vkey`), and a warning says so.
-fn load_log_signer(
+pub(crate) fn load_log_signer(
     paths: &Paths,
     config: &Config,
 ) -> Result<crate::audit_log::LogSigner, ServerError> {
@@ -589,6 +651,8 @@ pub struct Running {
     pub store_label: String,
     state: AppState,
     serving: crate::serving::Serving,
+    /// Held while the server runs, so no restore replaces the directory under it.
+    _serve_lock: ServeLock,
 }
 
 impl Running {
@@ -649,6 +713,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     if !paths.server_key().exists() {
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
+    let serve_lock = ServeLock::shared(&paths)?;
     let key = ServerKey::load(&paths.server_key())?;
     // Older data directories get their nonce key on first start.
     let nonce_key = crate::nonce::NonceKey::load_or_create(&paths.nonce_key())
@@ -713,5 +778,6 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         data_dir: paths.dir,
         state,
         serving,
+        _serve_lock: serve_lock,
     })
 }

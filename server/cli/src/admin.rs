@@ -1,5 +1,6 @@
 //! `pramaan admin init`, `pramaan admin token` and `pramaan admin tokens list|revoke`:
-//! setting up a server's data directory and the lifecycle of bearer tokens.
+//! setting up a server's data directory and the lifecycle of bearer tokens; `backup` and
+//! `restore` are in `backup.rs`.
 //!
 //! `init` and `token` work offline (directly on the data directory), so the first admin
 //! token exists before any server runs. `tokens list|revoke` work either way, chosen by
@@ -72,6 +73,32 @@ pub enum AdminCmd {
     /// List or revoke bearer tokens (locally with --data DIR, or over the API as admin).
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Copy a SQLite data directory (database, keys, tls/, config.toml, with a manifest
+    /// and checksums) into one file, also while the server runs. The file holds private
+    /// keys (mode 0600).
+    Backup {
+        /// The server's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to write (replaced atomically).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into a data directory whose server is stopped (an existing one is
+    /// moved aside, never deleted). Refuses a damaged copy, and one whose log does not
+    /// hold a checkpoint already published.
+    Restore {
+        /// The backup file (`pramaan admin backup`).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// The data directory to restore into.
+        #[arg(long)]
+        data: PathBuf,
+        /// A checkpoint already published (`pramaan audit pull --save-checkpoint`, or
+        /// `GET /v1/audit/checkpoint`): the backup must hold it. Repeat for more.
+        #[arg(long, value_name = "CHECKPOINT_FILE")]
+        published: Vec<PathBuf>,
+    },
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -226,6 +253,12 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             Ok(())
         }
         AdminCmd::Tokens(cmd) => run_tokens(cmd),
+        AdminCmd::Backup { data, out } => super::backup::run_backup(&data, &out),
+        AdminCmd::Restore {
+            from,
+            data,
+            published,
+        } => super::backup::run_restore(&from, &data, &published),
     }
 }
 

@@ -21,6 +21,8 @@ pub mod admin;
 pub mod audit;
 pub mod audit_show;
 #[cfg(feature = "server")]
+pub mod backup;
+#[cfg(feature = "server")]
 pub mod bench;
 pub mod client;
 pub mod compliance;
