@@ -10,6 +10,7 @@ pub mod api;
 pub mod attest;
 pub mod audit_log;
 pub mod auth;
+pub mod cert_renewal;
 pub mod checkpoints;
 pub mod compliance;
 pub mod config;

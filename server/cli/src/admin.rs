@@ -72,6 +72,10 @@ pub enum AdminCmd {
     /// List or revoke bearer tokens (locally with --data DIR, or over the API as admin).
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Renew the server's TLS certificate with the same key (phones need nothing), or
+    /// stage a new key with --new-key --transition (phones learn it while checking in).
+    /// Running servers pick the change up within seconds, without a restart.
+    RenewCert(super::renew_cert::RenewCertArgs),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -226,6 +230,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             Ok(())
         }
         AdminCmd::Tokens(cmd) => run_tokens(cmd),
+        AdminCmd::RenewCert(args) => super::renew_cert::run(args),
     }
 }
 
