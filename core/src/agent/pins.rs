@@ -127,22 +127,63 @@ mod tests {
     use super::*;
 
     fn state() -> State {
-        serde_json::from_value(serde_json::json!({
-            "version": 1,
-            "device_id": "00000000-0000-0000-0000-000000000001",
-            "officer_id": "GAD-1",
-            "department": "GAD",
-            "server": "https://pramaan.example",
-            "pin": b64url(&[1; 32]),
-            "public_key": "00",
-            "platform": "android",
-            "model": "m",
-            "assurance": "software",
-            "policy": serde_json::to_value(crate::policy::Policy::default()).expect("policy"),
-            "nonce_received_at": 0,
-            "last_seq": 0,
-        }))
-        .expect("state")
+        State {
+            version: 1,
+            device_id: uuid::Uuid::from_u128(1),
+            officer_id: "GAD-001".into(),
+            department: "GAD".into(),
+            server: "https://pramaan.example".into(),
+            pin: b64url(&[1; 32]),
+            server_key: Some(hex::encode([2; 32])),
+            public_key: hex::encode([4; 65]),
+            platform: crate::claims::Platform::Desktop,
+            model: "Test".into(),
+            assurance: crate::claims::Assurance::Software,
+            evidence: Default::default(),
+            anchor: None,
+            policy: crate::policy::Policy {
+                department: "GAD".into(),
+                name: String::new(),
+                check_in_hours: 24,
+                email_domains: vec![],
+                platforms: vec![],
+                groups: vec![],
+                evidence: Default::default(),
+                limits: Default::default(),
+            },
+            next_nonce: None,
+            nonce_received_at: 0,
+            last_seq: 0,
+            last_result: None,
+            last_local: None,
+            dropped: 0,
+            reattest_requested: false,
+            retry_at: 0,
+            revoked: None,
+            pin_change: PinChange::default(),
+        }
+    }
+
+    #[test]
+    fn a_pin_mismatch_becomes_the_officers_error_and_allows_enrolling_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = state();
+        assert!(!may_enroll_again(&st, &st.server.clone()));
+        let e = on_error(
+            dir.path(),
+            &mut st,
+            AgentError::Transport(TransportError::PinMismatch {
+                expected: "x".into(),
+            }),
+        );
+        assert!(matches!(e, AgentError::ServerKeyChanged), "{e:?}");
+        assert!(may_enroll_again(&st, "https://pramaan.example"));
+        assert!(!may_enroll_again(&st, "https://elsewhere.example"));
+        let saved = State::load(dir.path()).expect("load").expect("saved");
+        assert!(saved.pin_change.mismatch_at.is_some());
+        // Other errors pass through unchanged.
+        let e = on_error(dir.path(), &mut state(), AgentError::NotEnrolled);
+        assert!(matches!(e, AgentError::NotEnrolled));
     }
 
     #[test]
