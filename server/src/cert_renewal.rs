@@ -130,13 +130,7 @@ pub fn renew(paths: &Paths, days: u32) -> Result<Renewed, CertError> {
     check_days(days)?;
     finish_takeover(paths, now())?;
     let host = crate::config::Config::load(&paths.dir)?.host;
-    let key_pem = read_text(&paths.tls_key())?;
-    let key = KeyPair::from_pem(&key_pem).map_err(|e| {
-        CertError::Tls(TlsError::Pem {
-            path: paths.tls_key().display().to_string(),
-            reason: e.to_string(),
-        })
-    })?;
+    let key = read_key(&paths.tls_key())?;
     let old_chain = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
     let previous_pin = tls::pin_of_chain(&old_chain, &paths.cert())?;
     let previous_not_after = tls::not_after_of_chain(&old_chain, &paths.cert())?;
@@ -150,6 +144,10 @@ pub fn renew(paths: &Paths, days: u32) -> Result<Renewed, CertError> {
         )));
     }
     if new_ca {
+        // A staged key's certificate moves under the new CA too.
+        if staged_takeover(paths)?.is_some() {
+            reissue(&ca, &host, &paths.next_tls_key(), &paths.next_cert(), days)?;
+        }
         save_ca(paths, &ca)?;
     }
     write_atomic(&paths.cert(), leaf.chain_pem.as_bytes(), 0o644).map_err(io_err(&paths.cert()))?;
@@ -185,7 +183,7 @@ pub fn stage_new_key(paths: &Paths, takes_over_at: u64, days: u32) -> Result<Sta
     if new_ca {
         // The current certificate moves under the new CA too, so `tls/ca.pem` is the CA
         // of both.
-        renew_under(paths, &ca, &host, days)?;
+        reissue(&ca, &host, &paths.tls_key(), &paths.cert(), days)?;
         save_ca(paths, &ca)?;
     }
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(TlsError::from)?;
@@ -296,16 +294,26 @@ fn save_ca(paths: &Paths, ca: &LocalCa) -> Result<(), CertError> {
     write_atomic(&paths.ca(), ca.cert_pem.as_bytes(), 0o644).map_err(io_err(&paths.ca()))
 }
 
-fn renew_under(paths: &Paths, ca: &LocalCa, host: &str, days: u32) -> Result<(), CertError> {
-    let key_pem = read_text(&paths.tls_key())?;
-    let key = KeyPair::from_pem(&key_pem).map_err(|e| {
+fn read_key(path: &Path) -> Result<KeyPair, CertError> {
+    let pem = read_text(path)?;
+    KeyPair::from_pem(&pem).map_err(|e| {
         CertError::Tls(TlsError::Pem {
-            path: paths.tls_key().display().to_string(),
+            path: path.display().to_string(),
             reason: e.to_string(),
         })
-    })?;
-    let leaf = ca.issue(host, &key, days)?;
-    write_atomic(&paths.cert(), leaf.chain_pem.as_bytes(), 0o644).map_err(io_err(&paths.cert()))
+    })
+}
+
+/// Issues a certificate for the key in `key_path` under `ca` and writes it to `cert_path`.
+fn reissue(
+    ca: &LocalCa,
+    host: &str,
+    key_path: &Path,
+    cert_path: &Path,
+    days: u32,
+) -> Result<(), CertError> {
+    let leaf = ca.issue(host, &read_key(key_path)?, days)?;
+    write_atomic(cert_path, leaf.chain_pem.as_bytes(), 0o644).map_err(io_err(cert_path))
 }
 
 /// When the staged key takes over (`tls/next/takes_over_at`), if one is staged.
