@@ -520,15 +520,15 @@ impl CertResolver {
             if stamp != l.stamp {
                 match Self::read(&self.paths) {
                     Ok((stamp, current, next)) => {
+                        let pin = pramaan_core::encoding::b64url(&current.pin);
+                        let staged = if next.is_some() {
+                            ", a key change staged"
+                        } else {
+                            ""
+                        };
                         log::info!(
-                            "TLS certificate reloaded: pin {}, valid until {}{}",
-                            pramaan_core::encoding::b64url(&current.pin),
-                            current.not_after,
-                            if next.is_some() {
-                                ", a key change staged"
-                            } else {
-                                ""
-                            }
+                            "TLS certificate reloaded: pin {pin}, valid until {}{staged}",
+                            current.not_after
                         );
                         l.stamp = stamp;
                         l.current = current;
