@@ -478,14 +478,14 @@ impl Agent {
         let _g = self.guard();
         // A phone IT revoked enrolls again with IT's new QR code (and a new key: the
         // server refuses a revoked device's key); any other enrolled phone is refused.
-        let uri = EnrollmentUri::parse(uri)?;
         let replaces = match State::load(&self.dir)? {
-            Some(st) if st.revoked.is_none() && !pins::may_enroll_again(&st, &uri.server) => {
+            Some(st) if st.revoked.is_none() && !pins::may_enroll_again(&st, uri) => {
                 return Err(AgentError::AlreadyEnrolled(st.device_id));
             }
             Some(st) => Some(st.device_id),
             None => None,
         };
+        let uri = EnrollmentUri::parse(uri)?;
         facts.validate()?;
         let public_key = self.signer.public_key()?;
         // The token travels in the Authorization header, outside the signed request (which

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::State;
 use super::{AgentError, now};
 use crate::claims::NextPin;
+use crate::enroll_uri::EnrollmentUri;
 use crate::transport::{TransportError, Trust, b64url};
 
 /// What the officer is told when the server's key matches no pin this phone trusts.
@@ -116,10 +117,11 @@ pub fn on_error(dir: &Path, st: &mut State, e: AgentError) -> AgentError {
     AgentError::ServerKeyChanged
 }
 
-/// Whether an enrolled agent may enroll again with IT's new QR code for `server`: its
-/// last connection to that same server met a key it did not trust.
-pub fn may_enroll_again(st: &State, server: &str) -> bool {
-    st.pin_change.mismatch_at.is_some() && st.server == server
+/// Whether an enrolled agent may enroll again with IT's new QR code `uri`: its last
+/// connection to the server `uri` names met a key it did not trust.
+pub fn may_enroll_again(st: &State, uri: &str) -> bool {
+    st.pin_change.mismatch_at.is_some()
+        && EnrollmentUri::parse(uri).is_ok_and(|u| u.server == st.server)
 }
 
 #[cfg(test)]
@@ -168,7 +170,15 @@ mod tests {
     fn a_pin_mismatch_becomes_the_officers_error_and_allows_enrolling_again() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = state();
-        assert!(!may_enroll_again(&st, &st.server.clone()));
+        let uri = |server: &str| {
+            crate::enroll_uri::EnrollmentUri {
+                server: server.into(),
+                token: "t".into(),
+                pin: [3; 32],
+            }
+            .to_string()
+        };
+        assert!(!may_enroll_again(&st, &uri("https://pramaan.example")));
         let e = on_error(
             dir.path(),
             &mut st,
@@ -177,8 +187,9 @@ mod tests {
             }),
         );
         assert!(matches!(e, AgentError::ServerKeyChanged), "{e:?}");
-        assert!(may_enroll_again(&st, "https://pramaan.example"));
-        assert!(!may_enroll_again(&st, "https://elsewhere.example"));
+        assert!(may_enroll_again(&st, &uri("https://pramaan.example")));
+        assert!(!may_enroll_again(&st, &uri("https://elsewhere.example")));
+        assert!(!may_enroll_again(&st, "not a uri"));
         let saved = State::load(dir.path()).expect("load").expect("saved");
         assert!(saved.pin_change.mismatch_at.is_some());
         // Other errors pass through unchanged.
