@@ -595,16 +595,18 @@ impl CertResolver {
     /// [`EXPIRY_WARNING_DAYS`], at most once a (Unix) day: at `serve`'s start and then
     /// from the handshakes.
     pub fn warn_if_expiring(&self, now: u64) {
-        self.with(|l| {
-            let day = now / DAY;
-            if l.warned_day == day {
-                return;
-            }
-            if let Some(w) = expiry_warning(Self::in_force(l, now).not_after, now) {
-                log::warn!("{w}");
-                l.warned_day = day;
-            }
-        });
+        self.with(|l| Self::warn(l, now));
+    }
+
+    fn warn(l: &mut Loaded, now: u64) {
+        let day = now / DAY;
+        if l.warned_day == day {
+            return;
+        }
+        if let Some(w) = expiry_warning(Self::in_force(l, now).not_after, now) {
+            log::warn!("{w}");
+            l.warned_day = day;
+        }
     }
 
     /// The expiry gauges for `/metrics`: the notAfter of the certificate in force
@@ -647,9 +649,10 @@ impl CertResolver {
 impl ResolvesServerCert for CertResolver {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let t = now();
-        let key = self.with(|l| Self::in_force(l, t).key.clone());
-        self.warn_if_expiring(t);
-        Some(key)
+        Some(self.with(|l| {
+            Self::warn(l, t);
+            Self::in_force(l, t).key.clone()
+        }))
     }
 }
 
