@@ -592,6 +592,21 @@ pub struct Receipt {
     /// URI, checks that it verifies this receipt, and verifies every result with it after.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub server_key: Option<Vec<u8>>,
+    /// The TLS key the server changes to, and when (set only while a key change is
+    /// staged): the agent trusts it from this signed answer on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_pin: Option<NextPin>,
+}
+
+/// The pin of the TLS key a server will serve from `takes_over_at`: carried by signed
+/// answers during a key change, so enrolled devices trust the new key before it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextPin {
+    /// SHA-256 of the next certificate's SubjectPublicKeyInfo (32 bytes).
+    #[serde(with = "serde_bytes")]
+    pub pin: Vec<u8>,
+    /// When the server starts serving it, seconds since the Unix epoch.
+    pub takes_over_at: u64,
 }
 
 /// `POST /v1/enroll/preview` request: what an enrollment token is for, asked before
@@ -659,6 +674,10 @@ pub struct AttestResult {
     /// re-attestation period is ending, or IT asked).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reattest: bool,
+    /// The TLS key the server changes to, and when (set only while a key change is
+    /// staged): the agent trusts it from this signed answer on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_pin: Option<NextPin>,
 }
 
 /// Body of a rejection (CBOR for devices, JSON elsewhere).
@@ -1410,6 +1429,7 @@ pub(crate) mod tests {
             log_index: 17,
             next_nonce: vec![4; 32],
             reattest: true,
+            next_pin: None,
             iat: 5,
         };
         assert_eq!(decode::<AttestResult>(&encode(&result)), Ok(result));

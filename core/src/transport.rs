@@ -105,6 +105,9 @@ pub fn is_idempotent(method: &str) -> bool {
 pub enum Trust {
     /// SHA-256 of the server certificate's SubjectPublicKeyInfo.
     Pin([u8; 32]),
+    /// Any of these pins: an agent during a TLS key change trusts the current key and
+    /// the next one its server announced in a signed answer.
+    Pins(Vec<[u8; 32]>),
     /// PEM certificates to use as trust anchors (webpki path validation, host name checked).
     CaPem(Vec<u8>),
 }
@@ -113,6 +116,10 @@ impl std::fmt::Debug for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Trust::Pin(p) => write!(f, "Pin({})", b64url(p)),
+            Trust::Pins(ps) => {
+                let pins: Vec<String> = ps.iter().map(|p| b64url(p)).collect();
+                write!(f, "Pins({})", pins.join(", "))
+            }
             Trust::CaPem(_) => f.write_str("CaPem(..)"),
         }
     }
@@ -254,6 +261,7 @@ pub struct HttpsClient {
     bearer: Option<String>,
     headers: Vec<(String, String)>,
     conn: Mutex<Option<BufReader<Stream>>>,
+    peer_pin: Mutex<Option<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for HttpsClient {
@@ -281,8 +289,16 @@ impl HttpsClient {
         let config = match trust {
             Trust::Pin(pin) => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinVerifier { pin, provider }))
+                .with_custom_certificate_verifier(Arc::new(PinVerifier {
+                    pins: vec![pin],
+                    provider,
+                }))
                 .with_no_client_auth(),
+            Trust::Pins(pins) if !pins.is_empty() => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinVerifier { pins, provider }))
+                .with_no_client_auth(),
+            Trust::Pins(_) => return Err(TransportError::BadTrust("no pin given".into())),
             Trust::CaPem(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -308,7 +324,14 @@ impl HttpsClient {
             bearer: None,
             headers: Vec::new(),
             conn: Mutex::new(None),
+            peer_pin: Mutex::new(None),
         })
+    }
+
+    /// The pin (SPKI SHA-256) of the certificate the last successful handshake met:
+    /// which of several trusted pins ([`Trust::Pins`]) the server holds.
+    pub fn peer_pin(&self) -> Option<[u8; 32]> {
+        *self.peer_pin.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Sends `Authorization: Bearer <token>` with every request.
@@ -468,6 +491,12 @@ impl HttpsClient {
                 .complete_io(&mut stream.sock)
                 .map_err(|e| self.tls_error(e))?;
         }
+        let pin = stream
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|leaf| spki_pin(leaf.as_ref()).ok());
+        *self.peer_pin.lock().unwrap_or_else(|p| p.into_inner()) = pin;
         Ok(BufReader::new(stream))
     }
 
@@ -684,7 +713,7 @@ impl std::error::Error for PinMismatch {}
 /// handshake signature is still verified with that key, so the peer must hold it.
 #[derive(Debug)]
 struct PinVerifier {
-    pin: [u8; 32],
+    pins: Vec<[u8; 32]>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -701,18 +730,21 @@ impl ServerCertVerifier for PinVerifier {
             rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
         })?;
         // The pin is public, but compare in constant time anyway: it costs nothing.
-        if bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &self.pin[..])) {
+        if self
+            .pins
+            .iter()
+            .any(|pin| bool::from(subtle::ConstantTimeEq::ct_eq(&got[..], &pin[..])))
+        {
             Ok(ServerCertVerified::assertion())
         } else {
+            let pinned: Vec<String> = self.pins.iter().map(|p| b64url(p)).collect();
+            let pinned = pinned.join(" or ");
             log::warn!(
-                "server presented SPKI {} but {} is pinned",
+                "server presented SPKI {} but {pinned} is pinned",
                 b64url(&got),
-                b64url(&self.pin)
             );
             Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(b64url(
-                    &self.pin,
-                ))))),
+                rustls::CertificateError::Other(rustls::OtherError(Arc::new(PinMismatch(pinned)))),
             ))
         }
     }

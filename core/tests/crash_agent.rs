@@ -74,6 +74,7 @@ fn enrolled_state(dir: &Path) {
         reattest_requested: false,
         retry_at: 0,
         revoked: None,
+        pin_change: pramaan_core::agent::pins::PinChange::default(),
     }
     .save(dir)
     .expect("save state");

@@ -357,6 +357,18 @@
     } catch (e) {
       $('log-key').textContent = 'not available (' + e.message + ')';
     }
+    try {
+      const t = await (await api('/dashboard/tls')).json();
+      let text = 'TLS certificate valid until ' + istDate(t.not_after) + ' (' + t.days_left + ' days)';
+      if (t.next) {
+        text += '; a new key takes over on ' + istDate(t.next.takes_over_at);
+      }
+      $('tls-expiry').textContent = text;
+      $('tls-warning').textContent = t.warning || '';
+      $('tls-warning').hidden = !t.warning;
+    } catch (e) {
+      $('tls-expiry').textContent = 'TLS certificate: not available (' + e.message + ')';
+    }
   }
 
   // ---- one officer ----

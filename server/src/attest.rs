@@ -522,12 +522,21 @@ impl Outcome {
             next_nonce: self.next_nonce.clone(),
             iat: self.at,
             reattest: self.reattest,
+            next_pin: None,
         }
     }
 
-    /// The answer signed by the server (COSE_Sign1, EdDSA).
-    pub fn signed(&self, key: &ServerKey, kid: &[u8]) -> Vec<u8> {
-        cose::sign_eddsa(key, kid, claims::encode(&self.result()))
+    /// The answer signed by the server (COSE_Sign1, EdDSA), telling the device the next
+    /// TLS pin while a key change is staged.
+    pub fn signed(
+        &self,
+        key: &ServerKey,
+        kid: &[u8],
+        next_pin: Option<claims::NextPin>,
+    ) -> Vec<u8> {
+        let mut result = self.result();
+        result.next_pin = next_pin;
+        cose::sign_eddsa(key, kid, claims::encode(&result))
     }
 }
 

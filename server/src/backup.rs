@@ -64,16 +64,22 @@ pub const MANIFEST_SUM: &str = "manifest.sha256";
 pub const DATABASE: &str = "pramaan.db";
 /// The files copied besides the database; the first ones must be present.
 const REQUIRED: [&str; 3] = ["server.key", "tls/cert.pem", "tls/key.pem"];
-/// Copied when present (older directories have no `log.key` or `nonce.key`).
-const OPTIONAL: [&str; 5] = [
+/// Copied when present (older directories have no `log.key`, `nonce.key` or
+/// `tls/ca.key`; `tls/next/` exists while a TLS key change is staged).
+const OPTIONAL: [&str; 9] = [
     "log.key",
     "log.vkey",
     "nonce.key",
     "config.toml",
     "tls/ca.pem",
+    "tls/ca.key",
+    "tls/next/cert.pem",
+    "tls/next/key.pem",
+    "tls/next/takes_over_at",
 ];
 /// Files of a data directory a backup leaves out: SQLite's side files (the copy is made
-/// from the database with its WAL) and the lock of running servers. Every other file of a
+/// from the database with its WAL) and the lock of running servers; also everything under
+/// [`LEFT_OUT_DIRS`]. Every other file of a
 /// data directory must be in [`REQUIRED`] or [`OPTIONAL`] (a test checks it), so a file
 /// added to the directory later is not silently left out of backups.
 const LEFT_OUT: [&str; 4] = [
@@ -82,13 +88,18 @@ const LEFT_OUT: [&str; 4] = [
     "pramaan.db-journal",
     "serve.lock",
 ];
+/// Directories of a data directory a backup leaves out: the TLS keys a key change
+/// retired (`tls/retired/`), kept for the operator, never served again.
+const LEFT_OUT_DIRS: [&str; 1] = ["tls/retired/"];
 /// Files readable by their owner only when restored: private keys, and the database
 /// (token hashes, officers' records), as `pramaan admin init` leaves them.
-const OWNER_ONLY: [&str; 5] = [
+const OWNER_ONLY: [&str; 7] = [
     "server.key",
     "log.key",
     "nonce.key",
     "tls/key.pem",
+    "tls/ca.key",
+    "tls/next/key.pem",
     DATABASE,
 ];
 /// Largest manifest or key/config file accepted from an archive.
@@ -336,6 +347,7 @@ fn is_known(name: &str) -> bool {
         || REQUIRED.contains(&name)
         || OPTIONAL.contains(&name)
         || LEFT_OUT.contains(&name)
+        || LEFT_OUT_DIRS.iter().any(|d| name.starts_with(d))
 }
 
 /// Every file under `dir` (at most [`MAX_LISTED`]), as paths inside it (`tls/key.pem`).

@@ -11,6 +11,7 @@ pub mod attest;
 pub mod audit_log;
 pub mod auth;
 pub mod backup;
+pub mod cert_renewal;
 pub mod checkpoints;
 pub mod compliance;
 pub mod config;

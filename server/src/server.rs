@@ -10,9 +10,10 @@
 //! `server.key` (Ed25519 identity that signs device answers, 0600), `log.key` (Ed25519
 //! checkpoint key of the audit log, 0600), `nonce.key` (HMAC key of the stateless server
 //! nonces, 0600; made on first start in older directories), `tls/cert.pem` (leaf then CA), `tls/key.pem`
-//! (0600), `tls/ca.pem`, `pramaan.db` (SQLite, WAL), `log.vkey` (C2SP verifier key of the
-//! audit log: its name is the log's origin), `config.toml`, `serve.lock` (held by running
-//! servers: [`ServeLock`]).
+//! (0600), `tls/ca.pem`, `tls/ca.key` (0600, the local CA's key; `tls/next/` and
+//! `tls/retired/` during and after a TLS key change, [`crate::cert_renewal`]), `pramaan.db`
+//! (SQLite, WAL), `log.vkey` (C2SP verifier key of the audit log: its name is the log's
+//! origin), `config.toml`, `serve.lock` (held by running servers: [`ServeLock`]).
 //!
 //! The store is SQLite `pramaan.db` unless the configuration names a PostgreSQL database
 //! (`database_url`, `PRAMAAN_DATABASE_URL`; [`open_configured_store`]): then every
@@ -104,6 +105,9 @@ pub enum ServerError {
     /// or its thread could not be started.
     #[error(transparent)]
     Serve(#[from] crate::serving::ServeError),
+    /// The TLS certificate cannot be renewed, staged or served.
+    #[error("TLS certificate: {0}")]
+    Cert(#[from] crate::cert_renewal::CertError),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ServerError + '_ {
@@ -150,6 +154,34 @@ impl Paths {
     /// `tls/ca.pem`: the local CA certificate alone.
     pub fn ca(&self) -> PathBuf {
         self.tls_dir().join("ca.pem")
+    }
+    /// `tls/ca.key`: the local CA's private key (mode 0600), kept so `admin renew-cert`
+    /// issues under the same CA. Absent in directories made before it was kept.
+    pub fn ca_key(&self) -> PathBuf {
+        self.tls_dir().join("ca.key")
+    }
+    /// `tls/next/`: a new TLS key and certificate staged by `admin renew-cert --new-key`,
+    /// served from the time in `tls/next/takes_over_at` ([`crate::cert_renewal`]).
+    pub fn tls_next_dir(&self) -> PathBuf {
+        self.tls_dir().join("next")
+    }
+    /// `tls/next/cert.pem`: the staged certificate followed by the CA.
+    pub fn next_cert(&self) -> PathBuf {
+        self.tls_next_dir().join("cert.pem")
+    }
+    /// `tls/next/key.pem`: the staged certificate's private key (mode 0600).
+    pub fn next_tls_key(&self) -> PathBuf {
+        self.tls_next_dir().join("key.pem")
+    }
+    /// `tls/next/takes_over_at`: when the staged key is served, Unix seconds (written
+    /// last: without it nothing is staged).
+    pub fn next_takeover(&self) -> PathBuf {
+        self.tls_next_dir().join("takes_over_at")
+    }
+    /// `tls/retired/`: certificates and keys replaced by a key change, kept (one
+    /// directory per change, named by its Unix time).
+    pub fn tls_retired_dir(&self) -> PathBuf {
+        self.tls_dir().join("retired")
     }
     /// `pramaan.db`: the SQLite database.
     pub fn db(&self) -> PathBuf {
@@ -382,6 +414,8 @@ pub fn admin_init_with_config(
     write_atomic(&paths.cert(), generated.cert_chain_pem.as_bytes(), 0o644)
         .map_err(io_err(&paths.cert()))?;
     write_atomic(&paths.ca(), generated.ca_pem.as_bytes(), 0o644).map_err(io_err(&paths.ca()))?;
+    write_atomic(&paths.ca_key(), generated.ca_key_pem.as_bytes(), 0o600)
+        .map_err(io_err(&paths.ca_key()))?;
 
     if !paths.config().exists() {
         write_atomic(&paths.config(), Config::template(host).as_bytes(), 0o644)
@@ -721,10 +755,13 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     let limits =
         crate::limits::Limits::new(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
     let log_signer = load_log_signer(&paths, &config)?;
+    // A staged TLS key whose time has come moves into tls/ before anything is served.
+    crate::cert_renewal::finish_takeover(&paths, api::now())?;
+    let cert_resolver = Arc::new(crate::cert_renewal::CertResolver::load(&paths)?);
+    cert_resolver.warn_if_expiring(api::now());
     let cert_pem = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
-    let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
-    let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
-    let tls_config = tls::server_config(&cert_pem, &key_pem, &paths.cert())?;
+    let pin = cert_resolver.current_pin();
+    let tls_config = crate::cert_renewal::CertResolver::server_config(cert_resolver.clone())?;
     let store_label = store_label(&paths, &config);
     let store = open_initialized_store(&paths, &config, true)?;
 
@@ -744,7 +781,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         kid: api::server_kid(&key),
         key,
         public_url: public_url.clone(),
-        pin,
+        tls: cert_resolver,
         metrics: Metrics::new(),
         limits,
         nonce_key: Arc::new(nonce_key),

@@ -57,6 +57,15 @@ const SERVER_MADE: &[&str] = &[
     "id",
     "role",
     "expires",
+    // TLS certificates of the data directory (cert_renewal): pins, times, warnings
+    "pin",
+    "staged",
+    "w",
+    "leaf.not_after",
+    "current.not_after",
+    "takes_over_at",
+    "retired.display()",
+    "pramaan_core::encoding::b64url(&leaf.pin)",
 ];
 
 /// Messages whose `{e}` is an I/O, join or store error of the server's own files and
@@ -68,6 +77,8 @@ const OWN_ERRORS: &[&str] = &[
     "group commit failed",
     "keeping the cosigned checkpoint",
     "could not remove",
+    "the kept local CA cannot issue",
+    "TLS certificate not reloaded",
 ];
 
 #[test]

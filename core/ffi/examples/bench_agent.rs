@@ -67,6 +67,7 @@ fn main() {
         reattest_requested: false,
         retry_at: 0,
         revoked: None,
+        pin_change: pramaan_core::agent::pins::PinChange::default(),
     };
     state.save(dir.path()).expect("save");
     let facts = Facts {

@@ -224,6 +224,7 @@ mod tests {
             reattest_requested: false,
             retry_at: 0,
             revoked: None,
+            pin_change: pramaan_core::agent::pins::PinChange::default(),
         }
         .save(dir.path())
         .expect("save");

@@ -101,6 +101,14 @@ pub enum ApiError {
         /// What failed.
         detail: String,
     },
+    /// The server's TLS key changed and this phone missed the changeover: show `detail`
+    /// (ask department IT for a new QR code and enroll again); `enroll` with IT's new QR
+    /// code then works on this enrolled phone.
+    #[error("{detail}")]
+    ServerKeyChanged {
+        /// What to tell the officer.
+        detail: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for ApiError {
@@ -136,6 +144,7 @@ impl From<AgentError> for ApiError {
             AgentError::State(_) | AgentError::Outbox(_) => ApiError::Storage { detail },
             AgentError::Cose(_) | AgentError::BadAnswer(_) => ApiError::Internal { detail },
             AgentError::Evidence(d) => ApiError::Platform { detail: d },
+            AgentError::ServerKeyChanged => ApiError::ServerKeyChanged { detail },
         }
     }
 }
@@ -932,6 +941,7 @@ mod tests {
             next_nonce: vec![0; 16],
             iat: 1_700_000_000,
             reattest: false,
+            next_pin: None,
         };
         let r = ServerResult::new(&result, &ctx);
         assert_eq!(r.status, Status::Warning);

@@ -28,6 +28,7 @@
 
 pub mod facts;
 pub mod outbox;
+pub mod pins;
 pub mod plan;
 pub mod preview;
 pub mod screen;
@@ -62,6 +63,10 @@ pub const NONCE_MAX_AGE_SECS: u64 = 9 * 60;
 /// Why an agent operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The server's TLS key matches no pin this phone trusts: it changed and the phone
+    /// missed the changeover ([`pins::KEY_CHANGED`] says what to do).
+    #[error("{}", pins::KEY_CHANGED)]
+    ServerKeyChanged,
     /// Check-in or flush before enrollment (no `state.json`).
     #[error("this device is not enrolled")]
     NotEnrolled,
@@ -353,6 +358,8 @@ enum Delivery {
     },
     /// Try later.
     Transient(String),
+    /// The server's key matches no trusted pin (its TLS key changed).
+    KeyChanged(TransportError),
     /// 429 with `Retry-After`: try again after `secs` seconds, not before.
     Wait {
         /// The rejection code (e.g. `quota_exceeded`).
@@ -451,7 +458,7 @@ fn anchor_of(nonce: &[u8]) -> Option<String> {
 
 impl Agent {
     fn client(&self, st: &State) -> Result<HttpsClient, AgentError> {
-        let trust = Trust::from_pin_b64url(&st.pin)?;
+        let trust = pins::trust(st)?;
         Ok(HttpsClient::new(&st.server, trust, self.options.clone())?)
     }
 
@@ -472,7 +479,7 @@ impl Agent {
         // A phone IT revoked enrolls again with IT's new QR code (and a new key: the
         // server refuses a revoked device's key); any other enrolled phone is refused.
         let replaces = match State::load(&self.dir)? {
-            Some(st) if st.revoked.is_none() => {
+            Some(st) if st.revoked.is_none() && !pins::may_enroll_again(&st, uri) => {
                 return Err(AgentError::AlreadyEnrolled(st.device_id));
             }
             Some(st) => Some(st.device_id),
@@ -546,9 +553,11 @@ impl Agent {
             for entry in self.outbox.list()? {
                 self.outbox.remove(&entry)?;
             }
-            log::info!("re-enrolled: device {old}, revoked by IT, is replaced");
+            log::info!(
+                "re-enrolled: device {old} (revoked by IT, or its server's key changed) is replaced"
+            );
         }
-        let st = State {
+        let mut st = State {
             version: state::STATE_VERSION,
             device_id: receipt.device_id,
             officer_id: receipt.officer_id.clone(),
@@ -572,7 +581,10 @@ impl Agent {
             reattest_requested: false,
             retry_at: 0,
             revoked: None,
+            pin_change: pins::PinChange::default(),
         };
+        let verified = st.server_key.is_some();
+        pins::after_answer(&mut st, receipt.next_pin.as_ref(), verified, None);
         st.save(&self.dir)?;
         log::info!(
             "enrolled as device {} of officer {} ({})",
@@ -596,21 +608,26 @@ impl Agent {
         let facts = facts.facts()?;
         let _g = self.guard();
         let mut st = self.enrolled_state()?;
+        let result = self.check_in_locked(&mut st, &facts);
+        result.map_err(|e| pins::on_error(&self.dir, &mut st, e))
+    }
+
+    fn check_in_locked(&self, st: &mut State, facts: &Facts) -> Result<CheckIn, AgentError> {
         facts.validate()?;
         if now() < st.retry_at {
             log::info!(
                 "the server asked to wait until {} before sending more; queueing",
                 st.retry_at
             );
-            return self.queue(&mut st, &facts);
+            return self.queue(st, facts);
         }
-        let client = self.client(&st)?;
+        let client = self.client(st)?;
 
-        let flushed = match self.flush_locked(&mut st, &client) {
+        let flushed = match self.flush_locked(st, &client) {
             Ok(n) => n,
             Err(e) if e.is_transient() => {
                 log::info!("server unreachable while flushing the outbox ({e}); queueing");
-                return self.queue(&mut st, &facts);
+                return self.queue(st, facts);
             }
             Err(e) => return Err(e),
         };
@@ -618,18 +635,18 @@ impl Agent {
         // Online: a fresh nonce, then one signed attestation.
         let mut retried = false;
         loop {
-            let nonce = match self.fresh_nonce(&mut st, &client) {
+            let nonce = match self.fresh_nonce(st, &client) {
                 Ok(n) => n,
                 Err(e) if e.is_transient() => {
                     log::info!("no fresh nonce ({e}); queueing");
-                    return self.queue(&mut st, &facts);
+                    return self.queue(st, facts);
                 }
                 Err(e) => return Err(e),
             };
-            let (seq, token, local) = self.sign_next(&mut st, &facts, Some(nonce))?;
-            match self.deliver(&st, &client, seq, &token) {
+            let (seq, token, local) = self.sign_next(st, facts, Some(nonce))?;
+            match self.deliver(st, &client, seq, &token) {
                 Delivery::Accepted(result) => {
-                    self.record_result(&mut st, &result, true)?;
+                    self.record_result(st, &result, true, client.peer_pin())?;
                     return Ok(CheckIn::Delivered {
                         seq,
                         token,
@@ -640,14 +657,15 @@ impl Agent {
                 }
                 Delivery::Transient(why) => {
                     log::info!("attestation {seq} not delivered ({why}); queueing offline");
-                    return self.queue(&mut st, &facts);
+                    return self.queue(st, facts);
                 }
+                Delivery::KeyChanged(e) => return Err(e.into()),
                 Delivery::Wait { code, secs } => {
                     log::info!(
                         "attestation {seq} refused for now ({code}); waiting {secs} s, queueing offline"
                     );
-                    self.wait(&mut st, secs)?;
-                    return self.queue(&mut st, &facts);
+                    self.wait(st, secs)?;
+                    return self.queue(st, facts);
                 }
                 // A 409 on a fresh attestation means the nonce was refused (expired,
                 // used): fetch another one once.
@@ -659,7 +677,7 @@ impl Agent {
                     retried = true;
                 }
                 Delivery::Refused { status, body } => {
-                    return Err(self.refused(&mut st, status, body));
+                    return Err(self.refused(st, status, body));
                 }
             }
         }
@@ -681,7 +699,8 @@ impl Agent {
             });
         }
         let client = self.client(&st)?;
-        self.flush_locked(&mut st, &client)
+        let result = self.flush_locked(&mut st, &client);
+        result.map_err(|e| pins::on_error(&self.dir, &mut st, e))
     }
 
     /// Number of attestations waiting in the outbox.
@@ -856,6 +875,7 @@ impl Agent {
         let resp = match client.post("/v1/attest", DEVICE_CONTENT_TYPE, token) {
             Ok(r) => r,
             Err(e) if e.is_transient() => return Delivery::Transient(e.to_string()),
+            Err(e @ TransportError::PinMismatch { .. }) => return Delivery::KeyChanged(e),
             // TLS or pin failures, malformed answers: not something a retry fixes, but
             // nothing the server decided either. Keep the token and report.
             Err(e) => return Delivery::Transient(format!("transport: {e}")),
@@ -891,7 +911,14 @@ impl Agent {
         st: &mut State,
         result: &AttestResult,
         fresh: bool,
+        peer_pin: Option<[u8; 32]>,
     ) -> Result<(), AgentError> {
+        pins::after_answer(
+            st,
+            result.next_pin.as_ref(),
+            st.server_key.is_some(),
+            peer_pin,
+        );
         if st.last_result.as_ref().is_none_or(|r| r.seq <= result.seq) {
             st.last_result = Some(result.clone());
         }
@@ -952,7 +979,7 @@ impl Agent {
             match self.deliver(st, client, entry.seq, &token) {
                 Delivery::Accepted(result) => {
                     // Queued attestations are offline ones: the server keeps the anchor.
-                    self.record_result(st, &result, false)?;
+                    self.record_result(st, &result, false, client.peer_pin())?;
                     self.outbox.remove(&entry)?;
                     log::info!(
                         "queued attestation {} delivered: {}",
@@ -1002,6 +1029,7 @@ impl Agent {
                         code,
                     });
                 }
+                Delivery::KeyChanged(e) => return Err(e.into()),
                 Delivery::Transient(why) => {
                     return Err(AgentError::Transport(TransportError::Io(
                         std::io::Error::other(format!(

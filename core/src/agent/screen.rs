@@ -410,6 +410,7 @@ mod tests {
                 next_nonce: vec![0; 16],
                 iat: at,
                 reattest: false,
+                next_pin: None,
             }),
             last_local: Some(LocalEvaluation {
                 seq: 4,

@@ -110,6 +110,10 @@ pub struct State {
     /// gave); cleared by a later accepted attestation (IT reinstated it).
     #[serde(default)]
     pub revoked: Option<Revocation>,
+    /// A TLS key change of the server: the next pin it announced in a signed answer, and
+    /// whether a connection met a key matching no pin ([`super::pins`]).
+    #[serde(default, skip_serializing_if = "super::pins::PinChange::is_empty")]
+    pub pin_change: super::pins::PinChange,
 }
 
 /// The server's word that department IT revoked this device.
@@ -248,6 +252,7 @@ pub(crate) mod tests {
             reattest_requested: false,
             retry_at: 0,
             revoked: None,
+            pin_change: crate::agent::pins::PinChange::default(),
         }
     }
 

@@ -177,6 +177,11 @@ public enum EnrollmentFlow {
                 heading: "Could not save",
                 body: "Pramaan could not save its data. Free some storage space and try again.",
                 canRetry: true)
+        case .ServerKeyChanged:
+            return OfficerMessage(
+                heading: "The server's key changed",
+                body: "The Pramaan server's key changed and this phone did not check in during the changeover: ask department IT for a new QR code and enroll again.",
+                canRetry: false)
         case .Internal:
             return OfficerMessage(
                 heading: "Answer not checked",

@@ -99,6 +99,10 @@ pub enum AdminCmd {
         #[arg(long, value_name = "CHECKPOINT_FILE")]
         published: Vec<PathBuf>,
     },
+    /// Renew the server's TLS certificate with the same key (phones need nothing), or
+    /// stage a new key with --new-key --transition (phones learn it while checking in).
+    /// Running servers pick the change up within seconds, without a restart.
+    RenewCert(super::renew_cert::RenewCertArgs),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -259,6 +263,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             data,
             published,
         } => super::backup::run_restore(&from, &data, &published),
+        AdminCmd::RenewCert(args) => super::renew_cert::run(args),
     }
 }
 

@@ -875,7 +875,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     reattest: eval.reattest,
                     log_bytes: 0,
                 };
-                std::hint::black_box(outcome.signed(&server_key, b"benchkid"));
+                std::hint::black_box(outcome.signed(&server_key, b"benchkid", None));
                 n += 1;
             }
             Ok(n)

@@ -35,6 +35,8 @@ pub mod evidence;
 pub mod officers;
 pub mod platforms;
 pub mod policy;
+#[cfg(feature = "server")]
+pub mod renew_cert;
 pub mod roster;
 #[cfg(feature = "server")]
 pub mod serve;

@@ -587,6 +587,7 @@ mod tests {
             next_nonce: vec![4; 32],
             iat: 5,
             reattest: false,
+            next_pin: None,
         };
         let r = inspect(&cose::sign_eddsa(&key, b"srv", claims::encode(&result))).expect("ok");
         assert_eq!(r["kind"], "attest_result");
@@ -621,6 +622,7 @@ mod tests {
             assurance: claims::Assurance::Hardware,
             evidence: None,
             next_nonce: vec![9; 32],
+            next_pin: None,
             server_key: None,
         };
         let r = inspect(&cose::sign_eddsa(&key, b"", claims::encode(&receipt))).expect("ok");

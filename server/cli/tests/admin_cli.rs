@@ -187,3 +187,104 @@ fn serve_honours_pramaan_listen_and_config_toml() {
     std::fs::write(dir.path().join("config.toml"), "nonce_tll_secs = 1\n").unwrap();
     assert!(pramaan_server::config::Config::load(dir.path()).is_err());
 }
+
+#[test]
+fn renew_cert_keeps_the_pin_or_stages_a_new_key_and_refuses_a_short_transition() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("srv");
+    let data_s = data.to_str().unwrap();
+    let out = pramaan(&["admin", "init", "--data", data_s]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let pin = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SPKI pin:"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let out = pramaan(&["admin", "renew-cert", "--data", data_s, "--days", "400"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("SPKI pin:     {pin} (unchanged")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("New local CA"), "{stdout}");
+
+    // Bad input changes nothing.
+    for (args, says) in [
+        (vec!["--new-key"], "--transition"),
+        (vec!["--new-key", "--transition", "1d"], "14 days"),
+        (vec!["--new-key", "--transition", "soon"], "not a duration"),
+        (vec!["--days", "9000"], "1 to 825 days"),
+    ] {
+        let mut all = vec!["admin", "renew-cert", "--data", data_s];
+        all.extend(args);
+        let out = pramaan(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(stderr.contains(says), "{all:?}: {stderr}");
+        assert!(!data.join("tls/next").exists());
+    }
+
+    let out = pramaan(&[
+        "admin",
+        "renew-cert",
+        "--data",
+        data_s,
+        "--new-key",
+        "--transition",
+        "30d",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_pin = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("New SPKI pin:"))
+        .unwrap()
+        .trim();
+    assert_ne!(new_pin, pin);
+    assert!(stdout.contains(&format!("--pin {new_pin}")), "{stdout}");
+    assert!(data.join("tls/next/takes_over_at").exists());
+    let out = pramaan(&[
+        "admin",
+        "renew-cert",
+        "--data",
+        data_s,
+        "--new-key",
+        "--transition",
+        "30d",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already staged"));
+
+    // A directory made before the CA key was kept gets a new CA, and says who needs it.
+    std::fs::remove_file(data.join("tls/ca.key")).unwrap();
+    let old_ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    let out = pramaan(&["admin", "renew-cert", "--data", data_s]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("New local CA") && stdout.contains("--ca"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("SPKI pin:     {pin} (unchanged")),
+        "{stdout}"
+    );
+    assert_ne!(std::fs::read(data.join("tls/ca.pem")).unwrap(), old_ca);
+    assert!(data.join("tls/ca.key").exists());
+}

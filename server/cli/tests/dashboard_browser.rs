@@ -504,6 +504,13 @@ fn auditor_picks_departments_at_phone_width_and_links_do_not_sign_in() {
     let origin = demo.init.log_vkey.split('+').next().unwrap().to_string();
     assert!(text(&mut b, "#checkpoint").starts_with(&format!("{origin}\n")));
     assert_eq!(text(&mut b, "#log-key"), demo.init.log_vkey);
+    // The TLS certificate's expiry (825 days ahead: no warning).
+    b.wait_for(
+        "document.getElementById('tls-expiry').textContent.startsWith('TLS certificate valid until')",
+        "the certificate's expiry",
+    )
+    .unwrap();
+    assert!(!b.visible("#tls-warning").unwrap());
     assert!(text(&mut b, "#status-list").starts_with("No revocation list installed"));
     let html = b.eval("document.documentElement.outerHTML").unwrap();
     assert!(

@@ -11,7 +11,8 @@
 //! Scripts and styles are separate files so the Content-Security-Policy can forbid every
 //! inline script and style (`script-src 'self'`): even if an officer's name in the registry
 //! held markup, it could not run (the script also only ever sets `textContent`).
-//! `/dashboard/log-key` serves the audit log's public (verifier) key for display.
+//! `/dashboard/log-key` serves the audit log's public (verifier) key for display, and
+//! `/dashboard/tls` the TLS certificate's expiry (a warning from 60 days before it).
 //!
 //! The token is typed or pasted into the sign-in form, never taken from a link: a
 //! `#token=` fragment is cleared from the address bar unread and the page says sign-in
@@ -58,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dashboard.js", get(script))
         .route("/dashboard.css", get(style))
         .route("/dashboard/log-key", get(log_key))
+        .route("/dashboard/tls", get(tls_status))
 }
 
 fn with_headers(content_type: &'static str, body: impl IntoResponse) -> Response {
@@ -98,6 +100,15 @@ async fn log_key(State(state): State<AppState>) -> Response {
         "text/plain; charset=utf-8",
         format!("{}\n", state.log_signer.verifier_key()),
     )
+}
+
+/// `GET /dashboard/tls`: the served certificate's expiry, its warning from 60 days
+/// before, and a staged key change ([`crate::cert_renewal::TlsStatus`], JSON). Without a
+/// token: every TLS client sees the certificate in the handshake anyway.
+async fn tls_status(State(state): State<AppState>) -> Response {
+    let status = state.tls.status(super::now());
+    let body = serde_json::to_string(&status).unwrap_or_else(|_| "{}".into());
+    with_headers("application/json", body)
 }
 
 #[cfg(test)]

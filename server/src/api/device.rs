@@ -186,6 +186,7 @@ fn enroll_blocking(
         evidence: Some(enrolled.summary),
         next_nonce: enrolled.next_nonce,
         server_key: Some(state.key.public_key().to_vec()),
+        next_pin: state.tls.next_pin(),
     };
     let signed = cose::sign_eddsa(&state.key, &state.kid, claims::encode(&receipt));
     Ok(cbor_response(signed))
@@ -279,6 +280,6 @@ fn attest_blocking(
         outcome.seq,
         outcome.verdict.as_str()
     );
-    let signed = outcome.signed(&state.key, &state.kid);
+    let signed = outcome.signed(&state.key, &state.kid, state.tls.next_pin());
     Ok((outcome.verdict, cbor_response(signed)))
 }

@@ -963,7 +963,7 @@ async fn create_enrollment_token(
     let uri = EnrollmentUri {
         server: state.public_url.clone(),
         token,
-        pin: state.pin,
+        pin: state.tls.current_pin(),
     };
     let id = crate::credentials::enroll_token_id(&hash);
     log::info!(

@@ -53,8 +53,9 @@ pub struct Shared {
     pub config: Config,
     /// URL devices use (enrollment URIs).
     pub public_url: String,
-    /// SPKI pin of the TLS certificate (enrollment URIs).
-    pub pin: [u8; 32],
+    /// The TLS certificate served, a staged key change, their pins (enrollment URIs,
+    /// `next_pin` in answers) and expiry ([`crate::cert_renewal`]).
+    pub tls: Arc<crate::cert_renewal::CertResolver>,
     /// Counters and latencies served at `GET /metrics`.
     pub metrics: Metrics,
     /// Rate limits of the device endpoints: per device, per address ([`crate::limits`]).
@@ -310,6 +311,7 @@ async fn metrics(State(state): State<AppState>, auth: Auth) -> Result<Response, 
     text.push_str(&state.metrics.device_gauges(now()));
     text.push_str(&state.limits.gauges());
     text.push_str(&state.metrics.connections.render());
+    text.push_str(&state.tls.gauges(now()));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -257,6 +257,7 @@ pub(crate) fn messages() -> Vec<Vec<u8>> {
             evidence: Some(EvidenceSummary::none(T)),
             next_nonce: vec![4; 32],
             server_key: Some(vec![6; 32]),
+            next_pin: None,
         }));
     }
     out.push(claims::encode(&AttestResult {
@@ -267,6 +268,7 @@ pub(crate) fn messages() -> Vec<Vec<u8>> {
         log_index: 12,
         next_nonce: vec![4; 32],
         iat: T,
+        next_pin: None,
         reattest: true,
     }));
     out.push(claims::encode(&Challenge {

@@ -67,6 +67,11 @@ private fun commonError(e: ApiException): OfficerError = when (e) {
             "show IT this message.",
         canRetry = true,
     )
+    is ApiException.ServerKeyChanged -> OfficerError(
+        "The Pramaan server's key changed and this phone did not check in during the " +
+            "changeover: ask department IT for a new QR code and enroll again.",
+        canRetry = false,
+    )
     // Handled by the callers; kept so this `when` stays exhaustive without `else`.
     is ApiException.InvalidInput, is ApiException.AlreadyEnrolled, is ApiException.Rejected ->
         OfficerError("Something went wrong. Show IT this message.", canRetry = false)

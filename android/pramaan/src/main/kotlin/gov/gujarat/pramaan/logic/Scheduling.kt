@@ -95,12 +95,13 @@ enum class RunEnd { SUCCESS, RETRY, FAILURE, CANCEL }
 
 /**
  * The end of a run that threw [e]: a network failure or a busy server is retried with
- * backoff; revoked or not enrolled cancels the schedule (the status screen says why);
+ * backoff; revoked, not enrolled or a server key this phone never learnt cancels the
+ * schedule (the status screen says why);
  * anything else fails this run (the periodic work comes back next period).
  */
 fun runEnd(e: ApiException): RunEnd = when (e) {
     is ApiException.Network -> RunEnd.RETRY
-    is ApiException.Revoked, is ApiException.NotEnrolled -> RunEnd.CANCEL
+    is ApiException.Revoked, is ApiException.NotEnrolled, is ApiException.ServerKeyChanged -> RunEnd.CANCEL
     is ApiException.Rejected -> when {
         e.code == "revoked" -> RunEnd.CANCEL
         e.code == "rate_limited" || e.code == "quota_exceeded" || e.status.toInt() >= 500 -> RunEnd.RETRY

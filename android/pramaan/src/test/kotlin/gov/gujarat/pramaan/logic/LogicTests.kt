@@ -197,6 +197,7 @@ fun enrollmentErrorsAreInTheOfficersWords() {
         ApiException.Platform("keystore") to "The phone's secure key storage did not answer.",
         ApiException.Storage("disk full") to "Pramaan could not save its data.",
         ApiException.Internal("bad cose") to "The server's answer could not be checked.",
+        ApiException.ServerKeyChanged("pin mismatch") to "The Pramaan server's key changed and this phone did not check in",
     )
     for ((e, start) in cases) {
         val text = enrollmentError(e).message
