@@ -163,6 +163,16 @@ impl Paths {
     pub fn log_vkey(&self) -> PathBuf {
         self.dir.join("log.vkey")
     }
+    /// `log-keys.json`: every checkpoint key the log had, first to current, with each
+    /// rotation's entry and handover checkpoint ([`crate::log_keys`]); absent until the
+    /// first rotation.
+    pub fn log_keys(&self) -> PathBuf {
+        self.dir.join("log-keys.json")
+    }
+    /// `log.key.next`: the new checkpoint key while a rotation is under way (mode 0600).
+    pub fn log_key_next(&self) -> PathBuf {
+        self.dir.join("log.key.next")
+    }
     /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
@@ -520,7 +530,7 @@ pub fn revoke_token(
 /// names (which must be that key's). A directory made before `log.key` existed keeps
 /// signing with `server.key` under the origin it published (or `<host>/pramaan-log`
 /// without a `log.vkey`), and a warning says so.
-fn load_log_signer(
+pub(crate) fn load_log_signer(
     paths: &Paths,
     config: &Config,
 ) -> Result<crate::audit_log::LogSigner, ServerError> {
@@ -655,7 +665,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
     let limits =
         crate::limits::Limits::new(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
-    let log_signer = load_log_signer(&paths, &config)?;
+    let log_keys = crate::log_keys::LogKeys::load(&paths, &config)?;
     let cert_pem = std::fs::read(paths.cert()).map_err(io_err(&paths.cert()))?;
     let key_pem = std::fs::read(paths.tls_key()).map_err(io_err(&paths.tls_key()))?;
     let pin = tls::pin_of_chain(&cert_pem, &paths.cert())?;
@@ -683,12 +693,14 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         metrics: Metrics::new(),
         limits,
         nonce_key: Arc::new(nonce_key),
-        log_signer,
+        log_keys,
         evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,
     }));
     // Another instance on the same database may install a newer list.
     crate::status_list::follow(Arc::downgrade(&state.0));
+    // `admin rotate-key log` may replace the checkpoint key while this server runs.
+    crate::log_keys::follow(Arc::downgrade(&state.0));
     let app = api::router(state.clone());
     let serving = crate::serving::serve(
         listener,

@@ -181,6 +181,21 @@ impl LogSigner {
         Ok(format!("{text}\n{}", sig_line(&self.name, &self.id, &sig)))
     }
 
+    /// Signs a key rotation statement ([`crate::keychain::sign_rotation`]); nothing else
+    /// is signed with a checkpoint key outside a note.
+    pub(crate) fn sign_statement(&self, statement: &[u8]) -> [u8; 64] {
+        self.key.sign(statement)
+    }
+
+    /// The verifier key, parsed.
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            id: self.id,
+            key: self.key.public_key(),
+        }
+    }
+
     /// Signs a checkpoint of this log.
     pub fn sign_checkpoint(&self, size: u64, root: &Hash) -> Result<String, NoteError> {
         let cp = Checkpoint {

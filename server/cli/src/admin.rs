@@ -72,6 +72,9 @@ pub enum AdminCmd {
     /// List or revoke bearer tokens (locally with --data DIR, or over the API as admin).
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Replace a signing key (also while servers run on the directory).
+    #[command(subcommand)]
+    RotateKey(super::rotate_log_key::RotateKeyCmd),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -154,6 +157,7 @@ pub fn next_steps(out: &server::InitOutput, host: &str) -> String {
 /// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
+        AdminCmd::RotateKey(cmd) => super::rotate_log_key::run(cmd),
         AdminCmd::Init {
             data,
             host,

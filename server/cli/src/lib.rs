@@ -34,6 +34,7 @@ pub mod officers;
 pub mod platforms;
 pub mod policy;
 pub mod roster;
+pub mod rotate_log_key;
 #[cfg(feature = "server")]
 pub mod serve;
 mod token;
