@@ -172,7 +172,9 @@ pub enum VerifyError {
     /// The checkpoint is signed by another key than the one the auditor holds (or the
     /// last the bundle's key chain reaches), and no rotation in the bundle leads there.
     #[error(
-        "checkpoint: {error}; the bundle carries no rotation of the checkpoint key from          {held} to the key that signed it (a rotation entry left out, or a bundle pulled          by a pramaan that does not carry key chains: pull it again)"
+        "checkpoint: {error}; the bundle carries no rotation of the checkpoint key from \
+         {held} to the key that signed it (a rotation entry left out, or a bundle pulled \
+         by a pramaan that does not carry key chains: pull it again)"
     )]
     NoKeyChain {
         /// The last key reached from the auditor's (label).
