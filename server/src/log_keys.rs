@@ -90,6 +90,21 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
     let paths = Paths::new(data_dir);
     let config = Config::load(data_dir).map_err(ServerError::from)?;
     let store = crate::server::open_initialized_store(&paths, &config, false)?;
+    // One rotation at a time on a directory: a second one would remove or replace the
+    // first one's `log.key.next`. The lock goes with the process, even if it dies.
+    let lock_path = paths.log_keys_lock();
+    let lock = std::fs::File::create(&lock_path).map_err(|source| ServerError::Io {
+        path: lock_path.display().to_string(),
+        source,
+    })?;
+    if lock.try_lock().is_err() {
+        return Err(LogKeyError::Inconsistent(format!(
+            "another `pramaan admin rotate-key log` is rotating the key of {} (it holds {}); \
+             wait for it to finish",
+            paths.dir.display(),
+            lock_path.display()
+        )));
+    }
     let old = crate::server::load_log_signer(&paths, &config)?;
     let mut chain = read_chain(&paths)?.unwrap_or_else(|| KeyChain {
         keys: vec![old.verifier_key()],
@@ -191,6 +206,18 @@ fn hand_over(
     if let Err(refusal) = guard.check_in(tx, size)? {
         return Ok(Err(refusal));
     }
+    // Rotated meanwhile from another data directory on the same database: the old key
+    // is no longer in force, and a second rotation from it would be an entry the server
+    // never signs past.
+    if let Some((index, key)) = guard.log_key()
+        && key != old.verifier()
+    {
+        return Ok(Err(Refusal::KeyRotated {
+            index,
+            key: key.label(),
+            signer: old.verifier().label(),
+        }));
+    }
     let last = tx.latest_checkpoint()?;
     let index = tx.append_log(entry)?;
     let size = index + 1;
@@ -242,10 +269,11 @@ fn finish(
         format!("{}\n", new.verifier_key()).as_bytes(),
         0o644,
     )?;
+    // The key names come from the directory's files.
     log::info!(
         "checkpoint key rotated at entry {index}: {} -> {}",
-        old.verifier().label(),
-        new.verifier().label()
+        crate::log_text::untrusted(&old.verifier().label()),
+        crate::log_text::untrusted(&new.verifier().label())
     );
     Ok(Rotated {
         old: old.verifier_key(),
@@ -356,8 +384,8 @@ impl LogKeys {
                 if changed {
                     log::info!(
                         "checkpoint key in force: {} (was {})",
-                        signer.verifier().label(),
-                        self.signer().verifier().label()
+                        crate::log_text::untrusted(&signer.verifier().label()),
+                        crate::log_text::untrusted(&self.signer().verifier().label())
                     );
                 }
                 *self.signer.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(signer);

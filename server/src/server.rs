@@ -173,6 +173,10 @@ impl Paths {
     pub fn log_key_next(&self) -> PathBuf {
         self.dir.join("log.key.next")
     }
+    /// `log-keys.lock`: held (an advisory lock) while `admin rotate-key log` runs.
+    pub fn log_keys_lock(&self) -> PathBuf {
+        self.dir.join("log-keys.lock")
+    }
     /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")

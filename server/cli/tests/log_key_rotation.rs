@@ -178,3 +178,81 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
     )
     .expect("old bundle");
 }
+
+/// A witness holds one key per log: after a rotation it refuses the new key's checkpoints
+/// (the server still serves them, uncosigned: the log is not held up); restarted with the
+/// new `log.vkey` it cosigns again, its state (the tree cosigned before the rotation)
+/// carried over, so the new key's log is proved an extension of what it saw.
+#[test]
+fn a_witness_given_the_new_key_cosigns_again_without_being_a_blocker() {
+    use pramaan_server::witness as wit;
+    use pramaan_tlog::witness::WitnessKey;
+
+    let mut env = common::start();
+    let data = env.data_dir().to_path_buf();
+    let w_dir = tempfile::tempdir().expect("dir");
+    run(&[
+        "witness",
+        "init",
+        "--data",
+        w_dir.path().to_str().unwrap(),
+        "--name",
+        "audit.test/witness",
+    ])
+    .expect("witness init");
+    let wkey_text = std::fs::read_to_string(w_dir.path().join("witness.vkey")).expect("wkey");
+    let wkey = WitnessKey::parse(&wkey_text).expect("witness key");
+    let vkey_of = |path: &std::path::Path| {
+        VerifierKey::parse(std::fs::read_to_string(path).expect("vkey").trim()).expect("vkey")
+    };
+    let start_witness = |addr: std::net::SocketAddr| {
+        wit::start(w_dir.path(), vec![vkey_of(&data.join("log.vkey"))], addr).expect("witness")
+    };
+    let w = start_witness(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut config = common::test_config();
+    config.witnesses = vec![pramaan_server::config::WitnessConfig {
+        url: w.url.clone(),
+        key: wkey_text.trim().to_string(),
+        pin: Some(pramaan_core::transport::b64url(&w.pin)),
+        ca: None,
+    }];
+    env.restart_with(config);
+    env.seed();
+    let admin = env.admin();
+    let checkpoint = || {
+        let r = admin.get("/v1/audit/checkpoint").expect("checkpoint");
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body).expect("utf-8")
+    };
+    let mut device = env.enroll("GAD-001");
+    assert!(wkey.verify(&checkpoint()).is_ok(), "cosigned before");
+    let origin = vkey_of(&data.join("log.vkey")).name;
+    let before = w.witness.latest(&origin).expect("cosigned tree");
+
+    run(&[
+        "admin",
+        "rotate-key",
+        "log",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .expect("rotate");
+    env.enroll("GAD-002");
+    let note = checkpoint();
+    vkey_of(&data.join("log.vkey"))
+        .verify_checkpoint(&note)
+        .expect("served, signed by the new key");
+    assert!(
+        wkey.verify(&note).is_err(),
+        "the witness refuses the new key"
+    );
+
+    let addr = w.addr;
+    w.shutdown();
+    let w = start_witness(addr);
+    let kept = w.witness.latest(&origin).expect("state carried over");
+    assert_eq!((kept.size, kept.root), (before.size, before.root));
+    env.attest_ok(&mut device);
+    let note = checkpoint();
+    assert!(wkey.verify(&note).is_ok(), "cosigned again:\n{note}");
+}
