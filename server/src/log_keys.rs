@@ -110,13 +110,13 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
         keys: vec![old.verifier_key()],
         rotations: Vec::new(),
     });
-    if chain.keys.last() != Some(&old.verifier_key()) {
-        return Err(LogKeyError::Inconsistent(format!(
+    let mismatch = || {
+        LogKeyError::Inconsistent(format!(
             "{} does not end with the key of {}; restore the files of one backup together",
             paths.log_keys().display(),
             paths.log_vkey().display()
-        )));
-    }
+        ))
+    };
     // The whole log is replayed before the handover: the old key signs nothing the
     // server itself would refuse to sign.
     let guard = Guard::new();
@@ -157,7 +157,17 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
             .ok_or_else(|| {
                 LogKeyError::Inconsistent(format!("no checkpoint holds the rotation entry {index}"))
             })?;
+        // The chain may already have been written when the run stopped.
+        if chain.keys.last() == Some(&signer.verifier_key()) {
+            chain.keys.pop();
+        }
+        if chain.keys.last() != Some(&old.verifier_key()) {
+            return Err(mismatch());
+        }
         return finish(&paths, &old, &signer, index, handover, chain, true);
+    }
+    if chain.keys.last() != Some(&old.verifier_key()) {
+        return Err(mismatch());
     }
 
     // A new key, on disk before the log names it.

@@ -268,3 +268,52 @@ fn the_server_never_signs_with_a_key_the_log_handed_over_from() {
     let cp = b.verifier().verify_checkpoint(&three).expect("new key");
     assert_eq!(cp.size, 3);
 }
+
+/// A rotation interrupted after its transaction committed (the log names the new key,
+/// the files still hold the old one and `log.key.next`) is finished by running the
+/// command again, without a second rotation; a leftover `log.key.next` of a rotation that
+/// never committed is replaced by a fresh rotation.
+#[test]
+fn an_interrupted_rotation_is_finished_by_running_it_again() {
+    use pramaan_server::log_keys;
+    use pramaan_server::server::{Paths, admin_init};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    admin_init(&data, "localhost").expect("init");
+    let paths = Paths::new(&data);
+    let old_key = std::fs::read(paths.log_key()).expect("key");
+    let old_vkey = std::fs::read(paths.log_vkey()).expect("vkey");
+    let first = log_keys::rotate(&data).expect("rotate");
+    assert!(!first.resumed);
+    // Back to the files as they were when the transaction committed.
+    std::fs::rename(paths.log_key(), paths.log_key_next()).expect("next");
+    std::fs::write(paths.log_key(), &old_key).expect("old key");
+    std::fs::write(paths.log_vkey(), &old_vkey).expect("old vkey");
+    let again = log_keys::rotate(&data).expect("finish, the chain already written");
+    assert!(again.resumed);
+    assert_eq!(again.chain.keys.len(), 2);
+    std::fs::rename(paths.log_key(), paths.log_key_next()).expect("next");
+    std::fs::write(paths.log_key(), &old_key).expect("old key");
+    std::fs::write(paths.log_vkey(), &old_vkey).expect("old vkey");
+    std::fs::remove_file(paths.log_keys()).expect("no chain");
+    let again = log_keys::rotate(&data).expect("finish");
+    assert!(again.resumed);
+    assert_eq!((again.index, &again.new), (first.index, &first.new));
+    assert_eq!(again.handover, first.handover);
+    assert_eq!(
+        std::fs::read_to_string(paths.log_vkey())
+            .expect("vkey")
+            .trim(),
+        first.new
+    );
+    assert_eq!(again.chain.rotations.len(), 1);
+    assert!(!paths.log_key_next().exists());
+
+    // A leftover from a rotation that never committed: a fresh rotation replaces it.
+    std::fs::write(paths.log_key_next(), b"not a key").expect("junk");
+    let next = log_keys::rotate(&data).expect("rotate");
+    assert!(!next.resumed);
+    assert_eq!(next.chain.keys.len(), 3);
+    assert!(!paths.log_key_next().exists());
+}

@@ -217,4 +217,28 @@ mod tests {
         ));
         assert_eq!(vkey_text(&a.verifier()), a.verifier_key());
     }
+
+    /// The replay follows the chain: a rotation from a key the previous one did not hand
+    /// over to is a violation, even with a valid signature.
+    #[test]
+    fn the_replay_checks_the_chain_order() {
+        use crate::semantics::{Replay, ViolationKind};
+        let (a, b, c) = (signer(), signer(), signer());
+        let mut r = Replay::new(true);
+        r.step(0, &rotation_entry(&a, &b.verifier(), 1, "x"));
+        r.step(1, &rotation_entry(&b, &c.verifier(), 2, "x"));
+        assert!(r.report().is_clean(), "{:?}", r.report().violations);
+        assert_eq!(r.log_key(), Some((1, &c.verifier())));
+        // From a again: a's key is no longer in force.
+        r.step(2, &rotation_entry(&a, &b.verifier(), 3, "x"));
+        let v = &r.report().violations;
+        assert_eq!(v.len(), 1);
+        assert_eq!((v[0].index, v[0].kind), (2, ViolationKind::KeyRotation));
+        assert!(
+            v[0].message.contains("the key in force is"),
+            "{}",
+            v[0].message
+        );
+        assert_eq!(r.log_key(), Some((1, &c.verifier())));
+    }
 }

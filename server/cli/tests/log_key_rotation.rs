@@ -139,6 +139,22 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
         &file("before.cp"),
     ])
     .expect("audit verify with the first key");
+    // A rotation left out of the bundle: refused, and the auditor is told why.
+    let mut cut = b.clone();
+    cut.key_chain.pop();
+    std::fs::write(file("cut.cbor"), cut.to_bytes()).expect("write");
+    let err = run(&[
+        "audit",
+        "verify",
+        &file("cut.cbor"),
+        "--log-key",
+        &file("first.vkey"),
+    ])
+    .expect_err("a rotation left out");
+    assert!(
+        err.contains("NOT VERIFIED") && err.contains("carries no rotation of the checkpoint key"),
+        "{err}"
+    );
     // The whole log too, and with the current key (no step to follow).
     pull(&file("all.cbor"), &[]);
     let all = std::fs::read(file("all.cbor")).expect("bundle");
@@ -170,6 +186,18 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
         &file("first.vkey"),
     ])
     .expect("audit show");
+    // A restarted server loads the rotated directory and signs with the new key.
+    let mut env = env;
+    env.restart();
+    check_in(&agents[0].1);
+    let r = env
+        .client_with(&auditor)
+        .get("/v1/audit/checkpoint")
+        .expect("cp");
+    VerifierKey::parse(current.trim())
+        .expect("vkey")
+        .verify_checkpoint(&String::from_utf8(r.body).expect("utf-8"))
+        .expect("signed by the new key after a restart");
     // The bundle from before the rotations still verifies with the first key.
     verify_bundle(
         &std::fs::read(file("before.cbor")).expect("bundle"),
