@@ -18,8 +18,9 @@
 //! the rotation still hold it: destroy them or keep them as secret as the key.
 //!
 //! Order, so that a crash never leaves a log that auditors cannot follow: the new key is
-//! written to `log.key.next`; the transaction commits the entry and the handover; then
-//! `log-keys.json`, `log.key` (renamed from `log.key.next`) and `log.vkey` are replaced,
+//! written to `log.key.next-<key id>`; the transaction commits the entry and the
+//! handover; then `log-keys.json`, `log.key` (renamed from that file) and `log.vkey` are
+//! replaced,
 //! each atomically. A rotation interrupted after the commit is finished by running the
 //! command again (the log says which key it was handed to); one interrupted before is
 //! started afresh. A running server (every instance on the directory) re-reads the
@@ -90,21 +91,6 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
     let paths = Paths::new(data_dir);
     let config = Config::load(data_dir).map_err(ServerError::from)?;
     let store = crate::server::open_initialized_store(&paths, &config, false)?;
-    // One rotation at a time on a directory: a second one would remove or replace the
-    // first one's `log.key.next`. The lock goes with the process, even if it dies.
-    let lock_path = paths.log_keys_lock();
-    let lock = std::fs::File::create(&lock_path).map_err(|source| ServerError::Io {
-        path: lock_path.display().to_string(),
-        source,
-    })?;
-    if lock.try_lock().is_err() {
-        return Err(LogKeyError::Inconsistent(format!(
-            "another `pramaan admin rotate-key log` is rotating the key of {} (it holds {}); \
-             wait for it to finish",
-            paths.dir.display(),
-            lock_path.display()
-        )));
-    }
     let old = crate::server::load_log_signer(&paths, &config)?;
     let mut chain = read_chain(&paths)?.unwrap_or_else(|| KeyChain {
         keys: vec![old.verifier_key()],
@@ -125,10 +111,10 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
         .check_up_to(store.as_ref(), size)?
         .map_err(LogKeyError::Refused)?;
 
-    let next = paths.log_key_next();
     if let Some((index, key)) = guard.log_key()
         && key != old.verifier()
     {
+        let next = paths.log_key_next(&key.id);
         // Committed by an earlier run that stopped before the files: finish it.
         let new = ServerKey::load(&next).map_err(|e| {
             LogKeyError::Inconsistent(format!(
@@ -164,14 +150,19 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
         if chain.keys.last() != Some(&old.verifier_key()) {
             return Err(mismatch());
         }
-        return finish(&paths, &old, &signer, index, handover, chain, true);
+        return finish(&paths, &old, &signer, (index, handover), chain, true);
     }
     if chain.keys.last() != Some(&old.verifier_key()) {
         return Err(mismatch());
     }
 
-    // A new key, on disk before the log names it.
+    // A new key, on disk before the log names it, in a file of its own: two rotations
+    // run at once never touch each other's key (the second one's transaction is refused).
     let new = ServerKey::generate().map_err(ServerError::from)?;
+    let next = paths.log_key_next(&pramaan_tlog::checkpoint::key_id(
+        old.name(),
+        &new.public_key(),
+    ));
     new.save(&next).map_err(ServerError::from)?;
     let signer = LogSigner::try_new(
         old.name().to_string(),
@@ -185,44 +176,43 @@ pub fn rotate(data_dir: &Path) -> Result<Rotated, LogKeyError> {
         hand_over(tx, &guard, &old, &entry, now)
     });
     let (index, handover) = match committed {
-        Ok(Ok(done)) => done,
-        Ok(Err(refusal)) => {
-            let _ = std::fs::remove_file(&next);
-            return Err(LogKeyError::Refused(refusal));
-        }
-        Err(e) => {
+        Ok(done) => done,
+        // Rolled back: the log never named the key.
+        Err(e @ LogKeyError::Refused(_)) => {
             let _ = std::fs::remove_file(&next);
             return Err(e);
         }
+        // Perhaps committed (a connection lost during COMMIT): the key file stays, and
+        // running the command again finishes the rotation if the log holds it.
+        Err(e) => return Err(e),
     };
     chain.rotations.push(Rotation {
         index,
         handover: handover.clone(),
     });
-    finish(&paths, &old, &signer, index, handover, chain, false)
+    finish(&paths, &old, &signer, (index, handover), chain, false)
 }
 
 /// Inside the write transaction: replays what was appended since the guard's read,
 /// appends the rotation entry, and signs with the old key the handover checkpoint of the
-/// tree that holds it (after the same checks as every checkpoint).
+/// tree that holds it (after the same checks as every checkpoint). A refusal is an error,
+/// so the transaction rolls back and the entry is never committed without its handover.
 fn hand_over(
     tx: &mut dyn Tx,
     guard: &Guard,
     old: &LogSigner,
     entry: &LogEntry,
     now: u64,
-) -> Result<Result<(u64, String), Refusal>, LogKeyError> {
+) -> Result<(u64, String), LogKeyError> {
     let size = tx.log().size()?;
-    if let Err(refusal) = guard.check_in(tx, size)? {
-        return Ok(Err(refusal));
-    }
+    guard.check_in(tx, size)?.map_err(LogKeyError::Refused)?;
     // Rotated meanwhile from another data directory on the same database: the old key
     // is no longer in force, and a second rotation from it would be an entry the server
     // never signs past.
     if let Some((index, key)) = guard.log_key()
         && key != old.verifier()
     {
-        return Ok(Err(Refusal::KeyRotated {
+        return Err(LogKeyError::Refused(Refusal::KeyRotated {
             index,
             key: key.label(),
             signer: old.verifier().label(),
@@ -232,10 +222,8 @@ fn hand_over(
     let index = tx.append_log(entry)?;
     let size = index + 1;
     let root = pramaan_tlog::root(tx.log(), size).map_err(CheckpointError::from)?;
-    if let Some(last) = &last
-        && let Err(refusal) = check_before_signing(tx, last, size, &root)?
-    {
-        return Ok(Err(refusal));
+    if let Some(last) = &last {
+        check_before_signing(tx, last, size, &root)?.map_err(LogKeyError::Refused)?;
     }
     let note = old
         .sign_checkpoint(size, &root)
@@ -246,7 +234,7 @@ fn hand_over(
         note: note.clone(),
         signed_at: now,
     })?;
-    Ok(Ok((index, note)))
+    Ok((index, note))
 }
 
 /// After the commit: the chain, then the key, then the verifier key, each replaced
@@ -255,8 +243,7 @@ fn finish(
     paths: &Paths,
     old: &LogSigner,
     new: &LogSigner,
-    index: u64,
-    handover: String,
+    (index, handover): (u64, String),
     mut chain: KeyChain,
     resumed: bool,
 ) -> Result<Rotated, LogKeyError> {
@@ -270,9 +257,11 @@ fn finish(
         chain.keys.push(new.verifier_key());
     }
     write(&paths.log_keys(), &chain_json(&chain), 0o644)?;
-    std::fs::rename(paths.log_key_next(), paths.log_key()).map_err(|source| ServerError::Io {
-        path: paths.log_key().display().to_string(),
-        source,
+    std::fs::rename(paths.log_key_next(&new.key_id()), paths.log_key()).map_err(|source| {
+        ServerError::Io {
+            path: paths.log_key().display().to_string(),
+            source,
+        }
     })?;
     write(
         &paths.log_vkey(),

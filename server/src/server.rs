@@ -169,13 +169,11 @@ impl Paths {
     pub fn log_keys(&self) -> PathBuf {
         self.dir.join("log-keys.json")
     }
-    /// `log.key.next`: the new checkpoint key while a rotation is under way (mode 0600).
-    pub fn log_key_next(&self) -> PathBuf {
-        self.dir.join("log.key.next")
-    }
-    /// `log-keys.lock`: held (an advisory lock) while `admin rotate-key log` runs.
-    pub fn log_keys_lock(&self) -> PathBuf {
-        self.dir.join("log-keys.lock")
+    /// `log.key.next-<hex key id>`: a new checkpoint key while its rotation is under way
+    /// (mode 0600; one file per key, so two rotations never touch each other's).
+    pub fn log_key_next(&self, key_id: &[u8; 4]) -> PathBuf {
+        self.dir
+            .join(format!("log.key.next-{}", hex::encode(key_id)))
     }
     /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {

@@ -270,9 +270,9 @@ fn the_server_never_signs_with_a_key_the_log_handed_over_from() {
 }
 
 /// A rotation interrupted after its transaction committed (the log names the new key,
-/// the files still hold the old one and `log.key.next`) is finished by running the
-/// command again, without a second rotation; a leftover `log.key.next` of a rotation that
-/// never committed is replaced by a fresh rotation.
+/// the files still hold the old one and `log.key.next-<id>`) is finished by running the
+/// command again, without a second rotation; a leftover key file of a rotation that never
+/// committed changes nothing.
 #[test]
 fn an_interrupted_rotation_is_finished_by_running_it_again() {
     use pramaan_server::log_keys;
@@ -286,14 +286,19 @@ fn an_interrupted_rotation_is_finished_by_running_it_again() {
     let old_vkey = std::fs::read(paths.log_vkey()).expect("vkey");
     let first = log_keys::rotate(&data).expect("rotate");
     assert!(!first.resumed);
+    let next = paths.log_key_next(
+        &pramaan_server::audit_log::VerifierKey::parse(&first.new)
+            .expect("vkey")
+            .id,
+    );
     // Back to the files as they were when the transaction committed.
-    std::fs::rename(paths.log_key(), paths.log_key_next()).expect("next");
+    std::fs::rename(paths.log_key(), &next).expect("next");
     std::fs::write(paths.log_key(), &old_key).expect("old key");
     std::fs::write(paths.log_vkey(), &old_vkey).expect("old vkey");
     let again = log_keys::rotate(&data).expect("finish, the chain already written");
     assert!(again.resumed);
     assert_eq!(again.chain.keys.len(), 2);
-    std::fs::rename(paths.log_key(), paths.log_key_next()).expect("next");
+    std::fs::rename(paths.log_key(), &next).expect("next");
     std::fs::write(paths.log_key(), &old_key).expect("old key");
     std::fs::write(paths.log_vkey(), &old_vkey).expect("old vkey");
     std::fs::remove_file(paths.log_keys()).expect("no chain");
@@ -308,12 +313,13 @@ fn an_interrupted_rotation_is_finished_by_running_it_again() {
         first.new
     );
     assert_eq!(again.chain.rotations.len(), 1);
-    assert!(!paths.log_key_next().exists());
+    assert!(!next.exists());
 
-    // A leftover from a rotation that never committed: a fresh rotation replaces it.
-    std::fs::write(paths.log_key_next(), b"not a key").expect("junk");
-    let next = log_keys::rotate(&data).expect("rotate");
-    assert!(!next.resumed);
-    assert_eq!(next.chain.keys.len(), 3);
-    assert!(!paths.log_key_next().exists());
+    // A leftover from a rotation that never committed is left alone.
+    let junk = paths.log_key_next(&[0; 4]);
+    std::fs::write(&junk, b"not a key").expect("junk");
+    let third = log_keys::rotate(&data).expect("rotate");
+    assert!(!third.resumed);
+    assert_eq!(third.chain.keys.len(), 3);
+    assert_eq!(std::fs::read(&junk).expect("junk"), b"not a key");
 }
