@@ -30,7 +30,7 @@ pub fn rotation_statement(old: &str, new: &str) -> Vec<u8> {
 
 /// The log entry that hands the log from `old` (which signs it) to `new`.
 pub fn rotation_entry(old: &LogSigner, new: &VerifierKey, at: u64, by: &str) -> LogEntry {
-    let (old_text, new_text) = (old.verifier_key(), vkey_text(new));
+    let (old_text, new_text) = (old.verifier_key(), new.to_text());
     let signature = old
         .sign_statement(&rotation_statement(&old_text, &new_text))
         .to_vec();
@@ -41,19 +41,6 @@ pub fn rotation_entry(old: &LogSigner, new: &VerifierKey, at: u64, by: &str) -> 
         signature,
         by: by.to_string(),
     }
-}
-
-/// A verifier key's C2SP text (`<name>+<hex id>+<base64(0x01 || key)>`).
-pub fn vkey_text(vk: &VerifierKey) -> String {
-    use base64::Engine as _;
-    let mut k = vec![0x01];
-    k.extend_from_slice(&vk.key);
-    format!(
-        "{}+{}+{}",
-        vk.name,
-        hex::encode(vk.id),
-        base64::engine::general_purpose::STANDARD.encode(k)
-    )
 }
 
 /// Why a rotation entry does not hand the log on.
@@ -215,7 +202,7 @@ mod tests {
             check_rotation(&a.verifier(), &e),
             Err(ChainError::OtherLog { .. })
         ));
-        assert_eq!(vkey_text(&a.verifier()), a.verifier_key());
+        assert_eq!(a.verifier().to_text(), a.verifier_key());
     }
 
     /// The replay follows the chain: a rotation from a key the previous one did not hand
