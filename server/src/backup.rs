@@ -66,9 +66,10 @@ pub const DATABASE: &str = "pramaan.db";
 const REQUIRED: [&str; 3] = ["server.key", "tls/cert.pem", "tls/key.pem"];
 /// Copied when present (older directories have no `log.key`, `nonce.key` or
 /// `tls/ca.key`; `tls/next/` exists while a TLS key change is staged).
-const OPTIONAL: [&str; 9] = [
+const OPTIONAL: [&str; 10] = [
     "log.key",
     "log.vkey",
+    "log-keys.json",
     "nonce.key",
     "config.toml",
     "tls/ca.pem",
@@ -854,6 +855,45 @@ pub fn restore(
     })
 }
 
+/// The checkpoint keys of a log: its key in force and, after rotations
+/// (`log-keys.json`, [`crate::log_keys`]), every earlier one, for the checkpoints each
+/// signed. Whoever made the backup holds its keys anyway: these keys check the copy
+/// against damage and tie published checkpoints to its log, not against its maker.
+struct LogKeySet(Vec<VerifierKey>);
+
+impl LogKeySet {
+    /// The keys of the data directory `paths` whose key in force is `current`.
+    fn of(paths: &Paths, current: VerifierKey) -> Result<Self, String> {
+        let mut keys = vec![current];
+        if let Some(chain) = crate::log_keys::read_chain(paths).map_err(|e| e.to_string())? {
+            for text in chain.keys.iter().rev() {
+                let key = VerifierKey::parse(text).map_err(|e| format!("log-keys.json: {e}"))?;
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(Self(keys))
+    }
+
+    /// The checkpoint of `note` if one of the keys signed it (else the error of the key
+    /// in force).
+    fn verify(&self, note: &str) -> Result<Checkpoint, pramaan_tlog::NoteError> {
+        let (current, earlier) = self
+            .0
+            .split_first()
+            .ok_or(pramaan_tlog::NoteError::Malformed(
+                "no log key to verify it with",
+            ))?;
+        current.verify_checkpoint(note).or_else(|e| {
+            earlier
+                .iter()
+                .find_map(|key| key.verify_checkpoint(note).ok())
+                .ok_or(e)
+        })
+    }
+}
+
 /// Why a staged copy failed its checks (a store error reading it counts: the copy is bad).
 enum CopyCheck {
     Bad(String),
@@ -869,7 +909,7 @@ impl From<StoreError> for CopyCheck {
 /// not newer than this binary, `log.vkey` is the log key's, the log's size and root are
 /// the manifest's, and every stored checkpoint verifies under the log key with the tree's
 /// root at its size. Returns the log's verifier key and the checkpoints checked.
-fn check_copy(staged: &Paths, m: &Manifest) -> Result<(VerifierKey, u64), CopyCheck> {
+fn check_copy(staged: &Paths, m: &Manifest) -> Result<(LogKeySet, u64), CopyCheck> {
     let bad = |s: String| CopyCheck::Bad(s);
     {
         let conn = Connection::open_with_flags(staged.db(), OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -903,6 +943,7 @@ fn check_copy(staged: &Paths, m: &Manifest) -> Result<(VerifierKey, u64), CopyCh
         .map_err(|e| bad(format!("its log key: {e}")))?;
     let vkey =
         VerifierKey::parse(&signer.verifier_key()).map_err(|e| bad(format!("its log key: {e}")))?;
+    let vkey = LogKeySet::of(staged, vkey).map_err(|e| bad(format!("its log keys: {e}")))?;
     let store = SqliteStore::open(&staged.db())?;
     let (size, root) = log_head(&store)?;
     if size != m.log_size || hex::encode(root) != m.log_root {
@@ -953,12 +994,12 @@ fn check_copy(staged: &Paths, m: &Manifest) -> Result<(VerifierKey, u64), CopyCh
 
 fn check_stored_checkpoint(
     store: &SqliteStore,
-    vkey: &VerifierKey,
+    vkey: &LogKeySet,
     row: &CheckpointRow,
     log_size: u64,
 ) -> Result<(), CopyCheck> {
     let bad = |s: String| CopyCheck::Bad(s);
-    let cp = vkey.verify_checkpoint(&row.note).map_err(|e| {
+    let cp = vkey.verify(&row.note).map_err(|e| {
         bad(format!(
             "its stored checkpoint of size {} does not verify with its log key: {e}",
             row.size
@@ -992,7 +1033,7 @@ fn check_stored_checkpoint(
 /// directory is refused (restore into a new directory instead).
 fn replaced_dir_checkpoint(
     target: &Paths,
-    vkey: &VerifierKey,
+    vkey: &LogKeySet,
 ) -> Result<Option<Published>, BackupError> {
     if !target.db().exists() {
         return Ok(None);
@@ -1026,7 +1067,7 @@ fn replaced_dir_checkpoint(
             return Ok(None);
         }
     };
-    let checkpoint = vkey.verify_checkpoint(&note).map_err(|e| {
+    let checkpoint = vkey.verify(&note).map_err(|e| {
         BackupError::BadPublished(format!(
             "{} holds a checkpoint that the backup's log key does not verify ({e}): it is \
              another log (another deployment, or a different log key); restore into a new \
@@ -1048,15 +1089,16 @@ fn replaced_dir_checkpoint(
 }
 
 /// A `--published` checkpoint file, verified with the backup's log key.
-fn published_file(path: &Path, vkey: &VerifierKey) -> Result<Published, BackupError> {
+fn published_file(path: &Path, vkey: &LogKeySet) -> Result<Published, BackupError> {
     let f = File::open(path).map_err(io_err(path))?;
     let mut note = String::new();
     f.take(MAX_CHECKPOINT_FILE)
         .read_to_string(&mut note)
         .map_err(io_err(path))?;
-    let checkpoint = vkey.verify_checkpoint(&note).map_err(|e| {
+    let checkpoint = vkey.verify(&note).map_err(|e| {
         BackupError::BadPublished(format!(
-            "--published {}: not a checkpoint of this backup's log ({e})",
+            "--published {}: not a checkpoint of this backup's log, or signed by a log key \
+             rotated after the backup was made ({e})",
             path.display()
         ))
     })?;

@@ -66,6 +66,23 @@ pub enum Refusal {
         /// What the consistency check found.
         reason: String,
     },
+    /// The log's last key rotation hands over to another key than the one this server
+    /// signs with: it has not read the new `log.key` yet (re-read every few seconds), or
+    /// an interrupted rotation left the old one (`pramaan admin rotate-key log` finishes
+    /// it).
+    #[error(
+        "the key rotation at entry {index} hands the log to key {key}, but this server \
+         holds {signer}; it signs again once it reads the new log.key (if this lasts, run \
+         `pramaan admin rotate-key log --data DIR` to finish an interrupted rotation)"
+    )]
+    KeyRotated {
+        /// The rotation entry.
+        index: u64,
+        /// The key it hands over to (label).
+        key: String,
+        /// The key this server holds (label).
+        signer: String,
+    },
     /// An entry does not mean what a genuine log would (the server's own replay of its
     /// log, [`Guard`]): never signed, now or later.
     #[error(
@@ -127,13 +144,41 @@ impl Guard {
         store: &dyn Store,
         size: u64,
     ) -> Result<Result<(), Refusal>, CheckpointError> {
+        self.feed(size, |start, end| {
+            read_transaction(store, |tx| {
+                tx.log().leaves(start, end).map_err(CheckpointError::from)
+            })
+        })
+    }
+
+    /// [`Guard::check_up_to`] reading from the caller's transaction (the key rotation
+    /// checks the whole tree its handover checkpoint signs, inside its write).
+    pub fn check_in(
+        &self,
+        tx: &mut dyn Tx,
+        size: u64,
+    ) -> Result<Result<(), Refusal>, CheckpointError> {
+        self.feed(size, |start, end| {
+            tx.log().leaves(start, end).map_err(CheckpointError::from)
+        })
+    }
+
+    /// The checkpoint key the log's last rotation handed over to, and the rotation's
+    /// index, as far as the replay got.
+    pub fn log_key(&self) -> Option<(u64, pramaan_tlog::VerifierKey)> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.replay.log_key().map(|(i, k)| (i, k.clone()))
+    }
+
+    fn feed(
+        &self,
+        size: u64,
+        mut read: impl FnMut(u64, u64) -> Result<Vec<(u64, Vec<u8>)>, CheckpointError>,
+    ) -> Result<Result<(), Refusal>, CheckpointError> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while st.fed < size && st.unreadable.is_none() {
             let end = size.min(st.fed.saturating_add(FEED_CHUNK));
-            let start = st.fed;
-            let leaves = read_transaction(store, |tx| {
-                tx.log().leaves(start, end).map_err(CheckpointError::from)
-            })?;
+            let leaves = read(st.fed, end)?;
             if leaves.is_empty() {
                 break;
             }
@@ -223,7 +268,19 @@ pub fn current(
     // What the new entries mean, checked before the writer is involved; the checkpoint
     // is then signed at the size checked.
     let outcome = match guard.check_up_to(store, size)? {
-        Ok(()) => transaction(store, |tx| sign_if_consistent(tx, signer, size, now))?,
+        Ok(()) => match guard.log_key() {
+            // The log was handed to another key (`admin rotate-key log`): the old key
+            // never signs again, even before this server has read the new one.
+            Some((index, key)) if key != signer.verifier() => Signed::Refused(
+                Refusal::KeyRotated {
+                    index,
+                    key: key.label(),
+                    signer: signer.verifier().label(),
+                },
+                last,
+            ),
+            _ => transaction(store, |tx| sign_if_consistent(tx, signer, size, now))?,
+        },
         Err(refusal) => Signed::Refused(refusal, last),
     };
     match outcome {

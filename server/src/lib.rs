@@ -19,6 +19,7 @@ pub mod conn_limits;
 pub mod credentials;
 pub mod enroll;
 pub mod limits;
+pub mod log_keys;
 pub mod log_text;
 pub mod metrics;
 pub mod nonce;

@@ -196,6 +196,18 @@ impl Paths {
     pub fn log_vkey(&self) -> PathBuf {
         self.dir.join("log.vkey")
     }
+    /// `log-keys.json`: every checkpoint key the log had, first to current, with each
+    /// rotation's entry and handover checkpoint ([`crate::log_keys`]); absent until the
+    /// first rotation.
+    pub fn log_keys(&self) -> PathBuf {
+        self.dir.join("log-keys.json")
+    }
+    /// `log.key.next-<hex key id>`: a new checkpoint key while its rotation is under way
+    /// (mode 0600; one file per key, so two rotations never touch each other's).
+    pub fn log_key_next(&self, key_id: &[u8; 4]) -> PathBuf {
+        self.dir
+            .join(format!("log.key.next-{}", hex::encode(key_id)))
+    }
     /// `config.toml`: the server configuration.
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
@@ -754,7 +766,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
     let limits =
         crate::limits::Limits::new(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
-    let log_signer = load_log_signer(&paths, &config)?;
+    let log_keys = crate::log_keys::LogKeys::load(&paths, &config)?;
     // A staged TLS key whose time has come moves into tls/ before anything is served.
     crate::cert_renewal::finish_takeover(&paths, api::now())?;
     let cert_resolver = Arc::new(crate::cert_renewal::CertResolver::load(&paths)?);
@@ -785,12 +797,14 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         metrics: Metrics::new(),
         limits,
         nonce_key: Arc::new(nonce_key),
-        log_signer,
+        log_keys,
         evidence_roots: Arc::new(pramaan_core::evidence::Roots::builtin()),
         config,
     }));
     // Another instance on the same database may install a newer list.
     crate::status_list::follow(Arc::downgrade(&state.0));
+    // `admin rotate-key log` may replace the checkpoint key while this server runs.
+    crate::log_keys::follow(Arc::downgrade(&state.0));
     let app = api::router(state.clone());
     let serving = crate::serving::serve(
         listener,

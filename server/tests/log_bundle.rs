@@ -391,7 +391,8 @@ fn wrong_log_key_fails() {
     let other = LogSigner::new("pramaan.test/log".into(), ServerKey::generate().expect("k"));
     assert!(matches!(
         verify(&b, &other.verifier_key()),
-        Err(VerifyError::Checkpoint(_))
+        // Signed by another key, which no rotation in the bundle leads to.
+        Err(VerifyError::NoKeyChain { .. })
     ));
     assert!(matches!(verify(&b, "garbage"), Err(VerifyError::Key(_))));
 }
@@ -598,8 +599,9 @@ fn an_incremental_pull_carries_the_new_entries_the_proof_and_the_keys() {
     );
     assert_eq!(b.consistency.len(), 1);
     // One checkpoint, one page, one range proof, one enrollments lookup, one batched
-    // inclusion request, one consistency proof: nothing scales with the log.
-    assert_eq!(calls.len(), 6, "{calls:?}");
+    // inclusion request, one consistency proof, one key chain request (empty: the key
+    // was never rotated): nothing scales with the log.
+    assert_eq!(calls.len(), 7, "{calls:?}");
     let s = verify_bundle(&b.to_bytes(), &f.vkey, Some(&earlier)).expect("verifies");
     assert_eq!((s.entries, s.attestations, s.key_enrollments), (4, 3, 2));
     assert_eq!(s.consistent_since, Some(cp.size));
@@ -628,7 +630,7 @@ fn format_1_bundles_still_verify_and_name_the_entry() {
     ));
     // Another version number is refused, not guessed at.
     let mut t = b.clone();
-    t.version = 3;
+    t.version = 4;
     assert!(matches!(verify(&t, &f.vkey), Err(VerifyError::Format(_))));
 }
 
@@ -716,8 +718,8 @@ fn builder_pages_through_a_server_and_refuses_bad_answers() {
         },
     )
     .expect("build");
-    // Checkpoint, 4 pages, range proof, enrollments, batched inclusions.
-    assert_eq!(calls, 8);
+    // Checkpoint, 4 pages, range proof, enrollments, batched inclusions, key chain.
+    assert_eq!(calls, 9);
     let s = verify(&b, &f.vkey).expect("verifies");
     assert_eq!((s.start, s.end, s.key_enrollments), (1200, 1506, 3));
 

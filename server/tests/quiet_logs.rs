@@ -46,6 +46,7 @@ const SERVER_MADE: &[&str] = &[
     "what",
     "version",
     "stored.size",
+    "index",
     // the server's own paths, addresses and errors of its own files and tasks
     "paths.dir.display()",
     "dir.display()",

@@ -17,6 +17,12 @@
 //! range proof is O(log n) hashes for the whole range, so a pull is paging through leaves
 //! and a verify is hashing them once.
 //!
+//! When the checkpoint key was rotated ([`crate::keychain`]), the bundle (format 3)
+//! carries each rotation as a [`KeyStep`]: the rotation entry, its inclusion proof in the
+//! handover checkpoint signed by the old key, and a consistency proof from that
+//! checkpoint to the bundle's. The verifier walks the steps from the key the auditor
+//! holds, so a log key given out once stays enough for the log's whole life.
+//!
 //! [`build_bundle`] assembles a bundle through a fetch callback that speaks the audit
 //! endpoints, so `pramaan audit pull` drives it over HTTPS and tests drive it straight
 //! from a local log store ([`build_bundle_from_store`]).
@@ -44,6 +50,10 @@ pub const BUNDLE_VERSION: u32 = 2;
 /// The first format: an inclusion proof per entry (still verified).
 pub const BUNDLE_VERSION_1: u32 = 1;
 
+/// Format 2 with the chain of checkpoint keys ([`Bundle::key_chain`]); written only when
+/// the log's key was rotated, so other bundles stay readable by older verifiers.
+pub const BUNDLE_VERSION_3: u32 = 3;
+
 /// The file format (CBOR).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bundle {
@@ -67,6 +77,28 @@ pub struct Bundle {
     /// [`crate::tree::range_path`] orders them); empty for an empty range and in format 1.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "serde_bytes")]
     pub range_proof: Vec<u8>,
+    /// Format 3: every rotation of the checkpoint key up to the checkpoint, in log order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_chain: Vec<KeyStep>,
+}
+
+/// One rotation of the checkpoint key, as a bundle carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStep {
+    /// Leaf index of the [`LogEntry::LogKeyRotated`] entry.
+    pub index: u64,
+    /// The entry (CBOR).
+    #[serde(with = "serde_bytes")]
+    pub leaf: Vec<u8>,
+    /// Its inclusion proof in the handover checkpoint's tree (concatenated hashes).
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
+    /// The handover checkpoint note, signed by the old key.
+    pub handover: String,
+    /// Consistency proof from the handover checkpoint's size to the bundle's checkpoint's
+    /// (concatenated hashes; empty when the sizes are equal).
+    #[serde(default, with = "serde_bytes")]
+    pub consistency: Vec<u8>,
 }
 
 /// One leaf with its inclusion proof against the bundle's checkpoint.
@@ -109,9 +141,15 @@ impl Bundle {
                 "trailing bytes after the bundle".into(),
             ));
         }
-        if b.version != BUNDLE_VERSION && b.version != BUNDLE_VERSION_1 {
+        if ![BUNDLE_VERSION_1, BUNDLE_VERSION, BUNDLE_VERSION_3].contains(&b.version) {
             return Err(VerifyError::Format(format!(
                 "unsupported bundle version {}",
+                b.version
+            )));
+        }
+        if b.version != BUNDLE_VERSION_3 && !b.key_chain.is_empty() {
+            return Err(VerifyError::Format(format!(
+                "a format {} bundle carries a key chain (only format 3 does)",
                 b.version
             )));
         }
@@ -131,6 +169,27 @@ pub enum VerifyError {
     /// The checkpoint note does not parse or is not signed by the log key.
     #[error("checkpoint: {0}")]
     Checkpoint(NoteError),
+    /// The checkpoint is signed by another key than the one the auditor holds (or the
+    /// last the bundle's key chain reaches), and no rotation in the bundle leads there.
+    #[error(
+        "checkpoint: {error}; the bundle carries no rotation of the checkpoint key from \
+         {held} to the key that signed it (a rotation entry left out, or a bundle pulled \
+         by a pramaan that does not carry key chains: pull it again)"
+    )]
+    NoKeyChain {
+        /// The last key reached from the auditor's (label).
+        held: String,
+        /// Why the checkpoint did not open with it.
+        error: NoteError,
+    },
+    /// A step of the key chain does not hold: the entry index and what failed.
+    #[error("checkpoint key rotation at entry {index}: {reason}")]
+    KeyChain {
+        /// Leaf index of the rotation entry.
+        index: u64,
+        /// What failed.
+        reason: String,
+    },
     /// The claimed range does not fit in the checkpoint's tree.
     #[error("range [{start}, {end}) is not within the checkpoint's {size} entries")]
     Range {
@@ -289,6 +348,9 @@ pub struct Summary {
     pub older_than_since: Option<u64>,
     /// The bundle's format version.
     pub bundle_version: u32,
+    /// Rotations of the checkpoint key followed from the auditor's key to the key that
+    /// signed the checkpoint (0: signed by the key given).
+    pub key_rotations: u64,
     /// What the replay of the entries found (no violation, else the bundle would not
     /// have verified): how many verdicts were recomputed equal and how many could not be.
     pub meaning: Meaning,
@@ -343,9 +405,7 @@ pub fn verify_with_threads(
     since: Option<&str>,
     threads: usize,
 ) -> Result<Summary, VerifyError> {
-    let cp = vk
-        .verify_checkpoint(&bundle.checkpoint)
-        .map_err(VerifyError::Checkpoint)?;
+    let (cp, chain_keys) = follow_key_chain(bundle, vk)?;
     let (start, end, size) = (bundle.start, bundle.end, cp.size);
     if start > end || end > size {
         return Err(VerifyError::Range { start, end, size });
@@ -436,6 +496,7 @@ pub fn verify_with_threads(
         consistent_since: None,
         older_than_since: None,
         bundle_version: bundle.version,
+        key_rotations: chain_keys.len().saturating_sub(1) as u64,
         meaning: Meaning::default(),
     };
     let mut devices = HashSet::new();
@@ -455,7 +516,8 @@ pub fn verify_with_threads(
             | LogEntry::ApiTokenIssued { .. }
             | LogEntry::StatusListInstalled { .. }
             | LogEntry::ReattestRequested { .. }
-            | LogEntry::OfficerMoved { .. } => counts.other_inputs += 1,
+            | LogEntry::OfficerMoved { .. }
+            | LogEntry::LogKeyRotated { .. } => counts.other_inputs += 1,
             LogEntry::OfficerRetired { devices, .. } => {
                 counts.other_inputs += 1;
                 for device_id in devices {
@@ -522,7 +584,12 @@ pub fn verify_with_threads(
     };
 
     if let Some(old_note) = since {
-        let old = vk.verify_checkpoint(old_note).map_err(VerifyError::Since)?;
+        // Kept before a rotation, it is signed by an earlier key of the chain.
+        let old = chain_keys
+            .iter()
+            .find_map(|k| k.verify_checkpoint(old_note).ok())
+            .map_or_else(|| vk.verify_checkpoint(old_note), Ok)
+            .map_err(VerifyError::Since)?;
         if old.origin != cp.origin {
             return Err(VerifyError::OtherLog {
                 other: old.origin,
@@ -563,6 +630,117 @@ pub fn verify_with_threads(
         }
     }
     Ok(counts)
+}
+
+/// Follows the bundle's key chain from `vk`: the first step that rotates away from `vk`
+/// and every later one (earlier steps are of keys before the auditor's), each checked
+/// from the key in force: the handover checkpoint's signature, the entry's inclusion in
+/// it, the old key's signature over the statement, and the consistency of the handover
+/// checkpoint with the bundle's. Returns the bundle's checkpoint, opened with the last
+/// key reached, and the keys walked (`vk` first).
+fn follow_key_chain(
+    bundle: &Bundle,
+    vk: &VerifierKey,
+) -> Result<(Checkpoint, Vec<VerifierKey>), VerifyError> {
+    let steps = &bundle.key_chain;
+    let rotates_from_held = |s: &KeyStep| match LogEntry::from_leaf(&s.leaf) {
+        Ok(LogEntry::LogKeyRotated { old, .. }) => {
+            VerifierKey::parse(&old).ok() == Some(vk.clone())
+        }
+        _ => false,
+    };
+    let first = steps
+        .iter()
+        .position(rotates_from_held)
+        .unwrap_or(steps.len());
+    let mut keys = vec![vk.clone()];
+    if first < steps.len() {
+        let last = unverified_checkpoint(&bundle.checkpoint).map_err(VerifyError::Checkpoint)?;
+        let mut previous: Option<u64> = None;
+        for step in &steps[first..] {
+            let in_force = keys.last().unwrap_or(vk).clone();
+            let new = check_step(step, &in_force, &last, previous)?;
+            previous = Some(step.index);
+            keys.push(new);
+        }
+    }
+    let last_key = keys.last().unwrap_or(vk);
+    let cp = last_key
+        .verify_checkpoint(&bundle.checkpoint)
+        .map_err(|error| match error {
+            NoteError::NoSignature(_) => VerifyError::NoKeyChain {
+                held: last_key.label(),
+                error,
+            },
+            other => VerifyError::Checkpoint(other),
+        })?;
+    Ok((cp, keys))
+}
+
+/// The bundle's checkpoint, opened with the key the auditor holds or the last key the
+/// bundle's key chain reaches from it (every step checked).
+pub fn open_checkpoint(bundle: &Bundle, vk: &VerifierKey) -> Result<Checkpoint, VerifyError> {
+    follow_key_chain(bundle, vk).map(|(cp, _)| cp)
+}
+
+/// One step of [`follow_key_chain`]; returns the key it hands over to.
+fn check_step(
+    step: &KeyStep,
+    in_force: &VerifierKey,
+    last: &Checkpoint,
+    previous: Option<u64>,
+) -> Result<VerifierKey, VerifyError> {
+    let fail = |reason: String| VerifyError::KeyChain {
+        index: step.index,
+        reason,
+    };
+    if let Some(p) = previous
+        && step.index <= p
+    {
+        return Err(fail(format!(
+            "the rotations are out of order (it follows the rotation at entry {p})"
+        )));
+    }
+    let handover = in_force.verify_checkpoint(&step.handover).map_err(|e| {
+        fail(format!(
+            "the handover checkpoint is not signed by the key in force {}: {e}",
+            in_force.label()
+        ))
+    })?;
+    let proof =
+        hashes_from_bytes(&step.proof).map_err(|e| fail(format!("inclusion proof: {e}")))?;
+    verify_inclusion(
+        step.index,
+        handover.size,
+        &leaf_hash(&step.leaf),
+        &proof,
+        &handover.root,
+    )
+    .map_err(|e| {
+        fail(format!(
+            "the entry is not in the handover checkpoint's tree of {} entries: {e}",
+            handover.size
+        ))
+    })?;
+    let entry = LogEntry::from_leaf(&step.leaf).map_err(|e| fail(e.to_string()))?;
+    let new = crate::keychain::check_rotation(in_force, &entry).map_err(|e| fail(e.to_string()))?;
+    let consistency = hashes_from_bytes(&step.consistency)
+        .map_err(|e| fail(format!("consistency proof: {e}")))?;
+    verify_consistency(
+        handover.size,
+        last.size,
+        &handover.root,
+        &last.root,
+        &consistency,
+    )
+    .map_err(|e| {
+        fail(format!(
+            "the handover checkpoint of {} entries is not consistent with the bundle's \
+                 checkpoint of {} entries: {e}",
+            handover.size, last.size
+        ))
+    })?;
+    Ok(new)
 }
 
 /// Format 2: hashes and decodes the range's leaves (in parallel) and checks them against
@@ -775,6 +953,8 @@ pub enum Request {
         /// The devices whose latest enrollment is wanted.
         devices: Vec<Uuid>,
     },
+    /// `GET /v1/audit/key-chain` (a server older than key rotation: an empty chain)
+    KeyChain,
 }
 
 /// The answer to a [`Request`].
@@ -788,6 +968,8 @@ pub enum Response {
     Proof(Vec<Hash>),
     /// `(index, inclusion proof)` pairs (batched inclusions).
     Proofs(Vec<(u64, Vec<Hash>)>),
+    /// The server's record of its checkpoint keys.
+    KeyChain(crate::keychain::KeyChain),
 }
 
 /// Why a bundle could not be built.
@@ -1076,8 +1258,13 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
             proof: hashes_to_bytes(&proof),
         });
     }
+    let key_chain = fetch_key_chain(fetch, &cp)?;
     Ok(Bundle {
-        version: BUNDLE_VERSION,
+        version: if key_chain.is_empty() {
+            BUNDLE_VERSION
+        } else {
+            BUNDLE_VERSION_3
+        },
         checkpoint: note,
         start,
         end,
@@ -1085,7 +1272,69 @@ pub fn build_bundle(fetch: &mut Fetch<'_>, opts: &BuildOptions<'_>) -> Result<Bu
         enrollments,
         consistency,
         range_proof,
+        key_chain,
     })
+}
+
+/// Every rotation of the checkpoint key up to the checkpoint `cp`, whatever the range:
+/// the entry, its inclusion proof in the handover checkpoint and the consistency proof
+/// from there to `cp`.
+fn fetch_key_chain(fetch: &mut Fetch<'_>, cp: &Checkpoint) -> Result<Vec<KeyStep>, BuildError> {
+    let Response::KeyChain(chain) = fetch(Request::KeyChain)? else {
+        return Err(BuildError::Unexpected {
+            what: "the key chain request",
+        });
+    };
+    let mut steps = Vec::new();
+    for r in chain.rotations {
+        let handover = unverified_checkpoint(&r.handover).map_err(BuildError::Checkpoint)?;
+        // A rotation after the checkpoint pulled (signed meanwhile) is not part of it.
+        if handover.size > cp.size || r.index >= handover.size {
+            continue;
+        }
+        let Response::Entries(found) = fetch(Request::Entries {
+            start: r.index,
+            end: r.index + 1,
+            max_bytes: None,
+        })?
+        else {
+            return Err(BuildError::Unexpected {
+                what: "an entries request",
+            });
+        };
+        let Some((_, leaf)) = found.into_iter().find(|(i, _)| *i == r.index) else {
+            return Err(BuildError::OutOfOrder {
+                want: r.index,
+                found: r.index + 1,
+            });
+        };
+        let proof = fetch_proof(
+            fetch,
+            Request::Inclusion {
+                index: r.index,
+                size: handover.size,
+            },
+        )?;
+        let consistency = if handover.size < cp.size {
+            fetch_proof(
+                fetch,
+                Request::Consistency {
+                    old: handover.size,
+                    new: cp.size,
+                },
+            )?
+        } else {
+            Vec::new()
+        };
+        steps.push(KeyStep {
+            index: r.index,
+            leaf,
+            proof: hashes_to_bytes(&proof),
+            handover: r.handover,
+            consistency: hashes_to_bytes(&consistency),
+        });
+    }
+    Ok(steps)
 }
 
 /// The latest enrollment before `before` of each device in `devices`, with its inclusion
@@ -1178,6 +1427,7 @@ where
         Request::Enrollments { before, devices } => {
             Response::Entries(crate::find_enrollments(store, before, &devices)?)
         }
+        Request::KeyChain => Response::KeyChain(crate::keychain::KeyChain::default()),
     })
 }
 
@@ -1191,7 +1441,25 @@ where
     S: LogStore + ?Sized,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
-    let mut fetch = |req: Request| serve_request(store, signer, req).map_err(BuildError::Log);
+    build_bundle_from_store_with_chain(store, signer, &crate::keychain::KeyChain::default(), opts)
+}
+
+/// [`build_bundle_from_store`] of a log whose checkpoint key was rotated: `chain` is the
+/// server's record of it (`DATA/log-keys.json`).
+pub fn build_bundle_from_store_with_chain<S>(
+    store: &mut S,
+    signer: &LogSigner,
+    chain: &crate::keychain::KeyChain,
+    opts: &BuildOptions<'_>,
+) -> Result<Bundle, BuildError>
+where
+    S: LogStore + ?Sized,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut fetch = |req: Request| match req {
+        Request::KeyChain => Ok(Response::KeyChain(chain.clone())),
+        req => serve_request(store, signer, req).map_err(BuildError::Log),
+    };
     build_bundle(&mut fetch, opts)
 }
 

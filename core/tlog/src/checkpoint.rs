@@ -169,9 +169,7 @@ impl LogSigner {
 
     /// The C2SP verifier key text: `<name>+<hex key id>+<base64(0x01 || key)>`.
     pub fn verifier_key(&self) -> String {
-        let mut k = vec![ALG_ED25519];
-        k.extend_from_slice(&self.key.public_key());
-        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(k))
+        self.verifier().to_text()
     }
 
     /// Signs `text` (which must end in a newline) as a note.
@@ -179,6 +177,21 @@ impl LogSigner {
         check_text(text)?;
         let sig = self.key.sign(text.as_bytes());
         Ok(format!("{text}\n{}", sig_line(&self.name, &self.id, &sig)))
+    }
+
+    /// Signs a key rotation statement ([`crate::keychain::sign_rotation`]); nothing else
+    /// is signed with a checkpoint key outside a note.
+    pub(crate) fn sign_statement(&self, statement: &[u8]) -> [u8; 64] {
+        self.key.sign(statement)
+    }
+
+    /// The verifier key, parsed.
+    pub fn verifier(&self) -> VerifierKey {
+        VerifierKey {
+            name: self.name.clone(),
+            id: self.id,
+            key: self.key.public_key(),
+        }
     }
 
     /// Signs a checkpoint of this log.
@@ -224,6 +237,14 @@ impl VerifierKey {
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let (name, id, key) = parse_vkey(text, ALG_ED25519)?;
         Ok(Self { name, id, key })
+    }
+
+    /// The C2SP text of the key: `<name>+<hex key id>+<base64(0x01 || key)>` (what
+    /// [`VerifierKey::parse`] reads).
+    pub fn to_text(&self) -> String {
+        let mut k = vec![ALG_ED25519];
+        k.extend_from_slice(&self.key);
+        format!("{}+{}+{}", self.name, hex::encode(self.id), B64.encode(k))
     }
 
     /// `<name>+<hex key id>`, as errors name the key.

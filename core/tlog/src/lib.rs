@@ -19,6 +19,7 @@
 
 pub mod bundle;
 pub mod checkpoint;
+pub mod keychain;
 pub mod proof;
 pub mod semantics;
 pub mod store;
@@ -310,6 +311,24 @@ pub enum LogEntry {
         /// Label of the IT or admin token that asked.
         by: String,
     },
+    /// The checkpoint (log) key replaced (`pramaan admin rotate-key log`): checkpoints
+    /// after the handover checkpoint, the first one whose tree holds this entry and the
+    /// last one signed by `old`, are signed by `new` under the same origin. `signature`
+    /// is `old`'s Ed25519 signature over [`keychain::rotation_statement`] of the two
+    /// keys, so an auditor holding only the first key follows the chain ([`keychain`]).
+    LogKeyRotated {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The verifier key (C2SP text) that signed checkpoints until now.
+        old: String,
+        /// The verifier key (C2SP text) that signs checkpoints from now on.
+        new: String,
+        /// `old`'s signature over the rotation statement.
+        #[serde(with = "serde_bytes")]
+        signature: Vec<u8>,
+        /// Who rotated it (`admin-cli`).
+        by: String,
+    },
 }
 
 impl LogEntry {
@@ -345,6 +364,7 @@ impl LogEntry {
             LogEntry::ReattestRequested { .. } => "reattest_requested",
             LogEntry::OfficerRetired { .. } => "officer_retired",
             LogEntry::OfficerMoved { .. } => "officer_moved",
+            LogEntry::LogKeyRotated { .. } => "log_key_rotated",
         }
     }
 
@@ -363,7 +383,8 @@ impl LogEntry {
             | LogEntry::StatusListInstalled { at, .. }
             | LogEntry::ReattestRequested { at, .. }
             | LogEntry::OfficerRetired { at, .. }
-            | LogEntry::OfficerMoved { at, .. } => *at,
+            | LogEntry::OfficerMoved { at, .. }
+            | LogEntry::LogKeyRotated { at, .. } => *at,
         }
     }
 

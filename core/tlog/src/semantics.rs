@@ -42,7 +42,8 @@ use pramaan_core::policy::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::LogEntry;
+use crate::checkpoint::VerifierKey;
+use crate::{LogEntry, keychain};
 
 /// How far an entry's time may go back behind an earlier entry's, seconds: the server
 /// reads its clock before its write transaction, so two concurrent decisions may commit
@@ -89,6 +90,9 @@ pub enum ViolationKind {
     /// An enrollment's logged assurance is not what its evidence earns under the policy
     /// then in force.
     AssuranceMismatch,
+    /// A checkpoint key rotation not signed by the key it hands over from, or not from
+    /// the key an earlier rotation handed over to.
+    KeyRotation,
 }
 
 /// One entry that does not mean what a genuine log would.
@@ -275,6 +279,8 @@ pub struct Replay {
     tokens: HashMap<[u8; 16], u64>,
     /// The latest entry time so far and its entry.
     latest: Option<(u64, u64)>,
+    /// The checkpoint key the last rotation seen handed over to, and its entry.
+    log_key: Option<(u64, VerifierKey)>,
     report: Report,
 }
 
@@ -528,7 +534,49 @@ impl Replay {
                 });
             }
             LogEntry::ApiTokenIssued { .. } => {}
+            LogEntry::LogKeyRotated { .. } => self.key_rotation(index, entry),
         }
+    }
+
+    /// A rotation hands over from the key the previous rotation handed over to (or, the
+    /// first one seen, from whatever key it names: the bundle ties that one to the
+    /// auditor's key), signed by that key.
+    fn key_rotation(&mut self, index: u64, entry: &LogEntry) {
+        let checked = match (&self.log_key, entry) {
+            (Some((_, in_force)), _) => keychain::check_rotation(in_force, entry),
+            (
+                None,
+                LogEntry::LogKeyRotated {
+                    old,
+                    new,
+                    signature,
+                    ..
+                },
+            ) => VerifierKey::parse(old)
+                .map_err(|source| keychain::ChainError::BadKey {
+                    which: "old",
+                    source,
+                })
+                .and_then(|from| keychain::check_signed(&from, old, new, signature)),
+            (None, _) => return,
+        };
+        match checked {
+            Ok(new) => self.log_key = Some((index, new)),
+            Err(e) => {
+                let after = match &self.log_key {
+                    Some((i, _)) => format!(" (the rotation at entry {i} set the key in force)"),
+                    None => String::new(),
+                };
+                let m = format!("the checkpoint key rotation does not hold: {e}{after}");
+                self.violation(index, ViolationKind::KeyRotation, m);
+            }
+        }
+    }
+
+    /// The checkpoint key the last valid rotation replayed handed over to, with the
+    /// index of its entry (`None` before any).
+    pub fn log_key(&self) -> Option<(u64, &VerifierKey)> {
+        self.log_key.as_ref().map(|(i, k)| (*i, k))
     }
 
     fn enrollment(&mut self, index: u64, entry: &LogEntry, before_range: bool) {

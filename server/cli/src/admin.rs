@@ -103,6 +103,9 @@ pub enum AdminCmd {
     /// stage a new key with --new-key --transition (phones learn it while checking in).
     /// Running servers pick the change up within seconds, without a restart.
     RenewCert(super::renew_cert::RenewCertArgs),
+    /// Replace a signing key (also while servers run on the directory).
+    #[command(subcommand)]
+    RotateKey(super::rotate_log_key::RotateKeyCmd),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -185,6 +188,7 @@ pub fn next_steps(out: &server::InitOutput, host: &str) -> String {
 /// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
+        AdminCmd::RotateKey(cmd) => super::rotate_log_key::run(cmd),
         AdminCmd::Init {
             data,
             host,

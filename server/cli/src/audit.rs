@@ -182,12 +182,16 @@ fn pull(
             .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))?;
     }
     outln!(
-        "wrote {}: entries [{}, {}), {} key enrollments, {} consistency proofs",
+        "wrote {}: entries [{}, {}), {} key enrollments, {} consistency proofs{}",
         out.display(),
         b.start,
         b.end,
         b.enrollments.len(),
-        b.consistency.len()
+        b.consistency.len(),
+        match b.key_chain.len() {
+            0 => String::new(),
+            n => format!(", {n} checkpoint key rotation(s)"),
+        }
     );
     Ok(())
 }
@@ -251,6 +255,17 @@ pub fn request(http: &client::Client, req: Request) -> Result<Response, BuildErr
             http,
             &format!("/v1/audit/proof/consistency?old={old}&new={new}"),
         ),
+        Request::KeyChain => {
+            let path = "/v1/audit/key-chain";
+            match http.get_json(path) {
+                Ok(v) => client::typed(path, v).map(Response::KeyChain).map_err(fail),
+                // A server from before key rotation has no such endpoint, and no rotation.
+                Err(e) if e.0.starts_with("server refused: 404") => {
+                    Ok(Response::KeyChain(Default::default()))
+                }
+                Err(e) => Err(fail(e)),
+            }
+        }
     }
 }
 
@@ -306,6 +321,13 @@ fn verify(file: &Path, log_key: &Path, since: Option<&Path>, format: Format) -> 
                 summary.devices,
                 summary.key_enrollments
             );
+            if summary.key_rotations > 0 {
+                outln!(
+                    "  log key:      rotated {} time(s) since the key given; each rotation \
+                     checked (signed by the key before it, in a handover checkpoint)",
+                    summary.key_rotations
+                );
+            }
             match (summary.consistent_since, summary.older_than_since) {
                 (Some(old), _) if old == summary.size => {
                     outln!("  consistency:  the checkpoint given is this very one")

@@ -162,6 +162,21 @@ pub fn run(args: ShowArgs) -> CliResult {
             b.end
         ),
     };
+    let rotations: Vec<u64> = b.key_chain.iter().map(|k| k.index).collect();
+    let header = if rotations.is_empty() {
+        header
+    } else {
+        format!(
+            "{header}\nCheckpoint key rotated {} time(s), at entries {} (the bundle carries each \
+             rotation with its handover checkpoint)",
+            rotations.len(),
+            rotations
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     if let (Some(n), Some(state)) = (args.state_at, &shown.state) {
         return print_state(n, state, args.format, &header);
     }
@@ -173,6 +188,7 @@ pub fn run(args: ShowArgs) -> CliResult {
                 "proofs_verified_with_log_key": verified.is_some(),
                 "start": b.start,
                 "end": b.end,
+                "key_rotations": rotations,
                 "entries": rows,
                 "report": shown.report,
             });
@@ -215,9 +231,7 @@ fn verify(file: &Path, b: &Bundle, key_path: &Path) -> Result<Verified, CliError
             violations: 0,
         }),
         Err(bundle::VerifyError::Meaning(v)) => {
-            let cp = vk
-                .verify_checkpoint(&b.checkpoint)
-                .map_err(|e| refused(&e))?;
+            let cp = bundle::open_checkpoint(b, &vk).map_err(|e| refused(&e))?;
             Ok(Verified {
                 origin: cp.origin,
                 size: cp.size,
@@ -628,6 +642,29 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
         LogEntry::ReattestRequested { department, by, .. } => {
             r.department = Some(department.clone());
             r.summary = format!("fresh evidence requested by {by}");
+        }
+        LogEntry::LogKeyRotated {
+            old,
+            new,
+            signature,
+            by,
+            ..
+        } => {
+            let label =
+                |k: &str| VerifierKey::parse(k).map_or_else(|e| e.to_string(), |k| k.label());
+            r.summary = format!(
+                "checkpoint key rotated by {by}: from {} to {}",
+                label(old),
+                label(new)
+            );
+            let signed = VerifierKey::parse(old)
+                .map_err(|e| e.to_string())
+                .and_then(|from| {
+                    pramaan_tlog::keychain::check_signed(&from, old, new, signature)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+            r.signature = Some(signature_text(signed));
         }
     }
     r

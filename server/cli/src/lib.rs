@@ -38,6 +38,7 @@ pub mod policy;
 #[cfg(feature = "server")]
 pub mod renew_cert;
 pub mod roster;
+pub mod rotate_log_key;
 #[cfg(feature = "server")]
 pub mod serve;
 mod token;

@@ -754,6 +754,7 @@ mod tests {
             enrollments: Vec::new(),
             consistency: Vec::new(),
             range_proof: Vec::new(),
+            key_chain: Vec::new(),
         };
         let e = inspect(&b.to_bytes()).expect_err("a bundle");
         assert!(e.to_string().contains("pramaan audit show"), "{e}");

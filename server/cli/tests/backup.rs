@@ -427,6 +427,38 @@ fn a_published_checkpoint_the_backup_holds_is_stored_on_restore() {
 }
 
 #[test]
+fn a_backup_spanning_a_log_key_rotation_checks_and_restores_with_every_key() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let data = w.join("data");
+    let admin = init(&data);
+    add_entry(&data);
+    let mut server = Server::start(&data);
+    let before_rotation = w.join("cp-old-key");
+    let old_note = server.checkpoint(&admin, &before_rotation);
+    server.stop();
+    ok(pramaan(&["admin", "rotate-key", "log", "--data", s(&data)])
+        .output()
+        .unwrap());
+    add_entry(&data);
+    let mut server = Server::start(&data);
+    let after_rotation = w.join("cp-new-key");
+    let new_note = server.checkpoint(&admin, &after_rotation);
+    server.stop();
+    assert!(size_of(&new_note) > size_of(&old_note));
+    let b = w.join("b.pramaan");
+    backup(&data, &b);
+    // Stored checkpoints signed by the first key and by the second both check, and so do
+    // published ones of either key.
+    let restored = w.join("restored");
+    ok(restore(&b, &restored, &[&before_rotation, &after_rotation]));
+    assert!(restored.join("log-keys.json").is_file());
+    let mut server = Server::start(&restored);
+    assert_eq!(server.checkpoint(&admin, &w.join("again")), new_note);
+    server.stop();
+}
+
+#[test]
 fn a_live_directory_is_refused_and_left_untouched() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();

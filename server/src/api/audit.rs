@@ -49,6 +49,17 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/audit/proof/range", get(get_range))
         .route("/v1/audit/proof/inclusions", post(post_inclusions))
         .route("/v1/audit/enrollments", post(post_enrollments))
+        .route("/v1/audit/key-chain", get(get_key_chain))
+}
+
+/// `GET /v1/audit/key-chain`: the server's record of its checkpoint keys
+/// ([`pramaan_tlog::keychain::KeyChain`]; empty lists before the first rotation). Nothing
+/// in it is trusted: `audit pull` turns each rotation into a bundle step the auditor's
+/// verifier checks from the key it holds.
+async fn get_key_chain(State(state): State<AppState>, auth: Auth) -> Result<Response, ApiError> {
+    auth.require(AUDITORS)?;
+    state.log_keys.refresh();
+    Ok(json_response(&*state.log_keys.chain()))
 }
 
 fn log_error(e: LogError) -> ApiError {
@@ -71,7 +82,7 @@ async fn with_log<R: Send + 'static>(
     let state = state.clone();
     blocking(move || {
         read_transaction(state.store.as_ref(), |tx| {
-            f(tx.log(), &state.log_signer).map_err(log_error)
+            f(tx.log(), &state.log_keys.signer()).map_err(log_error)
         })
     })
     .await
@@ -81,9 +92,11 @@ async fn get_checkpoint(State(state): State<AppState>, auth: Auth) -> Result<Res
     auth.require(AUDITORS)?;
     let st = state.clone();
     let note = blocking(move || {
+        // A rotated key is picked up before anything is signed.
+        st.log_keys.refresh();
         crate::checkpoints::current(
             st.store.as_ref(),
-            &st.log_signer,
+            &st.log_keys.signer(),
             &st.metrics,
             &st.witnesses,
             &st.checkpoint_guard,

@@ -98,7 +98,7 @@ async fn style() -> Response {
 async fn log_key(State(state): State<AppState>) -> Response {
     with_headers(
         "text/plain; charset=utf-8",
-        format!("{}\n", state.log_signer.verifier_key()),
+        format!("{}\n", state.log_keys.signer().verifier_key()),
     )
 }
 

@@ -62,8 +62,8 @@ pub struct Shared {
     pub limits: crate::limits::Limits,
     /// The key that stamps and checks server nonces (`DIR/nonce.key`).
     pub nonce_key: Arc<crate::nonce::NonceKey>,
-    /// Signs audit-log checkpoints.
-    pub log_signer: crate::audit_log::LogSigner,
+    /// Signs audit-log checkpoints: the key in force, re-read after a rotation.
+    pub log_keys: crate::log_keys::LogKeys,
     /// Trust roots for platform evidence (Google's and Apple's attestation roots).
     pub evidence_roots: Arc<pramaan_core::evidence::Roots>,
     /// Google's revocation status list in force.

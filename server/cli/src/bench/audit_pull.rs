@@ -553,11 +553,13 @@ mod tests {
         // The seeded entries, their devices' enrollments and the admin token issued at init.
         assert_eq!(r.entries, 1500 + SEED_DEVICES as u64 + 1);
         assert!(r.leaf_bytes > 1500 * 300, "{}", r.leaf_bytes);
-        // Checkpoint, two pages, one range proof (no key enrollments: all in range).
-        assert_eq!(r.pull_requests, 4);
+        // Checkpoint, two pages, one range proof (no key enrollments: all in range), the
+        // key chain (empty).
+        assert_eq!(r.pull_requests, 5);
         assert_eq!(r.incremental_entries, INCREMENT);
-        // Checkpoint, one page, range proof, enrollments, inclusions, consistency.
-        assert_eq!(r.incremental_requests, 6);
+        // Checkpoint, one page, range proof, enrollments, inclusions, consistency, key
+        // chain.
+        assert_eq!(r.incremental_requests, 7);
         assert_eq!(r.incremental_key_enrollments, SEED_DEVICES);
         assert!(r.incremental_verified);
         assert!(r.pull_entries_per_sec > 0.0 && r.verify_entries_per_sec > 0.0);
