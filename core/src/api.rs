@@ -134,11 +134,19 @@ pub enum RejectCode {
     QuotaExceeded,
     /// 500: the server failed; nothing was recorded.
     Internal,
+    /// 426: the app speaks the previous device protocol, which this server no longer
+    /// accepts (past its `previous_protocol_until`): the officer must update the app.
+    /// Nothing was recorded; queued check-ins are sent once the app is updated.
+    ProtocolOutdated,
 }
+
+/// The message of a [`RejectCode::ProtocolOutdated`] refusal; the server adds what to do
+/// ([`crate::policy::remedy::UPDATE_APP`]).
+pub const PROTOCOL_OUTDATED_MESSAGE: &str = "this version of the Pramaan app is too old for the server";
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 42] = [
+    pub const ALL: [RejectCode; 43] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -181,6 +189,7 @@ impl RejectCode {
         RejectCode::RateLimited,
         RejectCode::QuotaExceeded,
         RejectCode::Internal,
+        RejectCode::ProtocolOutdated,
     ];
 
     /// The HTTP status this code is sent with.
@@ -201,6 +210,7 @@ impl RejectCode {
             RowsRejected => 422,
             RateLimited | QuotaExceeded => 429,
             Internal => 500,
+            ProtocolOutdated => 426,
         }
     }
 
@@ -250,6 +260,7 @@ impl RejectCode {
             RateLimited => "rate_limited",
             QuotaExceeded => "quota_exceeded",
             Internal => "internal",
+            ProtocolOutdated => "protocol_outdated",
         }
     }
 }

@@ -167,6 +167,24 @@ impl Paths {
     pub fn config(&self) -> PathBuf {
         self.dir.join("config.toml")
     }
+    /// `answer-keys.json`: every rotation of the answer key ([`crate::answer_keys`]);
+    /// absent until the first.
+    pub fn answer_chain(&self) -> PathBuf {
+        self.dir.join("answer-keys.json")
+    }
+    /// `answer-keys/`: old answer keys kept for v1 devices, and the next key during a
+    /// rotation (mode 0600 files).
+    pub fn answer_keys_dir(&self) -> PathBuf {
+        self.dir.join("answer-keys")
+    }
+    /// `answer-keys/next.key`: the new answer key while a rotation is under way.
+    pub fn answer_next_key(&self) -> PathBuf {
+        self.answer_keys_dir().join("next.key")
+    }
+    /// `answer-keys/<public key hex>.key`: an old answer key kept for v1 devices.
+    pub fn answer_kept_key(&self, public_hex: &str) -> PathBuf {
+        self.answer_keys_dir().join(format!("{public_hex}.key"))
+    }
 }
 
 /// The log's origin (checkpoint first line and note key name) of data directories made
@@ -456,7 +474,7 @@ pub fn open_initialized_store(
 
 /// The store of an initialized data directory, as its configuration names it (offline
 /// `admin` commands).
-fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
+pub(crate) fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
     let config = Config::load(data_dir)?;
     open_initialized_store(&Paths::new(data_dir), &config, false)
 }
@@ -649,7 +667,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     if !paths.server_key().exists() {
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
-    let key = ServerKey::load(&paths.server_key())?;
+    let answer_keys = crate::answer_keys::AnswerKeys::load(&paths)
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
     // Older data directories get their nonce key on first start.
     let nonce_key = crate::nonce::NonceKey::load_or_create(&paths.nonce_key())
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
@@ -676,8 +695,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         checkpoint_guard: crate::checkpoints::Guard::new(),
         reports: crate::compliance::ReportCache::default(),
         store,
-        kid: api::server_kid(&key),
-        key,
+        answer_keys,
         public_url: public_url.clone(),
         pin,
         metrics: Metrics::new(),
@@ -689,6 +707,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     }));
     // Another instance on the same database may install a newer list.
     crate::status_list::follow(Arc::downgrade(&state.0));
+    // `pramaan admin rotate-key answer` may replace the answer key while it runs.
+    crate::answer_keys::follow(Arc::downgrade(&state.0));
     let app = api::router(state.clone());
     let serving = crate::serving::serve(
         listener,

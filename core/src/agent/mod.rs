@@ -26,6 +26,7 @@
 //! sequence number and queues that (the online one may or may not have arrived; both have
 //! distinct numbers, so nothing is counted twice or overwritten).
 
+pub mod answer_keys;
 pub mod facts;
 pub mod outbox;
 pub mod plan;
@@ -345,7 +346,8 @@ impl std::fmt::Debug for Agent {
 
 /// What one delivery attempt of a signed token came to.
 enum Delivery {
-    Accepted(AttestResult),
+    /// Accepted; with the newer answer key the answer was signed by, if it was.
+    Accepted(AttestResult, Option<[u8; 32]>),
     /// Refused for good; `already` is true for 409 (delivered before).
     Refused {
         status: u16,
@@ -496,7 +498,7 @@ impl Agent {
         // the evidence is for.
         let public_key = self.signer.public_key()?;
         let req = EnrollRequest {
-            v: 1,
+            v: claims::Protocol::CURRENT.number(),
             token_hash: claims::enroll_token_hash(&uri.token).to_vec(),
             nonce: challenge.nonce,
             key: public_key.to_cose_key_bytes(),
@@ -628,8 +630,8 @@ impl Agent {
             };
             let (seq, token, local) = self.sign_next(&mut st, &facts, Some(nonce))?;
             match self.deliver(&st, &client, seq, &token) {
-                Delivery::Accepted(result) => {
-                    self.record_result(&mut st, &result, true)?;
+                Delivery::Accepted(result, new_key) => {
+                    self.record_result(&mut st, &result, true, new_key)?;
                     return Ok(CheckIn::Delivered {
                         seq,
                         token,
@@ -800,6 +802,7 @@ impl Agent {
             _ => None,
         };
         let claims = Attestation {
+            protocol: claims::Protocol::CURRENT,
             device_id: st.device_id,
             nonce,
             anchor,
@@ -878,8 +881,13 @@ impl Agent {
             };
         }
         match verify_result(st, &resp.body, seq) {
-            Ok(r) => Delivery::Accepted(r),
-            Err(e) => Delivery::Transient(format!("unverifiable answer: {e}")),
+            Ok((r, new_key)) => Delivery::Accepted(r, new_key),
+            Err(e) => {
+                // The server recorded it, but this phone cannot trust the answer: keep the
+                // token (the server refuses a second copy as delivered) and say why.
+                log::warn!("the server's answer to attestation {seq} is refused: {e}");
+                Delivery::Transient(format!("unverifiable answer: {e}"))
+            }
         }
     }
 
@@ -891,7 +899,16 @@ impl Agent {
         st: &mut State,
         result: &AttestResult,
         fresh: bool,
+        new_key: Option<[u8; 32]>,
     ) -> Result<(), AgentError> {
+        if let Some(key) = new_key {
+            // Kept only now: the chain and the answer verified (answer_keys::follow).
+            log::info!(
+                "the server's answer key was rotated; this phone now holds {}",
+                hex::encode(key)
+            );
+            st.server_key = Some(hex::encode(key));
+        }
         if st.last_result.as_ref().is_none_or(|r| r.seq <= result.seq) {
             st.last_result = Some(result.clone());
         }
@@ -950,9 +967,9 @@ impl Agent {
         for entry in self.outbox.list()? {
             let token = self.outbox.read(&entry)?;
             match self.deliver(st, client, entry.seq, &token) {
-                Delivery::Accepted(result) => {
+                Delivery::Accepted(result, new_key) => {
                     // Queued attestations are offline ones: the server keeps the anchor.
-                    self.record_result(st, &result, false)?;
+                    self.record_result(st, &result, false, new_key)?;
                     self.outbox.remove(&entry)?;
                     log::info!(
                         "queued attestation {} delivered: {}",
@@ -973,6 +990,14 @@ impl Agent {
                     );
                     self.outbox.remove(&entry)?;
                     done += 1;
+                }
+                Delivery::Refused { status, body }
+                    if body.error == RejectCode::ProtocolOutdated.as_str() =>
+                {
+                    // Nothing about this token was refused: the app is. Kept for the
+                    // updated app to send.
+                    log::warn!("queued attestation {} kept: {}", entry.seq, body.message);
+                    return Err(self.refused(st, status, body));
                 }
                 Delivery::Refused { status, body } => {
                     log::warn!(
@@ -1031,22 +1056,31 @@ fn fetch_challenge(client: &HttpsClient) -> Result<Challenge, AgentError> {
     Ok(challenge)
 }
 
-/// Checks the server's signed result: signature (when the key is known), device and seq.
-fn verify_result(st: &State, body: &[u8], seq: u64) -> Result<AttestResult, AgentError> {
+/// Checks the server's signed result: signature (when the key is known: by it, or by a
+/// newer key its chain of endorsements leads to, returned), device and seq.
+fn verify_result(
+    st: &State,
+    body: &[u8],
+    seq: u64,
+) -> Result<(AttestResult, Option<[u8; 32]>), AgentError> {
     let sign1 = Sign1::parse(body)?;
-    let payload = match st.server_key_bytes() {
-        Some(key) => sign1.verify_eddsa(&key, None)?,
-        None => sign1.unverified_payload(),
+    let unverified: AttestResult = claims::decode(sign1.unverified_payload())
+        .map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
+    let new_key = match st.server_key_bytes() {
+        Some(key) => answer_keys::follow(&key, &sign1, &unverified.answer_keys)
+            .map_err(|e| AgentError::BadAnswer(e.to_string()))?
+            .1,
+        None => None,
     };
-    let result: AttestResult =
-        claims::decode(payload).map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
+    // Verified: the payload decoded above is the signed one.
+    let result = unverified;
     if result.device_id != st.device_id || result.seq != seq {
         return Err(AgentError::BadAnswer(format!(
             "result is for device {} seq {}, expected {} seq {seq}",
             result.device_id, result.seq, st.device_id
         )));
     }
-    Ok(result)
+    Ok((result, new_key))
 }
 
 #[cfg(test)]

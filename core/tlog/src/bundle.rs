@@ -455,7 +455,8 @@ pub fn verify_with_threads(
             | LogEntry::ApiTokenIssued { .. }
             | LogEntry::StatusListInstalled { .. }
             | LogEntry::ReattestRequested { .. }
-            | LogEntry::OfficerMoved { .. } => counts.other_inputs += 1,
+            | LogEntry::OfficerMoved { .. }
+            | LogEntry::AnswerKeyRotated { .. } => counts.other_inputs += 1,
             LogEntry::OfficerRetired { devices, .. } => {
                 counts.other_inputs += 1;
                 for device_id in devices {

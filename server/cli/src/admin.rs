@@ -72,6 +72,9 @@ pub enum AdminCmd {
     /// List or revoke bearer tokens (locally with --data DIR, or over the API as admin).
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Rotate a signing key: `answer` (the key that signs answers to phones).
+    #[command(subcommand)]
+    RotateKey(super::rotate_key::RotateKeyCmd),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -226,6 +229,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             Ok(())
         }
         AdminCmd::Tokens(cmd) => run_tokens(cmd),
+        AdminCmd::RotateKey(cmd) => super::rotate_key::run(cmd),
     }
 }
 

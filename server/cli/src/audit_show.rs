@@ -629,6 +629,31 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
             r.department = Some(department.clone());
             r.summary = format!("fresh evidence requested by {by}");
         }
+        LogEntry::AnswerKeyRotated {
+            old_key,
+            new_key,
+            endorsement,
+            by,
+            ..
+        } => {
+            let endorsed = <[u8; 32]>::try_from(old_key.as_slice())
+                .map_err(|_| "the old key is not 32 bytes".to_string())
+                .and_then(|old| {
+                    pramaan_core::agent::answer_keys::verify(&old, endorsement)
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|e| {
+                    (e.new_key == *new_key)
+                        .then_some(())
+                        .ok_or_else(|| "it endorses another key".to_string())
+                });
+            r.summary = format!(
+                "answer key rotated by {by}: {} -> {}, endorsement {}",
+                hex::encode(old_key),
+                hex::encode(new_key),
+                signature_text(endorsed)
+            );
+        }
     }
     r
 }

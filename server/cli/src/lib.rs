@@ -35,6 +35,8 @@ pub mod platforms;
 pub mod policy;
 pub mod roster;
 #[cfg(feature = "server")]
+pub mod rotate_key;
+#[cfg(feature = "server")]
 pub mod serve;
 mod token;
 #[cfg(feature = "server")]

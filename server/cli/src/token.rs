@@ -576,6 +576,7 @@ mod tests {
     fn server_messages_are_recognised() {
         let key = ServerKey::generate().expect("key");
         let result = AttestResult {
+            answer_keys: Vec::new(),
             device_id: Uuid::from_u128(5),
             seq: 3,
             status: claims::Verdict::Warning,
@@ -605,6 +606,7 @@ mod tests {
         assert_eq!(r["payload"]["error"], "nonce_reused");
 
         let receipt = Receipt {
+            answer_keys: Vec::new(),
             device_id: Uuid::from_u128(6),
             officer_id: "GAD-001".into(),
             department: "GAD".into(),
