@@ -142,7 +142,8 @@ pub enum RejectCode {
 
 /// The message of a [`RejectCode::ProtocolOutdated`] refusal; the server adds what to do
 /// ([`crate::policy::remedy::UPDATE_APP`]).
-pub const PROTOCOL_OUTDATED_MESSAGE: &str = "this version of the Pramaan app is too old for the server";
+pub const PROTOCOL_OUTDATED_MESSAGE: &str =
+    "this version of the Pramaan app is too old for the server";
 
 impl RejectCode {
     /// Every code, for documentation and tests.

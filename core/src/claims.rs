@@ -383,7 +383,8 @@ impl Attestation {
             }
         }
         let profile = profile.ok_or(ClaimsError::Missing("eat_profile"))?;
-        let protocol = Protocol::from_profile(&profile).ok_or(ClaimsError::WrongProfile(profile))?;
+        let protocol =
+            Protocol::from_profile(&profile).ok_or(ClaimsError::WrongProfile(profile))?;
         let ueid = ueid.ok_or(ClaimsError::Missing("ueid"))?;
         let device_id = match ueid.split_first() {
             Some((&UEID_TYPE_RAND, rest)) => {
@@ -1218,6 +1219,31 @@ pub(crate) mod tests {
             );
         }
         assert_eq!(EnrollRequest::from_cbor(&[0x01]), Err(ClaimsError::NotAMap));
+    }
+
+    /// The profile is parsed into a typed version: v2 (this release) and v1 (the previous
+    /// agents, as their tokens are in logs) both decode, each round-trips byte for byte,
+    /// and the enrollment's `v` names the same versions.
+    #[test]
+    fn both_protocol_versions_decode_as_typed_versions() {
+        for (protocol, profile) in [(Protocol::V1, EAT_PROFILE_V1), (Protocol::V2, EAT_PROFILE)] {
+            let a = Attestation {
+                protocol,
+                ..sample()
+            };
+            let bytes = a.to_cbor();
+            let Value::Map(entries) = read_value(&bytes).expect("decodes") else {
+                panic!("not a map")
+            };
+            assert_eq!(entries[0].1, Value::from(profile));
+            let back = Attestation::from_cbor(&bytes).expect("decodes");
+            assert_eq!(back.protocol, protocol);
+            assert_eq!(back.to_cbor(), bytes);
+            assert_eq!(Protocol::from_number(protocol.number()), Some(protocol));
+        }
+        assert_eq!(Protocol::CURRENT.profile(), "urn:pramaan:eat:v2");
+        assert_eq!(Protocol::from_number(3), None);
+        assert!(Protocol::V1 < Protocol::CURRENT);
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub enum AnswerKeyError {
         reason: String,
     },
     /// `answer-keys.json` does not parse or does not chain to `server.key`.
-    #[error("{path}: {reason}; restore the data directory's answer-keys.json and server.key from the same backup")]
+    #[error(
+        "{path}: {reason}; restore the data directory's answer-keys.json and server.key from the same backup"
+    )]
     BadChain {
         /// The file.
         path: String,
@@ -132,18 +134,22 @@ impl KeySet {
             && last.new_key != hex::encode(current.public_key())
         {
             // A rotation between writing the chain and replacing server.key.
-            let next = load_key(&paths.answer_next_key()).map_err(|_| AnswerKeyError::BadChain {
-                path: paths.answer_chain().display().to_string(),
-                reason: format!(
-                    "the newest rotation names key {} but server.key is {}",
-                    last.new_key,
-                    hex::encode(current.public_key())
-                ),
-            })?;
+            let next =
+                load_key(&paths.answer_next_key()).map_err(|_| AnswerKeyError::BadChain {
+                    path: paths.answer_chain().display().to_string(),
+                    reason: format!(
+                        "the newest rotation names key {} but server.key is {}",
+                        last.new_key,
+                        hex::encode(current.public_key())
+                    ),
+                })?;
             if last.new_key != hex::encode(next.public_key()) {
                 return Err(AnswerKeyError::BadChain {
                     path: paths.answer_chain().display().to_string(),
-                    reason: format!("the newest rotation names key {}, which is in neither server.key nor answer-keys/next.key", last.new_key),
+                    reason: format!(
+                        "the newest rotation names key {}, which is in neither server.key nor answer-keys/next.key",
+                        last.new_key
+                    ),
                 });
             }
             current = next;
@@ -165,7 +171,9 @@ impl KeySet {
                 return Err(bad("the endorsement names another key".into()));
             }
             if i > 0 && rotations[i - 1].new_key != r.old_key {
-                return Err(bad("it does not start at the key the one before ended with".into()));
+                return Err(bad(
+                    "it does not start at the key the one before ended with".into(),
+                ));
             }
             if r.old_kept {
                 let path = paths.answer_kept_key(&r.old_key);
@@ -339,7 +347,8 @@ pub fn rotate(dir: &Path, now: u64, retire: bool) -> Result<Rotated, AnswerKeyEr
     let new_pub = new.public_key();
     let endorsement = chain::endorse(old, &new_pub, now);
     let keep = !retire && now < config.previous_protocol_until;
-    let store = crate::server::open_store(dir).map_err(|e| AnswerKeyError::Server(e.to_string()))?;
+    let store =
+        crate::server::open_store(dir).map_err(|e| AnswerKeyError::Server(e.to_string()))?;
 
     // 1. The new key, where a loader finds it if the rotation stops half-way.
     std::fs::create_dir_all(paths.answer_keys_dir()).map_err(io(&paths.answer_keys_dir()))?;
@@ -371,14 +380,23 @@ pub fn rotate(dir: &Path, now: u64, retire: bool) -> Result<Rotated, AnswerKeyEr
         endorsement: hex::encode(&endorsement),
         old_kept: keep,
     });
-    write_chain(&paths.answer_chain(), &ChainFile { rotations: rotations.clone() })?;
+    write_chain(
+        &paths.answer_chain(),
+        &ChainFile {
+            rotations: rotations.clone(),
+        },
+    )?;
     std::fs::rename(paths.answer_next_key(), paths.server_key())
         .map_err(io(&paths.server_key()))?;
     log::info!(
         "answer key rotated: {} -> {} (log entry {log_index}){}",
         hex::encode(old.public_key()),
         hex::encode(new_pub),
-        if keep { "; the old key answers v1 devices enrolled under it" } else { "" }
+        if keep {
+            "; the old key answers v1 devices enrolled under it"
+        } else {
+            ""
+        }
     );
     Ok(Rotated {
         old_key: hex::encode(old.public_key()),
@@ -438,7 +456,9 @@ mod tests {
     use super::*;
 
     fn rotation_set(n: usize, keep: bool) -> (Vec<ServerKey>, KeySet) {
-        let keys: Vec<ServerKey> = (0..=n).map(|_| ServerKey::generate().expect("key")).collect();
+        let keys: Vec<ServerKey> = (0..=n)
+            .map(|_| ServerKey::generate().expect("key"))
+            .collect();
         let mut rotations = Vec::new();
         let mut chain_bytes = Vec::new();
         let mut kept = HashMap::new();

@@ -166,11 +166,10 @@ pub fn parse_protocol_until(text: &str) -> Result<u64, String> {
     let secs = if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
         t.unix_timestamp()
     } else {
-        let format = time::format_description::parse("[year]-[month]-[day]")
-            .map_err(|e| e.to_string())?;
-        let day = time::Date::parse(text, &format).map_err(|_| {
-            format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time")
-        })?;
+        let format =
+            time::format_description::parse("[year]-[month]-[day]").map_err(|e| e.to_string())?;
+        let day = time::Date::parse(text, &format)
+            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
         day.next_day()
             .ok_or_else(|| format!("{text:?} is past the calendar"))?
             .midnight()

@@ -170,8 +170,8 @@ pub fn follow<'a>(
         if claimed.from_key() != Some(key) {
             return Err(AnswerKeyError::Broken(index));
         }
-        let e =
-            verify(&key, link).map_err(|reason| AnswerKeyError::BadEndorsement { index, reason })?;
+        let e = verify(&key, link)
+            .map_err(|reason| AnswerKeyError::BadEndorsement { index, reason })?;
         // `verify` checked the length.
         key = e.to_key().ok_or(AnswerKeyError::BadEndorsement {
             index,
@@ -190,7 +190,9 @@ mod tests {
     use crate::cose;
 
     fn keys(n: usize) -> Vec<ServerKey> {
-        (0..n).map(|_| ServerKey::generate().expect("key")).collect()
+        (0..n)
+            .map(|_| ServerKey::generate().expect("key"))
+            .collect()
     }
 
     fn chain(k: &[ServerKey]) -> Vec<Vec<u8>> {

@@ -349,12 +349,14 @@ enum Delivery {
     /// Accepted; with the newer answer key the answer was signed by, if it was.
     Accepted(AttestResult, Option<[u8; 32]>),
     /// Refused for good; `already` is true for 409 (delivered before).
-    Refused {
-        status: u16,
-        body: ErrorBody,
-    },
+    Refused { status: u16, body: ErrorBody },
     /// Try later.
     Transient(String),
+    /// The server answered 200 (it recorded the token) but the answer does not verify
+    /// (an answer key this agent cannot follow, [`answer_keys`]): the token is kept and
+    /// sent again later, when the server says it has it (409 `seq_not_increasing`) and
+    /// the agent can verify the next answer.
+    Unverifiable(String),
     /// 429 with `Retry-After`: try again after `secs` seconds, not before.
     Wait {
         /// The rejection code (e.g. `quota_exceeded`).
@@ -644,6 +646,19 @@ impl Agent {
                     log::info!("attestation {seq} not delivered ({why}); queueing offline");
                     return self.queue(&mut st, &facts);
                 }
+                Delivery::Unverifiable(why) => {
+                    // Not re-signed offline: the server holds this one and moved its
+                    // offline anchor past what this agent knows.
+                    self.outbox.push(seq, &token)?;
+                    let pending = self.outbox.len()?;
+                    log::warn!("attestation {seq} kept in the outbox ({why}); {pending} waiting");
+                    return Ok(CheckIn::Queued {
+                        seq,
+                        token,
+                        pending,
+                        local,
+                    });
+                }
                 Delivery::Wait { code, secs } => {
                     log::info!(
                         "attestation {seq} refused for now ({code}); waiting {secs} s, queueing offline"
@@ -886,7 +901,7 @@ impl Agent {
                 // The server recorded it, but this phone cannot trust the answer: keep the
                 // token (the server refuses a second copy as delivered) and say why.
                 log::warn!("the server's answer to attestation {seq} is refused: {e}");
-                Delivery::Transient(format!("unverifiable answer: {e}"))
+                Delivery::Unverifiable(format!("unverifiable answer: {e}"))
             }
         }
     }
@@ -1027,7 +1042,7 @@ impl Agent {
                         code,
                     });
                 }
-                Delivery::Transient(why) => {
+                Delivery::Transient(why) | Delivery::Unverifiable(why) => {
                     return Err(AgentError::Transport(TransportError::Io(
                         std::io::Error::other(format!(
                             "outbox delivery stopped at {}: {why}",
@@ -1067,9 +1082,11 @@ fn verify_result(
     let unverified: AttestResult = claims::decode(sign1.unverified_payload())
         .map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
     let new_key = match st.server_key_bytes() {
-        Some(key) => answer_keys::follow(&key, &sign1, &unverified.answer_keys)
-            .map_err(|e| AgentError::BadAnswer(e.to_string()))?
-            .1,
+        Some(key) => {
+            answer_keys::follow(&key, &sign1, &unverified.answer_keys)
+                .map_err(|e| AgentError::BadAnswer(e.to_string()))?
+                .1
+        }
         None => None,
     };
     // Verified: the payload decoded above is the signed one.

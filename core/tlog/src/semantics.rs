@@ -571,14 +571,15 @@ impl Replay {
         let problem = match <[u8; 32]>::try_from(old_key) {
             Err(_) => Some("its old key is not 32 bytes".to_string()),
             Ok(old) => match answer_keys::verify(&old, endorsement) {
-                Err(e) => Some(format!("its endorsement does not verify under its old key: {e}")),
+                Err(e) => Some(format!(
+                    "its endorsement does not verify under its old key: {e}"
+                )),
                 Ok(e) if e.new_key != new_key => {
                     Some("its endorsement endorses another key than the entry names".into())
                 }
-                Ok(e) if e.since != at => Some(format!(
-                    "its endorsement says {}, the entry {at}",
-                    e.since
-                )),
+                Ok(e) if e.since != at => {
+                    Some(format!("its endorsement says {}, the entry {at}", e.since))
+                }
                 Ok(_) => None,
             },
         };

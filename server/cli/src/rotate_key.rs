@@ -35,7 +35,10 @@ pub fn run(cmd: RotateKeyCmd) -> CliResult {
             let now = pramaan_core::times::now();
             let r = pramaan_server::answer_keys::rotate(&data, now, retire)
                 .map_err(|e| CliError::new(e.to_string()))?;
-            outln!("Answer key rotated (rotation {} of this server).", r.rotations);
+            outln!(
+                "Answer key rotated (rotation {} of this server).",
+                r.rotations
+            );
             outln!("Old key: {}", r.old_key);
             outln!("New key: {}", r.new_key);
             outln!("Logged:  audit-log entry {}", r.log_index);

@@ -373,7 +373,7 @@ fn attestation_json(a: &Attestation) -> Json {
     let mut ueid = vec![0x01];
     ueid.extend_from_slice(a.device_id.as_bytes());
     json!({
-        "eat_profile": claims::EAT_PROFILE,
+        "eat_profile": a.protocol.profile(),
         "ueid": hex::encode(ueid),
         "device_id": a.device_id.to_string(),
         "eat_nonce": a.nonce.as_ref().map(hex::encode),
