@@ -531,6 +531,11 @@ pub struct DeviceListEntry {
     pub evidence_at: u64,
     /// Whole days since then, at the server's clock.
     pub evidence_age_days: u64,
+    /// The device protocol of its latest accepted check-in (`1`: the previous app
+    /// release, which the server refuses after its `previous_protocol_until`; `2`: this
+    /// one); absent before the first check-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u32>,
 }
 
 /// `GET /v1/devices?department=D&status=S`.

@@ -283,6 +283,7 @@ fn attest_blocking(
     state
         .metrics
         .log_appended(outcome.device_id, outcome.log_bytes, outcome.at);
+    state.metrics.protocol(outcome.protocol.number());
     log::debug!(
         "device {} seq {}: {}",
         outcome.device_id,
