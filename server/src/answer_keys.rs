@@ -187,8 +187,8 @@ impl KeySet {
                     Ok(_) | Err(_) => log::warn!(
                         "{} is missing or not the key it should be: v1 devices enrolled \
                          before rotation {} get answers they cannot verify",
-                        path.display(),
-                        i + 1
+                        crate::log_text::untrusted(&path.display().to_string()),
+                        crate::log_text::untrusted(&(i + 1).to_string())
                     ),
                 }
             }
@@ -284,7 +284,9 @@ pub fn follow(shared: Weak<crate::api::Shared>) {
                 match state.answer_keys.refresh() {
                     Ok(true) => log::info!(
                         "the answer key was rotated: answers are signed by {} from now on",
-                        hex::encode(state.answer_keys.current().current.public_key())
+                        crate::log_text::untrusted(&hex::encode(
+                            state.answer_keys.current().current.public_key()
+                        ))
                     ),
                     Ok(false) => {}
                     Err(e) => log::warn!(
@@ -368,9 +370,19 @@ pub fn rotate(dir: &Path, now: u64, retire: bool) -> Result<Rotated, AnswerKeyEr
         endorsement: endorsement.clone(),
         by: crate::credentials::ADMIN_CLI.to_string(),
     };
-    let log_index = transaction(store.as_ref(), |tx| {
+    let log_index = match transaction(store.as_ref(), |tx| {
         tx.append_log(&entry).map_err(AnswerKeyError::Store)
-    })?;
+    }) {
+        Ok(i) => i,
+        Err(e) => {
+            // Nothing rotated: leave no key file behind either.
+            let _ = std::fs::remove_file(paths.answer_next_key());
+            if let Some(path) = &kept {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     // 3. The chain, then server.key.
     let mut rotations = before.rotations.clone();
     rotations.push(Rotation {
@@ -389,9 +401,10 @@ pub fn rotate(dir: &Path, now: u64, retire: bool) -> Result<Rotated, AnswerKeyEr
     std::fs::rename(paths.answer_next_key(), paths.server_key())
         .map_err(io(&paths.server_key()))?;
     log::info!(
-        "answer key rotated: {} -> {} (log entry {log_index}){}",
-        hex::encode(old.public_key()),
-        hex::encode(new_pub),
+        "answer key rotated: {} -> {} (log entry {}){}",
+        crate::log_text::untrusted(&hex::encode(old.public_key())),
+        crate::log_text::untrusted(&hex::encode(new_pub)),
+        crate::log_text::untrusted(&log_index.to_string()),
         if keep {
             "; the old key answers v1 devices enrolled under it"
         } else {
@@ -513,5 +526,46 @@ mod tests {
             retired.signer_for(Protocol::V1, 500).0.public_key(),
             keys[2].public_key()
         );
+    }
+
+    /// Refused without a change: a directory that is not initialized. A rotation
+    /// interrupted after the chain was written and before server.key was replaced is
+    /// read with the new key (`next.key`); a chain naming a key found nowhere is refused.
+    #[test]
+    fn interrupted_rotations_load_and_bad_directories_are_refused() {
+        let empty = tempfile::tempdir().expect("dir");
+        assert!(matches!(
+            rotate(empty.path(), 1, false),
+            Err(AnswerKeyError::Refused(_))
+        ));
+        assert_eq!(std::fs::read_dir(empty.path()).expect("ls").count(), 0);
+
+        let dir = tempfile::tempdir().expect("dir");
+        let paths = Paths::new(dir.path());
+        let old = ServerKey::generate().expect("key");
+        let new = ServerKey::generate().expect("key");
+        save(&old, &paths.server_key()).expect("save");
+        std::fs::create_dir_all(paths.answer_keys_dir()).expect("mkdir");
+        let rotation = Rotation {
+            old_key: hex::encode(old.public_key()),
+            new_key: hex::encode(new.public_key()),
+            since: 5,
+            endorsement: hex::encode(chain::endorse(&old, &new.public_key(), 5)),
+            old_kept: false,
+        };
+        write_chain(
+            &paths.answer_chain(),
+            &ChainFile {
+                rotations: vec![rotation],
+            },
+        )
+        .expect("chain");
+        // server.key still the old one, next.key missing: refused, naming the keys.
+        let e = KeySet::load(&paths).expect_err("inconsistent");
+        assert!(e.to_string().contains("server.key"), "{e}");
+        save(&new, &paths.answer_next_key()).expect("save");
+        let set = KeySet::load(&paths).expect("completes");
+        assert_eq!(set.current.public_key(), new.public_key());
+        assert_eq!(set.chain.len(), 1);
     }
 }

@@ -734,6 +734,32 @@ mod tests {
         );
     }
 
+    /// `previous_protocol_until`: a date means through that day (UTC), an RFC 3339 time
+    /// means from that instant; the default is the documented 2027-05-31; garbage is
+    /// refused naming the key.
+    #[test]
+    fn the_previous_protocol_date_parses_as_documented() {
+        assert_eq!(
+            parse_protocol_until("2027-05-31"),
+            Ok(DEFAULT_PREVIOUS_PROTOCOL_UNTIL)
+        );
+        assert_eq!(
+            parse_protocol_until("2027-06-01T00:00:00Z"),
+            Ok(DEFAULT_PREVIOUS_PROTOCOL_UNTIL)
+        );
+        assert_eq!(parse_protocol_until("1970-01-01T00:00:10Z"), Ok(10));
+        assert!(parse_protocol_until("31/05/2027").is_err());
+        let c: Config = toml::from_str("previous_protocol_until = \"2026-12-31\"").expect("parses");
+        assert_eq!(c.previous_protocol_until, 1_798_761_600);
+        let e =
+            toml::from_str::<Config>("previous_protocol_until = \"soon\"").expect_err("refused");
+        assert!(e.to_string().contains("not a date"), "{e}");
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "PRAMAAN_PREVIOUS_PROTOCOL_UNTIL").then(|| "2027-01-01".into()))
+            .expect("env");
+        assert_eq!(c.previous_protocol_until, 1_798_848_000);
+    }
+
     #[test]
     fn env_overrides_and_rejects_garbage() {
         let mut c = Config::default();
