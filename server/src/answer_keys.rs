@@ -401,15 +401,11 @@ pub fn rotate(dir: &Path, now: u64, retire: bool) -> Result<Rotated, AnswerKeyEr
     std::fs::rename(paths.answer_next_key(), paths.server_key())
         .map_err(io(&paths.server_key()))?;
     log::info!(
-        "answer key rotated: {} -> {} (log entry {}){}",
+        "answer key rotated: {} -> {} (log entry {}; old key kept for v1 devices: {})",
         crate::log_text::untrusted(&hex::encode(old.public_key())),
         crate::log_text::untrusted(&hex::encode(new_pub)),
         crate::log_text::untrusted(&log_index.to_string()),
-        if keep {
-            "; the old key answers v1 devices enrolled under it"
-        } else {
-            ""
-        }
+        crate::log_text::untrusted(if keep { "yes" } else { "no" })
     );
     Ok(Rotated {
         old_key: hex::encode(old.public_key()),
