@@ -24,7 +24,11 @@
 //! `warning` (design section 5 item 5). When an online send fails in a transient way, the
 //! agent therefore re-signs the same facts as an offline attestation under the *next*
 //! sequence number and queues that (the online one may or may not have arrived; both have
-//! distinct numbers, so nothing is counted twice or overwritten).
+//! distinct numbers, so nothing is counted twice or overwritten). One exception: a `200`
+//! whose answer does not verify (signed by an answer key this agent cannot reach through
+//! the answer's chain of endorsements, [`answer_keys`]) means the server recorded that very
+//! token, so the token itself is kept in the outbox; sent again, the server says it has it
+//! (`409 seq_not_increasing`) and it leaves the outbox as delivered.
 
 pub mod answer_keys;
 pub mod facts;

@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(r["header"]["kid"], hex::encode(a.device_id.as_bytes()));
         assert_eq!(r["header"]["kid_uuid"], a.device_id.to_string());
         let p = &r["payload"];
-        assert_eq!(p["eat_profile"], "urn:pramaan:eat:v1");
+        assert_eq!(p["eat_profile"], "urn:pramaan:eat:v2");
         assert_eq!(
             p["ueid"],
             format!("01{}", hex::encode(a.device_id.as_bytes()))
