@@ -1312,4 +1312,41 @@ platforms = ["desktop"]
         let err = parse_time("yesterday").expect_err("bad time");
         assert!(err.0.contains("RFC 3339"), "{}", err.0);
     }
+
+    /// An answer-key rotation is listed with both keys and whether its endorsement
+    /// verifies under the old key.
+    #[test]
+    fn answer_key_rotations_are_listed_with_their_endorsement_checked() {
+        use pramaan_core::agent::answer_keys::endorse;
+        let old = ServerKey::generate().expect("key");
+        let new = ServerKey::generate().expect("key");
+        let other = ServerKey::generate().expect("key");
+        let entry = |signer: &ServerKey| LogEntry::AnswerKeyRotated {
+            at: T,
+            old_key: old.public_key().to_vec(),
+            new_key: new.public_key().to_vec(),
+            endorsement: endorse(signer, &new.public_key(), T),
+            by: "admin-cli".into(),
+        };
+        let replay = Replay::new(true);
+        let r = row(7, &entry(&old), &replay);
+        assert_eq!(r.kind, "answer_key_rotated");
+        assert!(
+            r.summary.contains(&hex::encode(old.public_key())),
+            "{}",
+            r.summary
+        );
+        assert!(
+            r.summary.contains(&hex::encode(new.public_key())),
+            "{}",
+            r.summary
+        );
+        assert!(r.summary.ends_with("endorsement verified"), "{}", r.summary);
+        let forged = row(7, &entry(&other), &replay);
+        assert!(
+            forged.summary.contains("endorsement not verified"),
+            "{}",
+            forged.summary
+        );
+    }
 }
