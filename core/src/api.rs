@@ -134,11 +134,20 @@ pub enum RejectCode {
     QuotaExceeded,
     /// 500: the server failed; nothing was recorded.
     Internal,
+    /// 426: the app speaks the previous device protocol, which this server no longer
+    /// accepts (past its `previous_protocol_until`): the officer must update the app.
+    /// Nothing was recorded; queued check-ins are sent once the app is updated.
+    ProtocolOutdated,
 }
+
+/// The message of a [`RejectCode::ProtocolOutdated`] refusal; the server adds what to do
+/// ([`crate::policy::remedy::UPDATE_APP`]).
+pub const PROTOCOL_OUTDATED_MESSAGE: &str =
+    "this version of the Pramaan app is too old for the server";
 
 impl RejectCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [RejectCode; 42] = [
+    pub const ALL: [RejectCode; 43] = [
         RejectCode::Malformed,
         RejectCode::UnsupportedVersion,
         RejectCode::UeidMismatch,
@@ -181,6 +190,7 @@ impl RejectCode {
         RejectCode::RateLimited,
         RejectCode::QuotaExceeded,
         RejectCode::Internal,
+        RejectCode::ProtocolOutdated,
     ];
 
     /// The HTTP status this code is sent with.
@@ -201,6 +211,7 @@ impl RejectCode {
             RowsRejected => 422,
             RateLimited | QuotaExceeded => 429,
             Internal => 500,
+            ProtocolOutdated => 426,
         }
     }
 
@@ -250,6 +261,7 @@ impl RejectCode {
             RateLimited => "rate_limited",
             QuotaExceeded => "quota_exceeded",
             Internal => "internal",
+            ProtocolOutdated => "protocol_outdated",
         }
     }
 }
@@ -519,6 +531,11 @@ pub struct DeviceListEntry {
     pub evidence_at: u64,
     /// Whole days since then, at the server's clock.
     pub evidence_age_days: u64,
+    /// The device protocol of its latest accepted check-in (`1`: the previous app
+    /// release, which the server refuses after its `previous_protocol_until`; `2`: this
+    /// one); absent before the first check-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<u32>,
 }
 
 /// `GET /v1/devices?department=D&status=S`.

@@ -26,8 +26,68 @@ use crate::encoding::cbor_error_text;
 use crate::model::Policy;
 pub use crate::model::{Assurance, Failure, Platform, Verdict};
 
-/// The EAT profile every Pramaan attestation names.
-pub const EAT_PROFILE: &str = "urn:pramaan:eat:v1";
+/// The EAT profile this release's attestations name (protocol v2).
+pub const EAT_PROFILE: &str = "urn:pramaan:eat:v2";
+/// The EAT profile of the previous release's attestations (protocol v1), accepted until
+/// the server's `previous_protocol_until`.
+pub const EAT_PROFILE_V1: &str = "urn:pramaan:eat:v1";
+
+/// The device protocol a message speaks: its attestation's `eat_profile`, its enrollment's
+/// `v` (design section 5). Parsed once, on decoding, so no one compares strings after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Protocol {
+    /// The previous release's agents: they verify answers with the key they enrolled
+    /// under and follow no key chain.
+    V1,
+    /// This release's agents.
+    #[default]
+    V2,
+}
+
+impl Protocol {
+    /// What this release's agent speaks.
+    pub const CURRENT: Protocol = Protocol::V2;
+
+    /// The attestation's `eat_profile` of this version.
+    pub fn profile(self) -> &'static str {
+        match self {
+            Protocol::V1 => EAT_PROFILE_V1,
+            Protocol::V2 => EAT_PROFILE,
+        }
+    }
+
+    /// The version an `eat_profile` names, if one this code knows.
+    pub fn from_profile(profile: &str) -> Option<Self> {
+        match profile {
+            EAT_PROFILE_V1 => Some(Protocol::V1),
+            EAT_PROFILE => Some(Protocol::V2),
+            _ => None,
+        }
+    }
+
+    /// An enrollment request's `v` of this version.
+    pub fn number(self) -> u32 {
+        match self {
+            Protocol::V1 => 1,
+            Protocol::V2 => 2,
+        }
+    }
+
+    /// The version an enrollment's `v` names, if one this code knows.
+    pub fn from_number(v: u32) -> Option<Self> {
+        match v {
+            1 => Some(Protocol::V1),
+            2 => Some(Protocol::V2),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}", self.number())
+    }
+}
 /// Largest message the decoders accept: a hard cap for every reader. The server's body
 /// limits per endpoint are lower (design section 5 item 7).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
@@ -97,8 +157,8 @@ pub enum ClaimsError {
         /// The most accepted.
         limit: usize,
     },
-    /// `eat_profile` is not [`EAT_PROFILE`]; holds the one found.
-    #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?}")]
+    /// `eat_profile` is neither [`EAT_PROFILE`] nor [`EAT_PROFILE_V1`]; holds the one found.
+    #[error("eat_profile is {0:?}, expected {EAT_PROFILE:?} (or the previous {EAT_PROFILE_V1:?})")]
     WrongProfile(String),
     /// A text claim holds a control or bidirectional-formatting character
     /// ([`crate::text::is_unsafe_char`]): a terminal escape, a forged line in IT's table, a
@@ -182,6 +242,8 @@ pub struct OsInfo {
 /// The EAT claims set of one attestation (design section 5 item 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attestation {
+    /// The protocol version its `eat_profile` names.
+    pub protocol: Protocol,
     /// The device's id from its [`Receipt`]; on the wire the `ueid` claim (`0x01` || UUID).
     pub device_id: Uuid,
     /// The server nonce this attestation answers; `None` for an offline attestation.
@@ -214,7 +276,7 @@ impl Attestation {
     /// Encodes the claims set as a CBOR map.
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut entries: Vec<(Value, Value)> = Vec::with_capacity(11);
-        entries.push((KEY_EAT_PROFILE.into(), EAT_PROFILE.into()));
+        entries.push((KEY_EAT_PROFILE.into(), self.protocol.profile().into()));
         let mut ueid = Vec::with_capacity(17);
         ueid.push(UEID_TYPE_RAND);
         ueid.extend_from_slice(self.device_id.as_bytes());
@@ -321,9 +383,8 @@ impl Attestation {
             }
         }
         let profile = profile.ok_or(ClaimsError::Missing("eat_profile"))?;
-        if profile != EAT_PROFILE {
-            return Err(ClaimsError::WrongProfile(profile));
-        }
+        let protocol =
+            Protocol::from_profile(&profile).ok_or(ClaimsError::WrongProfile(profile))?;
         let ueid = ueid.ok_or(ClaimsError::Missing("ueid"))?;
         let device_id = match ueid.split_first() {
             Some((&UEID_TYPE_RAND, rest)) => {
@@ -338,6 +399,7 @@ impl Attestation {
             return Err(ClaimsError::Invalid("anchor"));
         }
         Ok(Attestation {
+            protocol,
             device_id,
             nonce,
             anchor,
@@ -462,7 +524,8 @@ pub fn enroll_token_hash(token: &str) -> [u8; 32] {
 /// `POST /v1/enroll` payload, signed by the new device key (proof of possession).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
-    /// Protocol version, 1.
+    /// Protocol version: 2 from this release's agents, 1 from the previous ones
+    /// ([`EnrollRequest::protocol`]).
     pub v: u32,
     /// SHA-256 of the enrollment token (the base64url text from the URI, as printed).
     /// The token itself travels outside the signed request, in the `Authorization:
@@ -509,6 +572,11 @@ impl EnrollRequest {
             .map_err(|ciborium::value::Error::Custom(m)| ClaimsError::Cbor(m))?;
         req.check_text()?;
         Ok(req)
+    }
+
+    /// The protocol version `v` names, if one this code knows.
+    pub fn protocol(&self) -> Option<Protocol> {
+        Protocol::from_number(self.v)
     }
 
     /// Refuses a device description holding a control or bidirectional-formatting
@@ -596,6 +664,12 @@ pub struct Receipt {
     /// staged): the agent trusts it from this signed answer on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_pin: Option<NextPin>,
+    /// Every rotation of the answer key, oldest first: endorsements of each new key by
+    /// the one before (COSE_Sign1, [`crate::agent::answer_keys`]). An agent holding an
+    /// older key follows them to the key that signed this answer. Empty (and absent) while
+    /// the key was never rotated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "vec_of_bytes")]
+    pub answer_keys: Vec<Vec<u8>>,
 }
 
 /// The pin of the TLS key a server will serve from `takes_over_at`: carried by signed
@@ -678,6 +752,12 @@ pub struct AttestResult {
     /// staged): the agent trusts it from this signed answer on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_pin: Option<NextPin>,
+    /// Every rotation of the answer key, oldest first: endorsements of each new key by
+    /// the one before (COSE_Sign1, [`crate::agent::answer_keys`]). An agent holding an
+    /// older key follows them to the key that signed this answer. Empty (and absent) while
+    /// the key was never rotated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "vec_of_bytes")]
+    pub answer_keys: Vec<Vec<u8>>,
 }
 
 /// Body of a rejection (CBOR for devices, JSON elsewhere).
@@ -867,6 +947,7 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> Attestation {
         Attestation {
+            protocol: crate::claims::Protocol::CURRENT,
             device_id: Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
             nonce: Some(vec![7; NONCE_LEN]),
             anchor: None,
@@ -1243,6 +1324,31 @@ pub(crate) mod tests {
         assert_eq!(EnrollRequest::from_cbor(&[0x01]), Err(ClaimsError::NotAMap));
     }
 
+    /// The profile is parsed into a typed version: v2 (this release) and v1 (the previous
+    /// agents, as their tokens are in logs) both decode, each round-trips byte for byte,
+    /// and the enrollment's `v` names the same versions.
+    #[test]
+    fn both_protocol_versions_decode_as_typed_versions() {
+        for (protocol, profile) in [(Protocol::V1, EAT_PROFILE_V1), (Protocol::V2, EAT_PROFILE)] {
+            let a = Attestation {
+                protocol,
+                ..sample()
+            };
+            let bytes = a.to_cbor();
+            let Value::Map(entries) = read_value(&bytes).expect("decodes") else {
+                panic!("not a map")
+            };
+            assert_eq!(entries[0].1, Value::from(profile));
+            let back = Attestation::from_cbor(&bytes).expect("decodes");
+            assert_eq!(back.protocol, protocol);
+            assert_eq!(back.to_cbor(), bytes);
+            assert_eq!(Protocol::from_number(protocol.number()), Some(protocol));
+        }
+        assert_eq!(Protocol::CURRENT.profile(), "urn:pramaan:eat:v2");
+        assert_eq!(Protocol::from_number(3), None);
+        assert!(Protocol::V1 < Protocol::CURRENT);
+    }
+
     #[test]
     fn wrong_types_and_profiles_are_rejected() {
         let Value::Map(mut entries) = read_value(&sample().to_cbor()).expect("decodes") else {
@@ -1419,6 +1525,7 @@ pub(crate) mod tests {
         };
         assert_eq!(decode::<EnrollRequest>(&encode(&apple)), Ok(apple));
         let result = AttestResult {
+            answer_keys: Vec::new(),
             device_id: Uuid::new_v4(),
             seq: 3,
             status: Verdict::Warning,

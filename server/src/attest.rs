@@ -50,7 +50,7 @@
 
 use pramaan_core::P256PublicKey;
 use pramaan_core::api::RejectCode;
-use pramaan_core::claims::{self, AttestResult, Attestation, Failure, Verdict};
+use pramaan_core::claims::{self, AttestResult, Attestation, Failure, Protocol, Verdict};
 use pramaan_core::cose::{self, Sign1};
 use pramaan_core::evidence::EvidenceSummary;
 use pramaan_core::keys::ServerKey;
@@ -168,6 +168,41 @@ pub enum AttestError {
     /// The store failed, or a concurrent request won a uniqueness race (`Conflict`).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The previous protocol (v1), past the server's `previous_protocol_until`.
+    #[error(transparent)]
+    ProtocolOutdated(#[from] ProtocolOutdated),
+}
+
+/// A message of the previous device protocol after the date until which the server
+/// accepted it (config `previous_protocol_until`): the officer must update the app.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "{}: it speaks device protocol {protocol}, accepted until {}; {}",
+    pramaan_core::api::PROTOCOL_OUTDATED_MESSAGE,
+    pramaan_core::times::rfc3339(*until),
+    pramaan_core::policy::remedy::UPDATE_APP
+)]
+pub struct ProtocolOutdated {
+    /// The version the message speaks.
+    pub protocol: Protocol,
+    /// The first second it is no longer accepted.
+    pub until: u64,
+}
+
+/// Accepts `protocol` at `now`: the current one always, the previous one (v1) before
+/// `previous_until` (Unix seconds; the first second it is refused).
+pub fn check_protocol(
+    protocol: Protocol,
+    now: u64,
+    previous_until: u64,
+) -> Result<(), ProtocolOutdated> {
+    if protocol < Protocol::CURRENT && now >= previous_until {
+        return Err(ProtocolOutdated {
+            protocol,
+            until: previous_until,
+        });
+    }
+    Ok(())
 }
 
 impl AttestError {
@@ -197,6 +232,7 @@ impl AttestError {
             NoPolicy => RejectCode::NoPolicy,
             Store(StoreError::Conflict(_)) => RejectCode::Conflict,
             Store(_) => RejectCode::Internal,
+            ProtocolOutdated(_) => RejectCode::ProtocolOutdated,
         }
     }
 }
@@ -374,6 +410,7 @@ fn verified(
         .map_err(|e| AttestError::BadSignature(e.to_string()))?;
     let claims =
         Attestation::from_cbor(payload).map_err(|e| AttestError::BadClaims(e.to_string()))?;
+    check_protocol(claims.protocol, ctx.now, ctx.previous_protocol_until)?;
     if claims.device_id != device_id {
         return Err(AttestError::UeidMismatch);
     }
@@ -475,6 +512,9 @@ pub struct Context {
     pub status_list: Option<std::sync::Arc<crate::status_list::LoadedStatusList>>,
     /// The roots fresh evidence must chain to.
     pub roots: std::sync::Arc<pramaan_core::evidence::Roots>,
+    /// The first second the previous protocol (v1) is refused (config
+    /// `previous_protocol_until`).
+    pub previous_protocol_until: u64,
 }
 
 impl Context {
@@ -508,6 +548,10 @@ pub struct Outcome {
     pub reattest: bool,
     /// Bytes of the audit-log leaf appended for it.
     pub log_bytes: u64,
+    /// The protocol the attestation spoke (which answer key a v1 device verifies with).
+    pub protocol: Protocol,
+    /// When the device enrolled (likewise).
+    pub enrolled_at: u64,
 }
 
 impl Outcome {
@@ -523,19 +567,23 @@ impl Outcome {
             iat: self.at,
             reattest: self.reattest,
             next_pin: None,
+            answer_keys: Vec::new(),
         }
     }
 
     /// The answer signed by the server (COSE_Sign1, EdDSA), telling the device the next
-    /// TLS pin while a key change is staged.
+    /// TLS pin while a key change is staged, with the answer key chain (endorsements,
+    /// oldest first) it carries.
     pub fn signed(
         &self,
         key: &ServerKey,
         kid: &[u8],
         next_pin: Option<claims::NextPin>,
+        answer_keys: &[Vec<u8>],
     ) -> Vec<u8> {
         let mut result = self.result();
         result.next_pin = next_pin;
+        result.answer_keys = answer_keys.to_vec();
         cose::sign_eddsa(key, kid, claims::encode(&result))
     }
 }
@@ -675,6 +723,8 @@ pub fn decide(tx: &mut dyn Tx, v: &Verified, ctx: &Context) -> Result<Outcome, A
         at: now,
         reattest: fresh && (reattest || device.reattest_requested),
         log_bytes,
+        protocol: claims.protocol,
+        enrolled_at: device.enrolled_at,
     })
 }
 
@@ -830,6 +880,7 @@ platforms = ["desktop"]
 
     fn claims(id: Uuid, seq: u64, nonce: Option<Vec<u8>>, now: u64) -> Attestation {
         Attestation {
+            protocol: pramaan_core::claims::Protocol::CURRENT,
             device_id: id,
             anchor: nonce.is_none().then(|| ANCHOR.to_vec()),
             nonce,
@@ -925,6 +976,7 @@ platforms = ["desktop"]
 
     fn context(now: u64) -> Context {
         Context {
+            previous_protocol_until: crate::config::DEFAULT_PREVIOUS_PROTOCOL_UNTIL,
             now,
             offline_window_secs: 3600,
             nonce_ttl_secs: 300,

@@ -66,10 +66,11 @@ pub const DATABASE: &str = "pramaan.db";
 const REQUIRED: [&str; 3] = ["server.key", "tls/cert.pem", "tls/key.pem"];
 /// Copied when present (older directories have no `log.key`, `nonce.key` or
 /// `tls/ca.key`; `tls/next/` exists while a TLS key change is staged).
-const OPTIONAL: [&str; 10] = [
+const OPTIONAL: [&str; 11] = [
     "log.key",
     "log.vkey",
     "log-keys.json",
+    "answer-keys.json",
     "nonce.key",
     "config.toml",
     "tls/ca.pem",
@@ -89,6 +90,11 @@ const LEFT_OUT: [&str; 4] = [
     "pramaan.db-journal",
     "serve.lock",
 ];
+/// Directories whose files a backup copies whatever their names, with names checked by
+/// [`is_key_file_name`]: `answer-keys/` holds the answer keys kept for previous-version
+/// phones (`<public key hex>.key`) and the next key during a rotation
+/// ([`crate::answer_keys`]); all of them private keys.
+const KEY_DIRS: [&str; 1] = ["answer-keys/"];
 /// Directories of a data directory a backup leaves out: the TLS keys a key change
 /// retired (`tls/retired/`), kept for the operator, never served again.
 const LEFT_OUT_DIRS: [&str; 1] = ["tls/retired/"];
@@ -300,6 +306,15 @@ pub fn backup(
             files.push((name.to_string(), p));
         }
     }
+    let mut keys: Vec<String> = files_in(&paths.dir)?
+        .into_iter()
+        .filter(|f| is_key_file_name(f))
+        .collect();
+    keys.sort();
+    for name in keys {
+        let p = paths.dir.join(&name);
+        files.push((name, p));
+    }
     let mut sums = Vec::with_capacity(files.len());
     for (name, p) in &files {
         let (size, sha256) = hash_file(p)?;
@@ -349,6 +364,24 @@ fn is_known(name: &str) -> bool {
         || OPTIONAL.contains(&name)
         || LEFT_OUT.contains(&name)
         || LEFT_OUT_DIRS.iter().any(|d| name.starts_with(d))
+        || is_key_file_name(name)
+}
+
+/// Whether `name` is a file directly under one of [`KEY_DIRS`] named `<letters, digits,
+/// '-' or '_'>.key` (no further directory, no `..`): the only names a backup copies or a
+/// restore writes there.
+fn is_key_file_name(name: &str) -> bool {
+    KEY_DIRS.iter().any(|dir| {
+        name.strip_prefix(dir)
+            .and_then(|file| file.strip_suffix(".key"))
+            .is_some_and(|stem| {
+                !stem.is_empty()
+                    && stem.len() <= 128
+                    && stem
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    })
 }
 
 /// Every file under `dir` (at most [`MAX_LISTED`]), as paths inside it (`tls/key.pem`).
@@ -666,7 +699,7 @@ pub fn unpack(r: impl Read, into: &Path) -> Result<Manifest, String> {
         out.sync_all()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         #[cfg(unix)]
-        if !OWNER_ONLY.contains(&name.as_str()) {
+        if !OWNER_ONLY.contains(&name.as_str()) && !is_key_file_name(&name) {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(&path, fs::Permissions::from_mode(0o644));
         }
@@ -691,7 +724,8 @@ fn check_file_list(m: &Manifest) -> Result<(), String> {
     for f in &m.files {
         let known = f.name == DATABASE
             || REQUIRED.contains(&f.name.as_str())
-            || OPTIONAL.contains(&f.name.as_str());
+            || OPTIONAL.contains(&f.name.as_str())
+            || is_key_file_name(&f.name);
         if !known {
             return Err(format!("the manifest lists an unknown file {:?}", f.name));
         }
@@ -1152,6 +1186,28 @@ mod tests {
 
     /// A server's shared lock keeps a restore out, several servers share the directory,
     /// and a restore's exclusive lock keeps a server from starting.
+    #[test]
+    fn only_plain_key_file_names_under_the_key_directories_are_copied() {
+        for ok in [
+            "answer-keys/next.key",
+            "answer-keys/0a1b2c.key",
+            "answer-keys/a_b-c.key",
+        ] {
+            assert!(is_key_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "answer-keys/.key",
+            "answer-keys/../server.key",
+            "answer-keys/x/y.key",
+            "answer-keys/x.pem",
+            "answer-keys/x y.key",
+            "other/x.key",
+            "answer-keys.json",
+        ] {
+            assert!(!is_key_file_name(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn the_serve_lock_keeps_servers_and_restores_apart() {
         let dir = tempfile::tempdir().expect("dir");

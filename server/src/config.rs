@@ -146,6 +146,42 @@ pub struct Config {
     /// (`PRAMAAN_DATABASE_CA`): given, the connection is TLS and the certificate and host
     /// name are verified; unset, no TLS (a database on the same machine or private link).
     pub database_ca: Option<PathBuf>,
+    /// The first second the previous device protocol (v1: the previous release's apps)
+    /// is refused, Unix seconds. Written as a date, `previous_protocol_until =
+    /// "2027-05-31"` (v1 accepted through that day, UTC) or an RFC 3339 time (refused from
+    /// it) (`PRAMAAN_PREVIOUS_PROTOCOL_UNTIL`); default [`DEFAULT_PREVIOUS_PROTOCOL_UNTIL`].
+    #[serde(deserialize_with = "protocol_until")]
+    pub previous_protocol_until: u64,
+}
+
+/// Default of `previous_protocol_until`: v1 apps are accepted through 2027-05-31 (UTC),
+/// about six months after this release, and refused from 2027-06-01T00:00:00Z.
+pub const DEFAULT_PREVIOUS_PROTOCOL_UNTIL: u64 = 1_811_808_000;
+
+/// Parses `previous_protocol_until`: `YYYY-MM-DD` (accepted through that day, UTC: the
+/// next midnight) or an RFC 3339 time (refused from it).
+pub fn parse_protocol_until(text: &str) -> Result<u64, String> {
+    use time::format_description::well_known::Rfc3339;
+    let text = text.trim();
+    let secs = if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        t.unix_timestamp()
+    } else {
+        let format =
+            time::format_description::parse("[year]-[month]-[day]").map_err(|e| e.to_string())?;
+        let day = time::Date::parse(text, &format)
+            .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD) or an RFC 3339 time"))?;
+        day.next_day()
+            .ok_or_else(|| format!("{text:?} is past the calendar"))?
+            .midnight()
+            .assume_utc()
+            .unix_timestamp()
+    };
+    u64::try_from(secs).map_err(|_| format!("{text:?} is before 1970"))
+}
+
+fn protocol_until<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_protocol_until(&text).map_err(serde::de::Error::custom)
 }
 
 impl std::fmt::Debug for Config {
@@ -172,6 +208,7 @@ impl std::fmt::Debug for Config {
             connections,
             database_url,
             database_ca,
+            previous_protocol_until,
         } = self;
         f.debug_struct("Config")
             .field("listen", listen)
@@ -202,6 +239,7 @@ impl std::fmt::Debug for Config {
                     .map(crate::store::postgres::redact_url),
             )
             .field("database_ca", database_ca)
+            .field("previous_protocol_until", previous_protocol_until)
             .finish()
     }
 }
@@ -402,6 +440,7 @@ impl Default for Config {
             connections: ConnectionsConfig::default(),
             database_url: None,
             database_ca: None,
+            previous_protocol_until: DEFAULT_PREVIOUS_PROTOCOL_UNTIL,
         }
     }
 }
@@ -561,6 +600,14 @@ impl Config {
         if let Some(v) = get(DATABASE_URL_ENV) {
             self.database_url = Some(v.trim().to_string()).filter(|v| !v.is_empty());
         }
+        if let Some(v) = get("PRAMAAN_PREVIOUS_PROTOCOL_UNTIL") {
+            self.previous_protocol_until =
+                parse_protocol_until(&v).map_err(|reason| ConfigError::Env {
+                    name: "PRAMAAN_PREVIOUS_PROTOCOL_UNTIL",
+                    value: v.clone(),
+                    reason,
+                })?;
+        }
         if let Some(v) = get(DATABASE_CA_ENV) {
             self.database_ca = Some(PathBuf::from(v.trim())).filter(|p| !p.as_os_str().is_empty());
         }
@@ -685,6 +732,32 @@ mod tests {
                 ..Config::default()
             }
         );
+    }
+
+    /// `previous_protocol_until`: a date means through that day (UTC), an RFC 3339 time
+    /// means from that instant; the default is the documented 2027-05-31; garbage is
+    /// refused naming the key.
+    #[test]
+    fn the_previous_protocol_date_parses_as_documented() {
+        assert_eq!(
+            parse_protocol_until("2027-05-31"),
+            Ok(DEFAULT_PREVIOUS_PROTOCOL_UNTIL)
+        );
+        assert_eq!(
+            parse_protocol_until("2027-06-01T00:00:00Z"),
+            Ok(DEFAULT_PREVIOUS_PROTOCOL_UNTIL)
+        );
+        assert_eq!(parse_protocol_until("1970-01-01T00:00:10Z"), Ok(10));
+        assert!(parse_protocol_until("31/05/2027").is_err());
+        let c: Config = toml::from_str("previous_protocol_until = \"2026-12-31\"").expect("parses");
+        assert_eq!(c.previous_protocol_until, 1_798_761_600);
+        let e =
+            toml::from_str::<Config>("previous_protocol_until = \"soon\"").expect_err("refused");
+        assert!(e.to_string().contains("not a date"), "{e}");
+        let mut c = Config::default();
+        c.apply_env(|n| (n == "PRAMAAN_PREVIOUS_PROTOCOL_UNTIL").then(|| "2027-01-01".into()))
+            .expect("env");
+        assert_eq!(c.previous_protocol_until, 1_798_848_000);
     }
 
     #[test]

@@ -42,9 +42,12 @@ pub enum EnrollError {
     /// The payload is not a valid enrollment request.
     #[error("enrollment request: {0}")]
     BadRequest(String),
-    /// A protocol version other than 1.
-    #[error("enrollment version {0} (this server speaks 1)")]
+    /// A protocol version this server does not know.
+    #[error("enrollment version {0} (this server speaks 2, and 1 for a stated period)")]
     UnsupportedVersion(u32),
+    /// The previous protocol (v1), past the server's `previous_protocol_until`.
+    #[error(transparent)]
+    ProtocolOutdated(#[from] crate::attest::ProtocolOutdated),
     /// The COSE_Key does not hold a P-256 public key.
     #[error("device key: {0}")]
     BadKey(String),
@@ -123,6 +126,7 @@ impl EnrollError {
             KeyRevoked(_) => RejectCode::KeyRevoked,
             DeviceLimit { .. } => RejectCode::DeviceLimit,
             UnsupportedVersion(_) => RejectCode::UnsupportedVersion,
+            ProtocolOutdated(_) => RejectCode::ProtocolOutdated,
             BadSignature(_) => RejectCode::BadSignature,
             UnknownToken => RejectCode::UnknownToken,
             TokenUsed => RejectCode::TokenUsed,
@@ -160,14 +164,16 @@ pub fn verify(
     bytes: &[u8],
     token: Option<&str>,
     now: u64,
+    previous_protocol_until: u64,
     roots: &Roots,
 ) -> Result<Verified, EnrollError> {
     let msg = Sign1::parse(bytes).map_err(|e| EnrollError::NotCose(e.to_string()))?;
     let req = EnrollRequest::from_cbor(msg.unverified_payload())
         .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
-    if req.v != 1 {
-        return Err(EnrollError::UnsupportedVersion(req.v));
-    }
+    let protocol = req
+        .protocol()
+        .ok_or(EnrollError::UnsupportedVersion(req.v))?;
+    crate::attest::check_protocol(protocol, now, previous_protocol_until)?;
     let key = P256PublicKey::from_cose_key_bytes(&req.key)
         .map_err(|e| EnrollError::BadKey(e.to_string()))?;
     // Proof of possession: the request is signed by the key it enrolls.

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod answer_keys;
 pub mod api;
 pub mod attest;
 pub mod audit_log;

@@ -44,6 +44,8 @@ struct Histogram {
 struct Inner {
     requests: BTreeMap<(String, u16), u64>,
     verdicts: BTreeMap<String, u64>,
+    /// Accepted attestations by device protocol version.
+    protocols: BTreeMap<u32, u64>,
     rejections: BTreeMap<String, u64>,
     latency: BTreeMap<String, Histogram>,
     checkpoint_refusals: u64,
@@ -95,6 +97,15 @@ impl Metrics {
     pub fn verdict(&self, status: &str) {
         if let Ok(mut m) = self.inner.lock() {
             *m.verdicts.entry(status.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Counts one accepted attestation by the device protocol it spoke
+    /// (`pramaan_attestations_by_protocol_total{protocol="v1"}`: phones still to update
+    /// before `previous_protocol_until`).
+    pub fn protocol(&self, version: u32) {
+        if let Ok(mut m) = self.inner.lock() {
+            *m.protocols.entry(version).or_default() += 1;
         }
     }
 
@@ -169,6 +180,16 @@ impl Metrics {
                 out,
                 "pramaan_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
                 escape(route)
+            );
+        }
+        out.push_str(
+            "# HELP pramaan_attestations_by_protocol_total Accepted attestations by device protocol version.\n",
+        );
+        out.push_str("# TYPE pramaan_attestations_by_protocol_total counter\n");
+        for (v, n) in &m.protocols {
+            let _ = writeln!(
+                out,
+                "pramaan_attestations_by_protocol_total{{protocol=\"v{v}\"}} {n}"
             );
         }
         out.push_str("# HELP pramaan_verdicts_total Accepted attestations by verdict.\n");

@@ -217,6 +217,24 @@ impl Paths {
     pub fn serve_lock(&self) -> PathBuf {
         self.dir.join("serve.lock")
     }
+    /// `answer-keys.json`: every rotation of the answer key ([`crate::answer_keys`]);
+    /// absent until the first.
+    pub fn answer_chain(&self) -> PathBuf {
+        self.dir.join("answer-keys.json")
+    }
+    /// `answer-keys/`: old answer keys kept for v1 devices, and the next key during a
+    /// rotation (mode 0600 files).
+    pub fn answer_keys_dir(&self) -> PathBuf {
+        self.dir.join("answer-keys")
+    }
+    /// `answer-keys/next.key`: the new answer key while a rotation is under way.
+    pub fn answer_next_key(&self) -> PathBuf {
+        self.answer_keys_dir().join("next.key")
+    }
+    /// `answer-keys/<public key hex>.key`: an old answer key kept for v1 devices.
+    pub fn answer_kept_key(&self, public_hex: &str) -> PathBuf {
+        self.answer_keys_dir().join(format!("{public_hex}.key"))
+    }
 }
 
 /// A lock on a data directory's `serve.lock`, released when dropped (or when the process
@@ -564,7 +582,7 @@ pub fn open_initialized_store(
 
 /// The store of an initialized data directory, as its configuration names it (offline
 /// `admin` commands).
-fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
+pub(crate) fn open_store(data_dir: &Path) -> Result<Arc<dyn Store>, ServerError> {
     let config = Config::load(data_dir)?;
     open_initialized_store(&Paths::new(data_dir), &config, false)
 }
@@ -760,7 +778,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         return Err(ServerError::NotInitialized(paths.dir.display().to_string()));
     }
     let serve_lock = ServeLock::shared(&paths)?;
-    let key = ServerKey::load(&paths.server_key())?;
+    let answer_keys = crate::answer_keys::AnswerKeys::load(&paths)
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
     // Older data directories get their nonce key on first start.
     let nonce_key = crate::nonce::NonceKey::load_or_create(&paths.nonce_key())
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
@@ -790,8 +809,7 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
         checkpoint_guard: crate::checkpoints::Guard::new(),
         reports: crate::compliance::ReportCache::default(),
         store,
-        kid: api::server_kid(&key),
-        key,
+        answer_keys,
         public_url: public_url.clone(),
         tls: cert_resolver,
         metrics: Metrics::new(),
@@ -805,6 +823,8 @@ pub fn start_with_config(data_dir: &Path, config: Config) -> Result<Running, Ser
     crate::status_list::follow(Arc::downgrade(&state.0));
     // `admin rotate-key log` may replace the checkpoint key while this server runs.
     crate::log_keys::follow(Arc::downgrade(&state.0));
+    // `pramaan admin rotate-key answer` may replace the answer key while it runs.
+    crate::answer_keys::follow(Arc::downgrade(&state.0));
     let app = api::router(state.clone());
     let serving = crate::serving::serve(
         listener,

@@ -117,6 +117,12 @@ pub fn device_list(
         .into_iter()
         .filter(|(d, _)| filter.admits(d.revoked))
         .map(|(d, latest)| DeviceListEntry {
+            // Claims the server accepted: they decode; if not, the version is unknown.
+            protocol: latest.as_ref().and_then(|a| {
+                pramaan_core::claims::Attestation::from_stored_cbor(&a.claims)
+                    .ok()
+                    .map(|c| c.protocol.number())
+            }),
             officer_name: names.get(&d.officer_id).cloned().unwrap_or_default(),
             device_id: d.device_id,
             officer_id: d.officer_id,

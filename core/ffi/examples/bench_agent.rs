@@ -80,6 +80,7 @@ fn main() {
     let (check_in, n1) = per_op(seconds, || {
         seq += 1;
         let claims = Attestation {
+            protocol: pramaan_core::claims::Protocol::CURRENT,
             device_id: state.device_id,
             nonce: Some(vec![7; 32]),
             anchor: None,

@@ -930,6 +930,7 @@ mod tests {
     fn core_verdicts_rules_and_assurance_cross_as_enums() {
         let ctx = enrolled_status();
         let result = AttestResult {
+            answer_keys: Vec::new(),
             device_id: uuid::Uuid::from_u128(1),
             seq: 7,
             status: claims::Verdict::Warning,

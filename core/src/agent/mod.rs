@@ -24,8 +24,13 @@
 //! `warning` (design section 5 item 5). When an online send fails in a transient way, the
 //! agent therefore re-signs the same facts as an offline attestation under the *next*
 //! sequence number and queues that (the online one may or may not have arrived; both have
-//! distinct numbers, so nothing is counted twice or overwritten).
+//! distinct numbers, so nothing is counted twice or overwritten). One exception: a `200`
+//! whose answer does not verify (signed by an answer key this agent cannot reach through
+//! the answer's chain of endorsements, [`answer_keys`]) means the server recorded that very
+//! token, so the token itself is kept in the outbox; sent again, the server says it has it
+//! (`409 seq_not_increasing`) and it leaves the outbox as delivered.
 
+pub mod answer_keys;
 pub mod facts;
 pub mod outbox;
 pub mod pins;
@@ -350,16 +355,19 @@ impl std::fmt::Debug for Agent {
 
 /// What one delivery attempt of a signed token came to.
 enum Delivery {
-    Accepted(AttestResult),
+    /// Accepted; with the newer answer key the answer was signed by, if it was.
+    Accepted(AttestResult, Option<[u8; 32]>),
     /// Refused for good; `already` is true for 409 (delivered before).
-    Refused {
-        status: u16,
-        body: ErrorBody,
-    },
+    Refused { status: u16, body: ErrorBody },
     /// Try later.
     Transient(String),
     /// The server's key matches no trusted pin (its TLS key changed).
     KeyChanged(TransportError),
+    /// The server answered 200 (it recorded the token) but the answer does not verify
+    /// (an answer key this agent cannot follow, [`answer_keys`]): the token is kept and
+    /// sent again later, when the server says it has it (409 `seq_not_increasing`) and
+    /// the agent can verify the next answer.
+    Unverifiable(String),
     /// 429 with `Retry-After`: try again after `secs` seconds, not before.
     Wait {
         /// The rejection code (e.g. `quota_exceeded`).
@@ -503,7 +511,7 @@ impl Agent {
         // the evidence is for.
         let public_key = self.signer.public_key()?;
         let req = EnrollRequest {
-            v: 1,
+            v: claims::Protocol::CURRENT.number(),
             token_hash: claims::enroll_token_hash(&uri.token).to_vec(),
             nonce: challenge.nonce,
             key: public_key.to_cose_key_bytes(),
@@ -645,8 +653,8 @@ impl Agent {
             };
             let (seq, token, local) = self.sign_next(st, facts, Some(nonce))?;
             match self.deliver(st, &client, seq, &token) {
-                Delivery::Accepted(result) => {
-                    self.record_result(st, &result, true, client.peer_pin())?;
+                Delivery::Accepted(result, new_key) => {
+                    self.record_result(st, &result, true, new_key, client.peer_pin())?;
                     return Ok(CheckIn::Delivered {
                         seq,
                         token,
@@ -660,6 +668,19 @@ impl Agent {
                     return self.queue(st, facts);
                 }
                 Delivery::KeyChanged(e) => return Err(e.into()),
+                Delivery::Unverifiable(why) => {
+                    // Not re-signed offline: the server holds this one and moved its
+                    // offline anchor past what this agent knows.
+                    self.outbox.push(seq, &token)?;
+                    let pending = self.outbox.len()?;
+                    log::warn!("attestation {seq} kept in the outbox ({why}); {pending} waiting");
+                    return Ok(CheckIn::Queued {
+                        seq,
+                        token,
+                        pending,
+                        local,
+                    });
+                }
                 Delivery::Wait { code, secs } => {
                     log::info!(
                         "attestation {seq} refused for now ({code}); waiting {secs} s, queueing offline"
@@ -819,6 +840,7 @@ impl Agent {
             _ => None,
         };
         let claims = Attestation {
+            protocol: claims::Protocol::CURRENT,
             device_id: st.device_id,
             nonce,
             anchor,
@@ -898,8 +920,13 @@ impl Agent {
             };
         }
         match verify_result(st, &resp.body, seq) {
-            Ok(r) => Delivery::Accepted(r),
-            Err(e) => Delivery::Transient(format!("unverifiable answer: {e}")),
+            Ok((r, new_key)) => Delivery::Accepted(r, new_key),
+            Err(e) => {
+                // The server recorded it, but this phone cannot trust the answer: keep the
+                // token (the server refuses a second copy as delivered) and say why.
+                log::warn!("the server's answer to attestation {seq} is refused: {e}");
+                Delivery::Unverifiable(format!("unverifiable answer: {e}"))
+            }
         }
     }
 
@@ -911,8 +938,17 @@ impl Agent {
         st: &mut State,
         result: &AttestResult,
         fresh: bool,
+        new_key: Option<[u8; 32]>,
         peer_pin: Option<[u8; 32]>,
     ) -> Result<(), AgentError> {
+        if let Some(key) = new_key {
+            // Kept only now: the chain and the answer verified (answer_keys::follow).
+            log::info!(
+                "the server's answer key was rotated; this phone now holds {}",
+                hex::encode(key)
+            );
+            st.server_key = Some(hex::encode(key));
+        }
         pins::after_answer(
             st,
             result.next_pin.as_ref(),
@@ -977,9 +1013,9 @@ impl Agent {
         for entry in self.outbox.list()? {
             let token = self.outbox.read(&entry)?;
             match self.deliver(st, client, entry.seq, &token) {
-                Delivery::Accepted(result) => {
+                Delivery::Accepted(result, new_key) => {
                     // Queued attestations are offline ones: the server keeps the anchor.
-                    self.record_result(st, &result, false, client.peer_pin())?;
+                    self.record_result(st, &result, false, new_key, client.peer_pin())?;
                     self.outbox.remove(&entry)?;
                     log::info!(
                         "queued attestation {} delivered: {}",
@@ -1000,6 +1036,14 @@ impl Agent {
                     );
                     self.outbox.remove(&entry)?;
                     done += 1;
+                }
+                Delivery::Refused { status, body }
+                    if body.error == RejectCode::ProtocolOutdated.as_str() =>
+                {
+                    // Nothing about this token was refused: the app is. Kept for the
+                    // updated app to send.
+                    log::warn!("queued attestation {} kept: {}", entry.seq, body.message);
+                    return Err(self.refused(st, status, body));
                 }
                 Delivery::Refused { status, body } => {
                     log::warn!(
@@ -1030,7 +1074,7 @@ impl Agent {
                     });
                 }
                 Delivery::KeyChanged(e) => return Err(e.into()),
-                Delivery::Transient(why) => {
+                Delivery::Transient(why) | Delivery::Unverifiable(why) => {
                     return Err(AgentError::Transport(TransportError::Io(
                         std::io::Error::other(format!(
                             "outbox delivery stopped at {}: {why}",
@@ -1059,22 +1103,33 @@ fn fetch_challenge(client: &HttpsClient) -> Result<Challenge, AgentError> {
     Ok(challenge)
 }
 
-/// Checks the server's signed result: signature (when the key is known), device and seq.
-fn verify_result(st: &State, body: &[u8], seq: u64) -> Result<AttestResult, AgentError> {
+/// Checks the server's signed result: signature (when the key is known: by it, or by a
+/// newer key its chain of endorsements leads to, returned), device and seq.
+fn verify_result(
+    st: &State,
+    body: &[u8],
+    seq: u64,
+) -> Result<(AttestResult, Option<[u8; 32]>), AgentError> {
     let sign1 = Sign1::parse(body)?;
-    let payload = match st.server_key_bytes() {
-        Some(key) => sign1.verify_eddsa(&key, None)?,
-        None => sign1.unverified_payload(),
+    let unverified: AttestResult = claims::decode(sign1.unverified_payload())
+        .map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
+    let new_key = match st.server_key_bytes() {
+        Some(key) => {
+            answer_keys::follow(&key, &sign1, &unverified.answer_keys)
+                .map_err(|e| AgentError::BadAnswer(e.to_string()))?
+                .1
+        }
+        None => None,
     };
-    let result: AttestResult =
-        claims::decode(payload).map_err(|e| AgentError::BadAnswer(format!("result: {e}")))?;
+    // Verified: the payload decoded above is the signed one.
+    let result = unverified;
     if result.device_id != st.device_id || result.seq != seq {
         return Err(AgentError::BadAnswer(format!(
             "result is for device {} seq {}, expected {} seq {seq}",
             result.device_id, result.seq, st.device_id
         )));
     }
-    Ok(result)
+    Ok((result, new_key))
 }
 
 #[cfg(test)]

@@ -402,6 +402,7 @@ mod tests {
         AgentStatus {
             last_seq: 4,
             last_result: Some(AttestResult {
+                answer_keys: Vec::new(),
                 device_id: uuid::Uuid::from_u128(1),
                 seq: 4,
                 status: verdict,

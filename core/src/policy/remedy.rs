@@ -19,6 +19,10 @@ use crate::model::{Failure, Platform, Policy, Rule};
 /// of the officer revoked.
 pub const NEW_QR_CODE: &str = "ask IT for a new QR code and enroll this phone with it";
 
+/// The hint when the server no longer accepts this app's protocol version
+/// ([`crate::api::RejectCode::ProtocolOutdated`]).
+pub const UPDATE_APP: &str = "update Pramaan from the app store, then check in again";
+
 /// The hint when the server has not heard from the device for too long.
 pub const CHECK_IN: &str = "open Pramaan and check in";
 

@@ -96,6 +96,7 @@ fn officer() -> Officer {
 
 fn claims() -> Attestation {
     Attestation {
+        protocol: crate::claims::Protocol::CURRENT,
         device_id: Uuid::from_u128(1),
         nonce: Some(vec![7; 32]),
         anchor: None,

@@ -110,6 +110,7 @@ platforms = ["desktop"]
         let (id, s) = &devs[i as usize];
         let at = T + 10 + k / 100;
         let c = Attestation {
+            protocol: pramaan_core::claims::Protocol::CURRENT,
             device_id: *id,
             nonce: Some(vec![(k % 251) as u8; 32]),
             anchor: None,

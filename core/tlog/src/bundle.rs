@@ -517,7 +517,8 @@ pub fn verify_with_threads(
             | LogEntry::StatusListInstalled { .. }
             | LogEntry::ReattestRequested { .. }
             | LogEntry::OfficerMoved { .. }
-            | LogEntry::LogKeyRotated { .. } => counts.other_inputs += 1,
+            | LogEntry::LogKeyRotated { .. }
+            | LogEntry::AnswerKeyRotated { .. } => counts.other_inputs += 1,
             LogEntry::OfficerRetired { devices, .. } => {
                 counts.other_inputs += 1;
                 for device_id in devices {

@@ -329,6 +329,26 @@ pub enum LogEntry {
         /// Who rotated it (`admin-cli`).
         by: String,
     },
+    /// The key that signs the server's answers to devices was rotated (`pramaan admin
+    /// rotate-key answer`): `endorsement` is the COSE_Sign1 by `old_key` over
+    /// `{old_key, new_key, since}` that every later answer carries (pramaan-core's
+    /// `agent::answer_keys`). The replay checks the endorsement and that each rotation
+    /// starts at the key the one before ended with.
+    AnswerKeyRotated {
+        /// When, seconds since the Unix epoch.
+        at: u64,
+        /// The key replaced (Ed25519, 32 bytes).
+        #[serde(with = "serde_bytes")]
+        old_key: Vec<u8>,
+        /// The key that signs answers from now on (Ed25519, 32 bytes).
+        #[serde(with = "serde_bytes")]
+        new_key: Vec<u8>,
+        /// The endorsement of `new_key` by `old_key` (COSE_Sign1).
+        #[serde(with = "serde_bytes")]
+        endorsement: Vec<u8>,
+        /// Who rotated it (`admin-cli`: the command on the data directory).
+        by: String,
+    },
 }
 
 impl LogEntry {
@@ -365,6 +385,7 @@ impl LogEntry {
             LogEntry::OfficerRetired { .. } => "officer_retired",
             LogEntry::OfficerMoved { .. } => "officer_moved",
             LogEntry::LogKeyRotated { .. } => "log_key_rotated",
+            LogEntry::AnswerKeyRotated { .. } => "answer_key_rotated",
         }
     }
 
@@ -384,7 +405,8 @@ impl LogEntry {
             | LogEntry::ReattestRequested { at, .. }
             | LogEntry::OfficerRetired { at, .. }
             | LogEntry::OfficerMoved { at, .. }
-            | LogEntry::LogKeyRotated { at, .. } => *at,
+            | LogEntry::LogKeyRotated { at, .. }
+            | LogEntry::AnswerKeyRotated { at, .. } => *at,
         }
     }
 
@@ -736,6 +758,13 @@ mod tests {
                 officer_id: "o".into(),
                 token_hash: vec![7; 32],
                 by: "it".into(),
+            },
+            LogEntry::AnswerKeyRotated {
+                at: 8,
+                old_key: vec![1; 32],
+                new_key: vec![2; 32],
+                endorsement: vec![3; 90],
+                by: "admin-cli".into(),
             },
         ] {
             assert_eq!(LogEntry::from_leaf(&e.to_leaf()).expect("parse"), e);

@@ -93,6 +93,10 @@ pub enum ViolationKind {
     /// A checkpoint key rotation not signed by the key it hands over from, or not from
     /// the key an earlier rotation handed over to.
     KeyRotation,
+    /// An answer-key rotation whose endorsement does not verify under its old key, says
+    /// something else than the entry, or that does not start at the key the previous
+    /// rotation ended with.
+    AnswerKeyChain,
 }
 
 /// One entry that does not mean what a genuine log would.
@@ -281,6 +285,8 @@ pub struct Replay {
     latest: Option<(u64, u64)>,
     /// The checkpoint key the last rotation seen handed over to, and its entry.
     log_key: Option<(u64, VerifierKey)>,
+    /// The answer key the last rotation replayed ended with, and its entry.
+    answer_key: Option<(u64, Vec<u8>)>,
     report: Report,
 }
 
@@ -535,6 +541,13 @@ impl Replay {
             }
             LogEntry::ApiTokenIssued { .. } => {}
             LogEntry::LogKeyRotated { .. } => self.key_rotation(index, entry),
+            LogEntry::AnswerKeyRotated {
+                at,
+                old_key,
+                new_key,
+                endorsement,
+                ..
+            } => self.answer_key_rotated(index, *at, old_key, new_key, endorsement),
         }
     }
 
@@ -577,6 +590,55 @@ impl Replay {
     /// index of its entry (`None` before any).
     pub fn log_key(&self) -> Option<(u64, &VerifierKey)> {
         self.log_key.as_ref().map(|(i, k)| (*i, k))
+    }
+
+    /// An answer-key rotation: the endorsement must verify under the entry's old key and
+    /// say what the entry says, and the old key must be the one the previous rotation
+    /// replayed ended with. The key before the first rotation is in no entry (receipts
+    /// are not logged): an auditor compares it with the key a phone or the deployment's
+    /// records hold (`audit show` prints it).
+    fn answer_key_rotated(
+        &mut self,
+        index: u64,
+        at: u64,
+        old_key: &[u8],
+        new_key: &[u8],
+        endorsement: &[u8],
+    ) {
+        use pramaan_core::agent::answer_keys;
+        if let Some((prev, key)) = &self.answer_key
+            && key.as_slice() != old_key
+        {
+            let m = format!(
+                "answer-key rotation from key {}, but the rotation at entry {prev} ended with key {}",
+                hex::encode(old_key),
+                hex::encode(key)
+            );
+            self.violation(index, ViolationKind::AnswerKeyChain, m);
+        }
+        let problem = match <[u8; 32]>::try_from(old_key) {
+            Err(_) => Some("its old key is not 32 bytes".to_string()),
+            Ok(old) => match answer_keys::verify(&old, endorsement) {
+                Err(e) => Some(format!(
+                    "its endorsement does not verify under its old key: {e}"
+                )),
+                Ok(e) if e.new_key != new_key => {
+                    Some("its endorsement endorses another key than the entry names".into())
+                }
+                Ok(e) if e.since != at => {
+                    Some(format!("its endorsement says {}, the entry {at}", e.since))
+                }
+                Ok(_) => None,
+            },
+        };
+        if let Some(p) = problem {
+            self.violation(
+                index,
+                ViolationKind::AnswerKeyChain,
+                format!("answer-key rotation: {p}"),
+            );
+        }
+        self.answer_key = Some((index, new_key.to_vec()));
     }
 
     fn enrollment(&mut self, index: u64, entry: &LogEntry, before_range: bool) {

@@ -104,6 +104,7 @@ impl Dev {
 
     fn claims(&self, seq: u64, iat: u64, fresh: bool) -> Attestation {
         Attestation {
+            protocol: pramaan_core::claims::Protocol::CURRENT,
             device_id: self.id,
             nonce: fresh.then(|| vec![seq as u8; 32]),
             anchor: (!fresh).then(|| vec![9; 32]),

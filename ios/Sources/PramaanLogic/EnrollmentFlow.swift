@@ -213,6 +213,10 @@ public enum EnrollmentFlow {
                 "You have enrolled as many phones as the department allows. Ask department IT to remove an old one.")
         case "rate_limited", "quota_exceeded":
             return refused("Server busy", "The server is busy. Pramaan will try again later.", retry: true)
+        case "protocol_outdated":
+            return refused(
+                "Update Pramaan",
+                "This version of Pramaan is too old for the server. Update Pramaan from the App Store, then check in again.")
         case "revoked", "key_revoked":
             return refused("Revoked by department IT", "Department IT revoked this phone. Ask department IT for a new QR code.")
         default:

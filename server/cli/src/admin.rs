@@ -103,9 +103,10 @@ pub enum AdminCmd {
     /// stage a new key with --new-key --transition (phones learn it while checking in).
     /// Running servers pick the change up within seconds, without a restart.
     RenewCert(super::renew_cert::RenewCertArgs),
-    /// Replace a signing key (also while servers run on the directory).
+    /// Rotate a signing key: `answer` (signs answers to phones) or `log` (signs the audit
+    /// log's checkpoints); also while servers run on the directory.
     #[command(subcommand)]
-    RotateKey(super::rotate_log_key::RotateKeyCmd),
+    RotateKey(super::rotate_key::RotateKeyCmd),
 }
 
 /// `pramaan admin tokens list|revoke`.
@@ -188,7 +189,6 @@ pub fn next_steps(out: &server::InitOutput, host: &str) -> String {
 /// Runs one `admin` command.
 pub fn run(cmd: AdminCmd) -> CliResult {
     match cmd {
-        AdminCmd::RotateKey(cmd) => super::rotate_log_key::run(cmd),
         AdminCmd::Init {
             data,
             host,
@@ -268,6 +268,7 @@ pub fn run(cmd: AdminCmd) -> CliResult {
             published,
         } => super::backup::run_restore(&from, &data, &published),
         AdminCmd::RenewCert(args) => super::renew_cert::run(args),
+        AdminCmd::RotateKey(cmd) => super::rotate_key::run(cmd),
     }
 }
 

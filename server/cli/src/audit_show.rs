@@ -666,6 +666,31 @@ fn row(index: u64, e: &LogEntry, replay: &Replay) -> Row {
                 });
             r.signature = Some(signature_text(signed));
         }
+        LogEntry::AnswerKeyRotated {
+            old_key,
+            new_key,
+            endorsement,
+            by,
+            ..
+        } => {
+            let endorsed = <[u8; 32]>::try_from(old_key.as_slice())
+                .map_err(|_| "the old key is not 32 bytes".to_string())
+                .and_then(|old| {
+                    pramaan_core::agent::answer_keys::verify(&old, endorsement)
+                        .map_err(|e| e.to_string())
+                })
+                .and_then(|e| {
+                    (e.new_key == *new_key)
+                        .then_some(())
+                        .ok_or_else(|| "it endorses another key".to_string())
+                });
+            r.summary = format!(
+                "answer key rotated by {by}: {} -> {}, endorsement {}",
+                hex::encode(old_key),
+                hex::encode(new_key),
+                signature_text(endorsed)
+            );
+        }
     }
     r
 }
@@ -1323,5 +1348,42 @@ platforms = ["desktop"]
         assert!(err.0.contains("NOT VERIFIED"), "{}", err.0);
         let err = parse_time("yesterday").expect_err("bad time");
         assert!(err.0.contains("RFC 3339"), "{}", err.0);
+    }
+
+    /// An answer-key rotation is listed with both keys and whether its endorsement
+    /// verifies under the old key.
+    #[test]
+    fn answer_key_rotations_are_listed_with_their_endorsement_checked() {
+        use pramaan_core::agent::answer_keys::endorse;
+        let old = ServerKey::generate().expect("key");
+        let new = ServerKey::generate().expect("key");
+        let other = ServerKey::generate().expect("key");
+        let entry = |signer: &ServerKey| LogEntry::AnswerKeyRotated {
+            at: T,
+            old_key: old.public_key().to_vec(),
+            new_key: new.public_key().to_vec(),
+            endorsement: endorse(signer, &new.public_key(), T),
+            by: "admin-cli".into(),
+        };
+        let replay = Replay::new(true);
+        let r = row(7, &entry(&old), &replay);
+        assert_eq!(r.kind, "answer_key_rotated");
+        assert!(
+            r.summary.contains(&hex::encode(old.public_key())),
+            "{}",
+            r.summary
+        );
+        assert!(
+            r.summary.contains(&hex::encode(new.public_key())),
+            "{}",
+            r.summary
+        );
+        assert!(r.summary.ends_with("endorsement verified"), "{}", r.summary);
+        let forged = row(7, &entry(&other), &replay);
+        assert!(
+            forged.summary.contains("endorsement not verified"),
+            "{}",
+            forged.summary
+        );
     }
 }

@@ -555,6 +555,7 @@ fn now() -> u64 {
 
 fn facts(device_id: Uuid, officer: &str, nonce: Option<Vec<u8>>, seq: u64) -> Attestation {
     Attestation {
+        protocol: pramaan_core::claims::Protocol::CURRENT,
         device_id,
         nonce,
         anchor: None,
@@ -842,6 +843,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
             let officer = ceiling_officer();
             let device = ceiling_device(id, key.to_cose_key_bytes());
             let ctx = attest::Context {
+                previous_protocol_until: pramaan_server::config::DEFAULT_PREVIOUS_PROTOCOL_UNTIL,
                 now: now(),
                 offline_window_secs: 0,
                 nonce_ttl_secs: 0,
@@ -865,6 +867,8 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     &pramaan_core::policy::EvalContext::at(v.claims.iat),
                 );
                 let outcome = attest::Outcome {
+                    protocol: pramaan_core::claims::Protocol::CURRENT,
+                    enrolled_at: 0,
                     device_id: v.device_id,
                     seq: v.claims.seq,
                     verdict: eval.verdict,
@@ -875,7 +879,7 @@ fn crypto_ceiling(cores: usize, duration: Duration) -> Result<(f64, f64), CliErr
                     reattest: eval.reattest,
                     log_bytes: 0,
                 };
-                std::hint::black_box(outcome.signed(&server_key, b"benchkid", None));
+                std::hint::black_box(outcome.signed(&server_key, b"benchkid", None, &[]));
                 n += 1;
             }
             Ok(n)

@@ -38,6 +38,8 @@ pub mod policy;
 #[cfg(feature = "server")]
 pub mod renew_cert;
 pub mod roster;
+#[cfg(feature = "server")]
+pub mod rotate_key;
 pub mod rotate_log_key;
 #[cfg(feature = "server")]
 pub mod serve;

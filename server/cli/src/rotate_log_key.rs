@@ -6,65 +6,44 @@
 //! the log, signed by the old key, in the same transaction as the handover checkpoint,
 //! while servers keep running; only the server library knows how to do that.
 
-use std::path::PathBuf;
-
-use clap::Subcommand;
+use std::path::Path;
 
 use super::{CliError, CliResult};
 
-/// `pramaan admin rotate-key ...`.
-#[derive(Debug, Subcommand)]
-pub enum RotateKeyCmd {
-    /// The key that signs the audit log's checkpoints: a new Ed25519 key under the same
-    /// origin, handed over by a log entry and a last checkpoint signed by the old key.
-    /// The old private key is destroyed. Auditors keep their log key: `audit verify`
-    /// follows the chain. Safe while servers run (they pick the new key up within
-    /// seconds). Run it again to finish a rotation that was interrupted.
-    Log {
-        /// The server's data directory.
-        #[arg(long, env = "PRAMAAN_DATA")]
-        data: PathBuf,
-    },
-}
-
-/// Runs one `admin rotate-key` command.
-pub fn run(cmd: RotateKeyCmd) -> CliResult {
-    match cmd {
-        RotateKeyCmd::Log { data } => {
-            let r = pramaan_server::log_keys::rotate(&data)
-                .map_err(|e| CliError::new(format!("rotate-key log: {e}")))?;
-            let paths = pramaan_server::server::Paths::new(&data);
-            if r.resumed {
-                outln!("Finished the rotation an earlier run had committed.");
-            }
-            outln!("Checkpoint key rotated at log entry {}.", r.index);
-            outln!("Old key (destroyed): {}", r.old);
-            outln!("New key:             {}", r.new);
-            outln!(
-                "Handover checkpoint (the last signed by the old key):\n{}",
-                r.handover.trim_end()
-            );
-            outln!("Key chain:           {}", paths.log_keys().display());
-            outln!();
-            outln!(
-                "Auditors keep the log key they hold: bundles pulled from now on carry the \
-                 rotation and `pramaan audit verify --log-key OLD.vkey` follows it."
-            );
-            outln!(
-                "Witnesses: give each witness the new key ({}) and restart it \
-                 (`pramaan witness serve --log-key NEW.vkey`); until then it refuses the new \
-                 checkpoints, which does not hold up the log.",
-                paths.log_vkey().display()
-            );
-            outln!(
-                "Other instances on other directories: copy log.key, log.vkey and \
-                 log-keys.json to each."
-            );
-            outln!(
-                "Backups taken before now still hold the old key: destroy them or keep them \
-                 as secret as the key."
-            );
-            Ok(())
-        }
+/// Runs `admin rotate-key log` on the data directory `data`.
+pub fn run(data: &Path) -> CliResult {
+    let r = pramaan_server::log_keys::rotate(data)
+        .map_err(|e| CliError::new(format!("rotate-key log: {e}")))?;
+    let paths = pramaan_server::server::Paths::new(data);
+    if r.resumed {
+        outln!("Finished the rotation an earlier run had committed.");
     }
+    outln!("Checkpoint key rotated at log entry {}.", r.index);
+    outln!("Old key (destroyed): {}", r.old);
+    outln!("New key:             {}", r.new);
+    outln!(
+        "Handover checkpoint (the last signed by the old key):\n{}",
+        r.handover.trim_end()
+    );
+    outln!("Key chain:           {}", paths.log_keys().display());
+    outln!();
+    outln!(
+        "Auditors keep the log key they hold: bundles pulled from now on carry the \
+         rotation and `pramaan audit verify --log-key OLD.vkey` follows it."
+    );
+    outln!(
+        "Witnesses: give each witness the new key ({}) and restart it \
+         (`pramaan witness serve --log-key NEW.vkey`); until then it refuses the new \
+         checkpoints, which does not hold up the log.",
+        paths.log_vkey().display()
+    );
+    outln!(
+        "Other instances on other directories: copy log.key, log.vkey and \
+         log-keys.json to each."
+    );
+    outln!(
+        "Backups taken before now still hold the old key: destroy them or keep them \
+         as secret as the key."
+    );
+    Ok(())
 }

@@ -373,7 +373,7 @@ fn attestation_json(a: &Attestation) -> Json {
     let mut ueid = vec![0x01];
     ueid.extend_from_slice(a.device_id.as_bytes());
     json!({
-        "eat_profile": claims::EAT_PROFILE,
+        "eat_profile": a.protocol.profile(),
         "ueid": hex::encode(ueid),
         "device_id": a.device_id.to_string(),
         "eat_nonce": a.nonce.as_ref().map(hex::encode),
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(r["header"]["kid"], hex::encode(a.device_id.as_bytes()));
         assert_eq!(r["header"]["kid_uuid"], a.device_id.to_string());
         let p = &r["payload"];
-        assert_eq!(p["eat_profile"], "urn:pramaan:eat:v1");
+        assert_eq!(p["eat_profile"], "urn:pramaan:eat:v2");
         assert_eq!(
             p["ueid"],
             format!("01{}", hex::encode(a.device_id.as_bytes()))
@@ -576,6 +576,7 @@ mod tests {
     fn server_messages_are_recognised() {
         let key = ServerKey::generate().expect("key");
         let result = AttestResult {
+            answer_keys: Vec::new(),
             device_id: Uuid::from_u128(5),
             seq: 3,
             status: claims::Verdict::Warning,
@@ -606,6 +607,7 @@ mod tests {
         assert_eq!(r["payload"]["error"], "nonce_reused");
 
         let receipt = Receipt {
+            answer_keys: Vec::new(),
             device_id: Uuid::from_u128(6),
             officer_id: "GAD-001".into(),
             department: "GAD".into(),

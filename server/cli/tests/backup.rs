@@ -427,7 +427,7 @@ fn a_published_checkpoint_the_backup_holds_is_stored_on_restore() {
 }
 
 #[test]
-fn a_backup_spanning_a_log_key_rotation_checks_and_restores_with_every_key() {
+fn a_backup_spanning_key_rotations_checks_and_restores_with_every_key() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let data = w.join("data");
@@ -440,6 +440,12 @@ fn a_backup_spanning_a_log_key_rotation_checks_and_restores_with_every_key() {
     ok(pramaan(&["admin", "rotate-key", "log", "--data", s(&data)])
         .output()
         .unwrap());
+    // The answer key too: the old one is kept for previous-version phones.
+    ok(
+        pramaan(&["admin", "rotate-key", "answer", "--data", s(&data)])
+            .output()
+            .unwrap(),
+    );
     add_entry(&data);
     let mut server = Server::start(&data);
     let after_rotation = w.join("cp-new-key");
@@ -453,6 +459,22 @@ fn a_backup_spanning_a_log_key_rotation_checks_and_restores_with_every_key() {
     let restored = w.join("restored");
     ok(restore(&b, &restored, &[&before_rotation, &after_rotation]));
     assert!(restored.join("log-keys.json").is_file());
+    assert!(restored.join("answer-keys.json").is_file());
+    assert_eq!(
+        names(&restored.join("answer-keys")),
+        names(&data.join("answer-keys")),
+        "the kept answer keys are restored"
+    );
+    assert!(!names(&data.join("answer-keys")).is_empty());
+    #[cfg(unix)]
+    for name in names(&restored.join("answer-keys")) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(restored.join("answer-keys").join(&name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
     let mut server = Server::start(&restored);
     assert_eq!(server.checkpoint(&admin, &w.join("again")), new_note);
     server.stop();

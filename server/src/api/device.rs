@@ -158,6 +158,7 @@ fn decision_context(state: &AppState) -> attest::Context {
         nonce_key: state.nonce_key.clone(),
         status_list: state.status_list.current(),
         roots: state.evidence_roots.clone(),
+        previous_protocol_until: state.config.previous_protocol_until,
     }
 }
 
@@ -167,7 +168,13 @@ fn enroll_blocking(
     token: Option<&str>,
 ) -> Result<Response, ApiError> {
     let ctx = decision_context(state);
-    let verified = enroll::verify(bytes, token, ctx.now, &ctx.roots)?;
+    let verified = enroll::verify(
+        bytes,
+        token,
+        ctx.now,
+        ctx.previous_protocol_until,
+        &ctx.roots,
+    )?;
     let enrolled = transaction(state.store.as_ref(), |tx| {
         enroll::decide(tx, &verified, &ctx)
     })?;
@@ -177,6 +184,7 @@ fn enroll_blocking(
         enrolled.officer_id,
         enrolled.department
     );
+    let keys = state.answer_keys.current();
     let receipt = Receipt {
         device_id: enrolled.device_id,
         officer_id: enrolled.officer_id,
@@ -185,10 +193,12 @@ fn enroll_blocking(
         assurance: enrolled.assurance,
         evidence: Some(enrolled.summary),
         next_nonce: enrolled.next_nonce,
-        server_key: Some(state.key.public_key().to_vec()),
+        server_key: Some(keys.current.public_key().to_vec()),
         next_pin: state.tls.next_pin(),
+        answer_keys: keys.chain.clone(),
     };
-    let signed = cose::sign_eddsa(&state.key, &state.kid, claims::encode(&receipt));
+    let (key, kid) = keys.newest();
+    let signed = cose::sign_eddsa(key, kid, claims::encode(&receipt));
     Ok(cbor_response(signed))
 }
 
@@ -274,12 +284,15 @@ fn attest_blocking(
     state
         .metrics
         .log_appended(outcome.device_id, outcome.log_bytes, outcome.at);
+    state.metrics.protocol(outcome.protocol.number());
     log::debug!(
         "device {} seq {}: {}",
         outcome.device_id,
         outcome.seq,
         outcome.verdict.as_str()
     );
-    let signed = outcome.signed(&state.key, &state.kid, state.tls.next_pin());
+    let keys = state.answer_keys.current();
+    let (key, kid) = keys.signer_for(outcome.protocol, outcome.enrolled_at);
+    let signed = outcome.signed(key, kid, state.tls.next_pin(), &keys.chain);
     Ok((outcome.verdict, cbor_response(signed)))
 }

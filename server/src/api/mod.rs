@@ -45,10 +45,9 @@ pub const IMPORT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct Shared {
     /// The storage backend (SQLite).
     pub store: Arc<dyn Store>,
-    /// The server's Ed25519 identity: signs receipts and results.
-    pub key: ServerKey,
-    /// `kid` of the server's signatures: the first 8 bytes of SHA-256 of its public key.
-    pub kid: Vec<u8>,
+    /// The server's Ed25519 answer keys (sign receipts and results), re-read when
+    /// rotated ([`crate::answer_keys`]).
+    pub answer_keys: crate::answer_keys::AnswerKeys,
     /// The server configuration (TTLs, limits, App Attest ids).
     pub config: Config,
     /// URL devices use (enrollment URIs).

@@ -81,6 +81,7 @@ impl DemoDevice {
     /// [`Self::token`] issued at `iat`.
     pub fn token_at(&self, seq: u64, iat: u64) -> Result<Vec<u8>, BenchError> {
         let att = Attestation {
+            protocol: pramaan_core::claims::Protocol::CURRENT,
             device_id: self.device_id,
             nonce: Some(vec![(seq % 251) as u8; 32]),
             anchor: None,

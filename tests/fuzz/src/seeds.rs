@@ -120,6 +120,7 @@ fn apple_docs(kind: &str) -> Vec<Vec<u8>> {
 
 fn claims_of(id: Uuid, evidence: Option<Evidence>) -> Attestation {
     Attestation {
+        protocol: pramaan_core::claims::Protocol::CURRENT,
         device_id: id,
         nonce: Some(vec![1; 32]),
         anchor: None,
@@ -249,6 +250,7 @@ pub(crate) fn messages() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     if let Some(policy) = demo_policy() {
         out.push(claims::encode(&Receipt {
+            answer_keys: Vec::new(),
             device_id: Uuid::from_bytes([5; 16]),
             officer_id: "GAD-001".into(),
             department: "GAD".into(),
@@ -261,6 +263,7 @@ pub(crate) fn messages() -> Vec<Vec<u8>> {
         }));
     }
     out.push(claims::encode(&AttestResult {
+        answer_keys: Vec::new(),
         device_id: Uuid::from_bytes([5; 16]),
         seq: 3,
         status: Verdict::Affirming,

@@ -148,6 +148,7 @@ pub fn android_15() -> OsInfo {
 /// nonce, seq 1, iat 1 790 000 000: set those (and anything else) with struct update.
 pub fn gad_claims(device_id: Uuid, officer: &str) -> Attestation {
     Attestation {
+        protocol: pramaan_core::claims::Protocol::CURRENT,
         device_id,
         nonce: None,
         anchor: None,

@@ -526,7 +526,7 @@ pub fn anchor_of(nonce: &[u8]) -> Vec<u8> {
 pub fn enroll_request(signer: &SoftwareSigner, token: &str, nonce: &[u8]) -> Vec<u8> {
     let key = signer.public_key().expect("pk").to_cose_key_bytes();
     let req = EnrollRequest {
-        v: 1,
+        v: claims::Protocol::CURRENT.number(),
         token_hash: claims::enroll_token_hash(token).to_vec(),
         nonce: nonce.to_vec(),
         key,

@@ -108,6 +108,11 @@ private fun rejected(code: String, status: UShort): OfficerError = when (code) {
         "The server is busy. Pramaan will try again later.",
         canRetry = true,
     )
+    "protocol_outdated" -> OfficerError(
+        "This version of Pramaan is too old for the server. Update Pramaan from the app " +
+            "store, then check in again.",
+        canRetry = false,
+    )
     "revoked", "key_revoked" -> OfficerError(
         "Department IT revoked this phone. Ask department IT for a new QR code.",
         canRetry = false,
