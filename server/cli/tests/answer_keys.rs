@@ -1,5 +1,5 @@
 //! Rotating the answer key (`pramaan admin rotate-key answer`) under running agents, and
-//! the device protocol versions (design sections 5 and 7; docs/ops-C.md).
+//! the device protocol versions (design sections 5 and 7; docs/operations.md section 3).
 //!
 //! Real agents (pramaan-core's `Agent`) against a testkit server over real TLS: after two
 //! rotations an agent that checked in between them and one that slept through both keep
