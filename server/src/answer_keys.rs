@@ -273,35 +273,22 @@ impl AnswerKeys {
 /// Keeps `shared`'s answer keys in step with the data directory: a thread that calls
 /// [`AnswerKeys::refresh`] every [`FOLLOW_INTERVAL`] until the server's state is dropped.
 pub fn follow(shared: Weak<crate::api::Shared>) {
-    let spawned = std::thread::Builder::new()
-        .name("pramaan-answer-keys".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(FOLLOW_INTERVAL);
-                let Some(state) = shared.upgrade() else {
-                    return;
-                };
-                match state.answer_keys.refresh() {
-                    Ok(true) => log::info!(
-                        "the answer key was rotated: answers are signed by {} from now on",
-                        crate::log_text::untrusted(&hex::encode(
-                            state.answer_keys.current().current.public_key()
-                        ))
-                    ),
-                    Ok(false) => {}
-                    Err(e) => log::warn!(
-                        "reading the answer keys (the ones in force stay): {}",
-                        crate::log_text::untrusted(&e.to_string())
-                    ),
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        log::error!(
-            "cannot start the answer key follower: {}",
+    crate::api::follow_every("answer keys", FOLLOW_INTERVAL, shared, |state| match state
+        .answer_keys
+        .refresh()
+    {
+        Ok(true) => log::info!(
+            "the answer key was rotated: answers are signed by {} from now on",
+            crate::log_text::untrusted(&hex::encode(
+                state.answer_keys.current().current.public_key()
+            ))
+        ),
+        Ok(false) => {}
+        Err(e) => log::warn!(
+            "reading the answer keys (the ones in force stay): {}",
             crate::log_text::untrusted(&e.to_string())
-        );
-    }
+        ),
+    });
 }
 
 /// What [`rotate`] did.
@@ -439,16 +426,17 @@ fn save(key: &ServerKey, path: &Path) -> Result<(), AnswerKeyError> {
 }
 
 fn read_chain(path: &Path) -> Result<ChainFile, AnswerKeyError> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| AnswerKeyError::BadChain {
+    let bytes =
+        pramaan_core::fsutil::read_if_exists(path).map_err(|source| AnswerKeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+    match bytes {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| AnswerKeyError::BadChain {
             path: path.display().to_string(),
             reason: e.to_string(),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ChainFile::default()),
-        Err(source) => Err(AnswerKeyError::Io {
-            path: path.display().to_string(),
-            source,
-        }),
+        None => Ok(ChainFile::default()),
     }
 }
 

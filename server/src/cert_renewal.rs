@@ -319,19 +319,20 @@ fn reissue(
 /// When the staged key takes over (`tls/next/takes_over_at`), if one is staged.
 pub fn staged_takeover(paths: &Paths) -> Result<Option<u64>, CertError> {
     let path = paths.next_takeover();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => text.trim().parse().map(Some).map_err(|_| {
-            CertError::Invalid(format!(
-                "{} does not hold a Unix time; remove tls/next/ and stage the key again",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(CertError::Io {
-            path: path.display().to_string(),
-            source,
-        }),
-    }
+    let bytes = pramaan_core::fsutil::read_if_exists(&path).map_err(|source| CertError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    bytes
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes).trim().parse().map_err(|_| {
+                CertError::Invalid(format!(
+                    "{} does not hold a Unix time; remove tls/next/ and stage the key again",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// Moves a staged key whose time has come into `tls/` (the replaced certificate and key

@@ -302,19 +302,20 @@ fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ServerError> {
 /// error: it is what auditors are given).
 pub fn read_chain(paths: &Paths) -> Result<Option<KeyChain>, ServerError> {
     let path = paths.log_keys();
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            ServerError::Invalid(format!(
-                "{}: {e}; restore it from the backup of this data directory",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ServerError::Io {
-            path: path.display().to_string(),
-            source,
-        }),
-    }
+    let bytes = pramaan_core::fsutil::read_if_exists(&path).map_err(|source| ServerError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    bytes
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ServerError::Invalid(format!(
+                    "{}: {e}; restore it from the backup of this data directory",
+                    path.display()
+                ))
+            })
+        })
+        .transpose()
 }
 
 /// The checkpoint key a running server signs with, re-read when the key files change.
@@ -415,21 +416,7 @@ fn stamp(paths: &Paths) -> Stamp {
 
 /// Re-reads the key files every [`FOLLOW_INTERVAL`] while the server runs.
 pub fn follow(shared: Weak<crate::api::Shared>) {
-    let spawned = std::thread::Builder::new()
-        .name("pramaan-log-keys".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(FOLLOW_INTERVAL);
-                let Some(state) = shared.upgrade() else {
-                    return;
-                };
-                state.log_keys.refresh();
-            }
-        });
-    if let Err(e) = spawned {
-        log::error!(
-            "cannot start the checkpoint key follower: {}",
-            crate::log_text::untrusted(&e.to_string())
-        );
-    }
+    crate::api::follow_every("log keys", FOLLOW_INTERVAL, shared, |state| {
+        state.log_keys.refresh();
+    });
 }

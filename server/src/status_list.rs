@@ -196,35 +196,21 @@ impl StatusListCache {
 /// dropped. A store failure is logged and retried at the next interval (the list in
 /// force stays).
 pub fn follow(shared: Weak<crate::api::Shared>) {
-    let spawned = std::thread::Builder::new()
-        .name("pramaan-status-list".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(FOLLOW_INTERVAL);
-                let Some(state) = shared.upgrade() else {
-                    return;
-                };
-                match state.status_list.refresh(state.store.as_ref()) {
-                    Ok(true) => {
-                        let fetched_at = state.status_list.current().map_or(0, |l| l.fetched_at);
-                        log::info!(
-                            "a revocation status list installed through another instance is in \
-                             force (fetched at {fetched_at})"
-                        );
-                    }
-                    Ok(false) => {}
-                    // A store error may quote a stored value.
-                    Err(e) => log::warn!(
-                        "checking the stored revocation status list: {}",
-                        crate::log_text::untrusted(&e.to_string())
-                    ),
-                }
+    crate::api::follow_every("status list", FOLLOW_INTERVAL, shared, |state| {
+        match state.status_list.refresh(state.store.as_ref()) {
+            Ok(true) => {
+                let fetched_at = state.status_list.current().map_or(0, |l| l.fetched_at);
+                log::info!(
+                    "a revocation status list installed through another instance is in \
+                     force (fetched at {fetched_at})"
+                );
             }
-        });
-    if let Err(e) = spawned {
-        log::error!(
-            "cannot start the status list follower: {}",
-            crate::log_text::untrusted(&e.to_string())
-        );
-    }
+            Ok(false) => {}
+            // A store error may quote a stored value.
+            Err(e) => log::warn!(
+                "checking the stored revocation status list: {}",
+                crate::log_text::untrusted(&e.to_string())
+            ),
+        }
+    });
 }

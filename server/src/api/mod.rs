@@ -94,6 +94,36 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Runs `step` on the server's state every `interval`, on a thread of its own named
+/// `pramaan-<what>`, until the state is dropped (the server stopped): how one instance
+/// follows what another instance or an `admin` command changed under it (the status
+/// list in the store, the answer and checkpoint key files). `step` logs its own outcome;
+/// a thread that cannot start is logged as an error and the server runs on without it.
+pub fn follow_every(
+    what: &'static str,
+    interval: std::time::Duration,
+    shared: std::sync::Weak<Shared>,
+    step: impl Fn(&Shared) + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name(format!("pramaan-{}", what.replace(' ', "-")))
+        .spawn(move || {
+            loop {
+                std::thread::sleep(interval);
+                let Some(state) = shared.upgrade() else {
+                    return;
+                };
+                step(&state);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!(
+            "cannot start the {what} follower: {}",
+            crate::log_text::untrusted(&e.to_string())
+        );
+    }
+}
+
 /// What core's rules take now: the time and the status list in force (if any).
 pub fn eval_context(
     list: Option<&crate::status_list::LoadedStatusList>,
