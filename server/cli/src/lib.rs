@@ -40,6 +40,7 @@ pub mod renew_cert;
 pub mod roster;
 #[cfg(feature = "server")]
 pub mod rotate_key;
+#[cfg(feature = "server")]
 pub mod rotate_log_key;
 #[cfg(feature = "server")]
 pub mod serve;
