@@ -4,7 +4,8 @@
 //! key (read from the files, no restart), and an auditor holding ONLY the original
 //! `log.vkey` verifies, with the library and with `pramaan audit verify`, a bundle pulled
 //! after both rotations, with `--since` a checkpoint kept before them. `audit show` lists
-//! the rotations. The old private key is gone from the directory.
+//! the rotations. The old private key is gone from the directory. The answer key is
+//! rotated in the same rounds: the agents follow both.
 
 use std::sync::Arc;
 
@@ -79,6 +80,7 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
 
     for round in 0..2 {
         run(&["admin", "rotate-key", "log", "--data", data_arg]).expect("rotate");
+        run(&["admin", "rotate-key", "answer", "--data", data_arg]).expect("rotate answer key");
         for (_, a) in &agents {
             check_in(a);
         }
@@ -97,6 +99,23 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
                 .expect("vkey")
                 .verify_checkpoint(&note)
                 .is_err()
+        );
+    }
+    // Once the running server signs with the newest answer key (it re-reads the key
+    // files), every agent follows the chain of endorsements to it.
+    std::thread::sleep(pramaan_server::answer_keys::FOLLOW_INTERVAL * 2);
+    let answer_key = pramaan_core::keys::ServerKey::load(&data.join("server.key"))
+        .expect("answer key")
+        .public_key();
+    for (dir, a) in &agents {
+        check_in(a);
+        let state: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("state.json")).expect("state"))
+                .expect("json");
+        assert_eq!(
+            state["server_key"].as_str(),
+            Some(hex::encode(answer_key).as_str()),
+            "the agent holds the newest answer key"
         );
     }
     let chain: pramaan_tlog::keychain::KeyChain =
@@ -125,8 +144,8 @@ fn agents_keep_checking_in_and_the_first_log_key_follows_two_rotations() {
         .size;
     assert_eq!(s.consistent_since, Some(before_size));
     assert_eq!(
-        s.attestations, 4,
-        "two check-ins of two agents after the first"
+        s.attestations, 6,
+        "three check-ins of two agents after the first"
     );
     run(&[
         "audit",
