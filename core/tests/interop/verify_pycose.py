@@ -26,7 +26,8 @@ except ImportError as e:  # pragma: no cover - reported to the Rust driver
 EAT_PROFILE = 265
 UEID = 256
 IAT = 6
-PROFILE = "urn:pramaan:eat:v1"
+# The profile this release's agents sign (v1 was the previous agents'; design section 5 item 8).
+PROFILE = "urn:pramaan:eat:v2"
 
 
 def fail(msg: str) -> None:
