@@ -130,39 +130,8 @@ mod tests {
 
     fn state() -> State {
         State {
-            version: 1,
-            device_id: uuid::Uuid::from_u128(1),
-            officer_id: "GAD-001".into(),
-            department: "GAD".into(),
             server: "https://pramaan.example".into(),
-            pin: b64url(&[1; 32]),
-            server_key: Some(hex::encode([2; 32])),
-            public_key: hex::encode([4; 65]),
-            platform: crate::claims::Platform::Desktop,
-            model: "Test".into(),
-            assurance: crate::claims::Assurance::Software,
-            evidence: Default::default(),
-            anchor: None,
-            policy: crate::policy::Policy {
-                department: "GAD".into(),
-                name: String::new(),
-                check_in_hours: 24,
-                email_domains: vec![],
-                platforms: vec![],
-                groups: vec![],
-                evidence: Default::default(),
-                limits: Default::default(),
-            },
-            next_nonce: None,
-            nonce_received_at: 0,
-            last_seq: 0,
-            last_result: None,
-            last_local: None,
-            dropped: 0,
-            reattest_requested: false,
-            retry_at: 0,
-            revoked: None,
-            pin_change: PinChange::default(),
+            ..crate::agent::state::tests::sample()
         }
     }
 
