@@ -18,14 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_pramaan");
 
 /// `pramaan ARGS` with no PRAMAAN_* variable from the test's environment.
 fn pramaan(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PRAMAAN_") {
-            c.env_remove(k);
-        }
-    }
-    c
+    pramaan_testkit::command_without_pramaan_env(BIN, args)
 }
 
 /// A data directory made by `pramaan admin init`, and `pramaan serve` on it.

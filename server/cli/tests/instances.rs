@@ -46,14 +46,7 @@ fn devices() -> u64 {
 
 /// `pramaan ARGS` with no PRAMAAN_* variable from the test's environment.
 fn pramaan(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PRAMAAN_") {
-            c.env_remove(k);
-        }
-    }
-    c
+    pramaan_testkit::command_without_pramaan_env(BIN, args)
 }
 
 /// The database every instance shares: its URL, and the CA to verify it by (TLS) or none.

@@ -35,6 +35,20 @@ use pramaan_server::store::{
 use tempfile::TempDir;
 use uuid::Uuid;
 
+/// `BIN ARGS` (a `pramaan` binary of a CLI test) with no `PRAMAAN_*` variable of the
+/// test's environment, so a developer's exported server, token or database never reaches
+/// the child.
+pub fn command_without_pramaan_env(bin: &str, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PRAMAAN_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
 /// A loopback port free right now (for a `pramaan serve` child given `--listen`).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
