@@ -327,6 +327,14 @@ fn the_previous_protocol_is_accepted_until_its_date() {
     };
     let body = cose::sign_es256(&signer, b"", claims::encode(&req)).unwrap();
     assert_rejected(&env.post_enroll(&token, &body), 426, "protocol_outdated");
+    // A version no agent speaks: refused, and the token stays unused.
+    for v in [0, 3, u32::MAX] {
+        let req = claims::EnrollRequest { v, ..req.clone() };
+        let body = cose::sign_es256(&signer, b"", claims::encode(&req)).unwrap();
+        assert_rejected(&env.post_enroll(&token, &body), 400, "unsupported_version");
+    }
+    let r = env.post_enroll(&token, &enroll_request(&signer, &token, &env.challenge()));
+    assert_eq!(r.status, 200, "{:?}", error_of(&r));
 }
 
 /// A v1 device is answered with the key it enrolled under while that key is kept; a
